@@ -1,0 +1,73 @@
+# ChainABS: everything a fresh clone needs is installed by these rules, pinned, from the package
+# registries only (PyPI, npm). A second run reinstalls nothing: each step leaves a stamp file.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+STAMPS := .make
+SOLC_VERSION := $(shell sed -n 's/^ *version: *\([0-9][0-9.]*\).*/\1/p' brownie-config.yaml | head -n 1)
+SOLC_BIN := .solcx/solc-v$(SOLC_VERSION)
+
+export SOLCX_BINARY_PATH := $(CURDIR)/.solcx
+export PATH := $(CURDIR)/node_modules/.bin:$(BIN):$(PATH)
+export PYTHONPATH := $(CURDIR)
+export MPLBACKEND := Agg
+
+# Test settings: CI=true makes hypothesis derandomized and the runs deterministic anyway.
+PYTEST_ARGS ?=
+
+.PHONY: help install demo test bench compile clean lint
+
+help:
+	@echo "make demo    install what is missing, start a local chain, run the consumer-loan deal end to end"
+	@echo "make test    install what is missing, run the whole test suite"
+	@echo "make bench   gas and speed benchmarks -> reports/bench.json"
+	@echo "make compile compile the contracts (build/)"
+	@echo "make clean   remove build output and reports (keeps .venv and node_modules)"
+
+$(STAMPS):
+	mkdir -p $(STAMPS)
+
+$(STAMPS)/venv: requirements.txt | $(STAMPS)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements.txt
+	touch $@
+
+$(STAMPS)/node: package.json package-lock.json | $(STAMPS)
+	npm ci --no-audit --no-fund
+	touch $@
+
+# The compiler: a native solc of the pinned version on PATH if there is one, else the npm solc
+# through tools/solc-native.js. Either way registered under the name py-solc-x looks for.
+$(SOLC_BIN): $(STAMPS)/node tools/solc-native.js tools/solc-launcher.sh brownie-config.yaml
+	mkdir -p .solcx
+	rm -f .solcx/solc-v*
+	if command -v solc >/dev/null 2>&1 && solc --version | grep -q "Version: $(SOLC_VERSION)+"; then \
+	  ln -s "$$(command -v solc)" $@; \
+	else \
+	  ln -s ../tools/solc-launcher.sh $@; \
+	fi
+	$@ --version | grep -q "Version: $(SOLC_VERSION)+"
+
+.env:
+	cp .env.example .env
+
+install: $(STAMPS)/venv $(STAMPS)/node $(SOLC_BIN) .env
+
+compile: install
+	$(BIN)/brownie compile
+
+demo: install
+	$(BIN)/brownie run scripts/demo.py
+
+test: install
+	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python -m chainabs.bench
+
+clean:
+	rm -rf build reports .hypothesis

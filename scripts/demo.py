@@ -1,0 +1,7 @@
+"""`brownie run scripts/demo.py`: the consumer-loan deal end to end on the connected chain."""
+
+from chainabs import demo
+
+
+def main() -> None:
+    demo.run()

@@ -1,0 +1,79 @@
+"""Shared test setup: the local chain, deterministic hypothesis, role-named accounts."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from hypothesis import settings
+
+from chainabs import testing as chainabs_testing
+
+# Several test runs can use their own anvil side by side (CHAINABS_PORT), and the chain gets a block gas
+# limit large enough for gas-sized onboarding batches. Must run before brownie connects.
+chainabs_testing.configure_local_chain(
+    port=int(os.environ.get("CHAINABS_PORT", "8545")), gas_limit=30_000_000, accounts=20
+)
+
+# Deterministic property tests: the same examples on every run and every machine.
+settings.register_profile("chainabs", derandomize=True, database=None, deadline=None, print_blob=True)
+settings.load_profile("chainabs")
+
+
+@pytest.fixture(autouse=True)
+def isolation(fn_isolation):
+    """Every test starts from the same chain state and leaves nothing behind."""
+
+
+@pytest.fixture(scope="session")
+def admin(accounts):
+    """Deployer / arranger: holds the admin roles of everything deployed in tests."""
+    return accounts[0]
+
+
+@pytest.fixture(scope="session")
+def issuer(accounts):
+    return accounts[1]
+
+
+@pytest.fixture(scope="session")
+def servicer(accounts):
+    return accounts[2]
+
+
+@pytest.fixture(scope="session")
+def originator(accounts):
+    return accounts[3]
+
+
+@pytest.fixture(scope="session")
+def kyc_agent(accounts):
+    return accounts[4]
+
+
+@pytest.fixture(scope="session")
+def trustee(accounts):
+    return accounts[5]
+
+
+@pytest.fixture(scope="session")
+def regulator(accounts):
+    return accounts[6]
+
+
+@pytest.fixture(scope="session")
+def stranger(accounts):
+    """An account that holds no role anywhere: every privileged call from it must revert."""
+    return accounts[9]
+
+
+@pytest.fixture(scope="session")
+def investors(accounts):
+    """Ten investor wallets (accounts 10..19)."""
+    return list(accounts[10:20])
+
+
+@pytest.fixture(scope="module")
+def currency(TestStablecoin, admin):
+    """The deal currency: a 6-decimals test stablecoin."""
+    return TestStablecoin.deploy("Test USD", "tUSD", 6, {"from": admin})
