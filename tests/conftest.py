@@ -9,6 +9,10 @@ from hypothesis import settings
 
 from chainabs import testing as chainabs_testing
 
+# Topic fixtures live in tests/plugins/<topic>.py; each topic adds one line here.
+pytest_plugins = [
+]
+
 # Several test runs can use their own anvil side by side (CHAINABS_PORT), and the chain gets a block gas
 # limit large enough for gas-sized onboarding batches. Must run before brownie connects.
 chainabs_testing.configure_local_chain(
