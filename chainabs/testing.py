@@ -18,3 +18,64 @@ def configure_local_chain(port: int = 8545, gas_limit: int = 30_000_000, account
         settings = net.setdefault("cmd_settings", {}) or {}
         settings.update({"port": port, "accounts": accounts, "gas_limit": gas_limit})
         net["cmd_settings"] = settings
+
+
+class ExternalAnvil:
+    """An anvil node started outside brownie, e.g. to rehearse a live-network deployment.
+
+    Used as a context manager; ``url`` is its RPC endpoint. With ``chain_id=11155111`` brownie treats it
+    like Sepolia: nothing is unlocked for the project's code, which must sign raw transactions.
+    """
+
+    def __init__(self, port: int, chain_id: int = 11155111, base_fee: int | None = None) -> None:
+        self.port = port
+        self.chain_id = chain_id
+        self.base_fee = base_fee
+        self.url = f"http://127.0.0.1:{port}"
+        self._proc = None
+
+    def __enter__(self) -> "ExternalAnvil":
+        import shutil
+        import subprocess
+        import time
+
+        import requests
+
+        exe = shutil.which("anvil")
+        if exe is None:
+            raise RuntimeError("anvil is not on PATH (run `make install` or source tools/dev-env.sh)")
+        cmd = [exe, "--port", str(self.port), "--chain-id", str(self.chain_id), "--silent"]
+        if self.base_fee is not None:
+            cmd += ["--block-base-fee-per-gas", str(self.base_fee)]
+        self._proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                requests.post(self.url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}, timeout=1)
+                return self
+            except requests.RequestException:
+                time.sleep(0.1)
+        self.__exit__(None, None, None)
+        raise RuntimeError(f"anvil did not start on port {self.port}")
+
+    def rpc(self, method: str, params: list | None = None) -> object:
+        """Send one JSON-RPC request to the node and return its result."""
+        import requests
+
+        reply = requests.post(self.url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}, timeout=10).json()
+        if "error" in reply:
+            raise RuntimeError(f"{method}: {reply['error']}")
+        return reply["result"]
+
+    def fund(self, address: str, wei: int) -> None:
+        """Give ``address`` a balance of ``wei`` (anvil_setBalance)."""
+        self.rpc("anvil_setBalance", [address, hex(wei)])
+
+    def __exit__(self, *exc: object) -> None:
+        if self._proc is not None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=10)
+            except Exception:  # noqa: BLE001
+                self._proc.kill()
+            self._proc = None
