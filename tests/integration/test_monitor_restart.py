@@ -1,0 +1,96 @@
+"""The monitor, killed and restarted in the middle of a run, loses and repeats no event."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from brownie import web3
+
+from chainabs.events import EventDecoder, load_abi, read_events
+from chainabs.monitor import Monitor, classify, read_jsonl
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _spawn(url: str, address: str, state: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "chainabs.monitor", "--rpc", url, "--watch", f"TestStablecoin:{address}",
+         "--state", str(state), "--interval", "0.05"],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+
+
+def _wait_for(predicate, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_monitor_killed_and_restarted_has_no_gap_and_no_duplicate(currency, admin, investors, tmp_path):
+    url = web3.provider.endpoint_uri
+    start = web3.eth.block_number
+    state = tmp_path / "monitor"
+    proc = _spawn(url, currency.address, state)
+    try:
+        for i in range(12):
+            currency.mint(investors[i % len(investors)], 1_000 + i, {"from": admin})
+        assert _wait_for(lambda: len(read_jsonl(state / "events.jsonl")) >= 4 if (state / "events.jsonl").exists() else False)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    for i in range(12, 20):  # while the monitor is down
+        currency.mint(investors[i % len(investors)], 1_000 + i, {"from": admin})
+    proc = _spawn(url, currency.address, state)
+    try:
+        currency.transferOwnership(investors[0], {"from": admin})
+        assert _wait_for(lambda: len(read_jsonl(state / "events.jsonl")) >= 21, timeout=60)
+        time.sleep(0.5)
+    finally:
+        proc.terminate()
+        proc.wait()
+    records = read_jsonl(state / "events.jsonl")
+    keys = [(r["block"], r["tx"], r["log_index"]) for r in records]
+    assert len(keys) == len(set(keys)), "an event was written twice"
+    minted = sorted(r["args"]["amount"] for r in records if r["event"] == "Minted")
+    assert minted == [1_000 + i for i in range(20)], "an event was lost"
+    owners = [r for r in records if r["event"] == "OwnershipTransferred"]  # at deployment, then the transfer
+    assert [r["kind"] for r in owners] == ["privileged", "privileged"]
+    assert owners[-1]["args"]["newOwner"] == investors[0].address
+    # Same set as a one-shot read of the chain.
+    decoder = EventDecoder(web3, {currency.address: ("TestStablecoin", load_abi("TestStablecoin"))})
+    expected = [e for e in read_events(web3, decoder, start) if classify(e.event)]
+    assert sorted(keys) == sorted(e.key for e in expected)
+
+
+def test_lines_written_after_the_checkpoint_by_a_dead_run_are_not_repeated(currency, admin, investors, tmp_path):
+    decoder = EventDecoder(web3, {currency.address: ("TestStablecoin", load_abi("TestStablecoin"))})
+    start = web3.eth.block_number + 1
+    currency.mint(investors[0], 1, {"from": admin})
+    m = Monitor(web3, decoder, tmp_path, start_block=start)
+    assert len(m.poll_once()) == 1
+    currency.mint(investors[0], 2, {"from": admin})
+    m.poll_once()
+    # Simulate a crash after appending but before the checkpoint: roll the checkpoint back one block,
+    # and leave a half-written line at the end.
+    (tmp_path / "checkpoint.json").write_text('{"last_block": %d}' % (web3.eth.block_number - 1))
+    with (tmp_path / "events.jsonl").open("a") as fh:
+        fh.write('{"kind": "privileged", "blo')
+    again = Monitor(web3, decoder, tmp_path, start_block=start)
+    assert again.poll_once() == []
+    amounts = [r["args"]["amount"] for r in read_jsonl(tmp_path / "events.jsonl") if r["event"] == "Minted"]
+    assert amounts == [1, 2]
+
+
+def test_block_ranges_respect_the_chunk_size():
+    from chainabs.events import block_ranges
+
+    assert list(block_ranges(0, 4, 2)) == [(0, 1), (2, 3), (4, 4)]
+    assert list(block_ranges(5, 4, 2)) == []
