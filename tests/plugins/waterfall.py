@@ -53,7 +53,7 @@ def assert_custom_error(call: Callable[[], Any], name: str, *args: int) -> None:
     """Assert that ``call()`` reverts with exactly the custom error ``name(args)`` (selector and arguments)."""
     with pytest.raises(Exception) as info:
         call()
-    match = _DATA.search(str(info.value))
+    match = _DATA.search(repr(info.value))
     assert match, f"no revert data in {info.value!r}"
     assert match.group(1).lower() == error_data(name, *args).lower(), (
         f"expected {name}{args}, reverted with {getattr(info.value, 'revert_msg', info.value)}"
