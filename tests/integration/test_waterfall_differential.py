@@ -29,7 +29,7 @@ def _compare_path(harness, p: wf.DealParams, s: wf.DealState, path) -> int:
     return closes
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(deal=deals(), path=paths)
 def test_library_equals_model_on_random_deals_and_paths(waterfall_harness, deal, path):
     p, s = deal
