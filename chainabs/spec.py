@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -361,8 +361,6 @@ def parse_deal(data: Any, source: str = "<spec>") -> DealSpec:
                 path, msg = m.group(1), m.group(2)
             problems.append((path, msg))
         raise DealSpecError(source, problems) from None
-    except (InvalidOperation, TypeError) as exc:  # pragma: no cover - pydantic reports these itself
-        raise DealSpecError(source, [("", str(exc))]) from None
 
 
 def load_deal(path: str | Path) -> DealSpec:
