@@ -325,6 +325,33 @@ class DealSpec(_Model):
             raise ValueError(f"{amount} has more than {self.currency.decimals} decimals")
         return int(scaled)
 
+    def sized_to(self, pool_balance: Decimal | int | str) -> DealSpec:
+        """The same deal for a pool of ``pool_balance`` currency units (e.g. the total of an actual tape).
+
+        Tranche sizes, the reserve (initial, floor) and fixed fees scale in proportion, rounded down to the
+        currency's decimals; the equity class takes what rounding leaves, so sizes add up exactly.
+        """
+        new_pool = Decimal(pool_balance)
+        ratio = new_pool / self.pool.original_balance
+        quantum = Decimal(1).scaleb(-self.currency.decimals)
+
+        def scale(amount: Decimal) -> Decimal:
+            return (amount * ratio).quantize(quantum, rounding="ROUND_DOWN")
+
+        data = self.model_dump(mode="python")
+        data["pool"]["original_balance"] = new_pool
+        ordered = self.tranches_by_seniority()
+        sizes = {t.class_name: scale(t.size) for t in ordered[:-1]}
+        sizes[ordered[-1].class_name] = new_pool - sum(sizes.values(), Decimal(0))
+        for t in data["tranches"]:
+            t["size"] = sizes[t["class_name"]]
+        data["reserve"]["initial"] = scale(self.reserve.initial)
+        data["reserve"]["floor"] = scale(self.reserve.floor)
+        for f in data["fees"]:
+            f["fixed_per_period"] = scale(Decimal(f["fixed_per_period"]))
+        data["eligibility"]["max_principal_per_asset"] = min(self.eligibility.max_principal_per_asset, new_pool)
+        return parse_deal(data, f"{self.name} sized to {new_pool}")
+
     def tranches_by_seniority(self) -> list[Tranche]:
         """Tranches most senior first."""
         return sorted(self.tranches, key=lambda t: t.seniority)
