@@ -1,0 +1,138 @@
+"""Loan-level Monte Carlo: determinism, identities on every path, agreement with the standard projection."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from chainabs import cashflows as cf
+from chainabs import montecarlo as mc
+from chainabs.cashflows import AssumptionError
+
+
+@pytest.fixture(scope="module")
+def tape():
+    return mc.synthetic_tape(250, seed=11, term=24, max_age=6)
+
+
+def _principal_residual(result: mc.MonteCarloResult, advancing: bool) -> np.ndarray:
+    c = result.column
+    out = c("actual_amortization") + c("voluntary_prepayments") + c("principal_recovery") + c("principal_loss")
+    if advancing:
+        out = out + c("amortization_from_defaults")
+    return result.original_balance - out.sum(axis=1) - c("performing_balance")[:, -1] - c("foreclosure_balance")[:, -1]
+
+
+@pytest.mark.parametrize("advancing", [True, False])
+def test_principal_in_equals_principal_out_plus_losses_on_every_path(tape, advancing):
+    r = mc.simulate(tape, paths=40, seed=5, cpr=0.2, cdr=0.25, severity=0.6, recovery_lag=3,
+                    advancing=advancing, default_vol=0.8, prepay_vol=0.4)
+    assert np.abs(_principal_residual(r, advancing)).max() <= 1e-9 * r.original_balance
+    c = r.column
+    prior = np.concatenate([np.full((r.paths, 1), r.original_balance), c("performing_balance")[:, :-1]], axis=1)
+    np.testing.assert_allclose(
+        c("performing_balance"),
+        prior - c("new_defaults") - c("voluntary_prepayments") - c("actual_amortization"),
+        atol=1e-7,
+    )
+    np.testing.assert_allclose(c("liquidated_balance"), c("principal_loss") + c("principal_recovery"), atol=1e-9)
+    np.testing.assert_allclose(c("total_collections"), c("principal_collections") + c("interest_collections"))
+    assert (r.cashflows >= -1e-7).all()
+    assert r.losses.std() > 0  # paths differ
+
+
+def test_same_seed_same_result_whatever_the_workers(tape):
+    kw = dict(paths=30, seed=9, cpr=0.1, cdr=0.1, severity=0.5, recovery_lag=2, default_vol=0.5)
+    a = mc.simulate(tape, workers=1, **kw)
+    b = mc.simulate(tape, workers=2, **kw)
+    np.testing.assert_array_equal(a.cashflows, b.cashflows)
+    c = mc.simulate(tape, **dict(kw, seed=10))
+    assert not np.array_equal(a.cashflows, c.cashflows)
+
+
+def test_small_path_blocks_repeat_and_keep_identities(tape, monkeypatch):
+    kw = dict(paths=12, seed=3, cpr=0.1, cdr=0.2, severity=0.5, recovery_lag=2)
+    monkeypatch.setattr(mc, "BLOCK_ELEMENTS", 250 * 5)  # 5 paths per block: blocks of 5, 5 and 2 paths
+    first = mc.simulate(tape, **kw)
+    assert first.meta["block_paths"] == 5
+    np.testing.assert_array_equal(first.cashflows, mc.simulate(tape, **kw).cashflows)
+    assert np.abs(_principal_residual(first, True)).max() <= 1e-9 * first.original_balance
+
+
+def test_without_randomness_every_path_is_the_deterministic_projection(tape):
+    det = cf.project_loans(tape, severity=0.5, recovery_lag=2, servicing_fee=0.005)
+    r = mc.simulate(tape, paths=3, seed=1, severity=0.5, recovery_lag=2, servicing_fee=0.005)
+    for p in range(3):
+        frame = r.path_frame(p)
+        np.testing.assert_allclose(frame[list(cf.SUM_COLUMNS)], det[list(cf.SUM_COLUMNS)], rtol=1e-10, atol=1e-8)
+
+
+@pytest.mark.parametrize("advancing", [True, False])
+def test_mean_of_paths_converges_to_the_standard_projection(tape, advancing):
+    kw = dict(cpr=0.15, cdr=0.12, severity=0.6, recovery_lag=3, advancing=advancing, servicing_fee=0.01)
+    det = cf.project_loans(tape, **kw)
+    mean = mc.simulate(tape, paths=2000, seed=21, **kw).mean_frame()
+    for col in cf.SUM_COLUMNS:
+        total = det[col].sum()
+        assert mean[col].sum() == pytest.approx(total, rel=0.02, abs=1e-6), col
+
+
+def test_all_loans_default_with_certainty_and_full_severity(tape):
+    r = mc.simulate(tape, paths=4, seed=2, mdr=[1.0] + [0.0] * 23, severity=1.0)
+    np.testing.assert_allclose(r.losses, tape.balance.sum())
+    assert r.column("actual_amortization").sum() == 0.0
+
+
+def test_loss_distribution_and_tranche_hook(tape):
+    seen = []
+
+    def senior_mezz(path: pd.DataFrame) -> dict[str, float]:
+        seen.append(len(path))
+        loss = path.principal_loss.sum()
+        return {"mezz": min(loss, 0.05 * path.attrs["original_balance"]), "equity_hit": float(loss > 0)}
+
+    r = mc.simulate(tape, paths=50, seed=4, cdr=0.2, severity=0.7, default_vol=1.0, tranche_losses=senior_mezz)
+    assert seen == [24] * 50
+    assert list(r.tranche_losses.columns) == ["mezz", "equity_hit"]
+    assert r.tranche_losses.index.name == "path" and len(r.tranche_losses) == 50
+    np.testing.assert_allclose(r.tranche_losses.mezz, np.minimum(r.losses, 0.05 * r.original_balance))
+    dist = r.loss_distribution()
+    assert dist["q0.5"] <= dist["q0.99"] <= dist["es0.99"] + 1e-12
+    assert dist["mean"] == pytest.approx(r.loss_rates.mean())
+    # Systematic factors: multipliers have mean about 1 and widen the loss distribution.
+    calm = mc.simulate(tape, paths=50, seed=4, cdr=0.2, severity=0.7)
+    assert calm.loss_rates.std() < r.loss_rates.std()
+
+
+def test_bad_inputs_rejected(tape):
+    with pytest.raises(AssumptionError, match="paths"):
+        mc.simulate(tape, paths=0, seed=1)
+    with pytest.raises(AssumptionError, match="seed"):
+        mc.simulate(tape, paths=1, seed=-1)
+    with pytest.raises(AssumptionError, match="default_vol"):
+        mc.simulate(tape, paths=1, seed=1, default_vol=-0.1)
+    with pytest.raises(AssumptionError, match="factor_corr"):
+        mc.simulate(tape, paths=1, seed=1, factor_corr=2)
+    with pytest.raises(AssumptionError, match="cdr: rate 1.5 at month 1 is over 100 %"):
+        mc.simulate(tape, paths=1, seed=1, cdr=1.5)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**32),
+    cpr=st.floats(0, 1),
+    cdr=st.floats(0, 1),
+    severity=st.floats(0, 1),
+    lag=st.integers(0, 6),
+    advancing=st.booleans(),
+    vol=st.floats(0, 2),
+)
+def test_identity_property(seed, cpr, cdr, severity, lag, advancing, vol):
+    tape = mc.synthetic_tape(40, seed=seed % 1000, term=12, max_age=3)
+    r = mc.simulate(tape, paths=8, seed=seed, cpr=cpr, cdr=cdr, severity=severity, recovery_lag=lag,
+                    advancing=advancing, default_vol=vol, prepay_vol=vol)
+    assert np.abs(_principal_residual(r, advancing)).max() <= 1e-9 * r.original_balance
+    assert (r.losses <= severity * r.column("new_defaults").sum(axis=1) + 1e-7).all()
