@@ -135,18 +135,21 @@ def investor_report(d: DealData) -> pd.DataFrame:
         sizes[int(e.args["classIndex"])] += int(e.args["amount"])
     begin = dict(sizes)
     rows = []
+    paid: dict[int, dict[int, Any]] = {}
+    for e in d.of("ClassPaid"):
+        paid.setdefault(int(e.args["period"]), {})[int(e.args["classIndex"])] = e.args
     for e in d.of("PeriodClosed"):
         period = int(e.args["period"])
-        res, state = e.args["result"], e.args["state"]
+        res = e.args["result"]
         interest_due = _field(res, "interestDue", 4)
         interest_paid = _field(res, "interestPaid", 5)
         principal_paid = _field(res, "principalPaid", 6)
         write_down = _field(res, "writeDown", 7)
         residual = int(_field(res, "residual", 14))
-        balances = _field(state, "classBalances", 2)
-        pdl = _field(state, "pdl", 4)
-        shortfalls = _field(state, "interestShortfalls", 3)
-        n = len(balances)
+        n = len(interest_paid)
+        balances = [int(paid[period][i]["balance"]) for i in range(n)]
+        pdl = [int(paid[period][i]["pdl"]) for i in range(n)]
+        shortfalls = [int(paid[period][i]["interestShortfall"]) for i in range(n)]
         for i in range(n):
             original = sizes[i]
             ending = int(balances[i])

@@ -66,8 +66,9 @@ interface ISPV {
     event ReportSubmitted(
         uint256 indexed period, address indexed servicer, uint256 collections, bytes32 tapeRoot, string tapeUri, PeriodReport report
     );
-    /// @notice Period `period` closed: the waterfall paid what `result` says; `state` is carried forward.
-    event PeriodClosed(uint256 indexed period, address indexed caller, PeriodResult result, DealState state);
+    /// @notice Period `period` closed: the waterfall paid what `result` says (the state after it is in
+    /// `ClassPaid` and `dealState()`).
+    event PeriodClosed(uint256 indexed period, address indexed caller, PeriodResult result);
     /// @notice A fee was paid.
     event FeePaid(uint256 indexed period, uint256 indexed feeIndex, address indexed recipient, uint256 amount);
     /// @notice What class `classIndex` received this period, and its balances after the close.

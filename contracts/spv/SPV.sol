@@ -254,6 +254,10 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
         _reserveFunded = _reserveInitial;
         // True sale: the pool's certificates move to the SPV in the same transaction as the payment.
         _registry.transferPool(_poolId, address(this));
+        // Each tranche token pulls its distributions; one standing approval saves an approval per payment.
+        for (uint256 i; i < n; ++i) {
+            _currency.forceApprove(_classTokens[i], type(uint256).max);
+        }
         if (_reserveInitial > 0) _currency.safeTransferFrom(msg.sender, address(this), _reserveInitial);
         _currency.safeTransfer(_originator, price);
         emit DealClosed(_poolId, msg.sender, price, _reserveInitial);
@@ -323,7 +327,7 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
         _payFees(period, res);
         _payClasses(period, s, next, res);
         _emitAlerts(period, p, r, s, res);
-        emit PeriodClosed(period, msg.sender, res, next);
+        emit PeriodClosed(period, msg.sender, res);
     }
 
     /// @inheritdoc ISPV
@@ -427,9 +431,7 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
         if (amount == 0) return;
         _distributed[classIndex] += amount;
         _distributedTotal += amount;
-        address token = _classTokens[classIndex];
-        _currency.forceApprove(token, amount);
-        ISPVTranche(token).distribute(interest, principal);
+        ISPVTranche(_classTokens[classIndex]).distribute(interest, principal);
     }
 
     function _emitAlerts(
