@@ -62,6 +62,27 @@ def model_for(spec: DealSpec) -> DealModel:
     return DealModel(params_from_spec(spec), class_sizes(spec), spec.units(spec.reserve.initial))
 
 
+def criteria_from_spec(spec: DealSpec) -> Any:
+    """The registry pool's eligibility criteria from the spec (terms in days at 30 days a month)."""
+    from chainabs.tape import PoolCriteria
+
+    e = spec.eligibility
+    c = e.concentration
+    return PoolCriteria(
+        cutoff_date=spec.dates.cut_off,
+        legal_final_date=spec.dates.legal_final,
+        allowed_asset_types=tuple(e.asset_types),
+        min_rate_bps=e.min_rate_bps,
+        max_rate_bps=e.max_rate_bps,
+        max_remaining_term_days=e.max_remaining_term_months * 30,
+        max_days_delinquent=e.max_delinquency_days_at_cut_off,
+        max_principal_per_asset=spec.units(e.max_principal_per_asset),
+        max_region_bps=c.max_region_bps if c.max_region_bps is not None else 10_000,
+        max_industry_bps=c.max_industry_bps if c.max_industry_bps is not None else 10_000,
+        max_obligor_bps=c.max_obligor_bps if c.max_obligor_bps is not None else 10_000,
+    )
+
+
 def delinquency_alert_bps(spec: DealSpec) -> int:
     """Alert level for 60+ delinquency: the spec's alert level, else half the 60+ delinquency trigger."""
     alerts = getattr(spec, "alerts", None)
