@@ -172,7 +172,8 @@ def run(loans: int = 800, seed: int = 7, out_dir: Path | None = None) -> dict[st
 
     out = out_dir or PROJECT_ROOT / "reports" / spec.name
     data = reportslib.load_deal(web3.provider.endpoint_uri, spv.address, start_block=0)
-    paths = reportslib.write_reports(data, out)
+    statements = reportslib.holder_statements(data, reportslib.token_holders(data))
+    paths = reportslib.write_reports(data, out, extra_tables={"holder_statements": statements})
     console.print(f"[bold]reports[/] rebuilt from chain data in {out}: "
                   + ", ".join(sorted(p.name for p in paths.values())))
     return {"spv": spv.address, "registry": registry.address, "currency": currency.address, "summary": summary,

@@ -88,9 +88,7 @@ def load_deal(rpc_url: str, spv_address: str, *, start_block: int | None = None,
     decimals = erc20.functions.decimals().call()
     if start_block is None:
         start_block = _deployment_block(w3, spv_address)
-    contracts: dict[str, tuple[str, list]] = {spv_address: (SPV_ABI, load_abi(SPV_ABI)), registry: (REGISTRY_ABI, load_abi(REGISTRY_ABI))}
-    for addr in tokens:
-        contracts[addr] = (TOKEN_ABI, token_abi)
+    contracts = {a: (name, load_abi(name)) for a, name in deal_contracts(rpc_url, spv_address).items()}
     decoder = EventDecoder(w3, contracts)
     data = DealData(
         w3=w3, spv=spv, spv_address=spv_address, currency=currency, registry=registry, tokens=tokens,
@@ -101,6 +99,38 @@ def load_deal(rpc_url: str, spv_address: str, *, start_block: int | None = None,
     data.events += _currency_movements(w3, currency, spv_address, start_block, chunk)
     data.events.sort(key=lambda e: e.key)
     return data
+
+
+def deal_contracts(rpc_url: str, spv_address: str) -> dict[str, str]:
+    """Address -> ABI name of every contract of a deal, discovered from the SPV's views."""
+    w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 30}))
+    spv = w3.eth.contract(address=Web3.to_checksum_address(spv_address), abi=load_abi(SPV_ABI))
+    terms = spv.functions.terms().call()
+    out = {Web3.to_checksum_address(spv_address): SPV_ABI, Web3.to_checksum_address(terms[1]): REGISTRY_ABI}
+    token_abi = load_abi(TOKEN_ABI)
+    for addr in spv.functions.classTokens().call():
+        out[Web3.to_checksum_address(addr)] = TOKEN_ABI
+        identity = w3.eth.contract(address=addr, abi=token_abi).functions.identityRegistry().call()
+        out[Web3.to_checksum_address(identity)] = IDENTITY_ABI
+    return out
+
+
+def summary_table(d: DealData) -> pd.DataFrame:
+    """Per class: original face, paid interest / principal, write-down, current principal (token views)."""
+    rows = []
+    token_abi = load_abi(TOKEN_ABI)
+    for i, addr in enumerate(d.tokens):
+        tok = d.w3.eth.contract(address=addr, abi=token_abi).functions
+        rows.append({
+            "class": d.token_symbols[i],
+            "original_face": tok.originalFace().call(),
+            "interest_distributed": tok.totalInterestDistributed().call(),
+            "principal_distributed": tok.totalPrincipalDistributed().call(),
+            "cumulative_write_down": tok.cumulativeWriteDown().call(),
+            "current_principal": tok.currentPrincipal().call(),
+            "holders": tok.holderCount().call(),
+        })
+    return pd.DataFrame(rows)
 
 
 def _deployment_block(w3: Web3, address: str) -> int:
@@ -350,6 +380,7 @@ def write_reports(d: DealData, out_dir: Path, *, extra_tables: dict[str, pd.Data
     """Write CSV tables, PNG charts and one self-contained HTML report under ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     tables = {
+        "summary": summary_table(d),
         "investor_report": investor_report(d),
         "pool_performance": pool_report(d),
         "triggers": trigger_report(d),
@@ -388,3 +419,56 @@ def write_reports(d: DealData, out_dir: Path, *, extra_tables: dict[str, pd.Data
     report.write_text("\n".join(parts))
     paths["report.html"] = report
     return paths
+
+
+def holder_statements(d: DealData, holders: list[str]) -> pd.DataFrame:
+    """Each holder's statement per class: balance, claimed and claimable interest and principal."""
+    rows = []
+    token_abi = load_abi(TOKEN_ABI)
+    for i, addr in enumerate(d.tokens):
+        tok = d.w3.eth.contract(address=addr, abi=token_abi).functions
+        for h in holders:
+            h = Web3.to_checksum_address(h)
+            balance = tok.balanceOf(h).call()
+            wi, wp = tok.withdrawnOf(h).call()
+            ci, cp = tok.withdrawableOf(h).call()
+            if balance == 0 and wi + wp + ci + cp == 0:
+                continue
+            rows.append({"class": d.token_symbols[i], "holder": h, "balance": balance, "interest_claimed": wi,
+                         "principal_claimed": wp, "interest_claimable": ci, "principal_claimable": cp})
+    return pd.DataFrame(rows, columns=["class", "holder", "balance", "interest_claimed", "principal_claimed",
+                                       "interest_claimable", "principal_claimable"])
+
+
+def token_holders(d: DealData) -> list[str]:
+    """Every address that ever received a tranche token (from Transfer events)."""
+    seen: dict[str, None] = {}
+    for e in d.of("Transfer"):
+        if e.address in d.tokens:
+            to = Web3.to_checksum_address(e.args["to"])
+            if int(to, 16) != 0:
+                seen[to] = None
+    return list(seen)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Path]:
+    """``python -m chainabs.reports --rpc URL --spv ADDRESS [--out DIR]``: a fresh process, chain data only."""
+    import argparse
+
+    from rich.console import Console
+
+    parser = argparse.ArgumentParser(description="Rebuild a deal's reports from chain data")
+    parser.add_argument("--rpc", required=True)
+    parser.add_argument("--spv", required=True)
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--start-block", type=int, default=None)
+    args = parser.parse_args(argv)
+    d = load_deal(args.rpc, args.spv, start_block=args.start_block)
+    out = args.out or Path("reports") / f"deal-{d.spv_address[:10].lower()}"
+    paths = write_reports(d, out, extra_tables={"holder_statements": holder_statements(d, token_holders(d))})
+    Console().print(f"reports for SPV {d.spv_address} written to {out}: {', '.join(sorted(p.name for p in paths.values()))}")
+    return paths
+
+
+if __name__ == "__main__":
+    main()
