@@ -11,6 +11,7 @@ excess spread, the reserve path and the trigger dates. :func:`scenario_grid` run
 from __future__ import annotations
 
 import itertools
+from decimal import Decimal
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -60,11 +61,18 @@ class DealRun:
 def run_deal(spec: DealSpec, pool: PoolProfile, scenario: Scenario, *, clean_up_call: bool = True) -> DealRun:
     """Project the pool under ``scenario`` and pay it through the deal model until the deal ends."""
     decimals = spec.currency.decimals
-    if pool.balance != spec.units(spec.pool.original_balance):
-        spec = spec.sized_to(pool.balance / 10**decimals)
     projection = project_pool(pool.balance / 10**decimals, pool.wac, pool.term, cpr=scenario.cpr, cdr=scenario.cdr,
                               severity=scenario.severity, recovery_lag=scenario.recovery_lag)
-    reports = period_reports(projection, decimals, beginning_balance=pool.balance)
+    return run_projection(spec, projection, pool.balance, scenario, clean_up_call=clean_up_call)
+
+
+def run_projection(spec: DealSpec, projection: pd.DataFrame, balance: int, scenario: Scenario | None = None, *,
+                   clean_up_call: bool = True) -> DealRun:
+    """Pay a pool projection (SIFMA columns, e.g. one Monte Carlo path) through the deal until it ends."""
+    decimals = spec.currency.decimals
+    if balance != spec.units(spec.pool.original_balance):
+        spec = spec.sized_to(Decimal(balance).scaleb(-decimals))
+    reports = period_reports(projection, decimals, beginning_balance=balance)
     model = model_for(spec)
     for i, size in enumerate(class_sizes(spec)):
         model.subscribe(i, size)
@@ -104,7 +112,7 @@ def run_deal(spec: DealSpec, pool: PoolProfile, scenario: Scenario, *, clean_up_
                 row["interest_paid"] += released
             break
     classes = pd.DataFrame(class_rows)
-    return DealRun(scenario, model, pd.DataFrame(period_rows), classes)
+    return DealRun(scenario or Scenario(), model, pd.DataFrame(period_rows), classes)
 
 
 def tranche_metrics(spec: DealSpec, run: DealRun, price: float = 100.0) -> pd.DataFrame:
@@ -207,3 +215,29 @@ def pool_profile_of_tape(tape: pd.DataFrame) -> PoolProfile:
     wac = float((tape["rate_bps"].astype(float) * weights).sum() / weights.sum()) / 10_000
     term = int(round(float((tape["term_months"].astype(float) * weights).sum() / weights.sum())))
     return PoolProfile(total, wac, max(term, 1))
+
+
+def monte_carlo_losses(spec: DealSpec, tape: pd.DataFrame, *, paths: int, seed: int, scenario: Scenario,
+                       default_vol: float = 0.5, prepay_vol: float = 0.3) -> pd.DataFrame:
+    """Seeded loan-level Monte Carlo: one row per path with each class's principal loss (% of face).
+
+    ``tape`` has the Monte Carlo columns ``balance`` (currency units), ``wac``, ``term`` (and ``age``).
+    """
+    from chainabs.montecarlo import simulate
+
+    decimals = spec.currency.decimals
+    balance = int(Decimal(str(round(float(tape["balance"].sum()), decimals))).scaleb(decimals))
+    names = [t.class_name for t in spec.tranches_by_seniority()]
+
+    def losses(path: pd.DataFrame) -> dict[str, float]:
+        run = run_projection(spec, path, balance, scenario)
+        return {n: 100 * run.model.tranches[i].cumulative_write_down / max(run.model.tranches[i].original_face, 1)
+                for i, n in enumerate(names)}
+
+    result = simulate(tape, paths=paths, seed=seed, cpr=scenario.cpr, cdr=scenario.cdr, severity=scenario.severity,
+                      recovery_lag=scenario.recovery_lag, default_vol=default_vol, prepay_vol=prepay_vol,
+                      tranche_losses=losses)
+    frame = pd.DataFrame(result.tranche_losses)
+    frame.insert(0, "pool_loss_pct", 100 * np.asarray(result.loss_rates, dtype=float))
+    frame.index.name = "path"
+    return frame

@@ -32,7 +32,9 @@ class CollectionsError(ValueError):
 def _series(df: pd.DataFrame, column: str, decimals: int) -> list[int]:
     if column not in df.columns:
         raise CollectionsError(f"projection has no column {column!r}")
-    if (df[column].to_numpy(dtype=float) < -1e-9).any():
+    values = df[column].to_numpy(dtype=float)
+    noise = 1e-12 * max(1.0, float(np.abs(values).max(initial=0.0)))  # float rounding of the projection
+    if (values < -noise).any():
         raise CollectionsError(f"projection column {column!r} has negative values")
     clipped = df.assign(**{column: df[column].clip(lower=0.0)})
     return to_collections(clipped, decimals, column)
