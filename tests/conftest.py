@@ -11,6 +11,7 @@ from chainabs import testing as chainabs_testing
 
 # Topic fixtures live in tests/plugins/<topic>.py; each topic adds one line here.
 pytest_plugins = [
+    "plugins.registry",
 ]
 
 # Several test runs can use their own anvil side by side (CHAINABS_PORT), and the chain gets a block gas
