@@ -14,6 +14,7 @@ pytest_plugins = [
     "plugins.waterfall",
     "plugins.token",
     "plugins.spv",
+    "plugins.registry",
 ]
 
 # Several test runs can use their own anvil side by side (CHAINABS_PORT), and the chain gets a block gas
