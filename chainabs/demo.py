@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -41,27 +42,31 @@ DEMO_ROLL_RATES = {"current_to_30": 0.025, "roll_30_60": 0.45, "roll_60_90": 0.5
 JURISDICTION = spvlib.DEFAULT_JURISDICTION
 
 
-def run(loans: int = 800, seed: int = 7, out_dir: Path | None = None) -> dict[str, Any]:
+def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None) -> dict[str, Any]:
     """Run the whole deal on the connected local chain; returns addresses and summary tables."""
     proj = chain.ensure_connected()
-    from brownie import accounts, web3
+    from brownie import web3
     from brownie import chain as bchain
 
     if not chain.is_local():
         raise chain.ChainConfigError("the demo mints test currency and moves chain time: run it on a local chain")
-    roles = spvlib.role_accounts(accounts)
+    chain.quiet_transactions()
+    wallets = chain.local_accounts(16)
+    roles = spvlib.role_accounts(wallets)
     arranger, originator, servicer = roles["arranger"], roles["originator"], roles["servicer"]
-    investors = list(accounts[10:16])
-    kyc_agent = accounts[4]
+    investors = wallets[10:16]
+    kyc_agent = wallets[4]
     console.rule("[bold]ChainABS demo: consumer-loan ABS on a local chain")
     console.print(f"chain id {web3.eth.chain_id} at {web3.provider.endpoint_uri}, block {web3.eth.block_number}")
 
     # 1. Tape -> registry.
     base = load_deal("consumer_loan")
-    tape = generate_tape(loans, kind="consumer_loan", seed=seed, cutoff=base.dates.cut_off, decimals=base.currency.decimals)
+    book = generate_tape(loans, kind="consumer_loan", seed=seed, cutoff=base.dates.cut_off, decimals=base.currency.decimals)
     currency = proj.TestStablecoin.deploy("Test CNH", base.currency.symbol, base.currency.decimals, chain.tx(arranger))
     registry = registrylib.deploy_registry(arranger, originators=(originator,), servicers=(servicer,))
     criteria = spvlib.criteria_from_spec(base)
+    tape = eligible_subset(book, criteria, base.dates.cut_off)
+    console.print(f"   originator's book: {len(book)} loans, {len(tape)} eligible for the pool")
     pool_id = registrylib.create_pool(registry, originator, criteria)
     console.print(f"[bold]1. onboarding[/] {len(tape)} loans into pool {pool_id} of registry {registry.address}")
     onboarded = registrylib.onboard(registry, pool_id, tape, originator, today=base.dates.cut_off, console=console)
@@ -71,7 +76,7 @@ def run(loans: int = 800, seed: int = 7, out_dir: Path | None = None) -> dict[st
                   f"{onboarded.gas_used / max(onboarded.registered, 1):,.0f} gas/asset, root {onboarded.root}")
 
     # 2. Deal sized to the pool, deployed through the resumable plan.
-    spec = base.sized_to(pool_units / 10**base.currency.decimals)
+    spec = base.sized_to(Decimal(pool_units).scaleb(-base.currency.decimals))
     times = spvlib.DealTimes.from_spec(spec, closing_at=bchain.time())
     plan = spvlib.deploy_plan(spec, {k: v.address for k, v in roles.items()}, currency=currency.address,
                               registry=registry.address, pool_id=pool_id, times=times, kyc_agent=kyc_agent.address)
@@ -178,6 +183,23 @@ def run(loans: int = 800, seed: int = 7, out_dir: Path | None = None) -> dict[st
                   + ", ".join(sorted(p.name for p in paths.values())))
     return {"spv": spv.address, "registry": registry.address, "currency": currency.address, "summary": summary,
             "mismatches": mismatches, "left_in_spv": left, "reports": paths, "claimed": claimed}
+
+
+def eligible_subset(book: pd.DataFrame, criteria: Any, cut_off: Any) -> pd.DataFrame:
+    """The loans of ``book`` an originator can pool: drop every row with an issue until none is left
+    (dropping loans changes concentration shares, hence the loop)."""
+    from chainabs.tape import validate_tape
+
+    tape = book.reset_index(drop=True)
+    for _ in range(20):
+        _, issues = validate_tape(tape, criteria, today=cut_off)
+        bad = sorted({i.row - 1 for i in issues if i.row is not None})
+        if not issues:
+            return tape
+        if not bad:
+            raise ValueError("the book cannot be pooled: " + "; ".join(str(i) for i in issues[:5]))
+        tape = tape.drop(index=bad).reset_index(drop=True)
+    raise ValueError("could not select an eligible pool in 20 rounds")
 
 
 def _claim(token: Any, holder: Any) -> tuple[int, int]:

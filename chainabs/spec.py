@@ -115,7 +115,9 @@ class ConcentrationLimits(_Model):
 class Eligibility(_Model):
     """Criteria every pooled asset must meet (checked by the asset registry at onboarding)."""
 
-    asset_types: Annotated[list[Name], Field(min_length=1)]
+    #: The asset registry's asset types (``chainabs.tape.ASSET_TYPES``).
+    asset_types: Annotated[list[Literal["consumer_loan", "trade_receivable", "lease", "mortgage", "rent"]],
+                           Field(min_length=1)]
     min_rate_bps: Bps = 0
     max_rate_bps: Bps = 10_000
     max_remaining_term_months: Annotated[int, Field(ge=1, le=600)]
