@@ -128,3 +128,18 @@ def issued(tranche, issuer, verified, originator, currency, admin, servicer):
     tokens.issue(tranche, issuer, originator, FACE, partition=tokens.LOCKED)
     currency.mint(servicer, 10**9 * 10**6, {"from": admin})
     return tranche
+
+
+def plain(values: Any) -> Any:
+    """Brownie return values / event fields -> plain Python (int, str, bool, bytes, tuples), for comparisons."""
+    if isinstance(values, (list, tuple)):
+        return tuple(plain(v) for v in values)
+    if isinstance(values, bool):
+        return values
+    if isinstance(values, int):
+        return int(values)
+    if hasattr(values, "address"):
+        return str(values.address)
+    if isinstance(values, (bytes, bytearray)):
+        return bytes(values)
+    return str(values) if isinstance(values, str) else values
