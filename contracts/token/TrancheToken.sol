@@ -482,8 +482,8 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
             uint256 acct = _accounts[holder];
             if (acct & ((1 << 192) - 1) != 0) revert HolderNotEmpty(holder);
             Pair credit = _accrued[holder];
-            uint256 fracInterest = credit.interest() % M.CREDIT_SCALE;
-            uint256 fracPrincipal = credit.principal() % M.CREDIT_SCALE;
+            uint256 fracInterest = M.subUnitRemainder(credit.interest());
+            uint256 fracPrincipal = M.subUnitRemainder(credit.principal());
             _accrued[holder] = Pair.wrap(Pair.unwrap(credit) - fracInterest - (fracPrincipal << 128));
             _accounts[holder] = epoch << 192;
             closed += fracInterest + fracPrincipal;
