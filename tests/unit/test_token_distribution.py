@@ -231,3 +231,17 @@ def test_math_rounds_down_within_bounds(math_lib, amount, supply, share):
 def test_math_sweepable(math_lib):
     assert math_lib.sweepable(10, 2, 7 * 2**96 + 1) == 0
     assert math_lib.sweepable(10, 2, 6 * 2**96) == 2
+
+
+def test_python_state_and_statement(issued, servicer, verified, originator):
+    tokens.distribute(issued, servicer, 5_000_000, 10_000_000)
+    state = tokens.tranche_state(issued)
+    assert (state["original_face"], state["current_principal"], state["distributions"], state["holders"]) == (
+        SUPPLY, SUPPLY - 10_000_000, 1, 5)
+    assert state["factor"] == issued.factor() and state["coupon_bps"] == 450
+    st_ = tokens.statement(issued, originator)
+    assert (st_["locked"], st_["unrestricted"], st_["interest_withdrawable"], st_["principal_withdrawable"]) == (
+        FACE, 0, 1_000_000, 2_000_000)
+    assert st_["principal_outstanding"] == FACE * (SUPPLY - 10_000_000) // SUPPLY
+    frame = tokens.positions([issued], verified[0])
+    assert list(frame["balance"]) == [FACE] and list(frame.columns) == list(tokens.STATEMENT_COLUMNS)
