@@ -12,6 +12,7 @@ from chainabs import testing as chainabs_testing
 # Topic fixtures live in tests/plugins/<topic>.py; each topic adds one line here.
 pytest_plugins = [
     "plugins.waterfall",
+    "plugins.token",
 ]
 
 # Several test runs can use their own anvil side by side (CHAINABS_PORT), and the chain gets a block gas

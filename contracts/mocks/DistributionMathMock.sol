@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {DistributionMath} from "../token/DistributionMath.sol";
+
+/// @title DistributionMathMock
+/// @notice Exposes the DistributionMath library for unit tests only.
+contract DistributionMathMock {
+    function perTokenIncrement(uint256 amount, uint256 supply) external pure returns (uint256) {
+        return DistributionMath.perTokenIncrement(amount, supply);
+    }
+
+    function accrued(uint256 balance, uint256 accFrom, uint256 accTo) external pure returns (uint256) {
+        return DistributionMath.accrued(balance, accFrom, accTo);
+    }
+
+    function toUnits(uint256 credit) external pure returns (uint256) {
+        return DistributionMath.toUnits(credit);
+    }
+
+    function subUnitRemainder(uint256 credit) external pure returns (uint256) {
+        return DistributionMath.subUnitRemainder(credit);
+    }
+
+    function retained(uint256 amount, uint256 remaining, uint256 supply) external pure returns (uint256) {
+        return DistributionMath.retained(amount, remaining, supply);
+    }
+
+    function sweepable(uint256 distributed, uint256 swept, uint256 allocated) external pure returns (uint256) {
+        return DistributionMath.sweepable(distributed, swept, allocated);
+    }
+}

@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+/// @title IIdentityRegistry
+/// @notice Investor eligibility shared by all tranche tokens of a deal: KYC flag, jurisdiction (ISO 3166-1
+///         numeric code), investor type, expiry date and freeze. Tokens ask `checkTransfer` on every
+///         transfer path; the answer is an ERC-1066 status byte plus an application reason.
+interface IIdentityRegistry {
+    /// @notice One investor's record, packed in one storage slot.
+    /// @param verified KYC completed and recorded by a KYC agent.
+    /// @param frozen Frozen by a KYC agent (sanctions, court order); blocks sending and receiving.
+    /// @param investorType Application-defined class (e.g. 1 = retail, 2 = professional, 3 = QIB).
+    /// @param jurisdiction ISO 3166-1 numeric country code (1..999).
+    /// @param expiry Unix time after which the verification is no longer valid.
+    struct Identity {
+        bool verified;
+        bool frozen;
+        uint8 investorType;
+        uint16 jurisdiction;
+        uint64 expiry;
+    }
+
+    /// @notice Emitted when a KYC agent registers or updates an investor.
+    event InvestorRegistered(
+        address indexed agent, address indexed investor, uint16 jurisdiction, uint8 investorType, uint64 expiry
+    );
+    /// @notice Emitted when a KYC agent removes an investor (verification withdrawn).
+    event InvestorRemoved(address indexed agent, address indexed investor);
+    /// @notice Emitted when a KYC agent freezes or unfreezes an investor.
+    event InvestorFrozen(address indexed agent, address indexed investor, bool frozen);
+    /// @notice Emitted when the admin allows or disallows a jurisdiction.
+    event JurisdictionAllowed(address indexed admin, uint16 indexed jurisdiction, bool allowed);
+
+    /// @notice The investor address is the zero address.
+    error IdentityZeroAddress();
+    /// @notice The expiry given for `investor` is not in the future.
+    error IdentityExpiryNotInFuture(address investor, uint64 expiry, uint256 nowTime);
+    /// @notice The jurisdiction code is outside 1..999.
+    error IdentityInvalidJurisdiction(address investor, uint16 jurisdiction);
+    /// @notice `investor` has no record.
+    error IdentityNotRegistered(address investor);
+    /// @notice Batch arrays differ in length (`field` names the first array that does not match).
+    error IdentityBatchLengthMismatch(bytes32 field, uint256 expected, uint256 actual);
+
+    /// @notice Role of the KYC agents that register, update, remove and freeze investors.
+    function KYC_AGENT_ROLE() external view returns (bytes32);
+
+    /// @notice Register or update `investor` (KYC_AGENT_ROLE). Keeps the frozen flag of an existing record.
+    function registerInvestor(address investor, uint16 jurisdiction, uint8 investorType, uint64 expiry) external;
+
+    /// @notice Register or update many investors in one call (KYC_AGENT_ROLE); reverts whole on a bad row.
+    function registerInvestors(
+        address[] calldata investors,
+        uint16[] calldata jurisdictions,
+        uint8[] calldata investorTypes,
+        uint64[] calldata expiries
+    ) external;
+
+    /// @notice Withdraw `investor`'s verification (KYC_AGENT_ROLE). Their tokens stay but cannot move,
+    ///         except by a controller.
+    function removeInvestor(address investor) external;
+
+    /// @notice Freeze or unfreeze `investor` (KYC_AGENT_ROLE).
+    function setFrozen(address investor, bool frozen) external;
+
+    /// @notice Allow or disallow a jurisdiction (DEFAULT_ADMIN_ROLE).
+    function setJurisdictionAllowed(uint16 jurisdiction, bool allowed) external;
+
+    /// @notice The stored record of `investor` (all zero when unknown).
+    function identityOf(address investor) external view returns (Identity memory);
+
+    /// @notice True when `jurisdiction` is allowed.
+    function isJurisdictionAllowed(uint16 jurisdiction) external view returns (bool);
+
+    /// @notice True when `investor` is verified, not expired, not frozen and in an allowed jurisdiction.
+    function isEligible(address investor) external view returns (bool);
+
+    /// @notice ERC-1066 status of a transfer between `from` and `to` as far as identities go; never reverts.
+    /// @dev `from == address(0)` is an issuance (sender not checked), `to == address(0)` a redemption
+    ///      (receiver not checked). Returns 0x51 (success), 0x56 (invalid sender) or 0x57 (invalid
+    ///      receiver) and a reason such as "SENDER_NOT_VERIFIED", "RECEIVER_EXPIRED", "SENDER_FROZEN",
+    ///      "RECEIVER_JURISDICTION".
+    function checkTransfer(address from, address to) external view returns (bytes1 code, bytes32 reason);
+}

@@ -1,0 +1,145 @@
+"""Fixtures and helpers for the tranche token and identity registry tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from eth_abi import decode as abi_decode
+
+from chainabs import tokens
+
+US, GB, KY = 840, 826, 136  # ISO 3166-1 numeric: United States, United Kingdom, Cayman Islands
+YEAR = 365 * 24 * 3600
+FACE = 1_000_000 * 10**6  # 1,000,000 tUSD per investor
+
+
+def b32(text: str) -> bytes:
+    """Right-padded bytes32 of an ASCII text (partition names, reasons, document names)."""
+    return text.encode().ljust(32, b"\0")
+
+
+def revert_data(fn: Any, *args: Any, sender: Any) -> str:
+    """Hex revert data of calling ``fn(*args)`` from ``sender`` (eth_call on the current state).
+
+    Fails the test if the call does not revert.
+    """
+    from brownie import web3
+    from web3.exceptions import ContractCustomError, ContractLogicError
+
+    call = {"from": str(sender), "to": str(fn._address), "data": fn.encode_input(*args)}
+    try:
+        web3.eth.call(call)
+    except ContractCustomError as exc:
+        return str(exc.data)
+    except ContractLogicError as exc:
+        return str(exc.data)
+    except ValueError as exc:  # brownie's middleware re-raises the node's JSON-RPC error as a dict
+        payload = exc.args[0] if exc.args else {}
+        if isinstance(payload, dict) and str(payload.get("data", "")).startswith("0x"):
+            return str(payload["data"])
+        raise
+    raise AssertionError(f"{fn._name}{args} from {sender} did not revert")
+
+
+def assert_error(fn: Any, *args: Any, sender: Any, error: str, values: tuple | None = None) -> tuple:
+    """Assert ``fn(*args)`` from ``sender`` reverts with custom error ``error`` ("Name(type,...)").
+
+    ``values`` (optional) are compared with the decoded error arguments; returns the decoded arguments.
+    """
+    from brownie import web3
+
+    data = revert_data(fn, *args, sender=sender)
+    selector = "0x" + bytes(web3.keccak(text=error))[:4].hex()
+    assert data[:10] == selector, f"expected {error} ({selector}), got revert data {data}"
+    types = error[error.index("(") + 1 : -1]
+    decoded = tuple(abi_decode(types.split(","), bytes.fromhex(data[10:]))) if types else ()
+    if values is not None:
+        assert _norm(decoded) == _norm(values), f"{error}: got {decoded}, expected {values}"
+    return decoded
+
+
+def _norm(values: tuple) -> tuple:
+    out = []
+    for v in values:
+        if isinstance(v, str) and v.startswith("0x") and len(v) == 42:
+            out.append(v.lower())
+        elif hasattr(v, "address"):
+            out.append(str(v.address).lower())
+        elif isinstance(v, (bytes, bytearray)):
+            out.append(bytes(v))
+        else:
+            out.append(v)
+    return tuple(out)
+
+
+def blocked(fn: Any, *args: Any, sender: Any, frm: Any, to: Any, code: int, reason: str) -> None:
+    """Assert a TransferBlocked(from, to, code, reason) revert."""
+    zero = "0x" + "00" * 20
+    assert_error(
+        fn, *args, sender=sender, error="TransferBlocked(address,address,bytes1,bytes32)",
+        values=(str(frm) if frm else zero, str(to) if to else zero, bytes([code]), b32(reason) if reason else b"\0" * 32),
+    )
+
+
+def access_denied(fn: Any, *args: Any, sender: Any, role: str) -> None:
+    """Assert OpenZeppelin's AccessControlUnauthorizedAccount(sender, role) revert."""
+    assert_error(
+        fn, *args, sender=sender, error="AccessControlUnauthorizedAccount(address,bytes32)",
+        values=(str(sender), bytes.fromhex(tokens.role_id(role)[2:])),
+    )
+
+
+@pytest.fixture(scope="module")
+def identity(admin, kyc_agent):
+    """Identity registry with a KYC agent; US and GB allowed, Cayman not."""
+    reg = tokens.deploy_identity_registry(admin, [kyc_agent])
+    tokens.allow_jurisdictions(reg, admin, [US, GB])
+    return reg
+
+
+@pytest.fixture(scope="module")
+def verified(identity, kyc_agent, investors, originator, chain):
+    """investors[0..7] and the originator are verified (US, GB alternating); investors[8..9] are not."""
+    rows = [
+        {"address": str(a), "jurisdiction": US if i % 2 == 0 else GB, "investor_type": 3, "expiry": chain.time() + 5 * YEAR}
+        for i, a in enumerate(list(investors[:8]) + [originator])
+    ]
+    tokens.register_investors(identity, kyc_agent, rows)
+    return list(investors[:8])
+
+
+@pytest.fixture(scope="module")
+def tranche(currency, identity, admin, issuer, servicer, trustee, originator, verified, chain):
+    """Class A tranche: 4.5% coupon, lock-up one year, roles to issuer/servicer(distributor)/trustee(controller)."""
+    return tokens.deploy_tranche(
+        name="ChainABS 2025-1 Class A", symbol="CABS-A", currency=currency, registry=identity, admin=admin,
+        coupon_bps=450, residual_recipient=originator, lockup_end=chain.time() + YEAR,
+        roles={"ISSUER_ROLE": [issuer], "DISTRIBUTOR_ROLE": [servicer], "CONTROLLER_ROLE": [trustee],
+               "PAUSER_ROLE": [admin], "DOCUMENT_ROLE": [admin]},
+    )
+
+
+@pytest.fixture(scope="module")
+def issued(tranche, issuer, verified, originator, currency, admin, servicer):
+    """Four investors hold FACE each, the originator holds FACE locked; the servicer holds currency."""
+    for inv in verified[:4]:
+        tokens.issue(tranche, issuer, inv, FACE)
+    tokens.issue(tranche, issuer, originator, FACE, partition=tokens.LOCKED)
+    currency.mint(servicer, 10**9 * 10**6, {"from": admin})
+    return tranche
+
+
+def plain(values: Any) -> Any:
+    """Brownie return values / event fields -> plain Python (int, str, bool, bytes, tuples), for comparisons."""
+    if isinstance(values, (list, tuple)):
+        return tuple(plain(v) for v in values)
+    if isinstance(values, bool):
+        return values
+    if isinstance(values, int):
+        return int(values)
+    if hasattr(values, "address"):
+        return str(values.address)
+    if isinstance(values, (bytes, bytearray)):
+        return bytes(values)
+    return str(values) if isinstance(values, str) else values
