@@ -22,7 +22,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from chainabs import chain
+from chainabs.merkle import leaf_hash
 from chainabs.tape import (
+    LEAF_TYPES,
+    TAPE_COLUMNS,
     PoolCriteria,
     TapeAggregates,
     aggregates,
@@ -32,6 +35,7 @@ from chainabs.tape import (
     leaf_hashes,
     onboarding_order,
     tape_tree,
+    unpack_record,
     pack_records,
 )
 
@@ -304,19 +308,12 @@ def _decode(logs: list[Any], name: str) -> list[AssetEvent]:
 
 
 def pool_leaves(registry: Any, pool_id: int, from_block: int = 0) -> list[bytes]:
-    """Leaves registered in ``pool_id``, in registration order, rebuilt from events alone
-    (``BatchRegistered`` of the pool, then the ``AssetRegistered`` logs of those transactions)."""
-    from brownie import web3
-
+    """Leaves registered in ``pool_id``, in registration order, from its ``AssetsRegistered`` events alone."""
     c = _web3_contract(registry)
-    batches = c.events.BatchRegistered.get_logs(from_block=from_block, argument_filters={"poolId": pool_id})
-    topic = c.events.AssetRegistered().topic if hasattr(c.events.AssetRegistered(), "topic") else None
+    logs = c.events.AssetsRegistered.get_logs(from_block=from_block, argument_filters={"poolId": pool_id})
     leaves: list[bytes] = []
-    for batch in sorted(batches, key=lambda log: (log["blockNumber"], log["logIndex"])):
-        receipt = web3.eth.get_transaction_receipt(batch["transactionHash"])
-        for log in c.events.AssetRegistered().process_receipt(receipt, errors=_discard()):
-            if topic is None or log["address"] == registry.address:
-                leaves.append(bytes(log["args"]["leaf"]))
+    for log in sorted(logs, key=lambda log: (log["blockNumber"], log["logIndex"])):
+        leaves.extend(bytes(x) for x in log["args"]["leaves"])
     return leaves
 
 
@@ -339,33 +336,42 @@ def verify_pool_commitment(registry: Any, pool_id: int, from_block: int = 0) -> 
 
 
 def asset_history(registry: Any, asset_id: int, from_block: int = 0) -> list[AssetEvent]:
-    """Every event of one asset, in chain order: registration (with its pool from the batch event), ERC-721
-    transfers, status changes, repurchase, and the transfers of the pools it belonged to."""
+    """Every event of one asset, in chain order: its registration (``Registered``: pool, leaf and the record
+    decoded from the transaction's calldata, checked against the leaf), ERC-721 transfers, status changes,
+    repurchase, and the transfers of the pool it belonged to while it was pooled."""
+    from brownie import web3
+
     c = _web3_contract(registry)
-    events: list[AssetEvent] = []
-    registered = c.events.AssetRegistered.get_logs(from_block=from_block, argument_filters={"assetId": asset_id})
-    events += _decode(registered, "AssetRegistered")
-    events += _decode(c.events.Transfer.get_logs(from_block=from_block, argument_filters={"tokenId": asset_id}),
-                      "Transfer")
+    transfers = c.events.Transfer.get_logs(from_block=from_block, argument_filters={"tokenId": asset_id})
+    mints = [t for t in transfers if int(t["args"]["from"], 16) == 0]
+    events = _decode([t for t in transfers if int(t["args"]["from"], 16) != 0], "Transfer")
     events += _decode(
         c.events.AssetStatusChanged.get_logs(from_block=from_block, argument_filters={"assetId": asset_id}),
         "AssetStatusChanged",
     )
     repurchases = c.events.AssetRepurchased.get_logs(from_block=from_block, argument_filters={"assetId": asset_id})
     events += _decode(repurchases, "AssetRepurchased")
-    for reg in registered:
-        batch = c.events.BatchRegistered.get_logs(from_block=reg["blockNumber"], to_block=reg["blockNumber"])
-        pools = [int(b["args"]["poolId"]) for b in batch if b["transactionHash"] == reg["transactionHash"]]
-        if not pools:
-            continue
-        pool_id = pools[0]
-        events += _decode(
-            [b for b in batch if b["transactionHash"] == reg["transactionHash"]], "BatchRegistered"
-        )
-        last = repurchases[0]["blockNumber"] if repurchases else None
-        transfers = c.events.PoolTransferred.get_logs(from_block=reg["blockNumber"],
-                                                      argument_filters={"poolId": pool_id})
-        events += _decode([t for t in transfers if last is None or t["blockNumber"] <= last], "PoolTransferred")
+    for mint in mints:
+        receipt = web3.eth.get_transaction_receipt(mint["transactionHash"])
+        batch = c.events.AssetsRegistered().process_receipt(receipt, errors=_discard())[0]
+        minted = [log for log in c.events.Transfer().process_receipt(receipt, errors=_discard())
+                  if int(log["args"]["from"], 16) == 0]
+        position = [int(log["args"]["tokenId"]) for log in minted].index(asset_id)
+        leaf = bytes(batch["args"]["leaves"][position])
+        pool_id = int(batch["args"]["poolId"])
+        tx = web3.eth.get_transaction(mint["transactionHash"])
+        _, params = c.decode_function_input(tx["input"])
+        record = unpack_record(params["records"][position])
+        originator = mint["args"]["to"]
+        if leaf_hash((originator, *record), LEAF_TYPES) != leaf:
+            raise OnboardingError(f"asset {asset_id:#x}: calldata record does not hash to the emitted leaf")
+        events.append(AssetEvent(int(mint["blockNumber"]), int(mint["logIndex"]), mint["transactionHash"].hex(),
+                                 "Registered", {"poolId": pool_id, "leaf": leaf, "record": record,
+                                                "originator": originator}))
+        last = int(repurchases[0]["blockNumber"]) if repurchases else None
+        moves = c.events.PoolTransferred.get_logs(from_block=int(mint["blockNumber"]),
+                                                  argument_filters={"poolId": pool_id})
+        events += _decode([m for m in moves if last is None or m["blockNumber"] <= last], "PoolTransferred")
     return sorted(events, key=lambda e: (e.block, e.log_index))
 
 
@@ -376,14 +382,14 @@ def replay_history(events: list[AssetEvent]) -> dict[str, Any]:
                              "changes": []}
     for e in events:
         a = e.args
-        if e.name == "AssetRegistered":
-            state["leaf"] = "0x" + bytes(a["leaf"]).hex()
-            state["status"] = "Registered"
-        elif e.name == "BatchRegistered":
-            state["pool_id"] = int(a["poolId"])
-        elif e.name == "Transfer":
-            state["owner"] = a["to"]
-        elif e.name == "PoolTransferred":
+        if e.name == "Registered":
+            record = dict(zip(TAPE_COLUMNS, a["record"], strict=True))
+            late = int(record["days_delinquent"])
+            state["status"] = STATUSES[1 + (late >= 30) + (late >= 60) + (late >= 90)]
+            state["principal"] = int(record["principal"])
+            state["pool_id"] = a["poolId"]
+            state["leaf"] = "0x" + a["leaf"].hex()
+        elif e.name in ("Transfer", "PoolTransferred"):
             state["owner"] = a["to"]
         elif e.name == "AssetStatusChanged":
             state["status"] = STATUSES[int(a["to"])]
