@@ -401,3 +401,66 @@ def replay_history(events: list[AssetEvent]) -> dict[str, Any]:
             state["principal"] = int(a["principal"])
             state["owner"] = a["originator"]
     return state
+
+
+# ---------------------------------------------------------------------------------------------------- command line
+
+
+def load_tape_arg(tape: str, *, kind: str = "consumer_loan", seed: int = 0) -> pd.DataFrame:
+    """A tape from a path (CSV / Parquet) or ``synthetic:<n>`` (a seeded synthetic tape of ``kind``)."""
+    from chainabs import synthetic
+    from chainabs.tape import read_tape
+
+    if tape.startswith("synthetic:"):
+        return synthetic.generate_tape(int(tape.split(":", 1)[1]), kind=kind, seed=seed)
+    return read_tape(tape)
+
+
+def run_onboarding(
+    tape: str,
+    registry_address: str | None = None,
+    pool: str = "new",
+    kind: str = "consumer_loan",
+    today: str | None = None,
+    console: Console | None = None,
+) -> OnboardResult:
+    """What ``brownie run scripts/onboard.py`` does: load the tape, deploy a registry if no address is given
+    (the signer gets ORIGINATOR_ROLE), create a pool with the default criteria of ``kind`` unless ``pool`` is
+    an existing id, validate (every bad row printed, nothing sent), onboard, seal and post-check."""
+    from chainabs import synthetic
+    from chainabs.tape import TapeValidationError
+
+    console = console or Console()
+    proj = chain.ensure_connected()
+    signer = chain.deployer()
+    day = dt.date.fromisoformat(today) if today else None
+    frame = load_tape_arg(tape, kind=kind)
+    if registry_address:
+        registry = proj.AssetRegistry.at(registry_address)
+    else:
+        registry = deploy_registry(signer, originators=(signer,))
+        console.print(f"deployed AssetRegistry at {registry.address}")
+    if pool == "new":
+        criteria = synthetic.default_criteria(kind)
+        pool_id = create_pool(registry, signer, criteria)
+        console.print(f"created pool {pool_id} (cut-off {criteria.cutoff_date})")
+    else:
+        pool_id = int(pool)
+    try:
+        result = onboard(registry, pool_id, frame, signer, today=day or _today_for(registry, pool_id), console=console)
+    except TapeValidationError as err:
+        console.print(f"[bold red]{len(err.issues)} tape issue(s); nothing was sent:[/]")
+        for issue in err.issues:
+            console.print(f"  {issue}")
+        raise
+    console.print(
+        f"pool {pool_id}: {result.assets} assets ({result.skipped} already on chain, {result.registered} sent in "
+        f"{result.batches} batches, {result.gas_per_asset:,.0f} gas/asset), root {result.root}, post-check ok"
+    )
+    return result
+
+
+def _today_for(registry: Any, pool_id: int) -> dt.date:
+    """The validation date: today, or the pool's cut-off if today is earlier (a historical demo pool)."""
+    now = dt.datetime.now(dt.UTC).date()
+    return max(now, pool_criteria(registry, pool_id).cutoff_date)
