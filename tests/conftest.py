@@ -13,6 +13,7 @@ from chainabs import testing as chainabs_testing
 pytest_plugins = [
     "plugins.waterfall",
     "plugins.token",
+    "plugins.registry",
 ]
 
 # Several test runs can use their own anvil side by side (CHAINABS_PORT), and the chain gets a block gas

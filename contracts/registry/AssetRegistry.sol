@@ -1,0 +1,503 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {ERC721} from "@openzeppelin/contracts/token/ERC721/ERC721.sol";
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {LibBit} from "solady/utils/LibBit.sol";
+import {IAssetRegistry} from "../../interfaces/IAssetRegistry.sol";
+import {AssetLib} from "./AssetLib.sol";
+
+/// @title AssetRegistry
+/// @notice One ERC-721 certificate per underlying asset, one storage slot per asset, pools with on-chain
+/// eligibility and concentration limits, a StandardMerkleTree commitment of the cut-off tape and pool-level
+/// ownership (see {IAssetRegistry} for the event semantics).
+contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
+    using AssetLib for uint256;
+    using SafeCast for uint256;
+
+    /// @notice May create pools and register assets into them.
+    bytes32 public constant ORIGINATOR_ROLE = keccak256("ORIGINATOR_ROLE");
+    /// @notice May update the status and outstanding principal of pooled assets.
+    bytes32 public constant SERVICER_ROLE = keccak256("SERVICER_ROLE");
+
+    uint256 private constant _BPS = 10_000;
+    uint256 private constant _SECONDS_PER_DAY = 86_400;
+    uint256 private constant _ACTIVE_STATUSES = 4; // Performing .. Delinquent90: possible initial statuses
+
+    struct Pool {
+        address originator;
+        bool isSealed;
+        uint64 registered;
+        address owner;
+        uint64 count;
+        address approved;
+        uint64 cutoffCount;
+        uint128 principal;
+        uint128 cutoffPrincipal;
+        uint256 rateWeighted; // sum of principal * rateBps
+        uint256 maturityWeighted; // sum of principal * maturityDate
+        bytes32 leafChain;
+        bytes32 root;
+        bytes32 lastObligor;
+        bytes32 maxObligor;
+        uint128 lastObligorPrincipal;
+        uint128 maxObligorPrincipal;
+        uint256 regionMask;
+        uint256 industryMask;
+        PoolCriteria criteria;
+    }
+
+    struct Tally {
+        uint64 count;
+        uint128 principal;
+    }
+
+    uint256 private _poolCount;
+    mapping(uint256 poolId => Pool) private _pools;
+    mapping(uint256 assetId => uint256 packed) private _assets;
+    mapping(uint256 assetId => address) private _looseOwner; // owner of released (repurchased) assets
+    mapping(address owner => uint256) private _holdings;
+    mapping(uint256 poolId => uint256[256]) private _regionPrincipal;
+    mapping(uint256 poolId => uint256[256]) private _industryPrincipal;
+    mapping(uint256 poolId => Tally[9]) private _tallies;
+
+    constructor(address admin) ERC721("ChainABS Asset Certificate", "ABSA") {
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+    }
+
+    // ------------------------------------------------------------------ pools and onboarding
+
+    /// @inheritdoc IAssetRegistry
+    function createPool(PoolCriteria calldata criteria) external onlyRole(ORIGINATOR_ROLE) returns (uint256 poolId) {
+        _checkCriteria(criteria);
+        poolId = ++_poolCount;
+        if (poolId > type(uint32).max) revert UnknownPool(poolId);
+        Pool storage p = _pools[poolId];
+        p.originator = msg.sender;
+        p.owner = msg.sender;
+        p.criteria = criteria;
+        emit PoolCreated(poolId, msg.sender, criteria);
+    }
+
+    /// @inheritdoc IAssetRegistry
+    function registerAndPool(uint256 poolId, PackedRecord[] calldata records) external onlyRole(ORIGINATOR_ROLE) {
+        Pool storage p = _openPool(poolId);
+        uint256 n = records.length;
+        if (n == 0) revert EmptyBatch(poolId);
+        address originator = p.originator;
+        bytes32[] memory leaves = new bytes32[](n);
+        uint256 assetsSlot;
+        assembly ("memory-safe") {
+            assetsSlot := _assets.slot
+        }
+        uint256 acc = AssetLib.allocate(poolId, originator, assetsSlot, leaves);
+        AssetLib.loadLimits(acc, p.criteria);
+        _loadObligor(p, acc);
+        (uint256 outcome, uint256 index, uint256 detail) = AssetLib.registerBatch(acc, records);
+        if (outcome == AssetLib.INELIGIBLE) revert IneligibleAsset(index, Rule(detail));
+        if (outcome == AssetLib.DUPLICATE) revert AssetAlreadyRegistered(index, detail);
+        _flush(p, poolId, acc, n, leaves);
+        _holdings[originator] += n;
+    }
+
+    /// @inheritdoc IAssetRegistry
+    function seal(uint256 poolId, bytes32 root, bytes32 leafChain) external onlyRole(ORIGINATOR_ROLE) {
+        Pool storage p = _openPool(poolId);
+        uint256 count = p.count;
+        if (count == 0) revert EmptyPool(poolId);
+        if (root == bytes32(0)) revert InvalidRoot(poolId);
+        if (leafChain != p.leafChain) revert LeafChainMismatch(poolId, p.leafChain, leafChain);
+        uint256 total = p.principal;
+        PoolCriteria storage c = p.criteria;
+        _checkBuckets(poolId, Bucket.Region, _regionPrincipal[poolId], p.regionMask, c.maxRegionBps, total);
+        _checkBuckets(poolId, Bucket.Industry, _industryPrincipal[poolId], p.industryMask, c.maxIndustryBps, total);
+        uint256 top = p.maxObligorPrincipal;
+        if (top * _BPS > total * c.maxObligorBps) {
+            revert ConcentrationBreached(poolId, Bucket.Obligor, p.maxObligor, top, total, c.maxObligorBps);
+        }
+        p.isSealed = true;
+        p.root = root;
+        p.cutoffPrincipal = uint128(total);
+        p.cutoffCount = uint64(count);
+        emit PoolSealed(poolId, root, leafChain, count, total);
+    }
+
+    // ------------------------------------------------------------------ pool ownership
+
+    /// @inheritdoc IAssetRegistry
+    function transferPool(uint256 poolId, address to) external {
+        Pool storage p = _sealedPool(poolId);
+        address from = p.owner;
+        _checkPoolOperator(p, poolId, from);
+        if (to == address(0)) revert InvalidPoolReceiver(poolId, to);
+        p.owner = to;
+        p.approved = address(0);
+        uint256 count = p.count;
+        _holdings[from] -= count;
+        _holdings[to] += count;
+        emit PoolTransferred(poolId, from, to, count);
+    }
+
+    /// @inheritdoc IAssetRegistry
+    function approvePool(uint256 poolId, address operator) external {
+        Pool storage p = _pool(poolId);
+        address owner = p.owner;
+        if (msg.sender != owner) revert NotPoolOperator(poolId, msg.sender);
+        p.approved = operator;
+        emit PoolApproved(poolId, owner, operator);
+    }
+
+    // ------------------------------------------------------------------ servicing and repurchase
+
+    /// @inheritdoc IAssetRegistry
+    function updateAssets(StatusUpdate[] calldata updates) external onlyRole(SERVICER_ROLE) {
+        for (uint256 i; i < updates.length; ++i) {
+            StatusUpdate calldata u = updates[i];
+            uint256 id = u.assetId;
+            uint256 s = _assets[id];
+            if (s == 0) revert UnknownAsset(id);
+            AssetStatus from = s.statusOf();
+            if (from == AssetStatus.Repurchased) revert AssetNotPooled(id);
+            uint256 poolId = s.poolOf();
+            Pool storage p = _sealedPool(poolId);
+            AssetStatus to = u.status;
+            if (!AssetLib.isLegalTransition(from, to)) revert IllegalTransition(id, from, to);
+            uint256 oldPrincipal = s.principalOf();
+            uint256 newPrincipal = u.principal;
+            if (newPrincipal > oldPrincipal) revert PrincipalIncrease(id, oldPrincipal, newPrincipal);
+            if ((to == AssetStatus.Prepaid || to == AssetStatus.Repaid) && newPrincipal != 0) {
+                revert PrincipalNotZero(id, to, newPrincipal);
+            }
+            _assets[id] = s.withState(to, newPrincipal);
+            _reduce(p, poolId, s, oldPrincipal - newPrincipal);
+            _moveTally(poolId, from, oldPrincipal, to, newPrincipal);
+            emit AssetStatusChanged(id, poolId, from, to, newPrincipal, u.evidence);
+        }
+    }
+
+    /// @inheritdoc IAssetRegistry
+    function repurchase(uint256 assetId, bytes32 evidence) external {
+        uint256 s = _assets[assetId];
+        if (s == 0) revert UnknownAsset(assetId);
+        AssetStatus from = s.statusOf();
+        if (from == AssetStatus.Repurchased) revert AssetNotPooled(assetId);
+        uint256 poolId = s.poolOf();
+        Pool storage p = _sealedPool(poolId);
+        address owner = p.owner;
+        _checkPoolOperator(p, poolId, owner);
+        if (!AssetLib.isActive(from) && from != AssetStatus.Defaulted) {
+            revert IllegalTransition(assetId, from, AssetStatus.Repurchased);
+        }
+        uint256 principal = s.principalOf();
+        address originator = p.originator;
+        _assets[assetId] = s.released();
+        _looseOwner[assetId] = originator;
+        _reduce(p, poolId, s, principal);
+        _moveTally(poolId, from, principal, AssetStatus.None, 0);
+        p.count -= 1;
+        _holdings[owner] -= 1;
+        _holdings[originator] += 1;
+        emit Transfer(owner, originator, assetId);
+        emit AssetRepurchased(assetId, poolId, originator, principal, evidence);
+    }
+
+    // ------------------------------------------------------------------ views
+
+    /// @inheritdoc IAssetRegistry
+    function poolOwner(uint256 poolId) external view returns (address) {
+        return _pool(poolId).owner;
+    }
+
+    /// @inheritdoc IAssetRegistry
+    function poolApproved(uint256 poolId) external view returns (address) {
+        return _pool(poolId).approved;
+    }
+
+    /// @inheritdoc IAssetRegistry
+    function poolCount() external view returns (uint256) {
+        return _poolCount;
+    }
+
+    /// @inheritdoc IAssetRegistry
+    function poolInfo(uint256 poolId) external view returns (PoolInfo memory info) {
+        Pool storage p = _pool(poolId);
+        info.originator = p.originator;
+        info.owner = p.owner;
+        info.approved = p.approved;
+        info.isSealed = p.isSealed;
+        info.registered = p.registered;
+        info.count = p.count;
+        uint256 principal = p.principal;
+        info.principal = uint128(principal);
+        info.cutoffPrincipal = p.cutoffPrincipal;
+        info.cutoffCount = p.cutoffCount;
+        if (principal != 0) {
+            info.waRateBps = uint16(p.rateWeighted / principal);
+            uint256 waMaturity = p.maturityWeighted / principal;
+            info.waMaturityDate = uint40(waMaturity);
+            if (waMaturity > block.timestamp) {
+                info.waRemainingTermDays = uint32((waMaturity - block.timestamp) / _SECONDS_PER_DAY);
+            }
+        }
+        info.root = p.root;
+        info.leafChain = p.leafChain;
+        info.maxObligor = p.maxObligor;
+        info.maxObligorPrincipal = p.maxObligorPrincipal;
+    }
+
+    /// @inheritdoc IAssetRegistry
+    function poolCriteria(uint256 poolId) external view returns (PoolCriteria memory) {
+        return _pool(poolId).criteria;
+    }
+
+    /// @inheritdoc IAssetRegistry
+    function concentration(uint256 poolId, Bucket kind)
+        external
+        view
+        returns (uint8[] memory codes, uint256[] memory principals)
+    {
+        Pool storage p = _pool(poolId);
+        if (kind == Bucket.Obligor) return (codes, principals);
+        uint256 mask = kind == Bucket.Region ? p.regionMask : p.industryMask;
+        uint256[256] storage sums = kind == Bucket.Region ? _regionPrincipal[poolId] : _industryPrincipal[poolId];
+        uint256 n;
+        for (uint256 m = mask; m != 0; m &= m - 1) ++n;
+        codes = new uint8[](n);
+        principals = new uint256[](n);
+        uint256 j;
+        for (uint256 code; code < 256 && j < n; ++code) {
+            if ((mask >> code) & 1 != 0) {
+                codes[j] = uint8(code);
+                principals[j] = sums[code];
+                ++j;
+            }
+        }
+    }
+
+    /// @inheritdoc IAssetRegistry
+    function statusTally(uint256 poolId, AssetStatus status) external view returns (uint64 count, uint128 principal) {
+        _pool(poolId);
+        Tally storage t = _tallies[poolId][uint256(status)];
+        return (t.count, t.principal);
+    }
+
+    /// @inheritdoc IAssetRegistry
+    function assetInfo(uint256 assetId) external view returns (AssetInfo memory info) {
+        uint256 s = _assets[assetId];
+        if (s == 0) revert UnknownAsset(assetId);
+        info.status = s.statusOf();
+        info.poolId = s.poolOf();
+        info.principal = uint96(s.principalOf());
+        info.rateBps = uint16(s.rateOf());
+        info.maturityDate = uint40(s.maturityOf());
+        info.region = s.regionOf();
+        info.industry = s.industryOf();
+        info.owner = _ownerOf(assetId);
+    }
+
+    /// @inheritdoc IAssetRegistry
+    function countRegistered(uint256[] calldata assetIds) external view returns (uint256 n) {
+        for (uint256 i; i < assetIds.length; ++i) {
+            if (_assets[assetIds[i]] != 0) ++n;
+        }
+    }
+
+    /// @inheritdoc IAssetRegistry
+    function assetIdOf(address originator, bytes32 loanId) external pure returns (uint256) {
+        return uint256(keccak256(abi.encode(originator, loanId)));
+    }
+
+    /// @inheritdoc IAssetRegistry
+    function leafOf(address originator, AssetRecord calldata record) external pure returns (bytes32 leaf) {
+        leaf = _leafOf(originator, record);
+    }
+
+    /// @inheritdoc IAssetRegistry
+    function packedLeafOf(address originator, PackedRecord calldata record) external pure returns (bytes32) {
+        return keccak256(bytes.concat(keccak256(abi.encode(originator, AssetLib.unpack(record)))));
+    }
+
+    /// @inheritdoc IAssetRegistry
+    function verifyLeaf(uint256 poolId, bytes32 leaf, bytes32[] calldata proof) public view returns (bool) {
+        Pool storage p = _pool(poolId);
+        return p.isSealed && MerkleProof.verifyCalldata(proof, p.root, leaf);
+    }
+
+    /// @inheritdoc IAssetRegistry
+    function verifyRecord(uint256 poolId, AssetRecord calldata record, bytes32[] calldata proof)
+        external
+        view
+        returns (bool)
+    {
+        bytes32 leaf = _leafOf(_pool(poolId).originator, record);
+        return verifyLeaf(poolId, leaf, proof);
+    }
+
+    // ------------------------------------------------------------------ ERC-721 / ERC-165
+
+    /// @notice Number of certificates `owner` holds, pooled ones included.
+    function balanceOf(address owner) public view override returns (uint256) {
+        if (owner == address(0)) revert ERC721InvalidOwner(address(0));
+        return _holdings[owner];
+    }
+
+    /// @inheritdoc AccessControl
+    function supportsInterface(bytes4 interfaceId) public view override(ERC721, AccessControl) returns (bool) {
+        return interfaceId == type(IAssetRegistry).interfaceId || super.supportsInterface(interfaceId);
+    }
+
+    /// @dev Pooled assets resolve to their pool's owner; released ones to their own owner.
+    function _ownerOf(uint256 tokenId) internal view override returns (address) {
+        uint256 s = _assets[tokenId];
+        if (s == 0) return address(0);
+        if (s.statusOf() == AssetStatus.Repurchased) return _looseOwner[tokenId];
+        return _pools[s.poolOf()].owner;
+    }
+
+    /// @dev Only released assets move one by one (pooled ones move with their pool); no burning, no minting
+    /// through this path.
+    function _update(address to, uint256 tokenId, address auth) internal override returns (address from) {
+        uint256 s = _assets[tokenId];
+        if (s == 0) revert ERC721NonexistentToken(tokenId);
+        if (s.statusOf() != AssetStatus.Repurchased) revert AssetInPool(tokenId, s.poolOf());
+        from = _looseOwner[tokenId];
+        if (auth != address(0)) _checkAuthorized(from, auth, tokenId);
+        _approve(address(0), tokenId, address(0), false);
+        _holdings[from] -= 1;
+        _holdings[to] += 1;
+        _looseOwner[tokenId] = to;
+        emit Transfer(from, to, tokenId);
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    /// @dev Continue the pool's leaf chain and obligor running sums in the batch accumulator.
+    function _loadObligor(Pool storage p, uint256 acc) private view {
+        acc.put(AssetLib.ACC_LEAF_CHAIN, uint256(p.leafChain));
+        acc.put(AssetLib.ACC_LAST_OBLIGOR, uint256(p.lastObligor));
+        acc.put(AssetLib.ACC_OBLIGOR_PRINCIPAL, p.lastObligorPrincipal);
+        acc.put(AssetLib.ACC_MAX_OBLIGOR, uint256(p.maxObligor));
+        acc.put(AssetLib.ACC_MAX_OBLIGOR_PRINCIPAL, p.maxObligorPrincipal);
+    }
+
+    /// @dev Write a batch's sums to the pool: one storage update per aggregate and per bucket touched.
+    function _flush(Pool storage p, uint256 poolId, uint256 acc, uint256 n, bytes32[] memory leaves) private {
+        uint256 first = p.registered;
+        uint256 principal = acc.get(AssetLib.ACC_PRINCIPAL);
+        bytes32 chainHash = bytes32(acc.get(AssetLib.ACC_LEAF_CHAIN));
+        p.registered = uint64(first + n);
+        p.count += uint64(n);
+        p.principal = (p.principal + principal).toUint128();
+        p.rateWeighted += acc.get(AssetLib.ACC_RATE_WEIGHTED);
+        p.maturityWeighted += acc.get(AssetLib.ACC_MATURITY_WEIGHTED);
+        p.leafChain = chainHash;
+        p.lastObligor = bytes32(acc.get(AssetLib.ACC_LAST_OBLIGOR));
+        p.lastObligorPrincipal = acc.get(AssetLib.ACC_OBLIGOR_PRINCIPAL).toUint128();
+        p.maxObligor = bytes32(acc.get(AssetLib.ACC_MAX_OBLIGOR));
+        p.maxObligorPrincipal = acc.get(AssetLib.ACC_MAX_OBLIGOR_PRINCIPAL).toUint128();
+        uint256 regionMask = acc.get(AssetLib.ACC_REGION_MASK);
+        uint256 industryMask = acc.get(AssetLib.ACC_INDUSTRY_MASK);
+        p.regionMask |= regionMask;
+        p.industryMask |= industryMask;
+        _addBuckets(_regionPrincipal[poolId], acc + AssetLib.ACC_REGION_SUMS, regionMask);
+        _addBuckets(_industryPrincipal[poolId], acc + AssetLib.ACC_INDUSTRY_SUMS, industryMask);
+        Tally[9] storage tallies = _tallies[poolId];
+        for (uint256 k; k < _ACTIVE_STATUSES; ++k) {
+            uint256 count = acc.get(AssetLib.ACC_TALLY_COUNT + 32 * k);
+            if (count != 0) {
+                Tally storage t = tallies[k + 1];
+                t.count += uint64(count);
+                t.principal = (t.principal + acc.get(AssetLib.ACC_TALLY_PRINCIPAL + 32 * k)).toUint128();
+            }
+        }
+        emit AssetsRegistered(poolId, first, principal, chainHash, leaves);
+    }
+
+    /// @dev StandardMerkleTree leaf of an unpacked record.
+    function _leafOf(address originator, AssetRecord calldata r) private pure returns (bytes32) {
+        return keccak256(bytes.concat(keccak256(abi.encode(originator, r))));
+    }
+
+    function _addBuckets(uint256[256] storage sums, uint256 batchSums, uint256 batchMask) private {
+        for (uint256 m = batchMask; m != 0; m &= m - 1) {
+            uint256 code = LibBit.ffs(m);
+            sums[code] += batchSums.get(32 * code);
+        }
+    }
+
+    function _checkBuckets(
+        uint256 poolId,
+        Bucket kind,
+        uint256[256] storage sums,
+        uint256 mask,
+        uint16 limitBps,
+        uint256 total
+    ) private view {
+        for (uint256 m = mask; m != 0; m &= m - 1) {
+            uint256 code = LibBit.ffs(m);
+            uint256 sum = sums[code];
+            if (sum * _BPS > total * limitBps) {
+                revert ConcentrationBreached(poolId, kind, bytes32(code), sum, total, limitBps);
+            }
+        }
+    }
+
+    /// @dev Remove `drop` of asset `s`'s principal from its pool's aggregates.
+    function _reduce(Pool storage p, uint256 poolId, uint256 s, uint256 drop) private {
+        if (drop == 0) return;
+        p.principal -= uint128(drop);
+        p.rateWeighted -= drop * s.rateOf();
+        p.maturityWeighted -= drop * s.maturityOf();
+        _regionPrincipal[poolId][s.regionOf()] -= drop;
+        _industryPrincipal[poolId][s.industryOf()] -= drop;
+    }
+
+    function _moveTally(uint256 poolId, AssetStatus from, uint256 oldPrincipal, AssetStatus to, uint256 newPrincipal)
+        private
+    {
+        Tally[9] storage tallies = _tallies[poolId];
+        Tally storage t = tallies[uint256(from)];
+        t.count -= 1;
+        t.principal -= uint128(oldPrincipal);
+        if (to != AssetStatus.None) {
+            t = tallies[uint256(to)];
+            t.count += 1;
+            t.principal += uint128(newPrincipal);
+        }
+    }
+
+    function _checkCriteria(PoolCriteria calldata c) private pure {
+        if (c.allowedAssetTypes == 0) revert InvalidCriteria(CriteriaRule.AssetTypes);
+        if (c.minRateBps > c.maxRateBps) revert InvalidCriteria(CriteriaRule.RateRange);
+        if (c.cutoffDate == 0 || c.legalFinalDate <= c.cutoffDate) revert InvalidCriteria(CriteriaRule.Dates);
+        if (c.maxPrincipalPerAsset == 0) revert InvalidCriteria(CriteriaRule.PrincipalCap);
+        if (
+            c.maxRegionBps == 0 || c.maxRegionBps > _BPS || c.maxIndustryBps == 0 || c.maxIndustryBps > _BPS
+                || c.maxObligorBps == 0 || c.maxObligorBps > _BPS
+        ) revert InvalidCriteria(CriteriaRule.ConcentrationBps);
+    }
+
+    function _checkPoolOperator(Pool storage p, uint256 poolId, address owner) private view {
+        if (msg.sender != owner && msg.sender != p.approved && !isApprovedForAll(owner, msg.sender)) {
+            revert NotPoolOperator(poolId, msg.sender);
+        }
+    }
+
+    function _pool(uint256 poolId) private view returns (Pool storage p) {
+        p = _pools[poolId];
+        if (p.originator == address(0)) revert UnknownPool(poolId);
+    }
+
+    function _openPool(uint256 poolId) private view returns (Pool storage p) {
+        p = _pool(poolId);
+        if (p.originator != msg.sender) revert NotPoolOriginator(poolId, msg.sender);
+        if (p.isSealed) revert PoolAlreadySealed(poolId);
+    }
+
+    function _sealedPool(uint256 poolId) private view returns (Pool storage p) {
+        p = _pool(poolId);
+        if (!p.isSealed) revert PoolNotSealed(poolId);
+    }
+}

@@ -1,0 +1,284 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+/// @title IAssetRegistry
+/// @notice Tamper-evident certificates (ERC-721 tokens) for the underlying assets of an ABS deal, grouped in
+/// pools with on-chain eligibility criteria, concentration limits, a Merkle commitment of the cut-off tape and
+/// pool-level ownership so that a whole pool changes hands (true sale) in one transaction whatever its size.
+///
+/// Storage per asset is ONE slot (status, pool, outstanding principal, rate, maturity, region, industry); the
+/// full record travels in calldata and is committed as its OpenZeppelin StandardMerkleTree leaf
+/// `keccak256(bytes.concat(keccak256(abi.encode(originator, record...))))`, emitted in {AssetsRegistered}.
+/// The record's ABI types are defined once in Python (`chainabs.merkle.LEAF_TYPES`) and mirrored by
+/// `(address originator, AssetRecord)`; a test holds them equal.
+///
+/// ERC-721 event semantics: registration emits `Transfer(0, originator, id)` per asset. A pool changes owner
+/// with ONE {PoolTransferred} event and no per-asset `Transfer` (that is what makes the true sale O(1));
+/// indexers apply it to every asset of the pool, and `ownerOf`/`balanceOf` always answer from current state.
+/// A repurchase emits `Transfer(poolOwner, originator, id)`; released assets then move like any ERC-721 token.
+interface IAssetRegistry {
+    /// @notice Lifecycle status of an asset. `None` means not registered.
+    enum AssetStatus {
+        None,
+        Performing,
+        Delinquent30,
+        Delinquent60,
+        Delinquent90,
+        Defaulted,
+        Prepaid,
+        Repaid,
+        Repurchased
+    }
+
+    /// @notice Eligibility rules checked per asset when it is pooled (named in {IneligibleAsset}).
+    enum Rule {
+        AssetType,
+        ZeroPrincipal,
+        PrincipalAboveOriginal,
+        PrincipalCap,
+        RateRange,
+        Term,
+        OriginationAfterCutoff,
+        MaturedAtCutoff,
+        MaturityAfterLegalFinal,
+        RemainingTerm,
+        Delinquency,
+        ObligorOrder,
+        Encoding
+    }
+
+    /// @notice Concentration buckets (named in {ConcentrationBreached}).
+    enum Bucket {
+        Region,
+        Industry,
+        Obligor
+    }
+
+    /// @notice What makes pool criteria invalid (named in {InvalidCriteria}).
+    enum CriteriaRule {
+        AssetTypes,
+        RateRange,
+        Dates,
+        PrincipalCap,
+        ConcentrationBps
+    }
+
+    /// @notice One asset of a loan tape, as sent in calldata (the originator is the pool's originator).
+    /// Amounts in the deal currency's base units, rates in basis points, dates in unix seconds (UTC).
+    struct AssetRecord {
+        bytes32 loanId; // originator's loan number, ASCII left-aligned (<= 31 chars)
+        uint8 assetType; // 0 consumer loan, 1 trade receivable, 2 lease, 3 mortgage, 4 rent
+        uint96 originalPrincipal;
+        uint96 principal; // outstanding principal at the cut-off date
+        uint16 rateBps; // annual interest rate
+        uint16 termMonths; // original term
+        uint40 originationDate;
+        uint40 maturityDate;
+        uint16 daysDelinquent; // at the cut-off date
+        uint8 region; // bucket code, e.g. GB/T 2260 province code (11 Beijing ... 65 Xinjiang)
+        uint8 industry; // bucket code, e.g. GB/T 4754 division (01..97)
+        bytes32 obligor; // salted hash of the obligor's identity, never personal data
+        bytes32 contractHash; // hash of the loan contract document
+        bytes32 scheduleHash; // hash of the repayment schedule
+    }
+
+    /// @notice The same record packed for onboarding calldata (6 words instead of 14: about 1,000 gas less per
+    /// asset). `terms` = originalPrincipal | principal << 96 | rateBps << 192 | termMonths << 208 |
+    /// assetType << 224; `dates` = originationDate | maturityDate << 40 | daysDelinquent << 80 | region << 96 |
+    /// industry << 104; unused high bits must be zero. The leaf is computed from the unpacked fields, exactly
+    /// as for {AssetRecord}.
+    struct PackedRecord {
+        bytes32 loanId;
+        uint256 terms;
+        uint256 dates;
+        bytes32 obligor;
+        bytes32 contractHash;
+        bytes32 scheduleHash;
+    }
+
+    /// @notice Eligibility criteria of a pool, fixed when the pool is created.
+    struct PoolCriteria {
+        uint40 cutoffDate; // assets must be originated before it, not matured at it
+        uint40 legalFinalDate; // assets must mature no later than it
+        uint16 allowedAssetTypes; // bit i set: asset type i allowed
+        uint16 minRateBps;
+        uint16 maxRateBps;
+        uint32 maxRemainingTermDays; // maturity - cut-off
+        uint16 maxDaysDelinquent; // at the cut-off date
+        uint96 maxPrincipalPerAsset;
+        uint16 maxRegionBps; // share of pool principal per region at seal
+        uint16 maxIndustryBps; // share of pool principal per industry at seal
+        uint16 maxObligorBps; // share of pool principal per obligor at seal
+    }
+
+    /// @notice A servicer's update of one asset.
+    struct StatusUpdate {
+        uint256 assetId;
+        AssetStatus status;
+        uint96 principal; // new outstanding principal (never above the current one)
+        bytes32 evidence; // hash of the evidence (servicing report, court filing, bank statement ...)
+    }
+
+    /// @notice A pool's state and aggregates. Weighted averages are by current outstanding principal,
+    /// rounded down; `waRemainingTermDays` is measured from the block timestamp of the call.
+    struct PoolInfo {
+        address originator;
+        address owner;
+        address approved;
+        bool isSealed;
+        uint64 registered; // assets ever registered in the pool (the onboarding cursor)
+        uint64 count; // assets currently in the pool (registered minus repurchased)
+        uint128 principal; // current outstanding principal
+        uint128 cutoffPrincipal; // principal when sealed
+        uint64 cutoffCount; // count when sealed
+        uint16 waRateBps;
+        uint40 waMaturityDate;
+        uint32 waRemainingTermDays;
+        bytes32 root; // Merkle root of the cut-off tape (StandardMerkleTree)
+        bytes32 leafChain; // running hash of the registered leaves, in registration order
+        bytes32 maxObligor; // obligor with the largest cut-off exposure ...
+        uint128 maxObligorPrincipal; // ... and that exposure
+    }
+
+    /// @notice One asset's on-chain state.
+    struct AssetInfo {
+        AssetStatus status;
+        uint256 poolId; // 0 once repurchased
+        uint96 principal;
+        uint16 rateBps;
+        uint40 maturityDate;
+        uint8 region;
+        uint8 industry;
+        address owner;
+    }
+
+    /// @notice A pool was created by `originator` with `criteria`; the originator owns it.
+    event PoolCreated(uint256 indexed poolId, address indexed originator, PoolCriteria criteria);
+    /// @notice `leaves.length` assets (registration indices `firstIndex`..) were registered into `poolId`:
+    /// `leaves[j]` is the StandardMerkleTree leaf of the full record of the asset minted by the j-th
+    /// `Transfer(0, originator, id)` of the same transaction; `leafChain` is the pool's running hash after it.
+    /// (One event per batch carrying the leaves costs ~300 gas per asset against ~1,650 for an event per
+    /// asset; the records themselves are in the transaction's calldata.)
+    event AssetsRegistered(
+        uint256 indexed poolId, uint256 firstIndex, uint256 principal, bytes32 leafChain, bytes32[] leaves
+    );
+    /// @notice `poolId` was sealed with the Merkle `root` of its cut-off tape.
+    event PoolSealed(uint256 indexed poolId, bytes32 root, bytes32 leafChain, uint256 count, uint256 principal);
+    /// @notice The whole of `poolId` (`assetCount` assets) changed owner from `from` to `to`.
+    event PoolTransferred(uint256 indexed poolId, address indexed from, address indexed to, uint256 assetCount);
+    /// @notice `owner` approved `operator` to transfer `poolId` (zero: approval cleared).
+    event PoolApproved(uint256 indexed poolId, address indexed owner, address indexed operator);
+    /// @notice The servicer changed an asset's status and/or outstanding principal.
+    event AssetStatusChanged(
+        uint256 indexed assetId,
+        uint256 indexed poolId,
+        AssetStatus from,
+        AssetStatus to,
+        uint256 principal,
+        bytes32 evidence
+    );
+    /// @notice The originator bought `assetId` back out of `poolId` (breach of representations).
+    event AssetRepurchased(
+        uint256 indexed assetId, uint256 indexed poolId, address indexed originator, uint256 principal, bytes32 evidence
+    );
+
+    error UnknownPool(uint256 poolId);
+    error NotPoolOriginator(uint256 poolId, address caller);
+    error NotPoolOperator(uint256 poolId, address caller);
+    error PoolAlreadySealed(uint256 poolId);
+    error PoolNotSealed(uint256 poolId);
+    error EmptyBatch(uint256 poolId);
+    error EmptyPool(uint256 poolId);
+    error InvalidCriteria(CriteriaRule rule);
+    error IneligibleAsset(uint256 index, Rule rule);
+    error AssetAlreadyRegistered(uint256 index, uint256 assetId);
+    error LeafChainMismatch(uint256 poolId, bytes32 expected, bytes32 actual);
+    error InvalidRoot(uint256 poolId);
+    error ConcentrationBreached(
+        uint256 poolId, Bucket kind, bytes32 bucket, uint256 bucketPrincipal, uint256 poolPrincipal, uint16 limitBps
+    );
+    error InvalidPoolReceiver(uint256 poolId, address to);
+    error UnknownAsset(uint256 assetId);
+    error AssetNotPooled(uint256 assetId);
+    error AssetInPool(uint256 assetId, uint256 poolId);
+    error IllegalTransition(uint256 assetId, AssetStatus from, AssetStatus to);
+    error PrincipalIncrease(uint256 assetId, uint256 current, uint256 proposed);
+    error PrincipalNotZero(uint256 assetId, AssetStatus to, uint256 principal);
+
+    /// @notice Create a pool owned by the caller (ORIGINATOR_ROLE) with fixed eligibility `criteria`.
+    function createPool(PoolCriteria calldata criteria) external returns (uint256 poolId);
+
+    /// @notice Register `records` as certificates and add them to open pool `poolId` (its originator only).
+    /// Each record is checked against the pool's criteria; records must come in non-decreasing obligor order
+    /// across the pool so that per-obligor exposure is summed in O(1). Reverts whole on any failure.
+    function registerAndPool(uint256 poolId, PackedRecord[] calldata records) external;
+
+    /// @notice Seal `poolId` with the Merkle `root` of its cut-off tape. `leafChain` must equal the on-chain
+    /// running hash of the registered leaves (proves the root was computed over exactly what was registered,
+    /// checkable by anyone from the {AssetsRegistered} events). Concentration limits are checked here.
+    function seal(uint256 poolId, bytes32 root, bytes32 leafChain) external;
+
+    /// @notice Transfer the whole pool (true sale, clean-up call) to `to`: pool owner, its approved operator or
+    /// an ERC-721 operator of the owner only; sealed pools only.
+    function transferPool(uint256 poolId, address to) external;
+
+    /// @notice Approve `operator` to transfer `poolId` (cleared on transfer). Pool owner only.
+    function approvePool(uint256 poolId, address operator) external;
+
+    /// @notice Servicer (SERVICER_ROLE) status and principal updates of pooled assets of sealed pools.
+    function updateAssets(StatusUpdate[] calldata updates) external;
+
+    /// @notice Release `assetId` from its pool to the pool's originator (buy-back for a breach of
+    /// representations): pool owner or its approved operator only (the originator before the true sale, the
+    /// SPV after it). The only way an asset ever leaves a pool.
+    function repurchase(uint256 assetId, bytes32 evidence) external;
+
+    /// @notice Owner of pool `poolId`.
+    function poolOwner(uint256 poolId) external view returns (address);
+
+    /// @notice Address approved to transfer pool `poolId`.
+    function poolApproved(uint256 poolId) external view returns (address);
+
+    /// @notice State and aggregates of pool `poolId`.
+    function poolInfo(uint256 poolId) external view returns (PoolInfo memory);
+
+    /// @notice Eligibility criteria of pool `poolId`.
+    function poolCriteria(uint256 poolId) external view returns (PoolCriteria memory);
+
+    /// @notice Number of pools created (ids are 1..poolCount).
+    function poolCount() external view returns (uint256);
+
+    /// @notice Current outstanding principal of `poolId` per bucket code of `kind` (Region or Industry), for
+    /// the codes present in the pool.
+    function concentration(uint256 poolId, Bucket kind)
+        external
+        view
+        returns (uint8[] memory codes, uint256[] memory principals);
+
+    /// @notice Number of assets and outstanding principal of `poolId` in `status`.
+    function statusTally(uint256 poolId, AssetStatus status) external view returns (uint64 count, uint128 principal);
+
+    /// @notice On-chain state of `assetId`.
+    function assetInfo(uint256 assetId) external view returns (AssetInfo memory);
+
+    /// @notice How many of `assetIds` are registered (resume checks).
+    function countRegistered(uint256[] calldata assetIds) external view returns (uint256);
+
+    /// @notice Token id of the asset `loanId` of `originator`: uint256(keccak256(abi.encode(originator, loanId))).
+    function assetIdOf(address originator, bytes32 loanId) external pure returns (uint256);
+
+    /// @notice StandardMerkleTree leaf of `record` originated by `originator`.
+    function leafOf(address originator, AssetRecord calldata record) external pure returns (bytes32);
+
+    /// @notice StandardMerkleTree leaf of a packed record originated by `originator` (same leaf as unpacked).
+    function packedLeafOf(address originator, PackedRecord calldata record) external pure returns (bytes32);
+
+    /// @notice True when `proof` shows `leaf` is in the sealed cut-off tape of `poolId`.
+    function verifyLeaf(uint256 poolId, bytes32 leaf, bytes32[] calldata proof) external view returns (bool);
+
+    /// @notice True when `proof` shows `record` (of the pool's originator) is in the cut-off tape of `poolId`.
+    function verifyRecord(uint256 poolId, AssetRecord calldata record, bytes32[] calldata proof)
+        external
+        view
+        returns (bool);
+}

@@ -1,0 +1,91 @@
+"""Fixtures and helpers of the asset-registry tests (tests/*/test_registry_*.py)."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Iterator
+from typing import Any
+
+import brownie
+import pytest
+from eth_abi import encode as abi_encode
+from web3 import Web3
+
+from chainabs import registry as reg_client
+from chainabs import synthetic
+from chainabs import tape as tp
+
+CUTOFF = synthetic.DEFAULT_CUTOFF
+
+
+def error_data(signature: str, *args: Any) -> str:
+    """Revert data of custom error ``signature`` (e.g. ``"UnknownPool(uint256)"``) with ``args``, as hex."""
+    selector = Web3.keccak(text=signature)[:4]
+    types = signature[signature.index("(") + 1 : -1]
+    encoded = abi_encode([t for t in types.split(",") if t], list(args)) if types else b""
+    return "0x" + (selector + encoded).hex()
+
+
+@contextlib.contextmanager
+def reverts_with(signature: str, *args: Any) -> Iterator[None]:
+    """Assert the block reverts with custom error ``signature`` and exactly ``args``."""
+    try:
+        yield
+    except brownie.exceptions.VirtualMachineError as err:
+        got = str(err.revert_msg or "")
+    else:
+        raise AssertionError(f"expected a revert with {signature}{args}, nothing reverted")
+    name = signature[: signature.index("(")]
+    if got.startswith("typed error: "):
+        assert got[len("typed error: ") :].lower() == error_data(signature, *args), (signature, args, got)
+        return
+    assert got == _brownie_text(name, args), f"expected {name}{args}, got {got!r}"
+
+
+def _brownie_text(name: str, args: tuple[Any, ...]) -> str:
+    """How brownie 1.22 prints a decoded custom error: ``Name: arg1, arg2``."""
+    def fmt(a: Any) -> str:
+        if isinstance(a, bytes | bytearray):
+            return str(bytes(a))
+        if isinstance(a, str) and a.startswith("0x"):
+            return a.lower()
+        return str(a)
+
+    return f"{name}: {', '.join(fmt(a) for a in args)}" if args else name
+
+
+def relaxed_criteria(**overrides: Any) -> tp.PoolCriteria:
+    """Consumer-loan criteria with concentration limits that a small test pool can meet."""
+    base = synthetic.default_criteria("consumer_loan", CUTOFF, max_region_bps=10_000, max_industry_bps=10_000,
+                                      max_obligor_bps=10_000)
+    return dataclasses.replace(base, **overrides) if overrides else base
+
+
+@pytest.fixture(scope="module")
+def registry(AssetRegistry, admin, originator, servicer):
+    """A registry with ORIGINATOR_ROLE for ``originator`` and SERVICER_ROLE for ``servicer``."""
+    return reg_client.deploy_registry(admin, originators=(originator,), servicers=(servicer,))
+
+
+@pytest.fixture(scope="module")
+def small_tape() -> Any:
+    """A typed, onboarding-ordered 40-loan consumer tape (validated against :func:`relaxed_criteria`)."""
+    raw = synthetic.generate_tape(40, seed=11)
+    return reg_client.prepare_tape(raw, relaxed_criteria(), today=CUTOFF)
+
+
+@pytest.fixture(scope="module")
+def fresh_tape() -> Any:
+    """Another 40-loan tape (loan ids NX...), never registered by the module fixtures."""
+    raw = synthetic.generate_tape(40, seed=12, prefix="NX")
+    return reg_client.prepare_tape(raw, relaxed_criteria(), today=CUTOFF)
+
+
+@pytest.fixture(scope="module")
+def sealed_pool(registry, originator, small_tape):
+    """(pool id, ordered tape) of a pool holding ``small_tape``, onboarded in several batches and sealed."""
+    pool_id = reg_client.create_pool(registry, originator, relaxed_criteria())
+    reg_client.onboard(registry, pool_id, small_tape, originator, today=CUTOFF, progress=False,
+                       max_tx_bytes=192 * 15 + 300)
+    return pool_id, small_tape

@@ -1,0 +1,349 @@
+"""AssetRegistry unit tests: eligibility rules, registration, sealing, pool ownership, servicing, ERC-721."""
+
+from __future__ import annotations
+
+import brownie
+import pytest
+from plugins.registry import CUTOFF, relaxed_criteria, reverts_with
+
+from chainabs import registry as rc
+from chainabs import tape as tp
+from chainabs.merkle import MerkleTree
+
+# The pool used by most tests is built before any test can leave state behind (brownie reverts at the
+# start of each test, after module fixtures are set up).
+pytestmark = pytest.mark.usefixtures("sealed_pool")
+
+DAY = 86_400
+ST = rc.STATUS_CODE
+
+
+def packed(tape, i, **changes):
+    """PackedRecord of row ``i`` with AssetRecord fields replaced by ``changes``."""
+    rec = dict(zip(tp.TAPE_COLUMNS, tp.to_records(tape.iloc[[i]])[0], strict=True))
+    rec.update(changes)
+    return tp.pack_record([rec[c] for c in tp.TAPE_COLUMNS])
+
+
+@pytest.fixture
+def open_pool(registry, originator):
+    return rc.create_pool(registry, originator, relaxed_criteria())
+
+
+def test_record_struct_mirrors_python_leaf_types(AssetRegistry):
+    abi = {f["name"]: f for f in AssetRegistry.abi if f.get("name") == "leafOf"}["leafOf"]
+    record = abi["inputs"][1]
+    assert [abi["inputs"][0]["type"]] + [c["type"] for c in record["components"]] == list(tp.LEAF_TYPES)
+
+
+def test_leaf_and_id_match_python(registry, originator, fresh_tape):
+    recs = tp.to_records(fresh_tape.iloc[:3])
+    leaves = tp.leaf_hashes(fresh_tape.iloc[:3], originator.address)
+    for rec, leaf in zip(recs, leaves, strict=True):
+        assert bytes(registry.leafOf(originator, rec)) == leaf
+        assert bytes(registry.packedLeafOf(originator, tp.pack_record(rec))) == leaf
+        assert tp.unpack_record(tp.pack_record(rec)) == rec
+        assert registry.assetIdOf(originator, rec[0]) == tp.asset_id(originator.address, tp.loan_id_text(rec[0]))
+
+
+RULES = [
+    ("AssetType", dict(asset_type=1)),
+    ("ZeroPrincipal", dict(principal=0)),
+    ("PrincipalAboveOriginal", "above"),
+    ("PrincipalCap", "cap"),
+    ("RateRange", dict(rate_bps=100)),
+    ("RateRange", dict(rate_bps=2500)),
+    ("Term", dict(term_months=0)),
+    ("OriginationAfterCutoff", dict(origination_date=tp.date_to_unix(CUTOFF))),
+    ("MaturedAtCutoff", dict(maturity_date=tp.date_to_unix(CUTOFF))),
+    ("MaturityAfterLegalFinal", "legal"),
+    ("RemainingTerm", "remaining"),
+    ("Delinquency", dict(days_delinquent=30)),
+]
+
+
+@pytest.mark.parametrize("rule,change", RULES, ids=[f"{r}-{i}" for i, (r, _) in enumerate(RULES)])
+def test_each_eligibility_rule_reverts_the_whole_batch(registry, originator, fresh_tape, open_pool, rule, change):
+    c = relaxed_criteria()
+    row = tp.to_records(fresh_tape.iloc[[1]])[0]
+    if change == "above":
+        change = dict(principal=row[2] + 1)
+    elif change == "cap":
+        change = dict(principal=c.max_principal_per_asset + 1, original_principal=c.max_principal_per_asset + 1)
+    elif change == "legal":
+        change = dict(maturity_date=tp.date_to_unix(c.legal_final_date) + DAY)
+    elif change == "remaining":
+        change = dict(maturity_date=tp.date_to_unix(CUTOFF) + (c.max_remaining_term_days + 1) * DAY)
+    batch = [packed(fresh_tape, 0), packed(fresh_tape, 1, **change)]
+    with reverts_with("IneligibleAsset(uint256,uint8)", 1, rc_rule(rule)):
+        registry.registerAndPool(open_pool, batch, {"from": originator})
+    assert registry.poolInfo(open_pool)["registered"] == 0
+
+
+def rc_rule(name):
+    names = ["AssetType", "ZeroPrincipal", "PrincipalAboveOriginal", "PrincipalCap", "RateRange", "Term",
+             "OriginationAfterCutoff", "MaturedAtCutoff", "MaturityAfterLegalFinal", "RemainingTerm",
+             "Delinquency", "ObligorOrder", "Encoding"]
+    return names.index(name)
+
+
+def test_obligor_order_and_encoding_rules(registry, originator, fresh_tape, open_pool):
+    with reverts_with("IneligibleAsset(uint256,uint8)", 1, rc_rule("ObligorOrder")):
+        registry.registerAndPool(open_pool, [packed(fresh_tape, 1), packed(fresh_tape, 0)], {"from": originator})
+    bad = list(packed(fresh_tape, 0))
+    bad[1] |= 1 << 240
+    with reverts_with("IneligibleAsset(uint256,uint8)", 0, rc_rule("Encoding")):
+        registry.registerAndPool(open_pool, [bad], {"from": originator})
+
+
+def test_same_loan_cannot_be_registered_twice(registry, originator, fresh_tape, open_pool):
+    registry.registerAndPool(open_pool, [packed(fresh_tape, 0)], {"from": originator})
+    other = rc.create_pool(registry, originator, relaxed_criteria())
+    asset = tp.asset_id(originator.address, fresh_tape.loan_id.iloc[0])
+    with reverts_with("AssetAlreadyRegistered(uint256,uint256)", 0, asset):
+        registry.registerAndPool(other, [packed(fresh_tape, 0), packed(fresh_tape, 1)], {"from": originator})
+    dup = packed(fresh_tape, 2)
+    with reverts_with("AssetAlreadyRegistered(uint256,uint256)", 1, tp.asset_id(originator.address, fresh_tape.loan_id.iloc[2])):
+        registry.registerAndPool(other, [dup, dup], {"from": originator})
+
+
+def test_registration_events_aggregates_and_ownership(registry, originator, fresh_tape, open_pool):
+    part = fresh_tape.iloc[:5]
+    tx = registry.registerAndPool(open_pool, tp.pack_records(part), {"from": originator})
+    leaves = tp.leaf_hashes(part, originator.address)
+    ev = tx.events["AssetsRegistered"]
+    assert [bytes(x) for x in ev["leaves"]] == leaves
+    assert bytes(ev["leafChain"]) == tp.leaf_chain(leaves)
+    mints = [e for e in tx.events["Transfer"]]
+    ids = tp.asset_ids(part, originator.address)
+    assert [e["tokenId"] for e in mints] == ids and all(e["from"] == brownie.ZERO_ADDRESS for e in mints)
+    info = registry.poolInfo(open_pool)
+    agg = tp.aggregates(part)
+    got = [int(info[k]) for k in ("count", "principal", "waRateBps", "waMaturityDate")]
+    assert got == [5, agg.principal, agg.wa_rate_bps, agg.wa_maturity_date]
+    assert registry.ownerOf(ids[0]) == originator
+    a = registry.assetInfo(ids[0])
+    assert a["status"] == ST["Performing"] and a["principal"] == int(part.principal.iloc[0]) and a["poolId"] == open_pool
+
+
+def test_strangers_are_refused_everywhere(registry, originator, stranger, fresh_tape, open_pool, sealed_pool):
+    role = registry.ORIGINATOR_ROLE()
+    with reverts_with("AccessControlUnauthorizedAccount(address,bytes32)", stranger.address, role):
+        registry.createPool(relaxed_criteria().to_chain(), {"from": stranger})
+    with reverts_with("AccessControlUnauthorizedAccount(address,bytes32)", stranger.address, role):
+        registry.registerAndPool(open_pool, [packed(fresh_tape, 0)], {"from": stranger})
+    with reverts_with("AccessControlUnauthorizedAccount(address,bytes32)", stranger.address, role):
+        registry.seal(open_pool, b"\x01" * 32, b"\x00" * 32, {"from": stranger})
+    with reverts_with("AccessControlUnauthorizedAccount(address,bytes32)", stranger.address, registry.SERVICER_ROLE()):
+        registry.updateAssets([(1, 1, 0, b"\x00" * 32)], {"from": stranger})
+    with reverts_with("AccessControlUnauthorizedAccount(address,bytes32)", stranger.address, b"\x00" * 32):
+        registry.grantRole(role, stranger, {"from": stranger})
+    pool_id, tape = sealed_pool
+    with reverts_with("NotPoolOperator(uint256,address)", pool_id, stranger.address):
+        registry.transferPool(pool_id, stranger, {"from": stranger})
+    with reverts_with("NotPoolOperator(uint256,address)", pool_id, stranger.address):
+        registry.approvePool(pool_id, stranger, {"from": stranger})
+    asset = tp.asset_id(originator.address, tape.loan_id.iloc[0])
+    with reverts_with("NotPoolOperator(uint256,address)", pool_id, stranger.address):
+        registry.repurchase(asset, b"\x00" * 32, {"from": stranger})
+
+
+def test_only_the_pool_originator_adds_and_seals(registry, admin, originator, issuer, fresh_tape, open_pool):
+    registry.grantRole(registry.ORIGINATOR_ROLE(), issuer, {"from": admin})
+    with reverts_with("NotPoolOriginator(uint256,address)", open_pool, issuer.address):
+        registry.registerAndPool(open_pool, [packed(fresh_tape, 0)], {"from": issuer})
+    with reverts_with("NotPoolOriginator(uint256,address)", open_pool, issuer.address):
+        registry.seal(open_pool, b"\x01" * 32, b"\x00" * 32, {"from": issuer})
+    with reverts_with("UnknownPool(uint256)", 99):
+        registry.registerAndPool(99, [packed(fresh_tape, 0)], {"from": originator})
+    with reverts_with("EmptyBatch(uint256)", open_pool):
+        registry.registerAndPool(open_pool, [], {"from": originator})
+    with reverts_with("EmptyPool(uint256)", open_pool):
+        registry.seal(open_pool, b"\x01" * 32, b"\x00" * 32, {"from": originator})
+
+
+def test_invalid_criteria(registry, originator):
+    cases = [
+        (dict(allowed_asset_types=()), 0), (dict(min_rate_bps=900, max_rate_bps=800), 1),
+        (dict(legal_final_date=CUTOFF), 2), (dict(max_principal_per_asset=0), 3), (dict(max_obligor_bps=10_001), 4),
+    ]
+    for change, code in cases:
+        with reverts_with("InvalidCriteria(uint8)", code):
+            registry.createPool(relaxed_criteria(**change).to_chain(), {"from": originator})
+
+
+def test_seal_binds_root_to_registered_leaves(registry, originator, fresh_tape, open_pool):
+    part = fresh_tape.iloc[:6]
+    registry.registerAndPool(open_pool, tp.pack_records(part), {"from": originator})
+    chain_hash = tp.leaf_chain(tp.leaf_hashes(part, originator.address))
+    wrong = tp.leaf_chain(tp.leaf_hashes(part.iloc[:5], originator.address))
+    with reverts_with("LeafChainMismatch(uint256,bytes32,bytes32)", open_pool, chain_hash, wrong):
+        registry.seal(open_pool, b"\x01" * 32, wrong, {"from": originator})
+    with reverts_with("InvalidRoot(uint256)", open_pool):
+        registry.seal(open_pool, b"\x00" * 32, chain_hash, {"from": originator})
+    with reverts_with("PoolNotSealed(uint256)", open_pool):
+        registry.transferPool(open_pool, originator, {"from": originator})
+    tree = tp.tape_tree(part, originator.address)
+    tx = registry.seal(open_pool, tree.root, chain_hash, {"from": originator})
+    assert tx.events["PoolSealed"]["count"] == 6
+    with reverts_with("PoolAlreadySealed(uint256)", open_pool):
+        registry.registerAndPool(open_pool, [packed(fresh_tape, 7)], {"from": originator})
+    for i in range(6):
+        rec = tp.to_records(part.iloc[[i]])[0]
+        assert registry.verifyRecord(open_pool, rec, tree.get_proof(i))
+        assert registry.verifyLeaf(open_pool, tree.leaf(i), tree.get_proof(i))
+    assert not registry.verifyRecord(open_pool, tp.to_records(fresh_tape.iloc[[7]])[0], tree.get_proof(0))
+
+
+@pytest.mark.parametrize("kind,field", [(0, "region"), (1, "industry"), (2, "obligor")])
+def test_concentration_limits_checked_at_seal(registry, originator, fresh_tape, kind, field):
+    part = fresh_tape.iloc[:8]
+    sums = part.groupby(field)["principal"].sum()
+    total = int(part.principal.sum())
+    top_bucket, top = sums.idxmax(), int(sums.max())
+    limit = top * 10_000 // total - 1
+    pool = rc.create_pool(registry, originator, relaxed_criteria(**{f"max_{field}_bps": limit}))
+    registry.registerAndPool(pool, tp.pack_records(part), {"from": originator})
+    chain_hash = tp.leaf_chain(tp.leaf_hashes(part, originator.address))
+    bucket = bytes.fromhex(top_bucket[2:]) if field == "obligor" else int(top_bucket).to_bytes(32, "big")
+    with reverts_with("ConcentrationBreached(uint256,uint8,bytes32,uint256,uint256,uint16)",
+                      pool, kind, bucket, top, total, limit):
+        registry.seal(pool, b"\x01" * 32, chain_hash, {"from": originator})
+
+
+def test_true_sale_moves_the_whole_pool_in_one_transaction(registry, originator, trustee, issuer, sealed_pool):
+    pool_id, tape = sealed_pool
+    ids = tp.asset_ids(tape, originator.address)
+    tx = registry.approvePool(pool_id, trustee, {"from": originator})
+    assert tx.events["PoolApproved"]["operator"] == trustee
+    tx = registry.transferPool(pool_id, issuer, {"from": trustee})
+    ev = tx.events["PoolTransferred"]
+    assert (ev["poolId"], ev["from"], ev["to"], ev["assetCount"]) == (pool_id, originator, issuer, len(tape))
+    assert "Transfer" not in tx.events
+    assert registry.poolOwner(pool_id) == issuer and registry.poolApproved(pool_id) == brownie.ZERO_ADDRESS
+    assert all(registry.ownerOf(i) == issuer for i in ids[:5])
+    assert registry.balanceOf(issuer) == len(tape)
+    with reverts_with("NotPoolOperator(uint256,address)", pool_id, trustee.address):
+        registry.transferPool(pool_id, trustee, {"from": trustee})
+    with reverts_with("InvalidPoolReceiver(uint256,address)", pool_id, brownie.ZERO_ADDRESS):
+        registry.transferPool(pool_id, brownie.ZERO_ADDRESS, {"from": issuer})
+    registry.transferPool(pool_id, originator, {"from": issuer})  # clean-up call
+    assert registry.ownerOf(ids[0]) == originator
+
+
+def test_pooled_asset_cannot_move_alone(registry, originator, issuer, sealed_pool):
+    pool_id, tape = sealed_pool
+    asset = tp.asset_id(originator.address, tape.loan_id.iloc[0])
+    with reverts_with("AssetInPool(uint256,uint256)", asset, pool_id):
+        registry.transferFrom(originator, issuer, asset, {"from": originator})
+
+
+LEGAL = [("Performing", "Delinquent30"), ("Delinquent30", "Delinquent60"), ("Delinquent60", "Delinquent90"),
+         ("Delinquent90", "Performing"), ("Delinquent60", "Delinquent30"), ("Delinquent90", "Defaulted"),
+         ("Performing", "Prepaid"), ("Delinquent30", "Repaid"), ("Defaulted", "Defaulted")]
+ILLEGAL = [("Performing", "Delinquent60"), ("Performing", "Delinquent90"), ("Delinquent30", "Delinquent90"),
+           ("Defaulted", "Performing"), ("Prepaid", "Performing"), ("Repaid", "Delinquent30"),
+           ("Performing", "Repurchased"), ("Performing", "None")]
+PATH = {"Performing": [], "Delinquent30": ["Delinquent30"], "Delinquent60": ["Delinquent30", "Delinquent60"],
+        "Delinquent90": ["Delinquent30", "Delinquent60", "Delinquent90"], "Defaulted": ["Defaulted"],
+        "Prepaid": ["Prepaid"], "Repaid": ["Repaid"]}
+
+
+def _walk(registry, servicer, asset, statuses):
+    for s in statuses:
+        principal = 0 if s in ("Prepaid", "Repaid") else registry.assetInfo(asset)["principal"]
+        registry.updateAssets([(asset, ST[s], principal, b"\x11" * 32)], {"from": servicer})
+
+
+@pytest.mark.parametrize("frm,to", LEGAL)
+def test_legal_transitions(registry, originator, servicer, sealed_pool, frm, to):
+    pool_id, tape = sealed_pool
+    asset = tp.asset_id(originator.address, tape.loan_id.iloc[3])
+    _walk(registry, servicer, asset, PATH[frm])
+    principal = 0 if to in ("Prepaid", "Repaid") else registry.assetInfo(asset)["principal"] - 1
+    tx = registry.updateAssets([(asset, ST[to], principal, b"\x22" * 32)], {"from": servicer})
+    ev = tx.events["AssetStatusChanged"]
+    assert (ev["from"], ev["to"], ev["principal"], bytes(ev["evidence"])) == (ST[frm], ST[to], principal, b"\x22" * 32)
+    assert registry.assetInfo(asset)["status"] == ST[to]
+
+
+@pytest.mark.parametrize("frm,to", ILLEGAL)
+def test_illegal_transitions(registry, originator, servicer, sealed_pool, frm, to):
+    pool_id, tape = sealed_pool
+    asset = tp.asset_id(originator.address, tape.loan_id.iloc[4])
+    _walk(registry, servicer, asset, PATH[frm])
+    with reverts_with("IllegalTransition(uint256,uint8,uint8)", asset, ST[frm], ST[to]):
+        registry.updateAssets([(asset, ST[to], 0, b"\x00" * 32)], {"from": servicer})
+
+
+def test_principal_rules_and_unknown_assets(registry, originator, servicer, sealed_pool, fresh_tape, open_pool):
+    pool_id, tape = sealed_pool
+    asset = tp.asset_id(originator.address, tape.loan_id.iloc[5])
+    p = registry.assetInfo(asset)["principal"]
+    with reverts_with("PrincipalIncrease(uint256,uint256,uint256)", asset, p, p + 1):
+        registry.updateAssets([(asset, ST["Performing"], p + 1, b"\x00" * 32)], {"from": servicer})
+    with reverts_with("PrincipalNotZero(uint256,uint8,uint256)", asset, ST["Prepaid"], 1):
+        registry.updateAssets([(asset, ST["Prepaid"], 1, b"\x00" * 32)], {"from": servicer})
+    with reverts_with("UnknownAsset(uint256)", 12345):
+        registry.updateAssets([(12345, ST["Performing"], 0, b"\x00" * 32)], {"from": servicer})
+    registry.registerAndPool(open_pool, [packed(fresh_tape, 0)], {"from": originator})
+    unsealed = tp.asset_id(originator.address, fresh_tape.loan_id.iloc[0])
+    with reverts_with("PoolNotSealed(uint256)", open_pool):
+        registry.updateAssets([(unsealed, ST["Delinquent30"], 1, b"\x00" * 32)], {"from": servicer})
+
+
+def test_servicing_keeps_aggregates_and_tallies(registry, originator, servicer, sealed_pool):
+    pool_id, tape = sealed_pool
+    ids = tp.asset_ids(tape, originator.address)
+    before = registry.poolInfo(pool_id)
+    p0 = int(tape.principal.iloc[0])
+    region = int(tape.region.iloc[0])
+    registry.updateAssets([(ids[0], ST["Delinquent30"], p0 - 1000, b"\x01" * 32),
+                           (ids[1], ST["Prepaid"], 0, b"\x02" * 32)], {"from": servicer})
+    after = registry.poolInfo(pool_id)
+    drop = 1000 + int(tape.principal.iloc[1])
+    assert after["principal"] == before["principal"] - drop
+    assert after["cutoffPrincipal"] == before["principal"]
+    assert [int(x) for x in registry.statusTally(pool_id, ST["Delinquent30"])] == [1, p0 - 1000]
+    assert [int(x) for x in registry.statusTally(pool_id, ST["Prepaid"])] == [1, 0]
+    codes, sums = registry.concentration(pool_id, 0)
+    expected = tape.groupby("region")["principal"].sum().to_dict()
+    expected[region] -= 1000
+    expected[int(tape.region.iloc[1])] -= int(tape.principal.iloc[1])
+    assert {int(c): int(v) for c, v in zip(codes, sums, strict=True)} == {int(k): int(v) for k, v in expected.items()}
+
+
+def test_repurchase_releases_the_asset_to_the_originator(registry, originator, issuer, servicer, stranger, sealed_pool):
+    pool_id, tape = sealed_pool
+    registry.transferPool(pool_id, issuer, {"from": originator})
+    asset = tp.asset_id(originator.address, tape.loan_id.iloc[2])
+    principal = int(tape.principal.iloc[2])
+    before = registry.poolInfo(pool_id)
+    tx = registry.repurchase(asset, b"\x33" * 32, {"from": issuer})
+    ev = tx.events["Transfer"]
+    assert (ev["from"], ev["to"], ev["tokenId"]) == (issuer, originator, asset)
+    assert tx.events["AssetRepurchased"]["principal"] == principal
+    info = registry.assetInfo(asset)
+    assert info["status"] == ST["Repurchased"] and info["poolId"] == 0 and info["owner"] == originator
+    after = registry.poolInfo(pool_id)
+    assert after["count"] == before["count"] - 1 and after["principal"] == before["principal"] - principal
+    assert registry.balanceOf(issuer) == len(tape) - 1
+    with reverts_with("AssetNotPooled(uint256)", asset):
+        registry.repurchase(asset, b"\x00" * 32, {"from": issuer})
+    with reverts_with("AssetNotPooled(uint256)", asset):
+        registry.updateAssets([(asset, ST["Performing"], 0, b"\x00" * 32)], {"from": servicer})
+    registry.transferFrom(originator, stranger, asset, {"from": originator})  # a released certificate is a plain NFT
+    assert registry.ownerOf(asset) == stranger and registry.balanceOf(stranger) == 1
+
+
+def test_erc721_and_interfaces(registry):
+    assert registry.name() == "ChainABS Asset Certificate"
+    assert registry.supportsInterface("0x80ac58cd") and registry.supportsInterface("0x7965db0b")
+    with reverts_with("ERC721NonexistentToken(uint256)", 7):
+        registry.ownerOf(7)
+
+
+def test_tree_of_whole_pool_matches_chain(registry, originator, sealed_pool):
+    pool_id, tape = sealed_pool
+    tree = MerkleTree.of(tp.leaf_values(tape, originator.address), tp.LEAF_TYPES)
+    assert "0x" + bytes(registry.poolInfo(pool_id)["root"]).hex() == tree.root
