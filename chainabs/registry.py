@@ -22,7 +22,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from chainabs import chain
+from chainabs.merkle import leaf_hash
 from chainabs.tape import (
+    LEAF_TYPES,
+    TAPE_COLUMNS,
     PoolCriteria,
     TapeAggregates,
     aggregates,
@@ -32,6 +35,7 @@ from chainabs.tape import (
     leaf_hashes,
     onboarding_order,
     tape_tree,
+    unpack_record,
     pack_records,
 )
 
@@ -304,19 +308,12 @@ def _decode(logs: list[Any], name: str) -> list[AssetEvent]:
 
 
 def pool_leaves(registry: Any, pool_id: int, from_block: int = 0) -> list[bytes]:
-    """Leaves registered in ``pool_id``, in registration order, rebuilt from events alone
-    (``BatchRegistered`` of the pool, then the ``AssetRegistered`` logs of those transactions)."""
-    from brownie import web3
-
+    """Leaves registered in ``pool_id``, in registration order, from its ``AssetsRegistered`` events alone."""
     c = _web3_contract(registry)
-    batches = c.events.BatchRegistered.get_logs(from_block=from_block, argument_filters={"poolId": pool_id})
-    topic = c.events.AssetRegistered().topic if hasattr(c.events.AssetRegistered(), "topic") else None
+    logs = c.events.AssetsRegistered.get_logs(from_block=from_block, argument_filters={"poolId": pool_id})
     leaves: list[bytes] = []
-    for batch in sorted(batches, key=lambda log: (log["blockNumber"], log["logIndex"])):
-        receipt = web3.eth.get_transaction_receipt(batch["transactionHash"])
-        for log in c.events.AssetRegistered().process_receipt(receipt, errors=_discard()):
-            if topic is None or log["address"] == registry.address:
-                leaves.append(bytes(log["args"]["leaf"]))
+    for log in sorted(logs, key=lambda log: (log["blockNumber"], log["logIndex"])):
+        leaves.extend(bytes(x) for x in log["args"]["leaves"])
     return leaves
 
 
@@ -339,33 +336,42 @@ def verify_pool_commitment(registry: Any, pool_id: int, from_block: int = 0) -> 
 
 
 def asset_history(registry: Any, asset_id: int, from_block: int = 0) -> list[AssetEvent]:
-    """Every event of one asset, in chain order: registration (with its pool from the batch event), ERC-721
-    transfers, status changes, repurchase, and the transfers of the pools it belonged to."""
+    """Every event of one asset, in chain order: its registration (``Registered``: pool, leaf and the record
+    decoded from the transaction's calldata, checked against the leaf), ERC-721 transfers, status changes,
+    repurchase, and the transfers of the pool it belonged to while it was pooled."""
+    from brownie import web3
+
     c = _web3_contract(registry)
-    events: list[AssetEvent] = []
-    registered = c.events.AssetRegistered.get_logs(from_block=from_block, argument_filters={"assetId": asset_id})
-    events += _decode(registered, "AssetRegistered")
-    events += _decode(c.events.Transfer.get_logs(from_block=from_block, argument_filters={"tokenId": asset_id}),
-                      "Transfer")
+    transfers = c.events.Transfer.get_logs(from_block=from_block, argument_filters={"tokenId": asset_id})
+    mints = [t for t in transfers if int(t["args"]["from"], 16) == 0]
+    events = _decode([t for t in transfers if int(t["args"]["from"], 16) != 0], "Transfer")
     events += _decode(
         c.events.AssetStatusChanged.get_logs(from_block=from_block, argument_filters={"assetId": asset_id}),
         "AssetStatusChanged",
     )
     repurchases = c.events.AssetRepurchased.get_logs(from_block=from_block, argument_filters={"assetId": asset_id})
     events += _decode(repurchases, "AssetRepurchased")
-    for reg in registered:
-        batch = c.events.BatchRegistered.get_logs(from_block=reg["blockNumber"], to_block=reg["blockNumber"])
-        pools = [int(b["args"]["poolId"]) for b in batch if b["transactionHash"] == reg["transactionHash"]]
-        if not pools:
-            continue
-        pool_id = pools[0]
-        events += _decode(
-            [b for b in batch if b["transactionHash"] == reg["transactionHash"]], "BatchRegistered"
-        )
-        last = repurchases[0]["blockNumber"] if repurchases else None
-        transfers = c.events.PoolTransferred.get_logs(from_block=reg["blockNumber"],
-                                                      argument_filters={"poolId": pool_id})
-        events += _decode([t for t in transfers if last is None or t["blockNumber"] <= last], "PoolTransferred")
+    for mint in mints:
+        receipt = web3.eth.get_transaction_receipt(mint["transactionHash"])
+        batch = c.events.AssetsRegistered().process_receipt(receipt, errors=_discard())[0]
+        minted = [log for log in c.events.Transfer().process_receipt(receipt, errors=_discard())
+                  if int(log["args"]["from"], 16) == 0]
+        position = [int(log["args"]["tokenId"]) for log in minted].index(asset_id)
+        leaf = bytes(batch["args"]["leaves"][position])
+        pool_id = int(batch["args"]["poolId"])
+        tx = web3.eth.get_transaction(mint["transactionHash"])
+        _, params = c.decode_function_input(tx["input"])
+        record = unpack_record(params["records"][position])
+        originator = mint["args"]["to"]
+        if leaf_hash((originator, *record), LEAF_TYPES) != leaf:
+            raise OnboardingError(f"asset {asset_id:#x}: calldata record does not hash to the emitted leaf")
+        events.append(AssetEvent(int(mint["blockNumber"]), int(mint["logIndex"]), mint["transactionHash"].hex(),
+                                 "Registered", {"poolId": pool_id, "leaf": leaf, "record": record,
+                                                "originator": originator}))
+        last = int(repurchases[0]["blockNumber"]) if repurchases else None
+        moves = c.events.PoolTransferred.get_logs(from_block=int(mint["blockNumber"]),
+                                                  argument_filters={"poolId": pool_id})
+        events += _decode([m for m in moves if last is None or m["blockNumber"] <= last], "PoolTransferred")
     return sorted(events, key=lambda e: (e.block, e.log_index))
 
 
@@ -376,14 +382,14 @@ def replay_history(events: list[AssetEvent]) -> dict[str, Any]:
                              "changes": []}
     for e in events:
         a = e.args
-        if e.name == "AssetRegistered":
-            state["leaf"] = "0x" + bytes(a["leaf"]).hex()
-            state["status"] = "Registered"
-        elif e.name == "BatchRegistered":
-            state["pool_id"] = int(a["poolId"])
-        elif e.name == "Transfer":
-            state["owner"] = a["to"]
-        elif e.name == "PoolTransferred":
+        if e.name == "Registered":
+            record = dict(zip(TAPE_COLUMNS, a["record"], strict=True))
+            late = int(record["days_delinquent"])
+            state["status"] = STATUSES[1 + (late >= 30) + (late >= 60) + (late >= 90)]
+            state["principal"] = int(record["principal"])
+            state["pool_id"] = a["poolId"]
+            state["leaf"] = "0x" + a["leaf"].hex()
+        elif e.name in ("Transfer", "PoolTransferred"):
             state["owner"] = a["to"]
         elif e.name == "AssetStatusChanged":
             state["status"] = STATUSES[int(a["to"])]
@@ -395,3 +401,66 @@ def replay_history(events: list[AssetEvent]) -> dict[str, Any]:
             state["principal"] = int(a["principal"])
             state["owner"] = a["originator"]
     return state
+
+
+# ---------------------------------------------------------------------------------------------------- command line
+
+
+def load_tape_arg(tape: str, *, kind: str = "consumer_loan", seed: int = 0) -> pd.DataFrame:
+    """A tape from a path (CSV / Parquet) or ``synthetic:<n>`` (a seeded synthetic tape of ``kind``)."""
+    from chainabs import synthetic
+    from chainabs.tape import read_tape
+
+    if tape.startswith("synthetic:"):
+        return synthetic.generate_tape(int(tape.split(":", 1)[1]), kind=kind, seed=seed)
+    return read_tape(tape)
+
+
+def run_onboarding(
+    tape: str,
+    registry_address: str | None = None,
+    pool: str = "new",
+    kind: str = "consumer_loan",
+    today: str | None = None,
+    console: Console | None = None,
+) -> OnboardResult:
+    """What ``brownie run scripts/onboard.py`` does: load the tape, deploy a registry if no address is given
+    (the signer gets ORIGINATOR_ROLE), create a pool with the default criteria of ``kind`` unless ``pool`` is
+    an existing id, validate (every bad row printed, nothing sent), onboard, seal and post-check."""
+    from chainabs import synthetic
+    from chainabs.tape import TapeValidationError
+
+    console = console or Console()
+    proj = chain.ensure_connected()
+    signer = chain.deployer()
+    day = dt.date.fromisoformat(today) if today else None
+    frame = load_tape_arg(tape, kind=kind)
+    if registry_address:
+        registry = proj.AssetRegistry.at(registry_address)
+    else:
+        registry = deploy_registry(signer, originators=(signer,))
+        console.print(f"deployed AssetRegistry at {registry.address}")
+    if pool == "new":
+        criteria = synthetic.default_criteria(kind)
+        pool_id = create_pool(registry, signer, criteria)
+        console.print(f"created pool {pool_id} (cut-off {criteria.cutoff_date})")
+    else:
+        pool_id = int(pool)
+    try:
+        result = onboard(registry, pool_id, frame, signer, today=day or _today_for(registry, pool_id), console=console)
+    except TapeValidationError as err:
+        console.print(f"[bold red]{len(err.issues)} tape issue(s); nothing was sent:[/]")
+        for issue in err.issues:
+            console.print(f"  {issue}")
+        raise
+    console.print(
+        f"pool {pool_id}: {result.assets} assets ({result.skipped} already on chain, {result.registered} sent in "
+        f"{result.batches} batches, {result.gas_per_asset:,.0f} gas/asset), root {result.root}, post-check ok"
+    )
+    return result
+
+
+def _today_for(registry: Any, pool_id: int) -> dt.date:
+    """The validation date: today, or the pool's cut-off if today is earlier (a historical demo pool)."""
+    now = dt.datetime.now(dt.UTC).date()
+    return max(now, pool_criteria(registry, pool_id).cutoff_date)

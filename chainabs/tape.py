@@ -471,8 +471,11 @@ def pack_record(record: Sequence[Any]) -> tuple[bytes, int, int, bytes, bytes, b
     return (values["loan_id"], terms, dates, values["obligor"], values["contract_hash"], values["schedule_hash"])
 
 
-def unpack_record(packed: Sequence[Any]) -> tuple[Any, ...]:
-    """``AssetRecord`` tuple of a ``PackedRecord`` (e.g. decoded from a transaction's input)."""
+def unpack_record(packed: Sequence[Any] | dict[str, Any]) -> tuple[Any, ...]:
+    """``AssetRecord`` tuple of a ``PackedRecord`` (a tuple, or a mapping as web3 decodes a transaction's
+    input)."""
+    if isinstance(packed, dict):
+        packed = [packed[k] for k in ("loanId", "terms", "dates", "obligor", "contractHash", "scheduleHash")]
     loan, terms, dates, obligor, contract, schedule = packed
     terms, dates = int(terms), int(dates)
     widths = {"original_principal": 96, "principal": 96, "rate_bps": 16, "term_months": 16, "asset_type": 8,

@@ -82,7 +82,8 @@ def bytes32_text(value: Any) -> str:
     return raw.rstrip(b"\0").decode("ascii", errors="replace")
 
 
-def _contract(kind: str, address_or_contract: Any) -> Any:
+def contract_at(kind: str, address_or_contract: Any) -> Any:
+    """A brownie contract object for a deployed ``kind`` (contract name) given an address or a contract."""
     if hasattr(address_or_contract, "address"):
         return address_or_contract
     proj = chain.load_project()
@@ -186,7 +187,7 @@ def register_investors(
     registry: Any, agent: Any, investors: pd.DataFrame | Iterable[Mapping[str, Any]], batch_size: int = 100
 ) -> list[Any]:
     """Validate and register investors in batches of ``batch_size`` (each batch reverts whole on-chain)."""
-    registry = _contract("IdentityRegistry", registry)
+    registry = contract_at("IdentityRegistry", registry)
     from brownie import chain as bchain
 
     frame = validate_investors(investors, now=bchain.time())
@@ -207,7 +208,7 @@ def register_investors(
 
 def allow_jurisdictions(registry: Any, admin: Any, codes: Iterable[int], allowed: bool = True) -> list[Any]:
     """Allow (or disallow) ISO 3166-1 numeric jurisdiction codes in the registry."""
-    registry = _contract("IdentityRegistry", registry)
+    registry = contract_at("IdentityRegistry", registry)
     return [registry.setJurisdictionAllowed(int(code), allowed, chain.tx(admin)) for code in codes]
 
 
@@ -218,7 +219,7 @@ def allow_jurisdictions(registry: Any, admin: Any, codes: Iterable[int], allowed
 
 def issue(token: Any, issuer: Any, to: Any, amount: int, partition: bytes | None = None, data: bytes = b"") -> Any:
     """Issue ``amount`` tokens to ``to`` (unrestricted, or into ``partition``, e.g. :data:`LOCKED`)."""
-    token = _contract("TrancheToken", token)
+    token = contract_at("TrancheToken", token)
     if partition is None or partition == UNRESTRICTED:
         return token.issue(to, int(amount), data, chain.tx(issuer))
     return token.issueByPartition(partition, to, int(amount), data, chain.tx(issuer))
@@ -226,8 +227,8 @@ def issue(token: Any, issuer: Any, to: Any, amount: int, partition: bytes | None
 
 def distribute(token: Any, distributor: Any, interest: int, principal: int) -> Any:
     """Approve the token for ``interest + principal`` of the deal currency and distribute it."""
-    token = _contract("TrancheToken", token)
-    currency = _contract("TestStablecoin", token.currency())
+    token = contract_at("TrancheToken", token)
+    currency = contract_at("TestStablecoin", token.currency())
     total = int(interest) + int(principal)
     if total:
         currency.approve(token, total, chain.tx(distributor))
@@ -236,7 +237,7 @@ def distribute(token: Any, distributor: Any, interest: int, principal: int) -> A
 
 def claim(token: Any, holder: Any, on_behalf_of: Any | None = None) -> tuple[int, int]:
     """Withdraw ``holder``'s funds (or trigger it for ``on_behalf_of``); returns (interest, principal) paid."""
-    token = _contract("TrancheToken", token)
+    token = contract_at("TrancheToken", token)
     if on_behalf_of is None:
         receipt = token.claim(chain.tx(holder))
     else:
@@ -249,7 +250,7 @@ def claim(token: Any, holder: Any, on_behalf_of: Any | None = None) -> tuple[int
 
 def check_transfer(token: Any, sender: Any, to: Any, amount: int) -> TransferCheck:
     """What ``canTransfer`` says about ``sender`` sending ``amount`` to ``to`` (never reverts)."""
-    token = _contract("TrancheToken", token)
+    token = contract_at("TrancheToken", token)
     code, reason, partition = token.canTransfer(to, int(amount), b"", {"from": sender})
     return TransferCheck(int.from_bytes(bytes(code), "big"), bytes32_text(reason), bytes32_text(partition))
 
@@ -261,7 +262,7 @@ def check_transfer(token: Any, sender: Any, to: Any, amount: int) -> TransferChe
 
 def tranche_state(token: Any) -> dict[str, Any]:
     """Everything an investor reads about a tranche (amounts in base units, factor in 1e18)."""
-    token = _contract("TrancheToken", token)
+    token = contract_at("TrancheToken", token)
     return {
         "address": str(token.address),
         "name": token.name(),
@@ -287,7 +288,7 @@ def tranche_state(token: Any) -> dict[str, Any]:
 
 def statement(token: Any, holder: Any) -> dict[str, Any]:
     """One holder's statement for one tranche: balances, outstanding principal share, paid and payable."""
-    token = _contract("TrancheToken", token)
+    token = contract_at("TrancheToken", token)
     balance = int(token.balanceOf(holder))
     supply = int(token.totalSupply())
     principal = int(token.currentPrincipal())
@@ -312,3 +313,36 @@ def positions(tokens: Iterable[Any], holder: Any) -> pd.DataFrame:
     """A table of ``holder``'s statements across ``tokens`` (one row per tranche)."""
     rows = [statement(token, holder) for token in tokens]
     return pd.DataFrame(rows, columns=list(STATEMENT_COLUMNS))
+
+
+# ------------------------------------------------------------------------------------------------------
+# Investor wallets
+# ------------------------------------------------------------------------------------------------------
+
+
+def investor_account(name: str | None = None) -> Any:
+    """The investor's signing account: ``INVESTOR_PRIVATE_KEY`` (hex key, signed locally) or the brownie
+    account ``name`` / ``INVESTOR_ACCOUNT`` (asks for its password). Never an unlocked node account."""
+    import os
+
+    from brownie import accounts
+
+    key = os.environ.get("INVESTOR_PRIVATE_KEY", "").strip()
+    if key:
+        return accounts.add(key)
+    name = (name or os.environ.get("INVESTOR_ACCOUNT", "")).strip()
+    if name:
+        return accounts.load(name)
+    raise chain.ChainConfigError(
+        "no investor key: set INVESTOR_PRIVATE_KEY (hex) or INVESTOR_ACCOUNT (a brownie account name)"
+    )
+
+
+def render_positions(frame: pd.DataFrame, decimals: int = 6) -> str:
+    """Human-readable positions table (amounts converted from base units with ``decimals``)."""
+    if frame.empty:
+        return "no positions"
+    shown = frame.drop(columns=["token", "holder"]).set_index("symbol")
+    amounts = [c for c in shown.columns]
+    shown[amounts] = shown[amounts].astype("float64") / 10**decimals
+    return shown.to_string(float_format=lambda v: f"{v:,.{decimals}f}")

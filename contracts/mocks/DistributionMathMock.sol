@@ -18,6 +18,10 @@ contract DistributionMathMock {
         return DistributionMath.toUnits(credit);
     }
 
+    function subUnitRemainder(uint256 credit) external pure returns (uint256) {
+        return DistributionMath.subUnitRemainder(credit);
+    }
+
     function retained(uint256 amount, uint256 remaining, uint256 supply) external pure returns (uint256) {
         return DistributionMath.retained(amount, remaining, supply);
     }

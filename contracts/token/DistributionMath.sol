@@ -27,9 +27,22 @@ library DistributionMath {
         return balance * (accTo - accFrom) >> 64;
     }
 
-    /// @notice Whole base units contained in a scaled credit (rounded down).
+    /// @notice Rounding slack (2**-24 base units) added before flooring a credit: the accumulator's own
+    ///         truncation (far below 2**-24 for realistic balances) must not turn an exact share of k units into
+    ///         k - 1. A holder's payout never exceeds the exact share by more than 2**-24 units, so the sum of
+    ///         payouts never exceeds the funds while fewer than 2**24 accounts have ever held the tranche.
+    uint256 internal constant ROUNDING_SLACK = 1 << 8;
+
+    /// @notice Whole base units of a scaled credit: floor(credit / 2**32 + 2**-24).
     function toUnits(uint256 credit) internal pure returns (uint256) {
-        return credit >> 32;
+        return (credit + ROUNDING_SLACK) >> 32;
+    }
+
+    /// @notice Sub-unit remainder of a credit that no payout will ever cover (0 when the slack already
+    ///         counts the next unit).
+    function subUnitRemainder(uint256 credit) internal pure returns (uint256) {
+        uint256 whole = toUnits(credit) << 32;
+        return whole <= credit ? credit - whole : 0;
     }
 
     /// @notice The part of `amount` that stays with `remaining` out of `supply` tokens (rounded down).

@@ -482,8 +482,8 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
             uint256 acct = _accounts[holder];
             if (acct & ((1 << 192) - 1) != 0) revert HolderNotEmpty(holder);
             Pair credit = _accrued[holder];
-            uint256 fracInterest = credit.interest() % M.CREDIT_SCALE;
-            uint256 fracPrincipal = credit.principal() % M.CREDIT_SCALE;
+            uint256 fracInterest = M.subUnitRemainder(credit.interest());
+            uint256 fracPrincipal = M.subUnitRemainder(credit.principal());
             _accrued[holder] = Pair.wrap(Pair.unwrap(credit) - fracInterest - (fracPrincipal << 128));
             _accounts[holder] = epoch << 192;
             closed += fracInterest + fracPrincipal;
@@ -938,12 +938,16 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
 
     function _claim(address holder) private returns (uint256 interest, uint256 principal) {
         (uint256 earnedInterest, uint256 earnedPrincipal) = _accumulative(holder);
-        Pair w = _withdrawn[holder];
-        interest = earnedInterest - w.interest();
-        principal = earnedPrincipal - w.principal();
-        if (interest + principal == 0) return (0, 0);
-        _withdrawn[holder] = PairLib.pack(earnedInterest, earnedPrincipal);
-        _claimed = _claimed.add(interest, principal);
+        uint256 w = Pair.unwrap(_withdrawn[holder]);
+        // Payouts only grow (credits never decrease below a paid unit, see subUnitRemainder), and every
+        // amount is below 2**96 (MAX_AMOUNT), so neither subtraction nor packing can overflow.
+        unchecked {
+            interest = earnedInterest - (w & type(uint128).max);
+            principal = earnedPrincipal - (w >> 128);
+            if (interest + principal == 0) return (0, 0);
+            _withdrawn[holder] = Pair.wrap(earnedInterest | (earnedPrincipal << 128));
+            _claimed = Pair.wrap(Pair.unwrap(_claimed) + interest + (principal << 128));
+        }
         emit FundsWithdrawn(holder, interest, principal);
         _currency.safeTransfer(holder, interest + principal);
     }

@@ -91,7 +91,7 @@ def access_denied(fn: Any, *args: Any, sender: Any, role: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def registry(admin, kyc_agent):
+def identity(admin, kyc_agent):
     """Identity registry with a KYC agent; US and GB allowed, Cayman not."""
     reg = tokens.deploy_identity_registry(admin, [kyc_agent])
     tokens.allow_jurisdictions(reg, admin, [US, GB])
@@ -99,21 +99,21 @@ def registry(admin, kyc_agent):
 
 
 @pytest.fixture(scope="module")
-def verified(registry, kyc_agent, investors, originator, chain):
+def verified(identity, kyc_agent, investors, originator, chain):
     """investors[0..7] and the originator are verified (US, GB alternating); investors[8..9] are not."""
     rows = [
         {"address": str(a), "jurisdiction": US if i % 2 == 0 else GB, "investor_type": 3, "expiry": chain.time() + 5 * YEAR}
         for i, a in enumerate(list(investors[:8]) + [originator])
     ]
-    tokens.register_investors(registry, kyc_agent, rows)
+    tokens.register_investors(identity, kyc_agent, rows)
     return list(investors[:8])
 
 
 @pytest.fixture(scope="module")
-def tranche(currency, registry, admin, issuer, servicer, trustee, originator, verified, chain):
+def tranche(currency, identity, admin, issuer, servicer, trustee, originator, verified, chain):
     """Class A tranche: 4.5% coupon, lock-up one year, roles to issuer/servicer(distributor)/trustee(controller)."""
     return tokens.deploy_tranche(
-        name="ChainABS 2025-1 Class A", symbol="CABS-A", currency=currency, registry=registry, admin=admin,
+        name="ChainABS 2025-1 Class A", symbol="CABS-A", currency=currency, registry=identity, admin=admin,
         coupon_bps=450, residual_recipient=originator, lockup_end=chain.time() + YEAR,
         roles={"ISSUER_ROLE": [issuer], "DISTRIBUTOR_ROLE": [servicer], "CONTROLLER_ROLE": [trustee],
                "PAUSER_ROLE": [admin], "DOCUMENT_ROLE": [admin]},
@@ -128,3 +128,18 @@ def issued(tranche, issuer, verified, originator, currency, admin, servicer):
     tokens.issue(tranche, issuer, originator, FACE, partition=tokens.LOCKED)
     currency.mint(servicer, 10**9 * 10**6, {"from": admin})
     return tranche
+
+
+def plain(values: Any) -> Any:
+    """Brownie return values / event fields -> plain Python (int, str, bool, bytes, tuples), for comparisons."""
+    if isinstance(values, (list, tuple)):
+        return tuple(plain(v) for v in values)
+    if isinstance(values, bool):
+        return values
+    if isinstance(values, int):
+        return int(values)
+    if hasattr(values, "address"):
+        return str(values.address)
+    if isinstance(values, (bytes, bytearray)):
+        return bytes(values)
+    return str(values) if isinstance(values, str) else values

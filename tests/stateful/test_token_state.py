@@ -1,0 +1,139 @@
+"""Random sequences of transfers, distributions, claims, issues, redemptions and controller transfers
+against an exact Python model (integers and Fractions).
+
+Invariants: sum of balances == totalSupply; for every holder and each kind (interest, principal),
+withdrawn + withdrawable is the exact share within the stated dust bound
+(exact - 1 < paid <= exact + 2**-24); no unverified address ever holds a token; the principal identity
+currentPrincipal + cumulativeWriteDown + principalDistributed + principalRetired == totalIssued."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
+
+from plugins.token import FACE
+
+SLACK = Fraction(1, 2**24)
+
+
+def test_tranche_token_state_machine(tranche, issuer, servicer, trustee, verified, accounts, currency, admin, chain):
+    holders = list(verified[:6])
+    outsiders = [accounts[18], accounts[19]]  # never verified
+    currency.mint(servicer, 10**15, {"from": admin})
+    currency.approve(tranche, 2**256 - 1, {"from": servicer})
+    chain.snapshot()
+
+    class TokenMachine(RuleBasedStateMachine):
+        def __init__(self) -> None:
+            super().__init__()
+            chain.revert()
+            self.bal = {str(h): 0 for h in holders}
+            self.exact = {str(h): [Fraction(0), Fraction(0)] for h in holders}
+            self.paid = {str(h): [0, 0] for h in holders}
+            self.distributed = False
+            self.principal = 0
+
+        def supply(self) -> int:
+            return sum(self.bal.values())
+
+        @initialize(amounts=st.lists(st.integers(1, 10 * FACE), min_size=3, max_size=3))
+        def issue_initial(self, amounts):
+            for h, amount in zip(holders[:3], amounts):
+                tranche.issue(h, amount, b"", {"from": issuer})
+                self.bal[str(h)] += amount
+                self.principal += amount
+
+        @rule(i=st.integers(0, 5), j=st.integers(0, 5), pct=st.integers(0, 100))
+        def transfer(self, i, j, pct):
+            a, b = holders[i], holders[j]
+            amount = self.bal[str(a)] * pct // 100
+            tranche.transfer(b, amount, {"from": a})
+            self.bal[str(a)] -= amount
+            self.bal[str(b)] += amount
+
+        @rule(i=st.integers(0, 5), j=st.integers(0, 1), amount=st.integers(1, FACE))
+        def transfer_to_outsider_fails(self, i, j, amount):
+            code, _, _ = tranche.canTransfer(outsiders[j], amount, b"", {"from": holders[i]})
+            assert int(str(code), 16) in (0x52, 0x57)
+
+        @rule(i=st.integers(0, 5), j=st.integers(0, 5), pct=st.integers(0, 100))
+        def controller_transfer(self, i, j, pct):
+            a, b = holders[i], holders[j]
+            amount = self.bal[str(a)] * pct // 100
+            tranche.controllerTransfer(a, b, amount, b"", b"", {"from": trustee})
+            self.bal[str(a)] -= amount
+            self.bal[str(b)] += amount
+
+        @rule(i=st.integers(0, 5), amount=st.integers(0, 5 * FACE))
+        def issue(self, i, amount):
+            if self.distributed:
+                return
+            tranche.issue(holders[i], amount, b"", {"from": issuer})
+            self.bal[str(holders[i])] += amount
+            self.principal += amount
+
+        @rule(i=st.integers(0, 5), pct=st.integers(0, 100))
+        def redeem(self, i, pct):
+            h = holders[i]
+            amount = self.bal[str(h)] * pct // 100
+            tranche.redeem(amount, b"", {"from": h})
+            supply = self.supply()
+            if amount:
+                self.principal = self.principal * (supply - amount) // supply
+            self.bal[str(h)] -= amount
+
+        @rule(interest=st.integers(0, 10**12), pct=st.integers(0, 30))
+        def distribute(self, interest, pct):
+            supply = self.supply()
+            if supply == 0:
+                return
+            principal = self.principal * pct // 100
+            tranche.distribute(interest, principal, {"from": servicer})
+            for h, b in self.bal.items():
+                self.exact[h][0] += Fraction(interest * b, supply)
+                self.exact[h][1] += Fraction(principal * b, supply)
+            self.principal -= principal
+            self.distributed = True
+
+        @rule(i=st.integers(0, 5))
+        def claim(self, i):
+            h = holders[i]
+            tx = tranche.claim({"from": h})
+            if "FundsWithdrawn" in tx.events:
+                ev = tx.events["FundsWithdrawn"]
+                self.paid[str(h)][0] += int(ev["interest"])
+                self.paid[str(h)][1] += int(ev["principal"])
+
+        @invariant()
+        def balances_match(self):
+            assert tranche.totalSupply() == self.supply()
+            for h in holders:
+                assert tranche.balanceOf(h) == self.bal[str(h)]
+            for o in outsiders:
+                assert tranche.balanceOf(o) == 0
+            assert tranche.holderCount() == sum(1 for b in self.bal.values() if b)
+
+        @invariant()
+        def entitlements_exact_within_dust_bound(self):
+            for h in holders:
+                withdrawn = [int(v) for v in tranche.withdrawnOf(h)]
+                withdrawable = [int(v) for v in tranche.withdrawableOf(h)]
+                assert withdrawn == self.paid[str(h)]
+                for kind in (0, 1):
+                    got = withdrawn[kind] + withdrawable[kind]
+                    exact = self.exact[str(h)][kind]
+                    assert exact - 1 < got <= exact + SLACK, (str(h), kind, got, exact)
+
+        @invariant()
+        def principal_identity(self):
+            cp, wd = tranche.currentPrincipal(), tranche.cumulativeWriteDown()
+            assert cp == self.principal
+            assert cp + wd + tranche.totalPrincipalDistributed() + tranche.principalRetired() == tranche.totalIssued()
+            assert currency.balanceOf(tranche) >= sum(tranche.withdrawableFundsOf(h) for h in holders)
+
+    run_state_machine_as_test(
+        TokenMachine, settings=settings(max_examples=10, stateful_step_count=16, deadline=None)
+    )
