@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from chainabs.collections import period_reports
 from chainabs.deploy import Deployer
 from chainabs.spec import load_deal
 from chainabs.synthetic import generate_tape
+from chainabs.tape import select_eligible
 
 console = Console()
 
@@ -65,7 +67,7 @@ def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None) -> dict[
     currency = proj.TestStablecoin.deploy("Test CNH", base.currency.symbol, base.currency.decimals, chain.tx(arranger))
     registry = registrylib.deploy_registry(arranger, originators=(originator,), servicers=(servicer,))
     criteria = spvlib.criteria_from_spec(base)
-    tape = eligible_subset(book, criteria, base.dates.cut_off)
+    tape = select_eligible(book, criteria, today=base.dates.cut_off)
     console.print(f"   originator's book: {len(book)} loans, {len(tape)} eligible for the pool")
     pool_id = registrylib.create_pool(registry, originator, criteria)
     console.print(f"[bold]1. onboarding[/] {len(tape)} loans into pool {pool_id} of registry {registry.address}")
@@ -80,7 +82,8 @@ def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None) -> dict[
     times = spvlib.DealTimes.from_spec(spec, closing_at=bchain.time())
     plan = spvlib.deploy_plan(spec, {k: v.address for k, v in roles.items()}, currency=currency.address,
                               registry=registry.address, pool_id=pool_id, times=times, kyc_agent=kyc_agent.address)
-    manifest_root = (out_dir or PROJECT_ROOT / "reports" / "demo") / "deployments"
+    # A local chain starts empty every run: its manifest from an earlier run must not be resumed.
+    manifest_root = Path(tempfile.mkdtemp(prefix="chainabs-demo-"))
     manifest = Deployer(spec.name, arranger, project=proj, manifest_root=manifest_root).run(plan, assume_yes=True)
     spv = proj.SPV.at(manifest.address("spv"))
     tokens = [proj.TrancheToken.at(a) for a in spv.classTokens()]
@@ -183,23 +186,6 @@ def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None) -> dict[
                   + ", ".join(sorted(p.name for p in paths.values())))
     return {"spv": spv.address, "registry": registry.address, "currency": currency.address, "summary": summary,
             "mismatches": mismatches, "left_in_spv": left, "reports": paths, "claimed": claimed}
-
-
-def eligible_subset(book: pd.DataFrame, criteria: Any, cut_off: Any) -> pd.DataFrame:
-    """The loans of ``book`` an originator can pool: drop every row with an issue until none is left
-    (dropping loans changes concentration shares, hence the loop)."""
-    from chainabs.tape import validate_tape
-
-    tape = book.reset_index(drop=True)
-    for _ in range(20):
-        _, issues = validate_tape(tape, criteria, today=cut_off)
-        bad = sorted({i.row - 1 for i in issues if i.row is not None})
-        if not issues:
-            return tape
-        if not bad:
-            raise ValueError("the book cannot be pooled: " + "; ".join(str(i) for i in issues[:5]))
-        tape = tape.drop(index=bad).reset_index(drop=True)
-    raise ValueError("could not select an eligible pool in 20 rounds")
 
 
 def _claim(token: Any, holder: Any) -> tuple[int, int]:

@@ -18,12 +18,3 @@ interface ISPVTranche {
     /// @notice Record the tranche's unpaid interest carried forward.
     function setInterestShortfall(uint256 amount) external;
 }
-
-/// @title ISPVRegistry
-/// @notice The part of the `AssetRegistry` the SPV uses for the true sale and the clean-up call.
-interface ISPVRegistry {
-    /// @notice Move pool `poolId` (all its certificates) to `to`; caller is the owner or approved for it.
-    function transferPool(uint256 poolId, address to) external;
-    /// @notice Owner of pool `poolId`.
-    function poolOwner(uint256 poolId) external view returns (address);
-}

@@ -10,7 +10,8 @@ import {SSTORE2} from "solady/utils/SSTORE2.sol";
 import {Waterfall} from "./Waterfall.sol";
 import {DealParams, DealState, IWaterfall, PeriodReport, PeriodResult} from "../../interfaces/IWaterfall.sol";
 import {ISPV, Ledger, Phase, SPVTerms} from "../../interfaces/ISPV.sol";
-import {ISPVRegistry, ISPVTranche} from "../../interfaces/ISPVDependencies.sol";
+import {ISPVTranche} from "../../interfaces/ISPVDependencies.sol";
+import {IAssetRegistry} from "../../interfaces/IAssetRegistry.sol";
 
 /// @title SPV
 /// @notice One securitization deal on chain: offering (payment and delivery of tranche tokens in one
@@ -33,7 +34,7 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
     uint256 private constant DAYS_PER_MONTH = 30;
 
     IERC20 private immutable _currency;
-    ISPVRegistry private immutable _registry;
+    IAssetRegistry private immutable _registry;
     uint256 private immutable _poolId;
     address private immutable _originator;
     uint64 private immutable _firstPaymentDate;
@@ -111,7 +112,7 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
         if (total != params.originalPoolBalance) revert InvalidTerms("class sizes must add up to the pool");
 
         _currency = IERC20(terms_.currency);
-        _registry = ISPVRegistry(terms_.registry);
+        _registry = IAssetRegistry(terms_.registry);
         _poolId = terms_.poolId;
         _originator = terms_.originator;
         _firstPaymentDate = terms_.firstPaymentDate;
@@ -245,8 +246,11 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
         for (uint256 i; i < n; ++i) {
             if (_subscribed[i] != _classBalances[i]) revert NotFullySubscribed(i, _subscribed[i], _classBalances[i]);
         }
-        address owner = _registry.poolOwner(_poolId);
-        if (owner != _originator) revert PoolNotReady(_poolId, 0, _poolBalance, false, owner);
+        // The pool must be sealed (cut-off tape committed), still the originator's, and of the deal's size.
+        IAssetRegistry.PoolInfo memory pool = _registry.poolInfo(_poolId);
+        if (!pool.isSealed || pool.owner != _originator || pool.cutoffPrincipal != _poolBalance) {
+            revert PoolNotReady(_poolId, pool.cutoffPrincipal, _poolBalance, pool.isSealed, pool.owner);
+        }
         _phase = Phase.Active;
         uint256 price = _subscriptions;
         _paidToOriginator = price;

@@ -116,7 +116,7 @@ def test_clean_up_call_then_end_leaves_nothing_in_the_spv(deal, originator, stra
             d.model.submit(report)
             tx = spvlib.exercise_clean_up_call(d.spv, originator, report)
             assert tx.events["CleanUpCallExercised"]["price"] == d.model.exercise_clean_up_call() == report.pool_ending_balance
-            assert d.registry.poolOwner(1) == originator
+            assert d.registry.poolOwner(d.pool_id) == originator
             due = d.spv.paymentDate(d.model.state.periods_closed + 1)
             if chain.time() < due:
                 chain.sleep(due - chain.time() + 1)

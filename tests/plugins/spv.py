@@ -1,5 +1,5 @@
-"""SPV fixtures: a small consumer-loan deal deployed through the real deployment plan, on a pool held by
-the registry mock (unit tests) — integration tests onboard a real tape instead."""
+"""SPV fixtures: a consumer-loan deal deployed through the real deployment plan on a pool of a few hundred
+synthetic loans onboarded into the asset registry."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from chainabs.deploy import Deployer
 from chainabs.spec import DealSpec, load_deal
 
 CN = 156  # ISO 3166-1 numeric, China
-POOL_UNITS = Decimal(10_000_000)  # a 10 million CNHT pool
+#: Loans in the originator's book the test pool is selected from.
+BOOK_LOANS = 1_000
 
 
 @dataclass
@@ -26,6 +27,7 @@ class DealFixture:
     tokens: list[Any]
     identity: Any
     registry: Any
+    pool_id: int
     currency: Any
     roles: dict[str, Any]
     times: spvlib.DealTimes
@@ -35,9 +37,22 @@ class DealFixture:
         return spvlib.class_sizes(self.spec)
 
 
-def small_spec(name: str = "consumer_loan") -> DealSpec:
-    """A sample deal sized to a 10 million unit pool."""
-    return load_deal(name).sized_to(POOL_UNITS)
+def onboarded_pool(originator: Any, admin: Any, servicer: Any, name: str = "consumer_loan") -> tuple[DealSpec, Any, int]:
+    """A sealed registry pool of eligible synthetic loans, and the sample deal sized to it."""
+    from chainabs import registry as registrylib
+    from chainabs.synthetic import generate_tape
+    from chainabs.tape import select_eligible
+
+    base = load_deal(name)
+    kind = base.eligibility.asset_types[0]
+    book = generate_tape(BOOK_LOANS, kind=kind, seed=11, cutoff=base.dates.cut_off, decimals=base.currency.decimals)
+    criteria = spvlib.criteria_from_spec(base)
+    tape = select_eligible(book, criteria, today=base.dates.cut_off)
+    registry = registrylib.deploy_registry(admin, originators=(originator,), servicers=(servicer,))
+    pool_id = registrylib.create_pool(registry, originator, criteria)
+    registrylib.onboard(registry, pool_id, tape, originator, today=base.dates.cut_off, progress=False)
+    principal = int(registrylib.pool_info(registry, pool_id)["cutoffPrincipal"])
+    return base.sized_to(Decimal(principal).scaleb(-base.currency.decimals)), registry, pool_id
 
 
 def deploy_deal(spec: DealSpec, accounts: Any, currency: Any, registry: Any, pool_id: int, project: Any, tmp_path: Any) -> DealFixture:
@@ -58,7 +73,7 @@ def deploy_deal(spec: DealSpec, accounts: Any, currency: Any, registry: Any, poo
     expiry = chain.time() + 5 * 365 * 86_400
     people = [roles["originator"], *accounts[10:20]]
     identity.registerInvestors([p.address for p in people], [CN] * len(people), [1] * len(people), [expiry] * len(people), {"from": accounts[4]})
-    return DealFixture(spec, spv, toks, identity, registry, currency, roles, times, spvlib.model_for(spec))
+    return DealFixture(spec, spv, toks, identity, registry, pool_id, currency, roles, times, spvlib.model_for(spec))
 
 
 def subscribe_all(d: DealFixture, investors: list[Any], admin: Any) -> None:
@@ -79,20 +94,14 @@ def subscribe_all(d: DealFixture, investors: list[Any], admin: Any) -> None:
 
 
 @pytest.fixture(scope="module")
-def pool_registry(PoolRegistryMock, originator, admin):
-    reg = PoolRegistryMock.deploy({"from": admin})
-    reg.setPool(1, originator, {"from": admin})
-    return reg
-
-
-@pytest.fixture(scope="module")
-def offering(accounts, currency, pool_registry, tmp_path_factory):
-    """The consumer deal in its offering phase (nothing subscribed)."""
+def offering(accounts, currency, originator, admin, servicer, tmp_path_factory):
+    """The consumer deal in its offering phase (nothing subscribed), its pool sealed and approved to the SPV."""
     from brownie import project
 
     proj = project.get_loaded_projects()[0]
-    d = deploy_deal(small_spec(), accounts, currency, pool_registry, 1, proj, tmp_path_factory.mktemp("deploy"))
-    pool_registry.approvePool(1, d.spv, {"from": d.roles["originator"]})
+    spec, registry, pool_id = onboarded_pool(originator, admin, servicer)
+    d = deploy_deal(spec, accounts, currency, registry, pool_id, proj, tmp_path_factory.mktemp("deploy"))
+    registry.approvePool(pool_id, d.spv, {"from": originator})
     return d
 
 

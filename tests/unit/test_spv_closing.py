@@ -14,7 +14,7 @@ from plugins.token import access_denied, assert_error
 def test_closing_is_the_true_sale(closed, originator, admin):
     d = closed
     assert d.spv.phase() == 1
-    assert d.registry.poolOwner(1) == d.spv
+    assert d.registry.poolOwner(d.pool_id) == d.spv
     pool = sum(d.sizes())
     reserve = d.spec.units(d.spec.reserve.initial)
     assert d.currency.balanceOf(originator) == pool  # purchase price: every subscription, paid at closing
