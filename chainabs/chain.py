@@ -110,25 +110,19 @@ def local_accounts(count: int, *, fund_wei: int = 10**21) -> list[Any]:
         raise ChainConfigError("local_accounts: only on a local development chain")
     if len(accounts) >= count:
         return list(accounts[:count])
+    unlocked = list(accounts)  # before from_mnemonic appends the derived ones to the container
     derived = accounts.from_mnemonic(DEV_MNEMONIC, count=count)
     derived = derived if isinstance(derived, list) else [derived]
-    funder = accounts[0]
+    funder = unlocked[0]
     out = []
     for i, acct in enumerate(derived):
-        if i < len(accounts) and accounts[i].address == acct.address:
-            out.append(accounts[i])
+        if i < len(unlocked) and unlocked[i].address == acct.address:
+            out.append(unlocked[i])
             continue
         if acct.balance() < fund_wei // 10:
             funder.transfer(acct, fund_wei)
         out.append(acct)
     return out
-
-
-def quiet_transactions(quiet: bool = True) -> None:
-    """Stop brownie printing every transaction (scripts print their own summaries)."""
-    from brownie._config import CONFIG
-
-    CONFIG.argv["silent"] = quiet
 
 
 def tx(sender: Any, **extra: Any) -> dict[str, Any]:

@@ -15,7 +15,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import sys
 import tempfile
+import warnings
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -44,15 +48,28 @@ DEMO_ROLL_RATES = {"current_to_30": 0.025, "roll_30_60": 0.45, "roll_60_90": 0.5
 JURISDICTION = spvlib.DEFAULT_JURISDICTION
 
 
-def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None) -> dict[str, Any]:
-    """Run the whole deal on the connected local chain; returns addresses and summary tables."""
+def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbose: bool = False) -> dict[str, Any]:
+    """Run the whole deal on the connected local chain; returns addresses and summary tables.
+
+    brownie prints every transaction; unless ``verbose``, that output is dropped and the demo prints its
+    own account of each step.
+    """
+    global console
+    console = Console(file=sys.stdout, width=max(Console().width, 110))
+    warnings.filterwarnings("ignore", category=FutureWarning)  # brownie's own deprecation notices
+    if verbose:
+        return _run(loans, seed, out_dir)
+    with contextlib.redirect_stdout(io.StringIO()):
+        return _run(loans, seed, out_dir)
+
+
+def _run(loans: int, seed: int, out_dir: Path | None) -> dict[str, Any]:
     proj = chain.ensure_connected()
     from brownie import web3
     from brownie import chain as bchain
 
     if not chain.is_local():
         raise chain.ChainConfigError("the demo mints test currency and moves chain time: run it on a local chain")
-    chain.quiet_transactions()
     wallets = chain.local_accounts(16)
     roles = spvlib.role_accounts(wallets)
     arranger, originator, servicer = roles["arranger"], roles["originator"], roles["servicer"]
@@ -207,10 +224,17 @@ def _summary(spec: Any, tokens: list[Any], model: Any) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _table(df: pd.DataFrame, title: str) -> Table:
+def _table(df: pd.DataFrame, title: str, decimals: int = 6) -> Table:
+    """Amount columns shown in currency units (the data stays in integer base units)."""
     table = Table(title=title)
     for col in df.columns:
         table.add_column(col, justify="right" if col not in ("class", "symbol") else "left")
     for _, row in df.iterrows():
-        table.add_row(*[f"{v:,}" if isinstance(v, int) else str(v) for v in row.tolist()])
+        cells = []
+        for col, v in row.items():
+            if col == "coupon_bps" or not isinstance(v, int):
+                cells.append(str(v))
+            else:
+                cells.append(f"{v / 10**decimals:,.2f}")
+        table.add_row(*cells)
     return table
