@@ -94,6 +94,37 @@ def deployer() -> Any:
     )
 
 
+#: Mnemonic of anvil's and Ganache's default development accounts (public test keys, local chains only).
+DEV_MNEMONIC = "test test test test test test test test test test test junk"
+
+
+def local_accounts(count: int, *, fund_wei: int = 10**21) -> list[Any]:
+    """``count`` deterministic local accounts (the dev mnemonic's), funded with ETH where needed.
+
+    A chain launched with fewer unlocked accounts (brownie's default is 10) still gets the same addresses.
+    Local chains only.
+    """
+    from brownie import accounts
+
+    if not is_local():
+        raise ChainConfigError("local_accounts: only on a local development chain")
+    if len(accounts) >= count:
+        return list(accounts[:count])
+    unlocked = list(accounts)  # before from_mnemonic appends the derived ones to the container
+    derived = accounts.from_mnemonic(DEV_MNEMONIC, count=count)
+    derived = derived if isinstance(derived, list) else [derived]
+    funder = unlocked[0]
+    out = []
+    for i, acct in enumerate(derived):
+        if i < len(unlocked) and unlocked[i].address == acct.address:
+            out.append(unlocked[i])
+            continue
+        if acct.balance() < fund_wei // 10:
+            funder.transfer(acct, fund_wei)
+        out.append(acct)
+    return out
+
+
 def tx(sender: Any, **extra: Any) -> dict[str, Any]:
     """Transaction parameters for a call sent by ``sender``; ``extra`` adds e.g. ``gas_limit``."""
     params: dict[str, Any] = {"from": sender}

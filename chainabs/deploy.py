@@ -58,7 +58,8 @@ class DeployStep:
 class CallStep:
     """Call ``method`` on the contract of step ``target`` with ``args``; ``done`` checks chain state.
 
-    ``done(contract)`` returning True means the effect is already on chain (e.g. a role already granted),
+    ``done(contract, args)`` (``args`` resolved) returning True means the effect is already on chain (e.g. a
+    role already granted),
     which makes the step safe to re-run even if the process died after sending but before recording.
     """
 
@@ -66,7 +67,7 @@ class CallStep:
     target: str
     method: str
     args: Sequence[Any] = ()
-    done: Callable[[Any], bool] | None = None
+    done: Callable[[Any, list[Any]], bool] | None = None
     sender: Any = None
     value: int = 0
 
@@ -167,7 +168,7 @@ class Deployer:
         if step.key in self.manifest.steps:
             return True
         if step.done is not None and self._resolvable(step.args) and step.target in self.manifest.contracts:
-            return bool(step.done(self.at(step.target)))
+            return bool(step.done(self.at(step.target), self._resolve(step.args)))
         return False
 
     def at(self, key: str) -> Any:

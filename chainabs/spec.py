@@ -115,7 +115,9 @@ class ConcentrationLimits(_Model):
 class Eligibility(_Model):
     """Criteria every pooled asset must meet (checked by the asset registry at onboarding)."""
 
-    asset_types: Annotated[list[Name], Field(min_length=1)]
+    #: The asset registry's asset types (``chainabs.tape.ASSET_TYPES``).
+    asset_types: Annotated[list[Literal["consumer_loan", "trade_receivable", "lease", "mortgage", "rent"]],
+                           Field(min_length=1)]
     min_rate_bps: Bps = 0
     max_rate_bps: Bps = 10_000
     max_remaining_term_months: Annotated[int, Field(ge=1, le=600)]
@@ -324,6 +326,33 @@ class DealSpec(_Model):
         if scaled != scaled.to_integral_value():
             raise ValueError(f"{amount} has more than {self.currency.decimals} decimals")
         return int(scaled)
+
+    def sized_to(self, pool_balance: Decimal | int | str) -> DealSpec:
+        """The same deal for a pool of ``pool_balance`` currency units (e.g. the total of an actual tape).
+
+        Tranche sizes, the reserve (initial, floor) and fixed fees scale in proportion, rounded down to the
+        currency's decimals; the equity class takes what rounding leaves, so sizes add up exactly.
+        """
+        new_pool = Decimal(pool_balance)
+        ratio = new_pool / self.pool.original_balance
+        quantum = Decimal(1).scaleb(-self.currency.decimals)
+
+        def scale(amount: Decimal) -> Decimal:
+            return (amount * ratio).quantize(quantum, rounding="ROUND_DOWN")
+
+        data = self.model_dump(mode="python")
+        data["pool"]["original_balance"] = new_pool
+        ordered = self.tranches_by_seniority()
+        sizes = {t.class_name: scale(t.size) for t in ordered[:-1]}
+        sizes[ordered[-1].class_name] = new_pool - sum(sizes.values(), Decimal(0))
+        for t in data["tranches"]:
+            t["size"] = sizes[t["class_name"]]
+        data["reserve"]["initial"] = scale(self.reserve.initial)
+        data["reserve"]["floor"] = scale(self.reserve.floor)
+        for f in data["fees"]:
+            f["fixed_per_period"] = scale(Decimal(f["fixed_per_period"]))
+        data["eligibility"]["max_principal_per_asset"] = min(self.eligibility.max_principal_per_asset, new_pool)
+        return parse_deal(data, f"{self.name} sized to {new_pool}")
 
     def tranches_by_seniority(self) -> list[Tranche]:
         """Tranches most senior first."""

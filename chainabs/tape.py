@@ -404,6 +404,26 @@ def check_tape(
 # ---------------------------------------------------------------------------------------------------- encoding
 
 
+def select_eligible(
+    book: pd.DataFrame, criteria: PoolCriteria, *, today: dt.date | None = None, rounds: int = 20
+) -> pd.DataFrame:
+    """The loans of an originator's ``book`` that can be pooled under ``criteria``.
+
+    Rows with any issue are dropped until none is left (dropping loans changes the concentration shares,
+    hence the rounds). Raises :class:`TapeValidationError` for tape-level problems (e.g. a missing column).
+    """
+    tape = book.reset_index(drop=True)
+    for _ in range(rounds):
+        _, issues = validate_tape(tape, criteria, today=today)
+        if not issues:
+            return tape
+        bad = sorted({i.row - 1 for i in issues if i.row is not None})
+        if not bad:
+            raise TapeValidationError(issues)
+        tape = tape.drop(index=bad).reset_index(drop=True)
+    raise TapeValidationError([TapeIssue(None, None, "loan_id", "selection", f"no eligible pool after {rounds} rounds")])
+
+
 def onboarding_order(tape: pd.DataFrame) -> pd.DataFrame:
     """The order assets are registered in: by obligor, then loan id (the registry sums per-obligor exposure
     over adjacent records). Deterministic, so an interrupted onboarding resumes at the same place."""

@@ -13,6 +13,7 @@ from chainabs import testing as chainabs_testing
 pytest_plugins = [
     "plugins.waterfall",
     "plugins.token",
+    "plugins.spv",
     "plugins.registry",
 ]
 

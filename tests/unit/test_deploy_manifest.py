@@ -20,7 +20,7 @@ def _plan(admin, investors):
             "currency",
             "mint",
             (investors[0], 5_000_000),
-            done=lambda c: c.balanceOf(investors[0]) >= 5_000_000,
+            done=lambda c, args: c.balanceOf(args[0]) >= args[1],
         ),
     ]
 

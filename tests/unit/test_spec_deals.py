@@ -154,3 +154,11 @@ def test_spec_defaults():
         t["switches"] = ["sequential"]
     spec = parse_deal(data)
     assert spec.reserve.step_up_target_bps == spec.reserve.target_bps == 100
+
+
+def test_asset_types_are_the_registry_types():
+    from chainabs.spec import Eligibility
+    from chainabs.tape import ASSET_TYPES
+
+    allowed = set(Eligibility.model_fields["asset_types"].annotation.__args__[0].__args__)
+    assert allowed == set(ASSET_TYPES)

@@ -1,0 +1,152 @@
+"""The deal from closing to final payment on chain, equal to the Python model to the unit every period."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from brownie import chain
+
+from chainabs import delinquency
+from chainabs import spv as spvlib
+from chainabs.collections import period_reports
+from plugins.token import assert_error
+
+
+def _reports(d, cpr=0.15, cdr=0.04, severity=0.6, months=None, current_to_30=0.02):
+    pool = sum(d.sizes())
+    m = delinquency.roll_rate_matrix(current_to_30=current_to_30, roll_30_60=0.4, roll_60_90=0.5, roll_90_default=0.6,
+                                     cure_30=0.4, cure_60=0.2, cure_90=0.1)
+    df = delinquency.project_delinquency(pool / 10**6, 0.18, 24, m, cpr=cpr, severity=severity, recovery_lag=3)
+    reports = period_reports(df, 6, beginning_balance=pool)
+    return reports[:months] if months else reports
+
+
+def _fund_servicer(d, report):
+    """The servicer collected this from borrowers (test currency minted to it)."""
+    if report.cash_in:
+        d.currency.mint(d.roles["servicer"], report.cash_in, {"from": d.roles["arranger"]})
+
+
+def _close(d, report, caller):
+    _fund_servicer(d, report)
+    spvlib.submit_report(d.spv, d.roles["servicer"], report, b"\x11" * 32, "ipfs://tape")
+    d.model.submit(report)
+    period = d.model.state.periods_closed + 1
+    due = d.spv.paymentDate(period)
+    if chain.time() < due:
+        chain.sleep(due - chain.time() + 1)
+    tx = spvlib.close_period(d.spv, caller, report)
+    closed = d.model.close_period()
+    assert spvlib.result_of(tx) == closed.result
+    return tx, closed
+
+
+def _assert_reconciled(d):
+    table = spvlib.reconcile(d.spv, d.model)
+    bad = table[~table["match"]]
+    assert bad.empty, bad.to_string()
+    spvlib.read_ledger(d.spv).check()
+
+
+def test_every_period_equals_the_model_and_investors_claim(deal, investors, stranger):
+    d = deal
+    reports = _reports(d, months=14)
+    for report in reports:
+        tx, closed = _close(d, report, stranger)  # anyone may close once the payment date has come
+        _assert_reconciled(d)
+        for i, ev in enumerate(tx.events["ClassPaid"]):
+            assert ev["interest"] == closed.class_interest[i]
+            assert ev["principal"] == closed.result.principal_paid[i]
+    # Investors claim: what they receive is exactly their pro-rata share of what the token received.
+    senior = d.tokens[0]
+    holder = investors[0]
+    before = d.currency.balanceOf(holder)
+    claimable = senior.withdrawableFundsOf(holder)
+    senior.claim({"from": holder})
+    assert d.currency.balanceOf(holder) - before == claimable > 0
+    supply = senior.totalSupply()
+    exact = d.model.distributed[0] * senior.balanceOf(holder) // supply
+    assert exact - 1 <= claimable <= exact
+
+
+def test_close_checks_the_report_and_the_payment_date(deal, servicer, stranger):
+    d = deal
+    report = _reports(d, months=1)[0]
+    assert_error(d.spv.closePeriod, report.as_abi(), sender=stranger, error="NoReportPending(uint256)", values=(1,))
+    _fund_servicer(d, report)
+    spvlib.submit_report(d.spv, servicer, report)
+    assert_error(d.spv.submitReport, report.as_abi(), b"\0" * 32, "", sender=servicer, error="ReportPending(uint256)", values=(1,))
+    forged = replace(report, interest_collections=report.interest_collections + 1)
+    assert_error(d.spv.closePeriod, forged.as_abi(), sender=stranger, error="ReportMismatch(uint256,bytes32,bytes32)")
+    due = d.spv.paymentDate(1)
+    if chain.time() < due - 5:
+        assert_error(d.spv.closePeriod, report.as_abi(), sender=stranger, error="PaymentDateNotReached(uint256,uint256,uint256)")
+
+
+def test_inconsistent_report_is_refused_before_any_money_moves(deal, servicer):
+    d = deal
+    report = _reports(d, months=1)[0]
+    bad = replace(report, pool_ending_balance=report.pool_ending_balance + 1)
+    assert_error(d.spv.submitReport, bad.as_abi(), b"\0" * 32, "", sender=servicer, error="PoolBalanceMismatch(uint256,uint256)")
+
+
+def test_losses_trip_triggers_and_alerts(deal, stranger):
+    d = deal
+    reports = _reports(d, cpr=0.02, cdr=0.35, severity=0.9, months=12, current_to_30=0.08)
+    breached, alerts = [], []
+    for report in reports:
+        tx, closed = _close(d, report, stranger)
+        breached += [ev["triggerIndex"] for ev in tx.events["TriggerBreached"]] if "TriggerBreached" in tx.events else []
+        alerts += list(tx.events["DelinquencyAlert"]) if "DelinquencyAlert" in tx.events else []
+    _assert_reconciled(d)
+    assert breached, "a 35% CDR must breach the cumulative net loss trigger"
+    assert alerts
+    assert d.model.state.triggers_breached != 0
+    assert d.spv.dealState()[9] == d.model.state.triggers_breached
+
+
+def test_clean_up_call_then_end_leaves_nothing_in_the_spv(deal, originator, stranger):
+    d = deal
+    reports = _reports(d, cpr=0.3, cdr=0.01, severity=0.5)
+    level = d.model.clean_up_level()
+    for report in reports:
+        if 0 < report.pool_ending_balance <= level:
+            _fund_servicer(d, report)
+            spvlib.submit_report(d.spv, d.roles["servicer"], report)
+            d.model.submit(report)
+            tx = spvlib.exercise_clean_up_call(d.spv, originator, report)
+            assert tx.events["CleanUpCallExercised"]["price"] == d.model.exercise_clean_up_call() == report.pool_ending_balance
+            assert d.registry.poolOwner(d.pool_id) == originator
+            due = d.spv.paymentDate(d.model.state.periods_closed + 1)
+            if chain.time() < due:
+                chain.sleep(due - chain.time() + 1)
+            tx = spvlib.close_period(d.spv, stranger, report)
+            assert spvlib.result_of(tx) == d.model.close_period().result
+            break
+        assert_error(d.spv.exerciseCleanUpCall, report.as_abi(), sender=originator, error="NoReportPending(uint256)")
+        _close(d, report, stranger)
+    else:
+        raise AssertionError("the pool never reached the clean-up call level")
+    assert d.model.state.pool_balance == 0
+    tx = spvlib.end_deal(d.spv, stranger)
+    released, final = d.model.end_deal()
+    assert tx.events["DealEnded"]["releasedToEquity"] == released
+    assert tx.events["DealEnded"]["finalWriteDown"] == final
+    assert d.currency.balanceOf(d.spv) == 0
+    _assert_reconciled(d)
+    assert d.spv.phase() == 2
+
+
+def test_legal_final_writes_off_what_is_unpaid(deal, stranger):
+    d = deal
+    reports = _reports(d, cpr=0.0, cdr=0.3, severity=1.0, months=6)
+    for report in reports:
+        _close(d, report, stranger)
+    assert_error(d.spv.endDeal, sender=stranger, error="CannotEnd(uint256,uint256,uint256)")
+    chain.sleep(d.times.legal_final - chain.time() + 1)
+    chain.mine()
+    tx = spvlib.end_deal(d.spv, stranger)
+    released, final = d.model.end_deal(legal_final=True)
+    assert final > 0 and tx.events["DealEnded"]["finalWriteDown"] == final
+    assert d.currency.balanceOf(d.spv) == 0
+    _assert_reconciled(d)
