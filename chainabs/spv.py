@@ -131,6 +131,9 @@ def deploy_plan(
         currency, registry, pool_id, roles["originator"], times.first_payment, times.legal_final,
         spec.units(spec.reserve.initial), delinquency_alert_bps(spec),
     )
+    # The SPV calls the waterfall as a linked library (keeps the SPV under the 24,576-byte code limit);
+    # brownie links the SPV to the Waterfall deployed (or re-attached from the manifest) just before it.
+    steps.append(DeployStep("waterfall", "Waterfall", ()))
     steps.append(
         DeployStep(
             "spv",

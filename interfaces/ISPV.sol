@@ -102,6 +102,10 @@ interface ISPV {
     error WrongPhase(Phase expected, Phase actual);
     /// @notice No class with this index.
     error UnknownClass(uint256 classIndex);
+    /// @notice No fee with this index.
+    error UnknownFee(uint256 feeIndex);
+    /// @notice Fee recipients cannot be the zero address.
+    error ZeroFeeRecipient(uint256 feeIndex);
     /// @notice A zero amount where a positive one is required.
     error ZeroAmount();
     /// @notice The subscription exceeds what is left of the class.

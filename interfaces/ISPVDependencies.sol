@@ -17,4 +17,8 @@ interface ISPVTranche {
     function reinstate(uint256 amount) external;
     /// @notice Record the tranche's unpaid interest carried forward.
     function setInterestShortfall(uint256 amount) external;
+    /// @notice Interest distributed to the tranche so far.
+    function totalInterestDistributed() external view returns (uint256);
+    /// @notice Principal distributed to the tranche so far.
+    function totalPrincipalDistributed() external view returns (uint256);
 }

@@ -5,6 +5,7 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {SSTORE2} from "solady/utils/SSTORE2.sol";
 
 import {Waterfall} from "./Waterfall.sol";
@@ -21,6 +22,7 @@ import {IAssetRegistry} from "../../interfaces/IAssetRegistry.sol";
 /// close loops over classes, fees and triggers only, so its cost does not depend on holders or assets.
 contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
     using SafeERC20 for IERC20;
+    using SafeCast for uint256;
 
     /// @notice Closes the deal (and administers it through DEFAULT_ADMIN_ROLE where granted).
     bytes32 public constant ARRANGER_ROLE = keccak256("ARRANGER_ROLE");
@@ -45,36 +47,62 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
     address private immutable _paramsPointer;
     bytes32 private immutable _retainedPartition;
 
-    Phase private _phase;
+    /// @dev Storage is packed so that a period close reads and writes as few slots as possible: amounts
+    /// are uint128 (SafeCast on every write), per-class and per-fee books are one slot each.
+    struct Core {
+        uint32 periodsClosed;
+        uint32 triggersBreached;
+        Phase phase;
+        uint128 poolBalance;
+    }
+
+    struct ClassBook {
+        uint128 balance;
+        uint128 pdl;
+    }
+
+    struct ClassExtra {
+        uint128 interestShortfall;
+        uint128 subscribed;
+    }
+
+    struct FeeBook {
+        uint128 shortfall;
+        uint128 paid;
+    }
+
+    struct Cash {
+        uint128 reserveBalance;
+        uint128 pendingCollections;
+    }
+
+    struct Losses {
+        uint128 cumulativeDefaults;
+        uint128 cumulativeRecoveries;
+    }
+
+    struct Totals {
+        uint128 subscriptions;
+        uint128 reserveFunded;
+        uint128 collections;
+        uint128 cleanUpProceeds;
+        uint128 paidToOriginator;
+        uint128 pendingCleanUpPrice;
+    }
+
+    uint256 private immutable _classCount;
+    uint256 private immutable _feeCount;
+
+    Core private _core;
+    Cash private _cash;
+    Losses private _losses;
+    Totals private _totals;
+    bytes32 private _pendingHash;
+    ClassBook[8] private _books;
+    ClassExtra[8] private _extra;
+    FeeBook[8] private _fees;
     address[] private _classTokens;
     address[] private _feeRecipients;
-    uint256[] private _subscribed;
-    uint256[] private _distributed;
-    uint256[] private _feesPaid;
-
-    // DealState, field by field (see `_loadState` / `_storeState`).
-    uint256 private _periodsClosed;
-    uint256 private _poolBalance;
-    uint256[] private _classBalances;
-    uint256[] private _interestShortfalls;
-    uint256[] private _pdl;
-    uint256[] private _feeShortfalls;
-    uint256 private _reserveBalance;
-    uint256 private _cumulativeDefaults;
-    uint256 private _cumulativeRecoveries;
-    uint256 private _triggersBreached;
-
-    bytes32 private _pendingHash;
-    uint256 private _pendingCollections;
-    uint256 private _pendingCleanUpPrice;
-
-    uint256 private _subscriptions;
-    uint256 private _reserveFunded;
-    uint256 private _collections;
-    uint256 private _cleanUpProceeds;
-    uint256 private _paidToOriginator;
-    uint256 private _feesPaidTotal;
-    uint256 private _distributedTotal;
 
     /// @param terms_ currency, registry, pool, originator, dates, reserve and alert levels
     /// @param params the waterfall terms (validated by `Waterfall.validateParams`)
@@ -123,16 +151,14 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
         _paramsPointer = SSTORE2.write(abi.encode(params));
         _retainedPartition = retainedPartition;
 
+        _classCount = n;
+        _feeCount = feeRecipients.length;
         _classTokens = classTokens;
         _feeRecipients = feeRecipients;
-        _classBalances = classSizes;
-        _subscribed = new uint256[](n);
-        _distributed = new uint256[](n);
-        _interestShortfalls = new uint256[](n);
-        _pdl = new uint256[](n);
-        _feesPaid = new uint256[](params.fees.length);
-        _feeShortfalls = new uint256[](params.fees.length);
-        _poolBalance = total;
+        for (uint256 i; i < n; ++i) {
+            _books[i].balance = classSizes[i].toUint128();
+        }
+        _core.poolBalance = total.toUint128();
 
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(ARRANGER_ROLE, admin);
@@ -143,7 +169,7 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
 
     /// @inheritdoc ISPV
     function phase() external view returns (Phase) {
-        return _phase;
+        return _core.phase;
     }
 
     /// @inheritdoc ISPV
@@ -189,18 +215,20 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
     /// @inheritdoc ISPV
     function subscribed(uint256 classIndex) external view returns (uint256) {
         _checkClass(classIndex);
-        return _subscribed[classIndex];
+        return _extra[classIndex].subscribed;
     }
 
     /// @inheritdoc ISPV
     function distributedToClass(uint256 classIndex) external view returns (uint256) {
         _checkClass(classIndex);
-        return _distributed[classIndex];
+        ISPVTranche token = ISPVTranche(_classTokens[classIndex]);
+        return token.totalInterestDistributed() + token.totalPrincipalDistributed();
     }
 
     /// @inheritdoc ISPV
     function feePaidTotal(uint256 feeIndex) external view returns (uint256) {
-        return _feesPaid[feeIndex];
+        if (feeIndex >= _feeCount) revert UnknownFee(feeIndex);
+        return _fees[feeIndex].paid;
     }
 
     /// @inheritdoc ISPV
@@ -210,21 +238,28 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
 
     /// @inheritdoc ISPV
     function pendingCleanUpPrice() external view returns (uint256) {
-        return _pendingCleanUpPrice;
+        return _totals.pendingCleanUpPrice;
     }
 
     /// @inheritdoc ISPV
     function ledger() external view returns (Ledger memory l) {
-        l.subscriptions = _subscriptions;
-        l.reserveFunded = _reserveFunded;
-        l.collections = _collections;
-        l.cleanUpProceeds = _cleanUpProceeds;
-        l.paidToOriginator = _paidToOriginator;
-        l.feesPaid = _feesPaidTotal;
-        l.distributed = _distributedTotal;
-        l.reserveBalance = _reserveBalance;
-        l.pendingCollections = _pendingCollections + _pendingCleanUpPrice;
-        l.unsettledSubscriptions = _phase == Phase.Offering ? _subscriptions : 0;
+        Totals memory t = _totals;
+        l.subscriptions = t.subscriptions;
+        l.reserveFunded = t.reserveFunded;
+        l.collections = t.collections;
+        l.cleanUpProceeds = t.cleanUpProceeds;
+        l.paidToOriginator = t.paidToOriginator;
+        for (uint256 i; i < _feeCount; ++i) {
+            l.feesPaid += _fees[i].paid;
+        }
+        // What each tranche token received from the SPV is in the token's own books.
+        for (uint256 i; i < _classCount; ++i) {
+            ISPVTranche token = ISPVTranche(_classTokens[i]);
+            l.distributed += token.totalInterestDistributed() + token.totalPrincipalDistributed();
+        }
+        l.reserveBalance = _cash.reserveBalance;
+        l.pendingCollections = uint256(_cash.pendingCollections) + t.pendingCleanUpPrice;
+        l.unsettledSubscriptions = _core.phase == Phase.Offering ? t.subscriptions : 0;
     }
 
     // ========================================================================================= offering
@@ -242,20 +277,23 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
     /// @inheritdoc ISPV
     function closeDeal() external nonReentrant onlyRole(ARRANGER_ROLE) {
         _requirePhase(Phase.Offering);
-        uint256 n = _classTokens.length;
+        uint256 n = _classCount;
         for (uint256 i; i < n; ++i) {
-            if (_subscribed[i] != _classBalances[i]) revert NotFullySubscribed(i, _subscribed[i], _classBalances[i]);
+            uint256 have = _extra[i].subscribed;
+            uint256 size = _books[i].balance;
+            if (have != size) revert NotFullySubscribed(i, have, size);
         }
         // The pool must be sealed (cut-off tape committed), still the originator's, and of the deal's size.
         IAssetRegistry.PoolInfo memory pool = _registry.poolInfo(_poolId);
-        if (!pool.isSealed || pool.owner != _originator || pool.cutoffPrincipal != _poolBalance) {
-            revert PoolNotReady(_poolId, pool.cutoffPrincipal, _poolBalance, pool.isSealed, pool.owner);
+        uint256 dealPrincipal = _core.poolBalance;
+        if (!pool.isSealed || pool.owner != _originator || pool.cutoffPrincipal != dealPrincipal) {
+            revert PoolNotReady(_poolId, pool.cutoffPrincipal, dealPrincipal, pool.isSealed, pool.owner);
         }
-        _phase = Phase.Active;
-        uint256 price = _subscriptions;
-        _paidToOriginator = price;
-        _reserveBalance = _reserveInitial;
-        _reserveFunded = _reserveInitial;
+        _core.phase = Phase.Active;
+        uint256 price = _totals.subscriptions;
+        _totals.paidToOriginator = price.toUint128();
+        _cash.reserveBalance = _reserveInitial.toUint128();
+        _totals.reserveFunded = _reserveInitial.toUint128();
         // True sale: the pool's certificates move to the SPV in the same transaction as the payment.
         _registry.transferPool(_poolId, address(this));
         // Each tranche token pulls its distributions; one standing approval saves an approval per payment.
@@ -276,13 +314,13 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
         onlyRole(SERVICER_ROLE)
     {
         _requirePhase(Phase.Active);
-        uint256 period = _periodsClosed + 1;
+        uint256 period = uint256(_core.periodsClosed) + 1;
         if (_pendingHash != bytes32(0)) revert ReportPending(period);
         Waterfall.validateReport(_loadState(), report);
         uint256 collections = report.interestCollections + report.scheduledPrincipal + report.prepayments + report.recoveries;
         _pendingHash = keccak256(abi.encode(report));
-        _pendingCollections = collections;
-        _collections += collections;
+        _cash.pendingCollections = collections.toUint128();
+        _totals.collections = (uint256(_totals.collections) + collections).toUint128();
         if (collections > 0) _currency.safeTransferFrom(msg.sender, address(this), collections);
         emit ReportSubmitted(period, msg.sender, collections, tapeRoot, tapeUri, report);
     }
@@ -294,9 +332,9 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
         DealParams memory p = dealParams();
         uint256 level = p.originalPoolBalance * p.cleanUpCallBps / Waterfall.BPS;
         uint256 price = report.poolEndingBalance;
-        if (_pendingCleanUpPrice != 0 || price == 0 || price > level) revert CleanUpCallNotAvailable(price, level);
-        _pendingCleanUpPrice = price;
-        _cleanUpProceeds += price;
+        if (_totals.pendingCleanUpPrice != 0 || price == 0 || price > level) revert CleanUpCallNotAvailable(price, level);
+        _totals.pendingCleanUpPrice = price.toUint128();
+        _totals.cleanUpProceeds = (uint256(_totals.cleanUpProceeds) + price).toUint128();
         _registry.transferPool(_poolId, _originator);
         _currency.safeTransferFrom(msg.sender, address(this), price);
         emit CleanUpCallExercised(period, msg.sender, price);
@@ -310,7 +348,7 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
         if (block.timestamp < due) revert PaymentDateNotReached(period, due, block.timestamp);
 
         PeriodReport memory r = report;
-        uint256 callPrice = _pendingCleanUpPrice;
+        uint256 callPrice = _totals.pendingCleanUpPrice;
         if (callPrice > 0) {
             // The originator bought what was left at par: it arrives as prepayments; nothing is delinquent.
             r.prepayments += callPrice;
@@ -321,12 +359,12 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
         }
         DealParams memory p = dealParams();
         DealState memory s = _loadState();
-        (PeriodResult memory res, DealState memory next) = Waterfall.closePeriod(p, s, r);
+        (PeriodResult memory res, DealState memory next) = Waterfall.closePeriodLinked(p, s, r);
 
-        _storeState(next);
+        _storeState(s, next);
         _pendingHash = bytes32(0);
-        _pendingCollections = 0;
-        _pendingCleanUpPrice = 0;
+        _cash.pendingCollections = 0;
+        if (callPrice > 0) _totals.pendingCleanUpPrice = 0;
 
         _payFees(period, res);
         _payClasses(period, s, next, res);
@@ -337,38 +375,39 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
     /// @inheritdoc ISPV
     function endDeal() external nonReentrant {
         _requirePhase(Phase.Active);
-        uint256 n = _classTokens.length;
+        uint256 n = _classCount;
         uint256 debt;
         for (uint256 i; i + 1 < n; ++i) {
-            debt += _classBalances[i];
+            debt += _books[i].balance;
         }
         bool legalFinal = block.timestamp >= _legalFinalDate;
-        if (_pendingHash != bytes32(0)) revert ReportPending(_periodsClosed + 1);
-        if (!legalFinal && (_poolBalance != 0 || debt != 0)) revert CannotEnd(_poolBalance, debt, _legalFinalDate);
-        _phase = Phase.Ended;
+        uint256 poolBalance = _core.poolBalance;
+        if (_pendingHash != bytes32(0)) revert ReportPending(uint256(_core.periodsClosed) + 1);
+        if (!legalFinal && (poolBalance != 0 || debt != 0)) revert CannotEnd(poolBalance, debt, _legalFinalDate);
+        _core.phase = Phase.Ended;
 
         // Whatever principal is still unpaid is lost: written off (beyond the principal deficiency already
         // recorded) and the balances closed.
         uint256 finalWriteDown;
         for (uint256 i; i < n; ++i) {
-            uint256 unpaid = _classBalances[i] - _pdl[i];
+            ClassBook memory book = _books[i];
+            uint256 unpaid = uint256(book.balance) - book.pdl;
             if (unpaid > 0) {
                 ISPVTranche(_classTokens[i]).writeDown(unpaid);
                 finalWriteDown += unpaid;
             }
-            _classBalances[i] = 0;
-            _pdl[i] = 0;
+            delete _books[i];
         }
-        uint256 released = _reserveBalance;
-        _reserveBalance = 0;
+        uint256 released = _cash.reserveBalance;
+        _cash.reserveBalance = 0;
         if (released > 0) _distribute(n - 1, released, 0);
-        emit DealEnded(_periodsClosed, released, finalWriteDown, legalFinal);
+        emit DealEnded(_core.periodsClosed, released, finalWriteDown, legalFinal);
     }
 
     /// @inheritdoc ISPV
     function setFeeRecipient(uint256 feeIndex, address recipient) external onlyRole(TRUSTEE_ROLE) {
-        if (feeIndex >= _feeRecipients.length) revert InvalidTerms("unknown fee");
-        if (recipient == address(0)) revert InvalidTerms("zero fee recipient");
+        if (feeIndex >= _feeCount) revert UnknownFee(feeIndex);
+        if (recipient == address(0)) revert ZeroFeeRecipient(feeIndex);
         address previous = _feeRecipients[feeIndex];
         _feeRecipients[feeIndex] = recipient;
         emit FeeRecipientChanged(feeIndex, previous, recipient);
@@ -380,10 +419,11 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
         _requirePhase(Phase.Offering);
         _checkClass(classIndex);
         if (amount == 0) revert ZeroAmount();
-        uint256 available = _classBalances[classIndex] - _subscribed[classIndex];
+        uint256 have = _extra[classIndex].subscribed;
+        uint256 available = uint256(_books[classIndex].balance) - have;
         if (amount > available) revert OverSubscribed(classIndex, amount, available);
-        _subscribed[classIndex] += amount;
-        _subscriptions += amount;
+        _extra[classIndex].subscribed = (have + amount).toUint128();
+        _totals.subscriptions = (uint256(_totals.subscriptions) + amount).toUint128();
         _currency.safeTransferFrom(msg.sender, address(this), amount);
         ISPVTranche token = ISPVTranche(_classTokens[classIndex]);
         if (retained) token.issueByPartition(_retainedPartition, msg.sender, amount, "");
@@ -395,8 +435,7 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
         for (uint256 i; i < res.feePaid.length; ++i) {
             uint256 amount = res.feePaid[i];
             if (amount == 0) continue;
-            _feesPaid[i] += amount;
-            _feesPaidTotal += amount;
+            _fees[i].paid = (uint256(_fees[i].paid) + amount).toUint128();
             address recipient = _feeRecipients[i];
             _currency.safeTransfer(recipient, amount);
             emit FeePaid(period, i, recipient, amount);
@@ -433,8 +472,6 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
     function _distribute(uint256 classIndex, uint256 interest, uint256 principal) private {
         uint256 amount = interest + principal;
         if (amount == 0) return;
-        _distributed[classIndex] += amount;
-        _distributedTotal += amount;
         ISPVTranche(_classTokens[classIndex]).distribute(interest, principal);
     }
 
@@ -445,7 +482,7 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
         DealState memory s,
         PeriodResult memory res
     ) private {
-        if (res.reserveDraw > 0) emit ReserveDrawn(period, res.reserveDraw, _reserveBalance);
+        if (res.reserveDraw > 0) emit ReserveDrawn(period, res.reserveDraw, _cash.reserveBalance);
         for (uint256 j; j < p.triggers.length; ++j) {
             bool was = (s.triggersBreached >> j) & 1 == 1;
             bool now_ = (res.triggersBreached >> j) & 1 == 1;
@@ -460,7 +497,7 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
     }
 
     function _checkPending(PeriodReport calldata report) private view returns (uint256 period) {
-        period = _periodsClosed + 1;
+        period = uint256(_core.periodsClosed) + 1;
         bytes32 pending = _pendingHash;
         if (pending == bytes32(0)) revert NoReportPending(period);
         bytes32 given = keccak256(abi.encode(report));
@@ -468,43 +505,63 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
     }
 
     function _loadState() private view returns (DealState memory s) {
-        s.periodsClosed = _periodsClosed;
-        s.poolBalance = _poolBalance;
-        s.classBalances = _classBalances;
-        s.interestShortfalls = _interestShortfalls;
-        s.pdl = _pdl;
-        s.feeShortfalls = _feeShortfalls;
-        s.reserveBalance = _reserveBalance;
-        s.cumulativeDefaults = _cumulativeDefaults;
-        s.cumulativeRecoveries = _cumulativeRecoveries;
-        s.triggersBreached = _triggersBreached;
+        uint256 n = _classCount;
+        uint256 f = _feeCount;
+        Core memory core = _core;
+        Cash memory cash = _cash;
+        Losses memory losses = _losses;
+        s.periodsClosed = core.periodsClosed;
+        s.poolBalance = core.poolBalance;
+        s.triggersBreached = core.triggersBreached;
+        s.reserveBalance = cash.reserveBalance;
+        s.cumulativeDefaults = losses.cumulativeDefaults;
+        s.cumulativeRecoveries = losses.cumulativeRecoveries;
+        s.classBalances = new uint256[](n);
+        s.pdl = new uint256[](n);
+        s.interestShortfalls = new uint256[](n);
+        s.feeShortfalls = new uint256[](f);
+        for (uint256 i; i < n; ++i) {
+            ClassBook memory book = _books[i];
+            s.classBalances[i] = book.balance;
+            s.pdl[i] = book.pdl;
+            s.interestShortfalls[i] = _extra[i].interestShortfall;
+        }
+        for (uint256 k; k < f; ++k) {
+            s.feeShortfalls[k] = _fees[k].shortfall;
+        }
     }
 
-    function _storeState(DealState memory s) private {
-        _periodsClosed = s.periodsClosed;
-        _poolBalance = s.poolBalance;
-        _storeArray(_classBalances, s.classBalances);
-        _storeArray(_interestShortfalls, s.interestShortfalls);
-        _storeArray(_pdl, s.pdl);
-        _storeArray(_feeShortfalls, s.feeShortfalls);
-        _reserveBalance = s.reserveBalance;
-        _cumulativeDefaults = s.cumulativeDefaults;
-        _cumulativeRecoveries = s.cumulativeRecoveries;
-        if (_triggersBreached != s.triggersBreached) _triggersBreached = s.triggersBreached;
-    }
-
-    /// @dev Writes only the slots that change (same length arrays).
-    function _storeArray(uint256[] storage dst, uint256[] memory src) private {
-        for (uint256 i; i < src.length; ++i) {
-            if (dst[i] != src[i]) dst[i] = src[i];
+    /// @dev Writes only the slots whose content changes from `s` (the state loaded for this close).
+    function _storeState(DealState memory s, DealState memory next) private {
+        _core = Core({
+            periodsClosed: next.periodsClosed.toUint32(),
+            triggersBreached: next.triggersBreached.toUint32(),
+            phase: Phase.Active,
+            poolBalance: next.poolBalance.toUint128()
+        });
+        _cash.reserveBalance = next.reserveBalance.toUint128();
+        if (next.cumulativeDefaults != s.cumulativeDefaults || next.cumulativeRecoveries != s.cumulativeRecoveries) {
+            _losses = Losses(next.cumulativeDefaults.toUint128(), next.cumulativeRecoveries.toUint128());
+        }
+        for (uint256 i; i < next.classBalances.length; ++i) {
+            if (next.classBalances[i] != s.classBalances[i] || next.pdl[i] != s.pdl[i]) {
+                _books[i] = ClassBook(next.classBalances[i].toUint128(), next.pdl[i].toUint128());
+            }
+            if (next.interestShortfalls[i] != s.interestShortfalls[i]) {
+                _extra[i].interestShortfall = next.interestShortfalls[i].toUint128();
+            }
+        }
+        for (uint256 k; k < next.feeShortfalls.length; ++k) {
+            if (next.feeShortfalls[k] != s.feeShortfalls[k]) _fees[k].shortfall = next.feeShortfalls[k].toUint128();
         }
     }
 
     function _requirePhase(Phase expected) private view {
-        if (_phase != expected) revert WrongPhase(expected, _phase);
+        Phase current = _core.phase;
+        if (current != expected) revert WrongPhase(expected, current);
     }
 
     function _checkClass(uint256 classIndex) private view {
-        if (classIndex >= _classTokens.length) revert UnknownClass(classIndex);
+        if (classIndex >= _classCount) revert UnknownClass(classIndex);
     }
 }

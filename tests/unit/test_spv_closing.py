@@ -65,4 +65,5 @@ def test_trustee_changes_a_fee_recipient_with_an_event(closed, trustee, investor
     tx = d.spv.setFeeRecipient(0, investors[5], {"from": trustee})
     assert tx.events["FeeRecipientChanged"]["previous"] == old
     assert d.spv.feeRecipients()[0] == investors[5]
-    assert_error(d.spv.setFeeRecipient, 0, ZERO_ADDRESS, sender=trustee, error="InvalidTerms(string)")
+    assert_error(d.spv.setFeeRecipient, 0, ZERO_ADDRESS, sender=trustee, error="ZeroFeeRecipient(uint256)", values=(0,))
+    assert_error(d.spv.setFeeRecipient, 9, investors[5], sender=trustee, error="UnknownFee(uint256)", values=(9,))
