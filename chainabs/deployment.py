@@ -47,7 +47,9 @@ from rich.table import Table
 from chainabs import chain
 from chainabs import registry as registrylib
 from chainabs import spv as spvlib
-from chainabs.deploy import CallStep, Deployer, DeploymentError, DeployStep, Manifest, Ref, Step, deployments_root
+from chainabs.deploy import (
+    CallStep, Deployer, DeploymentError, DeployStep, Manifest, Ref, Step, deployments_root,
+)
 from chainabs.spec import DealSpec, load_deal
 from chainabs.tape import TapeValidationError
 from chainabs.tokens import role_id
@@ -90,7 +92,9 @@ def _env(name: str) -> str | None:
     return value or None
 
 
-def resolve_roles(spec: DealSpec, deployer_address: str, overrides: Mapping[str, str] | None = None) -> dict[str, str]:
+def resolve_roles(
+    spec: DealSpec, deployer_address: str, overrides: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """Address of every role in :data:`ROLES` (see module doc for the order of precedence), checksummed."""
     from brownie import web3
 
@@ -191,8 +195,11 @@ def approve_step(pool_id: int, sender: Any) -> CallStep:
                     done=lambda c, args: str(c.poolApproved(args[0])).lower() == str(args[1]).lower())
 
 
-def test_investor_steps(investors: Sequence[str], amount: int, expiry: int, kyc_agent: Any, *, mint: bool) -> list[Step]:
-    """Local chains: allow the test jurisdiction, KYC-register ``investors``, mint them ``amount`` of test currency."""
+def local_investor_steps(
+    investors: Sequence[str], amount: int, expiry: int, kyc_agent: Any, *, mint: bool
+) -> list[Step]:
+    """Local chains: allow the test jurisdiction, KYC-register ``investors``, mint them ``amount`` of test
+    currency."""
     n = len(investors)
     jurisdiction = spvlib.DEFAULT_JURISDICTION
     steps: list[Step] = [
@@ -460,7 +467,7 @@ def _deploy_deal(
         investors = [w.address for w in wallets]
         kyc = signer_for(role_map["kyc_agent"], account)  # the deployer or an unlocked local account
         if kyc is not None:
-            steps += test_investor_steps(investors, units, times.closing + TEST_KYC_SECONDS, kyc,
+            steps += local_investor_steps(investors, units, times.closing + TEST_KYC_SECONDS, kyc,
                                          mint=manifest.contracts["currency"].get("external") is not True)
     deployer.run(steps, review=False)
 
@@ -523,7 +530,9 @@ def _pool_info(deployer: Deployer, pool: int | None) -> dict[str, Any] | None:
     return registrylib.pool_info(registry, pool)
 
 
-def _extra_rows(pool: int | None, info: Mapping[str, Any] | None, ordered: pd.DataFrame | None) -> list[tuple[str, int, bool, int]]:
+def _extra_rows(
+    pool: int | None, info: Mapping[str, Any] | None, ordered: pd.DataFrame | None
+) -> list[tuple[str, int, bool, int]]:
     """Estimate rows for the pool creation and the onboarding (not part of the deployment plan)."""
     rows: list[tuple[str, int, bool, int]] = []
     if pool is None:
