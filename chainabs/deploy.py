@@ -9,6 +9,13 @@ every confirmed step in ``deployments/<chainid>/<deal>.json`` right after it is 
 * on a live network it first prints a gas estimate of the pending steps and asks for confirmation.
 
 Arguments of a step may refer to contracts deployed by earlier steps with :class:`Ref`.
+
+A contract creation is recorded as *pending* (sender, nonce, predicted address) before its transaction is
+sent. A process killed between sending and recording therefore leaves enough to recover: on the next run
+the contract found at the predicted address is adopted instead of being deployed a second time, and an
+unmined creation is re-sent with the same nonce (it replaces, never duplicates, the first one).
+
+The manifest root is ``$CHAINABS_DEPLOYMENTS_DIR`` if set, else ``deployments/`` in the project.
 """
 
 from __future__ import annotations
@@ -31,6 +38,14 @@ console = Console()
 
 #: Gas assumed for a call step whose arguments cannot be resolved before earlier steps run.
 APPROX_CALL_GAS = 120_000
+#: Environment variable that moves the manifest root (tests, rehearsals, CI).
+DEPLOYMENTS_DIR_ENV = "CHAINABS_DEPLOYMENTS_DIR"
+
+
+def deployments_root() -> Path:
+    """Where manifests live: ``$CHAINABS_DEPLOYMENTS_DIR`` if set (and not empty), else ``deployments/``."""
+    env = os.environ.get(DEPLOYMENTS_DIR_ENV, "").strip()
+    return Path(env).expanduser() if env else PROJECT_ROOT / "deployments"
 
 
 class DeploymentError(RuntimeError):
@@ -85,11 +100,13 @@ class Manifest:
     contracts: dict[str, dict[str, Any]] = field(default_factory=dict)
     steps: dict[str, dict[str, Any]] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    #: Contract creations sent (or about to be) but not yet recorded: key -> sender, nonce, address.
+    pending: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, deal: str, chain_id: int, root: Path | None = None) -> Manifest:
-        """Load ``<root>/<chain_id>/<deal>.json`` or start an empty manifest."""
-        path = (root or PROJECT_ROOT / "deployments") / str(chain_id) / f"{deal}.json"
+        """Load ``<root>/<chain_id>/<deal>.json`` (root: :func:`deployments_root`) or start an empty one."""
+        path = (root or deployments_root()) / str(chain_id) / f"{deal}.json"
         if not path.exists():
             return cls(path=path, deal=deal, chain_id=chain_id)
         data = json.loads(path.read_text())
@@ -105,6 +122,7 @@ class Manifest:
             contracts=data.get("contracts", {}),
             steps=data.get("steps", {}),
             meta=data.get("meta", {}),
+            pending=data.get("pending", {}),
         )
 
     def save(self) -> None:
@@ -117,6 +135,7 @@ class Manifest:
             "meta": self.meta,
             "contracts": self.contracts,
             "steps": self.steps,
+            "pending": self.pending,
         }
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".manifest-", suffix=".json")
         with os.fdopen(fd, "w") as fh:
@@ -158,11 +177,15 @@ class Deployer:
 
     # ----------------------------------------------------------------------------------------- queries
     def is_done(self, step: Step) -> bool:
-        """True when ``step`` is recorded in the manifest (and, for contracts, code is at its address)."""
+        """True when ``step`` is recorded in the manifest (and, for contracts, code is at its address).
+
+        A contract creation left *pending* by a run that died after sending it is adopted here when its
+        contract is on chain at the predicted address (and recorded in the manifest).
+        """
         if isinstance(step, DeployStep):
             record = self.manifest.contracts.get(step.key)
             if not record:
-                return False
+                return self._recover(step)
             self._check_code(step.key, record["address"])
             return True
         if step.key in self.manifest.steps:
@@ -174,7 +197,13 @@ class Deployer:
     def at(self, key: str) -> Any:
         """The brownie Contract object of deployed step ``key``."""
         name = self.manifest.contracts[key]["contract"]
-        return getattr(self.project, name).at(self.manifest.address(key))
+        address = self.manifest.address(key)
+        container = getattr(self.project, name, None)
+        if container is None:  # an existing contract known by its interface (e.g. IERC20Metadata)
+            return getattr(self.project.interface, name)(address)
+        # persist=False: brownie 1.22.2 fails to add a project contract to its own deployment database on
+        # live networks ("dict object expected; got ...Sources"); the manifest is the record here.
+        return container.at(address, persist=False)
 
     def pending(self, plan: Sequence[Step]) -> list[Step]:
         """Steps of ``plan`` not yet done, in order."""
@@ -205,10 +234,45 @@ class Deployer:
         return rows
 
     # ------------------------------------------------------------------------------------------- run
-    def run(self, plan: Sequence[Step], *, assume_yes: bool = False) -> Manifest:
-        """Execute the pending steps of ``plan``; returns the manifest (saved after every step)."""
+    def review(
+        self,
+        steps: Sequence[Step],
+        *,
+        extra: Sequence[tuple[str, int, bool, int]] = (),
+        assume_yes: bool = False,
+    ) -> None:
+        """On a live network: print the gas estimate of ``steps`` and ask before anything is sent.
+
+        ``extra`` adds rows for work outside the plan: (label, gas, exact?, number of transactions).
+        Raises :class:`DeploymentError` when the answer is no (nothing sent). Local chains never ask.
+        """
         from brownie import web3
 
+        if is_local() or (not steps and not extra):
+            return
+        rows = [(key, gas, exact, 1) for key, gas, exact in self.estimate(steps)] + list(extra)
+        fee = web3.eth.gas_price
+        table = Table(title=f"Pending steps on chain {self.manifest.chain_id}")
+        table.add_column("step")
+        table.add_column("gas", justify="right")
+        table.add_column("estimate")
+        for label, gas, exact, _ in rows:
+            table.add_row(label, f"{gas:,}", "exact" if exact else "approx.")
+        total = sum(row[1] for row in rows)
+        count = sum(row[3] for row in rows)
+        console.print(table)
+        message = (
+            f"{count} transactions, about {total:,} gas, about {total * fee / 1e18:.6f} ETH at "
+            f"{fee / 1e9:.2f} gwei, from {self.account.address}. Send?"
+        )
+        if not assume_yes and not self.confirm(message):
+            raise DeploymentError("deployment cancelled before sending anything")
+
+    def run(self, plan: Sequence[Step], *, assume_yes: bool = False, review: bool = True) -> Manifest:
+        """Execute the pending steps of ``plan``; returns the manifest (saved after every step).
+
+        ``review=False``: the caller already showed the estimate and had it confirmed (:meth:`review`).
+        """
         keys = [s.key for s in plan]
         if len(keys) != len(set(keys)):
             raise DeploymentError(f"duplicate step keys in plan: {sorted({k for k in keys if keys.count(k) > 1})}")
@@ -217,33 +281,45 @@ class Deployer:
         if not todo:
             console.print(f"[green]nothing to do[/]: all {len(plan)} steps of {self.manifest.deal} are on chain")
             return self.manifest
-        if not is_local():
-            rows = self.estimate(todo)
-            fee = web3.eth.gas_price
-            table = Table(title=f"Pending steps on chain {self.manifest.chain_id}")
-            table.add_column("step")
-            table.add_column("gas", justify="right")
-            table.add_column("estimate")
-            for key, gas, exact in rows:
-                table.add_row(key, f"{gas:,}", "exact" if exact else "approx.")
-            total = sum(g for _, g, _ in rows)
-            console.print(table)
-            message = (
-                f"{len(todo)} transactions, about {total:,} gas, about {total * fee / 1e18:.6f} ETH at "
-                f"{fee / 1e9:.2f} gwei, from {self.account.address}. Send?"
-            )
-            if not assume_yes and not self.confirm(message):
-                raise DeploymentError("deployment cancelled before sending anything")
+        if review:
+            self.review(todo, assume_yes=assume_yes)
         for step in todo:
             self._execute(step)
         return self.manifest
+
+    def record_existing(self, key: str, contract: str, address: str) -> None:
+        """Record a contract deployed elsewhere (e.g. the live stablecoin) under ``key``, so that
+        :class:`Ref` resolves to it. Refuses to replace a different address already recorded."""
+        from brownie import web3
+
+        known = self.manifest.contracts.get(key)
+        if known and known["address"].lower() != address.lower():
+            raise DeploymentError(
+                f"{self.manifest.path} records {key} at {known['address']}, not {address}: a deployment cannot "
+                "switch it; use another manifest (deal name or CHAINABS_DEPLOYMENTS_DIR)"
+            )
+        if len(web3.eth.get_code(address)) == 0:
+            raise DeploymentError(f"{key}: no contract at {address} on chain {self.manifest.chain_id}")
+        if not known:
+            self.manifest.contracts[key] = {"contract": contract, "address": web3.to_checksum_address(address),
+                                            "external": True}
+            self.manifest.save()
 
     def _execute(self, step: Step) -> None:
         if isinstance(step, DeployStep):
             container = getattr(self.project, step.contract)
             extra = {"gas_limit": step.gas_limit} if step.gas_limit else {}
-            contract = container.deploy(*self._resolve(step.args), tx(self.account, **extra))
+            nonce = int(self.account.nonce)
+            self.manifest.pending[step.key] = {
+                "contract": step.contract,
+                "sender": self.account.address,
+                "nonce": nonce,
+                "address": str(self.account.get_deployment_address(nonce)),
+            }
+            self.manifest.save()  # before sending: a kill from here on leaves the predicted address behind
+            contract = container.deploy(*self._resolve(step.args), tx(self.account, nonce=nonce, **extra))
             receipt = contract.tx
+            self.manifest.pending.pop(step.key, None)
             self.manifest.contracts[step.key] = {
                 "contract": step.contract,
                 "address": contract.address,
@@ -261,6 +337,31 @@ class Deployer:
         self.manifest.save()
 
     # ------------------------------------------------------------------------------------- internals
+    def _recover(self, step: DeployStep) -> bool:
+        """Adopt the contract of a pending creation if it is on chain (see module doc)."""
+        from brownie import web3
+
+        pending = self.manifest.pending.get(step.key)
+        if not pending:
+            return False
+        address = pending["address"]
+        code = web3.eth.get_code(address)
+        if len(code) == 0:
+            return False  # never mined: the step runs again (same nonce if still free)
+        expected = len(getattr(self.project, step.contract)._build["deployedBytecode"]) // 2
+        if pending.get("contract") != step.contract or len(code) != expected:
+            raise DeploymentError(
+                f"{self.manifest.path}: pending {step.key} ({pending.get('contract')}) predicted at {address}, but "
+                f"the code there is not a {step.contract} ({len(code)} bytes, expected {expected})"
+            )
+        self.manifest.contracts[step.key] = {"contract": step.contract, "address": address, "tx": None,
+                                             "nonce": pending["nonce"], "recovered": True}
+        self.manifest.pending.pop(step.key)
+        self.manifest.save()
+        self._verified_code.add(address)
+        console.print(f"recovered [bold]{step.key}[/] ({step.contract}) at {address}: sent by an interrupted run")
+        return True
+
     def _resolvable(self, args: Sequence[Any]) -> bool:
         return all(not isinstance(a, Ref) or a.key in self.manifest.contracts for a in _flatten(args))
 

@@ -1,0 +1,226 @@
+"""chainabs.deployment: options, roles, currency checks, tapes, dates, verification and refusals before
+anything is sent."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import pytest
+from brownie import chain, web3
+from eth_account import Account
+from rich.console import Console
+
+from chainabs import chain as chainlib
+from chainabs import deployment
+from chainabs.deploy import Deployer, DeploymentError, Manifest
+from chainabs.spec import load_deal
+from chainabs.synthetic import generate_tape
+from chainabs.tape import TapeValidationError
+
+ENV_SETTINGS = ("DEPLOYER_PRIVATE_KEY", "DEPLOYER_ACCOUNT", "CURRENCY_ADDRESS", "REGISTRY_ADDRESS", "POOL_ID",
+                "ETHERSCAN_TOKEN", "ORIGINATOR_PRIVATE_KEY", *(f"ROLE_{r.upper()}" for r in deployment.ROLES))
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch):
+    for name in ENV_SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def spec():
+    return load_deal("consumer_loan")
+
+
+@pytest.fixture
+def proj():
+    from brownie import project
+
+    return project.get_loaded_projects()[0]
+
+
+def quiet() -> Console:
+    return Console(file=io.StringIO(), width=160)
+
+
+# ------------------------------------------------------------------------------------------------ options
+
+
+def test_flags_after_a_separator_or_as_words():
+    a = deployment.parse_flags(["--", "--yes", "--tape", "synthetic:300", "--pool", "3", "--no-verify"])
+    assert a.yes and a.tape == "synthetic:300" and a.pool == 3 and a.no_verify
+    b = deployment.parse_flags(["yes", "tape=data/tape.csv", "currency=0x" + "ab" * 20, "investors=2"])
+    assert b.yes and b.tape == "data/tape.csv" and b.currency == "0x" + "ab" * 20 and b.investors == 2
+    c = deployment.parse_flags([])
+    assert not c.yes and c.tape is None and c.investors == deployment.DEFAULT_TEST_INVESTORS
+    with pytest.raises(SystemExit):
+        deployment.parse_flags(["--unknown"])
+
+
+def test_network_given_after_the_separator_must_be_the_connected_one():
+    from brownie import network
+
+    with pytest.raises(SystemExit, match="put --network before --"):
+        deployment.main("consumer_loan", "--", "--network", "sepolia")
+    assert network.show_active() == "development"
+
+
+# ------------------------------------------------------------------------------------------------ roles
+
+
+def test_roles_default_to_the_deployer_and_follow_env_and_overrides(spec, admin, trustee, regulator, monkeypatch):
+    roles = deployment.resolve_roles(spec, admin.address)
+    assert set(roles) == set(deployment.ROLES) and set(roles.values()) == {admin.address}
+    monkeypatch.setenv("ROLE_TRUSTEE", trustee.address.lower())
+    roles = deployment.resolve_roles(spec, admin.address, {"regulator": regulator.address})
+    assert roles["trustee"] == trustee.address and roles["regulator"] == regulator.address
+    assert roles["kyc_agent"] == admin.address
+
+
+def test_roles_written_in_the_spec_are_used(spec, admin, servicer):
+    data = spec.model_dump(mode="python")
+    data["roles"]["servicer"] = servicer.address
+    from chainabs.spec import parse_deal
+
+    assert deployment.resolve_roles(parse_deal(data), admin.address)["servicer"] == servicer.address
+
+
+def test_bad_roles_are_refused(spec, admin, issuer, monkeypatch):
+    with pytest.raises(ValueError, match="unknown role"):
+        deployment.resolve_roles(spec, admin.address, {"underwriter": issuer.address})
+    with pytest.raises(chainlib.ChainConfigError, match="must be the deployer"):
+        deployment.resolve_roles(spec, admin.address, {"arranger": issuer.address})
+    monkeypatch.setenv("ROLE_SERVICER", "0x1234")
+    with pytest.raises(chainlib.ChainConfigError, match="role servicer: '0x1234' is not an address"):
+        deployment.resolve_roles(spec, admin.address)
+
+
+# ------------------------------------------------------------------------------------------------ currency
+
+
+def test_currency_address_precedence(spec, monkeypatch):
+    assert deployment.resolve_currency(spec) is None
+    monkeypatch.setenv("CURRENCY_ADDRESS", "0x" + "01" * 20)
+    assert deployment.resolve_currency(spec) == "0x" + "01" * 20
+    assert deployment.resolve_currency(spec, "0x" + "02" * 20) == "0x" + "02" * 20
+
+
+def test_currency_without_code_or_with_other_decimals_is_refused(admin, proj):
+    with pytest.raises(chainlib.ChainConfigError, match="no contract at"):
+        deployment.check_currency("0x" + "33" * 20, 6)
+    eighteen = proj.TestStablecoin.deploy("Test DAI", "tDAI", 18, {"from": admin})
+    with pytest.raises(chainlib.ChainConfigError, match="has 18 decimals, the spec says 6"):
+        deployment.check_currency(eighteen.address, 6)
+    deployment.check_currency(eighteen.address, 18)
+    registry = proj.IdentityRegistry.deploy(admin, {"from": admin})
+    with pytest.raises(chainlib.ChainConfigError, match="does not answer decimals"):
+        deployment.check_currency(registry.address, 6)
+
+
+def test_live_network_without_a_currency_is_refused_before_sending(tmp_path, monkeypatch):
+    monkeypatch.setattr(chainlib, "is_local", lambda: False)
+    key = Account.create()
+    monkeypatch.setenv("DEPLOYER_PRIVATE_KEY", key.key.hex())
+    with pytest.raises(chainlib.ChainConfigError, match="live network: set the stablecoin address"):
+        deployment.deploy_deal("consumer_loan", manifest_root=tmp_path, out=quiet())
+    assert web3.eth.get_transaction_count(key.address) == 0
+
+
+def test_wrong_currency_decimals_stop_a_deployment(tmp_path, admin, proj):
+    nonce_before = admin.nonce
+    eighteen = proj.TestStablecoin.deploy("Test DAI", "tDAI", 18, {"from": admin})
+    with pytest.raises(chainlib.ChainConfigError, match="18 decimals"):
+        deployment.deploy_deal("consumer_loan", currency=eighteen.address, manifest_root=tmp_path, out=quiet())
+    assert admin.nonce == nonce_before + 1  # only the test's own deployment
+
+
+def test_originator_without_a_key_needs_an_existing_pool(tmp_path, admin):
+    nonce = admin.nonce
+    stranger = Account.create().address
+    with pytest.raises(chainlib.ChainConfigError, match="ORIGINATOR_PRIVATE_KEY"):
+        deployment.deploy_deal("consumer_loan", roles={"originator": stranger}, manifest_root=tmp_path, out=quiet())
+    assert admin.nonce == nonce
+
+
+def test_roles_cannot_change_under_a_manifest(tmp_path, admin, trustee, proj):
+    m = Manifest.load("consumer_loan", chain.id, tmp_path)
+    m.meta["roles"] = deployment.resolve_roles(load_deal("consumer_loan"), admin.address)
+    m.save()
+    with pytest.raises(DeploymentError, match="roles recorded as"):
+        deployment.deploy_deal("consumer_loan", roles={"trustee": trustee.address}, manifest_root=tmp_path,
+                               out=quiet())
+
+
+# ------------------------------------------------------------------------------------------------ tape, dates
+
+
+def test_synthetic_book_too_small_for_the_criteria_says_so(spec):
+    with pytest.raises(DeploymentError, match="no eligible pool can be drawn from 300 synthetic loans"):
+        deployment.load_pool_tape("synthetic:300", spec)
+    tape = deployment.load_pool_tape("synthetic:800", spec)
+    assert len(tape) == 741 and tape["principal"].sum() > 0
+
+
+def test_a_tape_file_with_a_bad_row_is_refused_whole(spec, tmp_path):
+    book = generate_tape(800, seed=0, cutoff=spec.dates.cut_off)
+    book.loc[5, "rate_bps"] = 9_000
+    path = tmp_path / "tape.csv"
+    book.to_csv(path, index=False)
+    with pytest.raises(TapeValidationError) as err:
+        deployment.load_pool_tape(str(path), spec)
+    assert any(i.loan_id == book.loc[5, "loan_id"] and i.field == "rate_bps" for i in err.value.issues)
+
+
+def test_deal_dates_shift_only_when_closing_is_past(spec):
+    as_written = deployment.deal_times(spec, now=0)
+    assert dt.datetime.fromtimestamp(as_written.closing, dt.UTC).date() == spec.dates.closing
+    now = int(dt.datetime(2030, 1, 1, tzinfo=dt.UTC).timestamp())
+    shifted = deployment.deal_times(spec, now=now)
+    assert now < shifted.closing <= now + 86_400
+    assert shifted.first_payment - shifted.closing == as_written.first_payment - as_written.closing
+
+
+# ------------------------------------------------------------------------------------------------ verification
+
+
+class _Container:
+    def __init__(self, outcome):
+        self.outcome, self.published = outcome, []
+
+    def at(self, address):
+        return address
+
+    def publish_source(self, contract):
+        self.published.append(contract)
+        if isinstance(self.outcome, Exception):
+            raise self.outcome
+        return self.outcome
+
+
+def test_sources_are_published_only_with_a_token_on_a_live_network(tmp_path, admin, monkeypatch):
+    class Project:
+        SPV = _Container(True)
+        TrancheToken = _Container(ConnectionError("explorer down"))
+
+    d = Deployer("v", admin, project=Project(), manifest_root=tmp_path)
+    d.manifest.contracts = {
+        "currency": {"contract": "IERC20Metadata", "address": "0x" + "01" * 20, "external": True},
+        "spv": {"contract": "SPV", "address": "0x" + "02" * 20},
+        "class0": {"contract": "TrancheToken", "address": "0x" + "03" * 20},
+    }
+    out = io.StringIO()
+    monkeypatch.setattr(deployment, "console", Console(file=out, width=160))
+    assert deployment.verify_sources(d) == {}  # local chain: nothing to publish
+    monkeypatch.setattr(chainlib, "is_local", lambda: False)
+    assert deployment.verify_sources(d) == {}
+    assert "source verification skipped: set ETHERSCAN_TOKEN" in out.getvalue()
+    assert Project.SPV.published == []
+    monkeypatch.setenv("ETHERSCAN_TOKEN", "token")
+    outcome = deployment.verify_sources(d)
+    assert outcome == {"spv": "verified", "class0": "failed: explorer down"}
+    assert Project.SPV.published == ["0x" + "02" * 20]
+    saved = Manifest.load("v", chain.id, tmp_path).contracts
+    assert saved["spv"]["verified"] is True and saved["class0"]["verified"] is False
+    deployment.verify_sources(d)  # a re-run does not publish again what is verified
+    assert len(Project.SPV.published) == 1 and len(Project.TrancheToken.published) == 2
