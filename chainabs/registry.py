@@ -436,7 +436,7 @@ def run_onboarding(
     day = dt.date.fromisoformat(today) if today else None
     frame = load_tape_arg(tape, kind=kind)
     if registry_address:
-        registry = proj.AssetRegistry.at(registry_address)
+        registry = proj.AssetRegistry.at(registry_address, persist=False)
     else:
         registry = deploy_registry(signer, originators=(signer,))
         console.print(f"deployed AssetRegistry at {registry.address}")

@@ -230,7 +230,7 @@ def tranche_states(spv: Any) -> pd.DataFrame:
     proj = chain.load_project()
     rows = []
     for i, address in enumerate(spv.classTokens()):
-        token = proj.TrancheToken.at(address)
+        token = proj.TrancheToken.at(address, persist=False)
         rows.append(
             {
                 "class": i,
@@ -277,7 +277,7 @@ def reconcile(spv: Any, model: DealModel) -> pd.DataFrame:
 
 def _currency(spv: Any) -> Any:
     proj = chain.load_project()
-    return proj.TestStablecoin.at(spv.terms()[0])
+    return proj.TestStablecoin.at(spv.terms()[0], persist=False)
 
 
 def role_accounts(accounts: Sequence[Any]) -> dict[str, Any]:

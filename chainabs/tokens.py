@@ -87,7 +87,7 @@ def contract_at(kind: str, address_or_contract: Any) -> Any:
     if hasattr(address_or_contract, "address"):
         return address_or_contract
     proj = chain.load_project()
-    return getattr(proj, kind).at(address_or_contract)
+    return getattr(proj, kind).at(address_or_contract, persist=False)
 
 
 # ------------------------------------------------------------------------------------------------------
