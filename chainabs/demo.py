@@ -148,6 +148,7 @@ def _run(loans: int, seed: int, out_dir: Path | None) -> dict[str, Any]:
     console.print(f"[bold]4. periods[/]: {len(reports)} monthly reports simulated (WAC {wac:.2%}, WA term {term} months)")
     level = model.clean_up_level()
     claimed = 0
+    payments: list[dict[str, Any]] = []
     for report in reports:
         period = model.state.periods_closed + 1
         if report.cash_in:
@@ -166,6 +167,7 @@ def _run(loans: int, seed: int, out_dir: Path | None) -> dict[str, Any]:
         closed = model.close_period()
         if spvlib.result_of(tx) != closed.result:
             raise AssertionError(f"period {period}: the chain and the model disagree")
+        payments.extend(spvlib.payment_rows(tx, closed))
         for i, group in holders.items():
             for h in group:
                 if tokens[i].withdrawableFundsOf(h) > 0:
@@ -178,8 +180,8 @@ def _run(loans: int, seed: int, out_dir: Path | None) -> dict[str, Any]:
                       + ("  [yellow]clean-up call[/]" if call else ""))
         if call or model.state.pool_balance == 0:
             break
-    table = spvlib.reconcile(spv, model)
-    mismatches = int((~table["match"]).sum())
+    payment_table = pd.DataFrame(payments)
+    mismatches = int((~payment_table["match"]).sum())
 
     # 5. End of the deal and reports.
     spvlib.end_deal(spv, investors[-1])
@@ -189,6 +191,8 @@ def _run(loans: int, seed: int, out_dir: Path | None) -> dict[str, Any]:
             if tokens[i].withdrawableFundsOf(h) > 0:
                 interest, principal = _claim(tokens[i], h)
                 claimed += interest + principal
+    table = spvlib.reconcile(spv, model)
+    mismatches += int((~table["match"]).sum())
     left = int(currency.balanceOf(spv))
     console.print(f"[bold]5. ended[/]: {released / 1e6:,.2f} released to equity, {final / 1e6:,.2f} written off, "
                   f"{left} left in the SPV; {mismatches} mismatches between chain and model")
@@ -198,7 +202,11 @@ def _run(loans: int, seed: int, out_dir: Path | None) -> dict[str, Any]:
     out = out_dir or PROJECT_ROOT / "reports" / spec.name
     data = reportslib.load_deal(web3.provider.endpoint_uri, spv.address, start_block=0)
     statements = reportslib.holder_statements(data, reportslib.token_holders(data))
-    paths = reportslib.write_reports(data, out, extra_tables={"holder_statements": statements})
+    paths = reportslib.write_reports(data, out, extra_tables={
+        "holder_statements": statements,
+        "reconciliation_payments": payment_table,  # every tranche payment on chain vs the simulation
+        "reconciliation_figures": table,  # every figure of the SPV and the tokens vs the model at the end
+    })
     console.print(f"[bold]reports[/] rebuilt from chain data in {out}: "
                   + ", ".join(sorted(p.name for p in paths.values())))
     return {"spv": spv.address, "registry": registry.address, "currency": currency.address, "summary": summary,
@@ -217,9 +225,9 @@ def _summary(spec: Any, tokens: list[Any], model: Any) -> pd.DataFrame:
         view = model.tranches[i]
         rows.append({
             "class": t.class_name, "symbol": t.symbol, "coupon_bps": t.coupon_bps,
-            "original_face": view.original_face, "interest_paid": view.interest_distributed,
-            "principal_paid": view.principal_distributed, "written_down": view.cumulative_write_down,
-            "current_principal": int(tokens[i].currentPrincipal()),
+            "face": view.original_face, "interest": view.interest_distributed,
+            "principal": view.principal_distributed, "written_off": view.cumulative_write_down,
+            "outstanding": int(tokens[i].currentPrincipal()),
         })
     return pd.DataFrame(rows)
 

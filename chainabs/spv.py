@@ -225,6 +225,24 @@ def result_of(receipt: Any) -> PeriodResult:
     return PeriodResult.from_abi(receipt.events["PeriodClosed"]["result"])
 
 
+def payment_rows(receipt: Any, closed: Any) -> list[dict[str, Any]]:
+    """One row per class of a closePeriod transaction: what the chain paid (``ClassPaid``) against what the
+    model paid (:class:`chainabs.deal.ClosedPeriod`), to the unit."""
+    rows = []
+    for ev in receipt.events["ClassPaid"]:
+        i = int(ev["classIndex"])
+        row = {
+            "period": int(ev["period"]), "class": i,
+            "chain_interest": int(ev["interest"]), "model_interest": closed.class_interest[i],
+            "chain_principal": int(ev["principal"]), "model_principal": closed.result.principal_paid[i],
+            "chain_write_down": int(ev["writeDown"]), "model_write_down": closed.result.write_down[i],
+            "chain_balance": int(ev["balance"]), "model_balance": closed.state.class_balances[i],
+        }
+        row["match"] = all(row[f"chain_{k}"] == row[f"model_{k}"] for k in ("interest", "principal", "write_down", "balance"))
+        rows.append(row)
+    return rows
+
+
 def tranche_states(spv: Any) -> pd.DataFrame:
     """Per class: token address, symbol, original face, current principal, write-down, shortfall, distributed."""
     proj = chain.load_project()
