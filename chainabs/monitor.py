@@ -9,8 +9,10 @@ So no alert is lost and none is repeated.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping
@@ -184,7 +186,7 @@ class Monitor:
                 kind = self.classifier(event)
                 if kind is None or event.key in self._written_after_checkpoint:
                     continue
-                record = {"kind": kind, **event.to_json()}
+                record = {"kind": kind, **dataclasses.replace(event, args=_plain(event.args)).to_json()}
                 lines.append(json.dumps(record, sort_keys=True))
                 emitted.append(event)
                 if self.on_event:
@@ -205,8 +207,10 @@ class Monitor:
             try:
                 self.poll_once()
                 errors = 0
-            except Exception:  # noqa: BLE001 - a dropped connection: wait and resume from the checkpoint
+            except Exception as err:  # noqa: BLE001 - a dropped connection: wait and resume from the checkpoint
                 errors += 1
+                print(f"monitor: {err!r} (attempt {errors}); resuming from block {self.last_block + 1}",
+                      file=sys.stderr, flush=True)
                 if errors >= max_errors:
                     raise
                 time.sleep(min(30.0, interval * 2**min(errors, 5)))
@@ -214,6 +218,15 @@ class Monitor:
             polls += 1
             if max_polls is None or polls < max_polls:
                 time.sleep(interval)
+
+
+def _plain(value: Any) -> Any:
+    """Decoded arguments as plain dicts and lists (web3 decodes structs as AttributeDicts)."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
 
 
 def read_jsonl(path: Path) -> list[dict]:

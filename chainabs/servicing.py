@@ -421,10 +421,17 @@ def sync_registry(registry: Any, servicer: Any, previous: pd.DataFrame, tape: pd
     from chainabs import chain
     from chainabs.tape import asset_id
 
+    from brownie import web3
+
     ids = {str(lid): asset_id(originator, str(lid)) for lid in tape["loan_id"]}
     updates = registry_updates(previous, tape, ids)
     for start in range(0, len(updates), batch):
-        registry.updateAssets(updates[start : start + batch], chain.tx(servicer))
+        # Large batches take the node a moment to mine: brownie's own wait can then report the transaction
+        # "dropped" (a race in its confirmation thread), so wait for the receipt through web3.
+        sent = registry.updateAssets(updates[start : start + batch], chain.tx(servicer, required_confs=0))
+        receipt = web3.eth.wait_for_transaction_receipt(sent.txid, timeout=300)
+        if receipt["status"] != 1:
+            raise ServicingError(f"updateAssets batch at update {start} reverted (tx {sent.txid})")
     return len(updates)
 
 

@@ -135,3 +135,23 @@ def served(closed, stranger):
         out.closes.append(tx)
         previous = tape
     return out
+
+
+def amortising_tape(previous: pd.DataFrame, cutoff: pd.DataFrame, late: tuple[str, ...] = ()) -> pd.DataFrame:
+    """The next period after ``previous``: active loans pay 1/24 of their balance and a month of interest,
+    except the ``late`` ones, which pay nothing and fall one bucket (30 more days) behind."""
+    rate = dict(zip(cutoff["loan_id"], cutoff["rate_bps"].astype(int), strict=True))
+    rows = []
+    for r in previous.to_dict("records"):
+        active = r["status"] in ("Performing", "Delinquent30", "Delinquent60", "Delinquent90")
+        begin = int(r["ending_principal"]) if active else 0
+        row = {**r, "period": int(r["period"]) + 1, "beginning_principal": begin, "scheduled_principal": 0,
+               "prepaid_principal": 0, "defaulted_principal": 0, "interest_collected": 0, "recoveries": 0}
+        if r["loan_id"] in late and active:
+            days = min(int(r["days_delinquent"]) + 30, 90)
+            row.update(days_delinquent=days, status=("Performing", "Delinquent30", "Delinquent60", "Delinquent90")[days // 30])
+        elif active:
+            row.update(scheduled_principal=begin // 24, interest_collected=begin * rate[r["loan_id"]] // 12_000)
+        row["ending_principal"] = begin - row["scheduled_principal"]
+        rows.append(row)
+    return pd.DataFrame(rows)
