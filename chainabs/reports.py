@@ -102,6 +102,9 @@ def load_deal(rpc_url: str, spv_address: str, *, start_block: int | None = None,
         start_block = min(_deployment_block(w3, a) for a, name in watch.items() if name != REGISTRY_ABI)
     registry_start = min(_deployment_block(w3, registry), start_block)
     contracts = {a: (name, load_abi(name)) for a, name in watch.items()}
+    # The registry's ERC-721 per-asset events (a mint per registered asset) are never used: not decoded.
+    contracts[registry] = (REGISTRY_ABI, [i for i in contracts[registry][1]
+                                          if not (i.get("type") == "event" and i.get("name") in ERC721_EVENTS)])
     data = DealData(
         w3=w3, spv=spv, spv_address=spv_address, currency=currency, registry=registry, tokens=tokens,
         token_names=names, token_symbols=symbols, decimals=decimals, params=spv.functions.dealParams().call(),
@@ -117,6 +120,8 @@ def load_deal(rpc_url: str, spv_address: str, *, start_block: int | None = None,
     return data
 
 
+#: The registry's ERC-721 events: registration, status changes, repurchases and pool transfers carry the pool.
+ERC721_EVENTS = frozenset({"Transfer", "Approval", "ApprovalForAll"})
 #: Registry events without a pool that concern every pool (kept in a deal's events).
 REGISTRY_WIDE_EVENTS = frozenset({"RoleGranted", "RoleRevoked", "RoleAdminChanged"})
 
