@@ -31,6 +31,7 @@ from rich.table import Table
 from chainabs import chain, delinquency
 from chainabs import registry as registrylib
 from chainabs import reports as reportslib
+from chainabs import servicing
 from chainabs import spv as spvlib
 from chainabs.chain import PROJECT_ROOT
 from chainabs.collections import period_reports
@@ -149,11 +150,21 @@ def _run(loans: int, seed: int, out_dir: Path | None) -> dict[str, Any]:
     level = model.clean_up_level()
     claimed = 0
     payments: list[dict[str, Any]] = []
-    for report in reports:
+    out = out_dir or PROJECT_ROOT / "reports" / spec.name
+    book = servicing.ServicingBook.open(tape, seed=seed)
+    for projected in reports:
         period = model.state.periods_closed + 1
+        # The servicer's loan-level tape for the projected flows; its aggregates are the report, its root the
+        # commitment, and the registry is brought in line with it (evidence: each loan's leaf) first.
+        previous = book.last
+        loan_tape = book.next_period(projected)
+        report = servicing.period_report(loan_tape)
+        tape_path = servicing.write_servicing_tape(loan_tape, out / "servicing" / f"period-{period:03d}.csv")
         if report.cash_in:
             currency.mint(servicer, report.cash_in, chain.tx(arranger))
-        spvlib.submit_report(spv, servicer, report, bytes(32), f"demo://servicing-tape/{period}")
+        servicing.sync_registry(registry, servicer, previous, loan_tape, originator.address)
+        spvlib.submit_report(spv, servicer, report, bytes.fromhex(servicing.servicing_root(loan_tape)[2:]),
+                             tape_path.relative_to(out).as_posix())
         model.submit(report)
         call = 0 < report.pool_ending_balance <= level
         if call:
@@ -199,18 +210,29 @@ def _run(loans: int, seed: int, out_dir: Path | None) -> dict[str, Any]:
     summary = _summary(spec, tokens, model)
     console.print(_table(summary, "Tranches at the end of the deal"))
 
-    out = out_dir or PROJECT_ROOT / "reports" / spec.name
     data = reportslib.load_deal(web3.provider.endpoint_uri, spv.address, start_block=0)
-    statements = reportslib.holder_statements(data, reportslib.token_holders(data))
     paths = reportslib.write_reports(data, out, extra_tables={
-        "holder_statements": statements,
         "reconciliation_payments": payment_table,  # every tranche payment on chain vs the simulation
         "reconciliation_figures": table,  # every figure of the SPV and the tokens vs the model at the end
     })
+    last = model.state.periods_closed
+    mismatches_last = servicing.verify_servicing_tape(data, spv.address, last, loan_tape)
+    console.print(f"   servicing tape of period {last} verified against the chain: "
+                  + ("root, aggregates and every loan match" if mismatches_last.empty else f"{len(mismatches_last)} mismatches"))
+    pool = reportslib.pool_report(data).tail(6)
+    view = pd.DataFrame({
+        "period": pool["period"].astype(str),
+        "pool balance": (pool["ending_balance"] / 10**spec.currency.decimals).map("{:,.2f}".format),
+        "60+ delinquent %": pool["delinquent_60_plus_pct"].map("{:.2f}".format),
+        "cum. net loss %": pool["cumulative_net_loss_pct"].map("{:.2f}".format),
+        "loans": pool["loans_outstanding"].astype(str), "WA rate bps": pool["wa_rate_bps"].astype(str),
+    })
+    console.print(_table(view, "Pool, last periods (rebuilt from chain data)"))
     console.print(f"[bold]reports[/] rebuilt from chain data in {out}: "
                   + ", ".join(sorted(p.name for p in paths.values())))
     return {"spv": spv.address, "registry": registry.address, "currency": currency.address, "summary": summary,
-            "mismatches": mismatches, "left_in_spv": left, "reports": paths, "claimed": claimed}
+            "mismatches": mismatches, "left_in_spv": left, "reports": paths, "claimed": claimed,
+            "servicing_mismatches": len(mismatches_last)}
 
 
 def _claim(token: Any, holder: Any) -> tuple[int, int]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from web3 import Web3
 
@@ -29,6 +30,8 @@ CURRENCY_ABI = "IERC20"
 IDENTITY_ABI = "IdentityRegistry"
 
 TRIGGER_NAMES = ("cumulative net loss", "60+ delinquency", "overcollateralisation", "interest coverage")
+#: Rows of one table shown in the HTML report (the CSV files have them all).
+HTML_MAX_ROWS = 500
 #: Coverage tests are breached below their threshold; the others above.
 MINIMUM_TRIGGER_KINDS = frozenset({2, 3})
 
@@ -58,7 +61,10 @@ class DealData:
     params: Any
     terms: Any
     start_block: int
+    pool_id: int = 0
+    originator: str = ""
     events: list[DecodedEvent] = field(default_factory=list)
+    cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def of(self, *names: str, contract: str | None = None) -> list[DecodedEvent]:
         """Events with one of ``names`` (optionally of one contract address), in chain order."""
@@ -71,7 +77,12 @@ class DealData:
 
 
 def load_deal(rpc_url: str, spv_address: str, *, start_block: int | None = None, chunk: int = 2_000) -> DealData:
-    """Read a deal's addresses, terms and events from ``rpc_url`` given only the SPV address."""
+    """Read a deal's addresses, terms and events from ``rpc_url`` given only the SPV address.
+
+    Events of the SPV, tokens and identity registry are read from ``start_block`` (default: the first
+    block where one of them has code); the registry's from its own deployment (the pool was created and
+    onboarded before the deal existed), keeping only events of the deal's pool and role changes.
+    """
     w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 30}))
     spv_address = Web3.to_checksum_address(spv_address)
     spv = w3.eth.contract(address=spv_address, abi=load_abi(SPV_ABI))
@@ -86,19 +97,41 @@ def load_deal(rpc_url: str, spv_address: str, *, start_block: int | None = None,
         symbols.append(tok.functions.symbol().call())
     erc20 = w3.eth.contract(address=currency, abi=load_abi("IERC20Metadata"))
     decimals = erc20.functions.decimals().call()
+    watch = deal_contracts(rpc_url, spv_address)
     if start_block is None:
-        start_block = _deployment_block(w3, spv_address)
-    contracts = {a: (name, load_abi(name)) for a, name in deal_contracts(rpc_url, spv_address).items()}
-    decoder = EventDecoder(w3, contracts)
+        start_block = min(_deployment_block(w3, a) for a, name in watch.items() if name != REGISTRY_ABI)
+    registry_start = min(_deployment_block(w3, registry), start_block)
+    contracts = {a: (name, load_abi(name)) for a, name in watch.items()}
+    # The registry's ERC-721 per-asset events (a mint per registered asset) are never used: not decoded.
+    contracts[registry] = (REGISTRY_ABI, [i for i in contracts[registry][1]
+                                          if not (i.get("type") == "event" and i.get("name") in ERC721_EVENTS)])
     data = DealData(
         w3=w3, spv=spv, spv_address=spv_address, currency=currency, registry=registry, tokens=tokens,
         token_names=names, token_symbols=symbols, decimals=decimals, params=spv.functions.dealParams().call(),
-        terms=terms, start_block=start_block,
+        terms=terms, start_block=start_block, pool_id=int(terms[2]), originator=Web3.to_checksum_address(terms[3]),
     )
-    data.events = read_events(w3, decoder, start_block, chunk=chunk)
+    events = read_events(w3, EventDecoder(w3, contracts), start_block, chunk=chunk)
+    if registry_start < start_block:
+        only_registry = EventDecoder(w3, {registry: contracts[registry]})
+        events += read_events(w3, only_registry, registry_start, start_block - 1, chunk=chunk)
+    data.events = [e for e in events if e.address != registry or of_pool(e, data.pool_id)]
     data.events += _currency_movements(w3, currency, spv_address, start_block, chunk)
     data.events.sort(key=lambda e: e.key)
     return data
+
+
+#: The registry's ERC-721 events: registration, status changes, repurchases and pool transfers carry the pool.
+ERC721_EVENTS = frozenset({"Transfer", "Approval", "ApprovalForAll"})
+#: Registry events without a pool that concern every pool (kept in a deal's events).
+REGISTRY_WIDE_EVENTS = frozenset({"RoleGranted", "RoleRevoked", "RoleAdminChanged"})
+
+
+def of_pool(event: DecodedEvent, pool_id: int) -> bool:
+    """True for a registry event of pool ``pool_id`` or a registry-wide one (role changes). ERC-721 per-asset
+    events are dropped: registration, status changes and repurchases carry the pool."""
+    if "poolId" in event.args:
+        return int(event.args["poolId"]) == pool_id
+    return event.event in REGISTRY_WIDE_EVENTS
 
 
 def deal_contracts(rpc_url: str, spv_address: str) -> dict[str, str]:
@@ -154,6 +187,267 @@ def _currency_movements(w3: Web3, currency: str, spv: str, start: int, chunk: in
     ]
 
 
+# ------------------------------------------------------------------------------------ pool from registry
+
+#: ``PeriodReport`` members in ABI order (snake case, as :class:`chainabs.waterfall.PeriodReport`).
+REPORT_FIELDS: tuple[str, ...] = (
+    "interest_collections", "scheduled_principal", "prepayments", "recoveries", "defaults", "delinquent_30",
+    "delinquent_60", "delinquent_90_plus", "pool_ending_balance",
+)
+_REPORT_ABI_NAMES = ("interestCollections", "scheduledPrincipal", "prepayments", "recoveries", "defaults",
+                     "delinquent30", "delinquent60", "delinquent90Plus", "poolEndingBalance")
+
+
+def report_fields(report: Any) -> dict[str, int]:
+    """A decoded ``PeriodReport`` struct as {snake_case field: int}."""
+    return {name: int(_field(report, abi, k)) for k, (name, abi) in enumerate(zip(REPORT_FIELDS, _REPORT_ABI_NAMES))}
+
+
+def registry_contract(d: DealData) -> Any:
+    """The deal's AssetRegistry as a web3 contract."""
+    return d.w3.eth.contract(address=d.registry, abi=load_abi(REGISTRY_ABI))
+
+
+def pool_tape(d: DealData) -> pd.DataFrame:
+    """The pool's cut-off tape rebuilt from chain data: the ``registerAndPool`` calldata of every
+    ``AssetsRegistered`` transaction of the pool, each record checked against the leaf the registry emitted.
+
+    Columns: the tape's (:data:`chainabs.tape.TAPE_COLUMNS`, dates as datetime64) plus ``asset_id`` and
+    ``leaf``, in registration order.
+    """
+    if "pool_tape" in d.cache:
+        return d.cache["pool_tape"]
+    from chainabs.merkle import leaf_hash
+    from chainabs.tape import ASSET_TYPES, LEAF_TYPES, TAPE_COLUMNS, asset_id, loan_id_text, unpack_record
+
+    reg = registry_contract(d)
+    type_names = {code: name for name, code in ASSET_TYPES.items()}
+    rows: list[dict[str, Any]] = []
+    for e in d.of("AssetsRegistered", contract=d.registry):
+        tx = d.w3.eth.get_transaction(e.tx_hash)
+        _, params = reg.decode_function_input(tx["input"])
+        leaves = [bytes(x) for x in e.args["leaves"]]
+        records = [unpack_record(r) for r in params["records"]]
+        if len(records) != len(leaves):
+            raise ValueError(f"tx {e.tx_hash}: {len(records)} records for {len(leaves)} registered leaves")
+        for record, leaf in zip(records, leaves, strict=True):
+            if leaf_hash((d.originator, *record), LEAF_TYPES) != leaf:
+                raise ValueError(f"tx {e.tx_hash}: a calldata record does not hash to the emitted leaf {leaf.hex()}")
+            row = dict(zip(TAPE_COLUMNS, record, strict=True))
+            row["loan_id"] = loan_id_text(row["loan_id"])
+            row["asset_type"] = type_names.get(int(row["asset_type"]), str(row["asset_type"]))
+            for h in ("obligor", "contract_hash", "schedule_hash"):
+                row[h] = "0x" + bytes(row[h]).hex()
+            row["asset_id"] = asset_id(d.originator, row["loan_id"])
+            row["leaf"] = "0x" + leaf.hex()
+            rows.append(row)
+    frame = pd.DataFrame(rows, columns=[*TAPE_COLUMNS, "asset_id", "leaf"])
+    for col in ("origination_date", "maturity_date"):
+        frame[col] = pd.to_datetime(frame[col].astype("int64"), unit="s")
+    d.cache["pool_tape"] = frame
+    return frame
+
+
+def _status_names() -> tuple[str, ...]:
+    from chainabs.servicing import STATUSES
+
+    return STATUSES
+
+
+def _position(key: tuple | None) -> int | None:
+    """Chain position of an event key (block, tx, log index): log indexes are unique within a block."""
+    return None if key is None else int(key[0]) * 1_000_000 + int(key[2])
+
+
+def status_events(d: DealData, *, after: tuple | None = None, before: tuple | None = None) -> pd.DataFrame:
+    """The pool's ``AssetStatusChanged`` and ``AssetRepurchased`` events strictly between event keys
+    ``after`` and ``before`` (either optional), in chain order: block, tx, log_index, asset_id, loan_id,
+    event, from, to (status names), principal, evidence."""
+    if "status_events" not in d.cache:
+        names = _status_names()
+        tape = pool_tape(d)
+        ids = dict(zip(tape["asset_id"], tape["loan_id"], strict=True))
+        rows = []
+        for e in d.of("AssetStatusChanged", "AssetRepurchased", contract=d.registry):
+            a = e.args
+            repurchase = e.event == "AssetRepurchased"
+            rows.append({
+                "block": e.block_number, "tx": e.tx_hash, "log_index": e.log_index, "asset_id": int(a["assetId"]),
+                "loan_id": ids.get(int(a["assetId"])), "event": e.event,
+                "from": None if repurchase else names[int(a["from"])],
+                "to": "Repurchased" if repurchase else names[int(a["to"])],
+                "principal": 0 if repurchase else int(a["principal"]),
+                "evidence": "0x" + bytes(a["evidence"]).hex(),
+            })
+        frame = pd.DataFrame(rows, columns=["block", "tx", "log_index", "asset_id", "loan_id", "event", "from", "to",
+                                            "principal", "evidence"])
+        frame = frame.assign(_pos=frame["block"].astype("int64") * 1_000_000 + frame["log_index"].astype("int64"))
+        d.cache["status_events"] = frame.sort_values("_pos", kind="stable").reset_index(drop=True)
+    frame = d.cache["status_events"]
+    mask = pd.Series(True, index=frame.index)
+    if after is not None:
+        mask &= frame["_pos"] > _position(after)
+    if before is not None:
+        mask &= frame["_pos"] < _position(before)
+    return frame[mask].drop(columns="_pos").reset_index(drop=True)
+
+
+def registry_states(d: DealData, *, before: tuple | None = None) -> pd.DataFrame:
+    """Every pool asset's registry state (status, principal) just before event key ``before`` (default:
+    now), replayed from its registration record and the status events: the cut-off tape's columns with
+    ``status`` and ``principal`` updated (repurchased assets: status Repurchased, principal 0)."""
+    from chainabs.servicing import status_for_days
+
+    tape = pool_tape(d).copy()
+    tape["status"] = status_for_days(tape["days_delinquent"])
+    changes = status_events(d, before=before)
+    if not changes.empty:
+        last = changes.drop_duplicates("asset_id", keep="last").set_index("asset_id")
+        hit = tape["asset_id"].isin(last.index)
+        tape.loc[hit, "status"] = tape.loc[hit, "asset_id"].map(last["to"])
+        tape.loc[hit, "principal"] = tape.loc[hit, "asset_id"].map(last["principal"]).astype("int64")
+    tape["principal"] = tape["principal"].astype("int64")
+    return tape
+
+
+def _weighted(state: pd.DataFrame, timestamp: int) -> dict[str, Any]:
+    """Count, principal, WA rate, WA maturity date and WA remaining term in days as of unix ``timestamp``
+    (the registry's arithmetic: principal-weighted, floors) of the assets with principal outstanding."""
+    live = state[state["principal"] > 0]
+    p = [int(x) for x in live["principal"]]
+    total = sum(p)
+    if total == 0:
+        return {"loans_outstanding": 0, "registry_principal": 0, "wa_rate_bps": 0, "wa_maturity_date": None,
+                "wa_remaining_term_days": 0}
+    rate = sum(a * int(r) for a, r in zip(p, live["rate_bps"], strict=True)) // total
+    mats = (live["maturity_date"].astype("datetime64[s]").astype("int64")).tolist()
+    wa_mat = sum(a * int(m) for a, m in zip(p, mats, strict=True)) // total
+    return {"loans_outstanding": len(p), "registry_principal": total, "wa_rate_bps": rate,
+            "wa_maturity_date": pd.Timestamp(wa_mat, unit="s").date().isoformat(),
+            "wa_remaining_term_days": max(wa_mat - timestamp, 0) // 86_400}
+
+
+def pool_status(d: DealData) -> pd.DataFrame:
+    """The pool now, from the registry's views: count, principal, weighted averages, and per status the
+    number of assets and their principal (``statusTally``)."""
+    reg = registry_contract(d).functions
+    info = reg.poolInfo(d.pool_id).call()
+    keys = ("originator", "owner", "approved", "isSealed", "registered", "count", "principal", "cutoffPrincipal",
+            "cutoffCount", "waRateBps", "waMaturityDate", "waRemainingTermDays")
+    values = dict(zip(keys, info[: len(keys)], strict=True))
+    rows = [{"measure": k, "value": v} for k, v in values.items()]
+    for code, name in enumerate(_status_names()[1:8], start=1):
+        count, principal = reg.statusTally(d.pool_id, code).call()
+        rows.append({"measure": f"{name} count", "value": int(count)})
+        rows.append({"measure": f"{name} principal", "value": int(principal)})
+    return pd.DataFrame(rows)
+
+
+#: Stratification bands: (column, edges, label unit). Edges are lower bounds of each band.
+STRATA: dict[str, tuple[str, tuple[int, ...]]] = {
+    "rate": ("rate_bps", (0, 600, 900, 1200, 1500, 1800, 2100, 2400)),
+    "original_term": ("term_months", (0, 7, 13, 19, 25, 37, 61)),
+    "remaining_term_at_cutoff": ("remaining_term_months", (0, 7, 13, 19, 25, 37, 61)),
+    "size": ("principal", ()),
+}
+
+
+def _band_labels(edges: tuple[int, ...], unit: str) -> list[str]:
+    return [f"{a}-{b - 1} {unit}" for a, b in zip(edges, edges[1:])] + [f">= {edges[-1]} {unit}"]
+
+
+def stratification(d: DealData) -> dict[str, pd.DataFrame]:
+    """Stratification tables of the pool by rate, original term, remaining term at the cut-off date (months
+    of 30 days), region, industry and size: per band the number of loans and principal at the cut-off and
+    now (registry state), share of the pool (% of principal) and weighted average rate (current principal).
+    Size bands are by cut-off principal, in steps of a tenth of the largest loan rounded up to a currency
+    unit."""
+    state = registry_states(d)
+    cutoff_time = int(registry_contract(d).functions.poolCriteria(d.pool_id).call()[0])
+    cut = pool_tape(d)
+    frame = pd.DataFrame({
+        "rate_bps": cut["rate_bps"].astype("int64"), "term_months": cut["term_months"].astype("int64"),
+        "region": cut["region"].astype("int64"), "industry": cut["industry"].astype("int64"),
+        "cutoff_principal": cut["principal"].astype("int64"), "principal": state["principal"].astype("int64"),
+        "remaining_term_months": ((cut["maturity_date"].astype("datetime64[s]").astype("int64") - cutoff_time)
+                                  .clip(lower=0) // (30 * 86_400)).astype("int64"),
+    })
+    unit = 10**d.decimals
+    top = int(frame["cutoff_principal"].max()) if len(frame) else unit
+    step = max(unit, -(-top // 10 // unit) * unit)
+    size_edges = tuple(range(0, top + step, step))
+    out: dict[str, pd.DataFrame] = {}
+    for name, (col, edges) in STRATA.items():
+        if name == "size":
+            col, edges = "cutoff_principal", size_edges
+            labels = [f"{a // unit:,}-{b // unit:,}" for a, b in zip(edges, edges[1:])] + [f">= {edges[-1] // unit:,}"]
+        else:
+            labels = _band_labels(edges, "bps" if name == "rate" else "months")
+        band = pd.cut(frame[col], bins=[*edges, np.inf], right=False, labels=labels)
+        out[name] = _strata_table(frame.assign(band=band), "band", labels)
+    for col in ("region", "industry"):
+        out[col] = _strata_table(frame.assign(band=frame[col]), "band", sorted(frame[col].unique()))
+    for name, table in out.items():
+        table.insert(0, "dimension", name)
+    return out
+
+
+def _strata_table(frame: pd.DataFrame, by: str, order: list[Any]) -> pd.DataFrame:
+    frame = frame.assign(rate_w=frame["rate_bps"] * frame["principal"])
+    g = frame.groupby(by, observed=False)
+    table = pd.DataFrame({
+        "cutoff_loans": g["cutoff_principal"].count(),
+        "cutoff_principal": g["cutoff_principal"].sum(),
+        "loans": g["principal"].apply(lambda s: int((s > 0).sum())),
+        "principal": g["principal"].sum(),
+        "rate_w": g["rate_w"].sum(),
+    }).reindex(order).fillna(0).astype("int64")
+    cut_total = int(table["cutoff_principal"].sum())
+    total = int(table["principal"].sum())
+    table["cutoff_pct"] = 100 * table["cutoff_principal"] / cut_total if cut_total else 0.0
+    table["pct"] = 100 * table["principal"] / total if total else 0.0
+    table["wa_rate_bps"] = (table["rate_w"] // table["principal"].where(table["principal"] > 0, 1)).where(table["principal"] > 0, 0)
+    table = table.drop(columns="rate_w").reset_index().rename(columns={by: "bucket"})
+    return table[table["cutoff_loans"] > 0].reset_index(drop=True)
+
+
+def concentration_report(d: DealData) -> pd.DataFrame:
+    """Largest exposures per region, industry and obligor against the pool's limits, at the cut-off (what the
+    registry checked at seal) and now (amortisation and defaults move the shares after the seal): one row
+    per bucket that is the largest of its kind or above its limit at either date."""
+    crit = registry_contract(d).functions.poolCriteria(d.pool_id).call()
+    limits = {"region": int(crit[8]), "industry": int(crit[9]), "obligor": int(crit[10])}
+    cut = pool_tape(d)
+    state = registry_states(d)
+    frame = pd.DataFrame({"region": cut["region"].astype("int64"), "industry": cut["industry"].astype("int64"),
+                          "obligor": cut["obligor"], "cutoff": cut["principal"].astype("int64"),
+                          "now": state["principal"].astype("int64")})
+    cut_total, now_total = int(frame["cutoff"].sum()), int(frame["now"].sum())
+    rows = []
+    for kind, limit in limits.items():
+        g = frame.groupby(kind)[["cutoff", "now"]].sum()
+        g["cutoff_bps"] = g["cutoff"] * 10_000 // cut_total if cut_total else 0
+        g["now_bps"] = g["now"] * 10_000 // now_total if now_total else 0
+        largest = {g["cutoff"].idxmax(), g["now"].idxmax()}
+        over_cut = g["cutoff"].astype(object) * 10_000 > cut_total * limit
+        over_now = g["now"].astype(object) * 10_000 > now_total * limit
+        for bucket, r in g.iterrows():
+            if bucket in largest or over_cut[bucket] or over_now[bucket]:
+                rows.append({"kind": kind, "bucket": bucket, "cutoff_principal": int(r["cutoff"]),
+                             "cutoff_bps": int(r["cutoff_bps"]), "principal": int(r["now"]), "bps": int(r["now_bps"]),
+                             "limit_bps": limit, "breached_at_cutoff": bool(over_cut[bucket]),
+                             "breached_now": bool(over_now[bucket])})
+    return pd.DataFrame(rows, columns=["kind", "bucket", "cutoff_principal", "cutoff_bps", "principal", "bps",
+                                       "limit_bps", "breached_at_cutoff", "breached_now"])
+
+
+def asset_status_changes(d: DealData) -> pd.DataFrame:
+    """Asset status changes for the regulator: every status event whose status changed (principal-only
+    servicing updates left out) and every repurchase, with its transaction."""
+    ev = status_events(d)
+    return ev[ev["from"] != ev["to"]].drop(columns="log_index").reset_index(drop=True)
+
+
 # ------------------------------------------------------------------------------------------- tables
 
 
@@ -205,7 +499,10 @@ def investor_report(d: DealData) -> pd.DataFrame:
 
 
 def pool_report(d: DealData) -> pd.DataFrame:
-    """Per period: pool balance, collections, delinquency buckets, realized CPR / CDR / severity, net loss."""
+    """Per period: pool balance, collections, delinquency buckets, realized CPR / CDR / severity, net loss
+    (from the servicer's reports), and from the asset registry just before each report: loans outstanding,
+    registry principal, weighted average rate, maturity date and remaining term as of the period's payment
+    date (registry arithmetic), and whether the registry's principal equals the reported pool balance."""
     original = int(d.params[1])
     begin = original
     cum_defaults = cum_recoveries = 0
@@ -240,10 +537,12 @@ def pool_report(d: DealData) -> pd.DataFrame:
                 "severity_pct": 100 * (cum_defaults - cum_recoveries) / cum_defaults if cum_defaults else 0.0,
                 "cumulative_net_loss": max(cum_defaults - cum_recoveries, 0),
                 "cumulative_net_loss_pct": 100 * max(cum_defaults - cum_recoveries, 0) / original,
-                "tape_root": "0x" + bytes(e.args["tapeRoot"]).hex() if isinstance(e.args["tapeRoot"], (bytes, bytearray)) else e.args["tapeRoot"],
+                **_weighted(registry_states(d, before=e.key), int(d.spv.functions.paymentDate(int(e.args["period"])).call())),
+                "tape_root": "0x" + bytes(e.args["tapeRoot"]).hex(),
                 "tape_uri": e.args["tapeUri"],
             }
         )
+        rows[-1]["registry_matches_report"] = rows[-1]["registry_principal"] == ending
         begin = ending
     return pd.DataFrame(rows)
 
@@ -294,7 +593,7 @@ def regulator_events(d: DealData) -> pd.DataFrame:
     """Alerts and privileged actions of every contract of the deal (role changes, pauses, forced transfers...)."""
     rows = []
     for e in d.events:
-        kind = classify(e.event)
+        kind = classify(e.event, e.args)
         if kind is None or e.address == d.currency:
             continue
         rows.append({"block": e.block_number, "tx": e.tx_hash, "kind": kind, "contract": e.contract,
@@ -303,10 +602,11 @@ def regulator_events(d: DealData) -> pd.DataFrame:
 
 
 def _short(value: Any) -> Any:
+    """Event arguments for a table: bytes as hex, lists of more than 4 items as their length."""
     if isinstance(value, (bytes, bytearray)):
         return "0x" + bytes(value).hex()
     if isinstance(value, (list, tuple)):
-        return [_short(v) for v in value]
+        return [_short(v) for v in value] if len(value) <= 4 else f"[{len(value)} items]"
     return value
 
 
@@ -376,17 +676,41 @@ def charts(d: DealData, investor: pd.DataFrame, pool: pd.DataFrame) -> dict[str,
     return out
 
 
-def write_reports(d: DealData, out_dir: Path, *, extra_tables: dict[str, pd.DataFrame] | None = None) -> dict[str, Path]:
-    """Write CSV tables, PNG charts and one self-contained HTML report under ``out_dir``."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tables = {
+def report_tables(d: DealData) -> dict[str, pd.DataFrame]:
+    """Every table of the reports, by name (the CSV file names): investor, pool and regulator reports."""
+    strata = stratification(d)
+    concentration = concentration_report(d)
+    return {
         "summary": summary_table(d),
         "investor_report": investor_report(d),
+        "holder_statements": holder_statements(d, token_holders(d)),
         "pool_performance": pool_report(d),
+        "pool_status": pool_status(d),
+        "stratification": pd.concat(strata.values(), ignore_index=True),
+        "concentration": concentration,
         "triggers": trigger_report(d),
+        "concentration_breaches": concentration[concentration["breached_at_cutoff"] | concentration["breached_now"]]
+        .reset_index(drop=True),
+        "asset_status_changes": asset_status_changes(d),
         "currency_movements": currency_movements(d),
         "regulator_events": regulator_events(d),
     }
+
+
+def deal_slug(d: DealData) -> str:
+    """A folder name for the deal: its tranche tokens' common name prefix, slugified (else the SPV address)."""
+    import os
+    import re
+
+    prefix = os.path.commonprefix(d.token_names).strip() if len(d.token_names) > 1 else ""
+    slug = re.sub(r"[^a-z0-9]+", "-", prefix.lower()).strip("-")
+    return slug or f"deal-{d.spv_address[:10].lower()}"
+
+
+def write_reports(d: DealData, out_dir: Path, *, extra_tables: dict[str, pd.DataFrame] | None = None) -> dict[str, Path]:
+    """Write CSV tables, PNG charts and one self-contained HTML report under ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tables = report_tables(d)
     tables.update(extra_tables or {})
     paths: dict[str, Path] = {}
     for name, df in tables.items():
@@ -413,7 +737,9 @@ def write_reports(d: DealData, out_dir: Path, *, extra_tables: dict[str, pd.Data
         parts.append(f"<img alt='{html.escape(name)}' src='data:image/png;base64,{base64.b64encode(png).decode()}'>")
     for name, df in tables.items():
         parts.append(f"<h2>{html.escape(name.replace('_', ' ').title())}</h2>")
-        parts.append(df.to_html(index=False) if not df.empty else "<p>none</p>")
+        if len(df) > HTML_MAX_ROWS:
+            parts.append(f"<p>first {HTML_MAX_ROWS} of {len(df)} rows; all of them in {html.escape(name)}.csv</p>")
+        parts.append(df.head(HTML_MAX_ROWS).to_html(index=False) if not df.empty else "<p>none</p>")
     parts.append("</body></html>")
     report = out_dir / "report.html"
     report.write_text("\n".join(parts))
@@ -460,12 +786,12 @@ def main(argv: list[str] | None = None) -> dict[str, Path]:
     parser = argparse.ArgumentParser(description="Rebuild a deal's reports from chain data")
     parser.add_argument("--rpc", required=True)
     parser.add_argument("--spv", required=True)
-    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--out", type=Path, default=None, help="folder (default: reports/<deal>)")
     parser.add_argument("--start-block", type=int, default=None)
     args = parser.parse_args(argv)
     d = load_deal(args.rpc, args.spv, start_block=args.start_block)
-    out = args.out or Path("reports") / f"deal-{d.spv_address[:10].lower()}"
-    paths = write_reports(d, out, extra_tables={"holder_statements": holder_statements(d, token_holders(d))})
+    out = args.out or Path("reports") / deal_slug(d)
+    paths = write_reports(d, out)
     Console().print(f"reports for SPV {d.spv_address} written to {out}: {', '.join(sorted(p.name for p in paths.values()))}")
     return paths
 

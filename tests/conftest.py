@@ -16,6 +16,7 @@ pytest_plugins = [
     "plugins.spv",
     "plugins.registry",
     "plugins.deploy",
+    "plugins.reports",
 ]
 
 # Several test runs can use their own anvil side by side (CHAINABS_PORT), and the chain gets a block gas

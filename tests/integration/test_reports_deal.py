@@ -1,0 +1,325 @@
+"""Reports of a real deal driven through known loan-level collections, checked against figures computed
+here by hand from the tapes and the deal's terms; servicing tapes verified and tampered; reports rebuilt by a
+fresh process that knows only the RPC URL and the SPV address; the monitor killed and restarted mid-run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from brownie import web3
+
+from chainabs import reports, servicing
+from chainabs.events import EventDecoder, load_abi, read_events
+from chainabs.monitor import deal_watch, read_jsonl
+from plugins.reports import CURTAILMENT, RECOVERY_PCT, amortising_tape, balance_at_cutoff, run_period
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def data(served):
+    """The deal as a fresh reader sees it (chain data only), loaded once for the module."""
+    return reports.load_deal(served.url, served.deal.spv.address)
+
+
+def _sum(tape: pd.DataFrame, col: str) -> int:
+    return sum(int(x) for x in tape[col])
+
+
+def test_cutoff_tape_is_rebuilt_from_registration_calldata(served, data):
+    rebuilt = reports.pool_tape(data)
+    cut = served.cutoff
+    assert list(rebuilt["loan_id"]) == list(cut["loan_id"])
+    for col in ("principal", "original_principal", "rate_bps", "term_months", "region", "industry"):
+        assert [int(x) for x in rebuilt[col]] == [int(x) for x in cut[col]], col
+    assert list(rebuilt["obligor"]) == list(cut["obligor"])
+    assert (rebuilt["maturity_date"].dt.date == cut["maturity_date"].dt.date).all()
+
+
+def test_pool_performance_matches_hand_computed_figures(served, data):
+    cut, tapes, named = served.cutoff, served.tapes, served.named
+    pool = reports.pool_report(data).set_index("period")
+    a, b, dq = (balance_at_cutoff(cut, named[k]) for k in ("A", "B", "D"))
+    original = _sum(cut, "principal")
+    begin = original
+    for period, tape in enumerate(tapes, start=1):
+        row = pool.loc[period]
+        assert row["beginning_balance"] == begin
+        for col, tcol in (("interest_collected", "interest_collected"), ("scheduled_principal", "scheduled_principal"),
+                          ("prepayments", "prepaid_principal"), ("defaults", "defaulted_principal"),
+                          ("recoveries", "recoveries"), ("ending_balance", "ending_principal")):
+            assert row[col] == _sum(tape, tcol), (period, col)
+        assert row["registry_principal"] == row["ending_balance"] and row["registry_matches_report"]
+        begin = row["ending_balance"]
+    p1, p2, p3 = (pool.loc[k] for k in (1, 2, 3))
+    # period 1: A prepaid in full, B defaulted in full, D 30 days late
+    assert p1["prepayments"] == a and p1["defaults"] == b and p1["delinquent_30"] == dq
+    smm = a / (original - p1["scheduled_principal"])
+    assert p1["cpr_pct"] == pytest.approx(100 * (1 - (1 - smm) ** 12))
+    assert p1["cdr_pct"] == pytest.approx(100 * (1 - (1 - b / original) ** 12))
+    assert p1["severity_pct"] == pytest.approx(100.0)
+    # period 2: B recovers 40 %, C curtails one unit, D 60 days late
+    recovered = b * RECOVERY_PCT // 100
+    assert p2["recoveries"] == recovered and p2["prepayments"] == CURTAILMENT
+    assert p2["delinquent_60"] == dq and p2["delinquent_30"] == 0
+    assert p2["delinquent_60_plus_pct"] == pytest.approx(100 * dq / p2["ending_balance"])
+    assert p2["cumulative_net_loss"] == b - recovered
+    # period 3: D defaults
+    assert p3["defaults"] == dq
+    loss = b - recovered + dq
+    assert p3["cumulative_net_loss"] == loss
+    assert p3["cumulative_net_loss_pct"] == pytest.approx(100 * loss / original)
+    assert p3["severity_pct"] == pytest.approx(100 * loss / (b + dq))
+    # registry columns: outstanding loans and the principal-weighted rate of what is left, by hand
+    n = len(cut)
+    assert [p1["loans_outstanding"], p2["loans_outstanding"], p3["loans_outstanding"]] == [n - 2, n - 2, n - 3]
+    rate = dict(zip(cut["loan_id"], cut["rate_bps"].astype(int), strict=True))
+    last = tapes[-1]
+    live = [(int(e), rate[lid]) for lid, e in zip(last["loan_id"], last["ending_principal"], strict=True) if int(e) > 0]
+    assert p3["wa_rate_bps"] == sum(e * r for e, r in live) // sum(e for e, _ in live)
+    info = reports.registry_contract(data).functions.poolInfo(data.pool_id).call()
+    assert p3["wa_rate_bps"] == info[9]  # the registry's own view agrees
+    assert p3["tape_root"] == servicing.servicing_root(last)
+    assert p3["tape_uri"] == "ipfs://servicing-tape/3"
+
+
+def test_investor_report_matches_the_terms(served, data):
+    d = served.deal
+    inv = reports.investor_report(data)
+    sizes = d.sizes()
+    coupons = [t.coupon_bps for t in d.spec.tranches_by_seniority()]
+    senior = inv[inv["class"] == data.token_symbols[0]].set_index("period")
+    # 30/360 monthly coupon on the beginning balance, rounded down
+    assert senior.loc[1, "beginning_balance"] == sizes[0]
+    assert senior.loc[1, "interest_due"] == sizes[0] * coupons[0] // 120_000
+    for p in (2, 3):
+        assert senior.loc[p, "beginning_balance"] == senior.loc[p - 1, "ending_balance"]
+        assert senior.loc[p, "interest_due"] == senior.loc[p, "beginning_balance"] * coupons[0] // 120_000
+    assert (inv["interest_shortfall"] == 0).all() and (inv["interest_paid"] == inv["interest_due"]).all()
+    # excess spread cures every loss: principal paid = pool reduction + recoveries; losses hit equity first
+    for period, tape in enumerate(served.tapes, start=1):
+        rows = inv[inv["period"] == period]
+        reduction = _sum(tape, "beginning_principal") - _sum(tape, "ending_principal") + _sum(tape, "recoveries")
+        assert rows["principal_paid"].sum() == reduction
+        equity = rows[rows["class"] == data.token_symbols[-1]].iloc[0]
+        assert equity["write_down"] == _sum(tape, "defaulted_principal")
+        assert (rows["principal_deficiency"] == 0).all()
+    end = inv[inv["period"] == 3].reset_index(drop=True)
+    for i, token in enumerate(d.tokens):
+        assert end.loc[i, "ending_balance"] == token.currentPrincipal()
+        assert end.loc[i, "factor"] == pytest.approx(token.currentPrincipal() / sizes[i])
+    statements = reports.holder_statements(data, reports.token_holders(data))
+    for i, token in enumerate(d.tokens):
+        mine = statements[statements["class"] == data.token_symbols[i]]
+        assert mine["balance"].sum() == sizes[i]
+        claimable = sum(mine["interest_claimable"]) + sum(mine["principal_claimable"])
+        assert token.totalInterestDistributed() + token.totalPrincipalDistributed() - claimable <= len(mine)
+
+
+def test_triggers_currency_and_conservation(served, data):
+    cut, named = served.cutoff, served.named
+    original = _sum(cut, "principal")
+    trig = reports.trigger_report(data)
+    cnl = trig[trig["test"] == "cumulative net loss"].set_index("period")
+    b = balance_at_cutoff(cut, named["B"])
+    assert cnl.loc[1, "value_bps"] == b * 10_000 // original
+    assert cnl.loc[1, "threshold_bps"] == 400 and not cnl["breached"].any()
+    moves = reports.currency_movements(data)
+    from_servicer = moves[(moves["direction"] == "in") & (moves["counterparty"] == served.deal.roles["servicer"].address)]
+    collected = sum(_sum(t, c) for t in served.tapes for c in ("interest_collected", "scheduled_principal",
+                                                              "prepaid_principal", "recoveries"))
+    assert from_servicer["amount"].sum() == collected
+    net = moves.loc[moves["direction"] == "in", "amount"].sum() - moves.loc[moves["direction"] == "out", "amount"].sum()
+    assert net == served.deal.currency.balanceOf(served.deal.spv)
+    assert reports.conservation(data)["balanced"] == 1
+
+
+def test_stratification_and_concentration(served, data):
+    cut = served.cutoff
+    original = _sum(cut, "principal")
+    now = _sum(served.tapes[-1], "ending_principal")
+    strata = reports.stratification(data)
+    assert set(strata) == {"rate", "original_term", "remaining_term_at_cutoff", "region", "industry", "size"}
+    for name, table in strata.items():
+        assert table["cutoff_principal"].sum() == original, name
+        assert table["principal"].sum() == now, name
+        assert table["cutoff_loans"].sum() == len(cut), name
+    band = strata["rate"].set_index("bucket").loc["1200-1499 bps"]
+    mask = (cut["rate_bps"] >= 1200) & (cut["rate_bps"] < 1500)
+    assert band["cutoff_loans"] == int(mask.sum())
+    assert band["cutoff_principal"] == sum(int(x) for x in cut.loc[mask, "principal"])
+    region = strata["region"].set_index("bucket")
+    by_region = cut.groupby("region")["principal"].sum()
+    assert {int(k): int(v) for k, v in region["cutoff_principal"].items()} == {int(k): int(v) for k, v in by_region.items()}
+    conc = reports.concentration_report(data).set_index("kind")
+    top = by_region.idxmax()
+    assert conc.loc["region", "cutoff_bps"] == int(by_region.max()) * 10_000 // original
+    assert int(conc.loc["region", "bucket"]) == int(top)
+    limits = data.w3.eth.contract(address=data.registry, abi=load_abi("AssetRegistry")).functions.poolCriteria(data.pool_id).call()
+    assert conc.loc["region", "limit_bps"] == 2000 == limits[8]
+    assert conc.loc["obligor", "limit_bps"] == 50
+    assert not conc["breached_at_cutoff"].any()  # the registry refused to seal a pool over its limits
+
+
+def test_regulator_report_lists_status_changes_roles_pauses_and_forced_transfers(served, admin, trustee, investors):
+    d = served.deal
+    token = d.tokens[0]
+    for role in ("CONTROLLER_ROLE", "PAUSER_ROLE"):
+        token.grantRole(web3.keccak(text=role), trustee, {"from": admin})
+    token.controllerTransfer(investors[0], investors[5], 1_000, b"", b"court order 42", {"from": trustee})
+    token.pause({"from": trustee})
+    token.unpause({"from": trustee})
+    data = reports.load_deal(served.url, d.spv.address)
+    changes = reports.asset_status_changes(data)
+    got = [(r["loan_id"], r["from"], r["to"]) for _, r in changes.iterrows()]
+    n = served.named
+    assert got == [(n["A"], "Performing", "Prepaid"), (n["B"], "Performing", "Defaulted"),
+                   (n["D"], "Performing", "Delinquent30"), (n["D"], "Delinquent30", "Delinquent60"),
+                   (n["D"], "Delinquent60", "Defaulted")]
+    events = reports.regulator_events(data)
+    alerts = events[events["kind"] == "alert"]
+    assert list(alerts["event"]).count("AssetStatusChanged") == 4  # B defaulted, D late, later, defaulted
+    privileged = events[events["kind"] == "privileged"]
+    tok = privileged[privileged["address"] == token.address]
+    assert ["RoleGranted", "RoleGranted", "ControllerTransfer", "TransfersPaused", "TransfersUnpaused"] == \
+        [e for e in tok["event"] if e in ("RoleGranted", "ControllerTransfer", "TransfersPaused", "TransfersUnpaused")][-5:]
+    forced = tok[tok["event"] == "ControllerTransfer"].iloc[0]["args"]
+    assert forced["from"] == investors[0].address and forced["to"] == investors[5].address and forced["value"] == 1_000
+    assert list(privileged.loc[privileged["event"] == "ReportSubmitted", "event"]).count("ReportSubmitted") == 3
+    assert "DealClosed" in set(privileged["event"]) and "PoolSealed" in set(privileged["event"])
+    assert (events["event"] == "AssetStatusChanged").sum() == 5  # principal-only servicing updates left out
+
+
+def test_honest_tapes_verify_and_tampered_ones_are_caught_per_loan(served, data):
+    for period, tape in enumerate(served.tapes, start=1):
+        bad = servicing.verify_servicing_tape(data, data.spv_address, period, tape)
+        assert bad.empty, bad.to_string()
+    tape = served.tapes[1].copy()
+    victim = tape.index[(tape["interest_collected"] > 0)][10]
+    lid = tape.loc[victim, "loan_id"]
+    tape.loc[victim, "interest_collected"] += 7
+    bad = servicing.verify_servicing_tape(data, data.spv_address, 2, tape)
+    assert set(bad["check"]) == {"merkle_root", "aggregate", "evidence"}
+    assert set(bad.loc[bad["scope"] == "loan", "loan_id"]) == {lid}
+    agg = bad[bad["scope"] == "aggregate"].iloc[0]
+    assert agg["field"] == "interest_collections" and agg["tape"] - agg["chain"] == 7
+    # an understated balance: the registry (and the beginning of the next period) disagree for that loan only
+    tape = served.tapes[2].copy()
+    victim = tape.index[(tape["scheduled_principal"] > 0)][3]
+    lid = tape.loc[victim, "loan_id"]
+    tape.loc[victim, "scheduled_principal"] += 500
+    tape.loc[victim, "ending_principal"] -= 500
+    bad = servicing.verify_servicing_tape(data, data.spv_address, 3, tape)
+    loans = bad[bad["scope"] == "loan"]
+    assert set(loans["loan_id"]) == {lid}
+    registry = loans[loans["check"] == "registry"].iloc[0]
+    assert registry["field"] == "ending_principal" and registry["chain"] - registry["tape"] == 500
+    assert {"scheduled_principal", "pool_ending_balance"} <= set(bad.loc[bad["scope"] == "aggregate", "field"])
+    # a loan dropped, and a tape of the wrong period
+    short = served.tapes[0].drop(index=5)
+    bad = servicing.verify_servicing_tape(data, data.spv_address, 1, short)
+    assert ("membership", served.tapes[0].loc[5, "loan_id"]) in set(zip(bad["check"], bad["loan_id"]))
+    bad = servicing.verify_servicing_tape(data, data.spv_address, 3, served.tapes[1])
+    assert set(bad["check"]) == {"format"} and "period" in set(bad["field"])
+
+
+def _run(args: list[str], timeout: float = 120) -> subprocess.CompletedProcess:
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg", "HOME": os.environ.get("HOME", "/tmp")}
+    return subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def test_a_fresh_process_rebuilds_the_reports_from_url_and_address(served, data, tmp_path):
+    out = tmp_path / "fresh"
+    proc = _run(["-m", "chainabs.reports", "--rpc", served.url, "--spv", data.spv_address, "--out", str(out)])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    here = tmp_path / "here"
+    reports.write_reports(data, here)
+    for name in ("investor_report", "pool_performance", "triggers", "stratification", "concentration",
+                 "asset_status_changes", "currency_movements", "regulator_events", "holder_statements"):
+        assert (out / f"{name}.csv").read_text() == (here / f"{name}.csv").read_text(), name
+    page = (out / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 3 and "Stratification" in page
+    # the verification CLI, from a file, in a fresh process: a forged tape fails, naming the loan
+    tape = served.tapes[0]
+    forged = tape.copy()
+    forged.loc[0, "recoveries"] = 1
+    servicing.write_servicing_tape(forged, tmp_path / "p1-forged.csv")
+    bad = _run(["-m", "chainabs.servicing", "--rpc", served.url, "--spv", data.spv_address, "--period", "1",
+                "--tape", str(tmp_path / "p1-forged.csv"), "--out", str(tmp_path / "mismatches.csv")])
+    assert bad.returncode == 1
+    mismatches = pd.read_csv(tmp_path / "mismatches.csv")
+    assert set(mismatches.loc[mismatches["scope"] == "loan", "loan_id"]) == {tape.loc[0, "loan_id"]}
+
+
+def _spawn_monitor(url: str, spv: str, state: Path) -> subprocess.Popen:
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "HOME": os.environ.get("HOME", "/tmp")}
+    return subprocess.Popen([sys.executable, "-m", "chainabs.monitor", "--rpc", url, "--spv", spv, "--state", str(state),
+                             "--interval", "0.05", "--quiet"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+
+
+def _wait(predicate, timeout: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _caught_up(state: Path) -> bool:
+    path = state / "checkpoint.json"
+    return path.exists() and __import__("json").loads(path.read_text())["last_block"] >= web3.eth.block_number
+
+
+def _lines(state: Path) -> list[dict]:
+    path = state / "events.jsonl"
+    return read_jsonl(path) if path.exists() else []
+
+
+def test_monitor_of_the_deal_killed_and_restarted_has_no_gap_and_no_duplicate(served, admin, trustee, investors,
+                                                                            stranger, tmp_path):
+    d, cut = served.deal, served.cutoff
+    spv = d.spv.address
+    state = tmp_path / "monitor"
+    late = tuple(sorted(cut["loan_id"])[10:12])
+    proc = _spawn_monitor(served.url, spv, state)
+    try:
+        assert _wait(lambda: _caught_up(state)), proc.stderr.read1().decode() if proc.poll() is not None else "slow"
+        period4 = amortising_tape(served.tapes[-1], cut, late=late)
+        run_period(d, served.tapes[-1], period4, stranger)
+        assert _wait(lambda: any(r["event"] == "ReportSubmitted" and r["args"]["period"] == 4 for r in _lines(state)))
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    # while the monitor is down: a pause, a forced transfer, another period with loans falling further behind
+    d.tokens[1].grantRole(web3.keccak(text="PAUSER_ROLE"), trustee, {"from": admin})
+    d.tokens[1].pause({"from": trustee})
+    d.tokens[1].unpause({"from": trustee})
+    period5 = amortising_tape(period4, cut, late=late)
+    run_period(d, period4, period5, stranger)
+    proc = _spawn_monitor(served.url, spv, state)
+    try:
+        assert _wait(lambda: _caught_up(state))
+    finally:
+        proc.terminate()
+        proc.wait()
+    records = _lines(state)
+    keys = [(r["block"], r["tx"], r["log_index"]) for r in records]
+    assert len(keys) == len(set(keys)), "an event was written twice"
+    watch, start, classifier = deal_watch(served.url, spv)
+    decoder = EventDecoder(web3, {a: (n, load_abi(n)) for a, n in watch.items()})
+    expected = [e for e in read_events(web3, decoder, start) if classifier(e)]
+    assert sorted(keys) == sorted(e.key for e in expected), "an event was lost"
+    lates = [r for r in records if r["event"] == "AssetStatusChanged" and r["kind"] == "alert"
+             and r["args"]["to"] in (2, 3)]
+    assert len(lates) >= 4  # both late loans, 30 then 60 days
+    assert {"TransfersPaused", "TransfersUnpaused", "RoleGranted"} <= {r["event"] for r in records}
+    assert [r["args"]["period"] for r in records if r["event"] == "ReportSubmitted"] == [1, 2, 3, 4, 5]
