@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,8 +42,13 @@ class DecodedEvent:
 
     @property
     def key(self) -> tuple[int, str, int]:
-        """(block, tx hash, log index): unique per log; orders events as the chain did."""
+        """(block, tx hash, log index): unique per log (the identity used to de-duplicate)."""
         return (self.block_number, self.tx_hash, self.log_index)
+
+    @property
+    def order(self) -> tuple[int, int]:
+        """(block, log index): the order the chain emitted the events in."""
+        return (self.block_number, self.log_index)
 
     def to_json(self) -> dict[str, Any]:
         """JSON-friendly dict (bytes as 0x-hex, big ints kept exact as ints)."""
@@ -63,7 +68,7 @@ def _jsonable(value: Any) -> Any:
         return "0x" + bytes(value).hex()
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):  # dicts and web3's AttributeDict (decoded structs)
         return {k: _jsonable(v) for k, v in value.items()}
     return value
 

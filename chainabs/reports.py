@@ -116,7 +116,7 @@ def load_deal(rpc_url: str, spv_address: str, *, start_block: int | None = None,
         events += read_events(w3, only_registry, registry_start, start_block - 1, chunk=chunk)
     data.events = [e for e in events if e.address != registry or of_pool(e, data.pool_id)]
     data.events += _currency_movements(w3, currency, spv_address, start_block, chunk)
-    data.events.sort(key=lambda e: e.key)
+    data.events.sort(key=lambda e: e.order)
     return data
 
 
