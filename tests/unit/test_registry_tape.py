@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 import numpy as np
 import pandas as pd
@@ -126,10 +125,9 @@ def test_leaf_encoding_is_abi_encode_and_packing_roundtrips():
     assert tp.PoolCriteria.from_chain(CRIT.to_chain()) == CRIT
 
 
-def test_validating_100k_rows_takes_under_5_seconds(tmp_path):
+def test_a_100k_row_tape_round_trips_and_validates(tmp_path):
+    """Scale check of the vectorized validation (its speed is measured by `make bench`: tape_validate_100k_s)."""
     path = tmp_path / "big.csv"
     tp.write_tape(synthetic.generate_tape(100_000, seed=1), path)
-    start = time.perf_counter()
     typed, issues = tp.validate_tape(tp.read_tape(path), CRIT, today=CUTOFF)
-    assert time.perf_counter() - start < 5.0
     assert issues == [] and len(typed) == 100_000 and np.issubdtype(typed.principal.dtype, np.integer)
