@@ -26,6 +26,43 @@ class ChainConfigError(RuntimeError):
     """Raised when the environment does not provide what a network needs (key, RPC, address)."""
 
 
+#: How long a mined transaction may be missing from eth_getTransactionByHash before it counts as dropped.
+TX_LOOKUP_GRACE_S = 5.0
+
+
+def harden_brownie() -> None:
+    """Work around brownie's false "Tx dropped without known replacement" on anvil.
+
+    brownie waits until the sender's nonce has moved past the transaction, then looks the transaction up
+    once; anvil can answer that lookup with null for a moment while it mines a large transaction, and
+    brownie then declares the transaction dropped although it is (being) mined. The lookup is retried for
+    up to :data:`TX_LOOKUP_GRACE_S` seconds, so only a really dropped transaction is reported as such.
+    Idempotent.
+    """
+    import time
+
+    from brownie import web3
+    from web3.exceptions import TransactionNotFound
+
+    eth = web3.eth
+    if getattr(eth, "_chainabs_hardened", False):
+        return
+    lookup = eth.get_transaction
+
+    def get_transaction(tx_hash: Any) -> Any:
+        deadline = time.monotonic() + TX_LOOKUP_GRACE_S
+        while True:
+            try:
+                return lookup(tx_hash)
+            except TransactionNotFound:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.1)
+
+    eth.get_transaction = get_transaction  # type: ignore[method-assign]
+    eth._chainabs_hardened = True  # type: ignore[attr-defined]
+
+
 def load_project() -> Any:
     """Load (once) and return the ChainABS brownie project, compiling what changed."""
     from brownie import project
@@ -43,6 +80,7 @@ def ensure_connected(network_name: str | None = None) -> Any:
     """
     from brownie import network
 
+    harden_brownie()
     proj = load_project()
     if not network.is_connected():
         network.connect(network_name)

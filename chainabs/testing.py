@@ -11,6 +11,10 @@ def configure_local_chain(port: int = 8545, gas_limit: int = 30_000_000, account
     """
     from brownie._config import CONFIG
 
+    from chainabs.chain import harden_brownie
+
+    harden_brownie()
+
     for net_id in ("development", "ganache-cli"):
         net = CONFIG.networks.get(net_id)
         if not net:
