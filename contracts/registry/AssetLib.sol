@@ -89,16 +89,16 @@ library AssetLib {
     uint256 internal constant ACC_MATURITY_WEIGHTED = 0x0e0;
     uint256 internal constant ACC_REGION_MASK = 0x100;
     uint256 internal constant ACC_INDUSTRY_MASK = 0x120;
-    uint256 internal constant ACC_TALLY_COUNT = 0x140; // 4 words: Performing .. Delinquent90
-    uint256 internal constant ACC_TALLY_PRINCIPAL = 0x1c0; // 4 words
-    uint256 internal constant ACC_LIMITS = 0x240; // 8 words, see {loadLimits}
-    uint256 internal constant ACC_BUF = 0x340; // 15 words: abi.encode(originator, record) of the current asset
-    uint256 internal constant ACC_REGION_SUMS = 0x520; // 256 words
-    uint256 internal constant ACC_INDUSTRY_SUMS = 0x2520; // 256 words
-    uint256 internal constant ACC_POOL_BITS = 0x4520; // poolId << 96
-    uint256 internal constant ACC_ASSETS_SLOT = 0x4540; // storage slot of the asset mapping
-    uint256 internal constant ACC_LEAVES = 0x4560; // memory pointer of the batch's leaves array
-    uint256 internal constant ACC_SIZE = 0x4580;
+    // 4 words, Performing .. Delinquent90: count << 128 | principal (a batch's principal is below 2^106).
+    uint256 internal constant ACC_TALLY = 0x140;
+    uint256 internal constant ACC_LIMITS = 0x1c0; // 8 words, see {loadLimits}
+    uint256 internal constant ACC_BUF = 0x2c0; // 15 words: abi.encode(originator, record) of the current asset
+    uint256 internal constant ACC_REGION_SUMS = 0x4a0; // 256 words
+    uint256 internal constant ACC_INDUSTRY_SUMS = 0x24a0; // 256 words
+    uint256 internal constant ACC_POOL_BITS = 0x44a0; // poolId << 96
+    uint256 internal constant ACC_ASSETS_SLOT = 0x44c0; // storage slot of the asset mapping
+    uint256 internal constant ACC_LEAVES = 0x44e0; // memory pointer of the batch's leaves array
+    uint256 internal constant ACC_SIZE = 0x4500;
 
     /// @notice {registerBatch} outcome: every record registered.
     uint256 internal constant DONE = 0;
@@ -286,27 +286,29 @@ library AssetLib {
                 mstore(0x00, mload(a)) // ACC_LEAF_CHAIN
                 mstore(0x20, leaf)
                 mstore(a, keccak256(0x00, 0x40))
-                let p := add(a, ACC_PRINCIPAL)
-                mstore(p, add(mload(p), principal))
-                p := add(a, ACC_RATE_WEIGHTED)
-                mstore(p, add(mload(p), mul(principal, and(shr(192, t), 0xffff))))
-                p := add(a, ACC_MATURITY_WEIGHTED)
-                mstore(p, add(mload(p), mul(principal, and(shr(40, d), 0xffffffffff))))
-                let code := and(shr(96, d), 0xff)
-                p := add(add(a, ACC_REGION_SUMS), shl(5, code))
-                mstore(p, add(mload(p), principal))
-                p := add(a, ACC_REGION_MASK)
-                mstore(p, or(mload(p), shl(code, 1)))
-                code := and(shr(104, d), 0xff)
-                p := add(add(a, ACC_INDUSTRY_SUMS), shl(5, code))
-                mstore(p, add(mload(p), principal))
-                p := add(a, ACC_INDUSTRY_MASK)
-                mstore(p, or(mload(p), shl(code, 1)))
-                code := shl(5, sub(status, 1))
-                p := add(add(a, ACC_TALLY_COUNT), code)
-                mstore(p, add(mload(p), 1))
-                p := add(add(a, ACC_TALLY_PRINCIPAL), code)
-                mstore(p, add(mload(p), principal))
+                mstore(add(a, ACC_PRINCIPAL), add(mload(add(a, ACC_PRINCIPAL)), principal))
+                mstore(
+                    add(a, ACC_RATE_WEIGHTED),
+                    add(mload(add(a, ACC_RATE_WEIGHTED)), mul(principal, and(shr(192, t), 0xffff)))
+                )
+                mstore(
+                    add(a, ACC_MATURITY_WEIGHTED),
+                    add(mload(add(a, ACC_MATURITY_WEIGHTED)), mul(principal, and(shr(40, d), 0xffffffffff)))
+                )
+                {
+                    let code := and(shr(96, d), 0xff)
+                    let p := add(add(a, ACC_REGION_SUMS), shl(5, code))
+                    mstore(p, add(mload(p), principal))
+                    mstore(add(a, ACC_REGION_MASK), or(mload(add(a, ACC_REGION_MASK)), shl(code, 1)))
+                }
+                {
+                    let code := and(shr(104, d), 0xff)
+                    let p := add(add(a, ACC_INDUSTRY_SUMS), shl(5, code))
+                    mstore(p, add(mload(p), principal))
+                    mstore(add(a, ACC_INDUSTRY_MASK), or(mload(add(a, ACC_INDUSTRY_MASK)), shl(code, 1)))
+                }
+                let p := add(add(a, ACC_TALLY), shl(5, sub(status, 1)))
+                mstore(p, add(mload(p), or(shl(128, 1), principal)))
             }
             let wp := add(mload(add(acc, ACC_LEAVES)), 0x20)
             let r := records.offset
