@@ -77,28 +77,29 @@ library AssetLib {
 
     // ---------------------------------------------------------------- batch registration (hot path)
     // One registration batch keeps its running sums in one memory block (words at the offsets below), so
-    // that a batch of any size runs in constant memory and with ~300 opcodes per asset besides the storage
-    // write and the ERC-721 log. Sums are bounded by uint96 x 2^40 per asset and cannot overflow.
+    // that a batch of any size runs in constant memory and with ~550 opcodes (~1.8k gas) per asset besides
+    // the storage write and the ERC-721 log. Sums are bounded by uint96 x 2^40 per asset and cannot overflow.
     uint256 internal constant ACC_LEAF_CHAIN = 0x000;
-    uint256 internal constant ACC_LAST_OBLIGOR = 0x020;
-    uint256 internal constant ACC_OBLIGOR_PRINCIPAL = 0x040;
-    uint256 internal constant ACC_MAX_OBLIGOR = 0x060;
-    uint256 internal constant ACC_MAX_OBLIGOR_PRINCIPAL = 0x080;
-    uint256 internal constant ACC_PRINCIPAL = 0x0a0;
-    uint256 internal constant ACC_RATE_WEIGHTED = 0x0c0;
-    uint256 internal constant ACC_MATURITY_WEIGHTED = 0x0e0;
-    uint256 internal constant ACC_REGION_MASK = 0x100;
-    uint256 internal constant ACC_INDUSTRY_MASK = 0x120;
+    uint256 internal constant ACC_LEAF = 0x020; // the current leaf, hashed together with the leaf chain
+    uint256 internal constant ACC_LAST_OBLIGOR = 0x040;
+    uint256 internal constant ACC_OBLIGOR_PRINCIPAL = 0x060;
+    uint256 internal constant ACC_MAX_OBLIGOR = 0x080;
+    uint256 internal constant ACC_MAX_OBLIGOR_PRINCIPAL = 0x0a0;
+    uint256 internal constant ACC_PRINCIPAL = 0x0c0;
+    uint256 internal constant ACC_RATE_WEIGHTED = 0x0e0;
+    uint256 internal constant ACC_MATURITY_WEIGHTED = 0x100;
+    uint256 internal constant ACC_REGION_MASK = 0x120;
+    uint256 internal constant ACC_INDUSTRY_MASK = 0x140;
     // 4 words, Performing .. Delinquent90: count << 128 | principal (a batch's principal is below 2^106).
-    uint256 internal constant ACC_TALLY = 0x140;
-    uint256 internal constant ACC_LIMITS = 0x1c0; // 8 words, see {loadLimits}
-    uint256 internal constant ACC_BUF = 0x2c0; // 15 words: abi.encode(originator, record) of the current asset
-    uint256 internal constant ACC_REGION_SUMS = 0x4a0; // 256 words
-    uint256 internal constant ACC_INDUSTRY_SUMS = 0x24a0; // 256 words
-    uint256 internal constant ACC_POOL_BITS = 0x44a0; // poolId << 96
-    uint256 internal constant ACC_ASSETS_SLOT = 0x44c0; // storage slot of the asset mapping
-    uint256 internal constant ACC_LEAVES = 0x44e0; // memory pointer of the batch's leaves array
-    uint256 internal constant ACC_SIZE = 0x4500;
+    uint256 internal constant ACC_TALLY = 0x160;
+    uint256 internal constant ACC_LIMITS = 0x1e0; // 8 words, see {loadLimits}
+    uint256 internal constant ACC_BUF = 0x2e0; // 15 words: abi.encode(originator, record) of the current asset
+    uint256 internal constant ACC_REGION_SUMS = 0x4c0; // 256 words
+    uint256 internal constant ACC_INDUSTRY_SUMS = 0x24c0; // 256 words
+    uint256 internal constant ACC_POOL_BITS = 0x44c0; // poolId << 96
+    uint256 internal constant ACC_ASSETS_SLOT = 0x44e0; // storage slot of the asset mapping
+    uint256 internal constant ACC_LEAVES = 0x4500; // memory pointer of the batch's leaves array
+    uint256 internal constant ACC_SIZE = 0x4520;
 
     /// @notice {registerBatch} outcome: every record registered.
     uint256 internal constant DONE = 0;
@@ -258,8 +259,7 @@ library AssetLib {
                 mstore(0x00, keccak256(buf, 0x1e0))
                 let leaf := keccak256(0x00, 0x20)
                 mstore(wp, leaf)
-                mstore(0x00, id)
-                mstore(0x20, mload(add(a, ACC_ASSETS_SLOT)))
+                mstore(0x00, id) // the asset mapping's slot stays in scratch word 0x20 during the loop
                 let slot := keccak256(0x00, 0x40)
                 if sload(slot) {
                     out := 2
@@ -283,9 +283,9 @@ library AssetLib {
                 // Transfer(address(0), originator, id)
                 log4(0, 0, 0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef, 0, mload(buf), id)
                 // Fold into the batch sums.
-                mstore(0x00, mload(a)) // ACC_LEAF_CHAIN
-                mstore(0x20, leaf)
-                mstore(a, keccak256(0x00, 0x40))
+                mstore(add(a, ACC_LEAF), leaf)
+                mstore(a, keccak256(a, 0x40)) // ACC_LEAF_CHAIN
+
                 mstore(add(a, ACC_PRINCIPAL), add(mload(add(a, ACC_PRINCIPAL)), principal))
                 mstore(
                     add(a, ACC_RATE_WEIGHTED),
@@ -295,21 +295,23 @@ library AssetLib {
                     add(a, ACC_MATURITY_WEIGHTED),
                     add(mload(add(a, ACC_MATURITY_WEIGHTED)), mul(principal, and(shr(40, d), 0xffffffffff)))
                 )
-                {
-                    let code := and(shr(96, d), 0xff)
-                    let p := add(add(a, ACC_REGION_SUMS), shl(5, code))
-                    mstore(p, add(mload(p), principal))
-                    mstore(add(a, ACC_REGION_MASK), or(mload(add(a, ACC_REGION_MASK)), shl(code, 1)))
-                }
-                {
-                    let code := and(shr(104, d), 0xff)
-                    let p := add(add(a, ACC_INDUSTRY_SUMS), shl(5, code))
-                    mstore(p, add(mload(p), principal))
+                // Bucket sums; a bucket's first asset of the batch (every principal is > 0) sets its mask bit.
+                let code := and(shr(96, d), 0xff)
+                let p := add(add(a, ACC_REGION_SUMS), shl(5, code))
+                let sum := mload(p)
+                mstore(p, add(sum, principal))
+                if iszero(sum) { mstore(add(a, ACC_REGION_MASK), or(mload(add(a, ACC_REGION_MASK)), shl(code, 1))) }
+                code := and(shr(104, d), 0xff)
+                p := add(add(a, ACC_INDUSTRY_SUMS), shl(5, code))
+                sum := mload(p)
+                mstore(p, add(sum, principal))
+                if iszero(sum) {
                     mstore(add(a, ACC_INDUSTRY_MASK), or(mload(add(a, ACC_INDUSTRY_MASK)), shl(code, 1)))
                 }
-                let p := add(add(a, ACC_TALLY), shl(5, sub(status, 1)))
+                p := add(add(a, ACC_TALLY), shl(5, sub(status, 1)))
                 mstore(p, add(mload(p), or(shl(128, 1), principal)))
             }
+            mstore(0x20, mload(add(acc, ACC_ASSETS_SLOT)))
             let wp := add(mload(add(acc, ACC_LEAVES)), 0x20)
             let r := records.offset
             for { let i := 0 } lt(i, records.length) { i := add(i, 1) } {
