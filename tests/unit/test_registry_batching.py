@@ -53,3 +53,53 @@ def test_fit_batch_never_exceeds_the_budget(fixed, marginal, guess, budget):
 @pytest.mark.parametrize("max_tx_bytes, expected", [(120_000, 623), (192 * 12 + 300, 12), (100, 1)])
 def test_records_per_tx(max_tx_bytes, expected):
     assert rc.records_per_tx(max_tx_bytes) == expected
+
+
+class _DroppedRegistry:
+    """A registry whose ``registerAndPool`` raises what brownie raises for a transaction it thinks dropped."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    class _Fn:
+        def __init__(self, message: str) -> None:
+            self.message = message
+
+        def __call__(self, *args, **kwargs):
+            from brownie.exceptions import TransactionError
+
+            raise TransactionError(self.message)
+
+    @property
+    def registerAndPool(self):  # noqa: N802 - contract method name
+        return self._Fn(self.message)
+
+
+TXID = "0x" + "ab" * 32
+
+
+@pytest.mark.parametrize("status, outcome", [(1, 123_456), (0, rc.OnboardingError)])
+def test_send_batch_asks_the_node_when_brownie_reports_a_drop(monkeypatch, status, outcome):
+    from brownie import web3
+
+    asked = []
+
+    def receipt(txid, timeout):
+        asked.append(txid)
+        return {"status": status, "gasUsed": 123_456}
+
+    monkeypatch.setattr(web3.eth, "wait_for_transaction_receipt", receipt)
+    registry = _DroppedRegistry(f"Tx dropped without known replacement: {TXID}")
+    if status:
+        assert rc._send_batch(registry, 1, [], "0x" + "11" * 20) == outcome
+    else:
+        with pytest.raises(outcome):
+            rc._send_batch(registry, 1, [], "0x" + "11" * 20)
+    assert asked == [TXID]
+
+
+def test_send_batch_reraises_other_transaction_errors():
+    from brownie.exceptions import TransactionError
+
+    with pytest.raises(TransactionError, match="nonce too low"):
+        rc._send_batch(_DroppedRegistry("nonce too low"), 1, [], "0x" + "11" * 20)
