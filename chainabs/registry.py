@@ -14,6 +14,7 @@ whole batch (it reverts whole), so there is no partial state to repair.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -137,11 +138,45 @@ def prepare_tape(tape: pd.DataFrame, criteria: PoolCriteria, *, today: dt.date |
     return onboarding_order(check_tape(tape, criteria, today=today))
 
 
+def records_per_tx(max_tx_bytes: int = DEFAULT_MAX_TX_BYTES) -> int:
+    """Records of one ``registerAndPool`` transaction within ``max_tx_bytes`` of calldata."""
+    return max(1, (max_tx_bytes - 256) // RECORD_BYTES)
+
+
 def batch_size(gas_per_asset: float, gas_per_tx: int, max_tx_bytes: int = DEFAULT_MAX_TX_BYTES) -> int:
     """Assets per ``registerAndPool`` transaction: as many as fit both the gas and the size budget."""
-    by_bytes = max(1, (max_tx_bytes - 256) // RECORD_BYTES)
+    by_bytes = records_per_tx(max_tx_bytes)
     by_gas = max(1, int((gas_per_tx - 100_000) // max(gas_per_asset, 1.0)))
     return min(by_bytes, by_gas)
+
+
+def fit_batch(estimate: Callable[[int], int], guess: int, gas_per_tx: int, limit: int, tries: int = 3) -> int:
+    """The largest batch size (at most ``limit``) whose ``estimate(n)`` gas fits ``gas_per_tx``, searched from
+    ``guess`` in at most ``tries`` estimates: a proportional step from one measured point (it undershoots,
+    since part of a batch's gas is fixed), then secant steps through the last two. Returns at least 1."""
+    fits, fails = 0, limit + 1  # largest size known to fit, smallest known not to
+    points: list[tuple[int, int]] = []
+    n = max(1, min(guess, limit))
+    for _ in range(tries):
+        gas = estimate(n)
+        points.append((n, gas))
+        if gas <= gas_per_tx:
+            fits = max(fits, n)
+        else:
+            fails = min(fails, n)
+        if fits + 1 >= fails:
+            break
+        if len(points) >= 2 and points[-1][0] != points[-2][0] and points[-1][1] != points[-2][1]:
+            (n1, g1), (n2, g2) = points[-2], points[-1]
+            step = (g2 - g1) / (n2 - n1)  # marginal gas per asset
+            nxt = int(n2 + (gas_per_tx - g2) / step) if step > 0 else n2
+        else:
+            nxt = int(n * gas_per_tx / gas)
+        nxt = min(max(nxt, fits + 1), fails - 1)
+        if nxt == n:
+            break
+        n = nxt
+    return max(fits, 1)
 
 
 def default_gas_per_tx() -> int:
@@ -199,9 +234,17 @@ def onboard(
     ) as bar:
         task = bar.add_task("onboard", total=len(ordered), completed=done, pool=pool_id, gas="")
         while cursor < len(ordered) and (max_batches is None or result.batches < max_batches):
-            n = min(batch_size(est, gas_per_tx, max_tx_bytes), len(ordered) - cursor)
-            receipt = registry.registerAndPool(pool_id, records[cursor : cursor + n], chain.tx(originator))
-            used = int(receipt.gas_used)
+            remaining = len(ordered) - cursor
+            by_bytes = min(records_per_tx(max_tx_bytes), remaining)
+            n = min(batch_size(est, gas_per_tx, max_tx_bytes), remaining)
+            if n < by_bytes:  # gas-bound: fill the gas budget from estimates rather than the running average
+
+                def estimate(k: int, start: int = cursor) -> int:
+                    return int(registry.registerAndPool.estimate_gas(pool_id, records[start : start + k],
+                                                                     chain.tx(originator)))
+
+                n = fit_batch(estimate, n, gas_per_tx, by_bytes)
+            used = _send_batch(registry, pool_id, records[cursor : cursor + n], originator)
             est = used / n * 1.02
             cursor += n
             result.batches += 1
@@ -223,6 +266,29 @@ def onboard(
     if problems:
         raise OnboardingError("post-check failed:\n  " + "\n  ".join(problems))
     return result
+
+
+def _send_batch(registry: Any, pool_id: int, part: list[Any], originator: Any) -> int:
+    """Send one ``registerAndPool`` batch; its gas used.
+
+    brownie 1.22's receipt poller can report a slow node's mined transaction as "dropped without known
+    replacement" (it sees the sender's nonce move before the node serves the receipt); the node is then asked
+    for the receipt itself, and only a missing or failed one is an error."""
+    import re
+
+    from brownie import web3
+    from brownie.exceptions import TransactionError
+
+    try:
+        return int(registry.registerAndPool(pool_id, part, chain.tx(originator)).gas_used)
+    except TransactionError as err:
+        found = re.search(r"dropped without known replacement: (0x[0-9a-fA-F]{64})", str(err))
+        if not found:
+            raise
+        receipt = web3.eth.wait_for_transaction_receipt(found.group(1), timeout=120)
+        if int(receipt["status"]) != 1:
+            raise OnboardingError(f"batch transaction {found.group(1)} failed on chain") from err
+        return int(receipt["gasUsed"])
 
 
 def _refuse_registered_elsewhere(registry: Any, ids: list[int], loan_ids: list[str], chunk: int = 2_000) -> None:

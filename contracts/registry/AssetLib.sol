@@ -77,28 +77,29 @@ library AssetLib {
 
     // ---------------------------------------------------------------- batch registration (hot path)
     // One registration batch keeps its running sums in one memory block (words at the offsets below), so
-    // that a batch of any size runs in constant memory and with ~300 opcodes per asset besides the storage
-    // write and the ERC-721 log. Sums are bounded by uint96 x 2^40 per asset and cannot overflow.
+    // that a batch of any size runs in constant memory and with ~550 opcodes (~1.8k gas) per asset besides
+    // the storage write and the ERC-721 log. Sums are bounded by uint96 x 2^40 per asset and cannot overflow.
     uint256 internal constant ACC_LEAF_CHAIN = 0x000;
-    uint256 internal constant ACC_LAST_OBLIGOR = 0x020;
-    uint256 internal constant ACC_OBLIGOR_PRINCIPAL = 0x040;
-    uint256 internal constant ACC_MAX_OBLIGOR = 0x060;
-    uint256 internal constant ACC_MAX_OBLIGOR_PRINCIPAL = 0x080;
-    uint256 internal constant ACC_PRINCIPAL = 0x0a0;
-    uint256 internal constant ACC_RATE_WEIGHTED = 0x0c0;
-    uint256 internal constant ACC_MATURITY_WEIGHTED = 0x0e0;
-    uint256 internal constant ACC_REGION_MASK = 0x100;
-    uint256 internal constant ACC_INDUSTRY_MASK = 0x120;
-    uint256 internal constant ACC_TALLY_COUNT = 0x140; // 4 words: Performing .. Delinquent90
-    uint256 internal constant ACC_TALLY_PRINCIPAL = 0x1c0; // 4 words
-    uint256 internal constant ACC_LIMITS = 0x240; // 8 words, see {loadLimits}
-    uint256 internal constant ACC_BUF = 0x340; // 15 words: abi.encode(originator, record) of the current asset
-    uint256 internal constant ACC_REGION_SUMS = 0x520; // 256 words
-    uint256 internal constant ACC_INDUSTRY_SUMS = 0x2520; // 256 words
-    uint256 internal constant ACC_POOL_BITS = 0x4520; // poolId << 96
-    uint256 internal constant ACC_ASSETS_SLOT = 0x4540; // storage slot of the asset mapping
-    uint256 internal constant ACC_LEAVES = 0x4560; // memory pointer of the batch's leaves array
-    uint256 internal constant ACC_SIZE = 0x4580;
+    uint256 internal constant ACC_LEAF = 0x020; // the current leaf, hashed together with the leaf chain
+    uint256 internal constant ACC_LAST_OBLIGOR = 0x040;
+    uint256 internal constant ACC_OBLIGOR_PRINCIPAL = 0x060;
+    uint256 internal constant ACC_MAX_OBLIGOR = 0x080;
+    uint256 internal constant ACC_MAX_OBLIGOR_PRINCIPAL = 0x0a0;
+    uint256 internal constant ACC_PRINCIPAL = 0x0c0;
+    uint256 internal constant ACC_RATE_WEIGHTED = 0x0e0;
+    uint256 internal constant ACC_MATURITY_WEIGHTED = 0x100;
+    uint256 internal constant ACC_REGION_MASK = 0x120;
+    uint256 internal constant ACC_INDUSTRY_MASK = 0x140;
+    // 4 words, Performing .. Delinquent90: count << 128 | principal (a batch's principal is below 2^106).
+    uint256 internal constant ACC_TALLY = 0x160;
+    uint256 internal constant ACC_LIMITS = 0x1e0; // 8 words, see {loadLimits}
+    uint256 internal constant ACC_BUF = 0x2e0; // 15 words: abi.encode(originator, record) of the current asset
+    uint256 internal constant ACC_REGION_SUMS = 0x4c0; // 256 words
+    uint256 internal constant ACC_INDUSTRY_SUMS = 0x24c0; // 256 words
+    uint256 internal constant ACC_POOL_BITS = 0x44c0; // poolId << 96
+    uint256 internal constant ACC_ASSETS_SLOT = 0x44e0; // storage slot of the asset mapping
+    uint256 internal constant ACC_LEAVES = 0x4500; // memory pointer of the batch's leaves array
+    uint256 internal constant ACC_SIZE = 0x4520;
 
     /// @notice {registerBatch} outcome: every record registered.
     uint256 internal constant DONE = 0;
@@ -186,38 +187,66 @@ library AssetLib {
                 if gt(and(shr(80, d), 0xffff), mload(add(lim, 0xc0))) { leave }
                 code := 0xff
             }
-            // The asset's storage word: principal | pool | status | rate | maturity | region | industry.
-            function stateOf(a, t, d) -> state {
-                let late := and(shr(80, d), 0xffff)
-                let status := add(add(1, gt(late, 29)), add(gt(late, 59), gt(late, 89)))
-                state := or(
-                    or(and(shr(96, t), 0xffffffffffffffffffffffff), mload(add(a, ACC_POOL_BITS))),
-                    or(
-                        or(shl(128, status), shl(136, and(shr(192, t), 0xffff))),
-                        or(shl(152, and(shr(40, d), 0xffffffffff)), shl(192, and(shr(96, d), 0xffff)))
-                    )
-                )
-            }
-            // Running exposure of the current obligor; false if out of order.
-            function trackObligor(a, obligor, principal) -> ok {
-                let last := mload(add(a, ACC_LAST_OBLIGOR))
-                ok := iszero(lt(obligor, last))
-                let exposure := principal
-                if eq(obligor, last) { exposure := add(mload(add(a, ACC_OBLIGOR_PRINCIPAL)), principal) }
-                mstore(add(a, ACC_LAST_OBLIGOR), obligor)
-                mstore(add(a, ACC_OBLIGOR_PRINCIPAL), exposure)
-                if gt(exposure, mload(add(a, ACC_MAX_OBLIGOR_PRINCIPAL))) {
-                    mstore(add(a, ACC_MAX_OBLIGOR_PRINCIPAL), exposure)
-                    mstore(add(a, ACC_MAX_OBLIGOR), obligor)
+            // One record, straight-line (the hot path): 0 on success, else (outcome, detail). `wp` is where
+            // its leaf goes in the leaves array.
+            function one(a, r, wp) -> out, det {
+                let t := calldataload(add(r, 0x20))
+                let d := calldataload(add(r, 0x40))
+                let principal := and(shr(96, t), 0xffffffffffffffffffffffff)
+                {
+                    // Fast check: does any eligibility rule fail? (exactly the union of {eligibility}'s rules)
+                    let lim := add(a, ACC_LIMITS)
+                    let cutoff := mload(lim)
+                    let maturity := and(shr(40, d), 0xffffffffff)
+                    let rate := and(shr(192, t), 0xffff)
+                    if or(
+                        or(
+                            or(or(shr(232, t), shr(112, d)), iszero(and(shr(shr(224, t), mload(add(lim, 0x40))), 1))),
+                            or(
+                                or(iszero(principal), gt(principal, and(t, 0xffffffffffffffffffffffff))),
+                                or(gt(principal, mload(add(lim, 0xe0))), lt(rate, mload(add(lim, 0x60))))
+                            )
+                        ),
+                        or(
+                            or(
+                                or(gt(rate, mload(add(lim, 0x80))), iszero(and(shr(208, t), 0xffff))),
+                                or(iszero(lt(and(d, 0xffffffffff), cutoff)), iszero(gt(maturity, cutoff)))
+                            ),
+                            or(
+                                or(gt(maturity, mload(add(lim, 0x20))), gt(sub(maturity, cutoff), mload(add(lim, 0xa0)))),
+                                gt(and(shr(80, d), 0xffff), mload(add(lim, 0xc0)))
+                            )
+                        )
+                    ) {
+                        det := eligibility(a, t, d)
+                        out := 1
+                        leave
+                    }
                 }
-            }
-            // abi.encode(originator, record...) into the buffer (originator already in word 0); id and leaf.
-            function hashRecord(a, r, t, d) -> id, leaf {
+                {
+                    // Running exposure of the current obligor (records sorted by obligor).
+                    let obligor := calldataload(add(r, 0x60))
+                    let last := mload(add(a, ACC_LAST_OBLIGOR))
+                    if lt(obligor, last) {
+                        out := 1
+                        det := 11 // ObligorOrder
+                        leave
+                    }
+                    let exposure := principal
+                    if eq(obligor, last) { exposure := add(mload(add(a, ACC_OBLIGOR_PRINCIPAL)), principal) }
+                    mstore(add(a, ACC_LAST_OBLIGOR), obligor)
+                    mstore(add(a, ACC_OBLIGOR_PRINCIPAL), exposure)
+                    if gt(exposure, mload(add(a, ACC_MAX_OBLIGOR_PRINCIPAL))) {
+                        mstore(add(a, ACC_MAX_OBLIGOR_PRINCIPAL), exposure)
+                        mstore(add(a, ACC_MAX_OBLIGOR), obligor)
+                    }
+                }
+                // abi.encode(originator, record...) into the buffer (originator already in word 0); id, leaf.
                 let buf := add(a, ACC_BUF)
                 mstore(add(buf, 0x20), calldataload(r))
                 mstore(add(buf, 0x40), shr(224, t))
                 mstore(add(buf, 0x60), and(t, 0xffffffffffffffffffffffff))
-                mstore(add(buf, 0x80), and(shr(96, t), 0xffffffffffffffffffffffff))
+                mstore(add(buf, 0x80), principal)
                 mstore(add(buf, 0xa0), and(shr(192, t), 0xffff))
                 mstore(add(buf, 0xc0), and(shr(208, t), 0xffff))
                 mstore(add(buf, 0xe0), and(d, 0xffffffffff))
@@ -226,79 +255,75 @@ library AssetLib {
                 mstore(add(buf, 0x140), and(shr(96, d), 0xff))
                 mstore(add(buf, 0x160), and(shr(104, d), 0xff))
                 calldatacopy(add(buf, 0x180), add(r, 0x60), 0x60)
-                id := keccak256(buf, 0x40)
+                let id := keccak256(buf, 0x40)
                 mstore(0x00, keccak256(buf, 0x1e0))
-                leaf := keccak256(0x00, 0x20)
-            }
-            // Fold one asset into the batch sums.
-            function fold(a, state, leaf) {
-                mstore(0x00, mload(a)) // ACC_LEAF_CHAIN
-                mstore(0x20, leaf)
-                mstore(a, keccak256(0x00, 0x40))
-                let principal := and(state, 0xffffffffffffffffffffffff)
-                let p := add(a, ACC_PRINCIPAL)
-                mstore(p, add(mload(p), principal))
-                p := add(a, ACC_RATE_WEIGHTED)
-                mstore(p, add(mload(p), mul(principal, and(shr(136, state), 0xffff))))
-                p := add(a, ACC_MATURITY_WEIGHTED)
-                mstore(p, add(mload(p), mul(principal, and(shr(152, state), 0xffffffffff))))
-                let code := and(shr(192, state), 0xff)
-                p := add(add(a, ACC_REGION_SUMS), shl(5, code))
-                mstore(p, add(mload(p), principal))
-                p := add(a, ACC_REGION_MASK)
-                mstore(p, or(mload(p), shl(code, 1)))
-                code := and(shr(200, state), 0xff)
-                p := add(add(a, ACC_INDUSTRY_SUMS), shl(5, code))
-                mstore(p, add(mload(p), principal))
-                p := add(a, ACC_INDUSTRY_MASK)
-                mstore(p, or(mload(p), shl(code, 1)))
-                code := shl(5, sub(and(shr(128, state), 0xff), 1))
-                p := add(add(a, ACC_TALLY_COUNT), code)
-                mstore(p, add(mload(p), 1))
-                p := add(add(a, ACC_TALLY_PRINCIPAL), code)
-                mstore(p, add(mload(p), principal))
-            }
-            // One record: 0 on success, else (outcome, detail).
-            function one(a, r, i) -> out, det {
-                let t := calldataload(add(r, 0x20))
-                let d := calldataload(add(r, 0x40))
-                det := eligibility(a, t, d)
-                if lt(det, 0xff) {
-                    out := 1
-                    leave
-                }
-                let state := stateOf(a, t, d)
-                if iszero(trackObligor(a, calldataload(add(r, 0x60)), and(state, 0xffffffffffffffffffffffff))) {
-                    out := 1
-                    det := 11 // ObligorOrder
-                    leave
-                }
-                let id, leaf := hashRecord(a, r, t, d)
-                mstore(0x00, id)
-                mstore(0x20, mload(add(a, ACC_ASSETS_SLOT)))
+                let leaf := keccak256(0x00, 0x20)
+                mstore(wp, leaf)
+                mstore(0x00, id) // the asset mapping's slot stays in scratch word 0x20 during the loop
                 let slot := keccak256(0x00, 0x40)
                 if sload(slot) {
                     out := 2
                     det := id
                     leave
                 }
-                sstore(slot, state)
+                // Status from days past due; the storage word: principal | pool | status | rate | maturity |
+                // region | industry.
+                let late := and(shr(80, d), 0xffff)
+                let status := add(add(1, gt(late, 29)), add(gt(late, 59), gt(late, 89)))
+                sstore(
+                    slot,
+                    or(
+                        or(or(principal, mload(add(a, ACC_POOL_BITS))), shl(128, status)),
+                        or(
+                            and(shr(56, t), 0xffff0000000000000000000000000000000000), // rate << 136
+                            or(shl(112, and(d, 0xffffffffff0000000000)), shl(96, and(d, 0xffff000000000000000000000000)))
+                        )
+                    )
+                )
                 // Transfer(address(0), originator, id)
-                log4(0, 0, 0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef, 0,
-                    mload(add(a, ACC_BUF)), id)
-                mstore(add(mload(add(a, ACC_LEAVES)), shl(5, add(i, 1))), leaf)
-                fold(a, state, leaf)
-                det := 0
+                log4(0, 0, 0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef, 0, mload(buf), id)
+                // Fold into the batch sums.
+                mstore(add(a, ACC_LEAF), leaf)
+                mstore(a, keccak256(a, 0x40)) // ACC_LEAF_CHAIN
+
+                mstore(add(a, ACC_PRINCIPAL), add(mload(add(a, ACC_PRINCIPAL)), principal))
+                mstore(
+                    add(a, ACC_RATE_WEIGHTED),
+                    add(mload(add(a, ACC_RATE_WEIGHTED)), mul(principal, and(shr(192, t), 0xffff)))
+                )
+                mstore(
+                    add(a, ACC_MATURITY_WEIGHTED),
+                    add(mload(add(a, ACC_MATURITY_WEIGHTED)), mul(principal, and(shr(40, d), 0xffffffffff)))
+                )
+                // Bucket sums; a bucket's first asset of the batch (every principal is > 0) sets its mask bit.
+                let code := and(shr(96, d), 0xff)
+                let p := add(add(a, ACC_REGION_SUMS), shl(5, code))
+                let sum := mload(p)
+                mstore(p, add(sum, principal))
+                if iszero(sum) { mstore(add(a, ACC_REGION_MASK), or(mload(add(a, ACC_REGION_MASK)), shl(code, 1))) }
+                code := and(shr(104, d), 0xff)
+                p := add(add(a, ACC_INDUSTRY_SUMS), shl(5, code))
+                sum := mload(p)
+                mstore(p, add(sum, principal))
+                if iszero(sum) {
+                    mstore(add(a, ACC_INDUSTRY_MASK), or(mload(add(a, ACC_INDUSTRY_MASK)), shl(code, 1)))
+                }
+                p := add(add(a, ACC_TALLY), shl(5, sub(status, 1)))
+                mstore(p, add(mload(p), or(shl(128, 1), principal)))
             }
-            let n := records.length
-            for { let i := 0 } lt(i, n) { i := add(i, 1) } {
-                let out, det := one(acc, add(records.offset, mul(i, 0xc0)), i)
+            mstore(0x20, mload(add(acc, ACC_ASSETS_SLOT)))
+            let wp := add(mload(add(acc, ACC_LEAVES)), 0x20)
+            let r := records.offset
+            for { let i := 0 } lt(i, records.length) { i := add(i, 1) } {
+                let out, det := one(acc, r, wp)
                 if out {
                     outcome := out
                     index := i
                     detail := det
                     break
                 }
+                r := add(r, 0xc0)
+                wp := add(wp, 0x20)
             }
         }
     }

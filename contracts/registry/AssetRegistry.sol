@@ -59,8 +59,10 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
     mapping(uint256 assetId => uint256 packed) private _assets;
     mapping(uint256 assetId => address) private _looseOwner; // owner of released (repurchased) assets
     mapping(address owner => uint256) private _holdings;
-    mapping(uint256 poolId => uint256[256]) private _regionPrincipal;
-    mapping(uint256 poolId => uint256[256]) private _industryPrincipal;
+    // Bucket sums, two per slot (bucket code c in slot c / 2, bits 128 * (c % 2) ..): each is at most the
+    // pool principal (a uint128), so halves never carry into each other.
+    mapping(uint256 poolId => uint256[128]) private _regionPrincipal;
+    mapping(uint256 poolId => uint256[128]) private _industryPrincipal;
     mapping(uint256 poolId => Tally[9]) private _tallies;
 
     constructor(address admin) ERC721("ChainABS Asset Certificate", "ABSA") {
@@ -261,7 +263,7 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
         Pool storage p = _pool(poolId);
         if (kind == Bucket.Obligor) return (codes, principals);
         uint256 mask = kind == Bucket.Region ? p.regionMask : p.industryMask;
-        uint256[256] storage sums = kind == Bucket.Region ? _regionPrincipal[poolId] : _industryPrincipal[poolId];
+        uint256[128] storage sums = kind == Bucket.Region ? _regionPrincipal[poolId] : _industryPrincipal[poolId];
         uint256 n;
         for (uint256 m = mask; m != 0; m &= m - 1) ++n;
         codes = new uint8[](n);
@@ -270,7 +272,7 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
         for (uint256 code; code < 256 && j < n; ++code) {
             if ((mask >> code) & 1 != 0) {
                 codes[j] = uint8(code);
-                principals[j] = sums[code];
+                principals[j] = _bucketSum(sums, code);
                 ++j;
             }
         }
@@ -405,11 +407,12 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
         _addBuckets(_industryPrincipal[poolId], acc + AssetLib.ACC_INDUSTRY_SUMS, industryMask);
         Tally[9] storage tallies = _tallies[poolId];
         for (uint256 k; k < _ACTIVE_STATUSES; ++k) {
-            uint256 count = acc.get(AssetLib.ACC_TALLY_COUNT + 32 * k);
+            uint256 word = acc.get(AssetLib.ACC_TALLY + 32 * k);
+            uint256 count = word >> 128;
             if (count != 0) {
                 Tally storage t = tallies[k + 1];
                 t.count += uint64(count);
-                t.principal = (t.principal + acc.get(AssetLib.ACC_TALLY_PRINCIPAL + 32 * k)).toUint128();
+                t.principal = (uint256(t.principal) + uint128(word)).toUint128();
             }
         }
         emit AssetsRegistered(poolId, first, principal, chainHash, leaves);
@@ -420,24 +423,35 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
         return keccak256(bytes.concat(keccak256(abi.encode(originator, r))));
     }
 
-    function _addBuckets(uint256[256] storage sums, uint256 batchSums, uint256 batchMask) private {
-        for (uint256 m = batchMask; m != 0; m &= m - 1) {
-            uint256 code = LibBit.ffs(m);
-            sums[code] += batchSums.get(32 * code);
+    /// @dev Add a batch's bucket sums (memory words at `batchSums`, buckets in `batchMask`): one storage
+    /// update per pair of buckets touched.
+    function _addBuckets(uint256[128] storage sums, uint256 batchSums, uint256 batchMask) private {
+        for (uint256 m = batchMask; m != 0;) {
+            uint256 pair = LibBit.ffs(m) >> 1;
+            uint256 bits = (m >> (2 * pair)) & 3;
+            uint256 lo = bits & 1 != 0 ? batchSums.get(64 * pair) : 0;
+            uint256 hi = bits & 2 != 0 ? batchSums.get(64 * pair + 32) : 0;
+            sums[pair] += lo | (hi << 128);
+            m &= ~(uint256(3) << (2 * pair));
         }
+    }
+
+    /// @dev Principal of bucket `code` in packed bucket sums.
+    function _bucketSum(uint256[128] storage sums, uint256 code) private view returns (uint256) {
+        return uint128(sums[code >> 1] >> ((code & 1) << 7));
     }
 
     function _checkBuckets(
         uint256 poolId,
         Bucket kind,
-        uint256[256] storage sums,
+        uint256[128] storage sums,
         uint256 mask,
         uint16 limitBps,
         uint256 total
     ) private view {
         for (uint256 m = mask; m != 0; m &= m - 1) {
             uint256 code = LibBit.ffs(m);
-            uint256 sum = sums[code];
+            uint256 sum = _bucketSum(sums, code);
             if (sum * _BPS > total * limitBps) {
                 revert ConcentrationBreached(poolId, kind, bytes32(code), sum, total, limitBps);
             }
@@ -450,8 +464,10 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
         p.principal -= uint128(drop);
         p.rateWeighted -= drop * s.rateOf();
         p.maturityWeighted -= drop * s.maturityOf();
-        _regionPrincipal[poolId][s.regionOf()] -= drop;
-        _industryPrincipal[poolId][s.industryOf()] -= drop;
+        uint256 code = s.regionOf();
+        _regionPrincipal[poolId][code >> 1] -= drop << ((code & 1) << 7);
+        code = s.industryOf();
+        _industryPrincipal[poolId][code >> 1] -= drop << ((code & 1) << 7);
     }
 
     function _moveTally(uint256 poolId, AssetStatus from, uint256 oldPrincipal, AssetStatus to, uint256 newPrincipal)

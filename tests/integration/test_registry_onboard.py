@@ -25,6 +25,20 @@ def _chain_state(registry, pool_id):
     return brownie.web3.eth.block_number, dict(rc.pool_info(registry, pool_id))
 
 
+def test_gas_bound_batches_fill_but_never_exceed_the_gas_budget(registry, originator, raw_tape):
+    budget = 800_000  # gas, not calldata size, bounds the batches (the first one also creates bucket slots)
+    pool = rc.create_pool(registry, originator, relaxed_criteria())
+    result = rc.onboard(registry, pool, raw_tape, originator, today=CUTOFF, progress=False, gas_per_tx=budget)
+    assert result.registered == 36 == sum(result.batch_sizes) and result.sealed and result.batches >= 2
+    sent = [tx for tx in brownie.history if tx.fn_name == "registerAndPool"][-result.batches :]
+    assert [int(tx.gas_used) <= budget for tx in sent] == [True] * result.batches
+    # each batch is the largest that fits: one more asset would have broken the budget
+    for tx, n in zip(sent, result.batch_sizes[:-1], strict=False):
+        assert int(tx.gas_used) > budget - int(tx.gas_used) / n
+    ordered = rc.prepare_tape(raw_tape, relaxed_criteria(), today=CUTOFF)
+    assert rc.post_check(registry, pool, ordered, originator.address) == []
+
+
 def test_tape_to_chain_to_proof_verified_on_chain(registry, originator, raw_tape):
     pool = rc.create_pool(registry, originator, relaxed_criteria())
     result = rc.onboard(registry, pool, raw_tape, originator, today=CUTOFF, progress=False, max_tx_bytes=SMALL_TX)

@@ -1,0 +1,136 @@
+"""Random servicing of two sealed pools: status updates by the servicer, repurchases by the pool owner,
+pool transfers (true sales) and strangers' calls, against a model rebuilt from the registry's events.
+
+Invariants: pool aggregates (count, principal, status tallies) equal the model, where every asset touched
+by the run is replayed from its own events (:func:`chainabs.registry.asset_history` /
+:func:`chainabs.registry.replay_history`) and untouched assets keep their tape state; an asset is in at
+most one pool; only a repurchase releases an asset; ``ownerOf`` of a pooled asset is its pool's owner."""
+
+from __future__ import annotations
+
+import brownie
+from brownie.exceptions import VirtualMachineError
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+from plugins.registry import CUTOFF, relaxed_criteria
+
+from chainabs import registry as rc
+from chainabs import synthetic
+from chainabs import tape as tp
+
+STATUSES = rc.STATUSES
+
+
+def test_registry_state_machine(registry, originator, servicer, stranger, investors, sealed_pool, chain):
+    pool_a, tape_a = sealed_pool
+    raw_b = synthetic.generate_tape(12, seed=41, prefix="SM")
+    pool_b = rc.create_pool(registry, originator, relaxed_criteria())
+    rc.onboard(registry, pool_b, raw_b, originator, today=CUTOFF, progress=False)
+    tape_b = rc.prepare_tape(raw_b, relaxed_criteria(), today=CUTOFF)
+    pools = (pool_a, pool_b)
+    initial: dict[int, tuple[int, str, int]] = {}  # asset id -> (pool, status, principal) at cut-off
+    ids: dict[int, list[int]] = {}
+    for pool, frame in ((pool_a, tape_a), (pool_b, tape_b)):
+        ids[pool] = tp.asset_ids(frame, originator.address)
+        for asset, (_, row) in zip(ids[pool], frame.iterrows(), strict=True):
+            late = int(row["days_delinquent"])
+            initial[asset] = (pool, STATUSES[1 + (late >= 30) + (late >= 60) + (late >= 90)], int(row["principal"]))
+    buyers = [investors[0], investors[1]]
+    chain.snapshot()
+
+    class RegistryMachine(RuleBasedStateMachine):
+        def __init__(self) -> None:
+            super().__init__()
+            chain.revert()
+            self.touched: set[int] = set()
+            self.owner = {pool: originator.address for pool in pools}
+
+        def _asset(self, pool_index: int, i: int) -> int:
+            pool = pools[pool_index]
+            return ids[pool][i % len(ids[pool])]
+
+        @rule(
+            p=st.integers(0, 1),
+            changes=st.lists(
+                st.tuples(st.integers(0, 39), st.integers(1, 7), st.sampled_from([0, 50, 100])), min_size=1, max_size=4
+            ),
+        )
+        def servicer_updates(self, p, changes):
+            for i, to, pct in changes:
+                asset = self._asset(p, i)
+                principal = int(registry.assetInfo(asset)[2]) * pct // 100
+                try:
+                    registry.updateAssets([(asset, to, principal, b"\x01" * 32)], {"from": servicer})
+                    self.touched.add(asset)
+                except VirtualMachineError:
+                    pass  # an illegal transition or amount: the invariants check nothing changed
+
+        @rule(p=st.integers(0, 1), i=st.integers(0, 39))
+        def owner_repurchases(self, p, i):
+            asset = self._asset(p, i)
+            try:
+                registry.repurchase(asset, b"\x02" * 32, {"from": self.owner[pools[p]]})
+                self.touched.add(asset)
+            except VirtualMachineError:
+                pass  # already released or final (prepaid / repaid)
+
+        @rule(p=st.integers(0, 1), b=st.integers(0, 1))
+        def pool_is_sold(self, p, b):
+            pool = pools[p]
+            registry.transferPool(pool, buyers[b], {"from": self.owner[pool]})
+            self.owner[pool] = buyers[b].address
+
+        @rule(p=st.integers(0, 1), i=st.integers(0, 39), call=st.integers(0, 2))
+        def stranger_is_refused(self, p, i, call):
+            asset, pool = self._asset(p, i), pools[p]
+            with brownie.reverts():
+                if call == 0:
+                    registry.updateAssets([(asset, 5, 0, b"\x03" * 32)], {"from": stranger})
+                elif call == 1:
+                    registry.repurchase(asset, b"\x03" * 32, {"from": stranger})
+                else:
+                    registry.transferPool(pool, stranger, {"from": stranger})
+
+        def _model(self) -> dict[int, tuple[int, str, int]]:
+            """(pool, status, principal) per asset: replayed from events if touched, else the tape's."""
+            model = dict(initial)
+            for asset in self.touched:
+                state = rc.replay_history(rc.asset_history(registry, asset))
+                model[asset] = (int(state["pool_id"]), state["status"], int(state["principal"]))
+                if state["pool_id"]:
+                    assert state["owner"] in (None, self.owner[int(state["pool_id"])])
+            return model
+
+        @invariant()
+        def aggregates_match_the_events(self):
+            model = self._model()
+            for pool in pools:
+                members = [v for v in model.values() if v[0] == pool]
+                info = rc.pool_info(registry, pool)
+                assert int(info["count"]) == len(members)
+                assert int(info["principal"]) == sum(v[2] for v in members)
+                for code in range(1, 8):
+                    count, principal = registry.statusTally(pool, code)
+                    in_status = [v for v in members if v[1] == STATUSES[code]]
+                    assert (int(count), int(principal)) == (len(in_status), sum(v[2] for v in in_status))
+
+        @invariant()
+        def one_pool_only_repurchase_releases_and_owner_is_pool_owner(self):
+            model = self._model()
+            for asset in sorted(self.touched) + [ids[pool][0] for pool in pools]:
+                status, pool_id = registry.assetInfo(asset)[:2]
+                assert int(pool_id) == model[asset][0]
+                assert (int(pool_id) == 0) == (STATUSES[int(status)] == "Repurchased")
+                assert int(pool_id) in (0, initial[asset][0])  # never moved to another pool
+                owner = registry.ownerOf(asset)
+                if int(pool_id):
+                    assert owner == self.owner[int(pool_id)]
+                else:
+                    assert owner == originator.address
+            total = sum(int(rc.pool_info(registry, pool)["count"]) for pool in pools)
+            assert total == sum(1 for v in model.values() if v[0] != 0)
+
+    run_state_machine_as_test(
+        RegistryMachine, settings=settings(deadline=None, max_examples=10, stateful_step_count=15)
+    )
