@@ -33,11 +33,11 @@ TX_LOOKUP_GRACE_S = 5.0
 def harden_brownie() -> None:
     """Work around brownie's false "Tx dropped without known replacement" on anvil.
 
-    brownie waits until the sender's nonce has moved past the transaction, then looks the transaction up
-    once; anvil can answer that lookup with null for a moment while it mines a large transaction, and
-    brownie then declares the transaction dropped although it is (being) mined. The lookup is retried for
-    up to :data:`TX_LOOKUP_GRACE_S` seconds, so only a really dropped transaction is reported as such.
-    Idempotent.
+    brownie's confirmation poller first reads the sender's transaction count and then asks for the receipt
+    (or the transaction); anvil can already count a transaction it mines while its receipt lookup still
+    answers "not found", and brownie then declares the transaction dropped although it is mined. On local
+    chains both lookups are retried for up to :data:`TX_LOOKUP_GRACE_S` seconds, so only a transaction that
+    really stays unknown is reported as dropped. Live networks keep brownie's own polling. Idempotent.
     """
     import time
 
@@ -47,19 +47,28 @@ def harden_brownie() -> None:
     eth = web3.eth
     if getattr(eth, "_chainabs_hardened", False):
         return
-    lookup = eth.get_transaction
 
-    def get_transaction(tx_hash: Any) -> Any:
-        deadline = time.monotonic() + TX_LOOKUP_GRACE_S
-        while True:
-            try:
-                return lookup(tx_hash)
-            except TransactionNotFound:
-                if time.monotonic() >= deadline:
-                    raise
-                time.sleep(0.1)
+    def local() -> bool:
+        try:
+            return int(eth.chain_id) in LOCAL_CHAIN_IDS
+        except Exception:  # noqa: BLE001 - not connected yet
+            return False
 
-    eth.get_transaction = get_transaction  # type: ignore[method-assign]
+    def with_grace(lookup: Any) -> Any:
+        def patient(tx_hash: Any) -> Any:
+            deadline = time.monotonic() + TX_LOOKUP_GRACE_S
+            while True:
+                try:
+                    return lookup(tx_hash)
+                except TransactionNotFound:
+                    if time.monotonic() >= deadline or not local():
+                        raise
+                    time.sleep(0.1)
+
+        return patient
+
+    eth.get_transaction = with_grace(eth.get_transaction)  # type: ignore[method-assign]
+    eth.get_transaction_receipt = with_grace(eth.get_transaction_receipt)  # type: ignore[method-assign]
     eth._chainabs_hardened = True  # type: ignore[attr-defined]
 
 
