@@ -15,6 +15,7 @@ pytest_plugins = [
     "plugins.token",
     "plugins.spv",
     "plugins.registry",
+    "plugins.spvtests",
 ]
 
 # Several test runs can use their own anvil side by side (CHAINABS_PORT), and the chain gets a block gas
