@@ -17,6 +17,7 @@ pytest_plugins = [
     "plugins.registry",
     "plugins.deploy",
     "plugins.reports",
+    "plugins.spvtests",
 ]
 
 # Several test runs can use their own anvil side by side (CHAINABS_PORT), and the chain gets a block gas
