@@ -423,7 +423,7 @@ def test_spv_state_machine(machine_deal, investors, stranger, accounts, chain):
     # runs after them have the full step count. The target phase is off: it would spend the remaining
     # examples on mutations of the small ones.
     run_state_machine_as_test(SPVMachine, settings=settings(
-        max_examples=20, stateful_step_count=8, deadline=None,
+        max_examples=20, stateful_step_count=8, deadline=None, database=None,
         phases=(HypothesisPhase.generate, HypothesisPhase.shrink),
     ))
     print("\nSPV state machine:", dict(sorted(done.items())), "steps per run:", per_run)
