@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from chainabs import spv as spvlib
 from chainabs.collections import period_reports
 from chainabs.cashflows import project_pool
-from plugins.spv import CN, onboarded_pool
+from plugins.spv import CN
 from plugins.token import plain
 from plugins.spvtests import (
     assert_reconciled,
@@ -36,6 +36,7 @@ from plugins.spvtests import (
     expect_model_error,
     fund,
     model_or_error,
+    odd_pool,
     report_ending_at,
     revert_chain,
     run_period,
@@ -43,15 +44,15 @@ from plugins.spvtests import (
 )
 
 DAY = 86_400
+pytestmark = pytest.mark.usefixtures("mined_on_return")
 
 
 @pytest.fixture(scope="module")
 def diff_pool(originator, admin, servicer):
-    """One sealed registry pool of eligible synthetic loans (the sample's criteria), reused by every example:
-    (sample spec sized to it, registry, pool id, cut-off principal in base units)."""
-    spec, registry, pool_id = onboarded_pool(originator, admin, servicer)
-    principal = int(registry.poolInfo(pool_id)["cutoffPrincipal"])
-    return spec, registry, pool_id, principal
+    """One sealed registry pool of eligible synthetic loans (the sample's criteria) whose principal is not a
+    round number of base units, reused by every example: (sample spec sized to it, registry, pool id,
+    cut-off principal in base units)."""
+    return odd_pool(originator, admin, servicer)
 
 
 def _project():

@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 import pandas as pd
+import pytest
 import yaml
 from eth_abi import encode
 from hypothesis import strategies as st
@@ -30,7 +31,7 @@ from chainabs import spv as spvlib
 from chainabs.collections import period_reports
 from chainabs.deal import ClosedPeriod, DealModel, DealModelError
 from chainabs.spec import DEALS_DIR, DealSpec, parse_deal
-from chainabs.testing import batch_call
+from chainabs.testing import batch_call, wait_until_mined
 from chainabs.waterfall import BPS, PeriodReport
 from plugins.spv import DealFixture, deploy_deal
 from plugins.token import assert_error
@@ -50,6 +51,16 @@ SPV_ERRORS: dict[str, str] = {
 ZERO32 = b"\0" * 32
 #: A report of nothing, for calls that must fail before the report is looked at.
 EMPTY_REPORT = PeriodReport(0, 0, 0, 0, 0, 0, 0, 0, 0)
+
+
+@pytest.fixture(scope="module")
+def mined_on_return():
+    """Transactions return once mined (``chainabs.testing.wait_until_mined``) for the modules that use it:
+    they send thousands of transactions and revert the chain often; brownie must never mistake a mined one
+    for a dropped one."""
+    wait_until_mined(True)
+    yield
+    wait_until_mined(False)
 
 
 # ------------------------------------------------------------------------------------------ reconciliation
@@ -225,6 +236,32 @@ def subscribe_classes(d: DealFixture, holders: list[Any], admin: Any) -> None:
     fund(d, d.roles["originator"], sizes[-1])
     spvlib.subscribe(d.spv, d.roles["originator"], len(sizes) - 1, sizes[-1], retained=True)
     d.model.subscribe(len(sizes) - 1, sizes[-1])
+
+
+def odd_pool(originator: Any, admin: Any, servicer: Any, loans: int = 1_000) -> tuple[DealSpec, Any, int, int]:
+    """A sealed registry pool of eligible synthetic consumer loans whose cut-off principal is NOT a multiple of
+    10,000 base units: (the sample deal sized to it, registry, pool id, principal).
+
+    Synthetic balances are whole fen (10,000 base units at 6 decimals), so every ``x * bps / 10,000`` of a
+    pool made of them is exact and rounding down is never exercised; a few odd base units added to the
+    balances of amortised loans (balance still below the original principal) make each such division leave a
+    remainder (fees, reserve targets, clean-up call level, pro-rata shares)."""
+    from chainabs import registry as registrylib
+    from chainabs.synthetic import generate_tape
+    from chainabs.tape import select_eligible
+
+    base = parse_deal(base_deal_data(), "consumer_loan")
+    book = generate_tape(loans, kind="consumer_loan", seed=23, cutoff=base.dates.cut_off, decimals=6)
+    criteria = spvlib.criteria_from_spec(base)
+    tape = select_eligible(book, criteria, today=base.dates.cut_off).reset_index(drop=True)
+    room = tape.index[tape["principal"] + 7_919 < tape["original_principal"]][:3]
+    tape.loc[room, "principal"] += [7_919, 13, 1]
+    registry = registrylib.deploy_registry(admin, originators=(originator,), servicers=(servicer,))
+    pool_id = registrylib.create_pool(registry, originator, criteria)
+    registrylib.onboard(registry, pool_id, tape, originator, today=base.dates.cut_off, progress=False)
+    principal = int(registrylib.pool_info(registry, pool_id)["cutoffPrincipal"])
+    assert principal % 10_000 != 0
+    return base.sized_to(Decimal(principal).scaleb(-6)), registry, pool_id, principal
 
 
 def deploy_and_close(

@@ -58,6 +58,7 @@ from plugins.waterfall import period_shapes, report_from_shape
 #: A payout may exceed the exact share by at most 2**-24 units (``DistributionMath.ROUNDING_SLACK``).
 SLACK = Fraction(1, 2**24)
 DAY = 86_400
+pytestmark = pytest.mark.usefixtures("mined_on_return")
 DEFAULT_ADMIN = b"\0" * 32
 
 
