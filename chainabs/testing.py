@@ -112,3 +112,46 @@ def batch_call(calls: list[tuple[object, tuple]], block: str = "latest") -> list
             raise RuntimeError(f"{fn._name}{tuple(args)}: {reply['error']}")  # type: ignore[attr-defined]
         out.append(fn.decode_output(reply["result"]))  # type: ignore[attr-defined]
     return out
+
+
+#: Name under which :func:`wait_until_mined` registers its middleware.
+MINED_ON_RETURN = "chainabs_mined_on_return"
+
+
+def wait_until_mined(enable: bool = True, timeout: float = 30.0) -> None:
+    """Make every transaction sent through brownie's web3 return only once its receipt exists (local chains).
+
+    Anvil mines automatically but not atomically: the sender's nonce can move before the receipt is
+    queryable, and brownie, which checks the nonce first, then declares the transaction "dropped without
+    known replacement" although it was mined. Tests sending thousands of transactions on a loaded machine
+    hit this now and then. With this middleware ``eth_sendTransaction`` / ``eth_sendRawTransaction``
+    return after the receipt is there. ``enable=False`` removes it.
+    """
+    import time
+
+    from brownie import web3
+    from web3.middleware import Web3Middleware
+
+    onion = web3.middleware_onion
+    if not enable:
+        if MINED_ON_RETURN in onion:
+            onion.remove(MINED_ON_RETURN)
+        return
+    if MINED_ON_RETURN in onion:
+        return
+
+    class MinedOnReturn(Web3Middleware):
+        def wrap_make_request(self, make_request):  # type: ignore[no-untyped-def]
+            def middleware(method, params):  # type: ignore[no-untyped-def]
+                response = make_request(method, params)
+                if method in ("eth_sendTransaction", "eth_sendRawTransaction") and response.get("result"):
+                    deadline = time.monotonic() + timeout
+                    while time.monotonic() < deadline:
+                        if make_request("eth_getTransactionReceipt", [response["result"]]).get("result"):
+                            break
+                        time.sleep(0.005)
+                return response
+
+            return middleware
+
+    onion.add(MinedOnReturn, name=MINED_ON_RETURN)

@@ -58,6 +58,7 @@ from plugins.waterfall import period_shapes, report_from_shape
 #: A payout may exceed the exact share by at most 2**-24 units (``DistributionMath.ROUNDING_SLACK``).
 SLACK = Fraction(1, 2**24)
 DAY = 86_400
+pytestmark = pytest.mark.usefixtures("mined_on_return")
 DEFAULT_ADMIN = b"\0" * 32
 
 
@@ -423,7 +424,7 @@ def test_spv_state_machine(machine_deal, investors, stranger, accounts, chain):
     # runs after them have the full step count. The target phase is off: it would spend the remaining
     # examples on mutations of the small ones.
     run_state_machine_as_test(SPVMachine, settings=settings(
-        max_examples=20, stateful_step_count=8, deadline=None,
+        max_examples=20, stateful_step_count=8, deadline=None, database=None,
         phases=(HypothesisPhase.generate, HypothesisPhase.shrink),
     ))
     print("\nSPV state machine:", dict(sorted(done.items())), "steps per run:", per_run)
