@@ -162,3 +162,20 @@ def report_from_shape(s: wf.DealState, shape: tuple[int, ...]) -> wf.PeriodRepor
 
 
 paths = st.lists(period_shapes, min_size=1, max_size=6)
+
+
+def example_deal(mode: wf.PrincipalMode = wf.PrincipalMode.SEQUENTIAL, triggers=()) -> wf.DealParams:
+    """The small three-class deal of the hand-worked examples and the error-parity tests."""
+    return wf.DealParams(
+        period_months=1,
+        original_pool_balance=1_000,
+        classes=(wf.ClassParams(1_200, False), wf.ClassParams(2_400, False), wf.ClassParams(0, True)),
+        fees=(wf.FeeParams(3, 0), wf.FeeParams(0, 120)),
+        reserve_target_bps=200,
+        reserve_step_up_target_bps=400,
+        reserve_floor=10,
+        reserve_covered_classes=1,
+        principal_mode=mode,
+        triggers=tuple(triggers),
+        clean_up_call_bps=1_000,
+    )

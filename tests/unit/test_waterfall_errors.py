@@ -5,23 +5,11 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from plugins.waterfall import assert_custom_error, assert_model_error, chain_close
+from plugins.waterfall import assert_custom_error, assert_model_error, chain_close, example_deal
 
 from chainabs import waterfall as wf
 
-BASE_P = wf.DealParams(
-    period_months=1,
-    original_pool_balance=1_000,
-    classes=(wf.ClassParams(1_200, False), wf.ClassParams(2_400, False), wf.ClassParams(0, True)),
-    fees=(wf.FeeParams(3, 0), wf.FeeParams(0, 120)),
-    reserve_target_bps=200,
-    reserve_step_up_target_bps=400,
-    reserve_floor=10,
-    reserve_covered_classes=1,
-    principal_mode=wf.PrincipalMode.SEQUENTIAL,
-    triggers=(),
-    clean_up_call_bps=1_000,
-)
+BASE_P = example_deal()
 BASE_S = wf.DealState(0, 1_000, (800, 100, 100), (0, 0, 0), (0, 0, 0), (0, 0), 20, 0, 0, 0)
 BASE_R = wf.PeriodReport(20, 50, 10, 0, 5, 1, 1, 1, 935)
 TRIGGER = wf.TriggerParams(wf.TriggerKind.CUMULATIVE_NET_LOSS, 100, True, False, True)

@@ -14,27 +14,11 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from plugins.waterfall import chain_close
+from plugins.waterfall import chain_close, example_deal as deal
 
 from chainabs import waterfall as wf
 
 A, B, E = 0, 1, 2
-
-
-def deal(mode: wf.PrincipalMode = wf.PrincipalMode.SEQUENTIAL, triggers=()) -> wf.DealParams:
-    return wf.DealParams(
-        period_months=1,
-        original_pool_balance=1_000,
-        classes=(wf.ClassParams(1_200, False), wf.ClassParams(2_400, False), wf.ClassParams(0, True)),
-        fees=(wf.FeeParams(3, 0), wf.FeeParams(0, 120)),
-        reserve_target_bps=200,
-        reserve_step_up_target_bps=400,
-        reserve_floor=10,
-        reserve_covered_classes=1,
-        principal_mode=mode,
-        triggers=tuple(triggers),
-        clean_up_call_bps=1_000,
-    )
 
 
 def closing(**changes) -> wf.DealState:
