@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from eth_abi import decode as abi_decode
 from eth_utils import event_abi_to_log_topic
 from web3 import Web3
 from web3._utils.events import get_event_data
@@ -81,6 +82,29 @@ def load_abi(contract_name: str, build_dir: Path | None = None) -> list[dict[str
         if path.exists():
             return json.loads(path.read_text())["abi"]
     raise EventReadError(f"no ABI for {contract_name} under {root} (run `brownie compile`)")
+
+
+def abi_type(item: Mapping[str, Any]) -> str:
+    """The canonical ABI type string of an ABI input/output entry (tuples expanded, e.g. ``(uint256,bool)[]``)."""
+    kind = str(item["type"])
+    if not kind.startswith("tuple"):
+        return kind
+    inner = ",".join(abi_type(c) for c in item["components"])
+    return f"({inner}){kind[len('tuple'):]}"
+
+
+def decode_deal_params(data: bytes, build_dir: Path | None = None) -> tuple[Any, ...]:
+    """Decode ``SPV.dealParamsEncoded()`` into the ``DealParams`` tuple (the constructor's ``params`` layout).
+
+    Raises :class:`EventReadError` if the data is not a ``DealParams`` encoding."""
+    constructor = next((i for i in load_abi("SPV", build_dir) if i.get("type") == "constructor"), None)
+    item = next((i for i in (constructor or {}).get("inputs", []) if i.get("name") == "params"), None)
+    if item is None:
+        raise EventReadError("the SPV ABI has no constructor input `params` (run `brownie compile`)")
+    try:
+        return tuple(abi_decode([abi_type(item)], bytes(data))[0])
+    except Exception as exc:  # eth_abi raises several decoding error types
+        raise EventReadError(f"dealParamsEncoded() is not a DealParams encoding: {exc}") from exc
 
 
 class EventDecoder:

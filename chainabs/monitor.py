@@ -64,11 +64,11 @@ PRIVILEGED_EVENTS = frozenset(
 #: period close, token movements, claims), holders' own actions, or ERC-721 per-asset bookkeeping.
 IGNORED_EVENTS = frozenset(
     {
-        "Subscribed", "PeriodClosed", "ClassPaid", "FeePaid",  # SPV routine (PeriodClosed: anyone may call)
+        "Subscribed", "PeriodClosed", "ClassBalances",  # SPV routine (PeriodClosed: anyone may call)
         "Transfer", "TransferByPartition", "Approval", "ApprovalForAll",  # ERC-20 / ERC-721 movements
         "AuthorizedOperator", "RevokedOperator", "AuthorizedOperatorByPartition", "RevokedOperatorByPartition",
         "Redeemed", "RedeemedByPartition",  # holders redeeming their own units
-        "FundsDistributed", "FundsWithdrawn",  # distributions (in ClassPaid) and claims
+        "FundsDistributed", "FundsWithdrawn",  # distributions (in PeriodClosed) and claims
     }
 )
 

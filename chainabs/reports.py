@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from web3 import Web3
 
-from chainabs.events import DecodedEvent, EventDecoder, load_abi, read_events
+from chainabs.events import DecodedEvent, EventDecoder, decode_deal_params, load_abi, read_events
 from chainabs.monitor import classify
 
 #: Contract names whose ABIs decode each part of a deal (brownie build names).
@@ -107,7 +107,7 @@ def load_deal(rpc_url: str, spv_address: str, *, start_block: int | None = None,
                                           if not (i.get("type") == "event" and i.get("name") in ERC721_EVENTS)])
     data = DealData(
         w3=w3, spv=spv, spv_address=spv_address, currency=currency, registry=registry, tokens=tokens,
-        token_names=names, token_symbols=symbols, decimals=decimals, params=spv.functions.dealParams().call(),
+        token_names=names, token_symbols=symbols, decimals=decimals, params=decode_deal_params(spv.functions.dealParamsEncoded().call()),
         terms=terms, start_block=start_block, pool_id=int(terms[2]), originator=Web3.to_checksum_address(terms[3]),
     )
     events = read_events(w3, EventDecoder(w3, contracts), start_block, chunk=chunk)
@@ -460,7 +460,7 @@ def investor_report(d: DealData) -> pd.DataFrame:
     begin = dict(sizes)
     rows = []
     paid: dict[int, dict[int, Any]] = {}
-    for e in d.of("ClassPaid"):
+    for e in d.of("ClassBalances"):
         paid.setdefault(int(e.args["period"]), {})[int(e.args["classIndex"])] = e.args
     for e in d.of("PeriodClosed"):
         period = int(e.args["period"])

@@ -18,6 +18,7 @@ import pandas as pd
 from chainabs import chain
 from chainabs.deal import DealModel, Ledger
 from chainabs.deploy import CallStep, DeployStep, Ref, Step
+from chainabs.events import decode_deal_params
 from chainabs.spec import DealSpec
 from chainabs.tokens import role_id
 from chainabs.waterfall import DealState, PeriodReport, PeriodResult, params_from_spec
@@ -131,9 +132,6 @@ def deploy_plan(
         currency, registry, pool_id, roles["originator"], times.first_payment, times.legal_final,
         spec.units(spec.reserve.initial), delinquency_alert_bps(spec),
     )
-    # The SPV calls the waterfall as a linked library (keeps the SPV under the 24,576-byte code limit);
-    # brownie links the SPV to the Waterfall deployed (or re-attached from the manifest) just before it.
-    steps.append(DeployStep("waterfall", "Waterfall", ()))
     steps.append(
         DeployStep(
             "spv",
@@ -225,17 +223,26 @@ def result_of(receipt: Any) -> PeriodResult:
     return PeriodResult.from_abi(receipt.events["PeriodClosed"]["result"])
 
 
+def read_params(spv: Any) -> tuple[Any, ...]:
+    """The deal's ``DealParams`` tuple, decoded from ``SPV.dealParamsEncoded()``."""
+    return decode_deal_params(bytes(spv.dealParamsEncoded()))
+
+
 def payment_rows(receipt: Any, closed: Any) -> list[dict[str, Any]]:
-    """One row per class of a closePeriod transaction: what the chain paid (``ClassPaid``) against what the
-    model paid (:class:`chainabs.deal.ClosedPeriod`), to the unit."""
+    """One row per class of a closePeriod transaction: what the chain paid (``PeriodClosed`` result, and the
+    balance after it in ``ClassBalances``) against what the model paid (:class:`chainabs.deal.ClosedPeriod`),
+    to the unit."""
+    res = result_of(receipt)
+    n = len(res.interest_paid)
     rows = []
-    for ev in receipt.events["ClassPaid"]:
+    for ev in receipt.events["ClassBalances"]:
         i = int(ev["classIndex"])
+        interest = res.interest_paid[i] + (res.residual if i == n - 1 else 0)
         row = {
             "period": int(ev["period"]), "class": i,
-            "chain_interest": int(ev["interest"]), "model_interest": closed.class_interest[i],
-            "chain_principal": int(ev["principal"]), "model_principal": closed.result.principal_paid[i],
-            "chain_write_down": int(ev["writeDown"]), "model_write_down": closed.result.write_down[i],
+            "chain_interest": interest, "model_interest": closed.class_interest[i],
+            "chain_principal": res.principal_paid[i], "model_principal": closed.result.principal_paid[i],
+            "chain_write_down": res.write_down[i], "model_write_down": closed.result.write_down[i],
             "chain_balance": int(ev["balance"]), "model_balance": closed.state.class_balances[i],
         }
         row["match"] = all(row[f"chain_{k}"] == row[f"model_{k}"] for k in ("interest", "principal", "write_down", "balance"))

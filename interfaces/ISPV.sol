@@ -66,22 +66,14 @@ interface ISPV {
     event ReportSubmitted(
         uint256 indexed period, address indexed servicer, uint256 collections, bytes32 tapeRoot, string tapeUri, PeriodReport report
     );
-    /// @notice Period `period` closed: the waterfall paid what `result` says (the state after it is in
-    /// `ClassPaid` and `dealState()`).
+    /// @notice Period `period` closed: the waterfall paid what `result` says — fees (to `feeRecipients()`),
+    /// interest, principal, write-downs, reserve movements and trigger values (the state after it is in
+    /// `ClassBalances` and `dealState()`).
     event PeriodClosed(uint256 indexed period, address indexed caller, PeriodResult result);
-    /// @notice A fee was paid.
-    event FeePaid(uint256 indexed period, uint256 indexed feeIndex, address indexed recipient, uint256 amount);
-    /// @notice What class `classIndex` received this period, and its balances after the close.
-    event ClassPaid(
-        uint256 indexed period,
-        uint256 indexed classIndex,
-        uint256 interest,
-        uint256 principal,
-        uint256 writeDown,
-        uint256 pdlCured,
-        uint256 balance,
-        uint256 pdl,
-        uint256 interestShortfall
+    /// @notice Class `classIndex` after the close of `period`: outstanding balance, principal deficiency
+    /// (written down, not yet cured) and interest shortfall carried forward.
+    event ClassBalances(
+        uint256 indexed period, uint256 indexed classIndex, uint256 balance, uint256 pdl, uint256 interestShortfall
     );
     /// @notice The reserve paid `amount` of fee or interest shortfall (the risk reserve payout).
     event ReserveDrawn(uint256 indexed period, uint256 amount, uint256 reserveBalance);
@@ -134,8 +126,10 @@ interface ISPV {
     function phase() external view returns (Phase);
     /// @notice Terms given at deployment.
     function terms() external view returns (SPVTerms memory);
-    /// @notice The waterfall's deal parameters.
-    function dealParams() external view returns (DealParams memory);
+    /// @notice The waterfall's deal parameters, ABI-encoded as one `DealParams` tuple (decode with
+    /// `abi.decode(data, (DealParams))`, or `chainabs.spv.read_params`). Returned encoded to keep the SPV,
+    /// which runs the waterfall inline, under the 24,576-byte code limit.
+    function dealParamsEncoded() external view returns (bytes memory);
     /// @notice The waterfall state after the last close.
     function dealState() external view returns (DealState memory);
     /// @notice Tranche token of each class, in seniority order.

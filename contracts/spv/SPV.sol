@@ -53,6 +53,7 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
         uint32 periodsClosed;
         uint32 triggersBreached;
         Phase phase;
+        bool cleanUpPending;
         uint128 poolBalance;
     }
 
@@ -61,9 +62,10 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
         uint128 pdl;
     }
 
+    /// @dev The class token lives next to the shortfall: a close reads both in one slot.
     struct ClassExtra {
-        uint128 interestShortfall;
-        uint128 subscribed;
+        uint96 interestShortfall;
+        address token;
     }
 
     struct FeeBook {
@@ -101,8 +103,8 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
     ClassBook[8] private _books;
     ClassExtra[8] private _extra;
     FeeBook[8] private _fees;
-    address[] private _classTokens;
-    address[] private _feeRecipients;
+    uint256[8] private _subscribed;
+    address[8] private _feeRecipients;
 
     /// @param terms_ currency, registry, pool, originator, dates, reserve and alert levels
     /// @param params the waterfall terms (validated by `Waterfall.validateParams`)
@@ -153,10 +155,12 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
 
         _classCount = n;
         _feeCount = feeRecipients.length;
-        _classTokens = classTokens;
-        _feeRecipients = feeRecipients;
+        for (uint256 k; k < feeRecipients.length; ++k) {
+            _feeRecipients[k] = feeRecipients[k];
+        }
         for (uint256 i; i < n; ++i) {
             _books[i].balance = classSizes[i].toUint128();
+            _extra[i].token = classTokens[i];
         }
         _core.poolBalance = total.toUint128();
 
@@ -187,7 +191,11 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
     }
 
     /// @inheritdoc ISPV
-    function dealParams() public view returns (DealParams memory) {
+    function dealParamsEncoded() external view returns (bytes memory) {
+        return SSTORE2.read(_paramsPointer);
+    }
+
+    function _dealParams() private view returns (DealParams memory) {
         return abi.decode(SSTORE2.read(_paramsPointer), (DealParams));
     }
 
@@ -198,12 +206,22 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
 
     /// @inheritdoc ISPV
     function classTokens() external view returns (address[] memory) {
-        return _classTokens;
+        uint256 n = _classCount;
+        address[] memory tokens = new address[](n);
+        for (uint256 i; i < n; ++i) {
+            tokens[i] = _extra[i].token;
+        }
+        return tokens;
     }
 
     /// @inheritdoc ISPV
     function feeRecipients() external view returns (address[] memory) {
-        return _feeRecipients;
+        uint256 f = _feeCount;
+        address[] memory recipients = new address[](f);
+        for (uint256 k; k < f; ++k) {
+            recipients[k] = _feeRecipients[k];
+        }
+        return recipients;
     }
 
     /// @inheritdoc ISPV
@@ -215,13 +233,13 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
     /// @inheritdoc ISPV
     function subscribed(uint256 classIndex) external view returns (uint256) {
         _checkClass(classIndex);
-        return _extra[classIndex].subscribed;
+        return _subscribed[classIndex];
     }
 
     /// @inheritdoc ISPV
     function distributedToClass(uint256 classIndex) external view returns (uint256) {
         _checkClass(classIndex);
-        ISPVTranche token = ISPVTranche(_classTokens[classIndex]);
+        ISPVTranche token = ISPVTranche(_extra[classIndex].token);
         return token.totalInterestDistributed() + token.totalPrincipalDistributed();
     }
 
@@ -254,7 +272,7 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
         }
         // What each tranche token received from the SPV is in the token's own books.
         for (uint256 i; i < _classCount; ++i) {
-            ISPVTranche token = ISPVTranche(_classTokens[i]);
+            ISPVTranche token = ISPVTranche(_extra[i].token);
             l.distributed += token.totalInterestDistributed() + token.totalPrincipalDistributed();
         }
         l.reserveBalance = _cash.reserveBalance;
@@ -279,7 +297,7 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
         _requirePhase(Phase.Offering);
         uint256 n = _classCount;
         for (uint256 i; i < n; ++i) {
-            uint256 have = _extra[i].subscribed;
+            uint256 have = _subscribed[i];
             uint256 size = _books[i].balance;
             if (have != size) revert NotFullySubscribed(i, have, size);
         }
@@ -298,7 +316,7 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
         _registry.transferPool(_poolId, address(this));
         // Each tranche token pulls its distributions; one standing approval saves an approval per payment.
         for (uint256 i; i < n; ++i) {
-            _currency.forceApprove(_classTokens[i], type(uint256).max);
+            _currency.forceApprove(_extra[i].token, type(uint256).max);
         }
         if (_reserveInitial > 0) _currency.safeTransferFrom(msg.sender, address(this), _reserveInitial);
         _currency.safeTransfer(_originator, price);
@@ -329,11 +347,12 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
     function exerciseCleanUpCall(PeriodReport calldata report) external nonReentrant onlyRole(ORIGINATOR_ROLE) {
         _requirePhase(Phase.Active);
         uint256 period = _checkPending(report);
-        DealParams memory p = dealParams();
+        DealParams memory p = _dealParams();
         uint256 level = p.originalPoolBalance * p.cleanUpCallBps / Waterfall.BPS;
         uint256 price = report.poolEndingBalance;
         if (_totals.pendingCleanUpPrice != 0 || price == 0 || price > level) revert CleanUpCallNotAvailable(price, level);
         _totals.pendingCleanUpPrice = price.toUint128();
+        _core.cleanUpPending = true;
         _totals.cleanUpProceeds = (uint256(_totals.cleanUpProceeds) + price).toUint128();
         _registry.transferPool(_poolId, _originator);
         _currency.safeTransferFrom(msg.sender, address(this), price);
@@ -348,7 +367,7 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
         if (block.timestamp < due) revert PaymentDateNotReached(period, due, block.timestamp);
 
         PeriodReport memory r = report;
-        uint256 callPrice = _totals.pendingCleanUpPrice;
+        uint256 callPrice = _core.cleanUpPending ? _totals.pendingCleanUpPrice : 0;
         if (callPrice > 0) {
             // The originator bought what was left at par: it arrives as prepayments; nothing is delinquent.
             r.prepayments += callPrice;
@@ -357,16 +376,16 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
             r.delinquent60 = 0;
             r.delinquent90Plus = 0;
         }
-        DealParams memory p = dealParams();
+        DealParams memory p = _dealParams();
         DealState memory s = _loadState();
-        (PeriodResult memory res, DealState memory next) = Waterfall.closePeriodLinked(p, s, r);
+        (PeriodResult memory res, DealState memory next) = Waterfall.closePeriod(p, s, r);
 
         _storeState(s, next);
         _pendingHash = bytes32(0);
         _cash.pendingCollections = 0;
         if (callPrice > 0) _totals.pendingCleanUpPrice = 0;
 
-        _payFees(period, res);
+        _payFees(res);
         _payClasses(period, s, next, res);
         _emitAlerts(period, p, r, s, res);
         emit PeriodClosed(period, msg.sender, res);
@@ -393,7 +412,7 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
             ClassBook memory book = _books[i];
             uint256 unpaid = uint256(book.balance) - book.pdl;
             if (unpaid > 0) {
-                ISPVTranche(_classTokens[i]).writeDown(unpaid);
+                ISPVTranche(_extra[i].token).writeDown(unpaid);
                 finalWriteDown += unpaid;
             }
             delete _books[i];
@@ -419,33 +438,31 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
         _requirePhase(Phase.Offering);
         _checkClass(classIndex);
         if (amount == 0) revert ZeroAmount();
-        uint256 have = _extra[classIndex].subscribed;
+        uint256 have = _subscribed[classIndex];
         uint256 available = uint256(_books[classIndex].balance) - have;
         if (amount > available) revert OverSubscribed(classIndex, amount, available);
-        _extra[classIndex].subscribed = (have + amount).toUint128();
+        _subscribed[classIndex] = have + amount;
         _totals.subscriptions = (uint256(_totals.subscriptions) + amount).toUint128();
         _currency.safeTransferFrom(msg.sender, address(this), amount);
-        ISPVTranche token = ISPVTranche(_classTokens[classIndex]);
+        ISPVTranche token = ISPVTranche(_extra[classIndex].token);
         if (retained) token.issueByPartition(_retainedPartition, msg.sender, amount, "");
         else token.issue(msg.sender, amount, "");
         emit Subscribed(msg.sender, classIndex, amount, retained);
     }
 
-    function _payFees(uint256 period, PeriodResult memory res) private {
+    function _payFees(PeriodResult memory res) private {
         for (uint256 i; i < res.feePaid.length; ++i) {
             uint256 amount = res.feePaid[i];
             if (amount == 0) continue;
             _fees[i].paid = (uint256(_fees[i].paid) + amount).toUint128();
-            address recipient = _feeRecipients[i];
-            _currency.safeTransfer(recipient, amount);
-            emit FeePaid(period, i, recipient, amount);
+            _currency.safeTransfer(_feeRecipients[i], amount);
         }
     }
 
     function _payClasses(uint256 period, DealState memory s, DealState memory next, PeriodResult memory res) private {
         uint256 n = res.interestPaid.length;
         for (uint256 i; i < n; ++i) {
-            ISPVTranche token = ISPVTranche(_classTokens[i]);
+            ISPVTranche token = ISPVTranche(_extra[i].token);
             // Order keeps the token's current principal (= balance - PDL) within bounds at every step.
             if (res.writeDown[i] > 0) token.writeDown(res.writeDown[i]);
             if (res.pdlCured[i] > 0) token.reinstate(res.pdlCured[i]);
@@ -455,24 +472,14 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
                 token.setInterestShortfall(next.interestShortfalls[i]);
                 if (next.interestShortfalls[i] > 0) emit InterestShortfall(period, i, next.interestShortfalls[i]);
             }
-            emit ClassPaid(
-                period,
-                i,
-                interest,
-                res.principalPaid[i],
-                res.writeDown[i],
-                res.pdlCured[i],
-                next.classBalances[i],
-                next.pdl[i],
-                next.interestShortfalls[i]
-            );
+            emit ClassBalances(period, i, next.classBalances[i], next.pdl[i], next.interestShortfalls[i]);
         }
     }
 
     function _distribute(uint256 classIndex, uint256 interest, uint256 principal) private {
         uint256 amount = interest + principal;
         if (amount == 0) return;
-        ISPVTranche(_classTokens[classIndex]).distribute(interest, principal);
+        ISPVTranche(_extra[classIndex].token).distribute(interest, principal);
     }
 
     function _emitAlerts(
@@ -537,6 +544,7 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
             periodsClosed: next.periodsClosed.toUint32(),
             triggersBreached: next.triggersBreached.toUint32(),
             phase: Phase.Active,
+            cleanUpPending: false,
             poolBalance: next.poolBalance.toUint128()
         });
         _cash.reserveBalance = next.reserveBalance.toUint128();
@@ -548,7 +556,7 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
                 _books[i] = ClassBook(next.classBalances[i].toUint128(), next.pdl[i].toUint128());
             }
             if (next.interestShortfalls[i] != s.interestShortfalls[i]) {
-                _extra[i].interestShortfall = next.interestShortfalls[i].toUint128();
+                _extra[i].interestShortfall = next.interestShortfalls[i].toUint96();
             }
         }
         for (uint256 k; k < next.feeShortfalls.length; ++k) {

@@ -74,7 +74,7 @@ def test_spv_equals_the_model_on_random_deals_and_paths(diff_pool, accounts, cur
     ending = data.draw(st.sampled_from(["clean_up_call", "legal_final", "paid_off"]), label="ending")
     d = deploy_and_close(spec, (registry, pool_id), accounts, currency, _project(), tmp_path_factory.mktemp("deal"),
                          [investors[0]])
-    assert plain(d.spv.dealParams()) == plain(d.model.params.as_abi()), "deployed terms differ from the spec's"
+    assert plain(spvlib.read_params(d.spv)) == plain(d.model.params.as_abi()), "deployed terms differ from the spec's"
     assert_reconciled(d.spv, d.model, "after closing")
     event(f"{len(spec.tranches)} classes, {spec.principal_mode}, {len(spec.triggers)} triggers, ending {ending}")
 

@@ -183,19 +183,20 @@ def check_close_events(d: DealFixture, tx: Any, closed: ClosedPeriod, triggers_b
     res = closed.result
     assert PeriodResult.from_abi(tx.events["PeriodClosed"]["result"]) == res, "PeriodClosed result"
     recipients = [str(a) for a in d.spv.feeRecipients()]
-    fees = [(int(e["feeIndex"]), str(e["recipient"]), int(e["amount"])) for e in _events(tx, "FeePaid")]
-    assert fees == [(k, recipients[k], a) for k, a in enumerate(res.fee_paid) if a], "FeePaid events"
-    paid = [
-        (int(e["classIndex"]), int(e["interest"]), int(e["principal"]), int(e["writeDown"]), int(e["pdlCured"]),
-         int(e["balance"]), int(e["pdl"]), int(e["interestShortfall"]))
-        for e in _events(tx, "ClassPaid")
+    tokens = {str(a) for a in d.spv.classTokens()}
+    fees = [
+        (str(e["to"]), int(e["value"])) for e in _events(tx, "Transfer")
+        if e.address == d.currency.address and str(e["from"]) == d.spv.address and str(e["to"]) not in tokens
+    ]
+    assert fees == [(recipients[k], a) for k, a in enumerate(res.fee_paid) if a], "fee payments"
+    balances = [
+        (int(e["classIndex"]), int(e["balance"]), int(e["pdl"]), int(e["interestShortfall"]))
+        for e in _events(tx, "ClassBalances")
     ]
     st_ = closed.state
-    assert paid == [
-        (i, closed.class_interest[i], res.principal_paid[i], res.write_down[i], res.pdl_cured[i],
-         st_.class_balances[i], st_.pdl[i], st_.interest_shortfalls[i])
-        for i in range(len(st_.class_balances))
-    ], "ClassPaid events"
+    assert balances == [
+        (i, st_.class_balances[i], st_.pdl[i], st_.interest_shortfalls[i]) for i in range(len(st_.class_balances))
+    ], "ClassBalances events"
     draws = [int(e["amount"]) for e in _events(tx, "ReserveDrawn")]
     assert draws == ([res.reserve_draw] if res.reserve_draw else []), "ReserveDrawn events"
     changed = triggers_before ^ res.triggers_breached

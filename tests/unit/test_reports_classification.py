@@ -41,7 +41,7 @@ def test_role_changes_pauses_and_forced_transfers_are_privileged():
         assert monitor.classify(name) == "privileged", name
     for name in ("TriggerBreached", "DelinquencyAlert", "ReserveDrawn", "InterestShortfall", "PrincipalWrittenDown"):
         assert monitor.classify(name) == "alert", name
-    assert monitor.classify("Transfer") is None and monitor.classify("ClassPaid") is None
+    assert monitor.classify("Transfer") is None and monitor.classify("ClassBalances") is None
 
 
 def test_asset_status_changes_are_alerts_when_an_asset_gets_worse():
