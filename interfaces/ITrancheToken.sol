@@ -23,7 +23,8 @@ import {IIdentityRegistry} from "./IIdentityRegistry.sol";
 ///      Dust bound: for each holder and each kind (interest, principal),
 ///      `0 <= exactShare - (withdrawn + withdrawable) < 1 + s * 2**-32 + d * balance / 2**96` base units,
 ///      where `s` counts checkpoints and `d` distributions. The accumulator rounding of every distribution is
-///      tracked exactly and `sweepableDust()` can be sent to the residual recipient by the admin.
+///      counted, rounded down to 2**-32 units (never above the exact unallocated dust), and `sweepableDust()`
+///      can be sent to the residual recipient by the admin.
 interface ITrancheToken is IERC20Metadata, IERC1594, IERC1410, IERC1643, IERC1644 {
     /// @notice Emitted when the distributor deposits a period's interest and principal.
     event FundsDistributed(address indexed distributor, uint256 indexed epoch, uint256 interest, uint256 principal);
@@ -149,7 +150,8 @@ interface ITrancheToken is IERC20Metadata, IERC1594, IERC1410, IERC1643, IERC164
     function withdrawableOf(address holder) external view returns (uint256 interest, uint256 principal);
     /// @notice Interest and principal withdrawn by `holder` so far (statements).
     function withdrawnOf(address holder) external view returns (uint256 interest, uint256 principal);
-    /// @notice Rounding dust that belongs to nobody and can be swept to the residual recipient now.
+    /// @notice Rounding dust that belongs to nobody and can be swept to the residual recipient now (rounded down:
+    ///         at most the exact unallocated dust).
     function sweepableDust() external view returns (uint256);
     function totalDustSwept() external view returns (uint256);
     function residualRecipient() external view returns (address);

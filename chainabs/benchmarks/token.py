@@ -1,4 +1,5 @@
-"""Tranche token gas: compliant transfer, claim, and a distribution's cost for 10 vs 1,000 holders."""
+"""Tranche token gas: compliant transfer, claim, and a distribution's cost for 10 vs 1,000 holders and in the
+steady state (every slot it touches already non-zero, as at every period close after the first)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,20 @@ def _holder_address(i: int) -> str:
     from brownie import web3
 
     return web3.to_checksum_address("0x" + bytes(web3.keccak(text=f"chainabs-bench-holder-{i}"))[-20:].hex())
+
+
+COLD_ACCOUNT_ACCESS = 2_600  # EIP-2929: what a contract caller (the SPV) pays to reach the token
+
+
+def intrinsic_gas(data: bytes) -> int:
+    """Intrinsic gas of a plain call transaction with calldata ``data`` (21,000 + 16 / 4 per byte)."""
+    return 21_000 + sum(16 if byte else 4 for byte in data)
+
+
+def call_gas(receipt: Any) -> int:
+    """Gas of the same call made from a contract: the transaction's gas less its intrinsic gas, plus the cold
+    access to the token's account (an EOA transaction's target is warm; a contract's callee is not)."""
+    return int(receipt.gas_used) - intrinsic_gas(bytes.fromhex(str(receipt.input)[2:])) + COLD_ACCOUNT_ACCESS
 
 
 def _setup(holders: list[Any], admin: Any) -> tuple[Any, Any, Any]:
@@ -57,10 +72,14 @@ def tranche_gas() -> dict[str, float]:
     warm = token.transfer(b, 1_000, chain.tx(a)).gas_used
     token.distribute(1_000_000, 1_000_000, chain.tx(admin))
     claim_traded = token.claim(chain.tx(a)).gas_used
+    # steady state: supply/principal, accumulators, flows, balances all non-zero; no holder moved this epoch
+    steady = token.distribute(1_234_567, 7_654_321, chain.tx(admin))
     metrics = {
         "tranche_transfer_gas": warm,
         "tranche_transfer_gas_first_after_distribution": first_after,
         "tranche_claim_gas": claim_traded,
+        "tranche_distribute_gas_steady": steady.gas_used,
+        "tranche_distribute_call_gas_steady": call_gas(steady),
     }
     assert after_distribution == warm
     for n in (10, 1000):

@@ -26,7 +26,15 @@ contract DistributionMathMock {
         return DistributionMath.retained(amount, remaining, supply);
     }
 
-    function sweepable(uint256 distributed, uint256 swept, uint256 allocated) external pure returns (uint256) {
-        return DistributionMath.sweepable(distributed, swept, allocated);
+    function incrementRemainder(uint256 amount, uint256 supply) external pure returns (uint256) {
+        return DistributionMath.incrementRemainder(amount, supply);
+    }
+
+    function remainderCredit(uint256 remainders) external pure returns (uint256) {
+        return DistributionMath.remainderCredit(remainders);
+    }
+
+    function wholeUnits(uint256 credit) external pure returns (uint256) {
+        return DistributionMath.wholeUnits(credit);
     }
 }

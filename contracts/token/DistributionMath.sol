@@ -50,10 +50,23 @@ library DistributionMath {
         return Math.mulDiv(amount, remaining, supply);
     }
 
-    /// @notice Rounding dust owned by nobody: distributed minus swept minus the (rounded up) total credit
-    ///         ever allocated to holders (`allocated` is in accumulator scale).
-    function sweepable(uint256 distributed, uint256 swept, uint256 allocated) internal pure returns (uint256) {
-        return distributed - swept - Math.ceilDiv(allocated, ACC_SCALE);
+    /// @notice Rounding remainder of one distribution in accumulator scale times supply:
+    ///         `amount * 2**96 - supply * perTokenIncrement(amount, supply)`, below `supply`. The holders as a
+    ///         whole are allocated `remainder / 2**96` base units less than `amount`.
+    function incrementRemainder(uint256 amount, uint256 supply) internal pure returns (uint256) {
+        return amount * ACC_SCALE % supply;
+    }
+
+    /// @notice Unallocated dust of a distribution in credit scale (2**32), rounded down, from the sum of its
+    ///         interest and principal `remainders` (`incrementRemainder`): floor(remainders / 2**64).
+    ///         Rounding down only ever under-counts dust, so a sweep never takes funds a holder can claim.
+    function remainderCredit(uint256 remainders) internal pure returns (uint256) {
+        return remainders >> 64;
+    }
+
+    /// @notice Whole base units of a credit-scale amount, rounded down (no slack: used for dust sweeps).
+    function wholeUnits(uint256 credit) internal pure returns (uint256) {
+        return credit >> 32;
     }
 }
 

@@ -19,9 +19,15 @@ import {DocumentStore} from "./DocumentStore.sol";
 ///         IdentityRegistry, pull-based ERC-2222-style interest and principal distributions.
 /// @dev Balances are kept in one packed slot per holder (unrestricted | locked | checkpoint epoch) instead of
 ///      OpenZeppelin's ERC20 storage: a compliant transfer then costs two holder-slot writes plus one registry
-///      call. Each distribution stores the per-token accumulators of its epoch; on every balance change the
-///      holder is checkpointed (credit += balance * (acc[now] - acc[then])), which is a no-op when the holder
-///      was already checkpointed in the current epoch.
+///      call. On every balance change the holder is checkpointed (credit += balance * (acc[now] - acc[then])),
+///      which is a no-op when the holder was already checkpointed in the current epoch.
+///      Lazy history: a distribution only updates the current accumulators (`_current`); the accumulators of
+///      an epoch are copied to `_accumulators[epoch]` by the first checkpoint that moves an account to that
+///      epoch (flag `HISTORY_WRITTEN` in `_state`). Invariant: every account whose checkpoint epoch is e > 0
+///      has `_accumulators[e]` written, and it equals the accumulators after distribution e (no distribution
+///      can happen between distribution e and the checkpoint, or the epoch would not be e). Epochs in which
+///      no account moves (buy-and-hold tranches) never store history.
+///      The distribution path touches three slots: `_state`, `_current` and `_flows`.
 contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
     using SafeERC20 for IERC20;
 
@@ -46,9 +52,7 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
     /// @dev Read on every transfer: one slot.
     struct Config {
         bool paused;
-        bool issuanceClosed;
         bool controlRenounced;
-        uint32 epoch;
         uint32 holderCount;
         uint32 maxHolders;
         uint40 lockupEnd;
@@ -56,6 +60,12 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
     }
 
     uint256 private constant MASK96 = (1 << 96) - 1;
+    uint256 private constant MASK32 = (1 << 32) - 1;
+    uint256 private constant MASK64 = (1 << 64) - 1;
+    /// @dev `_state` bit: issuance is closed for good.
+    uint256 private constant ISSUANCE_CLOSED = 1 << 224;
+    /// @dev `_state` bit: `_accumulators[epoch]` of the current epoch is written (cleared by `distribute`).
+    uint256 private constant HISTORY_WRITTEN = 1 << 225;
 
     IERC20 private immutable _currency;
     IIdentityRegistry private immutable _registry;
@@ -73,25 +83,29 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
     mapping(address holder => Pair) private _accrued;
     /// @dev holder => base units withdrawn so far
     mapping(address holder => Pair) private _withdrawn;
-    /// @dev epoch => per-token accumulators (scaled 2**96) after that epoch's distribution
+    /// @dev epoch => per-token accumulators (scaled 2**96) after that epoch's distribution; written lazily, by
+    ///      the first checkpoint that moves an account to the epoch (see the contract notes)
     mapping(uint256 epoch => Pair) private _accumulators;
-    /// @dev the accumulators of the latest epoch (copy of `_accumulators[epoch]`, read without the epoch)
+    /// @dev the accumulators of the latest epoch (always up to date)
     Pair private _current;
     mapping(address holder => mapping(address spender => uint256)) private _allowances;
     mapping(address holder => mapping(address operator => bool)) private _operators;
     mapping(address holder => mapping(bytes32 partition => mapping(address operator => bool))) private _partitionOperators;
 
-    uint256 private _totalSupply;
+    /// @dev totalSupply (bits 0..95) | currentPrincipal (96..191) | epoch = distribution count (192..223) |
+    ///      ISSUANCE_CLOSED (224) | HISTORY_WRITTEN (225). Both amounts are at most MAX_AMOUNT.
+    uint256 private _state;
+    /// @dev total interest distributed (bits 0..95) | cumulative write-down (96..191) | unswept rounding dust
+    ///      in credit scale 2**32 (192..255). The write-down sits here so that a write-down / reinstatement in
+    ///      the same transaction as a distribution (the SPV's period close) finds the slot warm, and never
+    ///      turns a zero slot non-zero after the first distribution. The principal distributed is not stored:
+    ///      it follows from the principal identity (see `totalPrincipalDistributed`).
+    uint256 private _flows;
     uint256 private _totalIssued;
     uint256 private _totalRedeemed;
-    uint256 private _currentPrincipal;
-    uint256 private _cumulativeWriteDown;
     uint256 private _principalRetired;
     uint256 private _interestShortfall;
-    Pair private _distributed;
     Pair private _claimed;
-    /// @dev Sum over distributions of supply * accumulator increment (accumulator scale), minus closed dust.
-    uint256 private _allocated;
     uint256 private _dustSwept;
     address private _residualRecipient;
 
@@ -150,7 +164,7 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
 
     /// @inheritdoc IERC20
     function totalSupply() external view returns (uint256) {
-        return _totalSupply;
+        return _state & MASK96;
     }
 
     /// @inheritdoc IERC20
@@ -202,7 +216,7 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
 
     /// @inheritdoc IERC1594
     function isIssuable() external view returns (bool) {
-        return !_cfg.issuanceClosed;
+        return _state & ISSUANCE_CLOSED == 0;
     }
 
     /// @inheritdoc IERC1594
@@ -417,15 +431,22 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
     // =====================================================================================================
 
     /// @inheritdoc ITrancheToken
+    /// @dev Reads and writes three slots (`_state`, `_current`, `_flows`); no history slot is written here.
     function distribute(uint256 interest, uint256 principal) external onlyRole(DISTRIBUTOR_ROLE) {
-        uint256 supply = _totalSupply;
+        uint256 st = _state;
+        uint256 supply = st & MASK96;
         if (supply == 0) revert NoTokensOutstanding();
-        uint256 outstanding = _currentPrincipal;
+        uint256 outstanding = (st >> 96) & MASK96;
         if (principal > outstanding) revert AmountExceedsLimit("principal", principal, outstanding);
-        _addDistributed(interest, principal);
-        uint256 epoch = _advanceAccumulators(interest, principal, supply);
-        _currentPrincipal = outstanding - principal;
-        _closeIssuanceOnce();
+        // The cumulative principal needs no range check: it never exceeds currentPrincipal + cumulativeWriteDown
+        // at the first distribution (issuance is closed from then on), which is at most the supply.
+        uint256 epoch = ((st >> 192) & MASK32) + 1;
+        if (epoch > MASK32) revert ValueOutOfRange("epoch", epoch, MASK32);
+        _addFlows(interest, principal, supply);
+        _advanceAccumulators(interest, principal, supply);
+        // The new epoch starts without history (HISTORY_WRITTEN cleared); distributing closes issuance.
+        _state = supply | ((outstanding - principal) << 96) | (epoch << 192) | ISSUANCE_CLOSED;
+        if (st & ISSUANCE_CLOSED == 0) emit IssuanceClosed(msg.sender);
         emit FundsDistributed(msg.sender, epoch, interest, principal);
         uint256 amount = interest + principal;
         if (amount != 0) {
@@ -438,22 +459,27 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
 
     /// @inheritdoc ITrancheToken
     function writeDown(uint256 amount) external onlyRole(DISTRIBUTOR_ROLE) {
-        uint256 principal = _currentPrincipal;
+        uint256 st = _state;
+        uint256 principal = (st >> 96) & MASK96;
         if (amount > principal) revert AmountExceedsLimit("writeDown", amount, principal);
         principal -= amount;
-        _currentPrincipal = principal;
-        _cumulativeWriteDown += amount;
-        _closeIssuanceOnce();
+        _state = (st & ~(MASK96 << 96)) | (principal << 96) | ISSUANCE_CLOSED;
+        // currentPrincipal + cumulativeWriteDown <= totalSupply <= MAX_AMOUNT: the sum stays in its 96 bits.
+        _flows += amount << 96;
+        if (st & ISSUANCE_CLOSED == 0) emit IssuanceClosed(msg.sender);
         emit PrincipalWrittenDown(msg.sender, amount, principal);
     }
 
     /// @inheritdoc ITrancheToken
     function reinstate(uint256 amount) external onlyRole(DISTRIBUTOR_ROLE) {
-        uint256 written = _cumulativeWriteDown;
+        uint256 flows = _flows;
+        uint256 written = (flows >> 96) & MASK96;
         if (amount > written) revert AmountExceedsLimit("reinstate", amount, written);
-        _cumulativeWriteDown = written - amount;
-        uint256 principal = _currentPrincipal + amount;
-        _currentPrincipal = principal;
+        _flows = flows - (amount << 96);
+        uint256 st = _state;
+        // currentPrincipal + cumulativeWriteDown <= totalSupply <= MAX_AMOUNT: the sum stays in its 96 bits.
+        uint256 principal = ((st >> 96) & MASK96) + amount;
+        _state = (st & ~(MASK96 << 96)) | (principal << 96);
         emit PrincipalReinstated(msg.sender, amount, principal);
     }
 
@@ -475,22 +501,25 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
 
     /// @inheritdoc ITrancheToken
     function sweepDust(address[] calldata emptyHolders) external onlyRole(DEFAULT_ADMIN_ROLE) returns (uint256 amount) {
-        uint256 epoch = _cfg.epoch;
         uint256 closed;
         for (uint256 i; i < emptyHolders.length; ++i) {
             address holder = emptyHolders[i];
-            uint256 acct = _accounts[holder];
-            if (acct & ((1 << 192) - 1) != 0) revert HolderNotEmpty(holder);
+            // An empty account's checkpoint epoch is left as it is: with no balance it earns nothing more, and
+            // its credit (read whenever the epoch is not 0) is what is closed here.
+            if (_accounts[holder] & ((1 << 192) - 1) != 0) revert HolderNotEmpty(holder);
             Pair credit = _accrued[holder];
             uint256 fracInterest = M.subUnitRemainder(credit.interest());
             uint256 fracPrincipal = M.subUnitRemainder(credit.principal());
             _accrued[holder] = Pair.wrap(Pair.unwrap(credit) - fracInterest - (fracPrincipal << 128));
-            _accounts[holder] = epoch << 192;
             closed += fracInterest + fracPrincipal;
         }
-        _allocated -= closed << 64;
-        Pair dist = _distributed;
-        amount = M.sweepable(uint256(dist.interest()) + dist.principal(), _dustSwept, _allocated);
+        uint256 flows = _flows;
+        // Closed remainders are below 2**33 per holder; the dust field saturates like in `distribute`.
+        uint256 dust = (flows >> 192) + closed;
+        amount = M.wholeUnits(dust);
+        dust -= amount << 32;
+        if (dust > MASK64) dust = MASK64;
+        _flows = (flows & ((1 << 192) - 1)) | (dust << 192);
         _dustSwept += amount;
         address recipient = _residualRecipient;
         emit DustSwept(msg.sender, recipient, amount);
@@ -515,8 +544,9 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
 
     /// @inheritdoc ITrancheToken
     function closeIssuance() external onlyRole(ISSUER_ROLE) {
-        if (_cfg.issuanceClosed) revert IssuanceNotAllowed();
-        _cfg.issuanceClosed = true;
+        uint256 st = _state;
+        if (st & ISSUANCE_CLOSED != 0) revert IssuanceNotAllowed();
+        _state = st | ISSUANCE_CLOSED;
         emit IssuanceClosed(msg.sender);
     }
 
@@ -565,7 +595,7 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
     }
 
     function originalFace() external view returns (uint256) {
-        return _totalSupply;
+        return _state & MASK96;
     }
 
     function totalIssued() external view returns (uint256) {
@@ -577,16 +607,17 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
     }
 
     function currentPrincipal() external view returns (uint256) {
-        return _currentPrincipal;
+        return (_state >> 96) & MASK96;
     }
 
     function factor() external view returns (uint256) {
-        uint256 supply = _totalSupply;
-        return supply == 0 ? 0 : M.retained(_currentPrincipal, 1e18, supply);
+        uint256 st = _state;
+        uint256 supply = st & MASK96;
+        return supply == 0 ? 0 : M.retained((st >> 96) & MASK96, 1e18, supply);
     }
 
     function cumulativeWriteDown() external view returns (uint256) {
-        return _cumulativeWriteDown;
+        return (_flows >> 96) & MASK96;
     }
 
     function principalRetired() external view returns (uint256) {
@@ -598,11 +629,13 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
     }
 
     function totalInterestDistributed() external view returns (uint256) {
-        return _distributed.interest();
+        return _flows & MASK96;
     }
 
+    /// @dev From the principal identity `currentPrincipal + cumulativeWriteDown + totalPrincipalDistributed +
+    ///      principalRetired == totalIssued`: every other term is stored and every change to them keeps it.
     function totalPrincipalDistributed() external view returns (uint256) {
-        return _distributed.principal();
+        return _totalIssued - ((_state >> 96) & MASK96) - ((_flows >> 96) & MASK96) - _principalRetired;
     }
 
     function totalInterestClaimed() external view returns (uint256) {
@@ -614,7 +647,7 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
     }
 
     function distributionCount() external view returns (uint256) {
-        return _cfg.epoch;
+        return (_state >> 192) & MASK32;
     }
 
     function withdrawableFundsOf(address holder) external view returns (uint256) {
@@ -644,8 +677,7 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
     }
 
     function sweepableDust() external view returns (uint256) {
-        Pair dist = _distributed;
-        return M.sweepable(uint256(dist.interest()) + dist.principal(), _dustSwept, _allocated);
+        return M.wholeUnits(_flows >> 192);
     }
 
     function totalDustSwept() external view returns (uint256) {
@@ -684,44 +716,29 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
         _checkRole(DOCUMENT_ROLE);
     }
 
-    function _closeIssuanceOnce() private {
-        if (!_cfg.issuanceClosed) {
-            _cfg.issuanceClosed = true;
-            emit IssuanceClosed(msg.sender);
-        }
-    }
-
-    function _addDistributed(uint256 interest, uint256 principal) private {
-        Pair dist = _distributed;
-        uint256 newInterest = dist.interest() + interest;
-        uint256 newPrincipal = dist.principal() + principal;
+    /// @dev Add the distribution to the interest total and its rounding remainders to the unswept dust.
+    function _addFlows(uint256 interest, uint256 principal, uint256 supply) private {
+        uint256 flows = _flows;
+        uint256 newInterest = (flows & MASK96) + interest;
         if (newInterest > M.MAX_AMOUNT) revert ValueOutOfRange("totalInterestDistributed", newInterest, M.MAX_AMOUNT);
-        if (newPrincipal > M.MAX_AMOUNT) {
-            revert ValueOutOfRange("totalPrincipalDistributed", newPrincipal, M.MAX_AMOUNT);
-        }
-        _distributed = PairLib.pack(newInterest, newPrincipal);
+        // Each distribution adds less than 2 units (2**33 in credit scale); the 64-bit field would need over
+        // 2**31 distributions without a sweep to fill, and saturates (never reverts) if it ever did.
+        uint256 dust = (flows >> 192)
+            + M.remainderCredit(M.incrementRemainder(interest, supply) + M.incrementRemainder(principal, supply));
+        if (dust > MASK64) dust = MASK64;
+        _flows = newInterest | (flows & (MASK96 << 96)) | (dust << 192);
     }
 
-    /// @dev Store the accumulators of the next epoch; returns that epoch.
-    function _advanceAccumulators(uint256 interest, uint256 principal, uint256 supply) private returns (uint256) {
-        uint256 epoch = _cfg.epoch;
-        if (epoch == type(uint32).max) revert ValueOutOfRange("epoch", epoch + 1, type(uint32).max);
+    /// @dev Move the current accumulators by this distribution (the history slot is written lazily).
+    function _advanceAccumulators(uint256 interest, uint256 principal, uint256 supply) private {
         Pair acc = _current;
-        uint256 incInterest = M.perTokenIncrement(interest, supply);
-        uint256 incPrincipal = M.perTokenIncrement(principal, supply);
-        uint256 accInterest = acc.interest() + incInterest;
-        uint256 accPrincipal = acc.principal() + incPrincipal;
+        uint256 accInterest = acc.interest() + M.perTokenIncrement(interest, supply);
+        uint256 accPrincipal = acc.principal() + M.perTokenIncrement(principal, supply);
         if (accInterest > type(uint128).max) revert ValueOutOfRange("interestPerToken", accInterest, type(uint128).max);
         if (accPrincipal > type(uint128).max) {
             revert ValueOutOfRange("principalPerToken", accPrincipal, type(uint128).max);
         }
-        ++epoch;
-        Pair accNew = PairLib.pack(accInterest, accPrincipal);
-        _accumulators[epoch] = accNew;
-        _current = accNew;
-        _allocated += supply * (incInterest + incPrincipal);
-        _cfg.epoch = uint32(epoch);
-        return epoch;
+        _current = Pair.wrap(accInterest | (accPrincipal << 128));
     }
 
     /// @dev Partition argument -> draw mode; an unknown partition blocks with 0x50 INVALID_PARTITION.
@@ -793,7 +810,7 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
         if (code != C.TRANSFER_SUCCESS) revert TransferBlocked(from, to, code, reason);
         emit Transfer(from, to, value);
         if (from == to) return;
-        uint256 epoch = _cfg.epoch;
+        uint256 epoch = (_state >> 192) & MASK32;
         uint256 a = _checkpoint(from, _accounts[from], epoch);
         uint256 b = _checkpoint(to, _accounts[to], epoch);
         uint256 unrestricted = a & MASK96;
@@ -819,7 +836,7 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
     function _checkedRedeem(address from, uint256 value, Mode mode) private {
         (bytes1 code, bytes32 reason) = _redeemStatus(from, value, mode);
         if (code != C.TRANSFER_SUCCESS) revert TransferBlocked(from, address(0), code, reason);
-        uint256 acct = _checkpoint(from, _accounts[from], _cfg.epoch);
+        uint256 acct = _checkpoint(from, _accounts[from], (_state >> 192) & MASK32);
         uint256 unrestricted = acct & MASK96;
         uint256 fromLocked;
         if (mode == Mode.Locked) fromLocked = value;
@@ -855,22 +872,24 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
     /// @dev Retire `value` tokens: their pro-rata share of current principal and outstanding write-down.
     function _retire(uint256 value) private {
         if (value == 0) return;
-        uint256 supply = _totalSupply;
+        uint256 st = _state;
+        uint256 supply = st & MASK96;
         uint256 remainingSupply = supply - value;
-        uint256 principal = _currentPrincipal;
-        uint256 written = _cumulativeWriteDown;
+        uint256 principal = (st >> 96) & MASK96;
+        uint256 flows = _flows;
+        uint256 written = (flows >> 96) & MASK96;
         uint256 keptPrincipal = M.retained(principal, remainingSupply, supply);
         uint256 keptWritten = M.retained(written, remainingSupply, supply);
-        _currentPrincipal = keptPrincipal;
-        _cumulativeWriteDown = keptWritten;
+        _state = ((st >> 192) << 192) | remainingSupply | (keptPrincipal << 96);
+        _flows = flows - ((written - keptWritten) << 96);
         _principalRetired += (principal - keptPrincipal) + (written - keptWritten);
-        _totalSupply = remainingSupply;
         _totalRedeemed += value;
     }
 
     function _issue(bytes32 partition, address to, uint256 value) private {
+        uint256 st = _state;
+        if (st & ISSUANCE_CLOSED != 0) revert IssuanceNotAllowed();
         Config memory cfg = _cfg;
-        if (cfg.issuanceClosed) revert IssuanceNotAllowed();
         (bytes1 code, bytes32 reason) =
             to == address(0) ? (C.INVALID_RECEIVER, C.RECEIVER_ZERO_ADDRESS) : _registry.checkTransfer(address(0), to);
         uint256 acct = _accounts[to];
@@ -882,12 +901,13 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
             }
         }
         if (code != C.TRANSFER_SUCCESS) revert TransferBlocked(address(0), to, code, reason);
-        uint256 supply = _totalSupply + value;
+        uint256 supply = (st & MASK96) + value;
         if (supply > M.MAX_AMOUNT) revert ValueOutOfRange("totalSupply", supply, M.MAX_AMOUNT);
-        _totalSupply = supply;
+        // Issuance is open only at factor 1 (before any distribution or write-down): principal <= supply.
+        uint256 principal = ((st >> 96) & MASK96) + value;
+        _state = ((st >> 192) << 192) | supply | (principal << 96);
         _totalIssued += value;
-        _currentPrincipal += value;
-        // No distribution happened yet (issuance closes at the first one): no checkpoint needed.
+        // No distribution happened yet (issuance closes at the first one): epoch 0, no checkpoint needed.
         _accounts[to] = acct + (partition == LOCKED ? value << 96 : value);
         if (toBalance == 0 && value != 0) ++_cfg.holderCount;
         emit Transfer(address(0), to, value);
@@ -898,6 +918,7 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
     function _checkpoint(address holder, uint256 acct, uint256 epoch) private returns (uint256) {
         uint256 then = acct >> 192;
         if (then == epoch) return acct;
+        _writeHistoryOnce(epoch);
         uint256 balance = (acct & MASK96) + ((acct >> 96) & MASK96);
         if (balance != 0) {
             (uint256 interest, uint256 principal) = _pending(balance, then);
@@ -906,7 +927,18 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
         return (acct & ((1 << 192) - 1)) | (epoch << 192);
     }
 
-    /// @dev Credit (scaled 2**32) earned by `balance` tokens from epoch `then` to now.
+    /// @dev Store the accumulators of the current `epoch` as its history unless already done in this epoch.
+    ///      Called before any account's checkpoint is set to `epoch`, which keeps the history invariant.
+    function _writeHistoryOnce(uint256 epoch) private {
+        uint256 st = _state;
+        if (st & HISTORY_WRITTEN == 0) {
+            _accumulators[epoch] = _current;
+            _state = st | HISTORY_WRITTEN;
+        }
+    }
+
+    /// @dev Credit (scaled 2**32) earned by `balance` tokens from epoch `then` to now; for `then` != 0 the
+    ///      history `_accumulators[then]` exists (the account was moved to `then` by `_checkpoint`).
     function _pending(uint256 balance, uint256 then) private view returns (uint256, uint256) {
         Pair accNow = _current;
         if (then == 0) {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
 import pytest
@@ -143,3 +144,88 @@ def plain(values: Any) -> Any:
     if isinstance(values, (bytes, bytearray)):
         return bytes(values)
     return str(values) if isinstance(values, str) else values
+
+
+class ExactShares:
+    """Exact (Fraction) model of pull-based distributions: every holder's interest and principal share of
+    every distribution, whoever held when, and what was paid out. The contract must pay each holder and kind
+    ``exact - 1 < withdrawn + withdrawable <= exact + 2**-24`` (an integer exact share exactly)."""
+
+    SLACK = Fraction(1, 2**24)
+
+    def __init__(self, holders: list[Any]) -> None:
+        self.bal: dict[str, int] = {str(h): 0 for h in holders}
+        self.exact: dict[str, list[Fraction]] = {str(h): [Fraction(0), Fraction(0)] for h in holders}
+        self.paid: dict[str, list[int]] = {str(h): [0, 0] for h in holders}
+        self.interest_distributed = 0
+        self.principal_distributed = 0
+        #: unswept dust in credit scale (2**32), as the contract counts it: floor((rI + rP) / 2**64) per
+        #: distribution, r = amount * 2**96 mod supply
+        self.dust_credit: int | None = 0
+        #: the exact unallocated rounding dust in base units (what the pre-packing contract swept from)
+        self.dust_exact = Fraction(0)
+
+    def supply(self) -> int:
+        return sum(self.bal.values())
+
+    def issue(self, holder: Any, amount: int) -> None:
+        self.bal[str(holder)] += amount
+
+    def move(self, frm: Any, to: Any, amount: int) -> None:
+        self.bal[str(frm)] -= amount
+        self.bal[str(to)] += amount
+
+    def redeem(self, holder: Any, amount: int) -> None:
+        self.bal[str(holder)] -= amount
+
+    def distribute(self, interest: int, principal: int) -> None:
+        supply = self.supply()
+        for h, b in self.bal.items():
+            self.exact[h][0] += Fraction(interest * b, supply)
+            self.exact[h][1] += Fraction(principal * b, supply)
+        self.interest_distributed += interest
+        self.principal_distributed += principal
+        remainders = (interest * 2**96) % supply + (principal * 2**96) % supply
+        if self.dust_credit is not None:
+            self.dust_credit += remainders >> 64
+        self.dust_exact += Fraction(remainders, 2**96)
+
+    def sweep(self, amount: int, closed_holders: int) -> None:
+        """A sweep of ``amount`` that closed ``closed_holders`` empty accounts: their sub-unit remainders (below
+        one unit per kind each) join the dust, so from here on the dust is only bounded, not mirrored."""
+        self.dust_credit = None
+        self.dust_exact += 2 * closed_holders - amount
+
+    def record_claim(self, holder: Any, tx: Any) -> tuple[int, int]:
+        """Add a claim transaction's FundsWithdrawn amounts (if any) to ``holder``'s payouts."""
+        if "FundsWithdrawn" not in tx.events:
+            return (0, 0)
+        ev = tx.events["FundsWithdrawn"]
+        got = (int(ev["interest"]), int(ev["principal"]))
+        self.paid[str(holder)][0] += got[0]
+        self.paid[str(holder)][1] += got[1]
+        return got
+
+    def check_holder(self, token: Any, holder: Any) -> None:
+        """The token's statement of ``holder`` (withdrawn, withdrawable, views) against the exact shares."""
+        h = str(holder)
+        withdrawn = [int(v) for v in token.withdrawnOf(holder)]
+        withdrawable = [int(v) for v in token.withdrawableOf(holder)]
+        assert withdrawn == self.paid[h], (h, withdrawn, self.paid[h])
+        for kind in (0, 1):
+            got = withdrawn[kind] + withdrawable[kind]
+            exact = self.exact[h][kind]
+            assert exact - 1 < got <= exact + self.SLACK, (h, kind, got, exact)
+            if exact.denominator == 1:
+                assert got == exact, (h, kind, got, exact)
+        assert token.accumulativeFundsOf(holder) == sum(withdrawn) + sum(withdrawable)
+        assert token.withdrawableFundsOf(holder) == sum(withdrawable)
+        assert token.balanceOf(holder) == self.bal[h]
+
+    def check_totals(self, token: Any) -> None:
+        assert token.totalSupply() == self.supply()
+        assert token.totalInterestDistributed() == self.interest_distributed
+        assert token.totalPrincipalDistributed() == self.principal_distributed
+        if self.dust_credit is not None:
+            assert token.sweepableDust() == self.dust_credit >> 32
+        assert token.sweepableDust() <= self.dust_exact  # never more than the true unallocated dust
