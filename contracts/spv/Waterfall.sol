@@ -64,10 +64,10 @@ library Waterfall {
         (res.sequential, res.reserveStepUp) = _switches(p, s.triggersBreached);
 
         _allocateLoss(r, next, res);
-        uint256 revenue = _payFees(p, s.poolBalance, r.interestCollections, next, res);
+        uint256 revenue = _payFees(p, s, r.interestCollections, next, res);
         uint256 icDenominator;
         uint256 debtBegin;
-        (revenue, icDenominator, debtBegin) = _payInterest(p, revenue, next, res);
+        (revenue, icDenominator, debtBegin) = _payInterest(p, s, revenue, next, res);
         unchecked {
             // Steps 1 and 2 only draw on the reserve, so the draws total its fall (no underflow).
             res.reserveDraw = s.reserveBalance - next.reserveBalance;
@@ -122,34 +122,34 @@ library Waterfall {
     function validateParams(DealParams memory p) internal pure {
         ClassParams[] memory classes = p.classes;
         uint256 n = classes.length;
-        if (n == 0 || n > MAX_CLASSES) revert IWaterfall.InvalidClassCount(n);
+        if (n == 0 || n > MAX_CLASSES) _revert(IWaterfall.InvalidClassCount.selector, 1, n, 0, 0);
         for (uint256 i; i < n; ++i) {
             ClassParams memory c = classes[i];
             bool isEquity = c.isEquity;
             unchecked {
                 // n >= 1
-                if (isEquity != (i == n - 1)) revert IWaterfall.InvalidEquityClass(i);
+                if (isEquity != (i == n - 1)) _revert(IWaterfall.InvalidEquityClass.selector, 1, i, 0, 0);
             }
             uint256 coupon = c.couponBps;
-            if (coupon > BPS || (isEquity && coupon != 0)) revert IWaterfall.InvalidCoupon(i, coupon);
+            if (coupon > BPS || (isEquity && coupon != 0)) _revert(IWaterfall.InvalidCoupon.selector, 2, i, coupon, 0);
         }
         FeeParams[] memory fees = p.fees;
-        if (fees.length > MAX_FEES) revert IWaterfall.InvalidFeeCount(fees.length);
+        if (fees.length > MAX_FEES) _revert(IWaterfall.InvalidFeeCount.selector, 1, fees.length, 0, 0);
         for (uint256 k; k < fees.length; ++k) {
             uint256 feeBps = fees[k].poolBps;
-            if (feeBps > BPS) revert IWaterfall.InvalidFeeBps(k, feeBps);
+            if (feeBps > BPS) _revert(IWaterfall.InvalidFeeBps.selector, 2, k, feeBps, 0);
         }
-        if (p.triggers.length > MAX_TRIGGERS) revert IWaterfall.InvalidTriggerCount(p.triggers.length);
+        if (p.triggers.length > MAX_TRIGGERS) _revert(IWaterfall.InvalidTriggerCount.selector, 1, p.triggers.length, 0, 0);
         uint256 months = p.periodMonths;
-        if (months == 0 || months > MAX_PERIOD_MONTHS) revert IWaterfall.InvalidPeriodMonths(months);
+        if (months == 0 || months > MAX_PERIOD_MONTHS) _revert(IWaterfall.InvalidPeriodMonths.selector, 1, months, 0, 0);
         if (p.reserveTargetBps > BPS || p.reserveStepUpTargetBps > BPS) {
-            revert IWaterfall.InvalidReserveBps(p.reserveTargetBps, p.reserveStepUpTargetBps);
+            _revert(IWaterfall.InvalidReserveBps.selector, 2, p.reserveTargetBps, p.reserveStepUpTargetBps, 0);
         }
         unchecked {
             // n >= 1
-            if (p.reserveCoveredClasses > n - 1) revert IWaterfall.InvalidReserveCover(p.reserveCoveredClasses, n - 1);
+            if (p.reserveCoveredClasses > n - 1) _revert(IWaterfall.InvalidReserveCover.selector, 2, p.reserveCoveredClasses, n - 1, 0);
         }
-        if (p.originalPoolBalance == 0) revert IWaterfall.ZeroOriginalPool();
+        if (p.originalPoolBalance == 0) _revert(IWaterfall.ZeroOriginalPool.selector, 0, 0, 0, 0);
     }
 
     /// @notice Revert with an `IWaterfall` error if the state does not fit the terms.
@@ -157,17 +157,17 @@ library Waterfall {
         uint256 n = p.classes.length;
         uint256[] memory balances = s.classBalances;
         uint256[] memory pdl = s.pdl;
-        if (balances.length != n) revert IWaterfall.InvalidStateLength(0, n, balances.length);
+        if (balances.length != n) _revert(IWaterfall.InvalidStateLength.selector, 3, 0, n, balances.length);
         if (s.interestShortfalls.length != n) {
-            revert IWaterfall.InvalidStateLength(1, n, s.interestShortfalls.length);
+            _revert(IWaterfall.InvalidStateLength.selector, 3, 1, n, s.interestShortfalls.length);
         }
-        if (pdl.length != n) revert IWaterfall.InvalidStateLength(2, n, pdl.length);
+        if (pdl.length != n) _revert(IWaterfall.InvalidStateLength.selector, 3, 2, n, pdl.length);
         if (s.feeShortfalls.length != p.fees.length) {
-            revert IWaterfall.InvalidStateLength(3, p.fees.length, s.feeShortfalls.length);
+            _revert(IWaterfall.InvalidStateLength.selector, 3, 3, p.fees.length, s.feeShortfalls.length);
         }
         for (uint256 i; i < n; ++i) {
             (uint256 d, uint256 b) = (pdl[i], balances[i]);
-            if (d > b) revert IWaterfall.PdlExceedsBalance(i, d, b);
+            if (d > b) _revert(IWaterfall.PdlExceedsBalance.selector, 3, i, d, b);
         }
     }
 
@@ -175,14 +175,14 @@ library Waterfall {
     function validateReport(DealState memory s, PeriodReport memory r) internal pure {
         uint256 pool = s.poolBalance;
         uint256 reduction = r.scheduledPrincipal + r.prepayments + r.defaults;
-        if (reduction > pool) revert IWaterfall.PoolReductionExceedsBalance(pool, reduction);
+        if (reduction > pool) _revert(IWaterfall.PoolReductionExceedsBalance.selector, 2, pool, reduction, 0);
         unchecked {
             // reduction <= pool (checked just above)
             pool -= reduction;
         }
-        if (pool != r.poolEndingBalance) revert IWaterfall.PoolBalanceMismatch(pool, r.poolEndingBalance);
+        if (pool != r.poolEndingBalance) _revert(IWaterfall.PoolBalanceMismatch.selector, 2, pool, r.poolEndingBalance, 0);
         uint256 delinquent = r.delinquent30 + r.delinquent60 + r.delinquent90Plus;
-        if (delinquent > pool) revert IWaterfall.DelinquencyExceedsPool(delinquent, pool);
+        if (delinquent > pool) _revert(IWaterfall.DelinquencyExceedsPool.selector, 2, delinquent, pool, 0);
     }
 
     // ------------------------------------------------------------------------------------------------
@@ -325,10 +325,11 @@ library Waterfall {
         }
     }
 
-    /// @dev 1. Fees in order: carried shortfall + this period's accrual, from revenue then the reserve.
+    /// @dev 1. Fees in order: carried shortfall (from `s`) + this period's accrual, from revenue then the
+    /// reserve; the new shortfall is written to `next`.
     function _payFees(
         DealParams memory p,
-        uint256 poolBegin,
+        DealState memory s,
         uint256 revenue,
         DealState memory next,
         PeriodResult memory res
@@ -337,24 +338,26 @@ library Waterfall {
         uint256[] memory shortfalls = next.feeShortfalls;
         for (uint256 k; k < fees.length; ++k) {
             FeeParams memory f = fees[k];
-            uint256 due = f.fixedAmount + accrue(poolBegin, f.poolBps, p.periodMonths);
+            uint256 due = f.fixedAmount + accrue(s.poolBalance, f.poolBps, p.periodMonths);
             res.feeDue[k] = due;
             uint256 paid;
-            (revenue, paid, shortfalls[k]) = _pay(shortfalls[k] + due, revenue, true, next);
+            (revenue, paid, shortfalls[k]) = _pay(s.feeShortfalls[k] + due, revenue, true, next);
             res.feePaid[k] = paid;
         }
         return revenue;
     }
 
     /// @dev 2. Interest by seniority on beginning balances; the reserve covers the first
-    /// `reserveCoveredClasses` classes; unpaid interest is carried forward without interest. Also returns
-    /// the interest-coverage denominator (fees + non-equity interest due) and the beginning non-equity
-    /// balance, summed with checked arithmetic.
-    function _payInterest(DealParams memory p, uint256 revenue, DealState memory next, PeriodResult memory res)
-        private
-        pure
-        returns (uint256, uint256 icDenominator, uint256 debtBegin)
-    {
+    /// `reserveCoveredClasses` classes; unpaid interest (carried shortfall from `s` + due) is written to
+    /// `next` and carried forward without interest. Also returns the interest-coverage denominator (fees +
+    /// non-equity interest due) and the beginning non-equity balance, summed with checked arithmetic.
+    function _payInterest(
+        DealParams memory p,
+        DealState memory s,
+        uint256 revenue,
+        DealState memory next,
+        PeriodResult memory res
+    ) private pure returns (uint256, uint256 icDenominator, uint256 debtBegin) {
         icDenominator = _sum(res.feeDue);
         uint256[] memory balances = next.classBalances;
         uint256[] memory shortfalls = next.interestShortfalls;
@@ -366,7 +369,7 @@ library Waterfall {
                 debtBegin += balances[i];
             }
             uint256 paid;
-            (revenue, paid, shortfalls[i]) = _pay(shortfalls[i] + due, revenue, i < p.reserveCoveredClasses, next);
+            (revenue, paid, shortfalls[i]) = _pay(s.interestShortfalls[i] + due, revenue, i < p.reserveCoveredClasses, next);
             res.interestPaid[i] = paid;
         }
         return (revenue, icDenominator, debtBegin);
@@ -384,12 +387,12 @@ library Waterfall {
         unchecked {
             // Each amount taken is a min() of what is left and what is owed: nothing goes negative and
             // paid <= owed.
-            paid = _min(revenue, owed);
+            paid = revenue < owed ? revenue : owed;
             revenueLeft = revenue - paid;
             unpaid = owed - paid;
             if (fromReserve && unpaid != 0) {
                 uint256 reserve = next.reserveBalance;
-                uint256 draw = _min(reserve, unpaid);
+                uint256 draw = reserve < unpaid ? reserve : unpaid;
                 next.reserveBalance = reserve - draw;
                 paid += draw;
                 unpaid -= draw;
@@ -485,14 +488,14 @@ library Waterfall {
             unchecked {
                 // Every amount moved is a min() of the two sides, so nothing goes negative; principalPaid[i]
                 // and pdlCured[i] stay at most the class's beginning balance; debtAfter <= debt.
-                uint256 x = _min(left, balance);
+                uint256 x = left < balance ? left : balance;
                 if (x != 0) {
                     balance -= x;
                     balances[i] = balance;
                     res.principalPaid[i] += x;
                     left -= x;
                 }
-                x = _min(credit, debit);
+                x = credit < debit ? credit : debit;
                 credit -= x;
                 if (debit - x > balance) x = debit - balance;
                 if (x != 0) {
@@ -533,9 +536,11 @@ library Waterfall {
     // Helpers
     // ------------------------------------------------------------------------------------------------
 
-    /// @dev Give `next` a copy of the arrays of `s` and `res` its zeroed arrays: the twelve arrays in one
-    /// block of memory (one free-memory-pointer bump and one zero fill instead of twelve allocations), then
-    /// copy the scalars of `s`. Requires the lengths checked by `validateParams` and `validateState`.
+    /// @dev Give `next` and `res` their arrays: the twelve arrays in one zeroed block of memory (one
+    /// free-memory-pointer bump and one zero fill instead of twelve allocations). The class balances, the PDL
+    /// and the reserve of `s` are copied into `next` (steps 0-5 update them in place); the shortfall arrays
+    /// are written whole by steps 1 and 2. Requires the lengths checked by `validateParams` and
+    /// `validateState`.
     function _allocate(DealParams memory p, DealState memory s, PeriodResult memory res, DealState memory next)
         private
         pure
@@ -563,9 +568,7 @@ library Waterfall {
         (res.pdlCured, at) = _carve(at, n);
         (res.triggerValues,) = _carve(at, t);
         _copyInto(s.classBalances, next.classBalances);
-        _copyInto(s.interestShortfalls, next.interestShortfalls);
         _copyInto(s.pdl, next.pdl);
-        _copyInto(s.feeShortfalls, next.feeShortfalls);
         next.reserveBalance = s.reserveBalance;
     }
 
@@ -597,6 +600,19 @@ library Waterfall {
     function _sum(uint256[] memory a) private pure returns (uint256 total) {
         for (uint256 i; i < a.length; ++i) {
             total += a[i];
+        }
+    }
+
+    /// @dev Revert with the custom error `selector` and its first `count` arguments of `a`, `b`, `c`: one
+    /// shared encoder for every input error (smaller code than an ABI encoding per `revert` statement).
+    function _revert(bytes4 selector, uint256 count, uint256 a, uint256 b, uint256 c) private pure {
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            mstore(m, selector)
+            mstore(add(m, 0x04), a)
+            mstore(add(m, 0x24), b)
+            mstore(add(m, 0x44), c)
+            revert(m, add(4, shl(5, count)))
         }
     }
 
