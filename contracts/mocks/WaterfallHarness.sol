@@ -16,6 +16,19 @@ contract WaterfallHarness {
         return Waterfall.closePeriod(p, s, r);
     }
 
+    /// @notice Gas spent inside `Waterfall.closePeriod` alone (measured with `gasleft()` around the call, so
+    /// without the transaction's base cost, the calldata, the ABI decoding of the arguments and the encoding
+    /// of the results): the benchmark's `waterfall_close_only_gas`.
+    function closePeriodGas(DealParams memory p, DealState memory s, PeriodReport memory r)
+        external
+        view
+        returns (uint256 gasUsed)
+    {
+        gasUsed = gasleft();
+        Waterfall.closePeriod(p, s, r);
+        gasUsed -= gasleft();
+    }
+
     /// @notice `Waterfall.closePeriodLinked`: the same close through the deployed, linked library.
     function closePeriodLinked(DealParams memory p, DealState memory s, PeriodReport memory r)
         external

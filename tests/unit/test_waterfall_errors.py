@@ -100,3 +100,23 @@ def test_error_assertion_helper_can_fail(waterfall_harness):
         assert_custom_error(call, "PoolBalanceMismatch", 935, 937)
     with pytest.raises(AssertionError):
         assert_custom_error(call, "DelinquencyExceedsPool", 935, 936)
+
+
+PANIC_OVERFLOW = "0x4e487b71" + f"{0x11:064x}"
+
+
+@pytest.mark.parametrize(
+    "label,s",
+    [
+        ("class interest accrual", P(BASE_S, class_balances=(2**255, 100, 100))),
+        ("fee shortfall + due", P(BASE_S, fee_shortfalls=(2**256 - 1, 0))),
+        ("interest shortfall + due", P(BASE_S, interest_shortfalls=(2**256 - 1, 0, 0))),
+        ("cumulative defaults", P(BASE_S, cumulative_defaults=2**256 - 1)),
+    ],
+)
+def test_amounts_beyond_uint256_revert_with_panic_not_wraparound(waterfall_harness, label, s):
+    """Where a sum or product of inputs exceeds 2**256 the library reverts (Panic 0x11) instead of wrapping:
+    its `unchecked` blocks are limited to differences and sums proven in range."""
+    with pytest.raises(Exception) as info:
+        waterfall_harness.closePeriod(BASE_P.as_abi(), s.as_abi(), BASE_R.as_abi())
+    assert PANIC_OVERFLOW in repr(info.value).lower(), info.value
