@@ -103,6 +103,8 @@ def run_projection(spec: DealSpec, projection: pd.DataFrame, balance: int, scena
             break
     legal_final = model.state.pool_balance != 0 or any(model.state.class_balances[:-1])
     released, final = model.end_deal(legal_final=legal_final)
+    for k in range(len(model.fees_paid)):  # the fee recipients withdraw what they earned
+        model.withdraw_fees(k)
     n = len(model.class_sizes)
     end_period = model.state.periods_closed
     # The end of the deal: the release to equity and the final write-off belong to the last period.

@@ -43,6 +43,7 @@ class Ledger:
     clean_up_proceeds: int = 0
     paid_to_originator: int = 0
     fees_paid: int = 0
+    fees_owed: int = 0
     distributed: int = 0
     reserve_balance: int = 0
     pending_collections: int = 0
@@ -55,14 +56,14 @@ class Ledger:
     @property
     def accounted(self) -> int:
         return (
-            self.paid_to_originator + self.fees_paid + self.distributed + self.reserve_balance
+            self.paid_to_originator + self.fees_paid + self.fees_owed + self.distributed + self.reserve_balance
             + self.pending_collections + self.unsettled_subscriptions
         )
 
     @property
     def held(self) -> int:
         """What the SPV's currency balance must be."""
-        return self.reserve_balance + self.pending_collections + self.unsettled_subscriptions
+        return self.fees_owed + self.reserve_balance + self.pending_collections + self.unsettled_subscriptions
 
     def check(self) -> None:
         """Raise AssertionError unless every unit received is accounted for."""
@@ -107,6 +108,7 @@ class DealModel:
     ledger: Ledger = field(default_factory=Ledger)
     tranches: list[TrancheView] = field(default_factory=list)
     fees_paid: list[int] = field(default_factory=list)
+    fees_withdrawn: list[int] = field(default_factory=list)
     distributed: list[int] = field(default_factory=list)
     history: list[ClosedPeriod] = field(default_factory=list)
     pending: PeriodReport | None = None
@@ -121,6 +123,7 @@ class DealModel:
         self.subscribed = [0] * n
         self.distributed = [0] * n
         self.fees_paid = [0] * len(self.params.fees)
+        self.fees_withdrawn = [0] * len(self.params.fees)
         self.tranches = [TrancheView(original_face=0, current_principal=0) for _ in range(n)]
         self.state = DealState(
             periods_closed=0,
@@ -224,7 +227,7 @@ class DealModel:
         self.ledger.reserve_balance = nxt.reserve_balance
         for i, amount in enumerate(res.fee_paid):
             self.fees_paid[i] += amount
-            self.ledger.fees_paid += amount
+            self.ledger.fees_owed += amount
         n = len(self.class_sizes)
         class_interest = []
         for i in range(n):
@@ -263,6 +266,20 @@ class DealModel:
         if released:
             self._distribute(n - 1, released, 0)
         return released, final
+
+    def fee_owed(self, fee_index: int) -> int:
+        """What fee ``fee_index`` earned and was not paid out yet (``SPV.feeOwed``)."""
+        if not 0 <= fee_index < len(self.fees_paid):
+            raise DealModelError("UnknownFee", fee_index)
+        return self.fees_paid[fee_index] - self.fees_withdrawn[fee_index]
+
+    def withdraw_fees(self, fee_index: int) -> int:
+        """``SPV.withdrawFees`` (and the settlement of ``setFeeRecipient``): pay out what the fee is owed."""
+        amount = self.fee_owed(fee_index)
+        self.fees_withdrawn[fee_index] += amount
+        self.ledger.fees_owed -= amount
+        self.ledger.fees_paid += amount
+        return amount
 
     # ----------------------------------------------------------------------------------------- internals
     def _distribute(self, i: int, interest: int, principal: int) -> None:

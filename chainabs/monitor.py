@@ -33,6 +33,7 @@ ALERT_EVENTS = frozenset(
         "InterestShortfall",  # SPV: a class not paid its full interest
         "ReserveDrawn",  # SPV: the risk reserve paid a shortfall
         "DealEnded",  # SPV: the deal ended (with any final write-down)
+        "FeeSettlementFailed",  # SPV: a replaced fee recipient could not be paid what it earned
         "PrincipalWrittenDown",  # TrancheToken: losses allocated to a class
         "PrincipalReinstated",  # TrancheToken: written-down principal restored
         "InterestShortfallSet",  # TrancheToken: unpaid interest carried
@@ -56,7 +57,7 @@ PRIVILEGED_EVENTS = frozenset(
         # IdentityRegistry: KYC
         "InvestorRegistered", "InvestorRemoved", "InvestorFrozen", "JurisdictionAllowed",
         # common on third-party currencies (and the test stablecoin)
-        "OwnershipTransferred", "Paused", "Unpaused", "Minted",
+        "OwnershipTransferred", "Paused", "Unpaused", "Minted", "Blocklisted",
     }
 )
 
@@ -64,7 +65,7 @@ PRIVILEGED_EVENTS = frozenset(
 #: period close, token movements, claims), holders' own actions, or ERC-721 per-asset bookkeeping.
 IGNORED_EVENTS = frozenset(
     {
-        "Subscribed", "PeriodClosed", "ClassBalances",  # SPV routine (PeriodClosed: anyone may call)
+        "Subscribed", "PeriodClosed", "ClassBalances", "FeesWithdrawn",  # SPV routine (anyone may call these)
         "Transfer", "TransferByPartition", "Approval", "ApprovalForAll",  # ERC-20 / ERC-721 movements
         "AuthorizedOperator", "RevokedOperator", "AuthorizedOperatorByPartition", "RevokedOperatorByPartition",
         "Redeemed", "RedeemedByPartition",  # holders redeeming their own units

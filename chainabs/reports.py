@@ -613,14 +613,16 @@ def _short(value: Any) -> Any:
 def conservation(d: DealData) -> dict[str, int]:
     """``SPV.ledger()`` with its two identities checked against the currency balance."""
     names = ("subscriptions", "reserve_funded", "collections", "clean_up_proceeds", "paid_to_originator",
-             "fees_paid", "distributed", "reserve_balance", "pending_collections", "unsettled_subscriptions")
+             "fees_paid", "fees_owed", "distributed", "reserve_balance", "pending_collections",
+             "unsettled_subscriptions")
     values = dict(zip(names, (int(v) for v in d.spv.functions.ledger().call())))
     erc20 = d.w3.eth.contract(address=d.currency, abi=load_abi(CURRENCY_ABI))
     values["currency_balance"] = int(erc20.functions.balanceOf(d.spv_address).call())
     values["received"] = sum(values[k] for k in names[:4])
     values["accounted"] = sum(values[k] for k in names[4:])
     values["balanced"] = int(values["received"] == values["accounted"]
-                             and values["currency_balance"] == values["reserve_balance"] + values["pending_collections"] + values["unsettled_subscriptions"])
+                             and values["currency_balance"] == values["fees_owed"] + values["reserve_balance"]
+                             + values["pending_collections"] + values["unsettled_subscriptions"])
     return values
 
 

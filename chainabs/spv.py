@@ -200,6 +200,20 @@ def exercise_clean_up_call(spv: Any, originator: Any, report: PeriodReport) -> A
     return spv.exerciseCleanUpCall(report.as_abi(), chain.tx(originator))
 
 
+def withdraw_fees(spv: Any, caller: Any, fee_index: int) -> Any:
+    """Pay fee ``fee_index``'s recipient what it earned and was not paid yet (anyone may call)."""
+    return spv.withdrawFees(fee_index, chain.tx(caller))
+
+
+def withdraw_all_fees(spv: Any, caller: Any) -> list[int]:
+    """Withdraw every fee's earnings to its recipient; returns the amount paid per fee."""
+    paid = []
+    for k in range(len(spv.feeRecipients())):
+        tx = withdraw_fees(spv, caller, k)
+        paid.append(int(tx.events["FeesWithdrawn"]["amount"]) if "FeesWithdrawn" in tx.events else 0)
+    return paid
+
+
 def end_deal(spv: Any, caller: Any) -> Any:
     """End the deal (paid off or past legal final): the rest goes to the equity class."""
     return spv.endDeal(chain.tx(caller))

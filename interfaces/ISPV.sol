@@ -35,8 +35,11 @@ struct SPVTerms {
 
 /// @notice Where every unit of currency the SPV received is now. Always:
 /// subscriptions + reserveFunded + collections + cleanUpProceeds
-///   == paidToOriginator + feesPaid + distributed + reserveBalance + pendingCollections + unsettledSubscriptions
-/// and the SPV's currency balance == reserveBalance + pendingCollections + unsettledSubscriptions.
+///   == paidToOriginator + feesPaid + feesOwed + distributed + reserveBalance + pendingCollections
+///      + unsettledSubscriptions
+/// and the SPV's currency balance == feesOwed + reserveBalance + pendingCollections + unsettledSubscriptions.
+/// `feesPaid` has left the SPV (withdrawn by or settled to the fee recipients); `feesOwed` is earned by the
+/// fees at period closes and held for their recipients until `withdrawFees`.
 struct Ledger {
     uint256 subscriptions;
     uint256 reserveFunded;
@@ -44,6 +47,7 @@ struct Ledger {
     uint256 cleanUpProceeds;
     uint256 paidToOriginator;
     uint256 feesPaid;
+    uint256 feesOwed;
     uint256 distributed;
     uint256 reserveBalance;
     uint256 pendingCollections;
@@ -88,6 +92,12 @@ interface ISPV {
     event DealEnded(uint256 indexed period, uint256 releasedToEquity, uint256 finalWriteDown, bool legalFinal);
     /// @notice A fee recipient was changed by the trustee.
     event FeeRecipientChanged(uint256 indexed feeIndex, address previous, address current);
+    /// @notice `amount` of fee `feeIndex`'s earnings was paid out to `recipient` (by `caller`).
+    event FeesWithdrawn(uint256 indexed feeIndex, address indexed recipient, address indexed caller, uint256 amount);
+    /// @notice Changing the recipient of fee `feeIndex` could not pay `previous` the `amount` it had earned
+    /// (its transfer failed, e.g. a blocked address): the amount stays owed under the fee, to be withdrawn
+    /// by the new recipient.
+    event FeeSettlementFailed(uint256 indexed feeIndex, address indexed previous, uint256 amount);
 
     // ------------------------------------------------------------------------------------------ errors
     /// @notice The call is not allowed in the current phase.
@@ -144,8 +154,10 @@ interface ISPV {
     function ledger() external view returns (Ledger memory);
     /// @notice Currency distributed to each class's token so far.
     function distributedToClass(uint256 classIndex) external view returns (uint256);
-    /// @notice Fees paid per fee so far.
+    /// @notice What fee `feeIndex` has earned at period closes so far (paid out or still owed).
     function feePaidTotal(uint256 feeIndex) external view returns (uint256);
+    /// @notice What fee `feeIndex` has earned and its recipient has not withdrawn yet (held by the SPV).
+    function feeOwed(uint256 feeIndex) external view returns (uint256);
     /// @notice keccak256(abi.encode(report)) of the pending report, or zero.
     function pendingReportHash() external view returns (bytes32);
 
@@ -168,6 +180,12 @@ interface ISPV {
     function pendingCleanUpPrice() external view returns (uint256);
     /// @notice End the deal once paid off or past legal final; the rest goes to the equity class (anyone).
     function endDeal() external;
-    /// @notice Replace the recipient of fee `feeIndex` (TRUSTEE_ROLE).
+    /// @notice Replace the recipient of fee `feeIndex` (TRUSTEE_ROLE). What the fee has earned so far is
+    /// first paid to the previous recipient (if that transfer fails, see `FeeSettlementFailed`).
     function setFeeRecipient(uint256 feeIndex, address recipient) external;
+    /// @notice Pay fee `feeIndex`'s current recipient what the fee has earned and not yet paid out (anyone may
+    /// call, in any phase after closing; the money always goes to the recipient). Period closes only book
+    /// fees, so a recipient that cannot receive (a blocked address) can never stop the waterfall.
+    /// @return amount paid out (0 if nothing was owed)
+    function withdrawFees(uint256 feeIndex) external returns (uint256 amount);
 }

@@ -104,6 +104,8 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
     ClassExtra[8] private _extra;
     FeeBook[8] private _fees;
     uint256[8] private _subscribed;
+    /// @dev Per fee: what its recipients have been paid out of `FeeBook.paid` (earned).
+    uint256[8] private _feeWithdrawn;
     address[8] private _feeRecipients;
 
     /// @param terms_ currency, registry, pool, originator, dates, reserve and alert levels
@@ -250,6 +252,12 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
     }
 
     /// @inheritdoc ISPV
+    function feeOwed(uint256 feeIndex) public view returns (uint256) {
+        if (feeIndex >= _feeCount) revert UnknownFee(feeIndex);
+        return _fees[feeIndex].paid - _feeWithdrawn[feeIndex];
+    }
+
+    /// @inheritdoc ISPV
     function pendingReportHash() external view returns (bytes32) {
         return _pendingHash;
     }
@@ -268,7 +276,9 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
         l.cleanUpProceeds = t.cleanUpProceeds;
         l.paidToOriginator = t.paidToOriginator;
         for (uint256 i; i < _feeCount; ++i) {
-            l.feesPaid += _fees[i].paid;
+            uint256 withdrawn = _feeWithdrawn[i];
+            l.feesPaid += withdrawn;
+            l.feesOwed += _fees[i].paid - withdrawn;
         }
         // What each tranche token received from the SPV is in the token's own books.
         for (uint256 i; i < _classCount; ++i) {
@@ -378,14 +388,13 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
         }
         DealParams memory p = _dealParams();
         DealState memory s = _loadState();
-        (PeriodResult memory res, DealState memory next) = Waterfall.closePeriod(p, s, r);
+        (PeriodResult memory res, DealState memory next) = Waterfall.closePeriodOfValidTerms(p, s, r);
 
-        _storeState(s, next);
+        _storeState(s, next, res.feePaid);
         _pendingHash = bytes32(0);
         _cash.pendingCollections = 0;
         if (callPrice > 0) _totals.pendingCleanUpPrice = 0;
 
-        _payFees(res);
         _payClasses(period, s, next, res);
         _emitAlerts(period, p, r, s, res);
         emit PeriodClosed(period, msg.sender, res);
@@ -428,8 +437,29 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
         if (feeIndex >= _feeCount) revert UnknownFee(feeIndex);
         if (recipient == address(0)) revert ZeroFeeRecipient(feeIndex);
         address previous = _feeRecipients[feeIndex];
+        // What the fee earned while `previous` was its recipient is paid to `previous` first; a failed
+        // transfer (a blocked address) must not stop the trustee from redirecting the fee.
+        uint256 owed = feeOwed(feeIndex);
+        if (owed > 0) {
+            if (_currency.trySafeTransfer(previous, owed)) {
+                _feeWithdrawn[feeIndex] += owed;
+                emit FeesWithdrawn(feeIndex, previous, msg.sender, owed);
+            } else {
+                emit FeeSettlementFailed(feeIndex, previous, owed);
+            }
+        }
         _feeRecipients[feeIndex] = recipient;
         emit FeeRecipientChanged(feeIndex, previous, recipient);
+    }
+
+    /// @inheritdoc ISPV
+    function withdrawFees(uint256 feeIndex) external nonReentrant returns (uint256 amount) {
+        amount = feeOwed(feeIndex);
+        if (amount == 0) return 0;
+        _feeWithdrawn[feeIndex] += amount;
+        address recipient = _feeRecipients[feeIndex];
+        emit FeesWithdrawn(feeIndex, recipient, msg.sender, amount);
+        _currency.safeTransfer(recipient, amount);
     }
 
     // ======================================================================================== internals
@@ -448,15 +478,6 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
         if (retained) token.issueByPartition(_retainedPartition, msg.sender, amount, "");
         else token.issue(msg.sender, amount, "");
         emit Subscribed(msg.sender, classIndex, amount, retained);
-    }
-
-    function _payFees(PeriodResult memory res) private {
-        for (uint256 i; i < res.feePaid.length; ++i) {
-            uint256 amount = res.feePaid[i];
-            if (amount == 0) continue;
-            _fees[i].paid = (uint256(_fees[i].paid) + amount).toUint128();
-            _currency.safeTransfer(_feeRecipients[i], amount);
-        }
     }
 
     function _payClasses(uint256 period, DealState memory s, DealState memory next, PeriodResult memory res) private {
@@ -539,7 +560,7 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
     }
 
     /// @dev Writes only the slots whose content changes from `s` (the state loaded for this close).
-    function _storeState(DealState memory s, DealState memory next) private {
+    function _storeState(DealState memory s, DealState memory next, uint256[] memory feePaid) private {
         _core = Core({
             periodsClosed: next.periodsClosed.toUint32(),
             triggersBreached: next.triggersBreached.toUint32(),
@@ -559,8 +580,11 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
                 _extra[i].interestShortfall = next.interestShortfalls[i].toUint96();
             }
         }
+        // Fees are booked, not sent: each recipient withdraws (`withdrawFees`).
         for (uint256 k; k < next.feeShortfalls.length; ++k) {
-            if (next.feeShortfalls[k] != s.feeShortfalls[k]) _fees[k].shortfall = next.feeShortfalls[k].toUint128();
+            if (next.feeShortfalls[k] != s.feeShortfalls[k] || feePaid[k] != 0) {
+                _fees[k] = FeeBook(next.feeShortfalls[k].toUint128(), (uint256(_fees[k].paid) + feePaid[k]).toUint128());
+            }
         }
     }
 

@@ -58,6 +58,16 @@ library Waterfall {
         returns (PeriodResult memory res, DealState memory next)
     {
         validateParams(p);
+        return closePeriodOfValidTerms(p, s, r);
+    }
+
+    /// @notice `closePeriod` for terms that already passed `validateParams` (an SPV checks its terms once, at
+    /// construction, and they never change): checks the state and the report, then runs the waterfall.
+    function closePeriodOfValidTerms(DealParams memory p, DealState memory s, PeriodReport memory r)
+        internal
+        pure
+        returns (PeriodResult memory res, DealState memory next)
+    {
         validateState(p, s);
         validateReport(s, r);
         _allocate(p, s, res, next);

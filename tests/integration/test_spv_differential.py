@@ -113,6 +113,9 @@ def test_spv_equals_the_model_on_random_deals_and_paths(diff_pool, accounts, cur
         released, final = ended
         tx = spvlib.end_deal(d.spv, stranger)
         assert (tx.events["DealEnded"]["releasedToEquity"], tx.events["DealEnded"]["finalWriteDown"]) == (released, final)
+        owed = [d.model.fee_owed(k) for k in range(len(d.model.fees_paid))]
+        assert currency.balanceOf(d.spv) == sum(owed), "only earned fees are left in the SPV"
+        assert spvlib.withdraw_all_fees(d.spv, stranger) == [d.model.withdraw_fees(k) for k in range(len(owed))]
         assert currency.balanceOf(d.spv) == 0, "currency left stranded in the SPV"
     assert_reconciled(d.spv, d.model, "at the end")
 

@@ -48,6 +48,14 @@ def _assert_reconciled(d):
     spvlib.read_ledger(d.spv).check()
 
 
+def _withdraw_fees_to_empty(d, caller):
+    """After the end only earned fees are left in the SPV; once withdrawn, nothing is."""
+    owed = [d.model.fee_owed(k) for k in range(len(d.model.fees_paid))]
+    assert d.currency.balanceOf(d.spv) == sum(owed) > 0
+    assert spvlib.withdraw_all_fees(d.spv, caller) == [d.model.withdraw_fees(k) for k in range(len(owed))] == owed
+    assert d.currency.balanceOf(d.spv) == 0
+
+
 def test_every_period_equals_the_model_and_investors_claim(deal, investors, stranger):
     d = deal
     reports = _reports(d, months=14)
@@ -131,7 +139,7 @@ def test_clean_up_call_then_end_leaves_nothing_in_the_spv(deal, originator, stra
     released, final = d.model.end_deal()
     assert tx.events["DealEnded"]["releasedToEquity"] == released
     assert tx.events["DealEnded"]["finalWriteDown"] == final
-    assert d.currency.balanceOf(d.spv) == 0
+    _withdraw_fees_to_empty(d, stranger)
     _assert_reconciled(d)
     assert d.spv.phase() == 2
 
@@ -147,5 +155,5 @@ def test_legal_final_writes_off_what_is_unpaid(deal, stranger):
     tx = spvlib.end_deal(d.spv, stranger)
     released, final = d.model.end_deal(legal_final=True)
     assert final > 0 and tx.events["DealEnded"]["finalWriteDown"] == final
-    assert d.currency.balanceOf(d.spv) == 0
+    _withdraw_fees_to_empty(d, stranger)
     _assert_reconciled(d)
