@@ -197,16 +197,20 @@ def _run(loans: int, seed: int, out_dir: Path | None) -> dict[str, Any]:
     # 5. End of the deal and reports.
     spvlib.end_deal(spv, investors[-1])
     released, final = model.end_deal()
+    # Fees were booked at every close; their recipients withdraw them (anyone may trigger it).
+    fees_paid = spvlib.withdraw_all_fees(spv, investors[-1])
+    mismatches_fees = int(fees_paid != [model.withdraw_fees(k) for k in range(len(fees_paid))])
     for i, group in holders.items():
         for h in group:
             if tokens[i].withdrawableFundsOf(h) > 0:
                 interest, principal = _claim(tokens[i], h)
                 claimed += interest + principal
     table = spvlib.reconcile(spv, model)
-    mismatches += int((~table["match"]).sum())
+    mismatches += int((~table["match"]).sum()) + mismatches_fees
     left = int(currency.balanceOf(spv))
     console.print(f"[bold]5. ended[/]: {released / 1e6:,.2f} released to equity, {final / 1e6:,.2f} written off, "
-                  f"{left} left in the SPV; {mismatches} mismatches between chain and model")
+                  f"{sum(fees_paid) / 1e6:,.2f} fees withdrawn by their recipients, {left} left in the SPV; "
+                  f"{mismatches} mismatches between chain and model")
     summary = _summary(spec, tokens, model)
     console.print(_table(summary, "Tranches at the end of the deal"))
 

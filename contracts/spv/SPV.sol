@@ -50,7 +50,6 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
     /// @dev Storage is packed so that a period close reads and writes as few slots as possible: amounts
     /// are uint128 (SafeCast on every write), per-class and per-fee books are one slot each.
     struct Core {
-        uint32 periodsClosed;
         uint32 triggersBreached;
         Phase phase;
         bool cleanUpPending;
@@ -78,9 +77,12 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
         uint128 pendingCollections;
     }
 
-    struct Losses {
-        uint128 cumulativeDefaults;
-        uint128 cumulativeRecoveries;
+    /// @dev The period count shares its slot with the loss totals, so that the first default of a deal
+    /// writes a slot that is already non-zero (a pool is at most 8 classes of 2**96 units: 112 bits suffice).
+    struct Progress {
+        uint32 periodsClosed;
+        uint112 cumulativeDefaults;
+        uint112 cumulativeRecoveries;
     }
 
     struct Totals {
@@ -97,7 +99,7 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
 
     Core private _core;
     Cash private _cash;
-    Losses private _losses;
+    Progress private _progress;
     Totals private _totals;
     bytes32 private _pendingHash;
     ClassBook[8] private _books;
@@ -342,7 +344,7 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
         onlyRole(SERVICER_ROLE)
     {
         _requirePhase(Phase.Active);
-        uint256 period = uint256(_core.periodsClosed) + 1;
+        uint256 period = uint256(_progress.periodsClosed) + 1;
         if (_pendingHash != bytes32(0)) revert ReportPending(period);
         Waterfall.validateReport(_loadState(), report);
         uint256 collections = report.interestCollections + report.scheduledPrincipal + report.prepayments + report.recoveries;
@@ -410,7 +412,7 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
         }
         bool legalFinal = block.timestamp >= _legalFinalDate;
         uint256 poolBalance = _core.poolBalance;
-        if (_pendingHash != bytes32(0)) revert ReportPending(uint256(_core.periodsClosed) + 1);
+        if (_pendingHash != bytes32(0)) revert ReportPending(uint256(_progress.periodsClosed) + 1);
         if (!legalFinal && (poolBalance != 0 || debt != 0)) revert CannotEnd(poolBalance, debt, _legalFinalDate);
         _core.phase = Phase.Ended;
 
@@ -429,7 +431,7 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
         uint256 released = _cash.reserveBalance;
         _cash.reserveBalance = 0;
         if (released > 0) _distribute(n - 1, released, 0);
-        emit DealEnded(_core.periodsClosed, released, finalWriteDown, legalFinal);
+        emit DealEnded(_progress.periodsClosed, released, finalWriteDown, legalFinal);
     }
 
     /// @inheritdoc ISPV
@@ -525,7 +527,7 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
     }
 
     function _checkPending(PeriodReport calldata report) private view returns (uint256 period) {
-        period = uint256(_core.periodsClosed) + 1;
+        period = uint256(_progress.periodsClosed) + 1;
         bytes32 pending = _pendingHash;
         if (pending == bytes32(0)) revert NoReportPending(period);
         bytes32 given = keccak256(abi.encode(report));
@@ -537,13 +539,13 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
         uint256 f = _feeCount;
         Core memory core = _core;
         Cash memory cash = _cash;
-        Losses memory losses = _losses;
-        s.periodsClosed = core.periodsClosed;
+        Progress memory progress = _progress;
+        s.periodsClosed = progress.periodsClosed;
         s.poolBalance = core.poolBalance;
         s.triggersBreached = core.triggersBreached;
         s.reserveBalance = cash.reserveBalance;
-        s.cumulativeDefaults = losses.cumulativeDefaults;
-        s.cumulativeRecoveries = losses.cumulativeRecoveries;
+        s.cumulativeDefaults = progress.cumulativeDefaults;
+        s.cumulativeRecoveries = progress.cumulativeRecoveries;
         s.classBalances = new uint256[](n);
         s.pdl = new uint256[](n);
         s.interestShortfalls = new uint256[](n);
@@ -562,16 +564,15 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
     /// @dev Writes only the slots whose content changes from `s` (the state loaded for this close).
     function _storeState(DealState memory s, DealState memory next, uint256[] memory feePaid) private {
         _core = Core({
-            periodsClosed: next.periodsClosed.toUint32(),
             triggersBreached: next.triggersBreached.toUint32(),
             phase: Phase.Active,
             cleanUpPending: false,
             poolBalance: next.poolBalance.toUint128()
         });
         _cash.reserveBalance = next.reserveBalance.toUint128();
-        if (next.cumulativeDefaults != s.cumulativeDefaults || next.cumulativeRecoveries != s.cumulativeRecoveries) {
-            _losses = Losses(next.cumulativeDefaults.toUint128(), next.cumulativeRecoveries.toUint128());
-        }
+        _progress = Progress(
+            next.periodsClosed.toUint32(), next.cumulativeDefaults.toUint112(), next.cumulativeRecoveries.toUint112()
+        );
         for (uint256 i; i < next.classBalances.length; ++i) {
             if (next.classBalances[i] != s.classBalances[i] || next.pdl[i] != s.pdl[i]) {
                 _books[i] = ClassBook(next.classBalances[i].toUint128(), next.pdl[i].toUint128());
