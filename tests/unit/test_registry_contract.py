@@ -347,3 +347,34 @@ def test_tree_of_whole_pool_matches_chain(registry, originator, sealed_pool):
     pool_id, tape = sealed_pool
     tree = MerkleTree.of(tp.leaf_values(tape, originator.address), tp.LEAF_TYPES)
     assert "0x" + bytes(registry.poolInfo(pool_id)["root"]).hex() == tree.root
+
+
+def test_buckets_packed_by_first_appearance_across_batches_and_order_slots(
+    registry, originator, servicer, fresh_tape, open_pool
+):
+    """40 distinct region and industry codes (0 and 234 among them), first seen across three batches and in
+    no code order: more buckets than one order slot holds (32); sums stay exact per code, also after a
+    servicer update of an asset whose buckets have dense indices above 32."""
+    n = len(fresh_tape)
+    regions = [(i * 7 % n) * 6 for i in range(n)]  # 0 .. 234, all distinct
+    industries = [255 - r for r in regions]
+    records = [packed(fresh_tape, i, region=regions[i], industry=industries[i]) for i in range(n)]
+    for start, stop in ((0, 13), (13, 26), (26, n)):
+        registry.registerAndPool(open_pool, records[start:stop], {"from": originator})
+    principals = [int(p) for p in fresh_tape.principal]
+    for kind, codes in ((0, regions), (1, industries)):
+        got_codes, got_sums = registry.concentration(open_pool, kind)
+        assert [int(c) for c in got_codes] == sorted(codes)  # ascending code order
+        assert {int(c): int(v) for c, v in zip(got_codes, got_sums, strict=True)} == dict(zip(codes, principals))
+    info = registry.poolInfo(open_pool)
+    registry.seal(open_pool, b"\x01" * 32, info["leafChain"], {"from": originator})
+    last = n - 1
+    asset = tp.asset_id(originator.address, fresh_tape.loan_id.iloc[last])
+    registry.updateAssets([(asset, ST["Performing"], principals[last] - 1_000, b"\x03" * 32)], {"from": servicer})
+    for kind, code in ((0, regions[last]), (1, industries[last])):
+        got_codes, got_sums = registry.concentration(open_pool, kind)
+        sums = {int(c): int(v) for c, v in zip(got_codes, got_sums, strict=True)}
+        assert sums[code] == principals[last] - 1_000
+        assert sum(sums.values()) == sum(principals) - 1_000
+    a = registry.assetInfo(asset)
+    assert (a["region"], a["industry"]) == (regions[last], industries[last])
