@@ -13,8 +13,9 @@ library AssetLib {
     //   bits 128..135 status (AssetStatus; 0 = not registered)
     //   bits 136..151 rate in bps (uint16)
     //   bits 152..191 maturity date (uint40 unix seconds)
-    //   bits 192..199 region bucket code, bits 200..207 industry bucket code
-    //   bits 208..215 / 216..223 dense index of the region / industry bucket in its pool (see AssetRegistry)
+    //   bits 192..207 days delinquent at the cut-off date (uint16; copied with maturity, region and industry)
+    //   bits 208..215 region bucket code, bits 216..223 industry bucket code
+    //   bits 224..231 / 232..239 dense index of the region / industry bucket in its pool (see AssetRegistry)
     uint256 private constant _U96 = (1 << 96) - 1;
     uint256 private constant _SECONDS_PER_DAY = 86_400;
 
@@ -29,7 +30,7 @@ library AssetLib {
         uint256 industry
     ) internal pure returns (uint256) {
         return principal | (poolId << 96) | (uint256(status) << 128) | (rateBps << 136) | (maturityDate << 152)
-            | (region << 192) | (industry << 200);
+            | (region << 208) | (industry << 216);
     }
 
     function principalOf(uint256 s) internal pure returns (uint256) {
@@ -53,19 +54,19 @@ library AssetLib {
     }
 
     function regionOf(uint256 s) internal pure returns (uint8) {
-        return uint8(s >> 192);
-    }
-
-    function industryOf(uint256 s) internal pure returns (uint8) {
-        return uint8(s >> 200);
-    }
-
-    function regionIndexOf(uint256 s) internal pure returns (uint256) {
         return uint8(s >> 208);
     }
 
-    function industryIndexOf(uint256 s) internal pure returns (uint256) {
+    function industryOf(uint256 s) internal pure returns (uint8) {
         return uint8(s >> 216);
+    }
+
+    function regionIndexOf(uint256 s) internal pure returns (uint256) {
+        return uint8(s >> 224);
+    }
+
+    function industryIndexOf(uint256 s) internal pure returns (uint256) {
+        return uint8(s >> 232);
     }
 
     /// @notice `s` with a new status and principal (other fields unchanged).
@@ -140,10 +141,13 @@ library AssetLib {
     uint256 internal constant M_INDUSTRY_ORDER = 0x720;
     uint256 internal constant M_REGION_TABLE = 0x820;
     uint256 internal constant M_INDUSTRY_TABLE = 0x2820;
-    uint256 internal constant M_END = 0x4820; // the batch's leaves array starts here
+    // The batch's AssetsRegistered event data, in place: firstIndex, principal, leafChain, offset 0x80, then the
+    // leaves array (length, leaves) that the loop fills.
+    uint256 internal constant M_EVENT = 0x4820;
+    uint256 internal constant M_END = 0x48a0; // the batch's leaves array
     uint256 internal constant SEEN = 1 << 255;
-    uint256 internal constant REGION_INDEX_SHIFT = 208; // same bits as in the asset word
-    uint256 internal constant INDUSTRY_INDEX_SHIFT = 216;
+    uint256 internal constant REGION_INDEX_SHIFT = 224; // same bits as in the asset word
+    uint256 internal constant INDUSTRY_INDEX_SHIFT = 232;
 
     /// @notice {registerBatch} outcome: every record registered.
     uint256 internal constant DONE = 0;
@@ -252,7 +256,7 @@ library AssetLib {
         returns (uint256 outcome, uint256 index, uint256 detail)
     {
         assembly ("memory-safe") {
-            // First rule broken by packed words t (terms) and d (dates), or 0xff (the error path only).
+            // First rule broken by packed words t (terms) and d (dates), the obligor order last (error path).
             function eligibility(t, d) -> code {
                 code := 12 // Encoding
                 if or(shr(232, t), shr(112, d)) { leave }
@@ -282,7 +286,7 @@ library AssetLib {
                 if gt(sub(maturity, cutoff), mload(_L_REMAINING)) { leave }
                 code := 10 // Delinquency
                 if gt(and(shr(80, d), 0xffff), mload(_L_MAX_LATE)) { leave }
-                code := 0xff
+                code := 11 // ObligorOrder: what the fast check fails on besides the rules above
             }
             mstore(0x20, mload(_M_ASSETS_SLOT)) // the asset mapping's slot stays in scratch word 0x20
             let wp := add(M_END, 0x20)
@@ -299,8 +303,8 @@ library AssetLib {
                     // abi.encode(originator, record...) into the buffer (originator already in its word 0)
                     mstore(_B_LOAN, calldataload(r))
                     mstore(_B_TYPE, shr(224, t))
-                    mstore(_B_ORIGINAL, and(t, 0xffffffffffffffffffffffff))
-                    principal := and(shr(96, t), 0xffffffffffffffffffffffff)
+                    mstore(_B_ORIGINAL, shr(160, shl(160, t)))
+                    principal := shr(160, shl(64, t))
                     mstore(_B_PRINCIPAL, principal)
                     mstore(_B_RATE, and(shr(192, t), 0xffff))
                     mstore(_B_TERM, and(shr(208, t), 0xffff))
@@ -310,10 +314,14 @@ library AssetLib {
                     mstore(_B_REGION, and(shr(96, d), 0xff))
                     mstore(_B_INDUSTRY, shr(104, d)) // < 256 unless the encoding check below fails
                     calldatacopy(_B_OBLIGOR, add(r, 0x60), 0x60)
-                    // Eligibility, exactly the union of {eligibility}'s rules, as unsigned range checks.
+                    // Eligibility, exactly the union of {eligibility}'s rules (as unsigned range checks) and the
+                    // obligor order (records sorted by obligor).
                     if or(
                         or(
-                            or(or(shr(232, t), shr(112, d)), iszero(and(shr(mload(_B_TYPE), mload(_L_ALLOWED_TYPES)), 1))),
+                            or(
+                                or(or(shr(232, t), shr(112, d)), lt(mload(_B_OBLIGOR), mload(M_LAST_OBLIGOR))),
+                                iszero(and(shr(mload(_B_TYPE), mload(_L_ALLOWED_TYPES)), 1))
+                            ),
                             or(iszero(lt(sub(principal, 1), mload(_L_CAP))), gt(principal, mload(_B_ORIGINAL)))
                         ),
                         or(
@@ -331,25 +339,20 @@ library AssetLib {
                         outcome := 1
                         break
                     }
-                    // principal | pool | status | rate << 136 | maturity << 152 | region << 192 | industry << 200
+                    // principal | pool | status << 128 | rate << 136 | (maturity, late, region, industry) << 152
                     let late := mload(_B_LATE)
                     let status := add(add(1, gt(late, 29)), add(gt(late, 59), gt(late, 89)))
                     w := or(
-                        or(or(principal, mload(_M_POOL_BITS)), or(shl(128, status), and(shr(56, t), 0xffff0000000000000000000000000000000000))),
-                        or(shl(112, and(d, 0xffffffffff0000000000)), shl(96, and(d, 0xffff000000000000000000000000)))
+                        or(or(principal, mload(_M_POOL_BITS)), shl(128, status)),
+                        or(and(shr(56, t), 0xffff0000000000000000000000000000000000), shl(112, and(d, 0xffffffffffffffffff0000000000)))
                     )
                     let tp := add(M_TALLY, shl(5, status))
                     mstore(tp, add(mload(tp), add(0x100000000000000000000000000000000, principal)))
                 }
                 {
-                    // Running exposure of the current obligor (records sorted by obligor).
+                    // Running exposure of the current obligor (order checked above).
                     let obligor := mload(_B_OBLIGOR)
                     let last := mload(M_LAST_OBLIGOR)
-                    if lt(obligor, last) {
-                        mstore(_M_DETAIL, 11) // ObligorOrder
-                        outcome := 1
-                        break
-                    }
                     let exposure := add(principal, mul(eq(obligor, last), mload(M_EXPOSURE)))
                     mstore(M_LAST_OBLIGOR, obligor)
                     mstore(M_EXPOSURE, exposure)
@@ -380,8 +383,8 @@ library AssetLib {
                         u := or(SEEN, shl(INDUSTRY_INDEX_SHIFT, k))
                     }
                     mstore(p, add(u, principal))
-                    // dense indices at bits 208 (region) and 216 (industry)
-                    w := or(w, and(or(v, u), 0xffff0000000000000000000000000000000000000000000000000000))
+                    // dense indices at bits 224 (region) and 232 (industry)
+                    w := or(w, and(or(v, u), 0xffff00000000000000000000000000000000000000000000000000000000))
                 }
                 mstore(M_RATE_WEIGHTED, add(mload(M_RATE_WEIGHTED), mul(principal, mload(_B_RATE))))
                 mstore(M_MATURITY_WEIGHTED, add(mload(M_MATURITY_WEIGHTED), mul(principal, mload(_B_MATURITY))))

@@ -26,17 +26,18 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
     uint256 private constant _SECONDS_PER_DAY = 86_400;
     uint256 private constant _ACTIVE_STATUSES = 4; // Performing .. Delinquent90: possible initial statuses
 
+    // A batch writes the slot of principal, registered and count, not the owner's or originator's slot.
     struct Pool {
         address originator;
         bool isSealed;
-        uint64 registered;
-        address owner;
-        uint64 count;
         uint16 regionBuckets; // distinct region codes in the pool (dense indices 0 .. regionBuckets - 1)
         uint16 industryBuckets;
-        address approved;
+        address owner;
         uint64 cutoffCount;
+        address approved;
         uint128 principal;
+        uint64 registered;
+        uint64 count;
         uint128 cutoffPrincipal;
         uint256 rateWeighted; // sum of principal * rateBps
         uint256 maturityWeighted; // sum of principal * maturityDate
@@ -69,7 +70,7 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
     mapping(uint256 assetId => address) private _looseOwner; // owner of released (repurchased) assets
     mapping(address owner => uint256) private _holdings;
     mapping(uint256 poolId => Buckets[2]) private _buckets; // by Bucket kind: Region, Industry
-    mapping(uint256 poolId => Tally[9]) private _tallies;
+    mapping(uint256 poolId => Tally[9]) private _tallies; // by status; Performing derived, not stored
 
     constructor(address admin) ERC721("ChainABS Asset Certificate", "ABSA") {
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
@@ -282,9 +283,16 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
 
     /// @inheritdoc IAssetRegistry
     function statusTally(uint256 poolId, AssetStatus status) external view returns (uint64 count, uint128 principal) {
-        _pool(poolId);
-        Tally storage t = _tallies[poolId][uint256(status)];
-        return (t.count, t.principal);
+        Pool storage p = _pool(poolId);
+        Tally[9] storage tallies = _tallies[poolId];
+        if (status != AssetStatus.Performing) return (tallies[uint256(status)].count, tallies[uint256(status)].principal);
+        // Performing is what the other statuses leave of the pool (every pooled asset is in exactly one).
+        count = p.count;
+        principal = p.principal;
+        for (uint256 k = uint256(AssetStatus.Delinquent30); k < uint256(AssetStatus.Repurchased); ++k) {
+            count -= tallies[k].count;
+            principal -= tallies[k].principal;
+        }
     }
 
     /// @inheritdoc IAssetRegistry
@@ -418,7 +426,8 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
         bytes32 chainHash = bytes32(AssetLib.get(AssetLib.M_CHAIN));
         uint256 principal;
         Tally[9] storage tallies = _tallies[poolId];
-        for (uint256 k = 1; k <= _ACTIVE_STATUSES; ++k) {
+        principal = uint128(AssetLib.get(AssetLib.M_TALLY + 32)); // Performing: derived, see {statusTally}
+        for (uint256 k = 2; k <= _ACTIVE_STATUSES; ++k) {
             uint256 word = AssetLib.get(AssetLib.M_TALLY + 32 * k);
             uint256 count = word >> 128;
             if (count != 0) {
@@ -447,7 +456,16 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
         p.lastObligorPrincipal = AssetLib.get(AssetLib.M_EXPOSURE).toUint128();
         p.maxObligor = bytes32(AssetLib.get(AssetLib.M_MAX_OBLIGOR));
         p.maxObligorPrincipal = AssetLib.get(AssetLib.M_MAX_EXPOSURE).toUint128();
-        emit AssetsRegistered(poolId, first, principal, chainHash, leaves);
+        // emit AssetsRegistered(poolId, first, principal, chainHash, leaves), its data encoded in place
+        bytes32 topic = AssetsRegistered.selector;
+        assembly ("memory-safe") {
+            let data := sub(leaves, 0x80) // AssetLib.M_EVENT
+            mstore(data, first)
+            mstore(add(data, 0x20), principal)
+            mstore(add(data, 0x40), chainHash)
+            mstore(add(data, 0x60), 0x80)
+            log2(data, add(0xa0, shl(5, n)), topic, poolId)
+        }
     }
 
     /// @dev StandardMerkleTree leaf of an unpacked record.
@@ -494,12 +512,15 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
     function _moveTally(uint256 poolId, AssetStatus from, uint256 oldPrincipal, AssetStatus to, uint256 newPrincipal)
         private
     {
+        // The Performing tally is not stored (see {statusTally}).
         Tally[9] storage tallies = _tallies[poolId];
-        Tally storage t = tallies[uint256(from)];
-        t.count -= 1;
-        t.principal -= uint128(oldPrincipal);
-        if (to != AssetStatus.None) {
-            t = tallies[uint256(to)];
+        if (from != AssetStatus.Performing) {
+            Tally storage t = tallies[uint256(from)];
+            t.count -= 1;
+            t.principal -= uint128(oldPrincipal);
+        }
+        if (to != AssetStatus.None && to != AssetStatus.Performing) {
+            Tally storage t = tallies[uint256(to)];
             t.count += 1;
             t.principal += uint128(newPrincipal);
         }

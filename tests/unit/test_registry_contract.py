@@ -298,6 +298,8 @@ def test_servicing_keeps_aggregates_and_tallies(registry, originator, servicer, 
     before = registry.poolInfo(pool_id)
     p0 = int(tape.principal.iloc[0])
     region = int(tape.region.iloc[0])
+    performing = [int(x) for x in registry.statusTally(pool_id, ST["Performing"])]  # derived, not stored
+    assert tape.days_delinquent.iloc[:2].max() < 30 and performing[0] == int((tape.days_delinquent < 30).sum())
     registry.updateAssets([(ids[0], ST["Delinquent30"], p0 - 1000, b"\x01" * 32),
                            (ids[1], ST["Prepaid"], 0, b"\x02" * 32)], {"from": servicer})
     after = registry.poolInfo(pool_id)
@@ -306,6 +308,10 @@ def test_servicing_keeps_aggregates_and_tallies(registry, originator, servicer, 
     assert after["cutoffPrincipal"] == before["principal"]
     assert [int(x) for x in registry.statusTally(pool_id, ST["Delinquent30"])] == [1, p0 - 1000]
     assert [int(x) for x in registry.statusTally(pool_id, ST["Prepaid"])] == [1, 0]
+    assert [int(x) for x in registry.statusTally(pool_id, ST["Performing"])] == [
+        performing[0] - 2, performing[1] - p0 - int(tape.principal.iloc[1])]
+    tallies = [registry.statusTally(pool_id, code) for code in range(1, 8)]
+    assert sum(int(c) for c, _ in tallies) == after["count"] and sum(int(p) for _, p in tallies) == after["principal"]
     codes, sums = registry.concentration(pool_id, 0)
     expected = tape.groupby("region")["principal"].sum().to_dict()
     expected[region] -= 1000
