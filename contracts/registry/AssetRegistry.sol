@@ -397,13 +397,11 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
         uint256 exposure = p.lastObligorPrincipal;
         bytes32 top = p.maxObligor;
         uint256 topExposure = p.maxObligorPrincipal;
-        assembly ("memory-safe") {
-            mstore(0x80, chainHash) // AssetLib.M_CHAIN
-            mstore(0x2a0, last) // AssetLib.M_LAST_OBLIGOR
-            mstore(0x2c0, exposure) // AssetLib.M_EXPOSURE
-            mstore(0x2e0, top) // AssetLib.M_MAX_OBLIGOR
-            mstore(0x300, topExposure) // AssetLib.M_MAX_EXPOSURE
-        }
+        AssetLib.put(AssetLib.M_CHAIN, uint256(chainHash));
+        AssetLib.put(AssetLib.M_LAST_OBLIGOR, uint256(last));
+        AssetLib.put(AssetLib.M_EXPOSURE, exposure);
+        AssetLib.put(AssetLib.M_MAX_OBLIGOR, uint256(top));
+        AssetLib.put(AssetLib.M_MAX_EXPOSURE, topExposure);
     }
 
     /// @dev Storage slot of a storage array (for the batch code).
