@@ -249,7 +249,7 @@ interface IAssetRegistry {
     function poolCount() external view returns (uint256);
 
     /// @notice Current outstanding principal of `poolId` per bucket code of `kind` (Region or Industry), for
-    /// the codes present in the pool.
+    /// the codes present in the pool, in ascending code order.
     function concentration(uint256 poolId, Bucket kind)
         external
         view

@@ -13,7 +13,9 @@ library AssetLib {
     //   bits 128..135 status (AssetStatus; 0 = not registered)
     //   bits 136..151 rate in bps (uint16)
     //   bits 152..191 maturity date (uint40 unix seconds)
-    //   bits 192..199 region bucket, bits 200..207 industry bucket
+    //   bits 192..207 days delinquent at the cut-off date (uint16; copied with maturity, region and industry)
+    //   bits 208..215 region bucket code, bits 216..223 industry bucket code
+    //   bits 224..231 / 232..239 dense index of the region / industry bucket in its pool (see AssetRegistry)
     uint256 private constant _U96 = (1 << 96) - 1;
     uint256 private constant _SECONDS_PER_DAY = 86_400;
 
@@ -28,7 +30,7 @@ library AssetLib {
         uint256 industry
     ) internal pure returns (uint256) {
         return principal | (poolId << 96) | (uint256(status) << 128) | (rateBps << 136) | (maturityDate << 152)
-            | (region << 192) | (industry << 200);
+            | (region << 208) | (industry << 216);
     }
 
     function principalOf(uint256 s) internal pure returns (uint256) {
@@ -52,11 +54,19 @@ library AssetLib {
     }
 
     function regionOf(uint256 s) internal pure returns (uint8) {
-        return uint8(s >> 192);
+        return uint8(s >> 208);
     }
 
     function industryOf(uint256 s) internal pure returns (uint8) {
-        return uint8(s >> 200);
+        return uint8(s >> 216);
+    }
+
+    function regionIndexOf(uint256 s) internal pure returns (uint256) {
+        return uint8(s >> 224);
+    }
+
+    function industryIndexOf(uint256 s) internal pure returns (uint256) {
+        return uint8(s >> 232);
     }
 
     /// @notice `s` with a new status and principal (other fields unchanged).
@@ -76,30 +86,68 @@ library AssetLib {
     }
 
     // ---------------------------------------------------------------- batch registration (hot path)
-    // One registration batch keeps its running sums in one memory block (words at the offsets below), so
-    // that a batch of any size runs in constant memory and with ~550 opcodes (~1.8k gas) per asset besides
-    // the storage write and the ERC-721 log. Sums are bounded by uint96 x 2^40 per asset and cannot overflow.
-    uint256 internal constant ACC_LEAF_CHAIN = 0x000;
-    uint256 internal constant ACC_LEAF = 0x020; // the current leaf, hashed together with the leaf chain
-    uint256 internal constant ACC_LAST_OBLIGOR = 0x040;
-    uint256 internal constant ACC_OBLIGOR_PRINCIPAL = 0x060;
-    uint256 internal constant ACC_MAX_OBLIGOR = 0x080;
-    uint256 internal constant ACC_MAX_OBLIGOR_PRINCIPAL = 0x0a0;
-    uint256 internal constant ACC_PRINCIPAL = 0x0c0;
-    uint256 internal constant ACC_RATE_WEIGHTED = 0x0e0;
-    uint256 internal constant ACC_MATURITY_WEIGHTED = 0x100;
-    uint256 internal constant ACC_REGION_MASK = 0x120;
-    uint256 internal constant ACC_INDUSTRY_MASK = 0x140;
-    // 4 words, Performing .. Delinquent90: count << 128 | principal (a batch's principal is below 2^106).
-    uint256 internal constant ACC_TALLY = 0x160;
-    uint256 internal constant ACC_LIMITS = 0x1e0; // 8 words, see {loadLimits}
-    uint256 internal constant ACC_BUF = 0x2e0; // 15 words: abi.encode(originator, record) of the current asset
-    uint256 internal constant ACC_REGION_SUMS = 0x4c0; // 256 words
-    uint256 internal constant ACC_INDUSTRY_SUMS = 0x24c0; // 256 words
-    uint256 internal constant ACC_POOL_BITS = 0x44c0; // poolId << 96
-    uint256 internal constant ACC_ASSETS_SLOT = 0x44e0; // storage slot of the asset mapping
-    uint256 internal constant ACC_LEAVES = 0x4500; // memory pointer of the batch's leaves array
-    uint256 internal constant ACC_SIZE = 0x4520;
+    // A registration batch keeps its running sums at FIXED memory addresses (below), reserved by {begin} as
+    // the first allocation of the transaction, so the per-asset loop addresses them with constants: about 390
+    // opcodes (~1.2k gas) per asset besides the storage write, the ERC-721 log and the hashes. Sums are
+    // bounded by uint96 x 2^40 per asset and cannot overflow; a batch's principal is below 2^106.
+    uint256 internal constant M_CHAIN = 0x080; // running leaf chain ...
+    uint256 internal constant M_LEAF = 0x0a0; // ... hashed together with the current leaf
+    // abi.encode(originator, record...) of the current asset: 15 words
+    uint256 internal constant M_BUF = 0x0c0;
+    uint256 private constant _B_LOAN = 0x0e0;
+    uint256 private constant _B_TYPE = 0x100;
+    uint256 private constant _B_ORIGINAL = 0x120;
+    uint256 private constant _B_PRINCIPAL = 0x140;
+    uint256 private constant _B_RATE = 0x160;
+    uint256 private constant _B_TERM = 0x180;
+    uint256 private constant _B_ORIGINATION = 0x1a0;
+    uint256 private constant _B_MATURITY = 0x1c0;
+    uint256 private constant _B_LATE = 0x1e0;
+    uint256 private constant _B_REGION = 0x200;
+    uint256 private constant _B_INDUSTRY = 0x220;
+    uint256 private constant _B_OBLIGOR = 0x240; // obligor, contract hash, schedule hash
+    uint256 internal constant M_LAST_OBLIGOR = 0x2a0;
+    uint256 internal constant M_EXPOSURE = 0x2c0; // running exposure of the last obligor
+    uint256 internal constant M_MAX_OBLIGOR = 0x2e0;
+    uint256 internal constant M_MAX_EXPOSURE = 0x300;
+    uint256 internal constant M_RATE_WEIGHTED = 0x320;
+    uint256 internal constant M_MATURITY_WEIGHTED = 0x340;
+    // Word M_TALLY + 32 * status for statuses Performing (1) .. Delinquent90 (4): count << 128 | principal.
+    uint256 internal constant M_TALLY = 0x360;
+    // Per-asset limits, see {loadLimits}: the criteria as they are (for the error path) ...
+    uint256 private constant _L_CUTOFF = 0x400;
+    uint256 private constant _L_LEGAL_FINAL = 0x420;
+    uint256 private constant _L_ALLOWED_TYPES = 0x440;
+    uint256 private constant _L_MIN_RATE = 0x460;
+    uint256 private constant _L_MAX_RATE = 0x480;
+    uint256 private constant _L_REMAINING = 0x4a0; // seconds
+    uint256 private constant _L_MAX_LATE = 0x4c0;
+    uint256 private constant _L_CAP = 0x4e0;
+    // ... and precomputed once per batch as unsigned range checks for the fast path.
+    uint256 private constant _L_RATE_SPAN = 0x500; // maxRate - minRate
+    uint256 private constant _L_CUTOFF_BEFORE = 0x520; // cutoff - 1: origination must not exceed it
+    uint256 private constant _L_CUTOFF_AFTER = 0x540; // cutoff + 1: first eligible maturity
+    uint256 private constant _L_MATURITY_SPAN = 0x560; // min(legalFinal, cutoff + remaining) - cutoff
+    uint256 private constant _M_POOL_BITS = 0x580; // poolId << 96
+    uint256 private constant _M_ASSETS_SLOT = 0x5a0; // storage slot of the asset mapping
+    uint256 private constant _M_DETAIL = 0x5c0; // failure detail (rule or asset id)
+    // Concentration buckets, per kind (region, industry): the number of buckets the pool has (its dense
+    // indices 0 .. count-1), their codes in order of first appearance (one byte each, 256 bytes), and a table
+    // by bucket code: 0 if the pool has no such bucket yet, else SEEN | index << shift | the batch's sum.
+    // (The count is the word just before the order bytes.)
+    uint256 internal constant M_REGION_COUNT = 0x5e0;
+    uint256 internal constant M_REGION_ORDER = 0x600;
+    uint256 internal constant M_INDUSTRY_COUNT = 0x700;
+    uint256 internal constant M_INDUSTRY_ORDER = 0x720;
+    uint256 internal constant M_REGION_TABLE = 0x820;
+    uint256 internal constant M_INDUSTRY_TABLE = 0x2820;
+    // The batch's AssetsRegistered event data, in place: firstIndex, principal, leafChain, offset 0x80, then the
+    // leaves array (length, leaves) that the loop fills.
+    uint256 internal constant M_EVENT = 0x4820;
+    uint256 internal constant M_END = 0x48a0; // the batch's leaves array
+    uint256 internal constant SEEN = 1 << 255;
+    uint256 internal constant REGION_INDEX_SHIFT = 224; // same bits as in the asset word
+    uint256 internal constant INDUSTRY_INDEX_SHIFT = 232;
 
     /// @notice {registerBatch} outcome: every record registered.
     uint256 internal constant DONE = 0;
@@ -108,38 +156,93 @@ library AssetLib {
     /// @notice {registerBatch} outcome: record `index` is asset `detail`, already registered.
     uint256 internal constant DUPLICATE = 2;
 
-    /// @notice A zeroed accumulator for a batch of pool `poolId` of `originator`, whose assets live in the
-    /// mapping at storage slot `assetsSlot`, with `leaves` to receive the leaves.
-    function allocate(uint256 poolId, address originator, uint256 assetsSlot, bytes32[] memory leaves)
+    /// @notice Reserve the fixed batch memory (zeroed) and a leaves array of `n` words after it, for a batch of
+    /// pool `poolId` of `originator` whose assets live in the mapping at storage slot `assetsSlot`. Must be the
+    /// transaction's first memory allocation (reverts otherwise: the layout would overlap live memory).
+    function begin(uint256 poolId, address originator, uint256 assetsSlot, uint256 n)
         internal
         pure
-        returns (uint256 acc)
+        returns (bytes32[] memory leaves)
     {
         assembly ("memory-safe") {
-            acc := mload(0x40)
-            mstore(0x40, add(acc, ACC_SIZE))
-            calldatacopy(acc, calldatasize(), ACC_SIZE)
-            mstore(add(acc, ACC_BUF), originator)
-            mstore(add(acc, ACC_POOL_BITS), shl(96, poolId))
-            mstore(add(acc, ACC_ASSETS_SLOT), assetsSlot)
-            mstore(add(acc, ACC_LEAVES), leaves)
+            // Internal invariant (no input can break it, only a code change allocating memory before {begin}).
+            if gt(mload(0x40), M_CHAIN) { revert(0, 0) }
+            calldatacopy(M_CHAIN, calldatasize(), sub(M_END, M_CHAIN))
+            leaves := M_END
+            mstore(leaves, n)
+            mstore(0x40, add(M_END, shl(5, add(n, 1))))
+            mstore(M_BUF, originator)
+            mstore(_M_POOL_BITS, shl(96, poolId))
+            mstore(_M_ASSETS_SLOT, assetsSlot)
         }
     }
 
-    /// @notice Copy the per-asset limits of `c` into the accumulator (cut-off, legal final, allowed types,
-    /// min rate, max rate, max remaining term in seconds, max days delinquent, max principal).
-    function loadLimits(uint256 acc, IAssetRegistry.PoolCriteria memory c) internal pure {
-        uint256 lim = acc + ACC_LIMITS;
+    /// @notice Copy the per-asset limits of `c` into batch memory, with the fast path's range bounds.
+    function loadLimits(IAssetRegistry.PoolCriteria memory c) internal pure {
+        uint256 cutoff = c.cutoffDate;
         uint256 remaining = uint256(c.maxRemainingTermDays) * _SECONDS_PER_DAY;
+        uint256 last = c.legalFinalDate; // > cutoff ({AssetRegistry-createPool} checks the criteria)
+        if (cutoff + remaining < last) last = cutoff + remaining;
+        uint256 rateSpan = uint256(c.maxRateBps) - c.minRateBps; // min <= max, checked likewise
         assembly ("memory-safe") {
-            mstore(lim, mload(c))
-            mstore(add(lim, 0x20), mload(add(c, 0x20)))
-            mstore(add(lim, 0x40), mload(add(c, 0x40)))
-            mstore(add(lim, 0x60), mload(add(c, 0x60)))
-            mstore(add(lim, 0x80), mload(add(c, 0x80)))
-            mstore(add(lim, 0xa0), remaining)
-            mstore(add(lim, 0xc0), mload(add(c, 0xc0)))
-            mstore(add(lim, 0xe0), mload(add(c, 0xe0)))
+            mstore(_L_CUTOFF, cutoff)
+            mstore(_L_LEGAL_FINAL, mload(add(c, 0x20)))
+            mstore(_L_ALLOWED_TYPES, mload(add(c, 0x40)))
+            mstore(_L_MIN_RATE, mload(add(c, 0x60)))
+            mstore(_L_MAX_RATE, mload(add(c, 0x80)))
+            mstore(_L_REMAINING, remaining)
+            mstore(_L_MAX_LATE, mload(add(c, 0xc0)))
+            mstore(_L_CAP, mload(add(c, 0xe0))) // > 0, checked likewise
+            mstore(_L_RATE_SPAN, rateSpan)
+            mstore(_L_CUTOFF_BEFORE, sub(cutoff, 1)) // cutoff > 0
+            mstore(_L_CUTOFF_AFTER, add(cutoff, 1))
+            mstore(_L_MATURITY_SPAN, sub(last, cutoff))
+        }
+    }
+
+    /// @notice Load the pool's `count` buckets of one kind (order slots from storage slot `orderSlot`) into the
+    /// batch's order bytes at `order` and code table at `table` (indices at bit `shift`).
+    function loadBuckets(uint256 count, uint256 orderSlot, uint256 order, uint256 table, uint256 shift)
+        internal
+        view
+    {
+        assembly ("memory-safe") {
+            mstore(sub(order, 0x20), count)
+            for { let s := 0 } lt(shl(5, s), count) { s := add(s, 1) } {
+                mstore(add(order, shl(5, s)), sload(add(orderSlot, s)))
+            }
+            for { let j := 0 } lt(j, count) { j := add(j, 1) } {
+                mstore(add(table, shl(5, byte(0, mload(add(order, j))))), or(SEEN, shl(shift, j)))
+            }
+        }
+    }
+
+    /// @notice Add a batch's bucket sums of one kind to storage: sums of dense indices 2k and 2k + 1 share the
+    /// slot `sumsSlot + k` (low and high 128 bits; a bucket's sum never exceeds the uint128 pool principal),
+    /// one storage update per pair touched; new buckets' codes appended to the order slots. Returns the
+    /// kind's new bucket count.
+    function flushBuckets(uint256 oldCount, uint256 orderSlot, uint256 sumsSlot, uint256 order, uint256 table)
+        internal
+        returns (uint256 count)
+    {
+        assembly ("memory-safe") {
+            count := mload(sub(order, 0x20))
+            for { let j := 0 } lt(j, count) { j := add(j, 2) } {
+                let lo := and(mload(add(table, shl(5, byte(0, mload(add(order, j)))))), 0xffffffffffffffffffffffffffffffff)
+                let hi := 0
+                if lt(add(j, 1), count) {
+                    hi := and(mload(add(table, shl(5, byte(0, mload(add(order, add(j, 1))))))), 0xffffffffffffffffffffffffffffffff)
+                }
+                if or(lo, hi) {
+                    let s := add(sumsSlot, shr(1, j))
+                    sstore(s, add(sload(s), or(lo, shl(128, hi))))
+                }
+            }
+            if gt(count, oldCount) {
+                for { let s := shr(5, oldCount) } lt(shl(5, s), count) { s := add(s, 1) } {
+                    sstore(add(orderSlot, s), mload(add(order, shl(5, s))))
+                }
+            }
         }
     }
 
@@ -147,184 +250,181 @@ library AssetLib {
     /// rules (in the order of {IAssetRegistry.Rule}) and the obligor order, derive the asset id
     /// `keccak256(abi.encode(originator, loanId))` and the StandardMerkleTree leaf of
     /// `abi.encode(originator, record...)`, refuse an id already registered, write the asset's one storage
-    /// word, emit `Transfer(0, originator, id)`, store the leaf and fold the asset into the batch sums.
-    /// Stops at the first failure and reports it (the caller reverts the whole batch).
-    function registerBatch(uint256 acc, IAssetRegistry.PackedRecord[] calldata records)
+    /// word, emit `Transfer(0, originator, id)`, store the leaf in `leaves` and fold the asset into the batch
+    /// sums. Stops at the first failure and reports it (the caller reverts the whole batch).
+    function registerBatch(IAssetRegistry.PackedRecord[] calldata records)
         internal
         returns (uint256 outcome, uint256 index, uint256 detail)
     {
         assembly ("memory-safe") {
-            // First rule broken by packed words t (terms) and d (dates), or 0xff.
-            function eligibility(a, t, d) -> code {
-                let lim := add(a, ACC_LIMITS)
+            // First rule broken by packed words t (terms) and d (dates), the obligor order last (error path).
+            function eligibility(t, d) -> code {
                 code := 12 // Encoding
                 if or(shr(232, t), shr(112, d)) { leave }
                 code := 0 // AssetType
-                if iszero(and(shr(shr(224, t), mload(add(lim, 0x40))), 1)) { leave }
+                if iszero(and(shr(shr(224, t), mload(_L_ALLOWED_TYPES)), 1)) { leave }
                 let principal := and(shr(96, t), 0xffffffffffffffffffffffff)
                 code := 1 // ZeroPrincipal
                 if iszero(principal) { leave }
                 code := 2 // PrincipalAboveOriginal
                 if gt(principal, and(t, 0xffffffffffffffffffffffff)) { leave }
                 code := 3 // PrincipalCap
-                if gt(principal, mload(add(lim, 0xe0))) { leave }
+                if gt(principal, mload(_L_CAP)) { leave }
                 let rate := and(shr(192, t), 0xffff)
                 code := 4 // RateRange
-                if or(lt(rate, mload(add(lim, 0x60))), gt(rate, mload(add(lim, 0x80)))) { leave }
+                if or(lt(rate, mload(_L_MIN_RATE)), gt(rate, mload(_L_MAX_RATE))) { leave }
                 code := 5 // Term
                 if iszero(and(shr(208, t), 0xffff)) { leave }
-                let cutoff := mload(lim)
+                let cutoff := mload(_L_CUTOFF)
                 code := 6 // OriginationAfterCutoff
                 if iszero(lt(and(d, 0xffffffffff), cutoff)) { leave }
                 let maturity := and(shr(40, d), 0xffffffffff)
                 code := 7 // MaturedAtCutoff
                 if iszero(gt(maturity, cutoff)) { leave }
                 code := 8 // MaturityAfterLegalFinal
-                if gt(maturity, mload(add(lim, 0x20))) { leave }
+                if gt(maturity, mload(_L_LEGAL_FINAL)) { leave }
                 code := 9 // RemainingTerm
-                if gt(sub(maturity, cutoff), mload(add(lim, 0xa0))) { leave }
+                if gt(sub(maturity, cutoff), mload(_L_REMAINING)) { leave }
                 code := 10 // Delinquency
-                if gt(and(shr(80, d), 0xffff), mload(add(lim, 0xc0))) { leave }
-                code := 0xff
+                if gt(and(shr(80, d), 0xffff), mload(_L_MAX_LATE)) { leave }
+                code := 11 // ObligorOrder: what the fast check fails on besides the rules above
             }
-            // One record, straight-line (the hot path): 0 on success, else (outcome, detail). `wp` is where
-            // its leaf goes in the leaves array.
-            function one(a, r, wp) -> out, det {
-                let t := calldataload(add(r, 0x20))
-                let d := calldataload(add(r, 0x40))
-                let principal := and(shr(96, t), 0xffffffffffffffffffffffff)
+            mstore(0x20, mload(_M_ASSETS_SLOT)) // the asset mapping's slot stays in scratch word 0x20
+            let wp := add(M_END, 0x20)
+            let r := records.offset
+            for { let end := add(r, mul(records.length, 0xc0)) } lt(r, end) {
+                r := add(r, 0xc0)
+                wp := add(wp, 0x20)
+            } {
+                let principal
+                let w // the asset's storage word
                 {
-                    // Fast check: does any eligibility rule fail? (exactly the union of {eligibility}'s rules)
-                    let lim := add(a, ACC_LIMITS)
-                    let cutoff := mload(lim)
-                    let maturity := and(shr(40, d), 0xffffffffff)
-                    let rate := and(shr(192, t), 0xffff)
+                    let t := calldataload(add(r, 0x20))
+                    let d := calldataload(add(r, 0x40))
+                    // abi.encode(originator, record...) into the buffer (originator already in its word 0)
+                    mstore(_B_LOAN, calldataload(r))
+                    mstore(_B_TYPE, shr(224, t))
+                    mstore(_B_ORIGINAL, shr(160, shl(160, t)))
+                    principal := shr(160, shl(64, t))
+                    mstore(_B_PRINCIPAL, principal)
+                    mstore(_B_RATE, and(shr(192, t), 0xffff))
+                    mstore(_B_TERM, and(shr(208, t), 0xffff))
+                    mstore(_B_ORIGINATION, and(d, 0xffffffffff))
+                    mstore(_B_MATURITY, and(shr(40, d), 0xffffffffff))
+                    mstore(_B_LATE, and(shr(80, d), 0xffff))
+                    mstore(_B_REGION, and(shr(96, d), 0xff))
+                    mstore(_B_INDUSTRY, shr(104, d)) // < 256 unless the encoding check below fails
+                    calldatacopy(_B_OBLIGOR, add(r, 0x60), 0x60)
+                    // Eligibility, exactly the union of {eligibility}'s rules (as unsigned range checks) and the
+                    // obligor order (records sorted by obligor).
                     if or(
                         or(
-                            or(or(shr(232, t), shr(112, d)), iszero(and(shr(shr(224, t), mload(add(lim, 0x40))), 1))),
                             or(
-                                or(iszero(principal), gt(principal, and(t, 0xffffffffffffffffffffffff))),
-                                or(gt(principal, mload(add(lim, 0xe0))), lt(rate, mload(add(lim, 0x60))))
-                            )
+                                or(or(shr(232, t), shr(112, d)), lt(mload(_B_OBLIGOR), mload(M_LAST_OBLIGOR))),
+                                iszero(and(shr(mload(_B_TYPE), mload(_L_ALLOWED_TYPES)), 1))
+                            ),
+                            or(iszero(lt(sub(principal, 1), mload(_L_CAP))), gt(principal, mload(_B_ORIGINAL)))
                         ),
                         or(
+                            or(gt(sub(mload(_B_RATE), mload(_L_MIN_RATE)), mload(_L_RATE_SPAN)), iszero(mload(_B_TERM))),
                             or(
-                                or(gt(rate, mload(add(lim, 0x80))), iszero(and(shr(208, t), 0xffff))),
-                                or(iszero(lt(and(d, 0xffffffffff), cutoff)), iszero(gt(maturity, cutoff)))
-                            ),
-                            or(
-                                or(gt(maturity, mload(add(lim, 0x20))), gt(sub(maturity, cutoff), mload(add(lim, 0xa0)))),
-                                gt(and(shr(80, d), 0xffff), mload(add(lim, 0xc0)))
+                                or(
+                                    gt(mload(_B_ORIGINATION), mload(_L_CUTOFF_BEFORE)),
+                                    iszero(lt(sub(mload(_B_MATURITY), mload(_L_CUTOFF_AFTER)), mload(_L_MATURITY_SPAN)))
+                                ),
+                                gt(mload(_B_LATE), mload(_L_MAX_LATE))
                             )
                         )
                     ) {
-                        det := eligibility(a, t, d)
-                        out := 1
-                        leave
+                        mstore(_M_DETAIL, eligibility(t, d))
+                        outcome := 1
+                        break
+                    }
+                    // principal | pool | status << 128 | rate << 136 | (maturity, late, region, industry) << 152
+                    let late := mload(_B_LATE)
+                    let status := add(add(1, gt(late, 29)), add(gt(late, 59), gt(late, 89)))
+                    w := or(
+                        or(or(principal, mload(_M_POOL_BITS)), shl(128, status)),
+                        or(and(shr(56, t), 0xffff0000000000000000000000000000000000), shl(112, and(d, 0xffffffffffffffffff0000000000)))
+                    )
+                    let tp := add(M_TALLY, shl(5, status))
+                    mstore(tp, add(mload(tp), add(0x100000000000000000000000000000000, principal)))
+                }
+                {
+                    // Running exposure of the current obligor (order checked above).
+                    let obligor := mload(_B_OBLIGOR)
+                    let last := mload(M_LAST_OBLIGOR)
+                    let exposure := add(principal, mul(eq(obligor, last), mload(M_EXPOSURE)))
+                    mstore(M_LAST_OBLIGOR, obligor)
+                    mstore(M_EXPOSURE, exposure)
+                    if gt(exposure, mload(M_MAX_EXPOSURE)) {
+                        mstore(M_MAX_EXPOSURE, exposure)
+                        mstore(M_MAX_OBLIGOR, obligor)
                     }
                 }
                 {
-                    // Running exposure of the current obligor (records sorted by obligor).
-                    let obligor := calldataload(add(r, 0x60))
-                    let last := mload(add(a, ACC_LAST_OBLIGOR))
-                    if lt(obligor, last) {
-                        out := 1
-                        det := 11 // ObligorOrder
-                        leave
+                    // Bucket sums by code; a bucket new to the pool gets the next dense index.
+                    let code := mload(_B_REGION)
+                    let p := add(M_REGION_TABLE, shl(5, code))
+                    let v := mload(p)
+                    if iszero(v) {
+                        let k := mload(M_REGION_COUNT)
+                        mstore8(add(M_REGION_ORDER, k), code)
+                        mstore(M_REGION_COUNT, add(k, 1))
+                        v := or(SEEN, shl(REGION_INDEX_SHIFT, k))
                     }
-                    let exposure := principal
-                    if eq(obligor, last) { exposure := add(mload(add(a, ACC_OBLIGOR_PRINCIPAL)), principal) }
-                    mstore(add(a, ACC_LAST_OBLIGOR), obligor)
-                    mstore(add(a, ACC_OBLIGOR_PRINCIPAL), exposure)
-                    if gt(exposure, mload(add(a, ACC_MAX_OBLIGOR_PRINCIPAL))) {
-                        mstore(add(a, ACC_MAX_OBLIGOR_PRINCIPAL), exposure)
-                        mstore(add(a, ACC_MAX_OBLIGOR), obligor)
+                    mstore(p, add(v, principal))
+                    code := mload(_B_INDUSTRY)
+                    p := add(M_INDUSTRY_TABLE, shl(5, code))
+                    let u := mload(p)
+                    if iszero(u) {
+                        let k := mload(M_INDUSTRY_COUNT)
+                        mstore8(add(M_INDUSTRY_ORDER, k), code)
+                        mstore(M_INDUSTRY_COUNT, add(k, 1))
+                        u := or(SEEN, shl(INDUSTRY_INDEX_SHIFT, k))
                     }
+                    mstore(p, add(u, principal))
+                    // dense indices at bits 224 (region) and 232 (industry)
+                    w := or(w, and(or(v, u), 0xffff00000000000000000000000000000000000000000000000000000000))
                 }
-                // abi.encode(originator, record...) into the buffer (originator already in word 0); id, leaf.
-                let buf := add(a, ACC_BUF)
-                mstore(add(buf, 0x20), calldataload(r))
-                mstore(add(buf, 0x40), shr(224, t))
-                mstore(add(buf, 0x60), and(t, 0xffffffffffffffffffffffff))
-                mstore(add(buf, 0x80), principal)
-                mstore(add(buf, 0xa0), and(shr(192, t), 0xffff))
-                mstore(add(buf, 0xc0), and(shr(208, t), 0xffff))
-                mstore(add(buf, 0xe0), and(d, 0xffffffffff))
-                mstore(add(buf, 0x100), and(shr(40, d), 0xffffffffff))
-                mstore(add(buf, 0x120), and(shr(80, d), 0xffff))
-                mstore(add(buf, 0x140), and(shr(96, d), 0xff))
-                mstore(add(buf, 0x160), and(shr(104, d), 0xff))
-                calldatacopy(add(buf, 0x180), add(r, 0x60), 0x60)
-                let id := keccak256(buf, 0x40)
-                mstore(0x00, keccak256(buf, 0x1e0))
+                mstore(M_RATE_WEIGHTED, add(mload(M_RATE_WEIGHTED), mul(principal, mload(_B_RATE))))
+                mstore(M_MATURITY_WEIGHTED, add(mload(M_MATURITY_WEIGHTED), mul(principal, mload(_B_MATURITY))))
+                // Id, leaf (into the leaves array and the leaf chain), the asset's slot.
+                let id := keccak256(M_BUF, 0x40)
+                mstore(0x00, keccak256(M_BUF, 0x1e0))
                 let leaf := keccak256(0x00, 0x20)
                 mstore(wp, leaf)
-                mstore(0x00, id) // the asset mapping's slot stays in scratch word 0x20 during the loop
+                mstore(M_LEAF, leaf)
+                mstore(M_CHAIN, keccak256(M_CHAIN, 0x40))
+                mstore(0x00, id)
                 let slot := keccak256(0x00, 0x40)
                 if sload(slot) {
-                    out := 2
-                    det := id
-                    leave
-                }
-                // Status from days past due; the storage word: principal | pool | status | rate | maturity |
-                // region | industry.
-                let late := and(shr(80, d), 0xffff)
-                let status := add(add(1, gt(late, 29)), add(gt(late, 59), gt(late, 89)))
-                sstore(
-                    slot,
-                    or(
-                        or(or(principal, mload(add(a, ACC_POOL_BITS))), shl(128, status)),
-                        or(
-                            and(shr(56, t), 0xffff0000000000000000000000000000000000), // rate << 136
-                            or(shl(112, and(d, 0xffffffffff0000000000)), shl(96, and(d, 0xffff000000000000000000000000)))
-                        )
-                    )
-                )
-                // Transfer(address(0), originator, id)
-                log4(0, 0, 0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef, 0, mload(buf), id)
-                // Fold into the batch sums.
-                mstore(add(a, ACC_LEAF), leaf)
-                mstore(a, keccak256(a, 0x40)) // ACC_LEAF_CHAIN
-
-                mstore(add(a, ACC_PRINCIPAL), add(mload(add(a, ACC_PRINCIPAL)), principal))
-                mstore(
-                    add(a, ACC_RATE_WEIGHTED),
-                    add(mload(add(a, ACC_RATE_WEIGHTED)), mul(principal, and(shr(192, t), 0xffff)))
-                )
-                mstore(
-                    add(a, ACC_MATURITY_WEIGHTED),
-                    add(mload(add(a, ACC_MATURITY_WEIGHTED)), mul(principal, and(shr(40, d), 0xffffffffff)))
-                )
-                // Bucket sums; a bucket's first asset of the batch (every principal is > 0) sets its mask bit.
-                let code := and(shr(96, d), 0xff)
-                let p := add(add(a, ACC_REGION_SUMS), shl(5, code))
-                let sum := mload(p)
-                mstore(p, add(sum, principal))
-                if iszero(sum) { mstore(add(a, ACC_REGION_MASK), or(mload(add(a, ACC_REGION_MASK)), shl(code, 1))) }
-                code := and(shr(104, d), 0xff)
-                p := add(add(a, ACC_INDUSTRY_SUMS), shl(5, code))
-                sum := mload(p)
-                mstore(p, add(sum, principal))
-                if iszero(sum) {
-                    mstore(add(a, ACC_INDUSTRY_MASK), or(mload(add(a, ACC_INDUSTRY_MASK)), shl(code, 1)))
-                }
-                p := add(add(a, ACC_TALLY), shl(5, sub(status, 1)))
-                mstore(p, add(mload(p), or(shl(128, 1), principal)))
-            }
-            mstore(0x20, mload(add(acc, ACC_ASSETS_SLOT)))
-            let wp := add(mload(add(acc, ACC_LEAVES)), 0x20)
-            let r := records.offset
-            for { let i := 0 } lt(i, records.length) { i := add(i, 1) } {
-                let out, det := one(acc, r, wp)
-                if out {
-                    outcome := out
-                    index := i
-                    detail := det
+                    mstore(_M_DETAIL, id)
+                    outcome := 2
                     break
                 }
-                r := add(r, 0xc0)
-                wp := add(wp, 0x20)
+                sstore(slot, w)
+                // Transfer(address(0), originator, id)
+                log4(0, 0, 0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef, 0, mload(M_BUF), id)
             }
+            if outcome {
+                index := div(sub(r, records.offset), 0xc0)
+                detail := mload(_M_DETAIL)
+            }
+        }
+    }
+
+    /// @notice Set the word at a fixed batch-memory address.
+    function put(uint256 addr, uint256 v) internal pure {
+        assembly ("memory-safe") {
+            mstore(addr, v)
+        }
+    }
+
+    /// @notice Word at a fixed batch-memory address.
+    function get(uint256 addr) internal pure returns (uint256 v) {
+        assembly ("memory-safe") {
+            v := mload(addr)
         }
     }
 
@@ -346,20 +446,6 @@ library AssetLib {
         a.obligor = r.obligor;
         a.contractHash = r.contractHash;
         a.scheduleHash = r.scheduleHash;
-    }
-
-    /// @notice Set word `offset` of an accumulator.
-    function put(uint256 acc, uint256 offset, uint256 v) internal pure {
-        assembly ("memory-safe") {
-            mstore(add(acc, offset), v)
-        }
-    }
-
-    /// @notice Word `offset` of an accumulator.
-    function get(uint256 acc, uint256 offset) internal pure returns (uint256 v) {
-        assembly ("memory-safe") {
-            v := mload(add(acc, offset))
-        }
     }
 
     /// @notice Status of a newly pooled asset from its days past due at the cut-off date.

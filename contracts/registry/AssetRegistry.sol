@@ -26,15 +26,18 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
     uint256 private constant _SECONDS_PER_DAY = 86_400;
     uint256 private constant _ACTIVE_STATUSES = 4; // Performing .. Delinquent90: possible initial statuses
 
+    // A batch writes the slot of principal, registered and count, not the owner's or originator's slot.
     struct Pool {
         address originator;
         bool isSealed;
-        uint64 registered;
+        uint16 regionBuckets; // distinct region codes in the pool (dense indices 0 .. regionBuckets - 1)
+        uint16 industryBuckets;
         address owner;
-        uint64 count;
-        address approved;
         uint64 cutoffCount;
+        address approved;
         uint128 principal;
+        uint64 registered;
+        uint64 count;
         uint128 cutoffPrincipal;
         uint256 rateWeighted; // sum of principal * rateBps
         uint256 maturityWeighted; // sum of principal * maturityDate
@@ -44,9 +47,16 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
         bytes32 maxObligor;
         uint128 lastObligorPrincipal;
         uint128 maxObligorPrincipal;
-        uint256 regionMask;
-        uint256 industryMask;
         PoolCriteria criteria;
+    }
+
+    /// @dev Concentration buckets of one kind of a pool, packed by order of first appearance: the bucket that
+    /// appeared j-th (dense index j) has its code in byte j % 32 of `order[j / 32]` and its principal in
+    /// `sums[j / 2]`, bits 128 * (j % 2) .. (a bucket's sum never exceeds the uint128 pool principal, so halves
+    /// never carry into each other). Each asset's word holds its buckets' dense indices.
+    struct Buckets {
+        bytes32[8] order;
+        uint256[128] sums;
     }
 
     struct Tally {
@@ -59,11 +69,8 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
     mapping(uint256 assetId => uint256 packed) private _assets;
     mapping(uint256 assetId => address) private _looseOwner; // owner of released (repurchased) assets
     mapping(address owner => uint256) private _holdings;
-    // Bucket sums, two per slot (bucket code c in slot c / 2, bits 128 * (c % 2) ..): each is at most the
-    // pool principal (a uint128), so halves never carry into each other.
-    mapping(uint256 poolId => uint256[128]) private _regionPrincipal;
-    mapping(uint256 poolId => uint256[128]) private _industryPrincipal;
-    mapping(uint256 poolId => Tally[9]) private _tallies;
+    mapping(uint256 poolId => Buckets[2]) private _buckets; // by Bucket kind: Region, Industry
+    mapping(uint256 poolId => Tally[9]) private _tallies; // by status; Performing derived, not stored
 
     constructor(address admin) ERC721("ChainABS Asset Certificate", "ABSA") {
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
@@ -89,18 +96,17 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
         uint256 n = records.length;
         if (n == 0) revert EmptyBatch(poolId);
         address originator = p.originator;
-        bytes32[] memory leaves = new bytes32[](n);
         uint256 assetsSlot;
         assembly ("memory-safe") {
             assetsSlot := _assets.slot
         }
-        uint256 acc = AssetLib.allocate(poolId, originator, assetsSlot, leaves);
-        AssetLib.loadLimits(acc, p.criteria);
-        _loadObligor(p, acc);
-        (uint256 outcome, uint256 index, uint256 detail) = AssetLib.registerBatch(acc, records);
+        bytes32[] memory leaves = AssetLib.begin(poolId, originator, assetsSlot, n); // first allocation
+        AssetLib.loadLimits(p.criteria);
+        _loadPoolSums(p, poolId);
+        (uint256 outcome, uint256 index, uint256 detail) = AssetLib.registerBatch(records);
         if (outcome == AssetLib.INELIGIBLE) revert IneligibleAsset(index, Rule(detail));
         if (outcome == AssetLib.DUPLICATE) revert AssetAlreadyRegistered(index, detail);
-        _flush(p, poolId, acc, n, leaves);
+        _flush(p, poolId, n, leaves);
         _holdings[originator] += n;
     }
 
@@ -113,8 +119,8 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
         if (leafChain != p.leafChain) revert LeafChainMismatch(poolId, p.leafChain, leafChain);
         uint256 total = p.principal;
         PoolCriteria storage c = p.criteria;
-        _checkBuckets(poolId, Bucket.Region, _regionPrincipal[poolId], p.regionMask, c.maxRegionBps, total);
-        _checkBuckets(poolId, Bucket.Industry, _industryPrincipal[poolId], p.industryMask, c.maxIndustryBps, total);
+        _checkBuckets(poolId, Bucket.Region, c.maxRegionBps, total);
+        _checkBuckets(poolId, Bucket.Industry, c.maxIndustryBps, total);
         uint256 top = p.maxObligorPrincipal;
         if (top * _BPS > total * c.maxObligorBps) {
             revert ConcentrationBreached(poolId, Bucket.Obligor, p.maxObligor, top, total, c.maxObligorBps);
@@ -260,29 +266,33 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
         view
         returns (uint8[] memory codes, uint256[] memory principals)
     {
-        Pool storage p = _pool(poolId);
+        _pool(poolId);
         if (kind == Bucket.Obligor) return (codes, principals);
-        uint256 mask = kind == Bucket.Region ? p.regionMask : p.industryMask;
-        uint256[128] storage sums = kind == Bucket.Region ? _regionPrincipal[poolId] : _industryPrincipal[poolId];
-        uint256 n;
-        for (uint256 m = mask; m != 0; m &= m - 1) ++n;
+        (uint256 mask, uint256[256] memory byCode) = _bucketSums(poolId, kind);
+        uint256 n = LibBit.popCount(mask);
         codes = new uint8[](n);
         principals = new uint256[](n);
         uint256 j;
-        for (uint256 code; code < 256 && j < n; ++code) {
-            if ((mask >> code) & 1 != 0) {
-                codes[j] = uint8(code);
-                principals[j] = _bucketSum(sums, code);
-                ++j;
-            }
+        for (uint256 m = mask; m != 0; m &= m - 1) {
+            uint256 code = LibBit.ffs(m);
+            codes[j] = uint8(code);
+            principals[j] = byCode[code];
+            ++j;
         }
     }
 
     /// @inheritdoc IAssetRegistry
     function statusTally(uint256 poolId, AssetStatus status) external view returns (uint64 count, uint128 principal) {
-        _pool(poolId);
-        Tally storage t = _tallies[poolId][uint256(status)];
-        return (t.count, t.principal);
+        Pool storage p = _pool(poolId);
+        Tally[9] storage tallies = _tallies[poolId];
+        if (status != AssetStatus.Performing) return (tallies[uint256(status)].count, tallies[uint256(status)].principal);
+        // Performing is what the other statuses leave of the pool (every pooled asset is in exactly one).
+        count = p.count;
+        principal = p.principal;
+        for (uint256 k = uint256(AssetStatus.Delinquent30); k < uint256(AssetStatus.Repurchased); ++k) {
+            count -= tallies[k].count;
+            principal -= tallies[k].principal;
+        }
     }
 
     /// @inheritdoc IAssetRegistry
@@ -375,47 +385,85 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
 
     // ------------------------------------------------------------------ internals
 
-    /// @dev Continue the pool's leaf chain and obligor running sums in the batch accumulator.
-    function _loadObligor(Pool storage p, uint256 acc) private view {
-        acc.put(AssetLib.ACC_LEAF_CHAIN, uint256(p.leafChain));
-        acc.put(AssetLib.ACC_LAST_OBLIGOR, uint256(p.lastObligor));
-        acc.put(AssetLib.ACC_OBLIGOR_PRINCIPAL, p.lastObligorPrincipal);
-        acc.put(AssetLib.ACC_MAX_OBLIGOR, uint256(p.maxObligor));
-        acc.put(AssetLib.ACC_MAX_OBLIGOR_PRINCIPAL, p.maxObligorPrincipal);
+    /// @dev Continue the pool's buckets, leaf chain and obligor running sums in batch memory.
+    function _loadPoolSums(Pool storage p, uint256 poolId) private view {
+        Buckets[2] storage b = _buckets[poolId];
+        AssetLib.loadBuckets(p.regionBuckets, _slotOf(b[0].order), AssetLib.M_REGION_ORDER, AssetLib.M_REGION_TABLE,
+            AssetLib.REGION_INDEX_SHIFT);
+        AssetLib.loadBuckets(p.industryBuckets, _slotOf(b[1].order), AssetLib.M_INDUSTRY_ORDER,
+            AssetLib.M_INDUSTRY_TABLE, AssetLib.INDUSTRY_INDEX_SHIFT);
+        bytes32 chainHash = p.leafChain;
+        bytes32 last = p.lastObligor;
+        uint256 exposure = p.lastObligorPrincipal;
+        bytes32 top = p.maxObligor;
+        uint256 topExposure = p.maxObligorPrincipal;
+        AssetLib.put(AssetLib.M_CHAIN, uint256(chainHash));
+        AssetLib.put(AssetLib.M_LAST_OBLIGOR, uint256(last));
+        AssetLib.put(AssetLib.M_EXPOSURE, exposure);
+        AssetLib.put(AssetLib.M_MAX_OBLIGOR, uint256(top));
+        AssetLib.put(AssetLib.M_MAX_EXPOSURE, topExposure);
     }
 
-    /// @dev Write a batch's sums to the pool: one storage update per aggregate and per bucket touched.
-    function _flush(Pool storage p, uint256 poolId, uint256 acc, uint256 n, bytes32[] memory leaves) private {
+    /// @dev Storage slot of a storage array (for the batch code).
+    function _slotOf(bytes32[8] storage a) private pure returns (uint256 slot) {
+        assembly ("memory-safe") {
+            slot := a.slot
+        }
+    }
+
+    function _slotOf(uint256[128] storage a) private pure returns (uint256 slot) {
+        assembly ("memory-safe") {
+            slot := a.slot
+        }
+    }
+
+    /// @dev Write a batch's sums to the pool: one storage update per aggregate and per status touched (bucket
+    /// sums are written by {AssetLib-flushBuckets}); the batch principal is the sum of its status tallies.
+    function _flush(Pool storage p, uint256 poolId, uint256 n, bytes32[] memory leaves) private {
         uint256 first = p.registered;
-        uint256 principal = acc.get(AssetLib.ACC_PRINCIPAL);
-        bytes32 chainHash = bytes32(acc.get(AssetLib.ACC_LEAF_CHAIN));
+        bytes32 chainHash = bytes32(AssetLib.get(AssetLib.M_CHAIN));
+        uint256 principal;
+        Tally[9] storage tallies = _tallies[poolId];
+        principal = uint128(AssetLib.get(AssetLib.M_TALLY + 32)); // Performing: derived, see {statusTally}
+        for (uint256 k = 2; k <= _ACTIVE_STATUSES; ++k) {
+            uint256 word = AssetLib.get(AssetLib.M_TALLY + 32 * k);
+            uint256 count = word >> 128;
+            if (count != 0) {
+                Tally storage t = tallies[k];
+                t.count += uint64(count);
+                t.principal = (uint256(t.principal) + uint128(word)).toUint128();
+                principal += uint128(word);
+            }
+        }
+        Buckets[2] storage b = _buckets[poolId];
+        p.regionBuckets = uint16(
+            AssetLib.flushBuckets(p.regionBuckets, _slotOf(b[0].order), _slotOf(b[0].sums), AssetLib.M_REGION_ORDER,
+                AssetLib.M_REGION_TABLE)
+        );
+        p.industryBuckets = uint16(
+            AssetLib.flushBuckets(p.industryBuckets, _slotOf(b[1].order), _slotOf(b[1].sums),
+                AssetLib.M_INDUSTRY_ORDER, AssetLib.M_INDUSTRY_TABLE)
+        );
         p.registered = uint64(first + n);
         p.count += uint64(n);
         p.principal = (p.principal + principal).toUint128();
-        p.rateWeighted += acc.get(AssetLib.ACC_RATE_WEIGHTED);
-        p.maturityWeighted += acc.get(AssetLib.ACC_MATURITY_WEIGHTED);
+        p.rateWeighted += AssetLib.get(AssetLib.M_RATE_WEIGHTED);
+        p.maturityWeighted += AssetLib.get(AssetLib.M_MATURITY_WEIGHTED);
         p.leafChain = chainHash;
-        p.lastObligor = bytes32(acc.get(AssetLib.ACC_LAST_OBLIGOR));
-        p.lastObligorPrincipal = acc.get(AssetLib.ACC_OBLIGOR_PRINCIPAL).toUint128();
-        p.maxObligor = bytes32(acc.get(AssetLib.ACC_MAX_OBLIGOR));
-        p.maxObligorPrincipal = acc.get(AssetLib.ACC_MAX_OBLIGOR_PRINCIPAL).toUint128();
-        uint256 regionMask = acc.get(AssetLib.ACC_REGION_MASK);
-        uint256 industryMask = acc.get(AssetLib.ACC_INDUSTRY_MASK);
-        p.regionMask |= regionMask;
-        p.industryMask |= industryMask;
-        _addBuckets(_regionPrincipal[poolId], acc + AssetLib.ACC_REGION_SUMS, regionMask);
-        _addBuckets(_industryPrincipal[poolId], acc + AssetLib.ACC_INDUSTRY_SUMS, industryMask);
-        Tally[9] storage tallies = _tallies[poolId];
-        for (uint256 k; k < _ACTIVE_STATUSES; ++k) {
-            uint256 word = acc.get(AssetLib.ACC_TALLY + 32 * k);
-            uint256 count = word >> 128;
-            if (count != 0) {
-                Tally storage t = tallies[k + 1];
-                t.count += uint64(count);
-                t.principal = (uint256(t.principal) + uint128(word)).toUint128();
-            }
+        p.lastObligor = bytes32(AssetLib.get(AssetLib.M_LAST_OBLIGOR));
+        p.lastObligorPrincipal = AssetLib.get(AssetLib.M_EXPOSURE).toUint128();
+        p.maxObligor = bytes32(AssetLib.get(AssetLib.M_MAX_OBLIGOR));
+        p.maxObligorPrincipal = AssetLib.get(AssetLib.M_MAX_EXPOSURE).toUint128();
+        // emit AssetsRegistered(poolId, first, principal, chainHash, leaves), its data encoded in place
+        bytes32 topic = AssetsRegistered.selector;
+        assembly ("memory-safe") {
+            let data := sub(leaves, 0x80) // AssetLib.M_EVENT
+            mstore(data, first)
+            mstore(add(data, 0x20), principal)
+            mstore(add(data, 0x40), chainHash)
+            mstore(add(data, 0x60), 0x80)
+            log2(data, add(0xa0, shl(5, n)), topic, poolId)
         }
-        emit AssetsRegistered(poolId, first, principal, chainHash, leaves);
     }
 
     /// @dev StandardMerkleTree leaf of an unpacked record.
@@ -423,35 +471,23 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
         return keccak256(bytes.concat(keccak256(abi.encode(originator, r))));
     }
 
-    /// @dev Add a batch's bucket sums (memory words at `batchSums`, buckets in `batchMask`): one storage
-    /// update per pair of buckets touched.
-    function _addBuckets(uint256[128] storage sums, uint256 batchSums, uint256 batchMask) private {
-        for (uint256 m = batchMask; m != 0;) {
-            uint256 pair = LibBit.ffs(m) >> 1;
-            uint256 bits = (m >> (2 * pair)) & 3;
-            uint256 lo = bits & 1 != 0 ? batchSums.get(64 * pair) : 0;
-            uint256 hi = bits & 2 != 0 ? batchSums.get(64 * pair + 32) : 0;
-            sums[pair] += lo | (hi << 128);
-            m &= ~(uint256(3) << (2 * pair));
+    /// @dev The pool's buckets of one kind: a mask of the codes present and each code's principal.
+    function _bucketSums(uint256 poolId, Bucket kind) private view returns (uint256 mask, uint256[256] memory byCode) {
+        Pool storage p = _pools[poolId];
+        uint256 count = kind == Bucket.Region ? p.regionBuckets : p.industryBuckets;
+        Buckets storage b = _buckets[poolId][uint256(kind)];
+        for (uint256 j; j < count; ++j) {
+            uint256 code = uint8(b.order[j >> 5][j & 31]);
+            mask |= 1 << code;
+            byCode[code] = uint128(b.sums[j >> 1] >> ((j & 1) << 7));
         }
     }
 
-    /// @dev Principal of bucket `code` in packed bucket sums.
-    function _bucketSum(uint256[128] storage sums, uint256 code) private view returns (uint256) {
-        return uint128(sums[code >> 1] >> ((code & 1) << 7));
-    }
-
-    function _checkBuckets(
-        uint256 poolId,
-        Bucket kind,
-        uint256[128] storage sums,
-        uint256 mask,
-        uint16 limitBps,
-        uint256 total
-    ) private view {
+    function _checkBuckets(uint256 poolId, Bucket kind, uint16 limitBps, uint256 total) private view {
+        (uint256 mask, uint256[256] memory byCode) = _bucketSums(poolId, kind);
         for (uint256 m = mask; m != 0; m &= m - 1) {
             uint256 code = LibBit.ffs(m);
-            uint256 sum = _bucketSum(sums, code);
+            uint256 sum = byCode[code];
             if (sum * _BPS > total * limitBps) {
                 revert ConcentrationBreached(poolId, kind, bytes32(code), sum, total, limitBps);
             }
@@ -464,21 +500,25 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
         p.principal -= uint128(drop);
         p.rateWeighted -= drop * s.rateOf();
         p.maturityWeighted -= drop * s.maturityOf();
-        uint256 code = s.regionOf();
-        _regionPrincipal[poolId][code >> 1] -= drop << ((code & 1) << 7);
-        code = s.industryOf();
-        _industryPrincipal[poolId][code >> 1] -= drop << ((code & 1) << 7);
+        Buckets[2] storage b = _buckets[poolId];
+        uint256 j = s.regionIndexOf();
+        b[0].sums[j >> 1] -= drop << ((j & 1) << 7);
+        j = s.industryIndexOf();
+        b[1].sums[j >> 1] -= drop << ((j & 1) << 7);
     }
 
     function _moveTally(uint256 poolId, AssetStatus from, uint256 oldPrincipal, AssetStatus to, uint256 newPrincipal)
         private
     {
+        // The Performing tally is not stored (see {statusTally}).
         Tally[9] storage tallies = _tallies[poolId];
-        Tally storage t = tallies[uint256(from)];
-        t.count -= 1;
-        t.principal -= uint128(oldPrincipal);
-        if (to != AssetStatus.None) {
-            t = tallies[uint256(to)];
+        if (from != AssetStatus.Performing) {
+            Tally storage t = tallies[uint256(from)];
+            t.count -= 1;
+            t.principal -= uint128(oldPrincipal);
+        }
+        if (to != AssetStatus.None && to != AssetStatus.Performing) {
+            Tally storage t = tallies[uint256(to)];
             t.count += 1;
             t.principal += uint128(newPrincipal);
         }

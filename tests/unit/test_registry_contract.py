@@ -298,6 +298,8 @@ def test_servicing_keeps_aggregates_and_tallies(registry, originator, servicer, 
     before = registry.poolInfo(pool_id)
     p0 = int(tape.principal.iloc[0])
     region = int(tape.region.iloc[0])
+    performing = [int(x) for x in registry.statusTally(pool_id, ST["Performing"])]  # derived, not stored
+    assert tape.days_delinquent.iloc[:2].max() < 30 and performing[0] == int((tape.days_delinquent < 30).sum())
     registry.updateAssets([(ids[0], ST["Delinquent30"], p0 - 1000, b"\x01" * 32),
                            (ids[1], ST["Prepaid"], 0, b"\x02" * 32)], {"from": servicer})
     after = registry.poolInfo(pool_id)
@@ -306,6 +308,10 @@ def test_servicing_keeps_aggregates_and_tallies(registry, originator, servicer, 
     assert after["cutoffPrincipal"] == before["principal"]
     assert [int(x) for x in registry.statusTally(pool_id, ST["Delinquent30"])] == [1, p0 - 1000]
     assert [int(x) for x in registry.statusTally(pool_id, ST["Prepaid"])] == [1, 0]
+    assert [int(x) for x in registry.statusTally(pool_id, ST["Performing"])] == [
+        performing[0] - 2, performing[1] - p0 - int(tape.principal.iloc[1])]
+    tallies = [registry.statusTally(pool_id, code) for code in range(1, 8)]
+    assert sum(int(c) for c, _ in tallies) == after["count"] and sum(int(p) for _, p in tallies) == after["principal"]
     codes, sums = registry.concentration(pool_id, 0)
     expected = tape.groupby("region")["principal"].sum().to_dict()
     expected[region] -= 1000
@@ -347,3 +353,34 @@ def test_tree_of_whole_pool_matches_chain(registry, originator, sealed_pool):
     pool_id, tape = sealed_pool
     tree = MerkleTree.of(tp.leaf_values(tape, originator.address), tp.LEAF_TYPES)
     assert "0x" + bytes(registry.poolInfo(pool_id)["root"]).hex() == tree.root
+
+
+def test_buckets_packed_by_first_appearance_across_batches_and_order_slots(
+    registry, originator, servicer, fresh_tape, open_pool
+):
+    """40 distinct region and industry codes (0 and 234 among them), first seen across three batches and in
+    no code order: more buckets than one order slot holds (32); sums stay exact per code, also after a
+    servicer update of an asset whose buckets have dense indices above 32."""
+    n = len(fresh_tape)
+    regions = [(i * 7 % n) * 6 for i in range(n)]  # 0 .. 234, all distinct
+    industries = [255 - r for r in regions]
+    records = [packed(fresh_tape, i, region=regions[i], industry=industries[i]) for i in range(n)]
+    for start, stop in ((0, 13), (13, 26), (26, n)):
+        registry.registerAndPool(open_pool, records[start:stop], {"from": originator})
+    principals = [int(p) for p in fresh_tape.principal]
+    for kind, codes in ((0, regions), (1, industries)):
+        got_codes, got_sums = registry.concentration(open_pool, kind)
+        assert [int(c) for c in got_codes] == sorted(codes)  # ascending code order
+        assert {int(c): int(v) for c, v in zip(got_codes, got_sums, strict=True)} == dict(zip(codes, principals))
+    info = registry.poolInfo(open_pool)
+    registry.seal(open_pool, b"\x01" * 32, info["leafChain"], {"from": originator})
+    last = n - 1
+    asset = tp.asset_id(originator.address, fresh_tape.loan_id.iloc[last])
+    registry.updateAssets([(asset, ST["Performing"], principals[last] - 1_000, b"\x03" * 32)], {"from": servicer})
+    for kind, code in ((0, regions[last]), (1, industries[last])):
+        got_codes, got_sums = registry.concentration(open_pool, kind)
+        sums = {int(c): int(v) for c, v in zip(got_codes, got_sums, strict=True)}
+        assert sums[code] == principals[last] - 1_000
+        assert sum(sums.values()) == sum(principals) - 1_000
+    a = registry.assetInfo(asset)
+    assert (a["region"], a["industry"]) == (regions[last], industries[last])
