@@ -57,8 +57,8 @@ struct Ledger {
 /// @title ISPV
 /// @notice The special purpose vehicle of one deal: it buys the pool with the investors' money, takes the
 /// servicer's collections each period and runs the waterfall (`Waterfall` library) at each payment date,
-/// paying fees to their recipients and interest and principal to the tranche tokens, where investors
-/// claim them. Every currency movement is an event, and `ledger()` accounts for every unit.
+/// booking fees for their recipients to withdraw and paying interest and principal to the tranche tokens,
+/// where investors claim them. Every currency movement is an event, and `ledger()` accounts for every unit.
 interface ISPV {
     // ------------------------------------------------------------------------------------------ events
     /// @notice `investor` paid `amount` and received `amount` units of class `classIndex`.
