@@ -85,6 +85,6 @@ def investors(accounts):
 
 
 @pytest.fixture(scope="module")
-def currency(TestStablecoin, admin):
-    """The deal currency: a 6-decimals test stablecoin."""
-    return TestStablecoin.deploy("Test USD", "tUSD", 6, {"from": admin})
+def currency(BlocklistStablecoin, admin):
+    """The deal currency: a 6-decimals test stablecoin whose owner can block addresses, like USDC."""
+    return BlocklistStablecoin.deploy("Test USD", "tUSD", 6, {"from": admin})
