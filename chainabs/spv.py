@@ -20,7 +20,7 @@ from chainabs.deal import DealModel, Ledger
 from chainabs.deploy import CallStep, DeployStep, Ref, Step
 from chainabs.events import decode_deal_params
 from chainabs.spec import DealSpec
-from chainabs.tokens import role_id
+from chainabs.tokens import contract_at, role_id
 from chainabs.waterfall import DealState, PeriodReport, PeriodResult, params_from_spec
 
 SECONDS_PER_DAY = 86_400
@@ -315,8 +315,7 @@ def reconcile(spv: Any, model: DealModel) -> pd.DataFrame:
 
 
 def _currency(spv: Any) -> Any:
-    proj = chain.load_project()
-    return proj.TestStablecoin.at(spv.terms()[0], persist=False)
+    return contract_at("TestStablecoin", spv.terms()[0])
 
 
 def role_accounts(accounts: Sequence[Any]) -> dict[str, Any]:

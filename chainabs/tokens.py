@@ -83,11 +83,20 @@ def bytes32_text(value: Any) -> str:
 
 
 def contract_at(kind: str, address_or_contract: Any) -> Any:
-    """A brownie contract object for a deployed ``kind`` (contract name) given an address or a contract."""
+    """A brownie contract object for a deployed ``kind`` (contract name) given an address or a contract.
+
+    If brownie already knows a contract at that address (e.g. a subclass of ``kind`` deployed in this session),
+    that object is returned: it has every function of ``kind``."""
     if hasattr(address_or_contract, "address"):
         return address_or_contract
+    from brownie.exceptions import ContractExists
+    from brownie.network.state import _find_contract
+
     proj = chain.load_project()
-    return getattr(proj, kind).at(address_or_contract, persist=False)
+    try:
+        return getattr(proj, kind).at(address_or_contract, persist=False)
+    except ContractExists:
+        return _find_contract(address_or_contract)
 
 
 # ------------------------------------------------------------------------------------------------------
