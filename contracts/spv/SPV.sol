@@ -435,7 +435,7 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
     }
 
     /// @inheritdoc ISPV
-    function setFeeRecipient(uint256 feeIndex, address recipient) external onlyRole(TRUSTEE_ROLE) {
+    function setFeeRecipient(uint256 feeIndex, address recipient) external nonReentrant onlyRole(TRUSTEE_ROLE) {
         if (feeIndex >= _feeCount) revert UnknownFee(feeIndex);
         if (recipient == address(0)) revert ZeroFeeRecipient(feeIndex);
         address previous = _feeRecipients[feeIndex];
@@ -443,10 +443,11 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
         // transfer (a blocked address) must not stop the trustee from redirecting the fee.
         uint256 owed = feeOwed(feeIndex);
         if (owed > 0) {
+            _feeWithdrawn[feeIndex] += owed; // booked before the transfer, undone if it fails
             if (_currency.trySafeTransfer(previous, owed)) {
-                _feeWithdrawn[feeIndex] += owed;
                 emit FeesWithdrawn(feeIndex, previous, msg.sender, owed);
             } else {
+                _feeWithdrawn[feeIndex] -= owed;
                 emit FeeSettlementFailed(feeIndex, previous, owed);
             }
         }
