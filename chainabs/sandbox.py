@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from chainabs import delinquency
 from chainabs import spv as spvlib
+from chainabs.collections import period_reports
 from chainabs.deal import DealModel
 from chainabs.deploy import Deployer
 from chainabs.spec import DealSpec, load_deal
@@ -33,6 +35,22 @@ class LocalDeal:
 
     def sizes(self) -> tuple[int, ...]:
         return spvlib.class_sizes(self.spec)
+
+
+def roll_rate_reports(
+    d: LocalDeal, *, wac: float = 0.18, cpr: float = 0.15, severity: float = 0.6, current_to_30: float = 0.02,
+    months: int | None = None,
+) -> list[Any]:
+    """Period reports of the deal's pool (24-month loans, 6-decimal currency) from a roll-rate delinquency
+    projection: ``current_to_30`` of current loans go 30 days late each month, then roll 40 / 50 / 60 % onward
+    (cures 40 / 20 / 10 %); defaults recover ``1 - severity`` three months later. The first ``months`` only
+    if given."""
+    pool = sum(d.sizes())
+    m = delinquency.roll_rate_matrix(current_to_30=current_to_30, roll_30_60=0.4, roll_60_90=0.5,
+                                     roll_90_default=0.6, cure_30=0.4, cure_60=0.2, cure_90=0.1)
+    df = delinquency.project_delinquency(pool / 10**6, wac, 24, m, cpr=cpr, severity=severity, recovery_lag=3)
+    reports = period_reports(df, 6, beginning_balance=pool)
+    return reports[:months] if months else reports
 
 
 def onboarded_pool(

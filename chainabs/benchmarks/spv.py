@@ -7,11 +7,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from chainabs import chain, delinquency
+from chainabs import chain
 from chainabs import spv as spvlib
 from chainabs.bench import benchmark
-from chainabs.collections import period_reports
-from chainabs.sandbox import LocalDeal, close, deploy_deal, onboarded_pool, subscribe_all
+from chainabs.sandbox import LocalDeal, close, deploy_deal, onboarded_pool, roll_rate_reports, subscribe_all
 
 #: Periods closed before the measured one. Steady state: every storage slot the close writes already holds
 #: a non-zero value (the first close creates the deal's books; the first period with defaults creates the
@@ -34,14 +33,6 @@ def _deal(loans: int, seed: int, prefix: str | None = None) -> tuple[LocalDeal, 
     subscribe_all(d, wallets[10:20], admin)
     close(d, admin)
     return d, wallets
-
-
-def _reports(d: LocalDeal) -> list[Any]:
-    pool = sum(d.sizes())
-    m = delinquency.roll_rate_matrix(current_to_30=0.02, roll_30_60=0.4, roll_60_90=0.5, roll_90_default=0.6,
-                                     cure_30=0.4, cure_60=0.2, cure_90=0.1)
-    df = delinquency.project_delinquency(pool / 10**6, 0.16, 24, m, cpr=0.12, severity=0.6, recovery_lag=3)
-    return period_reports(df, 6, beginning_balance=pool)
 
 
 def _submit(d: LocalDeal, report: Any) -> None:
@@ -89,7 +80,7 @@ def _spread_holders(d: LocalDeal, holders: int, wallets: list[Any]) -> None:
 def _close_run(d: LocalDeal, caller: Any, periods: int) -> list[int]:
     """Gas of each of the first ``periods`` closes."""
     gas = []
-    for report in _reports(d)[:periods]:
+    for report in roll_rate_reports(d, wac=0.16, cpr=0.12)[:periods]:
         _submit(d, report)
         gas.append(_close_gas(d, report, caller))
     return gas

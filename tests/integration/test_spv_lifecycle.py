@@ -6,19 +6,9 @@ from dataclasses import replace
 
 from brownie import chain
 
-from chainabs import delinquency
 from chainabs import spv as spvlib
-from chainabs.collections import period_reports
+from chainabs.sandbox import roll_rate_reports
 from plugins.token import assert_error
-
-
-def _reports(d, cpr=0.15, cdr=0.04, severity=0.6, months=None, current_to_30=0.02):
-    pool = sum(d.sizes())
-    m = delinquency.roll_rate_matrix(current_to_30=current_to_30, roll_30_60=0.4, roll_60_90=0.5, roll_90_default=0.6,
-                                     cure_30=0.4, cure_60=0.2, cure_90=0.1)
-    df = delinquency.project_delinquency(pool / 10**6, 0.18, 24, m, cpr=cpr, severity=severity, recovery_lag=3)
-    reports = period_reports(df, 6, beginning_balance=pool)
-    return reports[:months] if months else reports
 
 
 def _fund_servicer(d, report):
@@ -58,7 +48,7 @@ def _withdraw_fees_to_empty(d, caller):
 
 def test_every_period_equals_the_model_and_investors_claim(deal, investors, stranger):
     d = deal
-    reports = _reports(d, months=14)
+    reports = roll_rate_reports(d, months=14)
     for report in reports:
         tx, closed = _close(d, report, stranger)  # anyone may close once the payment date has come
         _assert_reconciled(d)
@@ -78,7 +68,7 @@ def test_every_period_equals_the_model_and_investors_claim(deal, investors, stra
 
 def test_close_checks_the_report_and_the_payment_date(deal, servicer, stranger):
     d = deal
-    report = _reports(d, months=1)[0]
+    report = roll_rate_reports(d, months=1)[0]
     assert_error(d.spv.closePeriod, report.as_abi(), sender=stranger, error="NoReportPending(uint256)", values=(1,))
     _fund_servicer(d, report)
     spvlib.submit_report(d.spv, servicer, report)
@@ -92,14 +82,14 @@ def test_close_checks_the_report_and_the_payment_date(deal, servicer, stranger):
 
 def test_inconsistent_report_is_refused_before_any_money_moves(deal, servicer):
     d = deal
-    report = _reports(d, months=1)[0]
+    report = roll_rate_reports(d, months=1)[0]
     bad = replace(report, pool_ending_balance=report.pool_ending_balance + 1)
     assert_error(d.spv.submitReport, bad.as_abi(), b"\0" * 32, "", sender=servicer, error="PoolBalanceMismatch(uint256,uint256)")
 
 
 def test_losses_trip_triggers_and_alerts(deal, stranger):
     d = deal
-    reports = _reports(d, cpr=0.02, cdr=0.35, severity=0.9, months=12, current_to_30=0.08)
+    reports = roll_rate_reports(d, cpr=0.02, severity=0.9, months=12, current_to_30=0.08)
     breached, alerts = [], []
     for report in reports:
         tx, closed = _close(d, report, stranger)
@@ -114,7 +104,7 @@ def test_losses_trip_triggers_and_alerts(deal, stranger):
 
 def test_clean_up_call_then_end_leaves_nothing_in_the_spv(deal, originator, stranger):
     d = deal
-    reports = _reports(d, cpr=0.3, cdr=0.01, severity=0.5)
+    reports = roll_rate_reports(d, cpr=0.3, severity=0.5)
     level = d.model.clean_up_level()
     for report in reports:
         if 0 < report.pool_ending_balance <= level:
@@ -146,7 +136,7 @@ def test_clean_up_call_then_end_leaves_nothing_in_the_spv(deal, originator, stra
 
 def test_legal_final_writes_off_what_is_unpaid(deal, stranger):
     d = deal
-    reports = _reports(d, cpr=0.0, cdr=0.3, severity=1.0, months=6)
+    reports = roll_rate_reports(d, cpr=0.0, severity=1.0, months=6)
     for report in reports:
         _close(d, report, stranger)
     assert_error(d.spv.endDeal, sender=stranger, error="CannotEnd(uint256,uint256,uint256)")

@@ -3,19 +3,10 @@ recipient when the trustee replaces it, and a recipient that cannot receive neve
 
 from __future__ import annotations
 
-from chainabs import delinquency
 from chainabs import spv as spvlib
-from chainabs.collections import period_reports
+from chainabs.sandbox import roll_rate_reports
 from plugins.spvtests import run_period
 from plugins.token import assert_error
-
-
-def _reports(d, months: int):
-    pool = sum(d.sizes())
-    m = delinquency.roll_rate_matrix(current_to_30=0.02, roll_30_60=0.4, roll_60_90=0.5, roll_90_default=0.6,
-                                     cure_30=0.4, cure_60=0.2, cure_90=0.1)
-    df = delinquency.project_delinquency(pool / 10**6, 0.18, 24, m, cpr=0.15, severity=0.6, recovery_lag=3)
-    return period_reports(df, 6, beginning_balance=pool)[:months]
 
 
 def _owed(d) -> list[int]:
@@ -26,7 +17,7 @@ def test_a_close_books_the_fees_and_pays_no_recipient(deal, stranger):
     d = deal
     recipients = list(d.spv.feeRecipients())
     before = [int(d.currency.balanceOf(r)) for r in recipients]
-    for report in _reports(d, 2):
+    for report in roll_rate_reports(d, months=2):
         run_period(d, report, stranger)
     earned = d.model.fees_paid
     assert all(earned) and _owed(d) == earned == [int(d.spv.feePaidTotal(k)) for k in range(len(earned))]
@@ -39,7 +30,7 @@ def test_a_close_books_the_fees_and_pays_no_recipient(deal, stranger):
 
 def test_anyone_withdraws_a_fee_but_only_its_recipient_is_paid(deal, stranger):
     d = deal
-    run_period(d, _reports(d, 1)[0], stranger)
+    run_period(d, roll_rate_reports(d, months=1)[0], stranger)
     recipient = d.spv.feeRecipients()[0]
     owed = d.model.fee_owed(0)
     stranger_before, recipient_before = int(d.currency.balanceOf(stranger)), int(d.currency.balanceOf(recipient))
@@ -62,7 +53,7 @@ def test_anyone_withdraws_a_fee_but_only_its_recipient_is_paid(deal, stranger):
 
 def test_a_new_recipient_is_paid_only_what_the_fee_earns_after_the_change(deal, stranger, trustee, investors):
     d = deal
-    reports = _reports(d, 2)
+    reports = roll_rate_reports(d, months=2)
     run_period(d, reports[0], stranger)
     old, new = d.spv.feeRecipients()[1], investors[7]
     earned_before = d.model.fee_owed(1)
@@ -82,7 +73,7 @@ def test_a_new_recipient_is_paid_only_what_the_fee_earns_after_the_change(deal, 
 
 def test_a_blocked_recipient_cannot_stop_the_waterfall(deal, stranger, trustee, investors):
     d = deal
-    reports = _reports(d, 2)
+    reports = roll_rate_reports(d, months=2)
     blocked = d.spv.feeRecipients()[0]
     d.currency.setBlocked(blocked, True, {"from": d.roles["arranger"]})
     for report in reports:  # every close still runs: fees are only booked
