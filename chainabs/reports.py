@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from web3 import Web3
 
+from chainabs.deal import Ledger
 from chainabs.events import DecodedEvent, EventDecoder, decode_deal_params, load_abi, read_events
 from chainabs.monitor import classify
 
@@ -611,18 +612,15 @@ def _short(value: Any) -> Any:
 
 
 def conservation(d: DealData) -> dict[str, int]:
-    """``SPV.ledger()`` with its two identities checked against the currency balance."""
-    names = ("subscriptions", "reserve_funded", "collections", "clean_up_proceeds", "paid_to_originator",
-             "fees_paid", "fees_owed", "distributed", "reserve_balance", "pending_collections",
-             "unsettled_subscriptions")
-    values = dict(zip(names, (int(v) for v in d.spv.functions.ledger().call())))
+    """``SPV.ledger()`` with its two identities (:class:`chainabs.deal.Ledger`) checked against the currency
+    balance."""
+    ledger = Ledger(*(int(v) for v in d.spv.functions.ledger().call()))
+    values = dict(vars(ledger))
     erc20 = d.w3.eth.contract(address=d.currency, abi=load_abi(CURRENCY_ABI))
     values["currency_balance"] = int(erc20.functions.balanceOf(d.spv_address).call())
-    values["received"] = sum(values[k] for k in names[:4])
-    values["accounted"] = sum(values[k] for k in names[4:])
-    values["balanced"] = int(values["received"] == values["accounted"]
-                             and values["currency_balance"] == values["fees_owed"] + values["reserve_balance"]
-                             + values["pending_collections"] + values["unsettled_subscriptions"])
+    values["received"] = ledger.received
+    values["accounted"] = ledger.accounted
+    values["balanced"] = int(ledger.received == ledger.accounted and values["currency_balance"] == ledger.held)
     return values
 
 
