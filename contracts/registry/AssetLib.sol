@@ -19,20 +19,6 @@ library AssetLib {
     uint256 private constant _U96 = (1 << 96) - 1;
     uint256 private constant _SECONDS_PER_DAY = 86_400;
 
-    /// @notice Pack an asset's on-chain state into one word.
-    function pack(
-        uint256 principal,
-        uint256 poolId,
-        IAssetRegistry.AssetStatus status,
-        uint256 rateBps,
-        uint256 maturityDate,
-        uint256 region,
-        uint256 industry
-    ) internal pure returns (uint256) {
-        return principal | (poolId << 96) | (uint256(status) << 128) | (rateBps << 136) | (maturityDate << 152)
-            | (region << 208) | (industry << 216);
-    }
-
     function principalOf(uint256 s) internal pure returns (uint256) {
         return s & _U96;
     }
