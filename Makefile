@@ -67,7 +67,7 @@ test: install
 	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
 
 bench: install
-	$(BIN)/python -m chainabs.bench
+	$(BIN)/python -m chainabs.dev.bench
 
 clean:
 	rm -rf build reports .hypothesis

@@ -1,6 +1,6 @@
 """`brownie run scripts/demo.py`: the consumer-loan deal end to end on the connected chain."""
 
-from chainabs import demo
+from chainabs.apps import demo
 
 
 def main() -> None:

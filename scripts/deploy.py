@@ -15,7 +15,7 @@ options   (after `--`, which keeps brownie's own parser from rejecting them; `ye
 Re-running the same command resumes from the manifest deployments/<chainid>/<deal>.json. See docs/deploy.md.
 """
 
-from chainabs import deployment
+from chainabs.chain import deployment
 
 
 def main(spec: str = "consumer_loan", *flags: str) -> None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 
-from chainabs import chain, tokens
+from chainabs.chain import connection as chain
+from chainabs.chain import tokens
 
 
 def main(token_list: str = "", action: str = "show", account: str = "") -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 def main(spv: str, state: str = "reports/monitor", polls: str | None = None) -> None:
     from brownie import web3
 
-    from chainabs import chain, monitor
+    from chainabs.chain import connection as chain
+    from chainabs.apps import monitor
 
     chain.ensure_connected()
     args = ["--rpc", web3.provider.endpoint_uri, "--spv", spv, "--state", str(Path(state))]

@@ -7,7 +7,7 @@
 [today]     validation date YYYY-MM-DD (default: today)
 """
 
-from chainabs import registry
+from chainabs.chain import registry
 
 
 def main(tape: str, registry_address: str = "", pool: str = "new", kind: str = "consumer_loan", today: str = "") -> None:

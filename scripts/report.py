@@ -7,7 +7,8 @@ from pathlib import Path
 def main(spv: str, out: str | None = None) -> None:
     from brownie import web3
 
-    from chainabs import chain, reports
+    from chainabs.chain import connection as chain
+    from chainabs.apps import reports
 
     chain.ensure_connected()
     args = ["--rpc", web3.provider.endpoint_uri, "--spv", spv]

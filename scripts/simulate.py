@@ -1,9 +1,9 @@
 """`brownie run scripts/simulate.py main [--deal consumer_loan] [--mode grid|mc|both] ...`: scenario grid
-and Monte Carlo of a deal spec -> reports/simulation/<deal>/ (no chain needed: `python -m chainabs.simulate`
+and Monte Carlo of a deal spec -> reports/simulation/<deal>/ (no chain needed: `python -m chainabs.apps.simulate`
 takes the same arguments without starting one)."""
 
 
 def main(*args: str) -> None:
-    from chainabs import simulate
+    from chainabs.apps import simulate
 
     simulate.main(list(args))

@@ -8,10 +8,11 @@ from pathlib import Path
 def main(spv: str, period: str, tape: str, out: str | None = None) -> None:
     from brownie import web3
 
-    from chainabs import chain, servicing
+    from chainabs.chain import connection as chain
+    from chainabs.apps import verify
 
     chain.ensure_connected()
     args = ["--rpc", web3.provider.endpoint_uri, "--spv", spv, "--period", str(int(period)), "--tape", str(Path(tape))]
     if out:
         args += ["--out", str(Path(out))]
-    servicing.main(args)
+    verify.main(args)

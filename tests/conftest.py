@@ -7,7 +7,7 @@ import os
 import pytest
 from hypothesis import settings
 
-from chainabs import testing as chainabs_testing
+from chainabs.dev import testing as chainabs_testing
 
 # Topic fixtures live in tests/plugins/<topic>.py; each topic adds one line here.
 pytest_plugins = [

@@ -9,10 +9,11 @@ import pytest
 from brownie import accounts, web3
 from rich.console import Console
 
-from chainabs import deployment
-from chainabs import registry as registrylib
-from chainabs import spv as spvlib
-from chainabs.deploy import Manifest
+from chainabs.chain import deployment
+from chainabs.chain import registry as registrylib
+from chainabs.chain import spv as spvlib
+from chainabs.chain.deploy import Manifest
+from chainabs.model import terms
 
 TAPE = "synthetic:800"
 ENV_SETTINGS = ("DEPLOYER_PRIVATE_KEY", "DEPLOYER_ACCOUNT", "CURRENCY_ADDRESS", "REGISTRY_ADDRESS", "POOL_ID",
@@ -53,11 +54,11 @@ def test_local_deploy_creates_the_whole_deal(deployed, admin):
     assert info["isSealed"] and info["originator"] == admin.address and info["cutoffCount"] == 741
     assert registry.poolApproved(result.pool_id) == spv.address
     # deal sized to the pool, offering open, wired to the SPV
-    assert int(info["cutoffPrincipal"]) == result.deal_units == sum(spvlib.class_sizes(result.spec))
+    assert int(info["cutoffPrincipal"]) == result.deal_units == sum(terms.class_sizes(result.spec))
     assert result.deal_units != result.spec.units(500_000_000)  # the spec's nominal size was replaced
     assert spv.phase() == 0 and list(spv.classTokens()) == [t.address for t in tokens]
-    terms = spv.terms()
-    assert (terms[0], terms[1], int(terms[2])) == (currency.address, registry.address, result.pool_id)
+    on_chain = spv.terms()
+    assert (on_chain[0], on_chain[1], int(on_chain[2])) == (currency.address, registry.address, result.pool_id)
     for token in tokens:
         assert token.hasRole(token.ISSUER_ROLE(), spv) and token.hasRole(token.DISTRIBUTOR_ROLE(), spv)
     # test investors: KYC-registered, funded with test currency
@@ -80,7 +81,7 @@ def test_deployed_deal_can_be_subscribed_and_closed(deployed, admin):
     result, _, _ = deployed
     currency, registry, _, spv, _ = _contracts(result)
     investors = [accounts.at(a, force=True) for a in result.investors]
-    for i, size in enumerate(spvlib.class_sizes(result.spec)):
+    for i, size in enumerate(terms.class_sizes(result.spec)):
         spvlib.subscribe(spv, investors[i], i, size)
     currency.mint(admin, result.spec.units(result.spec.reserve.initial), {"from": admin})
     paid_before = currency.balanceOf(admin)

@@ -8,8 +8,8 @@ import time
 
 from plugins.deploy import read_manifest, run_until
 
-from chainabs.events import decode_deal_params
-from chainabs.tokens import role_id
+from chainabs.chain.abis import decode_deal_params
+from chainabs.chain.tokens import role_id
 
 SPEC = "deals/consumer_loan.yaml"
 #: The consumer-loan criteria cap one obligor at 0.5% of the pool: a synthetic book needs ~700+ loans.

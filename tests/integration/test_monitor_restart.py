@@ -11,15 +11,17 @@ from pathlib import Path
 
 from brownie import web3
 
-from chainabs.events import EventDecoder, load_abi, read_events
-from chainabs.monitor import Monitor, classify, read_jsonl
+from chainabs.chain.abis import load_abi
+from chainabs.chain.events import EventDecoder, read_events
+from chainabs.apps.monitor import Monitor, read_jsonl
+from chainabs.chain.alerts import classify
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _spawn(url: str, address: str, state: Path) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "chainabs.monitor", "--rpc", url, "--watch", f"TestStablecoin:{address}",
+        [sys.executable, "-m", "chainabs.apps.monitor", "--rpc", url, "--watch", f"TestStablecoin:{address}",
          "--state", str(state), "--interval", "0.05"],
         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
@@ -90,7 +92,7 @@ def test_lines_written_after_the_checkpoint_by_a_dead_run_are_not_repeated(curre
 
 
 def test_block_ranges_respect_the_chunk_size():
-    from chainabs.events import block_ranges
+    from chainabs.chain.events import block_ranges
 
     assert list(block_ranges(0, 4, 2)) == [(0, 1), (2, 3), (4, 4)]
     assert list(block_ranges(5, 4, 2)) == []

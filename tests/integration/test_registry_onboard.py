@@ -6,9 +6,10 @@ import brownie
 import pytest
 from plugins.registry import CUTOFF, relaxed_criteria
 
-from chainabs import registry as rc
-from chainabs import synthetic
-from chainabs import tape as tp
+from chainabs.chain import registry as rc
+from chainabs.model import synthetic
+from chainabs.model import tape as tp
+from chainabs.model import assets
 
 pytestmark = pytest.mark.usefixtures("sealed_pool")
 
@@ -112,7 +113,7 @@ def test_bad_tape_sends_nothing(registry, originator, raw_tape, case, capsys):
 
 def test_history_rebuilds_from_chain_data(registry, originator, servicer, issuer, sealed_pool):
     pool_id, tape = sealed_pool
-    asset = tp.asset_id(originator.address, tape.loan_id.iloc[6])
+    asset = assets.asset_id(originator.address, tape.loan_id.iloc[6])
     p = int(tape.principal.iloc[6])
     registry.transferPool(pool_id, issuer, {"from": originator})
     registry.updateAssets([(asset, 2, p - 500, b"\x01" * 32)], {"from": servicer})
@@ -124,7 +125,7 @@ def test_history_rebuilds_from_chain_data(registry, originator, servicer, issuer
                      "AssetRepurchased"]
     state = rc.replay_history(events)
     info = registry.assetInfo(asset)
-    assert state["status"] == rc.STATUSES[info["status"]] == "Repurchased"
+    assert state["status"] == assets.STATUSES[info["status"]] == "Repurchased"
     assert state["principal"] == info["principal"] == p - 900 and state["owner"] == info["owner"]
     assert state["changes"] == [("Delinquent30", p - 500, "0x" + "01" * 32), ("Delinquent60", p - 900, "0x" + "02" * 32)]
     assert state["leaf"] == "0x" + tp.leaf_hashes(tape.iloc[[6]], originator.address)[0].hex()

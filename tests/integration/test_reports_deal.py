@@ -15,9 +15,14 @@ import pandas as pd
 import pytest
 from brownie import web3
 
-from chainabs import reports, servicing
-from chainabs.events import EventDecoder, load_abi, read_events
-from chainabs.monitor import deal_watch, read_jsonl
+from chainabs.apps import reports, verify
+from chainabs.chain.read import pool as poolread
+from chainabs.chain.read import tables
+from chainabs.chain.read.deal import read_deal
+from chainabs.model import servicing
+from chainabs.chain.abis import load_abi
+from chainabs.chain.events import EventDecoder, read_events
+from chainabs.apps.monitor import deal_watch, read_jsonl
 from plugins.reports import CURTAILMENT, RECOVERY_PCT, amortising_tape, balance_at_cutoff, run_period
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def data(served):
     """The deal as a fresh reader sees it (chain data only), loaded once for the module."""
-    return reports.load_deal(served.url, served.deal.spv.address)
+    return read_deal(served.url, served.deal.spv.address)
 
 
 def _sum(tape: pd.DataFrame, col: str) -> int:
@@ -34,7 +39,7 @@ def _sum(tape: pd.DataFrame, col: str) -> int:
 
 
 def test_cutoff_tape_is_rebuilt_from_registration_calldata(served, data):
-    rebuilt = reports.pool_tape(data)
+    rebuilt = poolread.pool_tape(data)
     cut = served.cutoff
     assert list(rebuilt["loan_id"]) == list(cut["loan_id"])
     for col in ("principal", "original_principal", "rate_bps", "term_months", "region", "industry"):
@@ -45,7 +50,7 @@ def test_cutoff_tape_is_rebuilt_from_registration_calldata(served, data):
 
 def test_pool_performance_matches_hand_computed_figures(served, data):
     cut, tapes, named = served.cutoff, served.tapes, served.named
-    pool = reports.pool_report(data).set_index("period")
+    pool = poolread.pool_report(data).set_index("period")
     a, b, dq = (balance_at_cutoff(cut, named[k]) for k in ("A", "B", "D"))
     original = _sum(cut, "principal")
     begin = original
@@ -84,7 +89,7 @@ def test_pool_performance_matches_hand_computed_figures(served, data):
     last = tapes[-1]
     live = [(int(e), rate[lid]) for lid, e in zip(last["loan_id"], last["ending_principal"], strict=True) if int(e) > 0]
     assert p3["wa_rate_bps"] == sum(e * r for e, r in live) // sum(e for e, _ in live)
-    info = reports.registry_contract(data).functions.poolInfo(data.pool_id).call()
+    info = poolread.registry_contract(data).functions.poolInfo(data.pool_id).call()
     assert p3["wa_rate_bps"] == info[9]  # the registry's own view agrees
     assert p3["tape_root"] == servicing.servicing_root(last)
     assert p3["tape_uri"] == "ipfs://servicing-tape/3"
@@ -92,7 +97,7 @@ def test_pool_performance_matches_hand_computed_figures(served, data):
 
 def test_investor_report_matches_the_terms(served, data):
     d = served.deal
-    inv = reports.investor_report(data)
+    inv = tables.investor_report(data)
     sizes = d.sizes()
     coupons = [t.coupon_bps for t in d.spec.tranches_by_seniority()]
     senior = inv[inv["class"] == data.token_symbols[0]].set_index("period")
@@ -115,7 +120,7 @@ def test_investor_report_matches_the_terms(served, data):
     for i, token in enumerate(d.tokens):
         assert end.loc[i, "ending_balance"] == token.currentPrincipal()
         assert end.loc[i, "factor"] == pytest.approx(token.currentPrincipal() / sizes[i])
-    statements = reports.holder_statements(data, reports.token_holders(data))
+    statements = tables.holder_statements(data, tables.token_holders(data))
     for i, token in enumerate(d.tokens):
         mine = statements[statements["class"] == data.token_symbols[i]]
         assert mine["balance"].sum() == sizes[i]
@@ -126,26 +131,26 @@ def test_investor_report_matches_the_terms(served, data):
 def test_triggers_currency_and_conservation(served, data):
     cut, named = served.cutoff, served.named
     original = _sum(cut, "principal")
-    trig = reports.trigger_report(data)
+    trig = tables.trigger_report(data)
     cnl = trig[trig["test"] == "cumulative net loss"].set_index("period")
     b = balance_at_cutoff(cut, named["B"])
     assert cnl.loc[1, "value_bps"] == b * 10_000 // original
     assert cnl.loc[1, "threshold_bps"] == 400 and not cnl["breached"].any()
-    moves = reports.currency_movements(data)
+    moves = tables.currency_movements(data)
     from_servicer = moves[(moves["direction"] == "in") & (moves["counterparty"] == served.deal.roles["servicer"].address)]
     collected = sum(_sum(t, c) for t in served.tapes for c in ("interest_collected", "scheduled_principal",
                                                               "prepaid_principal", "recoveries"))
     assert from_servicer["amount"].sum() == collected
     net = moves.loc[moves["direction"] == "in", "amount"].sum() - moves.loc[moves["direction"] == "out", "amount"].sum()
     assert net == served.deal.currency.balanceOf(served.deal.spv)
-    assert reports.conservation(data)["balanced"] == 1
+    assert tables.conservation(data)["balanced"] == 1
 
 
 def test_stratification_and_concentration(served, data):
     cut = served.cutoff
     original = _sum(cut, "principal")
     now = _sum(served.tapes[-1], "ending_principal")
-    strata = reports.stratification(data)
+    strata = poolread.stratification(data)
     assert set(strata) == {"rate", "original_term", "remaining_term_at_cutoff", "region", "industry", "size"}
     for name, table in strata.items():
         assert table["cutoff_principal"].sum() == original, name
@@ -158,7 +163,7 @@ def test_stratification_and_concentration(served, data):
     region = strata["region"].set_index("bucket")
     by_region = cut.groupby("region")["principal"].sum()
     assert {int(k): int(v) for k, v in region["cutoff_principal"].items()} == {int(k): int(v) for k, v in by_region.items()}
-    conc = reports.concentration_report(data).set_index("kind")
+    conc = poolread.concentration_report(data).set_index("kind")
     top = by_region.idxmax()
     assert conc.loc["region", "cutoff_bps"] == int(by_region.max()) * 10_000 // original
     assert int(conc.loc["region", "bucket"]) == int(top)
@@ -176,14 +181,14 @@ def test_regulator_report_lists_status_changes_roles_pauses_and_forced_transfers
     token.controllerTransfer(investors[0], investors[5], 1_000, b"", b"court order 42", {"from": trustee})
     token.pause({"from": trustee})
     token.unpause({"from": trustee})
-    data = reports.load_deal(served.url, d.spv.address)
-    changes = reports.asset_status_changes(data)
+    data = read_deal(served.url, d.spv.address)
+    changes = poolread.asset_status_changes(data)
     got = [(r["loan_id"], r["from"], r["to"]) for _, r in changes.iterrows()]
     n = served.named
     assert got == [(n["A"], "Performing", "Prepaid"), (n["B"], "Performing", "Defaulted"),
                    (n["D"], "Performing", "Delinquent30"), (n["D"], "Delinquent30", "Delinquent60"),
                    (n["D"], "Delinquent60", "Defaulted")]
-    events = reports.regulator_events(data)
+    events = tables.regulator_events(data)
     alerts = events[events["kind"] == "alert"]
     assert list(alerts["event"]).count("AssetStatusChanged") == 4  # B defaulted, D late, later, defaulted
     privileged = events[events["kind"] == "privileged"]
@@ -199,13 +204,13 @@ def test_regulator_report_lists_status_changes_roles_pauses_and_forced_transfers
 
 def test_honest_tapes_verify_and_tampered_ones_are_caught_per_loan(served, data):
     for period, tape in enumerate(served.tapes, start=1):
-        bad = servicing.verify_servicing_tape(data, data.spv_address, period, tape)
+        bad = verify.verify_servicing_tape(data, data.spv_address, period, tape)
         assert bad.empty, bad.to_string()
     tape = served.tapes[1].copy()
     victim = tape.index[(tape["interest_collected"] > 0)][10]
     lid = tape.loc[victim, "loan_id"]
     tape.loc[victim, "interest_collected"] += 7
-    bad = servicing.verify_servicing_tape(data, data.spv_address, 2, tape)
+    bad = verify.verify_servicing_tape(data, data.spv_address, 2, tape)
     assert set(bad["check"]) == {"merkle_root", "aggregate", "evidence"}
     assert set(bad.loc[bad["scope"] == "loan", "loan_id"]) == {lid}
     agg = bad[bad["scope"] == "aggregate"].iloc[0]
@@ -216,7 +221,7 @@ def test_honest_tapes_verify_and_tampered_ones_are_caught_per_loan(served, data)
     lid = tape.loc[victim, "loan_id"]
     tape.loc[victim, "scheduled_principal"] += 500
     tape.loc[victim, "ending_principal"] -= 500
-    bad = servicing.verify_servicing_tape(data, data.spv_address, 3, tape)
+    bad = verify.verify_servicing_tape(data, data.spv_address, 3, tape)
     loans = bad[bad["scope"] == "loan"]
     assert set(loans["loan_id"]) == {lid}
     registry = loans[loans["check"] == "registry"].iloc[0]
@@ -224,9 +229,9 @@ def test_honest_tapes_verify_and_tampered_ones_are_caught_per_loan(served, data)
     assert {"scheduled_principal", "pool_ending_balance"} <= set(bad.loc[bad["scope"] == "aggregate", "field"])
     # a loan dropped, and a tape of the wrong period
     short = served.tapes[0].drop(index=5)
-    bad = servicing.verify_servicing_tape(data, data.spv_address, 1, short)
+    bad = verify.verify_servicing_tape(data, data.spv_address, 1, short)
     assert ("membership", served.tapes[0].loc[5, "loan_id"]) in set(zip(bad["check"], bad["loan_id"]))
-    bad = servicing.verify_servicing_tape(data, data.spv_address, 3, served.tapes[1])
+    bad = verify.verify_servicing_tape(data, data.spv_address, 3, served.tapes[1])
     assert set(bad["check"]) == {"format"} and "period" in set(bad["field"])
 
 
@@ -237,7 +242,7 @@ def _run(args: list[str], timeout: float = 120) -> subprocess.CompletedProcess:
 
 def test_a_fresh_process_rebuilds_the_reports_from_url_and_address(served, data, tmp_path):
     out = tmp_path / "fresh"
-    proc = _run(["-m", "chainabs.reports", "--rpc", served.url, "--spv", data.spv_address, "--out", str(out)])
+    proc = _run(["-m", "chainabs.apps.reports", "--rpc", served.url, "--spv", data.spv_address, "--out", str(out)])
     assert proc.returncode == 0, proc.stderr[-3000:]
     here = tmp_path / "here"
     reports.write_reports(data, here)
@@ -251,7 +256,7 @@ def test_a_fresh_process_rebuilds_the_reports_from_url_and_address(served, data,
     forged = tape.copy()
     forged.loc[0, "recoveries"] = 1
     servicing.write_servicing_tape(forged, tmp_path / "p1-forged.csv")
-    bad = _run(["-m", "chainabs.servicing", "--rpc", served.url, "--spv", data.spv_address, "--period", "1",
+    bad = _run(["-m", "chainabs.apps.verify", "--rpc", served.url, "--spv", data.spv_address, "--period", "1",
                 "--tape", str(tmp_path / "p1-forged.csv"), "--out", str(tmp_path / "mismatches.csv")])
     assert bad.returncode == 1
     mismatches = pd.read_csv(tmp_path / "mismatches.csv")
@@ -260,7 +265,7 @@ def test_a_fresh_process_rebuilds_the_reports_from_url_and_address(served, data,
 
 def _spawn_monitor(url: str, spv: str, state: Path) -> subprocess.Popen:
     env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "HOME": os.environ.get("HOME", "/tmp")}
-    return subprocess.Popen([sys.executable, "-m", "chainabs.monitor", "--rpc", url, "--spv", spv, "--state", str(state),
+    return subprocess.Popen([sys.executable, "-m", "chainabs.apps.monitor", "--rpc", url, "--spv", spv, "--state", str(state),
                              "--interval", "0.05", "--quiet"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
 

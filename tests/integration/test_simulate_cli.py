@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from chainabs import simulate
+from chainabs.apps import simulate
 
 
 def test_grid_and_monte_carlo_outputs(tmp_path):

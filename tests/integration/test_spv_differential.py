@@ -1,4 +1,4 @@
-"""Differential test of the whole SPV against ``chainabs.deal.DealModel`` (issue 5, item 8).
+"""Differential test of the whole SPV against ``chainabs.model.deal.DealModel`` (issue 5, item 8).
 
 Hypothesis builds random deals from the spec format (the consumer-loan sample perturbed: 2-4 classes,
 sizes, coupons, fees, reserve, triggers, sequential or pro-rata, monthly or quarterly) sized to one registry
@@ -22,9 +22,9 @@ from brownie import chain, project, web3
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from chainabs import spv as spvlib
-from chainabs.collections import period_reports
-from chainabs.cashflows import project_pool
+from chainabs.chain import spv as spvlib
+from chainabs.model.collections import period_reports
+from chainabs.model.cashflows import project_pool
 from plugins.spv import CN
 from plugins.token import plain
 from plugins.spvtests import (

@@ -6,8 +6,8 @@ from dataclasses import replace
 
 from brownie import chain
 
-from chainabs import spv as spvlib
-from chainabs.sandbox import roll_rate_reports
+from chainabs.chain import spv as spvlib
+from chainabs.dev.sandbox import roll_rate_reports
 from plugins.token import assert_error
 
 

@@ -11,7 +11,7 @@ import pytest
 from eth_account import Account
 from web3 import Web3
 
-from chainabs import tokens
+from chainabs.chain import tokens
 from plugins.token import FACE, US, YEAR
 
 KEY_A = "0x" + Web3.keccak(text="chainabs-token-investor-a").hex().removeprefix("0x")

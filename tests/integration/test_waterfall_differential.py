@@ -9,8 +9,9 @@ import dataclasses
 from hypothesis import given, settings
 from plugins.waterfall import chain_close, deals, paths, report_from_shape
 
-from chainabs import waterfall as wf
-from chainabs.spec import load_deal, sample_deals
+from chainabs.model import waterfall as wf
+from chainabs.model.spec import load_deal, sample_deals
+from chainabs.model import terms
 
 
 def _compare_path(harness, p: wf.DealParams, s: wf.DealState, path) -> int:
@@ -41,5 +42,5 @@ def test_library_equals_model_on_random_deals_and_paths(waterfall_harness, deal,
 def test_library_equals_model_on_the_sample_deals(waterfall_harness, path):
     for spec_path in sample_deals():
         spec = load_deal(spec_path)
-        p, s = wf.params_from_spec(spec), wf.initial_state(spec)
+        p, s = terms.params_from_spec(spec), terms.initial_state(spec)
         _compare_path(waterfall_harness, p, s, path * 2)

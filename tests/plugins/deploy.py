@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from chainabs.chain import PROJECT_ROOT
-from chainabs.testing import ExternalAnvil
+from chainabs.paths import PROJECT_ROOT
+from chainabs.dev.testing import ExternalAnvil
 
 SEPOLIA_CHAIN_ID = 11155111
 #: What the subprocess sees of the project (symlinked); `build/` is copied so that brownie's own live-network

@@ -12,9 +12,9 @@ import pytest
 from eth_abi import encode as abi_encode
 from web3 import Web3
 
-from chainabs import registry as reg_client
-from chainabs import synthetic
-from chainabs import tape as tp
+from chainabs.chain import registry as reg_client
+from chainabs.model import synthetic
+from chainabs.model import tape as tp
 
 CUTOFF = synthetic.DEFAULT_CUTOFF
 

@@ -14,9 +14,10 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from chainabs import spv as spvlib
-from chainabs.synthetic import generate_tape
-from chainabs.tape import onboarding_order, select_eligible
+from chainabs.chain import spv as spvlib
+from chainabs.model.synthetic import generate_tape
+from chainabs.model.tape import onboarding_order, select_eligible
+from chainabs.model import terms
 from plugins.spv import BOOK_LOANS
 
 PERIODS = 3
@@ -26,11 +27,11 @@ RECOVERY_PCT = 40  # recovered in period 2 of loan B's defaulted principal
 
 def cutoff_tape(spec: Any) -> pd.DataFrame:
     """The fixture pool's cut-off tape, typed, in onboarding order (same as ``plugins.spv.onboarded_pool``)."""
-    from chainabs.tape import check_tape
+    from chainabs.model.tape import check_tape
 
     kind = spec.eligibility.asset_types[0]
     book = generate_tape(BOOK_LOANS, kind=kind, seed=11, cutoff=spec.dates.cut_off, decimals=spec.currency.decimals)
-    criteria = spvlib.criteria_from_spec(spec)
+    criteria = terms.criteria_from_spec(spec)
     tape = select_eligible(book, criteria, today=spec.dates.cut_off)
     return onboarding_order(check_tape(tape, criteria, today=spec.dates.cut_off))
 
@@ -97,14 +98,15 @@ def run_period(d: Any, previous: pd.DataFrame, tape: pd.DataFrame, caller: Any) 
     """The servicer's side (registry sync, report with the tape's root), then the close once due."""
     from brownie import chain
 
-    from chainabs import servicing
+    from chainabs.chain import servicing as servicer_side
+    from chainabs.model import servicing
 
     report = servicing.period_report(tape)
     if report.cash_in:
         d.currency.mint(d.roles["servicer"], report.cash_in, {"from": d.roles["arranger"]})
     period = int(tape["period"].iloc[0])
-    servicing.submit_period(d.spv, d.registry, d.roles["servicer"], previous, tape, d.roles["originator"].address,
-                            f"ipfs://servicing-tape/{period}")
+    servicer_side.submit_period(d.spv, d.registry, d.roles["servicer"], previous, tape, d.roles["originator"].address,
+                               f"ipfs://servicing-tape/{period}")
     d.model.submit(report)
     due = d.spv.paymentDate(period)
     if chain.time() < due:
@@ -122,7 +124,7 @@ def served(closed, stranger):
 
     from brownie import web3
 
-    from chainabs import servicing
+    from chainabs.model import servicing
 
     d = dataclasses.replace(closed, model=copy.deepcopy(closed.model))
     cutoff = cutoff_tape(d.spec)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from chainabs import tokens
-from chainabs.sandbox import BOOK_LOANS, CN, LocalDeal as DealFixture, close, deploy_deal, onboarded_pool, subscribe_all  # noqa: F401
+from chainabs.chain import tokens
+from chainabs.dev.sandbox import BOOK_LOANS, CN, LocalDeal as DealFixture, close, deploy_deal, onboarded_pool, subscribe_all  # noqa: F401
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """Helpers for the SPV property tests (tests/stateful/test_spv_state.py, tests/integration/test_spv_differential.py).
 
-* :func:`mismatches` / :func:`assert_reconciled`: every on-chain figure against :class:`chainabs.deal.DealModel`
-  (``chainabs.spv.reconcile`` plus the per-class and per-fee totals, the phase and the pending report);
+* :func:`mismatches` / :func:`assert_reconciled`: every on-chain figure against :class:`chainabs.model.deal.DealModel`
+  (``chainabs.chain.spv.reconcile`` plus the per-class and per-fee totals, the phase and the pending report);
 * :func:`expect_model_error`: when the model refuses an action, the SPV must revert with the same custom
   error and arguments;
 * :func:`run_period` / :func:`check_close_events`: one period on chain and in the model, and the close's
@@ -26,13 +26,15 @@ from eth_abi import encode
 from hypothesis import strategies as st
 from web3 import Web3
 
-from chainabs import cashflows, delinquency
-from chainabs import spv as spvlib
-from chainabs.collections import period_reports
-from chainabs.deal import ClosedPeriod, DealModel, DealModelError
-from chainabs.spec import DEALS_DIR, DealSpec, parse_deal
-from chainabs.testing import batch_call, wait_until_mined
-from chainabs.waterfall import BPS, PeriodReport
+from chainabs.model import cashflows
+from chainabs.model import delinquency
+from chainabs.chain import spv as spvlib
+from chainabs.model.collections import period_reports
+from chainabs.model.deal import ClosedPeriod, DealModel, DealModelError
+from chainabs.model.spec import DEALS_DIR, DealSpec, parse_deal
+from chainabs.dev.testing import batch_call, wait_until_mined
+from chainabs.model.waterfall import BPS, PeriodReport
+from chainabs.model import terms
 from plugins.spv import DealFixture, deploy_deal
 from plugins.token import assert_error
 
@@ -55,7 +57,7 @@ EMPTY_REPORT = PeriodReport(0, 0, 0, 0, 0, 0, 0, 0, 0)
 
 @pytest.fixture(scope="module")
 def mined_on_return():
-    """Transactions return once mined (``chainabs.testing.wait_until_mined``) for the modules that use it:
+    """Transactions return once mined (``chainabs.dev.testing.wait_until_mined``) for the modules that use it:
     they send thousands of transactions and revert the chain often; brownie must never mistake a mined one
     for a dropped one."""
     wait_until_mined(True)
@@ -178,7 +180,7 @@ def _events(tx: Any, name: str) -> list[Any]:
 
 def check_close_events(d: DealFixture, tx: Any, closed: ClosedPeriod, triggers_before: int) -> None:
     """The close's events say exactly what the model paid: result, fees, classes, reserve draw, triggers."""
-    from chainabs.waterfall import PeriodResult
+    from chainabs.model.waterfall import PeriodResult
 
     res = closed.result
     assert PeriodResult.from_abi(tx.events["PeriodClosed"]["result"]) == res, "PeriodClosed result"
@@ -249,13 +251,13 @@ def odd_pool(originator: Any, admin: Any, servicer: Any, loans: int = 1_000) -> 
     pool made of them is exact and rounding down is never exercised; a few odd base units added to the
     balances of amortised loans (balance still below the original principal) make each such division leave a
     remainder (fees, reserve targets, clean-up call level, pro-rata shares)."""
-    from chainabs import registry as registrylib
-    from chainabs.synthetic import generate_tape
-    from chainabs.tape import select_eligible
+    from chainabs.chain import registry as registrylib
+    from chainabs.model.synthetic import generate_tape
+    from chainabs.model.tape import select_eligible
 
     base = parse_deal(base_deal_data(), "consumer_loan")
     book = generate_tape(loans, kind="consumer_loan", seed=23, cutoff=base.dates.cut_off, decimals=6)
-    criteria = spvlib.criteria_from_spec(base)
+    criteria = terms.criteria_from_spec(base)
     tape = select_eligible(book, criteria, today=base.dates.cut_off).reset_index(drop=True)
     room = tape.index[tape["principal"] + 7_919 < tape["original_principal"]][:3]
     tape.loc[room, "principal"] += [7_919, 13, 1]

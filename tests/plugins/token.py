@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from eth_abi import decode as abi_decode
 
-from chainabs import tokens
+from chainabs.chain import tokens
 
 US, GB, KY = 840, 826, 136  # ISO 3166-1 numeric: United States, United Kingdom, Cayman Islands
 YEAR = 365 * 24 * 3600

@@ -12,7 +12,7 @@ from eth_abi import encode
 from hypothesis import strategies as st
 from web3 import Web3
 
-from chainabs import waterfall as wf
+from chainabs.model import waterfall as wf
 
 # --------------------------------------------------------------------------------------------------
 # Fixtures

@@ -2,8 +2,8 @@
 pool transfers (true sales) and strangers' calls, against a model rebuilt from the registry's events.
 
 Invariants: pool aggregates (count, principal, status tallies) equal the model, where every asset touched
-by the run is replayed from its own events (:func:`chainabs.registry.asset_history` /
-:func:`chainabs.registry.replay_history`) and untouched assets keep their tape state; an asset is in at
+by the run is replayed from its own events (:func:`chainabs.chain.registry.asset_history` /
+:func:`chainabs.chain.registry.replay_history`) and untouched assets keep their tape state; an asset is in at
 most one pool; only a repurchase releases an asset; ``ownerOf`` of a pooled asset is its pool's owner."""
 
 from __future__ import annotations
@@ -15,11 +15,12 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 from plugins.registry import CUTOFF, relaxed_criteria
 
-from chainabs import registry as rc
-from chainabs import synthetic
-from chainabs import tape as tp
+from chainabs.chain import registry as rc
+from chainabs.model import synthetic
+from chainabs.model import tape as tp
+from chainabs.model import assets
 
-STATUSES = rc.STATUSES
+STATUSES = assets.STATUSES
 
 
 def test_registry_state_machine(registry, originator, servicer, stranger, investors, sealed_pool, chain):

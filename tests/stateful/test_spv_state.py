@@ -1,4 +1,4 @@
-"""The closed consumer deal driven by random sequences of actions, against ``chainabs.deal.DealModel`` and an
+"""The closed consumer deal driven by random sequences of actions, against ``chainabs.model.deal.DealModel`` and an
 exact model of every holder's entitlement (integers and Fractions).
 
 Rules: the servicer submits a random report consistent with the pool balance (collections, defaults,
@@ -36,11 +36,11 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
-from chainabs import spv as spvlib
-from chainabs import tokens as tokenlib
-from chainabs.deal import Ledger, Phase
-from chainabs.testing import batch_call
-from chainabs.waterfall import BPS, PeriodReport
+from chainabs.chain import spv as spvlib
+from chainabs.chain import tokens as tokenlib
+from chainabs.model.deal import Ledger, Phase
+from chainabs.dev.testing import batch_call
+from chainabs.model.waterfall import BPS, PeriodReport
 from plugins.spvtests import (
     EMPTY_REPORT,
     ZERO32,

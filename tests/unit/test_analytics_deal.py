@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from chainabs.analytics import PoolProfile, Scenario, breakeven_cdr, run_deal, scenario_grid, tranche_metrics, trigger_dates
-from chainabs.spec import load_deal
+from chainabs.model.analytics import PoolProfile, Scenario, breakeven_cdr, run_deal, scenario_grid, tranche_metrics, trigger_dates
+from chainabs.model.spec import load_deal
 
 SPEC = load_deal("consumer_loan").sized_to(10_000_000)
 POOL = PoolProfile(10_000_000 * 10**6, 0.16, 24)

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from chainabs import cashflows as cf
-from chainabs.cashflows import AssumptionError, project_loans, project_pool
+from chainabs.model import cashflows as cf
+from chainabs.model.cashflows import AssumptionError, project_loans, project_pool
 
 
 # --- worked examples -------------------------------------------------------------------------------------------

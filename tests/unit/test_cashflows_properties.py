@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chainabs.cashflows import project_pool
+from chainabs.model.cashflows import project_pool
 
 assumptions = st.fixed_dictionaries(
     {

@@ -6,10 +6,10 @@ import pytest
 from brownie.test import given
 from hypothesis import strategies as st
 
-from chainabs import delinquency
-from chainabs.cashflows import project_pool, to_collections
-from chainabs.collections import CollectionsError, period_reports
-from chainabs.waterfall import validate_report, DealState
+from chainabs.model import delinquency
+from chainabs.model.cashflows import project_pool, to_collections
+from chainabs.model.collections import CollectionsError, period_reports
+from chainabs.model.waterfall import validate_report, DealState
 
 DEC = 6
 

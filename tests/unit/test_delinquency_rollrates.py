@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chainabs import delinquency as dq
-from chainabs.cashflows import AssumptionError
+from chainabs.model import delinquency as dq
+from chainabs.model.cashflows import AssumptionError
 
 MATRIX = dq.roll_rate_matrix(
     current_to_30=0.03, roll_30_60=0.4, roll_60_90=0.5, roll_90_default=0.6, cure_30=0.3, cure_60=0.2, cure_90=0.1

@@ -1,4 +1,4 @@
-"""chainabs.deployment: options, roles, currency checks, tapes, dates, verification and refusals before
+"""chainabs.chain.deployment: options, roles, currency checks, tapes, dates, verification and refusals before
 anything is sent."""
 
 from __future__ import annotations
@@ -11,12 +11,13 @@ from brownie import chain, web3
 from eth_account import Account
 from rich.console import Console
 
-from chainabs import chain as chainlib
-from chainabs import deployment
-from chainabs.deploy import Deployer, DeploymentError, Manifest
-from chainabs.spec import load_deal
-from chainabs.synthetic import generate_tape
-from chainabs.tape import TapeValidationError
+from chainabs.chain import connection as chainlib
+from chainabs.chain import deployment
+from chainabs.chain.deploy import Deployer, DeploymentError, Manifest
+from chainabs.model import terms
+from chainabs.model.spec import load_deal
+from chainabs.model.synthetic import generate_tape
+from chainabs.model.tape import TapeValidationError
 
 ENV_SETTINGS = ("DEPLOYER_PRIVATE_KEY", "DEPLOYER_ACCOUNT", "CURRENCY_ADDRESS", "REGISTRY_ADDRESS", "POOL_ID",
                 "ETHERSCAN_TOKEN", "ORIGINATOR_PRIVATE_KEY", *(f"ROLE_{r.upper()}" for r in deployment.ROLES))
@@ -81,7 +82,7 @@ def test_roles_default_to_the_deployer_and_follow_env_and_overrides(spec, admin,
 def test_roles_written_in_the_spec_are_used(spec, admin, servicer):
     data = spec.model_dump(mode="python")
     data["roles"]["servicer"] = servicer.address
-    from chainabs.spec import parse_deal
+    from chainabs.model.spec import parse_deal
 
     assert deployment.resolve_roles(parse_deal(data), admin.address)["servicer"] == servicer.address
 
@@ -173,10 +174,10 @@ def test_a_tape_file_with_a_bad_row_is_refused_whole(spec, tmp_path):
 
 
 def test_deal_dates_shift_only_when_closing_is_past(spec):
-    as_written = deployment.deal_times(spec, now=0)
+    as_written = terms.DealTimes.after(spec, now=0)
     assert dt.datetime.fromtimestamp(as_written.closing, dt.UTC).date() == spec.dates.closing
     now = int(dt.datetime(2030, 1, 1, tzinfo=dt.UTC).timestamp())
-    shifted = deployment.deal_times(spec, now=now)
+    shifted = terms.DealTimes.after(spec, now=now)
     assert now < shifted.closing <= now + 86_400
     assert shifted.first_payment - shifted.closing == as_written.first_payment - as_written.closing
 

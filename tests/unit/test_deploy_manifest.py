@@ -1,4 +1,4 @@
-"""Resumable, manifest-backed deployments (chainabs.deploy) on the local chain."""
+"""Resumable, manifest-backed deployments (chainabs.chain.deploy) on the local chain."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import json
 import pytest
 from brownie import chain, web3
 
-import chainabs.deploy as deploy_mod
-from chainabs.deploy import CallStep, DeployStep, Deployer, DeploymentError, Manifest, Ref
+import chainabs.chain.deploy as deploy_mod
+from chainabs.chain.deploy import CallStep, DeployStep, Deployer, DeploymentError, Manifest, Ref
 
 
 def _plan(admin, investors):

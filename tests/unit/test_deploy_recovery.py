@@ -6,11 +6,12 @@ from __future__ import annotations
 import pytest
 from brownie import chain, web3
 
-from chainabs import registry as registrylib
-from chainabs import spv as spvlib
-from chainabs.deploy import Deployer, DeploymentError, DeployStep, Manifest, deployments_root
-from chainabs.deployment import ensure_pool
-from chainabs.spec import load_deal
+from chainabs.chain import registry as registrylib
+from chainabs.chain import spv as spvlib
+from chainabs.chain.deploy import Deployer, DeploymentError, DeployStep, Manifest, deployments_root
+from chainabs.chain.deployment import ensure_pool
+from chainabs.model.spec import load_deal
+from chainabs.model import terms
 
 STEP = DeployStep("coin", "TestStablecoin", ("Test USD", "tUSD", 6))
 
@@ -61,7 +62,7 @@ def test_other_code_at_the_predicted_address_is_refused(tmp_path, admin, proj):
 
 def test_interrupted_pool_creation_is_found_not_repeated(tmp_path, admin, proj):
     spec = load_deal("consumer_loan")
-    criteria = spvlib.criteria_from_spec(spec)
+    criteria = terms.criteria_from_spec(spec)
     registry = registrylib.deploy_registry(admin, originators=(admin,))
     d = Deployer("d", admin, project=proj, manifest_root=tmp_path)
     registrylib.create_pool(registry, admin, criteria)  # someone's earlier pool: not ours
@@ -77,7 +78,7 @@ def test_interrupted_pool_creation_is_found_not_repeated(tmp_path, admin, proj):
 
 
 def test_pool_request_never_mined_creates_the_pool_once(tmp_path, admin, proj):
-    criteria = spvlib.criteria_from_spec(load_deal("consumer_loan"))
+    criteria = terms.criteria_from_spec(load_deal("consumer_loan"))
     registry = registrylib.deploy_registry(admin, originators=(admin,))
     d = Deployer("d", admin, project=proj, manifest_root=tmp_path)
     d.manifest.meta["pool_request"] = {"sender": admin.address, "nonce": admin.nonce,

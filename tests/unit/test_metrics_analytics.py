@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chainabs import metrics
-from chainabs.cashflows import project_pool
+from chainabs.model import metrics
+from chainabs.model.cashflows import project_pool
 
 
 def test_wal_window_final_and_factor():

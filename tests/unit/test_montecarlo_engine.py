@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chainabs import cashflows as cf
-from chainabs import montecarlo as mc
-from chainabs.cashflows import AssumptionError
+from chainabs.model import cashflows as cf
+from chainabs.model import montecarlo as mc
+from chainabs.model.cashflows import AssumptionError
 
 
 @pytest.fixture(scope="module")

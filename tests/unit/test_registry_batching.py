@@ -1,4 +1,4 @@
-"""Batch sizing of onboarding: :func:`chainabs.registry.fit_batch` fills a gas budget from gas estimates."""
+"""Batch sizing of onboarding: :func:`chainabs.chain.registry.fit_batch` fills a gas budget from gas estimates."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from brownie.test import given
 from hypothesis import strategies as st
 
-from chainabs import registry as rc
+from chainabs.chain import registry as rc
 
 
 def _linear(fixed: int, marginal: int, calls: list[int]):

@@ -6,23 +6,24 @@ import brownie
 import pytest
 from plugins.registry import CUTOFF, relaxed_criteria, reverts_with
 
-from chainabs import registry as rc
-from chainabs import tape as tp
-from chainabs.merkle import MerkleTree
+from chainabs.chain import registry as rc
+from chainabs.model import tape as tp
+from chainabs.model.merkle import MerkleTree
+from chainabs.model import assets
 
 # The pool used by most tests is built before any test can leave state behind (brownie reverts at the
 # start of each test, after module fixtures are set up).
 pytestmark = pytest.mark.usefixtures("sealed_pool")
 
 DAY = 86_400
-ST = rc.STATUS_CODE
+ST = assets.STATUS_CODE
 
 
 def packed(tape, i, **changes):
     """PackedRecord of row ``i`` with AssetRecord fields replaced by ``changes``."""
-    rec = dict(zip(tp.TAPE_COLUMNS, tp.to_records(tape.iloc[[i]])[0], strict=True))
+    rec = dict(zip(assets.TAPE_COLUMNS, tp.to_records(tape.iloc[[i]])[0], strict=True))
     rec.update(changes)
-    return tp.pack_record([rec[c] for c in tp.TAPE_COLUMNS])
+    return assets.pack_record([rec[c] for c in assets.TAPE_COLUMNS])
 
 
 @pytest.fixture
@@ -33,7 +34,7 @@ def open_pool(registry, originator):
 def test_record_struct_mirrors_python_leaf_types(AssetRegistry):
     abi = {f["name"]: f for f in AssetRegistry.abi if f.get("name") == "leafOf"}["leafOf"]
     record = abi["inputs"][1]
-    assert [abi["inputs"][0]["type"]] + [c["type"] for c in record["components"]] == list(tp.LEAF_TYPES)
+    assert [abi["inputs"][0]["type"]] + [c["type"] for c in record["components"]] == list(assets.LEAF_TYPES)
 
 
 def test_leaf_and_id_match_python(registry, originator, fresh_tape):
@@ -41,9 +42,9 @@ def test_leaf_and_id_match_python(registry, originator, fresh_tape):
     leaves = tp.leaf_hashes(fresh_tape.iloc[:3], originator.address)
     for rec, leaf in zip(recs, leaves, strict=True):
         assert bytes(registry.leafOf(originator, rec)) == leaf
-        assert bytes(registry.packedLeafOf(originator, tp.pack_record(rec))) == leaf
-        assert tp.unpack_record(tp.pack_record(rec)) == rec
-        assert registry.assetIdOf(originator, rec[0]) == tp.asset_id(originator.address, tp.loan_id_text(rec[0]))
+        assert bytes(registry.packedLeafOf(originator, assets.pack_record(rec))) == leaf
+        assert assets.unpack_record(assets.pack_record(rec)) == rec
+        assert registry.assetIdOf(originator, rec[0]) == assets.asset_id(originator.address, assets.loan_id_text(rec[0]))
 
 
 RULES = [
@@ -99,11 +100,11 @@ def test_obligor_order_and_encoding_rules(registry, originator, fresh_tape, open
 def test_same_loan_cannot_be_registered_twice(registry, originator, fresh_tape, open_pool):
     registry.registerAndPool(open_pool, [packed(fresh_tape, 0)], {"from": originator})
     other = rc.create_pool(registry, originator, relaxed_criteria())
-    asset = tp.asset_id(originator.address, fresh_tape.loan_id.iloc[0])
+    asset = assets.asset_id(originator.address, fresh_tape.loan_id.iloc[0])
     with reverts_with("AssetAlreadyRegistered(uint256,uint256)", 0, asset):
         registry.registerAndPool(other, [packed(fresh_tape, 0), packed(fresh_tape, 1)], {"from": originator})
     dup = packed(fresh_tape, 2)
-    with reverts_with("AssetAlreadyRegistered(uint256,uint256)", 1, tp.asset_id(originator.address, fresh_tape.loan_id.iloc[2])):
+    with reverts_with("AssetAlreadyRegistered(uint256,uint256)", 1, assets.asset_id(originator.address, fresh_tape.loan_id.iloc[2])):
         registry.registerAndPool(other, [dup, dup], {"from": originator})
 
 
@@ -143,7 +144,7 @@ def test_strangers_are_refused_everywhere(registry, originator, stranger, fresh_
         registry.transferPool(pool_id, stranger, {"from": stranger})
     with reverts_with("NotPoolOperator(uint256,address)", pool_id, stranger.address):
         registry.approvePool(pool_id, stranger, {"from": stranger})
-    asset = tp.asset_id(originator.address, tape.loan_id.iloc[0])
+    asset = assets.asset_id(originator.address, tape.loan_id.iloc[0])
     with reverts_with("NotPoolOperator(uint256,address)", pool_id, stranger.address):
         registry.repurchase(asset, b"\x00" * 32, {"from": stranger})
 
@@ -233,7 +234,7 @@ def test_true_sale_moves_the_whole_pool_in_one_transaction(registry, originator,
 
 def test_pooled_asset_cannot_move_alone(registry, originator, issuer, sealed_pool):
     pool_id, tape = sealed_pool
-    asset = tp.asset_id(originator.address, tape.loan_id.iloc[0])
+    asset = assets.asset_id(originator.address, tape.loan_id.iloc[0])
     with reverts_with("AssetInPool(uint256,uint256)", asset, pool_id):
         registry.transferFrom(originator, issuer, asset, {"from": originator})
 
@@ -258,7 +259,7 @@ def _walk(registry, servicer, asset, statuses):
 @pytest.mark.parametrize("frm,to", LEGAL)
 def test_legal_transitions(registry, originator, servicer, sealed_pool, frm, to):
     pool_id, tape = sealed_pool
-    asset = tp.asset_id(originator.address, tape.loan_id.iloc[3])
+    asset = assets.asset_id(originator.address, tape.loan_id.iloc[3])
     _walk(registry, servicer, asset, PATH[frm])
     principal = 0 if to in ("Prepaid", "Repaid") else registry.assetInfo(asset)["principal"] - 1
     tx = registry.updateAssets([(asset, ST[to], principal, b"\x22" * 32)], {"from": servicer})
@@ -270,7 +271,7 @@ def test_legal_transitions(registry, originator, servicer, sealed_pool, frm, to)
 @pytest.mark.parametrize("frm,to", ILLEGAL)
 def test_illegal_transitions(registry, originator, servicer, sealed_pool, frm, to):
     pool_id, tape = sealed_pool
-    asset = tp.asset_id(originator.address, tape.loan_id.iloc[4])
+    asset = assets.asset_id(originator.address, tape.loan_id.iloc[4])
     _walk(registry, servicer, asset, PATH[frm])
     with reverts_with("IllegalTransition(uint256,uint8,uint8)", asset, ST[frm], ST[to]):
         registry.updateAssets([(asset, ST[to], 0, b"\x00" * 32)], {"from": servicer})
@@ -278,7 +279,7 @@ def test_illegal_transitions(registry, originator, servicer, sealed_pool, frm, t
 
 def test_principal_rules_and_unknown_assets(registry, originator, servicer, sealed_pool, fresh_tape, open_pool):
     pool_id, tape = sealed_pool
-    asset = tp.asset_id(originator.address, tape.loan_id.iloc[5])
+    asset = assets.asset_id(originator.address, tape.loan_id.iloc[5])
     p = registry.assetInfo(asset)["principal"]
     with reverts_with("PrincipalIncrease(uint256,uint256,uint256)", asset, p, p + 1):
         registry.updateAssets([(asset, ST["Performing"], p + 1, b"\x00" * 32)], {"from": servicer})
@@ -287,7 +288,7 @@ def test_principal_rules_and_unknown_assets(registry, originator, servicer, seal
     with reverts_with("UnknownAsset(uint256)", 12345):
         registry.updateAssets([(12345, ST["Performing"], 0, b"\x00" * 32)], {"from": servicer})
     registry.registerAndPool(open_pool, [packed(fresh_tape, 0)], {"from": originator})
-    unsealed = tp.asset_id(originator.address, fresh_tape.loan_id.iloc[0])
+    unsealed = assets.asset_id(originator.address, fresh_tape.loan_id.iloc[0])
     with reverts_with("PoolNotSealed(uint256)", open_pool):
         registry.updateAssets([(unsealed, ST["Delinquent30"], 1, b"\x00" * 32)], {"from": servicer})
 
@@ -322,7 +323,7 @@ def test_servicing_keeps_aggregates_and_tallies(registry, originator, servicer, 
 def test_repurchase_releases_the_asset_to_the_originator(registry, originator, issuer, servicer, stranger, sealed_pool):
     pool_id, tape = sealed_pool
     registry.transferPool(pool_id, issuer, {"from": originator})
-    asset = tp.asset_id(originator.address, tape.loan_id.iloc[2])
+    asset = assets.asset_id(originator.address, tape.loan_id.iloc[2])
     principal = int(tape.principal.iloc[2])
     before = registry.poolInfo(pool_id)
     tx = registry.repurchase(asset, b"\x33" * 32, {"from": issuer})
@@ -351,7 +352,7 @@ def test_erc721_and_interfaces(registry):
 
 def test_tree_of_whole_pool_matches_chain(registry, originator, sealed_pool):
     pool_id, tape = sealed_pool
-    tree = MerkleTree.of(tp.leaf_values(tape, originator.address), tp.LEAF_TYPES)
+    tree = MerkleTree.of(tp.leaf_values(tape, originator.address), assets.LEAF_TYPES)
     assert "0x" + bytes(registry.poolInfo(pool_id)["root"]).hex() == tree.root
 
 
@@ -375,7 +376,7 @@ def test_buckets_packed_by_first_appearance_across_batches_and_order_slots(
     info = registry.poolInfo(open_pool)
     registry.seal(open_pool, b"\x01" * 32, info["leafChain"], {"from": originator})
     last = n - 1
-    asset = tp.asset_id(originator.address, fresh_tape.loan_id.iloc[last])
+    asset = assets.asset_id(originator.address, fresh_tape.loan_id.iloc[last])
     registry.updateAssets([(asset, ST["Performing"], principals[last] - 1_000, b"\x03" * 32)], {"from": servicer})
     for kind, code in ((0, regions[last]), (1, industries[last])):
         got_codes, got_sums = registry.concentration(open_pool, kind)

@@ -1,4 +1,4 @@
-"""chainabs.merkle against @openzeppelin/merkle-tree (node) and the OpenZeppelin proof rules."""
+"""chainabs.model.merkle against @openzeppelin/merkle-tree (node) and the OpenZeppelin proof rules."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chainabs import synthetic
-from chainabs import tape as tp
-from chainabs.merkle import MerkleTree, leaf_hash, process_proof
+from chainabs.model import synthetic
+from chainabs.model import tape as tp
+from chainabs.model.merkle import MerkleTree, leaf_hash, process_proof
+from chainabs.model import assets
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE = shutil.which("node")
@@ -51,9 +52,9 @@ def test_tape_tree_equals_openzeppelin_js():
     tape = synthetic.generate_tape(25, seed=5)
     originator = "0x" + "ab" * 20
     tree = tp.tape_tree(tape, originator)
-    assert MerkleTree.of(tp.leaf_values(tape, originator), tp.LEAF_TYPES).root == tree.root
+    assert MerkleTree.of(tp.leaf_values(tape, originator), assets.LEAF_TYPES).root == tree.root
     values = _jsonable(tp.leaf_values(tape, originator))
-    js = _js(values, tp.LEAF_TYPES, tree)
+    js = _js(values, assets.LEAF_TYPES, tree)
     assert js["root"] == tree.root == js["loadedRoot"]
     assert js["proofs"] == [tree.get_proof(i) for i in range(len(values))]
     assert js["verified"] is True

@@ -9,9 +9,10 @@ import pandas as pd
 import pytest
 from eth_abi import encode as abi_encode
 
-from chainabs import synthetic
-from chainabs import tape as tp
-from chainabs.merkle import hash_encoded_leaf
+from chainabs.model import synthetic
+from chainabs.model import tape as tp
+from chainabs.model.merkle import hash_encoded_leaf
+from chainabs.model import assets
 
 CUTOFF = synthetic.DEFAULT_CUTOFF
 CRIT = synthetic.default_criteria()
@@ -119,9 +120,9 @@ def test_leaf_encoding_is_abi_encode_and_packing_roundtrips():
     originator = "0x" + "12" * 20
     for value, leaf, rec in zip(tp.leaf_values(t, originator), tp.leaf_hashes(t, originator), tp.to_records(t),
                                 strict=True):
-        assert hash_encoded_leaf(abi_encode(list(tp.LEAF_TYPES), list(value))) == leaf
-        assert tp.unpack_record(tp.pack_record(rec)) == rec
-    assert tp.loan_id_text(tp.loan_id_bytes("CL0000001")) == "CL0000001"
+        assert hash_encoded_leaf(abi_encode(list(assets.LEAF_TYPES), list(value))) == leaf
+        assert assets.unpack_record(assets.pack_record(rec)) == rec
+    assert assets.loan_id_text(assets.loan_id_bytes("CL0000001")) == "CL0000001"
     assert tp.PoolCriteria.from_chain(CRIT.to_chain()) == CRIT
 
 

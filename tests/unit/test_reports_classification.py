@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from chainabs import monitor
-from chainabs.events import DecodedEvent, load_abi
+from chainabs.chain import alerts
+from chainabs.chain.abis import load_abi
+from chainabs.chain.events import DecodedEvent
 
 DEAL_CONTRACTS = ("SPV", "TrancheToken", "AssetRegistry", "IdentityRegistry")
-KINDS = {"alert": monitor.ALERT_EVENTS, "privileged": monitor.PRIVILEGED_EVENTS, "ignored": monitor.IGNORED_EVENTS}
+KINDS = {"alert": alerts.ALERT_EVENTS, "privileged": alerts.PRIVILEGED_EVENTS, "ignored": alerts.IGNORED_EVENTS}
 
 
 def _events(name: str) -> set[str]:
@@ -20,7 +21,7 @@ def _events(name: str) -> set[str]:
 def test_every_event_of_the_deal_abis_is_classified_or_ignored(contract):
     events = _events(contract)
     assert events, f"no events in the {contract} ABI"
-    unclassified = events - monitor.ALERT_EVENTS - monitor.PRIVILEGED_EVENTS - monitor.IGNORED_EVENTS
+    unclassified = events - alerts.ALERT_EVENTS - alerts.PRIVILEGED_EVENTS - alerts.IGNORED_EVENTS
     assert not unclassified, f"{contract} emits events nobody decided about: {sorted(unclassified)}"
 
 
@@ -33,22 +34,22 @@ def test_the_kinds_are_disjoint_and_name_real_events():
     # OpenZeppelin Pausable currencies (e.g. bridged stablecoins); blocklisting currencies (like USDC; the tests'
     # BlocklistStablecoin)
     third_party = {"Paused", "Unpaused", "Blocklisted"}
-    stale = (monitor.ALERT_EVENTS | monitor.PRIVILEGED_EVENTS | monitor.IGNORED_EVENTS) - emitted - third_party
+    stale = (alerts.ALERT_EVENTS | alerts.PRIVILEGED_EVENTS | alerts.IGNORED_EVENTS) - emitted - third_party
     assert not stale, f"names no contract emits: {sorted(stale)}"
 
 
 def test_role_changes_pauses_and_forced_transfers_are_privileged():
     for name in ("RoleGranted", "RoleRevoked", "TransfersPaused", "TransfersUnpaused", "ControllerTransfer",
                  "ControllerRedemption", "ReportSubmitted", "PoolTransferred", "AssetRepurchased"):
-        assert monitor.classify(name) == "privileged", name
+        assert alerts.classify(name) == "privileged", name
     for name in ("TriggerBreached", "DelinquencyAlert", "ReserveDrawn", "InterestShortfall", "PrincipalWrittenDown"):
-        assert monitor.classify(name) == "alert", name
-    assert monitor.classify("Transfer") is None and monitor.classify("ClassBalances") is None
+        assert alerts.classify(name) == "alert", name
+    assert alerts.classify("Transfer") is None and alerts.classify("ClassBalances") is None
 
 
 def test_asset_status_changes_are_alerts_when_an_asset_gets_worse():
     def kind(old: int, new: int) -> str | None:
-        return monitor.classify("AssetStatusChanged", {"from": old, "to": new, "principal": 1})
+        return alerts.classify("AssetStatusChanged", {"from": old, "to": new, "principal": 1})
 
     assert kind(1, 2) == "alert"  # Performing -> Delinquent30
     assert kind(3, 5) == "alert"  # Delinquent60 -> Defaulted
@@ -60,7 +61,7 @@ def test_asset_status_changes_are_alerts_when_an_asset_gets_worse():
 
 def test_a_shared_registry_reports_only_the_deals_pool():
     registry = "0x" + "11" * 20
-    keep = monitor.pool_classifier(registry, 2)
+    keep = alerts.pool_classifier(registry, 2)
 
     def ev(address: str, name: str, args: dict) -> DecodedEvent:
         return DecodedEvent(1, "0x" + "00" * 32, 0, address, "AssetRegistry", name, args)

@@ -18,9 +18,10 @@ from eth_hash.auto import keccak
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chainabs import servicing as sv
-from chainabs.tape import TapeValidationError
-from chainabs.waterfall import PeriodReport
+from chainabs.model import servicing as sv
+from chainabs.model.tape import TapeValidationError
+from chainabs.model.waterfall import PeriodReport
+from chainabs.model import assets
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE = shutil.which("node")
@@ -117,7 +118,7 @@ def test_allocation_adds_up_exactly_and_moves_one_bucket_at_a_time(balances, dat
     order = {"Performing": 0, "Delinquent30": 1, "Delinquent60": 2, "Delinquent90": 3}
     for _ in range(4):
         prev = book.last
-        begin = int(prev.loc[prev["status"].isin(sv.ACTIVE_STATUSES), "ending_principal"].sum())
+        begin = int(prev.loc[prev["status"].isin(assets.ACTIVE_STATUSES), "ending_principal"].sum())
         if begin == 0:
             break
         d = data.draw(st.integers(0, begin // 5))
@@ -141,9 +142,9 @@ def test_allocation_adds_up_exactly_and_moves_one_bucket_at_a_time(balances, dat
         for before, after in zip(merged["status_0"], merged["status_1"], strict=True):
             if before in order and after in order:
                 assert order[after] <= order[before] + 1, (before, after)
-            if before in sv.FINAL_STATUSES:
+            if before in assets.FINAL_STATUSES:
                 assert after == before
-        assert (tape["beginning_principal"].to_numpy() == np.where(prev["status"].isin(sv.ACTIVE_STATUSES),
+        assert (tape["beginning_principal"].to_numpy() == np.where(prev["status"].isin(assets.ACTIVE_STATUSES),
                                                                     prev["ending_principal"], 0)).all()
 
 

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from chainabs import waterfall as wf
-from chainabs.spec import DEALS_DIR, DealSpecError, load_deal, parse_deal, sample_deals
+from chainabs.model import waterfall as wf
+from chainabs.model.spec import DEALS_DIR, DealSpecError, load_deal, parse_deal, sample_deals
+from chainabs.model import terms
 
 CONSUMER = yaml.safe_load((DEALS_DIR / "consumer_loan.yaml").read_text())
 
@@ -24,7 +25,7 @@ def test_samples_are_shipped_and_valid():
 
 def test_consumer_deal_maps_onto_waterfall_params():
     spec = load_deal("consumer_loan")  # a bare name is looked up in deals/
-    p = wf.params_from_spec(spec)
+    p = terms.params_from_spec(spec)
     assert spec.currency.decimals == 6
     assert [t.class_name for t in spec.tranches_by_seniority()] == ["Senior", "Mezzanine", "Subordinated"]
     assert p.original_pool_balance == 500_000_000 * 10**6
@@ -37,14 +38,14 @@ def test_consumer_deal_maps_onto_waterfall_params():
     assert p.triggers[0] == wf.TriggerParams(wf.TriggerKind.CUMULATIVE_NET_LOSS, 400, True, False, False)
     assert p.triggers[1] == wf.TriggerParams(wf.TriggerKind.DELINQUENCY_60_PLUS, 300, False, True, True)
     wf.validate_params(p)
-    s = wf.initial_state(spec)
+    s = terms.initial_state(spec)
     assert s.class_balances == (400 * 10**12, 40 * 10**12, 60 * 10**12)
     assert s.reserve_balance == 5 * 10**12 and s.fee_shortfalls == (0, 0)
 
 
 def test_trade_receivables_deal_is_quarterly_sequential_with_decimal_fee():
     spec = load_deal(DEALS_DIR / "trade_receivables.yaml")
-    p = wf.params_from_spec(spec)
+    p = terms.params_from_spec(spec)
     assert p.period_months == 3 and p.principal_mode == wf.PrincipalMode.SEQUENTIAL
     assert p.fees[0].fixed_amount == 15_000 * 10**6
     assert spec.units("0.000001") == 1
@@ -157,8 +158,8 @@ def test_spec_defaults():
 
 
 def test_asset_types_are_the_registry_types():
-    from chainabs.spec import Eligibility
-    from chainabs.tape import ASSET_TYPES
+    from chainabs.model.spec import Eligibility
+    from chainabs.model.assets import ASSET_TYPES
 
     allowed = set(Eligibility.model_fields["asset_types"].annotation.__args__[0].__args__)
     assert allowed == set(ASSET_TYPES)

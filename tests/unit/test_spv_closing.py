@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from brownie import ZERO_ADDRESS
 
-from chainabs import spv as spvlib
-from chainabs.deal import DealModel, DealModelError
+from chainabs.chain import spv as spvlib
+from chainabs.model.deal import DealModel, DealModelError
 from plugins.spv import role_error
 from plugins.token import access_denied, assert_error
 

@@ -3,8 +3,8 @@ recipient when the trustee replaces it, and a recipient that cannot receive neve
 
 from __future__ import annotations
 
-from chainabs import spv as spvlib
-from chainabs.sandbox import roll_rate_reports
+from chainabs.chain import spv as spvlib
+from chainabs.dev.sandbox import roll_rate_reports
 from plugins.spvtests import run_period
 from plugins.token import assert_error
 

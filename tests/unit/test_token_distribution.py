@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chainabs import tokens
+from chainabs.chain import tokens
 from plugins.token import FACE, YEAR, assert_error, b32, plain
 
 SUPPLY = 5 * FACE

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from chainabs import tokens
+from chainabs.chain import tokens
 from plugins.token import FACE, ExactShares
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chainabs import tokens
+from chainabs.chain import tokens
 from plugins.token import FACE, YEAR, assert_error, b32, blocked, plain
 
 UNR, LCK = b32("unrestricted"), b32("locked")

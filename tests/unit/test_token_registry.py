@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from chainabs import tokens
+from chainabs.chain import tokens
 from plugins.token import GB, KY, US, YEAR, access_denied, assert_error, b32, plain
 
 

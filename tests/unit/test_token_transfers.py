@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from chainabs import tokens
+from chainabs.chain import tokens
 from plugins.token import FACE, KY, US, YEAR, assert_error, b32, blocked, plain
 
 ZERO = "0x" + "00" * 20

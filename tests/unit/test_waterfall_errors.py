@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 from plugins.waterfall import assert_custom_error, assert_model_error, chain_close, example_deal
 
-from chainabs import waterfall as wf
+from chainabs.model import waterfall as wf
 
 BASE_P = example_deal()
 BASE_S = wf.DealState(0, 1_000, (800, 100, 100), (0, 0, 0), (0, 0, 0), (0, 0), 20, 0, 0, 0)

@@ -16,7 +16,7 @@ import dataclasses
 import pytest
 from plugins.waterfall import chain_close, example_deal as deal
 
-from chainabs import waterfall as wf
+from chainabs.model import waterfall as wf
 
 A, B, E = 0, 1, 2
 

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from plugins.waterfall import deals, paths, report_from_shape
 
-from chainabs import waterfall as wf
+from chainabs.model import waterfall as wf
 
 
 def _run(deal, path):

@@ -1,0 +1,225 @@
+"""Regulator monitor: follow new blocks, report every alert and privileged action exactly once.
+
+The monitor reads logs of a deal's contracts over JSON-RPC, prints each alert / privileged event and
+appends it to a JSON-lines file. It checkpoints the last fully processed block after every range, and on
+restart (or after a dropped RPC connection) resumes from the checkpoint; lines written after the last
+checkpoint by a run that died are recognised by their (block, tx, log index) key and not written again.
+So no alert is lost and none is repeated.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from web3 import Web3
+
+from chainabs.chain.abis import load_abi
+from chainabs.chain.alerts import default_classifier, pool_classifier
+from chainabs.chain.events import DEFAULT_CHUNK, DecodedEvent, EventDecoder, get_logs
+from chainabs.chain.read.deal import SPV_ABI, deal_contracts, deployment_block, web3_for
+
+class Monitor:
+    """Follows a set of contracts and writes alerts / privileged actions to ``<state_dir>/events.jsonl``."""
+
+    def __init__(
+        self,
+        w3: Web3,
+        decoder: EventDecoder,
+        state_dir: Path,
+        *,
+        start_block: int = 0,
+        confirmations: int = 0,
+        chunk: int = DEFAULT_CHUNK,
+        classifier: Callable[[DecodedEvent], str | None] = default_classifier,
+        on_event: Callable[[DecodedEvent, str], None] | None = None,
+    ) -> None:
+        self.w3 = w3
+        self.decoder = decoder
+        self.state_dir = Path(state_dir)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.checkpoint_path = self.state_dir / "checkpoint.json"
+        self.out_path = self.state_dir / "events.jsonl"
+        self.confirmations = confirmations
+        self.chunk = chunk
+        self.classifier = classifier
+        self.on_event = on_event
+        self.last_block = self._load_checkpoint(start_block - 1)
+        self._written_after_checkpoint = self._keys_after(self.last_block)
+
+    # ------------------------------------------------------------------------------------ state files
+    def _load_checkpoint(self, default: int) -> int:
+        if not self.checkpoint_path.exists():
+            return default
+        return int(json.loads(self.checkpoint_path.read_text())["last_block"])
+
+    def _save_checkpoint(self, block: int) -> None:
+        fd, tmp = tempfile.mkstemp(dir=self.state_dir, prefix=".checkpoint-")
+        with os.fdopen(fd, "w") as fh:
+            json.dump({"last_block": block}, fh)
+        os.replace(tmp, self.checkpoint_path)
+        self.last_block = block
+
+    def _keys_after(self, block: int) -> set[tuple[int, str, int]]:
+        """Keys of lines already written for blocks after the checkpoint (by a run that died)."""
+        keys: set[tuple[int, str, int]] = set()
+        if not self.out_path.exists():
+            return keys
+        with self.out_path.open() as fh:
+            for line in fh:
+                line = line.strip()
+                if not line:
+                    continue
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # a line cut by a kill mid-write: its event is written again in full
+                if rec["block"] > block:
+                    keys.add((rec["block"], rec["tx"], rec["log_index"]))
+        return keys
+
+    # ------------------------------------------------------------------------------------- following
+    def poll_once(self) -> list[DecodedEvent]:
+        """Process every block from the checkpoint up to the head (minus confirmations) once."""
+        head = self.w3.eth.block_number - self.confirmations
+        if head <= self.last_block:
+            return []
+        emitted: list[DecodedEvent] = []
+        for _, b, logs in get_logs(self.w3, self.decoder.addresses, self.last_block + 1, head, chunk=self.chunk):
+            lines = []
+            for raw in logs:
+                event = self.decoder.decode(raw)
+                if event is None:
+                    continue
+                kind = self.classifier(event)
+                if kind is None or event.key in self._written_after_checkpoint:
+                    continue
+                record = {"kind": kind, **dataclasses.replace(event, args=_plain(event.args)).to_json()}
+                lines.append(json.dumps(record, sort_keys=True))
+                emitted.append(event)
+                if self.on_event:
+                    self.on_event(event, kind)
+            if lines:
+                with self.out_path.open("a") as fh:
+                    fh.write("\n".join(lines) + "\n")
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            self._save_checkpoint(b)
+            self._written_after_checkpoint = {k for k in self._written_after_checkpoint if k[0] > b}
+        return emitted
+
+    def run(self, *, interval: float = 2.0, max_polls: int | None = None, max_errors: int = 1000) -> None:
+        """Poll forever (or ``max_polls`` times); RPC errors are retried with backoff, progress is kept."""
+        polls = errors = 0
+        while max_polls is None or polls < max_polls:
+            try:
+                self.poll_once()
+                errors = 0
+            except Exception as err:  # noqa: BLE001 - a dropped connection: wait and resume from the checkpoint
+                errors += 1
+                print(f"monitor: {err!r} (attempt {errors}); resuming from block {self.last_block + 1}",
+                      file=sys.stderr, flush=True)
+                if errors >= max_errors:
+                    raise
+                time.sleep(min(30.0, interval * 2**min(errors, 5)))
+                continue
+            polls += 1
+            if max_polls is None or polls < max_polls:
+                time.sleep(interval)
+
+
+def _plain(value: Any) -> Any:
+    """Decoded arguments as plain dicts and lists (web3 decodes structs as AttributeDicts)."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """The records of a monitor output file (complete lines only)."""
+    out = []
+    for line in Path(path).read_text().splitlines():
+        line = line.strip()
+        if line:
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return out
+
+
+def deal_watch(rpc_url: str, spv: str) -> tuple[dict[str, str], int, Callable[[DecodedEvent], str | None]]:
+    """What to follow for the deal of SPV ``spv``, discovered from its views: address -> ABI name of the SPV,
+    registry, tranche tokens and identity registry; the first block where one of them has code; and the
+    classifier keeping only the deal's pool of the registry."""
+    w3 = web3_for(rpc_url, timeout=10)
+    watch = deal_contracts(w3, spv)
+    terms = w3.eth.contract(address=Web3.to_checksum_address(spv), abi=load_abi(SPV_ABI)).functions.terms().call()
+    start = min(deployment_block(w3, address) for address in watch)
+    return watch, start, pool_classifier(terms[1], int(terms[2]))
+
+
+def follow(rpc_url: str, watch: dict[str, str], state_dir: Path, *, start_block: int = 0, interval: float = 1.0,
+           max_polls: int | None = None, quiet: bool = False,
+           classifier: Callable[[DecodedEvent], str | None] | None = None) -> Monitor:
+    """Build a monitor for ``watch`` (address -> contract name, ABIs shipped in the package) and run it."""
+    from rich.console import Console
+
+    console = Console()
+    w3 = web3_for(rpc_url, timeout=10)
+    decoder = EventDecoder(w3, {addr: (name, load_abi(name)) for addr, name in watch.items()})
+
+    def show(event: DecodedEvent, kind: str) -> None:
+        if not quiet:
+            style = "bold red" if kind == "alert" else "yellow"
+            console.print(f"[{style}]{kind:10}[/] block {event.block_number} {event.contract}.{event.event} {event.args} tx {event.tx_hash}")
+
+    monitor = Monitor(w3, decoder, state_dir, start_block=start_block, on_event=show,
+                      classifier=classifier or default_classifier)
+    monitor.run(interval=interval, max_polls=max_polls)
+    return monitor
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m chainabs.apps.monitor --rpc URL (--spv 0xaddr | --watch Name:0xaddr ...) --state DIR``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rpc", required=True, help="JSON-RPC endpoint")
+    parser.add_argument("--spv", default=None, metavar="ADDRESS",
+                        help="follow the whole deal of this SPV (its registry pool, tokens, identity registry)")
+    parser.add_argument("--watch", action="append", default=[], metavar="NAME:ADDRESS",
+                        help="contract to follow (ABI name shipped in chainabs/chain/abi and address); repeatable")
+    parser.add_argument("--state", required=True, type=Path, help="folder for checkpoint.json and events.jsonl")
+    parser.add_argument("--start-block", type=int, default=None,
+                        help="first block (default: the deal's first deployment with --spv, else 0)")
+    parser.add_argument("--interval", type=float, default=1.0)
+    parser.add_argument("--max-polls", type=int, default=None)
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args(argv)
+    if not args.spv and not args.watch:
+        parser.error("give --spv ADDRESS or at least one --watch NAME:ADDRESS")
+    watch: dict[str, str] = {}
+    start, classifier = 0, None
+    if args.spv:
+        watch, start, classifier = deal_watch(args.rpc, args.spv)
+    for item in args.watch:
+        name, _, address = item.partition(":")
+        if not address:
+            parser.error(f"--watch {item!r}: expected NAME:ADDRESS")
+        watch[Web3.to_checksum_address(address)] = name
+    follow(args.rpc, watch, args.state, start_block=start if args.start_block is None else args.start_block,
+           interval=args.interval, max_polls=args.max_polls, quiet=args.quiet, classifier=classifier)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+"""``python -m chainabs.apps.simulate`` / ``brownie run scripts/simulate.py``: scenario grids and Monte Carlo runs
+of a deal spec, written as CSV tables and PNG charts under ``reports/simulation/<deal>/``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from chainabs.model import analytics
+from chainabs.paths import PROJECT_ROOT
+from chainabs.model.spec import load_deal
+
+console = Console()
+
+
+def _floats(text: str) -> list[float]:
+    try:
+        return [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated decimals like 0.05,0.1") from None
+
+
+def base_pool(spec, wac: float, term: int) -> analytics.PoolProfile:
+    """The spec's pool at the given WAC and term."""
+    return analytics.PoolProfile(spec.units(spec.pool.original_balance), wac, term)
+
+
+def write_grid(spec, pool: analytics.PoolProfile, cprs, cdrs, sevs, out: Path) -> pd.DataFrame:
+    """Run the grid with a progress bar; write grid.csv and a chart of the base scenario's balances."""
+    grid = analytics.scenario_grid(spec, pool, cprs, cdrs, sevs, progress=True)
+    grid.to_csv(out / "grid.csv", index=False)
+    base = analytics.run_deal(spec, pool, analytics.Scenario(cprs[len(cprs) // 2], cdrs[len(cdrs) // 2], sevs[len(sevs) // 2]))
+    base.classes.to_csv(out / "base_tranche_flows.csv", index=False)
+    base.periods.to_csv(out / "base_periods.csv", index=False)
+    _balances_chart(spec, base, out / "tranche_balances.png")
+    return grid
+
+
+def _balances_chart(spec, run: analytics.DealRun, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    names = [t.class_name for t in spec.tranches_by_seniority()]
+    for i, name in enumerate(names):
+        cf = run.classes[run.classes["class"] == i]
+        ax.plot(cf["period"], cf["balance"] / 10**spec.currency.decimals, label=name)
+    ax.set_title(f"Tranche balances, {run.scenario.label()}")
+    ax.set_xlabel("period")
+    ax.set_ylabel("balance")
+    ax.legend()
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+
+def write_monte_carlo(spec, loans: int, paths: int, seed: int, scenario: analytics.Scenario, out: Path) -> pd.DataFrame:
+    """Loan-level Monte Carlo through the deal: mc_losses.csv and the loss distribution chart."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from chainabs.model.montecarlo import synthetic_tape
+
+    tape = synthetic_tape(loans, seed=seed)
+    scale = float(spec.pool.original_balance) / float(tape["balance"].sum())
+    tape = tape.assign(balance=(tape["balance"] * scale).round(spec.currency.decimals))
+    with console.status(f"Monte Carlo: {loans} loans x {paths} paths"):
+        losses = analytics.monte_carlo_losses(spec, tape, paths=paths, seed=seed, scenario=scenario)
+    losses.to_csv(out / "mc_losses.csv")
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    for col in losses.columns:
+        ax.hist(losses[col], bins=30, alpha=0.5, label=col)
+    ax.set_title(f"Loss distribution over {paths} paths (% of face)")
+    ax.set_xlabel("loss %")
+    ax.set_ylabel("paths")
+    ax.legend()
+    fig.savefig(out / "loss_distribution.png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return losses
+
+
+def main(argv: list[str] | None = None) -> dict[str, Path]:
+    parser = argparse.ArgumentParser(description="Scenario grid or Monte Carlo run of a deal spec")
+    parser.add_argument("--deal", default="consumer_loan", help="deal spec name in deals/ or a path")
+    parser.add_argument("--mode", choices=("grid", "mc", "both"), default="both")
+    parser.add_argument("--cpr", type=_floats, default=[0.05, 0.10, 0.15, 0.20, 0.30])
+    parser.add_argument("--cdr", type=_floats, default=[0.0, 0.02, 0.05, 0.10, 0.20])
+    parser.add_argument("--severity", type=_floats, default=[0.4, 0.6, 0.8])
+    parser.add_argument("--wac", type=float, default=0.16, help="pool weighted average coupon (decimal)")
+    parser.add_argument("--term", type=int, default=24, help="pool weighted average remaining term (months)")
+    parser.add_argument("--loans", type=int, default=2_000)
+    parser.add_argument("--paths", type=int, default=500)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args(argv)
+    spec = load_deal(args.deal)
+    out = args.out or PROJECT_ROOT / "reports" / "simulation" / spec.name
+    out.mkdir(parents=True, exist_ok=True)
+    pool = base_pool(spec, args.wac, args.term)
+    if args.mode in ("grid", "both"):
+        grid = write_grid(spec, pool, args.cpr, args.cdr, args.severity, out)
+        be = {t.class_name: analytics.breakeven_cdr(spec, pool, i, tol=1e-3)
+              for i, t in enumerate(spec.tranches_by_seniority()[:-1])}
+        pd.DataFrame([{"class": k, "breakeven_cdr_pct": 100 * v} for k, v in be.items()]).to_csv(out / "breakeven.csv", index=False)
+        table = Table(title=f"{spec.title}: breakeven CDR (CPR 10%, severity 60%)")
+        table.add_column("class")
+        table.add_column("breakeven CDR", justify="right")
+        for k, v in be.items():
+            table.add_row(k, f"{100 * v:.2f}%")
+        console.print(table)
+        console.print(f"grid: {len(grid)} rows")
+    if args.mode in ("mc", "both"):
+        losses = write_monte_carlo(spec, args.loans, args.paths, args.seed, analytics.Scenario(0.10, 0.05, 0.6), out)
+        console.print(losses.describe().T[["mean", "50%", "max"]].to_string())
+    console.print(f"simulation outputs in {out}: " + ", ".join(sorted(p.name for p in out.iterdir())))
+    return {p.name: p for p in out.iterdir()}
+
+
+if __name__ == "__main__":
+    main()

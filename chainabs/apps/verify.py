@@ -1,0 +1,134 @@
+"""Checking a copy of a period's loan-level servicing tape against what the servicer committed on chain:
+its Merkle root, the period report's aggregates, and every loan against the asset registry (read side).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from web3 import Web3
+
+from chainabs.chain.read.deal import DealReader, read_deal, report_fields
+from chainabs.chain.read.pool import pool_tape, registry_states, status_events
+from chainabs.model.assets import ACTIVE_STATUSES, status_for_days
+from chainabs.model.servicing import (
+    AGGREGATE_RULES, leaf_hashes, period_report, read_servicing_tape, servicing_root, validate_servicing_tape,
+)
+
+#: Columns of the mismatch table: one row per difference between the tape and the chain.
+MISMATCH_COLUMNS = ("scope", "loan_id", "check", "field", "tape", "chain", "message")
+
+
+def _row(scope: str, loan_id: str | None, check: str, fld: str, tape: Any, chain: Any, message: str) -> dict[str, Any]:
+    return dict(zip(MISMATCH_COLUMNS, (scope, loan_id, check, fld, tape, chain, message), strict=True))
+
+
+def verify_servicing_tape(rpc: str | Web3 | DealReader, spv: str, period: int, tape: pd.DataFrame) -> pd.DataFrame:
+    """Check a copy of ``period``'s servicing tape against what is on chain; one row per mismatch.
+
+    ``rpc`` is an RPC URL, a Web3 or an already read :class:`chainabs.chain.read.deal.DealReader`. Columns: scope (tape |
+    aggregate | loan), loan_id, check, field, tape value, chain value, message. Empty: the tape is what the
+    servicer committed. Checks: the tape's format; its Merkle root against ``ReportSubmitted.tapeRoot``; each
+    ``PeriodReport`` field against the tape's aggregate; the tape's loans against the pool's (registration
+    data); per loan, status and ending principal against the registry just before the report, beginning
+    principal against the registry at the previous report (the cut-off for period 1), and the leaf against
+    the ``evidence`` of the loan's registry update in the period.
+    """
+    d = rpc if isinstance(rpc, DealReader) else read_deal(rpc, spv)
+    rows: list[dict[str, Any]] = []
+    typed, issues = validate_servicing_tape(tape, period)
+    for i in issues:
+        rows.append(_row("tape", i.loan_id, "format", i.field, None, None, f"row {i.row}: {i.rule}: {i.message}"))
+    if issues:
+        return pd.DataFrame(rows, columns=MISMATCH_COLUMNS)
+    submitted = [e for e in d.of("ReportSubmitted") if int(e.args["period"]) == period]
+    if not submitted:
+        rows.append(_row("tape", None, "report", "period", period, None, f"no report submitted for period {period}"))
+        return pd.DataFrame(rows, columns=MISMATCH_COLUMNS)
+    event = submitted[-1]
+    committed = "0x" + bytes(event.args["tapeRoot"]).hex()
+    root = servicing_root(typed)
+    if root != committed:
+        rows.append(_row("tape", None, "merkle_root", "tapeRoot", root, committed,
+                         "the tape's StandardMerkleTree root is not the committed tapeRoot"))
+    on_chain = report_fields(event.args["report"])
+    ours = dataclasses.asdict(period_report(typed))
+    for name, value in ours.items():
+        if int(on_chain[name]) != int(value):
+            rows.append(_row("aggregate", None, "aggregate", name, int(value), int(on_chain[name]),
+                             f"{AGGREGATE_RULES[name]} differs from the submitted report by {int(value) - int(on_chain[name])}"))
+    rows.extend(_loan_checks(d, typed, event, period))
+    return pd.DataFrame(rows, columns=MISMATCH_COLUMNS)
+
+
+def _loan_checks(d: DealReader, tape: pd.DataFrame, event: Any, period: int) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    pool = pool_tape(d)
+    pool_ids = set(pool["loan_id"])
+    tape_ids = set(tape["loan_id"])
+    for lid in sorted(tape_ids - pool_ids):
+        rows.append(_row("loan", lid, "membership", "loan_id", lid, None, "loan is not in the deal's pool"))
+    for lid in sorted(pool_ids - tape_ids):
+        rows.append(_row("loan", lid, "membership", "loan_id", None, lid, "pool loan missing from the tape"))
+    reports = [e for e in d.of("ReportSubmitted") if int(e.args["period"]) < period]
+    prior_key = reports[-1].key if reports else None
+    now = registry_states(d, before=event.key).set_index("loan_id")
+    before = registry_states(d, before=prior_key).set_index("loan_id") if prior_key else \
+        pool.assign(status=status_for_days(pool["days_delinquent"])).set_index("loan_id")
+    changes = status_events(d, after=prior_key, before=event.key)
+    evidence = changes.groupby("loan_id")["evidence"].last() if not changes.empty else pd.Series(dtype=object)
+    t = tape[tape["loan_id"].isin(pool_ids)].copy()
+    t["leaf"] = ["0x" + h.hex() for h in leaf_hashes(t)]
+    for r in t.itertuples(index=False):
+        lid = r.loan_id
+        reg = now.loc[lid]
+        if str(reg["status"]) != r.status:
+            rows.append(_row("loan", lid, "registry", "status", r.status, str(reg["status"]),
+                             "status differs from the asset registry at the report"))
+        if int(reg["principal"]) != int(r.ending_principal):
+            rows.append(_row("loan", lid, "registry", "ending_principal", int(r.ending_principal), int(reg["principal"]),
+                             "ending principal differs from the asset registry at the report"))
+        prev = before.loc[lid]
+        opening = int(prev["principal"]) if str(prev["status"]) in ACTIVE_STATUSES else 0
+        if opening != int(r.beginning_principal):
+            rows.append(_row("loan", lid, "continuity", "beginning_principal", int(r.beginning_principal), opening,
+                             "beginning principal differs from the registry at the previous report"))
+        if lid in evidence.index and evidence[lid] != r.leaf:
+            rows.append(_row("loan", lid, "evidence", "leaf", r.leaf, evidence[lid],
+                             "the loan's servicing leaf differs from the evidence of its registry update"))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> pd.DataFrame:
+    """``python -m chainabs.apps.verify --rpc URL --spv ADDRESS --period N --tape FILE [--out mismatches.csv]``."""
+    import argparse
+
+    from rich.console import Console
+
+    parser = argparse.ArgumentParser(description="Verify a servicing tape against the servicer's on-chain commitment")
+    parser.add_argument("--rpc", required=True)
+    parser.add_argument("--spv", required=True)
+    parser.add_argument("--period", required=True, type=int)
+    parser.add_argument("--tape", required=True, type=Path)
+    parser.add_argument("--out", type=Path, default=None, help="write the mismatches as CSV here")
+    args = parser.parse_args(argv)
+    result = verify_servicing_tape(args.rpc, args.spv, args.period, read_servicing_tape(args.tape))
+    console = Console()
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        result.to_csv(args.out, index=False)
+    if result.empty:
+        console.print(f"[green]period {args.period}: the tape matches the servicer's commitment (root, aggregates, every loan)[/]")
+    else:
+        console.print(f"[bold red]period {args.period}: {len(result)} mismatch(es)[/]")
+        console.print(result.to_string(index=False, max_rows=50))
+    return result
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(1 if not main().empty else 0)

@@ -1,1 +1,0 @@
-"""Benchmark modules: each registers its functions with :func:`chainabs.bench.benchmark`."""

@@ -1,0 +1,102 @@
+"""What the deal's events mean to a regulator: an alert, a privileged action, or routine.
+
+One classification of every event the deal's contracts (and their currency) emit, used by the regulator
+report of the read side (:mod:`chainabs.chain.read`) and by the monitor that follows new blocks
+(:mod:`chainabs.apps.monitor`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from web3 import Web3
+
+from chainabs.chain.events import DecodedEvent
+from chainabs.model.assets import WORSE_STATUSES
+
+#: Events that warn about the deal or its assets (names as the deal's contracts emit them; see
+#: ``interfaces/*.sol``). ``AssetStatusChanged`` is an alert only when the asset got worse (below).
+ALERT_EVENTS = frozenset(
+    {
+        "TriggerBreached",  # SPV (IWaterfall): a performance test failed
+        "TriggerCured",  # SPV: a breached test passes again
+        "DelinquencyAlert",  # SPV: 60+ days delinquency above the alert level
+        "InterestShortfall",  # SPV: a class not paid its full interest
+        "ReserveDrawn",  # SPV: the risk reserve paid a shortfall
+        "DealEnded",  # SPV: the deal ended (with any final write-down)
+        "FeeSettlementFailed",  # SPV: a replaced fee recipient could not be paid what it earned
+        "PrincipalWrittenDown",  # TrancheToken: losses allocated to a class
+        "PrincipalReinstated",  # TrancheToken: written-down principal restored
+        "InterestShortfallSet",  # TrancheToken: unpaid interest carried
+    }
+)
+
+#: Events that record an action only a role holder (or the deal's own contracts acting for one) can take.
+PRIVILEGED_EVENTS = frozenset(
+    {
+        # AccessControl, on every contract of the deal
+        "RoleGranted", "RoleRevoked", "RoleAdminChanged",
+        # SPV
+        "DealClosed", "ReportSubmitted", "CleanUpCallExercised", "FeeRecipientChanged",
+        # TrancheToken (ERC-1400 family): issuance, controller (forced) operations, documents, pauses, settings
+        "Issued", "IssuedByPartition", "IssuanceClosed", "ControllerTransfer", "ControllerRedemption",
+        "ControlRenounced", "DocumentUpdated", "DocumentRemoved", "TransfersPaused", "TransfersUnpaused",
+        "DustSwept", "LockupEndSet", "MinimumHoldingSet", "MaxHoldersSet", "ResidualRecipientSet",
+        # AssetRegistry: pools, onboarding, true sale, servicing and repurchases
+        "PoolCreated", "AssetsRegistered", "PoolSealed", "PoolApproved", "PoolTransferred", "AssetRepurchased",
+        "AssetStatusChanged",
+        # IdentityRegistry: KYC
+        "InvestorRegistered", "InvestorRemoved", "InvestorFrozen", "JurisdictionAllowed",
+        # common on third-party currencies (and the test stablecoin)
+        "OwnershipTransferred", "Paused", "Unpaused", "Minted", "Blocklisted",
+    }
+)
+
+#: Events deliberately not reported: routine consequences of actions already reported (payments of a
+#: period close, token movements, claims), holders' own actions, or ERC-721 per-asset bookkeeping.
+IGNORED_EVENTS = frozenset(
+    {
+        "Subscribed", "PeriodClosed", "ClassBalances", "FeesWithdrawn",  # SPV routine (anyone may call these)
+        "Transfer", "TransferByPartition", "Approval", "ApprovalForAll",  # ERC-20 / ERC-721 movements
+        "AuthorizedOperator", "RevokedOperator", "AuthorizedOperatorByPartition", "RevokedOperatorByPartition",
+        "Redeemed", "RedeemedByPartition",  # holders redeeming their own units
+        "FundsDistributed", "FundsWithdrawn",  # distributions (in PeriodClosed) and claims
+    }
+)
+
+
+
+def classify(event_name: str, args: Mapping[str, Any] | None = None) -> str | None:
+    """'alert', 'privileged' or None for an event (name, and its arguments when the kind depends on them).
+
+    ``AssetStatusChanged``: an alert when an asset became delinquent or defaulted (or worse), privileged for
+    other status changes (cures, prepayments, repayments), None for a principal-only servicing update.
+    """
+    if event_name == "AssetStatusChanged" and args is not None:
+        old, new = int(args["from"]), int(args["to"])
+        if old == new:
+            return None
+        return "alert" if new in WORSE_STATUSES and new > old else "privileged"
+    if event_name in ALERT_EVENTS:
+        return "alert"
+    if event_name in PRIVILEGED_EVENTS:
+        return "privileged"
+    return None
+
+
+def pool_classifier(registry: str, pool_id: int) -> Callable[[DecodedEvent], str | None]:
+    """:func:`classify` for a deal: events of ``registry`` that name another pool than ``pool_id`` (a shared
+    registry) are left out, and so are its per-asset ERC-721 events."""
+    registry = Web3.to_checksum_address(registry)
+
+    def kind(event: DecodedEvent) -> str | None:
+        if event.address == registry and "poolId" in event.args and int(event.args["poolId"]) != pool_id:
+            return None
+        return classify(event.event, event.args)
+
+    return kind
+
+
+def default_classifier(event: DecodedEvent) -> str | None:
+    return classify(event.event, event.args)

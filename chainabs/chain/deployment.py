@@ -1,0 +1,671 @@
+"""Deploy a whole deal from its spec to the connected network (what ``scripts/deploy.py`` runs).
+
+One resumable manifest (``<root>/<chainid>/<deal>.json``, see :mod:`chainabs.chain.deploy`) holds everything the
+deal needs on that chain:
+
+1. **currency**: a ``TestStablecoin`` on a local chain; on a live network an existing ERC-20 (argument,
+   ``CURRENCY_ADDRESS`` or the spec's ``currency.address``), checked to have code and the spec's decimals;
+2. **registry**: an ``AssetRegistry`` deployed for the deal (or ``REGISTRY_ADDRESS``), the originator and the
+   servicer granted their roles;
+3. **pool**: created by the originator with the spec's eligibility criteria; its id is kept in the manifest
+   (a creation interrupted after sending is found again from its ``PoolCreated`` event, never repeated);
+   optionally a tape (CSV / Parquet path or ``synthetic:<n>``) onboarded and sealed with
+   :func:`chainabs.chain.registry.onboard` (itself resumable);
+4. **deal**: identity registry, tranche tokens, SPV and roles (:func:`chainabs.chain.spv.deploy_plan`), sized to the
+   sealed pool's cut-off principal; the pool is approved to the SPV so that closing can take it;
+5. **local chains only**: test investors, KYC-registered and holding test currency.
+
+On a live network one gas estimate of everything still to do is printed and confirmed before the first
+transaction (``assume_yes`` / ``--yes`` skips the question; without a terminal the answer is no). Source
+verification runs when ``ETHERSCAN_TOKEN`` is set.
+
+Role addresses: ``roles`` argument, else ``ROLE_ARRANGER`` / ``ROLE_ORIGINATOR`` / ``ROLE_SERVICER`` /
+``ROLE_TRUSTEE`` / ``ROLE_REGULATOR`` / ``ROLE_KYC_AGENT``, else an address written in the spec's ``roles``,
+else the deployer. The arranger is the deployer (it administers what it deploys). When the originator is
+another address, its key comes from ``ORIGINATOR_PRIVATE_KEY`` (or, on a local chain, an unlocked account);
+without it an existing pool id must be given and the originator approves the pool itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+import os
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from chainabs.chain import connection as chain
+from chainabs.chain import registry as registrylib
+from chainabs.chain import spv as spvlib
+from chainabs.chain.deploy import (
+    CallStep, Deployer, DeploymentError, DeployStep, Manifest, Ref, Step, deployments_root,
+)
+from chainabs.model.spec import DealSpec, load_deal
+from chainabs.model.tape import TapeValidationError
+from chainabs.chain.tokens import role_id
+from chainabs.model import terms
+
+#: Roles the deployment needs an address for (the spec's roles plus the identity registry's KYC agent).
+ROLES: tuple[str, ...] = (*spvlib.ROLE_NAMES, "kyc_agent")
+#: Gas assumed, before anything is deployed, for steps outside the plan.
+CREATE_POOL_GAS = 300_000
+SEAL_GAS = 150_000
+BATCH_OVERHEAD_GAS = 100_000
+#: Test investors on local chains: how many by default, and for how long their KYC record is valid.
+DEFAULT_TEST_INVESTORS = 5
+TEST_KYC_SECONDS = 5 * 365 * terms.SECONDS_PER_DAY
+#: First local account used as a test investor (0..9 are the role accounts of the demo and tests).
+FIRST_TEST_INVESTOR = 10
+
+
+@dataclass
+class DeploymentResult:
+    """What :func:`deploy_deal` left on chain."""
+
+    deal: str
+    chain_id: int
+    manifest_path: Path
+    addresses: dict[str, str]  # manifest key -> address (currency, registry, identity, class<i>, spv)
+    pool_id: int
+    deal_units: int  # deal size (sum of the classes) in currency base units
+    pool_sealed: bool
+    spec: DealSpec  # the deal as deployed (sized to the pool)
+    onboarded: registrylib.OnboardResult | None = None
+    investors: list[str] = field(default_factory=list)
+    verified: dict[str, str] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------------------------------------ inputs
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(name, "").strip()
+    return value or None
+
+
+def resolve_roles(
+    spec: DealSpec, deployer_address: str, overrides: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Address of every role in :data:`ROLES` (see module doc for the order of precedence), checksummed."""
+    from brownie import web3
+
+    overrides = dict(overrides or {})
+    unknown = sorted(set(overrides) - set(ROLES))
+    if unknown:
+        raise ValueError(f"unknown role(s) {unknown}; roles are {list(ROLES)}")
+    out: dict[str, str] = {}
+    for role in ROLES:
+        in_spec = getattr(spec.roles, role, None)
+        value = overrides.get(role) or _env(f"ROLE_{role.upper()}")
+        if not value and isinstance(in_spec, str) and in_spec.startswith("0x"):
+            value = in_spec
+        value = value or (out["arranger"] if role == "kyc_agent" else deployer_address)
+        if not web3.is_address(value):
+            raise chain.ChainConfigError(f"role {role}: {value!r} is not an address")
+        out[role] = web3.to_checksum_address(value)
+    if out["arranger"] != web3.to_checksum_address(deployer_address):
+        raise chain.ChainConfigError(
+            f"the arranger ({out['arranger']}) must be the deployer ({deployer_address}): it administers what it "
+            "deploys; unset ROLE_ARRANGER or deploy with the arranger's key"
+        )
+    return out
+
+
+def resolve_currency(spec: DealSpec, explicit: str | None = None) -> str | None:
+    """The existing currency to use: argument, else ``CURRENCY_ADDRESS``, else the spec's; None = deploy one."""
+    return explicit or _env("CURRENCY_ADDRESS") or spec.currency.address
+
+
+def check_currency(address: str, decimals: int) -> None:
+    """Refuse a currency address without code or whose ``decimals()`` differs from the spec's."""
+    from brownie import web3
+
+    proj = chain.load_project()
+    if not web3.is_address(address):
+        raise chain.ChainConfigError(f"currency: {address!r} is not an address")
+    if len(web3.eth.get_code(web3.to_checksum_address(address))) == 0:
+        raise chain.ChainConfigError(f"currency: no contract at {address} on chain {web3.eth.chain_id}")
+    try:
+        actual = int(proj.interface.IERC20Metadata(address).decimals())
+    except Exception as exc:  # noqa: BLE001 - any failure means it is not an ERC-20 with decimals
+        raise chain.ChainConfigError(f"currency: {address} does not answer decimals(): {exc}") from None
+    if actual != decimals:
+        raise chain.ChainConfigError(
+            f"currency: {address} has {actual} decimals, the spec says {decimals} (amounts would be off by "
+            f"10^{abs(actual - decimals)})"
+        )
+
+
+def load_pool_tape(tape: str, spec: DealSpec, *, seed: int = 0) -> pd.DataFrame:
+    """The tape to onboard, validated against the spec's criteria and in onboarding order.
+
+    ``synthetic:<n>``: a seeded synthetic book of ``n`` loans of the spec's first asset type at its cut-off,
+    of which the eligible ones are kept. A path (CSV / Parquet): every row must pass, else
+    :class:`chainabs.model.tape.TapeValidationError` lists each problem (nothing is sent).
+    """
+    from chainabs.model.synthetic import generate_tape
+    from chainabs.model.tape import read_tape, select_eligible
+
+    criteria = terms.criteria_from_spec(spec)
+    cut_off = spec.dates.cut_off
+    if tape.startswith("synthetic:"):
+        count = int(tape.split(":", 1)[1])
+        book = generate_tape(count, kind=spec.eligibility.asset_types[0], seed=seed, cutoff=cut_off,
+                             decimals=spec.currency.decimals)
+        try:
+            frame = select_eligible(book, criteria, today=cut_off)
+        except TapeValidationError:
+            raise DeploymentError(
+                f"{tape}: no eligible pool can be drawn from {count} synthetic loans under {spec.name}'s criteria "
+                f"(concentration limits: obligor {criteria.max_obligor_bps} bps, region {criteria.max_region_bps} "
+                "bps); use a larger book, e.g. synthetic:1000"
+            ) from None
+    else:
+        frame = read_tape(tape)
+    return registrylib.prepare_tape(frame, criteria, today=cut_off)
+
+
+# ------------------------------------------------------------------------------------------------ steps
+
+
+def grant_step(key: str, target: str, role: str, account: str) -> CallStep:
+    """Grant AccessControl ``role`` on manifest contract ``target`` unless already granted."""
+    return CallStep(key, target, "grantRole", (role_id(role), account),
+                    done=lambda c, args: bool(c.hasRole(args[0], args[1])))
+
+
+def approve_step(pool_id: int, sender: Any) -> CallStep:
+    """The originator approves the SPV to take the pool at closing (unless already approved)."""
+    return CallStep("pool-approve-spv", "registry", "approvePool", (pool_id, Ref("spv")), sender=sender,
+                    done=lambda c, args: str(c.poolApproved(args[0])).lower() == str(args[1]).lower())
+
+
+def local_investor_steps(
+    investors: Sequence[str], amount: int, expiry: int, kyc_agent: Any, *, mint: bool
+) -> list[Step]:
+    """Local chains: allow the test jurisdiction, KYC-register ``investors``, mint them ``amount`` of test
+    currency."""
+    n = len(investors)
+    jurisdiction = spvlib.DEFAULT_JURISDICTION
+    steps: list[Step] = [
+        CallStep("identity-test-jurisdiction", "identity", "setJurisdictionAllowed", (jurisdiction, True),
+                 done=lambda c, args: bool(c.isJurisdictionAllowed(args[0]))),
+        CallStep("identity-test-investors", "identity", "registerInvestors",
+                 (list(investors), [jurisdiction] * n, [1] * n, [expiry] * n), sender=kyc_agent,
+                 done=lambda c, args: all(c.isEligible(a) for a in args[0])),
+    ]
+    if mint:
+        steps += [
+            CallStep(f"currency-test-investor{i}", "currency", "mint", (address, amount),
+                     done=lambda c, args: int(c.balanceOf(args[0])) >= int(args[1]))
+            for i, address in enumerate(investors)
+        ]
+    return steps
+
+
+# ------------------------------------------------------------------------------------------------ pool
+
+
+def ensure_pool(deployer: Deployer, registry: Any, originator: Any, criteria: Any) -> int:
+    """The deal's pool id: recorded in the manifest, else recovered from an interrupted creation, else created.
+
+    Before ``createPool`` is sent, the originator's nonce and the block are recorded; a run killed before
+    the pool id is recorded finds its ``PoolCreated`` event by that nonce instead of creating a second pool.
+    """
+    from brownie import web3
+
+    meta = deployer.manifest.meta
+    if "pool_id" in meta:
+        return int(meta["pool_id"])
+    request = meta.get("pool_request")
+    if request:
+        found = _created_pool(registry, request)
+        if found is not None:
+            meta["pool_id"] = found
+            meta.pop("pool_request")
+            deployer.manifest.save()
+            console.print(f"recovered pool {found}: created by an interrupted run")
+            return found
+    nonce = int(originator.nonce)
+    meta["pool_request"] = {"sender": originator.address, "nonce": nonce, "from_block": int(web3.eth.block_number)}
+    deployer.manifest.save()
+    receipt = registry.createPool(criteria.to_chain(), chain.tx(originator, nonce=nonce))
+    pool_id = int(receipt.events["PoolCreated"]["poolId"])
+    meta["pool_id"] = pool_id
+    meta["pool_tx"] = receipt.txid
+    meta.pop("pool_request")
+    deployer.manifest.save()
+    return pool_id
+
+
+def _created_pool(registry: Any, request: Mapping[str, Any]) -> int | None:
+    """The pool created by the transaction of ``request`` (sender, nonce, from_block), if it was mined."""
+    from brownie import web3
+
+    contract = web3.eth.contract(address=registry.address, abi=registry.abi)
+    logs = contract.events.PoolCreated.get_logs(from_block=int(request["from_block"]),
+                                                argument_filters={"originator": request["sender"]})
+    for log in logs:
+        sent = web3.eth.get_transaction(log["transactionHash"])
+        if sent["from"].lower() == str(request["sender"]).lower() and int(sent["nonce"]) == int(request["nonce"]):
+            return int(log["args"]["poolId"])
+    return None
+
+
+def signer_for(address: str, deployer_account: Any, key_env: str | None = None) -> Any | None:
+    """The account that signs for ``address``: the deployer, the key in environment variable ``key_env``, a
+    local unlocked account, or None (someone else must sign for it)."""
+    from brownie import accounts
+
+    if address.lower() == deployer_account.address.lower():
+        return deployer_account
+    key = _env(key_env) if key_env else None
+    if key:
+        signer = accounts.add(key)
+        if signer.address.lower() != address.lower():
+            raise chain.ChainConfigError(f"{key_env} is the key of {signer.address}, not of {address}")
+        return signer
+    if chain.is_local():
+        return next((a for a in accounts if a.address.lower() == address.lower()), None)
+    return None
+
+
+# ------------------------------------------------------------------------------------------------ deployment
+
+#: Where this module prints (:func:`deploy_deal` replaces it with its ``out`` console).
+console = Console()
+
+
+def deploy_deal(
+    spec: DealSpec | str | Path,
+    *,
+    tape: str | None = None,
+    currency: str | None = None,
+    registry: str | None = None,
+    pool_id: int | None = None,
+    roles: Mapping[str, str] | None = None,
+    assume_yes: bool = False,
+    manifest_root: Path | None = None,
+    confirm: Callable[[str], bool] | None = None,
+    test_investors: int = DEFAULT_TEST_INVESTORS,
+    seed: int = 0,
+    verify: bool = True,
+    out: Console | None = None,
+) -> DeploymentResult:
+    """Deploy (or resume deploying) the deal of ``spec`` to the connected network; see the module doc.
+
+    ``registry`` / ``pool_id`` default to ``REGISTRY_ADDRESS`` / ``POOL_ID``; ``manifest_root`` to
+    :func:`chainabs.chain.deploy.deployments_root`. ``confirm`` replaces the interactive question on live
+    networks. Raises :class:`chainabs.chain.deploy.DeploymentError` (cancelled: nothing sent; inconsistent
+    manifest), :class:`chainabs.chain.connection.ChainConfigError` (missing key, currency, role) or the tape's
+    :class:`chainabs.model.tape.TapeValidationError` (nothing sent).
+    """
+    global console
+    console = out or Console(width=max(Console().width, 120))
+    with _brownie_deployment_db_bug_reported_once():
+        return _deploy_deal(spec, tape=tape, currency=currency, registry=registry, pool_id=pool_id, roles=roles,
+                            assume_yes=assume_yes, manifest_root=manifest_root, confirm=confirm,
+                            test_investors=test_investors, seed=seed, verify=verify)
+
+
+@contextlib.contextmanager
+def _brownie_deployment_db_bug_reported_once() -> Iterator[None]:
+    """brownie 1.22.2 records each live-network deployment in its own database from a background thread,
+    which fails there (mypyc: "dict object expected; got brownie.project.sources.Sources") and prints a
+    traceback per contract. The deployment itself is unaffected and the manifest records it: say so once,
+    and let every other thread exception through."""
+    original = threading.excepthook
+    told = False
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        nonlocal told
+        if args.exc_type is TypeError and "brownie.project.sources.Sources" in str(args.exc_value):
+            if not told:
+                console.print("[dim]note: brownie could not add the deployments to its own database (a brownie "
+                              "1.22 bug); the manifest records them[/]")
+                told = True
+            return
+        original(args)
+
+    threading.excepthook = hook
+    try:
+        yield
+    finally:
+        threading.excepthook = original
+
+
+def _deploy_deal(
+    spec: DealSpec | str | Path,
+    *,
+    tape: str | None,
+    currency: str | None,
+    registry: str | None,
+    pool_id: int | None,
+    roles: Mapping[str, str] | None,
+    assume_yes: bool,
+    manifest_root: Path | None,
+    confirm: Callable[[str], bool] | None,
+    test_investors: int,
+    seed: int,
+    verify: bool,
+) -> DeploymentResult:
+    proj = chain.ensure_connected()
+    from brownie import chain as bchain
+    from brownie import web3
+
+    base = spec if isinstance(spec, DealSpec) else load_deal(spec)
+    account = chain.deployer()
+    local = chain.is_local()
+    root = manifest_root or deployments_root()
+    if local:
+        _retire_stale_local_manifest(base.name, bchain.id, root)
+    deployer = Deployer(base.name, account, project=proj, manifest_root=root, confirm=confirm)
+    manifest = deployer.manifest
+    meta = manifest.meta
+    role_map = resolve_roles(base, account.address, roles)
+    _same_as_recorded(manifest, "roles", role_map)
+    originator = signer_for(role_map["originator"], account, "ORIGINATOR_PRIVATE_KEY")
+    console.print(f"deploying [bold]{base.name}[/] to chain {bchain.id} ({'local' if local else 'live'}) from "
+                  f"{account.address}; manifest {manifest.path}")
+
+    # 1-2. currency and registry
+    infra: list[Step] = []
+    currency_address = resolve_currency(base, currency)
+    if currency_address:
+        check_currency(currency_address, base.currency.decimals)
+        deployer.record_existing("currency", "IERC20Metadata", currency_address)
+    elif local:
+        infra.append(DeployStep("currency", "TestStablecoin",
+                                (f"Test {base.currency.symbol}", base.currency.symbol, base.currency.decimals)))
+    else:
+        raise chain.ChainConfigError(
+            "live network: set the stablecoin address (CURRENCY_ADDRESS, --currency or currency.address in the spec)"
+        )
+    registry_address = registry or _env("REGISTRY_ADDRESS")
+    if registry_address:
+        deployer.record_existing("registry", "AssetRegistry", registry_address)
+    else:
+        infra.append(DeployStep("registry", "AssetRegistry", (account.address,)))
+    infra += [grant_step("registry-originator", "registry", "ORIGINATOR_ROLE", role_map["originator"]),
+              grant_step("registry-servicer", "registry", "SERVICER_ROLE", role_map["servicer"])]
+    _check_registry_admin(deployer, infra, account)
+
+    # 3. pool and tape (validated before anything is sent)
+    criteria = terms.criteria_from_spec(base)
+    pool = _requested_pool(meta, pool_id)
+    if pool is None and originator is None:
+        raise chain.ChainConfigError(
+            f"the originator {role_map['originator']} is not the deployer: give its key (ORIGINATOR_PRIVATE_KEY) "
+            "or an existing pool of it (--pool / POOL_ID)"
+        )
+    ordered = load_pool_tape(tape, base, seed=seed) if tape else None
+    if ordered is not None and originator is None:
+        raise chain.ChainConfigError("onboarding a tape needs the originator's key (ORIGINATOR_PRIVATE_KEY)")
+    if ordered is not None:
+        console.print(f"tape {tape}: {len(ordered)} assets, principal {int(ordered['principal'].sum()):,} base units")
+    info = _pool_info(deployer, pool)
+    times = terms.DealTimes(**meta["times"]) if "times" in meta else terms.DealTimes.after(base, int(bchain.time()))
+
+    # One estimate for everything still to do, one question (live networks), before anything is sent.
+    units = _deal_units(base, info, ordered)
+    provisional = _deal_steps(base.sized_to(_currency_units(base, units)), role_map, pool or 0, times)
+    if originator is not None:
+        provisional.append(approve_step(pool or 0, originator))
+    deployer.review(deployer.pending(infra + provisional), extra=_extra_rows(pool, info, ordered),
+                    assume_yes=assume_yes)
+
+    meta["roles"] = role_map
+    meta["times"] = asdict(times)
+    meta["deal"] = base.title
+    manifest.save()
+    deployer.run(infra, review=False)
+    registry_contract = deployer.at("registry")
+    if pool is None:
+        pool = ensure_pool(deployer, registry_contract, originator, criteria)
+        console.print(f"pool {pool} of originator {role_map['originator']} in registry {registry_contract.address}")
+    info = _pool_info(deployer, pool)
+    if str(info["originator"]).lower() != role_map["originator"].lower():
+        raise DeploymentError(f"pool {pool} belongs to {info['originator']}, not to the originator "
+                              f"{role_map['originator']}")
+    onboarded = None
+    if ordered is not None:
+        onboarded = registrylib.onboard(registry_contract, pool, ordered, originator, today=base.dates.cut_off,
+                                        console=console)
+        console.print(f"onboarded pool {pool}: {onboarded.assets} assets ({onboarded.skipped} already on chain), "
+                      f"root {onboarded.root}")
+        info = _pool_info(deployer, pool)
+
+    # 4-5. the deal, sized to the sealed pool
+    units = _deal_units(base, info, ordered)
+    if "class0" in manifest.contracts and int(meta.get("deal_units", units)) != units:
+        raise DeploymentError(f"{manifest.path}: the deal was deployed for {meta['deal_units']} base units, the pool "
+                              f"now says {units}; deploy it under another manifest")
+    meta["deal_units"] = units
+    sized = base if units == base.units(base.pool.original_balance) else base.sized_to(_currency_units(base, units))
+    steps = _deal_steps(sized, role_map, pool, times)
+    sealed = bool(info["isSealed"])
+    if sealed and originator is not None:
+        steps.append(approve_step(pool, originator))
+    investors: list[str] = []
+    if local and test_investors > 0:
+        wallets = chain.local_accounts(FIRST_TEST_INVESTOR + test_investors)[FIRST_TEST_INVESTOR:]
+        investors = [w.address for w in wallets]
+        kyc = signer_for(role_map["kyc_agent"], account)  # the deployer or an unlocked local account
+        if kyc is not None:
+            steps += local_investor_steps(investors, units, times.closing + TEST_KYC_SECONDS, kyc,
+                                         mint=manifest.contracts["currency"].get("external") is not True)
+    deployer.run(steps, review=False)
+
+    verified = verify_sources(deployer) if verify else {}
+    result = DeploymentResult(
+        deal=base.name, chain_id=int(bchain.id), manifest_path=manifest.path,
+        addresses={k: v["address"] for k, v in manifest.contracts.items()}, pool_id=pool, deal_units=units,
+        pool_sealed=sealed, spec=sized, onboarded=onboarded, investors=investors, verified=verified,
+    )
+    console.print(summary_table(result, web3))
+    if not sealed:
+        console.print(f"[yellow]pool {pool} is not sealed[/]: onboard its tape (scripts/onboard.py <tape> "
+                      f"{registry_contract.address} {pool}); closing needs its cut-off principal to equal the deal "
+                      f"size {units:,}")
+    elif originator is None:
+        console.print(f"[yellow]the originator must approve the SPV[/]: registry.approvePool({pool}, "
+                      f"{manifest.address('spv')})")
+    return result
+
+
+def _deal_steps(spec: DealSpec, roles: Mapping[str, str], pool_id: int, times: terms.DealTimes) -> list[Step]:
+    return spvlib.deploy_plan(spec, roles, currency=Ref("currency"), registry=Ref("registry"), pool_id=pool_id,
+                              times=times, kyc_agent=roles["kyc_agent"])
+
+
+def _currency_units(spec: DealSpec, units: int) -> Decimal:
+    return Decimal(units).scaleb(-spec.currency.decimals)
+
+
+def _deal_units(spec: DealSpec, info: Mapping[str, Any] | None, ordered: pd.DataFrame | None) -> int:
+    """Deal size in base units: the sealed pool's cut-off principal, else the tape's principal, else the spec's."""
+    tape_units = int(ordered["principal"].sum()) if ordered is not None else None
+    if info is not None and info["isSealed"]:
+        sealed = int(info["cutoffPrincipal"])
+        if tape_units is not None and tape_units != sealed:
+            raise DeploymentError(f"the pool is sealed with {sealed:,} base units of principal, the tape has "
+                                  f"{tape_units:,}: it is not this pool's tape")
+        return sealed
+    if tape_units is not None:
+        return tape_units
+    return spec.units(spec.pool.original_balance)
+
+
+def _requested_pool(meta: dict[str, Any], pool_id: int | None) -> int | None:
+    wanted = pool_id if pool_id is not None else (int(_env("POOL_ID")) if _env("POOL_ID") else None)
+    recorded = meta.get("pool_id")
+    if wanted is not None and recorded is not None and int(recorded) != wanted:
+        raise DeploymentError(f"the manifest's deal uses pool {recorded}, not {wanted}")
+    if wanted is not None:
+        meta["pool_id"] = wanted
+    return int(meta["pool_id"]) if "pool_id" in meta else None
+
+
+def _pool_info(deployer: Deployer, pool: int | None) -> dict[str, Any] | None:
+    if pool is None or "registry" not in deployer.manifest.contracts:
+        return None
+    registry = deployer.at("registry")
+    if not 0 < pool <= int(registry.poolCount()):
+        raise DeploymentError(f"registry {registry.address} has no pool {pool}")
+    return registrylib.pool_info(registry, pool)
+
+
+def _extra_rows(
+    pool: int | None, info: Mapping[str, Any] | None, ordered: pd.DataFrame | None
+) -> list[tuple[str, int, bool, int]]:
+    """Estimate rows for the pool creation and the onboarding (not part of the deployment plan)."""
+    rows: list[tuple[str, int, bool, int]] = []
+    if pool is None:
+        rows.append(("create pool", CREATE_POOL_GAS, False, 1))
+    if ordered is not None and not (info is not None and info["isSealed"]):
+        remaining = len(ordered) - (int(info["registered"]) if info is not None else 0)
+        if remaining > 0:
+            per_tx = registrylib.batch_size(registrylib.INITIAL_GAS_PER_ASSET, registrylib.default_gas_per_tx())
+            batches = math.ceil(remaining / per_tx)
+            rows.append((f"onboard {remaining} assets", remaining * registrylib.INITIAL_GAS_PER_ASSET
+                         + batches * BATCH_OVERHEAD_GAS, False, batches))
+        rows.append(("seal pool", SEAL_GAS, False, 1))
+    return rows
+
+
+def _check_registry_admin(deployer: Deployer, infra: list[Step], account: Any) -> None:
+    """An existing registry: the role grants still needed must be possible (the deployer is its admin)."""
+    record = deployer.manifest.contracts.get("registry")
+    if not record or not record.get("external"):
+        return
+    missing = [s.key for s in deployer.pending([s for s in infra if isinstance(s, CallStep)])]
+    registry = deployer.at("registry")
+    if missing and not registry.hasRole(role_id("DEFAULT_ADMIN_ROLE"), account.address):
+        raise DeploymentError(f"registry {registry.address}: {missing} needed, but {account.address} is not its "
+                              "admin; ask the registry admin to grant ORIGINATOR_ROLE / SERVICER_ROLE")
+
+
+def _same_as_recorded(manifest: Manifest, key: str, value: Any) -> None:
+    recorded = manifest.meta.get(key)
+    if recorded is not None and recorded != value:
+        raise DeploymentError(f"{manifest.path}: {key} recorded as {recorded}, now {value}: a deployment cannot "
+                              "change them half way; use the same settings or another manifest")
+
+
+def _retire_stale_local_manifest(deal: str, chain_id: int, root: Path) -> None:
+    """A local chain restarts empty: a manifest none of whose own contracts has code is moved aside."""
+    from brownie import web3
+
+    manifest = Manifest.load(deal, chain_id, root)
+    own = [c["address"] for c in manifest.contracts.values() if not c.get("external")]
+    if not manifest.path.exists() or not own or any(len(web3.eth.get_code(a)) for a in own):
+        return
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    aside = manifest.path.with_name(f"{deal}.stale-{stamp}.json")
+    manifest.path.rename(aside)
+    console.print(f"local chain was reset: its old manifest moved to {aside}")
+
+
+# ------------------------------------------------------------------------------------------------ after
+
+
+def verify_sources(deployer: Deployer) -> dict[str, str]:
+    """Publish the sources of the contracts this deployment created (brownie ``publish_source``), when
+    ``ETHERSCAN_TOKEN`` is set; returns key -> "verified" / "failed: ..." and records it in the manifest."""
+    if chain.is_local():
+        return {}
+    if not _env("ETHERSCAN_TOKEN"):
+        console.print("source verification skipped: set ETHERSCAN_TOKEN (an explorer API token) to publish sources")
+        return {}
+    outcome: dict[str, str] = {}
+    for key, record in deployer.manifest.contracts.items():
+        if record.get("external"):
+            continue
+        if record.get("verified"):
+            outcome[key] = "verified"
+            continue
+        container = getattr(deployer.project, record["contract"])
+        try:
+            ok = bool(container.publish_source(container.at(record["address"])))
+            outcome[key] = "verified" if ok else "failed: the explorer refused the source"
+        except Exception as exc:  # noqa: BLE001 - verification is best effort; the deployment stands
+            outcome[key] = f"failed: {exc}"
+        record["verified"] = outcome[key] == "verified"
+        deployer.manifest.save()
+    for key, status in outcome.items():
+        console.print(f"source of {key}: {status}")
+    return outcome
+
+
+def summary_table(result: DeploymentResult, web3: Any | None = None) -> Table:
+    """Addresses of everything deployed (or used) for the deal, and the deal's state."""
+    table = Table(title=f"{result.deal} on chain {result.chain_id}")
+    table.add_column("item")
+    table.add_column("address / value")
+    table.add_column("note")
+    for key, address in result.addresses.items():
+        table.add_row(key, address, "existing" if key == "currency" and result.spec.currency.address else "")
+    table.add_row("pool", str(result.pool_id), "sealed" if result.pool_sealed else "not sealed")
+    table.add_row("deal size", f"{result.deal_units:,}", f"base units ({result.spec.currency.symbol}, "
+                                                          f"{result.spec.currency.decimals} decimals)")
+    if result.investors:
+        table.add_row("test investors", str(len(result.investors)), ", ".join(result.investors[:2]) + ", ...")
+    table.add_row("manifest", str(result.manifest_path), "")
+    return table
+
+
+# ------------------------------------------------------------------------------------------------ command line
+
+
+def parse_flags(flags: Sequence[str]) -> argparse.Namespace:
+    """Options of ``scripts/deploy.py`` (after the spec). brownie's own parser rejects unknown ``--options``
+    before ``--``, so they follow a ``--`` separator; ``yes`` and ``name=value`` work without it."""
+    names = {"yes", "tape", "currency", "registry", "pool", "manifest-dir", "investors", "seed", "no-verify", "network"}
+    normalized: list[str] = []
+    for token in flags:
+        if token == "--":
+            continue
+        if token in ("yes", "no-verify") or token.split("=", 1)[0] in names and "=" in token:
+            token = "--" + token
+        normalized.append(token)
+    parser = argparse.ArgumentParser(prog="brownie run scripts/deploy.py main <spec> --network <name> --",
+                                     description="Deploy a deal from its spec (resumable).")
+    parser.add_argument("--yes", "-y", action="store_true", help="do not ask before sending (live networks)")
+    parser.add_argument("--tape", help="tape to onboard: a CSV / Parquet path or synthetic:<n>")
+    parser.add_argument("--currency", help="existing stablecoin address (default CURRENCY_ADDRESS or the spec)")
+    parser.add_argument("--registry", help="existing AssetRegistry address (default REGISTRY_ADDRESS or deploy one)")
+    parser.add_argument("--pool", type=int, help="existing pool id of the originator (default POOL_ID or create)")
+    parser.add_argument("--manifest-dir", type=Path, help="manifest root (default CHAINABS_DEPLOYMENTS_DIR or deployments/)")
+    parser.add_argument("--investors", type=int, default=DEFAULT_TEST_INVESTORS, help="test investors (local chains)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of a synthetic tape")
+    parser.add_argument("--no-verify", action="store_true", help="skip source verification")
+    parser.add_argument("--network", help="must be the network brownie connected to (give it before --)")
+    return parser.parse_args(normalized)
+
+
+def main(spec: str = "consumer_loan", *flags: str) -> DeploymentResult:
+    """Entry point of ``brownie run scripts/deploy.py main <spec> [--network <name>] [-- options]``."""
+    from brownie import network
+
+    if spec == "--" or spec.startswith("-"):
+        flags, spec = (spec, *flags), "consumer_loan"
+    args = parse_flags(flags)
+    if args.network and network.is_connected() and args.network != network.show_active():
+        raise SystemExit(f"connected to {network.show_active()!r}, not {args.network!r}: put --network before --")
+    try:
+        return deploy_deal(spec, tape=args.tape, currency=args.currency, registry=args.registry, pool_id=args.pool,
+                           assume_yes=args.yes, manifest_root=args.manifest_dir, test_investors=args.investors,
+                           seed=args.seed, verify=not args.no_verify)
+    except (DeploymentError, chain.ChainConfigError, TapeValidationError) as exc:
+        console.print(f"[bold red]deployment stopped[/]: {exc}")
+        raise SystemExit(2) from None

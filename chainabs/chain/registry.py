@@ -1,0 +1,521 @@
+"""Asset registry client: deploy, create pools, onboard tapes at scale, check, rebuild history from events.
+
+Onboarding (:func:`onboard`) validates the whole tape first (nothing is sent if any row is bad), orders it
+the way the registry needs (:func:`chainabs.model.tape.onboarding_order`), sends gas-sized batches of
+``registerAndPool`` with a progress bar, seals the pool with the tape's StandardMerkleTree root and checks
+afterwards that the chain holds exactly the tape (:func:`post_check`).
+
+It is resumable: the pool's ``registered`` counter and ``leafChain`` (running hash of registered leaves)
+say how much of the ordered tape is on chain; the prefix is verified against the tape and skipped. A second
+run registers nothing twice, and an interrupted run continues where it stopped. Every transaction is a
+whole batch (it reverts whole), so there is no partial state to repair.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from chainabs.chain import connection as chain
+from chainabs.model.merkle import leaf_hash
+from chainabs.model.assets import LEAF_TYPES, RECORD_BYTES, STATUSES, TAPE_COLUMNS, status_for_days, unpack_record
+from chainabs.model.tape import (
+    PoolCriteria,
+    TapeAggregates,
+    aggregates,
+    asset_ids,
+    check_tape,
+    leaf_chain,
+    leaf_hashes,
+    onboarding_order,
+    tape_tree,
+    pack_records,
+)
+
+#: Bucket kinds of ``concentration`` / ``ConcentrationBreached``.
+BUCKETS: tuple[str, ...] = ("Region", "Industry", "Obligor")
+#: Conservative first estimate of gas per asset, before a batch has been measured.
+INITIAL_GAS_PER_ASSET = 32_000
+#: Transactions above ~128 kB are refused by common node tx pools (geth); stay below.
+DEFAULT_MAX_TX_BYTES = 120_000
+
+
+class OnboardingError(RuntimeError):
+    """The chain does not hold what the tape says (or cannot take it); nothing inconsistent was sent."""
+
+
+@dataclass
+class OnboardResult:
+    """What :func:`onboard` did."""
+
+    pool_id: int
+    assets: int  # rows of the tape
+    skipped: int  # already on chain before this run
+    registered: int  # sent by this run
+    batches: int
+    gas_used: int  # by registerAndPool transactions of this run
+    seal_gas: int
+    root: str
+    leaf_chain: str
+    sealed: bool
+    batch_sizes: list[int] = field(default_factory=list)
+
+    @property
+    def gas_per_asset(self) -> float:
+        """Amortized gas per asset registered and pooled by this run (registerAndPool transactions)."""
+        return self.gas_used / self.registered if self.registered else 0.0
+
+
+@dataclass(frozen=True)
+class AssetEvent:
+    """One event of an asset's history, in chain order."""
+
+    block: int
+    log_index: int
+    tx: str
+    name: str
+    args: dict[str, Any]
+
+
+# ---------------------------------------------------------------------------------------------------- setup
+
+
+def deploy_registry(admin: Any, *, originators: tuple[Any, ...] = (), servicers: tuple[Any, ...] = ()) -> Any:
+    """Deploy an ``AssetRegistry`` administered by ``admin`` and grant the given roles."""
+    proj = chain.load_project()
+    registry = proj.AssetRegistry.deploy(admin, chain.tx(admin))
+    grant_roles(registry, admin, originators=originators, servicers=servicers)
+    return registry
+
+
+def grant_roles(registry: Any, admin: Any, *, originators: tuple[Any, ...] = (), servicers: tuple[Any, ...] = ()) -> None:
+    """Grant ORIGINATOR_ROLE / SERVICER_ROLE (``admin`` holds DEFAULT_ADMIN_ROLE)."""
+    for role, accounts in ((registry.ORIGINATOR_ROLE(), originators), (registry.SERVICER_ROLE(), servicers)):
+        for account in accounts:
+            if not registry.hasRole(role, account):
+                registry.grantRole(role, account, chain.tx(admin))
+
+
+def create_pool(registry: Any, originator: Any, criteria: PoolCriteria) -> int:
+    """Create a pool of ``originator`` with ``criteria``; returns its id."""
+    receipt = registry.createPool(criteria.to_chain(), chain.tx(originator))
+    return int(receipt.events["PoolCreated"]["poolId"])
+
+
+def pool_criteria(registry: Any, pool_id: int) -> PoolCriteria:
+    """The criteria of a pool, read from chain."""
+    return PoolCriteria.from_chain(registry.poolCriteria(pool_id))
+
+
+def pool_info(registry: Any, pool_id: int) -> dict[str, Any]:
+    """``poolInfo`` as a dict (field name -> value)."""
+    info = registry.poolInfo(pool_id)
+    return dict(info.dict()) if hasattr(info, "dict") else dict(info)
+
+
+# ---------------------------------------------------------------------------------------------------- onboarding
+
+
+def prepare_tape(tape: pd.DataFrame, criteria: PoolCriteria, *, today: dt.date | None = None) -> pd.DataFrame:
+    """Validate (raises :class:`chainabs.model.tape.TapeValidationError` listing every bad row) and put the tape in
+    onboarding order."""
+    return onboarding_order(check_tape(tape, criteria, today=today))
+
+
+def records_per_tx(max_tx_bytes: int = DEFAULT_MAX_TX_BYTES) -> int:
+    """Records of one ``registerAndPool`` transaction within ``max_tx_bytes`` of calldata."""
+    return max(1, (max_tx_bytes - 256) // RECORD_BYTES)
+
+
+def batch_size(gas_per_asset: float, gas_per_tx: int, max_tx_bytes: int = DEFAULT_MAX_TX_BYTES) -> int:
+    """Assets per ``registerAndPool`` transaction: as many as fit both the gas and the size budget."""
+    by_bytes = records_per_tx(max_tx_bytes)
+    by_gas = max(1, int((gas_per_tx - 100_000) // max(gas_per_asset, 1.0)))
+    return min(by_bytes, by_gas)
+
+
+def fit_batch(estimate: Callable[[int], int], guess: int, gas_per_tx: int, limit: int, tries: int = 3) -> int:
+    """The largest batch size (at most ``limit``) whose ``estimate(n)`` gas fits ``gas_per_tx``, searched from
+    ``guess`` in at most ``tries`` estimates: a proportional step from one measured point (it undershoots,
+    since part of a batch's gas is fixed), then secant steps through the last two. Returns at least 1."""
+    fits, fails = 0, limit + 1  # largest size known to fit, smallest known not to
+    points: list[tuple[int, int]] = []
+    n = max(1, min(guess, limit))
+    for _ in range(tries):
+        gas = estimate(n)
+        points.append((n, gas))
+        if gas <= gas_per_tx:
+            fits = max(fits, n)
+        else:
+            fails = min(fails, n)
+        if fits + 1 >= fails:
+            break
+        if len(points) >= 2 and points[-1][0] != points[-2][0] and points[-1][1] != points[-2][1]:
+            (n1, g1), (n2, g2) = points[-2], points[-1]
+            step = (g2 - g1) / (n2 - n1)  # marginal gas per asset
+            nxt = int(n2 + (gas_per_tx - g2) / step) if step > 0 else n2
+        else:
+            nxt = int(n * gas_per_tx / gas)
+        nxt = min(max(nxt, fits + 1), fails - 1)
+        if nxt == n:
+            break
+        n = nxt
+    return max(fits, 1)
+
+
+def default_gas_per_tx() -> int:
+    """Gas budget of one batch: half the block gas limit, at most 16 million (under the 2**24 per-transaction cap of recent forks)."""
+    from brownie import web3
+
+    return min(int(web3.eth.get_block("latest")["gasLimit"]) // 2, 16_000_000)
+
+
+def onboard(
+    registry: Any,
+    pool_id: int,
+    tape: pd.DataFrame,
+    originator: Any,
+    *,
+    today: dt.date | None = None,
+    gas_per_tx: int | None = None,
+    max_tx_bytes: int = DEFAULT_MAX_TX_BYTES,
+    seal: bool = True,
+    progress: bool = True,
+    max_batches: int | None = None,
+    console: Console | None = None,
+) -> OnboardResult:
+    """Register and pool every asset of ``tape`` into ``pool_id`` (see module doc), seal, post-check.
+
+    ``max_batches`` stops after that many batches of this run (no seal): what an interrupted run leaves.
+    Raises :class:`chainabs.model.tape.TapeValidationError` (bad tape, nothing sent) or :class:`OnboardingError`.
+    """
+    console = console or Console()
+    criteria = pool_criteria(registry, pool_id)
+    ordered = prepare_tape(tape, criteria, today=today)
+    owner_address = str(originator.address if hasattr(originator, "address") else originator)
+    info = pool_info(registry, pool_id)
+    if str(info["originator"]).lower() != owner_address.lower():
+        raise OnboardingError(f"pool {pool_id} belongs to originator {info['originator']}, not {owner_address}")
+    leaves = leaf_hashes(ordered, owner_address)
+    done = int(info["registered"])
+    if done > len(ordered):
+        raise OnboardingError(f"pool {pool_id} holds {done} assets, more than the tape's {len(ordered)}")
+    if leaf_chain(leaves[:done]) != bytes(info["leafChain"]):
+        raise OnboardingError(
+            f"pool {pool_id} holds {done} assets that are not the first {done} of this tape (leaf chain differs)"
+        )
+    ids = asset_ids(ordered, owner_address)
+    _refuse_registered_elsewhere(registry, ids[done:], ordered["loan_id"].tolist()[done:])
+    records = pack_records(ordered)
+    gas_per_tx = gas_per_tx or default_gas_per_tx()
+    result = OnboardResult(pool_id, len(ordered), done, 0, 0, 0, 0, "", "", bool(info["isSealed"]))
+    est = float(INITIAL_GAS_PER_ASSET)
+    cursor = done
+    with Progress(
+        TextColumn("[bold]pool {task.fields[pool]}"), BarColumn(), MofNCompleteColumn(), TextColumn("assets"),
+        TextColumn("{task.fields[gas]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+        console=console, disable=not progress, transient=False,
+    ) as bar:
+        task = bar.add_task("onboard", total=len(ordered), completed=done, pool=pool_id, gas="")
+        while cursor < len(ordered) and (max_batches is None or result.batches < max_batches):
+            remaining = len(ordered) - cursor
+            by_bytes = min(records_per_tx(max_tx_bytes), remaining)
+            n = min(batch_size(est, gas_per_tx, max_tx_bytes), remaining)
+            if n < by_bytes:  # gas-bound: fill the gas budget from estimates rather than the running average
+
+                def estimate(k: int, start: int = cursor) -> int:
+                    return int(registry.registerAndPool.estimate_gas(pool_id, records[start : start + k],
+                                                                     chain.tx(originator)))
+
+                n = fit_batch(estimate, n, gas_per_tx, by_bytes)
+            used = _send_batch(registry, pool_id, records[cursor : cursor + n], originator)
+            est = used / n * 1.02
+            cursor += n
+            result.batches += 1
+            result.registered += n
+            result.gas_used += used
+            result.batch_sizes.append(n)
+            bar.update(task, completed=cursor, gas=f"{used / n:,.0f} gas/asset")
+    chain_hash = leaf_chain(leaves)
+    result.leaf_chain = "0x" + chain_hash.hex()
+    if cursor < len(ordered):
+        return result
+    tree = tape_tree(ordered, owner_address)
+    result.root = tree.root
+    if seal and not result.sealed:
+        receipt = registry.seal(pool_id, tree.root, chain_hash, chain.tx(originator))
+        result.seal_gas = int(receipt.gas_used)
+        result.sealed = True
+    problems = post_check(registry, pool_id, ordered, owner_address, require_sealed=seal)
+    if problems:
+        raise OnboardingError("post-check failed:\n  " + "\n  ".join(problems))
+    return result
+
+
+def _send_batch(registry: Any, pool_id: int, part: list[Any], originator: Any) -> int:
+    """Send one ``registerAndPool`` batch; its gas used.
+
+    brownie 1.22's receipt poller can report a slow node's mined transaction as "dropped without known
+    replacement" (it sees the sender's nonce move before the node serves the receipt); the node is then asked
+    for the receipt itself, and only a missing or failed one is an error."""
+    import re
+
+    from brownie import web3
+    from brownie.exceptions import TransactionError
+
+    try:
+        return int(registry.registerAndPool(pool_id, part, chain.tx(originator)).gas_used)
+    except TransactionError as err:
+        found = re.search(r"dropped without known replacement: (0x[0-9a-fA-F]{64})", str(err))
+        if not found:
+            raise
+        receipt = web3.eth.wait_for_transaction_receipt(found.group(1), timeout=120)
+        if int(receipt["status"]) != 1:
+            raise OnboardingError(f"batch transaction {found.group(1)} failed on chain") from err
+        return int(receipt["gasUsed"])
+
+
+def _refuse_registered_elsewhere(registry: Any, ids: list[int], loan_ids: list[str], chunk: int = 2_000) -> None:
+    """Refuse (before sending anything) assets of the tape that are already registered: double pledging."""
+    taken: list[str] = []
+    for start in range(0, len(ids), chunk):
+        part = ids[start : start + chunk]
+        if int(registry.countRegistered(part)) == 0:
+            continue
+        for asset, loan in zip(part, loan_ids[start : start + chunk], strict=True):
+            if int(registry.countRegistered([asset])):
+                info = registry.assetInfo(asset)
+                taken.append(f"loan {loan} (asset {asset:#x}) is already registered in pool {info[1]}")
+    if taken:
+        raise OnboardingError("assets already registered, nothing was sent:\n  " + "\n  ".join(taken))
+
+
+def post_check(
+    registry: Any, pool_id: int, ordered: pd.DataFrame, originator: str, *, require_sealed: bool = True
+) -> list[str]:
+    """Differences between the chain and the (typed, onboarding-ordered) tape: count, principal, weighted
+    averages, bucket sums, largest obligor exposure, leaf chain and (sealed) Merkle root. Empty when equal.
+
+    Compares the cut-off state: call it before servicing starts changing balances.
+    """
+    info = pool_info(registry, pool_id)
+    agg: TapeAggregates = aggregates(ordered)
+    leaves = leaf_hashes(ordered, originator)
+    expected: dict[str, Any] = {
+        "registered": agg.count,
+        "count": agg.count,
+        "principal": agg.principal,
+        "waRateBps": agg.wa_rate_bps,
+        "waMaturityDate": agg.wa_maturity_date,
+        "maxObligorPrincipal": agg.max_obligor_principal,
+        "leafChain": "0x" + leaf_chain(leaves).hex(),
+    }
+    actual: dict[str, Any] = {k: info[k] for k in expected}
+    actual["leafChain"] = "0x" + bytes(info["leafChain"]).hex()
+    problems = [f"{k}: chain {actual[k]} != tape {v}" for k, v in expected.items() if int_or_str(actual[k]) != v]
+    if agg.max_obligor and "0x" + bytes(info["maxObligor"]).hex() != agg.max_obligor:
+        problems.append(f"maxObligor: chain {bytes(info['maxObligor']).hex()} != tape {agg.max_obligor}")
+    for kind, sums in (("Region", agg.region), ("Industry", agg.industry)):
+        codes, principals = registry.concentration(pool_id, BUCKETS.index(kind))
+        on_chain = {int(c): int(p) for c, p in zip(codes, principals, strict=True)}
+        if on_chain != sums:
+            problems.append(f"{kind} buckets differ: chain {on_chain} != tape {sums}")
+    if require_sealed:
+        if not info["isSealed"]:
+            problems.append("pool is not sealed")
+        else:
+            root = tape_tree(ordered, originator).root
+            if "0x" + bytes(info["root"]).hex() != root:
+                problems.append(f"root: chain 0x{bytes(info['root']).hex()} != tape {root}")
+            if int(info["cutoffPrincipal"]) != agg.principal or int(info["cutoffCount"]) != agg.count:
+                problems.append("cut-off snapshot differs from the tape")
+    return problems
+
+
+def int_or_str(v: Any) -> Any:
+    """Numbers as int, everything else unchanged (brownie returns Wei / HexString types)."""
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        return v
+
+
+# ---------------------------------------------------------------------------------------------------- events
+
+
+def _web3_contract(registry: Any) -> Any:
+    from brownie import web3
+
+    return web3.eth.contract(address=registry.address, abi=registry.abi)
+
+
+def _decode(logs: list[Any], name: str) -> list[AssetEvent]:
+    return [
+        AssetEvent(int(log["blockNumber"]), int(log["logIndex"]), log["transactionHash"].hex(), name,
+                   dict(log["args"]))
+        for log in logs
+    ]
+
+
+def pool_leaves(registry: Any, pool_id: int, from_block: int = 0) -> list[bytes]:
+    """Leaves registered in ``pool_id``, in registration order, from its ``AssetsRegistered`` events alone."""
+    c = _web3_contract(registry)
+    logs = c.events.AssetsRegistered.get_logs(from_block=from_block, argument_filters={"poolId": pool_id})
+    leaves: list[bytes] = []
+    for log in sorted(logs, key=lambda log: (log["blockNumber"], log["logIndex"])):
+        leaves.extend(bytes(x) for x in log["args"]["leaves"])
+    return leaves
+
+
+def _discard() -> Any:
+    from web3.logs import DISCARD
+
+    return DISCARD
+
+
+def verify_pool_commitment(registry: Any, pool_id: int, from_block: int = 0) -> bool:
+    """Anyone's check of a sealed pool: the leaves in the events hash to the on-chain ``leafChain`` and the
+    StandardMerkleTree of those leaves has the on-chain root."""
+    from chainabs.model.merkle import MerkleTree
+
+    info = pool_info(registry, pool_id)
+    leaves = pool_leaves(registry, pool_id, from_block)
+    if not leaves or leaf_chain(leaves) != bytes(info["leafChain"]):
+        return False
+    return MerkleTree.from_leaf_hashes(leaves).root_bytes == bytes(info["root"])
+
+
+def asset_history(registry: Any, asset_id: int, from_block: int = 0) -> list[AssetEvent]:
+    """Every event of one asset, in chain order: its registration (``Registered``: pool, leaf and the record
+    decoded from the transaction's calldata, checked against the leaf), ERC-721 transfers, status changes,
+    repurchase, and the transfers of the pool it belonged to while it was pooled."""
+    from brownie import web3
+
+    c = _web3_contract(registry)
+    transfers = c.events.Transfer.get_logs(from_block=from_block, argument_filters={"tokenId": asset_id})
+    mints = [t for t in transfers if int(t["args"]["from"], 16) == 0]
+    events = _decode([t for t in transfers if int(t["args"]["from"], 16) != 0], "Transfer")
+    events += _decode(
+        c.events.AssetStatusChanged.get_logs(from_block=from_block, argument_filters={"assetId": asset_id}),
+        "AssetStatusChanged",
+    )
+    repurchases = c.events.AssetRepurchased.get_logs(from_block=from_block, argument_filters={"assetId": asset_id})
+    events += _decode(repurchases, "AssetRepurchased")
+    for mint in mints:
+        receipt = web3.eth.get_transaction_receipt(mint["transactionHash"])
+        batch = c.events.AssetsRegistered().process_receipt(receipt, errors=_discard())[0]
+        minted = [log for log in c.events.Transfer().process_receipt(receipt, errors=_discard())
+                  if int(log["args"]["from"], 16) == 0]
+        position = [int(log["args"]["tokenId"]) for log in minted].index(asset_id)
+        leaf = bytes(batch["args"]["leaves"][position])
+        pool_id = int(batch["args"]["poolId"])
+        tx = web3.eth.get_transaction(mint["transactionHash"])
+        _, params = c.decode_function_input(tx["input"])
+        record = unpack_record(params["records"][position])
+        originator = mint["args"]["to"]
+        if leaf_hash((originator, *record), LEAF_TYPES) != leaf:
+            raise OnboardingError(f"asset {asset_id:#x}: calldata record does not hash to the emitted leaf")
+        events.append(AssetEvent(int(mint["blockNumber"]), int(mint["logIndex"]), mint["transactionHash"].hex(),
+                                 "Registered", {"poolId": pool_id, "leaf": leaf, "record": record,
+                                                "originator": originator}))
+        last = int(repurchases[0]["blockNumber"]) if repurchases else None
+        moves = c.events.PoolTransferred.get_logs(from_block=int(mint["blockNumber"]),
+                                                  argument_filters={"poolId": pool_id})
+        events += _decode([m for m in moves if last is None or m["blockNumber"] <= last], "PoolTransferred")
+    return sorted(events, key=lambda e: (e.block, e.log_index))
+
+
+def replay_history(events: list[AssetEvent]) -> dict[str, Any]:
+    """Fold an asset's events (from :func:`asset_history`) into its state: status, principal, pool, owner,
+    leaf and the list of (status, principal, evidence) changes."""
+    state: dict[str, Any] = {"status": "None", "principal": None, "pool_id": None, "owner": None, "leaf": None,
+                             "changes": []}
+    for e in events:
+        a = e.args
+        if e.name == "Registered":
+            record = dict(zip(TAPE_COLUMNS, a["record"], strict=True))
+            state["status"] = str(status_for_days([int(record["days_delinquent"])])[0])
+            state["principal"] = int(record["principal"])
+            state["pool_id"] = a["poolId"]
+            state["leaf"] = "0x" + a["leaf"].hex()
+        elif e.name in ("Transfer", "PoolTransferred"):
+            state["owner"] = a["to"]
+        elif e.name == "AssetStatusChanged":
+            state["status"] = STATUSES[int(a["to"])]
+            state["principal"] = int(a["principal"])
+            state["changes"].append((STATUSES[int(a["to"])], int(a["principal"]), "0x" + bytes(a["evidence"]).hex()))
+        elif e.name == "AssetRepurchased":
+            state["status"] = "Repurchased"
+            state["pool_id"] = 0
+            state["principal"] = int(a["principal"])
+            state["owner"] = a["originator"]
+    return state
+
+
+# ---------------------------------------------------------------------------------------------------- command line
+
+
+def load_tape_arg(tape: str, *, kind: str = "consumer_loan", seed: int = 0) -> pd.DataFrame:
+    """A tape from a path (CSV / Parquet) or ``synthetic:<n>`` (a seeded synthetic tape of ``kind``)."""
+    from chainabs.model import synthetic
+    from chainabs.model.tape import read_tape
+
+    if tape.startswith("synthetic:"):
+        return synthetic.generate_tape(int(tape.split(":", 1)[1]), kind=kind, seed=seed)
+    return read_tape(tape)
+
+
+def run_onboarding(
+    tape: str,
+    registry_address: str | None = None,
+    pool: str = "new",
+    kind: str = "consumer_loan",
+    today: str | None = None,
+    console: Console | None = None,
+) -> OnboardResult:
+    """What ``brownie run scripts/onboard.py`` does: load the tape, deploy a registry if no address is given
+    (the signer gets ORIGINATOR_ROLE), create a pool with the default criteria of ``kind`` unless ``pool`` is
+    an existing id, validate (every bad row printed, nothing sent), onboard, seal and post-check."""
+    from chainabs.model import synthetic
+    from chainabs.model.tape import TapeValidationError
+
+    console = console or Console()
+    proj = chain.ensure_connected()
+    signer = chain.deployer()
+    day = dt.date.fromisoformat(today) if today else None
+    frame = load_tape_arg(tape, kind=kind)
+    if registry_address:
+        registry = proj.AssetRegistry.at(registry_address, persist=False)
+    else:
+        registry = deploy_registry(signer, originators=(signer,))
+        console.print(f"deployed AssetRegistry at {registry.address}")
+    if pool == "new":
+        criteria = synthetic.default_criteria(kind)
+        pool_id = create_pool(registry, signer, criteria)
+        console.print(f"created pool {pool_id} (cut-off {criteria.cutoff_date})")
+    else:
+        pool_id = int(pool)
+    try:
+        result = onboard(registry, pool_id, frame, signer, today=day or _today_for(registry, pool_id), console=console)
+    except TapeValidationError as err:
+        console.print(f"[bold red]{len(err.issues)} tape issue(s); nothing was sent:[/]")
+        for issue in err.issues:
+            console.print(f"  {issue}")
+        raise
+    console.print(
+        f"pool {pool_id}: {result.assets} assets ({result.skipped} already on chain, {result.registered} sent in "
+        f"{result.batches} batches, {result.gas_per_asset:,.0f} gas/asset), root {result.root}, post-check ok"
+    )
+    return result
+
+
+def _today_for(registry: Any, pool_id: int) -> dt.date:
+    """The validation date: today, or the pool's cut-off if today is earlier (a historical demo pool)."""
+    now = dt.datetime.now(dt.UTC).date()
+    return max(now, pool_criteria(registry, pool_id).cutoff_date)

@@ -1,0 +1,357 @@
+"""Tranche tokens and the identity registry from Python: deploy, register investors, issue, distribute,
+claim, and read positions and statements.
+
+Every function takes brownie contract objects (or addresses) and accounts, and sends transactions with
+:func:`chainabs.chain.connection.tx`, so the same code runs on a local anvil, an attached node and a live network.
+Amounts are integers in the deal currency's base units (6 decimals for a USDC-like currency).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from chainabs.chain import connection as chain
+
+#: ERC-1410 partitions of a tranche token (bytes32, right-padded ASCII).
+UNRESTRICTED = b"unrestricted".ljust(32, b"\0")
+LOCKED = b"locked".ljust(32, b"\0")
+
+#: Role names of TrancheToken (keccak of the name) and of IdentityRegistry.
+TOKEN_ROLES = ("ISSUER_ROLE", "DISTRIBUTOR_ROLE", "CONTROLLER_ROLE", "PAUSER_ROLE", "DOCUMENT_ROLE")
+REGISTRY_ROLES = ("KYC_AGENT_ROLE",)
+
+#: ERC-1066 transfer status codes returned by ``canTransfer`` and carried by ``TransferBlocked``.
+STATUS_CODES: dict[int, str] = {
+    0x50: "transfer failure (rule breach)",
+    0x51: "transfer success",
+    0x52: "insufficient balance",
+    0x53: "insufficient allowance",
+    0x54: "transfers halted (paused)",
+    0x55: "funds locked (lock-up)",
+    0x56: "invalid sender",
+    0x57: "invalid receiver",
+    0x58: "invalid operator",
+}
+
+INVESTOR_COLUMNS = ("address", "jurisdiction", "investor_type", "expiry")
+
+STATEMENT_COLUMNS = (
+    "token", "symbol", "holder", "balance", "unrestricted", "locked", "principal_outstanding",
+    "interest_withdrawable", "principal_withdrawable", "interest_withdrawn", "principal_withdrawn",
+)
+
+
+class InvestorDataError(ValueError):
+    """A row of an investor table breaks a rule; the message names the row, the field and the rule."""
+
+
+@dataclass(frozen=True)
+class TransferCheck:
+    """Decoded answer of ``canTransfer``: ERC-1066 code, application reason, partition."""
+
+    code: int
+    reason: str
+    partition: str
+
+    @property
+    def ok(self) -> bool:
+        return self.code == 0x51
+
+    @property
+    def meaning(self) -> str:
+        return STATUS_CODES.get(self.code, "unknown status")
+
+
+def role_id(name: str) -> str:
+    """The bytes32 id (hex) of an AccessControl role name, e.g. ``role_id("ISSUER_ROLE")``."""
+    from brownie import web3
+
+    if name == "DEFAULT_ADMIN_ROLE":
+        return "0x" + "00" * 32
+    return "0x" + bytes(web3.keccak(text=name)).hex()
+
+
+def bytes32_text(value: Any) -> str:
+    """Decode a right-padded bytes32 (HexBytes, bytes or hex string) to text."""
+    raw = bytes(value) if not isinstance(value, str) else bytes.fromhex(value.removeprefix("0x"))
+    return raw.rstrip(b"\0").decode("ascii", errors="replace")
+
+
+def contract_at(kind: str, address_or_contract: Any) -> Any:
+    """A brownie contract object for a deployed ``kind`` (contract name) given an address or a contract.
+
+    If brownie already knows a contract at that address (e.g. a subclass of ``kind`` deployed in this session),
+    that object is returned: it has every function of ``kind``."""
+    if hasattr(address_or_contract, "address"):
+        return address_or_contract
+    from brownie.exceptions import ContractExists
+    from brownie.network.state import _find_contract
+
+    proj = chain.load_project()
+    try:
+        return getattr(proj, kind).at(address_or_contract, persist=False)
+    except ContractExists:
+        return _find_contract(address_or_contract)
+
+
+# ------------------------------------------------------------------------------------------------------
+# Deployment
+# ------------------------------------------------------------------------------------------------------
+
+
+def deploy_identity_registry(admin: Any, kyc_agents: Sequence[Any] = ()) -> Any:
+    """Deploy an IdentityRegistry administered by ``admin`` and grant KYC_AGENT_ROLE to ``kyc_agents``."""
+    proj = chain.load_project()
+    registry = proj.IdentityRegistry.deploy(admin, chain.tx(admin))
+    for agent in kyc_agents:
+        registry.grantRole(registry.KYC_AGENT_ROLE(), agent, chain.tx(admin))
+    return registry
+
+
+def deploy_tranche(
+    *,
+    name: str,
+    symbol: str,
+    currency: Any,
+    registry: Any,
+    admin: Any,
+    coupon_bps: int,
+    residual_recipient: Any,
+    lockup_end: int = 0,
+    roles: Mapping[str, Iterable[Any]] | None = None,
+) -> Any:
+    """Deploy a TrancheToken and grant ``roles`` (role name -> accounts), e.g. ``{"ISSUER_ROLE": [spv]}``."""
+    proj = chain.load_project()
+    token = proj.TrancheToken.deploy(
+        name, symbol, currency, registry, coupon_bps, lockup_end, admin, residual_recipient, chain.tx(admin)
+    )
+    for role, holders in (roles or {}).items():
+        if role not in TOKEN_ROLES:
+            raise ValueError(f"unknown tranche role {role!r}; expected one of {TOKEN_ROLES}")
+        role_hash = getattr(token, role)()
+        for holder in holders:
+            token.grantRole(role_hash, holder, chain.tx(admin))
+    return token
+
+
+# ------------------------------------------------------------------------------------------------------
+# Investors
+# ------------------------------------------------------------------------------------------------------
+
+
+def validate_investors(table: pd.DataFrame | Iterable[Mapping[str, Any]], now: int | None = None) -> pd.DataFrame:
+    """Check an investor table (columns address, jurisdiction, investor_type, expiry) and normalise it.
+
+    Raises :class:`InvestorDataError` naming the first bad row (0-based), field and rule.
+    """
+    frame = table.copy() if isinstance(table, pd.DataFrame) else pd.DataFrame(list(table))
+    missing = [c for c in INVESTOR_COLUMNS if c not in frame.columns]
+    if missing:
+        raise InvestorDataError(f"investor table: missing column(s) {missing}; need {list(INVESTOR_COLUMNS)}")
+    now = int(time.time()) if now is None else now
+    seen: dict[str, int] = {}
+    for row, rec in enumerate(frame.itertuples(index=False)):
+        addr = str(rec.address)
+        if not (addr.startswith("0x") and len(addr) == 42 and _is_hex(addr[2:])):
+            raise InvestorDataError(f"row {row}: field 'address' = {addr!r} is not a 0x-prefixed 20-byte address")
+        if int(addr, 16) == 0:
+            raise InvestorDataError(f"row {row}: field 'address' must not be the zero address")
+        key = addr.lower()
+        if key in seen:
+            raise InvestorDataError(f"row {row}: field 'address' {addr} duplicates row {seen[key]}")
+        seen[key] = row
+        _check_int(row, "jurisdiction", rec.jurisdiction, 1, 999, "an ISO 3166-1 numeric code 1..999")
+        _check_int(row, "investor_type", rec.investor_type, 0, 255, "an integer 0..255")
+        _check_int(row, "expiry", rec.expiry, now + 1, 2**64 - 1, "a unix time in the future")
+    out = frame.loc[:, list(INVESTOR_COLUMNS)].copy()
+    for col in INVESTOR_COLUMNS[1:]:
+        out[col] = out[col].astype("int64") if col != "expiry" else out[col].map(int)
+    return out
+
+
+def _is_hex(text: str) -> bool:
+    try:
+        int(text, 16)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_int(row: int, field: str, value: Any, low: int, high: int, rule: str) -> None:
+    try:
+        number = int(value)
+        exact = number == value
+    except (TypeError, ValueError):
+        exact = False
+    if not exact or not low <= number <= high:
+        raise InvestorDataError(f"row {row}: field {field!r} = {value!r} must be {rule}")
+
+
+def register_investors(
+    registry: Any, agent: Any, investors: pd.DataFrame | Iterable[Mapping[str, Any]], batch_size: int = 100
+) -> list[Any]:
+    """Validate and register investors in batches of ``batch_size`` (each batch reverts whole on-chain)."""
+    registry = contract_at("IdentityRegistry", registry)
+    from brownie import chain as bchain
+
+    frame = validate_investors(investors, now=bchain.time())
+    receipts = []
+    for start in range(0, len(frame), batch_size):
+        part = frame.iloc[start : start + batch_size]
+        receipts.append(
+            registry.registerInvestors(
+                list(part["address"]),
+                [int(v) for v in part["jurisdiction"]],
+                [int(v) for v in part["investor_type"]],
+                [int(v) for v in part["expiry"]],
+                chain.tx(agent),
+            )
+        )
+    return receipts
+
+
+def allow_jurisdictions(registry: Any, admin: Any, codes: Iterable[int], allowed: bool = True) -> list[Any]:
+    """Allow (or disallow) ISO 3166-1 numeric jurisdiction codes in the registry."""
+    registry = contract_at("IdentityRegistry", registry)
+    return [registry.setJurisdictionAllowed(int(code), allowed, chain.tx(admin)) for code in codes]
+
+
+# ------------------------------------------------------------------------------------------------------
+# Issuance, distributions, claims
+# ------------------------------------------------------------------------------------------------------
+
+
+def issue(token: Any, issuer: Any, to: Any, amount: int, partition: bytes | None = None, data: bytes = b"") -> Any:
+    """Issue ``amount`` tokens to ``to`` (unrestricted, or into ``partition``, e.g. :data:`LOCKED`)."""
+    token = contract_at("TrancheToken", token)
+    if partition is None or partition == UNRESTRICTED:
+        return token.issue(to, int(amount), data, chain.tx(issuer))
+    return token.issueByPartition(partition, to, int(amount), data, chain.tx(issuer))
+
+
+def distribute(token: Any, distributor: Any, interest: int, principal: int) -> Any:
+    """Approve the token for ``interest + principal`` of the deal currency and distribute it."""
+    token = contract_at("TrancheToken", token)
+    currency = contract_at("TestStablecoin", token.currency())
+    total = int(interest) + int(principal)
+    if total:
+        currency.approve(token, total, chain.tx(distributor))
+    return token.distribute(int(interest), int(principal), chain.tx(distributor))
+
+
+def claim(token: Any, holder: Any, on_behalf_of: Any | None = None) -> tuple[int, int]:
+    """Withdraw ``holder``'s funds (or trigger it for ``on_behalf_of``); returns (interest, principal) paid."""
+    token = contract_at("TrancheToken", token)
+    if on_behalf_of is None:
+        receipt = token.claim(chain.tx(holder))
+    else:
+        receipt = token.claimFor(on_behalf_of, chain.tx(holder))
+    if "FundsWithdrawn" not in receipt.events:
+        return (0, 0)
+    event = receipt.events["FundsWithdrawn"]
+    return (int(event["interest"]), int(event["principal"]))
+
+
+def check_transfer(token: Any, sender: Any, to: Any, amount: int) -> TransferCheck:
+    """What ``canTransfer`` says about ``sender`` sending ``amount`` to ``to`` (never reverts)."""
+    token = contract_at("TrancheToken", token)
+    code, reason, partition = token.canTransfer(to, int(amount), b"", {"from": sender})
+    return TransferCheck(int.from_bytes(bytes(code), "big"), bytes32_text(reason), bytes32_text(partition))
+
+
+# ------------------------------------------------------------------------------------------------------
+# Reading: tranche state, statements, positions
+# ------------------------------------------------------------------------------------------------------
+
+
+def tranche_state(token: Any) -> dict[str, Any]:
+    """Everything an investor reads about a tranche (amounts in base units, factor in 1e18)."""
+    token = contract_at("TrancheToken", token)
+    return {
+        "address": str(token.address),
+        "name": token.name(),
+        "symbol": token.symbol(),
+        "decimals": int(token.decimals()),
+        "currency": str(token.currency()),
+        "coupon_bps": int(token.couponBps()),
+        "original_face": int(token.originalFace()),
+        "current_principal": int(token.currentPrincipal()),
+        "factor": int(token.factor()),
+        "cumulative_write_down": int(token.cumulativeWriteDown()),
+        "interest_shortfall": int(token.interestShortfall()),
+        "interest_distributed": int(token.totalInterestDistributed()),
+        "principal_distributed": int(token.totalPrincipalDistributed()),
+        "interest_claimed": int(token.totalInterestClaimed()),
+        "principal_claimed": int(token.totalPrincipalClaimed()),
+        "distributions": int(token.distributionCount()),
+        "holders": int(token.holderCount()),
+        "sweepable_dust": int(token.sweepableDust()),
+        "paused": bool(token.paused()),
+    }
+
+
+def statement(token: Any, holder: Any) -> dict[str, Any]:
+    """One holder's statement for one tranche: balances, outstanding principal share, paid and payable."""
+    token = contract_at("TrancheToken", token)
+    balance = int(token.balanceOf(holder))
+    supply = int(token.totalSupply())
+    principal = int(token.currentPrincipal())
+    withdrawable_interest, withdrawable_principal = (int(v) for v in token.withdrawableOf(holder))
+    withdrawn_interest, withdrawn_principal = (int(v) for v in token.withdrawnOf(holder))
+    return {
+        "token": str(token.address),
+        "symbol": token.symbol(),
+        "holder": str(holder),
+        "balance": balance,
+        "unrestricted": int(token.balanceOfByPartition(UNRESTRICTED, holder)),
+        "locked": int(token.balanceOfByPartition(LOCKED, holder)),
+        "principal_outstanding": balance * principal // supply if supply else 0,
+        "interest_withdrawable": withdrawable_interest,
+        "principal_withdrawable": withdrawable_principal,
+        "interest_withdrawn": withdrawn_interest,
+        "principal_withdrawn": withdrawn_principal,
+    }
+
+
+def positions(tokens: Iterable[Any], holder: Any) -> pd.DataFrame:
+    """A table of ``holder``'s statements across ``tokens`` (one row per tranche)."""
+    rows = [statement(token, holder) for token in tokens]
+    return pd.DataFrame(rows, columns=list(STATEMENT_COLUMNS))
+
+
+# ------------------------------------------------------------------------------------------------------
+# Investor wallets
+# ------------------------------------------------------------------------------------------------------
+
+
+def investor_account(name: str | None = None) -> Any:
+    """The investor's signing account: ``INVESTOR_PRIVATE_KEY`` (hex key, signed locally) or the brownie
+    account ``name`` / ``INVESTOR_ACCOUNT`` (asks for its password). Never an unlocked node account."""
+    import os
+
+    from brownie import accounts
+
+    key = os.environ.get("INVESTOR_PRIVATE_KEY", "").strip()
+    if key:
+        return accounts.add(key)
+    name = (name or os.environ.get("INVESTOR_ACCOUNT", "")).strip()
+    if name:
+        return accounts.load(name)
+    raise chain.ChainConfigError(
+        "no investor key: set INVESTOR_PRIVATE_KEY (hex) or INVESTOR_ACCOUNT (a brownie account name)"
+    )
+
+
+def render_positions(frame: pd.DataFrame, decimals: int = 6) -> str:
+    """Human-readable positions table (amounts converted from base units with ``decimals``)."""
+    if frame.empty:
+        return "no positions"
+    shown = frame.drop(columns=["token", "holder"]).set_index("symbol")
+    amounts = [c for c in shown.columns]
+    shown[amounts] = shown[amounts].astype("float64") / 10**decimals
+    return shown.to_string(float_format=lambda v: f"{v:,.{decimals}f}")

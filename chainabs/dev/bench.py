@@ -1,0 +1,63 @@
+"""``make bench``: run every registered benchmark and write ``reports/bench.json``.
+
+``python -m chainabs.dev.bench [name ...]`` runs all benchmarks or the named ones (names: the first argument
+of each ``@benchmark`` in ``chainabs/dev/benchmarks/*.py``, e.g. ``spv_period_close``). Benchmarks live in
+``chainabs.dev.benchmarks.<topic>`` modules and register themselves with
+:func:`chainabs.dev.benchmarks.benchmark`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import pkgutil
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from chainabs.dev import benchmarks
+from chainabs.dev.benchmarks import REGISTRY, machine
+from chainabs.paths import PROJECT_ROOT
+
+
+def _discover() -> None:
+    for mod in pkgutil.iter_modules(benchmarks.__path__):
+        importlib.import_module(f"chainabs.dev.benchmarks.{mod.name}")
+
+
+def run(only: list[str] | None = None, out: Path | None = None) -> dict[str, float]:
+    """Run the registered benchmarks (all, or those whose name is in ``only``); write and return metrics."""
+    _discover()
+    selected = [b for b in REGISTRY if not only or b[0] in only]
+    console = Console()
+    metrics: dict[str, float] = {}
+    if any(needs_chain for _, _, needs_chain in selected):
+        from chainabs.chain import connection as chain
+        from chainabs.dev import testing
+
+        testing.configure_local_chain(port=int(os.environ.get("CHAINABS_PORT", "8545")))
+        chain.ensure_connected()
+    for name, fn, _ in selected:
+        console.print(f"[bold]bench[/] {name} ...")
+        metrics.update(fn())
+    out = out or PROJECT_ROOT / "reports" / "bench.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    previous = json.loads(out.read_text()) if out.exists() and only else {}
+    previous.update(metrics)
+    previous["machine"] = machine()  # type: ignore[assignment]
+    out.write_text(json.dumps(previous, indent=2, sort_keys=True) + "\n")
+    table = Table(title=f"ChainABS benchmarks -> {out.relative_to(PROJECT_ROOT) if out.is_relative_to(PROJECT_ROOT) else out}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key in sorted(metrics):
+        value = metrics[key]
+        table.add_row(key, f"{value:,.0f}" if float(value).is_integer() else f"{value:,.4g}")
+    console.print(table)
+    return metrics
+
+
+if __name__ == "__main__":
+    run(sys.argv[1:] or None)

@@ -1,0 +1,14 @@
+"""Foundation benchmarks: deploying the deal currency."""
+
+from __future__ import annotations
+
+from chainabs.chain import connection as chain
+from chainabs.dev.benchmarks import benchmark
+
+
+@benchmark("currency", needs_chain=True)
+def currency_deploy_gas() -> dict[str, float]:
+    """Gas to deploy the test stablecoin (a reference point for the other gas figures)."""
+    proj = chain.load_project()
+    token = proj.TestStablecoin.deploy("Test USD", "tUSD", 6, chain.tx(chain.deployer()))
+    return {"currency_deploy_gas": token.tx.gas_used}

@@ -1,0 +1,297 @@
+"""The whole life of a deal, off chain: the executable specification of ``contracts/spv/SPV.sol``.
+
+:mod:`chainabs.model.waterfall` specifies one period close; :class:`DealModel` adds what the SPV does around
+it, with the same integer arithmetic: the offering and closing (true sale, reserve funding), the pending
+period report, the clean-up call (the call price arrives as prepayments and the pool goes to zero), the
+payments each close makes (fees to recipients; interest, principal and, for the equity class, the residual
+to the tranche tokens), the tokens' tranche state, and the end of the deal (unpaid principal written off,
+the reserve released to the equity class). It keeps the same conservation ledger as ``SPV.ledger()``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from enum import IntEnum
+
+from chainabs.model.waterfall import BPS, DealParams, DealState, PeriodReport, PeriodResult, close_period, validate_report
+
+
+class Phase(IntEnum):
+    """Solidity ``enum Phase``."""
+
+    OFFERING = 0
+    ACTIVE = 1
+    ENDED = 2
+
+
+class DealModelError(ValueError):
+    """An action the SPV would revert; ``name`` is the SPV's custom error."""
+
+    def __init__(self, name: str, *args: object) -> None:
+        self.name = name
+        self.error_args = args
+        super().__init__(f"{name}({', '.join(str(a) for a in args)})")
+
+
+@dataclass
+class Ledger:
+    """``SPV.ledger()``: every unit received and where it is now (field order = Solidity struct)."""
+
+    subscriptions: int = 0
+    reserve_funded: int = 0
+    collections: int = 0
+    clean_up_proceeds: int = 0
+    paid_to_originator: int = 0
+    fees_paid: int = 0
+    fees_owed: int = 0
+    distributed: int = 0
+    reserve_balance: int = 0
+    pending_collections: int = 0
+    unsettled_subscriptions: int = 0
+
+    @property
+    def received(self) -> int:
+        return self.subscriptions + self.reserve_funded + self.collections + self.clean_up_proceeds
+
+    @property
+    def accounted(self) -> int:
+        return (
+            self.paid_to_originator + self.fees_paid + self.fees_owed + self.distributed + self.reserve_balance
+            + self.pending_collections + self.unsettled_subscriptions
+        )
+
+    @property
+    def held(self) -> int:
+        """What the SPV's currency balance must be."""
+        return self.fees_owed + self.reserve_balance + self.pending_collections + self.unsettled_subscriptions
+
+    def check(self) -> None:
+        """Raise AssertionError unless every unit received is accounted for."""
+        if self.received != self.accounted:
+            raise AssertionError(f"ledger does not balance: received {self.received} != accounted {self.accounted}")
+
+
+@dataclass
+class TrancheView:
+    """What a class's token shows after the SPV's calls (mirror of the token's tranche state)."""
+
+    original_face: int
+    current_principal: int
+    cumulative_write_down: int = 0
+    interest_shortfall: int = 0
+    interest_distributed: int = 0
+    principal_distributed: int = 0
+
+
+@dataclass
+class ClosedPeriod:
+    """One close as the SPV reports it: the waterfall result, the state after, and the class payments."""
+
+    period: int
+    report: PeriodReport
+    result: PeriodResult
+    state: DealState
+    class_interest: tuple[int, ...]
+    clean_up_price: int
+
+
+@dataclass
+class DealModel:
+    """A deal from offering to end, mirroring the SPV step by step."""
+
+    params: DealParams
+    class_sizes: tuple[int, ...]
+    reserve_initial: int
+    phase: Phase = Phase.OFFERING
+    subscribed: list[int] = field(default_factory=list)
+    state: DealState | None = None
+    ledger: Ledger = field(default_factory=Ledger)
+    tranches: list[TrancheView] = field(default_factory=list)
+    fees_paid: list[int] = field(default_factory=list)
+    fees_withdrawn: list[int] = field(default_factory=list)
+    distributed: list[int] = field(default_factory=list)
+    history: list[ClosedPeriod] = field(default_factory=list)
+    pending: PeriodReport | None = None
+    pending_clean_up: int = 0
+
+    def __post_init__(self) -> None:
+        n = len(self.params.classes)
+        if len(self.class_sizes) != n:
+            raise DealModelError("InvalidTerms", "one size and one token per class")
+        if sum(self.class_sizes) != self.params.original_pool_balance:
+            raise DealModelError("InvalidTerms", "class sizes must add up to the pool")
+        self.subscribed = [0] * n
+        self.distributed = [0] * n
+        self.fees_paid = [0] * len(self.params.fees)
+        self.fees_withdrawn = [0] * len(self.params.fees)
+        self.tranches = [TrancheView(original_face=0, current_principal=0) for _ in range(n)]
+        self.state = DealState(
+            periods_closed=0,
+            pool_balance=self.params.original_pool_balance,
+            class_balances=tuple(self.class_sizes),
+            interest_shortfalls=(0,) * n,
+            pdl=(0,) * n,
+            fee_shortfalls=(0,) * len(self.params.fees),
+            reserve_balance=0,
+            cumulative_defaults=0,
+            cumulative_recoveries=0,
+            triggers_breached=0,
+        )
+
+    # ------------------------------------------------------------------------------------------ offering
+    def subscribe(self, class_index: int, amount: int) -> None:
+        """An investor pays ``amount`` and receives ``amount`` units of the class."""
+        self._require(Phase.OFFERING)
+        if not 0 <= class_index < len(self.class_sizes):
+            raise DealModelError("UnknownClass", class_index)
+        if amount <= 0:
+            raise DealModelError("ZeroAmount")
+        available = self.class_sizes[class_index] - self.subscribed[class_index]
+        if amount > available:
+            raise DealModelError("OverSubscribed", class_index, amount, available)
+        self.subscribed[class_index] += amount
+        self.ledger.subscriptions += amount
+        self.ledger.unsettled_subscriptions += amount
+        t = self.tranches[class_index]
+        t.original_face += amount
+        t.current_principal += amount
+
+    def close_deal(self) -> int:
+        """Pay the originator, fund the reserve; returns the purchase price."""
+        self._require(Phase.OFFERING)
+        for i, (have, size) in enumerate(zip(self.subscribed, self.class_sizes)):
+            if have != size:
+                raise DealModelError("NotFullySubscribed", i, have, size)
+        self.phase = Phase.ACTIVE
+        price = self.ledger.subscriptions
+        self.ledger.paid_to_originator = price
+        self.ledger.unsettled_subscriptions = 0
+        self.ledger.reserve_funded = self.reserve_initial
+        self.ledger.reserve_balance = self.reserve_initial
+        self.state = replace(self.state, reserve_balance=self.reserve_initial)
+        return price
+
+    # ------------------------------------------------------------------------------------------- periods
+    def submit(self, report: PeriodReport) -> int:
+        """The servicer deposits the collections; returns their amount."""
+        self._require(Phase.ACTIVE)
+        if self.pending is not None:
+            raise DealModelError("ReportPending", self.state.periods_closed + 1)
+        validate_report(self.state, report)
+        self.pending = report
+        self.ledger.collections += report.cash_in
+        self.ledger.pending_collections += report.cash_in
+        return report.cash_in
+
+    def clean_up_level(self) -> int:
+        """Pool balance at or below which the originator may call the deal."""
+        return self.params.original_pool_balance * self.params.clean_up_call_bps // BPS
+
+    def exercise_clean_up_call(self) -> int:
+        """The originator buys the pending period's ending pool at par; returns the price."""
+        self._require(Phase.ACTIVE)
+        if self.pending is None:
+            raise DealModelError("NoReportPending", self.state.periods_closed + 1)
+        price = self.pending.pool_ending_balance
+        level = self.clean_up_level()
+        if self.pending_clean_up != 0 or price == 0 or price > level:
+            raise DealModelError("CleanUpCallNotAvailable", price, level)
+        self.pending_clean_up = price
+        self.ledger.clean_up_proceeds += price
+        self.ledger.pending_collections += price
+        return price
+
+    def close_period(self) -> ClosedPeriod:
+        """Run the waterfall on the pending report and make the SPV's payments."""
+        self._require(Phase.ACTIVE)
+        if self.pending is None:
+            raise DealModelError("NoReportPending", self.state.periods_closed + 1)
+        report = self.pending
+        price = self.pending_clean_up
+        effective = report
+        if price:
+            effective = replace(
+                report,
+                prepayments=report.prepayments + price,
+                pool_ending_balance=0,
+                delinquent_30=0,
+                delinquent_60=0,
+                delinquent_90_plus=0,
+            )
+        before = self.state
+        res, nxt = close_period(self.params, before, effective)
+        self.state = nxt
+        self.pending = None
+        self.pending_clean_up = 0
+        self.ledger.pending_collections = 0
+        self.ledger.reserve_balance = nxt.reserve_balance
+        for i, amount in enumerate(res.fee_paid):
+            self.fees_paid[i] += amount
+            self.ledger.fees_owed += amount
+        n = len(self.class_sizes)
+        class_interest = []
+        for i in range(n):
+            t = self.tranches[i]
+            t.current_principal -= res.write_down[i]
+            t.cumulative_write_down += res.write_down[i]
+            t.current_principal += res.pdl_cured[i]
+            t.cumulative_write_down -= res.pdl_cured[i]
+            interest = res.interest_paid[i] + (res.residual if i == n - 1 else 0)
+            class_interest.append(interest)
+            self._distribute(i, interest, res.principal_paid[i])
+            t.interest_shortfall = nxt.interest_shortfalls[i]
+        closed = ClosedPeriod(nxt.periods_closed, report, res, nxt, tuple(class_interest), price)
+        self.history.append(closed)
+        return closed
+
+    def end_deal(self, *, legal_final: bool = False) -> tuple[int, int]:
+        """End the deal; returns (released to equity, final write-down)."""
+        self._require(Phase.ACTIVE)
+        debt = sum(self.state.class_balances[:-1])
+        if self.pending is not None:
+            raise DealModelError("ReportPending", self.state.periods_closed + 1)
+        if not legal_final and (self.state.pool_balance != 0 or debt != 0):
+            raise DealModelError("CannotEnd", self.state.pool_balance, debt)
+        self.phase = Phase.ENDED
+        final = 0
+        for i, t in enumerate(self.tranches):
+            unpaid = self.state.class_balances[i] - self.state.pdl[i]
+            t.current_principal -= unpaid
+            t.cumulative_write_down += unpaid
+            final += unpaid
+        released = self.state.reserve_balance
+        n = len(self.class_sizes)
+        self.state = replace(self.state, class_balances=(0,) * n, pdl=(0,) * n, reserve_balance=0)
+        self.ledger.reserve_balance = 0
+        if released:
+            self._distribute(n - 1, released, 0)
+        return released, final
+
+    def fee_owed(self, fee_index: int) -> int:
+        """What fee ``fee_index`` earned and was not paid out yet (``SPV.feeOwed``)."""
+        if not 0 <= fee_index < len(self.fees_paid):
+            raise DealModelError("UnknownFee", fee_index)
+        return self.fees_paid[fee_index] - self.fees_withdrawn[fee_index]
+
+    def withdraw_fees(self, fee_index: int) -> int:
+        """``SPV.withdrawFees`` (and the settlement of ``setFeeRecipient``): pay out what the fee is owed."""
+        amount = self.fee_owed(fee_index)
+        self.fees_withdrawn[fee_index] += amount
+        self.ledger.fees_owed -= amount
+        self.ledger.fees_paid += amount
+        return amount
+
+    # ----------------------------------------------------------------------------------------- internals
+    def _distribute(self, i: int, interest: int, principal: int) -> None:
+        if interest + principal == 0:
+            return
+        t = self.tranches[i]
+        t.interest_distributed += interest
+        t.principal_distributed += principal
+        t.current_principal -= principal
+        self.distributed[i] += interest + principal
+        self.ledger.distributed += interest + principal
+
+    def _require(self, phase: Phase) -> None:
+        if self.phase != phase:
+            raise DealModelError("WrongPhase", int(phase), int(self.phase))
