@@ -1,5 +1,6 @@
 # ChainABS: everything a fresh clone needs is installed by these rules, pinned, from the package
 # registries only (PyPI, npm). A second run reinstalls nothing: each step leaves a stamp file.
+# Paths are quoted in recipes: the project may live in a folder whose path holds spaces or dots.
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
@@ -13,31 +14,37 @@ SOLC_BIN := .solcx/solc-v$(SOLC_VERSION)
 
 export SOLCX_BINARY_PATH := $(CURDIR)/.solcx
 export PATH := $(CURDIR)/node_modules/.bin:$(BIN):$(PATH)
-export PYTHONPATH := $(CURDIR)
 export MPLBACKEND := Agg
 
 # Test settings: CI=true makes hypothesis derandomized and the runs deterministic anyway.
 PYTEST_ARGS ?=
 
-.PHONY: help install demo test bench compile clean lint
+.PHONY: help install demo test bench compile abis clean
 
 help:
 	@echo "make demo    install what is missing, start a local chain, run the consumer-loan deal end to end"
 	@echo "make test    install what is missing, run the whole test suite"
 	@echo "make bench   gas and speed benchmarks -> reports/bench.json"
 	@echo "make compile compile the contracts (build/)"
+	@echo "make abis    compile, then write the ABIs shipped in chainabs/chain/abi/ (commit them)"
 	@echo "make clean   remove build output and reports (keeps .venv and node_modules)"
 
 $(STAMPS):
 	mkdir -p $(STAMPS)
 
 $(STAMPS)/venv: requirements.txt | $(STAMPS)
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements.txt
+	test -x "$(BIN)/python" || "$(PYTHON)" -m venv $(VENV)
+	"$(BIN)/python" -m pip install --disable-pip-version-check -q -r requirements.txt
 	touch $@
 
 $(STAMPS)/node: package.json package-lock.json | $(STAMPS)
 	npm ci --no-audit --no-fund
+	touch $@
+
+# The chainabs package itself (editable: the checkout is the package), which puts the `chainabs` command in
+# .venv/bin. Built with the pinned setuptools already in the venv: nothing is fetched.
+$(STAMPS)/package: pyproject.toml $(STAMPS)/venv | $(STAMPS)
+	"$(BIN)/python" -m pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e .
 	touch $@
 
 # The compiler: a native solc of the pinned version on PATH if there is one, else the npm solc
@@ -55,19 +62,22 @@ $(SOLC_BIN): $(STAMPS)/node tools/solc-native.js tools/solc-launcher.sh brownie-
 .env:
 	cp .env.example .env
 
-install: $(STAMPS)/venv $(STAMPS)/node $(SOLC_BIN) .env
+install: $(STAMPS)/venv $(STAMPS)/node $(STAMPS)/package $(SOLC_BIN) .env
 
 compile: install
-	$(BIN)/brownie compile
+	"$(BIN)/brownie" compile
+
+abis: compile
+	"$(BIN)/python" -m chainabs.chain.abis
 
 demo: install
-	$(BIN)/brownie run scripts/demo.py
+	"$(BIN)/chainabs" demo
 
 test: install
-	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
+	"$(BIN)/python" -m pytest tests $(PYTEST_ARGS)
 
 bench: install
-	$(BIN)/python -m chainabs.dev.bench
+	"$(BIN)/python" -m chainabs.dev.bench
 
 clean:
 	rm -rf build reports .hypothesis

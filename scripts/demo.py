@@ -1,7 +1,7 @@
-"""`brownie run scripts/demo.py`: the consumer-loan deal end to end on the connected chain."""
+"""`brownie run scripts/demo.py`: the consumer-loan deal end to end on the connected chain (`chainabs demo`)."""
 
-from chainabs.apps import demo
+from chainabs.apps.cli import script
 
 
-def main() -> None:
-    demo.run()
+def main(*args: str) -> None:
+    script("demo", flags=args)

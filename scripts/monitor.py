@@ -1,18 +1,10 @@
-"""`brownie run scripts/monitor.py main <spv-address> [state-dir] [polls]`: follow a deal's contracts (discovered
-from the SPV) and print / append to <state-dir>/events.jsonl every alert and privileged action, resuming
-from a checkpoint after a restart."""
+"""`brownie run scripts/monitor.py main <spv-address> [options]`: follow a deal's alerts and privileged
+actions on the connected network (`chainabs monitor`; options after `--` or as words, e.g.
+`state=reports/monitor`, `max-polls=10`)."""
 
-from pathlib import Path
+from chainabs.apps.cli import script
+from chainabs.chain.connection import endpoint
 
 
-def main(spv: str, state: str = "reports/monitor", polls: str | None = None) -> None:
-    from brownie import web3
-
-    from chainabs.chain import connection as chain
-    from chainabs.apps import monitor
-
-    chain.ensure_connected()
-    args = ["--rpc", web3.provider.endpoint_uri, "--spv", spv, "--state", str(Path(state))]
-    if polls:
-        args += ["--max-polls", str(int(polls))]
-    monitor.main(args)
+def main(spv: str, *flags: str) -> None:
+    script("monitor", spv, "--rpc", endpoint(), flags=flags)

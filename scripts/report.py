@@ -1,17 +1,9 @@
-"""`brownie run scripts/report.py main <spv-address> [out-dir]`: investor, pool and regulator reports
-rebuilt from chain data (views and event logs) of the connected network."""
+"""`brownie run scripts/report.py main <spv-address> [options]`: reports rebuilt from chain data of the
+connected network (`chainabs report`; options after `--` or as words, e.g. `out=reports/x`)."""
 
-from pathlib import Path
+from chainabs.apps.cli import script
+from chainabs.chain.connection import endpoint
 
 
-def main(spv: str, out: str | None = None) -> None:
-    from brownie import web3
-
-    from chainabs.chain import connection as chain
-    from chainabs.apps import reports
-
-    chain.ensure_connected()
-    args = ["--rpc", web3.provider.endpoint_uri, "--spv", spv]
-    if out:
-        args += ["--out", str(Path(out))]
-    reports.main(args)
+def main(spv: str, *flags: str) -> None:
+    script("report", spv, "--rpc", endpoint(), flags=flags)

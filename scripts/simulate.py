@@ -1,9 +1,8 @@
-"""`brownie run scripts/simulate.py main [--deal consumer_loan] [--mode grid|mc|both] ...`: scenario grid
-and Monte Carlo of a deal spec -> reports/simulation/<deal>/ (no chain needed: `python -m chainabs.apps.simulate`
-takes the same arguments without starting one)."""
+"""`brownie run scripts/simulate.py main [options]`: scenario grid and Monte Carlo of a deal spec
+(`chainabs simulate`, which needs no chain; options after `--` or as words, e.g. `mode=grid`, `cpr=0.05,0.1`)."""
+
+from chainabs.apps.cli import script
 
 
-def main(*args: str) -> None:
-    from chainabs.apps import simulate
-
-    simulate.main(list(args))
+def main(*flags: str) -> None:
+    script("simulate", flags=flags)

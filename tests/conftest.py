@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from hypothesis import settings
 
-from chainabs.dev import testing as chainabs_testing
+from chainabs.chain import connection
+from chainabs.dev.testing import worker_index, worker_port
 
 # Topic fixtures live in tests/plugins/<topic>.py; each topic adds one line here.
 pytest_plugins = [
@@ -20,11 +19,11 @@ pytest_plugins = [
     "plugins.spvtests",
 ]
 
-# Several test runs can use their own anvil side by side (CHAINABS_PORT), and the chain gets a block gas
-# limit large enough for gas-sized onboarding batches. Must run before brownie connects.
-chainabs_testing.configure_local_chain(
-    port=int(os.environ.get("CHAINABS_PORT", "8545")), gas_limit=30_000_000, accounts=20
-)
+# Several test runs can use their own anvil side by side (CHAINABS_PORT), and so can pytest-xdist workers:
+# worker N's chain listens on CHAINABS_PORT + 10 N (brownie's xdist runner adds N to the port it is given), its
+# helper nodes on the nine ports after. The chain gets a block gas limit large enough for gas-sized onboarding
+# batches. Must run before brownie connects.
+connection.configure_local_chain(port=worker_port() - worker_index(), gas_limit=30_000_000, accounts=20)
 
 # Deterministic property tests: the same examples on every run and every machine.
 settings.register_profile("chainabs", derandomize=True, database=None, deadline=None, print_blob=True)

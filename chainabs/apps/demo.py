@@ -15,12 +15,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import io
-import sys
 import tempfile
-import warnings
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -28,57 +24,43 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from chainabs.chain import connection as chain
-from chainabs.model import delinquency
-from chainabs.chain import registry as registrylib
-from chainabs.apps import reports as reportslib
+from chainabs.apps.reports import write_reports
 from chainabs.apps.verify import verify_servicing_tape
+from chainabs.chain import connection, orchestration
 from chainabs.chain import servicing as servicer_side
+from chainabs.chain import spv as spvlib
 from chainabs.chain.read.deal import read_deal
 from chainabs.chain.read.pool import pool_report
-from chainabs.model import servicing
-from chainabs.chain import spv as spvlib
-from chainabs.paths import PROJECT_ROOT
+from chainabs.chain.sender import deploy, transact
+from chainabs.chain.tokens import claim
+from chainabs.model import delinquency, servicing, terms
 from chainabs.model.collections import period_reports
-from chainabs.chain.deploy import Deployer
 from chainabs.model.spec import load_deal
 from chainabs.model.synthetic import generate_tape
 from chainabs.model.tape import select_eligible
-from chainabs.model import terms
-
-console = Console()
+from chainabs.paths import REPORTS_DIR
 
 #: Demo assumptions (annual rates): a consumer pool with some stress in the middle of its life.
 DEMO_ASSUMPTIONS = {"cpr": 0.12, "severity": 0.65, "recovery_lag": 3}
 DEMO_ROLL_RATES = {"current_to_30": 0.025, "roll_30_60": 0.45, "roll_60_90": 0.55, "roll_90_default": 0.7,
                    "cure_30": 0.35, "cure_60": 0.15, "cure_90": 0.05}
-JURISDICTION = spvlib.DEFAULT_JURISDICTION
 
 
-def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbose: bool = False) -> dict[str, Any]:
-    """Run the whole deal on the connected local chain; returns addresses and summary tables.
-
-    brownie prints every transaction; unless ``verbose``, that output is dropped and the demo prints its
-    own account of each step.
-    """
-    global console
-    console = Console(file=sys.stdout, width=max(Console().width, 110))
-    warnings.filterwarnings("ignore", category=FutureWarning)  # brownie's own deprecation notices
-    if verbose:
-        return _run(loans, seed, out_dir)
-    with contextlib.redirect_stdout(io.StringIO()):
-        return _run(loans, seed, out_dir)
-
-
-def _run(loans: int, seed: int, out_dir: Path | None) -> dict[str, Any]:
-    proj = chain.ensure_connected()
-    from brownie import web3
+def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbose: bool = False,
+        console: Console | None = None) -> dict[str, Any]:
+    """Run the whole deal on the connected local chain (connecting to the default one if none is); returns
+    addresses and summary tables. ``verbose`` also prints every deployment step."""
+    console = console or Console(width=max(Console().width, 110))
+    steps = console if verbose else Console(file=io.StringIO())
+    connection.connect()
+    web3 = connection.connected_web3()
     from brownie import chain as bchain
 
-    if not chain.is_local():
-        raise chain.ChainConfigError("the demo mints test currency and moves chain time: run it on a local chain")
-    wallets = chain.local_accounts(16)
-    roles = spvlib.role_accounts(wallets)
+    if not connection.is_local():
+        raise connection.ChainConfigError("the demo mints test currency and moves chain time: run it on a local chain")
+    proj = connection.load_project()
+    wallets = connection.local_accounts(16)
+    roles = orchestration.role_accounts(wallets)
     arranger, originator, servicer = roles["arranger"], roles["originator"], roles["servicer"]
     investors = wallets[10:16]
     kyc_agent = wallets[4]
@@ -88,60 +70,36 @@ def _run(loans: int, seed: int, out_dir: Path | None) -> dict[str, Any]:
     # 1. Tape -> registry.
     base = load_deal("consumer_loan")
     book = generate_tape(loans, kind="consumer_loan", seed=seed, cutoff=base.dates.cut_off, decimals=base.currency.decimals)
-    currency = proj.TestStablecoin.deploy("Test CNH", base.currency.symbol, base.currency.decimals, chain.tx(arranger))
-    registry = registrylib.deploy_registry(arranger, originators=(originator,), servicers=(servicer,))
+    currency, _ = deploy(proj.TestStablecoin, "Test CNH", base.currency.symbol, base.currency.decimals, sender=arranger)
     criteria = terms.criteria_from_spec(base)
     tape = select_eligible(book, criteria, today=base.dates.cut_off)
     console.print(f"   originator's book: {len(book)} loans, {len(tape)} eligible for the pool")
-    pool_id = registrylib.create_pool(registry, originator, criteria)
+    registry, pool_id = orchestration.open_pool(arranger, originator, servicer, criteria)
     console.print(f"[bold]1. onboarding[/] {len(tape)} loans into pool {pool_id} of registry {registry.address}")
-    onboarded = registrylib.onboard(registry, pool_id, tape, originator, today=base.dates.cut_off, console=console)
-    info = registrylib.pool_info(registry, pool_id)
-    pool_units = int(info["principal"])
+    spec, onboarded = orchestration.fill_pool(registry, pool_id, tape, originator, base, console=console)
+    pool_units = spec.units(spec.pool.original_balance)
     console.print(f"   {onboarded.registered} certificates, {onboarded.batches} batches, "
                   f"{onboarded.gas_used / max(onboarded.registered, 1):,.0f} gas/asset, root {onboarded.root}")
 
-    # 2. Deal sized to the pool, deployed through the resumable plan.
-    spec = base.sized_to(Decimal(pool_units).scaleb(-base.currency.decimals))
-    times = terms.DealTimes.from_spec(spec, closing_at=bchain.time())
-    plan = spvlib.deploy_plan(spec, {k: v.address for k, v in roles.items()}, currency=currency.address,
-                              registry=registry.address, pool_id=pool_id, times=times, kyc_agent=kyc_agent.address)
-    # A local chain starts empty every run: its manifest from an earlier run must not be resumed.
-    manifest_root = Path(tempfile.mkdtemp(prefix="chainabs-demo-"))
-    manifest = Deployer(spec.name, arranger, project=proj, manifest_root=manifest_root).run(plan, assume_yes=True)
-    spv = proj.SPV.at(manifest.address("spv"))
-    tokens = [proj.TrancheToken.at(a) for a in spv.classTokens()]
-    identity = proj.IdentityRegistry.at(manifest.address("identity"))
+    # 2. Deal sized to the pool, deployed through the resumable plan (a local chain starts empty every run:
+    # its manifest from an earlier run must not be resumed, hence a fresh folder).
+    d = orchestration.stand_up(spec, roles, currency=currency, registry=registry, pool_id=pool_id, kyc_agent=kyc_agent,
+                               investors=[originator, *investors], project=proj,
+                               manifest_root=Path(tempfile.mkdtemp(prefix="chainabs-demo-")),
+                               closing_at=bchain.time(), out=steps)
+    spv, tokens, model = d.spv, d.tokens, d.model
     console.print(f"[bold]2. deployed[/] SPV {spv.address} with classes "
                   + ", ".join(f"{t.symbol()} {t.address}" for t in tokens))
 
-    # 3. KYC, offering, closing.
-    identity.setJurisdictionAllowed(JURISDICTION, True, chain.tx(arranger))
-    people = [originator, *investors]
-    expiry = bchain.time() + 5 * 365 * 86_400
-    identity.registerInvestors([p.address for p in people], [JURISDICTION] * len(people), [1] * len(people),
-                               [expiry] * len(people), chain.tx(kyc_agent))
-    model = terms.model_for(spec)
-    sizes = terms.class_sizes(spec)
-    holders: dict[int, list[Any]] = {}
-    for i, size in enumerate(sizes[:-1]):
-        group = investors[i * 2 : i * 2 + 3] if i == 0 else investors[3 + i : 5 + i]
-        holders[i] = group
-        share = size // len(group)
-        for k, inv in enumerate(group):
-            amount = share if k < len(group) - 1 else size - share * (len(group) - 1)
-            currency.mint(inv, amount, chain.tx(arranger))
-            spvlib.subscribe(spv, inv, i, amount)
-            model.subscribe(i, amount)
-    currency.mint(originator, sizes[-1], chain.tx(arranger))
-    spvlib.subscribe(spv, originator, len(sizes) - 1, sizes[-1], retained=True)
-    model.subscribe(len(sizes) - 1, sizes[-1])
-    holders[len(sizes) - 1] = [originator]
-    registry.approvePool(pool_id, spv, chain.tx(originator))
+    # 3. Offering (investors were KYC'd by the plan) and closing.
+    equity = len(d.sizes()) - 1
+    holders: dict[int, list[Any]] = {
+        i: investors[i * 2 : i * 2 + 3] if i == 0 else investors[3 + i : 5 + i] for i in range(equity)
+    }
+    orchestration.subscribe_classes(d, holders, arranger)
+    holders[equity] = [originator]
     reserve = spec.units(spec.reserve.initial)
-    currency.mint(arranger, reserve, chain.tx(arranger))
-    spvlib.close_deal(spv, arranger)
-    model.close_deal()
+    orchestration.close(d, arranger)
     console.print(f"[bold]3. closed[/]: originator paid {pool_units / 1e6:,.2f} {spec.currency.symbol} for pool {pool_id} "
                   f"(now owned by the SPV: {registry.poolOwner(pool_id) == spv.address}), reserve {reserve / 1e6:,.2f}")
 
@@ -156,7 +114,7 @@ def _run(loans: int, seed: int, out_dir: Path | None) -> dict[str, Any]:
     level = model.clean_up_level()
     claimed = 0
     payments: list[dict[str, Any]] = []
-    out = out_dir or PROJECT_ROOT / "reports" / spec.name
+    out = out_dir or REPORTS_DIR / spec.name
     book = servicing.ServicingBook.open(tape, seed=seed)
     for projected in reports:
         period = model.state.periods_closed + 1
@@ -167,28 +125,22 @@ def _run(loans: int, seed: int, out_dir: Path | None) -> dict[str, Any]:
         report = servicing.period_report(loan_tape)
         tape_path = servicing.write_servicing_tape(loan_tape, out / "servicing" / f"period-{period:03d}.csv")
         if report.cash_in:
-            currency.mint(servicer, report.cash_in, chain.tx(arranger))
+            transact(currency.mint, servicer, report.cash_in, sender=arranger)
         servicer_side.submit_period(spv, registry, servicer, previous, loan_tape, originator.address,
                                     tape_path.relative_to(out).as_posix())
         model.submit(report)
         call = 0 < report.pool_ending_balance <= level
         if call:
-            currency.mint(originator, report.pool_ending_balance, chain.tx(arranger))
+            transact(currency.mint, originator, report.pool_ending_balance, sender=arranger)
             spvlib.exercise_clean_up_call(spv, originator, report)
             model.exercise_clean_up_call()
-        due = spv.paymentDate(period)
-        if bchain.time() < due:
-            bchain.sleep(due - bchain.time() + 1)
+        connection.advance_to(int(spv.paymentDate(period)))
         tx = spvlib.close_period(spv, investors[-1], report)
         closed = model.close_period()
         if spvlib.result_of(tx) != closed.result:
             raise AssertionError(f"period {period}: the chain and the model disagree")
         payments.extend(spvlib.payment_rows(tx, closed))
-        for i, group in holders.items():
-            for h in group:
-                if tokens[i].withdrawableFundsOf(h) > 0:
-                    interest, principal = _claim(tokens[i], h)
-                    claimed += interest + principal
+        claimed += _claim_all(tokens, holders)
         alerts = [name for name in ("TriggerBreached", "TriggerCured", "DelinquencyAlert", "ReserveDrawn") if name in tx.events]
         console.print(f"   period {period:2d}: pool {closed.state.pool_balance / 1e6:14,.2f}  paid "
                       f"{sum(closed.class_interest) / 1e6:12,.2f} interest {sum(closed.result.principal_paid) / 1e6:14,.2f} principal"
@@ -205,11 +157,7 @@ def _run(loans: int, seed: int, out_dir: Path | None) -> dict[str, Any]:
     # Fees were booked at every close; their recipients withdraw them (anyone may trigger it).
     fees_paid = spvlib.withdraw_all_fees(spv, investors[-1])
     mismatches_fees = int(fees_paid != [model.withdraw_fees(k) for k in range(len(fees_paid))])
-    for i, group in holders.items():
-        for h in group:
-            if tokens[i].withdrawableFundsOf(h) > 0:
-                interest, principal = _claim(tokens[i], h)
-                claimed += interest + principal
+    claimed += _claim_all(tokens, holders)
     table = spvlib.reconcile(spv, model)
     mismatches += int((~table["match"]).sum()) + mismatches_fees
     left = int(currency.balanceOf(spv))
@@ -220,7 +168,7 @@ def _run(loans: int, seed: int, out_dir: Path | None) -> dict[str, Any]:
     console.print(_table(summary, "Tranches at the end of the deal"))
 
     data = read_deal(web3.provider.endpoint_uri, spv.address, start_block=0)
-    paths = reportslib.write_reports(data, out, extra_tables={
+    paths = write_reports(data, out, extra_tables={
         "reconciliation_payments": payment_table,  # every tranche payment on chain vs the simulation
         "reconciliation_figures": table,  # every figure of the SPV and the tokens vs the model at the end
     })
@@ -244,10 +192,14 @@ def _run(loans: int, seed: int, out_dir: Path | None) -> dict[str, Any]:
             "servicing_mismatches": len(mismatches_last)}
 
 
-def _claim(token: Any, holder: Any) -> tuple[int, int]:
-    receipt = token.claim(chain.tx(holder))
-    ev = receipt.events["FundsWithdrawn"] if "FundsWithdrawn" in receipt.events else None
-    return (int(ev["interest"]), int(ev["principal"])) if ev else (0, 0)
+def _claim_all(tokens: list[Any], holders: dict[int, list[Any]]) -> int:
+    """Every holder claims what its class owes it; returns the total paid."""
+    paid = 0
+    for i, group in holders.items():
+        for h in group:
+            if tokens[i].withdrawableFundsOf(h) > 0:
+                paid += sum(claim(tokens[i], h))
+    return paid
 
 
 def _summary(spec: Any, tokens: list[Any], model: Any) -> pd.DataFrame:

@@ -15,7 +15,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -189,37 +189,20 @@ def follow(rpc_url: str, watch: dict[str, str], state_dir: Path, *, start_block:
     return monitor
 
 
-def main(argv: list[str] | None = None) -> None:
-    """``python -m chainabs.apps.monitor --rpc URL (--spv 0xaddr | --watch Name:0xaddr ...) --state DIR``."""
-    import argparse
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rpc", required=True, help="JSON-RPC endpoint")
-    parser.add_argument("--spv", default=None, metavar="ADDRESS",
-                        help="follow the whole deal of this SPV (its registry pool, tokens, identity registry)")
-    parser.add_argument("--watch", action="append", default=[], metavar="NAME:ADDRESS",
-                        help="contract to follow (ABI name shipped in chainabs/chain/abi and address); repeatable")
-    parser.add_argument("--state", required=True, type=Path, help="folder for checkpoint.json and events.jsonl")
-    parser.add_argument("--start-block", type=int, default=None,
-                        help="first block (default: the deal's first deployment with --spv, else 0)")
-    parser.add_argument("--interval", type=float, default=1.0)
-    parser.add_argument("--max-polls", type=int, default=None)
-    parser.add_argument("--quiet", action="store_true")
-    args = parser.parse_args(argv)
-    if not args.spv and not args.watch:
-        parser.error("give --spv ADDRESS or at least one --watch NAME:ADDRESS")
+def watch_list(rpc_url: str, spv: str | None, contracts: Sequence[str] = ()) -> tuple[dict[str, str], int,
+                                                                                Callable[[DecodedEvent], str | None]]:
+    """What ``chainabs monitor`` follows: the whole deal of ``spv`` (:func:`deal_watch`) and / or ``contracts``
+    given as ``NAME:ADDRESS`` (a shipped ABI name); returns (address -> ABI name, first block, classifier)."""
+    if not spv and not contracts:
+        raise ValueError("give an SPV address or at least one --watch NAME:ADDRESS")
     watch: dict[str, str] = {}
-    start, classifier = 0, None
-    if args.spv:
-        watch, start, classifier = deal_watch(args.rpc, args.spv)
-    for item in args.watch:
+    start, classifier = 0, default_classifier
+    if spv:
+        watch, start, classifier = deal_watch(rpc_url, spv)
+    for item in contracts:
         name, _, address = item.partition(":")
         if not address:
-            parser.error(f"--watch {item!r}: expected NAME:ADDRESS")
+            raise ValueError(f"--watch {item!r}: expected NAME:ADDRESS")
+        load_abi(name)  # an unknown ABI name fails here, before anything is followed
         watch[Web3.to_checksum_address(address)] = name
-    follow(args.rpc, watch, args.state, start_block=start if args.start_block is None else args.start_block,
-           interval=args.interval, max_polls=args.max_polls, quiet=args.quiet, classifier=classifier)
-
-
-if __name__ == "__main__":
-    main()
+    return watch, start, classifier

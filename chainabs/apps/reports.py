@@ -16,11 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from rich.console import Console
+from web3 import Web3
 
 from chainabs.chain.read import pool as poolread
 from chainabs.chain.read import tables
 from chainabs.chain.read.deal import DealReader, read_deal, struct_field
 from chainabs.model.waterfall import TriggerKind
+from chainabs.paths import REPORTS_DIR
 
 #: Rows of one table shown in the HTML report (the CSV files have them all).
 HTML_MAX_ROWS = 500
@@ -143,24 +146,13 @@ def write_reports(d: DealReader, out_dir: Path, *, extra_tables: dict[str, pd.Da
     return paths
 
 
-def main(argv: list[str] | None = None) -> dict[str, Path]:
-    """``python -m chainabs.apps.reports --rpc URL --spv ADDRESS [--out DIR]``: a fresh process, chain data only."""
-    import argparse
-
-    from rich.console import Console
-
-    parser = argparse.ArgumentParser(description="Rebuild a deal's reports from chain data")
-    parser.add_argument("--rpc", required=True)
-    parser.add_argument("--spv", required=True)
-    parser.add_argument("--out", type=Path, default=None, help="folder (default: reports/<deal>)")
-    parser.add_argument("--start-block", type=int, default=None)
-    args = parser.parse_args(argv)
-    d = read_deal(args.rpc, args.spv, start_block=args.start_block)
-    out = args.out or Path("reports") / deal_slug(d)
+def report_deal(rpc: str | Web3, spv: str, *, out: Path | None = None, start_block: int | None = None,
+                console: Console | None = None) -> dict[str, Path]:
+    """``chainabs report``: read the deal of ``spv`` from chain data only and write its reports under ``out``
+    (default ``reports/<deal>``); returns the files by name."""
+    console = console or Console()
+    d = read_deal(rpc, spv, start_block=start_block)
+    out = out or REPORTS_DIR / deal_slug(d)
     paths = write_reports(d, out)
-    Console().print(f"reports for SPV {d.spv_address} written to {out}: {', '.join(sorted(p.name for p in paths.values()))}")
+    console.print(f"reports for SPV {d.spv_address} written to {out}: {', '.join(sorted(p.name for p in paths.values()))}")
     return paths
-
-
-if __name__ == "__main__":
-    main()

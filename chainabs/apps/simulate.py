@@ -1,9 +1,9 @@
-"""``python -m chainabs.apps.simulate`` / ``brownie run scripts/simulate.py``: scenario grids and Monte Carlo runs
-of a deal spec, written as CSV tables and PNG charts under ``reports/simulation/<deal>/``."""
+"""``chainabs simulate``: scenario grids and Monte Carlo runs of a deal spec through the deal model, written as
+CSV tables and PNG charts under ``reports/simulation/<deal>/``. No chain needed."""
 
 from __future__ import annotations
 
-import argparse
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -11,25 +11,19 @@ from rich.console import Console
 from rich.table import Table
 
 from chainabs.model import analytics
-from chainabs.paths import PROJECT_ROOT
-from chainabs.model.spec import load_deal
+from chainabs.model.spec import DealSpec, load_deal
+from chainabs.paths import REPORTS_DIR
 
 console = Console()
 
 
-def _floats(text: str) -> list[float]:
-    try:
-        return [float(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated decimals like 0.05,0.1") from None
-
-
-def base_pool(spec, wac: float, term: int) -> analytics.PoolProfile:
+def base_pool(spec: DealSpec, wac: float, term: int) -> analytics.PoolProfile:
     """The spec's pool at the given WAC and term."""
     return analytics.PoolProfile(spec.units(spec.pool.original_balance), wac, term)
 
 
-def write_grid(spec, pool: analytics.PoolProfile, cprs, cdrs, sevs, out: Path) -> pd.DataFrame:
+def write_grid(spec: DealSpec, pool: analytics.PoolProfile, cprs: Sequence[float], cdrs: Sequence[float],
+               sevs: Sequence[float], out: Path) -> pd.DataFrame:
     """Run the grid with a progress bar; write grid.csv and a chart of the base scenario's balances."""
     grid = analytics.scenario_grid(spec, pool, cprs, cdrs, sevs, progress=True)
     grid.to_csv(out / "grid.csv", index=False)
@@ -40,7 +34,7 @@ def write_grid(spec, pool: analytics.PoolProfile, cprs, cdrs, sevs, out: Path) -
     return grid
 
 
-def _balances_chart(spec, run: analytics.DealRun, path: Path) -> None:
+def _balances_chart(spec: DealSpec, run: analytics.DealRun, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -59,7 +53,7 @@ def _balances_chart(spec, run: analytics.DealRun, path: Path) -> None:
     plt.close(fig)
 
 
-def write_monte_carlo(spec, loans: int, paths: int, seed: int, scenario: analytics.Scenario, out: Path) -> pd.DataFrame:
+def write_monte_carlo(spec: DealSpec, loans: int, paths: int, seed: int, scenario: analytics.Scenario, out: Path) -> pd.DataFrame:
     """Loan-level Monte Carlo through the deal: mc_losses.csv and the loss distribution chart."""
     import matplotlib
 
@@ -86,26 +80,28 @@ def write_monte_carlo(spec, loans: int, paths: int, seed: int, scenario: analyti
     return losses
 
 
-def main(argv: list[str] | None = None) -> dict[str, Path]:
-    parser = argparse.ArgumentParser(description="Scenario grid or Monte Carlo run of a deal spec")
-    parser.add_argument("--deal", default="consumer_loan", help="deal spec name in deals/ or a path")
-    parser.add_argument("--mode", choices=("grid", "mc", "both"), default="both")
-    parser.add_argument("--cpr", type=_floats, default=[0.05, 0.10, 0.15, 0.20, 0.30])
-    parser.add_argument("--cdr", type=_floats, default=[0.0, 0.02, 0.05, 0.10, 0.20])
-    parser.add_argument("--severity", type=_floats, default=[0.4, 0.6, 0.8])
-    parser.add_argument("--wac", type=float, default=0.16, help="pool weighted average coupon (decimal)")
-    parser.add_argument("--term", type=int, default=24, help="pool weighted average remaining term (months)")
-    parser.add_argument("--loans", type=int, default=2_000)
-    parser.add_argument("--paths", type=int, default=500)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--out", type=Path, default=None)
-    args = parser.parse_args(argv)
-    spec = load_deal(args.deal)
-    out = args.out or PROJECT_ROOT / "reports" / "simulation" / spec.name
+def run(
+    deal: str = "consumer_loan",
+    *,
+    mode: str = "both",
+    cprs: Sequence[float] = (0.05, 0.10, 0.15, 0.20, 0.30),
+    cdrs: Sequence[float] = (0.0, 0.02, 0.05, 0.10, 0.20),
+    severities: Sequence[float] = (0.4, 0.6, 0.8),
+    wac: float = 0.16,
+    term: int = 24,
+    loans: int = 2_000,
+    paths: int = 500,
+    seed: int = 1,
+    out: Path | None = None,
+) -> dict[str, Path]:
+    """Scenario grid (``mode`` grid or both) and / or Monte Carlo (mc or both) of the deal spec ``deal``;
+    writes under ``out`` (default ``reports/simulation/<deal>``) and returns the files by name."""
+    spec = load_deal(deal)
+    out = out or REPORTS_DIR / "simulation" / spec.name
     out.mkdir(parents=True, exist_ok=True)
-    pool = base_pool(spec, args.wac, args.term)
-    if args.mode in ("grid", "both"):
-        grid = write_grid(spec, pool, args.cpr, args.cdr, args.severity, out)
+    pool = base_pool(spec, wac, term)
+    if mode in ("grid", "both"):
+        grid = write_grid(spec, pool, list(cprs), list(cdrs), list(severities), out)
         be = {t.class_name: analytics.breakeven_cdr(spec, pool, i, tol=1e-3)
               for i, t in enumerate(spec.tranches_by_seniority()[:-1])}
         pd.DataFrame([{"class": k, "breakeven_cdr_pct": 100 * v} for k, v in be.items()]).to_csv(out / "breakeven.csv", index=False)
@@ -116,12 +112,8 @@ def main(argv: list[str] | None = None) -> dict[str, Path]:
             table.add_row(k, f"{100 * v:.2f}%")
         console.print(table)
         console.print(f"grid: {len(grid)} rows")
-    if args.mode in ("mc", "both"):
-        losses = write_monte_carlo(spec, args.loans, args.paths, args.seed, analytics.Scenario(0.10, 0.05, 0.6), out)
+    if mode in ("mc", "both"):
+        losses = write_monte_carlo(spec, loans, paths, seed, analytics.Scenario(0.10, 0.05, 0.6), out)
         console.print(losses.describe().T[["mean", "50%", "max"]].to_string())
     console.print(f"simulation outputs in {out}: " + ", ".join(sorted(p.name for p in out.iterdir())))
     return {p.name: p for p in out.iterdir()}
-
-
-if __name__ == "__main__":
-    main()

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from rich.console import Console
 from web3 import Web3
 
 from chainabs.chain.read.deal import DealReader, read_deal, report_fields
@@ -102,33 +103,18 @@ def _loan_checks(d: DealReader, tape: pd.DataFrame, event: Any, period: int) -> 
     return rows
 
 
-def main(argv: list[str] | None = None) -> pd.DataFrame:
-    """``python -m chainabs.apps.verify --rpc URL --spv ADDRESS --period N --tape FILE [--out mismatches.csv]``."""
-    import argparse
-
-    from rich.console import Console
-
-    parser = argparse.ArgumentParser(description="Verify a servicing tape against the servicer's on-chain commitment")
-    parser.add_argument("--rpc", required=True)
-    parser.add_argument("--spv", required=True)
-    parser.add_argument("--period", required=True, type=int)
-    parser.add_argument("--tape", required=True, type=Path)
-    parser.add_argument("--out", type=Path, default=None, help="write the mismatches as CSV here")
-    args = parser.parse_args(argv)
-    result = verify_servicing_tape(args.rpc, args.spv, args.period, read_servicing_tape(args.tape))
-    console = Console()
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        result.to_csv(args.out, index=False)
+def verify_file(rpc: str | Web3, spv: str, period: int, tape: Path, *, out: Path | None = None,
+                console: Console | None = None) -> pd.DataFrame:
+    """``chainabs verify-tape``: check the servicing tape file ``tape`` of ``period``; print the verdict and
+    every mismatch (and write them as CSV to ``out``). Returns the mismatches (empty: the tape is genuine)."""
+    console = console or Console()
+    result = verify_servicing_tape(rpc, spv, period, read_servicing_tape(tape))
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        result.to_csv(out, index=False)
     if result.empty:
-        console.print(f"[green]period {args.period}: the tape matches the servicer's commitment (root, aggregates, every loan)[/]")
+        console.print(f"[green]period {period}: the tape matches the servicer's commitment (root, aggregates, every loan)[/]")
     else:
-        console.print(f"[bold red]period {args.period}: {len(result)} mismatch(es)[/]")
-        console.print(result.to_string(index=False, max_rows=50))
+        console.print(f"[bold red]period {period}: {len(result)} mismatch(es)[/]")
+        console.print(result.to_string(index=False, max_rows=50), highlight=False)
     return result
-
-
-if __name__ == "__main__":
-    import sys
-
-    sys.exit(1 if not main().empty else 0)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from eth_abi import decode as abi_decode
-from eth_utils import keccak
+from eth_utils import keccak, to_checksum_address
 
 from chainabs.paths import BUILD_DIR
 
@@ -137,6 +137,15 @@ def _show(value: Any) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
+def _checksummed(kind: str, value: Any) -> Any:
+    """Decoded addresses (also in arrays) in their checksummed form, as everywhere else in the library."""
+    if kind == "address":
+        return to_checksum_address(value)
+    if kind.startswith("address[") and isinstance(value, (list, tuple)):
+        return type(value)(_checksummed(kind[: kind.rindex("[")], v) for v in value)
+    return value
+
+
 class ErrorTable:
     """Custom errors by selector, from a set of ABIs (plus ``Error(string)`` and ``Panic(uint256)``)."""
 
@@ -153,11 +162,12 @@ class ErrorTable:
         item = self.by_selector.get(raw[:4])
         if item is None:
             return DecodedError("", (), raw)
+        types = [abi_type(i) for i in item["inputs"]]
         try:
-            values = abi_decode([abi_type(i) for i in item["inputs"]], raw[4:])
+            values = abi_decode(types, raw[4:])
         except Exception:  # noqa: BLE001 - a selector clash with malformed arguments: keep the raw data
             return DecodedError("", (), raw)
-        return DecodedError(str(item["name"]), tuple(values), raw)
+        return DecodedError(str(item["name"]), tuple(_checksummed(t, v) for t, v in zip(types, values, strict=True)), raw)
 
 
 @functools.cache

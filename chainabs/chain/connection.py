@@ -1,99 +1,108 @@
-"""Chain access shared by scripts, tests and benchmarks.
+"""How ChainABS reaches a node, and who signs there.
 
-One place decides how ChainABS talks to a node, so that the same code runs on a chain brownie launches,
-on a node already listening on 127.0.0.1:8545 (brownie attaches to it) and on a live network:
+The same code runs on a chain brownie launches (its ``development`` network: anvil on ``CHAINABS_PORT``,
+default 8545), on a node already running (``connect(rpc=URL)``: a local chain id is attached to like a
+development node, anything else is a live network) and on a brownie network by name (``connect("sepolia")``).
 
-* :func:`ensure_connected` loads the brownie project and connects to a network if nothing is connected.
-* :func:`configure_fees` switches to EIP-1559 transactions wherever the chain has a base fee.
-* :func:`deployer` picks the account that signs: a local unlocked account on development chains, a key
-  from the environment or a brownie account on live networks.
-* :func:`tx` builds the per-call transaction dict.
+* :func:`connect` loads the project and connects unless brownie is already connected;
+* :func:`deployer` is the account that deploys and administers: a key or brownie account from the
+  environment, else (local chains) the first unlocked account;
+* :func:`local_accounts` gives local chains enough deterministic, funded accounts.
+
+Transactions are sent by :mod:`chainabs.chain.sender`, never by brownie itself.
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
+from web3 import Web3
+
+from chainabs.chain.sender import LOCAL_CHAIN_IDS, transfer
 from chainabs.paths import PROJECT_ROOT
 
-#: Chain ids of local development chains (anvil, ganache). Anything else is treated as live.
-LOCAL_CHAIN_IDS = frozenset({31337, 1337})
+#: Mnemonic of anvil's and Ganache's default development accounts (public test keys, local chains only).
+DEV_MNEMONIC = "test test test test test test test test test test test junk"
+#: Name under which :func:`connect` registers a node given by URL.
+RPC_NETWORK = "chainabs-rpc"
+DEFAULT_PORT = 8545
 
 
 class ChainConfigError(RuntimeError):
-    """Raised when the environment does not provide what a network needs (key, RPC, address)."""
+    """The environment does not provide what a network needs (key, RPC, address)."""
 
 
-#: How long a mined transaction may be missing from eth_getTransactionByHash before it counts as dropped.
-TX_LOOKUP_GRACE_S = 5.0
+def chain_port() -> int:
+    """The port of the local chain: ``CHAINABS_PORT`` if set, else 8545."""
+    return int(os.environ.get("CHAINABS_PORT", str(DEFAULT_PORT)))
 
 
-def harden_brownie() -> None:
-    """Work around brownie's false "Tx dropped without known replacement" on anvil.
+def configure_local_chain(port: int | None = None, *, gas_limit: int | None = None,
+                          accounts: int | None = None) -> None:
+    """Set how brownie launches its local anvil: the port (default :func:`chain_port`) and, when given, the
+    block gas limit and the number of funded accounts (brownie's defaults otherwise: 12,000,000 and 10).
+    Call before brownie connects.
 
-    brownie's confirmation poller first reads the sender's transaction count and then asks for the receipt
-    (or the transaction); anvil can already count a transaction it mines while its receipt lookup still
-    answers "not found", and brownie then declares the transaction dropped although it is mined. On local
-    chains both lookups are retried for up to :data:`TX_LOOKUP_GRACE_S` seconds, so only a transaction that
-    really stays unknown is reported as dropped. Live networks keep brownie's own polling. Idempotent.
+    (brownie 1.22.2's compiled config loader cannot take these settings from ``brownie-config.yaml``, so they
+    are applied to its in-memory network config here.)
     """
-    import time
+    from brownie._config import CONFIG
 
-    from brownie import web3
-    from web3.exceptions import TransactionNotFound
-
-    eth = web3.eth
-    if getattr(eth, "_chainabs_hardened", False):
-        return
-
-    def local() -> bool:
-        try:
-            return int(eth.chain_id) in LOCAL_CHAIN_IDS
-        except Exception:  # noqa: BLE001 - not connected yet
-            return False
-
-    def with_grace(lookup: Any) -> Any:
-        def patient(tx_hash: Any) -> Any:
-            deadline = time.monotonic() + TX_LOOKUP_GRACE_S
-            while True:
-                try:
-                    return lookup(tx_hash)
-                except TransactionNotFound:
-                    if time.monotonic() >= deadline or not local():
-                        raise
-                    time.sleep(0.1)
-
-        return patient
-
-    eth.get_transaction = with_grace(eth.get_transaction)  # type: ignore[method-assign]
-    eth.get_transaction_receipt = with_grace(eth.get_transaction_receipt)  # type: ignore[method-assign]
-    eth._chainabs_hardened = True  # type: ignore[attr-defined]
+    wanted = {"port": chain_port() if port is None else port, "gas_limit": gas_limit, "accounts": accounts}
+    for net_id in ("development", "ganache-cli"):
+        net = CONFIG.networks.get(net_id)
+        if not net:
+            continue
+        settings = net.setdefault("cmd_settings", {}) or {}
+        settings.update({k: v for k, v in wanted.items() if v is not None})
+        net["cmd_settings"] = settings
 
 
 def load_project() -> Any:
-    """Load (once) and return the ChainABS brownie project, compiling what changed."""
+    """Load (once) and return the ChainABS brownie project, compiling what changed: the brownie project the
+    current folder is in (as brownie's own commands do: its build, its ``.env``), else the checkout this
+    package belongs to."""
     from brownie import project
 
     loaded = project.get_loaded_projects()
     if loaded:
         return loaded[0]
-    return project.load(str(PROJECT_ROOT), name="ChainabsProject")
+    here = project.check_for_project(".")
+    return project.load(str(here or PROJECT_ROOT), name="ChainabsProject")
 
 
-def ensure_connected(network_name: str | None = None) -> Any:
-    """Load the project and connect to ``network_name`` (default network if None) unless connected.
+def register_rpc(url: str) -> str:
+    """Make the node at ``url`` a brownie network (:data:`RPC_NETWORK`); returns its id. A local chain id
+    (anvil, Ganache) is attached to as a development node, so its unlocked accounts can be used; any other
+    chain is a live network."""
+    from brownie._config import CONFIG
 
-    Returns the loaded project. Fee settings are configured for the connected chain.
-    """
-    from brownie import network
+    try:
+        chain_id = int(Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 10})).eth.chain_id)
+    except Exception as exc:  # noqa: BLE001 - connection refused, not JSON-RPC, timeout...
+        raise ChainConfigError(f"no JSON-RPC node answers at {url}: {exc}") from None
+    network: dict[str, Any] = {"id": RPC_NETWORK, "name": f"node at {url}", "host": url, "chainid": str(chain_id)}
+    if chain_id in LOCAL_CHAIN_IDS:
+        network.update(cmd="anvil", cmd_settings={})
+    CONFIG.networks[RPC_NETWORK] = network
+    return RPC_NETWORK
 
-    harden_brownie()
+
+def connect(network: str | None = None, *, rpc: str | None = None) -> Any:
+    """Load the project and connect: to the node at ``rpc``, to the brownie network ``network``, or (neither)
+    to brownie's default development network, launched on :func:`chain_port` unless a node already listens
+    there. Nothing happens when brownie is already connected. Returns the project."""
+    from brownie import network as brownie_network
+
     proj = load_project()
-    if not network.is_connected():
-        network.connect(network_name)
-    configure_fees()
+    if brownie_network.is_connected():
+        return proj
+    if rpc:
+        network = register_rpc(rpc)
+    elif network is None:
+        configure_local_chain()
+    brownie_network.connect(network)
     return proj
 
 
@@ -104,45 +113,70 @@ def is_local() -> bool:
     return chain.id in LOCAL_CHAIN_IDS
 
 
-def configure_fees() -> None:
-    """Send EIP-1559 transactions when the chain has a base fee; legacy ones otherwise (old Ganache).
+def connected_web3() -> Web3:
+    """The Web3 of the network brownie is connected to."""
+    from brownie import web3
 
-    An anvil started with defaults, like every public network, rejects brownie's default legacy
-    transaction with "max fee per gas less than block base fee"; this makes the same code work everywhere.
+    return web3
+
+
+def advance_to(timestamp: int) -> int:
+    """Local chains: move the chain's clock to unix time ``timestamp`` (at least) and mine a block there, unless
+    the latest block is already past it; returns the latest block's time.
+
+    A call that depends on the time (a period close once its payment date has come, the end of a deal after
+    legal final) is estimated on the latest block, so a block must stand at that time. The clock is moved by
+    the gap to the latest block with brownie's ``chain.sleep`` (which ``chain.revert()`` undoes): the node's
+    clock, not brownie's estimate of it, decides.
     """
-    from brownie import network, web3
+    from brownie import chain
 
-    block = web3.eth.get_block("latest")
-    if block.get("baseFeePerGas") is not None:
-        network.priority_fee("auto" if not is_local() else "1 gwei")
-    else:
-        network.gas_price("auto" if not is_local() else 0)
+    w3 = connected_web3()
+    for _ in range(5):
+        latest = int(w3.eth.get_block("latest")["timestamp"])
+        if latest >= timestamp:
+            return latest
+        chain.sleep(int(timestamp) - latest)
+        chain.mine()
+    raise ChainConfigError(f"the node's clock does not reach {timestamp}: latest block at {latest}")
+
+
+def endpoint() -> str:
+    """The RPC URL of the connected node."""
+    return str(connected_web3().provider.endpoint_uri)
+
+
+def env_account(key_var: str, name_var: str, name: str | None = None) -> Any | None:
+    """The brownie account of the hex key in environment variable ``key_var``, else of the brownie account
+    named ``name`` or by ``name_var`` (asks for its password); None when neither is set."""
+    from brownie import accounts
+
+    key = os.environ.get(key_var, "").strip()
+    if key:
+        return accounts.add(key)
+    name = (name or os.environ.get(name_var, "")).strip()
+    if name:
+        return accounts.load(name)
+    return None
 
 
 def deployer() -> Any:
     """The account that deploys and administers a deal on the connected network.
 
-    Local chains: the first unlocked account. Live networks: ``DEPLOYER_PRIVATE_KEY`` (hex) or the
-    brownie account named by ``DEPLOYER_ACCOUNT`` (asks for its password); never a key from a config file.
+    ``DEPLOYER_PRIVATE_KEY`` (hex) or the brownie account named by ``DEPLOYER_ACCOUNT`` (asks for its
+    password); on local chains without them, the first unlocked account. Never a key from a config file.
     """
     from brownie import accounts
 
-    key = os.environ.get("DEPLOYER_PRIVATE_KEY", "").strip()
-    name = os.environ.get("DEPLOYER_ACCOUNT", "").strip()
-    if key:
-        return accounts.add(key)
-    if name:
-        return accounts.load(name)
+    account = env_account("DEPLOYER_PRIVATE_KEY", "DEPLOYER_ACCOUNT")
+    if account is not None:
+        return account
     if is_local() and len(accounts) > 0:
         return accounts[0]
     raise ChainConfigError(
         "no deployer: set DEPLOYER_PRIVATE_KEY (hex key) or DEPLOYER_ACCOUNT (a brownie account name) "
         "in the environment or in .env"
     )
-
-
-#: Mnemonic of anvil's and Ganache's default development accounts (public test keys, local chains only).
-DEV_MNEMONIC = "test test test test test test test test test test test junk"
 
 
 def local_accounts(count: int, *, fund_wei: int = 10**21) -> list[Any]:
@@ -167,13 +201,6 @@ def local_accounts(count: int, *, fund_wei: int = 10**21) -> list[Any]:
             out.append(unlocked[i])
             continue
         if acct.balance() < fund_wei // 10:
-            funder.transfer(acct, fund_wei)
+            transfer(funder, acct, fund_wei)
         out.append(acct)
     return out
-
-
-def tx(sender: Any, **extra: Any) -> dict[str, Any]:
-    """Transaction parameters for a call sent by ``sender``; ``extra`` adds e.g. ``gas_limit``."""
-    params: dict[str, Any] = {"from": sender}
-    params.update(extra)
-    return params

@@ -32,10 +32,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from chainabs.chain.connection import is_local, tx
+from chainabs.chain.connection import is_local
+from chainabs.chain.sender import default_sender, deploy, transact
 from chainabs.paths import PROJECT_ROOT
-
-console = Console()
 
 #: Gas assumed for a call step whose arguments cannot be resolved before earlier steps run.
 APPROX_CALL_GAS = 120_000
@@ -156,7 +155,7 @@ class Deployer:
     """Runs a deployment plan on the connected network, resumably.
 
     ``confirm`` is asked (with the estimate table already printed) before the first transaction on a
-    live network; it defaults to an interactive prompt. Local chains never ask.
+    live network; it defaults to an interactive prompt. Local chains never ask. ``out``: where it prints.
     """
 
     def __init__(
@@ -167,9 +166,11 @@ class Deployer:
         project: Any,
         manifest_root: Path | None = None,
         confirm: Callable[[str], bool] | None = None,
+        out: Console | None = None,
     ) -> None:
         from brownie import chain
 
+        self.console = out or Console()
         self.account = account
         self.project = project
         self.manifest = Manifest.load(deal, chain.id, manifest_root)
@@ -261,7 +262,7 @@ class Deployer:
             table.add_row(label, f"{gas:,}", "exact" if exact else "approx.")
         total = sum(row[1] for row in rows)
         count = sum(row[3] for row in rows)
-        console.print(table)
+        self.console.print(table)
         message = (
             f"{count} transactions, about {total:,} gas, about {total * fee / 1e18:.6f} ETH at "
             f"{fee / 1e9:.2f} gwei, from {self.account.address}. Send?"
@@ -280,7 +281,7 @@ class Deployer:
         todo = self.pending(plan)
         self.manifest.meta.setdefault("deployer", self.account.address)
         if not todo:
-            console.print(f"[green]nothing to do[/]: all {len(plan)} steps of {self.manifest.deal} are on chain")
+            self.console.print(f"[green]nothing to do[/]: all {len(plan)} steps of {self.manifest.deal} are on chain")
             return self.manifest
         if review:
             self.review(todo, assume_yes=assume_yes)
@@ -309,8 +310,7 @@ class Deployer:
     def _execute(self, step: Step) -> None:
         if isinstance(step, DeployStep):
             container = getattr(self.project, step.contract)
-            extra = {"gas_limit": step.gas_limit} if step.gas_limit else {}
-            nonce = int(self.account.nonce)
+            nonce = default_sender().next_nonce(self.account)
             self.manifest.pending[step.key] = {
                 "contract": step.contract,
                 "sender": self.account.address,
@@ -318,23 +318,24 @@ class Deployer:
                 "address": str(self.account.get_deployment_address(nonce)),
             }
             self.manifest.save()  # before sending: a kill from here on leaves the predicted address behind
-            contract = container.deploy(*self._resolve(step.args), tx(self.account, nonce=nonce, **extra))
-            receipt = contract.tx
+            contract, receipt = deploy(container, *self._resolve(step.args), sender=self.account, nonce=nonce,
+                                       gas=step.gas_limit)
             self.manifest.pending.pop(step.key, None)
             self.manifest.contracts[step.key] = {
                 "contract": step.contract,
                 "address": contract.address,
-                "tx": receipt.txid,
+                "tx": receipt.tx_hash,
                 "block": receipt.block_number,
                 "gas_used": receipt.gas_used,
             }
-            console.print(f"deployed [bold]{step.key}[/] ({step.contract}) at {contract.address} gas {receipt.gas_used:,}")
+            self.console.print(f"deployed [bold]{step.key}[/] ({step.contract}) at {contract.address} gas {receipt.gas_used:,}")
         else:
             target = self.at(step.target)
-            extra = {"value": step.value} if step.value else {}
-            receipt = getattr(target, step.method)(*self._resolve(step.args), tx(step.sender or self.account, **extra))
-            self.manifest.steps[step.key] = {"tx": receipt.txid, "block": receipt.block_number, "gas_used": receipt.gas_used}
-            console.print(f"step [bold]{step.key}[/]: {step.target}.{step.method} gas {receipt.gas_used:,}")
+            receipt = transact(getattr(target, step.method), *self._resolve(step.args), sender=step.sender or self.account,
+                               value=step.value)
+            self.manifest.steps[step.key] = {"tx": receipt.tx_hash, "block": receipt.block_number,
+                                             "gas_used": receipt.gas_used}
+            self.console.print(f"step [bold]{step.key}[/]: {step.target}.{step.method} gas {receipt.gas_used:,}")
         self.manifest.save()
 
     # ------------------------------------------------------------------------------------- internals
@@ -360,7 +361,7 @@ class Deployer:
         self.manifest.pending.pop(step.key)
         self.manifest.save()
         self._verified_code.add(address)
-        console.print(f"recovered [bold]{step.key}[/] ({step.contract}) at {address}: sent by an interrupted run")
+        self.console.print(f"recovered [bold]{step.key}[/] ({step.contract}) at {address}: sent by an interrupted run")
         return True
 
     def _resolvable(self, args: Sequence[Any]) -> bool:

@@ -11,7 +11,7 @@ deal needs on that chain:
    (a creation interrupted after sending is found again from its ``PoolCreated`` event, never repeated);
    optionally a tape (CSV / Parquet path or ``synthetic:<n>``) onboarded and sealed with
    :func:`chainabs.chain.registry.onboard` (itself resumable);
-4. **deal**: identity registry, tranche tokens, SPV and roles (:func:`chainabs.chain.spv.deploy_plan`), sized to the
+4. **deal**: identity registry, tranche tokens, SPV and roles (:func:`chainabs.chain.orchestration.deal_steps`), sized to the
    sealed pool's cut-off principal; the pool is approved to the SPV so that closing can take it;
 5. **local chains only**: test investors, KYC-registered and holding test currency.
 
@@ -28,12 +28,9 @@ without it an existing pool id must be given and the originator approves the poo
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import math
 import os
-import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -45,25 +42,24 @@ from rich.console import Console
 from rich.table import Table
 
 from chainabs.chain import connection as chain
+from chainabs.chain import orchestration
 from chainabs.chain import registry as registrylib
-from chainabs.chain import spv as spvlib
-from chainabs.chain.deploy import (
-    CallStep, Deployer, DeploymentError, DeployStep, Manifest, Ref, Step, deployments_root,
-)
-from chainabs.model.spec import DealSpec, load_deal
-from chainabs.model.tape import TapeValidationError
-from chainabs.chain.tokens import role_id
+from chainabs.chain.contracts import role_id
+from chainabs.chain.deploy import CallStep, Deployer, DeploymentError, DeployStep, Manifest, Ref, Step, deployments_root
+from chainabs.chain.sender import default_sender, transact
 from chainabs.model import terms
+from chainabs.model.spec import DealSpec, load_deal
+from chainabs.model.synthetic import is_synthetic, tape_argument
+from chainabs.model.tape import TapeValidationError, select_eligible
 
 #: Roles the deployment needs an address for (the spec's roles plus the identity registry's KYC agent).
-ROLES: tuple[str, ...] = (*spvlib.ROLE_NAMES, "kyc_agent")
+ROLES: tuple[str, ...] = (*orchestration.ROLE_NAMES, "kyc_agent")
 #: Gas assumed, before anything is deployed, for steps outside the plan.
 CREATE_POOL_GAS = 300_000
 SEAL_GAS = 150_000
 BATCH_OVERHEAD_GAS = 100_000
-#: Test investors on local chains: how many by default, and for how long their KYC record is valid.
+#: Test investors on local chains: how many by default.
 DEFAULT_TEST_INVESTORS = 5
-TEST_KYC_SECONDS = 5 * 365 * terms.SECONDS_PER_DAY
 #: First local account used as a test investor (0..9 are the role accounts of the demo and tests).
 FIRST_TEST_INVESTOR = 10
 
@@ -153,64 +149,20 @@ def load_pool_tape(tape: str, spec: DealSpec, *, seed: int = 0) -> pd.DataFrame:
     of which the eligible ones are kept. A path (CSV / Parquet): every row must pass, else
     :class:`chainabs.model.tape.TapeValidationError` lists each problem (nothing is sent).
     """
-    from chainabs.model.synthetic import generate_tape
-    from chainabs.model.tape import read_tape, select_eligible
-
     criteria = terms.criteria_from_spec(spec)
     cut_off = spec.dates.cut_off
-    if tape.startswith("synthetic:"):
-        count = int(tape.split(":", 1)[1])
-        book = generate_tape(count, kind=spec.eligibility.asset_types[0], seed=seed, cutoff=cut_off,
-                             decimals=spec.currency.decimals)
+    frame = tape_argument(tape, kind=spec.eligibility.asset_types[0], seed=seed, cutoff=cut_off,
+                          decimals=spec.currency.decimals)
+    if is_synthetic(tape):
         try:
-            frame = select_eligible(book, criteria, today=cut_off)
+            frame = select_eligible(frame, criteria, today=cut_off)
         except TapeValidationError:
             raise DeploymentError(
-                f"{tape}: no eligible pool can be drawn from {count} synthetic loans under {spec.name}'s criteria "
-                f"(concentration limits: obligor {criteria.max_obligor_bps} bps, region {criteria.max_region_bps} "
-                "bps); use a larger book, e.g. synthetic:1000"
+                f"{tape}: no eligible pool can be drawn from {len(frame)} synthetic loans under {spec.name}'s "
+                f"criteria (concentration limits: obligor {criteria.max_obligor_bps} bps, region "
+                f"{criteria.max_region_bps} bps); use a larger book, e.g. synthetic:1000"
             ) from None
-    else:
-        frame = read_tape(tape)
     return registrylib.prepare_tape(frame, criteria, today=cut_off)
-
-
-# ------------------------------------------------------------------------------------------------ steps
-
-
-def grant_step(key: str, target: str, role: str, account: str) -> CallStep:
-    """Grant AccessControl ``role`` on manifest contract ``target`` unless already granted."""
-    return CallStep(key, target, "grantRole", (role_id(role), account),
-                    done=lambda c, args: bool(c.hasRole(args[0], args[1])))
-
-
-def approve_step(pool_id: int, sender: Any) -> CallStep:
-    """The originator approves the SPV to take the pool at closing (unless already approved)."""
-    return CallStep("pool-approve-spv", "registry", "approvePool", (pool_id, Ref("spv")), sender=sender,
-                    done=lambda c, args: str(c.poolApproved(args[0])).lower() == str(args[1]).lower())
-
-
-def local_investor_steps(
-    investors: Sequence[str], amount: int, expiry: int, kyc_agent: Any, *, mint: bool
-) -> list[Step]:
-    """Local chains: allow the test jurisdiction, KYC-register ``investors``, mint them ``amount`` of test
-    currency."""
-    n = len(investors)
-    jurisdiction = spvlib.DEFAULT_JURISDICTION
-    steps: list[Step] = [
-        CallStep("identity-test-jurisdiction", "identity", "setJurisdictionAllowed", (jurisdiction, True),
-                 done=lambda c, args: bool(c.isJurisdictionAllowed(args[0]))),
-        CallStep("identity-test-investors", "identity", "registerInvestors",
-                 (list(investors), [jurisdiction] * n, [1] * n, [expiry] * n), sender=kyc_agent,
-                 done=lambda c, args: all(c.isEligible(a) for a in args[0])),
-    ]
-    if mint:
-        steps += [
-            CallStep(f"currency-test-investor{i}", "currency", "mint", (address, amount),
-                     done=lambda c, args: int(c.balanceOf(args[0])) >= int(args[1]))
-            for i, address in enumerate(investors)
-        ]
-    return steps
 
 
 # ------------------------------------------------------------------------------------------------ pool
@@ -236,13 +188,13 @@ def ensure_pool(deployer: Deployer, registry: Any, originator: Any, criteria: An
             deployer.manifest.save()
             console.print(f"recovered pool {found}: created by an interrupted run")
             return found
-    nonce = int(originator.nonce)
+    nonce = default_sender().next_nonce(originator)
     meta["pool_request"] = {"sender": originator.address, "nonce": nonce, "from_block": int(web3.eth.block_number)}
     deployer.manifest.save()
-    receipt = registry.createPool(criteria.to_chain(), chain.tx(originator, nonce=nonce))
-    pool_id = int(receipt.events["PoolCreated"]["poolId"])
+    receipt = transact(registry.createPool, criteria.to_chain(), sender=originator, nonce=nonce)
+    pool_id = int(receipt.event("PoolCreated")["poolId"])
     meta["pool_id"] = pool_id
-    meta["pool_tx"] = receipt.txid
+    meta["pool_tx"] = receipt.tx_hash
     meta.pop("pool_request")
     deployer.manifest.save()
     return pool_id
@@ -312,36 +264,9 @@ def deploy_deal(
     """
     global console
     console = out or Console(width=max(Console().width, 120))
-    with _brownie_deployment_db_bug_reported_once():
-        return _deploy_deal(spec, tape=tape, currency=currency, registry=registry, pool_id=pool_id, roles=roles,
-                            assume_yes=assume_yes, manifest_root=manifest_root, confirm=confirm,
-                            test_investors=test_investors, seed=seed, verify=verify)
-
-
-@contextlib.contextmanager
-def _brownie_deployment_db_bug_reported_once() -> Iterator[None]:
-    """brownie 1.22.2 records each live-network deployment in its own database from a background thread,
-    which fails there (mypyc: "dict object expected; got brownie.project.sources.Sources") and prints a
-    traceback per contract. The deployment itself is unaffected and the manifest records it: say so once,
-    and let every other thread exception through."""
-    original = threading.excepthook
-    told = False
-
-    def hook(args: threading.ExceptHookArgs) -> None:
-        nonlocal told
-        if args.exc_type is TypeError and "brownie.project.sources.Sources" in str(args.exc_value):
-            if not told:
-                console.print("[dim]note: brownie could not add the deployments to its own database (a brownie "
-                              "1.22 bug); the manifest records them[/]")
-                told = True
-            return
-        original(args)
-
-    threading.excepthook = hook
-    try:
-        yield
-    finally:
-        threading.excepthook = original
+    return _deploy_deal(spec, tape=tape, currency=currency, registry=registry, pool_id=pool_id, roles=roles,
+                        assume_yes=assume_yes, manifest_root=manifest_root, confirm=confirm,
+                        test_investors=test_investors, seed=seed, verify=verify)
 
 
 def _deploy_deal(
@@ -359,7 +284,7 @@ def _deploy_deal(
     seed: int,
     verify: bool,
 ) -> DeploymentResult:
-    proj = chain.ensure_connected()
+    proj = chain.connect()
     from brownie import chain as bchain
     from brownie import web3
 
@@ -369,7 +294,7 @@ def _deploy_deal(
     root = manifest_root or deployments_root()
     if local:
         _retire_stale_local_manifest(base.name, bchain.id, root)
-    deployer = Deployer(base.name, account, project=proj, manifest_root=root, confirm=confirm)
+    deployer = Deployer(base.name, account, project=proj, manifest_root=root, confirm=confirm, out=console)
     manifest = deployer.manifest
     meta = manifest.meta
     role_map = resolve_roles(base, account.address, roles)
@@ -396,8 +321,8 @@ def _deploy_deal(
         deployer.record_existing("registry", "AssetRegistry", registry_address)
     else:
         infra.append(DeployStep("registry", "AssetRegistry", (account.address,)))
-    infra += [grant_step("registry-originator", "registry", "ORIGINATOR_ROLE", role_map["originator"]),
-              grant_step("registry-servicer", "registry", "SERVICER_ROLE", role_map["servicer"])]
+    infra += [orchestration.grant_step("registry-originator", "registry", "ORIGINATOR_ROLE", role_map["originator"]),
+              orchestration.grant_step("registry-servicer", "registry", "SERVICER_ROLE", role_map["servicer"])]
     _check_registry_admin(deployer, infra, account)
 
     # 3. pool and tape (validated before anything is sent)
@@ -418,9 +343,8 @@ def _deploy_deal(
 
     # One estimate for everything still to do, one question (live networks), before anything is sent.
     units = _deal_units(base, info, ordered)
-    provisional = _deal_steps(base.sized_to(_currency_units(base, units)), role_map, pool or 0, times)
-    if originator is not None:
-        provisional.append(approve_step(pool or 0, originator))
+    provisional = _deal_steps(base.sized_to(_currency_units(base, units)), role_map, pool or 0, times,
+                              approver=originator)
     deployer.review(deployer.pending(infra + provisional), extra=_extra_rows(pool, info, ordered),
                     assume_yes=assume_yes)
 
@@ -452,18 +376,14 @@ def _deploy_deal(
                               f"now says {units}; deploy it under another manifest")
     meta["deal_units"] = units
     sized = base if units == base.units(base.pool.original_balance) else base.sized_to(_currency_units(base, units))
-    steps = _deal_steps(sized, role_map, pool, times)
     sealed = bool(info["isSealed"])
-    if sealed and originator is not None:
-        steps.append(approve_step(pool, originator))
     investors: list[str] = []
     if local and test_investors > 0:
         wallets = chain.local_accounts(FIRST_TEST_INVESTOR + test_investors)[FIRST_TEST_INVESTOR:]
         investors = [w.address for w in wallets]
-        kyc = signer_for(role_map["kyc_agent"], account)  # the deployer or an unlocked local account
-        if kyc is not None:
-            steps += local_investor_steps(investors, units, times.closing + TEST_KYC_SECONDS, kyc,
-                                         mint=manifest.contracts["currency"].get("external") is not True)
+    steps = _deal_steps(sized, role_map, pool, times, approver=originator if sealed else None, investors=investors,
+                        kyc_signer=signer_for(role_map["kyc_agent"], account) if investors else None,
+                        mint=0 if manifest.contracts["currency"].get("external") else units)
     deployer.run(steps, review=False)
 
     verified = verify_sources(deployer) if verify else {}
@@ -483,9 +403,12 @@ def _deploy_deal(
     return result
 
 
-def _deal_steps(spec: DealSpec, roles: Mapping[str, str], pool_id: int, times: terms.DealTimes) -> list[Step]:
-    return spvlib.deploy_plan(spec, roles, currency=Ref("currency"), registry=Ref("registry"), pool_id=pool_id,
-                              times=times, kyc_agent=roles["kyc_agent"])
+def _deal_steps(spec: DealSpec, roles: Mapping[str, str], pool_id: int, times: terms.DealTimes,
+                **extra: Any) -> list[Step]:
+    """The deal's plan (:func:`chainabs.chain.orchestration.deal_steps`) over the manifest's currency and
+    registry; ``extra``: its approval, investor and minting arguments."""
+    return orchestration.deal_steps(spec, roles, currency=Ref("currency"), registry=Ref("registry"), pool_id=pool_id,
+                                    times=times, kyc_agent=roles["kyc_agent"], **extra)
 
 
 def _currency_units(spec: DealSpec, units: int) -> Decimal:
@@ -622,50 +545,3 @@ def summary_table(result: DeploymentResult, web3: Any | None = None) -> Table:
         table.add_row("test investors", str(len(result.investors)), ", ".join(result.investors[:2]) + ", ...")
     table.add_row("manifest", str(result.manifest_path), "")
     return table
-
-
-# ------------------------------------------------------------------------------------------------ command line
-
-
-def parse_flags(flags: Sequence[str]) -> argparse.Namespace:
-    """Options of ``scripts/deploy.py`` (after the spec). brownie's own parser rejects unknown ``--options``
-    before ``--``, so they follow a ``--`` separator; ``yes`` and ``name=value`` work without it."""
-    names = {"yes", "tape", "currency", "registry", "pool", "manifest-dir", "investors", "seed", "no-verify", "network"}
-    normalized: list[str] = []
-    for token in flags:
-        if token == "--":
-            continue
-        if token in ("yes", "no-verify") or token.split("=", 1)[0] in names and "=" in token:
-            token = "--" + token
-        normalized.append(token)
-    parser = argparse.ArgumentParser(prog="brownie run scripts/deploy.py main <spec> --network <name> --",
-                                     description="Deploy a deal from its spec (resumable).")
-    parser.add_argument("--yes", "-y", action="store_true", help="do not ask before sending (live networks)")
-    parser.add_argument("--tape", help="tape to onboard: a CSV / Parquet path or synthetic:<n>")
-    parser.add_argument("--currency", help="existing stablecoin address (default CURRENCY_ADDRESS or the spec)")
-    parser.add_argument("--registry", help="existing AssetRegistry address (default REGISTRY_ADDRESS or deploy one)")
-    parser.add_argument("--pool", type=int, help="existing pool id of the originator (default POOL_ID or create)")
-    parser.add_argument("--manifest-dir", type=Path, help="manifest root (default CHAINABS_DEPLOYMENTS_DIR or deployments/)")
-    parser.add_argument("--investors", type=int, default=DEFAULT_TEST_INVESTORS, help="test investors (local chains)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of a synthetic tape")
-    parser.add_argument("--no-verify", action="store_true", help="skip source verification")
-    parser.add_argument("--network", help="must be the network brownie connected to (give it before --)")
-    return parser.parse_args(normalized)
-
-
-def main(spec: str = "consumer_loan", *flags: str) -> DeploymentResult:
-    """Entry point of ``brownie run scripts/deploy.py main <spec> [--network <name>] [-- options]``."""
-    from brownie import network
-
-    if spec == "--" or spec.startswith("-"):
-        flags, spec = (spec, *flags), "consumer_loan"
-    args = parse_flags(flags)
-    if args.network and network.is_connected() and args.network != network.show_active():
-        raise SystemExit(f"connected to {network.show_active()!r}, not {args.network!r}: put --network before --")
-    try:
-        return deploy_deal(spec, tape=args.tape, currency=args.currency, registry=args.registry, pool_id=args.pool,
-                           assume_yes=args.yes, manifest_root=args.manifest_dir, test_investors=args.investors,
-                           seed=args.seed, verify=not args.no_verify)
-    except (DeploymentError, chain.ChainConfigError, TapeValidationError) as exc:
-        console.print(f"[bold red]deployment stopped[/]: {exc}")
-        raise SystemExit(2) from None

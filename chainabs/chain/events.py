@@ -37,6 +37,10 @@ class DecodedEvent:
     event: str
     args: dict[str, Any]
 
+    def __getitem__(self, name: str) -> Any:
+        """An argument of the event by name (``event["amount"]``)."""
+        return self.args[name]
+
     @property
     def key(self) -> tuple[int, str, int]:
         """(block, tx hash, log index): unique per log (the identity used to de-duplicate)."""
@@ -105,6 +109,41 @@ class EventDecoder:
             log_index=int(log["logIndex"]),
             address=address,
             contract=self.contracts[address][0],
+            event=data["event"],
+            args=dict(data["args"]),
+        )
+
+
+class LogDecoder:
+    """Decodes raw logs of any contract whose ABI is known, whatever its address: the events of a
+    transaction's receipt. An event is recognised by its topic and its number of indexed arguments (an ERC-20
+    and an ERC-721 ``Transfer`` share a topic, not the number of topics)."""
+
+    def __init__(self, w3: Web3, abis: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:
+        self.w3 = w3
+        self._by_topic: dict[tuple[bytes, int], tuple[str, Mapping[str, Any]]] = {}
+        for name, abi in abis.items():
+            for item in abi:
+                if item.get("type") == "event" and not item.get("anonymous"):
+                    topics = 1 + sum(1 for i in item.get("inputs", []) if i.get("indexed"))
+                    self._by_topic.setdefault((event_abi_to_log_topic(item), topics), (name, item))
+
+    def decode(self, log: Any) -> DecodedEvent | None:
+        """Decode one raw log; None when no known ABI has its event."""
+        topics = log["topics"]
+        if not topics:
+            return None
+        found = self._by_topic.get((bytes(topics[0]), len(topics)))
+        if found is None:
+            return None
+        name, abi = found
+        data = get_event_data(self.w3.codec, abi, log)
+        return DecodedEvent(
+            block_number=int(log["blockNumber"]),
+            tx_hash="0x" + bytes(log["transactionHash"]).hex().removeprefix("0x"),
+            log_index=int(log["logIndex"]),
+            address=Web3.to_checksum_address(log["address"]),
+            contract=name,
             event=data["event"],
             args=dict(data["args"]),
         )

@@ -22,7 +22,8 @@ import pandas as pd
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from chainabs.chain import connection as chain
+from chainabs.chain.connection import load_project
+from chainabs.chain.sender import deploy, transact
 from chainabs.model.merkle import leaf_hash
 from chainabs.model.assets import LEAF_TYPES, RECORD_BYTES, STATUSES, TAPE_COLUMNS, status_for_days, unpack_record
 from chainabs.model.tape import (
@@ -65,6 +66,7 @@ class OnboardResult:
     leaf_chain: str
     sealed: bool
     batch_sizes: list[int] = field(default_factory=list)
+    batch_gas: list[int] = field(default_factory=list)  # gas used by each registerAndPool transaction
 
     @property
     def gas_per_asset(self) -> float:
@@ -88,8 +90,7 @@ class AssetEvent:
 
 def deploy_registry(admin: Any, *, originators: tuple[Any, ...] = (), servicers: tuple[Any, ...] = ()) -> Any:
     """Deploy an ``AssetRegistry`` administered by ``admin`` and grant the given roles."""
-    proj = chain.load_project()
-    registry = proj.AssetRegistry.deploy(admin, chain.tx(admin))
+    registry, _ = deploy(load_project().AssetRegistry, admin, sender=admin)
     grant_roles(registry, admin, originators=originators, servicers=servicers)
     return registry
 
@@ -99,13 +100,13 @@ def grant_roles(registry: Any, admin: Any, *, originators: tuple[Any, ...] = (),
     for role, accounts in ((registry.ORIGINATOR_ROLE(), originators), (registry.SERVICER_ROLE(), servicers)):
         for account in accounts:
             if not registry.hasRole(role, account):
-                registry.grantRole(role, account, chain.tx(admin))
+                transact(registry.grantRole, role, account, sender=admin)
 
 
 def create_pool(registry: Any, originator: Any, criteria: PoolCriteria) -> int:
     """Create a pool of ``originator`` with ``criteria``; returns its id."""
-    receipt = registry.createPool(criteria.to_chain(), chain.tx(originator))
-    return int(receipt.events["PoolCreated"]["poolId"])
+    receipt = transact(registry.createPool, criteria.to_chain(), sender=originator)
+    return int(receipt.event("PoolCreated")["poolId"])
 
 
 def pool_criteria(registry: Any, pool_id: int) -> PoolCriteria:
@@ -231,16 +232,17 @@ def onboard(
 
                 def estimate(k: int, start: int = cursor) -> int:
                     return int(registry.registerAndPool.estimate_gas(pool_id, records[start : start + k],
-                                                                     chain.tx(originator)))
+                                                                     {"from": originator}))
 
                 n = fit_batch(estimate, n, gas_per_tx, by_bytes)
-            used = _send_batch(registry, pool_id, records[cursor : cursor + n], originator)
+            used = transact(registry.registerAndPool, pool_id, records[cursor : cursor + n], sender=originator).gas_used
             est = used / n * 1.02
             cursor += n
             result.batches += 1
             result.registered += n
             result.gas_used += used
             result.batch_sizes.append(n)
+            result.batch_gas.append(used)
             bar.update(task, completed=cursor, gas=f"{used / n:,.0f} gas/asset")
     chain_hash = leaf_chain(leaves)
     result.leaf_chain = "0x" + chain_hash.hex()
@@ -249,36 +251,13 @@ def onboard(
     tree = tape_tree(ordered, owner_address)
     result.root = tree.root
     if seal and not result.sealed:
-        receipt = registry.seal(pool_id, tree.root, chain_hash, chain.tx(originator))
+        receipt = transact(registry.seal, pool_id, tree.root, chain_hash, sender=originator)
         result.seal_gas = int(receipt.gas_used)
         result.sealed = True
     problems = post_check(registry, pool_id, ordered, owner_address, require_sealed=seal)
     if problems:
         raise OnboardingError("post-check failed:\n  " + "\n  ".join(problems))
     return result
-
-
-def _send_batch(registry: Any, pool_id: int, part: list[Any], originator: Any) -> int:
-    """Send one ``registerAndPool`` batch; its gas used.
-
-    brownie 1.22's receipt poller can report a slow node's mined transaction as "dropped without known
-    replacement" (it sees the sender's nonce move before the node serves the receipt); the node is then asked
-    for the receipt itself, and only a missing or failed one is an error."""
-    import re
-
-    from brownie import web3
-    from brownie.exceptions import TransactionError
-
-    try:
-        return int(registry.registerAndPool(pool_id, part, chain.tx(originator)).gas_used)
-    except TransactionError as err:
-        found = re.search(r"dropped without known replacement: (0x[0-9a-fA-F]{64})", str(err))
-        if not found:
-            raise
-        receipt = web3.eth.wait_for_transaction_receipt(found.group(1), timeout=120)
-        if int(receipt["status"]) != 1:
-            raise OnboardingError(f"batch transaction {found.group(1)} failed on chain") from err
-        return int(receipt["gasUsed"])
 
 
 def _refuse_registered_elsewhere(registry: Any, ids: list[int], loan_ids: list[str], chunk: int = 2_000) -> None:
@@ -456,66 +435,3 @@ def replay_history(events: list[AssetEvent]) -> dict[str, Any]:
             state["principal"] = int(a["principal"])
             state["owner"] = a["originator"]
     return state
-
-
-# ---------------------------------------------------------------------------------------------------- command line
-
-
-def load_tape_arg(tape: str, *, kind: str = "consumer_loan", seed: int = 0) -> pd.DataFrame:
-    """A tape from a path (CSV / Parquet) or ``synthetic:<n>`` (a seeded synthetic tape of ``kind``)."""
-    from chainabs.model import synthetic
-    from chainabs.model.tape import read_tape
-
-    if tape.startswith("synthetic:"):
-        return synthetic.generate_tape(int(tape.split(":", 1)[1]), kind=kind, seed=seed)
-    return read_tape(tape)
-
-
-def run_onboarding(
-    tape: str,
-    registry_address: str | None = None,
-    pool: str = "new",
-    kind: str = "consumer_loan",
-    today: str | None = None,
-    console: Console | None = None,
-) -> OnboardResult:
-    """What ``brownie run scripts/onboard.py`` does: load the tape, deploy a registry if no address is given
-    (the signer gets ORIGINATOR_ROLE), create a pool with the default criteria of ``kind`` unless ``pool`` is
-    an existing id, validate (every bad row printed, nothing sent), onboard, seal and post-check."""
-    from chainabs.model import synthetic
-    from chainabs.model.tape import TapeValidationError
-
-    console = console or Console()
-    proj = chain.ensure_connected()
-    signer = chain.deployer()
-    day = dt.date.fromisoformat(today) if today else None
-    frame = load_tape_arg(tape, kind=kind)
-    if registry_address:
-        registry = proj.AssetRegistry.at(registry_address, persist=False)
-    else:
-        registry = deploy_registry(signer, originators=(signer,))
-        console.print(f"deployed AssetRegistry at {registry.address}")
-    if pool == "new":
-        criteria = synthetic.default_criteria(kind)
-        pool_id = create_pool(registry, signer, criteria)
-        console.print(f"created pool {pool_id} (cut-off {criteria.cutoff_date})")
-    else:
-        pool_id = int(pool)
-    try:
-        result = onboard(registry, pool_id, frame, signer, today=day or _today_for(registry, pool_id), console=console)
-    except TapeValidationError as err:
-        console.print(f"[bold red]{len(err.issues)} tape issue(s); nothing was sent:[/]")
-        for issue in err.issues:
-            console.print(f"  {issue}")
-        raise
-    console.print(
-        f"pool {pool_id}: {result.assets} assets ({result.skipped} already on chain, {result.registered} sent in "
-        f"{result.batches} batches, {result.gas_per_asset:,.0f} gas/asset), root {result.root}, post-check ok"
-    )
-    return result
-
-
-def _today_for(registry: Any, pool_id: int) -> dt.date:
-    """The validation date: today, or the pool's cut-off if today is earlier (a historical demo pool)."""
-    now = dt.datetime.now(dt.UTC).date()
-    return max(now, pool_criteria(registry, pool_id).cutoff_date)

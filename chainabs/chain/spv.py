@@ -1,142 +1,67 @@
-"""The deal on chain from Python: deployment plan from a spec, offering, closing, periods, end of deal.
+"""The SPV from Python: offering, closing, periods, end of deal, and the deal's state read back.
 
 Every function takes brownie contract objects and accounts and sends transactions with
-:func:`chainabs.chain.connection.tx`, so the same code runs on brownie's anvil, an attached node and a live network.
+:mod:`chainabs.chain.sender`, so the same code runs on brownie's anvil, an attached node and a live network.
 Amounts are integers in base units. :class:`chainabs.model.deal.DealModel` is the off-chain mirror used to
 check every on-chain figure (:func:`reconcile`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
-from chainabs.chain import connection as chain
-from chainabs.model.deal import DealModel, Ledger
-from chainabs.chain.deploy import CallStep, DeployStep, Ref, Step
 from chainabs.chain.abis import decode_deal_params
-from chainabs.model.spec import DealSpec
-from chainabs.chain.tokens import contract_at, role_id
-from chainabs.model.terms import SECONDS_PER_DAY, DealTimes, class_sizes, delinquency_alert_bps, params_from_spec
+from chainabs.chain.connection import connected_web3
+from chainabs.chain.contracts import contract_at
+from chainabs.chain.read.tranches import tranche_states
+from chainabs.chain.sender import Receipt, transact
+from chainabs.model.deal import DealModel, Ledger
 from chainabs.model.waterfall import DealState, PeriodReport, PeriodResult
-
-#: The tokens' lock-up partition (bytes32 "locked"), used for retained slices.
-LOCKED_PARTITION = b"locked".ljust(32, b"\0")
-#: ISO 3166-1 numeric code used for test investors on local chains (China).
-DEFAULT_JURISDICTION = 156
-ROLE_NAMES = ("arranger", "originator", "servicer", "trustee", "regulator")
-
-
-def deploy_plan(
-    spec: DealSpec,
-    roles: Mapping[str, str],
-    *,
-    currency: str | Ref,
-    registry: str | Ref,
-    pool_id: int,
-    times: DealTimes,
-    kyc_agent: str | None = None,
-) -> list[Step]:
-    """The deployment of a deal: identity registry, one tranche token per class, the SPV, and the roles.
-
-    ``roles`` maps each spec role (arranger, originator, servicer, trustee, regulator) to an address; the
-    arranger deploys and administers. Each call step checks chain state first, so a re-run is safe.
-    """
-    missing = [r for r in ROLE_NAMES if r not in roles]
-    if missing:
-        raise ValueError(f"deploy_plan: no address for role(s) {missing}")
-    admin = roles["arranger"]
-    tranches = spec.tranches_by_seniority()
-    params = params_from_spec(spec)
-    steps: list[Step] = [DeployStep("identity", "IdentityRegistry", (admin,))]
-    steps.append(_grant("identity-kyc-agent", "identity", "KYC_AGENT_ROLE", kyc_agent or admin))
-    for i, t in enumerate(tranches):
-        lockup_end = times.closing + t.lock_up_days * SECONDS_PER_DAY if t.lock_up_days else 0
-        steps.append(
-            DeployStep(
-                f"class{i}",
-                "TrancheToken",
-                (f"{spec.title} {t.class_name}", t.symbol, currency, Ref("identity"), t.coupon_bps, lockup_end,
-                 admin, roles["originator"]),
-            )
-        )
-    terms = (
-        currency, registry, pool_id, roles["originator"], times.first_payment, times.legal_final,
-        spec.units(spec.reserve.initial), delinquency_alert_bps(spec),
-    )
-    steps.append(
-        DeployStep(
-            "spv",
-            "SPV",
-            (terms, params_as_abi(params), class_sizes(spec), [Ref(f"class{i}") for i in range(len(tranches))],
-             [roles[f.payee] for f in spec.fees], LOCKED_PARTITION, admin),
-        )
-    )
-    for i in range(len(tranches)):
-        steps.append(_grant(f"class{i}-issuer", f"class{i}", "ISSUER_ROLE", Ref("spv")))
-        steps.append(_grant(f"class{i}-distributor", f"class{i}", "DISTRIBUTOR_ROLE", Ref("spv")))
-    steps.append(_grant("spv-servicer", "spv", "SERVICER_ROLE", roles["servicer"]))
-    steps.append(_grant("spv-trustee", "spv", "TRUSTEE_ROLE", roles["trustee"]))
-    return steps
-
-
-def _grant(key: str, target: str, role: str, account: Any) -> CallStep:
-    """Grant ``role`` (OpenZeppelin id keccak256(name)) on ``target`` unless already granted."""
-    return CallStep(key, target, "grantRole", (role_id(role), account), done=_has_role)
-
-
-def _has_role(contract: Any, args: list[Any]) -> bool:
-    return bool(contract.hasRole(args[0], args[1]))
-
-
-def params_as_abi(params: Any) -> tuple:
-    """``DealParams`` as the nested tuple the SPV constructor takes."""
-    return params.as_abi()
 
 
 # ----------------------------------------------------------------------------------------------- actions
 
 
-def subscribe(spv: Any, investor: Any, class_index: int, amount: int, *, retained: bool = False) -> Any:
+def subscribe(spv: Any, investor: Any, class_index: int, amount: int, *, retained: bool = False) -> Receipt:
     """Approve the currency and subscribe ``amount`` of class ``class_index`` (payment and delivery)."""
     currency = _currency(spv)
-    currency.approve(spv, int(amount), chain.tx(investor))
+    transact(currency.approve, spv, int(amount), sender=investor)
     if retained:
-        return spv.subscribeRetained(class_index, int(amount), chain.tx(investor))
-    return spv.subscribe(class_index, int(amount), chain.tx(investor))
+        return transact(spv.subscribeRetained, class_index, int(amount), sender=investor)
+    return transact(spv.subscribe, class_index, int(amount), sender=investor)
 
 
-def close_deal(spv: Any, arranger: Any) -> Any:
+def close_deal(spv: Any, arranger: Any) -> Receipt:
     """Approve the reserve funding and close the deal (true sale of the pool)."""
     reserve = int(spv.terms()[6])
     if reserve:
-        _currency(spv).approve(spv, reserve, chain.tx(arranger))
-    return spv.closeDeal(chain.tx(arranger))
+        transact(_currency(spv).approve, spv, reserve, sender=arranger)
+    return transact(spv.closeDeal, sender=arranger)
 
 
-def submit_report(spv: Any, servicer: Any, report: PeriodReport, tape_root: bytes = b"\0" * 32, tape_uri: str = "") -> Any:
+def submit_report(spv: Any, servicer: Any, report: PeriodReport, tape_root: bytes = b"\0" * 32, tape_uri: str = "") -> Receipt:
     """Approve and deposit the period's collections with the report and the servicing tape commitment."""
     if report.cash_in:
-        _currency(spv).approve(spv, report.cash_in, chain.tx(servicer))
-    return spv.submitReport(report.as_abi(), tape_root, tape_uri, chain.tx(servicer))
+        transact(_currency(spv).approve, spv, report.cash_in, sender=servicer)
+    return transact(spv.submitReport, report.as_abi(), tape_root, tape_uri, sender=servicer)
 
 
-def close_period(spv: Any, caller: Any, report: PeriodReport) -> Any:
+def close_period(spv: Any, caller: Any, report: PeriodReport) -> Receipt:
     """Run the waterfall for the pending report (anyone may call once the payment date has come)."""
-    return spv.closePeriod(report.as_abi(), chain.tx(caller))
+    return transact(spv.closePeriod, report.as_abi(), sender=caller)
 
 
-def exercise_clean_up_call(spv: Any, originator: Any, report: PeriodReport) -> Any:
+def exercise_clean_up_call(spv: Any, originator: Any, report: PeriodReport) -> Receipt:
     """The originator pays the pending report's ending pool balance and takes the assets back."""
-    _currency(spv).approve(spv, report.pool_ending_balance, chain.tx(originator))
-    return spv.exerciseCleanUpCall(report.as_abi(), chain.tx(originator))
+    transact(_currency(spv).approve, spv, report.pool_ending_balance, sender=originator)
+    return transact(spv.exerciseCleanUpCall, report.as_abi(), sender=originator)
 
 
-def withdraw_fees(spv: Any, caller: Any, fee_index: int) -> Any:
+def withdraw_fees(spv: Any, caller: Any, fee_index: int) -> Receipt:
     """Pay fee ``fee_index``'s recipient what it earned and was not paid yet (anyone may call)."""
-    return spv.withdrawFees(fee_index, chain.tx(caller))
+    return transact(spv.withdrawFees, fee_index, sender=caller)
 
 
 def withdraw_all_fees(spv: Any, caller: Any) -> list[int]:
@@ -144,13 +69,13 @@ def withdraw_all_fees(spv: Any, caller: Any) -> list[int]:
     paid = []
     for k in range(len(spv.feeRecipients())):
         tx = withdraw_fees(spv, caller, k)
-        paid.append(int(tx.events["FeesWithdrawn"]["amount"]) if "FeesWithdrawn" in tx.events else 0)
+        paid.append(int(tx.event("FeesWithdrawn")["amount"]) if "FeesWithdrawn" in tx.events else 0)
     return paid
 
 
-def end_deal(spv: Any, caller: Any) -> Any:
+def end_deal(spv: Any, caller: Any) -> Receipt:
     """End the deal (paid off or past legal final): the rest goes to the equity class."""
-    return spv.endDeal(chain.tx(caller))
+    return transact(spv.endDeal, sender=caller)
 
 
 # ------------------------------------------------------------------------------------------------- views
@@ -168,7 +93,7 @@ def read_ledger(spv: Any) -> Ledger:
 
 def result_of(receipt: Any) -> PeriodResult:
     """The ``PeriodResult`` a closePeriod transaction emitted."""
-    return PeriodResult.from_abi(receipt.events["PeriodClosed"]["result"])
+    return PeriodResult.from_abi(receipt.event("PeriodClosed")["result"])
 
 
 def read_params(spv: Any) -> tuple[Any, ...]:
@@ -198,29 +123,6 @@ def payment_rows(receipt: Any, closed: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def tranche_states(spv: Any) -> pd.DataFrame:
-    """Per class: token address, symbol, original face, current principal, write-down, shortfall, distributed."""
-    proj = chain.load_project()
-    rows = []
-    for i, address in enumerate(spv.classTokens()):
-        token = proj.TrancheToken.at(address, persist=False)
-        rows.append(
-            {
-                "class": i,
-                "symbol": token.symbol(),
-                "address": address,
-                "original_face": int(token.originalFace()),
-                "current_principal": int(token.currentPrincipal()),
-                "cumulative_write_down": int(token.cumulativeWriteDown()),
-                "interest_shortfall": int(token.interestShortfall()),
-                "interest_distributed": int(token.totalInterestDistributed()),
-                "principal_distributed": int(token.totalPrincipalDistributed()),
-                "coupon_bps": int(token.couponBps()),
-            }
-        )
-    return pd.DataFrame(rows)
-
-
 def reconcile(spv: Any, model: DealModel) -> pd.DataFrame:
     """Compare every on-chain figure with the model: one row per figure, ``match`` True when equal."""
     rows: list[dict[str, Any]] = []
@@ -234,7 +136,7 @@ def reconcile(spv: Any, model: DealModel) -> pd.DataFrame:
     ledger = read_ledger(spv)
     for name, value in vars(model.ledger).items():
         add(f"ledger.{name}", getattr(ledger, name), value)
-    tranches = tranche_states(spv)
+    tranches = tranche_states(connected_web3(), [str(a) for a in spv.classTokens()])
     for i, t in enumerate(model.tranches):
         row = tranches.iloc[i]
         add(f"class{i}.original_face", int(row["original_face"]), t.original_face)
@@ -250,9 +152,3 @@ def reconcile(spv: Any, model: DealModel) -> pd.DataFrame:
 
 def _currency(spv: Any) -> Any:
     return contract_at("TestStablecoin", spv.terms()[0])
-
-
-def role_accounts(accounts: Sequence[Any]) -> dict[str, Any]:
-    """Local chains: the role accounts used by the demo and tests (arranger = accounts[0])."""
-    return {"arranger": accounts[0], "originator": accounts[3], "servicer": accounts[2], "trustee": accounts[5],
-            "regulator": accounts[6]}

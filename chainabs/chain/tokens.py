@@ -1,9 +1,10 @@
 """Tranche tokens and the identity registry from Python: deploy, register investors, issue, distribute,
-claim, and read positions and statements.
+claim, check a transfer.
 
-Every function takes brownie contract objects (or addresses) and accounts, and sends transactions with
-:func:`chainabs.chain.connection.tx`, so the same code runs on a local anvil, an attached node and a live network.
-Amounts are integers in the deal currency's base units (6 decimals for a USDC-like currency).
+Every function takes brownie contract objects (or addresses) and accounts, and sends through
+:mod:`chainabs.chain.sender`, so the same code runs on a local anvil, an attached node and a live network.
+Amounts are integers in the deal currency's base units (6 decimals for a USDC-like currency). Positions and
+statements are read by :mod:`chainabs.chain.read.tranches`.
 """
 
 from __future__ import annotations
@@ -15,11 +16,9 @@ from typing import Any
 
 import pandas as pd
 
-from chainabs.chain import connection as chain
-
-#: ERC-1410 partitions of a tranche token (bytes32, right-padded ASCII).
-UNRESTRICTED = b"unrestricted".ljust(32, b"\0")
-LOCKED = b"locked".ljust(32, b"\0")
+from chainabs.chain.connection import load_project
+from chainabs.chain.contracts import UNRESTRICTED, bytes32_text, contract_at
+from chainabs.chain.sender import Receipt, deploy, transact
 
 #: Role names of TrancheToken (keccak of the name) and of IdentityRegistry.
 TOKEN_ROLES = ("ISSUER_ROLE", "DISTRIBUTOR_ROLE", "CONTROLLER_ROLE", "PAUSER_ROLE", "DOCUMENT_ROLE")
@@ -39,11 +38,6 @@ STATUS_CODES: dict[int, str] = {
 }
 
 INVESTOR_COLUMNS = ("address", "jurisdiction", "investor_type", "expiry")
-
-STATEMENT_COLUMNS = (
-    "token", "symbol", "holder", "balance", "unrestricted", "locked", "principal_outstanding",
-    "interest_withdrawable", "principal_withdrawable", "interest_withdrawn", "principal_withdrawn",
-)
 
 
 class InvestorDataError(ValueError):
@@ -67,38 +61,6 @@ class TransferCheck:
         return STATUS_CODES.get(self.code, "unknown status")
 
 
-def role_id(name: str) -> str:
-    """The bytes32 id (hex) of an AccessControl role name, e.g. ``role_id("ISSUER_ROLE")``."""
-    from brownie import web3
-
-    if name == "DEFAULT_ADMIN_ROLE":
-        return "0x" + "00" * 32
-    return "0x" + bytes(web3.keccak(text=name)).hex()
-
-
-def bytes32_text(value: Any) -> str:
-    """Decode a right-padded bytes32 (HexBytes, bytes or hex string) to text."""
-    raw = bytes(value) if not isinstance(value, str) else bytes.fromhex(value.removeprefix("0x"))
-    return raw.rstrip(b"\0").decode("ascii", errors="replace")
-
-
-def contract_at(kind: str, address_or_contract: Any) -> Any:
-    """A brownie contract object for a deployed ``kind`` (contract name) given an address or a contract.
-
-    If brownie already knows a contract at that address (e.g. a subclass of ``kind`` deployed in this session),
-    that object is returned: it has every function of ``kind``."""
-    if hasattr(address_or_contract, "address"):
-        return address_or_contract
-    from brownie.exceptions import ContractExists
-    from brownie.network.state import _find_contract
-
-    proj = chain.load_project()
-    try:
-        return getattr(proj, kind).at(address_or_contract, persist=False)
-    except ContractExists:
-        return _find_contract(address_or_contract)
-
-
 # ------------------------------------------------------------------------------------------------------
 # Deployment
 # ------------------------------------------------------------------------------------------------------
@@ -106,10 +68,9 @@ def contract_at(kind: str, address_or_contract: Any) -> Any:
 
 def deploy_identity_registry(admin: Any, kyc_agents: Sequence[Any] = ()) -> Any:
     """Deploy an IdentityRegistry administered by ``admin`` and grant KYC_AGENT_ROLE to ``kyc_agents``."""
-    proj = chain.load_project()
-    registry = proj.IdentityRegistry.deploy(admin, chain.tx(admin))
+    registry, _ = deploy(load_project().IdentityRegistry, admin, sender=admin)
     for agent in kyc_agents:
-        registry.grantRole(registry.KYC_AGENT_ROLE(), agent, chain.tx(admin))
+        transact(registry.grantRole, registry.KYC_AGENT_ROLE(), agent, sender=admin)
     return registry
 
 
@@ -126,16 +87,14 @@ def deploy_tranche(
     roles: Mapping[str, Iterable[Any]] | None = None,
 ) -> Any:
     """Deploy a TrancheToken and grant ``roles`` (role name -> accounts), e.g. ``{"ISSUER_ROLE": [spv]}``."""
-    proj = chain.load_project()
-    token = proj.TrancheToken.deploy(
-        name, symbol, currency, registry, coupon_bps, lockup_end, admin, residual_recipient, chain.tx(admin)
-    )
+    token, _ = deploy(load_project().TrancheToken, name, symbol, currency, registry, coupon_bps, lockup_end, admin,
+                      residual_recipient, sender=admin)
     for role, holders in (roles or {}).items():
         if role not in TOKEN_ROLES:
             raise ValueError(f"unknown tranche role {role!r}; expected one of {TOKEN_ROLES}")
         role_hash = getattr(token, role)()
         for holder in holders:
-            token.grantRole(role_hash, holder, chain.tx(admin))
+            transact(token.grantRole, role_hash, holder, sender=admin)
     return token
 
 
@@ -194,7 +153,7 @@ def _check_int(row: int, field: str, value: Any, low: int, high: int, rule: str)
 
 def register_investors(
     registry: Any, agent: Any, investors: pd.DataFrame | Iterable[Mapping[str, Any]], batch_size: int = 100
-) -> list[Any]:
+) -> list[Receipt]:
     """Validate and register investors in batches of ``batch_size`` (each batch reverts whole on-chain)."""
     registry = contract_at("IdentityRegistry", registry)
     from brownie import chain as bchain
@@ -204,21 +163,16 @@ def register_investors(
     for start in range(0, len(frame), batch_size):
         part = frame.iloc[start : start + batch_size]
         receipts.append(
-            registry.registerInvestors(
-                list(part["address"]),
-                [int(v) for v in part["jurisdiction"]],
-                [int(v) for v in part["investor_type"]],
-                [int(v) for v in part["expiry"]],
-                chain.tx(agent),
-            )
+            transact(registry.registerInvestors, list(part["address"]), [int(v) for v in part["jurisdiction"]],
+                     [int(v) for v in part["investor_type"]], [int(v) for v in part["expiry"]], sender=agent)
         )
     return receipts
 
 
-def allow_jurisdictions(registry: Any, admin: Any, codes: Iterable[int], allowed: bool = True) -> list[Any]:
+def allow_jurisdictions(registry: Any, admin: Any, codes: Iterable[int], allowed: bool = True) -> list[Receipt]:
     """Allow (or disallow) ISO 3166-1 numeric jurisdiction codes in the registry."""
     registry = contract_at("IdentityRegistry", registry)
-    return [registry.setJurisdictionAllowed(int(code), allowed, chain.tx(admin)) for code in codes]
+    return [transact(registry.setJurisdictionAllowed, int(code), allowed, sender=admin) for code in codes]
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -226,34 +180,36 @@ def allow_jurisdictions(registry: Any, admin: Any, codes: Iterable[int], allowed
 # ------------------------------------------------------------------------------------------------------
 
 
-def issue(token: Any, issuer: Any, to: Any, amount: int, partition: bytes | None = None, data: bytes = b"") -> Any:
-    """Issue ``amount`` tokens to ``to`` (unrestricted, or into ``partition``, e.g. :data:`LOCKED`)."""
+def issue(token: Any, issuer: Any, to: Any, amount: int, partition: bytes | None = None,
+          data: bytes = b"") -> Receipt:
+    """Issue ``amount`` tokens to ``to`` (unrestricted, or into ``partition``, e.g.
+    :data:`chainabs.chain.contracts.LOCKED`)."""
     token = contract_at("TrancheToken", token)
     if partition is None or partition == UNRESTRICTED:
-        return token.issue(to, int(amount), data, chain.tx(issuer))
-    return token.issueByPartition(partition, to, int(amount), data, chain.tx(issuer))
+        return transact(token.issue, to, int(amount), data, sender=issuer)
+    return transact(token.issueByPartition, partition, to, int(amount), data, sender=issuer)
 
 
-def distribute(token: Any, distributor: Any, interest: int, principal: int) -> Any:
+def distribute(token: Any, distributor: Any, interest: int, principal: int) -> Receipt:
     """Approve the token for ``interest + principal`` of the deal currency and distribute it."""
     token = contract_at("TrancheToken", token)
     currency = contract_at("TestStablecoin", token.currency())
     total = int(interest) + int(principal)
     if total:
-        currency.approve(token, total, chain.tx(distributor))
-    return token.distribute(int(interest), int(principal), chain.tx(distributor))
+        transact(currency.approve, token, total, sender=distributor)
+    return transact(token.distribute, int(interest), int(principal), sender=distributor)
 
 
 def claim(token: Any, holder: Any, on_behalf_of: Any | None = None) -> tuple[int, int]:
     """Withdraw ``holder``'s funds (or trigger it for ``on_behalf_of``); returns (interest, principal) paid."""
     token = contract_at("TrancheToken", token)
     if on_behalf_of is None:
-        receipt = token.claim(chain.tx(holder))
+        receipt = transact(token.claim, sender=holder)
     else:
-        receipt = token.claimFor(on_behalf_of, chain.tx(holder))
+        receipt = transact(token.claimFor, on_behalf_of, sender=holder)
     if "FundsWithdrawn" not in receipt.events:
         return (0, 0)
-    event = receipt.events["FundsWithdrawn"]
+    event = receipt.event("FundsWithdrawn")
     return (int(event["interest"]), int(event["principal"]))
 
 
@@ -262,96 +218,3 @@ def check_transfer(token: Any, sender: Any, to: Any, amount: int) -> TransferChe
     token = contract_at("TrancheToken", token)
     code, reason, partition = token.canTransfer(to, int(amount), b"", {"from": sender})
     return TransferCheck(int.from_bytes(bytes(code), "big"), bytes32_text(reason), bytes32_text(partition))
-
-
-# ------------------------------------------------------------------------------------------------------
-# Reading: tranche state, statements, positions
-# ------------------------------------------------------------------------------------------------------
-
-
-def tranche_state(token: Any) -> dict[str, Any]:
-    """Everything an investor reads about a tranche (amounts in base units, factor in 1e18)."""
-    token = contract_at("TrancheToken", token)
-    return {
-        "address": str(token.address),
-        "name": token.name(),
-        "symbol": token.symbol(),
-        "decimals": int(token.decimals()),
-        "currency": str(token.currency()),
-        "coupon_bps": int(token.couponBps()),
-        "original_face": int(token.originalFace()),
-        "current_principal": int(token.currentPrincipal()),
-        "factor": int(token.factor()),
-        "cumulative_write_down": int(token.cumulativeWriteDown()),
-        "interest_shortfall": int(token.interestShortfall()),
-        "interest_distributed": int(token.totalInterestDistributed()),
-        "principal_distributed": int(token.totalPrincipalDistributed()),
-        "interest_claimed": int(token.totalInterestClaimed()),
-        "principal_claimed": int(token.totalPrincipalClaimed()),
-        "distributions": int(token.distributionCount()),
-        "holders": int(token.holderCount()),
-        "sweepable_dust": int(token.sweepableDust()),
-        "paused": bool(token.paused()),
-    }
-
-
-def statement(token: Any, holder: Any) -> dict[str, Any]:
-    """One holder's statement for one tranche: balances, outstanding principal share, paid and payable."""
-    token = contract_at("TrancheToken", token)
-    balance = int(token.balanceOf(holder))
-    supply = int(token.totalSupply())
-    principal = int(token.currentPrincipal())
-    withdrawable_interest, withdrawable_principal = (int(v) for v in token.withdrawableOf(holder))
-    withdrawn_interest, withdrawn_principal = (int(v) for v in token.withdrawnOf(holder))
-    return {
-        "token": str(token.address),
-        "symbol": token.symbol(),
-        "holder": str(holder),
-        "balance": balance,
-        "unrestricted": int(token.balanceOfByPartition(UNRESTRICTED, holder)),
-        "locked": int(token.balanceOfByPartition(LOCKED, holder)),
-        "principal_outstanding": balance * principal // supply if supply else 0,
-        "interest_withdrawable": withdrawable_interest,
-        "principal_withdrawable": withdrawable_principal,
-        "interest_withdrawn": withdrawn_interest,
-        "principal_withdrawn": withdrawn_principal,
-    }
-
-
-def positions(tokens: Iterable[Any], holder: Any) -> pd.DataFrame:
-    """A table of ``holder``'s statements across ``tokens`` (one row per tranche)."""
-    rows = [statement(token, holder) for token in tokens]
-    return pd.DataFrame(rows, columns=list(STATEMENT_COLUMNS))
-
-
-# ------------------------------------------------------------------------------------------------------
-# Investor wallets
-# ------------------------------------------------------------------------------------------------------
-
-
-def investor_account(name: str | None = None) -> Any:
-    """The investor's signing account: ``INVESTOR_PRIVATE_KEY`` (hex key, signed locally) or the brownie
-    account ``name`` / ``INVESTOR_ACCOUNT`` (asks for its password). Never an unlocked node account."""
-    import os
-
-    from brownie import accounts
-
-    key = os.environ.get("INVESTOR_PRIVATE_KEY", "").strip()
-    if key:
-        return accounts.add(key)
-    name = (name or os.environ.get("INVESTOR_ACCOUNT", "")).strip()
-    if name:
-        return accounts.load(name)
-    raise chain.ChainConfigError(
-        "no investor key: set INVESTOR_PRIVATE_KEY (hex) or INVESTOR_ACCOUNT (a brownie account name)"
-    )
-
-
-def render_positions(frame: pd.DataFrame, decimals: int = 6) -> str:
-    """Human-readable positions table (amounts converted from base units with ``decimals``)."""
-    if frame.empty:
-        return "no positions"
-    shown = frame.drop(columns=["token", "holder"]).set_index("symbol")
-    amounts = [c for c in shown.columns]
-    shown[amounts] = shown[amounts].astype("float64") / 10**decimals
-    return shown.to_string(float_format=lambda v: f"{v:,.{decimals}f}")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import pkgutil
 import sys
 from pathlib import Path
@@ -35,11 +34,10 @@ def run(only: list[str] | None = None, out: Path | None = None) -> dict[str, flo
     console = Console()
     metrics: dict[str, float] = {}
     if any(needs_chain for _, _, needs_chain in selected):
-        from chainabs.chain import connection as chain
-        from chainabs.dev import testing
+        from chainabs.chain import connection
 
-        testing.configure_local_chain(port=int(os.environ.get("CHAINABS_PORT", "8545")))
-        chain.ensure_connected()
+        connection.configure_local_chain(gas_limit=30_000_000, accounts=20)  # port: CHAINABS_PORT
+        connection.connect()
     for name, fn, _ in selected:
         console.print(f"[bold]bench[/] {name} ...")
         metrics.update(fn())

@@ -1,41 +1,25 @@
-"""A complete deal on a local chain in a few calls: a sealed registry pool selected from a synthetic book,
-the deal deployed through the deployment plan and sized to the pool, KYC'd investors, subscriptions and
-closing. Used by the tests, the benchmarks and anyone who wants a deal to play with on anvil."""
+"""The tests' and benchmarks' deal on a local chain, stood up by the library's own orchestration
+(:mod:`chainabs.chain.orchestration`) with the tests' fixed choices: the sample consumer deal over a pool
+drawn from a seeded synthetic book, the tests' role accounts, ten KYC'd investors, and a known allocation of
+the offering."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
-from chainabs.model import delinquency
-from chainabs.chain import spv as spvlib
+from chainabs.chain import orchestration
+from chainabs.chain.orchestration import LocalDeal
+from chainabs.model import delinquency, terms
 from chainabs.model.collections import period_reports
-from chainabs.model.deal import DealModel
-from chainabs.chain.deploy import Deployer
 from chainabs.model.spec import DealSpec, load_deal
-from chainabs.model import terms
+from chainabs.model.synthetic import generate_tape
+from chainabs.model.tape import select_eligible
 
-CN = 156  # ISO 3166-1 numeric, China
 #: Loans in the originator's book the test pool is selected from.
 BOOK_LOANS = 1_000
-
-
-@dataclass
-class LocalDeal:
-    spec: DealSpec
-    spv: Any
-    tokens: list[Any]
-    identity: Any
-    registry: Any
-    pool_id: int
-    currency: Any
-    roles: dict[str, Any]
-    times: terms.DealTimes
-    model: DealModel
-
-    def sizes(self) -> tuple[int, ...]:
-        return terms.class_sizes(self.spec)
+#: Test accounts: investors are accounts[10:20], the KYC agent accounts[4].
+FIRST_INVESTOR, INVESTORS, KYC_AGENT = 10, 10, 4
 
 
 def roll_rate_reports(
@@ -58,64 +42,32 @@ def onboarded_pool(
     originator: Any, admin: Any, servicer: Any, name: str = "consumer_loan", *, loans: int = BOOK_LOANS, seed: int = 11,
     prefix: str | None = None,
 ) -> tuple[DealSpec, Any, int]:
-    """A sealed registry pool of eligible synthetic loans, and the sample deal sized to it."""
-    from chainabs.chain import registry as registrylib
-    from chainabs.model.synthetic import generate_tape
-    from chainabs.model.tape import select_eligible
-
+    """A sealed registry pool of the eligible loans of a seeded synthetic book, and the sample deal sized to it."""
     base = load_deal(name)
-    kind = base.eligibility.asset_types[0]
-    book = generate_tape(loans, kind=kind, seed=seed, prefix=prefix, cutoff=base.dates.cut_off, decimals=base.currency.decimals)
+    book = generate_tape(loans, kind=base.eligibility.asset_types[0], seed=seed, prefix=prefix,
+                         cutoff=base.dates.cut_off, decimals=base.currency.decimals)
     criteria = terms.criteria_from_spec(base)
     tape = select_eligible(book, criteria, today=base.dates.cut_off)
-    registry = registrylib.deploy_registry(admin, originators=(originator,), servicers=(servicer,))
-    pool_id = registrylib.create_pool(registry, originator, criteria)
-    registrylib.onboard(registry, pool_id, tape, originator, today=base.dates.cut_off, progress=False)
-    principal = int(registrylib.pool_info(registry, pool_id)["cutoffPrincipal"])
-    return base.sized_to(Decimal(principal).scaleb(-base.currency.decimals)), registry, pool_id
+    registry, pool_id = orchestration.open_pool(admin, originator, servicer, criteria)
+    spec, _ = orchestration.fill_pool(registry, pool_id, tape, originator, base, progress=False)
+    return spec, registry, pool_id
 
 
-def deploy_deal(spec: DealSpec, accounts: Any, currency: Any, registry: Any, pool_id: int, project: Any, tmp_path: Any) -> LocalDeal:
-    """Deploy the deal's contracts with the deployment plan; KYC the investors and the originator."""
+def stand_up(spec: DealSpec, accounts: Any, currency: Any, registry: Any, pool_id: int, project: Any,
+             manifest_root: Path) -> LocalDeal:
+    """The deal's contracts over the sealed pool (approved to the SPV), with the tests' roles and the
+    originator and ten investors KYC'd."""
     from brownie import chain
 
-    roles = spvlib.role_accounts(accounts)
-    times = terms.DealTimes.from_spec(spec, closing_at=chain.time())
-    plan = spvlib.deploy_plan(
-        spec, {k: v.address for k, v in roles.items()}, currency=currency.address, registry=registry.address,
-        pool_id=pool_id, times=times, kyc_agent=accounts[4].address,
-    )
-    manifest = Deployer(spec.name, roles["arranger"], project=project, manifest_root=tmp_path).run(plan)
-    spv = project.SPV.at(manifest.address("spv"))
-    identity = project.IdentityRegistry.at(manifest.address("identity"))
-    toks = [project.TrancheToken.at(a) for a in spv.classTokens()]
-    identity.setJurisdictionAllowed(CN, True, {"from": roles["arranger"]})
-    expiry = chain.time() + 5 * 365 * 86_400
-    people = [roles["originator"], *accounts[10:20]]
-    identity.registerInvestors([p.address for p in people], [CN] * len(people), [1] * len(people), [expiry] * len(people), {"from": accounts[4]})
-    return LocalDeal(spec, spv, toks, identity, registry, pool_id, currency, roles, times, terms.model_for(spec))
+    roles = orchestration.role_accounts(accounts)
+    investors = [roles["originator"], *accounts[FIRST_INVESTOR : FIRST_INVESTOR + INVESTORS]]
+    return orchestration.stand_up(spec, roles, currency=currency, registry=registry, pool_id=pool_id,
+                                  kyc_agent=accounts[KYC_AGENT], investors=investors, project=project,
+                                  manifest_root=manifest_root, closing_at=chain.time())
 
 
 def subscribe_all(d: LocalDeal, investors: list[Any], admin: Any) -> None:
-    """Senior and mezzanine split across investors; the originator retains the equity class (lock-up)."""
-    sizes = d.sizes()
-    n = len(sizes)
-    for i in range(n - 1):
-        holders = investors[: 3 + i]
-        share = sizes[i] // len(holders)
-        for k, inv in enumerate(holders):
-            amount = share if k < len(holders) - 1 else sizes[i] - share * (len(holders) - 1)
-            d.currency.mint(inv, amount, {"from": admin})
-            spvlib.subscribe(d.spv, inv, i, amount)
-            d.model.subscribe(i, amount)
-    d.currency.mint(d.roles["originator"], sizes[-1], {"from": admin})
-    spvlib.subscribe(d.spv, d.roles["originator"], n - 1, sizes[-1], retained=True)
-    d.model.subscribe(n - 1, sizes[-1])
-
-
-def close(d: LocalDeal, admin: Any) -> None:
-    """Fund the reserve and close the deal (the pool must be approved to the SPV)."""
-    reserve = d.spec.units(d.spec.reserve.initial)
-    d.currency.mint(admin, reserve, {"from": admin})
-    spvlib.close_deal(d.spv, admin)
-    d.model.close_deal()
+    """Class ``i`` (but the equity) shared by the first ``3 + i`` investors; the originator retains the equity
+    class (lock-up)."""
+    holders = {i: investors[: 3 + i] for i in range(len(d.sizes()) - 1)}
+    orchestration.subscribe_classes(d, holders, admin)

@@ -1,27 +1,25 @@
-"""Helpers for running ChainABS against a local chain in tests, benchmarks and the demo."""
+"""Helpers for tests on local chains: the ports of a test worker, and an anvil started outside brownie (a
+rehearsal 'live' network)."""
 
 from __future__ import annotations
 
+import os
 
-def configure_local_chain(port: int = 8545, gas_limit: int = 30_000_000, accounts: int = 20) -> None:
-    """Set how brownie launches its local anvil: port, block gas limit and number of funded accounts.
+from chainabs.chain.connection import chain_port
 
-    Call before brownie connects. (brownie 1.22.2's compiled config loader cannot take these settings
-    from ``brownie-config.yaml``, so they are applied to its in-memory network config here.)
-    """
-    from brownie._config import CONFIG
+#: Ports reserved per test worker: its chain's, and nine for helper nodes.
+PORTS_PER_WORKER = 10
 
-    from chainabs.chain.connection import harden_brownie
 
-    harden_brownie()
+def worker_index() -> int:
+    """The pytest-xdist worker number of this process (``gw3`` -> 3), 0 without xdist."""
+    return int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
 
-    for net_id in ("development", "ganache-cli"):
-        net = CONFIG.networks.get(net_id)
-        if not net:
-            continue
-        settings = net.setdefault("cmd_settings", {}) or {}
-        settings.update({"port": port, "accounts": accounts, "gas_limit": gas_limit})
-        net["cmd_settings"] = settings
+
+def worker_port() -> int:
+    """The port of this test worker's chain: ``CHAINABS_PORT + 10 * worker``; helper nodes (rehearsal
+    networks, a second anvil) use the nine ports after it."""
+    return chain_port() + PORTS_PER_WORKER * worker_index()
 
 
 class ExternalAnvil:
@@ -83,75 +81,3 @@ class ExternalAnvil:
             except Exception:  # noqa: BLE001
                 self._proc.kill()
             self._proc = None
-
-
-def batch_call(calls: list[tuple[object, tuple]], block: str = "latest") -> list[object]:
-    """Many contract view calls in one JSON-RPC batch request: ``calls`` is ``[(contract.fn, args), ...]``
-    (brownie ``ContractCall`` objects); returns the decoded results in order, as ``fn(*args)`` would.
-
-    Tests that read hundreds of figures after every step (state machines, reconciliations) spend most of
-    their time in per-call HTTP round trips; one batch is one round trip. Raises ``RuntimeError`` naming
-    the call if the node returns an error for any of them.
-    """
-    import requests
-    from brownie import web3
-
-    if not calls:
-        return []
-    payload = [
-        {"jsonrpc": "2.0", "id": i, "method": "eth_call",
-         "params": [{"to": str(fn._address), "data": fn.encode_input(*args)}, block]}  # type: ignore[attr-defined]
-        for i, (fn, args) in enumerate(calls)
-    ]
-    replies = requests.post(web3.provider.endpoint_uri, json=payload, timeout=60).json()
-    by_id = {r["id"]: r for r in replies}
-    out = []
-    for i, (fn, args) in enumerate(calls):
-        reply = by_id[i]
-        if "error" in reply:
-            raise RuntimeError(f"{fn._name}{tuple(args)}: {reply['error']}")  # type: ignore[attr-defined]
-        out.append(fn.decode_output(reply["result"]))  # type: ignore[attr-defined]
-    return out
-
-
-#: Name under which :func:`wait_until_mined` registers its middleware.
-MINED_ON_RETURN = "chainabs_mined_on_return"
-
-
-def wait_until_mined(enable: bool = True, timeout: float = 30.0) -> None:
-    """Make every transaction sent through brownie's web3 return only once its receipt exists (local chains).
-
-    Anvil mines automatically but not atomically: the sender's nonce can move before the receipt is
-    queryable, and brownie, which checks the nonce first, then declares the transaction "dropped without
-    known replacement" although it was mined. Tests sending thousands of transactions on a loaded machine
-    hit this now and then. With this middleware ``eth_sendTransaction`` / ``eth_sendRawTransaction``
-    return after the receipt is there. ``enable=False`` removes it.
-    """
-    import time
-
-    from brownie import web3
-    from web3.middleware import Web3Middleware
-
-    onion = web3.middleware_onion
-    if not enable:
-        if MINED_ON_RETURN in onion:
-            onion.remove(MINED_ON_RETURN)
-        return
-    if MINED_ON_RETURN in onion:
-        return
-
-    class MinedOnReturn(Web3Middleware):
-        def wrap_make_request(self, make_request):  # type: ignore[no-untyped-def]
-            def middleware(method, params):  # type: ignore[no-untyped-def]
-                response = make_request(method, params)
-                if method in ("eth_sendTransaction", "eth_sendRawTransaction") and response.get("result"):
-                    deadline = time.monotonic() + timeout
-                    while time.monotonic() < deadline:
-                        if make_request("eth_getTransactionReceipt", [response["result"]]).get("result"):
-                            break
-                        time.sleep(0.005)
-                return response
-
-            return middleware
-
-    onion.add(MinedOnReturn, name=MINED_ON_RETURN)

@@ -19,7 +19,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from chainabs.model.tape import BPS, PoolCriteria
+from chainabs.model.tape import BPS, PoolCriteria, read_tape
 
 DEFAULT_CUTOFF = dt.date(2024, 6, 30)
 KINDS = ("consumer_loan", "trade_receivable", "lease")
@@ -173,3 +173,24 @@ def default_criteria(kind: str = "consumer_loan", cutoff: dt.date = DEFAULT_CUTO
         max_obligor_bps=base["obligor"],
     )
     return dataclasses.replace(criteria, **overrides) if overrides else criteria
+
+
+#: Prefix of a tape argument that asks for a synthetic tape (``synthetic:<n>``).
+SYNTHETIC_PREFIX = "synthetic:"
+
+
+def is_synthetic(argument: str) -> bool:
+    """True for a tape argument ``synthetic:<n>``."""
+    return argument.startswith(SYNTHETIC_PREFIX)
+
+
+def tape_argument(argument: str, *, kind: str = "consumer_loan", seed: int = 0, cutoff: dt.date = DEFAULT_CUTOFF,
+                  decimals: int = 6) -> pd.DataFrame:
+    """The tape a command-line argument names: a CSV / Parquet path (read as it is, for validation), or
+    ``synthetic:<n>``, a seeded synthetic tape of ``n`` loans of ``kind`` at ``cutoff``."""
+    if not is_synthetic(argument):
+        return read_tape(argument)
+    count = argument[len(SYNTHETIC_PREFIX):]
+    if not count.isdigit() or int(count) < 1:
+        raise ValueError(f"{argument!r}: expected synthetic:<number of loans>, e.g. synthetic:800")
+    return generate_tape(int(count), kind=kind, seed=seed, cutoff=cutoff, decimals=decimals)

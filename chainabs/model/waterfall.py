@@ -28,7 +28,7 @@ Triggers are tested after the payments, on the period's closing figures, and gov
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
@@ -207,9 +207,9 @@ class DealState:
         )
 
     @classmethod
-    def from_abi(cls, value: Sequence[Any]) -> DealState:
-        """Build from a decoded ``DealState`` tuple."""
-        v = list(value)
+    def from_abi(cls, value: Sequence[Any] | Mapping[str, Any]) -> DealState:
+        """Build from a decoded ``DealState`` struct (a tuple, or a mapping of its members in order)."""
+        v = _members(value)
         return cls(
             int(v[0]), int(v[1]), _ints(v[2]), _ints(v[3]), _ints(v[4]), _ints(v[5]),
             int(v[6]), int(v[7]), int(v[8]), int(v[9]),
@@ -275,9 +275,9 @@ class PeriodResult:
     clean_up_call_available: bool
 
     @classmethod
-    def from_abi(cls, value: Sequence[Any]) -> PeriodResult:
-        """Build from a decoded ``PeriodResult`` tuple."""
-        v = list(value)
+    def from_abi(cls, value: Sequence[Any] | Mapping[str, Any]) -> PeriodResult:
+        """Build from a decoded ``PeriodResult`` struct (a tuple, or a mapping of its members in order)."""
+        v = _members(value)
         return cls(
             bool(v[0]), bool(v[1]),
             _ints(v[2]), _ints(v[3]), _ints(v[4]), _ints(v[5]), _ints(v[6]), _ints(v[7]), _ints(v[8]),
@@ -296,6 +296,11 @@ class PeriodResult:
 
 def _ints(values: Iterable[Any]) -> tuple[int, ...]:
     return tuple(int(x) for x in values)
+
+
+def _members(value: Sequence[Any] | Mapping[str, Any]) -> list[Any]:
+    """A decoded struct's members in declaration order (web3 decodes event structs as mappings)."""
+    return list(value.values()) if isinstance(value, Mapping) else list(value)
 
 
 # --------------------------------------------------------------------------------------------------

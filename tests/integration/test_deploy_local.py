@@ -9,6 +9,7 @@ import pytest
 from brownie import accounts, web3
 from rich.console import Console
 
+from chainabs.chain.sender import transact
 from chainabs.chain import deployment
 from chainabs.chain import registry as registrylib
 from chainabs.chain import spv as spvlib
@@ -83,7 +84,7 @@ def test_deployed_deal_can_be_subscribed_and_closed(deployed, admin):
     investors = [accounts.at(a, force=True) for a in result.investors]
     for i, size in enumerate(terms.class_sizes(result.spec)):
         spvlib.subscribe(spv, investors[i], i, size)
-    currency.mint(admin, result.spec.units(result.spec.reserve.initial), {"from": admin})
+    transact(currency.mint, admin, result.spec.units(result.spec.reserve.initial), sender=admin)
     paid_before = currency.balanceOf(admin)
     spvlib.close_deal(spv, admin)
     assert spv.phase() == 1

@@ -1,4 +1,4 @@
-"""Rehearsal of a live-network deployment: `brownie run scripts/deploy.py` against a separately started anvil
+"""Rehearsal of a live-network deployment: `chainabs deploy` against a separately started anvil
 with Sepolia's chain id (no unlocked account used, raw signed transactions, the manifest), killed half way
 and resumed."""
 
@@ -9,7 +9,7 @@ import time
 from plugins.deploy import read_manifest, run_until
 
 from chainabs.chain.abis import decode_deal_params
-from chainabs.chain.tokens import role_id
+from chainabs.chain.contracts import role_id
 
 SPEC = "deals/consumer_loan.yaml"
 #: The consumer-loan criteria cap one obligor at 0.5% of the pool: a synthetic book needs ~700+ loans.
@@ -18,7 +18,7 @@ DEPLOYED = ("registry", "identity", "class0", "class1", "class2", "spv")  # crea
 
 
 def _deploy_cmd(*options: str) -> tuple[str, ...]:
-    return ("run", "scripts/deploy.py", "main", SPEC, "--network", "rehearsal", "--", "--tape", TAPE, *options)
+    return ("deploy", SPEC, "--network", "rehearsal", "--tape", TAPE, *options)
 
 
 def _setup(rehearsal, tmp_path):
@@ -34,7 +34,7 @@ def _setup(rehearsal, tmp_path):
 def test_without_yes_and_without_stdin_nothing_is_sent(rehearsal, tmp_path):
     deployer, _, env, manifest = _setup(rehearsal, tmp_path)
     log = tmp_path / "refused.log"
-    proc = rehearsal.brownie(*_deploy_cmd(), env=env, log=log)
+    proc = rehearsal.chainabs(*_deploy_cmd(), env=env, log=log)
     assert proc.wait(timeout=120) == 2, log.read_text()
     out = log.read_text()
     assert "Send? [y/N]" in out and "cancelled before sending anything" in out
@@ -56,7 +56,7 @@ def test_killed_half_way_then_resumed_deploys_everything_once(rehearsal, tmp_pat
         return bool(data) and ("class1" in data["pending"] or "class1" in data["contracts"])
 
     killed_log = tmp_path / "killed.log"
-    proc = rehearsal.brownie(*_deploy_cmd("--yes"), env=env, log=killed_log)
+    proc = rehearsal.chainabs(*_deploy_cmd("--yes"), env=env, log=killed_log)
     assert run_until(proc, mid_deal, timeout=120), "the run ended before it could be killed:\n" + killed_log.read_text()
     at_kill = read_manifest(manifest)
     assert "spv" not in at_kill["contracts"] and at_kill["meta"]["pool_id"] == 1
@@ -65,7 +65,7 @@ def test_killed_half_way_then_resumed_deploys_everything_once(rehearsal, tmp_pat
 
     # 2. The same command again completes.
     log = tmp_path / "resumed.log"
-    proc = rehearsal.brownie(*_deploy_cmd("--yes"), env=env, log=log)
+    proc = rehearsal.chainabs(*_deploy_cmd("--yes"), env=env, log=log)
     assert proc.wait(timeout=120) == 0, log.read_text()
     out = log.read_text()
     resumed_at = time.monotonic()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from brownie import web3
 
+from chainabs.chain.sender import transact
 from chainabs.chain.abis import load_abi
 from chainabs.chain.events import EventDecoder, read_events
 from chainabs.apps.monitor import Monitor, read_jsonl
@@ -21,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _spawn(url: str, address: str, state: Path) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "chainabs.apps.monitor", "--rpc", url, "--watch", f"TestStablecoin:{address}",
+        [sys.executable, "-m", "chainabs", "monitor", "--rpc", url, "--watch", f"TestStablecoin:{address}",
          "--state", str(state), "--interval", "0.05"],
         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
@@ -43,16 +44,16 @@ def test_monitor_killed_and_restarted_has_no_gap_and_no_duplicate(currency, admi
     proc = _spawn(url, currency.address, state)
     try:
         for i in range(12):
-            currency.mint(investors[i % len(investors)], 1_000 + i, {"from": admin})
+            transact(currency.mint, investors[i % len(investors)], 1_000 + i, sender=admin)
         assert _wait_for(lambda: len(read_jsonl(state / "events.jsonl")) >= 4 if (state / "events.jsonl").exists() else False)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     for i in range(12, 20):  # while the monitor is down
-        currency.mint(investors[i % len(investors)], 1_000 + i, {"from": admin})
+        transact(currency.mint, investors[i % len(investors)], 1_000 + i, sender=admin)
     proc = _spawn(url, currency.address, state)
     try:
-        currency.transferOwnership(investors[0], {"from": admin})
+        transact(currency.transferOwnership, investors[0], sender=admin)
         assert _wait_for(lambda: len(read_jsonl(state / "events.jsonl")) >= 21, timeout=60)
         time.sleep(0.5)
     finally:
@@ -75,10 +76,10 @@ def test_monitor_killed_and_restarted_has_no_gap_and_no_duplicate(currency, admi
 def test_lines_written_after_the_checkpoint_by_a_dead_run_are_not_repeated(currency, admin, investors, tmp_path):
     decoder = EventDecoder(web3, {currency.address: ("TestStablecoin", load_abi("TestStablecoin"))})
     start = web3.eth.block_number + 1
-    currency.mint(investors[0], 1, {"from": admin})
+    transact(currency.mint, investors[0], 1, sender=admin)
     m = Monitor(web3, decoder, tmp_path, start_block=start)
     assert len(m.poll_once()) == 1
-    currency.mint(investors[0], 2, {"from": admin})
+    transact(currency.mint, investors[0], 2, sender=admin)
     m.poll_once()
     # Simulate a crash after appending but before the checkpoint: roll the checkpoint back one block,
     # and leave a half-written line at the end.

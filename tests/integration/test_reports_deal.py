@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 from brownie import web3
 
+from chainabs.chain.sender import transact
 from chainabs.apps import reports, verify
 from chainabs.chain.read import pool as poolread
 from chainabs.chain.read import tables
@@ -177,10 +178,10 @@ def test_regulator_report_lists_status_changes_roles_pauses_and_forced_transfers
     d = served.deal
     token = d.tokens[0]
     for role in ("CONTROLLER_ROLE", "PAUSER_ROLE"):
-        token.grantRole(web3.keccak(text=role), trustee, {"from": admin})
-    token.controllerTransfer(investors[0], investors[5], 1_000, b"", b"court order 42", {"from": trustee})
-    token.pause({"from": trustee})
-    token.unpause({"from": trustee})
+        transact(token.grantRole, web3.keccak(text=role), trustee, sender=admin)
+    transact(token.controllerTransfer, investors[0], investors[5], 1_000, b"", b"court order 42", sender=trustee)
+    transact(token.pause, sender=trustee)
+    transact(token.unpause, sender=trustee)
     data = read_deal(served.url, d.spv.address)
     changes = poolread.asset_status_changes(data)
     got = [(r["loan_id"], r["from"], r["to"]) for _, r in changes.iterrows()]
@@ -242,7 +243,7 @@ def _run(args: list[str], timeout: float = 120) -> subprocess.CompletedProcess:
 
 def test_a_fresh_process_rebuilds_the_reports_from_url_and_address(served, data, tmp_path):
     out = tmp_path / "fresh"
-    proc = _run(["-m", "chainabs.apps.reports", "--rpc", served.url, "--spv", data.spv_address, "--out", str(out)])
+    proc = _run(["-m", "chainabs", "report", data.spv_address, "--rpc", served.url, "--out", str(out)])
     assert proc.returncode == 0, proc.stderr[-3000:]
     here = tmp_path / "here"
     reports.write_reports(data, here)
@@ -256,8 +257,8 @@ def test_a_fresh_process_rebuilds_the_reports_from_url_and_address(served, data,
     forged = tape.copy()
     forged.loc[0, "recoveries"] = 1
     servicing.write_servicing_tape(forged, tmp_path / "p1-forged.csv")
-    bad = _run(["-m", "chainabs.apps.verify", "--rpc", served.url, "--spv", data.spv_address, "--period", "1",
-                "--tape", str(tmp_path / "p1-forged.csv"), "--out", str(tmp_path / "mismatches.csv")])
+    bad = _run(["-m", "chainabs", "verify-tape", data.spv_address, "1", str(tmp_path / "p1-forged.csv"), "--rpc",
+                served.url, "--out", str(tmp_path / "mismatches.csv")])
     assert bad.returncode == 1
     mismatches = pd.read_csv(tmp_path / "mismatches.csv")
     assert set(mismatches.loc[mismatches["scope"] == "loan", "loan_id"]) == {tape.loc[0, "loan_id"]}
@@ -265,7 +266,7 @@ def test_a_fresh_process_rebuilds_the_reports_from_url_and_address(served, data,
 
 def _spawn_monitor(url: str, spv: str, state: Path) -> subprocess.Popen:
     env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "HOME": os.environ.get("HOME", "/tmp")}
-    return subprocess.Popen([sys.executable, "-m", "chainabs.apps.monitor", "--rpc", url, "--spv", spv, "--state", str(state),
+    return subprocess.Popen([sys.executable, "-m", "chainabs", "monitor", spv, "--rpc", url, "--state", str(state),
                              "--interval", "0.05", "--quiet"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
 
@@ -305,9 +306,9 @@ def test_monitor_of_the_deal_killed_and_restarted_has_no_gap_and_no_duplicate(se
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     # while the monitor is down: a pause, a forced transfer, another period with loans falling further behind
-    d.tokens[1].grantRole(web3.keccak(text="PAUSER_ROLE"), trustee, {"from": admin})
-    d.tokens[1].pause({"from": trustee})
-    d.tokens[1].unpause({"from": trustee})
+    transact(d.tokens[1].grantRole, web3.keccak(text="PAUSER_ROLE"), trustee, sender=admin)
+    transact(d.tokens[1].pause, sender=trustee)
+    transact(d.tokens[1].unpause, sender=trustee)
     period5 = amortising_tape(period4, cut, late=late)
     run_period(d, period4, period5, stranger)
     proc = _spawn_monitor(served.url, spv, state)

@@ -25,7 +25,9 @@ from hypothesis import strategies as st
 from chainabs.chain import spv as spvlib
 from chainabs.model.collections import period_reports
 from chainabs.model.cashflows import project_pool
-from plugins.spv import CN
+from chainabs.chain.orchestration import DEFAULT_JURISDICTION as CN
+from chainabs.chain.sender import transact
+from chainabs.chain.connection import advance_to
 from plugins.token import plain
 from plugins.spvtests import (
     assert_reconciled,
@@ -38,13 +40,11 @@ from plugins.spvtests import (
     model_or_error,
     odd_pool,
     report_ending_at,
-    revert_chain,
     run_period,
     submit,
 )
 
 DAY = 86_400
-pytestmark = pytest.mark.usefixtures("mined_on_return")
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,7 @@ def _project():
 @given(data=st.data())
 def test_spv_equals_the_model_on_random_deals_and_paths(diff_pool, accounts, currency, investors, stranger, tmp_path_factory, data):
     _, registry, pool_id, principal = diff_pool
-    revert_chain()  # back to the snapshot taken after the module fixtures: the pool is the originator's again
+    chain.revert()  # back to the snapshot taken after the module fixtures: the pool is the originator's again
     spec = data.draw(deal_specs(Decimal(principal).scaleb(-6)), label="spec")
     reports = data.draw(collection_paths(principal, max_months=8), label="path")
     ending = data.draw(st.sampled_from(["clean_up_call", "legal_final", "paid_off"]), label="ending")
@@ -89,7 +89,7 @@ def test_spv_equals_the_model_on_random_deals_and_paths(diff_pool, accounts, cur
             submit(d, report)
             fund(d, d.roles["originator"], report.pool_ending_balance)
             tx = spvlib.exercise_clean_up_call(d.spv, d.roles["originator"], report)
-            assert tx.events["CleanUpCallExercised"]["price"] == d.model.exercise_clean_up_call()
+            assert tx.event("CleanUpCallExercised")["price"] == d.model.exercise_clean_up_call()
             assert_reconciled(d.spv, d.model, f"period {n}: clean-up call exercised")
             close(d, stranger)
             assert_reconciled(d.spv, d.model, f"period {n}: closed after the clean-up call")
@@ -102,8 +102,7 @@ def test_spv_equals_the_model_on_random_deals_and_paths(diff_pool, accounts, cur
           f"interest shortfall {any(s.interest_shortfalls)}; clean-up call {called}")
 
     if ending == "legal_final":
-        chain.sleep(d.times.legal_final - chain.time() + DAY)
-        chain.mine()
+        advance_to(d.times.legal_final + DAY)
     at_legal_final = chain.time() >= d.times.legal_final
     ended, error = model_or_error(lambda: d.model.end_deal(legal_final=at_legal_final))
     if error is not None:
@@ -112,7 +111,7 @@ def test_spv_equals_the_model_on_random_deals_and_paths(diff_pool, accounts, cur
     else:
         released, final = ended
         tx = spvlib.end_deal(d.spv, stranger)
-        assert (tx.events["DealEnded"]["releasedToEquity"], tx.events["DealEnded"]["finalWriteDown"]) == (released, final)
+        assert (tx.event("DealEnded")["releasedToEquity"], tx.event("DealEnded")["finalWriteDown"]) == (released, final)
         owed = [d.model.fee_owed(k) for k in range(len(d.model.fees_paid))]
         assert currency.balanceOf(d.spv) == sum(owed), "only earned fees are left in the SPV"
         assert spvlib.withdraw_all_fees(d.spv, stranger) == [d.model.withdraw_fees(k) for k in range(len(owed))]
@@ -124,11 +123,11 @@ def _spread(d, holder, kyc_agent, count: int) -> None:
     """``holder`` sends a slice of its senior notes to ``count`` fresh verified addresses."""
     addresses = [web3.to_checksum_address(web3.keccak(text=f"senior holder {k}")[-20:]) for k in range(count)]
     expiry = chain.time() + 5 * 365 * DAY
-    d.identity.registerInvestors(addresses, [CN] * count, [1] * count, [expiry] * count, {"from": kyc_agent})
+    transact(d.identity.registerInvestors, addresses, [CN] * count, [1] * count, [expiry] * count, sender=kyc_agent)
     senior = d.tokens[0]
     slice_ = senior.balanceOf(holder) // (count + 1)
     for a in addresses:
-        senior.transfer(a, slice_ + len(a) % 7, {"from": holder})
+        transact(senior.transfer, a, slice_ + len(a) % 7, sender=holder)
 
 
 #: Measured close gas by number of senior holders (measured once per module run).
@@ -143,7 +142,7 @@ def _close_gas(diff_pool, accounts, currency, investors, stranger, kyc_agent, tm
     spec, registry, pool_id, principal = diff_pool
     df = project_pool(principal / 10**6, 0.14, 24, cpr=0.12, cdr=0.05, severity=0.6, recovery_lag=1)
     reports = period_reports(df, 6, beginning_balance=principal)[:2]
-    revert_chain()
+    chain.revert()
     d = deploy_and_close(spec, (registry, pool_id), accounts, currency, _project(), tmp_path, list(investors[:2]))
     if holders > 2:
         _spread(d, investors[0], kyc_agent, holders - 2)

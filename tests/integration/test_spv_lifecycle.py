@@ -6,25 +6,20 @@ from dataclasses import replace
 
 from brownie import chain
 
+from chainabs.chain.sender import transact
 from chainabs.chain import spv as spvlib
 from chainabs.dev.sandbox import roll_rate_reports
+from chainabs.chain.connection import advance_to
+from plugins.spvtests import fund
 from plugins.token import assert_error
 
 
-def _fund_servicer(d, report):
-    """The servicer collected this from borrowers (test currency minted to it)."""
-    if report.cash_in:
-        d.currency.mint(d.roles["servicer"], report.cash_in, {"from": d.roles["arranger"]})
-
-
 def _close(d, report, caller):
-    _fund_servicer(d, report)
+    fund(d, d.roles["servicer"], report.cash_in)
     spvlib.submit_report(d.spv, d.roles["servicer"], report, b"\x11" * 32, "ipfs://tape")
     d.model.submit(report)
     period = d.model.state.periods_closed + 1
-    due = d.spv.paymentDate(period)
-    if chain.time() < due:
-        chain.sleep(due - chain.time() + 1)
+    advance_to(int(d.spv.paymentDate(period)))
     tx = spvlib.close_period(d.spv, caller, report)
     closed = d.model.close_period()
     assert spvlib.result_of(tx) == closed.result
@@ -59,7 +54,7 @@ def test_every_period_equals_the_model_and_investors_claim(deal, investors, stra
     holder = investors[0]
     before = d.currency.balanceOf(holder)
     claimable = senior.withdrawableFundsOf(holder)
-    senior.claim({"from": holder})
+    transact(senior.claim, sender=holder)
     assert d.currency.balanceOf(holder) - before == claimable > 0
     supply = senior.totalSupply()
     exact = d.model.distributed[0] * senior.balanceOf(holder) // supply
@@ -70,7 +65,7 @@ def test_close_checks_the_report_and_the_payment_date(deal, servicer, stranger):
     d = deal
     report = roll_rate_reports(d, months=1)[0]
     assert_error(d.spv.closePeriod, report.as_abi(), sender=stranger, error="NoReportPending(uint256)", values=(1,))
-    _fund_servicer(d, report)
+    fund(d, d.roles["servicer"], report.cash_in)
     spvlib.submit_report(d.spv, servicer, report)
     assert_error(d.spv.submitReport, report.as_abi(), b"\0" * 32, "", sender=servicer, error="ReportPending(uint256)", values=(1,))
     forged = replace(report, interest_collections=report.interest_collections + 1)
@@ -108,15 +103,13 @@ def test_clean_up_call_then_end_leaves_nothing_in_the_spv(deal, originator, stra
     level = d.model.clean_up_level()
     for report in reports:
         if 0 < report.pool_ending_balance <= level:
-            _fund_servicer(d, report)
+            fund(d, d.roles["servicer"], report.cash_in)
             spvlib.submit_report(d.spv, d.roles["servicer"], report)
             d.model.submit(report)
             tx = spvlib.exercise_clean_up_call(d.spv, originator, report)
-            assert tx.events["CleanUpCallExercised"]["price"] == d.model.exercise_clean_up_call() == report.pool_ending_balance
+            assert tx.event("CleanUpCallExercised")["price"] == d.model.exercise_clean_up_call() == report.pool_ending_balance
             assert d.registry.poolOwner(d.pool_id) == originator
-            due = d.spv.paymentDate(d.model.state.periods_closed + 1)
-            if chain.time() < due:
-                chain.sleep(due - chain.time() + 1)
+            advance_to(int(d.spv.paymentDate(d.model.state.periods_closed + 1)))
             tx = spvlib.close_period(d.spv, stranger, report)
             assert spvlib.result_of(tx) == d.model.close_period().result
             break
@@ -127,8 +120,8 @@ def test_clean_up_call_then_end_leaves_nothing_in_the_spv(deal, originator, stra
     assert d.model.state.pool_balance == 0
     tx = spvlib.end_deal(d.spv, stranger)
     released, final = d.model.end_deal()
-    assert tx.events["DealEnded"]["releasedToEquity"] == released
-    assert tx.events["DealEnded"]["finalWriteDown"] == final
+    assert tx.event("DealEnded")["releasedToEquity"] == released
+    assert tx.event("DealEnded")["finalWriteDown"] == final
     _withdraw_fees_to_empty(d, stranger)
     _assert_reconciled(d)
     assert d.spv.phase() == 2
@@ -140,10 +133,9 @@ def test_legal_final_writes_off_what_is_unpaid(deal, stranger):
     for report in reports:
         _close(d, report, stranger)
     assert_error(d.spv.endDeal, sender=stranger, error="CannotEnd(uint256,uint256,uint256)")
-    chain.sleep(d.times.legal_final - chain.time() + 1)
-    chain.mine()
+    advance_to(d.times.legal_final)
     tx = spvlib.end_deal(d.spv, stranger)
     released, final = d.model.end_deal(legal_final=True)
-    assert final > 0 and tx.events["DealEnded"]["finalWriteDown"] == final
+    assert final > 0 and tx.event("DealEnded")["finalWriteDown"] == final
     _withdraw_fees_to_empty(d, stranger)
     _assert_reconciled(d)

@@ -1,9 +1,9 @@
 """Wallet reality: an investor with nothing but a private key (eth-account signing raw transactions through
-web3), Foundry's `cast` as an outside client, and scripts/investor.py with a key from the environment."""
+web3), Foundry's `cast` as an outside client, and scripts/investor.py (`chainabs investor`) with a key from the
+environment."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 
@@ -16,8 +16,14 @@ from plugins.token import FACE, US, YEAR
 
 KEY_A = "0x" + Web3.keccak(text="chainabs-token-investor-a").hex().removeprefix("0x")
 KEY_B = "0x" + Web3.keccak(text="chainabs-token-investor-b").hex().removeprefix("0x")
-PORT = int(os.environ.get("CHAINABS_PORT", "8545"))
-RPC = f"http://127.0.0.1:{PORT}"
+
+
+@pytest.fixture
+def rpc() -> str:
+    """The test chain's RPC URL (what an outside wallet or cast is pointed at)."""
+    from brownie import web3
+
+    return str(web3.provider.endpoint_uri)
 
 
 @pytest.fixture
@@ -44,10 +50,10 @@ def _send(w3: Web3, key: str, call) -> dict:
     return receipt
 
 
-def test_key_only_investor_receives_transfers_and_claims(wallets, issued, issuer, servicer, currency, verified):
+def test_key_only_investor_receives_transfers_and_claims(wallets, issued, issuer, servicer, currency, verified, rpc):
     from brownie import TrancheToken
     a, b = wallets
-    w3 = Web3(Web3.HTTPProvider(RPC))
+    w3 = Web3(Web3.HTTPProvider(rpc))
     assert a.address not in w3.eth.accounts  # not an unlocked node account
     issued.transfer(a.address, FACE // 2, {"from": verified[0]})
     token = w3.eth.contract(address=issued.address, abi=TrancheToken.abi)
@@ -69,12 +75,12 @@ def test_key_only_investor_receives_transfers_and_claims(wallets, issued, issuer
 
 
 @pytest.mark.skipif(shutil.which("cast") is None, reason="Foundry cast not on PATH (source tools/dev-env.sh)")
-def test_cast_reads_balance_and_sends_transfer(wallets, issued, verified):
+def test_cast_reads_balance_and_sends_transfer(wallets, issued, verified, rpc):
     a, b = wallets
     issued.transfer(a.address, 5_000, {"from": verified[0]})
 
     def cast(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(["cast", *args, "--rpc-url", RPC], capture_output=True, text=True, timeout=60)
+        return subprocess.run(["cast", *args, "--rpc-url", rpc], capture_output=True, text=True, timeout=60)
 
     out = cast("call", issued.address, "balanceOf(address)(uint256)", a.address)
     assert out.returncode == 0, out.stderr
@@ -103,9 +109,12 @@ def test_investor_script_shows_and_claims_with_env_key(wallets, issued, servicer
     assert f"investor {a.address}" in out and "CABS-A" in out
     assert "claimed CABS-A: interest 1000000 principal 200000" in out
     assert currency.balanceOf(a.address) == 1_200_000
-    investor.main(issued.address, "show")
+    investor.main(issued.address)
     assert "1.000000" in capsys.readouterr().out  # balance 1,000,000.000000 and withdrawn interest 1.000000
     monkeypatch.delenv("INVESTOR_PRIVATE_KEY")
     monkeypatch.delenv("INVESTOR_ACCOUNT", raising=False)
-    with pytest.raises(Exception, match="INVESTOR_PRIVATE_KEY"):
-        investor.main(issued.address, "show")
+    with pytest.raises(SystemExit) as stopped:
+        investor.main(issued.address)
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert "INVESTOR_PRIVATE_KEY" in err and len(err.strip().splitlines()) == 1  # one line, no traceback

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from chainabs.paths import PROJECT_ROOT
-from chainabs.dev.testing import ExternalAnvil
+from chainabs.dev.testing import PORTS_PER_WORKER, ExternalAnvil, worker_port
 
 SEPOLIA_CHAIN_ID = 11155111
 #: What the subprocess sees of the project (symlinked); `build/` is copied so that brownie's own live-network
@@ -62,7 +62,14 @@ class Rehearsal:
 
     def brownie(self, *args: str, env: dict[str, str], log: Path, stdin: int = subprocess.DEVNULL) -> subprocess.Popen:
         """Start ``brownie <args>`` in its own process group, output to ``log``."""
-        exe = Path(sys.executable).with_name("brownie")
+        return self._start("brownie", args, env, log, stdin)
+
+    def chainabs(self, *args: str, env: dict[str, str], log: Path, stdin: int = subprocess.DEVNULL) -> subprocess.Popen:
+        """Start ``chainabs <args>`` (the installed command) in its own process group, output to ``log``."""
+        return self._start("chainabs", args, env, log, stdin)
+
+    def _start(self, command: str, args: tuple[str, ...], env: dict[str, str], log: Path, stdin: int) -> subprocess.Popen:
+        exe = Path(sys.executable).with_name(command)
         fh = log.open("w")
         return subprocess.Popen([str(exe), *args], cwd=self.cwd, env=env, stdin=stdin, stdout=fh,
                                 stderr=subprocess.STDOUT, start_new_session=True)
@@ -126,8 +133,8 @@ def rehearsal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rehearsal]:
     as the live network `rehearsal`."""
     from web3 import Web3
 
-    base = int(os.environ.get("CHAINABS_PORT", "8545"))
-    port = free_port(base + 1, base + 9)
+    base = worker_port()
+    port = free_port(base + 1, base + PORTS_PER_WORKER - 1)
     root = tmp_path_factory.mktemp("rehearsal")
     cwd, home = root / "project", root / "home"
     (cwd / "build").mkdir(parents=True)

@@ -14,11 +14,13 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from chainabs.chain.sender import transact
 from chainabs.chain import spv as spvlib
 from chainabs.model.synthetic import generate_tape
 from chainabs.model.tape import onboarding_order, select_eligible
 from chainabs.model import terms
-from plugins.spv import BOOK_LOANS
+from chainabs.dev.sandbox import BOOK_LOANS
+from chainabs.chain.connection import advance_to
 
 PERIODS = 3
 CURTAILMENT = 1_000_000  # one currency unit (6 decimals) paid early by loan C in period 2
@@ -96,21 +98,17 @@ class ServedDeal:
 
 def run_period(d: Any, previous: pd.DataFrame, tape: pd.DataFrame, caller: Any) -> tuple[Any, Any]:
     """The servicer's side (registry sync, report with the tape's root), then the close once due."""
-    from brownie import chain
-
     from chainabs.chain import servicing as servicer_side
     from chainabs.model import servicing
 
     report = servicing.period_report(tape)
     if report.cash_in:
-        d.currency.mint(d.roles["servicer"], report.cash_in, {"from": d.roles["arranger"]})
+        transact(d.currency.mint, d.roles["servicer"], report.cash_in, sender=d.roles["arranger"])
     period = int(tape["period"].iloc[0])
     servicer_side.submit_period(d.spv, d.registry, d.roles["servicer"], previous, tape, d.roles["originator"].address,
                                f"ipfs://servicing-tape/{period}")
     d.model.submit(report)
-    due = d.spv.paymentDate(period)
-    if chain.time() < due:
-        chain.sleep(due - chain.time() + 1)
+    advance_to(int(d.spv.paymentDate(period)))
     tx = spvlib.close_period(d.spv, caller, report)
     assert spvlib.result_of(tx) == d.model.close_period().result
     return report, tx

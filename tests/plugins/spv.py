@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from chainabs.chain import tokens
-from chainabs.dev.sandbox import BOOK_LOANS, CN, LocalDeal as DealFixture, close, deploy_deal, onboarded_pool, subscribe_all  # noqa: F401
+from chainabs.chain.contracts import role_id
+from chainabs.chain.orchestration import LocalDeal as DealFixture  # noqa: F401 - the SPV tests' fixture type
+from chainabs.chain.orchestration import close
+from chainabs.dev.sandbox import onboarded_pool, stand_up, subscribe_all
 
 
 @pytest.fixture(scope="module")
@@ -16,9 +18,7 @@ def offering(accounts, currency, originator, admin, servicer, tmp_path_factory):
 
     proj = project.get_loaded_projects()[0]
     spec, registry, pool_id = onboarded_pool(originator, admin, servicer)
-    d = deploy_deal(spec, accounts, currency, registry, pool_id, proj, tmp_path_factory.mktemp("deploy"))
-    registry.approvePool(pool_id, d.spv, {"from": originator})
-    return d
+    return stand_up(spec, accounts, currency, registry, pool_id, proj, tmp_path_factory.mktemp("deploy"))
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def closed(offering, investors, admin):
 
 
 def role_error(role: str) -> bytes:
-    return bytes.fromhex(tokens.role_id(role)[2:])
+    return bytes.fromhex(role_id(role)[2:])
 
 
 @pytest.fixture

@@ -20,7 +20,6 @@ from decimal import Decimal
 from typing import Any
 
 import pandas as pd
-import pytest
 import yaml
 from eth_abi import encode
 from hypothesis import strategies as st
@@ -32,10 +31,14 @@ from chainabs.chain import spv as spvlib
 from chainabs.model.collections import period_reports
 from chainabs.model.deal import ClosedPeriod, DealModel, DealModelError
 from chainabs.model.spec import DEALS_DIR, DealSpec, parse_deal
-from chainabs.dev.testing import batch_call, wait_until_mined
+from chainabs.chain import orchestration
+from chainabs.chain.sender import transact
+from chainabs.dev.sandbox import stand_up
+from chainabs.chain.connection import advance_to, connected_web3
+from chainabs.chain.read.deal import batch_call as web3_batch_call
 from chainabs.model.waterfall import BPS, PeriodReport
 from chainabs.model import terms
-from plugins.spv import DealFixture, deploy_deal
+from plugins.spv import DealFixture
 from plugins.token import assert_error
 
 #: Solidity signatures of the SPV errors the model raises (``DealModelError.name`` -> signature).
@@ -55,17 +58,15 @@ ZERO32 = b"\0" * 32
 EMPTY_REPORT = PeriodReport(0, 0, 0, 0, 0, 0, 0, 0, 0)
 
 
-@pytest.fixture(scope="module")
-def mined_on_return():
-    """Transactions return once mined (``chainabs.dev.testing.wait_until_mined``) for the modules that use it:
-    they send thousands of transactions and revert the chain often; brownie must never mistake a mined one
-    for a dropped one."""
-    wait_until_mined(True)
-    yield
-    wait_until_mined(False)
-
-
 # ------------------------------------------------------------------------------------------ reconciliation
+
+
+def batch_call(calls: list[tuple[Any, tuple]]) -> list[Any]:
+    """Brownie view calls ``[(contract.fn, args), ...]`` in one JSON-RPC batch
+    (:func:`chainabs.chain.read.deal.batch_call`): the state machines read hundreds of figures per step."""
+    w3 = connected_web3()
+    return web3_batch_call(w3, [w3.eth.contract(address=str(fn._address), abi=[fn.abi]).get_function_by_name(
+        fn.abi["name"])(*args) for fn, args in calls])
 
 
 def report_hash(report: PeriodReport | None) -> bytes:
@@ -118,42 +119,25 @@ def model_or_error(action: Callable[[], Any]) -> tuple[Any, DealModelError | Non
         return None, exc
 
 
-def revert_chain() -> None:
-    """Back to the last snapshot, forgetting brownie's receipts of the undone transactions.
-
-    After a revert the same account sends transactions with the same nonces again (often the very same
-    transaction); a stale receipt with the same sender and nonce left in brownie's history makes brownie
-    declare the new one "dropped without known replacement".
-    """
-    from brownie import chain, history
-
-    chain.revert()
-    history.clear()
-
-
 # --------------------------------------------------------------------------------------------------- periods
 
 
 def fund(d: DealFixture, account: Any, amount: int) -> None:
     """The test currency minted to ``account`` (the servicer's collections, the originator's call price)."""
     if amount:
-        d.currency.mint(account, amount, {"from": d.roles["arranger"]})
+        transact(d.currency.mint, account, amount, sender=d.roles["arranger"])
 
 
 def sleep_to_payment_date(d: DealFixture, period: int) -> None:
-    """Advance the chain just past the payment date of ``period`` (no-op if already there)."""
-    from brownie import chain
-
-    due = int(d.spv.paymentDate(period))
-    if chain.time() <= due:
-        chain.sleep(due - chain.time() + 1)
+    """Advance the chain to the payment date of ``period`` (no-op if already there)."""
+    advance_to(int(d.spv.paymentDate(period)))
 
 
 def submit(d: DealFixture, report: PeriodReport) -> Any:
     """The servicer deposits the collections and submits ``report``; the model does the same."""
     fund(d, d.roles["servicer"], report.cash_in)
     tx = spvlib.submit_report(d.spv, d.roles["servicer"], report, b"\x5a" * 32, "ipfs://servicing-tape")
-    assert tx.events["ReportSubmitted"]["collections"] == d.model.submit(report)
+    assert tx.event("ReportSubmitted")["collections"] == d.model.submit(report)
     return tx
 
 
@@ -183,7 +167,7 @@ def check_close_events(d: DealFixture, tx: Any, closed: ClosedPeriod, triggers_b
     from chainabs.model.waterfall import PeriodResult
 
     res = closed.result
-    assert PeriodResult.from_abi(tx.events["PeriodClosed"]["result"]) == res, "PeriodClosed result"
+    assert PeriodResult.from_abi(tx.event("PeriodClosed")["result"]) == res, "PeriodClosed result"
     recipients = [str(a) for a in d.spv.feeRecipients()]
     tokens = {str(a) for a in d.spv.classTokens()}
     fees = [
@@ -225,24 +209,6 @@ def report_ending_at(report: PeriodReport, end: int) -> PeriodReport:
 # ------------------------------------------------------------------------------------------------ deploying
 
 
-def subscribe_classes(d: DealFixture, holders: list[Any], admin: Any) -> None:
-    """Each non-equity class subscribed by ``holders`` in equal slices (the last takes the remainder); the
-    originator retains the whole equity class (lock-up partition)."""
-    sizes = d.sizes()
-    for i, size in enumerate(sizes[:-1]):
-        share = size // len(holders)
-        for k, inv in enumerate(holders):
-            amount = share if k < len(holders) - 1 else size - share * (len(holders) - 1)
-            if amount == 0:
-                continue
-            fund(d, inv, amount)
-            spvlib.subscribe(d.spv, inv, i, amount)
-            d.model.subscribe(i, amount)
-    fund(d, d.roles["originator"], sizes[-1])
-    spvlib.subscribe(d.spv, d.roles["originator"], len(sizes) - 1, sizes[-1], retained=True)
-    d.model.subscribe(len(sizes) - 1, sizes[-1])
-
-
 def odd_pool(originator: Any, admin: Any, servicer: Any, loans: int = 1_000) -> tuple[DealSpec, Any, int, int]:
     """A sealed registry pool of eligible synthetic consumer loans whose cut-off principal is NOT a multiple of
     10,000 base units: (the sample deal sized to it, registry, pool id, principal).
@@ -251,7 +217,6 @@ def odd_pool(originator: Any, admin: Any, servicer: Any, loans: int = 1_000) -> 
     pool made of them is exact and rounding down is never exercised; a few odd base units added to the
     balances of amortised loans (balance still below the original principal) make each such division leave a
     remainder (fees, reserve targets, clean-up call level, pro-rata shares)."""
-    from chainabs.chain import registry as registrylib
     from chainabs.model.synthetic import generate_tape
     from chainabs.model.tape import select_eligible
 
@@ -261,12 +226,11 @@ def odd_pool(originator: Any, admin: Any, servicer: Any, loans: int = 1_000) -> 
     tape = select_eligible(book, criteria, today=base.dates.cut_off).reset_index(drop=True)
     room = tape.index[tape["principal"] + 7_919 < tape["original_principal"]][:3]
     tape.loc[room, "principal"] += [7_919, 13, 1]
-    registry = registrylib.deploy_registry(admin, originators=(originator,), servicers=(servicer,))
-    pool_id = registrylib.create_pool(registry, originator, criteria)
-    registrylib.onboard(registry, pool_id, tape, originator, today=base.dates.cut_off, progress=False)
-    principal = int(registrylib.pool_info(registry, pool_id)["cutoffPrincipal"])
+    registry, pool_id = orchestration.open_pool(admin, originator, servicer, criteria)
+    spec, _ = orchestration.fill_pool(registry, pool_id, tape, originator, base, progress=False)
+    principal = spec.units(spec.pool.original_balance)
     assert principal % 10_000 != 0
-    return base.sized_to(Decimal(principal).scaleb(-6)), registry, pool_id, principal
+    return spec, registry, pool_id, principal
 
 
 def deploy_and_close(
@@ -275,13 +239,10 @@ def deploy_and_close(
     """Deploy ``spec`` with the deployment plan over the onboarded ``pool`` (registry, pool id), subscribe it
     and close it (true sale, reserve funded); the fixture's model is closed too."""
     registry, pool_id = pool
-    d = deploy_deal(spec, accounts, currency, registry, pool_id, project, tmp_path)
+    d = stand_up(spec, accounts, currency, registry, pool_id, project, tmp_path)
     admin = d.roles["arranger"]
-    registry.approvePool(pool_id, d.spv, {"from": d.roles["originator"]})
-    subscribe_classes(d, holders, admin)
-    fund(d, admin, int(d.spv.terms()[6]))
-    spvlib.close_deal(d.spv, admin)
-    d.model.close_deal()
+    orchestration.subscribe_classes(d, {i: holders for i in range(len(d.sizes()) - 1)}, admin)
+    orchestration.close(d, admin)
     return d
 
 

@@ -9,6 +9,7 @@ import pytest
 from eth_abi import decode as abi_decode
 
 from chainabs.chain import tokens
+from chainabs.chain.contracts import LOCKED, role_id
 
 US, GB, KY = 840, 826, 136  # ISO 3166-1 numeric: United States, United Kingdom, Cayman Islands
 YEAR = 365 * 24 * 3600
@@ -87,7 +88,7 @@ def access_denied(fn: Any, *args: Any, sender: Any, role: str) -> None:
     """Assert OpenZeppelin's AccessControlUnauthorizedAccount(sender, role) revert."""
     assert_error(
         fn, *args, sender=sender, error="AccessControlUnauthorizedAccount(address,bytes32)",
-        values=(str(sender), bytes.fromhex(tokens.role_id(role)[2:])),
+        values=(str(sender), bytes.fromhex(role_id(role)[2:])),
     )
 
 
@@ -126,7 +127,7 @@ def issued(tranche, issuer, verified, originator, currency, admin, servicer):
     """Four investors hold FACE each, the originator holds FACE locked; the servicer holds currency."""
     for inv in verified[:4]:
         tokens.issue(tranche, issuer, inv, FACE)
-    tokens.issue(tranche, issuer, originator, FACE, partition=tokens.LOCKED)
+    tokens.issue(tranche, issuer, originator, FACE, partition=LOCKED)
     currency.mint(servicer, 10**9 * 10**6, {"from": admin})
     return tranche
 
@@ -200,7 +201,7 @@ class ExactShares:
         """Add a claim transaction's FundsWithdrawn amounts (if any) to ``holder``'s payouts."""
         if "FundsWithdrawn" not in tx.events:
             return (0, 0)
-        ev = tx.events["FundsWithdrawn"]
+        ev = tx.event("FundsWithdrawn")
         got = (int(ev["interest"]), int(ev["principal"]))
         self.paid[str(holder)][0] += got[0]
         self.paid[str(holder)][1] += got[1]

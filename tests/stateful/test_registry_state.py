@@ -8,17 +8,16 @@ most one pool; only a repurchase releases an asset; ``ownerOf`` of a pooled asse
 
 from __future__ import annotations
 
-import brownie
-from brownie.exceptions import VirtualMachineError
+import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
-from plugins.registry import CUTOFF, relaxed_criteria
 
 from chainabs.chain import registry as rc
-from chainabs.model import synthetic
+from chainabs.chain.sender import TxError, transact
+from chainabs.model import assets, synthetic
 from chainabs.model import tape as tp
-from chainabs.model import assets
+from plugins.registry import CUTOFF, relaxed_criteria
 
 STATUSES = assets.STATUSES
 
@@ -62,36 +61,36 @@ def test_registry_state_machine(registry, originator, servicer, stranger, invest
                 asset = self._asset(p, i)
                 principal = int(registry.assetInfo(asset)[2]) * pct // 100
                 try:
-                    registry.updateAssets([(asset, to, principal, b"\x01" * 32)], {"from": servicer})
+                    transact(registry.updateAssets, [(asset, to, principal, b"\x01" * 32)], sender=servicer)
                     self.touched.add(asset)
-                except VirtualMachineError:
+                except TxError:
                     pass  # an illegal transition or amount: the invariants check nothing changed
 
         @rule(p=st.integers(0, 1), i=st.integers(0, 39))
         def owner_repurchases(self, p, i):
             asset = self._asset(p, i)
             try:
-                registry.repurchase(asset, b"\x02" * 32, {"from": self.owner[pools[p]]})
+                transact(registry.repurchase, asset, b"\x02" * 32, sender=self.owner[pools[p]])
                 self.touched.add(asset)
-            except VirtualMachineError:
+            except TxError:
                 pass  # already released or final (prepaid / repaid)
 
         @rule(p=st.integers(0, 1), b=st.integers(0, 1))
         def pool_is_sold(self, p, b):
             pool = pools[p]
-            registry.transferPool(pool, buyers[b], {"from": self.owner[pool]})
+            transact(registry.transferPool, pool, buyers[b], sender=self.owner[pool])
             self.owner[pool] = buyers[b].address
 
         @rule(p=st.integers(0, 1), i=st.integers(0, 39), call=st.integers(0, 2))
         def stranger_is_refused(self, p, i, call):
             asset, pool = self._asset(p, i), pools[p]
-            with brownie.reverts():
+            with pytest.raises(TxError):
                 if call == 0:
-                    registry.updateAssets([(asset, 5, 0, b"\x03" * 32)], {"from": stranger})
+                    transact(registry.updateAssets, [(asset, 5, 0, b"\x03" * 32)], sender=stranger)
                 elif call == 1:
-                    registry.repurchase(asset, b"\x03" * 32, {"from": stranger})
+                    transact(registry.repurchase, asset, b"\x03" * 32, sender=stranger)
                 else:
-                    registry.transferPool(pool, stranger, {"from": stranger})
+                    transact(registry.transferPool, pool, stranger, sender=stranger)
 
         def _model(self) -> dict[int, tuple[int, str, int]]:
             """(pool, status, principal) per asset: replayed from events if touched, else the tape's."""

@@ -37,21 +37,22 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
 from chainabs.chain import spv as spvlib
-from chainabs.chain import tokens as tokenlib
+from chainabs.chain.contracts import role_id
+from chainabs.chain.sender import transact
 from chainabs.model.deal import Ledger, Phase
-from chainabs.dev.testing import batch_call
 from chainabs.model.waterfall import BPS, PeriodReport
+from chainabs.chain.connection import advance_to
 from plugins.spvtests import (
     EMPTY_REPORT,
     ZERO32,
     assert_reconciled,
+    batch_call,
     check_close_events,
     expect_model_error,
     fund,
     model_or_error,
     odd_pool,
     deploy_and_close,
-    revert_chain,
     sleep_to_payment_date,
 )
 from plugins.token import assert_error
@@ -60,16 +61,15 @@ from plugins.waterfall import period_shapes, report_from_shape
 #: A payout may exceed the exact share by at most 2**-24 units (``DistributionMath.ROUNDING_SLACK``).
 SLACK = Fraction(1, 2**24)
 DAY = 86_400
-pytestmark = pytest.mark.usefixtures("mined_on_return")
 DEFAULT_ADMIN = b"\0" * 32
 
 
 def _role(name: str) -> bytes:
-    return bytes.fromhex(tokenlib.role_id(name)[2:])
+    return bytes.fromhex(role_id(name)[2:])
 
 
 @pytest.fixture(scope="module")
-def machine_deal(mined_on_return, originator, admin, servicer, accounts, currency, investors, tmp_path_factory):
+def machine_deal(originator, admin, servicer, accounts, currency, investors, tmp_path_factory):
     """The consumer deal on a pool whose principal is not a round number of base units (so every bps division
     rounds), closed: senior and mezzanine split between investors 0-3, equity retained by the originator."""
     from brownie import project
@@ -126,7 +126,7 @@ def test_spv_state_machine(machine_deal, investors, stranger, accounts, chain):
     class SPVMachine(RuleBasedStateMachine):
         def __init__(self) -> None:
             super().__init__()
-            revert_chain()
+            chain.revert()
             done["runs"] += 1
             per_run.append(0)
             self.d = dataclasses.replace(d0, model=copy.deepcopy(base_model))
@@ -166,7 +166,7 @@ def test_spv_state_machine(machine_deal, investors, stranger, accounts, chain):
                 return
             fund(self.d, servicer, report.cash_in)
             tx = spvlib.submit_report(spv, servicer, report, b"\x5a" * 32, "ipfs://servicing-tape")
-            assert tx.events["ReportSubmitted"]["collections"] == report.cash_in
+            assert tx.event("ReportSubmitted")["collections"] == report.cash_in
             done["submitted"] += 1
 
         def _close(self, early: bool, caller) -> None:
@@ -291,10 +291,10 @@ def test_spv_state_machine(machine_deal, investors, stranger, accounts, chain):
             holder = holders[h]
             expected = [int(v) for v in toks[c].withdrawableOf(holder)]
             cash = int(currency.balanceOf(holder))
-            tx = toks[c].claimFor(holder, {"from": stranger}) if for_them else toks[c].claim({"from": holder})
+            tx = transact(toks[c].claimFor, holder, sender=stranger) if for_them else transact(toks[c].claim, sender=holder)
             got = [0, 0]
             if "FundsWithdrawn" in tx.events:
-                ev = tx.events["FundsWithdrawn"]
+                ev = tx.event("FundsWithdrawn")
                 assert ev["holder"] == holder
                 got = [int(ev["interest"]), int(ev["principal"])]
             assert got == expected
@@ -318,7 +318,7 @@ def test_spv_state_machine(machine_deal, investors, stranger, accounts, chain):
                 assert (code, reason.rstrip(b"\0")) == (b"\x55", b"LOCKUP")  # ERC-1066 funds locked
                 done["transfers blocked by the lock-up"] += 1
                 return
-            toks[c].transfer(receiver, amount, {"from": sender})
+            transact(toks[c].transfer, receiver, amount, sender=sender)
             self.bal[c][a] -= amount
             self.locked[c][a] -= from_locked
             self.bal[c][b] += amount  # what leaves the lock-up lands unrestricted
@@ -355,7 +355,7 @@ def test_spv_state_machine(machine_deal, investors, stranger, accounts, chain):
                 return
             fund(self.d, originator, report.pool_ending_balance)
             tx = spvlib.exercise_clean_up_call(spv, originator, report)
-            assert tx.events["CleanUpCallExercised"]["price"] == report.pool_ending_balance == m.pending_clean_up
+            assert tx.event("CleanUpCallExercised")["price"] == report.pool_ending_balance == m.pending_clean_up
             assert d0.registry.poolOwner(d0.pool_id) == originator
             done["clean-up calls"] += 1
 
@@ -364,15 +364,14 @@ def test_spv_state_machine(machine_deal, investors, stranger, accounts, chain):
             """Anyone ends the deal; sometimes (jump == 7, some periods in) after legal final has passed."""
             m = self.model
             if jump == 7 and m.state.periods_closed >= 4 and m.phase == Phase.ACTIVE and chain.time() < d0.times.legal_final:
-                chain.sleep(d0.times.legal_final - chain.time() + DAY)
-                chain.mine()
+                advance_to(d0.times.legal_final + DAY)
             ended, err = model_or_error(lambda: m.end_deal(legal_final=chain.time() >= d0.times.legal_final))
             if err is not None:
                 expect_model_error(err, spv.endDeal, sender=caller)
                 done[f"refused: {err.name}"] += 1
                 return
             tx = spvlib.end_deal(spv, caller)
-            assert (tx.events["DealEnded"]["releasedToEquity"], tx.events["DealEnded"]["finalWriteDown"]) == ended
+            assert (tx.event("DealEnded")["releasedToEquity"], tx.event("DealEnded")["finalWriteDown"]) == ended
             owed = sum(m.fee_owed(k) for k in range(len(m.fees_paid)))
             assert int(currency.balanceOf(spv)) == owed, "only earned fees may be left in the ended SPV"
             self.credit_distributions()

@@ -12,14 +12,15 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
+from chainabs.chain.sender import transact
 from plugins.token import FACE, ExactShares
 
 
 def test_tranche_token_state_machine(tranche, issuer, servicer, trustee, verified, accounts, currency, admin, chain):
     holders = list(verified[:6])
     outsiders = [accounts[18], accounts[19]]  # never verified
-    currency.mint(servicer, 10**15, {"from": admin})
-    currency.approve(tranche, 2**256 - 1, {"from": servicer})
+    transact(currency.mint, servicer, 10**15, sender=admin)
+    transact(currency.approve, tranche, 2**256 - 1, sender=servicer)
     chain.snapshot()
 
     class TokenMachine(RuleBasedStateMachine):
@@ -37,7 +38,7 @@ def test_tranche_token_state_machine(tranche, issuer, servicer, trustee, verifie
         @initialize(amounts=st.lists(st.integers(1, 10 * FACE), min_size=3, max_size=3))
         def issue_initial(self, amounts):
             for h, amount in zip(holders[:3], amounts):
-                tranche.issue(h, amount, b"", {"from": issuer})
+                transact(tranche.issue, h, amount, b"", sender=issuer)
                 self.model.issue(h, amount)
                 self.principal += amount
 
@@ -45,7 +46,7 @@ def test_tranche_token_state_machine(tranche, issuer, servicer, trustee, verifie
         def transfer(self, i, j, pct):
             a, b = holders[i], holders[j]
             amount = self.bal[str(a)] * pct // 100
-            tranche.transfer(b, amount, {"from": a})
+            transact(tranche.transfer, b, amount, sender=a)
             self.model.move(a, b, amount)
 
         @rule(i=st.integers(0, 5), j=st.integers(0, 1), amount=st.integers(1, FACE))
@@ -57,14 +58,14 @@ def test_tranche_token_state_machine(tranche, issuer, servicer, trustee, verifie
         def controller_transfer(self, i, j, pct):
             a, b = holders[i], holders[j]
             amount = self.bal[str(a)] * pct // 100
-            tranche.controllerTransfer(a, b, amount, b"", b"", {"from": trustee})
+            transact(tranche.controllerTransfer, a, b, amount, b"", b"", sender=trustee)
             self.model.move(a, b, amount)
 
         @rule(i=st.integers(0, 5), amount=st.integers(0, 5 * FACE))
         def issue(self, i, amount):
             if self.distributed:
                 return
-            tranche.issue(holders[i], amount, b"", {"from": issuer})
+            transact(tranche.issue, holders[i], amount, b"", sender=issuer)
             self.model.issue(holders[i], amount)
             self.principal += amount
 
@@ -72,7 +73,7 @@ def test_tranche_token_state_machine(tranche, issuer, servicer, trustee, verifie
         def redeem(self, i, pct):
             h = holders[i]
             amount = self.bal[str(h)] * pct // 100
-            tranche.redeem(amount, b"", {"from": h})
+            transact(tranche.redeem, amount, b"", sender=h)
             supply = self.supply()
             if amount:
                 self.principal = self.principal * (supply - amount) // supply
@@ -84,7 +85,7 @@ def test_tranche_token_state_machine(tranche, issuer, servicer, trustee, verifie
             if supply == 0:
                 return
             principal = self.principal * pct // 100
-            tranche.distribute(interest, principal, {"from": servicer})
+            transact(tranche.distribute, interest, principal, sender=servicer)
             self.model.distribute(interest, principal)
             self.principal -= principal
             self.distributed = True
@@ -92,7 +93,7 @@ def test_tranche_token_state_machine(tranche, issuer, servicer, trustee, verifie
         @rule(i=st.integers(0, 5))
         def claim(self, i):
             h = holders[i]
-            self.model.record_claim(h, tranche.claim({"from": h}))
+            self.model.record_claim(h, transact(tranche.claim, sender=h))
 
         @invariant()
         def balances_match(self):

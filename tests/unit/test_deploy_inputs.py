@@ -11,6 +11,7 @@ from brownie import chain, web3
 from eth_account import Account
 from rich.console import Console
 
+from chainabs.apps import cli
 from chainabs.chain import connection as chainlib
 from chainabs.chain import deployment
 from chainabs.chain.deploy import Deployer, DeploymentError, Manifest
@@ -48,22 +49,28 @@ def quiet() -> Console:
 # ------------------------------------------------------------------------------------------------ options
 
 
-def test_flags_after_a_separator_or_as_words():
-    a = deployment.parse_flags(["--", "--yes", "--tape", "synthetic:300", "--pool", "3", "--no-verify"])
+def test_script_flags_after_a_separator_or_as_words():
+    """`brownie run scripts/deploy.py main <spec> -- --yes ...` and `... main <spec> yes tape=...` reach
+    `chainabs deploy` with the same options."""
+    parse = cli.parser().parse_args
+    a = parse(["deploy", "consumer_loan", *cli.brownie_script_args(
+        ["--", "--yes", "--tape", "synthetic:300", "--pool", "3", "--no-verify"])])
     assert a.yes and a.tape == "synthetic:300" and a.pool == 3 and a.no_verify
-    b = deployment.parse_flags(["yes", "tape=data/tape.csv", "currency=0x" + "ab" * 20, "investors=2"])
+    b = parse(["deploy", "consumer_loan", *cli.brownie_script_args(
+        ["yes", "tape=data/tape.csv", "currency=0x" + "ab" * 20, "investors=2"])])
     assert b.yes and b.tape == "data/tape.csv" and b.currency == "0x" + "ab" * 20 and b.investors == 2
-    c = deployment.parse_flags([])
-    assert not c.yes and c.tape is None and c.investors == deployment.DEFAULT_TEST_INVESTORS
+    c = parse(["deploy"])
+    assert not c.yes and c.tape is None and c.spec == "consumer_loan" and c.investors == deployment.DEFAULT_TEST_INVESTORS
     with pytest.raises(SystemExit):
-        deployment.parse_flags(["--unknown"])
+        parse(["deploy", "--unknown"])
 
 
-def test_network_given_after_the_separator_must_be_the_connected_one():
+def test_a_network_other_than_the_connected_one_is_refused(capsys):
     from brownie import network
 
-    with pytest.raises(SystemExit, match="put --network before --"):
-        deployment.main("consumer_loan", "--", "--network", "sepolia")
+    assert cli.main(["deploy", "consumer_loan", "--network", "sepolia"]) == 2
+    err = capsys.readouterr().err
+    assert "connected to 'development', not 'sepolia'" in err and len(err.strip().splitlines()) == 1
     assert network.show_active() == "development"
 
 

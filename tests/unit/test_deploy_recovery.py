@@ -7,7 +7,6 @@ import pytest
 from brownie import chain, web3
 
 from chainabs.chain import registry as registrylib
-from chainabs.chain import spv as spvlib
 from chainabs.chain.deploy import Deployer, DeploymentError, DeployStep, Manifest, deployments_root
 from chainabs.chain.deployment import ensure_pool
 from chainabs.model.spec import load_deal

@@ -7,6 +7,7 @@ from brownie import ZERO_ADDRESS
 
 from chainabs.chain import spv as spvlib
 from chainabs.model.deal import DealModel, DealModelError
+from chainabs.chain.contracts import LOCKED
 from plugins.spv import role_error
 from plugins.token import access_denied, assert_error
 
@@ -28,12 +29,12 @@ def test_closing_is_the_true_sale(closed, originator, admin):
 
 def test_constructor_rejects_inconsistent_terms(SPV, closed, admin):
     d = closed
-    params = spvlib.params_as_abi(d.model.params)
+    params = d.model.params.as_abi()
     terms = list(d.spv.terms())
     sizes = list(d.sizes())
     toks = [t.address for t in d.tokens]
     fees = list(d.spv.feeRecipients())
-    part = spvlib.LOCKED_PARTITION
+    part = LOCKED
     bad_sizes = sizes[:-1] + [sizes[-1] + 1]
     with pytest.raises(Exception, match="revert"):
         SPV.deploy(terms, params, bad_sizes, toks, fees, part, admin, {"from": admin})

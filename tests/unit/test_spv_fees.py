@@ -36,7 +36,7 @@ def test_anyone_withdraws_a_fee_but_only_its_recipient_is_paid(deal, stranger):
     stranger_before, recipient_before = int(d.currency.balanceOf(stranger)), int(d.currency.balanceOf(recipient))
     tx = spvlib.withdraw_fees(d.spv, stranger, 0)
     assert owed > 0 and d.model.withdraw_fees(0) == owed
-    ev = tx.events["FeesWithdrawn"]
+    ev = tx.event("FeesWithdrawn")
     assert (ev["feeIndex"], ev["recipient"], ev["caller"], ev["amount"]) == (0, recipient, stranger, owed)
     assert int(d.currency.balanceOf(recipient)) == recipient_before + owed
     assert int(d.currency.balanceOf(stranger)) == stranger_before

@@ -16,7 +16,7 @@ def test_subscription_is_payment_and_delivery_in_one_transaction(fresh_offering,
     inv = investors[0]
     d.currency.mint(inv, 1_000_000, {"from": admin})
     tx = spvlib.subscribe(d.spv, inv, 0, 1_000_000)
-    assert tx.events["Subscribed"]["investor"] == inv and tx.events["Subscribed"]["amount"] == 1_000_000
+    assert tx.event("Subscribed")["investor"] == inv and tx.event("Subscribed")["amount"] == 1_000_000
     assert d.tokens[0].balanceOf(inv) == 1_000_000
     assert d.currency.balanceOf(inv) == 0 and d.currency.balanceOf(d.spv) == 1_000_000
     assert d.spv.subscribed(0) == 1_000_000
@@ -62,7 +62,7 @@ def test_close_needs_full_subscription_and_the_arranger(fresh_offering, stranger
 
 def test_closing_requires_the_pool_still_with_the_originator(fresh_offering, investors, admin, originator):
     d = fresh_offering
-    from plugins.spv import subscribe_all
+    from chainabs.dev.sandbox import subscribe_all
 
     subscribe_all(d, investors, admin)
     d.registry.transferPool(d.pool_id, investors[0], {"from": originator})

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chainabs.chain import tokens
+from chainabs.chain.read.tranches import POSITION_COLUMNS, positions, tranche_state
 from plugins.token import FACE, YEAR, assert_error, b32, plain
 
 SUPPLY = 5 * FACE
@@ -32,7 +33,7 @@ def fresh(currency, identity, admin, issuer, servicer, originator, verified):
 def test_distribute_pulls_and_credits_pro_rata(issued, servicer, currency, verified, originator):
     before = currency.balanceOf(servicer)
     tx = tokens.distribute(issued, servicer, 5_000_000, 10_000_000)
-    ev = tx.events["FundsDistributed"]
+    ev = tx.event("FundsDistributed")
     assert plain((ev["distributor"], ev["epoch"], ev["interest"], ev["principal"])) == (
         str(servicer), 1, 5_000_000, 10_000_000)
     assert currency.balanceOf(servicer) == before - 15_000_000
@@ -242,15 +243,15 @@ def test_math_dust_is_counted_conservatively(math_lib, amount, supply, other):
     assert math_lib.wholeUnits(credit) == credit // 2**32 <= Fraction(rem + rem2, 2**96)
 
 
-def test_python_state_and_statement(issued, servicer, verified, originator):
+def test_python_state_and_statement(issued, servicer, verified, originator, web3):
     tokens.distribute(issued, servicer, 5_000_000, 10_000_000)
-    state = tokens.tranche_state(issued)
+    state = tranche_state(web3, issued.address)
     assert (state["original_face"], state["current_principal"], state["distributions"], state["holders"]) == (
         SUPPLY, SUPPLY - 10_000_000, 1, 5)
     assert state["factor"] == issued.factor() and state["coupon_bps"] == 450
-    st_ = tokens.statement(issued, originator)
+    st_ = positions(web3, [issued.address], [originator.address]).iloc[0]
     assert (st_["locked"], st_["unrestricted"], st_["interest_withdrawable"], st_["principal_withdrawable"]) == (
         FACE, 0, 1_000_000, 2_000_000)
     assert st_["principal_outstanding"] == FACE * (SUPPLY - 10_000_000) // SUPPLY
-    frame = tokens.positions([issued], verified[0])
-    assert list(frame["balance"]) == [FACE] and list(frame.columns) == list(tokens.STATEMENT_COLUMNS)
+    frame = positions(web3, [issued.address], [verified[0].address])
+    assert list(frame["balance"]) == [FACE] and list(frame.columns) == list(POSITION_COLUMNS)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import pytest
 
 from chainabs.chain import tokens
+from chainabs.chain.contracts import UNRESTRICTED
+from chainabs.chain.sender import transact
 from plugins.token import FACE, ExactShares
 
 
@@ -26,7 +28,7 @@ def distribute(token, servicer, model, interest, principal):
 
 
 def claim(token, holder, model):
-    return model.record_claim(holder, token.claim({"from": holder}))
+    return model.record_claim(holder, transact(token.claim, sender=holder))
 
 
 def check_all(token, model, holders):
@@ -75,7 +77,7 @@ def test_first_checkpoint_by_every_path(issued, servicer, verified, trustee, ori
     check_all(issued, book, everyone)
     distribute(issued, servicer, book, 1_234_567, 0)
     issued.authorizeOperator(c, {"from": b})
-    issued.operatorTransferByPartition(tokens.UNRESTRICTED, b, c, FACE // 9, b"", b"", {"from": c})  # epoch 3
+    issued.operatorTransferByPartition(UNRESTRICTED, b, c, FACE // 9, b"", b"", {"from": c})  # epoch 3
     book.move(b, c, FACE // 9)
     distribute(issued, servicer, book, 5, 999_999)
     issued.approve(d, FACE, {"from": c})

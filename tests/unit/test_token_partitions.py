@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from chainabs.chain import tokens
+from chainabs.chain.contracts import LOCKED
 from plugins.token import FACE, YEAR, assert_error, b32, blocked, plain
 
 UNR, LCK = b32("unrestricted"), b32("locked")
@@ -70,8 +71,8 @@ def test_operators(issued, verified, accounts):
 
 
 def test_issue_by_partition_emits(tranche, issuer, originator):
-    tx = tokens.issue(tranche, issuer, originator, 50, partition=tokens.LOCKED, data=b"\x05")
-    ev = tx.events["IssuedByPartition"]
+    tx = tokens.issue(tranche, issuer, originator, 50, partition=LOCKED, data=b"\x05")
+    ev = tx.event("IssuedByPartition")
     assert plain((ev["partition"], ev["operator"], ev["to"], ev["value"], ev["data"])) == (
         LCK, str(issuer), str(originator), 50, b"\x05")
 

@@ -13,5 +13,6 @@ read from files of the run that produced the deal, so anyone reproduces the same
   state at any event, stratification, concentration, pool performance);
 * :mod:`.tables`: tranche summary, investor report, triggers, currency movements, regulator events,
   conservation, holders;
-* :mod:`.positions`: the one reader of an investor's positions (balances, claimed and claimable funds).
+* :mod:`.tranches`: each tranche token's state and the one reader of investors' positions (balances, claimed
+  and claimable funds).
 """

@@ -9,7 +9,7 @@ SPV. All of it in block ranges retried and split when a node refuses them (:func
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -42,6 +42,17 @@ T = TypeVar("T")
 def web3_for(rpc: str | Web3, timeout: float = 30.0) -> Web3:
     """A Web3 for an RPC URL (HTTP, ``timeout`` seconds per request), or the given one."""
     return rpc if isinstance(rpc, Web3) else Web3(Web3.HTTPProvider(rpc, request_kwargs={"timeout": timeout}))
+
+
+def batch_call(w3: Web3, calls: Sequence[Any]) -> list[Any]:
+    """Many contract view calls (web3 ``ContractFunction`` objects with their arguments) in one JSON-RPC
+    batch: one round trip instead of one per call. Results in order."""
+    if not calls:
+        return []
+    with w3.batch_requests() as batch:
+        for call in calls:
+            batch.add(call)
+        return list(batch.execute())
 
 
 def struct_field(value: Any, name: str, index: int) -> Any:

@@ -10,8 +10,8 @@ import pandas as pd
 from web3 import Web3
 
 from chainabs.chain.alerts import classify
-from chainabs.chain.read.deal import CURRENCY_ABI, TOKEN_ABI, DealReader, struct_field
-from chainabs.chain.read.positions import positions
+from chainabs.chain.read.deal import CURRENCY_ABI, DealReader, struct_field
+from chainabs.chain.read.tranches import positions, tranche_states
 from chainabs.model.deal import Ledger
 from chainabs.model.waterfall import MINIMUM_TESTS, UNBOUNDED_RATIO, TriggerKind
 
@@ -24,21 +24,18 @@ TRIGGER_NAMES: dict[TriggerKind, str] = {
 }
 
 
+#: Columns of the tranche summary (a view of :func:`chainabs.chain.read.tranches.tranche_states`).
+SUMMARY_COLUMNS: dict[str, str] = {
+    "symbol": "class", "original_face": "original_face", "interest_distributed": "interest_distributed",
+    "principal_distributed": "principal_distributed", "cumulative_write_down": "cumulative_write_down",
+    "current_principal": "current_principal", "holders": "holders",
+}
+
+
 def summary_table(d: DealReader) -> pd.DataFrame:
-    """Per class: original face, paid interest / principal, write-down, current principal (token views)."""
-    rows = []
-    for i, addr in enumerate(d.tokens):
-        tok = d.contract(TOKEN_ABI, addr).functions
-        rows.append({
-            "class": d.token_symbols[i],
-            "original_face": tok.originalFace().call(),
-            "interest_distributed": tok.totalInterestDistributed().call(),
-            "principal_distributed": tok.totalPrincipalDistributed().call(),
-            "cumulative_write_down": tok.cumulativeWriteDown().call(),
-            "current_principal": tok.currentPrincipal().call(),
-            "holders": tok.holderCount().call(),
-        })
-    return pd.DataFrame(rows)
+    """Per class: original face, paid interest / principal, write-down, current principal, holders (token views)."""
+    states = tranche_states(d.w3, d.tokens)
+    return states[list(SUMMARY_COLUMNS)].rename(columns=SUMMARY_COLUMNS)
 
 
 def investor_report(d: DealReader) -> pd.DataFrame:
@@ -164,7 +161,7 @@ def conservation(d: DealReader) -> dict[str, int]:
     return values
 
 
-#: Columns of the holder statements (a view of :func:`chainabs.chain.read.positions.positions`).
+#: Columns of the holder statements (a view of :func:`chainabs.chain.read.tranches.positions`).
 STATEMENT_COLUMNS: dict[str, str] = {
     "symbol": "class", "holder": "holder", "balance": "balance", "interest_withdrawn": "interest_claimed",
     "principal_withdrawn": "principal_claimed", "interest_withdrawable": "interest_claimable",

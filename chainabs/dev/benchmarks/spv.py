@@ -10,7 +10,10 @@ from typing import Any
 from chainabs.chain import connection as chain
 from chainabs.chain import spv as spvlib
 from chainabs.dev.benchmarks import benchmark
-from chainabs.dev.sandbox import LocalDeal, close, deploy_deal, onboarded_pool, roll_rate_reports, subscribe_all
+from chainabs.chain.orchestration import LocalDeal, close
+from chainabs.chain.sender import deploy, transact
+from chainabs.dev.sandbox import onboarded_pool, roll_rate_reports, stand_up, subscribe_all
+from chainabs.chain.connection import advance_to
 
 #: Periods closed before the measured one. Steady state: every storage slot the close writes already holds
 #: a non-zero value (the first close creates the deal's books; the first period with defaults creates the
@@ -26,24 +29,19 @@ def _deal(loans: int, seed: int, prefix: str | None = None) -> tuple[LocalDeal, 
     proj = project.get_loaded_projects()[0]
     wallets = chain.local_accounts(20)
     admin, originator, servicer = wallets[0], wallets[3], wallets[2]
-    currency = proj.TestStablecoin.deploy("Test CNH", "CNHT", 6, chain.tx(admin))
+    currency, _ = deploy(proj.TestStablecoin, "Test CNH", "CNHT", 6, sender=admin)
     spec, registry, pool_id = onboarded_pool(originator, admin, servicer, loans=loans, seed=seed, prefix=prefix)
-    d = deploy_deal(spec, wallets, currency, registry, pool_id, proj, Path(tempfile.mkdtemp(prefix="bench-")))
-    registry.approvePool(pool_id, d.spv, chain.tx(originator))
+    d = stand_up(spec, wallets, currency, registry, pool_id, proj, Path(tempfile.mkdtemp(prefix="bench-")))
     subscribe_all(d, wallets[10:20], admin)
     close(d, admin)
     return d, wallets
 
 
 def _submit(d: LocalDeal, report: Any) -> None:
-    from brownie import chain as bchain
-
     if report.cash_in:
-        d.currency.mint(d.roles["servicer"], report.cash_in, chain.tx(d.roles["arranger"]))
+        transact(d.currency.mint, d.roles["servicer"], report.cash_in, sender=d.roles["arranger"])
     spvlib.submit_report(d.spv, d.roles["servicer"], report)
-    due = d.spv.paymentDate(int(d.spv.dealState()[0]) + 1)
-    if bchain.time() < due:
-        bchain.sleep(due - bchain.time() + 1)
+    advance_to(int(d.spv.paymentDate(int(d.spv.dealState()[0]) + 1)))
 
 
 def _close_gas(d: LocalDeal, report: Any, caller: Any) -> int:
@@ -59,22 +57,14 @@ def _spread_holders(d: LocalDeal, holders: int, wallets: list[Any]) -> None:
     expiry = bchain.time() + 5 * 365 * 86_400
     for start in range(0, holders, 200):
         part = fresh[start : start + 200]
-        d.identity.registerInvestors([a.address for a in part], [156] * len(part), [1] * len(part),
-                                     [expiry] * len(part), chain.tx(wallets[4]))
+        transact(d.identity.registerInvestors, [a.address for a in part], [156] * len(part), [1] * len(part),
+                 [expiry] * len(part), sender=wallets[4])
     source = wallets[10]
     unit = d.tokens[0].balanceOf(source) // (holders + 1)
     if unit == 0:
         raise ValueError(f"cannot spread {holders} holders: source balance too small")
-    # Plain web3 sends: brownie's confirmation tracker sometimes reports a mined tx as "dropped" when
-    # hundreds are sent back to back on anvil.
-    from brownie import web3
-
-    token = d.tokens[0]
     for a in fresh:
-        txid = web3.eth.send_transaction({"from": source.address, "to": token.address, "gas": 300_000,
-                                          "data": token.transfer.encode_input(a.address, unit)})
-        if web3.eth.wait_for_transaction_receipt(txid)["status"] != 1:
-            raise RuntimeError(f"transfer to {a.address} reverted")
+        transact(d.tokens[0].transfer, a.address, unit, sender=source)
 
 
 def _close_run(d: LocalDeal, caller: Any, periods: int) -> list[int]:

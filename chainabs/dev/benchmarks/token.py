@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from chainabs.chain import connection as chain
+from chainabs.chain.sender import deploy, transact
 from chainabs.chain import tokens
 from chainabs.dev.benchmarks import benchmark
 
@@ -30,7 +31,7 @@ def intrinsic_gas(data: bytes) -> int:
 def call_gas(receipt: Any) -> int:
     """Gas of the same call made from a contract: the transaction's gas less its intrinsic gas, plus the cold
     access to the token's account (an EOA transaction's target is warm; a contract's callee is not)."""
-    return int(receipt.gas_used) - intrinsic_gas(bytes.fromhex(str(receipt.input)[2:])) + COLD_ACCOUNT_ACCESS
+    return int(receipt.gas_used) - intrinsic_gas(bytes(receipt.input)) + COLD_ACCOUNT_ACCESS
 
 
 def _setup(holders: list[Any], admin: Any) -> tuple[Any, Any, Any]:
@@ -38,7 +39,7 @@ def _setup(holders: list[Any], admin: Any) -> tuple[Any, Any, Any]:
     from brownie import chain as bchain
 
     proj = chain.load_project()
-    currency = proj.TestStablecoin.deploy("Bench USD", "bUSD", 6, chain.tx(admin))
+    currency = deploy(proj.TestStablecoin, "Bench USD", "bUSD", 6, sender=admin)[0]
     registry = tokens.deploy_identity_registry(admin, [admin])
     tokens.allow_jurisdictions(registry, admin, [US])
     rows = [{"address": str(h), "jurisdiction": US, "investor_type": 1, "expiry": bchain.time() + 10**8}
@@ -49,9 +50,9 @@ def _setup(holders: list[Any], admin: Any) -> tuple[Any, Any, Any]:
         residual_recipient=admin, roles={"ISSUER_ROLE": [admin], "DISTRIBUTOR_ROLE": [admin]},
     )
     for h in holders:
-        token.issue(h, FACE, b"", chain.tx(admin, required_confs=0 if h != holders[-1] else 1))
-    currency.mint(admin, 10**15, chain.tx(admin))
-    currency.approve(token, 2**256 - 1, chain.tx(admin))
+        transact(token.issue, h, FACE, b"", sender=admin)
+    transact(currency.mint, admin, 10**15, sender=admin)
+    transact(currency.approve, token, 2**256 - 1, sender=admin)
     return currency, registry, token
 
 
@@ -63,18 +64,18 @@ def tranche_gas() -> dict[str, float]:
     admin = chain.deployer()
     a, b = accounts[1], accounts[2]
     currency, _, token = _setup([a, b], admin)
-    token.distribute(1_000_000, 1_000_000, chain.tx(admin))
-    currency.mint(a, 1, chain.tx(admin))  # the claimant already holds some currency (typical wallet)
-    token.transfer(b, 1_000, chain.tx(a))  # both checkpointed in this period
-    after_distribution = token.transfer(b, 1_000, chain.tx(a)).gas_used
-    token.claim(chain.tx(a))
-    token.distribute(1_000_000, 1_000_000, chain.tx(admin))
-    first_after = token.transfer(b, 1_000, chain.tx(a)).gas_used  # checkpoints both holders
-    warm = token.transfer(b, 1_000, chain.tx(a)).gas_used
-    token.distribute(1_000_000, 1_000_000, chain.tx(admin))
-    claim_traded = token.claim(chain.tx(a)).gas_used
+    transact(token.distribute, 1_000_000, 1_000_000, sender=admin)
+    transact(currency.mint, a, 1, sender=admin)  # the claimant already holds some currency (typical wallet)
+    transact(token.transfer, b, 1_000, sender=a)  # both checkpointed in this period
+    after_distribution = transact(token.transfer, b, 1_000, sender=a).gas_used
+    transact(token.claim, sender=a)
+    transact(token.distribute, 1_000_000, 1_000_000, sender=admin)
+    first_after = transact(token.transfer, b, 1_000, sender=a).gas_used  # checkpoints both holders
+    warm = transact(token.transfer, b, 1_000, sender=a).gas_used
+    transact(token.distribute, 1_000_000, 1_000_000, sender=admin)
+    claim_traded = transact(token.claim, sender=a).gas_used
     # steady state: supply/principal, accumulators, flows, balances all non-zero; no holder moved this epoch
-    steady = token.distribute(1_234_567, 7_654_321, chain.tx(admin))
+    steady = transact(token.distribute, 1_234_567, 7_654_321, sender=admin)
     metrics = {
         "tranche_transfer_gas": warm,
         "tranche_transfer_gas_first_after_distribution": first_after,
@@ -86,5 +87,5 @@ def tranche_gas() -> dict[str, float]:
     for n in (10, 1000):
         holders = [_holder_address(i) for i in range(n)]
         _, _, tok = _setup(holders, admin)
-        metrics[f"tranche_distribute_gas_{n}"] = tok.distribute(1_000_000, 1_000_000, chain.tx(admin)).gas_used
+        metrics[f"tranche_distribute_gas_{n}"] = transact(tok.distribute, 1_000_000, 1_000_000, sender=admin).gas_used
     return metrics

@@ -4,6 +4,7 @@ speed of the Python reference model."""
 from __future__ import annotations
 
 from chainabs.chain import connection as chain
+from chainabs.chain.sender import deploy
 from chainabs.model import waterfall as wf
 from chainabs.dev.benchmarks import benchmark, median_seconds
 from chainabs.model.spec import load_deal
@@ -43,8 +44,8 @@ def waterfall_close_gas() -> dict[str, float]:
     """
     proj = chain.load_project()
     admin = chain.deployer()
-    library = proj.Waterfall.deploy(chain.tx(admin))
-    harness = proj.WaterfallHarness.deploy(chain.tx(admin))
+    library = deploy(proj.Waterfall, sender=admin)[0]
+    harness = deploy(proj.WaterfallHarness, sender=admin)[0]
     p, s, r = _consumer_period()
     args = (p.as_abi(), s.as_abi(), r.as_abi())
     return {

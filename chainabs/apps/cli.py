@@ -1,0 +1,316 @@
+"""``chainabs``: the command line of ChainABS (installed into ``.venv/bin`` by ``make``; also
+``python -m chainabs``).
+
+Every subcommand runs the same way on a chain brownie launches, on a node already running and on a live
+network:
+
+* sending commands (``demo``, ``deploy``, ``onboard``, ``investor``): without options, brownie's local
+  development chain (anvil on ``CHAINABS_PORT``, default 8545, launched unless a node already listens there);
+  ``--rpc URL`` a node already running (a local chain id is used like a development node, with its unlocked
+  accounts; any other chain as a live network); ``--network NAME`` a brownie network (``brownie networks
+  list``), e.g. a public testnet;
+* reading commands (``report``, ``monitor``, ``verify-tape``): chain data only, from ``--rpc URL`` (default
+  ``http://127.0.0.1:$CHAINABS_PORT``) or the host of ``--network NAME``;
+* ``simulate`` needs no chain.
+
+Errors are printed on one line (``--traceback`` shows the Python traceback too); the exit status is 2 for an
+error, 1 when ``verify-tape`` finds mismatches, 0 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from rich.console import Console
+
+from chainabs.chain import connection
+from chainabs.chain.abis import AbiError
+from chainabs.chain.deploy import DeploymentError
+from chainabs.chain.events import EventReadError
+from chainabs.chain.registry import OnboardingError
+from chainabs.chain.sender import TxError
+from chainabs.chain.tokens import InvestorDataError
+from chainabs.model.spec import DealSpecError
+from chainabs.model.tape import TapeValidationError
+
+#: Errors a user can act on: printed without their type, exit status 2.
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    connection.ChainConfigError, DeploymentError, TapeValidationError, DealSpecError, TxError, OnboardingError,
+    AbiError, EventReadError, InvestorDataError, ValueError, FileNotFoundError, ConnectionError,
+)
+#: How many problems of a list (tape issues, spec problems) an error line names.
+SHOWN_PROBLEMS = 20
+
+
+def _decimals(text: str) -> list[float]:
+    """A comma-separated list of decimals (``0.05,0.1``)."""
+    try:
+        return [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated decimals like 0.05,0.1") from None
+
+
+# ------------------------------------------------------------------------------------------------- networks
+
+
+def _add_network_options(parser: argparse.ArgumentParser, *, reading: bool) -> None:
+    where = parser.add_mutually_exclusive_group()
+    if reading:
+        where.add_argument("--rpc", metavar="URL", help="JSON-RPC endpoint to read from "
+                                                          "(default http://127.0.0.1:$CHAINABS_PORT, port 8545)")
+        where.add_argument("--network", metavar="NAME", help="a brownie network: read from its node")
+    else:
+        where.add_argument("--rpc", metavar="URL", help="a node already running (default: brownie's local chain)")
+        where.add_argument("--network", metavar="NAME", help="a brownie network, e.g. a testnet added with "
+                                                             "`brownie networks add`")
+
+
+def _connect(args: argparse.Namespace) -> None:
+    """Connect brownie as the options say; refuse a ``--network`` other than the one already connected."""
+    from brownie import network
+
+    if network.is_connected():
+        if args.network and args.network != network.show_active():
+            raise connection.ChainConfigError(f"connected to {network.show_active()!r}, not {args.network!r} (with "
+                                              "`brownie run`, give --network to brownie, before --)")
+        return
+    connection.connect(args.network, rpc=args.rpc)
+
+
+def _read_url(args: argparse.Namespace) -> str:
+    """The RPC URL a reading command reads from."""
+    if args.rpc:
+        return str(args.rpc)
+    if args.network:
+        _connect(args)
+        return connection.endpoint()
+    return f"http://127.0.0.1:{connection.chain_port()}"
+
+
+# ------------------------------------------------------------------------------------------------- commands
+
+
+def _demo(args: argparse.Namespace, console: Console) -> int:
+    from chainabs.apps import demo
+
+    _connect(args)
+    demo.run(args.loans, args.seed, args.out, verbose=args.verbose, console=console)
+    return 0
+
+
+def _deploy(args: argparse.Namespace, console: Console) -> int:
+    from chainabs.chain import deployment
+
+    _connect(args)
+    deployment.deploy_deal(args.spec, tape=args.tape, currency=args.currency, registry=args.registry,
+                           pool_id=args.pool, assume_yes=args.yes, manifest_root=args.manifest_dir,
+                           test_investors=args.investors, seed=args.seed, verify=not args.no_verify, out=console)
+    return 0
+
+
+def _onboard(args: argparse.Namespace, console: Console) -> int:
+    from chainabs.apps.onboard import run_onboarding
+
+    _connect(args)
+    run_onboarding(args.tape, args.registry, args.pool, args.kind, args.today, console=console)
+    return 0
+
+
+def _simulate(args: argparse.Namespace, console: Console) -> int:
+    from chainabs.apps import simulate
+
+    simulate.run(args.deal, mode=args.mode, cprs=args.cpr, cdrs=args.cdr, severities=args.severity, wac=args.wac,
+                 term=args.term, loans=args.loans, paths=args.paths, seed=args.seed, out=args.out)
+    return 0
+
+
+def _report(args: argparse.Namespace, console: Console) -> int:
+    from chainabs.apps.reports import report_deal
+
+    report_deal(_read_url(args), args.spv, out=args.out, start_block=args.start_block, console=console)
+    return 0
+
+
+def _monitor(args: argparse.Namespace, console: Console) -> int:
+    from chainabs.apps import monitor
+
+    url = _read_url(args)
+    watch, start, classifier = monitor.watch_list(url, args.spv, args.watch)
+    monitor.follow(url, watch, args.state, start_block=start if args.start_block is None else args.start_block,
+                   interval=args.interval, max_polls=args.max_polls, quiet=args.quiet, classifier=classifier)
+    return 0
+
+
+def _verify_tape(args: argparse.Namespace, console: Console) -> int:
+    from chainabs.apps.verify import verify_file
+
+    mismatches = verify_file(_read_url(args), args.spv, args.period, args.tape, out=args.out, console=console)
+    return 0 if mismatches.empty else 1
+
+
+def _investor(args: argparse.Namespace, console: Console) -> int:
+    from chainabs.apps import investor
+
+    tokens = args.tokens or [a.strip() for a in os.environ.get("TRANCHE_TOKENS", "").split(",") if a.strip()]
+    _connect(args)
+    investor.run(tokens, claim_funds=args.claim, account=args.account, console=console)
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------- parser
+
+
+def parser() -> argparse.ArgumentParser:
+    """The ``chainabs`` command line."""
+    top = argparse.ArgumentParser(prog="chainabs", description="Asset-backed securitization on Ethereum: deals, "
+                                  "tapes, servicing, reports and simulations.")
+    top.add_argument("--traceback", action="store_true", help="show the Python traceback of an error")
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, run: Callable[[argparse.Namespace, Console], int], text: str,
+                network: str | None) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=text, description=text)
+        p.set_defaults(run=run)
+        if network:
+            _add_network_options(p, reading=network == "read")
+        return p
+
+    p = command("demo", _demo, "The consumer-loan deal end to end on a local chain: tape, registry, deployment, "
+                "offering, closing, periods, end of deal, reports.", "send")
+    p.add_argument("--loans", type=int, default=2_000, help="loans in the originator's synthetic book")
+    p.add_argument("--seed", type=int, default=7, help="seed of the book and of the servicing allocation")
+    p.add_argument("--out", type=Path, default=None, help="reports folder (default reports/consumer_loan)")
+    p.add_argument("--verbose", action="store_true", help="print every deployment step")
+
+    p = command("deploy", _deploy, "Deploy a whole deal from its spec (resumable from "
+                "deployments/<chainid>/<deal>.json; asks before sending on a live network).", "send")
+    p.add_argument("spec", nargs="?", default="consumer_loan", help="deals/<name>.yaml or a sample deal name")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask before sending (live networks)")
+    p.add_argument("--tape", help="tape to onboard: a CSV / Parquet path or synthetic:<n>")
+    p.add_argument("--currency", help="existing stablecoin address (default CURRENCY_ADDRESS or the spec's)")
+    p.add_argument("--registry", help="existing AssetRegistry address (default REGISTRY_ADDRESS or deploy one)")
+    p.add_argument("--pool", type=int, help="existing pool id of the originator (default POOL_ID or create one)")
+    p.add_argument("--manifest-dir", type=Path, help="manifest root (default CHAINABS_DEPLOYMENTS_DIR or deployments/)")
+    p.add_argument("--investors", type=int, default=5, help="test investors (local chains)")
+    p.add_argument("--seed", type=int, default=0, help="seed of a synthetic tape")
+    p.add_argument("--no-verify", action="store_true", help="skip source verification (runs with ETHERSCAN_TOKEN)")
+
+    p = command("onboard", _onboard, "Validate a loan tape (every bad row printed, nothing sent), register and "
+                "pool it in gas-sized batches, seal the pool and check the chain equals the tape. Resumable.", "send")
+    p.add_argument("tape", help="a CSV / Parquet tape, or synthetic:<n>")
+    p.add_argument("--registry", help="AssetRegistry address (default: deploy one; the signer becomes originator)")
+    p.add_argument("--pool", default="new", help='pool id, or "new" for a pool with the default criteria of --kind')
+    p.add_argument("--kind", default="consumer_loan", choices=("consumer_loan", "trade_receivable", "lease"))
+    p.add_argument("--today", help="validation date YYYY-MM-DD (default: today, or the pool's cut-off if later)")
+
+    p = command("simulate", _simulate, "Scenario grid (CPR x CDR x severity) and loan-level Monte Carlo of a deal "
+                "spec through the deal model: WAL, yield, duration, losses, breakeven CDR.", None)
+    p.add_argument("--deal", default="consumer_loan", help="deal spec name in deals/ or a path")
+    p.add_argument("--mode", choices=("grid", "mc", "both"), default="both")
+    p.add_argument("--cpr", type=_decimals, default=[0.05, 0.10, 0.15, 0.20, 0.30])
+    p.add_argument("--cdr", type=_decimals, default=[0.0, 0.02, 0.05, 0.10, 0.20])
+    p.add_argument("--severity", type=_decimals, default=[0.4, 0.6, 0.8])
+    p.add_argument("--wac", type=float, default=0.16, help="pool weighted average coupon (decimal)")
+    p.add_argument("--term", type=int, default=24, help="pool weighted average remaining term (months)")
+    p.add_argument("--loans", type=int, default=2_000)
+    p.add_argument("--paths", type=int, default=500)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--out", type=Path, default=None, help="folder (default reports/simulation/<deal>)")
+
+    p = command("report", _report, "Investor, pool and regulator reports rebuilt from chain data only (CSV, PNG, "
+                "one HTML page).", "read")
+    p.add_argument("spv", help="the deal's SPV address")
+    p.add_argument("--out", type=Path, default=None, help="folder (default reports/<deal>)")
+    p.add_argument("--start-block", type=int, default=None, help="first block to read (default: the deal's first)")
+
+    p = command("monitor", _monitor, "Follow new blocks: print and append to <state>/events.jsonl every alert and "
+                "privileged action, resuming after a restart with nothing lost or repeated.", "read")
+    p.add_argument("spv", nargs="?", help="follow the whole deal of this SPV")
+    p.add_argument("--watch", action="append", default=[], metavar="NAME:ADDRESS",
+                   help="a contract to follow (shipped ABI name and address); repeatable")
+    p.add_argument("--state", type=Path, default=Path("reports/monitor"), help="folder of checkpoint and events")
+    p.add_argument("--start-block", type=int, default=None, help="first block (default: the deal's first)")
+    p.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
+    p.add_argument("--max-polls", type=int, default=None, help="stop after this many polls")
+    p.add_argument("--quiet", action="store_true", help="write events.jsonl only")
+
+    p = command("verify-tape", _verify_tape, "Check a copy of a period's servicing tape against the chain: Merkle "
+                "root, report aggregates, every loan against the asset registry.", "read")
+    p.add_argument("spv", help="the deal's SPV address")
+    p.add_argument("period", type=int, help="the period the tape reports")
+    p.add_argument("tape", type=Path, help="the servicing tape (CSV / Parquet)")
+    p.add_argument("--out", type=Path, default=None, help="write the mismatches as CSV here")
+
+    p = command("investor", _investor, "An investor's positions and claimable funds across tranche tokens (key "
+                "from INVESTOR_PRIVATE_KEY or a brownie account).", "send")
+    p.add_argument("tokens", nargs="*", help="tranche token addresses (default TRANCHE_TOKENS, comma-separated)")
+    p.add_argument("--claim", action="store_true", help="claim interest and principal first")
+    p.add_argument("--account", help="brownie account name (default INVESTOR_ACCOUNT)")
+    return top
+
+
+def _message(exc: BaseException) -> str:
+    """One line for an error (the first problems of a list-carrying error after it, indented)."""
+    if isinstance(exc, TapeValidationError):
+        shown = "\n".join(f"  {issue}" for issue in exc.issues[:SHOWN_PROBLEMS])
+        more = f"\n  ... and {len(exc.issues) - SHOWN_PROBLEMS} more" if len(exc.issues) > SHOWN_PROBLEMS else ""
+        return f"{len(exc.issues)} tape issue(s), nothing was sent:\n{shown}{more}"
+    if isinstance(exc, DealSpecError):
+        return "invalid deal spec:\n" + "\n".join(f"  {exc.source}: {path}: {msg}" if path else f"  {exc.source}: {msg}"
+                                                  for path, msg in exc.problems)
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if isinstance(exc, USER_ERRORS) else f"{type(exc).__name__}: {text}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``chainabs`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
+    args = parser().parse_args(argv)
+    console = Console(width=max(Console().width, 110))
+    warnings.filterwarnings("ignore", category=FutureWarning)  # brownie's own deprecation notices
+    try:
+        return int(args.run(args, console))
+    except KeyboardInterrupt:
+        console.print(f"chainabs {args.command}: interrupted", style="bold red", highlight=False)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - every error ends as one line (with --traceback, the trace too)
+        if args.traceback:
+            traceback.print_exc()
+        print(f"chainabs {args.command}: error: {_message(exc)}", file=sys.stderr)
+        return 2
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+def script(command: str, *arguments: str, flags: Sequence[str] = ()) -> None:
+    """Run ``chainabs <command> <arguments> <flags>`` from a ``brownie run scripts/<x>.py`` entry point
+    (``flags`` as :func:`brownie_script_args` reads them); a failure ends the script with its exit status."""
+    status = main([command, *arguments, *brownie_script_args(flags)])
+    if status:
+        raise SystemExit(status)
+
+
+def brownie_script_args(tokens: Sequence[str]) -> list[str]:
+    """Arguments given to a ``brownie run scripts/<x>.py main ...`` entry point, as ``chainabs`` options.
+
+    brownie's own parser rejects unknown ``--options`` before a ``--`` separator, so scripts take them after
+    ``--`` or as words: ``yes`` for ``--yes``, ``name=value`` for ``--name=value``.
+    """
+    out: list[str] = []
+    for token in tokens:
+        if token == "--":
+            continue
+        if not token.startswith("-") and "=" in token and token.split("=", 1)[0].replace("-", "").isalpha():
+            token = "--" + token
+        elif token in ("yes", "no-verify", "claim", "verbose", "quiet"):
+            token = "--" + token
+        out.append(token)
+    return out

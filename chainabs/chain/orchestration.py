@@ -1,0 +1,275 @@
+"""Standing up a deal: the one orchestration behind the demo, the tests' sandbox and the deployment command.
+
+A deal goes up in the same steps wherever it is deployed:
+
+1. a registry pool (:func:`open_pool`) filled with an eligible tape and sealed (:func:`fill_pool`), the deal
+   spec sized to the pool;
+2. the deal's contracts and roles, the pool's approval to the SPV and the investors' KYC, as one resumable
+   plan of steps (:func:`deal_steps`) run by :class:`chainabs.chain.deploy.Deployer` (:func:`stand_up` on a
+   local chain; :func:`chainabs.chain.deployment.deploy_deal` on any network, with its currency, registry
+   and pool steps in front);
+3. on a local chain, the offering: investors subscribe, the originator retains the equity class
+   (:func:`subscribe_classes`), and the deal closes (:func:`close`).
+
+The result of a local stand-up is a :class:`LocalDeal`: the contracts, the roles and the deal model that
+mirrors them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from rich.console import Console
+
+from chainabs.chain import registry as registrylib
+from chainabs.chain import spv as spvlib
+from chainabs.chain.contracts import LOCKED, role_id
+from chainabs.chain.deploy import CallStep, Deployer, DeployStep, Ref, Step
+from chainabs.chain.sender import transact
+from chainabs.model import terms
+from chainabs.model.deal import DealModel
+from chainabs.model.spec import DealSpec
+from chainabs.model.tape import PoolCriteria
+
+#: The spec's roles (each an address on chain); the arranger deploys and administers.
+ROLE_NAMES: tuple[str, ...] = ("arranger", "originator", "servicer", "trustee", "regulator")
+#: ISO 3166-1 numeric code of the test investors on local chains (China).
+DEFAULT_JURISDICTION = 156
+#: Investor type code of the test investors.
+DEFAULT_INVESTOR_TYPE = 1
+#: How long a test investor's KYC record is valid after closing.
+TEST_KYC_SECONDS = 5 * 365 * terms.SECONDS_PER_DAY
+
+
+@dataclass
+class LocalDeal:
+    """A deal stood up on a local chain: its contracts (brownie objects), roles (accounts), dates and the
+    deal model that mirrors the SPV."""
+
+    spec: DealSpec
+    spv: Any
+    tokens: list[Any]
+    identity: Any
+    registry: Any
+    pool_id: int
+    currency: Any
+    roles: dict[str, Any]
+    times: terms.DealTimes
+    model: DealModel
+
+    def sizes(self) -> tuple[int, ...]:
+        """Original face of each class in base units, seniority order."""
+        return terms.class_sizes(self.spec)
+
+
+def role_accounts(accounts: Sequence[Any]) -> dict[str, Any]:
+    """Local chains: the role accounts of the demo and the tests (arranger = accounts[0])."""
+    return {"arranger": accounts[0], "originator": accounts[3], "servicer": accounts[2], "trustee": accounts[5],
+            "regulator": accounts[6]}
+
+
+# ---------------------------------------------------------------------------------------------------- the plan
+
+
+def grant_step(key: str, target: str, role: str, account: Any) -> CallStep:
+    """Grant AccessControl ``role`` on manifest contract ``target`` unless already granted."""
+    return CallStep(key, target, "grantRole", (role_id(role), account), done=_has_role)
+
+
+def _has_role(contract: Any, args: list[Any]) -> bool:
+    return bool(contract.hasRole(args[0], args[1]))
+
+
+def approve_step(pool_id: int, sender: Any) -> CallStep:
+    """The originator approves the SPV to take the pool at closing (unless already approved)."""
+    return CallStep("pool-approve-spv", "registry", "approvePool", (pool_id, Ref("spv")), sender=sender,
+                    done=_approved)
+
+
+def _approved(contract: Any, args: list[Any]) -> bool:
+    return str(contract.poolApproved(args[0])).lower() == str(args[1]).lower()
+
+
+def contract_steps(
+    spec: DealSpec,
+    roles: Mapping[str, str],
+    *,
+    currency: str | Ref,
+    registry: str | Ref,
+    pool_id: int,
+    times: terms.DealTimes,
+    kyc_agent: str | None = None,
+) -> list[Step]:
+    """The deal's contracts: identity registry, one tranche token per class, the SPV, and the roles.
+
+    ``roles`` maps each spec role (:data:`ROLE_NAMES`) to an address; the arranger deploys and administers.
+    Each call step checks chain state first, so a re-run is safe.
+    """
+    missing = [r for r in ROLE_NAMES if r not in roles]
+    if missing:
+        raise ValueError(f"deal plan: no address for role(s) {missing}")
+    admin = roles["arranger"]
+    tranches = spec.tranches_by_seniority()
+    steps: list[Step] = [DeployStep("identity", "IdentityRegistry", (admin,)),
+                         grant_step("identity-kyc-agent", "identity", "KYC_AGENT_ROLE", kyc_agent or admin)]
+    for i, t in enumerate(tranches):
+        lockup_end = times.closing + t.lock_up_days * terms.SECONDS_PER_DAY if t.lock_up_days else 0
+        steps.append(DeployStep(
+            f"class{i}", "TrancheToken",
+            (f"{spec.title} {t.class_name}", t.symbol, currency, Ref("identity"), t.coupon_bps, lockup_end, admin,
+             roles["originator"]),
+        ))
+    deal_terms = (
+        currency, registry, pool_id, roles["originator"], times.first_payment, times.legal_final,
+        spec.units(spec.reserve.initial), terms.delinquency_alert_bps(spec),
+    )
+    steps.append(DeployStep(
+        "spv", "SPV",
+        (deal_terms, terms.params_from_spec(spec).as_abi(), terms.class_sizes(spec),
+         [Ref(f"class{i}") for i in range(len(tranches))], [roles[f.payee] for f in spec.fees], LOCKED, admin),
+    ))
+    for i in range(len(tranches)):
+        steps.append(grant_step(f"class{i}-issuer", f"class{i}", "ISSUER_ROLE", Ref("spv")))
+        steps.append(grant_step(f"class{i}-distributor", f"class{i}", "DISTRIBUTOR_ROLE", Ref("spv")))
+    steps.append(grant_step("spv-servicer", "spv", "SERVICER_ROLE", roles["servicer"]))
+    steps.append(grant_step("spv-trustee", "spv", "TRUSTEE_ROLE", roles["trustee"]))
+    return steps
+
+
+def investor_steps(investors: Sequence[str], expiry: int, kyc_agent: Any, *, mint: int = 0) -> list[Step]:
+    """Allow the test jurisdiction, KYC-register ``investors`` (by ``kyc_agent``) and, with ``mint``, give each
+    that much test currency."""
+    n = len(investors)
+    steps: list[Step] = [
+        CallStep("identity-test-jurisdiction", "identity", "setJurisdictionAllowed", (DEFAULT_JURISDICTION, True),
+                 done=lambda c, args: bool(c.isJurisdictionAllowed(args[0]))),
+        CallStep("identity-test-investors", "identity", "registerInvestors",
+                 (list(investors), [DEFAULT_JURISDICTION] * n, [DEFAULT_INVESTOR_TYPE] * n, [expiry] * n),
+                 sender=kyc_agent, done=lambda c, args: all(c.isEligible(a) for a in args[0])),
+    ]
+    if mint:
+        steps += [
+            CallStep(f"currency-test-investor{i}", "currency", "mint", (address, mint),
+                     done=lambda c, args: int(c.balanceOf(args[0])) >= int(args[1]))
+            for i, address in enumerate(investors)
+        ]
+    return steps
+
+
+def deal_steps(
+    spec: DealSpec,
+    roles: Mapping[str, str],
+    *,
+    currency: str | Ref,
+    registry: str | Ref,
+    pool_id: int,
+    times: terms.DealTimes,
+    kyc_agent: str,
+    approver: Any | None = None,
+    investors: Sequence[str] = (),
+    kyc_signer: Any | None = None,
+    mint: int = 0,
+) -> list[Step]:
+    """The whole plan of a deal after its pool: :func:`contract_steps`, then the pool approved to the SPV by
+    ``approver`` (the originator's account, when it signs here), then ``investors`` KYC'd by ``kyc_signer``
+    (the KYC agent's account) and, with ``mint``, funded with test currency."""
+    steps = contract_steps(spec, roles, currency=currency, registry=registry, pool_id=pool_id, times=times,
+                           kyc_agent=kyc_agent)
+    if approver is not None:
+        steps.append(approve_step(pool_id, approver))
+    if investors and kyc_signer is not None:
+        steps += investor_steps(investors, times.closing + TEST_KYC_SECONDS, kyc_signer, mint=mint)
+    return steps
+
+
+# ---------------------------------------------------------------------------------------------------- the pool
+
+
+def open_pool(arranger: Any, originator: Any, servicer: Any, criteria: PoolCriteria) -> tuple[Any, int]:
+    """A new asset registry (the originator and the servicer granted their roles) and a pool of the
+    originator with ``criteria``: (registry, pool id)."""
+    registry = registrylib.deploy_registry(arranger, originators=(originator,), servicers=(servicer,))
+    return registry, registrylib.create_pool(registry, originator, criteria)
+
+
+def fill_pool(registry: Any, pool_id: int, tape: pd.DataFrame, originator: Any, base: DealSpec, *,
+              today: dt.date | None = None, console: Console | None = None,
+              progress: bool = True) -> tuple[DealSpec, registrylib.OnboardResult]:
+    """Onboard ``tape`` into the pool and seal it; returns ``base`` sized to the sealed pool's principal and
+    what the onboarding did."""
+    result = registrylib.onboard(registry, pool_id, tape, originator, today=today or base.dates.cut_off,
+                                 console=console, progress=progress)
+    principal = int(registrylib.pool_info(registry, pool_id)["cutoffPrincipal"])
+    return base.sized_to(Decimal(principal).scaleb(-base.currency.decimals)), result
+
+
+# ---------------------------------------------------------------------------------------------------- local deal
+
+
+def stand_up(
+    spec: DealSpec,
+    roles: Mapping[str, Any],
+    *,
+    currency: Any,
+    registry: Any,
+    pool_id: int,
+    kyc_agent: Any,
+    investors: Sequence[Any],
+    project: Any,
+    manifest_root: Path,
+    closing_at: int,
+    out: Console | None = None,
+) -> LocalDeal:
+    """Deploy a deal over a sealed pool on a local chain through the deployment plan (:func:`deal_steps`):
+    contracts and roles, the pool approved to the SPV by the originator, ``investors`` KYC'd by
+    ``kyc_agent``. The deal closes one day after ``closing_at`` (chain time); nothing is subscribed yet.
+    ``out`` is where the deployment prints its steps."""
+    times = terms.DealTimes.from_spec(spec, closing_at=closing_at)
+    addresses = {k: str(v.address) for k, v in roles.items()}
+    plan = deal_steps(spec, addresses, currency=str(currency.address), registry=str(registry.address),
+                      pool_id=pool_id, times=times, kyc_agent=str(kyc_agent.address), approver=roles["originator"],
+                      investors=[str(a.address) for a in investors], kyc_signer=kyc_agent)
+    deployer = Deployer(spec.name, roles["arranger"], project=project, manifest_root=manifest_root, out=out)
+    deployer.record_existing("registry", "AssetRegistry", str(registry.address))  # the approval step's target
+    manifest = deployer.run(plan, assume_yes=True)
+    spv = project.SPV.at(manifest.address("spv"))
+    identity = project.IdentityRegistry.at(manifest.address("identity"))
+    tokens = [project.TrancheToken.at(a) for a in spv.classTokens()]
+    return LocalDeal(spec, spv, tokens, identity, registry, pool_id, currency, dict(roles), times,
+                     terms.model_for(spec))
+
+
+def subscribe_classes(d: LocalDeal, holders: Mapping[int, Sequence[Any]], minter: Any) -> None:
+    """Each non-equity class ``i`` shared equally by ``holders[i]`` (the last one takes the rounding; a holder
+    whose share rounds to nothing is skipped), each paying with test currency minted by ``minter``; the
+    originator retains the equity class (lock-up partition). The deal model subscribes alike."""
+    sizes = d.sizes()
+    equity = len(sizes) - 1
+    for i in range(equity):
+        group = list(holders[i])
+        share = sizes[i] // len(group)
+        for k, investor in enumerate(group):
+            amount = share if k < len(group) - 1 else sizes[i] - share * (len(group) - 1)
+            if amount == 0:
+                continue
+            transact(d.currency.mint, investor, amount, sender=minter)
+            spvlib.subscribe(d.spv, investor, i, amount)
+            d.model.subscribe(i, amount)
+    originator = d.roles["originator"]
+    transact(d.currency.mint, originator, sizes[equity], sender=minter)
+    spvlib.subscribe(d.spv, originator, equity, sizes[equity], retained=True)
+    d.model.subscribe(equity, sizes[equity])
+
+
+def close(d: LocalDeal, arranger: Any) -> None:
+    """Fund the reserve (test currency minted to the arranger) and close the deal; the model closes alike."""
+    reserve = d.spec.units(d.spec.reserve.initial)
+    transact(d.currency.mint, arranger, reserve, sender=arranger)
+    spvlib.close_deal(d.spv, arranger)
+    d.model.close_deal()
