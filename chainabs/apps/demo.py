@@ -34,6 +34,7 @@ from chainabs.chain.read.pool import pool_report
 from chainabs.chain.sender import deploy, transact
 from chainabs.chain.tokens import claim
 from chainabs.model import delinquency, servicing, terms
+from chainabs.model.assumptions import Assumptions
 from chainabs.model.collections import period_reports
 from chainabs.model.spec import load_deal
 from chainabs.model.synthetic import generate_tape
@@ -41,7 +42,7 @@ from chainabs.model.tape import select_eligible
 from chainabs.paths import REPORTS_DIR
 
 #: Demo assumptions (annual rates): a consumer pool with some stress in the middle of its life.
-DEMO_ASSUMPTIONS = {"cpr": 0.12, "severity": 0.65, "recovery_lag": 3}
+DEMO_ASSUMPTIONS = Assumptions(cpr=0.12, severity=0.65, recovery_lag=3)
 DEMO_ROLL_RATES = {"current_to_30": 0.025, "roll_30_60": 0.45, "roll_60_90": 0.55, "roll_90_default": 0.7,
                    "cure_30": 0.35, "cure_60": 0.15, "cure_90": 0.05}
 
@@ -108,7 +109,7 @@ def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbo
     term = int(round((tape["term_months"] * tape["principal"]).sum() / tape["principal"].sum()))
     matrix = delinquency.roll_rate_matrix(**DEMO_ROLL_RATES)
     projection = delinquency.project_delinquency(pool_units / 10**spec.currency.decimals, wac, term, matrix,
-                                                 **DEMO_ASSUMPTIONS)
+                                                 DEMO_ASSUMPTIONS)
     reports = period_reports(projection, spec.currency.decimals, beginning_balance=pool_units)
     console.print(f"[bold]4. periods[/]: {len(reports)} monthly reports simulated (WAC {wac:.2%}, WA term {term} months)")
     level = model.clean_up_level()

@@ -12,6 +12,7 @@ import importlib
 import json
 import pkgutil
 import sys
+import warnings
 from pathlib import Path
 
 from rich.console import Console
@@ -29,6 +30,7 @@ def _discover() -> None:
 
 def run(only: list[str] | None = None, out: Path | None = None) -> dict[str, float]:
     """Run the registered benchmarks (all, or those whose name is in ``only``); write and return metrics."""
+    warnings.filterwarnings("ignore", category=FutureWarning)  # brownie's own deprecation notices
     _discover()
     selected = [b for b in REGISTRY if not only or b[0] in only]
     console = Console()

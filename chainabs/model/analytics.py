@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from chainabs.model import metrics
+from chainabs.model.assumptions import Assumptions
 from chainabs.model.cashflows import project_pool
 from chainabs.model.collections import period_reports
 from chainabs.model.deal import DealModel
@@ -36,7 +37,12 @@ class Scenario:
     recovery_lag: int = 3
 
     def label(self) -> str:
+        """Short text for tables and charts."""
         return f"CPR {self.cpr:.0%} CDR {self.cdr:.0%} sev {self.severity:.0%}"
+
+    def assumptions(self) -> Assumptions:
+        """The scenario as the engines' assumptions."""
+        return Assumptions(cpr=self.cpr, cdr=self.cdr, severity=self.severity, recovery_lag=self.recovery_lag)
 
 
 @dataclass(frozen=True)
@@ -61,8 +67,7 @@ class DealRun:
 def run_deal(spec: DealSpec, pool: PoolProfile, scenario: Scenario, *, clean_up_call: bool = True) -> DealRun:
     """Project the pool under ``scenario`` and pay it through the deal model until the deal ends."""
     decimals = spec.currency.decimals
-    projection = project_pool(pool.balance / 10**decimals, pool.wac, pool.term, cpr=scenario.cpr, cdr=scenario.cdr,
-                              severity=scenario.severity, recovery_lag=scenario.recovery_lag)
+    projection = project_pool(pool.balance / 10**decimals, pool.wac, pool.term, scenario.assumptions())
     return run_projection(spec, projection, pool.balance, scenario, clean_up_call=clean_up_call)
 
 
@@ -236,9 +241,8 @@ def monte_carlo_losses(spec: DealSpec, tape: pd.DataFrame, *, paths: int, seed: 
         return {n: 100 * run.model.tranches[i].cumulative_write_down / max(run.model.tranches[i].original_face, 1)
                 for i, n in enumerate(names)}
 
-    result = simulate(tape, paths=paths, seed=seed, cpr=scenario.cpr, cdr=scenario.cdr, severity=scenario.severity,
-                      recovery_lag=scenario.recovery_lag, default_vol=default_vol, prepay_vol=prepay_vol,
-                      tranche_losses=losses)
+    result = simulate(tape, scenario.assumptions(), paths=paths, seed=seed, default_vol=default_vol,
+                      prepay_vol=prepay_vol, tranche_losses=losses)
     frame = pd.DataFrame(result.tranche_losses)
     frame.insert(0, "pool_loss_pct", 100 * np.asarray(result.loss_rates, dtype=float))
     frame.index.name = "path"

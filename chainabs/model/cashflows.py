@@ -20,12 +20,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from fractions import Fraction
-from typing import Union
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-RateInput = Union[float, int, Sequence[float], np.ndarray, None]
+from chainabs.model.assumptions import MEASURES, AssumptionError, Assumptions, RateInput
 
 #: Columns of every projection, in order. The first thirteen are the standard's (SF-18) quantities.
 COLUMNS: tuple[str, ...] = (
@@ -56,15 +56,7 @@ COLUMNS: tuple[str, ...] = (
 #: Flow and balance columns that add up over loans (everything but ``month`` and the rates).
 SUM_COLUMNS: tuple[str, ...] = COLUMNS[1:-2]
 
-PREPAYMENT_MEASURES = ("smm", "cpr", "psa")
-DEFAULT_MEASURES = ("mdr", "cdr", "sda")
-MEASURES = PREPAYMENT_MEASURES + DEFAULT_MEASURES
 AMORTIZATION_TYPES = ("level", "bullet")
-
-
-class AssumptionError(ValueError):
-    """An assumption or loan input the standard formulas cannot use; the message names field and rule."""
-
 
 # --------------------------------------------------------------------------------------------------------------
 # Rate conversions and standard curves
@@ -171,15 +163,12 @@ def monthly_rates(measure: str, value: RateInput, months: int, ages: int | np.nd
     return np.broadcast_to(rates, (ages_arr.shape[0], months)).copy()
 
 
-def _pick(kind: str, measures: tuple[str, ...], given: dict[str, RateInput], months: int, ages: np.ndarray) -> np.ndarray:
-    chosen = [m for m in measures if given[m] is not None]
-    if len(chosen) > 1:
-        raise AssumptionError(
-            f"give at most one {kind} measure ({', '.join(measures)}); got {' and '.join(chosen)}"
-        )
-    if not chosen:
+def _rates(kind: str, assumptions: Assumptions, months: int, ages: np.ndarray) -> np.ndarray:
+    """Monthly rates of the ``prepayment`` or ``default`` measure the assumptions give (zero without one)."""
+    given = assumptions.measure(kind)
+    if given is None:
         return np.zeros((ages.shape[0], months))
-    return monthly_rates(chosen[0], given[chosen[0]], months, ages)
+    return monthly_rates(given[0], given[1], months, ages)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -284,15 +273,7 @@ def _loan_arrays(loans: pd.DataFrame) -> dict[str, np.ndarray]:
     return out
 
 
-def _check_common(severity: float, recovery_lag: int, servicing_fee: float, wac: np.ndarray) -> None:
-    if not (isinstance(severity, (int, float, np.floating)) and math.isfinite(severity)):
-        raise AssumptionError(f"severity: {severity!r} is not a number")
-    if not 0.0 <= severity <= 1.0:
-        raise AssumptionError(f"severity: {severity:g} must be between 0 and 1 (1 = 100 % loss)")
-    if isinstance(recovery_lag, bool) or int(recovery_lag) != recovery_lag or recovery_lag < 0:
-        raise AssumptionError(f"recovery_lag: {recovery_lag!r} must be a whole number of months >= 0")
-    if not (math.isfinite(servicing_fee) and servicing_fee >= 0):
-        raise AssumptionError(f"servicing_fee: {servicing_fee!r} must be a decimal >= 0")
+def _check_fee(servicing_fee: float, wac: np.ndarray) -> None:
     over = np.flatnonzero(servicing_fee > wac + 1e-15)
     if over.size:
         raise AssumptionError(
@@ -301,20 +282,7 @@ def _check_common(severity: float, recovery_lag: int, servicing_fee: float, wac:
         )
 
 
-def pool_inputs(
-    loans: pd.DataFrame,
-    *,
-    smm: RateInput = None,
-    cpr: RateInput = None,
-    psa: RateInput = None,
-    mdr: RateInput = None,
-    cdr: RateInput = None,
-    sda: RateInput = None,
-    severity: float = 0.0,
-    recovery_lag: int = 0,
-    servicing_fee: float = 0.0,
-    months: int | None = None,
-) -> dict[str, np.ndarray]:
+def pool_inputs(loans: pd.DataFrame, assumptions: Assumptions, months: int | None = None) -> dict[str, np.ndarray]:
     """Everything the engines need, per loan and projected month (shared by projection and Monte Carlo).
 
     Returns ``balance, net_rate, fee_rate`` (monthly, per loan), ``fraction`` (scheduled amortization
@@ -323,14 +291,15 @@ def pool_inputs(
     liquidated by maturity; both rates are zero after maturity.
     """
     arrs = _loan_arrays(loans)
-    _check_common(severity, recovery_lag, servicing_fee, arrs["wac"])
+    servicing_fee = float(assumptions.servicing_fee)
+    recovery_lag = int(assumptions.recovery_lag)
+    _check_fee(servicing_fee, arrs["wac"])
     remaining = arrs["term"] - arrs["age"]
     horizon = int(remaining.max()) if months is None else int(months)
     if horizon < 1:
         raise AssumptionError(f"months: {months} must be at least 1")
-    given = {"smm": smm, "cpr": cpr, "psa": psa, "mdr": mdr, "cdr": cdr, "sda": sda}
-    prepay = _pick("prepayment", PREPAYMENT_MEASURES, given, horizon, arrs["age"])
-    default = _pick("default", DEFAULT_MEASURES, given, horizon, arrs["age"])
+    prepay = _rates("prepayment", assumptions, horizon, arrs["age"])
+    default = _rates("default", assumptions, horizon, arrs["age"])
     month_idx = np.arange(1, horizon + 1)[None, :]
     live = month_idx <= remaining[:, None]
     prepay = np.where(live, prepay, 0.0)
@@ -433,31 +402,23 @@ def _engine(
 
 def project_loans(
     loans: pd.DataFrame,
+    assumptions: Assumptions | None = None,
     *,
-    smm: RateInput = None,
-    cpr: RateInput = None,
-    psa: RateInput = None,
-    mdr: RateInput = None,
-    cdr: RateInput = None,
-    sda: RateInput = None,
-    severity: float = 0.0,
-    recovery_lag: int = 0,
-    advancing: bool = True,
-    servicing_fee: float = 0.0,
     detail: bool = False,
+    **overrides: Any,
 ) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
-    """Loan-level projection of a tape (columns ``balance, wac, term`` and optional ``age, amortization``).
+    """Loan-level projection of a tape (columns ``balance, wac, term`` and optional ``age, amortization``)
+    under ``assumptions`` (:class:`chainabs.model.assumptions.Assumptions`; ``overrides`` by name, e.g.
+    ``cpr=0.1``).
 
     Rates given as vectors are indexed by projected month (month 1 = first month after the cut-off); PSA and
     SDA are evaluated at each loan's own age. Returns the pool frame (same columns as :func:`project_pool`,
     summed over loans) or, with ``detail=True``, ``(pool, per_loan)`` where ``per_loan`` has one row per
     loan (tape position) and month.
     """
-    inp = pool_inputs(
-        loans, smm=smm, cpr=cpr, psa=psa, mdr=mdr, cdr=cdr, sda=sda,
-        severity=severity, recovery_lag=recovery_lag, servicing_fee=servicing_fee,
-    )
-    pool, per_loan = _engine(inp, float(severity), int(recovery_lag), bool(advancing), detail)
+    a = Assumptions.of(assumptions, **overrides)
+    inp = pool_inputs(loans, a)
+    pool, per_loan = _engine(inp, float(a.severity), int(a.recovery_lag), bool(a.advancing), detail)
     if detail:
         assert per_loan is not None
         per_loan["loan"] = loans.index.to_numpy()[per_loan["loan"].to_numpy()]
@@ -469,36 +430,23 @@ def project_pool(
     balance: float,
     wac: float,
     term: int,
+    assumptions: Assumptions | None = None,
     *,
     age: int = 0,
-    smm: RateInput = None,
-    cpr: RateInput = None,
-    psa: RateInput = None,
-    mdr: RateInput = None,
-    cdr: RateInput = None,
-    sda: RateInput = None,
-    severity: float = 0.0,
-    recovery_lag: int = 0,
-    advancing: bool = True,
-    servicing_fee: float = 0.0,
     amortization: str = "level",
+    **overrides: Any,
 ) -> pd.DataFrame:
     """Project a representative line with the standard formulas; one row per month (``term - age`` rows).
 
     ``balance`` is the current balance, ``wac`` the gross coupon (decimal), ``term`` the original term and
-    ``age`` the months already paid. Give at most one prepayment measure (``smm``/``cpr`` decimals,
-    ``psa`` a percentage of the PSA curve) and one default measure (``mdr``/``cdr`` decimals, ``sda`` a
-    percentage of the SDA curve), each constant or one value per projected month. ``severity`` is the loss
-    as a fraction of the defaulted balance, realised ``recovery_lag`` months after default; with
-    ``advancing`` the servicer advances scheduled principal and interest of defaulted loans. Interest
-    columns are at the net rate ``wac - servicing_fee``. ``amortization`` is ``"level"`` (level payment) or
-    ``"bullet"`` (principal at maturity). Columns: :data:`COLUMNS` (see ``docs/cashflows.md``).
+    ``age`` the months already paid; ``assumptions`` (or ``overrides`` by name, e.g. ``cpr=0.1, sda=100``)
+    the prepayment and default measures, severity and recovery lag, advancing and servicing fee (see
+    :mod:`chainabs.model.assumptions`). Interest columns are at the net rate ``wac - servicing_fee``.
+    ``amortization`` is ``"level"`` (level payment) or ``"bullet"`` (principal at maturity). Columns:
+    :data:`COLUMNS` (see ``docs/cashflows.md``).
     """
     tape = pd.DataFrame({"balance": [balance], "wac": [wac], "term": [term], "age": [age], "amortization": [amortization]})
-    result = project_loans(
-        tape, smm=smm, cpr=cpr, psa=psa, mdr=mdr, cdr=cdr, sda=sda, severity=severity,
-        recovery_lag=recovery_lag, advancing=advancing, servicing_fee=servicing_fee,
-    )
+    result = project_loans(tape, Assumptions.of(assumptions, **overrides))
     assert isinstance(result, pd.DataFrame)
     return result
 

@@ -14,11 +14,13 @@ same fraction of its balance as the pool's scheduled payment that month; delinqu
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from chainabs.model.cashflows import AssumptionError, RateInput, pool_inputs
+from chainabs.model.assumptions import AssumptionError, Assumptions
+from chainabs.model.cashflows import pool_inputs
 
 STATES: tuple[str, ...] = ("current", "dq30", "dq60", "dq90", "default")
 _LIVE = 4  # current, dq30, dq60, dq90
@@ -118,35 +120,36 @@ def project_delinquency(
     wac: float,
     term: int,
     transitions: np.ndarray,
+    assumptions: Assumptions | None = None,
     *,
     age: int = 0,
-    smm: RateInput = None,
-    cpr: RateInput = None,
-    psa: RateInput = None,
-    severity: float = 0.0,
-    recovery_lag: int = 0,
-    servicing_fee: float = 0.0,
     initial: Sequence[float] | None = None,
     months: int | None = None,
+    **overrides: Any,
 ) -> pd.DataFrame:
     """Project a representative line through roll-rate transitions; one row per month (:data:`COLUMNS`).
 
-    ``transitions`` is a 5 x 5 matrix over :data:`STATES` or one per month ``(months, 5, 5)``.
+    ``transitions`` is a 5 x 5 matrix over :data:`STATES` or one per month ``(months, 5, 5)``; they decide
+    delinquency and defaults, so ``assumptions`` (or ``overrides`` by name) give the prepayment measure,
+    ``severity``, ``recovery_lag`` and ``servicing_fee`` only (a default measure is refused; delinquent P&I is
+    never advanced here, whatever ``advancing`` says).
     ``initial`` splits the starting balance over (current, dq30, dq60, dq90) (default: all current).
     ``months`` defaults to the remaining term plus 12 plus ``recovery_lag`` so that balance still
     delinquent at maturity can roll to default and be liquidated; what is left at the horizon stays in
     the buckets of the last row. After maturity any payment clears the balance.
     """
+    a = Assumptions.of(assumptions, **overrides)
+    if a.measure("default") is not None:
+        raise AssumptionError(f"{a.measure('default')[0]}: the roll-rate projection takes defaults from the "
+                              "transition matrix; give no default measure")
+    severity, recovery_lag = float(a.severity), int(a.recovery_lag)
     remaining = int(term) - int(age)
     horizon = int(months) if months is not None else remaining + 12 + int(recovery_lag)
     if horizon < 1:
         raise AssumptionError(f"months: {months!r} must be at least 1")
     tape = pd.DataFrame({"balance": [balance], "wac": [wac], "term": [term], "age": [age]})
     # Scheduled fractions and prepayment rates come from the standard-formula inputs (horizon may pass maturity).
-    inp = pool_inputs(
-        tape, smm=smm, cpr=cpr, psa=psa, severity=severity, recovery_lag=recovery_lag,
-        servicing_fee=servicing_fee, months=horizon,
-    )
+    inp = pool_inputs(tape, a, months=horizon)
     frac = inp["fraction"][0]
     prepay = inp["smm"][0]
     rate = float(inp["net_rate"][0])

@@ -25,11 +25,13 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from chainabs.model.cashflows import SUM_COLUMNS, AssumptionError, RateInput, pool_inputs
+from chainabs.model.assumptions import AssumptionError, Assumptions
+from chainabs.model.cashflows import SUM_COLUMNS, pool_inputs
 
 #: Column positions in the per-path cash-flow cube.
 _C = {name: k for k, name in enumerate(SUM_COLUMNS)}
@@ -299,26 +301,19 @@ def _run_block(
 
 def simulate(
     loans: pd.DataFrame,
+    assumptions: Assumptions | None = None,
     *,
     paths: int,
     seed: int,
-    smm: RateInput = None,
-    cpr: RateInput = None,
-    psa: RateInput = None,
-    mdr: RateInput = None,
-    cdr: RateInput = None,
-    sda: RateInput = None,
-    severity: float = 0.0,
-    recovery_lag: int = 0,
-    advancing: bool = True,
-    servicing_fee: float = 0.0,
     default_vol: float = 0.0,
     prepay_vol: float = 0.0,
     factor_corr: float = 0.0,
     tranche_losses: TrancheLossFn | None = None,
     workers: int = 2,
+    **overrides: Any,
 ) -> MonteCarloResult:
-    """Loan-level Monte Carlo of a tape (same inputs and assumptions as :func:`chainabs.model.cashflows.project_loans`).
+    """Loan-level Monte Carlo of a tape (same inputs and assumptions as
+    :func:`chainabs.model.cashflows.project_loans`: ``assumptions`` and / or ``overrides`` by name).
 
     ``paths`` scenarios are simulated from ``seed`` (same seed, same result, whatever ``workers``). The base
     rates are the deterministic ones; ``default_vol``/``prepay_vol`` (lognormal sigma of the per-path
@@ -328,6 +323,7 @@ def simulate(
     as a DataFrame (:meth:`MonteCarloResult.path_frame`) and returns ``{tranche: loss}``; the answers are
     collected in ``result.tranche_losses`` (one row per path). This is where a waterfall plugs in.
     """
+    a = Assumptions.of(assumptions, **overrides)
     if isinstance(paths, bool) or int(paths) != paths or paths < 1:
         raise AssumptionError(f"paths: {paths!r} must be a whole number >= 1")
     if isinstance(seed, bool) or int(seed) != seed or seed < 0:
@@ -339,11 +335,8 @@ def simulate(
         raise AssumptionError(f"factor_corr: {factor_corr!r} must be between -1 and 1")
     if int(workers) < 1:
         raise AssumptionError(f"workers: {workers!r} must be at least 1")
-    inp = pool_inputs(
-        loans, smm=smm, cpr=cpr, psa=psa, mdr=mdr, cdr=cdr, sda=sda,
-        severity=severity, recovery_lag=recovery_lag, servicing_fee=servicing_fee,
-    )
-    lag = int(recovery_lag)
+    inp = pool_inputs(loans, a)
+    lag = int(a.recovery_lag)
     months = int(inp["months"])
     frac = inp["fraction"]
     # Scheduled balance path of each loan while performing: B(0) = balance, B(t) = B(t-1) * (1 - f(t)).
@@ -373,7 +366,7 @@ def simulate(
     seqs = block_root.spawn(len(starts))
     cube = np.zeros((int(paths), months, _N_COLS))
     jobs = [
-        (seqs[b], s, min(block_paths, int(paths) - s), sched, mult_d, mult_p, lag, bool(advancing), float(severity), cube)
+        (seqs[b], s, min(block_paths, int(paths) - s), sched, mult_d, mult_p, lag, bool(a.advancing), float(a.severity), cube)
         for b, s in enumerate(starts)
     ]
     with _single_threaded_blas():
@@ -390,7 +383,7 @@ def simulate(
         seed=int(seed),
         default_multiplier=mult_d,
         prepay_multiplier=mult_p,
-        meta={"loans": n_loans, "block_paths": block_paths, "recovery_lag": lag, "advancing": bool(advancing)},
+        meta={"loans": n_loans, "block_paths": block_paths, "recovery_lag": lag, "advancing": bool(a.advancing)},
     )
     if tranche_losses is not None:
         rows = [dict(tranche_losses(result.path_frame(p))) for p in range(result.paths)]

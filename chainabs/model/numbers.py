@@ -44,7 +44,7 @@ def parse_int(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
             ok &= np.where(ok, values == np.floor(values), False)
         return pd.Series(np.where(ok, values, 0).astype(np.int64), index=index), ~ok
     text = raw.astype(str).str.strip()
-    ok = text.str.fullmatch(_INTEGER_TEXT).to_numpy(dtype=bool, na_value=False)
+    ok = text.str.fullmatch(_INTEGER_TEXT).to_numpy(dtype=bool, na_value=False).copy()
     whole = text.str.replace(r"\.0*$", "", regex=True)
     negative = whole.str.startswith("-").to_numpy(dtype=bool, na_value=False)
     digits = whole.str.lstrip("+-").str.lstrip("0")

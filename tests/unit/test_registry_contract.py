@@ -31,22 +31,6 @@ def open_pool(registry, originator):
     return rc.create_pool(registry, originator, relaxed_criteria())
 
 
-def test_record_struct_mirrors_python_leaf_types(AssetRegistry):
-    abi = {f["name"]: f for f in AssetRegistry.abi if f.get("name") == "leafOf"}["leafOf"]
-    record = abi["inputs"][1]
-    assert [abi["inputs"][0]["type"]] + [c["type"] for c in record["components"]] == list(assets.LEAF_TYPES)
-
-
-def test_leaf_and_id_match_python(registry, originator, fresh_tape):
-    recs = tp.to_records(fresh_tape.iloc[:3])
-    leaves = tp.leaf_hashes(fresh_tape.iloc[:3], originator.address)
-    for rec, leaf in zip(recs, leaves, strict=True):
-        assert bytes(registry.leafOf(originator, rec)) == leaf
-        assert bytes(registry.packedLeafOf(originator, assets.pack_record(rec))) == leaf
-        assert assets.unpack_record(assets.pack_record(rec)) == rec
-        assert registry.assetIdOf(originator, rec[0]) == assets.asset_id(originator.address, assets.loan_id_text(rec[0]))
-
-
 RULES = [
     ("AssetType", dict(asset_type=1)),
     ("ZeroPrincipal", dict(principal=0)),

@@ -49,8 +49,8 @@ def waterfall_close_gas() -> dict[str, float]:
     p, s, r = _consumer_period()
     args = (p.as_abi(), s.as_abi(), r.as_abi())
     return {
-        "waterfall_close_gas": harness.closePeriod.estimate_gas(*args),
-        "waterfall_close_gas_linked": harness.closePeriodLinked.estimate_gas(*args),
+        "waterfall_close_gas": harness.closePeriod.estimate_gas(*args, {"from": admin}),
+        "waterfall_close_gas_linked": harness.closePeriodLinked.estimate_gas(*args, {"from": admin}),
         "waterfall_close_only_gas": harness.closePeriodGas(*args),
         "waterfall_harness_bytes": _code_size(harness.address),
         "waterfall_library_bytes": _code_size(library.address),
