@@ -1,0 +1,66 @@
+"""The `chainabs` command: every subcommand answers --help, and errors end as one line with status 2."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from chainabs.apps import cli
+
+COMMANDS = ("demo", "deploy", "onboard", "simulate", "report", "monitor", "verify-tape", "investor")
+CHAINABS = Path(sys.executable).with_name("chainabs")
+
+
+def test_the_command_has_every_subcommand_of_the_scripts():
+    sub = next(a for a in cli.parser()._actions if a.dest == "command")
+    assert set(sub.choices) == set(COMMANDS)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_of_each_subcommand(command, capsys):
+    with pytest.raises(SystemExit) as done:
+        cli.main([command, "--help"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: chainabs {command}")
+    if command not in ("simulate",):
+        assert "--rpc" in out and "--network" in out  # every chain command runs on any node
+
+
+def test_the_installed_console_script(tmp_path):
+    assert CHAINABS.exists(), "make installs the chainabs command into .venv/bin (pip install -e .)"
+    done = subprocess.run([str(CHAINABS), "--help"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "verify-tape" in done.stdout
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["report", "0x" + "12" * 20, "--rpc", "http://127.0.0.1:9"], "no JSON-RPC|Could not connect|Connection"),
+    (["verify-tape", "0x" + "12" * 20, "1", "no-such-tape.csv", "--rpc", "http://127.0.0.1:9"], ""),
+    (["monitor", "--rpc", "http://127.0.0.1:9"], "give an SPV address"),
+])
+def test_errors_are_one_line_without_a_traceback(argv, says, tmp_path):
+    done = subprocess.run([sys.executable, "-m", "chainabs", *argv], capture_output=True, text=True, timeout=120,
+                          cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"chainabs {argv[0]}: error: "), done.stderr
+    assert "Traceback" not in done.stderr
+    if says:
+        import re
+
+        assert re.search(says, lines[0]), lines[0]
+
+
+def test_a_list_of_problems_follows_its_one_line_summary(capsys):
+    assert cli.main(["simulate", "--deal", "no_such_deal"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0] == "chainabs simulate: error: invalid deal spec:" and "file not found" in err[1]
+
+
+def test_script_flags_as_words_or_after_the_separator():
+    assert cli.brownie_script_args(["--", "--yes", "--tape", "x.csv"]) == ["--yes", "--tape", "x.csv"]
+    assert cli.brownie_script_args(["yes", "tape=x.csv", "max-polls=3", "0xabc"]) == [
+        "--yes", "--tape=x.csv", "--max-polls=3", "0xabc"]
