@@ -96,52 +96,6 @@ def _approved(contract: Any, args: list[Any]) -> bool:
     return str(contract.poolApproved(args[0])).lower() == str(args[1]).lower()
 
 
-def contract_steps(
-    spec: DealSpec,
-    roles: Mapping[str, str],
-    *,
-    currency: str | Ref,
-    registry: str | Ref,
-    pool_id: int,
-    times: terms.DealTimes,
-    kyc_agent: str | None = None,
-) -> list[Step]:
-    """The deal's contracts: identity registry, one tranche token per class, the SPV, and the roles.
-
-    ``roles`` maps each spec role (:data:`ROLE_NAMES`) to an address; the arranger deploys and administers.
-    Each call step checks chain state first, so a re-run is safe.
-    """
-    missing = [r for r in ROLE_NAMES if r not in roles]
-    if missing:
-        raise ValueError(f"deal plan: no address for role(s) {missing}")
-    admin = roles["arranger"]
-    tranches = spec.tranches_by_seniority()
-    steps: list[Step] = [DeployStep("identity", "IdentityRegistry", (admin,)),
-                         grant_step("identity-kyc-agent", "identity", "KYC_AGENT_ROLE", kyc_agent or admin)]
-    for i, t in enumerate(tranches):
-        lockup_end = times.closing + t.lock_up_days * terms.SECONDS_PER_DAY if t.lock_up_days else 0
-        steps.append(DeployStep(
-            f"class{i}", "TrancheToken",
-            (f"{spec.title} {t.class_name}", t.symbol, currency, Ref("identity"), t.coupon_bps, lockup_end, admin,
-             roles["originator"]),
-        ))
-    deal_terms = (
-        currency, registry, pool_id, roles["originator"], times.first_payment, times.legal_final,
-        spec.units(spec.reserve.initial), terms.delinquency_alert_bps(spec),
-    )
-    steps.append(DeployStep(
-        "spv", "SPV",
-        (deal_terms, terms.params_from_spec(spec).as_abi(), terms.class_sizes(spec),
-         [Ref(f"class{i}") for i in range(len(tranches))], [roles[f.payee] for f in spec.fees], LOCKED, admin),
-    ))
-    for i in range(len(tranches)):
-        steps.append(grant_step(f"class{i}-issuer", f"class{i}", "ISSUER_ROLE", Ref("spv")))
-        steps.append(grant_step(f"class{i}-distributor", f"class{i}", "DISTRIBUTOR_ROLE", Ref("spv")))
-    steps.append(grant_step("spv-servicer", "spv", "SERVICER_ROLE", roles["servicer"]))
-    steps.append(grant_step("spv-trustee", "spv", "TRUSTEE_ROLE", roles["trustee"]))
-    return steps
-
-
 def investor_steps(investors: Sequence[str], expiry: int, kyc_agent: Any, *, mint: int = 0) -> list[Step]:
     """Allow the test jurisdiction, KYC-register ``investors`` (by ``kyc_agent``) and, with ``mint``, give each
     that much test currency."""
@@ -176,11 +130,42 @@ def deal_steps(
     kyc_signer: Any | None = None,
     mint: int = 0,
 ) -> list[Step]:
-    """The whole plan of a deal after its pool: :func:`contract_steps`, then the pool approved to the SPV by
-    ``approver`` (the originator's account, when it signs here), then ``investors`` KYC'd by ``kyc_signer``
-    (the KYC agent's account) and, with ``mint``, funded with test currency."""
-    steps = contract_steps(spec, roles, currency=currency, registry=registry, pool_id=pool_id, times=times,
-                           kyc_agent=kyc_agent)
+    """The whole plan of a deal after its pool: the identity registry (``kyc_agent`` its KYC agent), one
+    tranche token per class, the SPV and the roles; then the pool approved to the SPV by ``approver`` (the
+    originator's account, when it signs here); then ``investors`` KYC'd by ``kyc_signer`` (the KYC agent's
+    account) and, with ``mint``, funded with test currency.
+
+    ``roles`` maps each spec role (:data:`ROLE_NAMES`) to an address; the arranger deploys and administers.
+    Each call step checks chain state first, so a re-run is safe.
+    """
+    missing = [r for r in ROLE_NAMES if r not in roles]
+    if missing:
+        raise ValueError(f"deal plan: no address for role(s) {missing}")
+    admin = roles["arranger"]
+    tranches = spec.tranches_by_seniority()
+    steps: list[Step] = [DeployStep("identity", "IdentityRegistry", (admin,)),
+                         grant_step("identity-kyc-agent", "identity", "KYC_AGENT_ROLE", kyc_agent)]
+    for i, t in enumerate(tranches):
+        lockup_end = times.closing + t.lock_up_days * terms.SECONDS_PER_DAY if t.lock_up_days else 0
+        steps.append(DeployStep(
+            f"class{i}", "TrancheToken",
+            (f"{spec.title} {t.class_name}", t.symbol, currency, Ref("identity"), t.coupon_bps, lockup_end, admin,
+             roles["originator"]),
+        ))
+    deal_terms = (
+        currency, registry, pool_id, roles["originator"], times.first_payment, times.legal_final,
+        spec.units(spec.reserve.initial), terms.delinquency_alert_bps(spec),
+    )
+    steps.append(DeployStep(
+        "spv", "SPV",
+        (deal_terms, terms.params_from_spec(spec).as_abi(), terms.class_sizes(spec),
+         [Ref(f"class{i}") for i in range(len(tranches))], [roles[f.payee] for f in spec.fees], LOCKED, admin),
+    ))
+    for i in range(len(tranches)):
+        steps.append(grant_step(f"class{i}-issuer", f"class{i}", "ISSUER_ROLE", Ref("spv")))
+        steps.append(grant_step(f"class{i}-distributor", f"class{i}", "DISTRIBUTOR_ROLE", Ref("spv")))
+    steps.append(grant_step("spv-servicer", "spv", "SERVICER_ROLE", roles["servicer"]))
+    steps.append(grant_step("spv-trustee", "spv", "TRUSTEE_ROLE", roles["trustee"]))
     if approver is not None:
         steps.append(approve_step(pool_id, approver))
     if investors and kyc_signer is not None:

@@ -281,6 +281,22 @@ def _largest_remainder(total: int, weights: np.ndarray, caps: np.ndarray | None 
     return out
 
 
+def _take_whole_loans(available: np.ndarray, total: int, status: np.ndarray, final: str,
+                      order: list[int]) -> np.ndarray:
+    """``total`` taken from the loans' ``available`` balances in ``order``, each loan whole (the last one
+    partially); a loan taken whole gets the ``final`` status (in ``status``, in place)."""
+    taken = np.zeros(len(available), dtype=np.int64)
+    left = int(total)
+    for i in order:
+        if left == 0:
+            break
+        taken[i] = take = min(left, int(available[i]))
+        left -= take
+        if take == available[i]:
+            status[i] = final
+    return taken
+
+
 def allocate_period(previous: pd.DataFrame, rates: pd.Series, report: PeriodReport, period: int, *,
                     claims: np.ndarray | None = None, seed: int = 0) -> pd.DataFrame:
     """A loan-level tape for ``period`` whose flows add up exactly to ``report``'s (a pool-level projection).
@@ -302,26 +318,12 @@ def allocate_period(previous: pd.DataFrame, rates: pd.Series, report: PeriodRepo
     bucket = np.select([prev["status"] == s for s in ACTIVE_STATUSES], [0, 1, 2, 3], default=-1)
     if report.defaults + report.prepayments + report.scheduled_principal > int(begin.sum()):
         raise ServicingError(f"period {period}: reductions exceed the pool balance {int(begin.sum())}")
-    defaulted = np.zeros(n, dtype=np.int64)
-    prepaid = np.zeros(n, dtype=np.int64)
     status = prev["status"].astype(object).to_numpy().copy()
-    left = report.defaults  # worst bucket first
-    for i in sorted(np.flatnonzero(begin > 0), key=lambda k: (-bucket[k], order_key[k])):
-        if left == 0:
-            break
-        defaulted[i] = take = min(left, int(begin[i]))
-        left -= take
-        if take == begin[i]:
-            status[i] = "Defaulted"
+    defaulted = _take_whole_loans(begin, report.defaults, status, "Defaulted",  # worst bucket first
+                                  sorted(np.flatnonzero(begin > 0), key=lambda k: (-bucket[k], order_key[k])))
     avail = begin - defaulted
-    left = report.prepayments  # current loans first
-    for i in sorted(np.flatnonzero(avail > 0), key=lambda k: (bucket[k], order_key[k])):
-        if left == 0:
-            break
-        prepaid[i] = take = min(left, int(avail[i]))
-        left -= take
-        if take == avail[i]:
-            status[i] = "Prepaid"
+    prepaid = _take_whole_loans(avail, report.prepayments, status, "Prepaid",  # current loans first
+                                sorted(np.flatnonzero(avail > 0), key=lambda k: (bucket[k], order_key[k])))
     avail = avail - prepaid
     scheduled = _largest_remainder(report.scheduled_principal, avail, caps=avail)
     ending = avail - scheduled

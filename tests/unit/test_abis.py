@@ -30,7 +30,7 @@ def test_the_shipped_files_are_what_make_abis_writes(tmp_path):
 def test_every_contract_the_library_deploys_ships_its_abi():
     spec = load_deal("consumer_loan")
     roles = dict.fromkeys(orchestration.ROLE_NAMES, "0x" + "11" * 20)
-    steps = orchestration.contract_steps(spec, roles, currency="0x" + "22" * 20, registry="0x" + "33" * 20, pool_id=1,
-                                         times=terms.DealTimes.from_spec(spec))
+    steps = orchestration.deal_steps(spec, roles, currency="0x" + "22" * 20, registry="0x" + "33" * 20, pool_id=1,
+                                     times=terms.DealTimes.from_spec(spec), kyc_agent="0x" + "44" * 20)
     deployed = {s.contract for s in steps if isinstance(s, DeployStep)} | {"AssetRegistry", "TestStablecoin"}
     assert deployed <= set(SHIPPED)
