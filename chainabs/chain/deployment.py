@@ -1,4 +1,4 @@
-"""Deploy a whole deal from its spec to the connected network (what ``scripts/deploy.py`` runs).
+"""Deploy a whole deal from its spec to the connected network (what ``chainabs deploy`` runs).
 
 One resumable manifest (``<root>/<chainid>/<deal>.json``, see :mod:`chainabs.chain.deploy`) holds everything the
 deal needs on that chain:
@@ -394,8 +394,8 @@ def _deploy_deal(
     )
     console.print(summary_table(result, web3))
     if not sealed:
-        console.print(f"[yellow]pool {pool} is not sealed[/]: onboard its tape (scripts/onboard.py <tape> "
-                      f"{registry_contract.address} {pool}); closing needs its cut-off principal to equal the deal "
+        console.print(f"[yellow]pool {pool} is not sealed[/]: onboard its tape (chainabs onboard <tape> --registry "
+                      f"{registry_contract.address} --pool {pool}); closing needs its cut-off principal to equal the deal "
                       f"size {units:,}")
     elif originator is None:
         console.print(f"[yellow]the originator must approve the SPV[/]: registry.approvePool({pool}, "

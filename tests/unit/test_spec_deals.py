@@ -113,7 +113,7 @@ BAD = [
 ]
 
 
-@pytest.mark.parametrize("edit,value,field,message", BAD, ids=[f"{b[0]}={b[1]!r}" for b in BAD])
+@pytest.mark.parametrize("edit,value,field,message", BAD, ids=[f"{b[0]}=<deleted>" if b[1] is _DELETE else f"{b[0]}={b[1]!r}" for b in BAD])
 def test_bad_spec_is_rejected_naming_the_field(edit, value, field, message):
     problems = _problems(_edit(edit, value))
     assert any(path == field and message in msg for path, msg in problems), problems
