@@ -181,9 +181,10 @@ class Sender:
         self.logs = LogDecoder(w3, {name: load_abi(name) for name in SHIPPED})
 
     # ------------------------------------------------------------------------------------------- pieces
-    def fees(self) -> dict[str, int]:
-        """Fee fields of a transaction now: EIP-1559 when the chain has a base fee, legacy otherwise."""
-        block = self.w3.eth.get_block("latest")
+    def fees(self, block: Mapping[str, Any] | None = None) -> dict[str, int]:
+        """Fee fields of a transaction now (``block``: the latest, if already read): EIP-1559 when the chain
+        has a base fee, legacy otherwise."""
+        block = block or self.w3.eth.get_block("latest")
         base = block.get("baseFeePerGas")
         if base is not None:
             tip = LOCAL_PRIORITY_FEE if self.local else int(self.w3.eth.max_priority_fee)
@@ -194,9 +195,9 @@ class Sender:
         """The nonce the account's next transaction takes (pending transactions counted)."""
         return int(self.w3.eth.get_transaction_count(Signer.of(account).address, "pending"))
 
-    def gas_limit(self, estimate: int) -> int:
+    def gas_limit(self, estimate: int, block: Mapping[str, Any] | None = None) -> int:
         """The estimate with :data:`GAS_MARGIN`, within a block's and a transaction's limit (never below it)."""
-        block_limit = int(self.w3.eth.get_block("latest")["gasLimit"])
+        block_limit = int((block or self.w3.eth.get_block("latest"))["gasLimit"])
         return max(estimate, min(int(estimate * GAS_MARGIN), block_limit, MAX_TX_GAS))
 
     def decode_error(self, exc: BaseException) -> DecodedError | None:
@@ -228,13 +229,14 @@ class Sender:
         if to is not None:
             tx["to"] = Web3.to_checksum_address(to)
         tx["nonce"] = self.next_nonce(signer) if nonce is None else int(nonce)
+        block = self.w3.eth.get_block("latest")
         if gas is None:
             try:
-                gas = self.gas_limit(int(self.w3.eth.estimate_gas(tx)))
+                gas = self.gas_limit(int(self.w3.eth.estimate_gas(tx)), block)
             except Exception as exc:  # noqa: BLE001 - nodes report reverts and missing funds in many ways
                 raise self._failure("estimate", what, exc) from None
         tx["gas"] = int(gas)
-        tx.update(self.fees())
+        tx.update(self.fees(block))
         try:
             if signer.key is not None:
                 tx_hash = self.w3.eth.send_raw_transaction(signer.key.sign_transaction(tx).raw_transaction)

@@ -53,7 +53,7 @@ def onboarded_pool(
     return spec, registry, pool_id
 
 
-def stand_up(spec: DealSpec, accounts: Any, currency: Any, registry: Any, pool_id: int, project: Any,
+def sandbox_deal(spec: DealSpec, accounts: Any, currency: Any, registry: Any, pool_id: int, project: Any,
              manifest_root: Path) -> LocalDeal:
     """The deal's contracts over the sealed pool (approved to the SPV), with the tests' roles and the
     originator and ten investors KYC'd."""

@@ -1,12 +1,13 @@
-"""Loan-level servicing tapes: the format, their Merkle commitment, and their verification from chain data.
+"""Loan-level servicing tapes: the format, their validation and Merkle commitment, their aggregation into the
+period report, and the allocation of a pool-level projection to loans.
 
 Each period the servicer produces one row per loan of the pool (every loan, also those already repaid,
 prepaid or defaulted, so that the tape is the whole pool), commits the StandardMerkleTree root of the tape
 in ``SPV.submitReport(report, tapeRoot, tapeUri)`` and submits the tape's aggregates as the
 ``PeriodReport``. It also brings the asset registry in line with the tape (``updateAssets``: each loan whose
 status or outstanding principal changed, with the loan's servicing leaf as ``evidence``) *before* it submits
-the report. Anyone holding a copy of the tape can then check, from chain data alone
-(:func:`verify_servicing_tape`): the root, every aggregate, and per loan the status and principal the
+the report (:mod:`chainabs.chain.servicing`). Anyone holding a copy of the tape can then check, from chain
+data alone (:func:`chainabs.apps.verify.verify_servicing_tape`): the root, every aggregate, and per loan the status and principal the
 registry holds, the beginning balance (the registry at the previous report), the leaf in the registry event,
 and that the tape covers exactly the pool's loans.
 

@@ -8,7 +8,7 @@ import pytest
 from chainabs.chain.contracts import role_id
 from chainabs.chain.orchestration import LocalDeal as DealFixture  # noqa: F401 - the SPV tests' fixture type
 from chainabs.chain.orchestration import close
-from chainabs.dev.sandbox import onboarded_pool, stand_up, subscribe_all
+from chainabs.dev.sandbox import onboarded_pool, sandbox_deal, subscribe_all
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +18,7 @@ def offering(accounts, currency, originator, admin, servicer, tmp_path_factory):
 
     proj = project.get_loaded_projects()[0]
     spec, registry, pool_id = onboarded_pool(originator, admin, servicer)
-    return stand_up(spec, accounts, currency, registry, pool_id, proj, tmp_path_factory.mktemp("deploy"))
+    return sandbox_deal(spec, accounts, currency, registry, pool_id, proj, tmp_path_factory.mktemp("deploy"))
 
 
 @pytest.fixture(scope="module")

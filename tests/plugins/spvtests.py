@@ -33,7 +33,7 @@ from chainabs.model.deal import ClosedPeriod, DealModel, DealModelError
 from chainabs.model.spec import DEALS_DIR, DealSpec, parse_deal
 from chainabs.chain import orchestration
 from chainabs.chain.sender import transact
-from chainabs.dev.sandbox import stand_up
+from chainabs.dev.sandbox import sandbox_deal
 from chainabs.chain.connection import advance_to, connected_web3
 from chainabs.chain.read.deal import batch_call as web3_batch_call
 from chainabs.model.waterfall import BPS, PeriodReport
@@ -239,7 +239,7 @@ def deploy_and_close(
     """Deploy ``spec`` with the deployment plan over the onboarded ``pool`` (registry, pool id), subscribe it
     and close it (true sale, reserve funded); the fixture's model is closed too."""
     registry, pool_id = pool
-    d = stand_up(spec, accounts, currency, registry, pool_id, project, tmp_path)
+    d = sandbox_deal(spec, accounts, currency, registry, pool_id, project, tmp_path)
     admin = d.roles["arranger"]
     orchestration.subscribe_classes(d, {i: holders for i in range(len(d.sizes()) - 1)}, admin)
     orchestration.close(d, admin)

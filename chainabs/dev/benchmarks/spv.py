@@ -12,7 +12,7 @@ from chainabs.chain import spv as spvlib
 from chainabs.dev.benchmarks import benchmark
 from chainabs.chain.orchestration import LocalDeal, close
 from chainabs.chain.sender import deploy, transact
-from chainabs.dev.sandbox import onboarded_pool, roll_rate_reports, stand_up, subscribe_all
+from chainabs.dev.sandbox import onboarded_pool, roll_rate_reports, sandbox_deal, subscribe_all
 from chainabs.chain.connection import advance_to
 
 #: Periods closed before the measured one. Steady state: every storage slot the close writes already holds
@@ -31,7 +31,7 @@ def _deal(loans: int, seed: int, prefix: str | None = None) -> tuple[LocalDeal, 
     admin, originator, servicer = wallets[0], wallets[3], wallets[2]
     currency, _ = deploy(proj.TestStablecoin, "Test CNH", "CNHT", 6, sender=admin)
     spec, registry, pool_id = onboarded_pool(originator, admin, servicer, loans=loans, seed=seed, prefix=prefix)
-    d = stand_up(spec, wallets, currency, registry, pool_id, proj, Path(tempfile.mkdtemp(prefix="bench-")))
+    d = sandbox_deal(spec, wallets, currency, registry, pool_id, proj, Path(tempfile.mkdtemp(prefix="bench-")))
     subscribe_all(d, wallets[10:20], admin)
     close(d, admin)
     return d, wallets
