@@ -113,17 +113,6 @@ library Waterfall {
         res.cleanUpCallAvailable = r.poolEndingBalance * BPS <= p.cleanUpCallBps * p.originalPoolBalance;
     }
 
-    /// @notice `closePeriod` as an external library function. An SPV that calls this one instead of
-    /// `closePeriod` delegates to a deployed, linked `Waterfall` rather than inlining the code: smaller SPV
-    /// bytecode for the cost of ABI-encoding the structs.
-    function closePeriodLinked(DealParams memory p, DealState memory s, PeriodReport memory r)
-        external
-        pure
-        returns (PeriodResult memory res, DealState memory next)
-    {
-        return closePeriod(p, s, r);
-    }
-
     // ------------------------------------------------------------------------------------------------
     // Input checks
     // ------------------------------------------------------------------------------------------------
@@ -202,16 +191,6 @@ library Waterfall {
     /// @notice 30/360 accrual of `bpsPerAnnum` on `amount` over `months` months, rounded down.
     function accrue(uint256 amount, uint256 bpsPerAnnum, uint256 months) internal pure returns (uint256) {
         return amount * bpsPerAnnum * months / ACCRUAL_DENOMINATOR;
-    }
-
-    /// @notice True when principal goes sequentially: the deal's mode, or a breached switching trigger.
-    function isSequential(DealParams memory p, uint256 triggersBreached) internal pure returns (bool sequential) {
-        (sequential,) = _switches(p, triggersBreached);
-    }
-
-    /// @notice True when a breached trigger steps the reserve target up.
-    function isReserveStepUp(DealParams memory p, uint256 triggersBreached) internal pure returns (bool stepUp) {
-        (, stepUp) = _switches(p, triggersBreached);
     }
 
     /// @notice Reserve target: max(pool end * bps / 10,000, floor) capped at `debtBalance` (the non-equity
