@@ -72,6 +72,18 @@ def harden_brownie() -> None:
     eth._chainabs_hardened = True  # type: ignore[attr-defined]
 
 
+def ensure_libraries(container: Any, account: Any) -> None:
+    """Deploy (once per chain session) every linked library ``container``'s bytecode needs, so that brownie can
+    link it (brownie links to the library's most recent deployment it knows of)."""
+    from brownie.network.contract import _get_linked_library_names
+
+    proj = load_project()
+    for name in sorted(_get_linked_library_names(container._build)):
+        library = getattr(proj, name)
+        if not len(library):
+            library.deploy(tx(account))
+
+
 def load_project() -> Any:
     """Load (once) and return the ChainABS brownie project, compiling what changed."""
     from brownie import project

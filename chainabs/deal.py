@@ -10,6 +10,8 @@ the reserve released to the equity class). It keeps the same conservation ledger
 
 from __future__ import annotations
 
+import calendar
+import datetime as dt
 from dataclasses import dataclass, field, replace
 from enum import IntEnum
 
@@ -22,6 +24,45 @@ class Phase(IntEnum):
     OFFERING = 0
     ACTIVE = 1
     ENDED = 2
+    CANCELLED = 3
+
+
+class TermsRule(IntEnum):
+    """Solidity ``enum TermsRule`` (why ``SPV``'s constructor refused its arguments: ``InvalidTerms``)."""
+
+    CLASS_COUNT = 0
+    FEE_COUNT = 1
+    ZERO_ADDRESS = 2
+    DATES = 3
+    CLASS_TOKEN = 4
+    CLASS_SIZE = 5
+    FEE_RECIPIENT = 6
+    POOL_SIZE = 7
+    POOL_ORIGINATOR = 8
+
+
+SECONDS_PER_DAY = 86_400
+
+
+def add_months(timestamp: int, months: int) -> int:
+    """``DateLib.addMonths``: ``timestamp`` (unix, UTC) moved ``months`` calendar months later, same time of
+    day, the day clamped to the last day of a shorter month (Jan 31 + 1 month = Feb 28 or 29)."""
+    if months == 0:
+        return timestamp
+    day, seconds = divmod(timestamp, SECONDS_PER_DAY)
+    d = dt.date(1970, 1, 1) + dt.timedelta(days=day)
+    total = d.year * 12 + (d.month - 1) + months
+    year, month = divmod(total, 12)
+    month += 1
+    moved = dt.date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
+    return (moved - dt.date(1970, 1, 1)).days * SECONDS_PER_DAY + seconds
+
+
+def payment_date(first_payment: int, period_months: int, period: int) -> int:
+    """``SPV.paymentDate``: payment date of ``period`` (1-based; 0 answers the first payment date)."""
+    if period == 0:
+        return first_payment
+    return add_months(first_payment, (period - 1) * period_months)
 
 
 class DealModelError(ValueError):
@@ -42,11 +83,15 @@ class Ledger:
     collections: int = 0
     clean_up_proceeds: int = 0
     paid_to_originator: int = 0
+    refunded: int = 0
     fees_paid: int = 0
     fees_owed: int = 0
     distributed: int = 0
+    held_for_classes: int = 0
     reserve_balance: int = 0
     pending_collections: int = 0
+    deposits_returned: int = 0
+    deposits_returnable: int = 0
     unsettled_subscriptions: int = 0
 
     @property
@@ -56,14 +101,18 @@ class Ledger:
     @property
     def accounted(self) -> int:
         return (
-            self.paid_to_originator + self.fees_paid + self.fees_owed + self.distributed + self.reserve_balance
-            + self.pending_collections + self.unsettled_subscriptions
+            self.paid_to_originator + self.refunded + self.fees_paid + self.fees_owed + self.distributed
+            + self.held_for_classes + self.reserve_balance + self.pending_collections + self.deposits_returned
+            + self.deposits_returnable + self.unsettled_subscriptions
         )
 
     @property
     def held(self) -> int:
-        """What the SPV's currency balance must be."""
-        return self.fees_owed + self.reserve_balance + self.pending_collections + self.unsettled_subscriptions
+        """What the SPV's currency balance must be (at least: currency sent straight to it is in no book)."""
+        return (
+            self.fees_owed + self.held_for_classes + self.reserve_balance + self.pending_collections
+            + self.deposits_returnable + self.unsettled_subscriptions
+        )
 
     def check(self) -> None:
         """Raise AssertionError unless every unit received is accounted for."""
@@ -113,13 +162,15 @@ class DealModel:
     history: list[ClosedPeriod] = field(default_factory=list)
     pending: PeriodReport | None = None
     pending_clean_up: int = 0
+    #: the defaulted loans' part of ``pending_clean_up`` (arrives as recoveries)
+    pending_clean_up_recoveries: int = 0
 
     def __post_init__(self) -> None:
         n = len(self.params.classes)
         if len(self.class_sizes) != n:
-            raise DealModelError("InvalidTerms", "one size and one token per class")
+            raise DealModelError("InvalidTerms", TermsRule.CLASS_COUNT, n)
         if sum(self.class_sizes) != self.params.original_pool_balance:
-            raise DealModelError("InvalidTerms", "class sizes must add up to the pool")
+            raise DealModelError("InvalidTerms", TermsRule.POOL_SIZE, 0)
         self.subscribed = [0] * n
         self.distributed = [0] * n
         self.fees_paid = [0] * len(self.params.fees)
@@ -171,6 +222,22 @@ class DealModel:
         self.state = replace(self.state, reserve_balance=self.reserve_initial)
         return price
 
+    def cancel_offering(self, *, arranger: bool = True, after_deadline: bool = False) -> None:
+        """``SPV.cancelOffering``: the arranger at any time of the offering, anyone after its deadline."""
+        self._require(Phase.OFFERING)
+        if not (arranger or after_deadline):
+            raise DealModelError("OfferingStillOpen")
+        self.phase = Phase.CANCELLED
+
+    def refund(self, units: int) -> int:
+        """``SPV.refund`` of a holder of ``units`` units (all classes together): one unit of currency each."""
+        self._require(Phase.CANCELLED)
+        if units <= 0:
+            raise DealModelError("NothingOwed")
+        self.ledger.refunded += units
+        self.ledger.unsettled_subscriptions -= units
+        return units
+
     # ------------------------------------------------------------------------------------------- periods
     def submit(self, report: PeriodReport) -> int:
         """The servicer deposits the collections; returns their amount."""
@@ -187,19 +254,46 @@ class DealModel:
         """Pool balance at or below which the originator may call the deal."""
         return self.params.original_pool_balance * self.params.clean_up_call_bps // BPS
 
-    def exercise_clean_up_call(self) -> int:
-        """The originator buys the pending period's ending pool at par; returns the price."""
+    def exercise_clean_up_call(self, live: int, defaulted: int = 0) -> int:
+        """The originator buys what is left of the pool, priced from the asset registry: ``live`` (performing
+        and delinquent principal, which must equal the pending report's ending balance) at par, plus
+        ``defaulted`` (the defaulted loans' carrying value); returns the price."""
         self._require(Phase.ACTIVE)
         if self.pending is None:
             raise DealModelError("NoReportPending", self.state.periods_closed + 1)
-        price = self.pending.pool_ending_balance
+        if live != self.pending.pool_ending_balance:
+            raise DealModelError("RegistryMismatch", self.pending.pool_ending_balance, live)
         level = self.clean_up_level()
-        if self.pending_clean_up != 0 or price == 0 or price > level:
-            raise DealModelError("CleanUpCallNotAvailable", price, level)
+        if self.pending_clean_up != 0 or live == 0 or live > level:
+            raise DealModelError("CleanUpCallNotAvailable", live, level)
+        price = live + defaulted
         self.pending_clean_up = price
+        self.pending_clean_up_recoveries = defaulted
         self.ledger.clean_up_proceeds += price
         self.ledger.pending_collections += price
         return price
+
+    def cancel_report(self) -> tuple[int, int]:
+        """``SPV.cancelReport``: the pending report's collections and a pending call's price become returnable;
+        returns (collections, call price)."""
+        self._require(Phase.ACTIVE)
+        if self.pending is None:
+            raise DealModelError("NoReportPending", self.state.periods_closed + 1)
+        collections = self.pending.cash_in
+        price = self.pending_clean_up
+        self.pending = None
+        self.pending_clean_up = 0
+        self.pending_clean_up_recoveries = 0
+        self.ledger.pending_collections = 0
+        self.ledger.deposits_returnable += collections + price
+        return collections, price
+
+    def withdraw_returned(self, amount: int) -> None:
+        """``SPV.withdrawReturned`` paying ``amount`` back to a depositor."""
+        if amount <= 0 or amount > self.ledger.deposits_returnable:
+            raise DealModelError("NothingOwed")
+        self.ledger.deposits_returnable -= amount
+        self.ledger.deposits_returned += amount
 
     def close_period(self) -> ClosedPeriod:
         """Run the waterfall on the pending report and make the SPV's payments."""
@@ -210,9 +304,11 @@ class DealModel:
         price = self.pending_clean_up
         effective = report
         if price:
+            recovered = self.pending_clean_up_recoveries
             effective = replace(
                 report,
-                prepayments=report.prepayments + price,
+                prepayments=report.prepayments + price - recovered,
+                recoveries=report.recoveries + recovered,
                 pool_ending_balance=0,
                 delinquent_30=0,
                 delinquent_60=0,
@@ -223,6 +319,7 @@ class DealModel:
         self.state = nxt
         self.pending = None
         self.pending_clean_up = 0
+        self.pending_clean_up_recoveries = 0
         self.ledger.pending_collections = 0
         self.ledger.reserve_balance = nxt.reserve_balance
         for i, amount in enumerate(res.fee_paid):
@@ -244,14 +341,26 @@ class DealModel:
         self.history.append(closed)
         return closed
 
-    def end_deal(self, *, legal_final: bool = False) -> tuple[int, int]:
-        """End the deal; returns (released to equity, final write-down)."""
+    def end_deal(
+        self, *, legal_final: bool = False, periods_outstanding: bool = False, trustee: bool = False,
+        recoveries_outstanding: int = 0,
+    ) -> tuple[int, int]:
+        """End the deal; returns (released to equity, final write-down). ``legal_final``: at or past legal
+        final; ``periods_outstanding``: a payment date on or before legal final has no closed period yet (only
+        the trustee may end then); ``recoveries_outstanding``: the registry's defaulted principal while the SPV
+        still owns the pool (an early end waits for it)."""
         self._require(Phase.ACTIVE)
         debt = sum(self.state.class_balances[:-1])
         if self.pending is not None:
             raise DealModelError("ReportPending", self.state.periods_closed + 1)
-        if not legal_final and (self.state.pool_balance != 0 or debt != 0):
-            raise DealModelError("CannotEnd", self.state.pool_balance, debt)
+        if legal_final:
+            if periods_outstanding and not trustee:
+                raise DealModelError("PeriodsOutstanding", self.state.periods_closed)
+        else:
+            if self.state.pool_balance != 0 or debt != 0:
+                raise DealModelError("CannotEnd", self.state.pool_balance, debt)
+            if recoveries_outstanding:
+                raise DealModelError("RecoveriesOutstanding", recoveries_outstanding)
         self.phase = Phase.ENDED
         final = 0
         for i, t in enumerate(self.tranches):

@@ -24,11 +24,15 @@ from chainabs.tokens import contract_at, role_id
 from chainabs.waterfall import DealState, PeriodReport, PeriodResult, params_from_spec
 
 SECONDS_PER_DAY = 86_400
+#: ``IAssetRegistry.AssetStatus.Defaulted``.
+DEFAULTED_STATUS = 5
 #: The tokens' lock-up partition (bytes32 "locked"), used for retained slices.
 LOCKED_PARTITION = b"locked".ljust(32, b"\0")
 #: ISO 3166-1 numeric code used for test investors on local chains (China).
 DEFAULT_JURISDICTION = 156
 ROLE_NAMES = ("arranger", "originator", "servicer", "trustee", "regulator")
+#: Linked libraries a deal's contracts need, deployed first (step key = library name).
+LIBRARIES = ("TrancheOps", "SPVOffering", "SPVSettlement")
 
 
 @dataclass(frozen=True)
@@ -38,10 +42,13 @@ class DealTimes:
     closing: int
     first_payment: int
     legal_final: int
+    #: last second of the offering (the end of the offering's last day)
+    offering_deadline: int
 
     @classmethod
     def from_spec(cls, spec: DealSpec, closing_at: int | None = None) -> DealTimes:
-        """The spec's dates at 00:00 UTC, shifted by whole days so that closing is ``closing_at`` if given."""
+        """The spec's dates at 00:00 UTC (the offering deadline at the end of its day), shifted by whole days so
+        that closing is ``closing_at`` if given."""
 
         def ts(d: dt.date) -> int:
             return int(dt.datetime(d.year, d.month, d.day, tzinfo=dt.timezone.utc).timestamp())
@@ -50,7 +57,9 @@ class DealTimes:
         shift = 0
         if closing_at is not None:
             shift = ((closing_at - closing) // SECONDS_PER_DAY + 1) * SECONDS_PER_DAY
-        return cls(closing + shift, ts(spec.dates.first_payment) + shift, ts(spec.dates.legal_final) + shift)
+        deadline = ts(spec.dates.offering_end) + SECONDS_PER_DAY - 1
+        return cls(closing + shift, ts(spec.dates.first_payment) + shift, ts(spec.dates.legal_final) + shift,
+                   deadline + shift)
 
 
 def class_sizes(spec: DealSpec) -> tuple[int, ...]:
@@ -116,7 +125,9 @@ def deploy_plan(
     admin = roles["arranger"]
     tranches = spec.tranches_by_seniority()
     params = params_from_spec(spec)
-    steps: list[Step] = [DeployStep("identity", "IdentityRegistry", (admin,))]
+    # Linked libraries first: the tokens link TrancheOps, the SPV links SPVOffering and SPVSettlement.
+    steps: list[Step] = [DeployStep(name, name) for name in LIBRARIES]
+    steps.append(DeployStep("identity", "IdentityRegistry", (admin,)))
     steps.append(_grant("identity-kyc-agent", "identity", "KYC_AGENT_ROLE", kyc_agent or admin))
     for i, t in enumerate(tranches):
         lockup_end = times.closing + t.lock_up_days * SECONDS_PER_DAY if t.lock_up_days else 0
@@ -130,7 +141,7 @@ def deploy_plan(
         )
     terms = (
         currency, registry, pool_id, roles["originator"], times.first_payment, times.legal_final,
-        spec.units(spec.reserve.initial), delinquency_alert_bps(spec),
+        spec.units(spec.reserve.initial), delinquency_alert_bps(spec), times.offering_deadline,
     )
     steps.append(
         DeployStep(
@@ -140,12 +151,16 @@ def deploy_plan(
              [roles[f.payee] for f in spec.fees], LOCKED_PARTITION, admin),
         )
     )
+    # Each token is bound to the SPV once: from then on only the SPV issues, distributes and writes down.
     for i in range(len(tranches)):
-        steps.append(_grant(f"class{i}-issuer", f"class{i}", "ISSUER_ROLE", Ref("spv")))
-        steps.append(_grant(f"class{i}-distributor", f"class{i}", "DISTRIBUTOR_ROLE", Ref("spv")))
+        steps.append(CallStep(f"class{i}-bind", f"class{i}", "bindDeal", (Ref("spv"),), done=_bound))
     steps.append(_grant("spv-servicer", "spv", "SERVICER_ROLE", roles["servicer"]))
     steps.append(_grant("spv-trustee", "spv", "TRUSTEE_ROLE", roles["trustee"]))
     return steps
+
+
+def _bound(contract: Any, args: list[Any]) -> bool:
+    return str(contract.deal()).lower() == str(args[0]).lower()
 
 
 def _grant(key: str, target: str, role: str, account: Any) -> CallStep:
@@ -194,10 +209,50 @@ def close_period(spv: Any, caller: Any, report: PeriodReport) -> Any:
     return spv.closePeriod(report.as_abi(), chain.tx(caller))
 
 
+def clean_up_price(spv: Any) -> tuple[int, int]:
+    """What a clean-up call pays now, from the asset registry: (live principal of the pool's performing and
+    delinquent loans, at par; carrying value of its defaulted loans)."""
+    terms = spv.terms()
+    registry = contract_at("AssetRegistry", terms[1])
+    pool_id = int(terms[2])
+    principal = int(registry.poolInfo(pool_id)[6])
+    defaulted = int(registry.statusTally(pool_id, DEFAULTED_STATUS)[1])
+    return principal - defaulted, defaulted
+
+
 def exercise_clean_up_call(spv: Any, originator: Any, report: PeriodReport) -> Any:
-    """The originator pays the pending report's ending pool balance and takes the assets back."""
-    _currency(spv).approve(spv, report.pool_ending_balance, chain.tx(originator))
+    """The originator buys what is left of the pool into the pending period, at the registry's price; the
+    pool's certificates go back to it at the period's close."""
+    live, defaulted = clean_up_price(spv)
+    _currency(spv).approve(spv, live + defaulted, chain.tx(originator))
     return spv.exerciseCleanUpCall(report.as_abi(), chain.tx(originator))
+
+
+def cancel_offering(spv: Any, caller: Any) -> Any:
+    """Cancel the offering (the arranger any time before closing, anyone after the offering deadline)."""
+    return spv.cancelOffering(chain.tx(caller))
+
+
+def refund(spv: Any, caller: Any, holder: Any) -> int:
+    """After a cancelled offering, cancel ``holder``'s units and pay it back; returns the amount refunded."""
+    receipt = spv.refund(holder, chain.tx(caller))
+    return int(receipt.events["Refunded"]["amount"])
+
+
+def cancel_report(spv: Any, trustee: Any) -> Any:
+    """The trustee cancels the pending report; its deposits become returnable to their depositors."""
+    return spv.cancelReport(chain.tx(trustee))
+
+
+def withdraw_returned(spv: Any, depositor: Any) -> int:
+    """Pay ``depositor`` what cancelled reports owe it back; returns the amount."""
+    receipt = spv.withdrawReturned(chain.tx(depositor))
+    return int(receipt.events["DepositReturned"]["amount"])
+
+
+def release_held(spv: Any, caller: Any, class_index: int) -> Any:
+    """Deliver what is held for class ``class_index`` (a payment its token refused) to its token."""
+    return spv.releaseHeld(class_index, chain.tx(caller))
 
 
 def withdraw_fees(spv: Any, caller: Any, fee_index: int) -> Any:

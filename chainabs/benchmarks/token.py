@@ -45,7 +45,7 @@ def _setup(holders: list[Any], admin: Any) -> tuple[Any, Any, Any]:
     tokens.register_investors(registry, admin, rows, batch_size=200)
     token = tokens.deploy_tranche(
         name="Bench A", symbol="BA", currency=currency, registry=registry, admin=admin, coupon_bps=500,
-        residual_recipient=admin, roles={"ISSUER_ROLE": [admin], "DISTRIBUTOR_ROLE": [admin]},
+        residual_recipient=admin, deal=admin,
     )
     for h in holders:
         token.issue(h, FACE, b"", chain.tx(admin, required_confs=0 if h != holders[-1] else 1))

@@ -1,5 +1,6 @@
-"""Random sequences of transfers, distributions, claims, issues, redemptions and controller transfers
-against an exact Python model (integers and Fractions).
+"""Random sequences of transfers, distributions, claims, issues, redemption attempts (refused until the deal
+settles the tranche), settlement and redemptions, and controller transfers against an exact Python model
+(integers and Fractions).
 
 Invariants: sum of balances == totalSupply; for every holder and each kind (interest, principal),
 withdrawn + withdrawable is the exact share within the stated dust bound
@@ -12,10 +13,10 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
-from plugins.token import FACE, ExactShares
+from plugins.token import FACE, ExactShares, blocked
 
 
-def test_tranche_token_state_machine(tranche, issuer, servicer, trustee, verified, accounts, currency, admin, chain):
+def test_tranche_token_state_machine(tranche, servicer, trustee, verified, accounts, currency, admin, chain):
     holders = list(verified[:6])
     outsiders = [accounts[18], accounts[19]]  # never verified
     currency.mint(servicer, 10**15, {"from": admin})
@@ -37,7 +38,7 @@ def test_tranche_token_state_machine(tranche, issuer, servicer, trustee, verifie
         @initialize(amounts=st.lists(st.integers(1, 10 * FACE), min_size=3, max_size=3))
         def issue_initial(self, amounts):
             for h, amount in zip(holders[:3], amounts):
-                tranche.issue(h, amount, b"", {"from": issuer})
+                tranche.issue(h, amount, b"", {"from": servicer})
                 self.model.issue(h, amount)
                 self.principal += amount
 
@@ -62,14 +63,26 @@ def test_tranche_token_state_machine(tranche, issuer, servicer, trustee, verifie
 
         @rule(i=st.integers(0, 5), amount=st.integers(0, 5 * FACE))
         def issue(self, i, amount):
-            if self.distributed:
+            if self.distributed or tranche.isSettled():
                 return
-            tranche.issue(holders[i], amount, b"", {"from": issuer})
+            tranche.issue(holders[i], amount, b"", {"from": servicer})
             self.model.issue(holders[i], amount)
             self.principal += amount
 
+        @rule(i=st.integers(0, 5), pct=st.integers(1, 100))
+        def redeem_refused_while_principal_owed(self, i, pct):
+            # Before the deal settles the tranche nothing can be redeemed: the books stay the deal's.
+            if tranche.isSettled():
+                return
+            h = holders[i]
+            amount = max(1, self.bal[str(h)] * pct // 100)
+            blocked(tranche.redeem, amount, b"", sender=h, frm=h, to=None, code=0x55, reason="PRINCIPAL_OWED")
+
         @rule(i=st.integers(0, 5), pct=st.integers(0, 100))
-        def redeem(self, i, pct):
+        def settle_and_redeem(self, i, pct):
+            # Settlement is final (the deal is over): redemptions from here on, no more distributions.
+            if not tranche.isSettled():
+                tranche.settle({"from": servicer})
             h = holders[i]
             amount = self.bal[str(h)] * pct // 100
             tranche.redeem(amount, b"", {"from": h})
@@ -81,7 +94,7 @@ def test_tranche_token_state_machine(tranche, issuer, servicer, trustee, verifie
         @rule(interest=st.integers(0, 10**12), pct=st.integers(0, 30))
         def distribute(self, interest, pct):
             supply = self.supply()
-            if supply == 0:
+            if supply == 0 or tranche.isSettled():
                 return
             principal = self.principal * pct // 100
             tranche.distribute(interest, principal, {"from": servicer})
