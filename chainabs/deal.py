@@ -254,13 +254,16 @@ class DealModel:
         """Pool balance at or below which the originator may call the deal."""
         return self.params.original_pool_balance * self.params.clean_up_call_bps // BPS
 
-    def exercise_clean_up_call(self, live: int, defaulted: int = 0) -> int:
+    def exercise_clean_up_call(self, live: int | None = None, defaulted: int = 0) -> int:
         """The originator buys what is left of the pool, priced from the asset registry: ``live`` (performing
         and delinquent principal, which must equal the pending report's ending balance) at par, plus
-        ``defaulted`` (the defaulted loans' carrying value); returns the price."""
+        ``defaulted`` (the defaulted loans' carrying value); returns the price. ``live`` None: a registry in
+        line with the report (scenario analysis)."""
         self._require(Phase.ACTIVE)
         if self.pending is None:
             raise DealModelError("NoReportPending", self.state.periods_closed + 1)
+        if live is None:
+            live = self.pending.pool_ending_balance
         if live != self.pending.pool_ending_balance:
             raise DealModelError("RegistryMismatch", self.pending.pool_ending_balance, live)
         level = self.clean_up_level()

@@ -168,9 +168,11 @@ def _run(loans: int, seed: int, out_dir: Path | None) -> dict[str, Any]:
         model.submit(report)
         call = 0 < report.pool_ending_balance <= level
         if call:
-            currency.mint(originator, report.pool_ending_balance, chain.tx(arranger))
+            # Priced from the registry (live loans at par, defaulted ones at their carrying value), not the report.
+            live, defaulted = spvlib.clean_up_price(spv)
+            currency.mint(originator, live + defaulted, chain.tx(arranger))
             spvlib.exercise_clean_up_call(spv, originator, report)
-            model.exercise_clean_up_call()
+            model.exercise_clean_up_call(live, defaulted)
         due = spv.paymentDate(period)
         if bchain.time() < due:
             bchain.sleep(due - bchain.time() + 1)

@@ -32,9 +32,31 @@ class LocalDeal:
     roles: dict[str, Any]
     times: spvlib.DealTimes
     model: DealModel
+    #: the pool's cut-off tape (typed), for loan-level servicing (:meth:`servicing_book`)
+    tape: Any = None
 
     def sizes(self) -> tuple[int, ...]:
         return spvlib.class_sizes(self.spec)
+
+    def servicing_book(self, seed: int = 0) -> Any:
+        """The servicer's loan-level books at the cut-off date (``chainabs.servicing.ServicingBook``)."""
+        from chainabs import servicing
+
+        if self.tape is None:
+            raise ValueError("this deal was deployed without its cut-off tape")
+        return servicing.ServicingBook.open(self.tape, seed=seed)
+
+
+def service_period(d: LocalDeal, book: Any, projected: Any) -> Any:
+    """The servicer's loan-level period for a pool-level ``projected`` report: the loans' tape is allocated
+    (``book.next_period``), the registry brought in line with it, and the tape's report returned (its flows
+    equal ``projected``'s; the caller submits it)."""
+    from chainabs import servicing
+
+    previous = book.last
+    loan_tape = book.next_period(projected)
+    servicing.sync_registry(d.registry, d.roles["servicer"], previous, loan_tape, d.roles["originator"].address)
+    return servicing.period_report(loan_tape)
 
 
 def roll_rate_reports(
@@ -56,8 +78,9 @@ def roll_rate_reports(
 def onboarded_pool(
     originator: Any, admin: Any, servicer: Any, name: str = "consumer_loan", *, loans: int = BOOK_LOANS, seed: int = 11,
     prefix: str | None = None,
-) -> tuple[DealSpec, Any, int]:
-    """A sealed registry pool of eligible synthetic loans, and the sample deal sized to it."""
+) -> tuple[DealSpec, Any, int, Any]:
+    """A sealed registry pool of eligible synthetic loans: the sample deal sized to it, the registry, the pool
+    id and the pool's cut-off tape."""
     from chainabs import registry as registrylib
     from chainabs.synthetic import generate_tape
     from chainabs.tape import select_eligible
@@ -71,11 +94,15 @@ def onboarded_pool(
     pool_id = registrylib.create_pool(registry, originator, criteria)
     registrylib.onboard(registry, pool_id, tape, originator, today=base.dates.cut_off, progress=False)
     principal = int(registrylib.pool_info(registry, pool_id)["cutoffPrincipal"])
-    return base.sized_to(Decimal(principal).scaleb(-base.currency.decimals)), registry, pool_id
+    return base.sized_to(Decimal(principal).scaleb(-base.currency.decimals)), registry, pool_id, tape
 
 
-def deploy_deal(spec: DealSpec, accounts: Any, currency: Any, registry: Any, pool_id: int, project: Any, tmp_path: Any) -> LocalDeal:
-    """Deploy the deal's contracts with the deployment plan; KYC the investors and the originator."""
+def deploy_deal(
+    spec: DealSpec, accounts: Any, currency: Any, registry: Any, pool_id: int, project: Any, tmp_path: Any,
+    tape: Any = None,
+) -> LocalDeal:
+    """Deploy the deal's contracts with the deployment plan; KYC the investors and the originator. ``tape``: the
+    pool's cut-off tape, kept for loan-level servicing."""
     from brownie import chain
 
     roles = spvlib.role_accounts(accounts)
@@ -92,7 +119,7 @@ def deploy_deal(spec: DealSpec, accounts: Any, currency: Any, registry: Any, poo
     expiry = chain.time() + 5 * 365 * 86_400
     people = [roles["originator"], *accounts[10:20]]
     identity.registerInvestors([p.address for p in people], [CN] * len(people), [1] * len(people), [expiry] * len(people), {"from": accounts[4]})
-    return LocalDeal(spec, spv, toks, identity, registry, pool_id, currency, roles, times, spvlib.model_for(spec))
+    return LocalDeal(spec, spv, toks, identity, registry, pool_id, currency, roles, times, spvlib.model_for(spec), tape)
 
 
 def subscribe_all(d: LocalDeal, investors: list[Any], admin: Any) -> None:

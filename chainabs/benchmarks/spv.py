@@ -27,8 +27,8 @@ def _deal(loans: int, seed: int, prefix: str | None = None) -> tuple[LocalDeal, 
     wallets = chain.local_accounts(20)
     admin, originator, servicer = wallets[0], wallets[3], wallets[2]
     currency = proj.TestStablecoin.deploy("Test CNH", "CNHT", 6, chain.tx(admin))
-    spec, registry, pool_id = onboarded_pool(originator, admin, servicer, loans=loans, seed=seed, prefix=prefix)
-    d = deploy_deal(spec, wallets, currency, registry, pool_id, proj, Path(tempfile.mkdtemp(prefix="bench-")))
+    spec, registry, pool_id, tape = onboarded_pool(originator, admin, servicer, loans=loans, seed=seed, prefix=prefix)
+    d = deploy_deal(spec, wallets, currency, registry, pool_id, proj, Path(tempfile.mkdtemp(prefix="bench-")), tape)
     registry.approvePool(pool_id, d.spv, chain.tx(originator))
     subscribe_all(d, wallets[10:20], admin)
     close(d, admin)

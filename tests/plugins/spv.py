@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from chainabs import tokens
-from chainabs.sandbox import BOOK_LOANS, CN, LocalDeal as DealFixture, close, deploy_deal, onboarded_pool, subscribe_all  # noqa: F401
+from chainabs.sandbox import BOOK_LOANS, CN, LocalDeal as DealFixture, close, deploy_deal, onboarded_pool, service_period, subscribe_all  # noqa: F401
 
 
 @pytest.fixture(scope="module")
@@ -15,8 +15,8 @@ def offering(accounts, currency, originator, admin, servicer, tmp_path_factory):
     from brownie import project
 
     proj = project.get_loaded_projects()[0]
-    spec, registry, pool_id = onboarded_pool(originator, admin, servicer)
-    d = deploy_deal(spec, accounts, currency, registry, pool_id, proj, tmp_path_factory.mktemp("deploy"))
+    spec, registry, pool_id, tape = onboarded_pool(originator, admin, servicer)
+    d = deploy_deal(spec, accounts, currency, registry, pool_id, proj, tmp_path_factory.mktemp("deploy"), tape)
     registry.approvePool(pool_id, d.spv, {"from": originator})
     return d
 

@@ -66,4 +66,4 @@ def test_closing_requires_the_pool_still_with_the_originator(fresh_offering, inv
 
     subscribe_all(d, investors, admin)
     d.registry.transferPool(d.pool_id, investors[0], {"from": originator})
-    assert_error(d.spv.closeDeal, sender=admin, error="PoolNotReady(uint256,uint256,uint256,bool,address)")
+    assert_error(d.spv.closeDeal, sender=admin, error="PoolNotReady(uint256,uint256,uint256,uint256,uint256,bool,address)")
