@@ -47,6 +47,57 @@ class LocalDeal:
         return servicing.ServicingBook.open(self.tape, seed=seed)
 
 
+class RegistryMirror:
+    """The registry's view of a sold pool that only this object updates (tests and benchmarks whose reports
+    are pool-level): per loan its status code and principal, from the cut-off tape. :meth:`align` brings the
+    pool's live principal down to a report's ending balance with as few updates as possible, so that what reads
+    the registry (the clean-up call's price, the early end) agrees with the report."""
+
+    PREPAID = 6
+
+    def __init__(self, d: LocalDeal) -> None:
+        from chainabs import servicing
+        from chainabs.tape import asset_id
+
+        if d.tape is None:
+            raise ValueError("this deal was deployed without its cut-off tape")
+        self.d = d
+        self.ids = [asset_id(d.roles["originator"].address, str(lid)) for lid in d.tape["loan_id"]]
+        self.principal = [int(p) for p in d.tape["principal"]]
+        names = servicing.status_for_days(d.tape["days_delinquent"])
+        self.status = [servicing.STATUS_CODE[str(n)] for n in names]
+
+    @property
+    def live(self) -> int:
+        """Principal of the loans still outstanding (performing or delinquent)."""
+        return sum(self.principal)
+
+    def align(self, target: int, batch: int = 300) -> int:
+        """Prepay whole loans (from the end of the tape) and curtail one so that the live principal is
+        ``target``; returns the number of loans updated. ``target`` above the live principal is refused
+        (principal never increases)."""
+        from chainabs import chain
+
+        excess = self.live - target
+        if excess < 0:
+            raise ValueError(f"registry live principal {self.live} is below {target}: it cannot grow")
+        updates = []
+        for i in reversed(range(len(self.ids))):
+            if excess == 0:
+                break
+            cut = min(self.principal[i], excess)
+            if cut == 0:
+                continue
+            self.principal[i] -= cut
+            excess -= cut
+            if self.principal[i] == 0:
+                self.status[i] = self.PREPAID
+            updates.append((self.ids[i], self.status[i], self.principal[i], b"\x7e" * 32))
+        for start in range(0, len(updates), batch):
+            self.d.registry.updateAssets(updates[start : start + batch], chain.tx(self.d.roles["servicer"]))
+        return len(updates)
+
+
 def service_period(d: LocalDeal, book: Any, projected: Any) -> Any:
     """The servicer's loan-level period for a pool-level ``projected`` report: the loans' tape is allocated
     (``book.next_period``), the registry brought in line with it, and the tape's report returned (its flows

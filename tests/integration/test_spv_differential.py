@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from chainabs import spv as spvlib
 from chainabs.collections import period_reports
 from chainabs.cashflows import project_pool
-from chainabs.sandbox import service_period
+from chainabs.sandbox import RegistryMirror
 from plugins.spv import CN
 from plugins.token import plain
 from plugins.spvtests import (
@@ -76,8 +76,8 @@ def test_spv_equals_the_model_on_random_deals_and_paths(diff_pool, accounts, cur
     ending = data.draw(st.sampled_from(["clean_up_call", "legal_final", "paid_off"]), label="ending")
     d = deploy_and_close(spec, (registry, pool_id, tape), accounts, currency, _project(),
                          tmp_path_factory.mktemp("deal"), [investors[0]])
-    # A clean-up call is priced from the registry: keep it in line with every report (loan-level servicing).
-    book = d.servicing_book() if ending == "clean_up_call" else None
+    # A clean-up call is priced from the registry, which must agree with the report it is exercised on.
+    registry_view = RegistryMirror(d)
     assert plain(spvlib.read_params(d.spv)) == plain(d.model.params.as_abi()), "deployed terms differ from the spec's"
     assert_reconciled(d.spv, d.model, "after closing")
     event(f"{len(spec.tranches)} classes, {spec.principal_mode}, {len(spec.triggers)} triggers, ending {ending}")
@@ -89,9 +89,8 @@ def test_spv_equals_the_model_on_random_deals_and_paths(diff_pool, accounts, cur
             # The pool runs down to exactly the model's call level (the boundary the SPV must agree on), or
             # below it, and the originator calls.
             report = report_ending_at(report, min(level, report.pool_ending_balance))
-        if book is not None:
-            report = service_period(d, book, report)
         if ending == "clean_up_call" and 0 < report.pool_ending_balance <= level:
+            registry_view.align(report.pool_ending_balance)
             submit(d, report)
             live, defaulted = spvlib.clean_up_price(d.spv)
             fund(d, d.roles["originator"], live + defaulted)

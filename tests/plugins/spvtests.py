@@ -47,6 +47,12 @@ SPV_ERRORS: dict[str, str] = {
     "NoReportPending": "NoReportPending(uint256)",
     "CleanUpCallNotAvailable": "CleanUpCallNotAvailable(uint256,uint256)",
     "CannotEnd": "CannotEnd(uint256,uint256,uint256)",
+    "PeriodsOutstanding": "PeriodsOutstanding(uint256,uint256)",
+    "RecoveriesOutstanding": "RecoveriesOutstanding(uint256)",
+    "RegistryMismatch": "RegistryMismatch(uint256,uint256)",
+    "OfferingExpired": "OfferingExpired(uint256,uint256)",
+    "OfferingStillOpen": "OfferingStillOpen(uint256,uint256)",
+    "NothingOwed": "NothingOwed()",
 }
 ZERO32 = b"\0" * 32
 #: A report of nothing, for calls that must fail before the report is looked at.
