@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from enum import IntEnum
 
@@ -151,6 +152,8 @@ class DealModel:
     params: DealParams
     class_sizes: tuple[int, ...]
     reserve_initial: int
+    #: unix time after which nothing can be subscribed or closed and anyone may cancel (None: not modelled)
+    offering_deadline: int | None = None
     phase: Phase = Phase.OFFERING
     subscribed: list[int] = field(default_factory=list)
     state: DealState | None = None
@@ -160,6 +163,8 @@ class DealModel:
     fees_withdrawn: list[int] = field(default_factory=list)
     distributed: list[int] = field(default_factory=list)
     history: list[ClosedPeriod] = field(default_factory=list)
+    #: per class: (interest, principal) a close owed it and its token refused (held by the SPV)
+    held: list[tuple[int, int]] = field(default_factory=list)
     pending: PeriodReport | None = None
     pending_clean_up: int = 0
     #: the defaulted loans' part of ``pending_clean_up`` (arrives as recoveries)
@@ -175,6 +180,7 @@ class DealModel:
         self.distributed = [0] * n
         self.fees_paid = [0] * len(self.params.fees)
         self.fees_withdrawn = [0] * len(self.params.fees)
+        self.held = [(0, 0)] * n
         self.tranches = [TrancheView(original_face=0, current_principal=0) for _ in range(n)]
         self.state = DealState(
             periods_closed=0,
@@ -190,9 +196,10 @@ class DealModel:
         )
 
     # ------------------------------------------------------------------------------------------ offering
-    def subscribe(self, class_index: int, amount: int) -> None:
-        """An investor pays ``amount`` and receives ``amount`` units of the class."""
+    def subscribe(self, class_index: int, amount: int, now: int | None = None) -> None:
+        """An investor pays ``amount`` and receives ``amount`` units of the class (at unix time ``now``)."""
         self._require(Phase.OFFERING)
+        self._check_deadline(now)
         if not 0 <= class_index < len(self.class_sizes):
             raise DealModelError("UnknownClass", class_index)
         if amount <= 0:
@@ -207,9 +214,10 @@ class DealModel:
         t.original_face += amount
         t.current_principal += amount
 
-    def close_deal(self) -> int:
+    def close_deal(self, now: int | None = None) -> int:
         """Pay the originator, fund the reserve; returns the purchase price."""
         self._require(Phase.OFFERING)
+        self._check_deadline(now)
         for i, (have, size) in enumerate(zip(self.subscribed, self.class_sizes)):
             if have != size:
                 raise DealModelError("NotFullySubscribed", i, have, size)
@@ -222,12 +230,15 @@ class DealModel:
         self.state = replace(self.state, reserve_balance=self.reserve_initial)
         return price
 
-    def cancel_offering(self, *, arranger: bool = True, after_deadline: bool = False) -> None:
-        """``SPV.cancelOffering``: the arranger at any time of the offering, anyone after its deadline."""
+    def cancel_offering(self, *, arranger: bool = True, now: int | None = None) -> bool:
+        """``SPV.cancelOffering`` at unix time ``now``: the arranger at any time of the offering, anyone after its
+        deadline; returns whether the deadline had passed."""
         self._require(Phase.OFFERING)
-        if not (arranger or after_deadline):
-            raise DealModelError("OfferingStillOpen")
+        after = self.offering_deadline is not None and now is not None and now > self.offering_deadline
+        if not (arranger or after):
+            raise DealModelError("OfferingStillOpen", self.offering_deadline or 0)  # (the chain adds its time)
         self.phase = Phase.CANCELLED
+        return after
 
     def refund(self, units: int) -> int:
         """``SPV.refund`` of a holder of ``units`` units (all classes together): one unit of currency each."""
@@ -298,8 +309,9 @@ class DealModel:
         self.ledger.deposits_returnable -= amount
         self.ledger.deposits_returned += amount
 
-    def close_period(self) -> ClosedPeriod:
-        """Run the waterfall on the pending report and make the SPV's payments."""
+    def close_period(self, refused: Collection[int] = ()) -> ClosedPeriod:
+        """Run the waterfall on the pending report and make the SPV's payments. ``refused``: classes whose token
+        cannot receive this close (their payment is held for them, ``SPV.heldForClass``)."""
         self._require(Phase.ACTIVE)
         if self.pending is None:
             raise DealModelError("NoReportPending", self.state.periods_closed + 1)
@@ -338,7 +350,7 @@ class DealModel:
             t.cumulative_write_down -= res.pdl_cured[i]
             interest = res.interest_paid[i] + (res.residual if i == n - 1 else 0)
             class_interest.append(interest)
-            self._distribute(i, interest, res.principal_paid[i])
+            self._pay_class(i, interest, res.principal_paid[i], refused)
             t.interest_shortfall = nxt.interest_shortfalls[i]
         closed = ClosedPeriod(nxt.periods_closed, report, res, nxt, tuple(class_interest), price)
         self.history.append(closed)
@@ -346,7 +358,7 @@ class DealModel:
 
     def end_deal(
         self, *, legal_final: bool = False, periods_outstanding: bool = False, trustee: bool = False,
-        recoveries_outstanding: int = 0,
+        recoveries_outstanding: int = 0, refused: Collection[int] = (),
     ) -> tuple[int, int]:
         """End the deal; returns (released to equity, final write-down). ``legal_final``: at or past legal
         final; ``periods_outstanding``: a payment date on or before legal final has no closed period yet (only
@@ -376,8 +388,18 @@ class DealModel:
         self.state = replace(self.state, class_balances=(0,) * n, pdl=(0,) * n, reserve_balance=0)
         self.ledger.reserve_balance = 0
         if released:
-            self._distribute(n - 1, released, 0)
+            self._pay_class(n - 1, released, 0, refused)
         return released, final
+
+    def release_held(self, class_index: int) -> tuple[int, int]:
+        """``SPV.releaseHeld``: what is held for the class reaches its token; returns (interest, principal)."""
+        interest, principal = self.held[class_index]
+        if interest + principal == 0:
+            raise DealModelError("NothingOwed")
+        self.held[class_index] = (0, 0)
+        self.ledger.held_for_classes -= interest + principal
+        self._distribute(class_index, interest, principal)
+        return interest, principal
 
     def fee_owed(self, fee_index: int) -> int:
         """What fee ``fee_index`` earned and was not paid out yet (``SPV.feeOwed``)."""
@@ -394,6 +416,17 @@ class DealModel:
         return amount
 
     # ----------------------------------------------------------------------------------------- internals
+    def _pay_class(self, i: int, interest: int, principal: int, refused: Collection[int]) -> None:
+        """Deliver to class ``i``'s token, or hold for it when its token refuses (``SPVBooks.payClass``)."""
+        if interest + principal == 0:
+            return
+        if i in refused:
+            held = self.held[i]
+            self.held[i] = (held[0] + interest, held[1] + principal)
+            self.ledger.held_for_classes += interest + principal
+            return
+        self._distribute(i, interest, principal)
+
     def _distribute(self, i: int, interest: int, principal: int) -> None:
         if interest + principal == 0:
             return
@@ -403,6 +436,10 @@ class DealModel:
         t.current_principal -= principal
         self.distributed[i] += interest + principal
         self.ledger.distributed += interest + principal
+
+    def _check_deadline(self, now: int | None) -> None:
+        if self.offering_deadline is not None and now is not None and now > self.offering_deadline:
+            raise DealModelError("OfferingExpired", self.offering_deadline)  # (the chain adds its time)
 
     def _require(self, phase: Phase) -> None:
         if self.phase != phase:

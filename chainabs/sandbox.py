@@ -170,7 +170,9 @@ def deploy_deal(
     expiry = chain.time() + 5 * 365 * 86_400
     people = [roles["originator"], *accounts[10:20]]
     identity.registerInvestors([p.address for p in people], [CN] * len(people), [1] * len(people), [expiry] * len(people), {"from": accounts[4]})
-    return LocalDeal(spec, spv, toks, identity, registry, pool_id, currency, roles, times, spvlib.model_for(spec), tape)
+    model = spvlib.model_for(spec)
+    model.offering_deadline = times.offering_deadline
+    return LocalDeal(spec, spv, toks, identity, registry, pool_id, currency, roles, times, model, tape)
 
 
 def subscribe_all(d: LocalDeal, investors: list[Any], admin: Any) -> None:

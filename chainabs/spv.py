@@ -364,6 +364,7 @@ def reconcile(spv: Any, model: DealModel) -> pd.DataFrame:
         add(f"class{i}.interest_shortfall", int(row["interest_shortfall"]), t.interest_shortfall)
         add(f"class{i}.interest_distributed", int(row["interest_distributed"]), t.interest_distributed)
         add(f"class{i}.principal_distributed", int(row["principal_distributed"]), t.principal_distributed)
+        add(f"class{i}.held", tuple(int(v) for v in spv.heldForClass(i)), tuple(model.held[i]))
     currency = _currency(spv)
     add("currency.balance_of_spv", int(currency.balanceOf(spv)), model.ledger.held)
     return pd.DataFrame(rows)

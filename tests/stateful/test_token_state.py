@@ -13,6 +13,9 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
+from collections import Counter
+
+from plugins.stateful import machine_settings, report_steps
 from plugins.token import FACE, ExactShares, blocked
 
 
@@ -23,10 +26,13 @@ def test_tranche_token_state_machine(tranche, servicer, trustee, verified, accou
     currency.approve(tranche, 2**256 - 1, {"from": servicer})
     chain.snapshot()
 
+    steps: Counter[str] = Counter()
+
     class TokenMachine(RuleBasedStateMachine):
         def __init__(self) -> None:
             super().__init__()
             chain.revert()
+            steps["runs"] += 1
             self.model = ExactShares(holders)
             self.bal = self.model.bal
             self.distributed = False
@@ -109,6 +115,7 @@ def test_tranche_token_state_machine(tranche, servicer, trustee, verified, accou
 
         @invariant()
         def balances_match(self):
+            steps["steps"] += 1
             assert tranche.totalSupply() == self.supply()
             for h in holders:
                 assert tranche.balanceOf(h) == self.bal[str(h)]
@@ -129,6 +136,5 @@ def test_tranche_token_state_machine(tranche, servicer, trustee, verified, accou
             assert cp + wd + tranche.totalPrincipalDistributed() + tranche.principalRetired() == tranche.totalIssued()
             assert currency.balanceOf(tranche) >= sum(tranche.withdrawableFundsOf(h) for h in holders)
 
-    run_state_machine_as_test(
-        TokenMachine, settings=settings(max_examples=10, stateful_step_count=16, deadline=None)
-    )
+    run_state_machine_as_test(TokenMachine, settings=machine_settings(ci_examples=10, ci_steps=16))
+    report_steps("token", steps)

@@ -39,9 +39,11 @@ def test_the_kinds_are_disjoint_and_name_real_events():
 
 def test_role_changes_pauses_and_forced_transfers_are_privileged():
     for name in ("RoleGranted", "RoleRevoked", "TransfersPaused", "TransfersUnpaused", "ControllerTransfer",
-                 "ControllerRedemption", "ReportSubmitted", "PoolTransferred", "AssetRepurchased"):
+                 "ControllerRedemption", "ReportSubmitted", "PoolTransferred", "AssetRepurchased", "WalletRecovered",
+                 "ReportCancelled", "OfferingCancelled", "InvestorIdSet", "DealBound"):
         assert monitor.classify(name) == "privileged", name
-    for name in ("TriggerBreached", "DelinquencyAlert", "ReserveDrawn", "InterestShortfall", "PrincipalWrittenDown"):
+    for name in ("TriggerBreached", "DelinquencyAlert", "ReserveDrawn", "InterestShortfall", "PrincipalWrittenDown",
+                 "ClassPaymentHeld"):
         assert monitor.classify(name) == "alert", name
     assert monitor.classify("Transfer") is None and monitor.classify("ClassBalances") is None
 
