@@ -71,7 +71,9 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
     mapping(uint256 assetId => uint256 packed) private _assets;
     mapping(uint256 assetId => address) private _looseOwner; // owner of released (repurchased) assets
     mapping(address owner => uint256) private _holdings;
+    // slither-disable-next-line uninitialized-state -- written through storage pointers (_reduce) and by AssetLib.flushBuckets at its slot
     mapping(uint256 poolId => Buckets[2]) private _buckets; // by Bucket kind: Region, Industry
+    // slither-disable-next-line uninitialized-state -- written through the storage pointers of _flush and _moveTally
     mapping(uint256 poolId => Tally[9]) private _tallies; // by status; Performing derived, not stored
 
     constructor(address admin) ERC721("ChainABS Asset Certificate", "ABSA") {
@@ -275,7 +277,7 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
         uint256 n = LibBit.popCount(mask);
         codes = new uint8[](n);
         principals = new uint256[](n);
-        uint256 j;
+        uint256 j = 0;
         for (uint256 m = mask; m != 0; m &= m - 1) {
             uint256 code = LibBit.ffs(m);
             codes[j] = uint8(code);
@@ -460,7 +462,7 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
         );
         p.registered = uint64(first + n);
         p.count += uint64(n);
-        p.principal = (p.principal + principal).toUint128();
+        p.principal = (uint256(p.principal) + principal).toUint128();
         p.rateWeighted += AssetLib.get(AssetLib.M_RATE_WEIGHTED);
         p.maturityWeighted += AssetLib.get(AssetLib.M_MATURITY_WEIGHTED);
         p.leafChain = chainHash;

@@ -17,16 +17,16 @@ library DateLib {
     function addMonths(uint256 timestamp, uint256 months) internal pure returns (uint256) {
         if (months == 0) return timestamp;
         uint256 secondsOfDay = timestamp % SECONDS_PER_DAY;
-        (uint256 y, uint256 m, uint256 d) = civilFromDays(timestamp / SECONDS_PER_DAY);
-        uint256 total = y * 12 + (m - 1) + months;
-        y = total / 12;
-        m = total % 12 + 1;
-        uint256 last = daysInMonth(y, m);
-        if (d > last) d = last;
-        return daysFromCivil(y, m, d) * SECONDS_PER_DAY + secondsOfDay;
+        (uint256 year, uint256 month, uint256 day) = civilFromDays(timestamp / SECONDS_PER_DAY);
+        uint256 total = year * 12 + (month - 1) + months;
+        uint256 toYear = total / 12;
+        uint256 toMonth = total % 12 + 1;
+        uint256 last = daysInMonth(toYear, toMonth);
+        return daysFromCivil(toYear, toMonth, day > last ? last : day) * SECONDS_PER_DAY + secondsOfDay;
     }
 
     /// @notice Year, month (1..12) and day (1..31) of day number `z` (days since 1970-01-01).
+    // slither-disable-next-line divide-before-multiply -- calendar arithmetic: each quotient is a whole count (eras, years, months) on purpose
     function civilFromDays(uint256 z) internal pure returns (uint256 y, uint256 m, uint256 d) {
         z += EPOCH_SHIFT;
         uint256 era = z / DAYS_PER_ERA;
@@ -40,6 +40,7 @@ library DateLib {
     }
 
     /// @notice Day number (days since 1970-01-01) of year `y`, month `m` (1..12), day `d`; `y` >= 1970.
+    // slither-disable-next-line divide-before-multiply -- calendar arithmetic: each quotient is a whole count (eras, years, months) on purpose
     function daysFromCivil(uint256 y, uint256 m, uint256 d) internal pure returns (uint256) {
         if (m <= 2) y -= 1;
         uint256 era = y / 400;

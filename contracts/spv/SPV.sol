@@ -91,7 +91,7 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
             revert InvalidTerms(TermsRule.Dates, 0);
         }
         _checkTokens(terms_.currency, classTokens_);
-        uint256 total;
+        uint256 total = 0;
         for (uint256 i; i < n; ++i) {
             total += classSizes[i];
         }

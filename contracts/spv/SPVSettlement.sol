@@ -66,6 +66,7 @@ library SPVSettlement {
         uint256 period = uint256(s.progress.periodsClosed) + 1;
         IAssetRegistry registry = IAssetRegistry(refs.registry);
         uint256 poolPrincipal = registry.poolInfo(refs.poolId).principal;
+        // slither-disable-next-line unused-return -- the defaulted loans' count is not needed, their principal is
         (, uint128 defaulted) = registry.statusTally(refs.poolId, IAssetRegistry.AssetStatus.Defaulted);
         uint256 live = poolPrincipal - defaulted;
         if (live != reportedEnding) revert ISPV.RegistryMismatch(reportedEnding, live);
@@ -111,7 +112,7 @@ library SPVSettlement {
             uint256 next = SPVBooks.paymentDate(refs.firstPaymentDate, refs.periodMonths, closed + 1);
             if (next <= refs.legalFinalDate && !isTrustee) revert ISPV.PeriodsOutstanding(closed, next);
         } else {
-            uint256 debt;
+            uint256 debt = 0;
             for (uint256 i; i + 1 < n; ++i) {
                 debt += s.books[i].balance;
             }
@@ -119,6 +120,7 @@ library SPVSettlement {
             // While the SPV still owns the pool, defaulted loans may still bring recoveries.
             IAssetRegistry registry = IAssetRegistry(refs.registry);
             if (registry.poolOwner(refs.poolId) == address(this)) {
+                // slither-disable-next-line unused-return -- the defaulted loans' count is not needed, their principal is
                 (, uint128 defaulted) = registry.statusTally(refs.poolId, IAssetRegistry.AssetStatus.Defaulted);
                 if (defaulted != 0) revert ISPV.RecoveriesOutstanding(defaulted);
             }
@@ -127,7 +129,7 @@ library SPVSettlement {
 
         // Whatever principal is still unpaid is lost: written off (beyond the principal deficiency already
         // recorded) and the balances closed.
-        uint256 finalWriteDown;
+        uint256 finalWriteDown = 0;
         for (uint256 i; i < n; ++i) {
             ClassBook memory book = s.books[i];
             uint256 unpaid = uint256(book.balance) - book.pdl;
@@ -139,6 +141,7 @@ library SPVSettlement {
         }
         uint256 released = s.cash.reserveBalance;
         s.cash.reserveBalance = 0;
+        // slither-disable-next-line unused-return -- delivered or held for the equity class: either way accounted for
         if (released > 0) s.payClass(closed, n - 1, released, 0);
         // Every class whose payments were all delivered is settled (redemptions open); a class with held
         // payments is settled when they are released.

@@ -144,7 +144,7 @@ library SPVBooks {
             return true;
         } catch {
             Held memory h = s.held[i];
-            s.held[i] = Held((h.interest + interest).toUint128(), (h.principal + principal).toUint128());
+            s.held[i] = Held((uint256(h.interest) + interest).toUint128(), (uint256(h.principal) + principal).toUint128());
             s.totals.heldForClasses = (uint256(s.totals.heldForClasses) + interest + principal).toUint128();
             emit ISPV.ClassPaymentHeld(period, i, interest, principal);
             return false;

@@ -218,10 +218,12 @@ library Waterfall {
     {
         // The period close's own routine, on a copy of the balances and with an empty PDL.
         uint256 n = balances.length;
+        // slither-disable-next-line uninitialized-local -- a zeroed memory struct: the fields the principal pass reads are set below
         DealState memory work;
         work.classBalances = new uint256[](n);
         work.pdl = new uint256[](n);
         _copyInto(balances, work.classBalances);
+        // slither-disable-next-line uninitialized-local -- a zeroed memory struct: the fields the principal pass reads are set below
         PeriodResult memory out;
         out.sequential = sequential;
         out.principalPaid = paid = new uint256[](n);
@@ -445,7 +447,7 @@ library Waterfall {
     {
         uint256[] memory balances = next.classBalances;
         uint256[] memory paid = res.principalPaid;
-        uint256 shared;
+        uint256 shared = 0;
         for (uint256 i; i + 1 < balances.length; ++i) {
             uint256 x = amount * balances[i] / debt;
             unchecked {

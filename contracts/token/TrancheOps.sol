@@ -55,7 +55,7 @@ library TrancheOps {
         if (code != C.TRANSFER_SUCCESS) revert ITrancheToken.TransferBlocked(from, address(0), code, reason);
         Account acct = TrancheLogic.checkpoint(t, from, t.accounts[from], t.state.epoch());
         uint256 unrestricted = acct.unrestricted();
-        uint256 fromLocked;
+        uint256 fromLocked = 0;
         if (mode == Mode.Locked) fromLocked = value;
         else if (mode != Mode.Unrestricted && value > unrestricted) fromLocked = value - unrestricted;
         acct = acct.debit(value - fromLocked, fromLocked);
@@ -117,7 +117,7 @@ library TrancheOps {
         external
         returns (uint256 amount)
     {
-        uint256 closed;
+        uint256 closed = 0;
         for (uint256 i; i < emptyHolders.length; ++i) {
             address holder = emptyHolders[i];
             // An empty account's checkpoint epoch is left as it is: with no balance it earns nothing more, and

@@ -162,7 +162,7 @@ library TrancheLogic {
         Account a = checkpoint(t, from, t.accounts[from], epoch);
         Account b = checkpoint(t, to, t.accounts[to], epoch);
         uint256 unrestricted = a.unrestricted();
-        uint256 fromLocked;
+        uint256 fromLocked = 0;
         if (mode == Mode.Locked) fromLocked = value;
         else if (mode != Mode.Unrestricted && value > unrestricted) fromLocked = value - unrestricted;
         uint256 fromUnrestricted = value - fromLocked;

@@ -224,7 +224,7 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
         uint256 unrestricted = acct.unrestricted();
         uint256 locked = acct.locked();
         partitions = new bytes32[]((unrestricted != 0 ? 1 : 0) + (locked != 0 ? 1 : 0));
-        uint256 i;
+        uint256 i = 0;
         if (unrestricted != 0) partitions[i++] = UNRESTRICTED;
         if (locked != 0) partitions[i] = LOCKED;
     }
