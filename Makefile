@@ -23,12 +23,13 @@ PYTEST_ARGS ?=
 LINT_VENV := .venv-lint
 LINT_ARGS ?=
 
-.PHONY: help install demo test bench compile clean lint
+.PHONY: help install demo test bench compile clean lint fuzz
 
 help:
 	@echo "make demo    install what is missing, start a local chain, run the consumer-loan deal end to end"
 	@echo "make test    install what is missing, run the whole test suite"
 	@echo "make bench   gas and speed benchmarks -> reports/bench.json"
+	@echo "make fuzz    long random campaign over the state machines (10,000+ steps, new seed; not in CI)"
 	@echo "make compile compile the contracts (build/)"
 	@echo "make lint    slither on the contracts; fails on an unsuppressed High or Medium finding (docs/lint.md)"
 	@echo "make clean   remove build output and reports (keeps .venv and node_modules)"
@@ -81,6 +82,12 @@ test: install
 # Every contract through the registered compiler in standard-json mode; the logic is in tools/lint.py.
 lint: $(STAMPS)/lint-venv $(SOLC_BIN)
 	"$(LINT_VENV)/bin/python" tools/lint.py $(LINT_ARGS)
+
+# Long random campaign over the state machines (not in CI): FUZZ_EXAMPLES runs of FUZZ_STEPS steps per machine.
+FUZZ_EXAMPLES ?= 150
+FUZZ_STEPS ?= 30
+fuzz: install
+	"$(BIN)/python" tools/fuzz.py --examples $(FUZZ_EXAMPLES) --steps $(FUZZ_STEPS)
 
 bench: install
 	$(BIN)/python -m chainabs.bench

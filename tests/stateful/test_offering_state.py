@@ -30,7 +30,7 @@ from chainabs import tape as tp
 from chainabs.deal import Phase
 from chainabs.sandbox import deploy_deal, onboarded_pool
 from plugins.spvtests import expect_model_error, fund, model_or_error, revert_chain
-from plugins.stateful import machine_settings, report_steps
+from plugins.stateful import fuzzing, machine_settings, report_steps
 from plugins.token import assert_error
 
 DAY = 86_400
@@ -217,5 +217,7 @@ def test_offering_state_machine(offering_deal, investors, stranger, chain, admin
     run_state_machine_as_test(OfferingMachine, settings=machine_settings(
         ci_examples=12, ci_steps=10, phases=(HypothesisPhase.generate, HypothesisPhase.shrink)))
     report_steps("offering", done)
+    if fuzzing():
+        return  # the campaign's coverage is checked on the derandomized CI run; a fuzz run reports its steps
     for what in ("subscriptions", "offerings cancelled", "refunds", "pre-sale changes to the pool refused"):
         assert done[what] > 0, f"no run exercised {what!r}: {dict(done)}"

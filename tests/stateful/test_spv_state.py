@@ -69,7 +69,7 @@ from plugins.spvtests import (
     sleep_to_payment_date,
 )
 from chainabs.sandbox import RegistryMirror
-from plugins.stateful import machine_settings, report_steps
+from plugins.stateful import fuzzing, machine_settings, report_steps
 from plugins.token import assert_error, b32
 from plugins.waterfall import period_shapes, report_from_shape
 
@@ -714,6 +714,8 @@ def test_spv_state_machine(machine_deal, investors, stranger, accounts, chain, k
     run_state_machine_as_test(SPVMachine, settings=machine_settings(
         ci_examples=20, ci_steps=8, phases=(HypothesisPhase.generate, HypothesisPhase.shrink)))
     report_steps("spv", done)
+    if fuzzing():
+        return  # the campaign's coverage is checked on the derandomized CI run; a fuzz run reports its steps
     for what in ("closed", "claims paying something", "transfers", "privileged calls refused"):
         assert done[what] > 0, f"no run exercised {what!r}: {dict(done)}"
     # The end of life is exercised one way or the other (done, or refused exactly as the model refuses it).
