@@ -314,8 +314,6 @@ def tranche_state(token: Any) -> dict[str, Any]:
         "interest_shortfall": int(token.interestShortfall()),
         "interest_distributed": int(token.totalInterestDistributed()),
         "principal_distributed": int(token.totalPrincipalDistributed()),
-        "interest_claimed": int(token.totalInterestClaimed()),
-        "principal_claimed": int(token.totalPrincipalClaimed()),
         "distributions": int(token.distributionCount()),
         "holders": int(token.holderCount()),
         "sweepable_dust": int(token.sweepableDust()),

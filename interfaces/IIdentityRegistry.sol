@@ -76,10 +76,10 @@ interface IIdentityRegistry {
     /// @notice True when both wallets are linked to the same non-zero investor id.
     function isSameInvestor(address a, address b) external view returns (bool);
 
-    /// @notice ERC-1066 status of `holder` collecting funds it is owed: 0x51, or 0x56 with
-    ///         "SENDER_NOT_VERIFIED" (removed or never registered), "SENDER_EXPIRED" or "SENDER_FROZEN".
-    ///         (Jurisdiction changes do not stop collection; they stop transfers.)
-    function claimStatus(address holder) external view returns (bytes1 code, bytes32 reason);
+    /// @notice Why `holder` may not collect funds it is owed (ERC-1066 0x56, invalid sender): "SENDER_NOT_VERIFIED"
+    ///         (removed or never registered), "SENDER_EXPIRED" or "SENDER_FROZEN"; zero when it may. (Jurisdiction
+    ///         changes do not stop collection; they stop transfers.) One word, read on every claim.
+    function claimBlocker(address holder) external view returns (bytes32 reason);
 
     /// @notice Allow or disallow a jurisdiction (DEFAULT_ADMIN_ROLE).
     function setJurisdictionAllowed(uint16 jurisdiction, bool allowed) external;

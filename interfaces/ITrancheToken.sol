@@ -216,8 +216,6 @@ interface ITrancheToken is IERC20Metadata, IERC1594, IERC1410, IERC1643, IERC164
     function interestShortfall() external view returns (uint256);
     function totalInterestDistributed() external view returns (uint256);
     function totalPrincipalDistributed() external view returns (uint256);
-    function totalInterestClaimed() external view returns (uint256);
-    function totalPrincipalClaimed() external view returns (uint256);
     /// @notice Number of distributions so far.
     function distributionCount() external view returns (uint256);
     function withdrawableFundsOf(address holder) external view returns (uint256);

@@ -87,12 +87,12 @@ contract IdentityRegistry is AccessControl, IIdentityRegistry {
     }
 
     /// @inheritdoc IIdentityRegistry
-    function claimStatus(address holder) external view returns (bytes1, bytes32) {
-        Identity memory id = _identities[holder];
-        if (!id.verified) return (C.INVALID_SENDER, C.SENDER_NOT_VERIFIED);
-        if (id.expiry <= block.timestamp) return (C.INVALID_SENDER, C.SENDER_EXPIRED);
-        if (id.frozen) return (C.INVALID_SENDER, C.SENDER_FROZEN);
-        return (C.TRANSFER_SUCCESS, C.OK);
+    function claimBlocker(address holder) external view returns (bytes32) {
+        Identity storage id = _identities[holder];
+        if (!id.verified) return C.SENDER_NOT_VERIFIED;
+        if (id.expiry <= block.timestamp) return C.SENDER_EXPIRED;
+        if (id.frozen) return C.SENDER_FROZEN;
+        return C.OK;
     }
 
     /// @inheritdoc IIdentityRegistry

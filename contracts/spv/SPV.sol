@@ -323,6 +323,7 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
 
     /// @inheritdoc ISPV
     function exerciseCleanUpCall(PeriodReport calldata report) external nonReentrant onlyRole(ORIGINATOR_ROLE) {
+        _s.requirePhase(Phase.Active);
         _checkPending(report);
         SPVSettlement.exerciseCleanUpCall(_s, _refs(), report.poolEndingBalance);
     }

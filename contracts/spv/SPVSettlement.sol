@@ -60,9 +60,9 @@ library SPVSettlement {
         IERC20(refs.currency).safeTransfer(msg.sender, amount);
     }
 
-    /// @notice `ISPV.exerciseCleanUpCall` (the SPV checked the role and that the report is the pending one).
+    /// @notice `ISPV.exerciseCleanUpCall` (the SPV checked the role, the phase and that the report is the pending
+    /// one).
     function exerciseCleanUpCall(DealStorage storage s, SPVRefs memory refs, uint256 reportedEnding) external {
-        s.requirePhase(Phase.Active);
         uint256 period = uint256(s.progress.periodsClosed) + 1;
         IAssetRegistry registry = IAssetRegistry(refs.registry);
         uint256 poolPrincipal = registry.poolInfo(refs.poolId).principal;

@@ -97,8 +97,8 @@ library TrancheOps {
     /// @notice Cancel every unit of `holder` before the first distribution (refund of a cancelled offering).
     function cancel(TrancheStore storage t, IIdentityRegistry registry, address holder) external returns (uint256 units) {
         if (t.state.has(S.ISSUANCE_CLOSED)) revert ITrancheToken.CancelNotAllowed();
-        (bytes1 code, bytes32 reason) = registry.claimStatus(holder);
-        if (code != C.TRANSFER_SUCCESS) revert ITrancheToken.ClaimBlocked(holder, code, reason);
+        bytes32 reason = registry.claimBlocker(holder);
+        if (reason != C.OK) revert ITrancheToken.ClaimBlocked(holder, C.INVALID_SENDER, reason);
         // Issuance open: no distribution yet (epoch 0, no checkpoint needed) and factor 1, so the units retired
         // carry exactly their face of principal.
         Account acct = t.accounts[holder];

@@ -62,7 +62,6 @@ struct TrancheStore {
     uint256 totalRedeemed;
     uint256 principalRetired;
     uint256 interestShortfall;
-    Pair claimed;
     uint256 dustSwept;
     address residualRecipient;
     address deal;

@@ -507,7 +507,8 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
 
     /// @inheritdoc ITrancheToken
     function canClaim(address holder) external view returns (bytes1, bytes32) {
-        return _registry.claimStatus(holder);
+        bytes32 reason = _registry.claimBlocker(holder);
+        return reason == C.OK ? (C.TRANSFER_SUCCESS, C.OK) : (C.INVALID_SENDER, reason);
     }
 
     /// @inheritdoc ITrancheToken
@@ -629,14 +630,6 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
         return _t.totalIssued - _t.state.principal() - _t.flows.writeDown() - _t.principalRetired;
     }
 
-    function totalInterestClaimed() external view returns (uint256) {
-        return _t.claimed.interest();
-    }
-
-    function totalPrincipalClaimed() external view returns (uint256) {
-        return _t.claimed.principal();
-    }
-
     function distributionCount() external view returns (uint256) {
         return _t.state.epoch();
     }
@@ -749,8 +742,8 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
     }
 
     function _claim(address holder) private returns (uint256 interest, uint256 principal) {
-        (bytes1 code, bytes32 reason) = _registry.claimStatus(holder);
-        if (code != C.TRANSFER_SUCCESS) revert ClaimBlocked(holder, code, reason);
+        bytes32 reason = _registry.claimBlocker(holder);
+        if (reason != C.OK) revert ClaimBlocked(holder, C.INVALID_SENDER, reason);
         (uint256 earnedInterest, uint256 earnedPrincipal) = TrancheLogic.accumulative(_t, holder);
         uint256 w = Pair.unwrap(_t.withdrawn[holder]);
         // Payouts only grow (credits never decrease below a paid unit, see subUnitRemainder), and every
@@ -760,7 +753,6 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
             principal = earnedPrincipal - (w >> 128);
             if (interest + principal == 0) return (0, 0);
             _t.withdrawn[holder] = Pair.wrap(earnedInterest | (earnedPrincipal << 128));
-            _t.claimed = Pair.wrap(Pair.unwrap(_t.claimed) + interest + (principal << 128));
         }
         emit FundsWithdrawn(holder, interest, principal);
         _currency.safeTransfer(holder, interest + principal);
