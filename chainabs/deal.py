@@ -391,6 +391,18 @@ class DealModel:
             self._pay_class(n - 1, released, 0, refused)
         return released, final
 
+    def redeem(self, class_index: int, units: int) -> None:
+        """Units of a settled tranche redeemed after the end (``TrancheToken`` retires their pro-rata share of the
+        current principal and of the write-down, rounded down, like ``DistributionMath.retained``)."""
+        if self.phase != Phase.ENDED or any(self.held[class_index]):
+            raise DealModelError("TransferBlocked", "PRINCIPAL_OWED")
+        t = self.tranches[class_index]
+        supply = t.original_face
+        left = supply - units
+        t.current_principal = t.current_principal * left // supply
+        t.cumulative_write_down = t.cumulative_write_down * left // supply
+        t.original_face = left
+
     def release_held(self, class_index: int) -> tuple[int, int]:
         """``SPV.releaseHeld``: what is held for the class reaches its token; returns (interest, principal)."""
         interest, principal = self.held[class_index]

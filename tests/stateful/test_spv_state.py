@@ -435,6 +435,7 @@ def test_spv_state_machine(machine_deal, investors, stranger, accounts, chain, k
                 return  # settled redemptions by holders and operators (lock-up, KYC) are the token tests' business
             unrestricted = self.bal[c][a] - self.locked[c][a]
             fn(*args, {"from": sender})
+            self.model.redeem(c, amount)
             self.bal[c][a] -= amount
             self.locked[c][a] -= max(0, amount - unrestricted)
             self.supply[c] -= amount
