@@ -19,14 +19,20 @@ export MPLBACKEND := Agg
 # Test settings: CI=true makes hypothesis derandomized and the runs deterministic anyway.
 PYTEST_ARGS ?=
 
-.PHONY: help install demo test bench compile abis clean
+# Static analysis: slither in its own venv (see requirements-dev.txt); `make lint LINT_ARGS=--details`.
+LINT_VENV := .venv-lint
+LINT_ARGS ?=
+
+.PHONY: help install demo test bench compile abis clean lint fuzz
 
 help:
 	@echo "make demo    install what is missing, start a local chain, run the consumer-loan deal end to end"
 	@echo "make test    install what is missing, run the whole test suite"
 	@echo "make bench   gas and speed benchmarks -> reports/bench.json"
+	@echo "make fuzz    long random campaign over the state machines (10,000+ steps, new seed; not in CI)"
 	@echo "make compile compile the contracts (build/)"
 	@echo "make abis    compile, then write the ABIs shipped in chainabs/chain/abi/ (commit them)"
+	@echo "make lint    slither on the contracts; fails on an unsuppressed High or Medium finding (docs/lint.md)"
 	@echo "make clean   remove build output and reports (keeps .venv and node_modules)"
 
 $(STAMPS):
@@ -59,6 +65,13 @@ $(SOLC_BIN): $(STAMPS)/node tools/solc-native.js tools/solc-launcher.sh brownie-
 	fi
 	$@ --version | grep -q "Version: $(SOLC_VERSION)+"
 
+# slither and crytic-compile, with requirements.txt as constraints (requirements-dev.txt says why apart).
+$(STAMPS)/lint-venv: requirements-dev.txt requirements.txt | $(STAMPS)
+	test -x "$(LINT_VENV)/bin/python" || "$(PYTHON)" -m venv "$(LINT_VENV)"
+	"$(LINT_VENV)/bin/python" -m pip install --disable-pip-version-check -q -r requirements-dev.txt
+	"$(LINT_VENV)/bin/python" -m pip check --disable-pip-version-check
+	touch $@
+
 .env:
 	cp .env.example .env
 
@@ -75,6 +88,16 @@ demo: install
 
 test: install
 	"$(BIN)/python" -m pytest tests $(PYTEST_ARGS)
+
+# Every contract through the registered compiler in standard-json mode; the logic is in tools/lint.py.
+lint: $(STAMPS)/lint-venv $(SOLC_BIN)
+	"$(LINT_VENV)/bin/python" tools/lint.py $(LINT_ARGS)
+
+# Long random campaign over the state machines (not in CI): FUZZ_EXAMPLES runs of FUZZ_STEPS steps per machine.
+FUZZ_EXAMPLES ?= 150
+FUZZ_STEPS ?= 30
+fuzz: install
+	"$(BIN)/python" tools/fuzz.py --examples $(FUZZ_EXAMPLES) --steps $(FUZZ_STEPS)
 
 bench: install
 	"$(BIN)/python" -m chainabs.dev.bench

@@ -12,10 +12,16 @@ pragma solidity 0.8.28;
 /// The record's ABI types are defined once in Python (`chainabs.merkle.LEAF_TYPES`) and mirrored by
 /// `(address originator, AssetRecord)`; a test holds them equal.
 ///
-/// ERC-721 event semantics: registration emits `Transfer(0, originator, id)` per asset. A pool changes owner
-/// with ONE {PoolTransferred} event and no per-asset `Transfer` (that is what makes the true sale O(1));
-/// indexers apply it to every asset of the pool, and `ownerOf`/`balanceOf` always answer from current state.
-/// A repurchase emits `Transfer(poolOwner, originator, id)`; released assets then move like any ERC-721 token.
+/// ERC-721 event semantics (a documented departure from ERC-721): registration emits `Transfer(0, originator,
+/// id)` per asset. A pool changes owner with ONE {PoolTransferred} event and no per-asset `Transfer` (that is
+/// what makes the true sale O(1) whatever the pool's size); indexers must apply it to every asset of the pool,
+/// and `ownerOf`/`balanceOf` always answer from current state. Pooled assets cannot be approved one by one
+/// (they move only with their pool, through `approvePool`), so no stale approval survives a sale or a
+/// repurchase. A repurchase emits `Transfer(poolOwner, originator, id)`; released assets then move like any
+/// ERC-721 token.
+///
+/// Between its seal and its first sale a pool is frozen: no status or principal update, no repurchase
+/// ({PoolAwaitingSale}), so that the buyer pays for exactly the sealed cut-off tape.
 interface IAssetRegistry {
     /// @notice Lifecycle status of an asset. `None` means not registered.
     enum AssetStatus {
@@ -187,6 +193,8 @@ interface IAssetRegistry {
     error NotPoolOperator(uint256 poolId, address caller);
     error PoolAlreadySealed(uint256 poolId);
     error PoolNotSealed(uint256 poolId);
+    /// @notice The pool is sealed but not yet sold: it cannot change before its sale.
+    error PoolAwaitingSale(uint256 poolId);
     error EmptyBatch(uint256 poolId);
     error EmptyPool(uint256 poolId);
     error InvalidCriteria(CriteriaRule rule);
@@ -225,12 +233,13 @@ interface IAssetRegistry {
     /// @notice Approve `operator` to transfer `poolId` (cleared on transfer). Pool owner only.
     function approvePool(uint256 poolId, address operator) external;
 
-    /// @notice Servicer (SERVICER_ROLE) status and principal updates of pooled assets of sealed pools.
+    /// @notice Servicer (SERVICER_ROLE) status and principal updates of pooled assets of sealed pools that have
+    /// been sold (a sealed pool awaiting its sale is frozen).
     function updateAssets(StatusUpdate[] calldata updates) external;
 
     /// @notice Release `assetId` from its pool to the pool's originator (buy-back for a breach of
     /// representations): pool owner or its approved operator only (the originator before the true sale, the
-    /// SPV after it). The only way an asset ever leaves a pool.
+    /// SPV after it). The only way an asset ever leaves a pool; not before the pool's sale (frozen).
     function repurchase(uint256 assetId, bytes32 evidence) external;
 
     /// @notice Owner of pool `poolId`.
@@ -273,8 +282,10 @@ interface IAssetRegistry {
     /// @notice StandardMerkleTree leaf of a packed record originated by `originator` (same leaf as unpacked).
     function packedLeafOf(address originator, PackedRecord calldata record) external pure returns (bytes32);
 
-    /// @notice True when `proof` shows `leaf` is in the sealed cut-off tape of `poolId`.
-    function verifyLeaf(uint256 poolId, bytes32 leaf, bytes32[] calldata proof) external view returns (bool);
+    /// @notice True when `proof` shows the record whose hash is `recordHash` =
+    /// keccak256(abi.encode(originator, record)) is in the sealed cut-off tape of `poolId` (the leaf is
+    /// keccak256(bytes.concat(recordHash)), computed here, so an internal node can never pass for a leaf).
+    function verifyRecordHash(uint256 poolId, bytes32 recordHash, bytes32[] calldata proof) external view returns (bool);
 
     /// @notice True when `proof` shows `record` (of the pool's originator) is in the cut-off tape of `poolId`.
     function verifyRecord(uint256 poolId, AssetRecord calldata record, bytes32[] calldata proof)

@@ -28,6 +28,8 @@ interface IIdentityRegistry {
     event InvestorRemoved(address indexed agent, address indexed investor);
     /// @notice Emitted when a KYC agent freezes or unfreezes an investor.
     event InvestorFrozen(address indexed agent, address indexed investor, bool frozen);
+    /// @notice Emitted when a KYC agent links `wallet` to the investor `investorId` (zero: unlinked).
+    event InvestorIdSet(address indexed agent, address indexed wallet, bytes32 indexed investorId);
     /// @notice Emitted when the admin allows or disallows a jurisdiction.
     event JurisdictionAllowed(address indexed admin, uint16 indexed jurisdiction, bool allowed);
 
@@ -62,6 +64,22 @@ interface IIdentityRegistry {
 
     /// @notice Freeze or unfreeze `investor` (KYC_AGENT_ROLE).
     function setFrozen(address investor, bool frozen) external;
+
+    /// @notice Link `wallets` to one investor `investorId` (KYC_AGENT_ROLE): the KYC file's reference, hashed.
+    ///         Wallets of the same investor can take over each other's units in a wallet recovery. Each
+    ///         wallet must be registered; a zero id unlinks.
+    function setInvestorId(address[] calldata wallets, bytes32 investorId) external;
+
+    /// @notice The investor id `wallet` is linked to (zero when none).
+    function investorIdOf(address wallet) external view returns (bytes32);
+
+    /// @notice True when both wallets are linked to the same non-zero investor id.
+    function isSameInvestor(address a, address b) external view returns (bool);
+
+    /// @notice Why `holder` may not collect funds it is owed (ERC-1066 0x56, invalid sender): "SENDER_NOT_VERIFIED"
+    ///         (removed or never registered), "SENDER_EXPIRED" or "SENDER_FROZEN"; zero when it may. (Jurisdiction
+    ///         changes do not stop collection; they stop transfers.) One word, read on every claim.
+    function claimBlocker(address holder) external view returns (bytes32 reason);
 
     /// @notice Allow or disallow a jurisdiction (DEFAULT_ADMIN_ROLE).
     function setJurisdictionAllowed(uint16 jurisdiction, bool allowed) external;

@@ -6,11 +6,34 @@ import {DealParams, DealState, PeriodReport, PeriodResult} from "./IWaterfall.so
 /// @notice Lifecycle of a deal.
 /// Offering: investors subscribe (payment and delivery in one transaction).
 /// Active: closed; the pool belongs to the SPV; one period close per payment date.
-/// Ended: fully paid, called or past legal final; every unit of currency has left the SPV.
+/// Ended: fully paid, called or past legal final; every unit of currency has left the SPV (or is held for a
+/// named owner: fees, returned deposits, class payments a token could not take).
+/// Cancelled: the offering was cancelled (by the arranger, or by anyone after its deadline); every
+/// subscriber's units are cancelled against a refund of exactly what was paid (`refund`).
 enum Phase {
     Offering,
     Active,
-    Ended
+    Ended,
+    Cancelled
+}
+
+/// @notice Why deployment arguments were refused (`ISPV.InvalidTerms`).
+/// ClassCount / FeeCount: one size and one token per class, one recipient per fee. ZeroAddress: currency,
+/// registry, originator or admin is zero. Dates: first payment after the offering deadline, legal final after
+/// the first payment. ClassToken: a zero, duplicate, already used (supply, closed issuance, bound elsewhere) or
+/// other-currency token. ClassSize: a zero class, or one so small (below 2**-24 of the pool) that its
+/// per-unit accumulators could overflow. FeeRecipient: a zero recipient. PoolSize: class sizes do not add up to
+/// the pool. PoolOriginator: the registry pool does not exist or is not the originator's.
+enum TermsRule {
+    ClassCount,
+    FeeCount,
+    ZeroAddress,
+    Dates,
+    ClassToken,
+    ClassSize,
+    FeeRecipient,
+    PoolSize,
+    PoolOriginator
 }
 
 /// @notice Fixed terms of an SPV besides the waterfall's `DealParams`.
@@ -18,10 +41,13 @@ enum Phase {
 /// @param registry the AssetRegistry holding the pool's certificates
 /// @param poolId the pool the SPV buys at closing
 /// @param originator seller of the pool, payee of the purchase price, clean-up call holder
-/// @param firstPaymentDate unix time of payment date 1; payment date n = first + (n-1) * periodMonths * 30 days
+/// @param firstPaymentDate unix time of payment date 1; payment date n is the same day of the month (clamped
+/// to the month's last day) and time of day, (n-1) * periodMonths calendar months later
 /// @param legalFinalDate unix time after which the deal may be ended whatever is outstanding
 /// @param reserveInitial currency the closer deposits into the reserve account at closing
 /// @param delinquencyAlertBps a 60+ days delinquency ratio above this emits `DelinquencyAlert` (0: off)
+/// @param offeringDeadline unix time after which the deal can no longer close and anyone may cancel the
+/// offering (subscribers are refunded)
 struct SPVTerms {
     address currency;
     address registry;
@@ -31,26 +57,36 @@ struct SPVTerms {
     uint64 legalFinalDate;
     uint256 reserveInitial;
     uint256 delinquencyAlertBps;
+    uint64 offeringDeadline;
 }
 
 /// @notice Where every unit of currency the SPV received is now. Always:
 /// subscriptions + reserveFunded + collections + cleanUpProceeds
-///   == paidToOriginator + feesPaid + feesOwed + distributed + reserveBalance + pendingCollections
-///      + unsettledSubscriptions
-/// and the SPV's currency balance == feesOwed + reserveBalance + pendingCollections + unsettledSubscriptions.
+///   == paidToOriginator + refunded + feesPaid + feesOwed + distributed + heldForClasses + reserveBalance
+///      + pendingCollections + depositsReturned + depositsReturnable + unsettledSubscriptions
+/// and the SPV's currency balance >= feesOwed + heldForClasses + reserveBalance + pendingCollections
+/// + depositsReturnable + unsettledSubscriptions (equal unless someone sent currency straight to the SPV:
+/// such a gift is in no book and is never paid out).
 /// `feesPaid` has left the SPV (withdrawn by or settled to the fee recipients); `feesOwed` is earned by the
-/// fees at period closes and held for their recipients until `withdrawFees`.
+/// fees at period closes and held for their recipients until `withdrawFees`. `refunded` went back to the
+/// subscribers of a cancelled offering. `heldForClasses` is what a close owed a class whose token could not
+/// take it (held for that class until `releaseHeld`). `depositsReturned` / `depositsReturnable` are the
+/// deposits of cancelled reports (collections, a clean-up call price) paid back / owed to their depositors.
 struct Ledger {
     uint256 subscriptions;
     uint256 reserveFunded;
     uint256 collections;
     uint256 cleanUpProceeds;
     uint256 paidToOriginator;
+    uint256 refunded;
     uint256 feesPaid;
     uint256 feesOwed;
     uint256 distributed;
+    uint256 heldForClasses;
     uint256 reserveBalance;
     uint256 pendingCollections;
+    uint256 depositsReturned;
+    uint256 depositsReturnable;
     uint256 unsettledSubscriptions;
 }
 
@@ -85,8 +121,26 @@ interface ISPV {
     event DelinquencyAlert(uint256 indexed period, uint256 delinquent60PlusBps, uint256 alertBps);
     /// @notice A class could not be paid its full interest this period.
     event InterestShortfall(uint256 indexed period, uint256 indexed classIndex, uint256 shortfall);
-    /// @notice The originator bought the remaining pool back at par.
-    event CleanUpCallExercised(uint256 indexed period, address indexed originator, uint256 price);
+    /// @notice The originator bought the remaining pool back: `livePrincipal` (the registry's performing and
+    /// delinquent principal) at par, arriving as prepayments, plus `defaultedPrincipal` (the registry's carrying
+    /// value of the defaulted loans), arriving as recoveries.
+    event CleanUpCallExercised(
+        uint256 indexed period, address indexed originator, uint256 price, uint256 livePrincipal, uint256 defaultedPrincipal
+    );
+    /// @notice The offering was cancelled by `caller` (`afterDeadline`: anyone may once the deadline passed).
+    event OfferingCancelled(address indexed caller, uint256 subscriptions, bool afterDeadline);
+    /// @notice `holder`'s units were cancelled and `amount` (what was paid for them) refunded to it.
+    event Refunded(address indexed holder, address indexed caller, uint256 amount);
+    /// @notice The trustee cancelled the pending report of `period`: `collections` (and a pending clean-up
+    /// call's price) are owed back to their depositors (`withdrawReturned`).
+    event ReportCancelled(uint256 indexed period, address indexed trustee, uint256 collections, uint256 cleanUpPrice);
+    /// @notice `amount` owed back to `depositor` (a cancelled report's deposit) was paid to it.
+    event DepositReturned(address indexed depositor, uint256 amount);
+    /// @notice Class `classIndex`'s token refused the close's payment; `interest` and `principal` are held for
+    /// the class by the SPV until `releaseHeld` delivers them.
+    event ClassPaymentHeld(uint256 indexed period, uint256 indexed classIndex, uint256 interest, uint256 principal);
+    /// @notice Held payments of class `classIndex` were delivered to its token.
+    event ClassPaymentReleased(uint256 indexed classIndex, uint256 interest, uint256 principal);
     /// @notice The deal ended; `releasedToEquity` (reserve and any remainder) went to the equity class and
     /// `finalWriteDown` of unpaid principal was written off.
     event DealEnded(uint256 indexed period, uint256 releasedToEquity, uint256 finalWriteDown, bool legalFinal);
@@ -114,10 +168,29 @@ interface ISPV {
     error OverSubscribed(uint256 classIndex, uint256 requested, uint256 available);
     /// @notice Closing needs every class fully subscribed.
     error NotFullySubscribed(uint256 classIndex, uint256 subscribed, uint256 size);
-    /// @notice The pool is not sealed, not owned by the originator, or its principal differs from the deal.
-    error PoolNotReady(uint256 poolId, uint256 poolPrincipal, uint256 dealPrincipal, bool isSealed, address owner);
-    /// @notice The class tokens, fee recipients or terms given at deployment are inconsistent.
-    error InvalidTerms(string what);
+    /// @notice The pool is not sealed, not owned by the originator, or its principal or count differs from the
+    /// deal's (`poolPrincipal`, `poolCount`: now; `dealPrincipal`, `cutoffCount`: at the cut-off).
+    error PoolNotReady(
+        uint256 poolId, uint256 poolPrincipal, uint256 dealPrincipal, uint256 poolCount, uint256 cutoffCount, bool isSealed, address owner
+    );
+    /// @notice A deployment argument is inconsistent: `what` names the rule (see `TermsRule`), `index` the
+    /// class or fee concerned (0 when none).
+    error InvalidTerms(TermsRule what, uint256 index);
+    /// @notice The offering deadline `deadline` has passed: no more subscriptions or closing.
+    error OfferingExpired(uint256 deadline, uint256 nowTime);
+    /// @notice Only the arranger may cancel the offering before its deadline `deadline`.
+    error OfferingStillOpen(uint256 deadline, uint256 nowTime);
+    /// @notice The report's pool ending balance `reported` differs from the registry's live principal
+    /// `registry` (performing and delinquent loans of the pool).
+    error RegistryMismatch(uint256 reported, uint256 registry);
+    /// @notice The pool still carries `defaultedPrincipal` of defaulted loans whose recoveries may come: the
+    /// deal can end early only once they are resolved (or at legal final).
+    error RecoveriesOutstanding(uint256 defaultedPrincipal);
+    /// @notice At legal final, periods up to payment date `lastPaymentDate` are not all closed (only the
+    /// trustee may end the deal before they are).
+    error PeriodsOutstanding(uint256 periodsClosed, uint256 lastPaymentDate);
+    /// @notice Nothing is owed to the caller / held for the class.
+    error NothingOwed();
     /// @notice A report for `period` is already pending.
     error ReportPending(uint256 period);
     /// @notice No report is pending for `period`.
@@ -134,6 +207,10 @@ interface ISPV {
     // ------------------------------------------------------------------------------------------- views
     /// @notice Current phase.
     function phase() external view returns (Phase);
+    /// @notice What is held for class `classIndex` (a close's payment its token refused).
+    function heldForClass(uint256 classIndex) external view returns (uint256 interest, uint256 principal);
+    /// @notice What is owed back to `depositor` from cancelled reports.
+    function returnable(address depositor) external view returns (uint256);
     /// @notice Terms given at deployment.
     function terms() external view returns (SPVTerms memory);
     /// @notice The waterfall's deal parameters, ABI-encoded as one `DealParams` tuple (decode with
@@ -166,19 +243,42 @@ interface ISPV {
     function subscribe(uint256 classIndex, uint256 amount) external;
     /// @notice The originator's retained slice, issued into the token's lock-up partition (Offering).
     function subscribeRetained(uint256 classIndex, uint256 amount) external;
-    /// @notice Close the deal: buy the pool (true sale), fund the reserve (ARRANGER_ROLE).
+    /// @notice Close the deal (ARRANGER_ROLE, by the offering deadline): every class fully subscribed, the pool
+    /// sealed, still the originator's and unchanged since its cut-off (count and principal); issuance closes,
+    /// the pool is bought (true sale) and the reserve funded, in one transaction.
     function closeDeal() external;
-    /// @notice Deposit the period's collections and commit the report (SERVICER_ROLE).
+    /// @notice Cancel the offering: the arranger at any time before closing, anyone after the deadline.
+    function cancelOffering() external;
+    /// @notice After a cancelled offering: cancel every unit `holder` holds in every class and pay it back
+    /// exactly what was paid for them (anyone may trigger it; the money always goes to `holder`).
+    /// @return amount refunded
+    function refund(address holder) external returns (uint256 amount);
+    /// @notice Deposit the period's collections and commit the report (SERVICER_ROLE). This is the period's
+    /// record date: every tranche closes its books until the period's distribution.
     function submitReport(PeriodReport calldata report, bytes32 tapeRoot, string calldata tapeUri) external;
-    /// @notice Run the waterfall for the pending report once its payment date has come (anyone).
+    /// @notice Cancel the pending report (TRUSTEE_ROLE), e.g. a wrong report or one whose close cannot run:
+    /// its collections, and a pending clean-up call's price, become returnable to whoever deposited them; the
+    /// books reopen; the servicer can submit again.
+    function cancelReport() external;
+    /// @notice Pay the caller what cancelled reports owe it back.
+    function withdrawReturned() external returns (uint256 amount);
+    /// @notice Run the waterfall for the pending report once its payment date has come (anyone). A class
+    /// whose token refuses its payment does not stop the close: the amount is held for it (`releaseHeld`).
     function closePeriod(PeriodReport calldata report) external;
-    /// @notice The originator buys the remaining pool at par into the pending period (ORIGINATOR_ROLE):
-    /// it pays `report.poolEndingBalance`, which the period close treats as prepayments (pool to zero), and
-    /// the pool's certificates go back to it. `report` must be the pending one.
+    /// @notice Deliver what is held for class `classIndex` to its token (anyone).
+    function releaseHeld(uint256 classIndex) external;
+    /// @notice The originator buys what is left of the pool into the pending period (ORIGINATOR_ROLE), priced
+    /// from the asset registry, not from the report: the live (performing and delinquent) principal at par,
+    /// which must equal the report's pool ending balance and be at or below the clean-up level, plus the
+    /// defaulted loans at their registry carrying value (as recoveries). The pool goes to the originator at the
+    /// period's close. `report` must be the pending one.
     function exerciseCleanUpCall(PeriodReport calldata report) external;
     /// @notice Price paid by a clean-up call into the pending period (0 if none).
     function pendingCleanUpPrice() external view returns (uint256);
-    /// @notice End the deal once paid off or past legal final; the rest goes to the equity class (anyone).
+    /// @notice End the deal; the reserve goes to the equity class, unpaid principal is written off and every
+    /// tranche is settled. Anyone may end it once the pool and the notes are paid and the registry shows no
+    /// defaulted principal awaiting recovery; at legal final anyone may once every period due by then is
+    /// closed, and the trustee may at any time after legal final.
     function endDeal() external;
     /// @notice Replace the recipient of fee `feeIndex` (TRUSTEE_ROLE). What the fee has earned so far is
     /// first paid to the previous recipient (if that transfer fails, see `FeeSettlementFailed`).

@@ -17,9 +17,18 @@ import {IIdentityRegistry} from "./IIdentityRegistry.sol";
 /// @dev Principal invariant (all in face / currency base units):
 ///      `currentPrincipal + cumulativeWriteDown + totalPrincipalDistributed + principalRetired == totalIssued`
 ///      and `currentPrincipal + cumulativeWriteDown <= totalSupply`. Issuance is only possible while
-///      `isIssuable()`: before the first distribution or write-down (i.e. at factor 1), and until the issuer
-///      closes it. A redemption of `v` tokens retires their pro-rata share of the current principal and of
-///      the outstanding write-down (remaining amounts round down).
+///      `isIssuable()`: before the first distribution or write-down (i.e. at factor 1), and until the deal
+///      closes it. The token is bound once to its deal (`bindDeal`, the SPV): only the deal issues, cancels
+///      (refunds of a cancelled offering), distributes, writes down, reinstates, closes the books at a
+///      record date and settles the tranche; nobody else, the admin included, can move its books.
+///      Redemption policy: while the deal owes principal (before `settle`), no unit can be redeemed by
+///      anyone (holder, operator or controller: ERC-1066 0x55 "PRINCIPAL_OWED"), so the token's principal
+///      always equals the deal's class book. After settlement (the deal ended, principal paid or written off)
+///      a redemption of `v` tokens retires their pro-rata share of the (zero) current principal and of the
+///      outstanding write-down (remaining amounts round down).
+///      Record date: the deal closes the books when the period's report is accepted; until that period's
+///      distribution (or `openBooks`), holder transfers are refused (0x54 "BOOKS_CLOSED"), so the coming
+///      distribution goes to the holders of record. Forced transfers and wallet recoveries still run.
 ///      Dust bound: for each holder and each kind (interest, principal),
 ///      `0 <= exactShare - (withdrawn + withdrawable) < 1 + s * 2**-32 + d * balance / 2**96` base units,
 ///      where `s` counts checkpoints and `d` distributions. The accumulator rounding of every distribution is
@@ -43,6 +52,28 @@ interface ITrancheToken is IERC20Metadata, IERC1594, IERC1410, IERC1643, IERC164
     event ResidualRecipientSet(address indexed admin, address recipient);
     /// @notice Emitted when the issuer closes issuance for good.
     event IssuanceClosed(address indexed by);
+    /// @notice Emitted when the admin binds the token to its deal (once).
+    event DealBound(address indexed admin, address indexed deal);
+    /// @notice Emitted when the deal closes the books at a record date (holder transfers refused until the
+    ///         next distribution or `openBooks`).
+    event BooksClosed(uint256 indexed epoch);
+    /// @notice Emitted when the deal reopens the books without a distribution.
+    event BooksOpened(uint256 indexed epoch);
+    /// @notice Emitted when the deal settles the tranche (deal over: redemptions allowed from now on).
+    event TrancheSettled(address indexed deal);
+    /// @notice Emitted when the deal cancels `units` of `holder` (refund of a cancelled offering).
+    event UnitsCancelled(address indexed holder, uint256 units);
+    /// @notice Emitted when a controller recovers a lost wallet: every unit (both partitions) and every
+    ///         unclaimed credit (scaled 2**32) of `lost` now belong to `replacement`, a verified wallet of the
+    ///         same investor.
+    event WalletRecovered(
+        address indexed controller,
+        address indexed lost,
+        address indexed replacement,
+        uint256 units,
+        uint256 interestCredit,
+        uint256 principalCredit
+    );
     /// @notice Emitted when the admin renounces control (ERC-1644) for good.
     event ControlRenounced(address indexed admin);
     /// @notice Emitted when transfers are paused.
@@ -78,10 +109,22 @@ interface ITrancheToken is IERC20Metadata, IERC1594, IERC1410, IERC1643, IERC164
     error ZeroAddressNotAllowed(bytes32 field);
     /// @notice `holder` still holds tokens; only zero-balance holders' dust can be closed.
     error HolderNotEmpty(address holder);
+    /// @notice Only the deal the token is bound to may call this (`caller` is not `deal`).
+    error NotDeal(address caller, address deal);
+    /// @notice The token is already bound to `deal`.
+    error DealAlreadyBound(address deal);
+    /// @notice `holder` may not collect funds now (ERC-1066 `code`, `reason`: e.g. 0x56 "SENDER_FROZEN");
+    ///         what it is owed stays owed.
+    error ClaimBlocked(address holder, bytes1 code, bytes32 reason);
+    /// @notice `lost` and `replacement` are not wallets of the same verified investor, or `replacement` may
+    ///         not hold units (`code`, `reason` as in `canTransfer`).
+    error RecoveryRefused(address lost, address replacement, bytes1 code, bytes32 reason);
+    /// @notice The lock-up end can only move later (`current` -> `proposed` refused).
+    error LockupCannotShorten(uint256 current, uint256 proposed);
+    /// @notice Units can be cancelled only before the first distribution (issuance still open).
+    error CancelNotAllowed();
 
     // ---- roles ----
-    function ISSUER_ROLE() external view returns (bytes32);
-    function DISTRIBUTOR_ROLE() external view returns (bytes32);
     function CONTROLLER_ROLE() external view returns (bytes32);
     function PAUSER_ROLE() external view returns (bytes32);
     function DOCUMENT_ROLE() external view returns (bytes32);
@@ -92,7 +135,30 @@ interface ITrancheToken is IERC20Metadata, IERC1594, IERC1410, IERC1643, IERC164
     /// @notice The lock-up partition: transferable only after `lockupEnd()`, then lands unrestricted.
     function LOCKED() external view returns (bytes32);
 
-    // ---- distributions (DISTRIBUTOR_ROLE) ----
+    // ---- the deal (the SPV the token is bound to) ----
+    /// @notice Bind the token to its deal, once (DEFAULT_ADMIN_ROLE). From then on only the deal issues,
+    ///         cancels, distributes, writes down, reinstates, sets the interest shortfall, closes issuance,
+    ///         closes and opens the books and settles.
+    function bindDeal(address deal_) external;
+    /// @notice The deal the token is bound to (zero before `bindDeal`).
+    function deal() external view returns (address);
+    /// @notice Record date: refuse holder transfers until the next distribution or `openBooks` (deal only).
+    function closeBooks() external;
+    /// @notice Reopen the books without a distribution (deal only).
+    function openBooks() external;
+    /// @notice True between a record date and the distribution that follows it.
+    function booksClosed() external view returns (bool);
+    /// @notice Cancel every unit of `holder` (deal only, before the first distribution): the refund of a
+    ///         cancelled offering, one unit per unit of currency paid. Refused (`ClaimBlocked`) for a holder
+    ///         who may not collect funds (frozen, removed, expired); returns the units cancelled.
+    function cancel(address holder) external returns (uint256 units);
+    /// @notice The deal is over: principal paid or written off; redemptions are allowed from now on (deal
+    ///         only).
+    function settle() external;
+    /// @notice True once the deal has settled the tranche.
+    function isSettled() external view returns (bool);
+
+    // ---- distributions (the deal only) ----
     /// @notice Pull `interest + principal` of the currency from the caller (SafeERC20, needs allowance) and
     ///         credit it pro rata to all holders. O(1) in the number of holders. `principal` reduces
     ///         `currentPrincipal()`.
@@ -105,16 +171,27 @@ interface ITrancheToken is IERC20Metadata, IERC1594, IERC1410, IERC1643, IERC164
     function setInterestShortfall(uint256 amount) external;
 
     // ---- claims ----
-    /// @notice Withdraw the caller's interest and principal; returns the amounts.
+    /// @notice Withdraw the caller's interest and principal; returns the amounts. Refused (`ClaimBlocked`)
+    ///         while the holder is frozen, removed or expired in the identity registry: the funds stay owed.
     function claim() external returns (uint256 interest, uint256 principal);
-    /// @notice Withdraw `holder`'s funds, always paid to `holder` (anyone may trigger it).
+    /// @notice Withdraw `holder`'s funds, always paid to `holder` (anyone may trigger it; same rule as `claim`).
     function claimFor(address holder) external returns (uint256 interest, uint256 principal);
+    /// @notice ERC-1066 status of a claim by `holder` (0x51 when allowed).
+    function canClaim(address holder) external view returns (bytes1 code, bytes32 reason);
+
+    // ---- wallet recovery (CONTROLLER_ROLE) ----
+    /// @notice Move every unit (both partitions) and every unclaimed credit of `lost` to `replacement`, a
+    ///         wallet of the same investor (`IIdentityRegistry.isSameInvestor`) that may hold units. Works
+    ///         while paused and with the books closed; refused once control is renounced.
+    function recoverWallet(address lost, address replacement) external;
 
     // ---- admin ----
     function pause() external;
     function unpause() external;
+    /// @notice Close issuance for good (deal only; also closed by the first distribution or write-down).
     function closeIssuance() external;
     function renounceControl() external;
+    /// @notice Move the end of the lock-up later (DEFAULT_ADMIN_ROLE); it can never be moved earlier.
     function setLockupEnd(uint256 lockupEnd_) external;
     function setMinimumHolding(uint256 minimumHolding_) external;
     function setMaxHolders(uint256 maxHolders_) external;
@@ -139,8 +216,6 @@ interface ITrancheToken is IERC20Metadata, IERC1594, IERC1410, IERC1643, IERC164
     function interestShortfall() external view returns (uint256);
     function totalInterestDistributed() external view returns (uint256);
     function totalPrincipalDistributed() external view returns (uint256);
-    function totalInterestClaimed() external view returns (uint256);
-    function totalPrincipalClaimed() external view returns (uint256);
     /// @notice Number of distributions so far.
     function distributionCount() external view returns (uint256);
     function withdrawableFundsOf(address holder) external view returns (uint256);

@@ -132,9 +132,11 @@ def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbo
         model.submit(report)
         call = 0 < report.pool_ending_balance <= level
         if call:
-            transact(currency.mint, originator, report.pool_ending_balance, sender=arranger)
+            # Priced from the registry (live loans at par, defaulted ones at their carrying value), not the report.
+            live, defaulted = spvlib.clean_up_price(spv)
+            transact(currency.mint, originator, live + defaulted, sender=arranger)
             spvlib.exercise_clean_up_call(spv, originator, report)
-            model.exercise_clean_up_call()
+            model.exercise_clean_up_call(live, defaulted)
         connection.advance_to(int(spv.paymentDate(period)))
         tx = spvlib.close_period(spv, investors[-1], report)
         closed = model.close_period()

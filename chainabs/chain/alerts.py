@@ -26,6 +26,7 @@ ALERT_EVENTS = frozenset(
         "ReserveDrawn",  # SPV: the risk reserve paid a shortfall
         "DealEnded",  # SPV: the deal ended (with any final write-down)
         "FeeSettlementFailed",  # SPV: a replaced fee recipient could not be paid what it earned
+        "ClassPaymentHeld",  # SPV: a class's token refused its payment (held by the SPV for it)
         "PrincipalWrittenDown",  # TrancheToken: losses allocated to a class
         "PrincipalReinstated",  # TrancheToken: written-down principal restored
         "InterestShortfallSet",  # TrancheToken: unpaid interest carried
@@ -38,16 +39,18 @@ PRIVILEGED_EVENTS = frozenset(
         # AccessControl, on every contract of the deal
         "RoleGranted", "RoleRevoked", "RoleAdminChanged",
         # SPV
-        "DealClosed", "ReportSubmitted", "CleanUpCallExercised", "FeeRecipientChanged",
+        "DealClosed", "ReportSubmitted", "CleanUpCallExercised", "FeeRecipientChanged", "OfferingCancelled",
+        "ReportCancelled",
         # TrancheToken (ERC-1400 family): issuance, controller (forced) operations, documents, pauses, settings
         "Issued", "IssuedByPartition", "IssuanceClosed", "ControllerTransfer", "ControllerRedemption",
         "ControlRenounced", "DocumentUpdated", "DocumentRemoved", "TransfersPaused", "TransfersUnpaused",
+        "WalletRecovered", "DealBound",
         "DustSwept", "LockupEndSet", "MinimumHoldingSet", "MaxHoldersSet", "ResidualRecipientSet",
         # AssetRegistry: pools, onboarding, true sale, servicing and repurchases
         "PoolCreated", "AssetsRegistered", "PoolSealed", "PoolApproved", "PoolTransferred", "AssetRepurchased",
         "AssetStatusChanged",
         # IdentityRegistry: KYC
-        "InvestorRegistered", "InvestorRemoved", "InvestorFrozen", "JurisdictionAllowed",
+        "InvestorRegistered", "InvestorRemoved", "InvestorFrozen", "JurisdictionAllowed", "InvestorIdSet",
         # common on third-party currencies (and the test stablecoin)
         "OwnershipTransferred", "Paused", "Unpaused", "Minted", "Blocklisted",
     }
@@ -62,6 +65,9 @@ IGNORED_EVENTS = frozenset(
         "AuthorizedOperator", "RevokedOperator", "AuthorizedOperatorByPartition", "RevokedOperatorByPartition",
         "Redeemed", "RedeemedByPartition",  # holders redeeming their own units
         "FundsDistributed", "FundsWithdrawn",  # distributions (in PeriodClosed) and claims
+        # the SPV's routine on its tokens and its pay-outs to named owners (anyone may trigger them)
+        "BooksClosed", "BooksOpened", "TrancheSettled", "UnitsCancelled", "Refunded", "DepositReturned",
+        "ClassPaymentReleased",
     }
 )
 

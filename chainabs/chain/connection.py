@@ -59,6 +59,20 @@ def configure_local_chain(port: int | None = None, *, gas_limit: int | None = No
         net["cmd_settings"] = settings
 
 
+def ensure_libraries(container: Any, account: Any) -> None:
+    """Deploy (once per chain session) every linked library ``container``'s bytecode needs, so that brownie can
+    link it (brownie links to the library's most recent deployment it knows of)."""
+    from brownie.network.contract import _get_linked_library_names
+
+    from chainabs.chain.sender import deploy
+
+    proj = load_project()
+    for name in sorted(_get_linked_library_names(container._build)):
+        library = getattr(proj, name)
+        if not len(library):
+            deploy(library, sender=account)
+
+
 def load_project() -> Any:
     """Load (once) and return the ChainABS brownie project, compiling what changed: the brownie project the
     current folder is in (as brownie's own commands do: its build, its ``.env``), else the checkout this

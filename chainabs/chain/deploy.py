@@ -220,6 +220,7 @@ class Deployer:
             try:
                 if isinstance(step, DeployStep) and self._resolvable(step.args):
                     container = getattr(self.project, step.contract)
+                    self._attach_libraries(container)
                     gas = container.deploy.estimate_gas(*self._resolve(step.args), {"from": self.account})
                     exact = True
                 elif isinstance(step, DeployStep):
@@ -307,9 +308,24 @@ class Deployer:
                                             "external": True}
             self.manifest.save()
 
+    def _attach_libraries(self, container: Any) -> None:
+        """Make brownie know the deployed linked libraries ``container`` needs (brownie links a contract to the
+        latest deployment of each library it knows; after a resume that is the one recorded here)."""
+        from brownie.network.contract import _get_linked_library_names
+
+        for name in _get_linked_library_names(container._build):
+            library = getattr(self.project, name)
+            if len(library):
+                continue
+            keys = [k for k, rec in self.manifest.contracts.items() if rec.get("contract") == name]
+            if not keys:
+                raise DeploymentError(f"{container._name} needs library {name}, which this plan has not deployed")
+            self.at(keys[-1])
+
     def _execute(self, step: Step) -> None:
         if isinstance(step, DeployStep):
             container = getattr(self.project, step.contract)
+            self._attach_libraries(container)
             nonce = default_sender().next_nonce(self.account)
             self.manifest.pending[step.key] = {
                 "contract": step.contract,

@@ -34,11 +34,14 @@ from chainabs.chain.deploy import CallStep, Deployer, DeployStep, Ref, Step
 from chainabs.chain.sender import transact
 from chainabs.model import terms
 from chainabs.model.deal import DealModel
+from chainabs.model.servicing import ServicingBook
 from chainabs.model.spec import DealSpec
 from chainabs.model.tape import PoolCriteria
 
 #: The spec's roles (each an address on chain); the arranger deploys and administers.
 ROLE_NAMES: tuple[str, ...] = ("arranger", "originator", "servicer", "trustee", "regulator")
+#: Linked libraries a deal's contracts need, deployed first (step key = library name).
+LIBRARIES: tuple[str, ...] = ("TrancheOps", "SPVOffering", "SPVSettlement")
 #: ISO 3166-1 numeric code of the test investors on local chains (China).
 DEFAULT_JURISDICTION = 156
 #: Investor type code of the test investors.
@@ -62,10 +65,18 @@ class LocalDeal:
     roles: dict[str, Any]
     times: terms.DealTimes
     model: DealModel
+    #: the pool's cut-off tape (typed), for loan-level servicing (:meth:`servicing_book`)
+    tape: pd.DataFrame | None = None
 
     def sizes(self) -> tuple[int, ...]:
         """Original face of each class in base units, seniority order."""
         return terms.class_sizes(self.spec)
+
+    def servicing_book(self, seed: int = 0) -> ServicingBook:
+        """The servicer's loan-level books at the cut-off date."""
+        if self.tape is None:
+            raise ValueError("this deal was deployed without its cut-off tape")
+        return ServicingBook.open(self.tape, seed=seed)
 
 
 def role_accounts(accounts: Sequence[Any]) -> dict[str, Any]:
@@ -84,6 +95,10 @@ def grant_step(key: str, target: str, role: str, account: Any) -> CallStep:
 
 def _has_role(contract: Any, args: list[Any]) -> bool:
     return bool(contract.hasRole(args[0], args[1]))
+
+
+def _bound(contract: Any, args: list[Any]) -> bool:
+    return str(contract.deal()).lower() == str(args[0]).lower()
 
 
 def approve_step(pool_id: int, sender: Any) -> CallStep:
@@ -143,8 +158,10 @@ def deal_steps(
         raise ValueError(f"deal plan: no address for role(s) {missing}")
     admin = roles["arranger"]
     tranches = spec.tranches_by_seniority()
-    steps: list[Step] = [DeployStep("identity", "IdentityRegistry", (admin,)),
-                         grant_step("identity-kyc-agent", "identity", "KYC_AGENT_ROLE", kyc_agent)]
+    # Linked libraries first: the tokens link TrancheOps, the SPV links SPVOffering and SPVSettlement.
+    steps: list[Step] = [DeployStep(name, name) for name in LIBRARIES]
+    steps += [DeployStep("identity", "IdentityRegistry", (admin,)),
+              grant_step("identity-kyc-agent", "identity", "KYC_AGENT_ROLE", kyc_agent)]
     for i, t in enumerate(tranches):
         lockup_end = times.closing + t.lock_up_days * terms.SECONDS_PER_DAY if t.lock_up_days else 0
         steps.append(DeployStep(
@@ -154,16 +171,16 @@ def deal_steps(
         ))
     deal_terms = (
         currency, registry, pool_id, roles["originator"], times.first_payment, times.legal_final,
-        spec.units(spec.reserve.initial), terms.delinquency_alert_bps(spec),
+        spec.units(spec.reserve.initial), terms.delinquency_alert_bps(spec), times.offering_deadline,
     )
     steps.append(DeployStep(
         "spv", "SPV",
         (deal_terms, terms.params_from_spec(spec).as_abi(), terms.class_sizes(spec),
          [Ref(f"class{i}") for i in range(len(tranches))], [roles[f.payee] for f in spec.fees], LOCKED, admin),
     ))
+    # Each token is bound to the SPV once: from then on only the SPV issues, distributes and writes down.
     for i in range(len(tranches)):
-        steps.append(grant_step(f"class{i}-issuer", f"class{i}", "ISSUER_ROLE", Ref("spv")))
-        steps.append(grant_step(f"class{i}-distributor", f"class{i}", "DISTRIBUTOR_ROLE", Ref("spv")))
+        steps.append(CallStep(f"class{i}-bind", f"class{i}", "bindDeal", (Ref("spv"),), done=_bound))
     steps.append(grant_step("spv-servicer", "spv", "SERVICER_ROLE", roles["servicer"]))
     steps.append(grant_step("spv-trustee", "spv", "TRUSTEE_ROLE", roles["trustee"]))
     if approver is not None:
@@ -210,6 +227,7 @@ def stand_up(
     manifest_root: Path,
     closing_at: int,
     out: Console | None = None,
+    tape: pd.DataFrame | None = None,
 ) -> LocalDeal:
     """Deploy a deal over a sealed pool on a local chain through the deployment plan (:func:`deal_steps`):
     contracts and roles, the pool approved to the SPV by the originator, ``investors`` KYC'd by
@@ -226,8 +244,9 @@ def stand_up(
     spv = project.SPV.at(manifest.address("spv"))
     identity = project.IdentityRegistry.at(manifest.address("identity"))
     tokens = [project.TrancheToken.at(a) for a in spv.classTokens()]
-    return LocalDeal(spec, spv, tokens, identity, registry, pool_id, currency, dict(roles), times,
-                     terms.model_for(spec))
+    model = terms.model_for(spec)
+    model.offering_deadline = times.offering_deadline
+    return LocalDeal(spec, spv, tokens, identity, registry, pool_id, currency, dict(roles), times, model, tape)
 
 
 def subscribe_classes(d: LocalDeal, holders: Mapping[int, Sequence[Any]], minter: Any) -> None:

@@ -20,6 +20,9 @@ from chainabs.chain.sender import Receipt, transact
 from chainabs.model.deal import DealModel, Ledger
 from chainabs.model.waterfall import DealState, PeriodReport, PeriodResult
 
+#: ``IAssetRegistry.AssetStatus.Defaulted``.
+DEFAULTED_STATUS = 5
+
 
 # ----------------------------------------------------------------------------------------------- actions
 
@@ -53,10 +56,48 @@ def close_period(spv: Any, caller: Any, report: PeriodReport) -> Receipt:
     return transact(spv.closePeriod, report.as_abi(), sender=caller)
 
 
+def clean_up_price(spv: Any) -> tuple[int, int]:
+    """What a clean-up call pays now, from the asset registry: (live principal of the pool's performing and
+    delinquent loans, at par; carrying value of its defaulted loans)."""
+    terms = spv.terms()
+    registry = contract_at("AssetRegistry", terms[1])
+    pool_id = int(terms[2])
+    principal = int(registry.poolInfo(pool_id)[6])
+    defaulted = int(registry.statusTally(pool_id, DEFAULTED_STATUS)[1])
+    return principal - defaulted, defaulted
+
+
 def exercise_clean_up_call(spv: Any, originator: Any, report: PeriodReport) -> Receipt:
-    """The originator pays the pending report's ending pool balance and takes the assets back."""
-    transact(_currency(spv).approve, spv, report.pool_ending_balance, sender=originator)
+    """The originator buys what is left of the pool into the pending period, at the registry's price; the
+    pool's certificates go back to it at the period's close."""
+    live, defaulted = clean_up_price(spv)
+    transact(_currency(spv).approve, spv, live + defaulted, sender=originator)
     return transact(spv.exerciseCleanUpCall, report.as_abi(), sender=originator)
+
+
+def cancel_offering(spv: Any, caller: Any) -> Receipt:
+    """Cancel the offering (the arranger any time before closing, anyone after the offering deadline)."""
+    return transact(spv.cancelOffering, sender=caller)
+
+
+def refund(spv: Any, caller: Any, holder: Any) -> int:
+    """After a cancelled offering, cancel ``holder``'s units and pay it back; returns the amount refunded."""
+    return int(transact(spv.refund, holder, sender=caller).event("Refunded")["amount"])
+
+
+def cancel_report(spv: Any, trustee: Any) -> Receipt:
+    """The trustee cancels the pending report; its deposits become returnable to their depositors."""
+    return transact(spv.cancelReport, sender=trustee)
+
+
+def withdraw_returned(spv: Any, depositor: Any) -> int:
+    """Pay ``depositor`` what cancelled reports owe it back; returns the amount."""
+    return int(transact(spv.withdrawReturned, sender=depositor).event("DepositReturned")["amount"])
+
+
+def release_held(spv: Any, caller: Any, class_index: int) -> Receipt:
+    """Deliver what is held for class ``class_index`` (a payment its token refused) to its token."""
+    return transact(spv.releaseHeld, class_index, sender=caller)
 
 
 def withdraw_fees(spv: Any, caller: Any, fee_index: int) -> Receipt:
@@ -145,6 +186,7 @@ def reconcile(spv: Any, model: DealModel) -> pd.DataFrame:
         add(f"class{i}.interest_shortfall", int(row["interest_shortfall"]), t.interest_shortfall)
         add(f"class{i}.interest_distributed", int(row["interest_distributed"]), t.interest_distributed)
         add(f"class{i}.principal_distributed", int(row["principal_distributed"]), t.principal_distributed)
+        add(f"class{i}.held", tuple(int(v) for v in spv.heldForClass(i)), tuple(model.held[i]))
     currency = _currency(spv)
     add("currency.balance_of_spv", int(currency.balanceOf(spv)), model.ledger.held)
     return pd.DataFrame(rows)

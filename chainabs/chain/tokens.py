@@ -16,12 +16,13 @@ from typing import Any
 
 import pandas as pd
 
-from chainabs.chain.connection import load_project
+from chainabs.chain.connection import ensure_libraries, load_project
 from chainabs.chain.contracts import UNRESTRICTED, bytes32_text, contract_at
 from chainabs.chain.sender import Receipt, deploy, transact
 
-#: Role names of TrancheToken (keccak of the name) and of IdentityRegistry.
-TOKEN_ROLES = ("ISSUER_ROLE", "DISTRIBUTOR_ROLE", "CONTROLLER_ROLE", "PAUSER_ROLE", "DOCUMENT_ROLE")
+#: Role names of TrancheToken (keccak of the name) and of IdentityRegistry. Issuance, distributions,
+#: write-downs and the record date belong to the deal the token is bound to (``bindDeal``), not to a role.
+TOKEN_ROLES = ("CONTROLLER_ROLE", "PAUSER_ROLE", "DOCUMENT_ROLE")
 REGISTRY_ROLES = ("KYC_AGENT_ROLE",)
 
 #: ERC-1066 transfer status codes returned by ``canTransfer`` and carried by ``TransferBlocked``.
@@ -30,8 +31,8 @@ STATUS_CODES: dict[int, str] = {
     0x51: "transfer success",
     0x52: "insufficient balance",
     0x53: "insufficient allowance",
-    0x54: "transfers halted (paused)",
-    0x55: "funds locked (lock-up)",
+    0x54: "transfers halted (paused, or books closed at a record date)",
+    0x55: "funds locked (lock-up, or principal still owed by the deal)",
     0x56: "invalid sender",
     0x57: "invalid receiver",
     0x58: "invalid operator",
@@ -85,10 +86,16 @@ def deploy_tranche(
     residual_recipient: Any,
     lockup_end: int = 0,
     roles: Mapping[str, Iterable[Any]] | None = None,
+    deal: Any = None,
 ) -> Any:
-    """Deploy a TrancheToken and grant ``roles`` (role name -> accounts), e.g. ``{"ISSUER_ROLE": [spv]}``."""
-    token, _ = deploy(load_project().TrancheToken, name, symbol, currency, registry, coupon_bps, lockup_end, admin,
+    """Deploy a TrancheToken, grant ``roles`` (role name -> accounts, e.g. ``{"CONTROLLER_ROLE": [trustee]}``)
+    and bind it to ``deal`` if given (the SPV, or in tests an account standing for it)."""
+    proj = load_project()
+    ensure_libraries(proj.TrancheToken, admin)
+    token, _ = deploy(proj.TrancheToken, name, symbol, currency, registry, coupon_bps, lockup_end, admin,
                       residual_recipient, sender=admin)
+    if deal is not None:
+        transact(token.bindDeal, deal, sender=admin)
     for role, holders in (roles or {}).items():
         if role not in TOKEN_ROLES:
             raise ValueError(f"unknown tranche role {role!r}; expected one of {TOKEN_ROLES}")
@@ -183,7 +190,7 @@ def allow_jurisdictions(registry: Any, admin: Any, codes: Iterable[int], allowed
 def issue(token: Any, issuer: Any, to: Any, amount: int, partition: bytes | None = None,
           data: bytes = b"") -> Receipt:
     """Issue ``amount`` tokens to ``to`` (unrestricted, or into ``partition``, e.g.
-    :data:`chainabs.chain.contracts.LOCKED`)."""
+    :data:`chainabs.chain.contracts.LOCKED`); ``issuer`` is the deal the token is bound to."""
     token = contract_at("TrancheToken", token)
     if partition is None or partition == UNRESTRICTED:
         return transact(token.issue, to, int(amount), data, sender=issuer)
@@ -211,6 +218,27 @@ def claim(token: Any, holder: Any, on_behalf_of: Any | None = None) -> tuple[int
         return (0, 0)
     event = receipt.event("FundsWithdrawn")
     return (int(event["interest"]), int(event["principal"]))
+
+
+def recover_wallet(token: Any, controller: Any, lost: Any, replacement: Any) -> Receipt:
+    """Move every unit and unclaimed credit of ``lost`` to ``replacement`` (a verified wallet of the same
+    investor, linked with :func:`link_wallets`)."""
+    token = contract_at("TrancheToken", token)
+    return transact(token.recoverWallet, lost, replacement, sender=controller)
+
+
+def link_wallets(registry: Any, agent: Any, wallets: Iterable[Any], investor_id: bytes) -> Receipt:
+    """Record in the identity registry that ``wallets`` belong to one investor (``investor_id``: a bytes32
+    reference to the KYC file, e.g. its hash)."""
+    registry = contract_at("IdentityRegistry", registry)
+    return transact(registry.setInvestorId, [str(w) for w in wallets], investor_id, sender=agent)
+
+
+def check_claim(token: Any, holder: Any) -> TransferCheck:
+    """What ``canClaim`` says about ``holder`` collecting its funds now."""
+    token = contract_at("TrancheToken", token)
+    code, reason = token.canClaim(holder)
+    return TransferCheck(int.from_bytes(bytes(code), "big"), bytes32_text(reason), "")
 
 
 def check_transfer(token: Any, sender: Any, to: Any, amount: int) -> TransferCheck:

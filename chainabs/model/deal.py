@@ -10,6 +10,9 @@ the reserve released to the equity class). It keeps the same conservation ledger
 
 from __future__ import annotations
 
+import calendar
+import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from enum import IntEnum
 
@@ -22,6 +25,45 @@ class Phase(IntEnum):
     OFFERING = 0
     ACTIVE = 1
     ENDED = 2
+    CANCELLED = 3
+
+
+class TermsRule(IntEnum):
+    """Solidity ``enum TermsRule`` (why ``SPV``'s constructor refused its arguments: ``InvalidTerms``)."""
+
+    CLASS_COUNT = 0
+    FEE_COUNT = 1
+    ZERO_ADDRESS = 2
+    DATES = 3
+    CLASS_TOKEN = 4
+    CLASS_SIZE = 5
+    FEE_RECIPIENT = 6
+    POOL_SIZE = 7
+    POOL_ORIGINATOR = 8
+
+
+SECONDS_PER_DAY = 86_400
+
+
+def add_months(timestamp: int, months: int) -> int:
+    """``DateLib.addMonths``: ``timestamp`` (unix, UTC) moved ``months`` calendar months later, same time of
+    day, the day clamped to the last day of a shorter month (Jan 31 + 1 month = Feb 28 or 29)."""
+    if months == 0:
+        return timestamp
+    day, seconds = divmod(timestamp, SECONDS_PER_DAY)
+    d = dt.date(1970, 1, 1) + dt.timedelta(days=day)
+    total = d.year * 12 + (d.month - 1) + months
+    year, month = divmod(total, 12)
+    month += 1
+    moved = dt.date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
+    return (moved - dt.date(1970, 1, 1)).days * SECONDS_PER_DAY + seconds
+
+
+def payment_date(first_payment: int, period_months: int, period: int) -> int:
+    """``SPV.paymentDate``: payment date of ``period`` (1-based; 0 answers the first payment date)."""
+    if period == 0:
+        return first_payment
+    return add_months(first_payment, (period - 1) * period_months)
 
 
 class DealModelError(ValueError):
@@ -42,11 +84,15 @@ class Ledger:
     collections: int = 0
     clean_up_proceeds: int = 0
     paid_to_originator: int = 0
+    refunded: int = 0
     fees_paid: int = 0
     fees_owed: int = 0
     distributed: int = 0
+    held_for_classes: int = 0
     reserve_balance: int = 0
     pending_collections: int = 0
+    deposits_returned: int = 0
+    deposits_returnable: int = 0
     unsettled_subscriptions: int = 0
 
     @property
@@ -56,14 +102,18 @@ class Ledger:
     @property
     def accounted(self) -> int:
         return (
-            self.paid_to_originator + self.fees_paid + self.fees_owed + self.distributed + self.reserve_balance
-            + self.pending_collections + self.unsettled_subscriptions
+            self.paid_to_originator + self.refunded + self.fees_paid + self.fees_owed + self.distributed
+            + self.held_for_classes + self.reserve_balance + self.pending_collections + self.deposits_returned
+            + self.deposits_returnable + self.unsettled_subscriptions
         )
 
     @property
     def held(self) -> int:
-        """What the SPV's currency balance must be."""
-        return self.fees_owed + self.reserve_balance + self.pending_collections + self.unsettled_subscriptions
+        """What the SPV's currency balance must be (at least: currency sent straight to it is in no book)."""
+        return (
+            self.fees_owed + self.held_for_classes + self.reserve_balance + self.pending_collections
+            + self.deposits_returnable + self.unsettled_subscriptions
+        )
 
     def check(self) -> None:
         """Raise AssertionError unless every unit received is accounted for."""
@@ -102,6 +152,8 @@ class DealModel:
     params: DealParams
     class_sizes: tuple[int, ...]
     reserve_initial: int
+    #: unix time after which nothing can be subscribed or closed and anyone may cancel (None: not modelled)
+    offering_deadline: int | None = None
     phase: Phase = Phase.OFFERING
     subscribed: list[int] = field(default_factory=list)
     state: DealState | None = None
@@ -111,19 +163,24 @@ class DealModel:
     fees_withdrawn: list[int] = field(default_factory=list)
     distributed: list[int] = field(default_factory=list)
     history: list[ClosedPeriod] = field(default_factory=list)
+    #: per class: (interest, principal) a close owed it and its token refused (held by the SPV)
+    held: list[tuple[int, int]] = field(default_factory=list)
     pending: PeriodReport | None = None
     pending_clean_up: int = 0
+    #: the defaulted loans' part of ``pending_clean_up`` (arrives as recoveries)
+    pending_clean_up_recoveries: int = 0
 
     def __post_init__(self) -> None:
         n = len(self.params.classes)
         if len(self.class_sizes) != n:
-            raise DealModelError("InvalidTerms", "one size and one token per class")
+            raise DealModelError("InvalidTerms", TermsRule.CLASS_COUNT, n)
         if sum(self.class_sizes) != self.params.original_pool_balance:
-            raise DealModelError("InvalidTerms", "class sizes must add up to the pool")
+            raise DealModelError("InvalidTerms", TermsRule.POOL_SIZE, 0)
         self.subscribed = [0] * n
         self.distributed = [0] * n
         self.fees_paid = [0] * len(self.params.fees)
         self.fees_withdrawn = [0] * len(self.params.fees)
+        self.held = [(0, 0)] * n
         self.tranches = [TrancheView(original_face=0, current_principal=0) for _ in range(n)]
         self.state = DealState(
             periods_closed=0,
@@ -139,9 +196,10 @@ class DealModel:
         )
 
     # ------------------------------------------------------------------------------------------ offering
-    def subscribe(self, class_index: int, amount: int) -> None:
-        """An investor pays ``amount`` and receives ``amount`` units of the class."""
+    def subscribe(self, class_index: int, amount: int, now: int | None = None) -> None:
+        """An investor pays ``amount`` and receives ``amount`` units of the class (at unix time ``now``)."""
         self._require(Phase.OFFERING)
+        self._check_deadline(now)
         if not 0 <= class_index < len(self.class_sizes):
             raise DealModelError("UnknownClass", class_index)
         if amount <= 0:
@@ -156,9 +214,10 @@ class DealModel:
         t.original_face += amount
         t.current_principal += amount
 
-    def close_deal(self) -> int:
+    def close_deal(self, now: int | None = None) -> int:
         """Pay the originator, fund the reserve; returns the purchase price."""
         self._require(Phase.OFFERING)
+        self._check_deadline(now)
         for i, (have, size) in enumerate(zip(self.subscribed, self.class_sizes)):
             if have != size:
                 raise DealModelError("NotFullySubscribed", i, have, size)
@@ -170,6 +229,25 @@ class DealModel:
         self.ledger.reserve_balance = self.reserve_initial
         self.state = replace(self.state, reserve_balance=self.reserve_initial)
         return price
+
+    def cancel_offering(self, *, arranger: bool = True, now: int | None = None) -> bool:
+        """``SPV.cancelOffering`` at unix time ``now``: the arranger at any time of the offering, anyone after its
+        deadline; returns whether the deadline had passed."""
+        self._require(Phase.OFFERING)
+        after = self.offering_deadline is not None and now is not None and now > self.offering_deadline
+        if not (arranger or after):
+            raise DealModelError("OfferingStillOpen", self.offering_deadline or 0)  # (the chain adds its time)
+        self.phase = Phase.CANCELLED
+        return after
+
+    def refund(self, units: int) -> int:
+        """``SPV.refund`` of a holder of ``units`` units (all classes together): one unit of currency each."""
+        self._require(Phase.CANCELLED)
+        if units <= 0:
+            raise DealModelError("NothingOwed")
+        self.ledger.refunded += units
+        self.ledger.unsettled_subscriptions -= units
+        return units
 
     # ------------------------------------------------------------------------------------------- periods
     def submit(self, report: PeriodReport) -> int:
@@ -187,22 +265,53 @@ class DealModel:
         """Pool balance at or below which the originator may call the deal."""
         return self.params.original_pool_balance * self.params.clean_up_call_bps // BPS
 
-    def exercise_clean_up_call(self) -> int:
-        """The originator buys the pending period's ending pool at par; returns the price."""
+    def exercise_clean_up_call(self, live: int | None = None, defaulted: int = 0) -> int:
+        """The originator buys what is left of the pool, priced from the asset registry: ``live`` (performing
+        and delinquent principal, which must equal the pending report's ending balance) at par, plus
+        ``defaulted`` (the defaulted loans' carrying value); returns the price. ``live`` None: a registry in
+        line with the report (scenario analysis)."""
         self._require(Phase.ACTIVE)
         if self.pending is None:
             raise DealModelError("NoReportPending", self.state.periods_closed + 1)
-        price = self.pending.pool_ending_balance
+        if live is None:
+            live = self.pending.pool_ending_balance
+        if live != self.pending.pool_ending_balance:
+            raise DealModelError("RegistryMismatch", self.pending.pool_ending_balance, live)
         level = self.clean_up_level()
-        if self.pending_clean_up != 0 or price == 0 or price > level:
-            raise DealModelError("CleanUpCallNotAvailable", price, level)
+        if self.pending_clean_up != 0 or live == 0 or live > level:
+            raise DealModelError("CleanUpCallNotAvailable", live, level)
+        price = live + defaulted
         self.pending_clean_up = price
+        self.pending_clean_up_recoveries = defaulted
         self.ledger.clean_up_proceeds += price
         self.ledger.pending_collections += price
         return price
 
-    def close_period(self) -> ClosedPeriod:
-        """Run the waterfall on the pending report and make the SPV's payments."""
+    def cancel_report(self) -> tuple[int, int]:
+        """``SPV.cancelReport``: the pending report's collections and a pending call's price become returnable;
+        returns (collections, call price)."""
+        self._require(Phase.ACTIVE)
+        if self.pending is None:
+            raise DealModelError("NoReportPending", self.state.periods_closed + 1)
+        collections = self.pending.cash_in
+        price = self.pending_clean_up
+        self.pending = None
+        self.pending_clean_up = 0
+        self.pending_clean_up_recoveries = 0
+        self.ledger.pending_collections = 0
+        self.ledger.deposits_returnable += collections + price
+        return collections, price
+
+    def withdraw_returned(self, amount: int) -> None:
+        """``SPV.withdrawReturned`` paying ``amount`` back to a depositor."""
+        if amount <= 0 or amount > self.ledger.deposits_returnable:
+            raise DealModelError("NothingOwed")
+        self.ledger.deposits_returnable -= amount
+        self.ledger.deposits_returned += amount
+
+    def close_period(self, refused: Collection[int] = ()) -> ClosedPeriod:
+        """Run the waterfall on the pending report and make the SPV's payments. ``refused``: classes whose token
+        cannot receive this close (their payment is held for them, ``SPV.heldForClass``)."""
         self._require(Phase.ACTIVE)
         if self.pending is None:
             raise DealModelError("NoReportPending", self.state.periods_closed + 1)
@@ -210,9 +319,11 @@ class DealModel:
         price = self.pending_clean_up
         effective = report
         if price:
+            recovered = self.pending_clean_up_recoveries
             effective = replace(
                 report,
-                prepayments=report.prepayments + price,
+                prepayments=report.prepayments + price - recovered,
+                recoveries=report.recoveries + recovered,
                 pool_ending_balance=0,
                 delinquent_30=0,
                 delinquent_60=0,
@@ -223,6 +334,7 @@ class DealModel:
         self.state = nxt
         self.pending = None
         self.pending_clean_up = 0
+        self.pending_clean_up_recoveries = 0
         self.ledger.pending_collections = 0
         self.ledger.reserve_balance = nxt.reserve_balance
         for i, amount in enumerate(res.fee_paid):
@@ -238,20 +350,32 @@ class DealModel:
             t.cumulative_write_down -= res.pdl_cured[i]
             interest = res.interest_paid[i] + (res.residual if i == n - 1 else 0)
             class_interest.append(interest)
-            self._distribute(i, interest, res.principal_paid[i])
+            self._pay_class(i, interest, res.principal_paid[i], refused)
             t.interest_shortfall = nxt.interest_shortfalls[i]
         closed = ClosedPeriod(nxt.periods_closed, report, res, nxt, tuple(class_interest), price)
         self.history.append(closed)
         return closed
 
-    def end_deal(self, *, legal_final: bool = False) -> tuple[int, int]:
-        """End the deal; returns (released to equity, final write-down)."""
+    def end_deal(
+        self, *, legal_final: bool = False, periods_outstanding: bool = False, trustee: bool = False,
+        recoveries_outstanding: int = 0, refused: Collection[int] = (),
+    ) -> tuple[int, int]:
+        """End the deal; returns (released to equity, final write-down). ``legal_final``: at or past legal
+        final; ``periods_outstanding``: a payment date on or before legal final has no closed period yet (only
+        the trustee may end then); ``recoveries_outstanding``: the registry's defaulted principal while the SPV
+        still owns the pool (an early end waits for it)."""
         self._require(Phase.ACTIVE)
         debt = sum(self.state.class_balances[:-1])
         if self.pending is not None:
             raise DealModelError("ReportPending", self.state.periods_closed + 1)
-        if not legal_final and (self.state.pool_balance != 0 or debt != 0):
-            raise DealModelError("CannotEnd", self.state.pool_balance, debt)
+        if legal_final:
+            if periods_outstanding and not trustee:
+                raise DealModelError("PeriodsOutstanding", self.state.periods_closed)
+        else:
+            if self.state.pool_balance != 0 or debt != 0:
+                raise DealModelError("CannotEnd", self.state.pool_balance, debt)
+            if recoveries_outstanding:
+                raise DealModelError("RecoveriesOutstanding", recoveries_outstanding)
         self.phase = Phase.ENDED
         final = 0
         for i, t in enumerate(self.tranches):
@@ -264,8 +388,30 @@ class DealModel:
         self.state = replace(self.state, class_balances=(0,) * n, pdl=(0,) * n, reserve_balance=0)
         self.ledger.reserve_balance = 0
         if released:
-            self._distribute(n - 1, released, 0)
+            self._pay_class(n - 1, released, 0, refused)
         return released, final
+
+    def redeem(self, class_index: int, units: int) -> None:
+        """Units of a settled tranche redeemed after the end (``TrancheToken`` retires their pro-rata share of the
+        current principal and of the write-down, rounded down, like ``DistributionMath.retained``)."""
+        if self.phase != Phase.ENDED or any(self.held[class_index]):
+            raise DealModelError("TransferBlocked", "PRINCIPAL_OWED")
+        t = self.tranches[class_index]
+        supply = t.original_face
+        left = supply - units
+        t.current_principal = t.current_principal * left // supply
+        t.cumulative_write_down = t.cumulative_write_down * left // supply
+        t.original_face = left
+
+    def release_held(self, class_index: int) -> tuple[int, int]:
+        """``SPV.releaseHeld``: what is held for the class reaches its token; returns (interest, principal)."""
+        interest, principal = self.held[class_index]
+        if interest + principal == 0:
+            raise DealModelError("NothingOwed")
+        self.held[class_index] = (0, 0)
+        self.ledger.held_for_classes -= interest + principal
+        self._distribute(class_index, interest, principal)
+        return interest, principal
 
     def fee_owed(self, fee_index: int) -> int:
         """What fee ``fee_index`` earned and was not paid out yet (``SPV.feeOwed``)."""
@@ -282,6 +428,17 @@ class DealModel:
         return amount
 
     # ----------------------------------------------------------------------------------------- internals
+    def _pay_class(self, i: int, interest: int, principal: int, refused: Collection[int]) -> None:
+        """Deliver to class ``i``'s token, or hold for it when its token refuses (``SPVBooks.payClass``)."""
+        if interest + principal == 0:
+            return
+        if i in refused:
+            held = self.held[i]
+            self.held[i] = (held[0] + interest, held[1] + principal)
+            self.ledger.held_for_classes += interest + principal
+            return
+        self._distribute(i, interest, principal)
+
     def _distribute(self, i: int, interest: int, principal: int) -> None:
         if interest + principal == 0:
             return
@@ -291,6 +448,10 @@ class DealModel:
         t.current_principal -= principal
         self.distributed[i] += interest + principal
         self.ledger.distributed += interest + principal
+
+    def _check_deadline(self, now: int | None) -> None:
+        if self.offering_deadline is not None and now is not None and now > self.offering_deadline:
+            raise DealModelError("OfferingExpired", self.offering_deadline)  # (the chain adds its time)
 
     def _require(self, phase: Phase) -> None:
         if self.phase != phase:

@@ -87,6 +87,9 @@ class Dates(_Model):
     first_payment: date
     frequency_months: Annotated[int, Field(ge=1, le=MAX_PERIOD_MONTHS)]
     legal_final: date
+    #: Last day of the offering (subscriptions and closing until the end of that day, UTC); after it anyone
+    #: may cancel the offering and subscribers are refunded. Default: the closing date.
+    offering_deadline: date | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> Dates:
@@ -96,7 +99,16 @@ class Dates(_Model):
             if db < da or (b != "closing" and db == da):
                 rel = "on or after" if b == "closing" else "after"
                 raise ValueError(f"dates.{b}: {db} must be {rel} dates.{a} ({da})")
+        deadline = self.offering_deadline
+        if deadline is not None and not self.closing <= deadline < self.first_payment:
+            raise ValueError(f"dates.offering_deadline: {deadline} must be on or after dates.closing ({self.closing}) "
+                             f"and before dates.first_payment ({self.first_payment})")
         return self
+
+    @property
+    def offering_end(self) -> date:
+        """The last day of the offering (``offering_deadline``, else the closing date)."""
+        return self.offering_deadline or self.closing
 
 
 class Pool(_Model):

@@ -27,10 +27,13 @@ class DealTimes:
     closing: int
     first_payment: int
     legal_final: int
+    #: last second of the offering (the end of the offering's last day)
+    offering_deadline: int
 
     @classmethod
     def from_spec(cls, spec: DealSpec, closing_at: int | None = None) -> DealTimes:
-        """The spec's dates at 00:00 UTC, shifted by whole days so that closing is ``closing_at`` if given."""
+        """The spec's dates at 00:00 UTC (the offering deadline at the end of its day), shifted by whole days so
+        that closing is ``closing_at`` if given."""
 
         def ts(d: dt.date) -> int:
             return int(dt.datetime(d.year, d.month, d.day, tzinfo=dt.timezone.utc).timestamp())
@@ -39,7 +42,9 @@ class DealTimes:
         shift = 0
         if closing_at is not None:
             shift = ((closing_at - closing) // SECONDS_PER_DAY + 1) * SECONDS_PER_DAY
-        return cls(closing + shift, ts(spec.dates.first_payment) + shift, ts(spec.dates.legal_final) + shift)
+        deadline = ts(spec.dates.offering_end) + SECONDS_PER_DAY - 1
+        return cls(closing + shift, ts(spec.dates.first_payment) + shift, ts(spec.dates.legal_final) + shift,
+                   deadline + shift)
 
     @classmethod
     def after(cls, spec: DealSpec, now: int) -> DealTimes:

@@ -10,8 +10,8 @@ library ComplianceCodes {
     bytes1 internal constant TRANSFER_SUCCESS = 0x51;
     bytes1 internal constant INSUFFICIENT_BALANCE = 0x52;
     bytes1 internal constant INSUFFICIENT_ALLOWANCE = 0x53;
-    bytes1 internal constant TRANSFERS_HALTED = 0x54; // paused
-    bytes1 internal constant FUNDS_LOCKED = 0x55; // lock-up active
+    bytes1 internal constant TRANSFERS_HALTED = 0x54; // paused, or books closed at a record date
+    bytes1 internal constant FUNDS_LOCKED = 0x55; // lock-up active, or redemption of principal the deal owes
     bytes1 internal constant INVALID_SENDER = 0x56;
     bytes1 internal constant INVALID_RECEIVER = 0x57;
     bytes1 internal constant INVALID_OPERATOR = 0x58;
@@ -35,4 +35,7 @@ library ComplianceCodes {
     bytes32 internal constant MIN_HOLDING_RECEIVER = "MIN_HOLDING_RECEIVER";
     bytes32 internal constant MAX_HOLDERS = "MAX_HOLDERS";
     bytes32 internal constant INVALID_PARTITION = "INVALID_PARTITION";
+    bytes32 internal constant BOOKS_CLOSED = "BOOKS_CLOSED";
+    bytes32 internal constant PRINCIPAL_OWED = "PRINCIPAL_OWED";
+    bytes32 internal constant NOT_SAME_INVESTOR = "NOT_SAME_INVESTOR";
 }

@@ -17,6 +17,7 @@ contract IdentityRegistry is AccessControl, IIdentityRegistry {
     mapping(address investor => Identity) private _identities;
     /// @dev Bit `j & 255` of word `j >> 8` is set when jurisdiction `j` is allowed.
     mapping(uint256 word => uint256 bits) private _allowedJurisdictions;
+    mapping(address wallet => bytes32 investorId) private _investorIds;
 
     /// @param admin Receives DEFAULT_ADMIN_ROLE (jurisdiction policy, role management).
     constructor(address admin) {
@@ -52,6 +53,8 @@ contract IdentityRegistry is AccessControl, IIdentityRegistry {
     function removeInvestor(address investor) external onlyRole(KYC_AGENT_ROLE) {
         if (!_identities[investor].verified) revert IdentityNotRegistered(investor);
         delete _identities[investor];
+        // The investor id stays: a removed (e.g. compromised) wallet can still be recovered to another wallet
+        // of the same investor.
         emit InvestorRemoved(msg.sender, investor);
     }
 
@@ -60,6 +63,36 @@ contract IdentityRegistry is AccessControl, IIdentityRegistry {
         if (!_identities[investor].verified) revert IdentityNotRegistered(investor);
         _identities[investor].frozen = frozen;
         emit InvestorFrozen(msg.sender, investor, frozen);
+    }
+
+    /// @inheritdoc IIdentityRegistry
+    function setInvestorId(address[] calldata wallets, bytes32 investorId) external onlyRole(KYC_AGENT_ROLE) {
+        for (uint256 i; i < wallets.length; ++i) {
+            address wallet = wallets[i];
+            if (!_identities[wallet].verified) revert IdentityNotRegistered(wallet);
+            _investorIds[wallet] = investorId;
+            emit InvestorIdSet(msg.sender, wallet, investorId);
+        }
+    }
+
+    /// @inheritdoc IIdentityRegistry
+    function investorIdOf(address wallet) external view returns (bytes32) {
+        return _investorIds[wallet];
+    }
+
+    /// @inheritdoc IIdentityRegistry
+    function isSameInvestor(address a, address b) external view returns (bool) {
+        bytes32 id = _investorIds[a];
+        return id != bytes32(0) && id == _investorIds[b];
+    }
+
+    /// @inheritdoc IIdentityRegistry
+    function claimBlocker(address holder) external view returns (bytes32) {
+        Identity storage id = _identities[holder];
+        if (!id.verified) return C.SENDER_NOT_VERIFIED;
+        if (id.expiry <= block.timestamp) return C.SENDER_EXPIRED;
+        if (id.frozen) return C.SENDER_FROZEN;
+        return C.OK;
     }
 
     /// @inheritdoc IIdentityRegistry

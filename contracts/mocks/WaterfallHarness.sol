@@ -29,15 +29,6 @@ contract WaterfallHarness {
         gasUsed -= gasleft();
     }
 
-    /// @notice `Waterfall.closePeriodLinked`: the same close through the deployed, linked library.
-    function closePeriodLinked(DealParams memory p, DealState memory s, PeriodReport memory r)
-        external
-        pure
-        returns (PeriodResult memory res, DealState memory next)
-    {
-        return Waterfall.closePeriodLinked(p, s, r);
-    }
-
     /// @notice `Waterfall.validateParams`.
     function validateParams(DealParams memory p) external pure {
         Waterfall.validateParams(p);

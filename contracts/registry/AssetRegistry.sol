@@ -30,6 +30,8 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
     struct Pool {
         address originator;
         bool isSealed;
+        bool sold; // has left its originator once (true sale): servicing and repurchases are possible from then
+
         uint16 regionBuckets; // distinct region codes in the pool (dense indices 0 .. regionBuckets - 1)
         uint16 industryBuckets;
         address owner;
@@ -69,7 +71,9 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
     mapping(uint256 assetId => uint256 packed) private _assets;
     mapping(uint256 assetId => address) private _looseOwner; // owner of released (repurchased) assets
     mapping(address owner => uint256) private _holdings;
+    // slither-disable-next-line uninitialized-state -- written through storage pointers (_reduce) and by AssetLib.flushBuckets at its slot
     mapping(uint256 poolId => Buckets[2]) private _buckets; // by Bucket kind: Region, Industry
+    // slither-disable-next-line uninitialized-state -- written through the storage pointers of _flush and _moveTally
     mapping(uint256 poolId => Tally[9]) private _tallies; // by status; Performing derived, not stored
 
     constructor(address admin) ERC721("ChainABS Asset Certificate", "ABSA") {
@@ -142,6 +146,7 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
         if (to == address(0)) revert InvalidPoolReceiver(poolId, to);
         p.owner = to;
         p.approved = address(0);
+        if (!p.sold && to != p.originator) p.sold = true;
         uint256 count = p.count;
         _holdings[from] -= count;
         _holdings[to] += count;
@@ -169,7 +174,7 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
             AssetStatus from = s.statusOf();
             if (from == AssetStatus.Repurchased) revert AssetNotPooled(id);
             uint256 poolId = s.poolOf();
-            Pool storage p = _sealedPool(poolId);
+            Pool storage p = _soldPool(poolId);
             AssetStatus to = u.status;
             if (!AssetLib.isLegalTransition(from, to)) revert IllegalTransition(id, from, to);
             uint256 oldPrincipal = s.principalOf();
@@ -192,7 +197,7 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
         AssetStatus from = s.statusOf();
         if (from == AssetStatus.Repurchased) revert AssetNotPooled(assetId);
         uint256 poolId = s.poolOf();
-        Pool storage p = _sealedPool(poolId);
+        Pool storage p = _soldPool(poolId);
         address owner = p.owner;
         _checkPoolOperator(p, poolId, owner);
         if (!AssetLib.isActive(from) && from != AssetStatus.Defaulted) {
@@ -272,7 +277,7 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
         uint256 n = LibBit.popCount(mask);
         codes = new uint8[](n);
         principals = new uint256[](n);
-        uint256 j;
+        uint256 j = 0;
         for (uint256 m = mask; m != 0; m &= m - 1) {
             uint256 code = LibBit.ffs(m);
             codes[j] = uint8(code);
@@ -332,9 +337,11 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
     }
 
     /// @inheritdoc IAssetRegistry
-    function verifyLeaf(uint256 poolId, bytes32 leaf, bytes32[] calldata proof) public view returns (bool) {
+    function verifyRecordHash(uint256 poolId, bytes32 recordHash, bytes32[] calldata proof) public view returns (bool) {
         Pool storage p = _pool(poolId);
-        return p.isSealed && MerkleProof.verifyCalldata(proof, p.root, leaf);
+        // The leaf is hashed here from the record hash: an internal node of the tree (a hash of 64 bytes) can
+        // never pass for a leaf (a hash of a 32-byte record hash), whatever proof comes with it.
+        return p.isSealed && MerkleProof.verifyCalldata(proof, p.root, keccak256(bytes.concat(recordHash)));
     }
 
     /// @inheritdoc IAssetRegistry
@@ -343,8 +350,7 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
         view
         returns (bool)
     {
-        bytes32 leaf = _leafOf(_pool(poolId).originator, record);
-        return verifyLeaf(poolId, leaf, proof);
+        return verifyRecordHash(poolId, keccak256(abi.encode(_pool(poolId).originator, record)), proof);
     }
 
     // ------------------------------------------------------------------ ERC-721 / ERC-165
@@ -358,6 +364,16 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
     /// @inheritdoc AccessControl
     function supportsInterface(bytes4 interfaceId) public view override(ERC721, AccessControl) returns (bool) {
         return interfaceId == type(IAssetRegistry).interfaceId || super.supportsInterface(interfaceId);
+    }
+
+    /// @dev Pooled assets move only with their pool (`approvePool`), so they cannot be approved one by one: an
+    /// approval granted while an asset is pooled would otherwise survive a pool transfer or a repurchase.
+    function _approve(address to, uint256 tokenId, address auth, bool emitEvent) internal override {
+        if (to != address(0)) {
+            uint256 s = _assets[tokenId];
+            if (s != 0 && s.statusOf() != AssetStatus.Repurchased) revert AssetInPool(tokenId, s.poolOf());
+        }
+        super._approve(to, tokenId, auth, emitEvent);
     }
 
     /// @dev Pooled assets resolve to their pool's owner; released ones to their own owner.
@@ -446,7 +462,7 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
         );
         p.registered = uint64(first + n);
         p.count += uint64(n);
-        p.principal = (p.principal + principal).toUint128();
+        p.principal = (uint256(p.principal) + principal).toUint128();
         p.rateWeighted += AssetLib.get(AssetLib.M_RATE_WEIGHTED);
         p.maturityWeighted += AssetLib.get(AssetLib.M_MATURITY_WEIGHTED);
         p.leafChain = chainHash;
@@ -555,5 +571,12 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
     function _sealedPool(uint256 poolId) private view returns (Pool storage p) {
         p = _pool(poolId);
         if (!p.isSealed) revert PoolNotSealed(poolId);
+    }
+
+    /// @dev A sealed pool that has been sold: between its seal and its sale a pool is frozen (nothing leaves it,
+    /// no status or principal moves), so that its buyer pays for exactly the cut-off tape.
+    function _soldPool(uint256 poolId) private view returns (Pool storage p) {
+        p = _sealedPool(poolId);
+        if (!p.sold) revert PoolAwaitingSale(poolId);
     }
 }

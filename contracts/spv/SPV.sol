@@ -9,31 +9,41 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {SSTORE2} from "solady/utils/SSTORE2.sol";
 
 import {Waterfall} from "./Waterfall.sol";
+import {SPVOffering} from "./SPVOffering.sol";
+import {SPVSettlement} from "./SPVSettlement.sol";
+import {
+    SPVBooks, DealStorage, SPVRefs, Core, ClassBook, FeeBook, Progress, Held
+} from "./SPVStorage.sol";
 import {DealParams, DealState, IWaterfall, PeriodReport, PeriodResult} from "../../interfaces/IWaterfall.sol";
-import {ISPV, Ledger, Phase, SPVTerms} from "../../interfaces/ISPV.sol";
+import {ISPV, Ledger, Phase, SPVTerms, TermsRule} from "../../interfaces/ISPV.sol";
 import {ISPVTranche} from "../../interfaces/ISPVDependencies.sol";
 import {IAssetRegistry} from "../../interfaces/IAssetRegistry.sol";
 
 /// @title SPV
 /// @notice One securitization deal on chain: offering (payment and delivery of tranche tokens in one
-/// transaction), closing (true sale of the pool, reserve funded), one waterfall run per payment date,
-/// clean-up call, end of life. Every unit of currency is accounted for in `ledger()`.
-/// @dev The waterfall's terms are stored once as code (SSTORE2) and read in one EXTCODECOPY per close; the
-/// close loops over classes, fees and triggers only, so its cost does not depend on holders or assets.
+/// transaction, a deadline, cancellation and refunds), closing (true sale of the pool, reserve funded), one
+/// waterfall run per payment date, clean-up call, end of life. Every unit of currency is accounted for in
+/// `ledger()`.
+/// @dev The period path (report, close) lives here with the waterfall inlined; the offering and the end of
+/// life live in the linked libraries `SPVOffering` and `SPVSettlement`, which work on the same `DealStorage`.
+/// The waterfall's terms are stored once as code (SSTORE2) and read in one EXTCODECOPY per close; the close
+/// loops over classes, fees and triggers only, so its cost does not depend on holders or assets.
 contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
     using SafeERC20 for IERC20;
     using SafeCast for uint256;
+    using SPVBooks for DealStorage;
 
-    /// @notice Closes the deal (and administers it through DEFAULT_ADMIN_ROLE where granted).
+    /// @notice Closes the deal, cancels the offering (and administers it through DEFAULT_ADMIN_ROLE).
     bytes32 public constant ARRANGER_ROLE = keccak256("ARRANGER_ROLE");
     /// @notice Deposits collections and submits period reports.
     bytes32 public constant SERVICER_ROLE = keccak256("SERVICER_ROLE");
-    /// @notice Changes fee recipients.
+    /// @notice Changes fee recipients, cancels a pending report, ends a deal past legal final.
     bytes32 public constant TRUSTEE_ROLE = keccak256("TRUSTEE_ROLE");
     /// @notice Subscribes the retained slice and holds the clean-up call.
     bytes32 public constant ORIGINATOR_ROLE = keccak256("ORIGINATOR_ROLE");
-    /// @notice Days in a 30/360 month.
-    uint256 private constant DAYS_PER_MONTH = 30;
+    /// @dev Smallest class relative to the pool: each class's per-unit accumulators then hold 2**8 times the
+    /// pool before they could overflow.
+    uint256 private constant MIN_CLASS_SHIFT = 24;
 
     IERC20 private immutable _currency;
     IAssetRegistry private immutable _registry;
@@ -41,109 +51,60 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
     address private immutable _originator;
     uint64 private immutable _firstPaymentDate;
     uint64 private immutable _legalFinalDate;
+    uint64 private immutable _offeringDeadline;
     uint256 private immutable _reserveInitial;
     uint256 private immutable _delinquencyAlertBps;
-    uint256 private immutable _periodSeconds;
+    uint256 private immutable _periodMonths;
     address private immutable _paramsPointer;
     bytes32 private immutable _retainedPartition;
-
-    /// @dev Storage is packed so that a period close reads and writes as few slots as possible: amounts
-    /// are uint128 (SafeCast on every write), per-class and per-fee books are one slot each.
-    struct Core {
-        uint32 triggersBreached;
-        Phase phase;
-        bool cleanUpPending;
-        uint128 poolBalance;
-    }
-
-    struct ClassBook {
-        uint128 balance;
-        uint128 pdl;
-    }
-
-    /// @dev The class token lives next to the shortfall: a close reads both in one slot.
-    struct ClassExtra {
-        uint96 interestShortfall;
-        address token;
-    }
-
-    struct FeeBook {
-        uint128 shortfall;
-        uint128 paid;
-    }
-
-    struct Cash {
-        uint128 reserveBalance;
-        uint128 pendingCollections;
-    }
-
-    /// @dev The period count shares its slot with the loss totals, so that the first default of a deal
-    /// writes a slot that is already non-zero (a pool is at most 8 classes of 2**96 units: 112 bits suffice).
-    struct Progress {
-        uint32 periodsClosed;
-        uint112 cumulativeDefaults;
-        uint112 cumulativeRecoveries;
-    }
-
-    struct Totals {
-        uint128 subscriptions;
-        uint128 reserveFunded;
-        uint128 collections;
-        uint128 cleanUpProceeds;
-        uint128 paidToOriginator;
-        uint128 pendingCleanUpPrice;
-    }
-
     uint256 private immutable _classCount;
     uint256 private immutable _feeCount;
 
-    Core private _core;
-    Cash private _cash;
-    Progress private _progress;
-    Totals private _totals;
-    bytes32 private _pendingHash;
-    ClassBook[8] private _books;
-    ClassExtra[8] private _extra;
-    FeeBook[8] private _fees;
-    uint256[8] private _subscribed;
-    /// @dev Per fee: what its recipients have been paid out of `FeeBook.paid` (earned).
-    uint256[8] private _feeWithdrawn;
-    address[8] private _feeRecipients;
+    DealStorage private _s;
 
-    /// @param terms_ currency, registry, pool, originator, dates, reserve and alert levels
+    /// @param terms_ currency, registry, pool, originator, dates, reserve, alert level, offering deadline
     /// @param params the waterfall terms (validated by `Waterfall.validateParams`)
     /// @param classSizes original face of each class; must add up to `params.originalPoolBalance`
-    /// @param classTokens tranche token of each class, seniority order (the SPV needs ISSUER and DISTRIBUTOR roles)
-    /// @param feeRecipients recipient of each fee of `params.fees`
+    /// @param classTokens_ tranche token of each class, seniority order: fresh tokens of the deal currency,
+    /// distinct, to be bound to this SPV (`bindDeal`) before the offering
+    /// @param feeRecipients_ recipient of each fee of `params.fees`
     /// @param retainedPartition the tokens' lock-up partition used by `subscribeRetained`
     /// @param admin receives DEFAULT_ADMIN_ROLE and ARRANGER_ROLE
     constructor(
         SPVTerms memory terms_,
         DealParams memory params,
         uint256[] memory classSizes,
-        address[] memory classTokens,
-        address[] memory feeRecipients,
+        address[] memory classTokens_,
+        address[] memory feeRecipients_,
         bytes32 retainedPartition,
         address admin
     ) {
         Waterfall.validateParams(params);
         uint256 n = params.classes.length;
-        if (classSizes.length != n || classTokens.length != n) revert InvalidTerms("one size and one token per class");
-        if (feeRecipients.length != params.fees.length) revert InvalidTerms("one recipient per fee");
-        if (terms_.currency == address(0) || terms_.registry == address(0) || terms_.originator == address(0)) {
-            revert InvalidTerms("zero address");
+        if (classSizes.length != n || classTokens_.length != n) revert InvalidTerms(TermsRule.ClassCount, n);
+        if (feeRecipients_.length != params.fees.length) revert InvalidTerms(TermsRule.FeeCount, params.fees.length);
+        if (
+            terms_.currency == address(0) || terms_.registry == address(0) || terms_.originator == address(0)
+                || admin == address(0)
+        ) revert InvalidTerms(TermsRule.ZeroAddress, 0);
+        if (terms_.legalFinalDate <= terms_.firstPaymentDate || terms_.offeringDeadline >= terms_.firstPaymentDate) {
+            revert InvalidTerms(TermsRule.Dates, 0);
         }
-        if (admin == address(0)) revert InvalidTerms("zero admin");
-        if (terms_.legalFinalDate <= terms_.firstPaymentDate) revert InvalidTerms("legal final before first payment");
-        uint256 total;
+        _checkTokens(terms_.currency, classTokens_);
+        uint256 total = 0;
         for (uint256 i; i < n; ++i) {
-            if (classTokens[i] == address(0)) revert InvalidTerms("zero class token");
             total += classSizes[i];
         }
-        for (uint256 i; i < feeRecipients.length; ++i) {
-            if (feeRecipients[i] == address(0)) revert InvalidTerms("zero fee recipient");
+        if (total != params.originalPoolBalance) revert InvalidTerms(TermsRule.PoolSize, 0);
+        for (uint256 i; i < n; ++i) {
+            if (classSizes[i] == 0 || classSizes[i] << MIN_CLASS_SHIFT < total) revert InvalidTerms(TermsRule.ClassSize, i);
         }
-        if (total != params.originalPoolBalance) revert InvalidTerms("class sizes must add up to the pool");
+        for (uint256 k; k < feeRecipients_.length; ++k) {
+            if (feeRecipients_[k] == address(0)) revert InvalidTerms(TermsRule.FeeRecipient, k);
+        }
+        if (IAssetRegistry(terms_.registry).poolInfo(terms_.poolId).originator != terms_.originator) {
+            revert InvalidTerms(TermsRule.PoolOriginator, terms_.poolId);
+        }
 
         _currency = IERC20(terms_.currency);
         _registry = IAssetRegistry(terms_.registry);
@@ -151,33 +112,51 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
         _originator = terms_.originator;
         _firstPaymentDate = terms_.firstPaymentDate;
         _legalFinalDate = terms_.legalFinalDate;
+        _offeringDeadline = terms_.offeringDeadline;
         _reserveInitial = terms_.reserveInitial;
         _delinquencyAlertBps = terms_.delinquencyAlertBps;
-        _periodSeconds = params.periodMonths * DAYS_PER_MONTH * 1 days;
+        _periodMonths = params.periodMonths;
         _paramsPointer = SSTORE2.write(abi.encode(params));
         _retainedPartition = retainedPartition;
 
         _classCount = n;
-        _feeCount = feeRecipients.length;
-        for (uint256 k; k < feeRecipients.length; ++k) {
-            _feeRecipients[k] = feeRecipients[k];
+        _feeCount = feeRecipients_.length;
+        for (uint256 k; k < feeRecipients_.length; ++k) {
+            _s.feeRecipients[k] = feeRecipients_[k];
         }
         for (uint256 i; i < n; ++i) {
-            _books[i].balance = classSizes[i].toUint128();
-            _extra[i].token = classTokens[i];
+            _s.books[i].balance = classSizes[i].toUint128();
+            _s.extra[i].token = classTokens_[i];
         }
-        _core.poolBalance = total.toUint128();
+        _s.core.poolBalance = total.toUint128();
 
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(ARRANGER_ROLE, admin);
         _grantRole(ORIGINATOR_ROLE, terms_.originator);
     }
 
+    /// @dev Each class token: the deal currency, nothing issued, issuance open, not bound to another deal,
+    /// and used by one class only.
+    function _checkTokens(address currency_, address[] memory tokens) private view {
+        for (uint256 i; i < tokens.length; ++i) {
+            ISPVTranche token = ISPVTranche(tokens[i]);
+            if (address(token) == address(0)) revert InvalidTerms(TermsRule.ClassToken, i);
+            for (uint256 j; j < i; ++j) {
+                if (tokens[j] == address(token)) revert InvalidTerms(TermsRule.ClassToken, i);
+            }
+            address bound = token.deal();
+            if (
+                token.currency() != currency_ || token.totalSupply() != 0 || !token.isIssuable()
+                    || (bound != address(0) && bound != address(this))
+            ) revert InvalidTerms(TermsRule.ClassToken, i);
+        }
+    }
+
     // ============================================================================================ views
 
     /// @inheritdoc ISPV
     function phase() external view returns (Phase) {
-        return _core.phase;
+        return _s.core.phase;
     }
 
     /// @inheritdoc ISPV
@@ -190,7 +169,8 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
             firstPaymentDate: _firstPaymentDate,
             legalFinalDate: _legalFinalDate,
             reserveInitial: _reserveInitial,
-            delinquencyAlertBps: _delinquencyAlertBps
+            delinquencyAlertBps: _delinquencyAlertBps,
+            offeringDeadline: _offeringDeadline
         });
     }
 
@@ -199,140 +179,111 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
         return SSTORE2.read(_paramsPointer);
     }
 
-    function _dealParams() private view returns (DealParams memory) {
-        return abi.decode(SSTORE2.read(_paramsPointer), (DealParams));
-    }
-
     /// @inheritdoc ISPV
     function dealState() public view returns (DealState memory) {
-        return _loadState();
+        return _s.loadState(_classCount, _feeCount);
     }
 
     /// @inheritdoc ISPV
-    function classTokens() external view returns (address[] memory) {
+    function classTokens() external view returns (address[] memory tokens) {
         uint256 n = _classCount;
-        address[] memory tokens = new address[](n);
+        tokens = new address[](n);
         for (uint256 i; i < n; ++i) {
-            tokens[i] = _extra[i].token;
+            tokens[i] = _s.extra[i].token;
         }
-        return tokens;
     }
 
     /// @inheritdoc ISPV
-    function feeRecipients() external view returns (address[] memory) {
+    function feeRecipients() external view returns (address[] memory recipients) {
         uint256 f = _feeCount;
-        address[] memory recipients = new address[](f);
+        recipients = new address[](f);
         for (uint256 k; k < f; ++k) {
-            recipients[k] = _feeRecipients[k];
+            recipients[k] = _s.feeRecipients[k];
         }
-        return recipients;
     }
 
     /// @inheritdoc ISPV
     function paymentDate(uint256 period) public view returns (uint256) {
-        if (period == 0) return _firstPaymentDate;
-        return uint256(_firstPaymentDate) + (period - 1) * _periodSeconds;
+        return SPVBooks.paymentDate(_firstPaymentDate, _periodMonths, period);
     }
 
     /// @inheritdoc ISPV
     function subscribed(uint256 classIndex) external view returns (uint256) {
         _checkClass(classIndex);
-        return _subscribed[classIndex];
+        return _s.subscribed[classIndex];
     }
 
     /// @inheritdoc ISPV
     function distributedToClass(uint256 classIndex) external view returns (uint256) {
         _checkClass(classIndex);
-        ISPVTranche token = ISPVTranche(_extra[classIndex].token);
+        ISPVTranche token = ISPVTranche(_s.extra[classIndex].token);
         return token.totalInterestDistributed() + token.totalPrincipalDistributed();
+    }
+
+    /// @inheritdoc ISPV
+    function heldForClass(uint256 classIndex) external view returns (uint256, uint256) {
+        _checkClass(classIndex);
+        Held memory h = _s.held[classIndex];
+        return (h.interest, h.principal);
+    }
+
+    /// @inheritdoc ISPV
+    function returnable(address depositor) external view returns (uint256) {
+        return _s.returnable[depositor];
     }
 
     /// @inheritdoc ISPV
     function feePaidTotal(uint256 feeIndex) external view returns (uint256) {
         if (feeIndex >= _feeCount) revert UnknownFee(feeIndex);
-        return _fees[feeIndex].paid;
+        return _s.fees[feeIndex].paid;
     }
 
     /// @inheritdoc ISPV
-    function feeOwed(uint256 feeIndex) public view returns (uint256) {
+    function feeOwed(uint256 feeIndex) external view returns (uint256) {
         if (feeIndex >= _feeCount) revert UnknownFee(feeIndex);
-        return _fees[feeIndex].paid - _feeWithdrawn[feeIndex];
+        return _s.fees[feeIndex].paid - _s.feeWithdrawn[feeIndex];
     }
 
     /// @inheritdoc ISPV
     function pendingReportHash() external view returns (bytes32) {
-        return _pendingHash;
+        return _s.pendingHash;
     }
 
     /// @inheritdoc ISPV
     function pendingCleanUpPrice() external view returns (uint256) {
-        return _totals.pendingCleanUpPrice;
+        return _s.totals.pendingCleanUpPrice;
     }
 
     /// @inheritdoc ISPV
-    function ledger() external view returns (Ledger memory l) {
-        Totals memory t = _totals;
-        l.subscriptions = t.subscriptions;
-        l.reserveFunded = t.reserveFunded;
-        l.collections = t.collections;
-        l.cleanUpProceeds = t.cleanUpProceeds;
-        l.paidToOriginator = t.paidToOriginator;
-        for (uint256 i; i < _feeCount; ++i) {
-            uint256 withdrawn = _feeWithdrawn[i];
-            l.feesPaid += withdrawn;
-            l.feesOwed += _fees[i].paid - withdrawn;
-        }
-        // What each tranche token received from the SPV is in the token's own books.
-        for (uint256 i; i < _classCount; ++i) {
-            ISPVTranche token = ISPVTranche(_extra[i].token);
-            l.distributed += token.totalInterestDistributed() + token.totalPrincipalDistributed();
-        }
-        l.reserveBalance = _cash.reserveBalance;
-        l.pendingCollections = uint256(_cash.pendingCollections) + t.pendingCleanUpPrice;
-        l.unsettledSubscriptions = _core.phase == Phase.Offering ? t.subscriptions : 0;
+    function ledger() external view returns (Ledger memory) {
+        return SPVSettlement.ledger(_s, _refs());
     }
 
     // ========================================================================================= offering
 
     /// @inheritdoc ISPV
     function subscribe(uint256 classIndex, uint256 amount) external nonReentrant {
-        _subscribe(classIndex, amount, false);
+        SPVOffering.subscribe(_s, _refs(), classIndex, amount, false);
     }
 
     /// @inheritdoc ISPV
     function subscribeRetained(uint256 classIndex, uint256 amount) external nonReentrant onlyRole(ORIGINATOR_ROLE) {
-        _subscribe(classIndex, amount, true);
+        SPVOffering.subscribe(_s, _refs(), classIndex, amount, true);
     }
 
     /// @inheritdoc ISPV
     function closeDeal() external nonReentrant onlyRole(ARRANGER_ROLE) {
-        _requirePhase(Phase.Offering);
-        uint256 n = _classCount;
-        for (uint256 i; i < n; ++i) {
-            uint256 have = _subscribed[i];
-            uint256 size = _books[i].balance;
-            if (have != size) revert NotFullySubscribed(i, have, size);
-        }
-        // The pool must be sealed (cut-off tape committed), still the originator's, and of the deal's size.
-        IAssetRegistry.PoolInfo memory pool = _registry.poolInfo(_poolId);
-        uint256 dealPrincipal = _core.poolBalance;
-        if (!pool.isSealed || pool.owner != _originator || pool.cutoffPrincipal != dealPrincipal) {
-            revert PoolNotReady(_poolId, pool.cutoffPrincipal, dealPrincipal, pool.isSealed, pool.owner);
-        }
-        _core.phase = Phase.Active;
-        uint256 price = _totals.subscriptions;
-        _totals.paidToOriginator = price.toUint128();
-        _cash.reserveBalance = _reserveInitial.toUint128();
-        _totals.reserveFunded = _reserveInitial.toUint128();
-        // True sale: the pool's certificates move to the SPV in the same transaction as the payment.
-        _registry.transferPool(_poolId, address(this));
-        // Each tranche token pulls its distributions; one standing approval saves an approval per payment.
-        for (uint256 i; i < n; ++i) {
-            _currency.forceApprove(_extra[i].token, type(uint256).max);
-        }
-        if (_reserveInitial > 0) _currency.safeTransferFrom(msg.sender, address(this), _reserveInitial);
-        _currency.safeTransfer(_originator, price);
-        emit DealClosed(_poolId, msg.sender, price, _reserveInitial);
+        SPVOffering.closeDeal(_s, _refs());
+    }
+
+    /// @inheritdoc ISPV
+    function cancelOffering() external nonReentrant {
+        SPVOffering.cancelOffering(_s, _refs(), hasRole(ARRANGER_ROLE, msg.sender));
+    }
+
+    /// @inheritdoc ISPV
+    function refund(address holder) external nonReentrant returns (uint256) {
+        return SPVOffering.refund(_s, _refs(), holder);
     }
 
     // ========================================================================================== periods
@@ -343,59 +294,73 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
         nonReentrant
         onlyRole(SERVICER_ROLE)
     {
-        _requirePhase(Phase.Active);
-        uint256 period = uint256(_progress.periodsClosed) + 1;
-        if (_pendingHash != bytes32(0)) revert ReportPending(period);
-        Waterfall.validateReport(_loadState(), report);
+        _s.requirePhase(Phase.Active);
+        uint256 period = uint256(_s.progress.periodsClosed) + 1;
+        if (_s.pendingHash != bytes32(0)) revert ReportPending(period);
+        Waterfall.validateReport(_s.loadState(_classCount, _feeCount), report);
         uint256 collections = report.interestCollections + report.scheduledPrincipal + report.prepayments + report.recoveries;
-        _pendingHash = keccak256(abi.encode(report));
-        _cash.pendingCollections = collections.toUint128();
-        _totals.collections = (uint256(_totals.collections) + collections).toUint128();
+        _s.pendingHash = keccak256(abi.encode(report));
+        _s.pendingDepositor = msg.sender;
+        _s.cash.pendingCollections = collections.toUint128();
+        _s.totals.collections = (uint256(_s.totals.collections) + collections).toUint128();
+        // Record date: the coming distribution goes to the holders of this moment.
+        for (uint256 i; i < _classCount; ++i) {
+            ISPVTranche(_s.extra[i].token).closeBooks();
+        }
         if (collections > 0) _currency.safeTransferFrom(msg.sender, address(this), collections);
         emit ReportSubmitted(period, msg.sender, collections, tapeRoot, tapeUri, report);
     }
 
     /// @inheritdoc ISPV
+    function cancelReport() external nonReentrant onlyRole(TRUSTEE_ROLE) {
+        SPVSettlement.cancelReport(_s, _refs());
+    }
+
+    /// @inheritdoc ISPV
+    function withdrawReturned() external nonReentrant returns (uint256) {
+        return SPVSettlement.withdrawReturned(_s, _refs());
+    }
+
+    /// @inheritdoc ISPV
     function exerciseCleanUpCall(PeriodReport calldata report) external nonReentrant onlyRole(ORIGINATOR_ROLE) {
-        _requirePhase(Phase.Active);
-        uint256 period = _checkPending(report);
-        DealParams memory p = _dealParams();
-        uint256 level = p.originalPoolBalance * p.cleanUpCallBps / Waterfall.BPS;
-        uint256 price = report.poolEndingBalance;
-        if (_totals.pendingCleanUpPrice != 0 || price == 0 || price > level) revert CleanUpCallNotAvailable(price, level);
-        _totals.pendingCleanUpPrice = price.toUint128();
-        _core.cleanUpPending = true;
-        _totals.cleanUpProceeds = (uint256(_totals.cleanUpProceeds) + price).toUint128();
-        _registry.transferPool(_poolId, _originator);
-        _currency.safeTransferFrom(msg.sender, address(this), price);
-        emit CleanUpCallExercised(period, msg.sender, price);
+        _s.requirePhase(Phase.Active);
+        _checkPending(report);
+        SPVSettlement.exerciseCleanUpCall(_s, _refs(), report.poolEndingBalance);
     }
 
     /// @inheritdoc ISPV
     function closePeriod(PeriodReport calldata report) external nonReentrant {
-        _requirePhase(Phase.Active);
+        _s.requirePhase(Phase.Active);
         uint256 period = _checkPending(report);
         uint256 due = paymentDate(period);
         if (block.timestamp < due) revert PaymentDateNotReached(period, due, block.timestamp);
 
         PeriodReport memory r = report;
-        uint256 callPrice = _core.cleanUpPending ? _totals.pendingCleanUpPrice : 0;
-        if (callPrice > 0) {
-            // The originator bought what was left at par: it arrives as prepayments; nothing is delinquent.
-            r.prepayments += callPrice;
+        bool called = _s.core.cleanUpPending;
+        if (called) {
+            // The originator bought what was left: the live principal arrives as prepayments, the defaulted
+            // loans' carrying value as recoveries; nothing is left in the pool or delinquent.
+            uint256 recoveries = _s.totals.pendingCleanUpRecoveries;
+            r.prepayments += _s.totals.pendingCleanUpPrice - recoveries;
+            r.recoveries += recoveries;
             r.poolEndingBalance = 0;
             r.delinquent30 = 0;
             r.delinquent60 = 0;
             r.delinquent90Plus = 0;
         }
-        DealParams memory p = _dealParams();
-        DealState memory s = _loadState();
+        DealParams memory p = abi.decode(SSTORE2.read(_paramsPointer), (DealParams));
+        DealState memory s = _s.loadState(_classCount, _feeCount);
         (PeriodResult memory res, DealState memory next) = Waterfall.closePeriodOfValidTerms(p, s, r);
 
         _storeState(s, next, res.feePaid);
-        _pendingHash = bytes32(0);
-        _cash.pendingCollections = 0;
-        if (callPrice > 0) _totals.pendingCleanUpPrice = 0;
+        _s.pendingHash = bytes32(0);
+        _s.cash.pendingCollections = 0;
+        if (called) {
+            _s.totals.pendingCleanUpPrice = 0;
+            _s.totals.pendingCleanUpRecoveries = 0;
+            // The pool's certificates go to the originator with the close that books its price.
+            _registry.transferPool(_poolId, _originator);
+        }
 
         _payClasses(period, s, next, res);
         _emitAlerts(period, p, r, s, res);
@@ -403,107 +368,65 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
     }
 
     /// @inheritdoc ISPV
-    function endDeal() external nonReentrant {
-        _requirePhase(Phase.Active);
-        uint256 n = _classCount;
-        uint256 debt;
-        for (uint256 i; i + 1 < n; ++i) {
-            debt += _books[i].balance;
-        }
-        bool legalFinal = block.timestamp >= _legalFinalDate;
-        uint256 poolBalance = _core.poolBalance;
-        if (_pendingHash != bytes32(0)) revert ReportPending(uint256(_progress.periodsClosed) + 1);
-        if (!legalFinal && (poolBalance != 0 || debt != 0)) revert CannotEnd(poolBalance, debt, _legalFinalDate);
-        _core.phase = Phase.Ended;
+    function releaseHeld(uint256 classIndex) external nonReentrant {
+        _checkClass(classIndex);
+        SPVSettlement.releaseHeld(_s, classIndex);
+    }
 
-        // Whatever principal is still unpaid is lost: written off (beyond the principal deficiency already
-        // recorded) and the balances closed.
-        uint256 finalWriteDown;
-        for (uint256 i; i < n; ++i) {
-            ClassBook memory book = _books[i];
-            uint256 unpaid = uint256(book.balance) - book.pdl;
-            if (unpaid > 0) {
-                ISPVTranche(_extra[i].token).writeDown(unpaid);
-                finalWriteDown += unpaid;
-            }
-            delete _books[i];
-        }
-        uint256 released = _cash.reserveBalance;
-        _cash.reserveBalance = 0;
-        if (released > 0) _distribute(n - 1, released, 0);
-        emit DealEnded(_progress.periodsClosed, released, finalWriteDown, legalFinal);
+    /// @inheritdoc ISPV
+    function endDeal() external nonReentrant {
+        SPVSettlement.endDeal(_s, _refs(), hasRole(TRUSTEE_ROLE, msg.sender));
     }
 
     /// @inheritdoc ISPV
     function setFeeRecipient(uint256 feeIndex, address recipient) external nonReentrant onlyRole(TRUSTEE_ROLE) {
-        if (feeIndex >= _feeCount) revert UnknownFee(feeIndex);
-        if (recipient == address(0)) revert ZeroFeeRecipient(feeIndex);
-        address previous = _feeRecipients[feeIndex];
-        // What the fee earned while `previous` was its recipient is paid to `previous` first; a failed
-        // transfer (a blocked address) must not stop the trustee from redirecting the fee.
-        uint256 owed = feeOwed(feeIndex);
-        if (owed > 0) {
-            _feeWithdrawn[feeIndex] += owed; // booked before the transfer, undone if it fails
-            if (_currency.trySafeTransfer(previous, owed)) {
-                emit FeesWithdrawn(feeIndex, previous, msg.sender, owed);
-            } else {
-                _feeWithdrawn[feeIndex] -= owed;
-                emit FeeSettlementFailed(feeIndex, previous, owed);
-            }
-        }
-        _feeRecipients[feeIndex] = recipient;
-        emit FeeRecipientChanged(feeIndex, previous, recipient);
+        SPVSettlement.setFeeRecipient(_s, _refs(), feeIndex, recipient);
     }
 
     /// @inheritdoc ISPV
-    function withdrawFees(uint256 feeIndex) external nonReentrant returns (uint256 amount) {
-        amount = feeOwed(feeIndex);
-        if (amount == 0) return 0;
-        _feeWithdrawn[feeIndex] += amount;
-        address recipient = _feeRecipients[feeIndex];
-        emit FeesWithdrawn(feeIndex, recipient, msg.sender, amount);
-        _currency.safeTransfer(recipient, amount);
+    function withdrawFees(uint256 feeIndex) external nonReentrant returns (uint256) {
+        return SPVSettlement.withdrawFees(_s, _refs(), feeIndex);
     }
 
     // ======================================================================================== internals
 
-    function _subscribe(uint256 classIndex, uint256 amount, bool retained) private {
-        _requirePhase(Phase.Offering);
-        _checkClass(classIndex);
-        if (amount == 0) revert ZeroAmount();
-        uint256 have = _subscribed[classIndex];
-        uint256 available = uint256(_books[classIndex].balance) - have;
-        if (amount > available) revert OverSubscribed(classIndex, amount, available);
-        _subscribed[classIndex] = have + amount;
-        _totals.subscriptions = (uint256(_totals.subscriptions) + amount).toUint128();
-        _currency.safeTransferFrom(msg.sender, address(this), amount);
-        ISPVTranche token = ISPVTranche(_extra[classIndex].token);
-        if (retained) token.issueByPartition(_retainedPartition, msg.sender, amount, "");
-        else token.issue(msg.sender, amount, "");
-        emit Subscribed(msg.sender, classIndex, amount, retained);
+    function _refs() private view returns (SPVRefs memory) {
+        return SPVRefs({
+            currency: address(_currency),
+            registry: address(_registry),
+            poolId: _poolId,
+            originator: _originator,
+            classCount: _classCount,
+            feeCount: _feeCount,
+            retainedPartition: _retainedPartition,
+            reserveInitial: _reserveInitial,
+            offeringDeadline: _offeringDeadline,
+            legalFinalDate: _legalFinalDate,
+            firstPaymentDate: _firstPaymentDate,
+            periodMonths: _periodMonths,
+            paramsPointer: _paramsPointer
+        });
     }
 
     function _payClasses(uint256 period, DealState memory s, DealState memory next, PeriodResult memory res) private {
         uint256 n = res.interestPaid.length;
         for (uint256 i; i < n; ++i) {
-            ISPVTranche token = ISPVTranche(_extra[i].token);
+            ISPVTranche token = ISPVTranche(_s.extra[i].token);
             // Order keeps the token's current principal (= balance - PDL) within bounds at every step.
             if (res.writeDown[i] > 0) token.writeDown(res.writeDown[i]);
             if (res.pdlCured[i] > 0) token.reinstate(res.pdlCured[i]);
             uint256 interest = res.interestPaid[i] + (i == n - 1 ? res.residual : 0);
-            _distribute(i, interest, res.principalPaid[i]);
+            uint256 principal = res.principalPaid[i];
+            // A distribution reopens the token's books; otherwise (nothing to pay, or held) reopen them here.
+            if (interest + principal == 0 || !_s.payClass(period, i, interest, principal)) {
+                try token.openBooks() {} catch {}
+            }
             if (next.interestShortfalls[i] != s.interestShortfalls[i]) {
                 token.setInterestShortfall(next.interestShortfalls[i]);
                 if (next.interestShortfalls[i] > 0) emit InterestShortfall(period, i, next.interestShortfalls[i]);
             }
             emit ClassBalances(period, i, next.classBalances[i], next.pdl[i], next.interestShortfalls[i]);
         }
-    }
-
-    function _distribute(uint256 classIndex, uint256 interest, uint256 principal) private {
-        uint256 amount = interest + principal;
-        if (amount == 0) return;
-        ISPVTranche(_extra[classIndex].token).distribute(interest, principal);
     }
 
     function _emitAlerts(
@@ -513,7 +436,7 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
         DealState memory s,
         PeriodResult memory res
     ) private {
-        if (res.reserveDraw > 0) emit ReserveDrawn(period, res.reserveDraw, _cash.reserveBalance);
+        if (res.reserveDraw > 0) emit ReserveDrawn(period, res.reserveDraw, _s.cash.reserveBalance);
         for (uint256 j; j < p.triggers.length; ++j) {
             bool was = (s.triggersBreached >> j) & 1 == 1;
             bool now_ = (res.triggersBreached >> j) & 1 == 1;
@@ -528,71 +451,39 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
     }
 
     function _checkPending(PeriodReport calldata report) private view returns (uint256 period) {
-        period = uint256(_progress.periodsClosed) + 1;
-        bytes32 pending = _pendingHash;
+        period = uint256(_s.progress.periodsClosed) + 1;
+        bytes32 pending = _s.pendingHash;
         if (pending == bytes32(0)) revert NoReportPending(period);
         bytes32 given = keccak256(abi.encode(report));
         if (given != pending) revert ReportMismatch(period, pending, given);
     }
 
-    function _loadState() private view returns (DealState memory s) {
-        uint256 n = _classCount;
-        uint256 f = _feeCount;
-        Core memory core = _core;
-        Cash memory cash = _cash;
-        Progress memory progress = _progress;
-        s.periodsClosed = progress.periodsClosed;
-        s.poolBalance = core.poolBalance;
-        s.triggersBreached = core.triggersBreached;
-        s.reserveBalance = cash.reserveBalance;
-        s.cumulativeDefaults = progress.cumulativeDefaults;
-        s.cumulativeRecoveries = progress.cumulativeRecoveries;
-        s.classBalances = new uint256[](n);
-        s.pdl = new uint256[](n);
-        s.interestShortfalls = new uint256[](n);
-        s.feeShortfalls = new uint256[](f);
-        for (uint256 i; i < n; ++i) {
-            ClassBook memory book = _books[i];
-            s.classBalances[i] = book.balance;
-            s.pdl[i] = book.pdl;
-            s.interestShortfalls[i] = _extra[i].interestShortfall;
-        }
-        for (uint256 k; k < f; ++k) {
-            s.feeShortfalls[k] = _fees[k].shortfall;
-        }
-    }
-
     /// @dev Writes only the slots whose content changes from `s` (the state loaded for this close).
     function _storeState(DealState memory s, DealState memory next, uint256[] memory feePaid) private {
-        _core = Core({
+        _s.core = Core({
             triggersBreached: next.triggersBreached.toUint32(),
             phase: Phase.Active,
             cleanUpPending: false,
             poolBalance: next.poolBalance.toUint128()
         });
-        _cash.reserveBalance = next.reserveBalance.toUint128();
-        _progress = Progress(
+        _s.cash.reserveBalance = next.reserveBalance.toUint128();
+        _s.progress = Progress(
             next.periodsClosed.toUint32(), next.cumulativeDefaults.toUint112(), next.cumulativeRecoveries.toUint112()
         );
         for (uint256 i; i < next.classBalances.length; ++i) {
             if (next.classBalances[i] != s.classBalances[i] || next.pdl[i] != s.pdl[i]) {
-                _books[i] = ClassBook(next.classBalances[i].toUint128(), next.pdl[i].toUint128());
+                _s.books[i] = ClassBook(next.classBalances[i].toUint128(), next.pdl[i].toUint128());
             }
             if (next.interestShortfalls[i] != s.interestShortfalls[i]) {
-                _extra[i].interestShortfall = next.interestShortfalls[i].toUint96();
+                _s.extra[i].interestShortfall = next.interestShortfalls[i].toUint96();
             }
         }
         // Fees are booked, not sent: each recipient withdraws (`withdrawFees`).
         for (uint256 k; k < next.feeShortfalls.length; ++k) {
             if (next.feeShortfalls[k] != s.feeShortfalls[k] || feePaid[k] != 0) {
-                _fees[k] = FeeBook(next.feeShortfalls[k].toUint128(), (uint256(_fees[k].paid) + feePaid[k]).toUint128());
+                _s.fees[k] = FeeBook(next.feeShortfalls[k].toUint128(), (uint256(_s.fees[k].paid) + feePaid[k]).toUint128());
             }
         }
-    }
-
-    function _requirePhase(Phase expected) private view {
-        Phase current = _core.phase;
-        if (current != expected) revert WrongPhase(expected, current);
     }
 
     function _checkClass(uint256 classIndex) private view {

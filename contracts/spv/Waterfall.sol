@@ -113,17 +113,6 @@ library Waterfall {
         res.cleanUpCallAvailable = r.poolEndingBalance * BPS <= p.cleanUpCallBps * p.originalPoolBalance;
     }
 
-    /// @notice `closePeriod` as an external library function. An SPV that calls this one instead of
-    /// `closePeriod` delegates to a deployed, linked `Waterfall` rather than inlining the code: smaller SPV
-    /// bytecode for the cost of ABI-encoding the structs.
-    function closePeriodLinked(DealParams memory p, DealState memory s, PeriodReport memory r)
-        external
-        pure
-        returns (PeriodResult memory res, DealState memory next)
-    {
-        return closePeriod(p, s, r);
-    }
-
     // ------------------------------------------------------------------------------------------------
     // Input checks
     // ------------------------------------------------------------------------------------------------
@@ -204,16 +193,6 @@ library Waterfall {
         return amount * bpsPerAnnum * months / ACCRUAL_DENOMINATOR;
     }
 
-    /// @notice True when principal goes sequentially: the deal's mode, or a breached switching trigger.
-    function isSequential(DealParams memory p, uint256 triggersBreached) internal pure returns (bool sequential) {
-        (sequential,) = _switches(p, triggersBreached);
-    }
-
-    /// @notice True when a breached trigger steps the reserve target up.
-    function isReserveStepUp(DealParams memory p, uint256 triggersBreached) internal pure returns (bool stepUp) {
-        (, stepUp) = _switches(p, triggersBreached);
-    }
-
     /// @notice Reserve target: max(pool end * bps / 10,000, floor) capped at `debtBalance` (the non-equity
     /// balance at the beginning of the period); zero once the pool has run off.
     function reserveTarget(DealParams memory p, uint256 poolEndingBalance, uint256 debtBalance, bool stepUp)
@@ -239,10 +218,12 @@ library Waterfall {
     {
         // The period close's own routine, on a copy of the balances and with an empty PDL.
         uint256 n = balances.length;
+        // slither-disable-next-line uninitialized-local -- a zeroed memory struct: the fields the principal pass reads are set below
         DealState memory work;
         work.classBalances = new uint256[](n);
         work.pdl = new uint256[](n);
         _copyInto(balances, work.classBalances);
+        // slither-disable-next-line uninitialized-local -- a zeroed memory struct: the fields the principal pass reads are set below
         PeriodResult memory out;
         out.sequential = sequential;
         out.principalPaid = paid = new uint256[](n);
@@ -466,7 +447,7 @@ library Waterfall {
     {
         uint256[] memory balances = next.classBalances;
         uint256[] memory paid = res.principalPaid;
-        uint256 shared;
+        uint256 shared = 0;
         for (uint256 i; i + 1 < balances.length; ++i) {
             uint256 x = amount * balances[i] / debt;
             unchecked {

@@ -13,59 +13,34 @@ import {IIdentityRegistry} from "../../interfaces/IIdentityRegistry.sol";
 import {ComplianceCodes as C} from "../compliance/ComplianceCodes.sol";
 import {DistributionMath as M, Pair, PairLib} from "./DistributionMath.sol";
 import {DocumentStore} from "./DocumentStore.sol";
+import {Account, Flows, TrancheState, TrancheStateLib as S} from "./TrancheWords.sol";
+import {TrancheStore, TrancheLogic, Config, Mode, UNRESTRICTED as UNRESTRICTED_, LOCKED as LOCKED_} from "./TrancheStore.sol";
+import {TrancheOps} from "./TrancheOps.sol";
 
 /// @title TrancheToken
 /// @notice One tranche of a ChainABS deal: ERC-20 + ERC-1594/1410/1643/1644, KYC through an
-///         IdentityRegistry, pull-based ERC-2222-style interest and principal distributions.
-/// @dev Balances are kept in one packed slot per holder (unrestricted | locked | checkpoint epoch) instead of
-///      OpenZeppelin's ERC20 storage: a compliant transfer then costs two holder-slot writes plus one registry
-///      call. On every balance change the holder is checkpointed (credit += balance * (acc[now] - acc[then])),
-///      which is a no-op when the holder was already checkpointed in the current epoch.
-///      Lazy history: a distribution only updates the current accumulators (`_current`); the accumulators of
-///      an epoch are copied to `_accumulators[epoch]` by the first checkpoint that moves an account to that
-///      epoch (flag `HISTORY_WRITTEN` in `_state`). Invariant: every account whose checkpoint epoch is e > 0
-///      has `_accumulators[e]` written, and it equals the accumulators after distribution e (no distribution
-///      can happen between distribution e and the checkpoint, or the epoch would not be e). Epochs in which
-///      no account moves (buy-and-hold tranches) never store history.
-///      The distribution path touches three slots: `_state`, `_current` and `_flows`.
+///         IdentityRegistry, pull-based ERC-2222-style interest and principal distributions, bound once to
+///         its deal (the SPV), which alone moves its books.
+/// @dev Balances are kept in one packed {Account} per holder (unrestricted | locked | checkpoint epoch) instead
+///      of OpenZeppelin's ERC20 storage: a compliant transfer then costs two holder-slot writes plus one
+///      registry call. On every balance change the holder is checkpointed (credit += balance * (acc[now] -
+///      acc[then])), which is a no-op when the holder was already checkpointed in the current epoch.
+///      Lazy history: a distribution only updates the current accumulators (`_t.current`); the accumulators of
+///      an epoch are copied to `_t.accumulators[epoch]` by the first checkpoint that moves an account to that
+///      epoch (flag HISTORY_WRITTEN of {TrancheState}). Invariant: every account whose checkpoint epoch is
+///      e > 0 has `_t.accumulators[e]` written, and it equals the accumulators after distribution e (no
+///      distribution can happen between distribution e and the checkpoint, or the epoch would not be e).
+///      Epochs in which no account moves (buy-and-hold tranches) never store history.
+///      The distribution path touches three slots: `_t.state`, `_t.current` and `_t.flows`.
 contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
     using SafeERC20 for IERC20;
 
-    bytes32 public constant ISSUER_ROLE = keccak256("ISSUER_ROLE");
-    bytes32 public constant DISTRIBUTOR_ROLE = keccak256("DISTRIBUTOR_ROLE");
     bytes32 public constant CONTROLLER_ROLE = keccak256("CONTROLLER_ROLE");
     bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
     bytes32 public constant DOCUMENT_ROLE = keccak256("DOCUMENT_ROLE");
 
-    bytes32 public constant UNRESTRICTED = "unrestricted";
-    bytes32 public constant LOCKED = "locked";
-
-    /// @dev Which balance a transfer draws from. Default: ERC-20 (unrestricted, then locked once the
-    ///      lock-up is over). Forced: controller, keeps the partition of every unit.
-    enum Mode {
-        Default,
-        Unrestricted,
-        Locked,
-        Forced
-    }
-
-    /// @dev Read on every transfer: one slot.
-    struct Config {
-        bool paused;
-        bool controlRenounced;
-        uint32 holderCount;
-        uint32 maxHolders;
-        uint40 lockupEnd;
-        uint96 minHolding;
-    }
-
-    uint256 private constant MASK96 = (1 << 96) - 1;
-    uint256 private constant MASK32 = (1 << 32) - 1;
-    uint256 private constant MASK64 = (1 << 64) - 1;
-    /// @dev `_state` bit: issuance is closed for good.
-    uint256 private constant ISSUANCE_CLOSED = 1 << 224;
-    /// @dev `_state` bit: `_accumulators[epoch]` of the current epoch is written (cleared by `distribute`).
-    uint256 private constant HISTORY_WRITTEN = 1 << 225;
+    bytes32 public constant UNRESTRICTED = UNRESTRICTED_;
+    bytes32 public constant LOCKED = LOCKED_;
 
     IERC20 private immutable _currency;
     IIdentityRegistry private immutable _registry;
@@ -75,39 +50,7 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
     string private _name;
     string private _symbol;
 
-    Config private _cfg;
-    /// @dev holder => unrestricted (bits 0..95) | locked (96..191) | checkpoint epoch (192..223)
-    mapping(address holder => uint256) private _accounts;
-    /// @dev holder => credit earned up to its checkpoint, scaled by 2**32 (cumulative, never decreases
-    ///      except when `sweepDust` closes the sub-unit remainder of an empty holder)
-    mapping(address holder => Pair) private _accrued;
-    /// @dev holder => base units withdrawn so far
-    mapping(address holder => Pair) private _withdrawn;
-    /// @dev epoch => per-token accumulators (scaled 2**96) after that epoch's distribution; written lazily, by
-    ///      the first checkpoint that moves an account to the epoch (see the contract notes)
-    mapping(uint256 epoch => Pair) private _accumulators;
-    /// @dev the accumulators of the latest epoch (always up to date)
-    Pair private _current;
-    mapping(address holder => mapping(address spender => uint256)) private _allowances;
-    mapping(address holder => mapping(address operator => bool)) private _operators;
-    mapping(address holder => mapping(bytes32 partition => mapping(address operator => bool))) private _partitionOperators;
-
-    /// @dev totalSupply (bits 0..95) | currentPrincipal (96..191) | epoch = distribution count (192..223) |
-    ///      ISSUANCE_CLOSED (224) | HISTORY_WRITTEN (225). Both amounts are at most MAX_AMOUNT.
-    uint256 private _state;
-    /// @dev total interest distributed (bits 0..95) | cumulative write-down (96..191) | unswept rounding dust
-    ///      in credit scale 2**32 (192..255). The write-down sits here so that a write-down / reinstatement in
-    ///      the same transaction as a distribution (the SPV's period close) finds the slot warm, and never
-    ///      turns a zero slot non-zero after the first distribution. The principal distributed is not stored:
-    ///      it follows from the principal identity (see `totalPrincipalDistributed`).
-    uint256 private _flows;
-    uint256 private _totalIssued;
-    uint256 private _totalRedeemed;
-    uint256 private _principalRetired;
-    uint256 private _interestShortfall;
-    Pair private _claimed;
-    uint256 private _dustSwept;
-    address private _residualRecipient;
+    TrancheStore private _t;
 
     /// @param name_ Token name, e.g. "Consumer ABS 2025-1 Class A".
     /// @param symbol_ Token symbol.
@@ -138,9 +81,14 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
         _registry = IIdentityRegistry(registry_);
         _decimals = IERC20Metadata(currency_).decimals();
         _couponBps = couponBps_;
-        _cfg.lockupEnd = uint40(lockupEnd_);
-        _residualRecipient = residualRecipient_;
+        _t.cfg.lockupEnd = uint40(lockupEnd_);
+        _t.residualRecipient = residualRecipient_;
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
+    }
+
+    modifier onlyDeal() {
+        if (msg.sender != _t.deal) revert NotDeal(msg.sender, _t.deal);
+        _;
     }
 
     // =====================================================================================================
@@ -164,38 +112,37 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
 
     /// @inheritdoc IERC20
     function totalSupply() external view returns (uint256) {
-        return _state & MASK96;
+        return _t.state.supply();
     }
 
     /// @inheritdoc IERC20
     function balanceOf(address holder) public view returns (uint256) {
-        uint256 acct = _accounts[holder];
-        return (acct & MASK96) + ((acct >> 96) & MASK96);
+        return _t.accounts[holder].balance();
     }
 
     /// @inheritdoc IERC20
     function allowance(address holder, address spender) external view returns (uint256) {
-        return _allowances[holder][spender];
+        return _t.allowances[holder][spender];
     }
 
     /// @inheritdoc IERC20
     function approve(address spender, uint256 value) external returns (bool) {
         if (spender == address(0)) revert ZeroAddressNotAllowed("spender");
-        _allowances[msg.sender][spender] = value;
+        _t.allowances[msg.sender][spender] = value;
         emit Approval(msg.sender, spender, value);
         return true;
     }
 
     /// @inheritdoc IERC20
     function transfer(address to, uint256 value) external returns (bool) {
-        _checkedMove(msg.sender, to, value, Mode.Default);
+        TrancheLogic.checkedMove(_t, _registry, msg.sender, to, value, Mode.Default);
         return true;
     }
 
     /// @inheritdoc IERC20
     function transferFrom(address from, address to, uint256 value) external returns (bool) {
         _spendAllowance(from, to, value);
-        _checkedMove(from, to, value, Mode.Default);
+        TrancheLogic.checkedMove(_t, _registry, from, to, value, Mode.Default);
         return true;
     }
 
@@ -205,36 +152,36 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
 
     /// @inheritdoc IERC1594
     function transferWithData(address to, uint256 value, bytes calldata) external {
-        _checkedMove(msg.sender, to, value, Mode.Default);
+        TrancheLogic.checkedMove(_t, _registry, msg.sender, to, value, Mode.Default);
     }
 
     /// @inheritdoc IERC1594
     function transferFromWithData(address from, address to, uint256 value, bytes calldata) external {
         _spendAllowance(from, to, value);
-        _checkedMove(from, to, value, Mode.Default);
+        TrancheLogic.checkedMove(_t, _registry, from, to, value, Mode.Default);
     }
 
     /// @inheritdoc IERC1594
     function isIssuable() external view returns (bool) {
-        return _state & ISSUANCE_CLOSED == 0;
+        return !_t.state.has(S.ISSUANCE_CLOSED);
     }
 
     /// @inheritdoc IERC1594
-    function issue(address to, uint256 value, bytes calldata data) external onlyRole(ISSUER_ROLE) {
-        _issue(UNRESTRICTED, to, value);
+    function issue(address to, uint256 value, bytes calldata data) external onlyDeal {
+        TrancheOps.issue(_t, _registry, UNRESTRICTED, to, value);
         emit Issued(msg.sender, to, value, data);
     }
 
     /// @inheritdoc IERC1594
     function redeem(uint256 value, bytes calldata data) external {
-        _checkedRedeem(msg.sender, value, Mode.Default);
+        TrancheOps.redeem(_t, _registry, msg.sender, value, Mode.Default);
         emit Redeemed(msg.sender, msg.sender, value, data);
     }
 
     /// @inheritdoc IERC1594
     function redeemFrom(address from, uint256 value, bytes calldata data) external {
         _spendAllowance(from, address(0), value);
-        _checkedRedeem(from, value, Mode.Default);
+        TrancheOps.redeem(_t, _registry, from, value, Mode.Default);
         emit Redeemed(msg.sender, from, value, data);
     }
 
@@ -244,7 +191,7 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
         view
         returns (bytes1, bytes32, bytes32)
     {
-        return _transferStatus(msg.sender, to, value, Mode.Default);
+        return TrancheLogic.transferStatus(_t, _registry, msg.sender, to, value, Mode.Default);
     }
 
     /// @inheritdoc IERC1594
@@ -253,10 +200,10 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
         view
         returns (bytes1, bytes32, bytes32)
     {
-        if (from != msg.sender && _allowances[from][msg.sender] < value) {
+        if (from != msg.sender && _t.allowances[from][msg.sender] < value) {
             return (C.INSUFFICIENT_ALLOWANCE, C.ALLOWANCE, UNRESTRICTED);
         }
-        return _transferStatus(from, to, value, Mode.Default);
+        return TrancheLogic.transferStatus(_t, _registry, from, to, value, Mode.Default);
     }
 
     // =====================================================================================================
@@ -265,19 +212,19 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
 
     /// @inheritdoc IERC1410
     function balanceOfByPartition(bytes32 partition, address holder) external view returns (uint256) {
-        uint256 acct = _accounts[holder];
-        if (partition == UNRESTRICTED) return acct & MASK96;
-        if (partition == LOCKED) return (acct >> 96) & MASK96;
+        Account acct = _t.accounts[holder];
+        if (partition == UNRESTRICTED) return acct.unrestricted();
+        if (partition == LOCKED) return acct.locked();
         return 0;
     }
 
     /// @inheritdoc IERC1410
     function partitionsOf(address holder) external view returns (bytes32[] memory partitions) {
-        uint256 acct = _accounts[holder];
-        uint256 unrestricted = acct & MASK96;
-        uint256 locked = (acct >> 96) & MASK96;
+        Account acct = _t.accounts[holder];
+        uint256 unrestricted = acct.unrestricted();
+        uint256 locked = acct.locked();
         partitions = new bytes32[]((unrestricted != 0 ? 1 : 0) + (locked != 0 ? 1 : 0));
-        uint256 i;
+        uint256 i = 0;
         if (unrestricted != 0) partitions[i++] = UNRESTRICTED;
         if (locked != 0) partitions[i] = LOCKED;
     }
@@ -287,7 +234,7 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
         external
         returns (bytes32)
     {
-        _checkedMove(msg.sender, to, value, _mode(partition, msg.sender, to));
+        TrancheLogic.checkedMove(_t, _registry, msg.sender, to, value, _mode(partition, msg.sender, to));
         emit TransferByPartition(partition, msg.sender, msg.sender, to, value, data, "");
         return UNRESTRICTED;
     }
@@ -304,7 +251,7 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
         if (!isOperatorForPartition(partition, msg.sender, from)) {
             revert TransferBlocked(from, to, C.INVALID_OPERATOR, C.NOT_OPERATOR);
         }
-        _checkedMove(from, to, value, _mode(partition, from, to));
+        TrancheLogic.checkedMove(_t, _registry, from, to, value, _mode(partition, from, to));
         emit TransferByPartition(partition, msg.sender, from, to, value, data, operatorData);
         return UNRESTRICTED;
     }
@@ -321,58 +268,55 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
         if (from != msg.sender && !isOperatorForPartition(partition, msg.sender, from)) {
             return (C.INVALID_OPERATOR, C.NOT_OPERATOR, partition);
         }
-        return _transferStatus(from, to, value, partition == LOCKED ? Mode.Locked : Mode.Unrestricted);
+        return TrancheLogic.transferStatus(_t, _registry, from, to, value, partition == LOCKED ? Mode.Locked : Mode.Unrestricted);
     }
 
     /// @inheritdoc IERC1410
     function isOperator(address operator, address holder) public view returns (bool) {
-        return operator == holder || _operators[holder][operator];
+        return operator == holder || _t.operators[holder][operator];
     }
 
     /// @inheritdoc IERC1410
     function isOperatorForPartition(bytes32 partition, address operator, address holder) public view returns (bool) {
-        return isOperator(operator, holder) || _partitionOperators[holder][partition][operator];
+        return isOperator(operator, holder) || _t.partitionOperators[holder][partition][operator];
     }
 
     /// @inheritdoc IERC1410
     function authorizeOperator(address operator) external {
         if (operator == address(0)) revert ZeroAddressNotAllowed("operator");
-        _operators[msg.sender][operator] = true;
+        _t.operators[msg.sender][operator] = true;
         emit AuthorizedOperator(operator, msg.sender);
     }
 
     /// @inheritdoc IERC1410
     function revokeOperator(address operator) external {
-        _operators[msg.sender][operator] = false;
+        _t.operators[msg.sender][operator] = false;
         emit RevokedOperator(operator, msg.sender);
     }
 
     /// @inheritdoc IERC1410
     function authorizeOperatorByPartition(bytes32 partition, address operator) external {
         if (operator == address(0)) revert ZeroAddressNotAllowed("operator");
-        _partitionOperators[msg.sender][partition][operator] = true;
+        _t.partitionOperators[msg.sender][partition][operator] = true;
         emit AuthorizedOperatorByPartition(partition, operator, msg.sender);
     }
 
     /// @inheritdoc IERC1410
     function revokeOperatorByPartition(bytes32 partition, address operator) external {
-        _partitionOperators[msg.sender][partition][operator] = false;
+        _t.partitionOperators[msg.sender][partition][operator] = false;
         emit RevokedOperatorByPartition(partition, operator, msg.sender);
     }
 
     /// @inheritdoc IERC1410
-    function issueByPartition(bytes32 partition, address to, uint256 value, bytes calldata data)
-        external
-        onlyRole(ISSUER_ROLE)
-    {
+    function issueByPartition(bytes32 partition, address to, uint256 value, bytes calldata data) external onlyDeal {
         if (partition != UNRESTRICTED && partition != LOCKED) revert InvalidPartition(partition);
-        _issue(partition, to, value);
+        TrancheOps.issue(_t, _registry, partition, to, value);
         emit IssuedByPartition(partition, msg.sender, to, value, data, "");
     }
 
     /// @inheritdoc IERC1410
     function redeemByPartition(bytes32 partition, uint256 value, bytes calldata data) external {
-        _checkedRedeem(msg.sender, value, _mode(partition, msg.sender, address(0)));
+        TrancheOps.redeem(_t, _registry, msg.sender, value, _mode(partition, msg.sender, address(0)));
         emit RedeemedByPartition(partition, msg.sender, msg.sender, value, data);
     }
 
@@ -383,47 +327,108 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
         if (!isOperatorForPartition(partition, msg.sender, from)) {
             revert TransferBlocked(from, address(0), C.INVALID_OPERATOR, C.NOT_OPERATOR);
         }
-        _checkedRedeem(from, value, _mode(partition, from, address(0)));
+        TrancheOps.redeem(_t, _registry, from, value, _mode(partition, from, address(0)));
         emit RedeemedByPartition(partition, msg.sender, from, value, operatorData);
     }
 
     // =====================================================================================================
-    // ERC-1644
+    // ERC-1644 and wallet recovery
     // =====================================================================================================
 
     /// @inheritdoc IERC1644
     function isControllable() external view returns (bool) {
-        return !_cfg.controlRenounced;
+        return !_t.cfg.controlRenounced;
     }
 
     /// @inheritdoc IERC1644
-    /// @dev Overrides pause, lock-up and the sender's KYC state (frozen, expired: the very cases of court
-    ///      orders and lost keys) but checks the sender's balance and the receiver in full (verified, not
-    ///      expired, not frozen, jurisdiction, minimum holding, maximum holders). Units keep their partition.
+    /// @dev Overrides pause, lock-up, closed books and the sender's KYC state (frozen, expired: the very cases
+    ///      of court orders) but checks the sender's balance and the receiver in full (verified, not expired,
+    ///      not frozen, jurisdiction, minimum holding, maximum holders). Units keep their partition; credit
+    ///      already earned stays with `from` (use `recoverWallet` to move a lost wallet's credit too).
     function controllerTransfer(address from, address to, uint256 value, bytes calldata data, bytes calldata operatorData)
         external
         onlyRole(CONTROLLER_ROLE)
     {
-        if (_cfg.controlRenounced) revert NotControllable();
-        _checkedMove(from, to, value, Mode.Forced);
+        if (_t.cfg.controlRenounced) revert NotControllable();
+        TrancheLogic.checkedMove(_t, _registry, from, to, value, Mode.Forced);
         emit ControllerTransfer(msg.sender, from, to, value, data, operatorData);
     }
 
     /// @inheritdoc IERC1644
+    /// @dev Like every redemption, possible only once the deal has settled the tranche: a forced redemption of
+    ///      units whose principal the deal still owes would desynchronise the token from the deal's books.
     function controllerRedeem(address tokenHolder, uint256 value, bytes calldata data, bytes calldata operatorData)
         external
         onlyRole(CONTROLLER_ROLE)
     {
-        if (_cfg.controlRenounced) revert NotControllable();
-        _checkedRedeem(tokenHolder, value, Mode.Forced);
+        if (_t.cfg.controlRenounced) revert NotControllable();
+        TrancheOps.redeem(_t, _registry, tokenHolder, value, Mode.Forced);
         emit ControllerRedemption(msg.sender, tokenHolder, value, data, operatorData);
     }
 
     /// @inheritdoc ITrancheToken
+    function recoverWallet(address lost, address replacement) external onlyRole(CONTROLLER_ROLE) {
+        if (_t.cfg.controlRenounced) revert NotControllable();
+        TrancheOps.recoverWallet(_t, _registry, lost, replacement);
+    }
+
+    /// @inheritdoc ITrancheToken
     function renounceControl() external onlyRole(DEFAULT_ADMIN_ROLE) {
-        if (_cfg.controlRenounced) revert NotControllable();
-        _cfg.controlRenounced = true;
+        if (_t.cfg.controlRenounced) revert NotControllable();
+        _t.cfg.controlRenounced = true;
         emit ControlRenounced(msg.sender);
+    }
+
+    // =====================================================================================================
+    // The deal: binding, record date, cancellation, settlement
+    // =====================================================================================================
+
+    /// @inheritdoc ITrancheToken
+    function bindDeal(address deal_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (deal_ == address(0)) revert ZeroAddressNotAllowed("deal");
+        if (_t.deal != address(0)) revert DealAlreadyBound(_t.deal);
+        _t.deal = deal_;
+        emit DealBound(msg.sender, deal_);
+    }
+
+    /// @inheritdoc ITrancheToken
+    function deal() external view returns (address) {
+        return _t.deal;
+    }
+
+    /// @inheritdoc ITrancheToken
+    function closeBooks() external onlyDeal {
+        TrancheState st = _t.state;
+        _t.state = st.with(S.BOOKS_CLOSED);
+        emit BooksClosed(st.epoch());
+    }
+
+    /// @inheritdoc ITrancheToken
+    function openBooks() external onlyDeal {
+        TrancheState st = _t.state;
+        _t.state = st.without(S.BOOKS_CLOSED);
+        emit BooksOpened(st.epoch());
+    }
+
+    /// @inheritdoc ITrancheToken
+    function booksClosed() external view returns (bool) {
+        return _t.state.has(S.BOOKS_CLOSED);
+    }
+
+    /// @inheritdoc ITrancheToken
+    function cancel(address holder) external onlyDeal returns (uint256) {
+        return TrancheOps.cancel(_t, _registry, holder);
+    }
+
+    /// @inheritdoc ITrancheToken
+    function settle() external onlyDeal {
+        _t.state = _t.state.with(S.SETTLED | S.ISSUANCE_CLOSED);
+        emit TrancheSettled(msg.sender);
+    }
+
+    /// @inheritdoc ITrancheToken
+    function isSettled() external view returns (bool) {
+        return _t.state.has(S.SETTLED);
     }
 
     // =====================================================================================================
@@ -431,22 +436,22 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
     // =====================================================================================================
 
     /// @inheritdoc ITrancheToken
-    /// @dev Reads and writes three slots (`_state`, `_current`, `_flows`); no history slot is written here.
-    function distribute(uint256 interest, uint256 principal) external onlyRole(DISTRIBUTOR_ROLE) {
-        uint256 st = _state;
-        uint256 supply = st & MASK96;
+    /// @dev Reads and writes three slots (`_t.state`, `_t.current`, `_t.flows`); no history slot is written here.
+    function distribute(uint256 interest, uint256 principal) external onlyDeal {
+        TrancheState st = _t.state;
+        uint256 supply = st.supply();
         if (supply == 0) revert NoTokensOutstanding();
-        uint256 outstanding = (st >> 96) & MASK96;
+        uint256 outstanding = st.principal();
         if (principal > outstanding) revert AmountExceedsLimit("principal", principal, outstanding);
         // The cumulative principal needs no range check: it never exceeds currentPrincipal + cumulativeWriteDown
         // at the first distribution (issuance is closed from then on), which is at most the supply.
-        uint256 epoch = ((st >> 192) & MASK32) + 1;
-        if (epoch > MASK32) revert ValueOutOfRange("epoch", epoch, MASK32);
+        uint256 epoch = st.epoch() + 1;
+        if (epoch > type(uint32).max) revert ValueOutOfRange("epoch", epoch, type(uint32).max);
         _addFlows(interest, principal, supply);
         _advanceAccumulators(interest, principal, supply);
-        // The new epoch starts without history (HISTORY_WRITTEN cleared); distributing closes issuance.
-        _state = supply | ((outstanding - principal) << 96) | (epoch << 192) | ISSUANCE_CLOSED;
-        if (st & ISSUANCE_CLOSED == 0) emit IssuanceClosed(msg.sender);
+        // The new epoch starts without history; distributing opens the books and closes issuance.
+        _t.state = st.distributed(outstanding - principal, epoch);
+        if (!st.has(S.ISSUANCE_CLOSED)) emit IssuanceClosed(msg.sender);
         emit FundsDistributed(msg.sender, epoch, interest, principal);
         uint256 amount = interest + principal;
         if (amount != 0) {
@@ -458,34 +463,35 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
     }
 
     /// @inheritdoc ITrancheToken
-    function writeDown(uint256 amount) external onlyRole(DISTRIBUTOR_ROLE) {
-        uint256 st = _state;
-        uint256 principal = (st >> 96) & MASK96;
+    function writeDown(uint256 amount) external onlyDeal {
+        TrancheState st = _t.state;
+        uint256 principal = st.principal();
         if (amount > principal) revert AmountExceedsLimit("writeDown", amount, principal);
         principal -= amount;
-        _state = (st & ~(MASK96 << 96)) | (principal << 96) | ISSUANCE_CLOSED;
+        _t.state = st.withPrincipal(principal).with(S.ISSUANCE_CLOSED);
         // currentPrincipal + cumulativeWriteDown <= totalSupply <= MAX_AMOUNT: the sum stays in its 96 bits.
-        _flows += amount << 96;
-        if (st & ISSUANCE_CLOSED == 0) emit IssuanceClosed(msg.sender);
+        Flows flows = _t.flows;
+        _t.flows = flows.withWriteDown(flows.writeDown() + amount);
+        if (!st.has(S.ISSUANCE_CLOSED)) emit IssuanceClosed(msg.sender);
         emit PrincipalWrittenDown(msg.sender, amount, principal);
     }
 
     /// @inheritdoc ITrancheToken
-    function reinstate(uint256 amount) external onlyRole(DISTRIBUTOR_ROLE) {
-        uint256 flows = _flows;
-        uint256 written = (flows >> 96) & MASK96;
+    function reinstate(uint256 amount) external onlyDeal {
+        Flows flows = _t.flows;
+        uint256 written = flows.writeDown();
         if (amount > written) revert AmountExceedsLimit("reinstate", amount, written);
-        _flows = flows - (amount << 96);
-        uint256 st = _state;
+        _t.flows = flows.withWriteDown(written - amount);
+        TrancheState st = _t.state;
         // currentPrincipal + cumulativeWriteDown <= totalSupply <= MAX_AMOUNT: the sum stays in its 96 bits.
-        uint256 principal = ((st >> 96) & MASK96) + amount;
-        _state = (st & ~(MASK96 << 96)) | (principal << 96);
+        uint256 principal = st.principal() + amount;
+        _t.state = st.withPrincipal(principal);
         emit PrincipalReinstated(msg.sender, amount, principal);
     }
 
     /// @inheritdoc ITrancheToken
-    function setInterestShortfall(uint256 amount) external onlyRole(DISTRIBUTOR_ROLE) {
-        _interestShortfall = amount;
+    function setInterestShortfall(uint256 amount) external onlyDeal {
+        _t.interestShortfall = amount;
         emit InterestShortfallSet(msg.sender, amount);
     }
 
@@ -500,30 +506,14 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
     }
 
     /// @inheritdoc ITrancheToken
-    function sweepDust(address[] calldata emptyHolders) external onlyRole(DEFAULT_ADMIN_ROLE) returns (uint256 amount) {
-        uint256 closed;
-        for (uint256 i; i < emptyHolders.length; ++i) {
-            address holder = emptyHolders[i];
-            // An empty account's checkpoint epoch is left as it is: with no balance it earns nothing more, and
-            // its credit (read whenever the epoch is not 0) is what is closed here.
-            if (_accounts[holder] & ((1 << 192) - 1) != 0) revert HolderNotEmpty(holder);
-            Pair credit = _accrued[holder];
-            uint256 fracInterest = M.subUnitRemainder(credit.interest());
-            uint256 fracPrincipal = M.subUnitRemainder(credit.principal());
-            _accrued[holder] = Pair.wrap(Pair.unwrap(credit) - fracInterest - (fracPrincipal << 128));
-            closed += fracInterest + fracPrincipal;
-        }
-        uint256 flows = _flows;
-        // Closed remainders are below 2**33 per holder; the dust field saturates like in `distribute`.
-        uint256 dust = (flows >> 192) + closed;
-        amount = M.wholeUnits(dust);
-        dust -= amount << 32;
-        if (dust > MASK64) dust = MASK64;
-        _flows = (flows & ((1 << 192) - 1)) | (dust << 192);
-        _dustSwept += amount;
-        address recipient = _residualRecipient;
-        emit DustSwept(msg.sender, recipient, amount);
-        if (amount != 0) _currency.safeTransfer(recipient, amount);
+    function canClaim(address holder) external view returns (bytes1, bytes32) {
+        bytes32 reason = _registry.claimBlocker(holder);
+        return reason == C.OK ? (C.TRANSFER_SUCCESS, C.OK) : (C.INVALID_SENDER, reason);
+    }
+
+    /// @inheritdoc ITrancheToken
+    function sweepDust(address[] calldata emptyHolders) external onlyRole(DEFAULT_ADMIN_ROLE) returns (uint256) {
+        return TrancheOps.sweepDust(_t, _currency, emptyHolders);
     }
 
     // =====================================================================================================
@@ -532,49 +522,51 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
 
     /// @inheritdoc ITrancheToken
     function pause() external onlyRole(PAUSER_ROLE) {
-        _cfg.paused = true;
+        _t.cfg.paused = true;
         emit TransfersPaused(msg.sender);
     }
 
     /// @inheritdoc ITrancheToken
     function unpause() external onlyRole(PAUSER_ROLE) {
-        _cfg.paused = false;
+        _t.cfg.paused = false;
         emit TransfersUnpaused(msg.sender);
     }
 
     /// @inheritdoc ITrancheToken
-    function closeIssuance() external onlyRole(ISSUER_ROLE) {
-        uint256 st = _state;
-        if (st & ISSUANCE_CLOSED != 0) revert IssuanceNotAllowed();
-        _state = st | ISSUANCE_CLOSED;
+    function closeIssuance() external onlyDeal {
+        TrancheState st = _t.state;
+        if (st.has(S.ISSUANCE_CLOSED)) revert IssuanceNotAllowed();
+        _t.state = st.with(S.ISSUANCE_CLOSED);
         emit IssuanceClosed(msg.sender);
     }
 
     /// @inheritdoc ITrancheToken
     function setLockupEnd(uint256 lockupEnd_) external onlyRole(DEFAULT_ADMIN_ROLE) {
         if (lockupEnd_ > type(uint40).max) revert ValueOutOfRange("lockupEnd", lockupEnd_, type(uint40).max);
-        _cfg.lockupEnd = uint40(lockupEnd_);
+        uint256 current = _t.cfg.lockupEnd;
+        if (lockupEnd_ < current) revert LockupCannotShorten(current, lockupEnd_);
+        _t.cfg.lockupEnd = uint40(lockupEnd_);
         emit LockupEndSet(msg.sender, lockupEnd_);
     }
 
     /// @inheritdoc ITrancheToken
     function setMinimumHolding(uint256 minimumHolding_) external onlyRole(DEFAULT_ADMIN_ROLE) {
         if (minimumHolding_ > M.MAX_AMOUNT) revert ValueOutOfRange("minimumHolding", minimumHolding_, M.MAX_AMOUNT);
-        _cfg.minHolding = uint96(minimumHolding_);
+        _t.cfg.minHolding = uint96(minimumHolding_);
         emit MinimumHoldingSet(msg.sender, minimumHolding_);
     }
 
     /// @inheritdoc ITrancheToken
     function setMaxHolders(uint256 maxHolders_) external onlyRole(DEFAULT_ADMIN_ROLE) {
         if (maxHolders_ > type(uint32).max) revert ValueOutOfRange("maxHolders", maxHolders_, type(uint32).max);
-        _cfg.maxHolders = uint32(maxHolders_);
+        _t.cfg.maxHolders = uint32(maxHolders_);
         emit MaxHoldersSet(msg.sender, maxHolders_);
     }
 
     /// @inheritdoc ITrancheToken
     function setResidualRecipient(address recipient) external onlyRole(DEFAULT_ADMIN_ROLE) {
         if (recipient == address(0)) revert ZeroAddressNotAllowed("residualRecipient");
-        _residualRecipient = recipient;
+        _t.residualRecipient = recipient;
         emit ResidualRecipientSet(msg.sender, recipient);
     }
 
@@ -595,59 +587,51 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
     }
 
     function originalFace() external view returns (uint256) {
-        return _state & MASK96;
+        return _t.state.supply();
     }
 
     function totalIssued() external view returns (uint256) {
-        return _totalIssued;
+        return _t.totalIssued;
     }
 
     function totalRedeemed() external view returns (uint256) {
-        return _totalRedeemed;
+        return _t.totalRedeemed;
     }
 
     function currentPrincipal() external view returns (uint256) {
-        return (_state >> 96) & MASK96;
+        return _t.state.principal();
     }
 
     function factor() external view returns (uint256) {
-        uint256 st = _state;
-        uint256 supply = st & MASK96;
-        return supply == 0 ? 0 : M.retained((st >> 96) & MASK96, 1e18, supply);
+        TrancheState st = _t.state;
+        uint256 supply = st.supply();
+        return supply == 0 ? 0 : M.retained(st.principal(), 1e18, supply);
     }
 
     function cumulativeWriteDown() external view returns (uint256) {
-        return (_flows >> 96) & MASK96;
+        return _t.flows.writeDown();
     }
 
     function principalRetired() external view returns (uint256) {
-        return _principalRetired;
+        return _t.principalRetired;
     }
 
     function interestShortfall() external view returns (uint256) {
-        return _interestShortfall;
+        return _t.interestShortfall;
     }
 
     function totalInterestDistributed() external view returns (uint256) {
-        return _flows & MASK96;
+        return _t.flows.interest();
     }
 
     /// @dev From the principal identity `currentPrincipal + cumulativeWriteDown + totalPrincipalDistributed +
     ///      principalRetired == totalIssued`: every other term is stored and every change to them keeps it.
     function totalPrincipalDistributed() external view returns (uint256) {
-        return _totalIssued - ((_state >> 96) & MASK96) - ((_flows >> 96) & MASK96) - _principalRetired;
-    }
-
-    function totalInterestClaimed() external view returns (uint256) {
-        return _claimed.interest();
-    }
-
-    function totalPrincipalClaimed() external view returns (uint256) {
-        return _claimed.principal();
+        return _t.totalIssued - _t.state.principal() - _t.flows.writeDown() - _t.principalRetired;
     }
 
     function distributionCount() external view returns (uint256) {
-        return (_state >> 192) & MASK32;
+        return _t.state.epoch();
     }
 
     function withdrawableFundsOf(address holder) external view returns (uint256) {
@@ -656,56 +640,56 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
     }
 
     function withdrawnFundsOf(address holder) external view returns (uint256) {
-        Pair w = _withdrawn[holder];
+        Pair w = _t.withdrawn[holder];
         return uint256(w.interest()) + w.principal();
     }
 
     function accumulativeFundsOf(address holder) external view returns (uint256) {
-        (uint256 interest, uint256 principal) = _accumulative(holder);
+        (uint256 interest, uint256 principal) = TrancheLogic.accumulative(_t, holder);
         return interest + principal;
     }
 
     function withdrawableOf(address holder) public view returns (uint256, uint256) {
-        (uint256 interest, uint256 principal) = _accumulative(holder);
-        Pair w = _withdrawn[holder];
+        (uint256 interest, uint256 principal) = TrancheLogic.accumulative(_t, holder);
+        Pair w = _t.withdrawn[holder];
         return (interest - w.interest(), principal - w.principal());
     }
 
     function withdrawnOf(address holder) external view returns (uint256, uint256) {
-        Pair w = _withdrawn[holder];
+        Pair w = _t.withdrawn[holder];
         return (w.interest(), w.principal());
     }
 
     function sweepableDust() external view returns (uint256) {
-        return M.wholeUnits(_flows >> 192);
+        return M.wholeUnits(_t.flows.dust());
     }
 
     function totalDustSwept() external view returns (uint256) {
-        return _dustSwept;
+        return _t.dustSwept;
     }
 
     function residualRecipient() external view returns (address) {
-        return _residualRecipient;
+        return _t.residualRecipient;
     }
 
     function paused() external view returns (bool) {
-        return _cfg.paused;
+        return _t.cfg.paused;
     }
 
     function lockupEnd() external view returns (uint256) {
-        return _cfg.lockupEnd;
+        return _t.cfg.lockupEnd;
     }
 
     function minimumHolding() external view returns (uint256) {
-        return _cfg.minHolding;
+        return _t.cfg.minHolding;
     }
 
     function maxHolders() external view returns (uint256) {
-        return _cfg.maxHolders;
+        return _t.cfg.maxHolders;
     }
 
     function holderCount() external view returns (uint256) {
-        return _cfg.holderCount;
+        return _t.cfg.holderCount;
     }
 
     // =====================================================================================================
@@ -718,27 +702,26 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
 
     /// @dev Add the distribution to the interest total and its rounding remainders to the unswept dust.
     function _addFlows(uint256 interest, uint256 principal, uint256 supply) private {
-        uint256 flows = _flows;
-        uint256 newInterest = (flows & MASK96) + interest;
+        Flows flows = _t.flows;
+        uint256 newInterest = flows.interest() + interest;
         if (newInterest > M.MAX_AMOUNT) revert ValueOutOfRange("totalInterestDistributed", newInterest, M.MAX_AMOUNT);
         // Each distribution adds less than 2 units (2**33 in credit scale); the 64-bit field would need over
         // 2**31 distributions without a sweep to fill, and saturates (never reverts) if it ever did.
-        uint256 dust = (flows >> 192)
+        uint256 dust = flows.dust()
             + M.remainderCredit(M.incrementRemainder(interest, supply) + M.incrementRemainder(principal, supply));
-        if (dust > MASK64) dust = MASK64;
-        _flows = newInterest | (flows & (MASK96 << 96)) | (dust << 192);
+        _t.flows = flows.withInterest(newInterest).withDust(dust);
     }
 
     /// @dev Move the current accumulators by this distribution (the history slot is written lazily).
     function _advanceAccumulators(uint256 interest, uint256 principal, uint256 supply) private {
-        Pair acc = _current;
+        Pair acc = _t.current;
         uint256 accInterest = acc.interest() + M.perTokenIncrement(interest, supply);
         uint256 accPrincipal = acc.principal() + M.perTokenIncrement(principal, supply);
         if (accInterest > type(uint128).max) revert ValueOutOfRange("interestPerToken", accInterest, type(uint128).max);
         if (accPrincipal > type(uint128).max) {
             revert ValueOutOfRange("principalPerToken", accPrincipal, type(uint128).max);
         }
-        _current = Pair.wrap(accInterest | (accPrincipal << 128));
+        _t.current = Pair.wrap(accInterest | (accPrincipal << 128));
     }
 
     /// @dev Partition argument -> draw mode; an unknown partition blocks with 0x50 INVALID_PARTITION.
@@ -750,235 +733,26 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
 
     function _spendAllowance(address from, address to, uint256 value) private {
         if (from == msg.sender) return;
-        uint256 allowed = _allowances[from][msg.sender];
+        uint256 allowed = _t.allowances[from][msg.sender];
         if (allowed == type(uint256).max) return;
         if (allowed < value) revert TransferBlocked(from, to, C.INSUFFICIENT_ALLOWANCE, C.ALLOWANCE);
         unchecked {
-            _allowances[from][msg.sender] = allowed - value;
+            _t.allowances[from][msg.sender] = allowed - value;
         }
-    }
-
-    /// @dev The single source of truth for transfer rules; `canTransfer*` return it, transfers revert with it.
-    function _transferStatus(address from, address to, uint256 value, Mode mode)
-        private
-        view
-        returns (bytes1, bytes32, bytes32 partition)
-    {
-        Config memory cfg = _cfg;
-        partition = mode == Mode.Locked ? LOCKED : UNRESTRICTED;
-        if (to == address(0)) return (C.INVALID_RECEIVER, C.RECEIVER_ZERO_ADDRESS, partition);
-        if (mode != Mode.Forced && cfg.paused) return (C.TRANSFERS_HALTED, C.PAUSED, partition);
-        uint256 acct = _accounts[from];
-        uint256 unrestricted = acct & MASK96;
-        uint256 locked = (acct >> 96) & MASK96;
-        uint256 fromBalance = unrestricted + locked;
-        if (mode == Mode.Unrestricted) {
-            if (value > unrestricted) return (C.INSUFFICIENT_BALANCE, C.BALANCE, partition);
-        } else if (mode == Mode.Locked) {
-            if (value > locked) return (C.INSUFFICIENT_BALANCE, C.BALANCE, partition);
-            if (block.timestamp < cfg.lockupEnd) return (C.FUNDS_LOCKED, C.LOCKUP, partition);
-        } else {
-            if (value > fromBalance) return (C.INSUFFICIENT_BALANCE, C.BALANCE, partition);
-            if (value > unrestricted) {
-                partition = LOCKED;
-                if (mode == Mode.Default && block.timestamp < cfg.lockupEnd) {
-                    return (C.FUNDS_LOCKED, C.LOCKUP, partition);
-                }
-            }
-        }
-        (bytes1 code, bytes32 reason) = _registry.checkTransfer(mode == Mode.Forced ? address(0) : from, to);
-        if (code != C.TRANSFER_SUCCESS) return (code, reason, partition);
-        if (from != to) {
-            uint256 toBalance = balanceOf(to);
-            uint256 remaining = fromBalance - value;
-            if (cfg.minHolding != 0) {
-                if (remaining != 0 && remaining < cfg.minHolding) {
-                    return (C.TRANSFER_FAILURE, C.MIN_HOLDING_SENDER, partition);
-                }
-                if (toBalance + value < cfg.minHolding) return (C.TRANSFER_FAILURE, C.MIN_HOLDING_RECEIVER, partition);
-            }
-            if (
-                cfg.maxHolders != 0 && toBalance == 0 && value != 0 && remaining != 0
-                    && cfg.holderCount >= cfg.maxHolders
-            ) return (C.TRANSFER_FAILURE, C.MAX_HOLDERS, partition);
-        }
-        return (C.TRANSFER_SUCCESS, C.OK, partition);
-    }
-
-    function _checkedMove(address from, address to, uint256 value, Mode mode) private {
-        (bytes1 code, bytes32 reason,) = _transferStatus(from, to, value, mode);
-        if (code != C.TRANSFER_SUCCESS) revert TransferBlocked(from, to, code, reason);
-        emit Transfer(from, to, value);
-        if (from == to) return;
-        uint256 epoch = (_state >> 192) & MASK32;
-        uint256 a = _checkpoint(from, _accounts[from], epoch);
-        uint256 b = _checkpoint(to, _accounts[to], epoch);
-        uint256 unrestricted = a & MASK96;
-        uint256 fromLocked;
-        if (mode == Mode.Locked) fromLocked = value;
-        else if (mode != Mode.Unrestricted && value > unrestricted) fromLocked = value - unrestricted;
-        uint256 fromUnrestricted = value - fromLocked;
-        bool receiverWasEmpty = b & ((1 << 192) - 1) == 0;
-        // Balances were checked by _transferStatus; the receiver cannot exceed the uint96 total supply.
-        a -= fromUnrestricted + (fromLocked << 96);
-        b += mode == Mode.Forced ? fromUnrestricted + (fromLocked << 96) : value;
-        _accounts[from] = a;
-        _accounts[to] = b;
-        if (value != 0) {
-            bool senderEmptied = a & ((1 << 192) - 1) == 0;
-            if (senderEmptied != receiverWasEmpty) {
-                if (senderEmptied) --_cfg.holderCount;
-                else ++_cfg.holderCount;
-            }
-        }
-    }
-
-    function _checkedRedeem(address from, uint256 value, Mode mode) private {
-        (bytes1 code, bytes32 reason) = _redeemStatus(from, value, mode);
-        if (code != C.TRANSFER_SUCCESS) revert TransferBlocked(from, address(0), code, reason);
-        uint256 acct = _checkpoint(from, _accounts[from], (_state >> 192) & MASK32);
-        uint256 unrestricted = acct & MASK96;
-        uint256 fromLocked;
-        if (mode == Mode.Locked) fromLocked = value;
-        else if (mode != Mode.Unrestricted && value > unrestricted) fromLocked = value - unrestricted;
-        acct -= (value - fromLocked) + (fromLocked << 96);
-        _accounts[from] = acct;
-        if (value != 0 && acct & ((1 << 192) - 1) == 0) --_cfg.holderCount;
-        _retire(value);
-        emit Transfer(from, address(0), value);
-    }
-
-    /// @dev Rules of a redemption (holder, operator or controller); never reverts.
-    function _redeemStatus(address from, uint256 value, Mode mode) private view returns (bytes1, bytes32) {
-        Config memory cfg = _cfg;
-        uint256 acct = _accounts[from];
-        uint256 unrestricted = acct & MASK96;
-        uint256 locked = (acct >> 96) & MASK96;
-        if (mode != Mode.Forced && cfg.paused) return (C.TRANSFERS_HALTED, C.PAUSED);
-        uint256 available =
-            mode == Mode.Unrestricted ? unrestricted : mode == Mode.Locked ? locked : unrestricted + locked;
-        if (value > available) return (C.INSUFFICIENT_BALANCE, C.BALANCE);
-        if (mode == Mode.Forced) return (C.TRANSFER_SUCCESS, C.OK);
-        if (
-            block.timestamp < cfg.lockupEnd && (mode == Mode.Locked || (mode == Mode.Default && value > unrestricted))
-        ) return (C.FUNDS_LOCKED, C.LOCKUP);
-        (bytes1 code, bytes32 reason) = _registry.checkTransfer(from, address(0));
-        if (code != C.TRANSFER_SUCCESS) return (code, reason);
-        uint256 remaining = unrestricted + locked - value;
-        if (remaining != 0 && remaining < cfg.minHolding) return (C.TRANSFER_FAILURE, C.MIN_HOLDING_SENDER);
-        return (C.TRANSFER_SUCCESS, C.OK);
-    }
-
-    /// @dev Retire `value` tokens: their pro-rata share of current principal and outstanding write-down.
-    function _retire(uint256 value) private {
-        if (value == 0) return;
-        uint256 st = _state;
-        uint256 supply = st & MASK96;
-        uint256 remainingSupply = supply - value;
-        uint256 principal = (st >> 96) & MASK96;
-        uint256 flows = _flows;
-        uint256 written = (flows >> 96) & MASK96;
-        uint256 keptPrincipal = M.retained(principal, remainingSupply, supply);
-        uint256 keptWritten = M.retained(written, remainingSupply, supply);
-        _state = ((st >> 192) << 192) | remainingSupply | (keptPrincipal << 96);
-        _flows = flows - ((written - keptWritten) << 96);
-        _principalRetired += (principal - keptPrincipal) + (written - keptWritten);
-        _totalRedeemed += value;
-    }
-
-    function _issue(bytes32 partition, address to, uint256 value) private {
-        uint256 st = _state;
-        if (st & ISSUANCE_CLOSED != 0) revert IssuanceNotAllowed();
-        Config memory cfg = _cfg;
-        (bytes1 code, bytes32 reason) =
-            to == address(0) ? (C.INVALID_RECEIVER, C.RECEIVER_ZERO_ADDRESS) : _registry.checkTransfer(address(0), to);
-        uint256 acct = _accounts[to];
-        uint256 toBalance = (acct & MASK96) + ((acct >> 96) & MASK96);
-        if (code == C.TRANSFER_SUCCESS) {
-            if (toBalance + value < cfg.minHolding) (code, reason) = (C.TRANSFER_FAILURE, C.MIN_HOLDING_RECEIVER);
-            else if (cfg.maxHolders != 0 && toBalance == 0 && value != 0 && cfg.holderCount >= cfg.maxHolders) {
-                (code, reason) = (C.TRANSFER_FAILURE, C.MAX_HOLDERS);
-            }
-        }
-        if (code != C.TRANSFER_SUCCESS) revert TransferBlocked(address(0), to, code, reason);
-        uint256 supply = (st & MASK96) + value;
-        if (supply > M.MAX_AMOUNT) revert ValueOutOfRange("totalSupply", supply, M.MAX_AMOUNT);
-        // Issuance is open only at factor 1 (before any distribution or write-down): principal <= supply.
-        uint256 principal = ((st >> 96) & MASK96) + value;
-        _state = ((st >> 192) << 192) | supply | (principal << 96);
-        _totalIssued += value;
-        // No distribution happened yet (issuance closes at the first one): epoch 0, no checkpoint needed.
-        _accounts[to] = acct + (partition == LOCKED ? value << 96 : value);
-        if (toBalance == 0 && value != 0) ++_cfg.holderCount;
-        emit Transfer(address(0), to, value);
-    }
-
-    /// @dev Bring `holder`'s credit up to `epoch` (the current one); returns the account word with the new
-    ///      checkpoint epoch. A holder never checkpointed after a distribution (epoch 0) has no credit yet.
-    function _checkpoint(address holder, uint256 acct, uint256 epoch) private returns (uint256) {
-        uint256 then = acct >> 192;
-        if (then == epoch) return acct;
-        _writeHistoryOnce(epoch);
-        uint256 balance = (acct & MASK96) + ((acct >> 96) & MASK96);
-        if (balance != 0) {
-            (uint256 interest, uint256 principal) = _pending(balance, then);
-            _accrued[holder] = _accrued[holder].add(interest, principal);
-        }
-        return (acct & ((1 << 192) - 1)) | (epoch << 192);
-    }
-
-    /// @dev Store the accumulators of the current `epoch` as its history unless already done in this epoch.
-    ///      Called before any account's checkpoint is set to `epoch`, which keeps the history invariant.
-    function _writeHistoryOnce(uint256 epoch) private {
-        uint256 st = _state;
-        if (st & HISTORY_WRITTEN == 0) {
-            _accumulators[epoch] = _current;
-            _state = st | HISTORY_WRITTEN;
-        }
-    }
-
-    /// @dev Credit (scaled 2**32) earned by `balance` tokens from epoch `then` to now; for `then` != 0 the
-    ///      history `_accumulators[then]` exists (the account was moved to `then` by `_checkpoint`).
-    function _pending(uint256 balance, uint256 then) private view returns (uint256, uint256) {
-        Pair accNow = _current;
-        if (then == 0) {
-            return (M.accrued(balance, 0, accNow.interest()), M.accrued(balance, 0, accNow.principal()));
-        }
-        Pair accThen = _accumulators[then];
-        return (
-            M.accrued(balance, accThen.interest(), accNow.interest()),
-            M.accrued(balance, accThen.principal(), accNow.principal())
-        );
-    }
-
-    /// @dev Whole base units earned by `holder` so far (checkpointed credit plus what accrued since).
-    function _accumulative(address holder) private view returns (uint256 interest, uint256 principal) {
-        uint256 acct = _accounts[holder];
-        uint256 then = acct >> 192;
-        if (then != 0) {
-            Pair credit = _accrued[holder];
-            (interest, principal) = (credit.interest(), credit.principal());
-        }
-        uint256 balance = (acct & MASK96) + ((acct >> 96) & MASK96);
-        if (balance != 0) {
-            (uint256 pendingInterest, uint256 pendingPrincipal) = _pending(balance, then);
-            interest += pendingInterest;
-            principal += pendingPrincipal;
-        }
-        return (M.toUnits(interest), M.toUnits(principal));
     }
 
     function _claim(address holder) private returns (uint256 interest, uint256 principal) {
-        (uint256 earnedInterest, uint256 earnedPrincipal) = _accumulative(holder);
-        uint256 w = Pair.unwrap(_withdrawn[holder]);
+        bytes32 reason = _registry.claimBlocker(holder);
+        if (reason != C.OK) revert ClaimBlocked(holder, C.INVALID_SENDER, reason);
+        (uint256 earnedInterest, uint256 earnedPrincipal) = TrancheLogic.accumulative(_t, holder);
+        uint256 w = Pair.unwrap(_t.withdrawn[holder]);
         // Payouts only grow (credits never decrease below a paid unit, see subUnitRemainder), and every
         // amount is below 2**96 (MAX_AMOUNT), so neither subtraction nor packing can overflow.
         unchecked {
             interest = earnedInterest - (w & type(uint128).max);
             principal = earnedPrincipal - (w >> 128);
             if (interest + principal == 0) return (0, 0);
-            _withdrawn[holder] = Pair.wrap(earnedInterest | (earnedPrincipal << 128));
-            _claimed = Pair.wrap(Pair.unwrap(_claimed) + interest + (principal << 128));
+            _t.withdrawn[holder] = Pair.wrap(earnedInterest | (earnedPrincipal << 128));
         }
         emit FundsWithdrawn(holder, interest, principal);
         _currency.safeTransfer(holder, interest + principal);

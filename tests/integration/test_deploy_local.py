@@ -47,7 +47,8 @@ def _contracts(result):
 def test_local_deploy_creates_the_whole_deal(deployed, admin):
     result, root, out = deployed
     currency, registry, identity, spv, tokens = _contracts(result)
-    assert set(result.addresses) == {"currency", "registry", "identity", "class0", "class1", "class2", "spv"}
+    assert set(result.addresses) == {"currency", "registry", "identity", "class0", "class1", "class2", "spv",
+                                     "TrancheOps", "SPVOffering", "SPVSettlement"}
     assert result.manifest_path == root / "31337" / "consumer_loan.json"
     assert (currency.symbol(), currency.decimals()) == ("CNHT", 6)
     # pool: created by the originator (the deployer), the tape onboarded and sealed, approved to the SPV
@@ -60,8 +61,8 @@ def test_local_deploy_creates_the_whole_deal(deployed, admin):
     assert spv.phase() == 0 and list(spv.classTokens()) == [t.address for t in tokens]
     on_chain = spv.terms()
     assert (on_chain[0], on_chain[1], int(on_chain[2])) == (currency.address, registry.address, result.pool_id)
-    for token in tokens:
-        assert token.hasRole(token.ISSUER_ROLE(), spv) and token.hasRole(token.DISTRIBUTOR_ROLE(), spv)
+    for token in tokens:  # bound to the SPV: nobody else can issue, distribute or write down
+        assert token.deal() == spv.address
     # test investors: KYC-registered, funded with test currency
     assert result.investors == [a.address for a in accounts[10:15]]
     for investor in result.investors:

@@ -14,7 +14,8 @@ from chainabs.chain.contracts import role_id
 SPEC = "deals/consumer_loan.yaml"
 #: The consumer-loan criteria cap one obligor at 0.5% of the pool: a synthetic book needs ~700+ loans.
 TAPE = "synthetic:800"
-DEPLOYED = ("registry", "identity", "class0", "class1", "class2", "spv")  # created by the deployer
+DEPLOYED = ("registry", "TrancheOps", "SPVOffering", "SPVSettlement", "identity", "class0", "class1", "class2",
+            "spv")  # created by the deployer
 
 
 def _deploy_cmd(*options: str) -> tuple[str, ...]:
@@ -92,7 +93,7 @@ def test_killed_half_way_then_resumed_deploys_everything_once(rehearsal, tmp_pat
                    and registry.decode_function_input(tx["input"])[0].fn_name == "createPool"]
     assert len(create_pool) == 1
     grants = [tx for tx in sent if tx["to"] is not None and tx["to"] != registry.address]
-    assert len(grants) == 1 + 2 * 3 + 2  # kyc agent, issuer + distributor per class, servicer, trustee
+    assert len(grants) == 1 + 3 + 2  # kyc agent, each class bound to the SPV, servicer, trustee
     unlocked = w3.eth.accounts  # anvil's own keys: never used
     assert all(w3.eth.get_transaction_count(a) == 0 for a in unlocked)
 
@@ -103,8 +104,7 @@ def test_killed_half_way_then_resumed_deploys_everything_once(rehearsal, tmp_pat
     assert spv.functions.classTokens().call() == tokens
     for address in tokens:
         token = rehearsal.contract("TrancheToken", address)
-        assert token.functions.hasRole(role_id("ISSUER_ROLE"), spv.address).call()
-        assert token.functions.hasRole(role_id("DISTRIBUTOR_ROLE"), spv.address).call()
+        assert token.functions.deal().call() == spv.address
     assert spv.functions.hasRole(role_id("SERVICER_ROLE"), deployer.address).call()
     assert spv.functions.hasRole(role_id("TRUSTEE_ROLE"), deployer.address).call()
     terms = spv.functions.terms().call()

@@ -28,6 +28,7 @@ from chainabs.model.cashflows import project_pool
 from chainabs.chain.orchestration import DEFAULT_JURISDICTION as CN
 from chainabs.chain.sender import transact
 from chainabs.chain.connection import advance_to
+from chainabs.dev.sandbox import RegistryMirror
 from plugins.token import plain
 from plugins.spvtests import (
     assert_reconciled,
@@ -39,6 +40,7 @@ from plugins.spvtests import (
     fund,
     model_or_error,
     odd_pool,
+    end_terms,
     report_ending_at,
     run_period,
     submit,
@@ -67,13 +69,15 @@ def _project():
 )
 @given(data=st.data())
 def test_spv_equals_the_model_on_random_deals_and_paths(diff_pool, accounts, currency, investors, stranger, tmp_path_factory, data):
-    _, registry, pool_id, principal = diff_pool
+    _, registry, pool_id, principal, tape = diff_pool
     chain.revert()  # back to the snapshot taken after the module fixtures: the pool is the originator's again
     spec = data.draw(deal_specs(Decimal(principal).scaleb(-6)), label="spec")
     reports = data.draw(collection_paths(principal, max_months=8), label="path")
     ending = data.draw(st.sampled_from(["clean_up_call", "legal_final", "paid_off"]), label="ending")
-    d = deploy_and_close(spec, (registry, pool_id), accounts, currency, _project(), tmp_path_factory.mktemp("deal"),
-                         [investors[0]])
+    d = deploy_and_close(spec, (registry, pool_id, tape), accounts, currency, _project(),
+                         tmp_path_factory.mktemp("deal"), [investors[0]])
+    # A clean-up call is priced from the registry, which must agree with the report it is exercised on.
+    registry_view = RegistryMirror(d)
     assert plain(spvlib.read_params(d.spv)) == plain(d.model.params.as_abi()), "deployed terms differ from the spec's"
     assert_reconciled(d.spv, d.model, "after closing")
     event(f"{len(spec.tranches)} classes, {spec.principal_mode}, {len(spec.triggers)} triggers, ending {ending}")
@@ -86,10 +90,12 @@ def test_spv_equals_the_model_on_random_deals_and_paths(diff_pool, accounts, cur
             # below it, and the originator calls.
             report = report_ending_at(report, min(level, report.pool_ending_balance))
         if ending == "clean_up_call" and 0 < report.pool_ending_balance <= level:
+            registry_view.align(report.pool_ending_balance)
             submit(d, report)
-            fund(d, d.roles["originator"], report.pool_ending_balance)
+            live, defaulted = spvlib.clean_up_price(d.spv)
+            fund(d, d.roles["originator"], live + defaulted)
             tx = spvlib.exercise_clean_up_call(d.spv, d.roles["originator"], report)
-            assert tx.event("CleanUpCallExercised")["price"] == d.model.exercise_clean_up_call()
+            assert tx.event("CleanUpCallExercised")["price"] == d.model.exercise_clean_up_call(live, defaulted)
             assert_reconciled(d.spv, d.model, f"period {n}: clean-up call exercised")
             close(d, stranger)
             assert_reconciled(d.spv, d.model, f"period {n}: closed after the clean-up call")
@@ -103,8 +109,8 @@ def test_spv_equals_the_model_on_random_deals_and_paths(diff_pool, accounts, cur
 
     if ending == "legal_final":
         advance_to(d.times.legal_final + DAY)
-    at_legal_final = chain.time() >= d.times.legal_final
-    ended, error = model_or_error(lambda: d.model.end_deal(legal_final=at_legal_final))
+    terms = end_terms(d)
+    ended, error = model_or_error(lambda: d.model.end_deal(**terms))
     if error is not None:
         event(f"end refused: {error.name}")
         expect_model_error(error, d.spv.endDeal, sender=stranger)
@@ -139,7 +145,7 @@ def _close_gas(diff_pool, accounts, currency, investors, stranger, kyc_agent, tm
     chain is reverted first, so every measurement starts from the same state)."""
     if holders in _CLOSE_GAS:
         return _CLOSE_GAS[holders]
-    spec, registry, pool_id, principal = diff_pool
+    spec, registry, pool_id, principal, _ = diff_pool
     df = project_pool(principal / 10**6, 0.14, 24, cpr=0.12, cdr=0.05, severity=0.6, recovery_lag=1)
     reports = period_reports(df, 6, beginning_balance=principal)[:2]
     chain.revert()

@@ -8,7 +8,7 @@ from brownie import chain
 
 from chainabs.chain.sender import transact
 from chainabs.chain import spv as spvlib
-from chainabs.dev.sandbox import roll_rate_reports
+from chainabs.dev.sandbox import roll_rate_reports, service_period
 from chainabs.chain.connection import advance_to
 from plugins.spvtests import fund
 from plugins.token import assert_error
@@ -98,20 +98,28 @@ def test_losses_trip_triggers_and_alerts(deal, stranger):
 
 
 def test_clean_up_call_then_end_leaves_nothing_in_the_spv(deal, originator, stranger):
+    """Loan-level servicing keeps the registry in line with every report; the call is priced from it."""
     d = deal
+    book = d.servicing_book()
     reports = roll_rate_reports(d, cpr=0.3, severity=0.5)
     level = d.model.clean_up_level()
-    for report in reports:
+    for projected in reports:
+        report = service_period(d, book, projected)
         if 0 < report.pool_ending_balance <= level:
             fund(d, d.roles["servicer"], report.cash_in)
             spvlib.submit_report(d.spv, d.roles["servicer"], report)
             d.model.submit(report)
+            live, defaulted = spvlib.clean_up_price(d.spv)
+            assert live == report.pool_ending_balance
+            d.currency.mint(originator, live + defaulted, {"from": d.roles["arranger"]})
             tx = spvlib.exercise_clean_up_call(d.spv, originator, report)
-            assert tx.event("CleanUpCallExercised")["price"] == d.model.exercise_clean_up_call() == report.pool_ending_balance
-            assert d.registry.poolOwner(d.pool_id) == originator
+            price = d.model.exercise_clean_up_call(live, defaulted)
+            assert tx.event("CleanUpCallExercised")["price"] == price == live + defaulted
+            assert d.registry.poolOwner(d.pool_id) == d.spv  # until the close books the price
             advance_to(int(d.spv.paymentDate(d.model.state.periods_closed + 1)))
             tx = spvlib.close_period(d.spv, stranger, report)
             assert spvlib.result_of(tx) == d.model.close_period().result
+            assert d.registry.poolOwner(d.pool_id) == originator
             break
         assert_error(d.spv.exerciseCleanUpCall, report.as_abi(), sender=originator, error="NoReportPending(uint256)")
         _close(d, report, stranger)
@@ -125,17 +133,24 @@ def test_clean_up_call_then_end_leaves_nothing_in_the_spv(deal, originator, stra
     _withdraw_fees_to_empty(d, stranger)
     _assert_reconciled(d)
     assert d.spv.phase() == 2
+    assert all(t.isSettled() for t in d.tokens)
 
 
-def test_legal_final_writes_off_what_is_unpaid(deal, stranger):
+def test_legal_final_writes_off_what_is_unpaid(deal, stranger, trustee):
+    """Finding 6: anyone could end the deal at legal final ahead of the last report. At legal final anyone may
+    end it once every period due by then is closed; before that only the trustee (a servicer that stopped
+    reporting cannot keep the deal open)."""
     d = deal
     reports = roll_rate_reports(d, cpr=0.0, severity=1.0, months=6)
     for report in reports:
         _close(d, report, stranger)
     assert_error(d.spv.endDeal, sender=stranger, error="CannotEnd(uint256,uint256,uint256)")
     advance_to(d.times.legal_final)
-    tx = spvlib.end_deal(d.spv, stranger)
-    released, final = d.model.end_deal(legal_final=True)
+    next_due = d.spv.paymentDate(7)
+    assert next_due <= d.times.legal_final
+    assert_error(d.spv.endDeal, sender=stranger, error="PeriodsOutstanding(uint256,uint256)", values=(6, next_due))
+    tx = spvlib.end_deal(d.spv, trustee)
+    released, final = d.model.end_deal(legal_final=True, periods_outstanding=True, trustee=True)
     assert final > 0 and tx.event("DealEnded")["finalWriteDown"] == final
     _withdraw_fees_to_empty(d, stranger)
     _assert_reconciled(d)

@@ -27,7 +27,7 @@ def rpc() -> str:
 
 
 @pytest.fixture
-def wallets(issued, identity, kyc_agent, admin, issuer, chain):
+def wallets(issued, identity, kyc_agent, admin, servicer, chain):
     """Two key-only investors: verified, funded with ETH for gas, A holds tokens."""
     a, b = Account.from_key(KEY_A), Account.from_key(KEY_B)
     for acct in (a, b):
@@ -50,7 +50,7 @@ def _send(w3: Web3, key: str, call) -> dict:
     return receipt
 
 
-def test_key_only_investor_receives_transfers_and_claims(wallets, issued, issuer, servicer, currency, verified, rpc):
+def test_key_only_investor_receives_transfers_and_claims(wallets, issued, servicer, currency, verified, rpc):
     from brownie import TrancheToken
     a, b = wallets
     w3 = Web3(Web3.HTTPProvider(rpc))
@@ -97,8 +97,7 @@ def test_cast_reads_balance_and_sends_transfer(wallets, issued, verified, rpc):
     assert issued.balanceOf("0x" + "ab" * 20) == 0 and issued.balanceOf(a.address) == 3800
 
 
-def test_investor_script_shows_and_claims_with_env_key(wallets, issued, servicer, verified, currency, capsys,
-                                                       monkeypatch):
+def test_investor_script_shows_and_claims_with_env_key(wallets, issued, servicer, verified, currency, capsys, monkeypatch):
     from scripts import investor
     a, _ = wallets
     issued.transfer(a.address, FACE, {"from": verified[0]})

@@ -89,3 +89,13 @@ def sealed_pool(registry, originator, small_tape):
     reg_client.onboard(registry, pool_id, small_tape, originator, today=CUTOFF, progress=False,
                        max_tx_bytes=192 * 15 + 300)
     return pool_id, small_tape
+
+
+@pytest.fixture
+def sold_pool(registry, originator, issuer, sealed_pool):
+    """``sealed_pool`` after its true sale to ``issuer`` (standing for the SPV): servicing and repurchases are
+    possible only from then on (a sealed pool awaiting its sale is frozen). Function-scoped: the sale is undone
+    after each test like everything the test does."""
+    pool_id, tape = sealed_pool
+    registry.transferPool(pool_id, issuer, {"from": originator})
+    return pool_id, tape

@@ -17,8 +17,8 @@ def offering(accounts, currency, originator, admin, servicer, tmp_path_factory):
     from brownie import project
 
     proj = project.get_loaded_projects()[0]
-    spec, registry, pool_id = onboarded_pool(originator, admin, servicer)
-    return sandbox_deal(spec, accounts, currency, registry, pool_id, proj, tmp_path_factory.mktemp("deploy"))
+    spec, registry, pool_id, tape = onboarded_pool(originator, admin, servicer)
+    return sandbox_deal(spec, accounts, currency, registry, pool_id, proj, tmp_path_factory.mktemp("deploy"), tape)
 
 
 @pytest.fixture(scope="module")

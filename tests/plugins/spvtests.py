@@ -52,6 +52,12 @@ SPV_ERRORS: dict[str, str] = {
     "NoReportPending": "NoReportPending(uint256)",
     "CleanUpCallNotAvailable": "CleanUpCallNotAvailable(uint256,uint256)",
     "CannotEnd": "CannotEnd(uint256,uint256,uint256)",
+    "PeriodsOutstanding": "PeriodsOutstanding(uint256,uint256)",
+    "RecoveriesOutstanding": "RecoveriesOutstanding(uint256)",
+    "RegistryMismatch": "RegistryMismatch(uint256,uint256)",
+    "OfferingExpired": "OfferingExpired(uint256,uint256)",
+    "OfferingStillOpen": "OfferingStillOpen(uint256,uint256)",
+    "NothingOwed": "NothingOwed()",
 }
 ZERO32 = b"\0" * 32
 #: A report of nothing, for calls that must fail before the report is looked at.
@@ -152,6 +158,24 @@ def close(d: DealFixture, caller: Any) -> tuple[Any, ClosedPeriod]:
     return tx, closed
 
 
+def end_terms(d: DealFixture) -> dict[str, Any]:
+    """What ``DealModel.end_deal`` needs to know of the chain now: at legal final? a period due by legal
+    final still open (its payment date from the model's calendar, which must equal the SPV's)? defaulted
+    principal in the registry while the SPV still owns the pool?"""
+    from brownie import chain
+
+    from chainabs.model.deal import payment_date
+
+    closed = d.model.state.periods_closed
+    due = payment_date(d.times.first_payment, d.model.params.period_months, closed + 1)
+    assert int(d.spv.paymentDate(closed + 1)) == due, "calendar of the SPV and of the model differ"
+    defaulted = 0
+    if d.registry.poolOwner(d.pool_id) == d.spv.address:
+        defaulted = int(d.registry.statusTally(d.pool_id, spvlib.DEFAULTED_STATUS)[1])
+    return {"legal_final": chain.time() >= d.times.legal_final, "periods_outstanding": due <= d.times.legal_final,
+            "recoveries_outstanding": defaulted}
+
+
 def run_period(d: DealFixture, report: PeriodReport, caller: Any) -> tuple[Any, ClosedPeriod]:
     """Submit ``report`` and close its period."""
     submit(d, report)
@@ -209,9 +233,9 @@ def report_ending_at(report: PeriodReport, end: int) -> PeriodReport:
 # ------------------------------------------------------------------------------------------------ deploying
 
 
-def odd_pool(originator: Any, admin: Any, servicer: Any, loans: int = 1_000) -> tuple[DealSpec, Any, int, int]:
+def odd_pool(originator: Any, admin: Any, servicer: Any, loans: int = 1_000) -> tuple[DealSpec, Any, int, int, Any]:
     """A sealed registry pool of eligible synthetic consumer loans whose cut-off principal is NOT a multiple of
-    10,000 base units: (the sample deal sized to it, registry, pool id, principal).
+    10,000 base units: (the sample deal sized to it, registry, pool id, principal, cut-off tape).
 
     Synthetic balances are whole fen (10,000 base units at 6 decimals), so every ``x * bps / 10,000`` of a
     pool made of them is exact and rounding down is never exercised; a few odd base units added to the
@@ -230,16 +254,16 @@ def odd_pool(originator: Any, admin: Any, servicer: Any, loans: int = 1_000) -> 
     spec, _ = orchestration.fill_pool(registry, pool_id, tape, originator, base, progress=False)
     principal = spec.units(spec.pool.original_balance)
     assert principal % 10_000 != 0
-    return spec, registry, pool_id, principal
+    return spec, registry, pool_id, principal, tape
 
 
 def deploy_and_close(
-    spec: DealSpec, pool: tuple[Any, int], accounts: Any, currency: Any, project: Any, tmp_path: Any, holders: list[Any]
+    spec: DealSpec, pool: tuple[Any, ...], accounts: Any, currency: Any, project: Any, tmp_path: Any, holders: list[Any]
 ) -> DealFixture:
-    """Deploy ``spec`` with the deployment plan over the onboarded ``pool`` (registry, pool id), subscribe it
-    and close it (true sale, reserve funded); the fixture's model is closed too."""
-    registry, pool_id = pool
-    d = sandbox_deal(spec, accounts, currency, registry, pool_id, project, tmp_path)
+    """Deploy ``spec`` with the deployment plan over the onboarded ``pool`` (registry, pool id, and optionally
+    its cut-off tape), subscribe it and close it (true sale, reserve funded); the fixture's model is closed too."""
+    registry, pool_id = pool[:2]
+    d = sandbox_deal(spec, accounts, currency, registry, pool_id, project, tmp_path, pool[2] if len(pool) > 2 else None)
     admin = d.roles["arranger"]
     orchestration.subscribe_classes(d, {i: holders for i in range(len(d.sizes()) - 1)}, admin)
     orchestration.close(d, admin)

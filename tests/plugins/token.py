@@ -84,6 +84,11 @@ def blocked(fn: Any, *args: Any, sender: Any, frm: Any, to: Any, code: int, reas
     )
 
 
+def not_deal(fn: Any, *args: Any, sender: Any, deal: Any) -> None:
+    """Assert the token's NotDeal(caller, deal) revert."""
+    assert_error(fn, *args, sender=sender, error="NotDeal(address,address)", values=(str(sender), str(deal)))
+
+
 def access_denied(fn: Any, *args: Any, sender: Any, role: str) -> None:
     """Assert OpenZeppelin's AccessControlUnauthorizedAccount(sender, role) revert."""
     assert_error(
@@ -112,22 +117,23 @@ def verified(identity, kyc_agent, investors, originator, chain):
 
 
 @pytest.fixture(scope="module")
-def tranche(currency, identity, admin, issuer, servicer, trustee, originator, verified, chain):
-    """Class A tranche: 4.5% coupon, lock-up one year, roles to issuer/servicer(distributor)/trustee(controller)."""
+def tranche(currency, identity, admin, servicer, trustee, originator, verified, chain):
+    """Class A tranche: 4.5% coupon, lock-up one year; bound to the servicer account standing for its deal (it
+    issues, distributes, writes down); the trustee is its controller."""
     return tokens.deploy_tranche(
         name="ChainABS 2025-1 Class A", symbol="CABS-A", currency=currency, registry=identity, admin=admin,
         coupon_bps=450, residual_recipient=originator, lockup_end=chain.time() + YEAR,
-        roles={"ISSUER_ROLE": [issuer], "DISTRIBUTOR_ROLE": [servicer], "CONTROLLER_ROLE": [trustee],
+        deal=servicer, roles={"CONTROLLER_ROLE": [trustee],
                "PAUSER_ROLE": [admin], "DOCUMENT_ROLE": [admin]},
     )
 
 
 @pytest.fixture(scope="module")
-def issued(tranche, issuer, verified, originator, currency, admin, servicer):
+def issued(tranche, servicer, verified, originator, currency, admin):
     """Four investors hold FACE each, the originator holds FACE locked; the servicer holds currency."""
     for inv in verified[:4]:
-        tokens.issue(tranche, issuer, inv, FACE)
-    tokens.issue(tranche, issuer, originator, FACE, partition=LOCKED)
+        tokens.issue(tranche, servicer, inv, FACE)
+    tokens.issue(tranche, servicer, originator, FACE, partition=LOCKED)
     currency.mint(servicer, 10**9 * 10**6, {"from": admin})
     return tranche
 

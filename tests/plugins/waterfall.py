@@ -20,18 +20,16 @@ from chainabs.model import waterfall as wf
 
 
 @pytest.fixture(scope="module")
-def waterfall_harness(Waterfall, WaterfallHarness, admin):
-    """The library deployed (for the linked entry point) and the harness that exposes it."""
-    Waterfall.deploy({"from": admin})
+def waterfall_harness(WaterfallHarness, admin):
+    """The harness that exposes the (internal) Waterfall library."""
     return WaterfallHarness.deploy({"from": admin})
 
 
 def chain_close(
-    harness: Any, p: wf.DealParams, s: wf.DealState, r: wf.PeriodReport, linked: bool = False
+    harness: Any, p: wf.DealParams, s: wf.DealState, r: wf.PeriodReport
 ) -> tuple[wf.PeriodResult, wf.DealState]:
     """One period close computed by the Solidity library (an eth_call), decoded into the model's types."""
-    fn = harness.closePeriodLinked if linked else harness.closePeriod
-    res, nxt = fn(p.as_abi(), s.as_abi(), r.as_abi())
+    res, nxt = harness.closePeriod(p.as_abi(), s.as_abi(), r.as_abi())
     return wf.PeriodResult.from_abi(res), wf.DealState.from_abi(nxt)
 
 

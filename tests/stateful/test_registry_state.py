@@ -8,6 +8,8 @@ most one pool; only a repurchase releases an asset; ``ownerOf`` of a pooled asse
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -18,6 +20,7 @@ from chainabs.chain.sender import TxError, transact
 from chainabs.model import assets, synthetic
 from chainabs.model import tape as tp
 from plugins.registry import CUTOFF, relaxed_criteria
+from plugins.stateful import machine_settings, report_steps
 
 STATUSES = assets.STATUSES
 
@@ -39,10 +42,13 @@ def test_registry_state_machine(registry, originator, servicer, stranger, invest
     buyers = [investors[0], investors[1]]
     chain.snapshot()
 
+    steps: Counter[str] = Counter()
+
     class RegistryMachine(RuleBasedStateMachine):
         def __init__(self) -> None:
             super().__init__()
             chain.revert()
+            steps["runs"] += 1
             self.touched: set[int] = set()
             self.owner = {pool: originator.address for pool in pools}
 
@@ -104,6 +110,7 @@ def test_registry_state_machine(registry, originator, servicer, stranger, invest
 
         @invariant()
         def aggregates_match_the_events(self):
+            steps["steps"] += 1
             model = self._model()
             for pool in pools:
                 members = [v for v in model.values() if v[0] == pool]
@@ -131,6 +138,5 @@ def test_registry_state_machine(registry, originator, servicer, stranger, invest
             total = sum(int(rc.pool_info(registry, pool)["count"]) for pool in pools)
             assert total == sum(1 for v in model.values() if v[0] != 0)
 
-    run_state_machine_as_test(
-        RegistryMachine, settings=settings(deadline=None, max_examples=10, stateful_step_count=15)
-    )
+    run_state_machine_as_test(RegistryMachine, settings=machine_settings(ci_examples=10, ci_steps=15))
+    report_steps("registry", steps)

@@ -1,5 +1,6 @@
-"""Random sequences of transfers, distributions, claims, issues, redemptions and controller transfers
-against an exact Python model (integers and Fractions).
+"""Random sequences of transfers, distributions, claims, issues, redemption attempts (refused until the deal
+settles the tranche), settlement and redemptions, and controller transfers against an exact Python model
+(integers and Fractions).
 
 Invariants: sum of balances == totalSupply; for every holder and each kind (interest, principal),
 withdrawn + withdrawable is the exact share within the stated dust bound
@@ -12,21 +13,27 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
+from collections import Counter
+
 from chainabs.chain.sender import transact
-from plugins.token import FACE, ExactShares
+from plugins.stateful import machine_settings, report_steps
+from plugins.token import FACE, ExactShares, blocked
 
 
-def test_tranche_token_state_machine(tranche, issuer, servicer, trustee, verified, accounts, currency, admin, chain):
+def test_tranche_token_state_machine(tranche, servicer, trustee, verified, accounts, currency, admin, chain):
     holders = list(verified[:6])
     outsiders = [accounts[18], accounts[19]]  # never verified
     transact(currency.mint, servicer, 10**15, sender=admin)
     transact(currency.approve, tranche, 2**256 - 1, sender=servicer)
     chain.snapshot()
 
+    steps: Counter[str] = Counter()
+
     class TokenMachine(RuleBasedStateMachine):
         def __init__(self) -> None:
             super().__init__()
             chain.revert()
+            steps["runs"] += 1
             self.model = ExactShares(holders)
             self.bal = self.model.bal
             self.distributed = False
@@ -38,7 +45,7 @@ def test_tranche_token_state_machine(tranche, issuer, servicer, trustee, verifie
         @initialize(amounts=st.lists(st.integers(1, 10 * FACE), min_size=3, max_size=3))
         def issue_initial(self, amounts):
             for h, amount in zip(holders[:3], amounts):
-                transact(tranche.issue, h, amount, b"", sender=issuer)
+                transact(tranche.issue, h, amount, b"", sender=servicer)
                 self.model.issue(h, amount)
                 self.principal += amount
 
@@ -63,14 +70,26 @@ def test_tranche_token_state_machine(tranche, issuer, servicer, trustee, verifie
 
         @rule(i=st.integers(0, 5), amount=st.integers(0, 5 * FACE))
         def issue(self, i, amount):
-            if self.distributed:
+            if self.distributed or tranche.isSettled():
                 return
-            transact(tranche.issue, holders[i], amount, b"", sender=issuer)
+            transact(tranche.issue, holders[i], amount, b"", sender=servicer)
             self.model.issue(holders[i], amount)
             self.principal += amount
 
+        @rule(i=st.integers(0, 5), pct=st.integers(1, 100))
+        def redeem_refused_while_principal_owed(self, i, pct):
+            # Before the deal settles the tranche nothing can be redeemed: the books stay the deal's.
+            if tranche.isSettled():
+                return
+            h = holders[i]
+            amount = max(1, self.bal[str(h)] * pct // 100)
+            blocked(tranche.redeem, amount, b"", sender=h, frm=h, to=None, code=0x55, reason="PRINCIPAL_OWED")
+
         @rule(i=st.integers(0, 5), pct=st.integers(0, 100))
-        def redeem(self, i, pct):
+        def settle_and_redeem(self, i, pct):
+            # Settlement is final (the deal is over): redemptions from here on, no more distributions.
+            if not tranche.isSettled():
+                tranche.settle({"from": servicer})
             h = holders[i]
             amount = self.bal[str(h)] * pct // 100
             transact(tranche.redeem, amount, b"", sender=h)
@@ -82,7 +101,7 @@ def test_tranche_token_state_machine(tranche, issuer, servicer, trustee, verifie
         @rule(interest=st.integers(0, 10**12), pct=st.integers(0, 30))
         def distribute(self, interest, pct):
             supply = self.supply()
-            if supply == 0:
+            if supply == 0 or tranche.isSettled():
                 return
             principal = self.principal * pct // 100
             transact(tranche.distribute, interest, principal, sender=servicer)
@@ -97,6 +116,7 @@ def test_tranche_token_state_machine(tranche, issuer, servicer, trustee, verifie
 
         @invariant()
         def balances_match(self):
+            steps["steps"] += 1
             assert tranche.totalSupply() == self.supply()
             for h in holders:
                 assert tranche.balanceOf(h) == self.bal[str(h)]
@@ -117,6 +137,5 @@ def test_tranche_token_state_machine(tranche, issuer, servicer, trustee, verifie
             assert cp + wd + tranche.totalPrincipalDistributed() + tranche.principalRetired() == tranche.totalIssued()
             assert currency.balanceOf(tranche) >= sum(tranche.withdrawableFundsOf(h) for h in holders)
 
-    run_state_machine_as_test(
-        TokenMachine, settings=settings(max_examples=10, stateful_step_count=16, deadline=None)
-    )
+    run_state_machine_as_test(TokenMachine, settings=machine_settings(ci_examples=10, ci_steps=16))
+    report_steps("token", steps)

@@ -6,6 +6,9 @@ import brownie
 import pytest
 from plugins.registry import CUTOFF, relaxed_criteria, reverts_with
 
+from eth_abi import encode as abi_encode
+from web3 import Web3
+
 from chainabs.chain import registry as rc
 from chainabs.model import tape as tp
 from chainabs.model.merkle import MerkleTree
@@ -111,7 +114,7 @@ def test_registration_events_aggregates_and_ownership(registry, originator, fres
     assert a["status"] == ST["Performing"] and a["principal"] == int(part.principal.iloc[0]) and a["poolId"] == open_pool
 
 
-def test_strangers_are_refused_everywhere(registry, originator, stranger, fresh_tape, open_pool, sealed_pool):
+def test_strangers_are_refused_everywhere(registry, originator, issuer, stranger, fresh_tape, open_pool, sealed_pool):
     role = registry.ORIGINATOR_ROLE()
     with reverts_with("AccessControlUnauthorizedAccount(address,bytes32)", stranger.address, role):
         registry.createPool(relaxed_criteria().to_chain(), {"from": stranger})
@@ -129,6 +132,7 @@ def test_strangers_are_refused_everywhere(registry, originator, stranger, fresh_
     with reverts_with("NotPoolOperator(uint256,address)", pool_id, stranger.address):
         registry.approvePool(pool_id, stranger, {"from": stranger})
     asset = assets.asset_id(originator.address, tape.loan_id.iloc[0])
+    registry.transferPool(pool_id, issuer, {"from": originator})
     with reverts_with("NotPoolOperator(uint256,address)", pool_id, stranger.address):
         registry.repurchase(asset, b"\x00" * 32, {"from": stranger})
 
@@ -176,7 +180,7 @@ def test_seal_binds_root_to_registered_leaves(registry, originator, fresh_tape, 
     for i in range(6):
         rec = tp.to_records(part.iloc[[i]])[0]
         assert registry.verifyRecord(open_pool, rec, tree.get_proof(i))
-        assert registry.verifyLeaf(open_pool, tree.leaf(i), tree.get_proof(i))
+        assert registry.verifyRecordHash(open_pool, record_hash(part, originator, i), tree.get_proof(i))
     assert not registry.verifyRecord(open_pool, tp.to_records(fresh_tape.iloc[[7]])[0], tree.get_proof(0))
 
 
@@ -241,8 +245,8 @@ def _walk(registry, servicer, asset, statuses):
 
 
 @pytest.mark.parametrize("frm,to", LEGAL)
-def test_legal_transitions(registry, originator, servicer, sealed_pool, frm, to):
-    pool_id, tape = sealed_pool
+def test_legal_transitions(registry, originator, servicer, sold_pool, frm, to):
+    pool_id, tape = sold_pool
     asset = assets.asset_id(originator.address, tape.loan_id.iloc[3])
     _walk(registry, servicer, asset, PATH[frm])
     principal = 0 if to in ("Prepaid", "Repaid") else registry.assetInfo(asset)["principal"] - 1
@@ -253,16 +257,16 @@ def test_legal_transitions(registry, originator, servicer, sealed_pool, frm, to)
 
 
 @pytest.mark.parametrize("frm,to", ILLEGAL)
-def test_illegal_transitions(registry, originator, servicer, sealed_pool, frm, to):
-    pool_id, tape = sealed_pool
+def test_illegal_transitions(registry, originator, servicer, sold_pool, frm, to):
+    pool_id, tape = sold_pool
     asset = assets.asset_id(originator.address, tape.loan_id.iloc[4])
     _walk(registry, servicer, asset, PATH[frm])
     with reverts_with("IllegalTransition(uint256,uint8,uint8)", asset, ST[frm], ST[to]):
         registry.updateAssets([(asset, ST[to], 0, b"\x00" * 32)], {"from": servicer})
 
 
-def test_principal_rules_and_unknown_assets(registry, originator, servicer, sealed_pool, fresh_tape, open_pool):
-    pool_id, tape = sealed_pool
+def test_principal_rules_and_unknown_assets(registry, originator, servicer, sold_pool, fresh_tape, open_pool):
+    pool_id, tape = sold_pool
     asset = assets.asset_id(originator.address, tape.loan_id.iloc[5])
     p = registry.assetInfo(asset)["principal"]
     with reverts_with("PrincipalIncrease(uint256,uint256,uint256)", asset, p, p + 1):
@@ -277,8 +281,8 @@ def test_principal_rules_and_unknown_assets(registry, originator, servicer, seal
         registry.updateAssets([(unsealed, ST["Delinquent30"], 1, b"\x00" * 32)], {"from": servicer})
 
 
-def test_servicing_keeps_aggregates_and_tallies(registry, originator, servicer, sealed_pool):
-    pool_id, tape = sealed_pool
+def test_servicing_keeps_aggregates_and_tallies(registry, originator, servicer, sold_pool):
+    pool_id, tape = sold_pool
     ids = tp.asset_ids(tape, originator.address)
     before = registry.poolInfo(pool_id)
     p0 = int(tape.principal.iloc[0])
@@ -359,6 +363,7 @@ def test_buckets_packed_by_first_appearance_across_batches_and_order_slots(
         assert {int(c): int(v) for c, v in zip(got_codes, got_sums, strict=True)} == dict(zip(codes, principals))
     info = registry.poolInfo(open_pool)
     registry.seal(open_pool, b"\x01" * 32, info["leafChain"], {"from": originator})
+    registry.transferPool(open_pool, servicer, {"from": originator})  # sold: servicing opens
     last = n - 1
     asset = assets.asset_id(originator.address, fresh_tape.loan_id.iloc[last])
     registry.updateAssets([(asset, ST["Performing"], principals[last] - 1_000, b"\x03" * 32)], {"from": servicer})
@@ -369,3 +374,60 @@ def test_buckets_packed_by_first_appearance_across_batches_and_order_slots(
         assert sum(sums.values()) == sum(principals) - 1_000
     a = registry.assetInfo(asset)
     assert (a["region"], a["industry"]) == (regions[last], industries[last])
+
+
+def record_hash(tape, originator, i: int) -> bytes:
+    """keccak256(abi.encode(originator, record)) of row ``i``: the leaf before its second hash."""
+    return bytes(Web3.keccak(abi_encode(list(tp.LEAF_TYPES), list(tp.leaf_values(tape, originator.address)[i]))))
+
+
+def test_internal_node_never_passes_for_a_record(registry, originator, fresh_tape, open_pool):
+    """Finding 6: verifyLeaf accepted an internal node of the tree with a shortened proof. The registry now
+    takes the record hash and hashes the leaf itself, so a node (a hash of 64 bytes) cannot pass for a leaf."""
+    part = fresh_tape.iloc[:8]
+    registry.registerAndPool(open_pool, tp.pack_records(part), {"from": originator})
+    tree = tp.tape_tree(part, originator.address)
+    registry.seal(open_pool, tree.root, registry.poolInfo(open_pool)["leafChain"], {"from": originator})
+    proof = tree.get_proof(0)
+    # The parent of leaf 0 and its sibling, with the proof shortened by one: what fooled verifyLeaf.
+    leaf, sibling = bytes.fromhex(tree.leaf(0)[2:]), bytes.fromhex(proof[0][2:])
+    node = Web3.keccak(b"".join(sorted([leaf, sibling])))
+    assert MerkleTree.verify_leaf(tree.root, "0x" + bytes(node).hex(), proof[1:])  # the tree itself accepts it
+    assert not registry.verifyRecordHash(open_pool, node, proof[1:])
+    assert registry.verifyRecordHash(open_pool, record_hash(part, originator, 0), proof)
+
+
+def test_sealed_pool_is_frozen_until_its_sale(registry, originator, servicer, issuer, sealed_pool):
+    """Finding 2: after seal the originator could repurchase loans out of its own sealed pool and the servicer
+    could default or zero them, and the SPV paid full price for less. Until its first sale a sealed pool is
+    frozen: no repurchase, no status or principal update; its count and principal stay the cut-off's."""
+    pool_id, tape = sealed_pool
+    asset = assets.asset_id(originator.address, tape.loan_id.iloc[1])
+    cutoff = registry.poolInfo(pool_id)
+    with reverts_with("PoolAwaitingSale(uint256)", pool_id):
+        registry.repurchase(asset, b"\x00" * 32, {"from": originator})
+    with reverts_with("PoolAwaitingSale(uint256)", pool_id):
+        registry.updateAssets([(asset, ST["Defaulted"], 0, b"\x00" * 32)], {"from": servicer})
+    info = registry.poolInfo(pool_id)
+    assert (info["count"], info["principal"]) == (cutoff["cutoffCount"], cutoff["cutoffPrincipal"])
+    registry.transferPool(pool_id, issuer, {"from": originator})
+    registry.updateAssets([(asset, ST["Delinquent30"], registry.assetInfo(asset)["principal"], b"\x01" * 32)],
+                          {"from": servicer})
+    registry.repurchase(asset, b"\x02" * 32, {"from": issuer})
+    assert registry.poolInfo(pool_id)["count"] == cutoff["cutoffCount"] - 1
+
+
+def test_pooled_assets_cannot_be_approved_one_by_one(registry, originator, issuer, stranger, sealed_pool):
+    """Finding 6: an ERC-721 approval granted on a pooled asset survived the pool's sale and a repurchase.
+    Pooled assets move only with their pool, so they cannot be approved; released ones can."""
+    pool_id, tape = sealed_pool
+    asset = assets.asset_id(originator.address, tape.loan_id.iloc[2])
+    with reverts_with("AssetInPool(uint256,uint256)", asset, pool_id):
+        registry.approve(stranger, asset, {"from": originator})
+    registry.transferPool(pool_id, issuer, {"from": originator})
+    with reverts_with("AssetInPool(uint256,uint256)", asset, pool_id):
+        registry.approve(stranger, asset, {"from": issuer})
+    registry.repurchase(asset, b"\x00" * 32, {"from": issuer})
+    assert registry.getApproved(asset) == brownie.ZERO_ADDRESS
+    registry.approve(stranger, asset, {"from": originator})
+    assert registry.getApproved(asset) == stranger

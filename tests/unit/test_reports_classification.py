@@ -40,9 +40,11 @@ def test_the_kinds_are_disjoint_and_name_real_events():
 
 def test_role_changes_pauses_and_forced_transfers_are_privileged():
     for name in ("RoleGranted", "RoleRevoked", "TransfersPaused", "TransfersUnpaused", "ControllerTransfer",
-                 "ControllerRedemption", "ReportSubmitted", "PoolTransferred", "AssetRepurchased"):
+                 "ControllerRedemption", "ReportSubmitted", "PoolTransferred", "AssetRepurchased", "WalletRecovered",
+                 "ReportCancelled", "OfferingCancelled", "InvestorIdSet", "DealBound"):
         assert alerts.classify(name) == "privileged", name
-    for name in ("TriggerBreached", "DelinquencyAlert", "ReserveDrawn", "InterestShortfall", "PrincipalWrittenDown"):
+    for name in ("TriggerBreached", "DelinquencyAlert", "ReserveDrawn", "InterestShortfall", "PrincipalWrittenDown",
+                 "ClassPaymentHeld"):
         assert alerts.classify(name) == "alert", name
     assert alerts.classify("Transfer") is None and alerts.classify("ClassBalances") is None
 

@@ -27,26 +27,11 @@ def test_closing_is_the_true_sale(closed, originator, admin):
     assert_error(d.spv.closeDeal, sender=admin, error="WrongPhase(uint8,uint8)", values=(0, 1))
 
 
-def test_constructor_rejects_inconsistent_terms(SPV, closed, admin):
-    d = closed
-    params = d.model.params.as_abi()
-    terms = list(d.spv.terms())
-    sizes = list(d.sizes())
-    toks = [t.address for t in d.tokens]
-    fees = list(d.spv.feeRecipients())
-    part = LOCKED
-    bad_sizes = sizes[:-1] + [sizes[-1] + 1]
-    with pytest.raises(Exception, match="revert"):
-        SPV.deploy(terms, params, bad_sizes, toks, fees, part, admin, {"from": admin})
-    with pytest.raises(Exception, match="revert"):
-        SPV.deploy(terms, params, sizes, toks[:-1], fees, part, admin, {"from": admin})
-    with pytest.raises(Exception, match="revert"):
-        SPV.deploy(terms, params, sizes, toks, fees + [admin.address], part, admin, {"from": admin})
-    zero_currency = [ZERO_ADDRESS] + terms[1:]
-    with pytest.raises(Exception, match="revert"):
-        SPV.deploy(zero_currency, params, sizes, toks, fees, part, admin, {"from": admin})
+def test_the_model_refuses_inconsistent_terms(closed):
+    """The constructor's own checks are in tests/unit/test_spv_integrity.py."""
+    sizes = list(closed.sizes())
     with pytest.raises(DealModelError, match="InvalidTerms"):
-        DealModel(d.model.params, tuple(bad_sizes), 0)
+        DealModel(closed.model.params, tuple(sizes[:-1] + [sizes[-1] + 1]), 0)
 
 
 def test_strangers_cannot_call_privileged_functions(closed, stranger):

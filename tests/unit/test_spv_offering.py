@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 from brownie import ZERO_ADDRESS
 
+from brownie import chain
+
 from chainabs.chain import spv as spvlib
-from chainabs.model.deal import DealModel, DealModelError
+from chainabs.model.deal import DealModel, DealModelError, Phase
 from plugins.spv import role_error
 from plugins.token import access_denied, assert_error
 
@@ -66,4 +68,70 @@ def test_closing_requires_the_pool_still_with_the_originator(fresh_offering, inv
 
     subscribe_all(d, investors, admin)
     d.registry.transferPool(d.pool_id, investors[0], {"from": originator})
-    assert_error(d.spv.closeDeal, sender=admin, error="PoolNotReady(uint256,uint256,uint256,bool,address)")
+    assert_error(d.spv.closeDeal, sender=admin, error="PoolNotReady(uint256,uint256,uint256,uint256,uint256,bool,address)")
+
+
+# ---------------------------------------------------------------- deadline, cancel, refunds (integrity finding 3)
+
+
+def _subscribe_some(d, investors, admin) -> dict[str, int]:
+    """Part of the senior class and the originator's retained slice; returns units per holder."""
+    paid = {}
+    for inv, amount in ((investors[0], 1_000_000_000), (investors[1], 2_500_000_001)):
+        d.currency.mint(inv, amount, {"from": admin})
+        spvlib.subscribe(d.spv, inv, 0, amount)
+        d.model.subscribe(0, amount)
+        paid[str(inv)] = amount
+    n = len(d.tokens)
+    originator = d.roles["originator"]
+    d.currency.mint(originator, 777, {"from": admin})
+    spvlib.subscribe(d.spv, originator, n - 1, 777, retained=True)
+    d.model.subscribe(n - 1, 777)
+    paid[str(originator)] = 777
+    return paid
+
+
+def test_offering_expiry_cancel_and_refunds(fresh_offering, investors, admin, stranger):
+    """Before: no deadline, cancel or refund: if a class never filled, subscriptions stayed in the SPV for ever.
+    Now after the deadline nothing can be subscribed or closed, anyone may cancel, and every subscriber gets
+    back exactly what it paid; the SPV ends at 0."""
+    d = fresh_offering
+    paid = _subscribe_some(d, investors, admin)
+    deadline = int(d.spv.terms()[8])
+    assert deadline == d.times.offering_deadline
+    assert_error(d.spv.cancelOffering, sender=stranger, error="OfferingStillOpen(uint256,uint256)")
+    chain.sleep(deadline - chain.time() + 1)
+    chain.mine()
+    d.currency.mint(investors[2], 10, {"from": admin})
+    d.currency.approve(d.spv, 10, {"from": investors[2]})
+    assert_error(d.spv.subscribe, 0, 10, sender=investors[2], error="OfferingExpired(uint256,uint256)")
+    assert_error(d.spv.closeDeal, sender=admin, error="OfferingExpired(uint256,uint256)")
+    tx = spvlib.cancel_offering(d.spv, stranger)
+    assert tx.event("OfferingCancelled")["afterDeadline"] and d.spv.phase() == Phase.CANCELLED
+    assert d.model.cancel_offering(arranger=False, now=chain.time())
+    for holder, amount in paid.items():
+        before = d.currency.balanceOf(holder)
+        assert spvlib.refund(d.spv, stranger, holder) == d.model.refund(amount) == amount  # anyone triggers it
+        assert d.currency.balanceOf(holder) == before + amount
+        assert all(t.balanceOf(holder) == 0 for t in d.tokens)
+        assert_error(d.spv.refund, holder, sender=stranger, error="NothingOwed()")
+    assert d.currency.balanceOf(d.spv) == 0 and all(t.totalSupply() == 0 for t in d.tokens)
+    ledger = spvlib.read_ledger(d.spv)
+    assert ledger == d.model.ledger and ledger.refunded == sum(paid.values())
+    ledger.check()
+
+
+def test_the_arranger_cancels_before_the_deadline_and_a_frozen_refund_stays_owed(fresh_offering, investors, admin,
+                                                                                 kyc_agent, stranger):
+    d = fresh_offering
+    paid = _subscribe_some(d, investors, admin)
+    assert_error(d.spv.refund, investors[0], sender=stranger, error="WrongPhase(uint8,uint8)", values=(3, 0))
+    spvlib.cancel_offering(d.spv, admin)
+    d.model.cancel_offering()
+    d.identity.setFrozen(investors[0], True, {"from": kyc_agent})
+    assert_error(d.spv.refund, investors[0], sender=stranger, error="ClaimBlocked(address,bytes1,bytes32)")
+    assert spvlib.read_ledger(d.spv).unsettled_subscriptions == sum(paid.values())  # held for the frozen investor
+    d.identity.setFrozen(investors[0], False, {"from": kyc_agent})
+    assert spvlib.refund(d.spv, stranger, investors[0]) == paid[str(investors[0])]
+
+

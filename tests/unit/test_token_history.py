@@ -64,12 +64,12 @@ def test_several_distributions_without_checkpoint_then_transfer_and_claims(issue
 
 
 def test_first_checkpoint_by_every_path(issued, servicer, verified, trustee, originator, book):
-    """Redemption, forced transfer, operator transfer and transferFrom each open an epoch's history."""
+    """Partition transfer, forced transfer, operator transfer and transferFrom each open an epoch's history."""
     a, b, c, d, e = verified[:5]
     everyone = list(verified[:5]) + [originator]
     distribute(issued, servicer, book, 7_000_001, 1_000_000)
-    issued.redeem(FACE // 5, b"", {"from": a})          # first checkpoint of epoch 1: a redemption
-    book.redeem(a, FACE // 5)
+    issued.transferByPartition(tokens.UNRESTRICTED, d, FACE // 5, b"", {"from": a})  # epoch 1: partition transfer
+    book.move(a, d, FACE // 5)
     check_all(issued, book, everyone)
     distribute(issued, servicer, book, 3_000_000, 2_000_001)
     issued.controllerTransfer(originator, e, FACE // 2, b"", b"", {"from": trustee})  # epoch 2: forced

@@ -18,7 +18,8 @@ def test_partition_balances(issued, verified, originator):
     assert list(issued.partitionsOf(verified[7])) == []
 
 
-def test_lockup_blocks_until_end_then_lands_unrestricted(issued, verified, originator, chain):
+def test_lockup_blocks_until_end_then_lands_unrestricted(issued, verified, originator, chain, servicer):
+    issued.settle({"from": servicer})  # redemptions open (the lock-up still applies to them)
     blocked(issued.transferByPartition, LCK, verified[0], 1, b"", sender=originator, frm=originator,
             to=verified[0], code=0x55, reason="LOCKUP")
     blocked(issued.redeemByPartition, LCK, 1, b"", sender=originator, frm=originator, to=None, code=0x55,
@@ -50,7 +51,8 @@ def test_unrestricted_partition_cannot_spend_locked(issued, originator, verified
     assert (str(code), bytes(reason), bytes(part)) == ("0x50", b32("INVALID_PARTITION"), b32("bogus"))
 
 
-def test_operators(issued, verified, accounts):
+def test_operators(issued, verified, accounts, servicer):
+    issued.settle({"from": servicer})
     holder, op = verified[0], accounts[7]
     tx = issued.authorizeOperatorByPartition(UNR, op, {"from": holder})
     assert plain(tx.events["AuthorizedOperatorByPartition"].values()) == (UNR, str(op), str(holder))
@@ -70,15 +72,14 @@ def test_operators(issued, verified, accounts):
     assert_error(issued.authorizeOperator, "0x" + "00" * 20, sender=holder, error="ZeroAddressNotAllowed(bytes32)")
 
 
-def test_issue_by_partition_emits(tranche, issuer, originator):
-    tx = tokens.issue(tranche, issuer, originator, 50, partition=LOCKED, data=b"\x05")
+def test_issue_by_partition_emits(tranche, servicer, originator):
+    tx = tokens.issue(tranche, servicer, originator, 50, partition=LOCKED, data=b"\x05")
     ev = tx.event("IssuedByPartition")
     assert plain((ev["partition"], ev["operator"], ev["to"], ev["value"], ev["data"])) == (
-        LCK, str(issuer), str(originator), 50, b"\x05")
+        LCK, str(servicer), str(originator), 50, b"\x05")
 
 
-def test_controller_transfer_overrides_sender_state_but_checks_receiver(
-        issued, identity, kyc_agent, trustee, verified, originator, accounts, admin):
+def test_controller_transfer_overrides_sender_state_but_checks_receiver(issued, identity, kyc_agent, trustee, verified, originator, accounts, admin):
     identity.setFrozen(verified[0], True, {"from": kyc_agent})
     issued.pause({"from": admin})
     tx = issued.controllerTransfer(verified[0], verified[5], 100, b"\x01", b"\x02", {"from": trustee})
@@ -98,7 +99,8 @@ def test_controller_transfer_overrides_sender_state_but_checks_receiver(
     assert issued.balanceOfByPartition(LCK, verified[6]) == 40
 
 
-def test_controller_redeem_and_one_way_renounce(issued, trustee, admin, verified):
+def test_controller_redeem_and_one_way_renounce(issued, trustee, admin, verified, servicer):
+    issued.settle({"from": servicer})
     tx = issued.controllerRedeem(verified[0], 30, b"\x01", b"\x02", {"from": trustee})
     ev = tx.events["ControllerRedemption"]
     assert plain((ev["controller"], ev["tokenHolder"], ev["value"])) == (str(trustee), str(verified[0]), 30)

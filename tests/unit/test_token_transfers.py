@@ -74,8 +74,7 @@ def test_success_status(issued, verified):
     "sender_jurisdiction", "receiver_not_verified", "receiver_expired", "receiver_frozen", "receiver_jurisdiction",
     "min_holding_sender", "min_holding_receiver", "max_holders",
 ])
-def test_every_rule_reports_and_blocks_with_the_same_code(
-        issued, identity, kyc_agent, admin, verified, originator, accounts, chain, case):
+def test_every_rule_reports_and_blocks_with_the_same_code(issued, identity, kyc_agent, admin, verified, originator, accounts, chain, case):
     sender, to, value = verified[0], verified[1], 100
     expected = {
         "balance": (0x52, "INSUFFICIENT_BALANCE"), "receiver_zero": (0x57, "RECEIVER_ZERO_ADDRESS"),
@@ -166,7 +165,34 @@ def test_operator_without_authorization_is_invalid_operator(issued, verified, ac
     assert (str(code), bytes(reason)) == ("0x58", b32("NOT_OPERATOR"))
 
 
-def test_redeem_checks_sender(issued, identity, kyc_agent, verified, admin):
+def test_no_redemption_while_the_deal_owes_principal(issued, verified, trustee, originator, servicer):
+    """Finding 1 of the integrity review: one holder's redeem(1) desynchronised the token from the SPV's class
+    book and froze the deal. Before the deal settles the tranche, every redemption path is refused with
+    ERC-1066 0x55 "PRINCIPAL_OWED" and nothing moves."""
+    holder = verified[0]
+    issued.approve(verified[1], FACE, {"from": holder})
+    issued.authorizeOperator(verified[1], {"from": holder})
+    before = (issued.totalSupply(), issued.currentPrincipal(), issued.balanceOf(holder))
+    for fn, args, sender in [
+        (issued.redeem, (1, b""), holder),
+        (issued.redeemFrom, (holder, 1, b""), verified[1]),
+        (issued.redeemByPartition, (b32("unrestricted"), 1, b""), holder),
+        (issued.operatorRedeemByPartition, (b32("unrestricted"), holder, 1, b""), verified[1]),
+        (issued.controllerRedeem, (holder, 1, b"", b""), trustee),
+    ]:
+        blocked(fn, *args, sender=sender, frm=holder, to=None, code=0x55, reason="PRINCIPAL_OWED")
+    blocked(issued.redeemByPartition, b32("locked"), 1, b"", sender=originator, frm=originator, to=None, code=0x55,
+            reason="PRINCIPAL_OWED")
+    assert (issued.totalSupply(), issued.currentPrincipal(), issued.balanceOf(holder)) == before
+    assert not issued.isSettled()
+    tx = issued.settle({"from": servicer})
+    assert tx.events["TrancheSettled"]["deal"] == servicer and issued.isSettled() and not issued.isIssuable()
+    issued.redeem(1, b"", {"from": holder})
+    assert issued.balanceOf(holder) == FACE - 1
+
+
+def test_redeem_checks_sender(issued, identity, kyc_agent, verified, admin, servicer):
+    issued.settle({"from": servicer})
     identity.setFrozen(verified[0], True, {"from": kyc_agent})
     blocked(issued.redeem, 1, b"", sender=verified[0], frm=verified[0], to=None, code=0x56, reason="SENDER_FROZEN")
     issued.pause({"from": admin})
@@ -183,24 +209,24 @@ def test_redeem_checks_sender(issued, identity, kyc_agent, verified, admin):
             reason="INSUFFICIENT_ALLOWANCE")
 
 
-def test_issue_rules(issued, tranche, issuer, accounts, admin, verified):
-    blocked(issued.issue, accounts[18], 1, b"", sender=issuer, frm=None, to=accounts[18], code=0x57,
+def test_issue_rules(issued, tranche, servicer, accounts, admin, verified):
+    blocked(issued.issue, accounts[18], 1, b"", sender=servicer, frm=None, to=accounts[18], code=0x57,
             reason="RECEIVER_NOT_VERIFIED")
-    blocked(issued.issue, ZERO, 1, b"", sender=issuer, frm=None, to=None, code=0x57, reason="RECEIVER_ZERO_ADDRESS")
+    blocked(issued.issue, ZERO, 1, b"", sender=servicer, frm=None, to=None, code=0x57, reason="RECEIVER_ZERO_ADDRESS")
     issued.setMaxHolders(5, {"from": admin})
-    blocked(issued.issue, verified[5], 1, b"", sender=issuer, frm=None, to=verified[5], code=0x50, reason="MAX_HOLDERS")
+    blocked(issued.issue, verified[5], 1, b"", sender=servicer, frm=None, to=verified[5], code=0x50, reason="MAX_HOLDERS")
     issued.setMinimumHolding(10, {"from": admin})
-    tx = issued.issue(verified[0], 5, b"\x01", {"from": issuer})
-    assert plain(tx.events["Issued"].values()) == (str(issuer), str(verified[0]), 5, b"\x01")
+    tx = issued.issue(verified[0], 5, b"\x01", {"from": servicer})
+    assert plain(tx.events["Issued"].values()) == (str(servicer), str(verified[0]), 5, b"\x01")
     assert issued.currentPrincipal() == 5 * FACE + 5
-    assert_error(issued.issueByPartition, b32("other"), verified[0], 1, b"", sender=issuer,
+    assert_error(issued.issueByPartition, b32("other"), verified[0], 1, b"", sender=servicer,
                  error="InvalidPartition(bytes32)", values=(b32("other"),))
-    assert_error(issued.issue, verified[0], 2**96, b"", sender=issuer,
+    assert_error(issued.issue, verified[0], 2**96, b"", sender=servicer,
                  error="ValueOutOfRange(bytes32,uint256,uint256)")
-    tx = issued.closeIssuance({"from": issuer})
+    tx = issued.closeIssuance({"from": servicer})
     assert "IssuanceClosed" in tx.events and not issued.isIssuable()
-    assert_error(issued.issue, verified[0], 1, b"", sender=issuer, error="IssuanceNotAllowed()")
-    assert_error(issued.closeIssuance, sender=issuer, error="IssuanceNotAllowed()")
+    assert_error(issued.issue, verified[0], 1, b"", sender=servicer, error="IssuanceNotAllowed()")
+    assert_error(issued.closeIssuance, sender=servicer, error="IssuanceNotAllowed()")
 
 
 def test_approve_zero_spender_rejected(issued, verified):
@@ -209,7 +235,11 @@ def test_approve_zero_spender_rejected(issued, verified):
 
 
 def test_admin_settings_emit_and_range_checked(issued, admin, chain):
-    assert issued.setLockupEnd(chain.time() + 10, {"from": admin}).events["LockupEndSet"]["lockupEnd"] > 0
+    end = issued.lockupEnd()
+    assert issued.setLockupEnd(end + 10, {"from": admin}).events["LockupEndSet"]["lockupEnd"] == end + 10
+    # The retained slice's lock-up (risk retention) can never be cut short, not even by the admin.
+    assert_error(issued.setLockupEnd, end, sender=admin, error="LockupCannotShorten(uint256,uint256)",
+                 values=(end + 10, end))
     assert issued.setMinimumHolding(7, {"from": admin}).events["MinimumHoldingSet"]["minimumHolding"] == 7
     assert issued.setMaxHolders(9, {"from": admin}).events["MaxHoldersSet"]["maxHolders"] == 9
     assert (issued.minimumHolding(), issued.maxHolders()) == (7, 9)

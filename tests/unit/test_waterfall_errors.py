@@ -70,17 +70,6 @@ def test_validate_params_alone(waterfall_harness):
     waterfall_harness.validateParams(BASE_P.as_abi())
 
 
-def test_linked_entry_point_equals_the_inlined_one(waterfall_harness):
-    inlined = chain_close(waterfall_harness, BASE_P, BASE_S, BASE_R)
-    linked = chain_close(waterfall_harness, BASE_P, BASE_S, BASE_R, linked=True)
-    assert inlined == linked == wf.close_period(BASE_P, BASE_S, BASE_R)
-    bad = P(BASE_R, pool_ending_balance=1)
-    assert_custom_error(
-        lambda: waterfall_harness.closePeriodLinked(BASE_P.as_abi(), BASE_S.as_abi(), bad.as_abi()),
-        "PoolBalanceMismatch", 935, 1,
-    )
-
-
 def test_building_blocks_match(waterfall_harness):
     assert waterfall_harness.accrue(333, 1_000, 3) == wf.accrue(333, 1_000, 3) == 8
     for pool_end, debt, step_up in [(0, 900, False), (940, 900, False), (940, 900, True), (100, 5, False), (10, 900, False)]:

@@ -21,7 +21,6 @@ TRANCHE_VIEWS: dict[str, str] = {
     "original_face": "originalFace", "current_principal": "currentPrincipal", "factor": "factor",
     "cumulative_write_down": "cumulativeWriteDown", "interest_shortfall": "interestShortfall",
     "interest_distributed": "totalInterestDistributed", "principal_distributed": "totalPrincipalDistributed",
-    "interest_claimed": "totalInterestClaimed", "principal_claimed": "totalPrincipalClaimed",
     "distributions": "distributionCount", "holders": "holderCount", "sweepable_dust": "sweepableDust",
     "paused": "paused",
 }

@@ -47,7 +47,7 @@ def _setup(holders: list[Any], admin: Any) -> tuple[Any, Any, Any]:
     tokens.register_investors(registry, admin, rows, batch_size=200)
     token = tokens.deploy_tranche(
         name="Bench A", symbol="BA", currency=currency, registry=registry, admin=admin, coupon_bps=500,
-        residual_recipient=admin, roles={"ISSUER_ROLE": [admin], "DISTRIBUTOR_ROLE": [admin]},
+        residual_recipient=admin, deal=admin,
     )
     for h in holders:
         transact(token.issue, h, FACE, b"", sender=admin)

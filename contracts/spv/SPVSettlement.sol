@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {SSTORE2} from "solady/utils/SSTORE2.sol";
+
+import {SPVBooks, DealStorage, SPVRefs, ClassBook, Held, Totals} from "./SPVStorage.sol";
+import {DealParams} from "../../interfaces/IWaterfall.sol";
+import {ISPV, Ledger, Phase} from "../../interfaces/ISPV.sol";
+import {ISPVTranche} from "../../interfaces/ISPVDependencies.sol";
+import {IAssetRegistry} from "../../interfaces/IAssetRegistry.sol";
+
+/// @title SPVSettlement
+/// @notice The SPV's settlement paths, linked into it: the trustee's cancel of a pending report and the
+/// return of its deposits, the clean-up call priced from the registry, delivery of held class payments, the
+/// end of the deal, fee withdrawals and the ledger. Runs in the SPV's context (DELEGATECALL) on its
+/// `DealStorage`; access control is checked by the SPV.
+library SPVSettlement {
+    using SafeERC20 for IERC20;
+    using SafeCast for uint256;
+    using SPVBooks for DealStorage;
+
+    uint256 private constant BPS = 10_000;
+
+    /// @notice `ISPV.cancelReport`.
+    function cancelReport(DealStorage storage s, SPVRefs memory refs) external {
+        s.requirePhase(Phase.Active);
+        uint256 period = uint256(s.progress.periodsClosed) + 1;
+        if (s.pendingHash == bytes32(0)) revert ISPV.NoReportPending(period);
+        uint256 collections = s.cash.pendingCollections;
+        Totals memory t = s.totals;
+        uint256 callPrice = t.pendingCleanUpPrice;
+        s.pendingHash = bytes32(0);
+        s.cash.pendingCollections = 0;
+        if (collections > 0) s.returnable[s.pendingDepositor] += collections;
+        if (callPrice > 0) {
+            s.returnable[refs.originator] += callPrice;
+            s.totals.pendingCleanUpPrice = 0;
+            s.totals.pendingCleanUpRecoveries = 0;
+            s.core.cleanUpPending = false;
+        }
+        s.totals.depositsReturnable = (uint256(t.depositsReturnable) + collections + callPrice).toUint128();
+        for (uint256 i; i < refs.classCount; ++i) {
+            ISPVTranche(s.extra[i].token).openBooks();
+        }
+        emit ISPV.ReportCancelled(period, msg.sender, collections, callPrice);
+    }
+
+    /// @notice `ISPV.withdrawReturned`.
+    function withdrawReturned(DealStorage storage s, SPVRefs memory refs) external returns (uint256 amount) {
+        amount = s.returnable[msg.sender];
+        if (amount == 0) revert ISPV.NothingOwed();
+        s.returnable[msg.sender] = 0;
+        Totals memory t = s.totals;
+        s.totals.depositsReturnable = (uint256(t.depositsReturnable) - amount).toUint128();
+        s.totals.depositsReturned = (uint256(t.depositsReturned) + amount).toUint128();
+        emit ISPV.DepositReturned(msg.sender, amount);
+        IERC20(refs.currency).safeTransfer(msg.sender, amount);
+    }
+
+    /// @notice `ISPV.exerciseCleanUpCall` (the SPV checked the role, the phase and that the report is the pending
+    /// one).
+    function exerciseCleanUpCall(DealStorage storage s, SPVRefs memory refs, uint256 reportedEnding) external {
+        uint256 period = uint256(s.progress.periodsClosed) + 1;
+        IAssetRegistry registry = IAssetRegistry(refs.registry);
+        uint256 poolPrincipal = registry.poolInfo(refs.poolId).principal;
+        // slither-disable-next-line unused-return -- the defaulted loans' count is not needed, their principal is
+        (, uint128 defaulted) = registry.statusTally(refs.poolId, IAssetRegistry.AssetStatus.Defaulted);
+        uint256 live = poolPrincipal - defaulted;
+        if (live != reportedEnding) revert ISPV.RegistryMismatch(reportedEnding, live);
+        DealParams memory p = abi.decode(SSTORE2.read(refs.paramsPointer), (DealParams));
+        uint256 level = p.originalPoolBalance * p.cleanUpCallBps / BPS;
+        if (s.totals.pendingCleanUpPrice != 0 || live == 0 || live > level) {
+            revert ISPV.CleanUpCallNotAvailable(live, level);
+        }
+        uint256 price = live + defaulted;
+        s.totals.pendingCleanUpPrice = price.toUint128();
+        s.totals.pendingCleanUpRecoveries = uint256(defaulted).toUint128();
+        s.core.cleanUpPending = true;
+        s.totals.cleanUpProceeds = (uint256(s.totals.cleanUpProceeds) + price).toUint128();
+        IERC20(refs.currency).safeTransferFrom(msg.sender, address(this), price);
+        emit ISPV.CleanUpCallExercised(period, msg.sender, price, live, defaulted);
+    }
+
+    /// @notice `ISPV.releaseHeld`: deliver what is held for class `i` to its token (reverts if it still
+    /// refuses; nothing changes then).
+    function releaseHeld(DealStorage storage s, uint256 i) external {
+        Held memory h = s.held[i];
+        uint256 amount = uint256(h.interest) + h.principal;
+        if (amount == 0) revert ISPV.NothingOwed();
+        delete s.held[i];
+        s.totals.heldForClasses = (uint256(s.totals.heldForClasses) - amount).toUint128();
+        ISPVTranche token = ISPVTranche(s.extra[i].token);
+        token.distribute(h.interest, h.principal);
+        // A class held at the end of the deal is settled once its last payment is delivered.
+        if (s.core.phase == Phase.Ended) token.settle();
+        emit ISPV.ClassPaymentReleased(i, h.interest, h.principal);
+    }
+
+    /// @notice `ISPV.endDeal`.
+    function endDeal(DealStorage storage s, SPVRefs memory refs, bool isTrustee) external {
+        s.requirePhase(Phase.Active);
+        uint256 n = refs.classCount;
+        uint256 closed = s.progress.periodsClosed;
+        if (s.pendingHash != bytes32(0)) revert ISPV.ReportPending(closed + 1);
+        uint256 poolBalance = s.core.poolBalance;
+        if (block.timestamp >= refs.legalFinalDate) {
+            // Every period due by legal final must have closed, unless the trustee ends the deal (a servicer
+            // that stopped reporting cannot keep the deal open for ever).
+            uint256 next = SPVBooks.paymentDate(refs.firstPaymentDate, refs.periodMonths, closed + 1);
+            if (next <= refs.legalFinalDate && !isTrustee) revert ISPV.PeriodsOutstanding(closed, next);
+        } else {
+            uint256 debt = 0;
+            for (uint256 i; i + 1 < n; ++i) {
+                debt += s.books[i].balance;
+            }
+            if (poolBalance != 0 || debt != 0) revert ISPV.CannotEnd(poolBalance, debt, refs.legalFinalDate);
+            // While the SPV still owns the pool, defaulted loans may still bring recoveries.
+            IAssetRegistry registry = IAssetRegistry(refs.registry);
+            if (registry.poolOwner(refs.poolId) == address(this)) {
+                // slither-disable-next-line unused-return -- the defaulted loans' count is not needed, their principal is
+                (, uint128 defaulted) = registry.statusTally(refs.poolId, IAssetRegistry.AssetStatus.Defaulted);
+                if (defaulted != 0) revert ISPV.RecoveriesOutstanding(defaulted);
+            }
+        }
+        s.core.phase = Phase.Ended;
+
+        // Whatever principal is still unpaid is lost: written off (beyond the principal deficiency already
+        // recorded) and the balances closed.
+        uint256 finalWriteDown = 0;
+        for (uint256 i; i < n; ++i) {
+            ClassBook memory book = s.books[i];
+            uint256 unpaid = uint256(book.balance) - book.pdl;
+            if (unpaid > 0) {
+                ISPVTranche(s.extra[i].token).writeDown(unpaid);
+                finalWriteDown += unpaid;
+            }
+            delete s.books[i];
+        }
+        uint256 released = s.cash.reserveBalance;
+        s.cash.reserveBalance = 0;
+        // slither-disable-next-line unused-return -- delivered or held for the equity class: either way accounted for
+        if (released > 0) s.payClass(closed, n - 1, released, 0);
+        // Every class whose payments were all delivered is settled (redemptions open); a class with held
+        // payments is settled when they are released.
+        for (uint256 i; i < n; ++i) {
+            Held memory h = s.held[i];
+            if (uint256(h.interest) + h.principal == 0) ISPVTranche(s.extra[i].token).settle();
+        }
+        emit ISPV.DealEnded(closed, released, finalWriteDown, block.timestamp >= refs.legalFinalDate);
+    }
+
+    /// @notice `ISPV.setFeeRecipient`: what the fee earned so far is first paid to the previous recipient; a
+    /// failed transfer (a blocked address) must not stop the trustee from redirecting the fee.
+    function setFeeRecipient(DealStorage storage s, SPVRefs memory refs, uint256 feeIndex, address recipient) external {
+        if (feeIndex >= refs.feeCount) revert ISPV.UnknownFee(feeIndex);
+        if (recipient == address(0)) revert ISPV.ZeroFeeRecipient(feeIndex);
+        address previous = s.feeRecipients[feeIndex];
+        uint256 owed = s.fees[feeIndex].paid - s.feeWithdrawn[feeIndex];
+        if (owed > 0) {
+            s.feeWithdrawn[feeIndex] += owed; // booked before the transfer, undone if it fails
+            if (IERC20(refs.currency).trySafeTransfer(previous, owed)) {
+                emit ISPV.FeesWithdrawn(feeIndex, previous, msg.sender, owed);
+            } else {
+                s.feeWithdrawn[feeIndex] -= owed;
+                emit ISPV.FeeSettlementFailed(feeIndex, previous, owed);
+            }
+        }
+        s.feeRecipients[feeIndex] = recipient;
+        emit ISPV.FeeRecipientChanged(feeIndex, previous, recipient);
+    }
+
+    /// @notice `ISPV.withdrawFees`.
+    function withdrawFees(DealStorage storage s, SPVRefs memory refs, uint256 feeIndex) external returns (uint256 amount) {
+        if (feeIndex >= refs.feeCount) revert ISPV.UnknownFee(feeIndex);
+        amount = s.fees[feeIndex].paid - s.feeWithdrawn[feeIndex];
+        if (amount == 0) return 0;
+        s.feeWithdrawn[feeIndex] += amount;
+        address recipient = s.feeRecipients[feeIndex];
+        emit ISPV.FeesWithdrawn(feeIndex, recipient, msg.sender, amount);
+        IERC20(refs.currency).safeTransfer(recipient, amount);
+    }
+
+    /// @notice `ISPV.ledger`.
+    function ledger(DealStorage storage s, SPVRefs memory refs) external view returns (Ledger memory l) {
+        Totals memory t = s.totals;
+        l.subscriptions = t.subscriptions;
+        l.reserveFunded = t.reserveFunded;
+        l.collections = t.collections;
+        l.cleanUpProceeds = t.cleanUpProceeds;
+        l.paidToOriginator = t.paidToOriginator;
+        l.refunded = t.refunded;
+        for (uint256 i; i < refs.feeCount; ++i) {
+            uint256 withdrawn = s.feeWithdrawn[i];
+            l.feesPaid += withdrawn;
+            l.feesOwed += s.fees[i].paid - withdrawn;
+        }
+        // What each tranche token received from the SPV is in the token's own books.
+        for (uint256 i; i < refs.classCount; ++i) {
+            ISPVTranche token = ISPVTranche(s.extra[i].token);
+            l.distributed += token.totalInterestDistributed() + token.totalPrincipalDistributed();
+        }
+        l.heldForClasses = t.heldForClasses;
+        l.reserveBalance = s.cash.reserveBalance;
+        l.pendingCollections = uint256(s.cash.pendingCollections) + t.pendingCleanUpPrice;
+        l.depositsReturned = t.depositsReturned;
+        l.depositsReturnable = t.depositsReturnable;
+        Phase phase = s.core.phase;
+        if (phase == Phase.Offering || phase == Phase.Cancelled) l.unsettledSubscriptions = t.subscriptions - t.refunded;
+    }
+}

@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {DealState} from "../../interfaces/IWaterfall.sol";
+import {ISPV, Phase} from "../../interfaces/ISPV.sol";
+import {ISPVTranche} from "../../interfaces/ISPVDependencies.sol";
+import {DateLib} from "./DateLib.sol";
+
+// The SPV's books, in one struct so that the SPV and its linked libraries (`SPVOffering`, `SPVSettlement`)
+// share them: the SPV keeps one `DealStorage` state variable and hands it to the libraries as a storage
+// pointer. Storage is packed so that a period close reads and writes as few slots as possible: amounts are
+// uint128 (SafeCast on every write), per-class and per-fee books are one slot each.
+
+/// @dev Read and written by every close.
+struct Core {
+    uint32 triggersBreached;
+    Phase phase;
+    bool cleanUpPending;
+    uint128 poolBalance;
+}
+
+struct ClassBook {
+    uint128 balance;
+    uint128 pdl;
+}
+
+/// @dev The class token lives next to the shortfall: a close reads both in one slot.
+struct ClassExtra {
+    uint96 interestShortfall;
+    address token;
+}
+
+struct FeeBook {
+    uint128 shortfall;
+    uint128 paid;
+}
+
+struct Cash {
+    uint128 reserveBalance;
+    uint128 pendingCollections;
+}
+
+/// @dev The period count shares its slot with the loss totals, so that the first default of a deal writes a
+/// slot that is already non-zero (a pool is at most 8 classes of 2**96 units: 112 bits suffice).
+struct Progress {
+    uint32 periodsClosed;
+    uint112 cumulativeDefaults;
+    uint112 cumulativeRecoveries;
+}
+
+struct Totals {
+    uint128 subscriptions;
+    uint128 reserveFunded;
+    uint128 collections;
+    uint128 cleanUpProceeds;
+    uint128 paidToOriginator;
+    uint128 refunded;
+    /// @dev price of a clean-up call into the pending period: live principal + defaulted carrying value
+    uint128 pendingCleanUpPrice;
+    /// @dev the defaulted part of `pendingCleanUpPrice` (arrives as recoveries)
+    uint128 pendingCleanUpRecoveries;
+    uint128 depositsReturned;
+    uint128 depositsReturnable;
+    uint128 heldForClasses;
+}
+
+/// @dev What a close owed a class whose token refused it.
+struct Held {
+    uint128 interest;
+    uint128 principal;
+}
+
+struct DealStorage {
+    Core core;
+    Cash cash;
+    Progress progress;
+    Totals totals;
+    bytes32 pendingHash;
+    address pendingDepositor;
+    ClassBook[8] books;
+    ClassExtra[8] extra;
+    FeeBook[8] fees;
+    uint256[8] subscribed;
+    /// @dev per fee: what its recipients have been paid out of `FeeBook.paid` (earned)
+    uint256[8] feeWithdrawn;
+    address[8] feeRecipients;
+    Held[8] held;
+    mapping(address depositor => uint256) returnable;
+}
+
+/// @title SPVBooks
+/// @notice Internal helpers on `DealStorage` shared by the SPV and its libraries.
+library SPVBooks {
+    using SafeCast for uint256;
+
+    /// @notice Revert unless the deal is in `expected`.
+    function requirePhase(DealStorage storage s, Phase expected) internal view {
+        Phase current = s.core.phase;
+        if (current != expected) revert ISPV.WrongPhase(expected, current);
+    }
+
+    /// @notice The waterfall state of the books, for `n` classes and `f` fees.
+    function loadState(DealStorage storage s, uint256 n, uint256 f) internal view returns (DealState memory st) {
+        Core memory core = s.core;
+        Progress memory progress = s.progress;
+        st.periodsClosed = progress.periodsClosed;
+        st.poolBalance = core.poolBalance;
+        st.triggersBreached = core.triggersBreached;
+        st.reserveBalance = s.cash.reserveBalance;
+        st.cumulativeDefaults = progress.cumulativeDefaults;
+        st.cumulativeRecoveries = progress.cumulativeRecoveries;
+        st.classBalances = new uint256[](n);
+        st.pdl = new uint256[](n);
+        st.interestShortfalls = new uint256[](n);
+        st.feeShortfalls = new uint256[](f);
+        for (uint256 i; i < n; ++i) {
+            ClassBook memory book = s.books[i];
+            st.classBalances[i] = book.balance;
+            st.pdl[i] = book.pdl;
+            st.interestShortfalls[i] = s.extra[i].interestShortfall;
+        }
+        for (uint256 k; k < f; ++k) {
+            st.feeShortfalls[k] = s.fees[k].shortfall;
+        }
+    }
+
+    /// @notice Payment date of `period` (1-based): the first payment date moved (period - 1) * periodMonths
+    /// calendar months later (day clamped to the month's end); period 0 answers the first payment date.
+    function paymentDate(uint256 first, uint256 periodMonths, uint256 period) internal pure returns (uint256) {
+        if (period == 0) return first;
+        return DateLib.addMonths(first, (period - 1) * periodMonths);
+    }
+
+    /// @notice Deliver `interest` and `principal` to class `i`'s token, or hold them for the class if the token
+    /// refuses (a token the currency blocks, say): a close never stops on one class. Returns false when held.
+    function payClass(DealStorage storage s, uint256 period, uint256 i, uint256 interest, uint256 principal)
+        internal
+        returns (bool delivered)
+    {
+        ISPVTranche token = ISPVTranche(s.extra[i].token);
+        if (interest + principal == 0) return true;
+        try token.distribute(interest, principal) {
+            return true;
+        } catch {
+            Held memory h = s.held[i];
+            s.held[i] = Held((uint256(h.interest) + interest).toUint128(), (uint256(h.principal) + principal).toUint128());
+            s.totals.heldForClasses = (uint256(s.totals.heldForClasses) + interest + principal).toUint128();
+            emit ISPV.ClassPaymentHeld(period, i, interest, principal);
+            return false;
+        }
+    }
+}
+
+/// @notice The SPV's fixed terms the libraries need (immutables of the SPV, passed along by value).
+struct SPVRefs {
+    address currency;
+    address registry;
+    uint256 poolId;
+    address originator;
+    uint256 classCount;
+    uint256 feeCount;
+    bytes32 retainedPartition;
+    uint256 reserveInitial;
+    uint256 offeringDeadline;
+    uint256 legalFinalDate;
+    uint256 firstPaymentDate;
+    uint256 periodMonths;
+    address paramsPointer;
+}
