@@ -1,6 +1,14 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
+/// @title IPoolOwner
+/// @notice What the asset registry asks the owner of a pool (when the owner is a contract, e.g. an SPV) before
+/// servicing updates: whether they must wait (a period report on the pool is pending and its figures, checked
+/// against the registry, must not move until its close).
+interface IPoolOwner {
+    function servicingLocked(uint256 poolId) external view returns (bool);
+}
+
 /// @title IAssetRegistry
 /// @notice Tamper-evident certificates (ERC-721 tokens) for the underlying assets of an ABS deal, grouped in
 /// pools with on-chain eligibility criteria, concentration limits, a Merkle commitment of the cut-off tape and
@@ -33,7 +41,11 @@ interface IAssetRegistry {
         Defaulted,
         Prepaid,
         Repaid,
-        Repurchased
+        Repurchased,
+        InRecovery,
+        Repossessed,
+        Disposed,
+        ChargedOff
     }
 
     /// @notice Eligibility rules checked per asset when it is pooled (named in {IneligibleAsset}).
@@ -117,12 +129,37 @@ interface IAssetRegistry {
         uint16 maxObligorBps; // share of pool principal per obligor at seal
     }
 
-    /// @notice A servicer's update of one asset.
+    /// @notice A servicer's (or disposal agent's) update of one asset.
     struct StatusUpdate {
         uint256 assetId;
         AssetStatus status;
-        uint96 principal; // new outstanding principal (never above the current one)
-        bytes32 evidence; // hash of the evidence (servicing report, court filing, bank statement ...)
+        uint96 principal; // new outstanding principal (never above the current one); of a defaulted asset: the claim
+        bytes32 evidence; // hash of the evidence (servicing report, court filing, bank statement, sale deed ...)
+        uint96 recovered; // cash recovered on a defaulted asset with this update (sale proceeds, payments); else 0
+    }
+
+    /// @notice A pool's cumulative flows recorded loan by loan since its registration (what a period report's
+    /// status-based figures are checked against, period by period).
+    struct PoolFlows {
+        uint128 defaulted; // principal of the assets at the moment they defaulted
+        uint128 prepaidInFull; // principal of the assets at the moment they were prepaid in full
+        uint128 repaid; // principal of the assets at the moment they were paid off at maturity
+        uint128 recoveries; // cash recovered on defaulted assets
+        uint128 repurchased; // principal of the assets bought back out of the pool
+    }
+
+    /// @notice What a pool's servicing figures are on chain now: its size, the principal per delinquency bucket,
+    /// the claims of its defaulted assets still in recovery, its cumulative flows and its servicing parties.
+    struct ServicingFigures {
+        uint64 count;
+        uint128 principal;
+        uint128 delinquent30;
+        uint128 delinquent60;
+        uint128 delinquent90;
+        uint128 defaultedClaims; // principal (claim) of Defaulted, InRecovery and Repossessed assets
+        PoolFlows flows;
+        address servicer;
+        address disposalAgent;
     }
 
     /// @notice A pool's state and aggregates. Weighted averages are by current outstanding principal,
@@ -183,6 +220,10 @@ interface IAssetRegistry {
         uint256 principal,
         bytes32 evidence
     );
+    /// @notice `amount` of cash was recovered on defaulted `assetId` (evidence: sale deed, bank statement ...).
+    event RecoveryRecorded(uint256 indexed assetId, uint256 indexed poolId, uint256 amount, bytes32 evidence);
+    /// @notice The owner of `poolId` named its servicer (loan-level updates) and its disposal agent (recovery steps).
+    event PoolServicersSet(uint256 indexed poolId, address servicer, address disposalAgent);
     /// @notice The originator bought `assetId` back out of `poolId` (breach of representations).
     event AssetRepurchased(
         uint256 indexed assetId, uint256 indexed poolId, address indexed originator, uint256 principal, bytes32 evidence
@@ -212,6 +253,12 @@ interface IAssetRegistry {
     error IllegalTransition(uint256 assetId, AssetStatus from, AssetStatus to);
     error PrincipalIncrease(uint256 assetId, uint256 current, uint256 proposed);
     error PrincipalNotZero(uint256 assetId, AssetStatus to, uint256 principal);
+    /// @notice `caller` is not the servicer of `poolId` (nor its disposal agent for a recovery step).
+    error NotPoolServicer(uint256 poolId, address caller);
+    /// @notice `poolId`'s servicing is locked while a period report on it is pending.
+    error PoolServicingLocked(uint256 poolId);
+    /// @notice Cash can be recovered only on a defaulted asset (Defaulted, InRecovery, Repossessed).
+    error RecoveryNotAllowed(uint256 assetId, AssetStatus status);
 
     /// @notice Create a pool owned by the caller (ORIGINATOR_ROLE) with fixed eligibility `criteria`.
     function createPool(PoolCriteria calldata criteria) external returns (uint256 poolId);
@@ -233,9 +280,18 @@ interface IAssetRegistry {
     /// @notice Approve `operator` to transfer `poolId` (cleared on transfer). Pool owner only.
     function approvePool(uint256 poolId, address operator) external;
 
-    /// @notice Servicer (SERVICER_ROLE) status and principal updates of pooled assets of sealed pools that have
-    /// been sold (a sealed pool awaiting its sale is frozen).
+    /// @notice Loan-level status, principal and recovery updates of pooled assets of sold pools: by the pool's
+    /// servicer, or by its disposal agent for the steps of a defaulted asset's recovery. Each update carries its
+    /// evidence hash. A sealed pool awaiting its sale is frozen, and a pool whose owner (the SPV) answers
+    /// `IPoolOwner.servicingLocked` true (a period report on it is pending) waits for that report's close.
     function updateAssets(StatusUpdate[] calldata updates) external;
+
+    /// @notice Name the servicer and the disposal agent of `poolId` (the pool owner: the originator before the
+    /// sale, the SPV after it).
+    function setPoolServicers(uint256 poolId, address servicer, address disposalAgent) external;
+
+    /// @notice The servicing figures of `poolId` a period report is checked against.
+    function servicingFigures(uint256 poolId) external view returns (ServicingFigures memory);
 
     /// @notice Release `assetId` from its pool to the pool's originator (buy-back for a breach of
     /// representations): pool owner or its approved operator only (the originator before the true sale, the

@@ -2,6 +2,7 @@
 pragma solidity 0.8.28;
 
 import {DealParams, DealState, PeriodReport, PeriodResult} from "./IWaterfall.sol";
+import {ChallengeKind, ServicingCommitment} from "./IServicing.sol";
 
 /// @notice Lifecycle of a deal.
 /// Offering: investors subscribe (payment and delivery in one transaction).
@@ -36,6 +37,29 @@ enum TermsRule {
     PoolOriginator
 }
 
+/// @notice A report figure checked against the loan-level data on chain (`ISPV.ReportDisagrees`). PoolBalance,
+/// ScheduledPrincipal, Prepayments, Defaults, InterestCollections, Recoveries: against the servicing tape's totals;
+/// LoanCount: the tape's leaves against the registry's pool count; Delinquent30/60/90Plus: against the
+/// registry's bucket tallies; DefaultsOnChain and RecoveriesOnChain: against the registry's loan-level defaults
+/// and recoveries since the last report; PrepaidInFull and PaidOff: the registry's loans prepaid in full / paid off
+/// since the last report against the reported prepayments / scheduled principal.
+enum ReportFigure {
+    PoolBalance,
+    ScheduledPrincipal,
+    Prepayments,
+    Defaults,
+    InterestCollections,
+    Recoveries,
+    LoanCount,
+    Delinquent30,
+    Delinquent60,
+    Delinquent90Plus,
+    DefaultsOnChain,
+    RecoveriesOnChain,
+    PrepaidInFull,
+    PaidOff
+}
+
 /// @notice Fixed terms of an SPV besides the waterfall's `DealParams`.
 /// @param currency the deal currency (an ERC-20 stablecoin)
 /// @param registry the AssetRegistry holding the pool's certificates
@@ -48,6 +72,8 @@ enum TermsRule {
 /// @param delinquencyAlertBps a 60+ days delinquency ratio above this emits `DelinquencyAlert` (0: off)
 /// @param offeringDeadline unix time after which the deal can no longer close and anyone may cancel the
 /// offering (subscribers are refunded)
+/// @param court the `IServicingCourt` that checks loan-level proofs for the deal (fraud proofs against a pending
+/// report, the principal of a loan bought back)
 struct SPVTerms {
     address currency;
     address registry;
@@ -58,15 +84,17 @@ struct SPVTerms {
     uint256 reserveInitial;
     uint256 delinquencyAlertBps;
     uint64 offeringDeadline;
+    address court;
 }
 
 /// @notice Where every unit of currency the SPV received is now. Always:
 /// subscriptions + reserveFunded + collections + cleanUpProceeds
 ///   == paidToOriginator + refunded + feesPaid + feesOwed + distributed + heldForClasses + reserveBalance
-///      + pendingCollections + depositsReturned + depositsReturnable + unsettledSubscriptions
+///      + pendingCollections + depositsReturned + depositsReturnable + unsettledSubscriptions + buyBackProceeds
 /// and the SPV's currency balance >= feesOwed + heldForClasses + reserveBalance + pendingCollections
-/// + depositsReturnable + unsettledSubscriptions (equal unless someone sent currency straight to the SPV:
-/// such a gift is in no book and is never paid out).
+/// + depositsReturnable + unsettledSubscriptions + buyBackProceeds (equal unless someone sent currency straight
+/// to the SPV: such a gift is in no book and is never paid out). `collections` counts the buy-back prices too;
+/// `buyBackProceeds` is what loans bought back since the last report paid, held for the next report.
 /// `feesPaid` has left the SPV (withdrawn by or settled to the fee recipients); `feesOwed` is earned by the
 /// fees at period closes and held for their recipients until `withdrawFees`. `refunded` went back to the
 /// subscribers of a cancelled offering. `heldForClasses` is what a close owed a class whose token could not
@@ -88,6 +116,7 @@ struct Ledger {
     uint256 depositsReturned;
     uint256 depositsReturnable;
     uint256 unsettledSubscriptions;
+    uint256 buyBackProceeds;
 }
 
 /// @title ISPV
@@ -102,10 +131,22 @@ interface ISPV {
     /// @notice The deal closed: the originator was paid `purchasePrice` for pool `poolId` (true sale), and
     /// `reserveFunded` was deposited into the reserve by `closer`.
     event DealClosed(uint256 indexed poolId, address indexed closer, uint256 purchasePrice, uint256 reserveFunded);
-    /// @notice The servicer deposited `collections` and committed its period report and loan-level tape.
+    /// @notice The servicer deposited `collections` and committed its period report and its loan-level tape
+    /// (`commitment`: the servicing tape's Merkle sum tree root and totals, checked against the registry).
     event ReportSubmitted(
-        uint256 indexed period, address indexed servicer, uint256 collections, bytes32 tapeRoot, string tapeUri, PeriodReport report
+        uint256 indexed period,
+        address indexed servicer,
+        uint256 collections,
+        ServicingCommitment commitment,
+        string tapeUri,
+        PeriodReport report
     );
+    /// @notice `challenger` proved `period`'s pending report wrong (`kind`, about `assetId`): it cannot close
+    /// until the trustee cancels it.
+    event ChallengeProven(uint256 indexed period, ChallengeKind kind, uint256 indexed assetId, address indexed challenger);
+    /// @notice The originator bought loan `assetId` back (breach of representations) for its outstanding principal
+    /// plus accrued interest; the cash joins the next report's collections.
+    event LoanBoughtBack(uint256 indexed assetId, address indexed buyer, uint256 principal, uint256 interest);
     /// @notice Period `period` closed: the waterfall paid what `result` says — fees (to `feeRecipients()`),
     /// interest, principal, write-downs, reserve movements and trigger values (the state after it is in
     /// `ClassBalances` and `dealState()`).
@@ -191,6 +232,16 @@ interface ISPV {
     error PeriodsOutstanding(uint256 periodsClosed, uint256 lastPaymentDate);
     /// @notice Nothing is owed to the caller / held for the class.
     error NothingOwed();
+    /// @notice The report's `figure` (see `ReportFigure`) is `reported` but the loan-level data on chain (the
+    /// registry, or the report's own servicing tape totals) say `onChain`.
+    error ReportDisagrees(ReportFigure figure, uint256 reported, uint256 onChain);
+    /// @notice `period`'s pending report was proven wrong: it cannot close (the trustee cancels it).
+    error ReportDisputed(uint256 period);
+    /// @notice Only the deal's servicing court may do this.
+    error NotCourt(address caller);
+    /// @notice Loan `assetId` cannot be bought back now (not in the pool, not performing or delinquent, a report
+    /// pending, or its principal proof does not match).
+    error BuyBackNotAllowed(uint256 assetId);
     /// @notice A report for `period` is already pending.
     error ReportPending(uint256 period);
     /// @notice No report is pending for `period`.
@@ -253,9 +304,26 @@ interface ISPV {
     /// exactly what was paid for them (anyone may trigger it; the money always goes to `holder`).
     /// @return amount refunded
     function refund(address holder) external returns (uint256 amount);
-    /// @notice Deposit the period's collections and commit the report (SERVICER_ROLE). This is the period's
-    /// record date: every tranche closes its books until the period's distribution.
-    function submitReport(PeriodReport calldata report, bytes32 tapeRoot, string calldata tapeUri) external;
+    /// @notice Deposit the period's collections and commit the report with its loan-level servicing tape
+    /// (SERVICER_ROLE). Refused (`ReportDisagrees`, naming the first figure) unless the report's figures equal
+    /// the tape's totals and the registry's loan-level data (bucket tallies, defaults and recoveries recorded loan
+    /// by loan since the last report, the pool's loan count). This is the period's record date: every tranche
+    /// closes its books, and the registry holds the pool's servicing updates, until the period closes.
+    function submitReport(PeriodReport calldata report, ServicingCommitment calldata commitment, string calldata tapeUri)
+        external;
+    /// @notice The court marks the pending report of `period` disputed (a fraud proof held).
+    function markDisputed(uint256 period, ChallengeKind kind, uint256 assetId, address challenger) external;
+    /// @notice The court sells loan `assetId` back to `buyer` (ORIGINATOR_ROLE on this SPV) for `principal` (the
+    /// loan's ending principal in the last closed period's tape, or the registry's before any) plus interest
+    /// accrued since the last payment date at the loan's rate (actual/360); the cash (pulled from `buyer`) joins
+    /// the next report's collections and the loan leaves the pool.
+    function buyBack(address buyer, uint256 assetId, uint256 principal) external;
+    /// @notice Name the pool's servicer and disposal agent in the registry (TRUSTEE_ROLE; the SPV owns the pool).
+    function setPoolServicers(address servicer, address disposalAgent) external;
+    /// @notice The period of the pending report (0 when none).
+    function pendingServicingPeriod() external view returns (uint256);
+    /// @notice keccak256(abi.encode(root, sums)) of `period`'s servicing commitment (zero if none).
+    function servicingCommitment(uint256 period) external view returns (bytes32);
     /// @notice Cancel the pending report (TRUSTEE_ROLE), e.g. a wrong report or one whose close cannot run:
     /// its collections, and a pending clean-up call's price, become returnable to whoever deposited them; the
     /// books reopen; the servicer can submit again.

@@ -447,18 +447,40 @@ library AssetLib {
         return s >= IAssetRegistry.AssetStatus.Performing && s <= IAssetRegistry.AssetStatus.Delinquent90;
     }
 
+    /// @notice A defaulted asset whose recovery is under way: Defaulted, InRecovery or Repossessed.
+    function isRecovering(IAssetRegistry.AssetStatus s) internal pure returns (bool) {
+        return s == IAssetRegistry.AssetStatus.Defaulted || s == IAssetRegistry.AssetStatus.InRecovery
+            || s == IAssetRegistry.AssetStatus.Repossessed;
+    }
+
+    /// @notice A final status whose principal is zero: Prepaid, Repaid, Disposed, ChargedOff.
+    function isClosed(IAssetRegistry.AssetStatus s) internal pure returns (bool) {
+        return s == IAssetRegistry.AssetStatus.Prepaid || s == IAssetRegistry.AssetStatus.Repaid
+            || s == IAssetRegistry.AssetStatus.Disposed || s == IAssetRegistry.AssetStatus.ChargedOff;
+    }
+
     /// @notice Servicing transition table. Delinquency worsens at most one bucket per update and cures to
-    /// any better bucket; an active asset may default, prepay or repay; a defaulted asset only has its
-    /// principal written down; prepaid, repaid and repurchased assets are final for the servicer.
+    /// any better bucket; an active asset may default, prepay or repay; a defaulted asset goes through its
+    /// recovery (Defaulted -> InRecovery -> Repossessed -> Disposed, each step optional, or ChargedOff at any
+    /// point), its claim only ever written down; prepaid, repaid, disposed, charged-off and repurchased assets
+    /// are final for the servicer.
     function isLegalTransition(IAssetRegistry.AssetStatus from, IAssetRegistry.AssetStatus to)
         internal
         pure
         returns (bool)
     {
-        if (from == IAssetRegistry.AssetStatus.Defaulted) return to == IAssetRegistry.AssetStatus.Defaulted;
+        if (isRecovering(from)) {
+            if (to == IAssetRegistry.AssetStatus.Disposed || to == IAssetRegistry.AssetStatus.ChargedOff) return true;
+            return isRecovering(to) && recoveryStep(to) >= recoveryStep(from);
+        }
         if (!isActive(from)) return false;
-        if (to == IAssetRegistry.AssetStatus.None || to == IAssetRegistry.AssetStatus.Repurchased) return false;
+        if (to == IAssetRegistry.AssetStatus.None || to >= IAssetRegistry.AssetStatus.Repurchased) return false;
         if (isActive(to) && to > from) return uint8(to) - uint8(from) == 1;
         return true;
+    }
+
+    /// @dev Order of the recovery statuses: Defaulted 0, InRecovery 1, Repossessed 2.
+    function recoveryStep(IAssetRegistry.AssetStatus s) private pure returns (uint256) {
+        return s == IAssetRegistry.AssetStatus.Defaulted ? 0 : s == IAssetRegistry.AssetStatus.InRecovery ? 1 : 2;
     }
 }

@@ -6,7 +6,7 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {LibBit} from "solady/utils/LibBit.sol";
-import {IAssetRegistry} from "../../interfaces/IAssetRegistry.sol";
+import {IAssetRegistry, IPoolOwner} from "../../interfaces/IAssetRegistry.sol";
 import {AssetLib} from "./AssetLib.sol";
 
 /// @title AssetRegistry
@@ -19,12 +19,11 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
 
     /// @notice May create pools and register assets into them.
     bytes32 public constant ORIGINATOR_ROLE = keccak256("ORIGINATOR_ROLE");
-    /// @notice May update the status and outstanding principal of pooled assets.
-    bytes32 public constant SERVICER_ROLE = keccak256("SERVICER_ROLE");
 
     uint256 private constant _BPS = 10_000;
     uint256 private constant _SECONDS_PER_DAY = 86_400;
     uint256 private constant _ACTIVE_STATUSES = 4; // Performing .. Delinquent90: possible initial statuses
+    uint256 private constant _STATUSES = 13; // AssetStatus values
 
     // A batch writes the slot of principal, registered and count, not the owner's or originator's slot.
     struct Pool {
@@ -50,6 +49,9 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
         uint128 lastObligorPrincipal;
         uint128 maxObligorPrincipal;
         PoolCriteria criteria;
+        address servicer;
+        address disposalAgent;
+        PoolFlows flows;
     }
 
     /// @dev Concentration buckets of one kind of a pool, packed by order of first appearance: the bucket that
@@ -74,7 +76,7 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
     // slither-disable-next-line uninitialized-state -- written through storage pointers (_reduce) and by AssetLib.flushBuckets at its slot
     mapping(uint256 poolId => Buckets[2]) private _buckets; // by Bucket kind: Region, Industry
     // slither-disable-next-line uninitialized-state -- written through the storage pointers of _flush and _moveTally
-    mapping(uint256 poolId => Tally[9]) private _tallies; // by status; Performing derived, not stored
+    mapping(uint256 poolId => Tally[_STATUSES]) private _tallies; // by status; Performing derived, not stored
 
     constructor(address admin) ERC721("ChainABS Asset Certificate", "ABSA") {
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
@@ -165,8 +167,10 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
     // ------------------------------------------------------------------ servicing and repurchase
 
     /// @inheritdoc IAssetRegistry
-    function updateAssets(StatusUpdate[] calldata updates) external onlyRole(SERVICER_ROLE) {
-        for (uint256 i; i < updates.length; ++i) {
+    function updateAssets(StatusUpdate[] calldata updates) external {
+        uint256 cachedPool;
+        bool asServicer;
+        for (uint256 i = 0; i < updates.length; ++i) {
             StatusUpdate calldata u = updates[i];
             uint256 id = u.assetId;
             uint256 s = _assets[id];
@@ -175,19 +179,83 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
             if (from == AssetStatus.Repurchased) revert AssetNotPooled(id);
             uint256 poolId = s.poolOf();
             Pool storage p = _soldPool(poolId);
+            if (poolId != cachedPool) {
+                if (_locked(p.owner, poolId)) revert PoolServicingLocked(poolId);
+                asServicer = msg.sender == p.servicer;
+                if (!asServicer && msg.sender != p.disposalAgent) revert NotPoolServicer(poolId, msg.sender);
+                cachedPool = poolId;
+            }
             AssetStatus to = u.status;
             if (!AssetLib.isLegalTransition(from, to)) revert IllegalTransition(id, from, to);
+            // The disposal agent takes only the steps of a defaulted asset's recovery.
+            if (!asServicer && !AssetLib.isRecovering(from)) revert NotPoolServicer(poolId, msg.sender);
             uint256 oldPrincipal = s.principalOf();
             uint256 newPrincipal = u.principal;
             if (newPrincipal > oldPrincipal) revert PrincipalIncrease(id, oldPrincipal, newPrincipal);
-            if ((to == AssetStatus.Prepaid || to == AssetStatus.Repaid) && newPrincipal != 0) {
-                revert PrincipalNotZero(id, to, newPrincipal);
-            }
+            if (AssetLib.isClosed(to) && newPrincipal != 0) revert PrincipalNotZero(id, to, newPrincipal);
             _assets[id] = s.withState(to, newPrincipal);
             _reduce(p, poolId, s, oldPrincipal - newPrincipal);
             _moveTally(poolId, from, oldPrincipal, to, newPrincipal);
+            _recordFlows(p, id, poolId, from, to, oldPrincipal, u);
             emit AssetStatusChanged(id, poolId, from, to, newPrincipal, u.evidence);
         }
+    }
+
+    /// @dev The pool's cumulative flows for an update (principal at default, prepaid in full, repaid) and the
+    /// cash it recovered (only on an asset already in default).
+    function _recordFlows(
+        Pool storage p,
+        uint256 id,
+        uint256 poolId,
+        AssetStatus from,
+        AssetStatus to,
+        uint256 oldPrincipal,
+        StatusUpdate calldata u
+    ) private {
+        if (from != to && AssetLib.isActive(from)) {
+            if (to == AssetStatus.Defaulted) p.flows.defaulted = (uint256(p.flows.defaulted) + oldPrincipal).toUint128();
+            else if (to == AssetStatus.Prepaid) p.flows.prepaidInFull = (uint256(p.flows.prepaidInFull) + oldPrincipal).toUint128();
+            else if (to == AssetStatus.Repaid) p.flows.repaid = (uint256(p.flows.repaid) + oldPrincipal).toUint128();
+        }
+        uint256 recovered = u.recovered;
+        if (recovered != 0) {
+            if (!AssetLib.isRecovering(from)) revert RecoveryNotAllowed(id, from);
+            p.flows.recoveries = (uint256(p.flows.recoveries) + recovered).toUint128();
+            emit RecoveryRecorded(id, poolId, recovered, u.evidence);
+        }
+    }
+
+    /// @inheritdoc IAssetRegistry
+    function setPoolServicers(uint256 poolId, address servicer, address disposalAgent) external {
+        Pool storage p = _pool(poolId);
+        if (msg.sender != p.owner) revert NotPoolOperator(poolId, msg.sender);
+        p.servicer = servicer;
+        p.disposalAgent = disposalAgent;
+        emit PoolServicersSet(poolId, servicer, disposalAgent);
+    }
+
+    /// @dev Whether `owner` (a contract such as an SPV) holds `poolId`'s servicing until a pending report closes.
+    /// An account without code, or one that does not answer, never locks.
+    function _locked(address owner, uint256 poolId) private view returns (bool) {
+        if (owner.code.length == 0) return false;
+        (bool ok, bytes memory answer) = owner.staticcall(abi.encodeCall(IPoolOwner.servicingLocked, (poolId)));
+        return ok && answer.length == 32 && abi.decode(answer, (bool));
+    }
+
+    /// @inheritdoc IAssetRegistry
+    function servicingFigures(uint256 poolId) external view returns (ServicingFigures memory f) {
+        Pool storage p = _pool(poolId);
+        Tally[_STATUSES] storage tallies = _tallies[poolId];
+        f.count = p.count;
+        f.principal = p.principal;
+        f.delinquent30 = tallies[uint256(AssetStatus.Delinquent30)].principal;
+        f.delinquent60 = tallies[uint256(AssetStatus.Delinquent60)].principal;
+        f.delinquent90 = tallies[uint256(AssetStatus.Delinquent90)].principal;
+        f.defaultedClaims = tallies[uint256(AssetStatus.Defaulted)].principal
+            + tallies[uint256(AssetStatus.InRecovery)].principal + tallies[uint256(AssetStatus.Repossessed)].principal;
+        f.flows = p.flows;
+        f.servicer = p.servicer;
+        f.disposalAgent = p.disposalAgent;
     }
 
     /// @inheritdoc IAssetRegistry
@@ -200,10 +268,11 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
         Pool storage p = _soldPool(poolId);
         address owner = p.owner;
         _checkPoolOperator(p, poolId, owner);
-        if (!AssetLib.isActive(from) && from != AssetStatus.Defaulted) {
+        if (!AssetLib.isActive(from) && !AssetLib.isRecovering(from)) {
             revert IllegalTransition(assetId, from, AssetStatus.Repurchased);
         }
         uint256 principal = s.principalOf();
+        p.flows.repurchased = (uint256(p.flows.repurchased) + principal).toUint128();
         address originator = p.originator;
         _assets[assetId] = s.released();
         _looseOwner[assetId] = originator;
@@ -289,12 +358,13 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
     /// @inheritdoc IAssetRegistry
     function statusTally(uint256 poolId, AssetStatus status) external view returns (uint64 count, uint128 principal) {
         Pool storage p = _pool(poolId);
-        Tally[9] storage tallies = _tallies[poolId];
+        Tally[_STATUSES] storage tallies = _tallies[poolId];
         if (status != AssetStatus.Performing) return (tallies[uint256(status)].count, tallies[uint256(status)].principal);
         // Performing is what the other statuses leave of the pool (every pooled asset is in exactly one).
         count = p.count;
         principal = p.principal;
-        for (uint256 k = uint256(AssetStatus.Delinquent30); k < uint256(AssetStatus.Repurchased); ++k) {
+        for (uint256 k = uint256(AssetStatus.Delinquent30); k < _STATUSES; ++k) {
+            if (k == uint256(AssetStatus.Repurchased)) continue; // repurchased assets are out of the pool
             count -= tallies[k].count;
             principal -= tallies[k].principal;
         }
@@ -439,7 +509,7 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
         uint256 first = p.registered;
         bytes32 chainHash = bytes32(AssetLib.get(AssetLib.M_CHAIN));
         uint256 principal;
-        Tally[9] storage tallies = _tallies[poolId];
+        Tally[_STATUSES] storage tallies = _tallies[poolId];
         principal = uint128(AssetLib.get(AssetLib.M_TALLY + 32)); // Performing: derived, see {statusTally}
         for (uint256 k = 2; k <= _ACTIVE_STATUSES; ++k) {
             uint256 word = AssetLib.get(AssetLib.M_TALLY + 32 * k);
@@ -527,7 +597,7 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
         private
     {
         // The Performing tally is not stored (see {statusTally}).
-        Tally[9] storage tallies = _tallies[poolId];
+        Tally[_STATUSES] storage tallies = _tallies[poolId];
         if (from != AssetStatus.Performing) {
             Tally storage t = tallies[uint256(from)];
             t.count -= 1;

@@ -11,13 +11,15 @@ import {SSTORE2} from "solady/utils/SSTORE2.sol";
 import {Waterfall} from "./Waterfall.sol";
 import {SPVOffering} from "./SPVOffering.sol";
 import {SPVSettlement} from "./SPVSettlement.sol";
+import {SPVServicing} from "./SPVServicing.sol";
 import {
-    SPVBooks, DealStorage, SPVRefs, Core, ClassBook, FeeBook, Progress, Held
+    SPVBooks, DealStorage, SPVRefs, Core, ClassBook, FeeBook, Progress, Held, BuyBacks
 } from "./SPVStorage.sol";
 import {DealParams, DealState, IWaterfall, PeriodReport, PeriodResult} from "../../interfaces/IWaterfall.sol";
 import {ISPV, Ledger, Phase, SPVTerms, TermsRule} from "../../interfaces/ISPV.sol";
 import {ISPVTranche} from "../../interfaces/ISPVDependencies.sol";
-import {IAssetRegistry} from "../../interfaces/IAssetRegistry.sol";
+import {IAssetRegistry, IPoolOwner} from "../../interfaces/IAssetRegistry.sol";
+import {ChallengeKind, ServicingCommitment} from "../../interfaces/IServicing.sol";
 
 /// @title SPV
 /// @notice One securitization deal on chain: offering (payment and delivery of tranche tokens in one
@@ -28,7 +30,7 @@ import {IAssetRegistry} from "../../interfaces/IAssetRegistry.sol";
 /// life live in the linked libraries `SPVOffering` and `SPVSettlement`, which work on the same `DealStorage`.
 /// The waterfall's terms are stored once as code (SSTORE2) and read in one EXTCODECOPY per close; the close
 /// loops over classes, fees and triggers only, so its cost does not depend on holders or assets.
-contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
+contract SPV is ISPV, IWaterfall, IPoolOwner, AccessControl, ReentrancyGuard {
     using SafeERC20 for IERC20;
     using SafeCast for uint256;
     using SPVBooks for DealStorage;
@@ -45,6 +47,7 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
     /// pool before they could overflow.
     uint256 private constant MIN_CLASS_SHIFT = 24;
 
+    address private immutable _court;
     IERC20 private immutable _currency;
     IAssetRegistry private immutable _registry;
     uint256 private immutable _poolId;
@@ -85,7 +88,7 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
         if (feeRecipients_.length != params.fees.length) revert InvalidTerms(TermsRule.FeeCount, params.fees.length);
         if (
             terms_.currency == address(0) || terms_.registry == address(0) || terms_.originator == address(0)
-                || admin == address(0)
+                || admin == address(0) || terms_.court == address(0)
         ) revert InvalidTerms(TermsRule.ZeroAddress, 0);
         if (terms_.legalFinalDate <= terms_.firstPaymentDate || terms_.offeringDeadline >= terms_.firstPaymentDate) {
             revert InvalidTerms(TermsRule.Dates, 0);
@@ -106,6 +109,7 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
             revert InvalidTerms(TermsRule.PoolOriginator, terms_.poolId);
         }
 
+        _court = terms_.court;
         _currency = IERC20(terms_.currency);
         _registry = IAssetRegistry(terms_.registry);
         _poolId = terms_.poolId;
@@ -170,7 +174,8 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
             legalFinalDate: _legalFinalDate,
             reserveInitial: _reserveInitial,
             delinquencyAlertBps: _delinquencyAlertBps,
-            offeringDeadline: _offeringDeadline
+            offeringDeadline: _offeringDeadline,
+            court: _court
         });
     }
 
@@ -289,26 +294,58 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
     // ========================================================================================== periods
 
     /// @inheritdoc ISPV
-    function submitReport(PeriodReport calldata report, bytes32 tapeRoot, string calldata tapeUri)
+    function submitReport(PeriodReport calldata report, ServicingCommitment calldata commitment, string calldata tapeUri)
         external
         nonReentrant
         onlyRole(SERVICER_ROLE)
     {
-        _s.requirePhase(Phase.Active);
-        uint256 period = uint256(_s.progress.periodsClosed) + 1;
-        if (_s.pendingHash != bytes32(0)) revert ReportPending(period);
-        Waterfall.validateReport(_s.loadState(_classCount, _feeCount), report);
-        uint256 collections = report.interestCollections + report.scheduledPrincipal + report.prepayments + report.recoveries;
-        _s.pendingHash = keccak256(abi.encode(report));
-        _s.pendingDepositor = msg.sender;
-        _s.cash.pendingCollections = collections.toUint128();
-        _s.totals.collections = (uint256(_s.totals.collections) + collections).toUint128();
-        // Record date: the coming distribution goes to the holders of this moment.
-        for (uint256 i; i < _classCount; ++i) {
-            ISPVTranche(_s.extra[i].token).closeBooks();
-        }
-        if (collections > 0) _currency.safeTransferFrom(msg.sender, address(this), collections);
-        emit ReportSubmitted(period, msg.sender, collections, tapeRoot, tapeUri, report);
+        SPVServicing.submitReport(_s, _refs(), report, commitment, tapeUri);
+    }
+
+    /// @inheritdoc ISPV
+    function markDisputed(uint256 period, ChallengeKind kind, uint256 assetId, address challenger) external {
+        if (msg.sender != _court) revert NotCourt(msg.sender);
+        if (period != pendingServicingPeriod()) revert NoReportPending(period);
+        _s.core.disputed = true;
+        emit ChallengeProven(period, kind, assetId, challenger);
+    }
+
+    /// @inheritdoc ISPV
+    function buyBack(address buyer, uint256 assetId, uint256 principal) external nonReentrant {
+        if (msg.sender != _court) revert NotCourt(msg.sender);
+        _checkRole(ORIGINATOR_ROLE, buyer);
+        SPVServicing.buyBack(_s, _refs(), buyer, assetId, principal);
+    }
+
+    /// @inheritdoc ISPV
+    function setPoolServicers(address servicer, address disposalAgent) external onlyRole(TRUSTEE_ROLE) {
+        _registry.setPoolServicers(_poolId, servicer, disposalAgent);
+    }
+
+    /// @inheritdoc ISPV
+    function pendingServicingPeriod() public view returns (uint256) {
+        return _s.pendingHash == bytes32(0) ? 0 : uint256(_s.progress.periodsClosed) + 1;
+    }
+
+    /// @inheritdoc ISPV
+    function servicingCommitment(uint256 period) external view returns (bytes32) {
+        return _s.commitments[period];
+    }
+
+    /// @notice The asset registry, the pool the deal owns and its originator (what the court checks against).
+    function servicedPool() external view returns (IAssetRegistry, uint256, address) {
+        return (_registry, _poolId, _originator);
+    }
+
+    /// @notice Periods closed so far.
+    function periodsClosed() external view returns (uint256) {
+        return _s.progress.periodsClosed;
+    }
+
+    /// @inheritdoc IPoolOwner
+    /// @dev While a report is pending its figures, checked against the registry, must not move.
+    function servicingLocked(uint256 poolId) external view returns (bool) {
+        return poolId == _poolId && _s.pendingHash != bytes32(0);
     }
 
     /// @inheritdoc ISPV
@@ -335,8 +372,17 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
         uint256 due = paymentDate(period);
         if (block.timestamp < due) revert PaymentDateNotReached(period, due, block.timestamp);
 
+        Core memory core = _s.core;
+        if (core.disputed) revert ReportDisputed(period);
         PeriodReport memory r = report;
-        bool called = _s.core.cleanUpPending;
+        if (core.buyBackPending) {
+            // Loans bought back since the last report: their principal and interest are this period's.
+            BuyBacks memory bought = _s.pendingBuyBacks;
+            r.prepayments += bought.principal;
+            r.interestCollections += bought.interest;
+            delete _s.pendingBuyBacks;
+        }
+        bool called = core.cleanUpPending;
         if (called) {
             // The originator bought what was left: the live principal arrives as prepayments, the defaulted
             // loans' carrying value as recoveries; nothing is left in the pool or delinquent.
@@ -352,7 +398,7 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
         DealState memory s = _s.loadState(_classCount, _feeCount);
         (PeriodResult memory res, DealState memory next) = Waterfall.closePeriodOfValidTerms(p, s, r);
 
-        _storeState(s, next, res.feePaid);
+        _storeState(s, next, res.feePaid, core.closedAt);
         _s.pendingHash = bytes32(0);
         _s.cash.pendingCollections = 0;
         if (called) {
@@ -392,6 +438,7 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
 
     function _refs() private view returns (SPVRefs memory) {
         return SPVRefs({
+            court: _court,
             currency: address(_currency),
             registry: address(_registry),
             poolId: _poolId,
@@ -459,11 +506,14 @@ contract SPV is ISPV, IWaterfall, AccessControl, ReentrancyGuard {
     }
 
     /// @dev Writes only the slots whose content changes from `s` (the state loaded for this close).
-    function _storeState(DealState memory s, DealState memory next, uint256[] memory feePaid) private {
+    function _storeState(DealState memory s, DealState memory next, uint256[] memory feePaid, uint40 closedAt) private {
         _s.core = Core({
             triggersBreached: next.triggersBreached.toUint32(),
             phase: Phase.Active,
             cleanUpPending: false,
+            disputed: false,
+            buyBackPending: false,
+            closedAt: closedAt,
             poolBalance: next.poolBalance.toUint128()
         });
         _s.cash.reserveBalance = next.reserveBalance.toUint128();

@@ -64,6 +64,7 @@ library SPVOffering {
             );
         }
         s.core.phase = Phase.Active;
+        s.core.closedAt = uint40(block.timestamp);
         uint256 price = s.totals.subscriptions;
         s.totals.paidToOriginator = price.toUint128();
         s.cash.reserveBalance = refs.reserveInitial.toUint128();

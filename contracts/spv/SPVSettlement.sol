@@ -6,7 +6,7 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {SSTORE2} from "solady/utils/SSTORE2.sol";
 
-import {SPVBooks, DealStorage, SPVRefs, ClassBook, Held, Totals} from "./SPVStorage.sol";
+import {SPVBooks, DealStorage, SPVRefs, ClassBook, Held, Totals, BuyBacks} from "./SPVStorage.sol";
 import {DealParams} from "../../interfaces/IWaterfall.sol";
 import {ISPV, Ledger, Phase} from "../../interfaces/ISPV.sol";
 import {ISPVTranche} from "../../interfaces/ISPVDependencies.sol";
@@ -29,9 +29,21 @@ library SPVSettlement {
         s.requirePhase(Phase.Active);
         uint256 period = uint256(s.progress.periodsClosed) + 1;
         if (s.pendingHash == bytes32(0)) revert ISPV.NoReportPending(period);
-        uint256 collections = s.cash.pendingCollections;
         Totals memory t = s.totals;
         uint256 callPrice = t.pendingCleanUpPrice;
+        uint256 collections = s.cash.pendingCollections;
+        if (s.core.buyBackPending) {
+            // Loans bought back before the report stay with the next one: their cash is not the servicer's.
+            BuyBacks memory moved = s.pendingBuyBacks;
+            BuyBacks memory later = s.buyBacks;
+            s.buyBacks = BuyBacks(
+                (uint256(later.principal) + moved.principal).toUint128(), (uint256(later.interest) + moved.interest).toUint128()
+            );
+            collections -= uint256(moved.principal) + moved.interest;
+            delete s.pendingBuyBacks;
+            s.core.buyBackPending = false;
+        }
+        s.core.disputed = false;
         s.pendingHash = bytes32(0);
         s.cash.pendingCollections = 0;
         if (collections > 0) s.returnable[s.pendingDepositor] += collections;
@@ -209,5 +221,7 @@ library SPVSettlement {
         l.depositsReturnable = t.depositsReturnable;
         Phase phase = s.core.phase;
         if (phase == Phase.Offering || phase == Phase.Cancelled) l.unsettledSubscriptions = t.subscriptions - t.refunded;
+        BuyBacks memory bought = s.buyBacks;
+        l.buyBackProceeds = uint256(bought.principal) + bought.interest;
     }
 }

@@ -5,6 +5,7 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {DealState} from "../../interfaces/IWaterfall.sol";
 import {ISPV, Phase} from "../../interfaces/ISPV.sol";
 import {ISPVTranche} from "../../interfaces/ISPVDependencies.sol";
+import {IAssetRegistry} from "../../interfaces/IAssetRegistry.sol";
 import {DateLib} from "./DateLib.sol";
 
 // The SPV's books, in one struct so that the SPV and its linked libraries (`SPVOffering`, `SPVSettlement`)
@@ -17,6 +18,9 @@ struct Core {
     uint32 triggersBreached;
     Phase phase;
     bool cleanUpPending;
+    bool disputed; // the pending report was proven wrong (it cannot close)
+    bool buyBackPending; // loans bought back before the pending report join its collections
+    uint40 closedAt; // when the deal closed (interest of a loan bought back before the first payment accrues from it)
     uint128 poolBalance;
 }
 
@@ -65,6 +69,13 @@ struct Totals {
     uint128 heldForClasses;
 }
 
+/// @dev Loans bought back since the last report: their principal and interest join the next report's
+/// collections (prepayments and interest); the cash is held meanwhile.
+struct BuyBacks {
+    uint128 principal;
+    uint128 interest;
+}
+
 /// @dev What a close owed a class whose token refused it.
 struct Held {
     uint128 interest;
@@ -87,6 +98,13 @@ struct DealStorage {
     address[8] feeRecipients;
     Held[8] held;
     mapping(address depositor => uint256) returnable;
+    /// @dev per period: keccak256(abi.encode(root, sums)) of its servicing commitment
+    mapping(uint256 period => bytes32) commitments;
+    /// @dev the registry's pool flows at the last two accepted reports (period % 2): the next report's defaults,
+    /// recoveries, prepayments in full and pay-offs are what moved since
+    IAssetRegistry.PoolFlows[2] flowsAt;
+    BuyBacks buyBacks; // since the last report (also while one is pending)
+    BuyBacks pendingBuyBacks; // joined to the pending report
 }
 
 /// @title SPVBooks
@@ -154,6 +172,7 @@ library SPVBooks {
 
 /// @notice The SPV's fixed terms the libraries need (immutables of the SPV, passed along by value).
 struct SPVRefs {
+    address court;
     address currency;
     address registry;
     uint256 poolId;

@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {ServicingTree} from "./ServicingTree.sol";
+import {IAssetRegistry} from "../../interfaces/IAssetRegistry.sol";
+import {
+    ChallengeKind, IServicingCourt, LoanLeaf, ProofStep, ServicingCommitment, TapeSums
+} from "../../interfaces/IServicing.sol";
+
+/// @notice What the court needs of an SPV: its pending period's commitment, its pool, and the dispute switch.
+interface IServicedDeal {
+    /// @notice The period of the pending report (0 when none).
+    function pendingServicingPeriod() external view returns (uint256);
+    /// @notice keccak256(abi.encode(root, sums)) of `period`'s servicing commitment (zero if none).
+    function servicingCommitment(uint256 period) external view returns (bytes32);
+    /// @notice The asset registry and the pool the deal owns.
+    function servicedPool() external view returns (IAssetRegistry registry, uint256 poolId, address originator);
+    /// @notice Stop the pending report of `period` (the court only).
+    function markDisputed(uint256 period, ChallengeKind kind, uint256 assetId, address challenger) external;
+    /// @notice Periods closed so far.
+    function periodsClosed() external view returns (uint256);
+    /// @notice Sell loan `assetId` back to `buyer` at `principal` plus accrued interest (the court only).
+    function buyBack(address buyer, uint256 assetId, uint256 principal) external;
+}
+
+/// @title ServicingCourt
+/// @notice Checks fraud proofs against an SPV's pending servicing commitment and the asset registry; a proof that
+/// holds marks the SPV's pending report disputed. Stateless: one court serves every SPV that names it.
+contract ServicingCourt is IServicingCourt {
+    using ServicingTree for ServicingTree.Walk;
+
+    /// @inheritdoc IServicingCourt
+    function challengeSums(address spv, ServicingCommitment calldata c, LoanLeaf calldata leaf, ProofStep[] calldata path)
+        external
+    {
+        uint256 period = _pending(spv, c);
+        ServicingTree.Walk memory w = _walkLeaf(period, c, leaf, path);
+        if (w.consistent) revert NothingWrong(ChallengeKind.SumMismatch);
+        _dispute(spv, period, ChallengeKind.SumMismatch, leaf.assetId);
+    }
+
+    /// @inheritdoc IServicingCourt
+    function challengeLeaf(address spv, ServicingCommitment calldata c, LoanLeaf calldata leaf, ProofStep[] calldata path)
+        external
+    {
+        uint256 period = _pending(spv, c);
+        _walkLeaf(period, c, leaf, path);
+        (IAssetRegistry registry, uint256 poolId,) = IServicedDeal(spv).servicedPool();
+        ChallengeKind kind;
+        bool wrong;
+        try registry.assetInfo(leaf.assetId) returns (IAssetRegistry.AssetInfo memory info) {
+            if (info.poolId != poolId) (wrong, kind) = (true, ChallengeKind.NotInPool);
+            else if (uint8(info.status) != leaf.status) (wrong, kind) = (true, ChallengeKind.StatusMismatch);
+            else if (
+                leaf.status == uint8(IAssetRegistry.AssetStatus.Performing)
+                    ? leaf.ending > info.principal
+                    : leaf.ending != info.principal
+            ) (wrong, kind) = (true, ChallengeKind.PrincipalMismatch);
+        } catch {
+            (wrong, kind) = (true, ChallengeKind.NotInPool); // not even registered
+        }
+        if (!wrong && !_identityHolds(leaf)) (wrong, kind) = (true, ChallengeKind.BrokenIdentity);
+        if (!wrong) revert NothingWrong(ChallengeKind.StatusMismatch);
+        _dispute(spv, period, kind, leaf.assetId);
+    }
+
+    /// @inheritdoc IServicingCourt
+    function challengeContinuity(
+        address spv,
+        ServicingCommitment calldata c,
+        LoanLeaf calldata leaf,
+        ProofStep[] calldata path,
+        ServicingCommitment calldata prev,
+        LoanLeaf calldata previous,
+        ProofStep[] calldata previousPath
+    ) external {
+        uint256 period = _pending(spv, c);
+        if (period < 2 || IServicedDeal(spv).servicingCommitment(period - 1) != ServicingTree.commitmentHash(prev)) {
+            revert ProofDoesNotMatch(period - 1);
+        }
+        _walkLeaf(period, c, leaf, path);
+        _walkLeaf(period - 1, prev, previous, previousPath);
+        if (previous.assetId != leaf.assetId || previous.ending == leaf.beginning) {
+            revert NothingWrong(ChallengeKind.Discontinuity);
+        }
+        _dispute(spv, period, ChallengeKind.Discontinuity, leaf.assetId);
+    }
+
+    /// @inheritdoc IServicingCourt
+    function challengeCutoff(
+        address spv,
+        ServicingCommitment calldata c,
+        LoanLeaf calldata leaf,
+        ProofStep[] calldata path,
+        IAssetRegistry.AssetRecord calldata record,
+        bytes32[] calldata proof
+    ) external {
+        uint256 period = _pending(spv, c);
+        if (period != 1) revert ProofDoesNotMatch(period);
+        _walkLeaf(period, c, leaf, path);
+        (IAssetRegistry registry, uint256 poolId, address originator) = IServicedDeal(spv).servicedPool();
+        if (!registry.verifyRecord(poolId, record, proof)) revert ProofDoesNotMatch(0);
+        if (registry.assetIdOf(originator, record.loanId) != leaf.assetId || record.principal == leaf.beginning) {
+            revert NothingWrong(ChallengeKind.Discontinuity);
+        }
+        _dispute(spv, period, ChallengeKind.Discontinuity, leaf.assetId);
+    }
+
+    /// @inheritdoc IServicingCourt
+    function challengeOrder(
+        address spv,
+        ServicingCommitment calldata c,
+        LoanLeaf calldata a,
+        ProofStep[] calldata pathA,
+        LoanLeaf calldata b,
+        ProofStep[] calldata pathB
+    ) external {
+        uint256 period = _pending(spv, c);
+        _walkLeaf(period, c, a, pathA);
+        _walkLeaf(period, c, b, pathB);
+        if (b.index != a.index + 1 || a.assetId < b.assetId) revert NothingWrong(ChallengeKind.OutOfOrder);
+        _dispute(spv, period, ChallengeKind.OutOfOrder, b.assetId);
+    }
+
+    /// @inheritdoc IServicingCourt
+    function challengeGap(
+        address spv,
+        ServicingCommitment calldata c,
+        uint256 index,
+        bool empty,
+        LoanLeaf calldata leaf,
+        ProofStep[] calldata path
+    ) external {
+        uint256 period = _pending(spv, c);
+        if (empty) {
+            TapeSums memory none;
+            _check(ServicingTree.walk(bytes32(0), none, index, path), c, path, period);
+            if (index >= c.sums.count) revert NothingWrong(ChallengeKind.Gap);
+            _dispute(spv, period, ChallengeKind.Gap, index);
+        } else {
+            _walkLeaf(period, c, leaf, path);
+            if (leaf.index < c.sums.count) revert NothingWrong(ChallengeKind.Gap);
+            _dispute(spv, period, ChallengeKind.Gap, leaf.assetId);
+        }
+    }
+
+    /// @inheritdoc IServicingCourt
+    function buyBack(address spv, LoanLeaf calldata leaf, ProofStep[] calldata path, ServicingCommitment calldata c)
+        external
+    {
+        IServicedDeal deal = IServicedDeal(spv);
+        uint256 closed = deal.periodsClosed();
+        uint256 principal;
+        if (closed == 0) {
+            (IAssetRegistry registry,,) = deal.servicedPool();
+            principal = registry.assetInfo(leaf.assetId).principal;
+        } else {
+            if (deal.servicingCommitment(closed) != ServicingTree.commitmentHash(c)) revert ProofDoesNotMatch(closed);
+            _walkLeaf(closed, c, leaf, path);
+            if (!ServicingTree.isActive(leaf.status)) revert NothingWrong(ChallengeKind.StatusMismatch);
+            principal = leaf.ending;
+        }
+        deal.buyBack(msg.sender, leaf.assetId, principal);
+    }
+
+    // ---------------------------------------------------------------------------------------- internals
+
+    /// @dev The SPV's pending period, whose commitment must be `c`.
+    function _pending(address spv, ServicingCommitment calldata c) private view returns (uint256 period) {
+        period = IServicedDeal(spv).pendingServicingPeriod();
+        if (period == 0 || IServicedDeal(spv).servicingCommitment(period) != ServicingTree.commitmentHash(c)) {
+            revert ProofDoesNotMatch(period);
+        }
+    }
+
+    function _walkLeaf(uint256 period, ServicingCommitment calldata c, LoanLeaf calldata leaf, ProofStep[] calldata path)
+        private
+        pure
+        returns (ServicingTree.Walk memory w)
+    {
+        w = ServicingTree.walk(ServicingTree.leafHash(period, leaf), ServicingTree.leafSums(leaf), leaf.index, path);
+        _check(w, c, path, period);
+    }
+
+    /// @dev The walk reached the committed root over a path of the tree's depth.
+    function _check(ServicingTree.Walk memory w, ServicingCommitment calldata c, ProofStep[] calldata path, uint256 period)
+        private
+        pure
+    {
+        if (path.length != ServicingTree.depth(c.sums.count) || !w.reaches(c)) revert ProofDoesNotMatch(period);
+    }
+
+    function _dispute(address spv, uint256 period, ChallengeKind kind, uint256 assetId) private {
+        IServicedDeal(spv).markDisputed(period, kind, assetId, msg.sender);
+    }
+
+    /// @dev The tape conventions (`interfaces/IServicing.sol`); a sum that would overflow breaks them.
+    function _identityHolds(LoanLeaf calldata l) private pure returns (bool) {
+        uint8 st = l.status;
+        (bool ok, uint256 out) = _add3(l.scheduled, l.prepaid, l.defaulted);
+        if (!ok) return false;
+        if (ServicingTree.isActive(st)) {
+            (bool fits, uint256 total) = _add3(out, l.ending, 0);
+            return fits && total == l.beginning && l.recoveries == 0;
+        }
+        if (st == uint8(IAssetRegistry.AssetStatus.Prepaid) || st == uint8(IAssetRegistry.AssetStatus.Repaid)) {
+            return l.ending == 0 && out == l.beginning && l.recoveries == 0;
+        }
+        if (l.defaulted != 0) {
+            // Defaulted this period: what was outstanding left the pool; the claim is at most what defaulted.
+            return out == l.beginning && l.ending <= l.defaulted;
+        }
+        // In recovery or closed after it: no scheduled or prepaid principal; the claim only goes down.
+        bool closed = st == uint8(IAssetRegistry.AssetStatus.Disposed) || st == uint8(IAssetRegistry.AssetStatus.ChargedOff);
+        return out == 0 && l.ending <= l.beginning && (!closed || l.ending == 0);
+    }
+
+    function _add3(uint256 a, uint256 b, uint256 c) private pure returns (bool, uint256) {
+        unchecked {
+            uint256 ab = a + b;
+            uint256 abc = ab + c;
+            return (ab >= a && abc >= ab, abc);
+        }
+    }
+}

@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+
+import {Waterfall} from "./Waterfall.sol";
+import {SPVBooks, DealStorage, SPVRefs, BuyBacks} from "./SPVStorage.sol";
+import {PeriodReport} from "../../interfaces/IWaterfall.sol";
+import {ISPV, Phase, ReportFigure} from "../../interfaces/ISPV.sol";
+import {ISPVTranche} from "../../interfaces/ISPVDependencies.sol";
+import {IAssetRegistry} from "../../interfaces/IAssetRegistry.sol";
+import {ServicingCommitment, TapeSums} from "../../interfaces/IServicing.sol";
+
+/// @title SPVServicing
+/// @notice The SPV's servicing paths, linked into it: a period report accepted only when its figures equal the
+/// loan-level data on chain (its servicing tape's committed totals and the asset registry's tallies and flows),
+/// and loans bought back out of the pool. Runs in the SPV's context (DELEGATECALL) on its `DealStorage`; access
+/// control is checked by the SPV.
+library SPVServicing {
+    using SafeERC20 for IERC20;
+    using SafeCast for uint256;
+    using SPVBooks for DealStorage;
+
+    uint256 private constant BPS = 10_000;
+    uint256 private constant YEAR_360 = 360 days;
+
+    /// @notice `ISPV.submitReport`.
+    function submitReport(
+        DealStorage storage s,
+        SPVRefs memory refs,
+        PeriodReport calldata report,
+        ServicingCommitment calldata c,
+        string calldata tapeUri
+    ) external {
+        s.requirePhase(Phase.Active);
+        uint256 period = uint256(s.progress.periodsClosed) + 1;
+        if (s.pendingHash != bytes32(0)) revert ISPV.ReportPending(period);
+        // Loans bought back since the last report: their principal and interest are this period's collections.
+        BuyBacks memory bought = s.buyBacks;
+        PeriodReport memory r = report;
+        r.prepayments += bought.principal;
+        r.interestCollections += bought.interest;
+        Waterfall.validateReport(s.loadState(refs.classCount, refs.feeCount), r);
+        _checkAgainstChain(s, refs, report, c, period);
+        uint256 deposit = report.interestCollections + report.scheduledPrincipal + report.prepayments + report.recoveries;
+        uint256 heldBuyBacks = uint256(bought.principal) + bought.interest;
+        s.pendingHash = keccak256(abi.encode(report));
+        s.pendingDepositor = msg.sender;
+        s.cash.pendingCollections = (deposit + heldBuyBacks).toUint128();
+        s.totals.collections = (uint256(s.totals.collections) + deposit).toUint128();
+        if (heldBuyBacks != 0) {
+            s.pendingBuyBacks = bought;
+            delete s.buyBacks;
+            s.core.buyBackPending = true;
+        }
+        s.commitments[period] = keccak256(abi.encode(c.root, c.sums));
+        // Record date: the coming distribution goes to the holders of this moment.
+        for (uint256 i = 0; i < refs.classCount; ++i) {
+            ISPVTranche(s.extra[i].token).closeBooks();
+        }
+        if (deposit > 0) IERC20(refs.currency).safeTransferFrom(msg.sender, address(this), deposit);
+        emit ISPV.ReportSubmitted(period, msg.sender, deposit, c, tapeUri, report);
+    }
+
+    /// @notice `ISPV.buyBack` (the SPV checked that the caller is its court and `buyer` its originator).
+    function buyBack(DealStorage storage s, SPVRefs memory refs, address buyer, uint256 assetId, uint256 principal)
+        external
+    {
+        s.requirePhase(Phase.Active);
+        IAssetRegistry registry = IAssetRegistry(refs.registry);
+        IAssetRegistry.AssetInfo memory info = registry.assetInfo(assetId);
+        bool active = info.status >= IAssetRegistry.AssetStatus.Performing
+            && info.status <= IAssetRegistry.AssetStatus.Delinquent90;
+        if (s.pendingHash != bytes32(0) || info.poolId != refs.poolId || !active || principal > info.principal) {
+            revert ISPV.BuyBackNotAllowed(assetId);
+        }
+        uint256 closed = s.progress.periodsClosed;
+        uint256 since = closed == 0 ? s.core.closedAt : SPVBooks.paymentDate(refs.firstPaymentDate, refs.periodMonths, closed);
+        uint256 elapsed = block.timestamp > since ? block.timestamp - since : 0;
+        uint256 interest = principal * info.rateBps * elapsed / (YEAR_360 * BPS);
+        BuyBacks memory b = s.buyBacks;
+        s.buyBacks = BuyBacks((uint256(b.principal) + principal).toUint128(), (uint256(b.interest) + interest).toUint128());
+        s.totals.collections = (uint256(s.totals.collections) + principal + interest).toUint128();
+        registry.repurchase(assetId, keccak256(abi.encode("buy-back", principal, interest)));
+        IERC20(refs.currency).safeTransferFrom(buyer, address(this), principal + interest);
+        emit ISPV.LoanBoughtBack(assetId, buyer, principal, interest);
+    }
+
+    /// @dev Every figure of the report against the tape's committed totals and the registry (first mismatch
+    /// reverts, named); then the registry's flows are kept for the next report's deltas.
+    function _checkAgainstChain(
+        DealStorage storage s,
+        SPVRefs memory refs,
+        PeriodReport calldata r,
+        ServicingCommitment calldata c,
+        uint256 period
+    ) private {
+        TapeSums calldata t = c.sums;
+        _equal(ReportFigure.PoolBalance, r.poolEndingBalance, t.ending);
+        _equal(ReportFigure.ScheduledPrincipal, r.scheduledPrincipal, t.scheduled);
+        _equal(ReportFigure.Prepayments, r.prepayments, t.prepaid);
+        _equal(ReportFigure.Defaults, r.defaults, t.defaulted);
+        _equal(ReportFigure.InterestCollections, r.interestCollections, t.interest);
+        _equal(ReportFigure.Recoveries, r.recoveries, t.recoveries);
+        IAssetRegistry.ServicingFigures memory f = IAssetRegistry(refs.registry).servicingFigures(refs.poolId);
+        _equal(ReportFigure.LoanCount, t.count, f.count);
+        _equal(ReportFigure.Delinquent30, r.delinquent30, f.delinquent30);
+        _equal(ReportFigure.Delinquent60, r.delinquent60, f.delinquent60);
+        _equal(ReportFigure.Delinquent90Plus, r.delinquent90Plus, f.delinquent90);
+        IAssetRegistry.PoolFlows memory last = s.flowsAt[(period - 1) % 2];
+        _equal(ReportFigure.DefaultsOnChain, r.defaults, f.flows.defaulted - last.defaulted);
+        _equal(ReportFigure.RecoveriesOnChain, r.recoveries, f.flows.recoveries - last.recoveries);
+        uint256 prepaidInFull = f.flows.prepaidInFull - last.prepaidInFull;
+        if (prepaidInFull > r.prepayments) revert ISPV.ReportDisagrees(ReportFigure.PrepaidInFull, r.prepayments, prepaidInFull);
+        uint256 paidOff = f.flows.repaid - last.repaid;
+        if (paidOff > r.scheduledPrincipal) revert ISPV.ReportDisagrees(ReportFigure.PaidOff, r.scheduledPrincipal, paidOff);
+        s.flowsAt[period % 2] = f.flows;
+    }
+
+    function _equal(ReportFigure figure, uint256 reported, uint256 onChain) private pure {
+        if (reported != onChain) revert ISPV.ReportDisagrees(figure, reported, onChain);
+    }
+}

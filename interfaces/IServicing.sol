@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {IAssetRegistry} from "./IAssetRegistry.sol";
+
+// The loan-level servicing tape of one period, committed as a Merkle sum tree with every period report: what
+// lets anyone holding the tape prove a false figure on chain.
+//
+// Leaves. One per asset in the pool at the report (the registry's pool count), sorted by strictly increasing
+// asset id, at positions 0 .. count-1 of a tree of depth ceil(log2(count)) whose other positions are empty
+// (hash 0, zero sums). A leaf's hash is keccak256(abi.encode(period, leaf)); its sums are derived from it: the
+// ending principal counts toward the pool balance only for a performing or delinquent asset (a defaulted asset's
+// ending principal is its remaining claim), count 1.
+//
+// Nodes. keccak256(abi.encode(leftHash, rightHash, sums)) where `sums` is what the node claims (an honest node
+// claims the sum of its children). The commitment a report carries is (root hash, root sums); the SPV checks the
+// report's figures against the root sums and the registry when it accepts the report.
+//
+// Tape conventions per leaf (amounts in base units):
+// * an asset performing or delinquent at the end: beginning = scheduled + prepaid + defaulted + ending;
+// * an asset that defaulted this period: beginning = scheduled + prepaid + defaulted, ending = its claim (at most
+//   the defaulted principal);
+// * an asset in recovery (Defaulted, InRecovery, Repossessed) or closed this period (Disposed, ChargedOff):
+//   scheduled = prepaid = defaulted = 0, ending <= beginning, recoveries = cash recovered;
+// * prepaid in full or repaid: ending = 0.
+
+/// @notice Totals of a subtree of the servicing tape.
+struct TapeSums {
+    uint256 ending; // ending principal of performing and delinquent assets (the pool balance)
+    uint256 scheduled;
+    uint256 prepaid;
+    uint256 defaulted;
+    uint256 interest;
+    uint256 recoveries;
+    uint256 count; // non-empty leaves
+}
+
+/// @notice One asset's row of a period's servicing tape.
+struct LoanLeaf {
+    uint256 index; // its position among the leaves (0-based, sorted by asset id)
+    uint256 assetId;
+    uint8 status; // IAssetRegistry.AssetStatus at the end of the period
+    uint256 beginning;
+    uint256 scheduled;
+    uint256 prepaid;
+    uint256 defaulted;
+    uint256 ending;
+    uint256 interest;
+    uint256 recoveries;
+}
+
+/// @notice One level of a path from a leaf to the root: the sibling (hash and claimed sums) and the claimed
+/// sums of the parent.
+struct ProofStep {
+    bytes32 sibling;
+    TapeSums siblingSums;
+    TapeSums parentSums;
+}
+
+/// @notice What a report commits: the tape's root hash and the root's claimed sums.
+struct ServicingCommitment {
+    bytes32 root;
+    TapeSums sums;
+}
+
+/// @notice What a proven challenge showed.
+/// SumMismatch: a node claims sums its children do not add up to. NotInPool: a leaf's asset is not in the pool.
+/// StatusMismatch: a leaf's status differs from the registry's. PrincipalMismatch: a leaf's ending principal
+/// differs from the registry's (above it for a performing asset). BrokenIdentity: a leaf's flows do not add up
+/// (see the tape conventions). Discontinuity: a leaf's beginning principal is not the asset's previous ending
+/// (previous period's leaf, or the cut-off tape for period 1). OutOfOrder: two neighbouring leaves are not in
+/// increasing asset id order. Gap: an empty position among the first `count`, or a leaf beyond them.
+enum ChallengeKind {
+    SumMismatch,
+    NotInPool,
+    StatusMismatch,
+    PrincipalMismatch,
+    BrokenIdentity,
+    Discontinuity,
+    OutOfOrder,
+    Gap
+}
+
+/// @title IServicingCourt
+/// @notice Anyone holding a period's servicing tape can prove on chain that the pending report's commitment is
+/// false: the court checks the proof against the SPV's commitment and the asset registry and, when it holds,
+/// marks the SPV's pending report disputed (it cannot close until the trustee cancels it). Stateless: one court
+/// serves every SPV that names it.
+interface IServicingCourt {
+    /// @notice The proof does not reach the committed root (or the commitment given is not the SPV's).
+    error ProofDoesNotMatch(uint256 period);
+    /// @notice The proof is valid but shows no fault of `kind`.
+    error NothingWrong(ChallengeKind kind);
+
+    /// @notice A node on the path of `leaf` (or the leaf's own parent) claims sums its children do not add up to.
+    function challengeSums(address spv, ServicingCommitment calldata c, LoanLeaf calldata leaf, ProofStep[] calldata path)
+        external;
+
+    /// @notice `leaf` contradicts the registry: its asset is not in the pool, its status differs, or its ending
+    /// principal differs from the registry's (is above it, for a performing asset); or its flows do not add up.
+    function challengeLeaf(address spv, ServicingCommitment calldata c, LoanLeaf calldata leaf, ProofStep[] calldata path)
+        external;
+
+    /// @notice `leaf`'s beginning principal is not `previous`'s ending principal (the same asset in the previous
+    /// period's tape, committed by `prev`).
+    function challengeContinuity(
+        address spv,
+        ServicingCommitment calldata c,
+        LoanLeaf calldata leaf,
+        ProofStep[] calldata path,
+        ServicingCommitment calldata prev,
+        LoanLeaf calldata previous,
+        ProofStep[] calldata previousPath
+    ) external;
+
+    /// @notice Period 1: `leaf`'s beginning principal is not the asset's principal in the sealed cut-off tape
+    /// (`record`, proven against the pool's root with `proof`).
+    function challengeCutoff(
+        address spv,
+        ServicingCommitment calldata c,
+        LoanLeaf calldata leaf,
+        ProofStep[] calldata path,
+        IAssetRegistry.AssetRecord calldata record,
+        bytes32[] calldata proof
+    ) external;
+
+    /// @notice The caller (ORIGINATOR_ROLE on `spv`) buys loan `leaf.assetId` back out of the deal's pool: at the
+    /// loan's ending principal in the last closed period's tape (`leaf`, proven against `c`, that period's
+    /// commitment) plus accrued interest; before any period closed, at its registry principal (`leaf` then only
+    /// names the asset, `path` is empty and `c` is ignored).
+    function buyBack(address spv, LoanLeaf calldata leaf, ProofStep[] calldata path, ServicingCommitment calldata c)
+        external;
+
+    /// @notice Neighbouring leaves `a` (position i) and `b` (position i + 1) are not in increasing asset id order.
+    function challengeOrder(
+        address spv,
+        ServicingCommitment calldata c,
+        LoanLeaf calldata a,
+        ProofStep[] calldata pathA,
+        LoanLeaf calldata b,
+        ProofStep[] calldata pathB
+    ) external;
+
+    /// @notice Position `index` is empty though below the count, or holds `leaf` though at or beyond it
+    /// (`empty`: the position is proven empty, `leaf` is ignored).
+    function challengeGap(
+        address spv,
+        ServicingCommitment calldata c,
+        uint256 index,
+        bool empty,
+        LoanLeaf calldata leaf,
+        ProofStep[] calldata path
+    ) external;
+}
