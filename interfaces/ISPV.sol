@@ -162,9 +162,9 @@ interface ISPV {
     event DelinquencyAlert(uint256 indexed period, uint256 delinquent60PlusBps, uint256 alertBps);
     /// @notice A class could not be paid its full interest this period.
     event InterestShortfall(uint256 indexed period, uint256 indexed classIndex, uint256 shortfall);
-    /// @notice The originator bought the remaining pool back: `livePrincipal` (the registry's performing and
-    /// delinquent principal) at par, arriving as prepayments, plus `defaultedPrincipal` (the registry's carrying
-    /// value of the defaulted loans), arriving as recoveries.
+    /// @notice The originator bought the remaining pool back: `livePrincipal` (the pending report's pool balance,
+    /// its servicing tape's committed total) at par, arriving as prepayments, plus `defaultedPrincipal` (the
+    /// registry's claims on its defaulted loans still in recovery), arriving as recoveries.
     event CleanUpCallExercised(
         uint256 indexed period, address indexed originator, uint256 price, uint256 livePrincipal, uint256 defaultedPrincipal
     );
@@ -221,8 +221,8 @@ interface ISPV {
     error OfferingExpired(uint256 deadline, uint256 nowTime);
     /// @notice Only the arranger may cancel the offering before its deadline `deadline`.
     error OfferingStillOpen(uint256 deadline, uint256 nowTime);
-    /// @notice The report's pool ending balance `reported` differs from the registry's live principal
-    /// `registry` (performing and delinquent loans of the pool).
+    /// @notice The report's pool ending balance `reported` is above the registry's live principal `registry`
+    /// (performing and delinquent loans of the pool, whose balances the registry may hold from an earlier update).
     error RegistryMismatch(uint256 reported, uint256 registry);
     /// @notice The pool still carries `defaultedPrincipal` of defaulted loans whose recoveries may come: the
     /// deal can end early only once they are resolved (or at legal final).

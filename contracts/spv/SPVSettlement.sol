@@ -76,12 +76,13 @@ library SPVSettlement {
     /// one).
     function exerciseCleanUpCall(DealStorage storage s, SPVRefs memory refs, uint256 reportedEnding) external {
         uint256 period = uint256(s.progress.periodsClosed) + 1;
-        IAssetRegistry registry = IAssetRegistry(refs.registry);
-        uint256 poolPrincipal = registry.poolInfo(refs.poolId).principal;
-        // slither-disable-next-line unused-return -- the defaulted loans' count is not needed, their principal is
-        (, uint128 defaulted) = registry.statusTally(refs.poolId, IAssetRegistry.AssetStatus.Defaulted);
-        uint256 live = poolPrincipal - defaulted;
-        if (live != reportedEnding) revert ISPV.RegistryMismatch(reportedEnding, live);
+        // The live principal is the pending report's pool balance (equal to its servicing tape's committed total
+        // when it was accepted, and open to fraud proofs until its close); the registry, whose performing
+        // balances may lag the tape, bounds it, and its defaulted loans' claims are bought at their carrying value.
+        IAssetRegistry.ServicingFigures memory f = IAssetRegistry(refs.registry).servicingFigures(refs.poolId);
+        uint256 defaulted = f.defaultedClaims;
+        uint256 live = reportedEnding;
+        if (live > f.principal - defaulted) revert ISPV.RegistryMismatch(reportedEnding, f.principal - defaulted);
         DealParams memory p = abi.decode(SSTORE2.read(refs.paramsPointer), (DealParams));
         uint256 level = p.originalPoolBalance * p.cleanUpCallBps / BPS;
         if (s.totals.pendingCleanUpPrice != 0 || live == 0 || live > level) {
@@ -132,8 +133,7 @@ library SPVSettlement {
             // While the SPV still owns the pool, defaulted loans may still bring recoveries.
             IAssetRegistry registry = IAssetRegistry(refs.registry);
             if (registry.poolOwner(refs.poolId) == address(this)) {
-                // slither-disable-next-line unused-return -- the defaulted loans' count is not needed, their principal is
-                (, uint128 defaulted) = registry.statusTally(refs.poolId, IAssetRegistry.AssetStatus.Defaulted);
+                uint256 defaulted = registry.servicingFigures(refs.poolId).defaultedClaims;
                 if (defaulted != 0) revert ISPV.RecoveriesOutstanding(defaulted);
             }
         }
