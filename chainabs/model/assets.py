@@ -63,13 +63,17 @@ ASSET_TYPE_NAMES: dict[int, str] = {code: name for name, code in ASSET_TYPES.ite
 #: Status names by the registry's ``AssetStatus`` code.
 STATUSES: tuple[str, ...] = (
     "None", "Performing", "Delinquent30", "Delinquent60", "Delinquent90", "Defaulted", "Prepaid", "Repaid",
-    "Repurchased",
+    "Repurchased", "InRecovery", "Repossessed", "Disposed", "ChargedOff",
 )
 STATUS_CODE: dict[str, int] = {name: i for i, name in enumerate(STATUSES)}
 #: A loan still paying (or late), by bucket: what ``days_delinquent`` maps to (30-day steps).
 ACTIVE_STATUSES: tuple[str, ...] = STATUSES[1:5]
-#: Statuses that end a loan's life in a pool with no balance left.
-FINAL_STATUSES: tuple[str, ...] = ("Defaulted", "Prepaid", "Repaid")
+#: A defaulted loan whose recovery is under way (its principal in the registry is the claim left).
+RECOVERING_STATUSES: tuple[str, ...] = ("Defaulted", "InRecovery", "Repossessed")
+#: Statuses that end a loan's life in a pool with no balance left (prepaid, paid off, or its recovery closed).
+CLOSED_STATUSES: tuple[str, ...] = ("Prepaid", "Repaid", "Disposed", "ChargedOff")
+#: Statuses a loan leaves the pool's balance with for good.
+FINAL_STATUSES: tuple[str, ...] = ("Defaulted", *CLOSED_STATUSES)
 #: Statuses a deterioration alert is raised for when an asset reaches them.
 WORSE_STATUSES: frozenset[int] = frozenset(STATUS_CODE[s] for s in ("Delinquent30", "Delinquent60", "Delinquent90",
                                                                      "Defaulted"))

@@ -1,15 +1,14 @@
-"""Loan-level servicing tapes: the format, their validation and Merkle commitment, their aggregation into the
-period report, and the allocation of a pool-level projection to loans.
+"""Loan-level servicing tapes: the format, their validation, their commitment as a Merkle sum tree, their
+aggregation into the period report, the registry updates that must precede the report, and the allocation of a
+pool-level projection to loans (the synthetic servicer of the demo and the tests).
 
-Each period the servicer produces one row per loan of the pool (every loan, also those already repaid,
-prepaid or defaulted, so that the tape is the whole pool), commits the StandardMerkleTree root of the tape
-in ``SPV.submitReport(report, tapeRoot, tapeUri)`` and submits the tape's aggregates as the
-``PeriodReport``. It also brings the asset registry in line with the tape (``updateAssets``: each loan whose
-status or outstanding principal changed, with the loan's servicing leaf as ``evidence``) *before* it submits
-the report (:mod:`chainabs.chain.servicing`). Anyone holding a copy of the tape can then check, from chain
-data alone (:func:`chainabs.apps.verify.verify_servicing_tape`): the root, every aggregate, and per loan the status and principal the
-registry holds, the beginning balance (the registry at the previous report), the leaf in the registry event,
-and that the tape covers exactly the pool's loans.
+Each period the servicer produces one row per loan of the pool (every loan still in it, also those already
+repaid, prepaid or whose recovery is closed, so that the tape is the whole pool), brings the asset registry in
+line with it (:func:`registry_updates`: status changes, the balances of late and defaulted loans, recoveries, each
+update carrying the loan's leaf hash as evidence), then submits the tape's aggregates as the ``PeriodReport``
+with the tape's sum-tree commitment (:func:`tape_tree`, ``interfaces/IServicing.sol``). The SPV accepts the
+report only when its figures equal the commitment's totals and the registry's tallies and flows; anyone holding
+the tape can prove a false leaf or sum on chain (``ServicingCourt``).
 
 Servicing tape columns (one row per loan; amounts in the currency's base units):
 
@@ -18,63 +17,55 @@ column               type    meaning
 ==================== ======= =========================================================================
 period               int     the period the tape reports (1-based, as ``ReportSubmitted.period``)
 loan_id              str     the originator's loan number, as in the cut-off tape
-status               str     Performing | Delinquent30 | Delinquent60 | Delinquent90 | Defaulted |
-                             Prepaid | Repaid (the registry's ``AssetStatus`` names) at the period end
-days_delinquent      int     days past due at the period end (consistent with ``status``)
-beginning_principal  int     outstanding principal at the start of the period
+status               str     the registry's ``AssetStatus`` name at the period end: Performing,
+                             Delinquent30/60/90, Defaulted, InRecovery, Repossessed, Prepaid, Repaid,
+                             Disposed, ChargedOff
+days_delinquent      int     days past due at the period end (consistent with an active ``status``)
+beginning_principal  int     outstanding principal at the start (of a loan in recovery: its claim)
 scheduled_principal  int     scheduled principal collected
 prepaid_principal    int     unscheduled principal collected (full prepayments and curtailments)
-defaulted_principal  int     principal charged off this period (all of it when ``status`` is Defaulted)
-ending_principal     int     beginning - scheduled - prepaid - defaulted
+defaulted_principal  int     principal that defaulted this period (the whole loan: defaults are whole)
+ending_principal     int     at the end: the outstanding principal, or the claim left on a defaulted loan
 interest_collected   int     interest collected
-recoveries           int     recoveries collected on principal charged off in this or earlier periods
+recoveries           int     cash recovered on a defaulted loan (payments, collateral sale proceeds)
 ==================== ======= =========================================================================
 
-The leaf of a row is ``keccak256(bytes.concat(keccak256(abi.encode(period, loanId, status, ...))))`` with the
-ABI types of :data:`SERVICING_FIELDS` (``loanId`` as bytes32, ASCII left-aligned; ``status`` as the
-registry's code), so OpenZeppelin's ``StandardMerkleTree.of(values, SERVICING_TYPES)`` gives the same root.
+Balance rules per row (``interfaces/IServicing.sol``, checked on chain by ``ServicingCourt``):
+an active loan (Performing .. Delinquent90) has ``beginning = scheduled + prepaid + ending``, ending > 0, no
+recoveries; a prepaid or repaid loan ``beginning = scheduled + prepaid``, ending 0; a loan that defaulted this
+period ``beginning = scheduled + prepaid + defaulted`` and a claim ``ending <= defaulted``; a loan already in
+recovery no scheduled or prepaid principal and ``ending <= beginning`` (0 once Disposed or ChargedOff).
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
-from eth_abi import encode as abi_encode
 
-from chainabs.model.merkle import MerkleTree, hash_encoded_leaf
-from chainabs.model.numbers import parse_int
 from chainabs.model.assets import (
-    ACTIVE_STATUSES, FINAL_STATUSES, STATUS_CODE, STATUSES, loan_id_bytes, status_for_days,
+    ACTIVE_STATUSES, CLOSED_STATUSES, RECOVERING_STATUSES, STATUS_CODE, STATUSES, asset_id, status_for_days,
 )
+from chainabs.model.numbers import parse_int
+from chainabs.model.servicing_tree import LoanLeaf, SumTree, leaf_hash
 from chainabs.model.tape import TapeIssue, TapeValidationError
 from chainabs.model.waterfall import PeriodReport
 
-#: Statuses a loan can have in a servicing tape (all but None and Repurchased).
-TAPE_STATUSES: tuple[str, ...] = STATUSES[1:8]
+#: Statuses a loan can have in a servicing tape (all but None and Repurchased: a loan bought back leaves the tape).
+TAPE_STATUSES: tuple[str, ...] = tuple(s for s in STATUSES if s not in ("None", "Repurchased"))
 #: Delinquency buckets of the ``PeriodReport`` by status.
 BUCKET_OF_STATUS: dict[str, str] = {"Delinquent30": "delinquent_30", "Delinquent60": "delinquent_60",
                                     "Delinquent90": "delinquent_90_plus"}
+#: The closing status of a resolved recovery: a secured loan's collateral is sold, an unsecured loan charged off.
+RESOLVED_STATUS: dict[bool, str] = {True: "Disposed", False: "ChargedOff"}
 
-#: (column, ABI type) of every field of the servicing leaf, in encoding order: defined here only.
-SERVICING_FIELDS: tuple[tuple[str, str], ...] = (
-    ("period", "uint256"),
-    ("loan_id", "bytes32"),
-    ("status", "uint8"),
-    ("days_delinquent", "uint16"),
-    ("beginning_principal", "uint96"),
-    ("scheduled_principal", "uint96"),
-    ("prepaid_principal", "uint96"),
-    ("defaulted_principal", "uint96"),
-    ("ending_principal", "uint96"),
-    ("interest_collected", "uint96"),
-    ("recoveries", "uint96"),
+SERVICING_COLUMNS: tuple[str, ...] = (
+    "period", "loan_id", "status", "days_delinquent", "beginning_principal", "scheduled_principal",
+    "prepaid_principal", "defaulted_principal", "ending_principal", "interest_collected", "recoveries",
 )
-SERVICING_COLUMNS: tuple[str, ...] = tuple(n for n, _ in SERVICING_FIELDS)
-SERVICING_TYPES: tuple[str, ...] = tuple(t for _, t in SERVICING_FIELDS)
 AMOUNT_COLUMNS: tuple[str, ...] = SERVICING_COLUMNS[4:]
 INT_COLUMNS: tuple[str, ...] = ("period", "days_delinquent", *AMOUNT_COLUMNS)
 _INT_MAX = {"period": 2**63 - 1, "days_delinquent": 2**16 - 1, **{c: 2**63 - 1 for c in AMOUNT_COLUMNS}}
@@ -89,8 +80,10 @@ AGGREGATE_RULES: dict[str, str] = {
     "delinquent_30": "sum(ending_principal) where status = Delinquent30",
     "delinquent_60": "sum(ending_principal) where status = Delinquent60",
     "delinquent_90_plus": "sum(ending_principal) where status = Delinquent90",
-    "pool_ending_balance": "sum(ending_principal)",
+    "pool_ending_balance": "sum(ending_principal) where status is Performing .. Delinquent90",
 }
+#: Registry state columns (:func:`registry_updates`): per loan its registry status name and principal.
+REGISTRY_COLUMNS: tuple[str, ...] = ("loan_id", "status", "principal")
 
 
 class ServicingError(ValueError):
@@ -145,22 +138,59 @@ def validate_servicing_tape(tape: pd.DataFrame, period: int | None = None) -> tu
     expected = period if period is not None else (int(periods[0]) if len(periods) else None)
     if expected is not None:
         add(ok & (out["period"].to_numpy() != expected), "period", "period", f"not period {expected}")
-    identity = (out["beginning_principal"] - out["scheduled_principal"] - out["prepaid_principal"]
-                - out["defaulted_principal"])
-    add(ok & (identity.to_numpy() != out["ending_principal"].to_numpy()), "ending_principal", "balance_identity",
-        "beginning - scheduled - prepaid - defaulted = " + identity.astype(str) + " != ending "
-        + out["ending_principal"].astype(str))
-    active = out["status"].isin(ACTIVE_STATUSES).to_numpy()
-    final = out["status"].isin(FINAL_STATUSES).to_numpy()
-    expected_status = pd.Series(status_for_days(out["days_delinquent"]), index=out.index)
-    add(ok & active & (expected_status != out["status"]).to_numpy(), "days_delinquent", "status_days",
-        out["days_delinquent"].astype(str) + " days past due is " + expected_status + ", not " + out["status"])
-    add(ok & active & (out["ending_principal"].to_numpy() == 0), "ending_principal", "active_zero_balance",
-        "an active loan must have an outstanding principal; zero balance is Repaid, Prepaid or Defaulted")
-    add(ok & final & (out["ending_principal"].to_numpy() != 0), "ending_principal", "closed_with_balance",
-        out["status"] + " loan still has " + out["ending_principal"].astype(str) + " outstanding")
+    _balance_rules(out, ok, add)
     issues.sort(key=lambda i: (i.row or 0, i.field))
     return out, issues
+
+
+def _balance_rules(t: pd.DataFrame, ok: np.ndarray, add: object) -> None:
+    """The per-row balance rules of the module docstring (``ServicingCourt``'s identity), plus: defaults are whole
+    loans (an active loan has no defaulted principal), status against days past due for active loans."""
+    col = {c: t[c].to_numpy(dtype=np.int64) for c in AMOUNT_COLUMNS}
+    begin, sched, prep, dflt = col["beginning_principal"], col["scheduled_principal"], col["prepaid_principal"], \
+        col["defaulted_principal"]
+    end, recov = col["ending_principal"], col["recoveries"]
+    status = t["status"]
+    active = status.isin(ACTIVE_STATUSES).to_numpy()
+    paid = status.isin(("Prepaid", "Repaid")).to_numpy()
+    recovering = status.isin(RECOVERING_STATUSES).to_numpy()
+    closed_after_default = status.isin(("Disposed", "ChargedOff")).to_numpy()
+    after_default = recovering | closed_after_default
+    new_default = after_default & (dflt > 0)
+    text = {c: t[c].astype(str) for c in AMOUNT_COLUMNS}
+
+    def check(mask: np.ndarray, fld: str, rule: str, message: str | pd.Series) -> None:
+        add(ok & mask, fld, rule, message)  # type: ignore[operator]
+
+    out = sched + prep
+    check(active & (out + end != begin), "ending_principal", "balance_identity",
+          "beginning " + text["beginning_principal"] + " != scheduled + prepaid + ending = "
+          + pd.Series(out + end).astype(str))
+    check(active & (end == 0), "ending_principal", "active_zero_balance",
+          "an active loan must have an outstanding principal; zero balance is Repaid or Prepaid")
+    check((active | paid) & (dflt != 0), "defaulted_principal", "whole_loan_default",
+          "defaults are whole loans: a loan that defaults has status Defaulted (or a later recovery status)")
+    check((active | paid) & (recov != 0), "recoveries", "recovery_without_default",
+          "recoveries come only from a defaulted loan")
+    check(paid & (out != begin), "ending_principal", "balance_identity",
+          "a " + status + " loan pays its whole beginning " + text["beginning_principal"] + ", not "
+          + pd.Series(out).astype(str))
+    check(paid & (end != 0), "ending_principal", "closed_with_balance",
+          status + " loan still has " + text["ending_principal"] + " outstanding")
+    check(new_default & (out + dflt != begin), "defaulted_principal", "balance_identity",
+          "beginning " + text["beginning_principal"] + " != scheduled + prepaid + defaulted = "
+          + pd.Series(out + dflt).astype(str))
+    check(new_default & (end > dflt), "ending_principal", "claim_above_default",
+          "the claim " + text["ending_principal"] + " is above the defaulted principal " + text["defaulted_principal"])
+    check(after_default & (dflt == 0) & (out != 0), "scheduled_principal", "recovery_collections",
+          "a loan in recovery collects no scheduled or prepaid principal; its cash is recoveries")
+    check(after_default & (dflt == 0) & (end > begin), "ending_principal", "claim_increase",
+          "the claim " + text["ending_principal"] + " is above the beginning claim " + text["beginning_principal"])
+    check(closed_after_default & (end != 0), "ending_principal", "closed_with_balance",
+          status + " loan still has a claim of " + text["ending_principal"])
+    expected = pd.Series(status_for_days(t["days_delinquent"]), index=t.index)
+    check(active & (expected != status).to_numpy(), "days_delinquent", "status_days",
+          t["days_delinquent"].astype(str) + " days past due is " + expected + ", not " + status)
 
 
 def check_servicing_tape(tape: pd.DataFrame, period: int | None = None) -> pd.DataFrame:
@@ -194,39 +224,60 @@ def write_servicing_tape(tape: pd.DataFrame, path: str | Path) -> Path:
 # ------------------------------------------------------------------------------------------ commitment
 
 
-def leaf_values(tape: pd.DataFrame) -> list[tuple[Any, ...]]:
-    """``abi.encode`` values of every row of a typed tape, in :data:`SERVICING_TYPES` order."""
-    cols = [tape[c].astype("int64").tolist() if c in INT_COLUMNS else tape[c].tolist() for c in SERVICING_COLUMNS]
-    values = []
-    for row in zip(*cols, strict=True):
-        r = dict(zip(SERVICING_COLUMNS, row, strict=True))
-        r["loan_id"] = loan_id_bytes(str(r["loan_id"]))
-        r["status"] = STATUS_CODE[r["status"]]
-        values.append(tuple(int(r[c]) if c not in ("loan_id",) else r[c] for c in SERVICING_COLUMNS))
-    return values
+@dataclasses.dataclass(frozen=True)
+class CommittedTape:
+    """A period's typed tape with its sum tree: leaves sorted by asset id (``interfaces/IServicing.sol``)."""
+
+    tape: pd.DataFrame
+    tree: SumTree
+    loan_ids: tuple[str, ...]  # in leaf order
+    index: Mapping[str, int]  # loan id -> leaf position
+
+    @property
+    def period(self) -> int:
+        return self.tree.period
+
+    @property
+    def commitment(self) -> tuple[bytes, tuple[int, ...]]:
+        """``ServicingCommitment`` (root, sums) as ``SPV.submitReport`` takes it."""
+        return self.tree.commitment
+
+    @property
+    def report(self) -> PeriodReport:
+        """The period report the tape aggregates to (:func:`period_report`): the tree's totals."""
+        return _report(self.tape)
+
+    def leaf(self, loan_id: str) -> LoanLeaf:
+        return self.tree.leaves[self.index[str(loan_id)]]
+
+    def evidence(self, loan_id: str) -> bytes:
+        """The loan's leaf hash: the evidence of its registry updates this period."""
+        return leaf_hash(self.period, self.leaf(loan_id))
 
 
-def leaf_hashes(tape: pd.DataFrame) -> list[bytes]:
-    """StandardMerkleTree leaf of every row of a typed tape."""
-    return [hash_encoded_leaf(abi_encode(list(SERVICING_TYPES), list(v))) for v in leaf_values(tape)]
-
-
-def servicing_tree(tape: pd.DataFrame) -> MerkleTree:
-    """StandardMerkleTree of a servicing tape (validated first; values in row order)."""
-    typed = check_servicing_tape(tape)
-    values = leaf_values(typed)
-    leaves = [hash_encoded_leaf(abi_encode(list(SERVICING_TYPES), list(v))) for v in values]
-    return MerkleTree.from_leaf_hashes(leaves, values, SERVICING_TYPES)
-
-
-def servicing_root(tape: pd.DataFrame) -> str:
-    """``0x`` root of a servicing tape: what the servicer commits as ``tapeRoot``."""
-    return servicing_tree(tape).root
+def commit_tape(tape: pd.DataFrame, originator: str, period: int | None = None) -> CommittedTape:
+    """Validate ``tape`` and build its sum tree (leaves sorted by the asset ids ``originator`` registered)."""
+    t = check_servicing_tape(tape, period)
+    ids = [asset_id(originator, str(lid)) for lid in t["loan_id"]]
+    order = sorted(range(len(t)), key=ids.__getitem__)
+    cols = {c: t[c].to_numpy(dtype=np.int64) for c in AMOUNT_COLUMNS}
+    codes = t["status"].map(STATUS_CODE).to_numpy()
+    leaves = [
+        LoanLeaf(k, ids[i], int(codes[i]), int(cols["beginning_principal"][i]), int(cols["scheduled_principal"][i]),
+                 int(cols["prepaid_principal"][i]), int(cols["defaulted_principal"][i]), int(cols["ending_principal"][i]),
+                 int(cols["interest_collected"][i]), int(cols["recoveries"][i]))
+        for k, i in enumerate(order)
+    ]
+    loan_ids = tuple(str(t["loan_id"].iloc[i]) for i in order)
+    return CommittedTape(t, SumTree(int(t["period"].iloc[0]), leaves), loan_ids, {lid: k for k, lid in enumerate(loan_ids)})
 
 
 def period_report(tape: pd.DataFrame) -> PeriodReport:
-    """The ``PeriodReport`` a (typed) servicing tape aggregates to (see :data:`AGGREGATE_RULES`)."""
-    t = check_servicing_tape(tape)
+    """The ``PeriodReport`` a servicing tape aggregates to (see :data:`AGGREGATE_RULES`)."""
+    return _report(check_servicing_tape(tape))
+
+
+def _report(t: pd.DataFrame) -> PeriodReport:
 
     def total(col: str, mask: pd.Series | None = None) -> int:
         s = t[col] if mask is None else t.loc[mask, col]
@@ -241,8 +292,137 @@ def period_report(tape: pd.DataFrame) -> PeriodReport:
         delinquent_30=total("ending_principal", t["status"] == "Delinquent30"),
         delinquent_60=total("ending_principal", t["status"] == "Delinquent60"),
         delinquent_90_plus=total("ending_principal", t["status"] == "Delinquent90"),
-        pool_ending_balance=total("ending_principal"),
+        pool_ending_balance=total("ending_principal", t["status"].isin(ACTIVE_STATUSES)),
     )
+
+
+# ------------------------------------------------------------------------------------------ registry
+
+
+@dataclasses.dataclass(frozen=True)
+class RegistryUpdate:
+    """One ``IAssetRegistry.StatusUpdate``; ``recovery`` marks a step of a defaulted loan's recovery (which the
+    pool's disposal agent may send)."""
+
+    loan_id: str
+    asset_id: int
+    status: str
+    principal: int
+    evidence: bytes
+    recovered: int = 0
+    recovery: bool = False
+
+    def as_abi(self) -> tuple:
+        return (self.asset_id, STATUS_CODE[self.status], self.principal, self.evidence, self.recovered)
+
+
+def cutoff_registry(cutoff: pd.DataFrame) -> pd.DataFrame:
+    """The registry's state of a pool at its cut-off tape (status from days past due, principal)."""
+    return pd.DataFrame({
+        "loan_id": cutoff["loan_id"].astype(str).to_numpy(),
+        "status": status_for_days(cutoff["days_delinquent"].astype("int64").to_numpy()),
+        "principal": cutoff["principal"].astype("int64").to_numpy(),
+    })
+
+
+def _legal(frm: str, to: str) -> bool:
+    """``AssetLib.isLegalTransition``."""
+    if frm in RECOVERING_STATUSES:
+        if to in ("Disposed", "ChargedOff"):
+            return True
+        return to in RECOVERING_STATUSES and RECOVERING_STATUSES.index(to) >= RECOVERING_STATUSES.index(frm)
+    if frm not in ACTIVE_STATUSES or to in ("None", "Repurchased") or STATUS_CODE[to] > STATUS_CODE["Repurchased"]:
+        return False
+    if to in ACTIVE_STATUSES and STATUS_CODE[to] > STATUS_CODE[frm]:
+        return STATUS_CODE[to] - STATUS_CODE[frm] == 1
+    return True
+
+
+def registry_updates(state: pd.DataFrame, committed: CommittedTape, recorded: Iterable[int] = ()) -> list[RegistryUpdate]:
+    """The ``updateAssets`` entries that bring the registry (``state``: :data:`REGISTRY_COLUMNS`) in line with
+    the period's tape, so that the report's figures equal the registry's tallies and flows:
+
+    * a late loan's status and balance (its principal counts in its bucket's tally); a cured loan's status;
+      a performing loan's balance may lag (the registry only holds it at or above the tape's);
+    * a loan that closes (prepaid, repaid) or defaults first gets its balance just before the event (what the
+      registry adds to its prepaid / repaid / defaulted flows), then its new status (principal 0, or the claim);
+    * a defaulted loan's recovery steps, claim and cash recovered (``recovery``).
+
+    Each entry carries the loan's leaf hash as evidence. ``recorded``: asset ids whose recovery of this period is
+    already on chain (a resumed run must not record it twice). Entries of a loan are in the order they must
+    run; the result is idempotent: run against the registry after some of them ran, it returns the rest."""
+    reg = state.set_index(state["loan_id"].astype(str))
+    done = set(recorded)
+    out: list[RegistryUpdate] = []
+    t = committed.tape
+    for row in t.itertuples(index=False):
+        lid = str(row.loan_id)
+        if lid not in reg.index:
+            raise ServicingError(f"loan {lid}: in the tape but not in the pool's registry state")
+        have, principal = str(reg.at[lid, "status"]), int(reg.at[lid, "principal"])
+        want, end = str(row.status), int(row.ending_principal)
+        aid = committed.leaf(lid).asset_id
+
+        def upd(status: str, amount: int, recovered: int = 0, recovery: bool = False, *, frm: str) -> None:
+            if not _legal(frm, status):
+                raise ServicingError(f"loan {lid}: the registry cannot move from {frm} to {status}")
+            out.append(RegistryUpdate(lid, aid, status, amount, committed.evidence(lid), recovered, recovery))
+
+        if want in ACTIVE_STATUSES:
+            if have not in ACTIVE_STATUSES:
+                raise ServicingError(f"loan {lid}: {want} in the tape but {have} in the registry")
+            if end > principal:
+                raise ServicingError(f"loan {lid}: balance {end} above the registry's {principal} (it cannot grow)")
+            if have != want or (want != "Performing" and principal != end):
+                upd(want, end, frm=have)
+            continue
+        closing, dflt = want in ("Prepaid", "Repaid"), int(row.defaulted_principal)
+        if (closing or dflt > 0) and have in ACTIVE_STATUSES:
+            # The balance just before the event: what the registry adds to the pool's flows.
+            before = (int(row.beginning_principal) - int(row.scheduled_principal) if want == "Prepaid"
+                      else int(row.beginning_principal) - int(row.prepaid_principal) if want == "Repaid" else dflt)
+            if before > principal:
+                raise ServicingError(f"loan {lid}: balance {before} above the registry's {principal} (it cannot grow)")
+            if before != principal:
+                upd(have, before, frm=have)
+            if closing:
+                upd(want, 0, frm=have)
+                continue
+            claim = end if want == "Defaulted" else dflt
+            upd("Defaulted", claim, frm=have)
+            have, principal = "Defaulted", claim
+        elif closing:
+            if have != want:
+                raise ServicingError(f"loan {lid}: {want} in the tape but {have} in the registry")
+            continue
+        # A defaulted loan: its recovery step, claim and cash.
+        if have == want and principal == end and (int(row.recoveries) == 0 or aid in done):
+            continue
+        if have not in RECOVERING_STATUSES:
+            raise ServicingError(f"loan {lid}: {want} in the tape but {have} in the registry")
+        if end > principal:
+            raise ServicingError(f"loan {lid}: claim {end} above the registry's {principal} (it cannot grow)")
+        upd(want, end, 0 if aid in done else int(row.recoveries), True, frm=have)
+    return out
+
+
+def apply_updates(state: pd.DataFrame, updates: Iterable[RegistryUpdate]) -> pd.DataFrame:
+    """``state`` after ``updates`` ran (the last entry of each loan wins)."""
+    out = state.copy()
+    pos = {lid: i for i, lid in enumerate(out["loan_id"].astype(str))}
+    status = out["status"].astype(object).to_numpy().copy()
+    principal = out["principal"].to_numpy(dtype=np.int64).copy()
+    for u in updates:
+        i = pos[u.loan_id]
+        status[i], principal[i] = u.status, u.principal
+    out["status"], out["principal"] = status, principal
+    return out
+
+
+def without_loans(frame: pd.DataFrame, loan_ids: Iterable[str]) -> pd.DataFrame:
+    """``frame`` (a tape or a registry state) without ``loan_ids`` (loans bought back out of the pool)."""
+    drop = {str(x) for x in loan_ids}
+    return frame[~frame["loan_id"].astype(str).isin(drop)].reset_index(drop=True)
 
 
 # ------------------------------------------------------------------------------------ servicer's side
@@ -282,69 +462,105 @@ def _largest_remainder(total: int, weights: np.ndarray, caps: np.ndarray | None 
     return out
 
 
-def _take_whole_loans(available: np.ndarray, total: int, status: np.ndarray, final: str,
-                      order: list[int]) -> np.ndarray:
-    """``total`` taken from the loans' ``available`` balances in ``order``, each loan whole (the last one
-    partially); a loan taken whole gets the ``final`` status (in ``status``, in place)."""
-    taken = np.zeros(len(available), dtype=np.int64)
-    left = int(total)
-    for i in order:
-        if left == 0:
-            break
-        taken[i] = take = min(left, int(available[i]))
-        left -= take
-        if take == available[i]:
-            status[i] = final
-    return taken
-
-
 def allocate_period(previous: pd.DataFrame, rates: pd.Series, report: PeriodReport, period: int, *,
-                    claims: np.ndarray | None = None, seed: int = 0) -> pd.DataFrame:
-    """A loan-level tape for ``period`` whose flows add up exactly to ``report``'s (a pool-level projection).
+                    default_period: np.ndarray | None = None, secured: bool = False, seed: int = 0) -> pd.DataFrame:
+    """A loan-level tape for ``period`` that realises a pool-level projection ``report`` loan by loan; submit its
+    own :func:`period_report` (the flows are whole-loan events, so some figures can only be approached).
 
-    ``previous`` is the last period's tape (or :func:`opening_tape`), ``rates`` the loans' rates (bps) by
-    loan id, ``claims`` per loan of ``previous`` the principal charged off and not yet recovered.
-    Defaults take the most delinquent loans whole (the last one partially: a partial charge-off);
-    prepayments take current loans whole in a seeded order (the last one partially: a curtailment);
-    scheduled principal is shared by outstanding balance and interest by balance x rate (largest remainder);
-    recoveries by unrecovered charged-off principal. Delinquency is assigned loan by loan (a loan worsens at
-    most one bucket a period, as the registry requires) as close to the report's buckets as whole loans
-    allow: submit :func:`period_report` of the result, whose flows equal ``report``'s.
+    ``previous``: last period's tape (or :func:`opening_tape`); ``rates``: the loans' rates (bps) by loan id;
+    ``default_period``: per loan of ``previous`` the period it defaulted in (-1: never); ``secured``: whether a
+    recovery goes through repossession and a collateral sale (Disposed) or is charged off after collection.
+
+    * defaults take whole active loans, the most delinquent first (seeded order within a bucket), a loan taken
+      when the remaining target is at least half its balance: the total lands within half a loan of the target;
+    * prepayments take whole performing loans in a seeded order, then curtail one: exact;
+    * delinquency: each active loan moves at most one bucket worse (as the registry requires) or cures; the
+      buckets are filled as close to the report's as whole loans allow; late loans pay nothing this period;
+    * scheduled principal is shared by the performing loans' balances, interest by balance x rate among the
+      loans that paid (largest remainder): exact;
+    * recoveries close the oldest cohort of defaulted loans first, shared by claim (capped at each claim); every
+      loan of a cohort reached closes (Disposed or ChargedOff); others advance one recovery step (Defaulted ->
+      InRecovery -> Repossessed when secured) with their claim unchanged.
     """
     prev = previous.reset_index(drop=True)
     n = len(prev)
-    claims = np.zeros(n, dtype=np.int64) if claims is None else np.asarray(claims, dtype=np.int64)
-    order_key = np.random.default_rng([seed, period]).permutation(n)
-    begin = np.where(prev["status"].isin(ACTIVE_STATUSES), prev["ending_principal"].astype("int64"), 0)
-    bucket = np.select([prev["status"] == s for s in ACTIVE_STATUSES], [0, 1, 2, 3], default=-1)
-    if report.defaults + report.prepayments + report.scheduled_principal > int(begin.sum()):
-        raise ServicingError(f"period {period}: reductions exceed the pool balance {int(begin.sum())}")
-    status = prev["status"].astype(object).to_numpy().copy()
-    defaulted = _take_whole_loans(begin, report.defaults, status, "Defaulted",  # worst bucket first
-                                  sorted(np.flatnonzero(begin > 0), key=lambda k: (-bucket[k], order_key[k])))
-    avail = begin - defaulted
-    prepaid = _take_whole_loans(avail, report.prepayments, status, "Prepaid",  # current loans first
-                                sorted(np.flatnonzero(avail > 0), key=lambda k: (bucket[k], order_key[k])))
-    avail = avail - prepaid
-    scheduled = _largest_remainder(report.scheduled_principal, avail, caps=avail)
-    ending = avail - scheduled
-    status[(ending == 0) & (avail > 0)] = "Repaid"
-    loan_rates = rates.reindex(prev["loan_id"].astype(str)).to_numpy(dtype=np.int64)
-    interest = _largest_remainder(report.interest_collections, (begin - defaulted).astype(object) * loan_rates.astype(object))
-    recoveries = _largest_remainder(report.recoveries, claims + defaulted)
-    days = prev["days_delinquent"].astype("int64").to_numpy().copy()
-    live = [int(i) for i in np.flatnonzero((ending > 0) & np.isin(status, ACTIVE_STATUSES))]
-    new_bucket = dict.fromkeys(live, 0)
+    since = np.full(n, -1, dtype=np.int64) if default_period is None else np.asarray(default_period, dtype=np.int64)
+    rng_order = np.random.default_rng([seed, period]).permutation(n)
+    status0 = prev["status"].astype(str).to_numpy()
+    active0 = np.isin(status0, ACTIVE_STATUSES)
+    recovering0 = np.isin(status0, RECOVERING_STATUSES)
+    begin = np.where(active0 | recovering0, prev["ending_principal"].to_numpy(dtype=np.int64), 0)
+    bucket = np.select([status0 == s for s in ACTIVE_STATUSES], [0, 1, 2, 3], default=-1)
+    status = status0.astype(object).copy()
+    zeros = np.zeros(n, dtype=np.int64)
+    defaulted, prepaid, scheduled, interest, recoveries = zeros.copy(), zeros.copy(), zeros.copy(), zeros.copy(), \
+        zeros.copy()
+
+    left = int(report.defaults)
+    for i in sorted(np.flatnonzero(active0 & (begin > 0)), key=lambda k: (-bucket[k], rng_order[k])):
+        if left <= 0:
+            break
+        if 2 * left >= begin[i]:
+            defaulted[i] = begin[i]
+            left -= int(begin[i])
+            status[i] = "Defaulted"
+    live = active0 & (defaulted == 0)
+
+    left = int(report.prepayments)
+    for pool in (live & (bucket == 0), live & (bucket > 0)):  # performing loans first
+        for i in sorted(np.flatnonzero(pool), key=lambda k: rng_order[k]):
+            if left == 0:
+                break
+            take = min(left, int(begin[i] - prepaid[i]))
+            prepaid[i] += take
+            left -= take
+            if prepaid[i] == begin[i]:
+                status[i] = "Prepaid"
+    live &= prepaid < begin
+    avail = begin - prepaid
+
+    new_bucket = np.where(live, 0, -1)
     for k, target in ((3, report.delinquent_90_plus), (2, report.delinquent_60), (1, report.delinquent_30)):
-        room = target
-        for i in sorted((i for i in live if bucket[i] >= k - 1 and new_bucket[i] == 0),
-                        key=lambda j: (-bucket[j], order_key[j])):
-            if ending[i] <= room:
+        room = int(target)
+        for i in sorted((i for i in np.flatnonzero(live) if bucket[i] >= k - 1 and new_bucket[i] == 0),
+                        key=lambda j: (-bucket[j], rng_order[j])):
+            if avail[i] <= room:
                 new_bucket[i] = k
-                room -= int(ending[i])
-    for i, k in new_bucket.items():
-        status[i] = ACTIVE_STATUSES[k]
-        days[i] = 30 * k
+                room -= int(avail[i])
+    paying = live & (new_bucket == 0)
+    if paying.any():
+        want = min(int(report.scheduled_principal), int(avail[paying].sum()))
+        scheduled[paying] = _largest_remainder(want, avail[paying], caps=avail[paying])
+    ending = np.where(live, avail - scheduled, 0)
+    for i in np.flatnonzero(live):
+        status[i] = "Repaid" if ending[i] == 0 else ACTIVE_STATUSES[int(new_bucket[i])]
+    paid = (paying | np.isin(status, ("Prepaid",))) & (defaulted == 0) & active0
+    if paid.any() and report.interest_collections:
+        loan_rates = rates.reindex(prev["loan_id"].astype(str)).to_numpy(dtype=np.int64)
+        weights = (begin[paid].astype(object) * loan_rates[paid].astype(object))
+        interest[paid] = _largest_remainder(int(report.interest_collections), weights)
+
+    ending = np.where(recovering0, begin, ending)
+    ending = np.where(defaulted > 0, defaulted, ending)  # a new default's claim: the whole loan
+    left = int(report.recoveries)
+    cohorts = sorted({int(since[i]) for i in np.flatnonzero(recovering0)})
+    for cohort in cohorts:
+        members = np.flatnonzero(recovering0 & (since == cohort))
+        if left == 0:
+            break
+        claims = begin[members]
+        share = _largest_remainder(min(left, int(claims.sum())), claims, caps=claims)
+        recoveries[members] = share
+        left -= int(share.sum())
+        for i in members:
+            status[i] = RESOLVED_STATUS[secured]
+            ending[i] = 0
+    for i in np.flatnonzero(recovering0 & np.isin(status, RECOVERING_STATUSES)):
+        if status[i] == "Defaulted":
+            status[i] = "InRecovery"
+        elif status[i] == "InRecovery" and secured:
+            status[i] = "Repossessed"
+    days = np.where(np.isin(status, ACTIVE_STATUSES), 30 * np.maximum(new_bucket, 0), 0).astype(np.int64)
     return pd.DataFrame({
         "period": np.full(n, period, dtype=np.int64), "loan_id": prev["loan_id"].astype(str).to_numpy(),
         "status": status, "days_delinquent": days, "beginning_principal": begin.astype(np.int64),
@@ -356,38 +572,42 @@ def allocate_period(previous: pd.DataFrame, rates: pd.Series, report: PeriodRepo
 
 @dataclasses.dataclass
 class ServicingBook:
-    """The servicer's loan-level books across periods: the last tape and each loan's unrecovered charge-off."""
+    """The servicer's loan-level books across periods: the last tape, when each defaulted loan defaulted, and
+    the registry's state of the pool as the servicer last left it."""
 
     rates: pd.Series
     last: pd.DataFrame
-    claims: np.ndarray
+    default_period: np.ndarray
+    registry: pd.DataFrame
+    secured: bool = False
     seed: int = 0
 
     @classmethod
-    def open(cls, cutoff: pd.DataFrame, seed: int = 0) -> ServicingBook:
+    def open(cls, cutoff: pd.DataFrame, seed: int = 0, *, secured: bool = False) -> ServicingBook:
         """Books at the cut-off date of a (typed) cut-off tape."""
         rates = cutoff.set_index(cutoff["loan_id"].astype(str))["rate_bps"].astype("int64")
-        return cls(rates, opening_tape(cutoff), np.zeros(len(cutoff), dtype=np.int64), seed)
+        return cls(rates, opening_tape(cutoff), np.full(len(cutoff), -1, dtype=np.int64), cutoff_registry(cutoff),
+                   secured, seed)
+
+    @property
+    def period(self) -> int:
+        """The last period the books hold (0 at the cut-off)."""
+        return int(self.last["period"].iloc[0]) if len(self.last) else 0
 
     def next_period(self, report: PeriodReport) -> pd.DataFrame:
-        """The next period's tape from a pool-level report (:func:`allocate_period`); the books advance."""
-        period = int(self.last["period"].iloc[0]) + 1
-        tape = allocate_period(self.last, self.rates, report, period, claims=self.claims, seed=self.seed)
-        self.claims = np.maximum(self.claims + tape["defaulted_principal"].to_numpy(dtype=np.int64)
-                                 - tape["recoveries"].to_numpy(dtype=np.int64), 0)
+        """The next period's tape from a pool-level projection (:func:`allocate_period`); the books advance."""
+        period = self.period + 1
+        tape = allocate_period(self.last, self.rates, report, period, default_period=self.default_period,
+                               secured=self.secured, seed=self.seed)
+        self.default_period = np.where(tape["defaulted_principal"].to_numpy() > 0, period, self.default_period)
         self.last = tape
         return tape
 
-
-def registry_updates(previous: pd.DataFrame, tape: pd.DataFrame, asset_ids: dict[str, int]) -> list[tuple]:
-    """``StatusUpdate`` tuples (assetId, status, principal, evidence = the loan's servicing leaf) for every
-    loan whose status or outstanding principal differs from ``previous``."""
-    prev = previous.set_index(previous["loan_id"].astype(str))
-    leaves = leaf_hashes(tape)
-    out = []
-    for (lid, st, end), leaf in zip(tape[["loan_id", "status", "ending_principal"]].itertuples(index=False),
-                                    leaves, strict=True):
-        before = prev.loc[str(lid)]
-        if before["status"] != st or int(before["ending_principal"]) != int(end):
-            out.append((asset_ids[str(lid)], STATUS_CODE[st], int(end), leaf))
-    return out
+    def remove(self, loan_id: str) -> None:
+        """A loan bought back out of the pool: it leaves the books (and every later tape)."""
+        keep = self.last["loan_id"].astype(str) != str(loan_id)
+        if keep.all():
+            raise ServicingError(f"loan {loan_id} is not in the books")
+        self.default_period = self.default_period[keep.to_numpy()]
+        self.last = self.last[keep].reset_index(drop=True)
+        self.registry = without_loans(self.registry, [loan_id])

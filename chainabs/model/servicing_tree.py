@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 
-from eth_abi import encode
 from eth_utils import keccak
 
 #: ``IAssetRegistry.AssetStatus`` values a leaf can carry, and the ones whose ending principal is pool balance.
@@ -77,19 +76,25 @@ class ProofStep:
         return (self.sibling, self.sibling_sums.as_abi(), self.parent_sums.as_abi())
 
 
+def _words(values: Sequence[int]) -> bytes:
+    """``abi.encode`` of unsigned integers (static: one big-endian 32-byte word each)."""
+    return b"".join(int(v).to_bytes(32, "big") for v in values)
+
+
 def leaf_hash(period: int, leaf: LoanLeaf) -> bytes:
-    """keccak256(abi.encode(period, leaf))."""
-    return keccak(encode(["uint256", LEAF_TYPE], [period, leaf.as_abi()]))
+    """keccak256(abi.encode(period, leaf)) (a static tuple: its fields' words; equal to eth-abi's encoding of
+    ``(uint256, LEAF_TYPE)``, see the parity test)."""
+    return keccak(_words((period, *leaf.as_abi())))
 
 
 def node_hash(left: bytes, right: bytes, sums: TapeSums) -> bytes:
     """keccak256(abi.encode(left, right, sums)) with the sums the node claims."""
-    return keccak(encode(["bytes32", "bytes32", SUMS_TYPE], [left, right, sums.as_abi()]))
+    return keccak(bytes(left) + bytes(right) + _words(sums.as_abi()))
 
 
 def commitment_hash(root: bytes, sums: TapeSums) -> bytes:
     """keccak256(abi.encode(root, sums)): what the SPV stores per period."""
-    return keccak(encode(["bytes32", SUMS_TYPE], [root, sums.as_abi()]))
+    return keccak(bytes(root) + _words(sums.as_abi()))
 
 
 def depth(count: int) -> int:
