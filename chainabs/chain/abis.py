@@ -31,7 +31,7 @@ ABI_DIR = Path(__file__).with_name("abi")
 #: ERC-20 interfaces any currency is read through.
 SHIPPED: tuple[str, ...] = (
     "AssetRegistry", "BlocklistStablecoin", "IERC20", "IERC20Metadata", "IdentityRegistry", "SPV",
-    "TestStablecoin", "TrancheToken",
+    "ServicingCourt", "TestStablecoin", "TrancheToken",
 )
 #: The two errors Solidity itself raises, next to the custom ones of the ABIs.
 BUILTIN_ERRORS: tuple[dict[str, Any], ...] = (

@@ -53,7 +53,7 @@ from chainabs.model.synthetic import is_synthetic, tape_argument
 from chainabs.model.tape import TapeValidationError, select_eligible
 
 #: Roles the deployment needs an address for (the spec's roles plus the identity registry's KYC agent).
-ROLES: tuple[str, ...] = (*orchestration.ROLE_NAMES, "kyc_agent")
+ROLES: tuple[str, ...] = (*orchestration.ROLE_NAMES, "kyc_agent", *orchestration.OPTIONAL_ROLES)
 #: Gas assumed, before anything is deployed, for steps outside the plan.
 CREATE_POOL_GAS = 300_000
 SEAL_GAS = 150_000
@@ -105,7 +105,8 @@ def resolve_roles(
         value = overrides.get(role) or _env(f"ROLE_{role.upper()}")
         if not value and isinstance(in_spec, str) and in_spec.startswith("0x"):
             value = in_spec
-        value = value or (out["arranger"] if role == "kyc_agent" else deployer_address)
+        standin = "arranger" if role == "kyc_agent" else orchestration.OPTIONAL_ROLES.get(role)
+        value = value or (out[standin] if standin else deployer_address)
         if not web3.is_address(value):
             raise chain.ChainConfigError(f"role {role}: {value!r} is not an address")
         out[role] = web3.to_checksum_address(value)
@@ -321,8 +322,7 @@ def _deploy_deal(
         deployer.record_existing("registry", "AssetRegistry", registry_address)
     else:
         infra.append(DeployStep("registry", "AssetRegistry", (account.address,)))
-    infra += [orchestration.grant_step("registry-originator", "registry", "ORIGINATOR_ROLE", role_map["originator"]),
-              orchestration.grant_step("registry-servicer", "registry", "SERVICER_ROLE", role_map["servicer"])]
+    infra += [orchestration.grant_step("registry-originator", "registry", "ORIGINATOR_ROLE", role_map["originator"])]
     _check_registry_admin(deployer, infra, account)
 
     # 3. pool and tape (validated before anything is sent)
@@ -475,7 +475,7 @@ def _check_registry_admin(deployer: Deployer, infra: list[Step], account: Any) -
     registry = deployer.at("registry")
     if missing and not registry.hasRole(role_id("DEFAULT_ADMIN_ROLE"), account.address):
         raise DeploymentError(f"registry {registry.address}: {missing} needed, but {account.address} is not its "
-                              "admin; ask the registry admin to grant ORIGINATOR_ROLE / SERVICER_ROLE")
+                              "admin; ask the registry admin to grant ORIGINATOR_ROLE")
 
 
 def _same_as_recorded(manifest: Manifest, key: str, value: Any) -> None:

@@ -34,14 +34,17 @@ from chainabs.chain.deploy import CallStep, Deployer, DeployStep, Ref, Step
 from chainabs.chain.sender import transact
 from chainabs.model import terms
 from chainabs.model.deal import DealModel
+from chainabs.model.assets import is_secured
 from chainabs.model.servicing import ServicingBook
 from chainabs.model.spec import DealSpec
 from chainabs.model.tape import PoolCriteria
 
 #: The spec's roles (each an address on chain); the arranger deploys and administers.
 ROLE_NAMES: tuple[str, ...] = ("arranger", "originator", "servicer", "trustee", "regulator")
+#: Optional roles and the role that stands in for them when a deal does not name them.
+OPTIONAL_ROLES: dict[str, str] = {"disposal_agent": "servicer"}
 #: Linked libraries a deal's contracts need, deployed first (step key = library name).
-LIBRARIES: tuple[str, ...] = ("TrancheOps", "SPVOffering", "SPVSettlement")
+LIBRARIES: tuple[str, ...] = ("TrancheOps", "SPVOffering", "SPVSettlement", "SPVServicing")
 #: ISO 3166-1 numeric code of the test investors on local chains (China).
 DEFAULT_JURISDICTION = 156
 #: Investor type code of the test investors.
@@ -67,6 +70,8 @@ class LocalDeal:
     model: DealModel
     #: the pool's cut-off tape (typed), for loan-level servicing (:meth:`servicing_book`)
     tape: pd.DataFrame | None = None
+    #: the servicer's books of a deal serviced from projections (``chainabs.dev.sandbox.serve``)
+    book: ServicingBook | None = None
 
     def sizes(self) -> tuple[int, ...]:
         """Original face of each class in base units, seniority order."""
@@ -76,13 +81,20 @@ class LocalDeal:
         """The servicer's loan-level books at the cut-off date."""
         if self.tape is None:
             raise ValueError("this deal was deployed without its cut-off tape")
-        return ServicingBook.open(self.tape, seed=seed)
+        return ServicingBook.open(self.tape, seed=seed, secured=is_secured(self.spec))
 
 
 def role_accounts(accounts: Sequence[Any]) -> dict[str, Any]:
     """Local chains: the role accounts of the demo and the tests (arranger = accounts[0])."""
     return {"arranger": accounts[0], "originator": accounts[3], "servicer": accounts[2], "trustee": accounts[5],
-            "regulator": accounts[6]}
+            "regulator": accounts[6], "disposal_agent": accounts[7]}
+
+
+def role_address(roles: Mapping[str, Any], role: str) -> Any:
+    """``roles[role]``, or for an optional role the role standing in for it (:data:`OPTIONAL_ROLES`)."""
+    if role in roles:
+        return roles[role]
+    return roles[OPTIONAL_ROLES[role]]
 
 
 # ---------------------------------------------------------------------------------------------------- the plan
@@ -109,6 +121,17 @@ def approve_step(pool_id: int, sender: Any) -> CallStep:
 
 def _approved(contract: Any, args: list[Any]) -> bool:
     return str(contract.poolApproved(args[0])).lower() == str(args[1]).lower()
+
+
+def pool_servicers_step(pool_id: int, servicer: str, disposal_agent: str, sender: Any) -> CallStep:
+    """The originator names the pool's servicer and disposal agent before the sale (unless already so)."""
+    return CallStep("pool-servicers", "registry", "setPoolServicers", (pool_id, servicer, disposal_agent),
+                    sender=sender, done=_servicers_set)
+
+
+def _servicers_set(contract: Any, args: list[Any]) -> bool:
+    figures = contract.servicingFigures(args[0])
+    return (str(figures[-2]).lower(), str(figures[-1]).lower()) == (str(args[1]).lower(), str(args[2]).lower())
 
 
 def investor_steps(investors: Sequence[str], expiry: int, kyc_agent: Any, *, mint: int = 0) -> list[Step]:
@@ -158,8 +181,10 @@ def deal_steps(
         raise ValueError(f"deal plan: no address for role(s) {missing}")
     admin = roles["arranger"]
     tranches = spec.tranches_by_seniority()
-    # Linked libraries first: the tokens link TrancheOps, the SPV links SPVOffering and SPVSettlement.
+    # Linked libraries first: the tokens link TrancheOps, the SPV links SPVOffering, SPVSettlement, SPVServicing.
     steps: list[Step] = [DeployStep(name, name) for name in LIBRARIES]
+    # The servicing court checks fraud proofs against the SPV's servicing commitments (stateless).
+    steps.append(DeployStep("court", "ServicingCourt"))
     steps += [DeployStep("identity", "IdentityRegistry", (admin,)),
               grant_step("identity-kyc-agent", "identity", "KYC_AGENT_ROLE", kyc_agent)]
     for i, t in enumerate(tranches):
@@ -171,7 +196,7 @@ def deal_steps(
         ))
     deal_terms = (
         currency, registry, pool_id, roles["originator"], times.first_payment, times.legal_final,
-        spec.units(spec.reserve.initial), terms.delinquency_alert_bps(spec), times.offering_deadline,
+        spec.units(spec.reserve.initial), terms.delinquency_alert_bps(spec), times.offering_deadline, Ref("court"),
     )
     steps.append(DeployStep(
         "spv", "SPV",
@@ -184,6 +209,7 @@ def deal_steps(
     steps.append(grant_step("spv-servicer", "spv", "SERVICER_ROLE", roles["servicer"]))
     steps.append(grant_step("spv-trustee", "spv", "TRUSTEE_ROLE", roles["trustee"]))
     if approver is not None:
+        steps.append(pool_servicers_step(pool_id, roles["servicer"], role_address(roles, "disposal_agent"), approver))
         steps.append(approve_step(pool_id, approver))
     if investors and kyc_signer is not None:
         steps += investor_steps(investors, times.closing + TEST_KYC_SECONDS, kyc_signer, mint=mint)
@@ -193,11 +219,15 @@ def deal_steps(
 # ---------------------------------------------------------------------------------------------------- the pool
 
 
-def open_pool(arranger: Any, originator: Any, servicer: Any, criteria: PoolCriteria) -> tuple[Any, int]:
-    """A new asset registry (the originator and the servicer granted their roles) and a pool of the
-    originator with ``criteria``: (registry, pool id)."""
-    registry = registrylib.deploy_registry(arranger, originators=(originator,), servicers=(servicer,))
-    return registry, registrylib.create_pool(registry, originator, criteria)
+def open_pool(arranger: Any, originator: Any, servicer: Any, criteria: PoolCriteria,
+              disposal_agent: Any | None = None) -> tuple[Any, int]:
+    """A new asset registry (the originator granted its role) and a pool of the originator with ``criteria``,
+    serviced by ``servicer`` (``disposal_agent``, default the servicer, takes defaulted loans' recovery steps):
+    (registry, pool id)."""
+    registry = registrylib.deploy_registry(arranger, originators=(originator,))
+    pool_id = registrylib.create_pool(registry, originator, criteria)
+    registrylib.set_pool_servicers(registry, originator, pool_id, servicer, disposal_agent or servicer)
+    return registry, pool_id
 
 
 def fill_pool(registry: Any, pool_id: int, tape: pd.DataFrame, originator: Any, base: DealSpec, *,

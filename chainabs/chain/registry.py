@@ -14,7 +14,7 @@ whole batch (it reverts whole), so there is no partial state to repair.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,19 +88,53 @@ class AssetEvent:
 # ---------------------------------------------------------------------------------------------------- setup
 
 
-def deploy_registry(admin: Any, *, originators: tuple[Any, ...] = (), servicers: tuple[Any, ...] = ()) -> Any:
-    """Deploy an ``AssetRegistry`` administered by ``admin`` and grant the given roles."""
+def deploy_registry(admin: Any, *, originators: tuple[Any, ...] = ()) -> Any:
+    """Deploy an ``AssetRegistry`` administered by ``admin`` and grant ORIGINATOR_ROLE to ``originators``."""
     registry, _ = deploy(load_project().AssetRegistry, admin, sender=admin)
-    grant_roles(registry, admin, originators=originators, servicers=servicers)
+    grant_roles(registry, admin, originators=originators)
     return registry
 
 
-def grant_roles(registry: Any, admin: Any, *, originators: tuple[Any, ...] = (), servicers: tuple[Any, ...] = ()) -> None:
-    """Grant ORIGINATOR_ROLE / SERVICER_ROLE (``admin`` holds DEFAULT_ADMIN_ROLE)."""
-    for role, accounts in ((registry.ORIGINATOR_ROLE(), originators), (registry.SERVICER_ROLE(), servicers)):
-        for account in accounts:
-            if not registry.hasRole(role, account):
-                transact(registry.grantRole, role, account, sender=admin)
+def grant_roles(registry: Any, admin: Any, *, originators: tuple[Any, ...] = ()) -> None:
+    """Grant ORIGINATOR_ROLE (``admin`` holds DEFAULT_ADMIN_ROLE). Servicers are named per pool
+    (:func:`set_pool_servicers`)."""
+    role = registry.ORIGINATOR_ROLE()
+    for account in originators:
+        if not registry.hasRole(role, account):
+            transact(registry.grantRole, role, account, sender=admin)
+
+
+def set_pool_servicers(registry: Any, owner: Any, pool_id: int, servicer: Any, disposal_agent: Any) -> None:
+    """Name the pool's servicer (loan-level updates) and disposal agent (recovery steps), unless already so
+    (``owner``: the pool's owner, the originator before the sale)."""
+    figures = registry.servicingFigures(pool_id)
+    if (str(figures[-2]).lower(), str(figures[-1]).lower()) != (str(servicer).lower(), str(disposal_agent).lower()):
+        transact(registry.setPoolServicers, pool_id, servicer, disposal_agent, sender=owner)
+
+
+def servicing_figures(registry: Any, pool_id: int) -> dict[str, Any]:
+    """The pool's servicing figures (``servicingFigures``): count, principal, bucket tallies, defaulted claims,
+    cumulative flows, servicer and disposal agent."""
+    f = registry.servicingFigures(pool_id)
+    flows = dict(zip(("defaulted", "prepaid_in_full", "repaid", "recoveries", "repurchased"),
+                     (int(v) for v in f[6]), strict=True))
+    return {"count": int(f[0]), "principal": int(f[1]), "delinquent_30": int(f[2]), "delinquent_60": int(f[3]),
+            "delinquent_90": int(f[4]), "defaulted_claims": int(f[5]), "flows": flows, "servicer": str(f[7]),
+            "disposal_agent": str(f[8])}
+
+
+def asset_states(registry: Any, ids: Sequence[int], chunk: int = 1_000) -> list[tuple[str, int, int]]:
+    """(status name, principal, pool id) of each asset, read in JSON-RPC batches."""
+    from chainabs.chain.connection import connected_web3
+    from chainabs.chain.read.deal import batch_call
+
+    w3 = connected_web3()
+    fn = w3.eth.contract(address=str(registry.address), abi=registry.abi).functions
+    out: list[tuple[str, int, int]] = []
+    for start in range(0, len(ids), chunk):
+        for info in batch_call(w3, [fn.assetInfo(int(i)) for i in ids[start : start + chunk]]):
+            out.append((STATUSES[int(info[0])], int(info[2]), int(info[1])))
+    return out
 
 
 def create_pool(registry: Any, originator: Any, criteria: PoolCriteria) -> int:

@@ -1,39 +1,131 @@
-"""The servicer's side on chain: the asset registry brought in line with a period's loan-level servicing
-tape (each changed loan's status and principal, with its servicing leaf as evidence), then the period
-report submitted with the collections and the tape's Merkle root. The tape itself (format, commitment,
-aggregation) is :mod:`chainabs.model.servicing`.
+"""The servicer's period on chain, from its loan-level servicing tape: the asset registry brought in line with
+the tape (:func:`chainabs.model.servicing.registry_updates`, in batches, recovery steps optionally by the pool's
+disposal agent), then the report submitted with the collections and the tape's sum-tree commitment, which the
+SPV checks against the registry. Resumable: a re-run after a failure or a kill reads the registry, sends only
+what is missing and does not submit twice. The tape itself (format, commitment, aggregation) is
+:mod:`chainabs.model.servicing`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
 from chainabs.chain import spv as spvlib
+from chainabs.chain.contracts import contract_at
+from chainabs.chain.registry import asset_states
 from chainabs.chain.sender import Receipt, transact
 from chainabs.model.assets import asset_id
-from chainabs.model.servicing import period_report, registry_updates, servicing_root
+from chainabs.model.servicing import (
+    CommittedTape, RegistryUpdate, ServicingError, apply_updates, commit_tape, registry_updates,
+)
+from chainabs.model.servicing_tree import commitment_hash, TapeSums
 from chainabs.model.waterfall import PeriodReport
 
+#: Registry updates per ``updateAssets`` transaction (about 30,000 gas each at most: well under a block).
+UPDATE_BATCH = 150
 
-def sync_registry(registry: Any, servicer: Any, previous: pd.DataFrame, tape: pd.DataFrame, originator: str,
-                  *, batch: int = 400) -> int:
-    """Send the :func:`chainabs.model.servicing.registry_updates` in ``updateAssets`` batches (servicer has
-    SERVICER_ROLE); returns the number of assets updated. Call it before ``submitReport`` of the same period."""
-    ids = {str(lid): asset_id(originator, str(lid)) for lid in tape["loan_id"]}
-    updates = registry_updates(previous, tape, ids)
+
+@dataclass
+class ServicedPeriod:
+    """What :func:`service_period` did: the committed tape and its report, the registry updates this run sent,
+    the report's receipt (None when it was already submitted) and the registry's state after."""
+
+    committed: CommittedTape
+    updates: list[RegistryUpdate]
+    submitted: Receipt | None
+    registry: pd.DataFrame
+    receipts: list[Receipt] = field(default_factory=list)
+
+    @property
+    def report(self) -> PeriodReport:
+        return self.committed.report
+
+    @property
+    def gas_used(self) -> int:
+        """Gas of every transaction this run sent (registry batches, approval excluded, the report)."""
+        return sum(r.gas_used for r in self.receipts) + (self.submitted.gas_used if self.submitted else 0)
+
+
+def deal_pool(spv: Any) -> tuple[Any, int, str]:
+    """The SPV's asset registry, pool id and originator."""
+    terms = spv.terms()
+    return contract_at("AssetRegistry", terms[1]), int(terms[2]), str(terms[3])
+
+
+def registry_state(registry: Any, originator: str, loan_ids: Sequence[str]) -> pd.DataFrame:
+    """The registry's status and principal of each loan (:data:`chainabs.model.servicing.REGISTRY_COLUMNS`)."""
+    states = asset_states(registry, [asset_id(originator, str(lid)) for lid in loan_ids])
+    return pd.DataFrame({"loan_id": [str(x) for x in loan_ids], "status": [s for s, _, _ in states],
+                         "principal": [p for _, p, _ in states]})
+
+
+def recorded_recoveries(registry: Any, pool_id: int, committed: CommittedTape) -> set[int]:
+    """Asset ids whose recovery of the tape's period is on chain already (a ``RecoveryRecorded`` event whose
+    evidence is the loan's leaf of this period)."""
+    from chainabs.chain.connection import connected_web3
+
+    wanted = {committed.leaf(lid).asset_id: committed.evidence(lid)
+              for lid in committed.tape.loc[committed.tape["recoveries"] > 0, "loan_id"].astype(str)}
+    if not wanted:
+        return set()
+    w3 = connected_web3()
+    c = w3.eth.contract(address=str(registry.address), abi=registry.abi)
+    logs = c.events.RecoveryRecorded.get_logs(from_block=0, argument_filters={"poolId": pool_id})
+    return {int(e["args"]["assetId"]) for e in logs
+            if bytes(e["args"]["evidence"]) == wanted.get(int(e["args"]["assetId"]))}
+
+
+def send_updates(registry: Any, updates: Sequence[RegistryUpdate], sender: Any, *, batch: int = UPDATE_BATCH,
+                 on_batch: Callable[[int], None] | None = None) -> list[Receipt]:
+    """``updateAssets`` in batches (each reverts whole); ``on_batch(n)`` after each batch of ``n``."""
+    receipts = []
     for start in range(0, len(updates), batch):
-        transact(registry.updateAssets, updates[start : start + batch], sender=servicer)
-    return len(updates)
+        chunk = updates[start : start + batch]
+        receipts.append(transact(registry.updateAssets, [u.as_abi() for u in chunk], sender=sender))
+        if on_batch is not None:
+            on_batch(len(chunk))
+    return receipts
 
 
-def submit_period(spv: Any, registry: Any, servicer: Any, previous: pd.DataFrame, tape: pd.DataFrame,
-                  originator: str, tape_uri: str) -> tuple[PeriodReport, Receipt]:
-    """The servicer's period: registry in line with the tape, then the tape's aggregates and root submitted
-    with the collections (``chainabs.chain.spv.submit_report``). Returns the report and the receipt."""
-    report = period_report(tape)
-    sync_registry(registry, servicer, previous, tape, originator)
-    receipt = spvlib.submit_report(spv, servicer, report, bytes.fromhex(servicing_root(tape)[2:]), tape_uri)
-    return report, receipt
-
+def service_period(
+    spv: Any,
+    tape: pd.DataFrame,
+    servicer: Any,
+    *,
+    disposal_agent: Any | None = None,
+    tape_uri: str = "",
+    state: pd.DataFrame | None = None,
+    batch: int = UPDATE_BATCH,
+    on_batch: Callable[[int], None] | None = None,
+) -> ServicedPeriod:
+    """The servicer's whole period from its tape (the SPV's next period): registry updates, then the report
+    with the collections and the commitment. ``disposal_agent`` sends the recovery steps (else the servicer).
+    ``state``: the registry's state of the pool if the caller tracks it (else read from chain). Safe to re-run:
+    what is on chain is not sent again."""
+    registry, pool_id, originator = deal_pool(spv)
+    period = int(spv.periodsClosed()) + 1
+    committed = commit_tape(tape, originator, period)
+    root, sums = committed.commitment
+    pending = int(spv.pendingServicingPeriod())
+    if pending == period:
+        if bytes(spv.servicingCommitment(period)) != commitment_hash(root, TapeSums(*sums)):
+            raise ServicingError(f"period {period}: another report is pending; the trustee must cancel it first")
+        now = state if state is not None else registry_state(registry, originator, committed.loan_ids)
+        return ServicedPeriod(committed, [], None, now)
+    recorded: Iterable[int] = ()
+    if state is None:
+        state = registry_state(registry, originator, committed.loan_ids)
+        recorded = recorded_recoveries(registry, pool_id, committed)
+    updates = registry_updates(state, committed, recorded)
+    by_agent = [u for u in updates if disposal_agent is not None and u.recovery]
+    by_servicer = [u for u in updates if not (disposal_agent is not None and u.recovery)]
+    receipts = send_updates(registry, by_servicer, servicer, batch=batch, on_batch=on_batch)
+    if by_agent:
+        receipts += send_updates(registry, by_agent, disposal_agent, batch=batch, on_batch=on_batch)
+    after = apply_updates(state, updates)
+    submitted = spvlib.submit_report(spv, servicer, committed.report, committed.commitment, tape_uri)
+    return ServicedPeriod(committed, updates, submitted, after, receipts)

@@ -20,8 +20,8 @@ from chainabs.chain.sender import Receipt, transact
 from chainabs.model.deal import DealModel, Ledger
 from chainabs.model.waterfall import DealState, PeriodReport, PeriodResult
 
-#: ``IAssetRegistry.AssetStatus.Defaulted``.
-DEFAULTED_STATUS = 5
+#: A ``ServicingCommitment`` of nothing (for calls refused before the commitment is looked at).
+EMPTY_COMMITMENT: tuple[bytes, tuple[int, ...]] = (b"\0" * 32, (0,) * 7)
 
 
 # ----------------------------------------------------------------------------------------------- actions
@@ -44,11 +44,14 @@ def close_deal(spv: Any, arranger: Any) -> Receipt:
     return transact(spv.closeDeal, sender=arranger)
 
 
-def submit_report(spv: Any, servicer: Any, report: PeriodReport, tape_root: bytes = b"\0" * 32, tape_uri: str = "") -> Receipt:
-    """Approve and deposit the period's collections with the report and the servicing tape commitment."""
+def submit_report(spv: Any, servicer: Any, report: PeriodReport,
+                  commitment: tuple[bytes, tuple[int, ...]] = EMPTY_COMMITMENT, tape_uri: str = "") -> Receipt:
+    """Approve and deposit the period's collections with the report and its servicing tape's commitment
+    (``chainabs.model.servicing.CommittedTape.commitment``; :func:`chainabs.chain.servicing.service_period`
+    does the whole period)."""
     if report.cash_in:
         transact(_currency(spv).approve, spv, report.cash_in, sender=servicer)
-    return transact(spv.submitReport, report.as_abi(), tape_root, tape_uri, sender=servicer)
+    return transact(spv.submitReport, report.as_abi(), commitment, tape_uri, sender=servicer)
 
 
 def close_period(spv: Any, caller: Any, report: PeriodReport) -> Receipt:
@@ -56,21 +59,22 @@ def close_period(spv: Any, caller: Any, report: PeriodReport) -> Receipt:
     return transact(spv.closePeriod, report.as_abi(), sender=caller)
 
 
-def clean_up_price(spv: Any) -> tuple[int, int]:
-    """What a clean-up call pays now, from the asset registry: (live principal of the pool's performing and
-    delinquent loans, at par; carrying value of its defaulted loans)."""
+def defaulted_claims(spv: Any) -> int:
+    """The registry's claims on the deal pool's defaulted loans still in recovery."""
     terms = spv.terms()
-    registry = contract_at("AssetRegistry", terms[1])
-    pool_id = int(terms[2])
-    principal = int(registry.poolInfo(pool_id)[6])
-    defaulted = int(registry.statusTally(pool_id, DEFAULTED_STATUS)[1])
-    return principal - defaulted, defaulted
+    return int(contract_at("AssetRegistry", terms[1]).servicingFigures(int(terms[2]))[5])
+
+
+def clean_up_price(spv: Any, report: PeriodReport) -> tuple[int, int]:
+    """What a clean-up call on the pending ``report`` pays: (its pool balance, at par; the registry's claims
+    on the defaulted loans still in recovery)."""
+    return report.pool_ending_balance, defaulted_claims(spv)
 
 
 def exercise_clean_up_call(spv: Any, originator: Any, report: PeriodReport) -> Receipt:
-    """The originator buys what is left of the pool into the pending period, at the registry's price; the
+    """The originator buys what is left of the pool into the pending period (:func:`clean_up_price`); the
     pool's certificates go back to it at the period's close."""
-    live, defaulted = clean_up_price(spv)
+    live, defaulted = clean_up_price(spv, report)
     transact(_currency(spv).approve, spv, live + defaulted, sender=originator)
     return transact(spv.exerciseCleanUpCall, report.as_abi(), sender=originator)
 

@@ -13,13 +13,12 @@ import pandas as pd
 from chainabs.chain import orchestration
 from chainabs.chain.orchestration import LocalDeal
 from chainabs.chain.sender import transact
-from chainabs.chain.servicing import sync_registry
+from chainabs.chain.servicing import ServicedPeriod, service_period
 from chainabs.model import delinquency, terms
-from chainabs.model.assets import STATUS_CODE, asset_id, status_for_days
 from chainabs.model.collections import period_reports
 from chainabs.model.spec import DealSpec, load_deal
 from chainabs.model.synthetic import generate_tape
-from chainabs.model.servicing import ServicingBook, period_report
+from chainabs.model.servicing import period_report
 from chainabs.model.tape import select_eligible
 from chainabs.model.waterfall import PeriodReport
 
@@ -81,56 +80,22 @@ def subscribe_all(d: LocalDeal, investors: list[Any], admin: Any) -> None:
     orchestration.subscribe_classes(d, holders, admin)
 
 
-class RegistryMirror:
-    """The registry's view of a sold pool that only this object updates (tests and benchmarks whose reports
-    are pool-level): per loan its status code and principal, from the cut-off tape. :meth:`align` brings the
-    pool's live principal down to a report's ending balance with as few updates as possible, so that what reads
-    the registry (the clean-up call's price, the early end) agrees with the report."""
-
-    PREPAID = STATUS_CODE["Prepaid"]
-
-    def __init__(self, d: LocalDeal) -> None:
-        if d.tape is None:
-            raise ValueError("this deal was deployed without its cut-off tape")
-        self.d = d
-        self.ids = [asset_id(d.roles["originator"].address, str(lid)) for lid in d.tape["loan_id"]]
-        self.principal = [int(p) for p in d.tape["principal"]]
-        self.status = [STATUS_CODE[str(n)] for n in status_for_days(d.tape["days_delinquent"])]
-
-    @property
-    def live(self) -> int:
-        """Principal of the loans still outstanding (performing or delinquent)."""
-        return sum(self.principal)
-
-    def align(self, target: int, batch: int = 300) -> int:
-        """Prepay whole loans (from the end of the tape) and curtail one so that the live principal is
-        ``target``; returns the number of loans updated. ``target`` above the live principal is refused
-        (principal never increases)."""
-        excess = self.live - target
-        if excess < 0:
-            raise ValueError(f"registry live principal {self.live} is below {target}: it cannot grow")
-        updates = []
-        for i in reversed(range(len(self.ids))):
-            if excess == 0:
-                break
-            cut = min(self.principal[i], excess)
-            if cut == 0:
-                continue
-            self.principal[i] -= cut
-            excess -= cut
-            if self.principal[i] == 0:
-                self.status[i] = self.PREPAID
-            updates.append((self.ids[i], self.status[i], self.principal[i], b"\x7e" * 32))
-        for start in range(0, len(updates), batch):
-            transact(self.d.registry.updateAssets, updates[start : start + batch], sender=self.d.roles["servicer"])
-        return len(updates)
-
-
-def service_period(d: LocalDeal, book: ServicingBook, projected: PeriodReport) -> PeriodReport:
-    """The servicer's loan-level period for a pool-level ``projected`` report: the loans' tape is allocated
-    (``book.next_period``), the registry brought in line with it, and the tape's report returned (its flows
-    equal ``projected``'s; the caller submits it)."""
-    previous = book.last
-    loan_tape = book.next_period(projected)
-    sync_registry(d.registry, d.roles["servicer"], previous, loan_tape, d.roles["originator"].address)
-    return period_report(loan_tape)
+def serve(d: LocalDeal, projected: PeriodReport, *, tape_uri: str = "ipfs://servicing-tape",
+          mint: bool = True) -> ServicedPeriod:
+    """The servicer's next period of a local deal from a pool-level projection: the deal's books
+    (``d.book``, opened at the cut-off tape on first use) allocate it to loans, the registry is brought in line
+    (recovery steps by the disposal agent) and the tape's report is submitted with its commitment. ``mint``:
+    the servicer is first given the collections in test currency. Returns what was done (``.report`` is the
+    report submitted: the projection realised loan by loan)."""
+    if d.book is None:
+        d.book = d.servicing_book()
+    book = d.book
+    tape = book.next_period(projected)
+    if mint:
+        cash = period_report(tape).cash_in
+        if cash:
+            transact(d.currency.mint, d.roles["servicer"], cash, sender=d.roles["arranger"])
+    result = service_period(d.spv, tape, d.roles["servicer"], disposal_agent=d.roles.get("disposal_agent"),
+                            tape_uri=tape_uri, state=book.registry)
+    book.registry = result.registry
+    return result

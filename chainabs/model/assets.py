@@ -60,6 +60,16 @@ RECORD_BYTES = 32 * len(PACKED_RECORD)
 ASSET_TYPES: dict[str, int] = {"consumer_loan": 0, "trade_receivable": 1, "lease": 2, "mortgage": 3, "rent": 4}
 ASSET_TYPE_NAMES: dict[int, str] = {code: name for name, code in ASSET_TYPES.items()}
 
+#: Asset types backed by collateral (a default goes through repossession and a sale of the collateral).
+SECURED_TYPES: frozenset[str] = frozenset({"auto_loan", "lease", "mortgage", "equipment"})
+
+
+def is_secured(spec: Any) -> bool:
+    """Whether a deal's pool is of secured assets (every eligible asset type is secured)."""
+    types = spec.eligibility.asset_types
+    return bool(types) and all(t in SECURED_TYPES for t in types)
+
+
 #: Status names by the registry's ``AssetStatus`` code.
 STATUSES: tuple[str, ...] = (
     "None", "Performing", "Delinquent30", "Delinquent60", "Delinquent90", "Defaulted", "Prepaid", "Repaid",

@@ -94,6 +94,7 @@ class Ledger:
     deposits_returned: int = 0
     deposits_returnable: int = 0
     unsettled_subscriptions: int = 0
+    buy_back_proceeds: int = 0
 
     @property
     def received(self) -> int:
@@ -104,7 +105,7 @@ class Ledger:
         return (
             self.paid_to_originator + self.refunded + self.fees_paid + self.fees_owed + self.distributed
             + self.held_for_classes + self.reserve_balance + self.pending_collections + self.deposits_returned
-            + self.deposits_returnable + self.unsettled_subscriptions
+            + self.deposits_returnable + self.unsettled_subscriptions + self.buy_back_proceeds
         )
 
     @property
@@ -112,7 +113,7 @@ class Ledger:
         """What the SPV's currency balance must be (at least: currency sent straight to it is in no book)."""
         return (
             self.fees_owed + self.held_for_classes + self.reserve_balance + self.pending_collections
-            + self.deposits_returnable + self.unsettled_subscriptions
+            + self.deposits_returnable + self.unsettled_subscriptions + self.buy_back_proceeds
         )
 
     def check(self) -> None:
@@ -169,6 +170,9 @@ class DealModel:
     pending_clean_up: int = 0
     #: the defaulted loans' part of ``pending_clean_up`` (arrives as recoveries)
     pending_clean_up_recoveries: int = 0
+    #: (principal, interest) of loans bought back since the last report, and of those joined to the pending one
+    buy_backs: tuple[int, int] = (0, 0)
+    pending_buy_backs: tuple[int, int] = (0, 0)
 
     def __post_init__(self) -> None:
         n = len(self.params.classes)
@@ -251,15 +255,39 @@ class DealModel:
 
     # ------------------------------------------------------------------------------------------- periods
     def submit(self, report: PeriodReport) -> int:
-        """The servicer deposits the collections; returns their amount."""
+        """The servicer deposits the collections; returns their amount. Loans bought back since the last report
+        join it: their principal as prepayments, their interest as interest collections."""
         self._require(Phase.ACTIVE)
         if self.pending is not None:
             raise DealModelError("ReportPending", self.state.periods_closed + 1)
-        validate_report(self.state, report)
+        validate_report(self.state, self._with_buy_backs(report, self.buy_backs))
         self.pending = report
+        held = sum(self.buy_backs)
+        self.pending_buy_backs, self.buy_backs = self.buy_backs, (0, 0)
+        self.ledger.buy_back_proceeds -= held
         self.ledger.collections += report.cash_in
-        self.ledger.pending_collections += report.cash_in
+        self.ledger.pending_collections += report.cash_in + held
         return report.cash_in
+
+    def buy_back(self, principal: int, interest: int) -> int:
+        """``SPV.buyBack``: the originator buys one loan out of the pool for ``principal`` (its last reported
+        balance) plus ``interest`` (accrued since the last payment date, computed on chain); the cash joins the
+        next report's collections. Returns the price. Refused while a report is pending."""
+        self._require(Phase.ACTIVE)
+        if self.pending is not None:
+            raise DealModelError("BuyBackNotAllowed", 0)
+        p, i = self.buy_backs
+        self.buy_backs = (p + principal, i + interest)
+        self.ledger.collections += principal + interest
+        self.ledger.buy_back_proceeds += principal + interest
+        return principal + interest
+
+    @staticmethod
+    def _with_buy_backs(report: PeriodReport, bought: tuple[int, int]) -> PeriodReport:
+        if bought == (0, 0):
+            return report
+        return replace(report, prepayments=report.prepayments + bought[0],
+                       interest_collections=report.interest_collections + bought[1])
 
     def clean_up_level(self) -> int:
         """Pool balance at or below which the originator may call the deal."""
@@ -295,6 +323,10 @@ class DealModel:
             raise DealModelError("NoReportPending", self.state.periods_closed + 1)
         collections = self.pending.cash_in
         price = self.pending_clean_up
+        moved = self.pending_buy_backs  # stay with the next report: their cash is not the servicer's
+        self.buy_backs = (self.buy_backs[0] + moved[0], self.buy_backs[1] + moved[1])
+        self.pending_buy_backs = (0, 0)
+        self.ledger.buy_back_proceeds += sum(moved)
         self.pending = None
         self.pending_clean_up = 0
         self.pending_clean_up_recoveries = 0
@@ -317,13 +349,14 @@ class DealModel:
             raise DealModelError("NoReportPending", self.state.periods_closed + 1)
         report = self.pending
         price = self.pending_clean_up
-        effective = report
+        effective = self._with_buy_backs(report, self.pending_buy_backs)
+        self.pending_buy_backs = (0, 0)
         if price:
             recovered = self.pending_clean_up_recoveries
             effective = replace(
-                report,
-                prepayments=report.prepayments + price - recovered,
-                recoveries=report.recoveries + recovered,
+                effective,
+                prepayments=effective.prepayments + price - recovered,
+                recoveries=effective.recoveries + recovered,
                 pool_ending_balance=0,
                 delinquent_30=0,
                 delinquent_60=0,

@@ -223,11 +223,14 @@ class Roles(_Model):
     servicer: Name
     trustee: Name
     regulator: Name
+    #: Takes defaulted loans through recovery (repossession, collateral sale); the servicer when not named.
+    disposal_agent: Name | None = None
 
     @model_validator(mode="after")
     def _addresses(self) -> Roles:
-        for role in ("arranger", "originator", "servicer", "trustee", "regulator"):
-            _check_address(getattr(self, role), f"roles.{role}")
+        for role in ("arranger", "originator", "servicer", "trustee", "regulator", "disposal_agent"):
+            if getattr(self, role) is not None:
+                _check_address(getattr(self, role), f"roles.{role}")
         return self
 
 

@@ -8,16 +8,15 @@ from brownie import chain
 
 from chainabs.chain.sender import transact
 from chainabs.chain import spv as spvlib
-from chainabs.dev.sandbox import roll_rate_reports, service_period
+from chainabs.dev.sandbox import roll_rate_reports
 from chainabs.chain.connection import advance_to
-from plugins.spvtests import fund
+from plugins.spvtests import submit
 from plugins.token import assert_error
 
 
-def _close(d, report, caller):
-    fund(d, d.roles["servicer"], report.cash_in)
-    spvlib.submit_report(d.spv, d.roles["servicer"], report, b"\x11" * 32, "ipfs://tape")
-    d.model.submit(report)
+def _close(d, projected, caller):
+    """The servicer's loan-level period for ``projected`` (registry, commitment, report), then the close."""
+    report = submit(d, projected)
     period = d.model.state.periods_closed + 1
     advance_to(int(d.spv.paymentDate(period)))
     tx = spvlib.close_period(d.spv, caller, report)
@@ -63,11 +62,11 @@ def test_every_period_equals_the_model_and_investors_claim(deal, investors, stra
 
 def test_close_checks_the_report_and_the_payment_date(deal, servicer, stranger):
     d = deal
-    report = roll_rate_reports(d, months=1)[0]
-    assert_error(d.spv.closePeriod, report.as_abi(), sender=stranger, error="NoReportPending(uint256)", values=(1,))
-    fund(d, d.roles["servicer"], report.cash_in)
-    spvlib.submit_report(d.spv, servicer, report)
-    assert_error(d.spv.submitReport, report.as_abi(), b"\0" * 32, "", sender=servicer, error="ReportPending(uint256)", values=(1,))
+    projected = roll_rate_reports(d, months=1)[0]
+    assert_error(d.spv.closePeriod, projected.as_abi(), sender=stranger, error="NoReportPending(uint256)", values=(1,))
+    report = submit(d, projected)
+    assert_error(d.spv.submitReport, report.as_abi(), spvlib.EMPTY_COMMITMENT, "", sender=servicer,
+                 error="ReportPending(uint256)", values=(1,))
     forged = replace(report, interest_collections=report.interest_collections + 1)
     assert_error(d.spv.closePeriod, forged.as_abi(), sender=stranger, error="ReportMismatch(uint256,bytes32,bytes32)")
     due = d.spv.paymentDate(1)
@@ -79,7 +78,8 @@ def test_inconsistent_report_is_refused_before_any_money_moves(deal, servicer):
     d = deal
     report = roll_rate_reports(d, months=1)[0]
     bad = replace(report, pool_ending_balance=report.pool_ending_balance + 1)
-    assert_error(d.spv.submitReport, bad.as_abi(), b"\0" * 32, "", sender=servicer, error="PoolBalanceMismatch(uint256,uint256)")
+    assert_error(d.spv.submitReport, bad.as_abi(), spvlib.EMPTY_COMMITMENT, "", sender=servicer,
+                 error="PoolBalanceMismatch(uint256,uint256)")
 
 
 def test_losses_trip_triggers_and_alerts(deal, stranger):
@@ -100,17 +100,14 @@ def test_losses_trip_triggers_and_alerts(deal, stranger):
 def test_clean_up_call_then_end_leaves_nothing_in_the_spv(deal, originator, stranger):
     """Loan-level servicing keeps the registry in line with every report; the call is priced from it."""
     d = deal
-    book = d.servicing_book()
     reports = roll_rate_reports(d, cpr=0.3, severity=0.5)
     level = d.model.clean_up_level()
     for projected in reports:
-        report = service_period(d, book, projected)
+        report = submit(d, projected)
         if 0 < report.pool_ending_balance <= level:
-            fund(d, d.roles["servicer"], report.cash_in)
-            spvlib.submit_report(d.spv, d.roles["servicer"], report)
-            d.model.submit(report)
-            live, defaulted = spvlib.clean_up_price(d.spv)
-            assert live == report.pool_ending_balance
+            live, defaulted = spvlib.clean_up_price(d.spv, report)
+            assert live == report.pool_ending_balance and defaulted == int(d.book.last.loc[
+                d.book.last["status"].isin(("Defaulted", "InRecovery", "Repossessed")), "ending_principal"].sum())
             d.currency.mint(originator, live + defaulted, {"from": d.roles["arranger"]})
             tx = spvlib.exercise_clean_up_call(d.spv, originator, report)
             price = d.model.exercise_clean_up_call(live, defaulted)
@@ -121,8 +118,9 @@ def test_clean_up_call_then_end_leaves_nothing_in_the_spv(deal, originator, stra
             assert spvlib.result_of(tx) == d.model.close_period().result
             assert d.registry.poolOwner(d.pool_id) == originator
             break
+        advance_to(int(d.spv.paymentDate(d.model.state.periods_closed + 1)))
+        assert spvlib.result_of(spvlib.close_period(d.spv, stranger, report)) == d.model.close_period().result
         assert_error(d.spv.exerciseCleanUpCall, report.as_abi(), sender=originator, error="NoReportPending(uint256)")
-        _close(d, report, stranger)
     else:
         raise AssertionError("the pool never reached the clean-up call level")
     assert d.model.state.pool_balance == 0

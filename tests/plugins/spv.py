@@ -40,7 +40,7 @@ def deal(closed):
     import copy
     import dataclasses
 
-    return dataclasses.replace(closed, model=copy.deepcopy(closed.model))
+    return dataclasses.replace(closed, model=copy.deepcopy(closed.model), book=copy.deepcopy(closed.book))
 
 
 @pytest.fixture
@@ -49,4 +49,4 @@ def fresh_offering(offering):
     import copy
     import dataclasses
 
-    return dataclasses.replace(offering, model=copy.deepcopy(offering.model))
+    return dataclasses.replace(offering, model=copy.deepcopy(offering.model), book=copy.deepcopy(offering.book))

@@ -33,7 +33,7 @@ from chainabs.model.deal import ClosedPeriod, DealModel, DealModelError
 from chainabs.model.spec import DEALS_DIR, DealSpec, parse_deal
 from chainabs.chain import orchestration
 from chainabs.chain.sender import transact
-from chainabs.dev.sandbox import sandbox_deal
+from chainabs.dev.sandbox import sandbox_deal, serve
 from chainabs.chain.connection import advance_to, connected_web3
 from chainabs.chain.read.deal import batch_call as web3_batch_call
 from chainabs.model.waterfall import BPS, PeriodReport
@@ -58,6 +58,7 @@ SPV_ERRORS: dict[str, str] = {
     "OfferingExpired": "OfferingExpired(uint256,uint256)",
     "OfferingStillOpen": "OfferingStillOpen(uint256,uint256)",
     "NothingOwed": "NothingOwed()",
+    "BuyBackNotAllowed": "BuyBackNotAllowed(uint256)",
 }
 ZERO32 = b"\0" * 32
 #: A report of nothing, for calls that must fail before the report is looked at.
@@ -139,12 +140,12 @@ def sleep_to_payment_date(d: DealFixture, period: int) -> None:
     advance_to(int(d.spv.paymentDate(period)))
 
 
-def submit(d: DealFixture, report: PeriodReport) -> Any:
-    """The servicer deposits the collections and submits ``report``; the model does the same."""
-    fund(d, d.roles["servicer"], report.cash_in)
-    tx = spvlib.submit_report(d.spv, d.roles["servicer"], report, b"\x5a" * 32, "ipfs://servicing-tape")
-    assert tx.event("ReportSubmitted")["collections"] == d.model.submit(report)
-    return tx
+def submit(d: DealFixture, projected: PeriodReport) -> PeriodReport:
+    """The servicer's period from a pool-level projection (:func:`chainabs.dev.sandbox.serve`: loan-level tape,
+    registry updates, report with its commitment); the model takes the same report, which is returned."""
+    served = serve(d, projected)
+    assert served.submitted.event("ReportSubmitted")["collections"] == d.model.submit(served.report)
+    return served.report
 
 
 def close(d: DealFixture, caller: Any) -> tuple[Any, ClosedPeriod]:
@@ -171,7 +172,7 @@ def end_terms(d: DealFixture) -> dict[str, Any]:
     assert int(d.spv.paymentDate(closed + 1)) == due, "calendar of the SPV and of the model differ"
     defaulted = 0
     if d.registry.poolOwner(d.pool_id) == d.spv.address:
-        defaulted = int(d.registry.statusTally(d.pool_id, spvlib.DEFAULTED_STATUS)[1])
+        defaulted = spvlib.defaulted_claims(d.spv)
     return {"legal_final": chain.time() >= d.times.legal_final, "periods_outstanding": due <= d.times.legal_final,
             "recoveries_outstanding": defaulted}
 

@@ -37,7 +37,7 @@ def test_every_contract_the_library_deploys_ships_its_abi():
 
 
 #: The contract whose code runs each linked library (by delegatecall: the logs and reverts are the host's).
-LIBRARY_HOSTS = {"SPVOffering": "SPV", "SPVSettlement": "SPV", "TrancheOps": "TrancheToken"}
+LIBRARY_HOSTS = {"SPVOffering": "SPV", "SPVSettlement": "SPV", "SPVServicing": "SPV", "TrancheOps": "TrancheToken"}
 
 
 def test_linked_libraries_emit_and_revert_only_what_their_host_abi_declares():
