@@ -20,6 +20,12 @@ from chainabs.chain.sender import Receipt, transact
 from chainabs.model.deal import DealModel, Ledger
 from chainabs.model.waterfall import DealState, PeriodReport, PeriodResult
 
+#: ``ReportFigure``: the figures a report is checked by, in the order checked (``ReportDisagrees`` names one).
+REPORT_FIGURES: tuple[str, ...] = (
+    "PoolBalance", "ScheduledPrincipal", "Prepayments", "Defaults", "InterestCollections", "Recoveries", "LoanCount",
+    "Delinquent30", "Delinquent60", "Delinquent90Plus", "DefaultsOnChain", "RecoveriesOnChain", "PrepaidInFull",
+    "PaidOff",
+)
 #: A ``ServicingCommitment`` of nothing (for calls refused before the commitment is looked at).
 EMPTY_COMMITMENT: tuple[bytes, tuple[int, ...]] = (b"\0" * 32, (0,) * 7)
 

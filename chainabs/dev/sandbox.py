@@ -18,7 +18,7 @@ from chainabs.model import delinquency, terms
 from chainabs.model.collections import period_reports
 from chainabs.model.spec import DealSpec, load_deal
 from chainabs.model.synthetic import generate_tape
-from chainabs.model.servicing import period_report
+from chainabs.model.servicing import ServicingBook, period_report
 from chainabs.model.tape import select_eligible
 from chainabs.model.waterfall import PeriodReport
 
@@ -83,14 +83,27 @@ def subscribe_all(d: LocalDeal, investors: list[Any], admin: Any) -> None:
 def serve(d: LocalDeal, projected: PeriodReport, *, tape_uri: str = "ipfs://servicing-tape",
           mint: bool = True) -> ServicedPeriod:
     """The servicer's next period of a local deal from a pool-level projection: the deal's books
-    (``d.book``, opened at the cut-off tape on first use) allocate it to loans, the registry is brought in line
-    (recovery steps by the disposal agent) and the tape's report is submitted with its commitment. ``mint``:
-    the servicer is first given the collections in test currency. Returns what was done (``.report`` is the
-    report submitted: the projection realised loan by loan)."""
+    (``d.book``, opened at the cut-off tape on first use) allocate it to loans, then :func:`serve_tape`.
+    Returns what was done (``.report`` is the report submitted: the projection realised loan by loan)."""
+    tape = books(d).next_period(projected)
+    return serve_tape(d, tape, tape_uri=tape_uri, mint=mint)
+
+
+def books(d: LocalDeal) -> ServicingBook:
+    """The deal's servicing books, opened at the cut-off tape on first use."""
     if d.book is None:
         d.book = d.servicing_book()
-    book = d.book
-    tape = book.next_period(projected)
+    return d.book
+
+
+def serve_tape(d: LocalDeal, tape: pd.DataFrame, *, tape_uri: str = "ipfs://servicing-tape",
+               mint: bool = True) -> ServicedPeriod:
+    """The servicer's period from a loan-level ``tape`` (the books' next period, or their last one again after a
+    cancelled report): the registry brought in line (recovery steps by the disposal agent) and the tape's report
+    submitted with its commitment. ``mint``: the servicer is first given the collections in test currency."""
+    book = books(d)
+    if int(tape["period"].iloc[0]) == book.period + 1:
+        book.adopt(tape)
     if mint:
         cash = period_report(tape).cash_in
         if cash:

@@ -442,6 +442,22 @@ def opening_tape(cutoff: pd.DataFrame) -> pd.DataFrame:
     })
 
 
+def quiet_period(previous: pd.DataFrame, period: int) -> pd.DataFrame:
+    """The tape of a period in which nothing happens to any loan (a starting point for building a period by
+    hand): every balance and claim carried over, no flows."""
+    prev = previous.reset_index(drop=True)
+    status = prev["status"].astype(str)
+    carried = status.isin(ACTIVE_STATUSES) | status.isin(RECOVERING_STATUSES)
+    balance = np.where(carried, prev["ending_principal"].to_numpy(dtype=np.int64), 0)
+    zeros = np.zeros(len(prev), dtype=np.int64)
+    return pd.DataFrame({
+        "period": np.full(len(prev), period, dtype=np.int64), "loan_id": prev["loan_id"].astype(str).to_numpy(),
+        "status": status.to_numpy(dtype=object), "days_delinquent": prev["days_delinquent"].to_numpy(dtype=np.int64),
+        "beginning_principal": balance, "scheduled_principal": zeros, "prepaid_principal": zeros,
+        "defaulted_principal": zeros, "ending_principal": balance, "interest_collected": zeros, "recoveries": zeros,
+    })
+
+
 def _largest_remainder(total: int, weights: np.ndarray, caps: np.ndarray | None = None) -> np.ndarray:
     """Split integer ``total`` in proportion to integer ``weights``: floors, then one unit each to the largest
     remainders (ties by position). With ``caps`` (``total`` <= sum(caps), weights = caps) no share exceeds its cap."""
@@ -597,11 +613,17 @@ class ServicingBook:
     def next_period(self, report: PeriodReport) -> pd.DataFrame:
         """The next period's tape from a pool-level projection (:func:`allocate_period`); the books advance."""
         period = self.period + 1
-        tape = allocate_period(self.last, self.rates, report, period, default_period=self.default_period,
-                               secured=self.secured, seed=self.seed)
-        self.default_period = np.where(tape["defaulted_principal"].to_numpy() > 0, period, self.default_period)
-        self.last = tape
-        return tape
+        return self.adopt(allocate_period(self.last, self.rates, report, period, default_period=self.default_period,
+                                          secured=self.secured, seed=self.seed))
+
+    def adopt(self, tape: pd.DataFrame) -> pd.DataFrame:
+        """Take ``tape`` (the next period's, for the same loans in the same order) as the books' last."""
+        t = check_servicing_tape(tape, self.period + 1)
+        if t["loan_id"].astype(str).tolist() != self.last["loan_id"].astype(str).tolist():
+            raise ServicingError(f"period {self.period + 1}: the tape's loans are not the books' loans")
+        self.default_period = np.where(t["defaulted_principal"].to_numpy() > 0, self.period + 1, self.default_period)
+        self.last = t
+        return t
 
     def remove(self, loan_id: str) -> None:
         """A loan bought back out of the pool: it leaves the books (and every later tape)."""

@@ -9,11 +9,12 @@ from brownie import chain, web3
 from eth_abi import decode as abi_decode
 
 from chainabs.chain import spv as spvlib
-from chainabs.model import tape as tp
 from chainabs.chain import tokens as tokenlib
 from chainabs.chain.contracts import LOCKED
 from chainabs.model.deal import DealModelError, Phase, TermsRule, add_months
-from chainabs.dev.sandbox import roll_rate_reports, service_period, subscribe_all
+from chainabs.dev.sandbox import books, roll_rate_reports, serve_tape, subscribe_all
+from chainabs.model import servicing as sv
+from chainabs.model.waterfall import PeriodReport
 from plugins.spvtests import assert_reconciled, close, fund, run_period, submit
 from plugins.token import access_denied, assert_error, b32, blocked
 
@@ -61,22 +62,26 @@ def test_issuance_closes_at_closing(deal, admin):
 # ------------------------------------------------------------------------------------------ finding 4
 
 
-def test_clean_up_call_is_priced_from_the_registry_not_the_report(deal, originator):
+def test_a_fake_default_cannot_be_reported_so_the_pool_cannot_be_called_cheap(deal, servicer):
     """Before: a servicer reporting a fake 90 % default let the originator buy a performing pool for 10 % of
-    par. Now the call is priced from the registry, and a report that disagrees with it cannot be called."""
+    par. Now a report's defaults must equal the loan-level defaults recorded in the registry: a tape that marks
+    loans defaulted without the registry agreeing is refused, naming the figure; the clean-up call is priced
+    from the accepted report and the registry's claims."""
     d = deal
     pool = d.model.state.pool_balance
-    fake = replace(roll_rate_reports(d, months=1)[0], scheduled_principal=0, prepayments=0, recoveries=0,
-                   defaults=pool * 91 // 100, delinquent_30=0, delinquent_60=0, delinquent_90_plus=0)
-    fake = replace(fake, pool_ending_balance=pool - fake.defaults)
-    assert fake.pool_ending_balance <= d.model.clean_up_level()
-    submit(d, fake)
-    live, defaulted = spvlib.clean_up_price(d.spv)
-    assert (live, defaulted) == (pool, 0)  # the registry still holds every loan at its principal
-    fund(d, originator, fake.pool_ending_balance)
-    d.currency.approve(d.spv, fake.pool_ending_balance, {"from": originator})
-    assert_error(d.spv.exerciseCleanUpCall, fake.as_abi(), sender=originator, error="RegistryMismatch(uint256,uint256)",
-                 values=(fake.pool_ending_balance, pool))
+    fake = sv.allocate_period(books(d).last, books(d).rates, PeriodReport(0, 0, 0, 0, pool * 91 // 100, 0, 0, 0, 0), 1)
+    committed = sv.commit_tape(fake, d.roles["originator"].address, 1)
+    report = committed.report
+    assert report.defaults >= pool * 90 // 100 and report.pool_ending_balance <= d.model.clean_up_level()
+    fund(d, servicer, report.cash_in)
+    d.currency.approve(d.spv, report.cash_in, {"from": servicer})
+    assert_error(d.spv.submitReport, report.as_abi(), committed.commitment, "", sender=servicer,
+                 error="ReportDisagrees(uint8,uint256,uint256)",
+                 values=(spvlib.REPORT_FIGURES.index("DefaultsOnChain"), report.defaults, 0))
+    # The tape's own totals must be the report's: the first figure that differs is named.
+    assert_error(d.spv.submitReport, replace(report, defaults=0, pool_ending_balance=pool).as_abi(), committed.commitment,
+                 "", sender=servicer, error="ReportDisagrees(uint8,uint256,uint256)",
+                 values=(spvlib.REPORT_FIGURES.index("PoolBalance"), pool, report.pool_ending_balance))
 
 
 # ------------------------------------------------------------------------------------------ finding 6
@@ -86,8 +91,7 @@ def test_trustee_cancels_a_pending_report_and_the_deposit_goes_back(deal, servic
     """Before: a pending report was final, so any revert in its close was permanent. The trustee can now cancel
     it: the collections become returnable to the servicer, the books reopen, the servicer submits again."""
     d = deal
-    report = roll_rate_reports(d, months=1)[0]
-    submit(d, report)
+    report = submit(d, roll_rate_reports(d, months=1)[0])
     access_denied(d.spv.cancelReport, sender=stranger, role="TRUSTEE_ROLE")
     tx = spvlib.cancel_report(d.spv, trustee)
     assert tx.event("ReportCancelled")["collections"] == report.cash_in
@@ -100,7 +104,11 @@ def test_trustee_cancels_a_pending_report_and_the_deposit_goes_back(deal, servic
     assert spvlib.withdraw_returned(d.spv, servicer) == report.cash_in
     d.model.withdraw_returned(report.cash_in)
     assert d.currency.balanceOf(servicer) == before + report.cash_in
-    run_period(d, report, stranger)
+    # The same tape again: the registry already agrees with it, only the report is sent.
+    again = serve_tape(d, books(d).last)
+    assert again.updates == [] and again.report == report
+    d.model.submit(report)
+    close(d, stranger)
     assert_reconciled(d.spv, d.model, "after the period, submitted again")
 
 
@@ -111,8 +119,7 @@ def test_a_token_the_currency_blocks_does_not_stop_the_close(deal, admin, invest
     d = deal
     mezz = d.tokens[1]
     d.currency.setBlocked(mezz, True, {"from": admin})
-    report = roll_rate_reports(d, months=1)[0]
-    submit(d, report)
+    submit(d, roll_rate_reports(d, months=1)[0])
     tx, closed = close(d, stranger)
     ev = tx.event("ClassPaymentHeld")
     held = {k: int(ev[k]) for k in ("classIndex", "interest", "principal")}
@@ -146,23 +153,32 @@ def test_currency_sent_straight_to_the_spv_is_in_no_book(deal, admin, stranger):
     assert d.currency.balanceOf(d.spv) == ledger.held + 12_345
 
 
-def test_early_end_waits_for_recoveries_on_defaulted_loans(deal, servicer, stranger):
+def test_early_end_waits_for_recoveries_on_defaulted_loans(deal, stranger):
     """Finding 6: the deal could end as soon as the pool reached zero while recoveries might still come. While
-    the SPV owns the pool and the registry carries defaulted principal, an early end is refused."""
+    the SPV owns the pool and the registry carries claims on defaulted loans, an early end is refused."""
     d = deal
-    pool = d.model.state.pool_balance
-    payoff = replace(roll_rate_reports(d, months=1)[0], scheduled_principal=0, prepayments=pool, recoveries=0,
-                     defaults=0, delinquent_30=0, delinquent_60=0, delinquent_90_plus=0, pool_ending_balance=0)
-    run_period(d, payoff, stranger)
-    asset = tp.asset_id(d.roles["originator"].address, d.tape.loan_id.iloc[0])
-    principal = int(d.registry.assetInfo(asset)["principal"])
-    for status in (2, 3, 4, 5):  # Delinquent30, 60, 90, Defaulted: carried at its principal
-        d.registry.updateAssets([(asset, status, principal, b"\x01" * 32)], {"from": servicer})
-    assert_error(d.spv.endDeal, sender=stranger, error="RecoveriesOutstanding(uint256)", values=(principal,))
-    d.registry.updateAssets([(asset, 5, 0, b"\x02" * 32)], {"from": servicer})  # charged off
+    tape = sv.quiet_period(books(d).last, 1)
+    claim = int(tape.at[0, "beginning_principal"])
+    tape.loc[0, ["status", "defaulted_principal", "days_delinquent"]] = ["Defaulted", claim, 0]
+    rest = tape.index[1:]
+    tape.loc[rest, "prepaid_principal"] = tape.loc[rest, "beginning_principal"]
+    tape.loc[rest, ["ending_principal", "days_delinquent"]] = 0
+    tape.loc[rest, "status"] = "Prepaid"
+    d.model.submit(serve_tape(d, tape).report)
+    close(d, stranger)
+    assert d.model.state.pool_balance == 0 and spvlib.defaulted_claims(d.spv) == claim
+    assert_error(d.spv.endDeal, sender=stranger, error="RecoveriesOutstanding(uint256)", values=(claim,))
+    # The recovery closes: the claim is charged off after collecting a part of it (by the disposal agent).
+    tape = sv.quiet_period(books(d).last, 2)
+    tape.loc[0, ["status", "ending_principal", "recoveries"]] = ["ChargedOff", 0, claim // 3]
+    served = serve_tape(d, tape)
+    assert [(u.status, u.recovered, u.recovery) for u in served.updates] == [("ChargedOff", claim // 3, True)]
+    d.model.submit(served.report)
+    close(d, stranger)
     spvlib.end_deal(d.spv, stranger)
     d.model.end_deal()
     assert d.spv.phase() == Phase.ENDED and all(t.isSettled() for t in d.tokens)
+    assert_reconciled(d.spv, d.model, "ended after the recovery")
 
 
 def test_record_date_holders_of_the_report_get_the_period(deal, investors, stranger):
@@ -231,7 +247,8 @@ def test_constructor_refuses_inconsistent_terms(SPV, TestStablecoin, deal, admin
     assert err(terms, sizes, toks[:-1], fees) == (TermsRule.CLASS_COUNT, 3)
     assert err(terms, sizes, toks, fees + [admin.address]) == (TermsRule.FEE_COUNT, len(fees))
     assert err([zero] + terms[1:], sizes, toks, fees) == (TermsRule.ZERO_ADDRESS, 0)
-    assert err(terms[:8] + [terms[4]], sizes, toks, fees) == (TermsRule.DATES, 0)  # deadline at the first payment
+    assert err(terms[:9] + [zero], sizes, toks, fees) == (TermsRule.ZERO_ADDRESS, 0)  # no servicing court
+    assert err(terms[:8] + [terms[4]] + terms[9:], sizes, toks, fees) == (TermsRule.DATES, 0)  # deadline at the first payment
     assert err(terms, sizes, [toks[0], toks[1], toks[1]], fees) == (TermsRule.CLASS_TOKEN, 2)  # duplicate
     assert err(terms, sizes, [toks[0], d.tokens[1].address, toks[2]], fees) == (TermsRule.CLASS_TOKEN, 1)  # used
     other_currency = TestStablecoin.deploy("Other", "OTH", 6, {"from": admin})
