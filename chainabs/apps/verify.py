@@ -1,5 +1,6 @@
 """Checking a copy of a period's loan-level servicing tape against what the servicer committed on chain:
-its Merkle root, the period report's aggregates, and every loan against the asset registry (read side).
+its sum-tree commitment (root and totals), the period report's aggregates, and every loan against the asset
+registry (read side). What a holder of the tape would then prove on chain with the servicing court.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ import pandas as pd
 from rich.console import Console
 from web3 import Web3
 
-from chainabs.chain.read.deal import DealReader, read_deal, report_fields
+from chainabs.chain.read.deal import DealReader, read_deal, report_fields, struct_field
 from chainabs.chain.read.pool import pool_tape, registry_states, status_events
-from chainabs.model.assets import ACTIVE_STATUSES, status_for_days
+from chainabs.model.assets import ACTIVE_STATUSES, RECOVERING_STATUSES, status_for_days
 from chainabs.model.servicing import (
-    AGGREGATE_RULES, leaf_hashes, period_report, read_servicing_tape, servicing_root, validate_servicing_tape,
+    AGGREGATE_RULES, commit_tape, period_report, read_servicing_tape, validate_servicing_tape,
 )
+from chainabs.model.servicing_tree import TapeSums
 
 #: Columns of the mismatch table: one row per difference between the tape and the chain.
 MISMATCH_COLUMNS = ("scope", "loan_id", "check", "field", "tape", "chain", "message")
@@ -32,11 +34,12 @@ def verify_servicing_tape(rpc: str | Web3 | DealReader, spv: str, period: int, t
 
     ``rpc`` is an RPC URL, a Web3 or an already read :class:`chainabs.chain.read.deal.DealReader`. Columns: scope (tape |
     aggregate | loan), loan_id, check, field, tape value, chain value, message. Empty: the tape is what the
-    servicer committed. Checks: the tape's format; its Merkle root against ``ReportSubmitted.tapeRoot``; each
-    ``PeriodReport`` field against the tape's aggregate; the tape's loans against the pool's (registration
-    data); per loan, status and ending principal against the registry just before the report, beginning
-    principal against the registry at the previous report (the cut-off for period 1), and the leaf against
-    the ``evidence`` of the loan's registry update in the period.
+    servicer committed. Checks: the tape's format; its sum tree's root and totals against
+    ``ReportSubmitted.commitment``; each ``PeriodReport`` field against the tape's aggregate; the tape's loans
+    against the pool's (registration data); per loan, status and ending principal against the registry just
+    before the report (a performing loan's balance at most the registry's, which is updated when its status
+    changes), beginning principal against the registry at the previous report (the cut-off for period 1; at
+    most it for a performing loan), and the leaf against the ``evidence`` of the loan's registry updates.
     """
     d = rpc if isinstance(rpc, DealReader) else read_deal(rpc, spv)
     rows: list[dict[str, Any]] = []
@@ -50,22 +53,28 @@ def verify_servicing_tape(rpc: str | Web3 | DealReader, spv: str, period: int, t
         rows.append(_row("tape", None, "report", "period", period, None, f"no report submitted for period {period}"))
         return pd.DataFrame(rows, columns=MISMATCH_COLUMNS)
     event = submitted[-1]
-    committed = "0x" + bytes(event.args["tapeRoot"]).hex()
-    root = servicing_root(typed)
-    if root != committed:
-        rows.append(_row("tape", None, "merkle_root", "tapeRoot", root, committed,
-                         "the tape's StandardMerkleTree root is not the committed tapeRoot"))
+    commitment = event.args["commitment"]
+    on_root = "0x" + bytes(struct_field(commitment, "root", 0)).hex()
+    raw = struct_field(commitment, "sums", 1)
+    on_sums = TapeSums(*(int(struct_field(raw, f.name, k)) for k, f in enumerate(dataclasses.fields(TapeSums))))
+    mine = commit_tape(typed, d.originator, period)
+    if "0x" + mine.tree.root.hex() != on_root:
+        rows.append(_row("tape", None, "commitment", "root", "0x" + mine.tree.root.hex(), on_root,
+                         "the tape's sum-tree root is not the committed root"))
+    if mine.tree.sums != on_sums:
+        rows.append(_row("tape", None, "commitment", "sums", mine.tree.sums, on_sums,
+                         "the tape's totals are not the committed totals"))
     on_chain = report_fields(event.args["report"])
     ours = dataclasses.asdict(period_report(typed))
     for name, value in ours.items():
         if int(on_chain[name]) != int(value):
             rows.append(_row("aggregate", None, "aggregate", name, int(value), int(on_chain[name]),
                              f"{AGGREGATE_RULES[name]} differs from the submitted report by {int(value) - int(on_chain[name])}"))
-    rows.extend(_loan_checks(d, typed, event, period))
+    rows.extend(_loan_checks(d, typed, event, period, mine))
     return pd.DataFrame(rows, columns=MISMATCH_COLUMNS)
 
 
-def _loan_checks(d: DealReader, tape: pd.DataFrame, event: Any, period: int) -> list[dict[str, Any]]:
+def _loan_checks(d: DealReader, tape: pd.DataFrame, event: Any, period: int, mine: Any) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     pool = pool_tape(d)
     pool_ids = set(pool["loan_id"])
@@ -82,20 +91,24 @@ def _loan_checks(d: DealReader, tape: pd.DataFrame, event: Any, period: int) -> 
     changes = status_events(d, after=prior_key, before=event.key)
     evidence = changes.groupby("loan_id")["evidence"].last() if not changes.empty else pd.Series(dtype=object)
     t = tape[tape["loan_id"].isin(pool_ids)].copy()
-    t["leaf"] = ["0x" + h.hex() for h in leaf_hashes(t)]
+    t["leaf"] = ["0x" + mine.evidence(lid).hex() for lid in t["loan_id"]]
     for r in t.itertuples(index=False):
         lid = r.loan_id
         reg = now.loc[lid]
         if str(reg["status"]) != r.status:
             rows.append(_row("loan", lid, "registry", "status", r.status, str(reg["status"]),
                              "status differs from the asset registry at the report"))
-        if int(reg["principal"]) != int(r.ending_principal):
-            rows.append(_row("loan", lid, "registry", "ending_principal", int(r.ending_principal), int(reg["principal"]),
-                             "ending principal differs from the asset registry at the report"))
+        held, end = int(reg["principal"]), int(r.ending_principal)
+        if (end > held) if r.status == "Performing" else (end != held):
+            rows.append(_row("loan", lid, "registry", "ending_principal", end, held,
+                             "ending principal above the asset registry's at the report" if r.status == "Performing"
+                             else "ending principal (or claim) differs from the asset registry at the report"))
         prev = before.loc[lid]
-        opening = int(prev["principal"]) if str(prev["status"]) in ACTIVE_STATUSES else 0
-        if opening != int(r.beginning_principal):
-            rows.append(_row("loan", lid, "continuity", "beginning_principal", int(r.beginning_principal), opening,
+        carried = str(prev["status"]) in ACTIVE_STATUSES or str(prev["status"]) in RECOVERING_STATUSES
+        opening = int(prev["principal"]) if carried else 0
+        begin = int(r.beginning_principal)
+        if (begin > opening) if str(prev["status"]) == "Performing" else (begin != opening):
+            rows.append(_row("loan", lid, "continuity", "beginning_principal", begin, opening,
                              "beginning principal differs from the registry at the previous report"))
         if lid in evidence.index and evidence[lid] != r.leaf:
             rows.append(_row("loan", lid, "evidence", "leaf", r.leaf, evidence[lid],

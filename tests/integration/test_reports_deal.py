@@ -60,9 +60,11 @@ def test_pool_performance_matches_hand_computed_figures(served, data):
         assert row["beginning_balance"] == begin
         for col, tcol in (("interest_collected", "interest_collected"), ("scheduled_principal", "scheduled_principal"),
                           ("prepayments", "prepaid_principal"), ("defaults", "defaulted_principal"),
-                          ("recoveries", "recoveries"), ("ending_balance", "ending_principal")):
+                          ("recoveries", "recoveries")):
             assert row[col] == _sum(tape, tcol), (period, col)
-        assert row["registry_principal"] == row["ending_balance"] and row["registry_matches_report"]
+        active = tape[tape["status"].isin(("Performing", "Delinquent30", "Delinquent60", "Delinquent90"))]
+        assert row["ending_balance"] == _sum(active, "ending_principal")  # claims on defaulted loans are not pool
+        assert row["registry_matches_report"] and row["tape_loans"] == len(tape)
         begin = row["ending_balance"]
     p1, p2, p3 = (pool.loc[k] for k in (1, 2, 3))
     # period 1: A prepaid in full, B defaulted in full, D 30 days late
@@ -83,16 +85,19 @@ def test_pool_performance_matches_hand_computed_figures(served, data):
     assert p3["cumulative_net_loss"] == loss
     assert p3["cumulative_net_loss_pct"] == pytest.approx(100 * loss / original)
     assert p3["severity_pct"] == pytest.approx(100 * loss / (b + dq))
-    # registry columns: outstanding loans and the principal-weighted rate of what is left, by hand
+    # registry columns, by hand: loans with principal or a claim left (A prepaid, B charged off in period 2, D
+    # in recovery with its claim), and the rate weighted by the registry's principal: performing loans are
+    # updated there only when their status changes, so they weigh their cut-off principal here.
     n = len(cut)
-    assert [p1["loans_outstanding"], p2["loans_outstanding"], p3["loans_outstanding"]] == [n - 2, n - 2, n - 3]
+    assert [p1["loans_outstanding"], p2["loans_outstanding"], p3["loans_outstanding"]] == [n - 1, n - 2, n - 2]
     rate = dict(zip(cut["loan_id"], cut["rate_bps"].astype(int), strict=True))
     last = tapes[-1]
-    live = [(int(e), rate[lid]) for lid, e in zip(last["loan_id"], last["ending_principal"], strict=True) if int(e) > 0]
+    live = [(int(p), rate[lid]) for lid, p in zip(cut["loan_id"], cut["principal"], strict=True)
+            if lid not in (named["A"], named["B"])]
     assert p3["wa_rate_bps"] == sum(e * r for e, r in live) // sum(e for e, _ in live)
     info = poolread.registry_contract(data).functions.poolInfo(data.pool_id).call()
     assert p3["wa_rate_bps"] == info[9]  # the registry's own view agrees
-    assert p3["tape_root"] == servicing.servicing_root(last)
+    assert p3["tape_root"] == "0x" + servicing.commit_tape(last, served.deal.roles["originator"].address).tree.root.hex()
     assert p3["tape_uri"] == "ipfs://servicing-tape/3"
 
 
@@ -112,7 +117,8 @@ def test_investor_report_matches_the_terms(served, data):
     # excess spread cures every loss: principal paid = pool reduction + recoveries; losses hit equity first
     for period, tape in enumerate(served.tapes, start=1):
         rows = inv[inv["period"] == period]
-        reduction = _sum(tape, "beginning_principal") - _sum(tape, "ending_principal") + _sum(tape, "recoveries")
+        reduction = sum(_sum(tape, c) for c in ("scheduled_principal", "prepaid_principal", "defaulted_principal",
+                                                 "recoveries"))
         assert rows["principal_paid"].sum() == reduction
         equity = rows[rows["class"] == data.token_symbols[-1]].iloc[0]
         assert equity["write_down"] == _sum(tape, "defaulted_principal")
@@ -150,7 +156,10 @@ def test_triggers_currency_and_conservation(served, data):
 def test_stratification_and_concentration(served, data):
     cut = served.cutoff
     original = _sum(cut, "principal")
-    now = _sum(served.tapes[-1], "ending_principal")
+    # By the registry's principal: performing loans at the balance of their last status change (here the
+    # cut-off), D's claim at its default; A prepaid and B's recovery closed.
+    n = served.named
+    now = original - balance_at_cutoff(cut, n["A"]) - balance_at_cutoff(cut, n["B"])
     strata = poolread.stratification(data)
     assert set(strata) == {"rate", "original_term", "remaining_term_at_cutoff", "region", "industry", "size"}
     for name, table in strata.items():
@@ -188,6 +197,7 @@ def test_regulator_report_lists_status_changes_roles_pauses_and_forced_transfers
     n = served.named
     assert got == [(n["A"], "Performing", "Prepaid"), (n["B"], "Performing", "Defaulted"),
                    (n["D"], "Performing", "Delinquent30"), (n["D"], "Delinquent30", "Delinquent60"),
+                   (n["B"], "Defaulted", "ChargedOff"),  # the disposal agent's step, after the servicer's batch
                    (n["D"], "Delinquent60", "Defaulted")]
     events = tables.regulator_events(data)
     alerts = events[events["kind"] == "alert"]
@@ -200,7 +210,7 @@ def test_regulator_report_lists_status_changes_roles_pauses_and_forced_transfers
     assert forced["from"] == investors[0].address and forced["to"] == investors[5].address and forced["value"] == 1_000
     assert list(privileged.loc[privileged["event"] == "ReportSubmitted", "event"]).count("ReportSubmitted") == 3
     assert "DealClosed" in set(privileged["event"]) and "PoolSealed" in set(privileged["event"])
-    assert (events["event"] == "AssetStatusChanged").sum() == 5  # principal-only servicing updates left out
+    assert (events["event"] == "AssetStatusChanged").sum() == 6  # principal-only servicing updates left out
 
 
 def test_honest_tapes_verify_and_tampered_ones_are_caught_per_loan(served, data):
@@ -212,22 +222,25 @@ def test_honest_tapes_verify_and_tampered_ones_are_caught_per_loan(served, data)
     lid = tape.loc[victim, "loan_id"]
     tape.loc[victim, "interest_collected"] += 7
     bad = verify.verify_servicing_tape(data, data.spv_address, 2, tape)
-    assert set(bad["check"]) == {"merkle_root", "aggregate", "evidence"}
-    assert set(bad.loc[bad["scope"] == "loan", "loan_id"]) == {lid}
+    # A performing loan's flows are in the committed tree only (the registry holds its balance as of its last
+    # status change): the commitment and the aggregate disagree.
+    assert set(bad["check"]) == {"commitment", "aggregate"} and set(bad["field"]) == {"root", "sums",
+                                                                                    "interest_collections"}
     agg = bad[bad["scope"] == "aggregate"].iloc[0]
-    assert agg["field"] == "interest_collections" and agg["tape"] - agg["chain"] == 7
-    # an understated balance: the registry (and the beginning of the next period) disagree for that loan only
-    tape = served.tapes[2].copy()
-    victim = tape.index[(tape["scheduled_principal"] > 0)][3]
-    lid = tape.loc[victim, "loan_id"]
+    assert agg["tape"] - agg["chain"] == 7
+    # A late loan's balance is in the registry too: an understated one is named, loan by loan.
+    tape = served.tapes[1].copy()
+    lid = served.named["D"]
+    victim = tape.index[tape["loan_id"] == lid][0]
     tape.loc[victim, "scheduled_principal"] += 500
     tape.loc[victim, "ending_principal"] -= 500
-    bad = verify.verify_servicing_tape(data, data.spv_address, 3, tape)
+    bad = verify.verify_servicing_tape(data, data.spv_address, 2, tape)
     loans = bad[bad["scope"] == "loan"]
     assert set(loans["loan_id"]) == {lid}
     registry = loans[loans["check"] == "registry"].iloc[0]
     assert registry["field"] == "ending_principal" and registry["chain"] - registry["tape"] == 500
-    assert {"scheduled_principal", "pool_ending_balance"} <= set(bad.loc[bad["scope"] == "aggregate", "field"])
+    assert {"scheduled_principal", "pool_ending_balance", "delinquent_60"} <= set(
+        bad.loc[bad["scope"] == "aggregate", "field"])
     # a loan dropped, and a tape of the wrong period
     short = served.tapes[0].drop(index=5)
     bad = verify.verify_servicing_tape(data, data.spv_address, 1, short)
@@ -261,7 +274,9 @@ def test_a_fresh_process_rebuilds_the_reports_from_url_and_address(served, data,
                 served.url, "--out", str(tmp_path / "mismatches.csv")])
     assert bad.returncode == 1
     mismatches = pd.read_csv(tmp_path / "mismatches.csv")
-    assert set(mismatches.loc[mismatches["scope"] == "loan", "loan_id"]) == {tape.loc[0, "loan_id"]}
+    # recoveries on a loan that never defaulted: refused by the tape's own rules, naming the loan and the rule
+    assert set(mismatches["loan_id"]) == {tape.loc[0, "loan_id"]} and set(mismatches["check"]) == {"format"}
+    assert "recovery_without_default" in mismatches["message"].iloc[0]
 
 
 def _spawn_monitor(url: str, spv: str, state: Path) -> subprocess.Popen:

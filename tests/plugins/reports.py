@@ -40,8 +40,9 @@ def cutoff_tape(spec: Any) -> pd.DataFrame:
 
 def known_tapes(cutoff: pd.DataFrame) -> tuple[dict[str, str], list[pd.DataFrame]]:
     """Three hand-written servicing tapes. Loans (by loan id order): A prepays in full in period 1; B defaults
-    in full in period 1 and recovers 40% in period 2; D falls 30 days delinquent in period 1, 60 in
-    period 2 and defaults in period 3, paying nothing; C curtails one unit in period 2. The others amortise."""
+    in full in period 1 (its claim: the whole loan) and its recovery closes in period 2 with 40% of its cut-off
+    principal collected (charged off); D falls 30 days delinquent in period 1, 60 in period 2 and defaults in
+    period 3, paying nothing; C curtails one unit in period 2. The others amortise."""
     ids = sorted(cutoff["loan_id"])
     named = {"A": ids[0], "B": ids[1], "C": ids[2], "D": ids[3]}
     rate = dict(zip(cutoff["loan_id"], cutoff["rate_bps"].astype(int), strict=True))
@@ -51,7 +52,7 @@ def known_tapes(cutoff: pd.DataFrame) -> tuple[dict[str, str], list[pd.DataFrame
     for period in range(1, PERIODS + 1):
         rows = []
         for lid in ids:
-            begin = balance[lid] if status[lid] not in ("Prepaid", "Defaulted", "Repaid") else 0
+            begin = balance[lid] if status[lid] not in ("Prepaid", "Repaid", "ChargedOff") else 0
             row = {"period": period, "loan_id": lid, "status": status[lid], "days_delinquent": 0,
                    "beginning_principal": begin, "scheduled_principal": 0, "prepaid_principal": 0,
                    "defaulted_principal": 0, "interest_collected": 0, "recoveries": 0}
@@ -60,7 +61,7 @@ def known_tapes(cutoff: pd.DataFrame) -> tuple[dict[str, str], list[pd.DataFrame
             elif lid == named["B"] and period == 1:
                 row.update(defaulted_principal=begin, status="Defaulted")
             elif lid == named["B"] and period == 2:
-                row.update(recoveries=balance_at_cutoff(cutoff, lid) * RECOVERY_PCT // 100)
+                row.update(recoveries=balance_at_cutoff(cutoff, lid) * RECOVERY_PCT // 100, status="ChargedOff")
             elif lid == named["D"]:
                 if period < 3:
                     row.update(status=("Delinquent30", "Delinquent60")[period - 1], days_delinquent=30 * period)
@@ -72,6 +73,10 @@ def known_tapes(cutoff: pd.DataFrame) -> tuple[dict[str, str], list[pd.DataFrame
                     row["prepaid_principal"] = CURTAILMENT
             row["ending_principal"] = (row["beginning_principal"] - row["scheduled_principal"]
                                        - row["prepaid_principal"] - row["defaulted_principal"])
+            if row["defaulted_principal"]:
+                row["ending_principal"] = row["defaulted_principal"]  # the claim on the defaulted loan
+            elif row["status"] == "ChargedOff":
+                row["ending_principal"] = 0
             status[lid] = row["status"]
             balance[lid] = row["ending_principal"]
             rows.append(row)
@@ -97,7 +102,8 @@ class ServedDeal:
 
 
 def run_period(d: Any, previous: pd.DataFrame, tape: pd.DataFrame, caller: Any) -> tuple[Any, Any]:
-    """The servicer's side (registry sync, report with the tape's root), then the close once due."""
+    """The servicer's period from its tape (registry updates read from chain, recovery steps by the disposal
+    agent, report with the tape's commitment), then the close once due."""
     from chainabs.chain import servicing as servicer_side
     from chainabs.model import servicing
 
@@ -105,8 +111,8 @@ def run_period(d: Any, previous: pd.DataFrame, tape: pd.DataFrame, caller: Any) 
     if report.cash_in:
         transact(d.currency.mint, d.roles["servicer"], report.cash_in, sender=d.roles["arranger"])
     period = int(tape["period"].iloc[0])
-    servicer_side.submit_period(d.spv, d.registry, d.roles["servicer"], previous, tape, d.roles["originator"].address,
-                               f"ipfs://servicing-tape/{period}")
+    servicer_side.service_period(d.spv, tape, d.roles["servicer"], disposal_agent=d.roles["disposal_agent"],
+                                 tape_uri=f"ipfs://servicing-tape/{period}")
     d.model.submit(report)
     advance_to(int(d.spv.paymentDate(period)))
     tx = spvlib.close_period(d.spv, caller, report)
@@ -144,7 +150,8 @@ def amortising_tape(previous: pd.DataFrame, cutoff: pd.DataFrame, late: tuple[st
     rows = []
     for r in previous.to_dict("records"):
         active = r["status"] in ("Performing", "Delinquent30", "Delinquent60", "Delinquent90")
-        begin = int(r["ending_principal"]) if active else 0
+        recovering = r["status"] in ("Defaulted", "InRecovery", "Repossessed")
+        begin = int(r["ending_principal"]) if active or recovering else 0
         row = {**r, "period": int(r["period"]) + 1, "beginning_principal": begin, "scheduled_principal": 0,
                "prepaid_principal": 0, "defaulted_principal": 0, "interest_collected": 0, "recoveries": 0}
         if r["loan_id"] in late and active:
@@ -152,6 +159,6 @@ def amortising_tape(previous: pd.DataFrame, cutoff: pd.DataFrame, late: tuple[st
             row.update(days_delinquent=days, status=("Performing", "Delinquent30", "Delinquent60", "Delinquent90")[days // 30])
         elif active:
             row.update(scheduled_principal=begin // 24, interest_collected=begin * rate[r["loan_id"]] // 12_000)
-        row["ending_principal"] = begin - row["scheduled_principal"]
+        row["ending_principal"] = begin - row["scheduled_principal"]  # a claim in recovery stays as it was
         rows.append(row)
     return pd.DataFrame(rows)

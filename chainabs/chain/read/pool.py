@@ -10,9 +10,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from chainabs.chain.read.deal import REGISTRY_ABI, DealReader, report_fields
+from chainabs.chain.read.deal import REGISTRY_ABI, DealReader, report_fields, struct_field
 from chainabs.model.assets import (
-    ASSET_TYPE_NAMES, LEAF_TYPES, STATUSES, TAPE_COLUMNS, asset_id, loan_id_text, status_for_days, unpack_record,
+    ACTIVE_STATUSES, ASSET_TYPE_NAMES, LEAF_TYPES, STATUSES, TAPE_COLUMNS, asset_id, loan_id_text, status_for_days,
+    unpack_record,
 )
 from chainabs.model.merkle import leaf_hash
 
@@ -140,7 +141,9 @@ def pool_status(d: DealReader) -> pd.DataFrame:
             "cutoffCount", "waRateBps", "waMaturityDate", "waRemainingTermDays")
     values = dict(zip(keys, info[: len(keys)], strict=True))
     rows = [{"measure": k, "value": v} for k, v in values.items()]
-    for code, name in enumerate(STATUSES[1:8], start=1):
+    for code, name in enumerate(STATUSES):
+        if name in ("None", "Repurchased"):
+            continue
         count, principal = reg.statusTally(d.pool_id, code).call()
         rows.append({"measure": f"{name} count", "value": int(count)})
         rows.append({"measure": f"{name} principal", "value": int(principal)})
@@ -256,12 +259,14 @@ def pool_report(d: DealReader) -> pd.DataFrame:
     """Per period: pool balance, collections, delinquency buckets, realized CPR / CDR / severity, net loss
     (from the servicer's reports), and from the asset registry just before each report: loans outstanding,
     registry principal, weighted average rate, maturity date and remaining term as of the period's payment
-    date (registry arithmetic), and whether the registry's principal equals the reported pool balance."""
+    date (registry arithmetic), and whether the registry agrees with the report (its delinquency buckets equal
+    the report's, its active loans hold at least the pool balance)."""
     original = int(d.params[1])
     begin = original
     cum_defaults = cum_recoveries = 0
     rows = []
     for e in d.of("ReportSubmitted"):
+        state = registry_states(d, before=e.key)
         r = report_fields(e.args["report"])
         interest, sched, prepay = r["interest_collections"], r["scheduled_principal"], r["prepayments"]
         recov, defaults, ending = r["recoveries"], r["defaults"], r["pool_ending_balance"]
@@ -290,12 +295,18 @@ def pool_report(d: DealReader) -> pd.DataFrame:
                 "severity_pct": 100 * (cum_defaults - cum_recoveries) / cum_defaults if cum_defaults else 0.0,
                 "cumulative_net_loss": max(cum_defaults - cum_recoveries, 0),
                 "cumulative_net_loss_pct": 100 * max(cum_defaults - cum_recoveries, 0) / original,
-                **_weighted(registry_states(d, before=e.key), int(d.spv.functions.paymentDate(int(e.args["period"])).call())),
-                "tape_root": "0x" + bytes(e.args["tapeRoot"]).hex(),
+                **_weighted(state, int(d.spv.functions.paymentDate(int(e.args["period"])).call())),
+                "tape_root": "0x" + bytes(struct_field(e.args["commitment"], "root", 0)).hex(),
+                "tape_loans": int(struct_field(struct_field(e.args["commitment"], "sums", 1), "count", 6)),
                 "tape_uri": e.args["tapeUri"],
             }
         )
-        rows[-1]["registry_matches_report"] = rows[-1]["registry_principal"] == ending
+        # The registry's late loans are the report's buckets; its active loans hold at least the pool balance
+        # (a performing loan's balance is updated in the registry only when its status changes).
+        buckets = tuple(int(state.loc[state["status"] == s, "principal"].sum())
+                        for s in ("Delinquent30", "Delinquent60", "Delinquent90"))
+        active = int(state.loc[state["status"].isin(ACTIVE_STATUSES), "principal"].sum())
+        rows[-1]["registry_matches_report"] = buckets == (d30, d60, d90) and active >= ending
         begin = ending
     return pd.DataFrame(rows)
 
