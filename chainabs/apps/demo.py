@@ -87,7 +87,7 @@ def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbo
     d = orchestration.stand_up(spec, roles, currency=currency, registry=registry, pool_id=pool_id, kyc_agent=kyc_agent,
                                investors=[originator, *investors], project=proj,
                                manifest_root=Path(tempfile.mkdtemp(prefix="chainabs-demo-")),
-                               closing_at=bchain.time(), out=steps)
+                               closing_at=bchain.time(), out=steps, tape=tape)
     spv, tokens, model = d.spv, d.tokens, d.model
     console.print(f"[bold]2. deployed[/] SPV {spv.address} with classes "
                   + ", ".join(f"{t.symbol()} {t.address}" for t in tokens))
@@ -116,24 +116,25 @@ def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbo
     claimed = 0
     payments: list[dict[str, Any]] = []
     out = out_dir or REPORTS_DIR / spec.name
-    book = servicing.ServicingBook.open(tape, seed=seed)
+    books = d.servicing_book(seed=seed)
     for projected in reports:
         period = model.state.periods_closed + 1
-        # The servicer's loan-level tape for the projected flows; its aggregates are the report, its root the
-        # commitment, and the registry is brought in line with it (evidence: each loan's leaf) first.
-        previous = book.last
-        loan_tape = book.next_period(projected)
+        # The servicer's loan-level tape for the projected flows: the registry is brought in line with it
+        # (late loans, defaults, recoveries by the disposal agent; each update's evidence the loan's leaf), then
+        # its aggregates are the report and its sum tree the commitment the SPV checks them against.
+        loan_tape = books.next_period(projected)
         report = servicing.period_report(loan_tape)
         tape_path = servicing.write_servicing_tape(loan_tape, out / "servicing" / f"period-{period:03d}.csv")
         if report.cash_in:
             transact(currency.mint, servicer, report.cash_in, sender=arranger)
-        servicer_side.submit_period(spv, registry, servicer, previous, loan_tape, originator.address,
-                                    tape_path.relative_to(out).as_posix())
+        served = servicer_side.service_period(spv, loan_tape, servicer, disposal_agent=d.roles["disposal_agent"],
+                                              tape_uri=tape_path.relative_to(out).as_posix(), state=books.registry)
+        books.registry = served.registry
         model.submit(report)
         call = 0 < report.pool_ending_balance <= level
         if call:
-            # Priced from the registry (live loans at par, defaulted ones at their carrying value), not the report.
-            live, defaulted = spvlib.clean_up_price(spv)
+            # The report's proven pool balance at par, the registry's claims on defaulted loans in recovery.
+            live, defaulted = spvlib.clean_up_price(spv, report)
             transact(currency.mint, originator, live + defaulted, sender=arranger)
             spvlib.exercise_clean_up_call(spv, originator, report)
             model.exercise_clean_up_call(live, defaulted)
@@ -178,7 +179,8 @@ def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbo
     last = model.state.periods_closed
     mismatches_last = verify_servicing_tape(data, spv.address, last, loan_tape)
     console.print(f"   servicing tape of period {last} verified against the chain: "
-                  + ("root, aggregates and every loan match" if mismatches_last.empty else f"{len(mismatches_last)} mismatches"))
+                  + ("commitment, aggregates and every loan match" if mismatches_last.empty
+                     else f"{len(mismatches_last)} mismatches"))
     pool = pool_report(data).tail(6)
     view = pd.DataFrame({
         "period": pool["period"].astype(str),
