@@ -1,5 +1,7 @@
-"""SPV benchmarks: gas of a period close for the consumer deal (3 classes, 2 fees, reserve, 4 triggers),
-and that it does not depend on the number of holders or of assets."""
+"""SPV benchmarks: gas of a period close for the consumer deal (3 classes, 2 fees, reserve, 4 triggers), that
+it does not depend on the number of holders or of assets, and the whole on-chain cost of a servicer's period
+(registry updates, report, close) on a 2,000-loan pool. Every period is serviced loan by loan
+(:func:`chainabs.dev.sandbox.serve`)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,8 @@ from chainabs.chain import spv as spvlib
 from chainabs.dev.benchmarks import benchmark
 from chainabs.chain.orchestration import LocalDeal, close
 from chainabs.chain.sender import deploy, transact
-from chainabs.dev.sandbox import onboarded_pool, roll_rate_reports, sandbox_deal, subscribe_all
+from chainabs.chain.servicing import ServicedPeriod
+from chainabs.dev.sandbox import books, onboarded_pool, roll_rate_reports, sandbox_deal, serve, subscribe_all
 from chainabs.chain.connection import advance_to
 
 #: Periods closed before the measured one. Steady state: every storage slot the close writes already holds
@@ -37,14 +40,12 @@ def _deal(loans: int, seed: int, prefix: str | None = None) -> tuple[LocalDeal, 
     return d, wallets
 
 
-def _submit(d: LocalDeal, report: Any) -> int:
-    """Submit ``report`` (the servicer's collections minted first), move to its payment date; returns the gas
-    of ``submitReport`` (the record date: it closes every tranche's books)."""
-    if report.cash_in:
-        transact(d.currency.mint, d.roles["servicer"], report.cash_in, sender=d.roles["arranger"])
-    gas = int(spvlib.submit_report(d.spv, d.roles["servicer"], report).gas_used)
+def _submit(d: LocalDeal, projected: Any) -> ServicedPeriod:
+    """The servicer's period for ``projected`` (loan-level tape, registry updates, committed report), then the
+    chain moved to its payment date."""
+    served = serve(d, projected)
     advance_to(int(d.spv.paymentDate(int(d.spv.dealState()[0]) + 1)))
-    return gas
+    return served
 
 
 def _close_gas(d: LocalDeal, report: Any, caller: Any) -> int:
@@ -78,9 +79,10 @@ def _close_run(d: LocalDeal, caller: Any, periods: int) -> list[int]:
     """Gas of each of the first ``periods`` closes (the submissions' gas in :data:`SUBMIT_GAS`)."""
     gas = []
     SUBMIT_GAS.clear()
-    for report in roll_rate_reports(d, wac=0.16, cpr=0.12)[:periods]:
-        SUBMIT_GAS.append(_submit(d, report))
-        gas.append(_close_gas(d, report, caller))
+    for projected in roll_rate_reports(d, wac=0.16, cpr=0.12)[:periods]:
+        served = _submit(d, projected)
+        SUBMIT_GAS.append(int(served.submitted.gas_used))
+        gas.append(_close_gas(d, served.report, caller))
     return gas
 
 
@@ -113,3 +115,35 @@ def period_close_assets() -> dict[str, float]:
     """Steady-state period close gas on a 10,000-loan pool (compare with period_close_gas on ~1,000)."""
     d, wallets = _deal(10_000, 11)
     return {"period_close_gas_10k_assets": _steady_close(d, wallets[9])}
+
+
+#: Loans in the originator's book of the servicing benchmark (about 2,000 of them are eligible).
+SERVICING_BOOK = 2_070
+#: Periods run by the servicing benchmark (the reported figures are those of the last one).
+SERVICING_PERIODS = 6
+
+
+@benchmark("spv_servicing_period", needs_chain=True)
+def servicing_period() -> dict[str, float]:
+    """All on-chain work of a servicer's month on a ~2,000-loan consumer pool: the registry updates (late loans,
+    cures, defaults, prepayments in full, pay-offs, recovery steps), the report with its sum-tree commitment,
+    and the close. The roll-rate month: 2 % of current loans go 30 days late, every performing loan amortises,
+    CPR 12 %. Reported for period SERVICING_PERIODS, and the largest over periods 2..SERVICING_PERIODS."""
+    d, wallets = _deal(SERVICING_BOOK, 11, prefix="S")
+    rows = []
+    for projected in roll_rate_reports(d, wac=0.16, cpr=0.12)[:SERVICING_PERIODS]:
+        before = books(d).last["status"].astype(str).to_numpy()
+        served = _submit(d, projected)
+        close = _close_gas(d, served.report, wallets[9])
+        registry = sum(r.gas_used for r in served.receipts)
+        changed = int((served.committed.tape["status"].astype(str).to_numpy() != before).sum())
+        rows.append({"registry": registry, "submit": int(served.submitted.gas_used), "close": close,
+                     "updates": len(served.updates), "changed": changed})
+    last = rows[-1]
+    total = [r["registry"] + r["submit"] + r["close"] for r in rows]
+    loans = len(d.tape)
+    return {"servicing_period_gas_2k": total[-1], "servicing_period_gas_2k_max": max(total[1:]),
+            "servicing_registry_gas_2k": last["registry"], "servicing_submit_gas_2k": last["submit"],
+            "servicing_close_gas_2k": last["close"], "servicing_updates_2k": last["updates"],
+            "servicing_status_changes_pct_2k": round(100 * last["changed"] / loans, 2), "servicing_loans": loans}
+
