@@ -72,6 +72,12 @@ def regulator(accounts):
 
 
 @pytest.fixture(scope="session")
+def disposal_agent(accounts):
+    """A pool's disposal agent: takes the recovery steps of defaulted loans (as orchestration.role_accounts)."""
+    return accounts[7]
+
+
+@pytest.fixture(scope="session")
 def stranger(accounts):
     """An account that holds no role anywhere: every privileged call from it must revert."""
     return accounts[9]

@@ -116,8 +116,8 @@ def test_history_rebuilds_from_chain_data(registry, originator, servicer, issuer
     asset = assets.asset_id(originator.address, tape.loan_id.iloc[6])
     p = int(tape.principal.iloc[6])
     transact(registry.transferPool, pool_id, issuer, sender=originator)
-    transact(registry.updateAssets, [(asset, 2, p - 500, b"\x01" * 32)], sender=servicer)
-    transact(registry.updateAssets, [(asset, 3, p - 900, b"\x02" * 32)], sender=servicer)
+    transact(registry.updateAssets, [(asset, 2, p - 500, b"\x01" * 32, 0)], sender=servicer)
+    transact(registry.updateAssets, [(asset, 3, p - 900, b"\x02" * 32, 0)], sender=servicer)
     transact(registry.repurchase, asset, b"\x03" * 32, sender=issuer)
     events = rc.asset_history(registry, asset)
     names = [e.name for e in events]

@@ -63,9 +63,9 @@ def relaxed_criteria(**overrides: Any) -> tp.PoolCriteria:
 
 
 @pytest.fixture(scope="module")
-def registry(AssetRegistry, admin, originator, servicer):
-    """A registry with ORIGINATOR_ROLE for ``originator`` and SERVICER_ROLE for ``servicer``."""
-    return reg_client.deploy_registry(admin, originators=(originator,), servicers=(servicer,))
+def registry(AssetRegistry, admin, originator):
+    """A registry with ORIGINATOR_ROLE for ``originator`` (servicers are named per pool)."""
+    return reg_client.deploy_registry(admin, originators=(originator,))
 
 
 @pytest.fixture(scope="module")
@@ -83,9 +83,11 @@ def fresh_tape() -> Any:
 
 
 @pytest.fixture(scope="module")
-def sealed_pool(registry, originator, small_tape):
-    """(pool id, ordered tape) of a pool holding ``small_tape``, onboarded in several batches and sealed."""
+def sealed_pool(registry, originator, servicer, disposal_agent, small_tape):
+    """(pool id, ordered tape) of a pool holding ``small_tape``, onboarded in several batches and sealed; its
+    servicer ``servicer`` and disposal agent ``disposal_agent``."""
     pool_id = reg_client.create_pool(registry, originator, relaxed_criteria())
+    reg_client.set_pool_servicers(registry, originator, pool_id, servicer, disposal_agent)
     reg_client.onboard(registry, pool_id, small_tape, originator, today=CUTOFF, progress=False,
                        max_tx_bytes=192 * 15 + 300)
     return pool_id, small_tape

@@ -1,10 +1,13 @@
-"""Random servicing of two sealed pools: status updates by the servicer, repurchases by the pool owner,
-pool transfers (true sales) and strangers' calls, against a model rebuilt from the registry's events.
+"""Random servicing of two sealed pools: status updates by the pool's servicer, recovery steps by its disposal
+agent, repurchases by the pool owner, pool transfers (true sales) and strangers' calls, against a model rebuilt
+from the registry's events.
 
 Invariants: pool aggregates (count, principal, status tallies) equal the model, where every asset touched
 by the run is replayed from its own events (:func:`chainabs.chain.registry.asset_history` /
 :func:`chainabs.chain.registry.replay_history`) and untouched assets keep their tape state; an asset is in at
-most one pool; only a repurchase releases an asset; ``ownerOf`` of a pooled asset is its pool's owner."""
+most one pool; only a repurchase releases an asset; ``ownerOf`` of a pooled asset is its pool's owner; the
+pool's cumulative recoveries are the cash of the recovery updates that landed and its defaulted claims the
+principal of its assets in recovery; the disposal agent never moves a loan that has not defaulted."""
 
 from __future__ import annotations
 
@@ -25,10 +28,12 @@ from plugins.stateful import machine_settings, report_steps
 STATUSES = assets.STATUSES
 
 
-def test_registry_state_machine(registry, originator, servicer, stranger, investors, sealed_pool, chain):
+def test_registry_state_machine(registry, originator, servicer, disposal_agent, stranger, investors, sealed_pool,
+                                chain):
     pool_a, tape_a = sealed_pool
     raw_b = synthetic.generate_tape(12, seed=41, prefix="SM")
     pool_b = rc.create_pool(registry, originator, relaxed_criteria())
+    rc.set_pool_servicers(registry, originator, pool_b, servicer, disposal_agent)
     rc.onboard(registry, pool_b, raw_b, originator, today=CUTOFF, progress=False)
     tape_b = rc.prepare_tape(raw_b, relaxed_criteria(), today=CUTOFF)
     pools = (pool_a, pool_b)
@@ -51,6 +56,7 @@ def test_registry_state_machine(registry, originator, servicer, stranger, invest
             steps["runs"] += 1
             self.touched: set[int] = set()
             self.owner = {pool: originator.address for pool in pools}
+            self.recovered = {pool: 0 for pool in pools}
 
         def _asset(self, pool_index: int, i: int) -> int:
             pool = pools[pool_index]
@@ -59,18 +65,32 @@ def test_registry_state_machine(registry, originator, servicer, stranger, invest
         @rule(
             p=st.integers(0, 1),
             changes=st.lists(
-                st.tuples(st.integers(0, 39), st.integers(1, 7), st.sampled_from([0, 50, 100])), min_size=1, max_size=4
+                st.tuples(st.integers(0, 39), st.integers(1, 12), st.sampled_from([0, 50, 100]),
+                          st.sampled_from([0, 0, 777])),
+                min_size=1, max_size=4,
             ),
         )
         def servicer_updates(self, p, changes):
-            for i, to, pct in changes:
-                asset = self._asset(p, i)
-                principal = int(registry.assetInfo(asset)[2]) * pct // 100
-                try:
-                    transact(registry.updateAssets, [(asset, to, principal, b"\x01" * 32)], sender=servicer)
-                    self.touched.add(asset)
-                except TxError:
-                    pass  # an illegal transition or amount: the invariants check nothing changed
+            for i, to, pct, cash in changes:
+                self._update(p, i, to, pct, cash, servicer)
+
+        @rule(p=st.integers(0, 1), i=st.integers(0, 39), to=st.sampled_from([5, 9, 10, 11, 12]),
+              pct=st.sampled_from([0, 50, 100]), cash=st.sampled_from([0, 1_234]))
+        def disposal_agent_steps(self, p, i, to, pct, cash):
+            before = STATUSES[int(registry.assetInfo(self._asset(p, i))[0])]
+            landed = self._update(p, i, to, pct, cash, disposal_agent)
+            assert not landed or before in assets.RECOVERING_STATUSES, (before, STATUSES[to])
+
+        def _update(self, p: int, i: int, to: int, pct: int, cash: int, sender) -> bool:
+            asset = self._asset(p, i)
+            principal = int(registry.assetInfo(asset)[2]) * pct // 100
+            try:
+                transact(registry.updateAssets, [(asset, to, principal, b"\x01" * 32, cash)], sender=sender)
+            except TxError:
+                return False  # an illegal transition, amount or sender: the invariants check nothing changed
+            self.touched.add(asset)
+            self.recovered[pools[p]] += cash
+            return True
 
         @rule(p=st.integers(0, 1), i=st.integers(0, 39))
         def owner_repurchases(self, p, i):
@@ -87,14 +107,16 @@ def test_registry_state_machine(registry, originator, servicer, stranger, invest
             transact(registry.transferPool, pool, buyers[b], sender=self.owner[pool])
             self.owner[pool] = buyers[b].address
 
-        @rule(p=st.integers(0, 1), i=st.integers(0, 39), call=st.integers(0, 2))
+        @rule(p=st.integers(0, 1), i=st.integers(0, 39), call=st.integers(0, 3))
         def stranger_is_refused(self, p, i, call):
             asset, pool = self._asset(p, i), pools[p]
             with pytest.raises(TxError):
                 if call == 0:
-                    transact(registry.updateAssets, [(asset, 5, 0, b"\x03" * 32)], sender=stranger)
+                    transact(registry.updateAssets, [(asset, 5, 0, b"\x03" * 32, 0)], sender=stranger)
                 elif call == 1:
                     transact(registry.repurchase, asset, b"\x03" * 32, sender=stranger)
+                elif call == 2:
+                    transact(registry.setPoolServicers, pool, stranger, stranger, sender=stranger)
                 else:
                     transact(registry.transferPool, pool, stranger, sender=stranger)
 
@@ -117,10 +139,14 @@ def test_registry_state_machine(registry, originator, servicer, stranger, invest
                 info = rc.pool_info(registry, pool)
                 assert int(info["count"]) == len(members)
                 assert int(info["principal"]) == sum(v[2] for v in members)
-                for code in range(1, 8):
+                for code in (c for c in range(1, len(STATUSES)) if STATUSES[c] != "Repurchased"):
                     count, principal = registry.statusTally(pool, code)
                     in_status = [v for v in members if v[1] == STATUSES[code]]
                     assert (int(count), int(principal)) == (len(in_status), sum(v[2] for v in in_status))
+                figures = rc.servicing_figures(registry, pool)
+                assert figures["flows"]["recoveries"] == self.recovered[pool]
+                assert figures["defaulted_claims"] == sum(v[2] for v in members if v[1] in assets.RECOVERING_STATUSES)
+                assert (figures["servicer"], figures["disposal_agent"]) == (servicer.address, disposal_agent.address)
 
         @invariant()
         def one_pool_only_repurchase_releases_and_owner_is_pool_owner(self):

@@ -122,8 +122,6 @@ def test_strangers_are_refused_everywhere(registry, originator, issuer, stranger
         registry.registerAndPool(open_pool, [packed(fresh_tape, 0)], {"from": stranger})
     with reverts_with("AccessControlUnauthorizedAccount(address,bytes32)", stranger.address, role):
         registry.seal(open_pool, b"\x01" * 32, b"\x00" * 32, {"from": stranger})
-    with reverts_with("AccessControlUnauthorizedAccount(address,bytes32)", stranger.address, registry.SERVICER_ROLE()):
-        registry.updateAssets([(1, 1, 0, b"\x00" * 32)], {"from": stranger})
     with reverts_with("AccessControlUnauthorizedAccount(address,bytes32)", stranger.address, b"\x00" * 32):
         registry.grantRole(role, stranger, {"from": stranger})
     pool_id, tape = sealed_pool
@@ -132,9 +130,13 @@ def test_strangers_are_refused_everywhere(registry, originator, issuer, stranger
     with reverts_with("NotPoolOperator(uint256,address)", pool_id, stranger.address):
         registry.approvePool(pool_id, stranger, {"from": stranger})
     asset = assets.asset_id(originator.address, tape.loan_id.iloc[0])
+    with reverts_with("NotPoolOperator(uint256,address)", pool_id, stranger.address):
+        registry.setPoolServicers(pool_id, stranger, stranger, {"from": stranger})
     registry.transferPool(pool_id, issuer, {"from": originator})
     with reverts_with("NotPoolOperator(uint256,address)", pool_id, stranger.address):
         registry.repurchase(asset, b"\x00" * 32, {"from": stranger})
+    with reverts_with("NotPoolServicer(uint256,address)", pool_id, stranger.address):
+        registry.updateAssets([(asset, ST["Delinquent30"], 1, b"\x00" * 32, 0)], {"from": stranger})
 
 
 def test_only_the_pool_originator_adds_and_seals(registry, admin, originator, issuer, fresh_tape, open_pool):
@@ -241,7 +243,7 @@ PATH = {"Performing": [], "Delinquent30": ["Delinquent30"], "Delinquent60": ["De
 def _walk(registry, servicer, asset, statuses):
     for s in statuses:
         principal = 0 if s in ("Prepaid", "Repaid") else registry.assetInfo(asset)["principal"]
-        registry.updateAssets([(asset, ST[s], principal, b"\x11" * 32)], {"from": servicer})
+        registry.updateAssets([(asset, ST[s], principal, b"\x11" * 32, 0)], {"from": servicer})
 
 
 @pytest.mark.parametrize("frm,to", LEGAL)
@@ -250,7 +252,7 @@ def test_legal_transitions(registry, originator, servicer, sold_pool, frm, to):
     asset = assets.asset_id(originator.address, tape.loan_id.iloc[3])
     _walk(registry, servicer, asset, PATH[frm])
     principal = 0 if to in ("Prepaid", "Repaid") else registry.assetInfo(asset)["principal"] - 1
-    tx = registry.updateAssets([(asset, ST[to], principal, b"\x22" * 32)], {"from": servicer})
+    tx = registry.updateAssets([(asset, ST[to], principal, b"\x22" * 32, 0)], {"from": servicer})
     ev = tx.events["AssetStatusChanged"]
     assert (ev["from"], ev["to"], ev["principal"], bytes(ev["evidence"])) == (ST[frm], ST[to], principal, b"\x22" * 32)
     assert registry.assetInfo(asset)["status"] == ST[to]
@@ -262,7 +264,7 @@ def test_illegal_transitions(registry, originator, servicer, sold_pool, frm, to)
     asset = assets.asset_id(originator.address, tape.loan_id.iloc[4])
     _walk(registry, servicer, asset, PATH[frm])
     with reverts_with("IllegalTransition(uint256,uint8,uint8)", asset, ST[frm], ST[to]):
-        registry.updateAssets([(asset, ST[to], 0, b"\x00" * 32)], {"from": servicer})
+        registry.updateAssets([(asset, ST[to], 0, b"\x00" * 32, 0)], {"from": servicer})
 
 
 def test_principal_rules_and_unknown_assets(registry, originator, servicer, sold_pool, fresh_tape, open_pool):
@@ -270,15 +272,15 @@ def test_principal_rules_and_unknown_assets(registry, originator, servicer, sold
     asset = assets.asset_id(originator.address, tape.loan_id.iloc[5])
     p = registry.assetInfo(asset)["principal"]
     with reverts_with("PrincipalIncrease(uint256,uint256,uint256)", asset, p, p + 1):
-        registry.updateAssets([(asset, ST["Performing"], p + 1, b"\x00" * 32)], {"from": servicer})
+        registry.updateAssets([(asset, ST["Performing"], p + 1, b"\x00" * 32, 0)], {"from": servicer})
     with reverts_with("PrincipalNotZero(uint256,uint8,uint256)", asset, ST["Prepaid"], 1):
-        registry.updateAssets([(asset, ST["Prepaid"], 1, b"\x00" * 32)], {"from": servicer})
+        registry.updateAssets([(asset, ST["Prepaid"], 1, b"\x00" * 32, 0)], {"from": servicer})
     with reverts_with("UnknownAsset(uint256)", 12345):
-        registry.updateAssets([(12345, ST["Performing"], 0, b"\x00" * 32)], {"from": servicer})
+        registry.updateAssets([(12345, ST["Performing"], 0, b"\x00" * 32, 0)], {"from": servicer})
     registry.registerAndPool(open_pool, [packed(fresh_tape, 0)], {"from": originator})
     unsealed = assets.asset_id(originator.address, fresh_tape.loan_id.iloc[0])
     with reverts_with("PoolNotSealed(uint256)", open_pool):
-        registry.updateAssets([(unsealed, ST["Delinquent30"], 1, b"\x00" * 32)], {"from": servicer})
+        registry.updateAssets([(unsealed, ST["Delinquent30"], 1, b"\x00" * 32, 0)], {"from": servicer})
 
 
 def test_servicing_keeps_aggregates_and_tallies(registry, originator, servicer, sold_pool):
@@ -289,8 +291,8 @@ def test_servicing_keeps_aggregates_and_tallies(registry, originator, servicer, 
     region = int(tape.region.iloc[0])
     performing = [int(x) for x in registry.statusTally(pool_id, ST["Performing"])]  # derived, not stored
     assert tape.days_delinquent.iloc[:2].max() < 30 and performing[0] == int((tape.days_delinquent < 30).sum())
-    registry.updateAssets([(ids[0], ST["Delinquent30"], p0 - 1000, b"\x01" * 32),
-                           (ids[1], ST["Prepaid"], 0, b"\x02" * 32)], {"from": servicer})
+    registry.updateAssets([(ids[0], ST["Delinquent30"], p0 - 1000, b"\x01" * 32, 0),
+                           (ids[1], ST["Prepaid"], 0, b"\x02" * 32, 0)], {"from": servicer})
     after = registry.poolInfo(pool_id)
     drop = 1000 + int(tape.principal.iloc[1])
     assert after["principal"] == before["principal"] - drop
@@ -326,7 +328,7 @@ def test_repurchase_releases_the_asset_to_the_originator(registry, originator, i
     with reverts_with("AssetNotPooled(uint256)", asset):
         registry.repurchase(asset, b"\x00" * 32, {"from": issuer})
     with reverts_with("AssetNotPooled(uint256)", asset):
-        registry.updateAssets([(asset, ST["Performing"], 0, b"\x00" * 32)], {"from": servicer})
+        registry.updateAssets([(asset, ST["Performing"], 0, b"\x00" * 32, 0)], {"from": servicer})
     registry.transferFrom(originator, stranger, asset, {"from": originator})  # a released certificate is a plain NFT
     assert registry.ownerOf(asset) == stranger and registry.balanceOf(stranger) == 1
 
@@ -363,10 +365,11 @@ def test_buckets_packed_by_first_appearance_across_batches_and_order_slots(
         assert {int(c): int(v) for c, v in zip(got_codes, got_sums, strict=True)} == dict(zip(codes, principals))
     info = registry.poolInfo(open_pool)
     registry.seal(open_pool, b"\x01" * 32, info["leafChain"], {"from": originator})
+    registry.setPoolServicers(open_pool, servicer, servicer, {"from": originator})
     registry.transferPool(open_pool, servicer, {"from": originator})  # sold: servicing opens
     last = n - 1
     asset = assets.asset_id(originator.address, fresh_tape.loan_id.iloc[last])
-    registry.updateAssets([(asset, ST["Performing"], principals[last] - 1_000, b"\x03" * 32)], {"from": servicer})
+    registry.updateAssets([(asset, ST["Performing"], principals[last] - 1_000, b"\x03" * 32, 0)], {"from": servicer})
     for kind, code in ((0, regions[last]), (1, industries[last])):
         got_codes, got_sums = registry.concentration(open_pool, kind)
         sums = {int(c): int(v) for c, v in zip(got_codes, got_sums, strict=True)}
@@ -407,11 +410,11 @@ def test_sealed_pool_is_frozen_until_its_sale(registry, originator, servicer, is
     with reverts_with("PoolAwaitingSale(uint256)", pool_id):
         registry.repurchase(asset, b"\x00" * 32, {"from": originator})
     with reverts_with("PoolAwaitingSale(uint256)", pool_id):
-        registry.updateAssets([(asset, ST["Defaulted"], 0, b"\x00" * 32)], {"from": servicer})
+        registry.updateAssets([(asset, ST["Defaulted"], 0, b"\x00" * 32, 0)], {"from": servicer})
     info = registry.poolInfo(pool_id)
     assert (info["count"], info["principal"]) == (cutoff["cutoffCount"], cutoff["cutoffPrincipal"])
     registry.transferPool(pool_id, issuer, {"from": originator})
-    registry.updateAssets([(asset, ST["Delinquent30"], registry.assetInfo(asset)["principal"], b"\x01" * 32)],
+    registry.updateAssets([(asset, ST["Delinquent30"], registry.assetInfo(asset)["principal"], b"\x01" * 32, 0)],
                           {"from": servicer})
     registry.repurchase(asset, b"\x02" * 32, {"from": issuer})
     assert registry.poolInfo(pool_id)["count"] == cutoff["cutoffCount"] - 1
@@ -431,3 +434,43 @@ def test_pooled_assets_cannot_be_approved_one_by_one(registry, originator, issue
     assert registry.getApproved(asset) == brownie.ZERO_ADDRESS
     registry.approve(stranger, asset, {"from": originator})
     assert registry.getApproved(asset) == stranger
+
+
+def test_servicers_are_per_pool_and_the_disposal_agent_only_works_recoveries(
+    registry, originator, servicer, disposal_agent, issuer, stranger, sold_pool
+):
+    """The pool's owner names its servicer and disposal agent (an event); the servicer moves any loan of that
+    pool only; the disposal agent only the recovery of a defaulted loan, recording the cash it recovers."""
+    pool_id, tape = sold_pool
+    ids = tp.asset_ids(tape, originator.address)
+    loan, late = ids[6], ids[7]
+    p = int(registry.assetInfo(loan)["principal"])
+    assert registry.assetInfo(loan)["status"] == ST["Performing"]
+    with reverts_with("NotPoolServicer(uint256,address)", pool_id, disposal_agent.address):
+        registry.updateAssets([(loan, ST["Delinquent30"], p, b"\x00" * 32, 0)], {"from": disposal_agent})
+    with reverts_with("RecoveryNotAllowed(uint256,uint8)", loan, ST["Performing"]):
+        registry.updateAssets([(loan, ST["Performing"], p, b"\x00" * 32, 5)], {"from": servicer})
+    tx = registry.updateAssets([(loan, ST["Defaulted"], p - 100, b"\x01" * 32, 0)], {"from": servicer})
+    assert tx.events["AssetStatusChanged"]["to"] == ST["Defaulted"]
+    figures = rc.servicing_figures(registry, pool_id)
+    assert figures["flows"]["defaulted"] == p and figures["defaulted_claims"] == p - 100
+    tx = registry.updateAssets([(loan, ST["InRecovery"], p - 400, b"\x02" * 32, 250)], {"from": disposal_agent})
+    ev = tx.events["RecoveryRecorded"]
+    assert (ev["assetId"], ev["poolId"], ev["amount"], bytes(ev["evidence"])) == (loan, pool_id, 250, b"\x02" * 32)
+    with reverts_with("PrincipalNotZero(uint256,uint8,uint256)", loan, ST["Disposed"], 1):
+        registry.updateAssets([(loan, ST["Disposed"], 1, b"\x00" * 32, 0)], {"from": disposal_agent})
+    with reverts_with("IllegalTransition(uint256,uint8,uint8)", loan, ST["InRecovery"], ST["Performing"]):
+        registry.updateAssets([(loan, ST["Performing"], 0, b"\x00" * 32, 0)], {"from": disposal_agent})
+    registry.updateAssets([(loan, ST["Repossessed"], p - 400, b"\x03" * 32, 0),
+                           (loan, ST["Disposed"], 0, b"\x04" * 32, p - 600)], {"from": disposal_agent})
+    figures = rc.servicing_figures(registry, pool_id)
+    assert figures["flows"]["recoveries"] == 250 + p - 600 and figures["defaulted_claims"] == 0
+    assert registry.assetInfo(loan)["status"] == ST["Disposed"]
+    # The owner (here the buyer) names others: the old servicer is refused from then on.
+    tx = registry.setPoolServicers(pool_id, stranger, stranger, {"from": issuer})
+    ev = tx.events["PoolServicersSet"]
+    assert (ev["poolId"], ev["servicer"], ev["disposalAgent"]) == (pool_id, stranger.address, stranger.address)
+    q = int(registry.assetInfo(late)["principal"])
+    with reverts_with("NotPoolServicer(uint256,address)", pool_id, servicer.address):
+        registry.updateAssets([(late, ST["Delinquent30"], q, b"\x00" * 32, 0)], {"from": servicer})
+    registry.updateAssets([(late, ST["Delinquent30"], q, b"\x05" * 32, 0)], {"from": stranger})
