@@ -33,6 +33,11 @@ SHIPPED: tuple[str, ...] = (
     "AssetRegistry", "BlocklistStablecoin", "IERC20", "IERC20Metadata", "IdentityRegistry", "SPV",
     "ServicingCourt", "TestStablecoin", "TrancheToken",
 )
+#: The libraries linked into each shipped contract: their code runs by delegatecall, so their logs and reverts
+#: are the host's; the shipped ABI of a host carries their events and errors too.
+LIBRARY_HOSTS: dict[str, str] = {
+    "SPVOffering": "SPV", "SPVSettlement": "SPV", "SPVServicing": "SPV", "TrancheOps": "TrancheToken",
+}
 #: The two errors Solidity itself raises, next to the custom ones of the ABIs.
 BUILTIN_ERRORS: tuple[dict[str, Any], ...] = (
     {"type": "error", "name": "Error", "inputs": [{"name": "message", "type": "string"}]},
@@ -64,6 +69,20 @@ def build_abi(contract_name: str, build_dir: Path = BUILD_DIR) -> Abi:
     raise AbiError(f"no {contract_name} under {build_dir} (run `brownie compile`)")
 
 
+def host_abi(contract_name: str, build_dir: Path = BUILD_DIR) -> Abi:
+    """The ABI a deployed ``contract_name`` answers with: its compiled ABI plus the events and errors of the
+    libraries linked into it (:data:`LIBRARY_HOSTS`) that it does not declare itself."""
+    abi = build_abi(contract_name, build_dir)
+    seen = {(i["type"], signature(i)) for i in abi if i["type"] in ("event", "error")}
+    for library in sorted(lib for lib, host in LIBRARY_HOSTS.items() if host == contract_name):
+        for item in build_abi(library, build_dir):
+            key = (item["type"], signature(item)) if item["type"] in ("event", "error") else None
+            if key is not None and key not in seen:
+                seen.add(key)
+                abi.append(item)
+    return abi
+
+
 def abi_text(abi: Abi) -> str:
     """How an ABI is written in the package: stable key order, one entry per line block, final newline."""
     return json.dumps(abi, indent=1, sort_keys=True) + "\n"
@@ -79,7 +98,7 @@ def export_abis(build_dir: Path = BUILD_DIR, out_dir: Path = ABI_DIR, names: Ite
     written = []
     for name in wanted:
         path = out_dir / f"{name}.json"
-        path.write_text(abi_text(build_abi(name, build_dir)))
+        path.write_text(abi_text(host_abi(name, build_dir)))
         written.append(path)
     for stale in out_dir.glob("*.json"):
         if stale.stem not in wanted:

@@ -27,6 +27,7 @@ ALERT_EVENTS = frozenset(
         "DealEnded",  # SPV: the deal ended (with any final write-down)
         "FeeSettlementFailed",  # SPV: a replaced fee recipient could not be paid what it earned
         "ClassPaymentHeld",  # SPV: a class's token refused its payment (held by the SPV for it)
+        "ChallengeProven",  # SPV: anyone proved the pending period report false against its loan-level tape
         "PrincipalWrittenDown",  # TrancheToken: losses allocated to a class
         "PrincipalReinstated",  # TrancheToken: written-down principal restored
         "InterestShortfallSet",  # TrancheToken: unpaid interest carried
@@ -40,7 +41,7 @@ PRIVILEGED_EVENTS = frozenset(
         "RoleGranted", "RoleRevoked", "RoleAdminChanged",
         # SPV
         "DealClosed", "ReportSubmitted", "CleanUpCallExercised", "FeeRecipientChanged", "OfferingCancelled",
-        "ReportCancelled",
+        "ReportCancelled", "LoanBoughtBack",
         # TrancheToken (ERC-1400 family): issuance, controller (forced) operations, documents, pauses, settings
         "Issued", "IssuedByPartition", "IssuanceClosed", "ControllerTransfer", "ControllerRedemption",
         "ControlRenounced", "DocumentUpdated", "DocumentRemoved", "TransfersPaused", "TransfersUnpaused",
@@ -48,7 +49,7 @@ PRIVILEGED_EVENTS = frozenset(
         "DustSwept", "LockupEndSet", "MinimumHoldingSet", "MaxHoldersSet", "ResidualRecipientSet",
         # AssetRegistry: pools, onboarding, true sale, servicing and repurchases
         "PoolCreated", "AssetsRegistered", "PoolSealed", "PoolApproved", "PoolTransferred", "AssetRepurchased",
-        "AssetStatusChanged",
+        "AssetStatusChanged", "PoolServicersSet", "RecoveryRecorded",
         # IdentityRegistry: KYC
         "InvestorRegistered", "InvestorRemoved", "InvestorFrozen", "JurisdictionAllowed", "InvestorIdSet",
         # common on third-party currencies (and the test stablecoin)

@@ -4,7 +4,6 @@ pragma solidity 0.8.28;
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
-import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {SSTORE2} from "solady/utils/SSTORE2.sol";
 
@@ -31,7 +30,6 @@ import {ChallengeKind, ServicingCommitment} from "../../interfaces/IServicing.so
 /// The waterfall's terms are stored once as code (SSTORE2) and read in one EXTCODECOPY per close; the close
 /// loops over classes, fees and triggers only, so its cost does not depend on holders or assets.
 contract SPV is ISPV, IWaterfall, IPoolOwner, AccessControl, ReentrancyGuard {
-    using SafeERC20 for IERC20;
     using SafeCast for uint256;
     using SPVBooks for DealStorage;
 

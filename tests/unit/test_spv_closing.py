@@ -37,7 +37,7 @@ def test_the_model_refuses_inconsistent_terms(closed):
 def test_strangers_cannot_call_privileged_functions(closed, stranger):
     d = closed
     report = (0,) * 9
-    access_denied(d.spv.submitReport, report, b"\0" * 32, "", sender=stranger, role="SERVICER_ROLE")
+    access_denied(d.spv.submitReport, report, spvlib.EMPTY_COMMITMENT, "", sender=stranger, role="SERVICER_ROLE")
     access_denied(d.spv.exerciseCleanUpCall, report, sender=stranger, role="ORIGINATOR_ROLE")
     access_denied(d.spv.setFeeRecipient, 0, stranger, sender=stranger, role="TRUSTEE_ROLE")
     access_denied(d.spv.closeDeal, sender=stranger, role="ARRANGER_ROLE")
