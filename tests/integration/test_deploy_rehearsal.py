@@ -14,8 +14,8 @@ from chainabs.chain.contracts import role_id
 SPEC = "deals/consumer_loan.yaml"
 #: The consumer-loan criteria cap one obligor at 0.5% of the pool: a synthetic book needs ~700+ loans.
 TAPE = "synthetic:800"
-DEPLOYED = ("registry", "TrancheOps", "SPVOffering", "SPVSettlement", "identity", "class0", "class1", "class2",
-            "spv")  # created by the deployer
+DEPLOYED = ("registry", "TrancheOps", "SPVOffering", "SPVSettlement", "SPVServicing", "court", "identity", "class0",
+            "class1", "class2", "spv")  # created by the deployer
 
 
 def _deploy_cmd(*options: str) -> tuple[str, ...]:

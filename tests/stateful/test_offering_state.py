@@ -28,6 +28,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from brownie import web3
 
 from chainabs.chain import spv as spvlib
+from chainabs.chain.sender import transact
 from chainabs.model.deal import Phase
 from chainabs.dev.sandbox import onboarded_pool, sandbox_deal
 from chainabs.model.assets import asset_id
@@ -100,13 +101,13 @@ def test_offering_state_machine(offering_deal, investors, stranger, chain, admin
             amount = available if full else max(1, available * share // 1_000)
             _, err = model_or_error(lambda: m.subscribe(c, amount, now=chain.time() + 1))
             fund(self.d, investor, amount)
-            currency.approve(spv, amount, {"from": investor})
+            transact(currency.approve, spv, amount, sender=investor)
             fn = spv.subscribeRetained if equity else spv.subscribe
             if err is not None:
                 expect_model_error(err, fn, c, amount, sender=investor)
                 done[f"refused: {err.name}"] += 1
                 return
-            fn(c, amount, {"from": investor})
+            transact(fn, c, amount, sender=investor)
             self.units[c][who] += amount
             done["subscriptions"] += 1
 
@@ -117,7 +118,7 @@ def test_offering_state_machine(offering_deal, investors, stranger, chain, admin
             amount = self.units[c][a] * pct // 100
             if a == b or amount == 0 or self.model.phase not in (Phase.OFFERING, Phase.CANCELLED):
                 return
-            toks[c].transfer(holders[b], amount, {"from": holders[a]})
+            transact(toks[c].transfer, holders[b], amount, sender=holders[a])
             self.units[c][a] -= amount
             self.units[c][b] += amount
             done["units passed"] += 1
@@ -132,7 +133,7 @@ def test_offering_state_machine(offering_deal, investors, stranger, chain, admin
                 assert_error(registry.repurchase, loan_ids[k], b"\0" * 32, sender=originator,
                              error="PoolAwaitingSale(uint256)", values=(d0.pool_id,))
             else:
-                assert_error(registry.updateAssets, [(loan_ids[k], 5, 0, b"\0" * 32)], sender=servicer,
+                assert_error(registry.updateAssets, [(loan_ids[k], 5, 0, b"\0" * 32, 0)], sender=servicer,
                              error="PoolAwaitingSale(uint256)", values=(d0.pool_id,))
             done["pre-sale changes to the pool refused"] += 1
 
