@@ -339,7 +339,7 @@ interface ISPV {
     /// from the asset registry, not from the report: the live (performing and delinquent) principal at par,
     /// which must equal the report's pool ending balance and be at or below the clean-up level, plus the
     /// defaulted loans at their registry carrying value (as recoveries). The pool goes to the originator at the
-    /// period's close. `report` must be the pending one.
+    /// period's close. `report` must be the pending one, not proven false (`ReportDisputed`).
     function exerciseCleanUpCall(PeriodReport calldata report) external;
     /// @notice Price paid by a clean-up call into the pending period (0 if none).
     function pendingCleanUpPrice() external view returns (uint256);

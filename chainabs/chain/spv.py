@@ -35,7 +35,7 @@ EMPTY_COMMITMENT: tuple[bytes, tuple[int, ...]] = (b"\0" * 32, (0,) * 7)
 
 def subscribe(spv: Any, investor: Any, class_index: int, amount: int, *, retained: bool = False) -> Receipt:
     """Approve the currency and subscribe ``amount`` of class ``class_index`` (payment and delivery)."""
-    currency = _currency(spv)
+    currency = currency_of(spv)
     transact(currency.approve, spv, int(amount), sender=investor)
     if retained:
         return transact(spv.subscribeRetained, class_index, int(amount), sender=investor)
@@ -46,7 +46,7 @@ def close_deal(spv: Any, arranger: Any) -> Receipt:
     """Approve the reserve funding and close the deal (true sale of the pool)."""
     reserve = int(spv.terms()[6])
     if reserve:
-        transact(_currency(spv).approve, spv, reserve, sender=arranger)
+        transact(currency_of(spv).approve, spv, reserve, sender=arranger)
     return transact(spv.closeDeal, sender=arranger)
 
 
@@ -56,7 +56,7 @@ def submit_report(spv: Any, servicer: Any, report: PeriodReport,
     (``chainabs.model.servicing.CommittedTape.commitment``; :func:`chainabs.chain.servicing.service_period`
     does the whole period)."""
     if report.cash_in:
-        transact(_currency(spv).approve, spv, report.cash_in, sender=servicer)
+        transact(currency_of(spv).approve, spv, report.cash_in, sender=servicer)
     return transact(spv.submitReport, report.as_abi(), commitment, tape_uri, sender=servicer)
 
 
@@ -81,7 +81,7 @@ def exercise_clean_up_call(spv: Any, originator: Any, report: PeriodReport) -> R
     """The originator buys what is left of the pool into the pending period (:func:`clean_up_price`); the
     pool's certificates go back to it at the period's close."""
     live, defaulted = clean_up_price(spv, report)
-    transact(_currency(spv).approve, spv, live + defaulted, sender=originator)
+    transact(currency_of(spv).approve, spv, live + defaulted, sender=originator)
     return transact(spv.exerciseCleanUpCall, report.as_abi(), sender=originator)
 
 
@@ -197,10 +197,11 @@ def reconcile(spv: Any, model: DealModel) -> pd.DataFrame:
         add(f"class{i}.interest_distributed", int(row["interest_distributed"]), t.interest_distributed)
         add(f"class{i}.principal_distributed", int(row["principal_distributed"]), t.principal_distributed)
         add(f"class{i}.held", tuple(int(v) for v in spv.heldForClass(i)), tuple(model.held[i]))
-    currency = _currency(spv)
+    currency = currency_of(spv)
     add("currency.balance_of_spv", int(currency.balanceOf(spv)), model.ledger.held)
     return pd.DataFrame(rows)
 
 
-def _currency(spv: Any) -> Any:
+def currency_of(spv: Any) -> Any:
+    """The deal currency (any ERC-20; the test stablecoin's ABI is a superset)."""
     return contract_at("TestStablecoin", spv.terms()[0])

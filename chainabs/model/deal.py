@@ -173,6 +173,8 @@ class DealModel:
     #: (principal, interest) of loans bought back since the last report, and of those joined to the pending one
     buy_backs: tuple[int, int] = (0, 0)
     pending_buy_backs: tuple[int, int] = (0, 0)
+    #: the pending report was proven false (``ServicingCourt``): it neither closes nor prices a clean-up call
+    disputed: bool = False
 
     def __post_init__(self) -> None:
         n = len(self.params.classes)
@@ -269,6 +271,13 @@ class DealModel:
         self.ledger.pending_collections += report.cash_in + held
         return report.cash_in
 
+    def dispute(self) -> None:
+        """``ServicingCourt`` proved the pending report false (``ChallengeProven``): the trustee must cancel it."""
+        self._require(Phase.ACTIVE)
+        if self.pending is None:
+            raise DealModelError("NoReportPending", self.state.periods_closed + 1)
+        self.disputed = True
+
     def buy_back(self, principal: int, interest: int) -> int:
         """``SPV.buyBack``: the originator buys one loan out of the pool for ``principal`` (its last reported
         balance) plus ``interest`` (accrued since the last payment date, computed on chain); the cash joins the
@@ -301,6 +310,8 @@ class DealModel:
         self._require(Phase.ACTIVE)
         if self.pending is None:
             raise DealModelError("NoReportPending", self.state.periods_closed + 1)
+        if self.disputed:
+            raise DealModelError("ReportDisputed", self.state.periods_closed + 1)
         if live is None:
             live = self.pending.pool_ending_balance
         if live != self.pending.pool_ending_balance:
@@ -327,6 +338,7 @@ class DealModel:
         self.buy_backs = (self.buy_backs[0] + moved[0], self.buy_backs[1] + moved[1])
         self.pending_buy_backs = (0, 0)
         self.ledger.buy_back_proceeds += sum(moved)
+        self.disputed = False
         self.pending = None
         self.pending_clean_up = 0
         self.pending_clean_up_recoveries = 0
@@ -347,6 +359,8 @@ class DealModel:
         self._require(Phase.ACTIVE)
         if self.pending is None:
             raise DealModelError("NoReportPending", self.state.periods_closed + 1)
+        if self.disputed:
+            raise DealModelError("ReportDisputed", self.state.periods_closed + 1)
         report = self.pending
         price = self.pending_clean_up
         effective = self._with_buy_backs(report, self.pending_buy_backs)

@@ -633,3 +633,57 @@ class ServicingBook:
         self.default_period = self.default_period[keep.to_numpy()]
         self.last = self.last[keep].reset_index(drop=True)
         self.registry = without_loans(self.registry, [loan_id])
+
+
+# --------------------------------------------------------------------------------------- proving faults
+
+#: ``ChallengeKind`` names (``interfaces/IServicing.sol``), in code order.
+CHALLENGE_KINDS: tuple[str, ...] = (
+    "SumMismatch", "NotInPool", "StatusMismatch", "PrincipalMismatch", "BrokenIdentity", "Discontinuity",
+    "OutOfOrder", "Gap",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Fault:
+    """A fault of a committed tape that ``ServicingCourt`` can prove: its ``ChallengeKind`` name, the loan, and
+    what is wrong in words."""
+
+    kind: str
+    loan_id: str
+    detail: str
+
+
+def leaf_faults(committed: CommittedTape, state: pd.DataFrame) -> list[Fault]:
+    """The leaves that contradict the registry (``ServicingCourt.challengeLeaf``): ``state`` has per loan its
+    registry ``status`` (``"NotInPool"`` for an asset of another pool or none) and ``principal``. A performing
+    loan's leaf may show less than the registry (balances of performing loans lag), never more; any other
+    status shows exactly the registry's principal (the claim of a defaulted loan)."""
+    reg = state.set_index(state["loan_id"].astype(str))
+    out: list[Fault] = []
+    for lid in committed.loan_ids:
+        leaf = committed.leaf(lid)
+        status = STATUSES[leaf.status]
+        if lid not in reg.index or str(reg.at[lid, "status"]) in ("NotInPool", "None", "Repurchased"):
+            out.append(Fault("NotInPool", lid, "the asset is not in the deal's pool"))
+            continue
+        have, principal = str(reg.at[lid, "status"]), int(reg.at[lid, "principal"])
+        if have != status:
+            out.append(Fault("StatusMismatch", lid, f"the tape says {status}, the registry {have}"))
+        elif leaf.ending > principal if status == "Performing" else leaf.ending != principal:
+            out.append(Fault("PrincipalMismatch", lid, f"the tape's ending principal {leaf.ending} against the "
+                                                       f"registry's {principal}"))
+    return out
+
+
+def continuity_faults(committed: CommittedTape, previous: pd.DataFrame) -> list[Fault]:
+    """Loans whose beginning principal is not their ending principal in ``previous`` (last period's tape, or
+    :func:`opening_tape` of the cut-off tape for period 1): ``challengeContinuity`` / ``challengeCutoff``."""
+    before = dict(zip(previous["loan_id"].astype(str), previous["ending_principal"].astype("int64"), strict=True))
+    out: list[Fault] = []
+    for lid in committed.loan_ids:
+        leaf = committed.leaf(lid)
+        if lid in before and leaf.beginning != int(before[lid]):
+            out.append(Fault("Discontinuity", lid, f"begins at {leaf.beginning}, ended the last period at "
+                                                   f"{int(before[lid])}"))
+    return out

@@ -359,7 +359,9 @@ contract SPV is ISPV, IWaterfall, IPoolOwner, AccessControl, ReentrancyGuard {
     /// @inheritdoc ISPV
     function exerciseCleanUpCall(PeriodReport calldata report) external nonReentrant onlyRole(ORIGINATOR_ROLE) {
         _s.requirePhase(Phase.Active);
-        _checkPending(report);
+        uint256 period = _checkPending(report);
+        // A report proven false prices nothing.
+        if (_s.core.disputed) revert ReportDisputed(period);
         SPVSettlement.exerciseCleanUpCall(_s, _refs(), report.poolEndingBalance);
     }
 

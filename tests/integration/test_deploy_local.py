@@ -48,7 +48,7 @@ def test_local_deploy_creates_the_whole_deal(deployed, admin):
     result, root, out = deployed
     currency, registry, identity, spv, tokens = _contracts(result)
     assert set(result.addresses) == {"currency", "registry", "identity", "class0", "class1", "class2", "spv",
-                                     "TrancheOps", "SPVOffering", "SPVSettlement"}
+                                     "TrancheOps", "SPVOffering", "SPVSettlement", "SPVServicing", "court"}
     assert result.manifest_path == root / "31337" / "consumer_loan.json"
     assert (currency.symbol(), currency.decimals()) == ("CNHT", 6)
     # pool: created by the originator (the deployer), the tape onboarded and sealed, approved to the SPV

@@ -1,0 +1,254 @@
+"""Look-through servicing on chain: a period report's figures are the registry's and its tape's, and anyone
+holding the tape proves a false leaf or sum at the deal's court; a proven report neither closes nor prices a
+clean-up call until the trustee cancels it. The originator buys a loan back through the court at its last
+proven balance. Each report figure the SPV checks is refused by name when it disagrees."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from chainabs.chain import court as courtlib
+from chainabs.chain import spv as spvlib
+from chainabs.chain.sender import transact
+from chainabs.dev.sandbox import books, roll_rate_reports, serve_tape
+from chainabs.model import servicing as sv
+from chainabs.model.assets import STATUS_CODE, asset_id
+from chainabs.model.deal import DealModelError
+from chainabs.model.servicing_tree import SumTree, TapeSums, with_sums
+from plugins.spvtests import assert_reconciled, close, fund, sleep_to_payment_date, submit
+from plugins.token import assert_error
+
+KIND = {name: i for i, name in enumerate(sv.CHALLENGE_KINDS)}
+FIGURE = {name: i for i, name in enumerate(spvlib.REPORT_FIGURES)}
+
+
+def _lie(d, tape, report=None):
+    """A dishonest servicer: commits ``tape`` and submits ``report`` (default: the tape's own) without telling
+    the registry anything. The SPV accepts it when its figures agree with the chain."""
+    committed = sv.commit_tape(tape, d.roles["originator"].address, int(tape["period"].iloc[0]))
+    report = report or committed.report
+    fund(d, d.roles["servicer"], report.cash_in)
+    spvlib.submit_report(d.spv, d.roles["servicer"], report, committed.commitment, "ipfs://a-false-tape")
+    d.model.submit(report)
+    return committed, report
+
+
+def _performing(tape, n):
+    return list(tape.index[tape["status"] == "Performing"][:n])
+
+
+def test_a_balance_moved_between_loans_is_proven_and_the_report_stops(deal, stranger, trustee):
+    d = deal
+    court = courtlib.court_of(d.spv)
+    tape = sv.quiet_period(books(d).last, 1)
+    a, b, c = _performing(tape, 3)
+    tape.loc[a, ["beginning_principal", "ending_principal"]] += 1_000  # the pool total is unchanged
+    tape.loc[b, ["beginning_principal", "ending_principal"]] -= 1_000
+    committed, report = _lie(d, tape)
+    la, lb, lc = (str(tape.at[i, "loan_id"]) for i in (a, b, c))
+    faults = courtlib.audit(d.spv, committed, cutoff=d.tape)
+    assert {(f.kind, f.loan_id) for f in faults} == {("PrincipalMismatch", la), ("Discontinuity", la),
+                                                     ("Discontinuity", lb)}
+    # An honest leaf proves nothing; a leaf or path that is not the committed one proves nothing either.
+    leaf_c, path_c = committed.leaf(lc).as_abi(), committed.tree.path_abi(committed.index[lc])
+    assert_error(court.challengeLeaf, d.spv, committed.commitment, leaf_c, path_c, sender=stranger,
+                 error="NothingWrong(uint8)", values=(KIND["StatusMismatch"],))
+    forged = replace(committed.leaf(la), ending=committed.leaf(la).ending - 1_000)
+    assert_error(court.challengeLeaf, d.spv, committed.commitment, forged.as_abi(),
+                 committed.tree.path_abi(committed.index[la]), sender=stranger, error="ProofDoesNotMatch(uint256)",
+                 values=(1,))
+    assert_error(court.challengeLeaf, d.spv, committed.commitment, committed.leaf(la).as_abi(), path_c,
+                 sender=stranger, error="ProofDoesNotMatch(uint256)", values=(1,))
+    assert_error(d.spv.markDisputed, 1, 0, 0, stranger, sender=stranger, error="NotCourt(address)",
+                 values=(stranger.address,))
+    # Anyone proves the false leaf: the report is disputed.
+    fault = next(f for f in faults if f.kind == "PrincipalMismatch")
+    tx = courtlib.prove(d.spv, committed, fault, stranger)
+    ev = tx.event("ChallengeProven")
+    assert (ev["period"], ev["kind"], ev["assetId"], ev["challenger"]) == (
+        1, KIND["PrincipalMismatch"], committed.leaf(la).asset_id, stranger.address)
+    d.model.dispute()
+    tx = courtlib.prove(d.spv, committed, next(f for f in faults if f.loan_id == lb), stranger, cutoff=d.tape)
+    assert tx.event("ChallengeProven")["kind"] == KIND["Discontinuity"]
+    sleep_to_payment_date(d, 1)
+    assert_error(d.spv.closePeriod, report.as_abi(), sender=stranger, error="ReportDisputed(uint256)", values=(1,))
+    with pytest.raises(DealModelError, match="ReportDisputed"):
+        d.model.close_period()
+    # The trustee cancels it; the servicer reports the true tape, which closes.
+    spvlib.cancel_report(d.spv, trustee)
+    d.model.cancel_report()
+    served = serve_tape(d, sv.quiet_period(books(d).last, 1))
+    assert courtlib.audit(d.spv, served.committed, cutoff=d.tape) == []
+    d.model.submit(served.report)
+    close(d, stranger)
+    assert_reconciled(d.spv, d.model, "after the disputed report was replaced")
+
+
+def test_a_hidden_delinquency_and_a_broken_balance_chain_are_proven(deal, stranger):
+    d = deal
+    submit(d, roll_rate_reports(d, months=1)[0])
+    close(d, stranger)
+    previous = sv.commit_tape(books(d).last, d.roles["originator"].address, 1)
+    tape = sv.quiet_period(books(d).last, 2)
+    x, y, z = _performing(tape, 3)
+    lx, ly, lz = (str(tape.at[i, "loan_id"]) for i in (x, y, z))
+    # The registry learns that loan x is 30 days late, but the servicer's tape shows it current.
+    aid = asset_id(d.roles["originator"].address, lx)
+    transact(d.registry.updateAssets, [(aid, STATUS_CODE["Delinquent30"], int(tape.at[x, "ending_principal"]),
+                                        b"\x01" * 32, 0)], sender=d.roles["servicer"])
+    tape.loc[y, ["beginning_principal", "ending_principal"]] += 700
+    tape.loc[z, ["beginning_principal", "ending_principal"]] -= 700
+    report = sv.period_report(tape)
+    committed, submitted = _lie(d, tape, replace(report, delinquent_30=report.delinquent_30 + int(tape.at[x, "ending_principal"])))
+    faults = courtlib.audit(d.spv, committed, previous=previous)
+    found = {(f.kind, f.loan_id) for f in faults}
+    expected = {("StatusMismatch", lx), ("Discontinuity", ly), ("Discontinuity", lz)}
+    # y's balance may also exceed the registry's (performing balances lag there by what y repaid in period 1)
+    assert expected <= found and found - expected <= {("PrincipalMismatch", ly)}
+    court = courtlib.court_of(d.spv)
+    honest = previous.leaf(lx)
+    assert_error(court.challengeContinuity, d.spv, committed.commitment, committed.leaf(lx).as_abi(),
+                 committed.tree.path_abi(committed.index[lx]), previous.commitment, honest.as_abi(),
+                 previous.tree.path_abi(previous.index[lx]), sender=stranger, error="NothingWrong(uint8)",
+                 values=(KIND["Discontinuity"],))
+    kinds = [courtlib.prove(d.spv, committed, f, stranger, previous=previous).event("ChallengeProven")["kind"]
+             for f in faults]
+    assert sorted(kinds) == sorted(KIND[f.kind] for f in faults)
+    assert_error(d.spv.exerciseCleanUpCall, submitted.as_abi(), sender=d.roles["originator"],
+                 error="ReportDisputed(uint256)", values=(2,))
+
+
+def test_a_tree_whose_nodes_claim_false_sums_or_order_is_proven(deal, stranger):
+    d = deal
+    honest = sv.commit_tape(sv.quiet_period(books(d).last, 1), d.roles["originator"].address, 1)
+    leaves = honest.tree.leaves
+    # Two sibling nodes shift 5 units of pool balance between them: the root's sums are the true totals.
+    moved = SumTree(1, leaves, {(0, 0): with_sums(honest.tree.levels[1][0][1], ending=honest.tree.levels[1][0][1].ending + 5),
+                                (0, 1): with_sums(honest.tree.levels[1][1][1], ending=honest.tree.levels[1][1][1].ending - 5)})
+    assert moved.sums == honest.tree.sums and moved.root != honest.tree.root
+    fund(d, d.roles["servicer"], honest.report.cash_in)
+    spvlib.submit_report(d.spv, d.roles["servicer"], honest.report, moved.commitment, "")
+    court = courtlib.court_of(d.spv)
+    far = len(leaves) - 1  # its path does not pass the altered nodes
+    assert_error(court.challengeSums, d.spv, moved.commitment, leaves[far].as_abi(), moved.path_abi(far),
+                 sender=stranger, error="NothingWrong(uint8)", values=(KIND["SumMismatch"],))
+    tx = transact(court.challengeSums, d.spv, moved.commitment, leaves[0].as_abi(), moved.path_abi(0), sender=stranger)
+    assert tx.event("ChallengeProven")["kind"] == KIND["SumMismatch"]
+    spvlib.cancel_report(d.spv, d.roles["trustee"])
+    fund(d, d.roles["servicer"], honest.report.cash_in)
+    # Leaves out of asset-id order (they could hide a loan counted twice).
+    swapped = [replace(leaves[1], index=0), replace(leaves[0], index=1), *leaves[2:]]
+    bad = SumTree(1, swapped)
+    spvlib.submit_report(d.spv, d.roles["servicer"], honest.report, bad.commitment, "")
+    tx = transact(court.challengeOrder, d.spv, bad.commitment, swapped[0].as_abi(), bad.path_abi(0),
+                  swapped[1].as_abi(), bad.path_abi(1), sender=stranger)
+    assert tx.event("ChallengeProven")["kind"] == KIND["OutOfOrder"]
+    assert_error(court.challengeOrder, d.spv, bad.commitment, swapped[1].as_abi(), bad.path_abi(1),
+                 swapped[2].as_abi(), bad.path_abi(2), sender=stranger, error="NothingWrong(uint8)",
+                 values=(KIND["OutOfOrder"],))
+
+
+def test_the_originator_buys_a_loan_back_at_its_last_proven_balance(deal, stranger):
+    d = deal
+    originator = d.roles["originator"]
+    court = courtlib.court_of(d.spv)
+    tape = books(d).last
+    first, second = (str(tape.at[i, "loan_id"]) for i in _performing(tape, 2))
+    aid = asset_id(originator.address, first)
+    principal = int(d.registry.assetInfo(aid)["principal"])
+    none = (0, aid, 0, 0, 0, 0, 0, 0, 0, 0)
+    assert_error(court.buyBack, d.spv, none, [], spvlib.EMPTY_COMMITMENT, sender=stranger,
+                 error="AccessControlUnauthorizedAccount(address,bytes32)")
+    assert_error(d.spv.buyBack, stranger, aid, 1, sender=stranger, error="NotCourt(address)",
+                 values=(stranger.address,))
+    tx = courtlib.buy_back(d.spv, originator, first)
+    ev = tx.event("LoanBoughtBack")
+    assert (ev["assetId"], ev["buyer"], ev["principal"]) == (aid, originator.address, principal)
+    d.model.buy_back(principal, int(ev["interest"]))
+    assert int(d.registry.assetInfo(aid)["poolId"]) == 0
+    assert_error(court.buyBack, d.spv, none, [], spvlib.EMPTY_COMMITMENT, sender=originator,
+                 error="BuyBackNotAllowed(uint256)", values=(aid,))
+    books(d).remove(first)
+    submit(d, roll_rate_reports(d, months=1)[0])
+    assert_error(court.buyBack, d.spv, (0, asset_id(originator.address, second), *[0] * 8), [],
+                 spvlib.EMPTY_COMMITMENT, sender=originator, error="BuyBackNotAllowed(uint256)")
+    close(d, stranger)
+    assert_reconciled(d.spv, d.model, "after a buy-back joined the period")
+    # After a close: at the loan's ending balance in the last closed period's committed tape.
+    last = sv.commit_tape(books(d).last, originator.address, 1)
+    if last.leaf(second).status != STATUS_CODE["Performing"]:
+        second = next(lid for lid in last.loan_ids if last.leaf(lid).status == STATUS_CODE["Performing"])
+    tx = courtlib.buy_back(d.spv, originator, second, last)
+    ev = tx.event("LoanBoughtBack")
+    assert ev["principal"] == last.leaf(second).ending
+    d.model.buy_back(int(ev["principal"]), int(ev["interest"]))
+    books(d).remove(second)
+    submit(d, roll_rate_reports(d, months=1)[0])
+    close(d, stranger)
+    assert_reconciled(d.spv, d.model, "after a buy-back at a proven balance")
+
+
+#: Report figure -> (PeriodReport field, TapeSums field) checked against the tape's committed totals.
+TAPE_TOTALS = {"PoolBalance": ("pool_ending_balance", "ending"), "ScheduledPrincipal": ("scheduled_principal", "scheduled"),
+               "Prepayments": ("prepayments", "prepaid"), "Defaults": ("defaults", "defaulted"),
+               "InterestCollections": ("interest_collections", "interest"), "Recoveries": ("recoveries", "recoveries")}
+
+
+@pytest.mark.parametrize("figure", spvlib.REPORT_FIGURES)
+def test_each_report_figure_that_disagrees_with_the_chain_is_named(deal, figure):
+    d = deal
+    servicer = d.roles["servicer"]
+    originator = d.roles["originator"].address
+    tape = sv.quiet_period(books(d).last, 1)
+    i, j = _performing(tape, 2)
+    late = int(tape.at[i, "ending_principal"])
+    # One prepayment in full and one loan paid off this period, sent to the registry honestly.
+    k = _performing(tape, 4)[2:]
+    tape.loc[k[0], ["status", "prepaid_principal", "ending_principal"]] = ["Prepaid", tape.at[k[0], "beginning_principal"], 0]
+    tape.loc[k[1], ["status", "scheduled_principal", "ending_principal"]] = ["Repaid", tape.at[k[1], "beginning_principal"], 0]
+    committed = sv.commit_tape(tape, originator, 1)
+    updates = sv.registry_updates(books(d).registry, committed)
+    transact(d.registry.updateAssets, [u.as_abi() for u in updates], sender=servicer)
+    report = committed.report
+    root, sums = committed.commitment
+    s = TapeSums(*sums)
+    if figure == "LoanCount":  # the tape's leaves against the registry's pool count
+        lie = with_sums(s, count=s.count + 1)
+        args, values = (report, (root, lie.as_abi())), (s.count + 1, s.count)
+    elif figure in TAPE_TOTALS:  # the report against its tape's committed totals
+        name, total = TAPE_TOTALS[figure]
+        lie = with_sums(s, **{total: getattr(s, total) + 1})
+        args, values = (report, (root, lie.as_abi())), (getattr(report, name), getattr(s, total) + 1)
+    elif figure in ("Delinquent30", "Delinquent60", "Delinquent90Plus"):
+        name = {"Delinquent30": "delinquent_30", "Delinquent60": "delinquent_60",
+                "Delinquent90Plus": "delinquent_90_plus"}[figure]
+        lie_report = replace(report, **{name: getattr(report, name) + late})
+        args, values = (lie_report, committed.commitment), (getattr(report, name) + late, getattr(report, name))
+    elif figure in ("DefaultsOnChain", "RecoveriesOnChain"):
+        # The tape says a loan defaulted (or recovered) but the registry was never told.
+        t2 = tape.copy()
+        if figure == "DefaultsOnChain":
+            t2.loc[j, ["status", "defaulted_principal", "ending_principal"]] = ["Defaulted", t2.at[j, "beginning_principal"], 0]
+        c2 = sv.commit_tape(t2, originator, 1)
+        r2 = c2.report
+        if figure == "RecoveriesOnChain":
+            r2 = replace(r2, recoveries=5)
+            c2_sums = with_sums(TapeSums(*c2.commitment[1]), recoveries=5)
+            args = (r2, (c2.commitment[0], c2_sums.as_abi()))
+        else:
+            args = (r2, c2.commitment)
+        values = (r2.defaults, 0) if figure == "DefaultsOnChain" else (5, 0)
+    else:  # PrepaidInFull / PaidOff: the registry's loans closed this period exceed the reported principal
+        name, col = ("prepayments", "prepaid") if figure == "PrepaidInFull" else ("scheduled_principal", "scheduled")
+        less = getattr(report, name) - 1
+        moved = {"prepayments": "scheduled_principal", "scheduled_principal": "prepayments"}[name]
+        lie_report = replace(report, **{name: less, moved: getattr(report, moved) + 1})
+        other = "scheduled" if col == "prepaid" else "prepaid"
+        lie = with_sums(s, **{col: less, other: getattr(s, other) + 1})
+        args, values = (lie_report, (root, lie.as_abi())), (less, less + 1)
+    fund(d, servicer, args[0].cash_in)
+    transact(d.currency.approve, d.spv, args[0].cash_in, sender=servicer)
+    assert_error(d.spv.submitReport, args[0].as_abi(), args[1], "", sender=servicer,
+                 error="ReportDisagrees(uint8,uint256,uint256)", values=(FIGURE[figure], *values))
