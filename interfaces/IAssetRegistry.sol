@@ -85,7 +85,7 @@ interface IAssetRegistry {
     /// Amounts in the deal currency's base units, rates in basis points, dates in unix seconds (UTC).
     struct AssetRecord {
         bytes32 loanId; // originator's loan number, ASCII left-aligned (<= 31 chars)
-        uint8 assetType; // 0 consumer loan, 1 trade receivable, 2 lease, 3 mortgage, 4 rent
+        uint8 assetType; // 0 consumer loan, 1 trade receivable, 2 lease, 3 mortgage, 4 rent, 5 auto loan
         uint96 originalPrincipal;
         uint96 principal; // outstanding principal at the cut-off date
         uint16 rateBps; // annual interest rate

@@ -50,6 +50,8 @@ PRIVILEGED_EVENTS = frozenset(
         # AssetRegistry: pools, onboarding, true sale, servicing and repurchases
         "PoolCreated", "AssetsRegistered", "PoolSealed", "PoolApproved", "PoolTransferred", "AssetRepurchased",
         "AssetStatusChanged", "PoolServicersSet", "RecoveryRecorded",
+        # CollateralRegistry: collateral of secured assets and its re-appraisals
+        "CollateralRecorded", "CollateralReappraised",
         # IdentityRegistry: KYC
         "InvestorRegistered", "InvestorRemoved", "InvestorFrozen", "JurisdictionAllowed", "InvestorIdSet",
         # common on third-party currencies (and the test stablecoin)

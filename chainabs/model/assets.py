@@ -57,7 +57,8 @@ PACKED_WORDS: dict[str, tuple[str, ...]] = {
 RECORD_BYTES = 32 * len(PACKED_RECORD)
 
 #: Asset type names and their on-chain codes.
-ASSET_TYPES: dict[str, int] = {"consumer_loan": 0, "trade_receivable": 1, "lease": 2, "mortgage": 3, "rent": 4}
+ASSET_TYPES: dict[str, int] = {"consumer_loan": 0, "trade_receivable": 1, "lease": 2, "mortgage": 3, "rent": 4,
+                               "auto_loan": 5}
 ASSET_TYPE_NAMES: dict[int, str] = {code: name for name, code in ASSET_TYPES.items()}
 
 #: Asset types backed by collateral (a default goes through repossession and a sale of the collateral).

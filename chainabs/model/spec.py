@@ -129,7 +129,7 @@ class Eligibility(_Model):
     """Criteria every pooled asset must meet (checked by the asset registry at onboarding)."""
 
     #: The asset registry's asset types (``chainabs.model.tape.ASSET_TYPES``).
-    asset_types: Annotated[list[Literal["consumer_loan", "trade_receivable", "lease", "mortgage", "rent"]],
+    asset_types: Annotated[list[Literal["consumer_loan", "trade_receivable", "lease", "mortgage", "rent", "auto_loan"]],
                            Field(min_length=1)]
     min_rate_bps: Bps = 0
     max_rate_bps: Bps = 10_000

@@ -6,6 +6,8 @@ Xinsheng deal: many small unsecured instalment loans (RMB 1,000-50,000, 3-36 mon
 population and economic weight, a few borrowers with two loans, almost no arrears at cut-off.
 ``trade_receivable`` is a supply-chain pool (invoices of RMB 50k-5m, 1-6 months, discount rates 3-9 %, a
 limited set of buyers with skewed weights). ``lease`` is an equipment-lease pool (RMB 0.2-5m, 24-60 months).
+``auto_loan`` is a secured car-loan pool (RMB 30k-400k, 12-60 months, 4-15 %), each loan with its vehicle as
+collateral (:func:`generate_collateral`).
 
 Amounts are in base units of a currency with ``decimals`` decimals (6 by default, like the test stablecoin).
 The same ``seed`` always gives the same tape.
@@ -22,7 +24,7 @@ import pandas as pd
 from chainabs.model.tape import BPS, PoolCriteria, read_tape
 
 DEFAULT_CUTOFF = dt.date(2024, 6, 30)
-KINDS = ("consumer_loan", "trade_receivable", "lease")
+KINDS = ("consumer_loan", "trade_receivable", "lease", "auto_loan")
 
 # GB/T 2260 province codes and rough weights (population x consumer credit usage).
 PROVINCES: dict[int, float] = {
@@ -106,6 +108,15 @@ def generate_tape(
         borrowers = rng.choice(n_buyers, size=n, p=weights / weights.sum())
         region_table, industry_table = PROVINCES, TRADE_INDUSTRIES
         delinquent = np.zeros(n, dtype=np.int64)
+    elif kind == "auto_loan":
+        term = rng.choice(np.array([12, 24, 36, 36, 48, 60]), size=n)
+        original = np.clip(rng.lognormal(np.log(120_000), 0.5, size=n), 30_000, 400_000)
+        rate = np.round(rng.uniform(400, 1500, size=n) / 10) * 10
+        elapsed = (rng.uniform(0, 0.7, size=n) * (term - 1)).astype(np.int64)
+        balance = _annuity_balance(original, rate, term, elapsed)
+        borrowers = np.arange(n)
+        region_table, industry_table = PROVINCES, CONSUMER_INDUSTRIES
+        delinquent = np.where(rng.random(n) < 0.02, rng.integers(1, 30, size=n), 0)
     else:
         term = rng.choice(np.array([24, 36, 36, 48, 60]), size=n)
         original = np.clip(rng.lognormal(np.log(900_000), 0.7, size=n), 200_000, 5_000_000)
@@ -124,7 +135,8 @@ def generate_tape(
     obligor_ids = np.array(_hex32(rng, len(uniq)), dtype=object)
     obligor_region = _pick(rng, region_table, len(uniq))
     obligor_industry = _pick(rng, industry_table, len(uniq))
-    prefix = prefix if prefix is not None else {"consumer_loan": "CL", "trade_receivable": "TR", "lease": "LS"}[kind]
+    prefix = prefix if prefix is not None else {"consumer_loan": "CL", "trade_receivable": "TR", "lease": "LS",
+                                                 "auto_loan": "AL"}[kind]
     width = max(7, len(str(n)))
     return pd.DataFrame(
         {
@@ -157,6 +169,8 @@ def default_criteria(kind: str = "consumer_loan", cutoff: dt.date = DEFAULT_CUTO
                                  cap=10_000_000, region=3_000, industry=4_000, obligor=1_500),
         "lease": dict(allowed=("lease",), rates=(300, 1500), term=60 * 31, delinquent=29,
                       cap=10_000_000, region=3_000, industry=4_000, obligor=500),
+        "auto_loan": dict(allowed=("auto_loan",), rates=(300, 1800), term=60 * 31, delinquent=29,
+                          cap=500_000, region=2_000, industry=3_000, obligor=500),
     }[kind]
     legal_final = dt.date(cutoff.year + (base["term"] // 365) + 3, cutoff.month, 1)
     criteria = PoolCriteria(
@@ -194,3 +208,29 @@ def tape_argument(argument: str, *, kind: str = "consumer_loan", seed: int = 0, 
     if not count.isdigit() or int(count) < 1:
         raise ValueError(f"{argument!r}: expected synthetic:<number of loans>, e.g. synthetic:800")
     return generate_tape(int(count), kind=kind, seed=seed, cutoff=cutoff, decimals=decimals)
+
+
+#: Vehicle makers' world manufacturer identifiers (first three characters of a VIN) for synthetic VINs.
+_WMI = ("LSV", "LFV", "LGB", "LBV", "LHG", "LVS", "LDC", "LGX")
+_VIN_CHARS = "0123456789ABCDEFGHJKLMNPRSTUVWXYZ"
+
+
+def generate_collateral(tape: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
+    """The vehicles securing an ``auto_loan`` tape (:data:`chainabs.model.collateral.COLLATERAL_COLUMNS`): one
+    per loan, a synthetic VIN, appraised at origination at 105-140 % of the original principal, a lien document
+    hash. Reproducible from ``seed``."""
+    rng = np.random.default_rng([seed, 1])
+    n = len(tape)
+    chars = np.array(list(_VIN_CHARS))
+    body = rng.choice(chars, size=(n, 14))
+    vins = [_WMI[int(k)] + "".join(row) for k, row in zip(rng.integers(0, len(_WMI), size=n), body, strict=True)]
+    ltv = rng.uniform(1.05, 1.40, size=n)
+    value = (tape["original_principal"].to_numpy(dtype=np.float64) * ltv).astype(np.int64)
+    return pd.DataFrame({
+        "loan_id": tape["loan_id"].astype(str).to_numpy(),
+        "kind": "vehicle",
+        "identifier": vins,
+        "appraised_value": value,
+        "appraisal_date": pd.to_datetime(tape["origination_date"]).dt.strftime("%Y-%m-%d").to_numpy(),
+        "lien_hash": _hex32(rng, n),
+    })

@@ -15,6 +15,7 @@ from chainabs.model.assets import (
     ACTIVE_STATUSES, ASSET_TYPE_NAMES, LEAF_TYPES, STATUSES, TAPE_COLUMNS, asset_id, loan_id_text, status_for_days,
     unpack_record,
 )
+from chainabs.model.collateral import disposal_timeline
 from chainabs.model.merkle import leaf_hash
 
 
@@ -311,3 +312,28 @@ def pool_report(d: DealReader) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+
+
+def recovery_timeline(d: DealReader) -> pd.DataFrame:
+    """Per defaulted loan of the pool: its recovery steps with their dates, claim at default, cash recovered
+    and outcome (:func:`chainabs.model.collateral.disposal_timeline`), with the loan id."""
+    return d.cached("recovery_timeline", lambda: _recovery_timeline(d))
+
+
+def _recovery_timeline(d: DealReader) -> pd.DataFrame:
+    events = status_events(d)
+    tape = pool_tape(d)
+    balance = dict(zip(tape["asset_id"], tape["principal"].astype("int64"), strict=True))
+    before = []
+    for aid, principal in zip(events["asset_id"], events["principal"], strict=True):
+        before.append(int(balance.get(aid, 0)))
+        balance[aid] = int(principal)
+    blocks = sorted(set(int(b) for b in events["block"]))
+    times = {b: int(d.w3.eth.get_block(b)["timestamp"]) for b in blocks}
+    changes = events.assign(principal_before=before, time=[times[int(b)] for b in events["block"]])
+    cash = pd.DataFrame([(int(e.args["assetId"]), int(e.args["amount"]))
+                         for e in d.of("RecoveryRecorded", contract=d.registry)], columns=["asset_id", "amount"])
+    timeline = disposal_timeline(changes, cash)
+    ids = dict(zip(tape["asset_id"], tape["loan_id"], strict=True))
+    timeline.insert(1, "loan_id", timeline["asset_id"].map(ids))
+    return timeline

@@ -1,0 +1,78 @@
+"""The collateral registry of secured assets (``interfaces/ICollateralRegistry.sol``): deploy it next to an
+asset registry, record a collateral file in batches (resumable: what is on chain is not sent again), read what
+an asset or a pool carries."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+
+from chainabs.chain.connection import load_project
+from chainabs.chain.contracts import contract_at
+from chainabs.chain.sender import Receipt, deploy, transact
+from chainabs.model.assets import asset_id, loan_id_bytes
+from chainabs.model.collateral import COLLATERAL_KINDS, collateral_records
+
+#: Records per ``record`` transaction (about 60k gas each: 3 storage words and an event).
+RECORD_BATCH = 200
+_KIND_NAMES = {code: name for name, code in COLLATERAL_KINDS.items()}
+
+
+def deploy_collateral_registry(registry: Any, sender: Any) -> Any:
+    """Deploy a ``CollateralRegistry`` for the asset registry ``registry``."""
+    coll, _ = deploy(load_project().CollateralRegistry, registry, sender=sender)
+    return coll
+
+
+def recorded(coll: Any, originator: str, loan_ids: list[str]) -> set[str]:
+    """The loans of ``originator`` whose collateral is on chain already."""
+    return {lid for lid in loan_ids if int(coll.collateralOf(asset_id(originator, lid))[0]) != 0}
+
+
+def record_collateral(coll: Any, originator: Any, typed: pd.DataFrame, *, batch: int = RECORD_BATCH,
+                      on_batch: Callable[[int], None] | None = None) -> list[Receipt]:
+    """Record a typed collateral file (:func:`chainabs.model.collateral.check_collateral`) for ``originator``'s
+    loans, in batches that each land whole; loans already recorded are skipped, so a run killed half way is
+    finished by running it again."""
+    done = recorded(coll, str(originator), [str(x) for x in typed["loan_id"]])
+    todo = typed[~typed["loan_id"].astype(str).isin(done)].reset_index(drop=True)
+    records = collateral_records(todo)
+    ids = [loan_id_bytes(str(x)) for x in todo["loan_id"]]
+    receipts = []
+    for start in range(0, len(records), batch):
+        receipts.append(transact(coll.record, ids[start : start + batch], records[start : start + batch],
+                                 sender=originator))
+        if on_batch is not None:
+            on_batch(len(records[start : start + batch]))
+    return receipts
+
+
+def collateral_of(coll: Any, asset: int) -> dict[str, Any]:
+    """An asset's collateral: kind name, appraisal date (unix), appraised value, identifier and lien hashes."""
+    c = coll.collateralOf(asset)
+    return {"kind": _KIND_NAMES.get(int(c[0]), "none"), "appraisal_date": int(c[1]), "appraised_value": int(c[2]),
+            "identifier_hash": "0x" + bytes(c[3]).hex(), "lien_hash": "0x" + bytes(c[4]).hex()}
+
+
+def pool_collateral(coll: Any, pool_id: int) -> tuple[int, int]:
+    """(assets with collateral, their appraised value) of a pool."""
+    count, value = coll.poolCollateral(pool_id)
+    return int(count), int(value)
+
+
+def appraised_values(coll: Any, originator: str, loan_ids: list[str]) -> pd.DataFrame:
+    """``asset_id`` and ``appraised_value`` of the given loans (for recovery rates against the appraisal)."""
+    ids = [asset_id(originator, str(x)) for x in loan_ids]
+    return pd.DataFrame({"asset_id": ids, "appraised_value": [int(coll.collateralOf(a)[2]) for a in ids]})
+
+
+def reappraise(coll: Any, servicer: Any, asset: int, value: int, date: int, evidence: bytes) -> Receipt:
+    """The pool's servicer records a new appraisal of ``asset``'s collateral."""
+    return transact(coll.reappraise, asset, value, date, evidence, sender=servicer)
+
+
+def at(address: str) -> Any:
+    """The ``CollateralRegistry`` at ``address``."""
+    return contract_at("CollateralRegistry", address)
