@@ -23,10 +23,11 @@ PYTEST_ARGS ?=
 LINT_VENV := .venv-lint
 LINT_ARGS ?=
 
-.PHONY: help install demo test bench compile abis clean lint fuzz
+.PHONY: help install demo demo-secured test bench compile abis clean lint fuzz
 
 help:
 	@echo "make demo    install what is missing, start a local chain, run the consumer-loan deal end to end"
+	@echo "make demo-secured  the secured auto-loan deal: collateral, repossessions and sales, recovery rates"
 	@echo "make test    install what is missing, run the whole test suite"
 	@echo "make bench   gas and speed benchmarks -> reports/bench.json"
 	@echo "make fuzz    long random campaign over the state machines (10,000+ steps, new seed; not in CI)"
@@ -85,6 +86,10 @@ abis: compile
 
 demo: install
 	"$(BIN)/chainabs" demo
+
+# The secured sample (auto loans): collateral, repossessions and sales, recovery rates.
+demo-secured: install
+	"$(BIN)/chainabs" demo --deal auto_loan
 
 test: install
 	"$(BIN)/python" -m pytest tests $(PYTEST_ARGS)

@@ -11,6 +11,10 @@
    come; investors claim. The on-chain figures are reconciled with the Python model every period.
 5. At the clean-up call level the originator buys the rest of the pool back; the deal ends with nothing
    left in the SPV; reports for investors and the regulator are rebuilt from chain data alone.
+
+``deal="auto_loan"`` runs the secured sample instead (``chainabs demo --deal auto_loan``): every car is recorded
+in the collateral registry before the sale, defaulted loans go through recovery, repossession and sale by the
+disposal agent, and the demo ends with each disposal's timeline and the pool's recovery rates.
 """
 
 from __future__ import annotations
@@ -30,27 +34,35 @@ from chainabs.chain import connection, orchestration
 from chainabs.chain import servicing as servicer_side
 from chainabs.chain import spv as spvlib
 from chainabs.chain.read.deal import read_deal
-from chainabs.chain.read.pool import pool_report
+from chainabs.chain import collateral
+from chainabs.chain.read.pool import pool_report, recovery_timeline
 from chainabs.chain.sender import deploy, transact
 from chainabs.chain.tokens import claim
 from chainabs.model import delinquency, servicing, terms
 from chainabs.model.assumptions import Assumptions
 from chainabs.model.collections import period_reports
 from chainabs.model.spec import load_deal
-from chainabs.model.synthetic import generate_tape
+from chainabs.model.assets import asset_id, is_secured
+from chainabs.model.collateral import check_collateral, recovery_rates
+from chainabs.model.synthetic import generate_collateral, generate_tape
 from chainabs.model.tape import select_eligible
 from chainabs.paths import REPORTS_DIR
 
 #: Demo assumptions (annual rates): a consumer pool with some stress in the middle of its life.
 DEMO_ASSUMPTIONS = Assumptions(cpr=0.12, severity=0.65, recovery_lag=3)
+#: The secured sample: fewer borrowers fall behind, and the car's sale recovers more of a default.
+SECURED_ASSUMPTIONS = Assumptions(cpr=0.10, severity=0.45, recovery_lag=3)
+SECURED_ROLL_RATES = {"current_to_30": 0.012, "roll_30_60": 0.4, "roll_60_90": 0.5, "roll_90_default": 0.6,
+                      "cure_30": 0.4, "cure_60": 0.2, "cure_90": 0.05}
 DEMO_ROLL_RATES = {"current_to_30": 0.025, "roll_30_60": 0.45, "roll_60_90": 0.55, "roll_90_default": 0.7,
                    "cure_30": 0.35, "cure_60": 0.15, "cure_90": 0.05}
 
 
 def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbose: bool = False,
-        console: Console | None = None) -> dict[str, Any]:
+        console: Console | None = None, deal: str = "consumer_loan") -> dict[str, Any]:
     """Run the whole deal on the connected local chain (connecting to the default one if none is); returns
-    addresses and summary tables. ``verbose`` also prints every deployment step."""
+    addresses and summary tables. ``verbose`` also prints every deployment step; ``deal``: the sample deal
+    (``consumer_loan`` or the secured ``auto_loan``)."""
     console = console or Console(width=max(Console().width, 110))
     steps = console if verbose else Console(file=io.StringIO())
     connection.connect()
@@ -65,12 +77,12 @@ def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbo
     arranger, originator, servicer = roles["arranger"], roles["originator"], roles["servicer"]
     investors = wallets[10:16]
     kyc_agent = wallets[4]
-    console.rule("[bold]ChainABS demo: consumer-loan ABS on a local chain")
+    console.rule(f"[bold]ChainABS demo: {deal.replace('_', '-')} ABS on a local chain")
     console.print(f"chain id {web3.eth.chain_id} at {web3.provider.endpoint_uri}, block {web3.eth.block_number}")
 
     # 1. Tape -> registry.
-    base = load_deal("consumer_loan")
-    book = generate_tape(loans, kind="consumer_loan", seed=seed, cutoff=base.dates.cut_off, decimals=base.currency.decimals)
+    base = load_deal(deal)
+    book = generate_tape(loans, kind=base.eligibility.asset_types[0], seed=seed, cutoff=base.dates.cut_off, decimals=base.currency.decimals)
     currency, _ = deploy(proj.TestStablecoin, "Test CNH", base.currency.symbol, base.currency.decimals, sender=arranger)
     criteria = terms.criteria_from_spec(base)
     tape = select_eligible(book, criteria, today=base.dates.cut_off)
@@ -81,6 +93,7 @@ def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbo
     pool_units = spec.units(spec.pool.original_balance)
     console.print(f"   {onboarded.registered} certificates, {onboarded.batches} batches, "
                   f"{onboarded.gas_used / max(onboarded.registered, 1):,.0f} gas/asset, root {onboarded.root}")
+    coll = _record_collateral(registry, originator, tape, base, seed, console) if is_secured(base) else None
 
     # 2. Deal sized to the pool, deployed through the resumable plan (a local chain starts empty every run:
     # its manifest from an earlier run must not be resumed, hence a fresh folder).
@@ -107,9 +120,10 @@ def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbo
     # 4. Periods from the simulator.
     wac = float((tape["rate_bps"] * tape["principal"]).sum() / tape["principal"].sum()) / 10_000
     term = int(round((tape["term_months"] * tape["principal"]).sum() / tape["principal"].sum()))
-    matrix = delinquency.roll_rate_matrix(**DEMO_ROLL_RATES)
+    secured = is_secured(spec)
+    matrix = delinquency.roll_rate_matrix(**(SECURED_ROLL_RATES if secured else DEMO_ROLL_RATES))
     projection = delinquency.project_delinquency(pool_units / 10**spec.currency.decimals, wac, term, matrix,
-                                                 DEMO_ASSUMPTIONS)
+                                                 SECURED_ASSUMPTIONS if secured else DEMO_ASSUMPTIONS)
     reports = period_reports(projection, spec.currency.decimals, beginning_balance=pool_units)
     console.print(f"[bold]4. periods[/]: {len(reports)} monthly reports simulated (WAC {wac:.2%}, WA term {term} months)")
     level = model.clean_up_level()
@@ -192,9 +206,59 @@ def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbo
     console.print(_table(view, "Pool, last periods (rebuilt from chain data)"))
     console.print(f"[bold]reports[/] rebuilt from chain data in {out}: "
                   + ", ".join(sorted(p.name for p in paths.values())))
+    recoveries = _recoveries(data, coll, originator, spec, console) if coll is not None else None
     return {"spv": spv.address, "registry": registry.address, "currency": currency.address, "summary": summary,
             "mismatches": mismatches, "left_in_spv": left, "reports": paths, "claimed": claimed,
-            "servicing_mismatches": len(mismatches_last)}
+            "servicing_mismatches": len(mismatches_last), "recoveries": recoveries}
+
+
+def _record_collateral(registry: Any, originator: Any, tape: pd.DataFrame, spec: Any, seed: int,
+                       console: Console) -> Any:
+    """A secured pool: every loan's collateral recorded in a collateral registry next to the asset registry."""
+    vehicles = check_collateral(generate_collateral(tape, seed=seed), list(tape["loan_id"]), cutoff=spec.dates.cut_off)
+    coll = collateral.deploy_collateral_registry(registry, originator)
+    receipts = collateral.record_collateral(coll, originator, vehicles)
+    count, value = collateral.pool_collateral(coll, _pool_of(registry, tape, originator))
+    console.print(f"   collateral: {count} vehicles recorded in {coll.address}, appraised "
+                  f"{_money(value, spec.currency.decimals)} {spec.currency.symbol} "
+                  f"({sum(r.gas_used for r in receipts) / max(count, 1):,.0f} gas/vehicle)")
+    return coll
+
+
+def _money(amount: int, decimals: int) -> str:
+    """Base units as currency units with separators (exact: integer division, no float)."""
+    whole, frac = divmod(int(amount), 10**decimals)
+    return f"{whole:,}.{frac * 100 // 10**decimals:02d}"
+
+
+def _pool_of(registry: Any, tape: pd.DataFrame, originator: Any) -> int:
+    return int(registry.assetInfo(asset_id(originator.address, str(tape["loan_id"].iloc[0])))["poolId"])
+
+
+def _recoveries(data: Any, coll: Any, originator: Any, spec: Any, console: Console) -> dict[str, Any]:
+    """The disposal timeline of every defaulted loan and the pool's recovery rates, from chain data."""
+    timeline = recovery_timeline(data)
+    values = collateral.appraised_values(coll, originator.address, list(timeline["loan_id"]))
+    per_loan, totals = recovery_rates(timeline, values)
+    per_loan = per_loan.sort_values(["disposed_at", "defaulted_at"], kind="stable", na_position="last")
+    dec, sym = spec.currency.decimals, spec.currency.symbol
+    view = pd.DataFrame({
+        "loan": per_loan["loan_id"].astype(str),
+        "defaulted": per_loan["defaulted_at"].dt.strftime("%Y-%m-%d"),
+        "repossessed": per_loan["repossessed_at"].dt.strftime("%Y-%m-%d").fillna("-"),
+        "sold": per_loan["disposed_at"].dt.strftime("%Y-%m-%d").fillna("-"),
+        f"claim ({sym})": [_money(int(v), dec) for v in per_loan["claim_at_default"]],
+        f"recovered ({sym})": [_money(int(v), dec) for v in per_loan["recovered"]],
+        "recovery": per_loan["recovery_rate"].map(lambda r: f"{r:.1%}" if r == r else "-"),
+        "of appraisal": per_loan["proceeds_to_appraisal"].map(lambda r: f"{r:.1%}" if r == r else "-"),
+    }).head(12)
+    console.print(_table(view, f"Disposals: the first {len(view)} of {len(per_loan)} defaulted loans (from chain data)"))
+    rate = totals["recovery_rate"]
+    console.print(f"   recoveries: {totals['resolved_loans']} of {totals['defaulted_loans']} defaulted loans resolved, "
+                  f"recovery rate {rate:.1%} (loss given default {1 - rate:.1%}), "
+                  f"{totals['average_days_to_resolution']:.0f} days from default to sale on average"
+                  if rate is not None else "   recoveries: no defaulted loan resolved yet")
+    return {"timeline": per_loan, **totals}
 
 
 def _claim_all(tokens: list[Any], holders: dict[int, list[Any]]) -> int:

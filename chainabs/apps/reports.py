@@ -22,6 +22,7 @@ from web3 import Web3
 from chainabs.chain.read import pool as poolread
 from chainabs.chain.read import tables
 from chainabs.chain.read.deal import DealReader, read_deal, struct_field
+from chainabs.model.collateral import recovery_rates
 from chainabs.model.waterfall import TriggerKind
 from chainabs.paths import REPORTS_DIR
 
@@ -94,9 +95,17 @@ def report_tables(d: DealReader) -> dict[str, pd.DataFrame]:
         "concentration_breaches": concentration[concentration["breached_at_cutoff"] | concentration["breached_now"]]
         .reset_index(drop=True),
         "asset_status_changes": poolread.asset_status_changes(d),
+        **recovery_tables(d),
         "currency_movements": tables.currency_movements(d),
         "regulator_events": tables.regulator_events(d),
     }
+
+
+def recovery_tables(d: DealReader) -> dict[str, pd.DataFrame]:
+    """Every defaulted loan's recovery (steps with dates, claim at default, cash recovered, outcome) and the
+    pool's recovery rates (``chainabs.model.collateral``)."""
+    per_loan, totals = recovery_rates(poolread.recovery_timeline(d))
+    return {"recoveries": per_loan, "recovery_rates": pd.DataFrame([totals])}
 
 
 def deal_slug(d: DealReader) -> str:
