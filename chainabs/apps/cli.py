@@ -4,7 +4,7 @@
 Every subcommand runs the same way on a chain brownie launches, on a node already running and on a live
 network:
 
-* sending commands (``demo``, ``deploy``, ``onboard``, ``investor``): without options, brownie's local
+* sending commands (``demo``, ``deploy``, ``onboard``, ``service``, ``challenge``, ``investor``): without options, brownie's local
   development chain (anvil on ``CHAINABS_PORT``, default 8545, launched unless a node already listens there);
   ``--rpc URL`` a node already running (a local chain id is used like a development node, with its unlocked
   accounts; any other chain as a live network); ``--network NAME`` a brownie network (``brownie networks
@@ -36,13 +36,14 @@ from chainabs.chain.events import EventReadError
 from chainabs.chain.registry import OnboardingError
 from chainabs.chain.sender import TxError
 from chainabs.chain.tokens import InvestorDataError
+from chainabs.model.servicing import ServicingError
 from chainabs.model.spec import DealSpecError
 from chainabs.model.tape import TapeValidationError
 
 #: Errors a user can act on: printed without their type, exit status 2.
 USER_ERRORS: tuple[type[BaseException], ...] = (
     connection.ChainConfigError, DeploymentError, TapeValidationError, DealSpecError, TxError, OnboardingError,
-    AbiError, EventReadError, InvestorDataError, ValueError, FileNotFoundError, ConnectionError,
+    AbiError, EventReadError, InvestorDataError, ServicingError, ValueError, FileNotFoundError, ConnectionError,
 )
 #: How many problems of a list (tape issues, spec problems) an error line names.
 SHOWN_PROBLEMS = 20
@@ -154,6 +155,23 @@ def _verify_tape(args: argparse.Namespace, console: Console) -> int:
     return 0 if mismatches.empty else 1
 
 
+def _service(args: argparse.Namespace, console: Console) -> int:
+    from chainabs.apps import servicing
+
+    _connect(args)
+    servicing.service(args.spv, args.tape, tape_uri=args.tape_uri, console=console)
+    return 0
+
+
+def _challenge(args: argparse.Namespace, console: Console) -> int:
+    from chainabs.apps import servicing
+
+    _connect(args)
+    faults = servicing.challenge(connection.endpoint(), args.spv, args.tape, previous_path=args.previous,
+                                 prove=args.prove, console=console)
+    return 1 if faults and not args.prove else 0
+
+
 def _investor(args: argparse.Namespace, console: Console) -> int:
     from chainabs.apps import investor
 
@@ -250,6 +268,22 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("tape", type=Path, help="the servicing tape (CSV / Parquet)")
     p.add_argument("--out", type=Path, default=None, help="write the mismatches as CSV here")
 
+    p = command("service", _service, "The servicer's period from its loan-level tape: registry updates in batches "
+                "(recovery steps by the disposal agent), commitment and report with the collections; safe to run "
+                "again after a kill (key from SERVICER_PRIVATE_KEY or SERVICER_ACCOUNT).", "send")
+    p.add_argument("spv", help="SPV address")
+    p.add_argument("tape", type=Path, help="the period's servicing tape (CSV / Parquet)")
+    p.add_argument("--tape-uri", default="", help="where the tape is published (default: its file name)")
+
+    p = command("challenge", _challenge, "Audit the pending report's servicing tape against the SPV's commitment, "
+                "the registry and the previous tape; --prove sends the proof of the first fault to the deal's "
+                "court. Exit status 1 when a fault is found and not proven.", "send")
+    p.add_argument("spv", help="SPV address")
+    p.add_argument("tape", type=Path, help="the pending period's servicing tape as published")
+    p.add_argument("--previous", type=Path, default=None, help="the previous period's tape (periods after the first)")
+    p.add_argument("--prove", action="store_true", help="send the proof (key from CHALLENGER_PRIVATE_KEY or "
+                   "CHALLENGER_ACCOUNT)")
+
     p = command("investor", _investor, "An investor's positions and claimable funds across tranche tokens (key "
                 "from INVESTOR_PRIVATE_KEY or a brownie account).", "send")
     p.add_argument("tokens", nargs="*", help="tranche token addresses (default TRANCHE_TOKENS, comma-separated)")
@@ -313,7 +347,7 @@ def brownie_script_args(tokens: Sequence[str]) -> list[str]:
             continue
         if not token.startswith("-") and "=" in token and token.split("=", 1)[0].replace("-", "").isalpha():
             token = "--" + token
-        elif token in ("yes", "no-verify", "claim", "verbose", "quiet"):
+        elif token in ("yes", "no-verify", "claim", "verbose", "quiet", "prove"):
             token = "--" + token
         out.append(token)
     return out

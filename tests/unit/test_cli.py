@@ -10,7 +10,8 @@ import pytest
 
 from chainabs.apps import cli
 
-COMMANDS = ("demo", "deploy", "onboard", "simulate", "report", "monitor", "verify-tape", "investor")
+COMMANDS = ("demo", "deploy", "onboard", "simulate", "report", "monitor", "verify-tape", "service", "challenge",
+            "investor")
 CHAINABS = Path(sys.executable).with_name("chainabs")
 
 

@@ -1,0 +1,116 @@
+"""The servicer's period and anyone's audit of it, as ``chainabs service`` and ``chainabs challenge``.
+
+``service``: the servicer's whole period from its loan-level tape, in one resumable step (registry updates in
+batches, the recovery steps by the disposal agent, the commitment and the report with the collections). A run
+killed half way is finished by running the same command again: what is on chain is not sent twice.
+
+``challenge``: anyone holding a period's tape (as published at the report's tape URI) checks it against the
+SPV's commitment, the asset registry and the previous period's tape (or, in period 1, the cut-off tape rebuilt
+from chain data), lists every provable fault, and with ``--prove`` sends each proof to the deal's court.
+
+Signers: ``SERVICER_PRIVATE_KEY`` / ``SERVICER_ACCOUNT``, ``DISPOSAL_AGENT_PRIVATE_KEY`` /
+``DISPOSAL_AGENT_ACCOUNT`` (default: the servicer), ``CHALLENGER_PRIVATE_KEY`` / ``CHALLENGER_ACCOUNT``; on a
+local chain without them, the local role accounts (``chainabs.chain.orchestration.role_accounts``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import Progress
+
+from chainabs.chain import connection, orchestration
+from chainabs.chain import court as courtlib
+from chainabs.chain.contracts import contract_at
+from chainabs.chain.read import pool as poolread
+from chainabs.chain.read.deal import read_deal
+from chainabs.chain.servicing import deal_pool, service_period
+from chainabs.model.servicing import ServicingError, commit_tape, period_report, read_servicing_tape
+
+
+def _signer(role: str, key_var: str, name_var: str) -> Any:
+    account = connection.env_account(key_var, name_var)
+    if account is not None:
+        return account
+    if connection.is_local():
+        from brownie import accounts
+
+        return orchestration.role_accounts(accounts)[role]
+    raise connection.ChainConfigError(f"no {role.replace('_', ' ')} key: set {key_var} (hex) or {name_var} "
+                                      "(a brownie account name)")
+
+
+def _money(amount: int, decimals: int) -> str:
+    whole, frac = divmod(int(amount), 10**decimals)
+    return f"{whole:,}.{frac * 100 // 10**decimals:02d}"
+
+
+def _currency(spv: Any) -> tuple[int, str]:
+    token = contract_at("TestStablecoin", spv.terms()[0])
+    return int(token.decimals()), str(token.symbol())
+
+
+def service(spv_address: str, tape_path: Path, *, tape_uri: str = "", console: Console | None = None) -> dict:
+    """The servicer's period from the tape at ``tape_path`` on the connected chain; prints what it did."""
+    console = console or Console()
+    spv = contract_at("SPV", spv_address)
+    tape = read_servicing_tape(tape_path)
+    servicer = _signer("servicer", "SERVICER_PRIVATE_KEY", "SERVICER_ACCOUNT")
+    agent = connection.env_account("DISPOSAL_AGENT_PRIVATE_KEY", "DISPOSAL_AGENT_ACCOUNT")
+    if agent is None and connection.is_local():
+        from brownie import accounts
+
+        agent = orchestration.role_accounts(accounts)["disposal_agent"]
+    registry, pool_id, _ = deal_pool(spv)
+    figures = registry.servicingFigures(pool_id)
+    if agent is not None and str(figures[-1]).lower() != str(agent).lower():
+        agent = None  # not the pool's disposal agent: the servicer takes the recovery steps itself
+    period = int(spv.periodsClosed()) + 1
+    report = period_report(tape)
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task(f"period {period}: registry updates", total=None)
+        done = service_period(spv, tape, servicer, disposal_agent=agent, tape_uri=tape_uri or tape_path.name,
+                              on_batch=lambda n: bar.advance(task, n))
+    dec, sym = _currency(spv)
+    what = "submitted" if done.submitted is not None else "already pending (nothing sent)"
+    console.print(f"period {period}: {len(done.updates)} registry updates, report {what}; "
+                  f"pool {_money(report.pool_ending_balance, dec)} {sym}, collections {_money(report.cash_in, dec)} "
+                  f"{sym}, gas {done.gas_used:,}")
+    return {"period": period, "updates": len(done.updates), "submitted": done.submitted is not None,
+            "gas_used": done.gas_used}
+
+
+def challenge(rpc_url: str, spv_address: str, tape_path: Path, *, previous_path: Path | None = None,
+              prove: bool = False, console: Console | None = None) -> list:
+    """Audit the pending report's tape; with ``prove`` send the proof of every fault found. Returns the faults."""
+    console = console or Console()
+    spv = contract_at("SPV", spv_address)
+    _, _, originator = deal_pool(spv)
+    period = int(spv.pendingServicingPeriod())
+    if period == 0:
+        raise ServicingError("no report is pending: nothing to challenge")
+    committed = commit_tape(read_servicing_tape(tape_path), originator, period)
+    previous = cutoff = None
+    if period > 1:
+        if previous_path is None:
+            raise ServicingError(f"period {period}: give the previous period's tape (--previous) to check continuity")
+        previous = commit_tape(read_servicing_tape(previous_path), originator, period - 1)
+        if not courtlib.is_committed(spv, previous):
+            raise ServicingError(f"the --previous tape is not the one period {period - 1}'s report committed")
+    else:
+        cutoff = poolread.pool_tape(read_deal(rpc_url, spv_address, start_block=0))
+    faults = courtlib.audit(spv, committed, previous=previous, cutoff=cutoff)
+    if not faults:
+        console.print(f"period {period}: the tape is the committed one and agrees with the registry and the "
+                      f"{'previous tape' if previous is not None else 'cut-off tape'}: nothing to prove")
+        return []
+    for line in courtlib.faults_text(faults):
+        console.print(f"period {period}: {line}", highlight=False)
+    if prove:
+        challenger = _signer("regulator", "CHALLENGER_PRIVATE_KEY", "CHALLENGER_ACCOUNT")
+        tx = courtlib.prove(spv, committed, faults[0], challenger, previous=previous, cutoff=cutoff)
+        console.print(f"proven: {faults[0].kind} of loan {faults[0].loan_id} in tx {tx.tx_hash} "
+                      "(the report cannot close until the trustee cancels it)")
+    return faults
