@@ -91,8 +91,10 @@ demo: install
 demo-secured: install
 	"$(BIN)/chainabs" demo --deal auto_loan
 
+# Two pytest-xdist workers (one per core), each with its own chain; a module's tests stay on one worker.
+TEST_WORKERS ?= 2
 test: install
-	"$(BIN)/python" -m pytest tests $(PYTEST_ARGS)
+	"$(BIN)/python" -m pytest tests -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # Every contract through the registered compiler in standard-json mode; the logic is in tools/lint.py.
 lint: $(STAMPS)/lint-venv $(SOLC_BIN)

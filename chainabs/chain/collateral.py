@@ -15,8 +15,8 @@ from chainabs.chain.sender import Receipt, deploy, transact
 from chainabs.model.assets import asset_id, loan_id_bytes
 from chainabs.model.collateral import COLLATERAL_KINDS, collateral_records
 
-#: Records per ``record`` transaction (about 75k gas each: 3 new storage words, two registry calls, an event):
-#: about 7.5M gas, within a 12M block gas limit.
+#: Records per ``record`` transaction (81k gas each, `make bench`: 3 new storage words, two registry calls, an
+#: event): about 8.1M gas, within a 12M block gas limit.
 RECORD_BATCH = 100
 _KIND_NAMES = {code: name for name, code in COLLATERAL_KINDS.items()}
 

@@ -231,18 +231,24 @@ def test_pooled_asset_cannot_move_alone(registry, originator, issuer, sealed_poo
 
 LEGAL = [("Performing", "Delinquent30"), ("Delinquent30", "Delinquent60"), ("Delinquent60", "Delinquent90"),
          ("Delinquent90", "Performing"), ("Delinquent60", "Delinquent30"), ("Delinquent90", "Defaulted"),
-         ("Performing", "Prepaid"), ("Delinquent30", "Repaid"), ("Defaulted", "Defaulted")]
+         ("Performing", "Prepaid"), ("Delinquent30", "Repaid"), ("Defaulted", "Defaulted"),
+         ("Defaulted", "InRecovery"), ("Defaulted", "Repossessed"), ("Repossessed", "Disposed"),
+         ("Defaulted", "ChargedOff")]
 ILLEGAL = [("Performing", "Delinquent60"), ("Performing", "Delinquent90"), ("Delinquent30", "Delinquent90"),
            ("Defaulted", "Performing"), ("Prepaid", "Performing"), ("Repaid", "Delinquent30"),
-           ("Performing", "Repurchased"), ("Performing", "None")]
+           ("Performing", "Repurchased"), ("Performing", "None"),
+           # a disposal, repossession or charge-off only follows a default
+           ("Performing", "Disposed"), ("Delinquent90", "Repossessed"), ("Delinquent30", "ChargedOff"),
+           ("Performing", "InRecovery"), ("Disposed", "InRecovery"), ("Repossessed", "Defaulted")]
 PATH = {"Performing": [], "Delinquent30": ["Delinquent30"], "Delinquent60": ["Delinquent30", "Delinquent60"],
         "Delinquent90": ["Delinquent30", "Delinquent60", "Delinquent90"], "Defaulted": ["Defaulted"],
-        "Prepaid": ["Prepaid"], "Repaid": ["Repaid"]}
+        "Prepaid": ["Prepaid"], "Repaid": ["Repaid"], "Repossessed": ["Defaulted", "Repossessed"],
+        "Disposed": ["Defaulted", "Disposed"]}
 
 
 def _walk(registry, servicer, asset, statuses):
     for s in statuses:
-        principal = 0 if s in ("Prepaid", "Repaid") else registry.assetInfo(asset)["principal"]
+        principal = 0 if s in ("Prepaid", "Repaid", "Disposed", "ChargedOff") else registry.assetInfo(asset)["principal"]
         registry.updateAssets([(asset, ST[s], principal, b"\x11" * 32, 0)], {"from": servicer})
 
 
@@ -251,7 +257,7 @@ def test_legal_transitions(registry, originator, servicer, sold_pool, frm, to):
     pool_id, tape = sold_pool
     asset = assets.asset_id(originator.address, tape.loan_id.iloc[3])
     _walk(registry, servicer, asset, PATH[frm])
-    principal = 0 if to in ("Prepaid", "Repaid") else registry.assetInfo(asset)["principal"] - 1
+    principal = 0 if to in ("Prepaid", "Repaid", "Disposed", "ChargedOff") else registry.assetInfo(asset)["principal"] - 1
     tx = registry.updateAssets([(asset, ST[to], principal, b"\x22" * 32, 0)], {"from": servicer})
     ev = tx.events["AssetStatusChanged"]
     assert (ev["from"], ev["to"], ev["principal"], bytes(ev["evidence"])) == (ST[frm], ST[to], principal, b"\x22" * 32)

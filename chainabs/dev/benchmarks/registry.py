@@ -52,3 +52,27 @@ def tape_validation() -> dict[str, float]:
             assert not issues
 
         return {"tape_validate_100k_s": round(median_seconds(run, repeats=5), 3)}
+
+
+@benchmark("registry_collateral", needs_chain=True)
+def collateral_gas() -> dict[str, float]:
+    """A 1,000-loan auto pool: onboarding gas per asset (the same path as unsecured pools: collateral is not on
+    it) and the collateral registry's gas per vehicle recorded (in batches of ``RECORD_BATCH``)."""
+    from brownie import accounts
+
+    from chainabs.chain import collateral as cc
+    from chainabs.model.collateral import check_collateral
+
+    admin = chain.deployer()
+    originator = accounts[3] if chain.is_local() else admin
+    registry = rc.deploy_registry(admin, originators=(originator,))
+    criteria = synthetic.default_criteria("auto_loan")
+    pool = rc.create_pool(registry, originator, criteria)
+    tape = synthetic.generate_tape(1_000, kind="auto_loan", seed=104, prefix="BA-")
+    tape = tp.select_eligible(tape, criteria, today=synthetic.DEFAULT_CUTOFF)
+    onboarded = rc.onboard(registry, pool, tape, originator, today=synthetic.DEFAULT_CUTOFF, progress=False)
+    coll = cc.deploy_collateral_registry(registry, admin)
+    vehicles = check_collateral(synthetic.generate_collateral(tape, seed=104), list(tape["loan_id"]))
+    receipts = cc.record_collateral(coll, originator, vehicles)
+    return {"onboard_gas_per_asset_auto_1k": round(onboarded.gas_per_asset),
+            "collateral_record_gas_per_asset": round(sum(r.gas_used for r in receipts) / len(vehicles))}
