@@ -32,6 +32,7 @@ ABI_DIR = Path(__file__).with_name("abi")
 SHIPPED: tuple[str, ...] = (
     "AssetRegistry", "BlocklistStablecoin", "IERC20", "IERC20Metadata", "IdentityRegistry", "SPV",
     "TestStablecoin", "TrancheToken",
+    "TrancheMarket",  # the secondary market (issue 14)
 )
 #: The two errors Solidity itself raises, next to the custom ones of the ABIs.
 BUILTIN_ERRORS: tuple[dict[str, Any], ...] = (
