@@ -134,7 +134,8 @@ def _simulate(args: argparse.Namespace, console: Console) -> int:
 def _report(args: argparse.Namespace, console: Console) -> int:
     from chainabs.apps.reports import report_deal
 
-    report_deal(_read_url(args), args.spv, out=args.out, start_block=args.start_block, console=console)
+    report_deal(_read_url(args), args.spv, out=args.out, start_block=args.start_block, console=console,
+                market=args.market)
     return 0
 
 
@@ -298,6 +299,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("spv", help="the deal's SPV address")
     p.add_argument("--out", type=Path, default=None, help="folder (default reports/<deal>)")
     p.add_argument("--start-block", type=int, default=None, help="first block to read (default: the deal's first)")
+    p.add_argument("--market", metavar="ADDRESS", help="trading venue whose trades of the deal's tranches get a "
+                   "section (default MARKET_ADDRESS)")
 
     p = command("monitor", _monitor, "Follow new blocks: print and append to <state>/events.jsonl every alert and "
                 "privileged action, resuming after a restart with nothing lost or repeated.", "read")

@@ -418,3 +418,41 @@ def surveillance_for(rpc: str | Web3, market: str, config: str | Path | None = N
     ``config/market.yaml``)."""
     w3 = web3_for(rpc)
     return TradeSurveillance(Market(w3, market), SurveillanceConfig.load(config))
+
+
+# ------------------------------------------------------------------------------------------------ demo
+
+
+#: The demo's trade: a quarter of the seller's units at 99.75 per 100 of current principal.
+DEMO_PRICE = "99.75"
+DEMO_SHARE = 4
+
+
+def demo_trade(admin: Any, currency: Any, token: Any, seller: Any, buyer: Any, *,
+               console: Console | None = None) -> dict[str, Any]:
+    """The demo's secondary-market step on the connected local chain: deploy a venue for ``currency``, list
+    ``token``, ``seller`` offers a quarter of its units at 99.75 and ``buyer`` (given the test currency it
+    needs) takes the whole order. Returns the venue's address and the fill."""
+    from chainabs.chain.market import MAX_UINT256, deploy_market
+    from chainabs.chain.sender import transact
+
+    console = console or Console()
+    market = deploy_market(admin, currency, [admin])
+    market.list(admin, token.address)
+    quantity = int(token.balanceOf(seller)) // DEMO_SHARE
+    price = parse_price(DEMO_PRICE)
+    now = int(market.w3.eth.get_block("latest")["timestamp"])
+    market.authorize_seller(seller, token.address)
+    posted = market.post_ask(seller, token.address, price, quantity, now + 7 * DAY)
+    cash = market.cash_for(token.address, price, quantity)
+    transact(currency.mint, buyer, cash, sender=admin)
+    market.approve_cash(buyer, cash)
+    trade = market.take(buyer, posted.id, quantity, MAX_UINT256)
+    f, decimals = trade.fill, market.decimals
+    console.print(f"   secondary market {market.address}: {buyer} bought {format_amount(f.quantity, decimals, 2)} "
+                  f"{token.symbol()} units from {seller} at {format_price(f.price)} per 100 of current principal "
+                  f"(factor {f.factor / 10**18:.6f}) for {format_amount(f.cash, decimals, 2)}, delivery versus payment "
+                  f"in one transaction ({trade.receipt.gas_used:,} gas)", highlight=False)
+    return {"market": market.address, "token": token.address, "symbol": token.symbol(), "buyer": f.buyer,
+            "seller": f.seller, "price": f.price, "quantity": f.quantity, "cash": f.cash, "factor": f.factor,
+            "gas": trade.receipt.gas_used}
