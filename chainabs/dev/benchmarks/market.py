@@ -26,7 +26,7 @@ QUANTITY = 10_000 * 10**6
 RESTING = 1_000
 
 
-def _setup(holders: list[Any], admin: Any) -> tuple[Any, Any, Market]:
+def _setup(holders: list[Any], admin: Any) -> tuple[Any, Any, Market, dict[str, int]]:
     """Currency, tranche (``admin`` standing for its deal) with ``holders`` verified holding FACE and currency,
     a listed venue; each holder made the venue its operator and approved it for its currency."""
     from brownie import chain as bchain
@@ -42,14 +42,17 @@ def _setup(holders: list[Any], admin: Any) -> tuple[Any, Any, Market]:
                                   coupon_bps=500, residual_recipient=admin, deal=admin)
     market = deploy_market(admin, currency, [admin])
     market.list(admin, token.address)
+    once: dict[str, int] = {}
     for h in holders:
         transact(token.issue, h, FACE, b"", sender=admin)
         transact(currency.mint, h, 10**14, sender=admin)
-        market.authorize_seller(h, token.address)
-        market.approve_cash(h, MAX_UINT256)
+        authorized = market.authorize_seller(h, token.address)
+        approved = market.approve_cash(h, MAX_UINT256)
+        once.setdefault("market_authorize_operator_gas", int(authorized.gas_used))
+        once.setdefault("market_approve_cash_gas", int(approved.gas_used))
     transact(currency.mint, admin, 10**15, sender=admin)
     transact(currency.approve, token, 2**256 - 1, sender=admin)
-    return currency, token, market
+    return currency, token, market, once
 
 
 def _take(market: Market, maker: Any, taker: Any, token: Any, price: int, expiry: int) -> int:
@@ -66,7 +69,7 @@ def market_gas() -> dict[str, float]:
     admin = chain.deployer()
     a, b = accounts[1], accounts[2]
     makers = list(accounts[3:8])
-    _, token, market = _setup([a, b, *makers], admin)
+    _, token, market, once = _setup([a, b, *makers], admin)
     expiry = bchain.time() + 30 * 86_400
     transact(token.distribute, 1_000_000, 1_000_000, sender=admin)
     first_after = _take(market, a, b, token, PRICE - 100, expiry)  # a and b checkpointed by this fill
@@ -100,5 +103,8 @@ def market_gas() -> dict[str, float]:
         "market_post_bid_gas": bid_used_level,
         "market_post_bid_gas_first_of_book": bid_new_level,
         "market_cancel_gas": cancel,
+        **once,
+        # a whole trade between holders who already use the venue: the seller posts, the buyer takes
+        "market_trade_gas_end_to_end": used_level + shallow,
     }
     return metrics
