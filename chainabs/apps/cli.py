@@ -172,7 +172,7 @@ def _market(args: argparse.Namespace, console: Console) -> int:
     venue = market.open_market(_read_url(args), args.market)
     action = args.market_command
     if action == "book":
-        market.book(venue, args.token, levels=args.levels, console=console)
+        market.book(venue, args.token, levels=args.levels, maker=args.maker, console=console)
     elif action == "trades":
         market.trades(venue, token=args.token, start_block=args.start_block, out=args.out, console=console)
     else:
@@ -212,6 +212,7 @@ def _add_market_parser(sub: Any) -> None:
     a = action("book", "Both sides of a tranche's book, best first, and the best bid and ask.", False)
     a.add_argument("token", help="the tranche token")
     a.add_argument("--levels", type=int, default=10, help="price levels per side")
+    a.add_argument("--maker", default=None, metavar="ADDRESS", help="also list this account's open orders")
     for side in ("bid", "ask"):
         a = action(side, f"Post a {'buy' if side == 'bid' else 'sell'} order.", True)
         a.add_argument("token", help="the tranche token")

@@ -112,12 +112,22 @@ def _token(text: str) -> str:
 # ------------------------------------------------------------------------------------------------ commands
 
 
-def book(market: Market, token: str, *, levels: int = 10, console: Console | None = None) -> pd.DataFrame:
-    """Print both sides of ``token``'s book (best first, currency units) and the best bid and ask; returns the
-    book in base units."""
+def book(market: Market, token: str, *, levels: int = 10, maker: str | None = None,
+         console: Console | None = None) -> pd.DataFrame:
+    """Print both sides of ``token``'s book (best first, currency units) and the best bid and ask, and with
+    ``maker`` that account's open orders on the token; returns the book in base units."""
     console = console or Console()
     token = _token(token)
     decimals = market.decimals
+    if maker is not None:
+        if not Web3.is_address(maker):
+            raise MarketCommandError(f"maker {maker!r}: not an address")
+        mine = market.open_orders(maker, deployment_block(market.w3, market.address), token)
+        console.print(f"open orders of {Web3.to_checksum_address(maker)}: {len(mine) or 'none'}", highlight=False)
+        for o in mine:  # one line each: order ids are 66 characters, too wide for a table
+            console.print(f"  {format_order_id(o.id)} {o.side} {format_amount(o.remaining, decimals)} units left at "
+                          f"{format_price(o.price)}, expires {o.expiry}"
+                          + (f", for {o.counterparty} only" if o.counterparty else ""), highlight=False, soft_wrap=True)
     frame = market.book(token, levels)
     symbol = market.token(token).functions.symbol().call()
     factor = market.factor(token)
@@ -173,7 +183,7 @@ def post(market: Market, signer: Signer, token: str, side: str, *, price: str, q
         raise MarketCommandError(explain(exc)) from None
     console.print(f"posted {side} {format_order_id(posted.id)}: {format_amount(units, decimals)} units at "
                   f"{format_price(venue_price)} (cash now {format_amount(cash, decimals)}), expires {until}; "
-                  f"gas {posted.receipt.gas_used:,}", highlight=False)
+                  f"gas {posted.receipt.gas_used:,}", highlight=False, soft_wrap=True)
     return posted.id
 
 
@@ -232,7 +242,7 @@ def cancel(market: Market, signer: Signer, order: str | int, *, console: Console
         raise MarketCommandError(explain(exc)) from None
     left = int(receipt.event("OrderCancelled")["quantity"])
     console.print(f"cancelled {format_order_id(oid)}: {format_amount(left, market.decimals)} units withdrawn",
-                  highlight=False)
+                  highlight=False, soft_wrap=True)
     return left
 
 

@@ -108,7 +108,7 @@ def test_the_command_line_trades_with_an_env_key_and_a_keystore(key_wallets, ven
                                                                  tmp_path, monkeypatch, capsys):
     seller, buyer = key_wallets
     keystore = tmp_path / "buyer.json"
-    keystore.write_text(json.dumps(Account.encrypt(KEY_B, "correct horse")))
+    keystore.write_text(json.dumps(Account.encrypt(KEY_B, "correct horse", kdf="scrypt", iterations=2**10)))  # light KDF: a test
     common = ["--rpc", rpc, "--market", venue.address]
 
     def run(*argv: str) -> tuple[int, str, str]:
@@ -121,8 +121,9 @@ def test_the_command_line_trades_with_an_env_key_and_a_keystore(key_wallets, ven
     assert status == 0, err
     assert "made the venue" in out and "1,000.500000 units at 100.2500" in out
     order = re.search(r"posted ask (0x[0-9a-f]{64}):", out).group(1)
-    status, out, _ = run("book", issued.address, *common)
+    status, out, _ = run("book", issued.address, "--maker", seller.address, *common)
     assert status == 0 and "100.2500" in out and "1,000.500000" in out and "best ask 100.2500" in out
+    assert order in out  # the maker's open orders
 
     monkeypatch.delenv("INVESTOR_PRIVATE_KEY")
     monkeypatch.setenv("CHAINABS_KEYSTORE_PASSWORD", "correct horse")

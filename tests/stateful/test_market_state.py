@@ -269,7 +269,7 @@ def test_market_state_machine(venue, issued, currency, traders, investors, origi
             for _, lvl in levels:
                 assert tuple(int(x) for x in next(values)) == (lvl.quantity, lvl.posted, lvl.max_expiry)
 
-    run_state_machine_as_test(MarketMachine, settings=machine_settings(ci_examples=20, ci_steps=15))
+    run_state_machine_as_test(MarketMachine, settings=machine_settings(ci_examples=16, ci_steps=15))
     report_steps("market", steps)
     assert steps["take ok"] and steps["take refused"], steps
 
