@@ -129,6 +129,7 @@ contract TrancheMarket is ITrancheMarket, AccessControl {
         // rule too). From the caller to itself the token skips the holding rules: the minimum the caller would
         // keep is checked here, as the token checks it.
         address to = counterparty == address(0) ? msg.sender : counterparty;
+        // slither-disable-next-line unused-return -- the third value is the partition checked: `partition` itself
         (bytes1 code, bytes32 reason,) = tok.canTransferByPartition(msg.sender, to, partition, quantity, "");
         if (code == C.TRANSFER_SUCCESS && counterparty == address(0)) {
             uint256 left = tok.balanceOf(msg.sender) - quantity;
@@ -186,6 +187,7 @@ contract TrancheMarket is ITrancheMarket, AccessControl {
 
         // Delivery versus payment: the token's own rules for both sides, then the cash; any refusal reverts both.
         (address buyer, address seller) = ask ? (msg.sender, maker) : (maker, msg.sender);
+        // slither-disable-next-line unused-return -- the partition the units land in (the token's rule); a refusal reverts
         ITrancheToken(token).operatorTransferByPartition(
             id & LOCKED_PARTITION != 0 ? LOCKED : UNRESTRICTED, seller, buyer, quantity, "", ""
         );
