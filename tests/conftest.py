@@ -17,6 +17,7 @@ pytest_plugins = [
     "plugins.deploy",
     "plugins.reports",
     "plugins.spvtests",
+    "plugins.market",
 ]
 
 # Several test runs can use their own anvil side by side (CHAINABS_PORT), and so can pytest-xdist workers:

@@ -26,6 +26,7 @@ import traceback
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -134,7 +135,8 @@ def _simulate(args: argparse.Namespace, console: Console) -> int:
 def _report(args: argparse.Namespace, console: Console) -> int:
     from chainabs.apps.reports import report_deal
 
-    report_deal(_read_url(args), args.spv, out=args.out, start_block=args.start_block, console=console)
+    report_deal(_read_url(args), args.spv, out=args.out, start_block=args.start_block, console=console,
+                market=args.market)
     return 0
 
 
@@ -142,9 +144,10 @@ def _monitor(args: argparse.Namespace, console: Console) -> int:
     from chainabs.apps import monitor
 
     url = _read_url(args)
-    watch, start, classifier = monitor.watch_list(url, args.spv, args.watch)
+    watch, start, classifier = monitor.watch_list(url, args.spv, args.watch, market=args.market)
     monitor.follow(url, watch, args.state, start_block=start if args.start_block is None else args.start_block,
-                   interval=args.interval, max_polls=args.max_polls, quiet=args.quiet, classifier=classifier)
+                   interval=args.interval, max_polls=args.max_polls, quiet=args.quiet, classifier=classifier,
+                   market=args.market, market_config=args.market_config)
     return 0
 
 
@@ -179,6 +182,75 @@ def _investor(args: argparse.Namespace, console: Console) -> int:
     _connect(args)
     investor.run(tokens, claim_funds=args.claim, account=args.account, console=console)
     return 0
+
+
+def _market(args: argparse.Namespace, console: Console) -> int:
+    from chainabs.apps import market
+
+    venue = market.open_market(_read_url(args), args.market)
+    action = args.market_command
+    if action == "book":
+        market.book(venue, args.token, levels=args.levels, maker=args.maker, console=console)
+    elif action == "trades":
+        market.trades(venue, token=args.token, start_block=args.start_block, out=args.out, console=console)
+    else:
+        signer = market.signer_from(key_env=args.key_env, account=args.account, keystore=args.keystore)
+        if action in ("bid", "ask"):
+            market.post(venue, signer, args.token, action, price=args.price, quantity=args.quantity, days=args.days,
+                        expiry=args.expiry, counterparty=args.counterparty, partition=args.partition,
+                        console=console)
+        elif action == "take":
+            market.take(venue, signer, args.order, quantity=args.quantity, cash_limit=args.cash_limit, console=console)
+        else:
+            market.cancel(venue, signer, args.order, console=console)
+    return 0
+
+
+def _add_market_parser(sub: Any) -> None:
+    """``chainabs market book|bid|ask|take|cancel|trades`` (the secondary market, issue 14)."""
+    text = ("The secondary market: order book, quotes, delivery-versus-payment fills and the trade tape. Prices per "
+            "100 of current principal (99.5), amounts in currency units (1,000.5).")
+    p = sub.add_parser("market", help=text, description=text)
+    p.set_defaults(run=_market)
+    actions = p.add_subparsers(dest="market_command", required=True, metavar="ACTION")
+
+    def action(name: str, help_text: str, signs: bool) -> argparse.ArgumentParser:
+        a = actions.add_parser(name, help=help_text, description=help_text)
+        _add_network_options(a, reading=True)
+        a.add_argument("--market", metavar="ADDRESS", help="the venue (default MARKET_ADDRESS)")
+        if signs:
+            who = a.add_mutually_exclusive_group()
+            who.add_argument("--key-env", default="INVESTOR_PRIVATE_KEY", metavar="VAR",
+                             help="environment variable holding the signer's hex key (default INVESTOR_PRIVATE_KEY)")
+            who.add_argument("--account", metavar="NAME", help="sign with this brownie account (asks its password)")
+            who.add_argument("--keystore", type=Path, metavar="FILE", help="sign with an encrypted JSON keystore "
+                             "(password from CHAINABS_KEYSTORE_PASSWORD or asked)")
+        return a
+
+    a = action("book", "Both sides of a tranche's book, best first, and the best bid and ask.", False)
+    a.add_argument("token", help="the tranche token")
+    a.add_argument("--levels", type=int, default=10, help="price levels per side")
+    a.add_argument("--maker", default=None, metavar="ADDRESS", help="also list this account's open orders")
+    for side in ("bid", "ask"):
+        a = action(side, f"Post a {'buy' if side == 'bid' else 'sell'} order.", True)
+        a.add_argument("token", help="the tranche token")
+        a.add_argument("--price", required=True, help="per 100 of current principal, e.g. 99.5")
+        a.add_argument("--quantity", required=True, help="units (currency units of original face), e.g. 1,000")
+        a.add_argument("--days", type=float, default=30.0, help="valid for this many days (default 30)")
+        a.add_argument("--expiry", type=int, default=None, help="expiry as unix time (instead of --days)")
+        a.add_argument("--counterparty", default=None, metavar="ADDRESS", help="only this account may take it")
+        a.add_argument("--partition", choices=("unrestricted", "locked"), default="unrestricted",
+                       help=argparse.SUPPRESS if side == "bid" else "partition the units come from")
+    a = action("take", "Take an order (buy from an ask, sell into a bid), fully or partly.", True)
+    a.add_argument("order", help="the order id (0x-hex or decimal)")
+    a.add_argument("--quantity", default=None, help="units to take (default: all that is left)")
+    a.add_argument("--cash-limit", default=None, help="most cash to pay (buying) / least to receive (selling)")
+    a = action("cancel", "Cancel what is left of an order (its maker; anyone once it expired).", True)
+    a.add_argument("order", help="the order id (0x-hex or decimal)")
+    a = action("trades", "The trade tape and the volume, VWAP and last price per tranche per period.", False)
+    a.add_argument("--token", default=None, help="one tranche only")
+    a.add_argument("--start-block", type=int, default=None, help="first block (default: the venue's deployment)")
+    a.add_argument("--out", type=Path, default=None, help="write the tape as CSV here")
 
 
 # ------------------------------------------------------------------------------------------------- parser
@@ -249,6 +321,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("spv", help="the deal's SPV address")
     p.add_argument("--out", type=Path, default=None, help="folder (default reports/<deal>)")
     p.add_argument("--start-block", type=int, default=None, help="first block to read (default: the deal's first)")
+    p.add_argument("--market", metavar="ADDRESS", help="trading venue whose trades of the deal's tranches get a "
+                   "section (default MARKET_ADDRESS)")
 
     p = command("monitor", _monitor, "Follow new blocks: print and append to <state>/events.jsonl every alert and "
                 "privileged action, resuming after a restart with nothing lost or repeated.", "read")
@@ -260,6 +334,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
     p.add_argument("--max-polls", type=int, default=None, help="stop after this many polls")
     p.add_argument("--quiet", action="store_true", help="write events.jsonl only")
+    p.add_argument("--market", metavar="ADDRESS", help="also follow this trading venue, with the trade surveillance "
+                   "(alerts for trades far from the last price or between related parties)")
+    p.add_argument("--market-config", type=Path, default=None, help="surveillance settings (default config/market.yaml)")
 
     p = command("verify-tape", _verify_tape, "Check a copy of a period's servicing tape against the chain: Merkle "
                 "root, report aggregates, every loan against the asset registry.", "read")
@@ -289,6 +366,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("tokens", nargs="*", help="tranche token addresses (default TRANCHE_TOKENS, comma-separated)")
     p.add_argument("--claim", action="store_true", help="claim interest and principal first")
     p.add_argument("--account", help="brownie account name (default INVESTOR_ACCOUNT)")
+
+    _add_market_parser(sub)
     return top
 
 

@@ -28,6 +28,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from chainabs.apps import market as market_app
 from chainabs.apps.reports import write_reports
 from chainabs.apps.verify import verify_servicing_tape
 from chainabs.chain import connection, orchestration
@@ -54,6 +55,8 @@ DEMO_ASSUMPTIONS = Assumptions(cpr=0.12, severity=0.65, recovery_lag=3)
 SECURED_ASSUMPTIONS = Assumptions(cpr=0.10, severity=0.45, recovery_lag=3)
 SECURED_ROLL_RATES = {"current_to_30": 0.012, "roll_30_60": 0.4, "roll_60_90": 0.5, "roll_90_default": 0.6,
                       "cure_30": 0.4, "cure_60": 0.2, "cure_90": 0.05}
+#: The period after which two senior holders trade on the secondary market.
+MARKET_PERIOD = 3
 DEMO_ROLL_RATES = {"current_to_30": 0.025, "roll_30_60": 0.45, "roll_60_90": 0.55, "roll_90_default": 0.7,
                    "cure_30": 0.35, "cure_60": 0.15, "cure_90": 0.05}
 
@@ -128,6 +131,7 @@ def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbo
     console.print(f"[bold]4. periods[/]: {len(reports)} monthly reports simulated (WAC {wac:.2%}, WA term {term} months)")
     level = model.clean_up_level()
     claimed = 0
+    trade: dict[str, Any] | None = None
     payments: list[dict[str, Any]] = []
     out = out_dir or REPORTS_DIR / spec.name
     books = d.servicing_book(seed=seed)
@@ -159,6 +163,8 @@ def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbo
             raise AssertionError(f"period {period}: the chain and the model disagree")
         payments.extend(spvlib.payment_rows(tx, closed))
         claimed += _claim_all(tokens, holders)
+        if period == MARKET_PERIOD:  # secondary market: two senior holders trade through the venue
+            trade = market_app.demo_trade(arranger, currency, tokens[0], holders[0][0], holders[0][1], console=console)
         alerts = [name for name in ("TriggerBreached", "TriggerCured", "DelinquencyAlert", "ReserveDrawn") if name in tx.events]
         console.print(f"   period {period:2d}: pool {closed.state.pool_balance / 1e6:14,.2f}  paid "
                       f"{sum(closed.class_interest) / 1e6:12,.2f} interest {sum(closed.result.principal_paid) / 1e6:14,.2f} principal"
@@ -184,12 +190,16 @@ def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbo
                   f"{mismatches} mismatches between chain and model")
     summary = _summary(spec, tokens, model)
     console.print(_table(summary, "Tranches at the end of the deal"))
+    if trade:
+        console.print(f"   secondary market trade: {trade['quantity'] / 1e6:,.2f} {trade['symbol']} units at "
+                      f"{trade['price'] / 10_000:,.4f} per 100 for {trade['cash'] / 1e6:,.2f} (seller {trade['seller']}, "
+                      f"buyer {trade['buyer']})")
 
     data = read_deal(web3.provider.endpoint_uri, spv.address, start_block=0)
     paths = write_reports(data, out, extra_tables={
         "reconciliation_payments": payment_table,  # every tranche payment on chain vs the simulation
         "reconciliation_figures": table,  # every figure of the SPV and the tokens vs the model at the end
-    })
+    }, market=trade["market"] if trade else None)
     last = model.state.periods_closed
     mismatches_last = verify_servicing_tape(data, spv.address, last, loan_tape)
     console.print(f"   servicing tape of period {last} verified against the chain: "
@@ -209,7 +219,7 @@ def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbo
     recoveries = _recoveries(data, coll, originator, spec, console) if coll is not None else None
     return {"spv": spv.address, "registry": registry.address, "currency": currency.address, "summary": summary,
             "mismatches": mismatches, "left_in_spv": left, "reports": paths, "claimed": claimed,
-            "servicing_mismatches": len(mismatches_last), "recoveries": recoveries}
+            "servicing_mismatches": len(mismatches_last), "trade": trade, "recoveries": recoveries}
 
 
 def _record_collateral(registry: Any, originator: Any, tape: pd.DataFrame, spec: Any, seed: int,

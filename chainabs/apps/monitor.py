@@ -40,6 +40,7 @@ class Monitor:
         chunk: int = DEFAULT_CHUNK,
         classifier: Callable[[DecodedEvent], str | None] = default_classifier,
         on_event: Callable[[DecodedEvent, str], None] | None = None,
+        surveil: Callable[[DecodedEvent], list[str]] | None = None,
     ) -> None:
         self.w3 = w3
         self.decoder = decoder
@@ -51,6 +52,8 @@ class Monitor:
         self.chunk = chunk
         self.classifier = classifier
         self.on_event = on_event
+        #: Extra checks of every event in chain order (the market's trade surveillance): flags make it an alert.
+        self.surveil = surveil
         self.last_block = self._load_checkpoint(start_block - 1)
         self._written_after_checkpoint = self._keys_after(self.last_block)
 
@@ -99,9 +102,14 @@ class Monitor:
                 if event is None:
                     continue
                 kind = self.classifier(event)
+                flags = self.surveil(event) if self.surveil else []
+                if flags:
+                    kind = "alert"
                 if kind is None or event.key in self._written_after_checkpoint:
                     continue
                 record = {"kind": kind, **dataclasses.replace(event, args=_plain(event.args)).to_json()}
+                if flags:
+                    record["flags"] = flags
                 lines.append(json.dumps(record, sort_keys=True))
                 emitted.append(event)
                 if self.on_event:
@@ -170,8 +178,11 @@ def deal_watch(rpc_url: str, spv: str) -> tuple[dict[str, str], int, Callable[[D
 
 def follow(rpc_url: str, watch: dict[str, str], state_dir: Path, *, start_block: int = 0, interval: float = 1.0,
            max_polls: int | None = None, quiet: bool = False,
-           classifier: Callable[[DecodedEvent], str | None] | None = None) -> Monitor:
-    """Build a monitor for ``watch`` (address -> contract name, ABIs shipped in the package) and run it."""
+           classifier: Callable[[DecodedEvent], str | None] | None = None, market: str | None = None,
+           market_config: Path | None = None) -> Monitor:
+    """Build a monitor for ``watch`` (address -> contract name, ABIs shipped in the package) and run it;
+    ``market``: also follow that venue with the trade surveillance (settings from ``market_config``, default
+    ``config/market.yaml``)."""
     from rich.console import Console
 
     console = Console()
@@ -183,18 +194,28 @@ def follow(rpc_url: str, watch: dict[str, str], state_dir: Path, *, start_block:
             style = "bold red" if kind == "alert" else "yellow"
             console.print(f"[{style}]{kind:10}[/] block {event.block_number} {event.contract}.{event.event} {event.args} tx {event.tx_hash}")
 
+    surveillance = None
+    if market:
+        from chainabs.apps.market import surveillance_for
+
+        watch = {**watch, Web3.to_checksum_address(market): "TrancheMarket"}
+        decoder = EventDecoder(w3, {addr: (name, load_abi(name)) for addr, name in watch.items()})
+        surveillance = surveillance_for(w3, market, market_config)
     monitor = Monitor(w3, decoder, state_dir, start_block=start_block, on_event=show,
-                      classifier=classifier or default_classifier)
+                      classifier=classifier or default_classifier,
+                      surveil=surveillance.flags if surveillance else None)
+    if surveillance:
+        surveillance.prime(monitor.last_block)
     monitor.run(interval=interval, max_polls=max_polls)
     return monitor
 
 
-def watch_list(rpc_url: str, spv: str | None, contracts: Sequence[str] = ()) -> tuple[dict[str, str], int,
-                                                                                Callable[[DecodedEvent], str | None]]:
+def watch_list(rpc_url: str, spv: str | None, contracts: Sequence[str] = (), *, market: str | None = None
+               ) -> tuple[dict[str, str], int, Callable[[DecodedEvent], str | None]]:
     """What ``chainabs monitor`` follows: the whole deal of ``spv`` (:func:`deal_watch`) and / or ``contracts``
     given as ``NAME:ADDRESS`` (a shipped ABI name); returns (address -> ABI name, first block, classifier)."""
-    if not spv and not contracts:
-        raise ValueError("give an SPV address or at least one --watch NAME:ADDRESS")
+    if not spv and not contracts and not market:
+        raise ValueError("give an SPV address, a --market ADDRESS or at least one --watch NAME:ADDRESS")
     watch: dict[str, str] = {}
     start, classifier = 0, default_classifier
     if spv:

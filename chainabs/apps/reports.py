@@ -115,8 +115,10 @@ def deal_slug(d: DealReader) -> str:
     return slug or f"deal-{d.spv_address[:10].lower()}"
 
 
-def write_reports(d: DealReader, out_dir: Path, *, extra_tables: dict[str, pd.DataFrame] | None = None) -> dict[str, Path]:
-    """Write CSV tables, PNG charts and one self-contained HTML report under ``out_dir``."""
+def write_reports(d: DealReader, out_dir: Path, *, extra_tables: dict[str, pd.DataFrame] | None = None,
+                  market: str | None = None) -> dict[str, Path]:
+    """Write CSV tables, PNG charts and one self-contained HTML report under ``out_dir`` (``market``: the trading
+    venue whose trades of the deal's tranches get a section, default ``MARKET_ADDRESS``)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     frames = report_tables(d)
     frames.update(extra_tables or {})
@@ -148,6 +150,7 @@ def write_reports(d: DealReader, out_dir: Path, *, extra_tables: dict[str, pd.Da
         if len(df) > HTML_MAX_ROWS:
             parts.append(f"<p>first {HTML_MAX_ROWS} of {len(df)} rows; all of them in {html.escape(name)}.csv</p>")
         parts.append(df.head(HTML_MAX_ROWS).to_html(index=False) if not df.empty else "<p>none</p>")
+    parts.append(_market_section(d, out_dir, paths, market))
     parts.append("</body></html>")
     report = out_dir / "report.html"
     report.write_text("\n".join(parts))
@@ -155,13 +158,23 @@ def write_reports(d: DealReader, out_dir: Path, *, extra_tables: dict[str, pd.Da
     return paths
 
 
+def _market_section(d: DealReader, out_dir: Path, paths: dict[str, Path], market: str | None) -> str:
+    """Hook of the secondary market (chainabs.apps.market): its files join ``paths``, its section the page."""
+    from chainabs.apps.market import deal_market_section
+
+    before = set(out_dir.iterdir())
+    section = deal_market_section(d.w3, d.tokens, d.decimals, out_dir, market)
+    paths.update({p.name.removesuffix(".csv"): p for p in set(out_dir.iterdir()) - before})
+    return section
+
+
 def report_deal(rpc: str | Web3, spv: str, *, out: Path | None = None, start_block: int | None = None,
-                console: Console | None = None) -> dict[str, Path]:
+                console: Console | None = None, market: str | None = None) -> dict[str, Path]:
     """``chainabs report``: read the deal of ``spv`` from chain data only and write its reports under ``out``
     (default ``reports/<deal>``); returns the files by name."""
     console = console or Console()
     d = read_deal(rpc, spv, start_block=start_block)
     out = out or REPORTS_DIR / deal_slug(d)
-    paths = write_reports(d, out)
+    paths = write_reports(d, out, market=market)
     console.print(f"reports for SPV {d.spv_address} written to {out}: {', '.join(sorted(p.name for p in paths.values()))}")
     return paths

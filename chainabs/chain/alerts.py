@@ -56,6 +56,8 @@ PRIVILEGED_EVENTS = frozenset(
         "InvestorRegistered", "InvestorRemoved", "InvestorFrozen", "JurisdictionAllowed", "InvestorIdSet",
         # common on third-party currencies (and the test stablecoin)
         "OwnershipTransferred", "Paused", "Unpaused", "Minted", "Blocklisted",
+        # TrancheMarket (the secondary market): what may trade there
+        "TokenListed", "TokenDelisted",
     }
 )
 
@@ -71,6 +73,9 @@ IGNORED_EVENTS = frozenset(
         # the SPV's routine on its tokens and its pay-outs to named owners (anyone may trigger them)
         "BooksClosed", "BooksOpened", "TrancheSettled", "UnitsCancelled", "Refunded", "DepositReturned",
         "ClassPaymentReleased",
+        # TrancheMarket: holders' own quotes and trades (the trade surveillance, chainabs.apps.market, reads every
+        # fill and raises an alert for a trade far from the last price or between related parties)
+        "OrderPosted", "OrderCancelled", "OrderFilled",
     }
 )
 
