@@ -252,3 +252,26 @@ def test_each_report_figure_that_disagrees_with_the_chain_is_named(deal, figure)
     transact(d.currency.approve, d.spv, args[0].cash_in, sender=servicer)
     assert_error(d.spv.submitReport, args[0].as_abi(), args[1], "", sender=servicer,
                  error="ReportDisagrees(uint8,uint256,uint256)", values=(FIGURE[figure], *values))
+
+
+def test_the_trustee_replaces_the_pools_servicers_and_no_one_else_can(deal, stranger):
+    """After the sale the SPV owns the pool: its trustee (only) names a new servicer and disposal agent in the
+    registry; the old servicer is refused from then on, the new one serves the period."""
+    from plugins.token import access_denied
+
+    d = deal
+    trustee, old = d.roles["trustee"], d.roles["servicer"]
+    access_denied(d.spv.setPoolServicers, stranger, stranger, sender=stranger, role="TRUSTEE_ROLE")
+    assert_error(d.registry.setPoolServicers, d.pool_id, stranger, stranger, sender=old,
+                 error="NotPoolOperator(uint256,address)", values=(d.pool_id, old.address))
+    tx = transact(d.spv.setPoolServicers, stranger, stranger, sender=trustee)
+    ev = tx.event("PoolServicersSet")
+    assert (ev["poolId"], ev["servicer"], ev["disposalAgent"]) == (d.pool_id, stranger.address, stranger.address)
+    tape = sv.quiet_period(books(d).last, 1)
+    i = _performing(tape, 1)[0]
+    aid = asset_id(d.roles["originator"].address, str(tape.at[i, "loan_id"]))
+    update = [(aid, STATUS_CODE["Delinquent30"], int(tape.at[i, "ending_principal"]), b"\x01" * 32, 0)]
+    assert_error(d.registry.updateAssets, update, sender=old, error="NotPoolServicer(uint256,address)",
+                 values=(d.pool_id, old.address))
+    transact(d.registry.updateAssets, update, sender=stranger)
+    assert int(d.registry.assetInfo(aid)["status"]) == STATUS_CODE["Delinquent30"]
