@@ -9,8 +9,8 @@ network:
   ``--rpc URL`` a node already running (a local chain id is used like a development node, with its unlocked
   accounts; any other chain as a live network); ``--network NAME`` a brownie network (``brownie networks
   list``), e.g. a public testnet;
-* reading commands (``report``, ``monitor``, ``verify-tape``): chain data only, from ``--rpc URL`` (default
-  ``http://127.0.0.1:$CHAINABS_PORT``) or the host of ``--network NAME``;
+* reading commands (``report``, ``monitor``, ``verify-tape``, ``explorer``): chain data only, from ``--rpc URL``
+  (default ``http://127.0.0.1:$CHAINABS_PORT``) or the host of ``--network NAME``;
 * ``simulate`` needs no chain.
 
 Errors are printed on one line (``--traceback`` shows the Python traceback too); the exit status is 2 for an
@@ -154,6 +154,14 @@ def _verify_tape(args: argparse.Namespace, console: Console) -> int:
     return 0 if mismatches.empty else 1
 
 
+def _explorer(args: argparse.Namespace, console: Console) -> int:
+    from chainabs.apps.explorer.server import serve
+
+    serve(_read_url(args), args.spv, host=args.host, port=args.port, interval=args.interval,
+          start_block=args.start_block, console=console)
+    return 0
+
+
 def _investor(args: argparse.Namespace, console: Console) -> int:
     from chainabs.apps import investor
 
@@ -246,6 +254,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("period", type=int, help="the period the tape reports")
     p.add_argument("tape", type=Path, help="the servicing tape (CSV / Parquet)")
     p.add_argument("--out", type=Path, default=None, help="write the mismatches as CSV here")
+
+    p = command("explorer", _explorer, "The investor and regulator explorer: a live web app over a deal (deal, pool, "
+                "loans with their Merkle proofs checked on chain, investors with a wallet Claim button, regulator), "
+                "following new blocks; JSON behind every page.", "read")
+    p.add_argument("--spv", required=True, metavar="ADDRESS", help="the deal's SPV address")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8700, help="port to listen on (default 8700)")
+    p.add_argument("--interval", type=float, default=0.5, help="seconds between two looks at the node's head")
+    p.add_argument("--start-block", type=int, default=None, help="first block to read (default: the deal's first)")
 
     p = command("investor", _investor, "An investor's positions and claimable funds across tranche tokens (key "
                 "from INVESTOR_PRIVATE_KEY or a brownie account).", "send")

@@ -98,6 +98,8 @@ class DealReader:
     #: Address -> ABI name of every contract of the deal (SPV, registry, tokens, identity registry).
     contracts: dict[str, str]
     chunk: int = DEFAULT_CHUNK
+    #: Attempts per block range before it is split (a follower that must notice a dead node asks fewer).
+    retries: int = 5
     events: list[DecodedEvent] = field(default_factory=list)
     #: Last block whose events are in :attr:`events`, and its hash (0x hex; empty before the first read).
     last_block: int = -1
@@ -309,7 +311,7 @@ def _deal_events(d: DealReader, start: int, end: int) -> list[DecodedEvent]:
     """Events of the deal's contracts, the deal's pool and the SPV's currency movements in blocks start..end."""
     contracts = {a: (name, load_abi(name)) for a, name in d.contracts.items()}
     contracts[d.registry] = _registry_abi()
-    events = read_events(d.w3, EventDecoder(d.w3, contracts), start, end, chunk=d.chunk)
+    events = read_events(d.w3, EventDecoder(d.w3, contracts), start, end, chunk=d.chunk, retries=d.retries)
     events = [e for e in events if e.address != d.registry or of_pool(e, d.pool_id)]
     # The currency's transfers from and to the SPV only (a public stablecoin moves millions of others).
     currency = EventDecoder(d.w3, {d.currency: ("Currency", load_abi("IERC20"))})
@@ -317,7 +319,7 @@ def _deal_events(d: DealReader, start: int, end: int) -> list[DecodedEvent]:
     spv_topic = "0x" + bytes(12).hex() + d.spv_address[2:].lower()
     moves: dict[tuple[int, str, int], DecodedEvent] = {}
     for topics in ([transfer, spv_topic], [transfer, None, spv_topic]):
-        for e in read_events(d.w3, currency, start, end, chunk=d.chunk, topics=topics):
+        for e in read_events(d.w3, currency, start, end, chunk=d.chunk, retries=d.retries, topics=topics):
             moves[e.key] = e  # a transfer from the SPV to itself matches both
     events += [e for e in moves.values() if e.event == "Transfer"]
     return sorted(events, key=lambda e: e.order)
