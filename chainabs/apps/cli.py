@@ -100,7 +100,7 @@ def _demo(args: argparse.Namespace, console: Console) -> int:
     from chainabs.apps import demo
 
     _connect(args)
-    demo.run(args.loans, args.seed, args.out, verbose=args.verbose, console=console)
+    demo.run(args.loans, args.seed, args.out, verbose=args.verbose, console=console, periods=args.periods)
     return 0
 
 
@@ -195,6 +195,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=7, help="seed of the book and of the servicing allocation")
     p.add_argument("--out", type=Path, default=None, help="reports folder (default reports/consumer_loan)")
     p.add_argument("--verbose", action="store_true", help="print every deployment step")
+    p.add_argument("--periods", type=int, default=None, metavar="N",
+                   help="stop after N periods and leave the deal live (not ended) for the explorer; writes "
+                        "deployments/<chainid>/<deal>.json and prints the explorer command")
 
     p = command("deploy", _deploy, "Deploy a whole deal from its spec (resumable from "
                 "deployments/<chainid>/<deal>.json; asks before sending on a live network).", "send")

@@ -98,6 +98,7 @@ def create_app(indexer: Indexer, *, pages: Sequence[ExplorerPage] = ()) -> FastA
             "title": (snap.get("deal") or {}).get("title", "ChainABS explorer"), "spv": indexer.spv,
             "chain_id": indexer.chain_id, "money": m,
             "amount": lambda v, places=2: "" if v is None else m.amount(int(v), places),
+            "units": lambda v: "" if v is None else numbers.format_amount(int(v), m.decimals, "", 2),
             "compact": lambda v: m.compact(v),
             "cell": lambda kind, value: Markup(display.cell_html(kind, value, m)),
             "kind_of": display.column_kind, **context,
@@ -141,6 +142,10 @@ def create_app(indexer: Indexer, *, pages: Sequence[ExplorerPage] = ()) -> FastA
     @app.get("/", include_in_schema=False)
     def home() -> Response:
         return RedirectResponse("/deal")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return Response(status_code=204)
 
     @app.get("/deal", response_class=HTMLResponse, include_in_schema=False)
     def deal_page(request: Request) -> Response:
