@@ -43,6 +43,8 @@ VENDOR: dict[str, Path] = {
 #: Seconds between two looks at the indexer's status by an open live stream; between two heartbeats.
 STREAM_TICK = 0.25
 STREAM_HEARTBEAT = 10.0
+#: Where base.html's live content starts and ends (``?fragment=1`` returns what is between).
+CONTENT_START, CONTENT_END = "<!--content-->", "<!--/content-->"
 
 
 @dataclass(frozen=True)
@@ -103,12 +105,9 @@ def create_app(indexer: Indexer, *, pages: Sequence[ExplorerPage] = ()) -> FastA
             "cell": lambda kind, value: Markup(display.cell_html(kind, value, m)),
             "kind_of": display.column_kind, **context,
         }
-        fragment = request.query_params.get("fragment") == "1"
-        page = env.get_template(template)
-        if fragment:
-            html = "".join(page.blocks["content"](page.new_context(ctx)))
-        else:
-            html = page.render(ctx)
+        html = env.get_template(template).render(ctx)
+        if request.query_params.get("fragment") == "1":  # the live script swaps this in: the content only
+            html = html[html.index(CONTENT_START) + len(CONTENT_START) : html.rindex(CONTENT_END)]
         return HTMLResponse(html, status_code=status_code)
 
     app.state.render = render

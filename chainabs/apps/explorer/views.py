@@ -313,7 +313,9 @@ def loan_view(d: DealReader, query: str) -> dict[str, Any]:
     proof = loanread.loan_proof(d, row)
     return {
         "spv": d.spv_address, "title": deal_title(d), "currency": currency_info(d), "registry": d.registry,
-        "pool_id": d.pool_id, "query": query, "record": jsonable(record),
+        "pool_id": d.pool_id, "query": query,
+        # the asset id is a 256-bit number: a decimal string (JSON numbers lose digits past 2**53 in browsers)
+        "record": {**jsonable(record), "asset_id": str(int(record["asset_id"]))},
         "asset_id_hex": hex(int(record["asset_id"])), "state": jsonable(loanread.loan_state(d, record["asset_id"])),
         "history": records(loanread.loan_history(d, record["asset_id"])),
         "proof": {"leaf": proof.leaf, "proof": proof.proof, "root": proof.root, "sealed_root": proof.sealed_root,
