@@ -227,7 +227,7 @@ def leave_live(d: orchestration.LocalDeal, manifest_root: Path, rpc: str, holder
     console.print(f"explore it: [bold]{command}[/]")
     return {"spv": str(d.spv.address), "registry": str(d.registry.address), "currency": str(d.currency.address),
             "manifest": manifest.path, "explorer_command": command, "mismatches": mismatches, "claimed": claimed,
-            "periods": int(d.model.state.periods_closed)}
+            "periods": int(d.model.state.periods_closed), "holders": manifest.meta["live"]["holders"]}
 
 
 def _claim_all(tokens: list[Any], holders: dict[int, list[Any]]) -> int:

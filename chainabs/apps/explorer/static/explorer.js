@@ -113,7 +113,7 @@
     });
     const pctAxis = (title, position) => ({
       beginAtZero: true, position, title: { display: true, text: title },
-      ticks: { callback: (v) => `${Number(v).toFixed(1)}%` }, grid: { drawOnChartArea: position !== "right" },
+      ticks: { callback: (v) => `${Number(v).toLocaleString("en-US", { maximumFractionDigits: 2 })}%` }, grid: { drawOnChartArea: position !== "right" },
     });
     const tooltip = {
       callbacks: {
