@@ -103,7 +103,7 @@ def charts(d: DealReader, investor: pd.DataFrame, pool: pd.DataFrame) -> dict[st
         ax2.set_ylim(bottom=0)
         ax.set_title("Pool balance and 60+ days delinquency")
         _date_axis(ax)
-        ax.legend(line1 + line2, [str(x.get_label()) for x in line1 + line2], loc="upper center")
+        ax.legend(line1 + line2, [str(x.get_label()) for x in line1 + line2], loc="center left")
         out["pool_delinquency.png"] = _png(fig)
         plt.close(fig)
         fig, ax = plt.subplots(figsize=(7.5, 3.8))

@@ -131,11 +131,11 @@
         data: {
           labels,
           datasets: [
-            { label: "30-59 days", data: perf.map((p) => p.delinquent_30 / unit), backgroundColor: "#f2c94c", stack: "dq" },
-            { label: "60-89 days", data: perf.map((p) => p.delinquent_60 / unit), backgroundColor: "#f2994a", stack: "dq" },
-            { label: "90+ days", data: perf.map((p) => p.delinquent_90_plus / unit), backgroundColor: "#eb5757", stack: "dq" },
+            { label: "30-59 days", data: perf.map((p) => p.delinquent_30 / unit), backgroundColor: "#f2c94c", stack: "dq", order: 1 },
+            { label: "60-89 days", data: perf.map((p) => p.delinquent_60 / unit), backgroundColor: "#f2994a", stack: "dq", order: 1 },
+            { label: "90+ days", data: perf.map((p) => p.delinquent_90_plus / unit), backgroundColor: "#eb5757", stack: "dq", order: 1 },
             { type: "line", label: "60+ days, % of pool", data: perf.map((p) => p.delinquent_60_plus_pct), yAxisID: "pct",
-              borderColor: "#1f5fbf", backgroundColor: "#1f5fbf", pointRadius: 2 },
+              borderColor: "#1f5fbf", backgroundColor: "#1f5fbf", pointRadius: 2, order: 0 },
           ],
         },
         options: {
