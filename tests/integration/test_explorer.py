@@ -23,11 +23,11 @@ from brownie import web3
 from chainabs.apps.explorer.app import create_app
 from chainabs.apps.explorer.indexer import Indexer
 from chainabs.apps.explorer.server import ExplorerServer
+from chainabs.chain.abis import load_abi
 from chainabs.chain.read import loans as loanread
-from chainabs.chain.read.deal import read_deal
+from chainabs.chain.sender import transact
 from chainabs.dev.testing import worker_index
 from chainabs.model import numbers
-from chainabs.model.assets import STATUSES
 from plugins.deploy import free_port
 from plugins.explorer import INJECTED_WALLET, NodeProxy, anvil_key, chromium_path
 
@@ -298,13 +298,15 @@ def test_node_unreachable_is_shown_and_recovers(live, page):
                                timeout=LIVE_SECONDS * 1000)
         assert "node unreachable, retrying" in text(page, "#banner")
         assert live.json("/api/status")["node"] == "unreachable"
-        # A page built per request says so too, with 503.
-        reply = live.get(f"/loan/{live.served.named['A']}")
-        assert reply.status_code == 503 and "node unreachable, retrying" in reply.text
+        # A page built per request says so too (503), and fills in by itself once the node is back.
+        reply = page.goto(live.url + f"/loan/{live.served.named['A']}")
+        assert reply.status == 503 and "Node unreachable, retrying" in text(page, "main")
+        assert live.get("/api/loan/" + live.served.named["A"]).status_code == 503
     finally:
         live.proxy.start()
     page.wait_for_function("() => !document.getElementById('banner').classList.contains('show')",
                            timeout=LIVE_SECONDS * 1000)
+    page.wait_for_selector("#verified", timeout=LIVE_SECONDS * 1000)
     assert live.json("/api/status")["node"] == "ok"
 
 
@@ -354,3 +356,61 @@ def test_unknown_loan_and_address_give_not_found_pages(live, page):
     assert reply.status == 404 and "never subscribed" in text(page, "main")
     reply = page.goto(live.url + "/nowhere")
     assert reply.status == 404
+
+
+def test_a_forced_transfer_shows_on_the_regulator_page_without_a_reload(live, page, admin, trustee, investors):
+    token = live.d.tokens[0]
+    page.goto(live.url + "/regulator")
+    page.evaluate("() => { window.__samePage = true; }")
+    assert text(page, "#forced-count") == "0"
+    privileged = int(text(page, "#privileged-count").replace(",", ""))
+    transact(token.grantRole, web3.keccak(text="CONTROLLER_ROLE"), trustee, sender=admin)
+    tx = transact(token.controllerTransfer, investors[0], investors[5], 1_000, b"", b"court order 42", sender=trustee)
+    page.wait_for_function("() => document.getElementById('forced-count').textContent.trim() === '1'",
+                           timeout=LIVE_SECONDS * 1000)
+    row = text(page, "#forced-transfers tbody tr")
+    assert "ControllerTransfer" in row and investors[0].address in row and investors[5].address in row
+    assert f"{tx.block_number:,}" in row
+    # The role granted first and the forced transfer itself are privileged actions.
+    assert int(text(page, "#privileged-count").replace(",", "")) == privileged + 2
+    assert "CONTROLLER_ROLE granted to " + trustee.address in text(page, "#privileged tbody")
+    assert page.evaluate("() => window.__samePage === true"), "the page was reloaded"
+
+
+def test_connect_wallet_and_add_a_token_to_it(live, page):
+    _, token, who = holder_with_claim(live)
+    page.add_init_script(wallet_script(live, web3.eth.accounts.index(who)))
+    page.goto(live.url + "/investor")
+    page.click("#connect-wallet")
+    page.wait_for_url(re.compile(f"/investor/{who}$"))
+    page.goto(live.url + "/deal")
+    page.click(f"#tranches tr[data-symbol='{token.symbol()}'] button.watch")
+    page.wait_for_function("() => document.getElementById('watch-status').textContent.includes('added to your wallet')")
+    assert page.evaluate("() => window.__walletCalls").count("wallet_watchAsset") == 1
+
+
+def test_demo_leaves_a_live_deal_with_its_addresses(live, tmp_path, monkeypatch):
+    """``chainabs demo --rpc URL --periods N``'s job on the test chain (a small book, two periods)."""
+    import io
+
+    from rich.console import Console
+
+    from chainabs.apps import demo
+
+    monkeypatch.setenv("CHAINABS_DEPLOYMENTS_DIR", str(tmp_path))
+    out = io.StringIO()
+    result = demo.run(loans=600, periods=2, out_dir=tmp_path / "reports", console=Console(file=out, width=200))
+    manifest = json.loads((tmp_path / str(web3.eth.chain_id) / "consumer_loan.json").read_text())
+    addresses = manifest["meta"]["live"]
+    assert result["manifest"] == tmp_path / str(web3.eth.chain_id) / "consumer_loan.json"
+    assert addresses["spv"] == result["spv"] and addresses["periods_closed"] == 2
+    for address in [addresses["spv"], addresses["registry"], addresses["currency"], addresses["identity"],
+                    *addresses["tokens"].values()]:
+        assert web3.eth.get_code(address), address
+    spv = web3.eth.contract(address=addresses["spv"], abi=load_abi("SPV"))
+    assert spv.functions.phase().call() == 1  # Active: not ended
+    assert spv.functions.dealState().call()[0] == 2
+    # The last period's payments are left for the holders to claim (the explorer's Claim button).
+    token = web3.eth.contract(address=addresses["tokens"][next(iter(addresses["tokens"]))], abi=load_abi("TrancheToken"))
+    assert token.functions.withdrawableFundsOf(addresses["holders"][next(iter(addresses["tokens"]))][0]).call() > 0
+    assert f"chainabs explorer --rpc {web3.provider.endpoint_uri} --spv {addresses['spv']}" in " ".join(out.getvalue().split())

@@ -27,7 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chainabs.apps import display
 from chainabs.apps.explorer import views
-from chainabs.apps.explorer.indexer import Indexer
+from chainabs.apps.explorer.indexer import Indexer, _unreachable
 from chainabs.chain.abis import SHIPPED, load_abi
 from chainabs.chain.read.loans import LoanNotFound
 from chainabs.model import numbers
@@ -124,14 +124,16 @@ def create_app(indexer: Indexer, *, pages: Sequence[ExplorerPage] = ()) -> FastA
         return not_found(request, str(exc.detail), exc.status_code)
 
     def unavailable(request: Request, exc: Exception) -> Response:
-        message = f"node unreachable, retrying ({' '.join(str(exc).split())[:200]})"
+        said = " ".join(str(exc).split())[:200] or type(exc).__name__
+        message = f"node unreachable, retrying ({said})" if _unreachable(exc) else f"chain data error: {said}"
         if request.url.path.startswith("/api/"):
             return JSONResponse({"error": message, "status": indexer.status.to_json()}, status_code=503)
-        return render(request, "unavailable.html", {"message": message}, 503)
+        return render(request, "unavailable.html", {"message": message, "unreachable": _unreachable(exc)}, 503)
 
     def snapshot_page(request: Request, name: str, template: str, extra: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> Response:
         if indexer.snapshot is None:
-            return unavailable(request, RuntimeError(indexer.status.error or "the deal is not indexed yet"))
+            why = indexer.status.error or "the deal is not indexed yet"
+            return unavailable(request, ConnectionError(why) if indexer.status.node == "unreachable" else RuntimeError(why))
         data = indexer.page(name)
         if extra is not None:
             data = extra(data)
@@ -222,15 +224,17 @@ def create_app(indexer: Indexer, *, pages: Sequence[ExplorerPage] = ()) -> FastA
         return views.filter_regulator(snapshot_json("regulator"), rule=rule, severity=severity, limit=max(limit, 0))
 
     @api.get("/loan/{query}")
-    def loan_json(query: str) -> Any:
+    def loan_json(request: Request, query: str) -> Any:
         """A loan by loan id or asset id: record, state, history and its Merkle proof checked on chain."""
         try:
             return indexer.with_reader(lambda d: views.loan_view(d, query))
         except LoanNotFound as exc:
             raise HTTPException(404, str(exc)) from None
+        except Exception as exc:  # noqa: BLE001 - the node failed mid-request: 503, said in one line
+            return unavailable(request, exc)
 
     @api.get("/investor/{address}")
-    def investor_json(address: str) -> Any:
+    def investor_json(request: Request, address: str) -> Any:
         """An investor's positions, claimable and claimed funds, history."""
         try:
             return indexer.with_reader(lambda d: views.investor_view(d, address))
@@ -238,6 +242,8 @@ def create_app(indexer: Indexer, *, pages: Sequence[ExplorerPage] = ()) -> FastA
             raise HTTPException(400, str(exc)) from None
         except views.UnknownInvestor as exc:
             raise HTTPException(404, str(exc)) from None
+        except Exception as exc:  # noqa: BLE001 - the node failed mid-request
+            return unavailable(request, exc)
 
     @api.get("/abi/{name}")
     def abi(name: str) -> Any:

@@ -161,8 +161,16 @@ class Indexer:
         return {**snap[name], "block": snap["block"], "block_time": snap["block_time"], "chain_id": snap["chain_id"]}
 
     def with_reader(self, build: Callable[[DealReader], T]) -> T:
-        """``build(reader)`` under the indexer's lock (per-request pages: loans, investors)."""
+        """``build(reader)`` under the indexer's lock (per-request pages: loans, investors). When it fails
+        because the chain was reorganised since the last poll (events of blocks that are gone), the reader
+        catches up first and ``build`` runs once more."""
         with self.lock:
             if self.reader is None:
                 raise RuntimeError("the deal is not indexed yet")
-            return build(self.reader)
+            try:
+                return build(self.reader)
+            except Exception:
+                if not self.reader.reorganised():
+                    raise
+                self.index_once()
+                return build(self.reader)

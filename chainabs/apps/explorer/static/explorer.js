@@ -56,7 +56,8 @@
     if (s.node === "ok" || s.node === "starting") showBanner("");
     else if (s.node === "unreachable") showBanner("node unreachable, retrying…");
     else showBanner("chain data error: " + (s.error || "unknown") + " (retrying)");
-    if (s.node === "ok" && s.version !== version) {
+    // a new snapshot, or a page that could not be built (node away) and may be now
+    if (s.node === "ok" && (s.version !== version || document.querySelector("#content [data-retry]"))) {
       version = s.version;
       body.dataset.version = String(version);
       refresh();
