@@ -336,6 +336,7 @@ def test_claim_through_an_injected_wallet_lands_on_chain(live, page):
     live.wait_indexed(web3.eth.block_number)
     page.wait_for_function(f"() => !document.querySelector(\"#positions tr[data-symbol='{token.symbol()}'] button.claim\")",
                            timeout=LIVE_SECONDS * 1000)
+    page.screenshot(path=str(SHOTS / "investor-claimed.png"), full_page=True)
 
 
 def test_claim_refused_in_the_wallet_shows_failed(live, page):
