@@ -20,7 +20,9 @@ import pytest
 import requests
 from brownie import web3
 
-from chainabs.apps.explorer.app import create_app
+from fastapi import APIRouter, Request
+
+from chainabs.apps.explorer.app import ExplorerPage, create_app
 from chainabs.apps.explorer.indexer import Indexer
 from chainabs.apps.explorer.server import ExplorerServer
 from chainabs.chain.abis import load_abi
@@ -215,6 +217,31 @@ def test_investor_endpoint_equals_the_tokens(live):
     assert live.get("/api/investor/0x0000000000000000000000000000000000000001").status_code == 404
     bad = live.get("/api/investor/not-an-address")
     assert bad.status_code == 400 and "not an Ethereum address" in bad.json()["error"]
+
+
+def test_a_page_added_through_the_extension_point(live, tmp_path):
+    """The secondary market's page will come in this way: an ExplorerPage with its router and templates."""
+    (tmp_path / "market.html").write_text('{% extends "base.html" %}{% block content %}<h1 id="market">Market of '
+                                          '{{ data.symbols | join(", ") }}</h1>{% endblock %}')
+    router = APIRouter()
+
+    @router.get("/market")
+    def market(request: Request) -> Any:
+        tokens = request.app.state.indexer.snapshot["tokens"]
+        return request.app.state.render(request, "market.html", {"data": {"symbols": [t["symbol"] for t in tokens]}})
+
+    base = 8790 + 20 * worker_index()
+    extra = ExplorerServer(live.indexer, port=free_port(base + 10, base + 19),
+                           pages=[ExplorerPage("Market", "/market", router, tmp_path)]).start()
+    try:
+        reply = requests.get(extra.url + "/market", timeout=20)
+        assert reply.status_code == 200
+        assert "Market of " + ", ".join(t.symbol() for t in live.d.tokens) in reply.text
+        assert '<a href="/market" class="active">Market</a>' in reply.text
+        assert '<a href="/market" class="">Market</a>' in requests.get(extra.url + "/deal", timeout=20).text
+    finally:
+        extra.stop(indexer=False)
+    assert live.indexer.status.node == "ok" and not live.indexer.stopped
 
 
 def test_every_endpoint_is_documented():

@@ -54,9 +54,11 @@ class ExplorerServer:
             time.sleep(0.02)
         return self
 
-    def stop(self) -> None:
+    def stop(self, *, indexer: bool = True) -> None:
+        """Stop serving (and the indexer, unless ``indexer`` is False: another server shares it)."""
         self.server.should_exit = True
-        self.indexer.stop()
+        if indexer:
+            self.indexer.stop()
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
