@@ -244,6 +244,15 @@ def test_a_page_added_through_the_extension_point(live, tmp_path):
     assert live.indexer.status.node == "ok" and not live.indexer.stopped
 
 
+def test_an_address_that_is_not_a_deal_is_refused_in_one_line(live):
+    with pytest.raises(LookupError, match=r"does not read as a ChainABS SPV \(ContractLogicError"):
+        Indexer(live.served.url, live.d.currency.address).index_once()
+    with pytest.raises(LookupError, match="no contract at"):
+        Indexer(live.served.url, "0x" + "12" * 20).index_once()
+    with pytest.raises(ValueError, match="not an Ethereum address"):
+        Indexer(live.served.url, "0x1234")
+
+
 def test_every_endpoint_is_documented():
     app = create_app(Indexer("http://127.0.0.1:1", "0x" + "11" * 20))  # no node needed to list the routes
     paths = sorted(app.openapi()["paths"])

@@ -90,7 +90,14 @@ class Indexer:
                 self.chain_id = int(self.w3.eth.chain_id)
                 if len(self.w3.eth.get_code(self.spv)) == 0:
                     raise LookupError(f"no contract at {self.spv} on chain {self.chain_id} (is it the deal's SPV?)")
-                self.reader = read_deal(self.w3, self.spv, start_block=self.start_block)
+                try:
+                    self.reader = read_deal(self.w3, self.spv, start_block=self.start_block)
+                except Exception as exc:
+                    if _unreachable(exc):
+                        raise
+                    said = " ".join(str(exc).split())[:160] or type(exc).__name__
+                    raise LookupError(f"{self.spv} on chain {self.chain_id} does not read as a ChainABS SPV "
+                                      f"({type(exc).__name__}: {said})") from exc
                 self.reader.retries = 2
             else:
                 head = int(self.w3.eth.block_number)
