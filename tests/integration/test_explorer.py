@@ -402,11 +402,12 @@ def test_a_forced_transfer_shows_on_the_regulator_page_without_a_reload(live, pa
     assert text(page, "#forced-count") == "0"
     privileged = int(text(page, "#privileged-count").replace(",", ""))
     transact(token.grantRole, web3.keccak(text="CONTROLLER_ROLE"), trustee, sender=admin)
-    tx = transact(token.controllerTransfer, investors[0], investors[5], 1_000, b"", b"court order 42", sender=trustee)
+    tx = transact(token.controllerTransfer, investors[0], investors[5], 1_500_000, b"", b"court order 42", sender=trustee)
     page.wait_for_function("() => document.getElementById('forced-count').textContent.trim() === '1'",
                            timeout=LIVE_SECONDS * 1000)
     row = text(page, "#forced-transfers tbody tr")
     assert "ControllerTransfer" in row and investors[0].address in row and investors[5].address in row
+    assert f"{token.symbol()}: controller {trustee.address} moved 1.50 units" in row
     assert f"{tx.block_number:,}" in row
     # The role granted first and the forced transfer itself are privileged actions.
     assert int(text(page, "#privileged-count").replace(",", "")) == privileged + 2

@@ -183,6 +183,8 @@ def describe(e: Any, d: DealReader, m: Money, loan_ids: Mapping[int, str]) -> st
     name = e.event
     symbol_of = dict(zip(d.tokens, d.token_symbols, strict=True))
     cls = lambda i: d.token_symbols[int(i)] if int(i) < len(d.token_symbols) else f"class {i}"  # noqa: E731
+    units = lambda v: numbers.format_amount(int(v), d.decimals) + " units"  # noqa: E731 - token units (of face)
+    token = symbol_of.get(e.address, e.contract)
     if name in ("TriggerBreached", "TriggerCured"):
         test = TRIGGER_NAMES.get(TriggerKind(int(a["kind"])), str(a["kind"]))
         verb = "breached" if name == "TriggerBreached" else "cured"
@@ -219,14 +221,11 @@ def describe(e: Any, d: DealReader, m: Money, loan_ids: Mapping[int, str]) -> st
         verb = "granted to" if name == "RoleGranted" else "revoked from"
         return f"{role} {verb} {a['account']} by {a['sender']}"
     if name == "ControllerTransfer":
-        return (f"{symbol_of.get(e.address, e.address)}: controller {a['controller']} moved {m.amount(int(a['value']))} "
-                f"units from {a['from']} to {a['to']}")
+        return f"{token}: controller {a['controller']} moved {units(a['value'])} from {a['from']} to {a['to']}"
     if name == "ControllerRedemption":
-        return (f"{symbol_of.get(e.address, e.address)}: controller {a['controller']} redeemed {m.amount(int(a['value']))} "
-                f"units of {a['tokenHolder']}")
+        return f"{token}: controller {a['controller']} redeemed {units(a['value'])} of {a['tokenHolder']}"
     if name == "WalletRecovered":
-        return (f"{symbol_of.get(e.address, e.address)}: {m.amount(int(a['units']))} units of lost wallet {a['lost']} "
-                f"recovered to {a['replacement']}")
+        return f"{token}: {units(a['units'])} of lost wallet {a['lost']} recovered to {a['replacement']}"
     if name in ("TransfersPaused", "TransfersUnpaused"):
         return f"{symbol_of.get(e.address, e.address)}: transfers {'paused' if name == 'TransfersPaused' else 'resumed'} by {a['pauser']}"
     if name == "ReportSubmitted":
@@ -241,14 +240,58 @@ def describe(e: Any, d: DealReader, m: Money, loan_ids: Mapping[int, str]) -> st
         return f"investor {a['investor']} {'frozen' if a['frozen'] else 'unfrozen'} by {a['agent']}"
     if name == "DocumentUpdated":
         return f"{symbol_of.get(e.address, e.address)}: document {bytes(a['name']).rstrip(bytes(1)).decode('utf-8', 'replace')} set to {a['uri']}"
+    if name == "Issued":
+        return f"{token}: {units(a['value'])} issued to {a['to']}"
+    if name == "IssuedByPartition":
+        return f"{token}: {units(a['value'])} issued to {a['to']} in partition {_text32(a['partition'])}"
+    if name == "IssuanceClosed":
+        return f"{token}: issuance closed by {a['by']}"
+    if name == "DealBound":
+        return f"{token}: bound to the deal {a['deal']} by {a['admin']}"
+    if name == "PoolCreated":
+        return f"pool {a['poolId']} created for originator {a['originator']}"
+    if name == "AssetsRegistered":
+        return f"pool {a['poolId']}: {len(a['leaves']):,} loans registered from index {int(a['firstIndex']):,}, principal {m.amount(int(a['principal']))}"
+    if name == "PoolSealed":
+        return (f"pool {a['poolId']} sealed: {int(a['count']):,} loans, principal {m.amount(int(a['principal']))}, "
+                f"root {short_hex('0x' + bytes(a['root']).hex())}")
+    if name == "PoolApproved":
+        return f"pool {a['poolId']}: {a['operator']} approved by its owner {a['owner']} to take it"
+    if name == "PoolTransferred":
+        return f"pool {a['poolId']} ({int(a['assetCount']):,} loans) sold by {a['from']} to {a['to']}"
+    if name == "JurisdictionAllowed":
+        return f"jurisdiction {a['jurisdiction']} {'allowed' if a['allowed'] else 'refused'} by {a['admin']}"
     parts = []
     for k, v in a.items():
         if isinstance(v, (bytes, bytearray)):
             v = short_hex("0x" + bytes(v).hex())
-        elif isinstance(v, (list, tuple, dict)):
-            v = f"[{len(v)} items]" if isinstance(v, (list, tuple)) and len(v) > 4 else v
+        elif isinstance(v, bool):
+            pass
+        elif isinstance(v, int) and k in _MONEY_ARGS:
+            v = m.amount(v)
+        elif isinstance(v, int) and k.lower().endswith("bps"):
+            v = numbers.format_bps(v)
+        elif isinstance(v, (list, tuple)):
+            v = f"[{len(v)} items]"
+        elif isinstance(v, dict):
+            v = "{…}"
         parts.append(f"{k}={v}")
     return ", ".join(map(str, parts))
+
+
+#: Event arguments that are amounts of currency (shown in currency units by :func:`describe`'s fallback).
+_MONEY_ARGS = frozenset({"amount", "principal", "collections", "purchasePrice", "reserveFunded", "interest", "shortfall",
+                         "price", "proceeds", "paid", "owed", "fee", "balance", "releasedToEquity", "finalWriteDown"})
+
+
+def _text32(value: Any) -> str:
+    """A bytes32 name (partition, document) as text when it is printable, else short hex."""
+    raw = bytes(value).rstrip(b"\0")
+    try:
+        text = raw.decode("ascii")
+    except UnicodeDecodeError:
+        text = ""
+    return text if text and text.isprintable() else short_hex("0x" + bytes(value).hex())
 
 
 def regulator_view(d: DealReader) -> dict[str, Any]:
