@@ -413,6 +413,12 @@ def test_a_forced_transfer_shows_on_the_regulator_page_without_a_reload(live, pa
     assert int(text(page, "#privileged-count").replace(",", "")) == privileged + 2
     assert "CONTROLLER_ROLE granted to " + trustee.address in text(page, "#privileged tbody")
     assert page.evaluate("() => window.__samePage === true"), "the page was reloaded"
+    # The receiving investor's history shows the units moved in (token units, not currency).
+    live.wait_indexed(tx.block_number)
+    page.goto(live.url + f"/investor/{investors[5].address}")
+    moved = page.locator("#history tr[data-action='forced transfer in']")
+    assert moved.locator("[data-col=units]").inner_text().strip() == "1.50"
+    assert moved.locator("[data-col=currency]").inner_text().strip() == ""
 
 
 def test_connect_wallet_and_add_a_token_to_it(live, page):
