@@ -13,7 +13,8 @@ from chainabs.apps import display
 from chainabs.model import numbers
 
 
-@pytest.mark.parametrize("amount, decimals, symbol, places, text", [
+#: (amount in base units, decimals, symbol, places, what people read)
+AMOUNTS = [
     (11_432_810_830_000, 6, "CNHT", 2, "CNHT 11,432,810.83"),
     (1_234_567_890, 6, "CNHT", 2, "CNHT 1,234.57"),  # rounded half up
     (1_234_565_000, 6, "CNHT", 2, "CNHT 1,234.57"),
@@ -22,9 +23,13 @@ from chainabs.model import numbers
     (0, 6, "tUSD", 2, "tUSD 0.00"),
     (5, 0, "", 2, "5.00"),
     (10**30 + 1, 18, "DAI", 4, "DAI 1,000,000,000,000.0000"),
-])
-def test_amounts_read_in_currency_units(amount, decimals, symbol, places, text):
-    assert numbers.format_amount(amount, decimals, symbol, places) == text
+]
+
+
+def test_amounts_read_in_currency_units():
+    # one test, not one per case: every test pays the chain's snapshot and revert (the suite's isolation)
+    for amount, decimals, symbol, places, text in AMOUNTS:
+        assert numbers.format_amount(amount, decimals, symbol, places) == text
 
 
 @settings(max_examples=60)
