@@ -23,11 +23,12 @@ PYTEST_ARGS ?=
 LINT_VENV := .venv-lint
 LINT_ARGS ?=
 
-.PHONY: help install demo demo-secured test bench compile abis clean lint fuzz
+.PHONY: help install demo demo-secured test bench compile abis clean lint fuzz explorer
 
 help:
 	@echo "make demo    install what is missing, start a local chain, run the consumer-loan deal end to end"
 	@echo "make demo-secured  the secured auto-loan deal: collateral, repossessions and sales, recovery rates"
+	@echo "make explorer  a live consumer deal on a local node (EXPLORER_PERIODS periods) and its explorer on :8700"
 	@echo "make test    install what is missing, run the whole test suite"
 	@echo "make bench   gas and speed benchmarks -> reports/bench.json"
 	@echo "make fuzz    long random campaign over the state machines (10,000+ steps, new seed; not in CI)"
@@ -73,10 +74,23 @@ $(STAMPS)/lint-venv: requirements-dev.txt requirements.txt | $(STAMPS)
 	"$(LINT_VENV)/bin/python" -m pip check --disable-pip-version-check
 	touch $@
 
+# A Chromium for the explorer's browser tests (Playwright drives it through executable_path): one on PATH,
+# else the distribution's package when root on a Debian-like system, else Playwright's own download.
+$(STAMPS)/browser: $(STAMPS)/venv | $(STAMPS)
+	if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then \
+	  :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -q chromium || { apt-get update -q && apt-get install -y -q chromium; }; \
+	else \
+	  "$(BIN)/python" -m playwright install chromium; \
+	fi
+	touch $@
+
 .env:
 	cp .env.example .env
 
-install: $(STAMPS)/venv $(STAMPS)/node $(STAMPS)/package $(SOLC_BIN) .env
+install: $(STAMPS)/venv $(STAMPS)/node $(STAMPS)/package $(SOLC_BIN) $(STAMPS)/browser .env
 
 compile: install
 	"$(BIN)/brownie" compile
@@ -86,6 +100,14 @@ abis: compile
 
 demo: install
 	"$(BIN)/chainabs" demo
+
+# The explorer over a live demo deal: anvil on CHAINABS_PORT (8545 unless set; one already listening there is
+# used), `chainabs demo --rpc ... --periods EXPLORER_PERIODS`, then `chainabs explorer` on EXPLORER_PORT.
+EXPLORER_PERIODS ?= 12
+EXPLORER_PORT ?= 8700
+explorer: install
+	"$(BIN)/python" -m chainabs.dev.live --periods $(EXPLORER_PERIODS) --port $(EXPLORER_PORT)
+
 
 # The secured sample (auto loans): collateral, repossessions and sales, recovery rates.
 demo-secured: install

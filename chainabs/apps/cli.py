@@ -9,8 +9,8 @@ network:
   ``--rpc URL`` a node already running (a local chain id is used like a development node, with its unlocked
   accounts; any other chain as a live network); ``--network NAME`` a brownie network (``brownie networks
   list``), e.g. a public testnet;
-* reading commands (``report``, ``monitor``, ``verify-tape``): chain data only, from ``--rpc URL`` (default
-  ``http://127.0.0.1:$CHAINABS_PORT``) or the host of ``--network NAME``;
+* reading commands (``report``, ``monitor``, ``verify-tape``, ``explorer``): chain data only, from ``--rpc URL``
+  (default ``http://127.0.0.1:$CHAINABS_PORT``) or the host of ``--network NAME``;
 * ``simulate`` needs no chain.
 
 Errors are printed on one line (``--traceback`` shows the Python traceback too); the exit status is 2 for an
@@ -102,7 +102,8 @@ def _demo(args: argparse.Namespace, console: Console) -> int:
     from chainabs.apps import demo
 
     _connect(args)
-    demo.run(args.loans, args.seed, args.out, verbose=args.verbose, console=console, deal=args.deal)
+    demo.run(args.loans, args.seed, args.out, verbose=args.verbose, console=console, deal=args.deal,
+             periods=args.periods)
     return 0
 
 
@@ -173,6 +174,14 @@ def _challenge(args: argparse.Namespace, console: Console) -> int:
     faults = servicing.challenge(connection.endpoint(), args.spv, args.tape, previous_path=args.previous,
                                  prove=args.prove, console=console)
     return 1 if faults and not args.prove else 0
+
+
+def _explorer(args: argparse.Namespace, console: Console) -> int:
+    from chainabs.apps.explorer.server import serve
+
+    serve(_read_url(args), args.spv, host=args.host, port=args.port, interval=args.interval,
+          start_block=args.start_block, console=console)
+    return 0
 
 
 def _investor(args: argparse.Namespace, console: Console) -> int:
@@ -281,6 +290,10 @@ def parser() -> argparse.ArgumentParser:
                    help="sample deal: the consumer-loan deal, or the secured auto-loan deal with collateral, "
                         "repossessions and sales")
 
+    p.add_argument("--periods", type=int, default=None, metavar="N",
+                   help="stop after N periods and leave the deal live (not ended) for the explorer; writes "
+                        "deployments/<chainid>/<deal>.json and prints the explorer command")
+
     p = command("deploy", _deploy, "Deploy a whole deal from its spec (resumable from "
                 "deployments/<chainid>/<deal>.json; asks before sending on a live network).", "send")
     p.add_argument("spec", nargs="?", default="consumer_loan", help="deals/<name>.yaml or a sample deal name")
@@ -360,6 +373,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--previous", type=Path, default=None, help="the previous period's tape (periods after the first)")
     p.add_argument("--prove", action="store_true", help="send the proof (key from CHALLENGER_PRIVATE_KEY or "
                    "CHALLENGER_ACCOUNT)")
+
+    p = command("explorer", _explorer, "The investor and regulator explorer: a live web app over a deal (deal, pool, "
+                "loans with their Merkle proofs checked on chain, investors with a wallet Claim button, regulator), "
+                "following new blocks; JSON behind every page.", "read")
+    p.add_argument("--spv", required=True, metavar="ADDRESS", help="the deal's SPV address")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8700, help="port to listen on (default 8700)")
+    p.add_argument("--interval", type=float, default=0.5, help="seconds between two looks at the node's head")
+    p.add_argument("--start-block", type=int, default=None, help="first block to read (default: the deal's first)")
 
     p = command("investor", _investor, "An investor's positions and claimable funds across tranche tokens (key "
                 "from INVESTOR_PRIVATE_KEY or a brownie account).", "send")

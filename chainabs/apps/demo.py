@@ -34,6 +34,7 @@ from chainabs.apps.verify import verify_servicing_tape
 from chainabs.chain import connection, orchestration
 from chainabs.chain import servicing as servicer_side
 from chainabs.chain import spv as spvlib
+from chainabs.chain.deploy import Manifest, deployments_root
 from chainabs.chain.read.deal import read_deal
 from chainabs.chain import collateral
 from chainabs.chain.read.pool import pool_report, recovery_timeline
@@ -62,10 +63,14 @@ DEMO_ROLL_RATES = {"current_to_30": 0.025, "roll_30_60": 0.45, "roll_60_90": 0.5
 
 
 def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbose: bool = False,
-        console: Console | None = None, deal: str = "consumer_loan") -> dict[str, Any]:
+        console: Console | None = None, deal: str = "consumer_loan", periods: int | None = None) -> dict[str, Any]:
     """Run the whole deal on the connected local chain (connecting to the default one if none is); returns
     addresses and summary tables. ``verbose`` also prints every deployment step; ``deal``: the sample deal
-    (``consumer_loan`` or the secured ``auto_loan``)."""
+    (``consumer_loan`` or the secured ``auto_loan``). With ``periods``, stop after that many periods and leave
+    the deal live (:func:`leave_live`: not ended, the last period's payments left for the investors to claim,
+    every address in ``deployments/<chainid>/<deal>.json``)."""
+    if periods is not None and periods < 0:
+        raise ValueError(f"--periods must be 0 or more, not {periods}")
     console = console or Console(width=max(Console().width, 110))
     steps = console if verbose else Console(file=io.StringIO())
     connection.connect()
@@ -100,9 +105,9 @@ def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbo
 
     # 2. Deal sized to the pool, deployed through the resumable plan (a local chain starts empty every run:
     # its manifest from an earlier run must not be resumed, hence a fresh folder).
+    manifest_root = Path(tempfile.mkdtemp(prefix="chainabs-demo-"))
     d = orchestration.stand_up(spec, roles, currency=currency, registry=registry, pool_id=pool_id, kyc_agent=kyc_agent,
-                               investors=[originator, *investors], project=proj,
-                               manifest_root=Path(tempfile.mkdtemp(prefix="chainabs-demo-")),
+                               investors=[originator, *investors], project=proj, manifest_root=manifest_root,
                                closing_at=bchain.time(), out=steps, tape=tape)
     spv, tokens, model = d.spv, d.tokens, d.model
     console.print(f"[bold]2. deployed[/] SPV {spv.address} with classes "
@@ -137,6 +142,8 @@ def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbo
     books = d.servicing_book(seed=seed)
     for projected in reports:
         period = model.state.periods_closed + 1
+        if periods is not None and period > periods:
+            break
         # The servicer's loan-level tape for the projected flows: the registry is brought in line with it
         # (late loans, defaults, recoveries by the disposal agent; each update's evidence the loan's leaf), then
         # its aggregates are the report and its sum tree the commitment the SPV checks them against.
@@ -162,7 +169,8 @@ def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbo
         if spvlib.result_of(tx) != closed.result:
             raise AssertionError(f"period {period}: the chain and the model disagree")
         payments.extend(spvlib.payment_rows(tx, closed))
-        claimed += _claim_all(tokens, holders)
+        if periods is None or period < periods:  # a live deal's last payments are left to claim
+            claimed += _claim_all(tokens, holders)
         if period == MARKET_PERIOD:  # secondary market: two senior holders trade through the venue
             trade = market_app.demo_trade(arranger, currency, tokens[0], holders[0][0], holders[0][1], console=console)
         alerts = [name for name in ("TriggerBreached", "TriggerCured", "DelinquencyAlert", "ReserveDrawn") if name in tx.events]
@@ -173,7 +181,9 @@ def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbo
         if call or model.state.pool_balance == 0:
             break
     payment_table = pd.DataFrame(payments)
-    mismatches = int((~payment_table["match"]).sum())
+    mismatches = int((~payment_table["match"]).sum()) if payments else 0
+    if periods is not None:
+        return leave_live(d, manifest_root, web3.provider.endpoint_uri, holders, mismatches, claimed, console)
 
     # 5. End of the deal and reports.
     spvlib.end_deal(spv, investors[-1])
@@ -269,6 +279,31 @@ def _recoveries(data: Any, coll: Any, originator: Any, spec: Any, console: Conso
                   f"{totals['average_days_to_resolution']:.0f} days from default to sale on average"
                   if rate is not None else "   recoveries: no defaulted loan resolved yet")
     return {"timeline": per_loan, **totals}
+
+
+def leave_live(d: orchestration.LocalDeal, manifest_root: Path, rpc: str, holders: dict[int, list[Any]],
+               mismatches: int, claimed: int, console: Console) -> dict[str, Any]:
+    """The deal left live: the deployment manifest copied to ``deployments/<chainid>/<deal>.json`` with every
+    address (contracts, roles, investors) under ``meta.live``, and the explorer command printed."""
+    chain_id = int(connection.connected_web3().eth.chain_id)
+    manifest = Manifest.load(d.spec.name, chain_id, manifest_root)
+    manifest.path = deployments_root() / str(chain_id) / f"{d.spec.name}.json"
+    manifest.meta["live"] = {
+        "rpc": rpc, "spv": str(d.spv.address), "registry": str(d.registry.address), "pool_id": int(d.pool_id),
+        "currency": str(d.currency.address), "identity": str(d.identity.address),
+        "tokens": {str(t.symbol()): str(t.address) for t in d.tokens},
+        "roles": {k: str(a.address) for k, a in d.roles.items()},
+        "holders": {str(d.tokens[i].symbol()): [str(h.address) for h in hs] for i, hs in holders.items()},
+        "periods_closed": int(d.model.state.periods_closed),
+    }
+    manifest.save()
+    command = f"chainabs explorer --rpc {rpc} --spv {d.spv.address}"
+    console.print(f"[bold]live[/]: {d.model.state.periods_closed} periods closed, the deal left running (not ended); "
+                  f"every address in {manifest.path}")
+    console.print(f"explore it: [bold]{command}[/]")
+    return {"spv": str(d.spv.address), "registry": str(d.registry.address), "currency": str(d.currency.address),
+            "manifest": manifest.path, "explorer_command": command, "mismatches": mismatches, "claimed": claimed,
+            "periods": int(d.model.state.periods_closed), "holders": manifest.meta["live"]["holders"]}
 
 
 def _claim_all(tokens: list[Any], holders: dict[int, list[Any]]) -> int:

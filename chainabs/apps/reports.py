@@ -19,15 +19,21 @@ import pandas as pd
 from rich.console import Console
 from web3 import Web3
 
+from chainabs.apps import display
+from chainabs.apps.display import Money
 from chainabs.chain.read import pool as poolread
 from chainabs.chain.read import tables
 from chainabs.chain.read.deal import DealReader, read_deal, struct_field
+from chainabs.model import numbers
 from chainabs.model.collateral import recovery_rates
 from chainabs.model.waterfall import TriggerKind
 from chainabs.paths import REPORTS_DIR
 
 #: Rows of one table shown in the HTML report (the CSV files have them all).
 HTML_MAX_ROWS = 500
+#: Columns of one HTML table: wider tables are shown in parts, each led by the key columns they have.
+HTML_MAX_COLUMNS = 8
+WIDE_TABLE_KEYS = ("period", "payment_date", "class")
 
 
 def _png(fig: Any) -> bytes:
@@ -36,47 +42,103 @@ def _png(fig: Any) -> bytes:
     return buf.getvalue()
 
 
+def money_of(d: DealReader) -> Money:
+    """The deal currency as people read it (decimals and symbol from the currency's own views)."""
+    return Money(d.decimals, d.currency_symbol)
+
+
+def _dates(periods: pd.Series, pool: pd.DataFrame) -> pd.Series:
+    """Payment dates of periods (from the pool table), as datetimes."""
+    by_period = dict(zip(pool["period"], pd.to_datetime(pool["payment_date"]), strict=True))
+    return periods.map(by_period)
+
+
+def _date_axis(ax: Any) -> None:
+    import matplotlib.dates as mdates
+
+    ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=4, maxticks=10))
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
+    ax.set_xlabel("payment date")
+    for tick in ax.get_xticklabels():
+        tick.set_rotation(30)
+        tick.set_horizontalalignment("right")
+
+
 def charts(d: DealReader, investor: pd.DataFrame, pool: pd.DataFrame) -> dict[str, bytes]:
-    """PNG charts: tranche balances, pool balance and delinquency, cumulative loss against its trigger."""
+    """PNG charts against payment dates, amounts on currency axes, percentages on percent axes, each with
+    its legend: tranche balances, pool balance and delinquency, cumulative loss against its trigger."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, PercentFormatter
 
+    money = money_of(d)
+    currency_axis = FuncFormatter(lambda v, _pos: money.compact(v * 10**d.decimals))
     out: dict[str, bytes] = {}
-    if not investor.empty:
-        fig, ax = plt.subplots(figsize=(7, 3.5))
+    if not investor.empty and not pool.empty:
+        fig, ax = plt.subplots(figsize=(7.5, 3.8))
         for cls, grp in investor.groupby("class", sort=False):
-            ax.plot(grp["period"], grp["ending_balance"] / 10**d.decimals, marker=".", label=cls)
-        ax.set_xlabel("period")
-        ax.set_ylabel("balance (currency units)")
-        ax.set_title("Tranche balances")
-        ax.legend()
+            ax.plot(_dates(grp["period"], pool), grp["ending_balance"] / 10**d.decimals, marker=".", label=cls)
+        ax.yaxis.set_major_formatter(currency_axis)
+        ax.set_ylabel(f"outstanding balance ({money.symbol})")
+        ax.set_title("Tranche balances after each payment date")
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.3)
+        _date_axis(ax)
+        ax.legend(title="class")
         out["tranche_balances.png"] = _png(fig)
         plt.close(fig)
     if not pool.empty:
-        fig, ax = plt.subplots(figsize=(7, 3.5))
-        ax.plot(pool["period"], pool["ending_balance"] / 10**d.decimals, color="tab:blue", label="pool balance")
-        ax.set_xlabel("period")
-        ax.set_ylabel("pool balance")
+        dates = pd.to_datetime(pool["payment_date"])
+        fig, ax = plt.subplots(figsize=(7.5, 3.8))
+        line1 = ax.plot(dates, pool["ending_balance"] / 10**d.decimals, color="tab:blue", marker=".", label="pool balance")
+        ax.yaxis.set_major_formatter(currency_axis)
+        ax.set_ylabel(f"pool balance ({money.symbol})")
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.3)
         ax2 = ax.twinx()
-        ax2.plot(pool["period"], pool["delinquent_60_plus_pct"], color="tab:red", label="60+ delinquent %")
-        ax2.set_ylabel("60+ days delinquent, % of pool")
-        ax.set_title("Pool balance and delinquency")
+        line2 = ax2.plot(dates, pool["delinquent_60_plus_pct"], color="tab:red", marker=".", label="60+ days delinquent")
+        ax2.yaxis.set_major_formatter(PercentFormatter(decimals=1))
+        ax2.set_ylabel("60+ days delinquent (% of pool)")
+        ax2.set_ylim(bottom=0)
+        ax.set_title("Pool balance and 60+ days delinquency")
+        _date_axis(ax)
+        ax.legend(line1 + line2, [str(x.get_label()) for x in line1 + line2], loc="center left")
         out["pool_delinquency.png"] = _png(fig)
         plt.close(fig)
-        fig, ax = plt.subplots(figsize=(7, 3.5))
-        ax.plot(pool["period"], pool["cumulative_net_loss_pct"], marker=".", label="cumulative net loss %")
+        fig, ax = plt.subplots(figsize=(7.5, 3.8))
+        ax.plot(dates, pool["cumulative_net_loss_pct"], marker=".", label="cumulative net loss")
         for t in d.params[9]:
             if int(struct_field(t, "kind", 0)) == TriggerKind.CUMULATIVE_NET_LOSS:
-                ax.axhline(int(struct_field(t, "thresholdBps", 1)) / 100, color="tab:red", linestyle="--", label="trigger")
-        ax.set_xlabel("period")
-        ax.set_ylabel("% of original pool")
+                threshold = int(struct_field(t, "thresholdBps", 1))
+                ax.axhline(threshold / 100, color="tab:red", linestyle="--",
+                           label=f"trigger ({numbers.format_bps(threshold)})")
+        ax.yaxis.set_major_formatter(PercentFormatter(decimals=1))
+        ax.set_ylabel("% of the original pool")
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.3)
         ax.set_title("Cumulative net loss against its trigger")
+        _date_axis(ax)
         ax.legend()
         out["cumulative_loss.png"] = _png(fig)
         plt.close(fig)
     return out
+
+
+#: Kinds of the pool status measures (``poolInfo`` member names; ``<status> count`` / ``<status> principal``).
+POOL_STATUS_KINDS: dict[str, str] = {
+    "originator": display.HEX, "owner": display.HEX, "approved": display.HEX, "isSealed": display.BOOL,
+    "registered": display.COUNT, "count": display.COUNT, "principal": display.AMOUNT,
+    "cutoffPrincipal": display.AMOUNT, "cutoffCount": display.COUNT, "waRateBps": display.BPS,
+    "waMaturityDate": display.DATE, "waRemainingTermDays": display.COUNT,
+}
+
+
+def _pool_status_kind(measure: str) -> str:
+    if measure in POOL_STATUS_KINDS:
+        return POOL_STATUS_KINDS[measure]
+    return display.AMOUNT if measure.endswith(" principal") else display.COUNT
 
 
 def report_tables(d: DealReader) -> dict[str, pd.DataFrame]:
@@ -108,6 +170,22 @@ def recovery_tables(d: DealReader) -> dict[str, pd.DataFrame]:
     return {"recoveries": per_loan, "recovery_rates": pd.DataFrame([totals])}
 
 
+#: Page style of report.html (tables: :data:`chainabs.apps.display.TABLE_CSS`).
+REPORT_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;
+color:#1d2430}
+h1{font-size:1.6em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #e3e6ea;padding-bottom:0.2em}
+p.meta{color:#4a5564;font-size:14px;line-height:1.5}code{font-size:12px;word-break:break-all}
+img{max-width:100%;height:auto}
+"""
+
+
+def deal_title(d: DealReader) -> str:
+    """The deal's name: its tranche tokens' common name prefix (else ``SPV <address>``)."""
+    prefix = os.path.commonprefix(d.token_names).strip() if len(d.token_names) > 1 else ""
+    return prefix or f"SPV {d.spv_address}"
+
+
 def deal_slug(d: DealReader) -> str:
     """A folder name for the deal: its tranche tokens' common name prefix, slugified (else the SPV address)."""
     prefix = os.path.commonprefix(d.token_names).strip() if len(d.token_names) > 1 else ""
@@ -131,25 +209,43 @@ def write_reports(d: DealReader, out_dir: Path, *, extra_tables: dict[str, pd.Da
     for name, png in images.items():
         (out_dir / name).write_bytes(png)
         paths[name] = out_dir / name
+    money = money_of(d)
     ledger = tables.conservation(d)
+    head = d.w3.eth.get_block("latest")
     parts = [
-        "<!doctype html><html><head><meta charset='utf-8'><title>ChainABS deal report</title>",
-        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;font-size:12px}"
-        "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}th{background:#eee}</style></head><body>",
-        f"<h1>Deal report: SPV {html.escape(d.spv_address)}</h1>",
-        f"<p>Rebuilt from chain data (blocks {d.start_block}..{d.w3.eth.block_number}) of the SPV, its registry "
-        f"{html.escape(d.registry)}, tranche tokens {', '.join(html.escape(s) for s in d.token_symbols)} and currency "
-        f"{html.escape(d.currency)}. Amounts in base units ({d.decimals} decimals).</p>",
-        "<h2>Conservation</h2>", pd.DataFrame([ledger]).to_html(index=False),
+        "<!doctype html><html><head><meta charset='utf-8'><meta name='viewport' content='width=device-width'>",
+        f"<title>Deal report: {html.escape(deal_title(d))}</title>",
+        f"<style>{REPORT_CSS}{display.TABLE_CSS}</style></head><body>",
+        f"<h1>{html.escape(deal_title(d))}</h1>",
+        f"<p class='meta'>Rebuilt from chain data only, blocks {d.start_block:,} to {int(head['number']):,} "
+        f"({numbers.format_datetime(int(head['timestamp']))}): the SPV <code>{html.escape(d.spv_address)}</code>, its "
+        f"asset registry <code>{html.escape(d.registry)}</code> (pool {d.pool_id}), the tranche tokens "
+        f"{', '.join(html.escape(s) for s in d.token_symbols)} and the currency {html.escape(money.symbol)} "
+        f"<code>{html.escape(d.currency)}</code>. Amounts in {html.escape(money.symbol)}; CSV files keep base units "
+        f"({d.decimals} decimals).</p>",
+        "<h2>Where every unit of currency is (SPV ledger)</h2>",
+        display.key_value_table(
+            [(display.label(k), money.amount(v)) for k, v in ledger.items() if k not in ("balanced",)]
+            + [("books balance", "yes" if ledger["balanced"] else "NO")]),
     ]
     for name, png in images.items():
-        parts.append(f"<h2>{html.escape(name[:-4].replace('_', ' ').title())}</h2>")
+        parts.append(f"<h2>{html.escape(name[:-4].replace('_', ' ').capitalize())}</h2>")
         parts.append(f"<img alt='{html.escape(name)}' src='data:image/png;base64,{base64.b64encode(png).decode()}'>")
     for name, df in frames.items():
-        parts.append(f"<h2>{html.escape(name.replace('_', ' ').title())}</h2>")
+        parts.append(f"<h2>{html.escape(name.replace('_', ' ').capitalize())}</h2>")
         if len(df) > HTML_MAX_ROWS:
-            parts.append(f"<p>first {HTML_MAX_ROWS} of {len(df)} rows; all of them in {html.escape(name)}.csv</p>")
-        parts.append(df.head(HTML_MAX_ROWS).to_html(index=False) if not df.empty else "<p>none</p>")
+            parts.append(f"<p>first {HTML_MAX_ROWS:,} of {len(df):,} rows; all of them in {html.escape(name)}.csv</p>")
+        if df.empty:
+            parts.append("<p>none</p>")
+        elif name == "pool_status":
+            parts.append(display.html_long_table(df, money, "measure", ["value"], kind_of=_pool_status_kind))
+        elif name == "reconciliation_figures":
+            parts.append(display.html_long_table(df.head(HTML_MAX_ROWS), money, "figure", ["chain", "model", "match"]))
+        else:
+            flag = next((c for c in ("breached_now", "breached") if c in df.columns), None)
+            for group in display.column_groups(df.columns, WIDE_TABLE_KEYS, HTML_MAX_COLUMNS):
+                parts.append(display.html_table(df[group], money, max_rows=HTML_MAX_ROWS,
+                                                highlight=df[flag] if flag else None))
     parts.append(_market_section(d, out_dir, paths, market))
     parts.append("</body></html>")
     report = out_dir / "report.html"

@@ -13,7 +13,7 @@ from typing import Any
 from web3 import Web3
 
 from chainabs.chain.events import DecodedEvent
-from chainabs.model.assets import WORSE_STATUSES
+from chainabs.model.assets import STATUSES, WORSE_STATUSES
 
 #: Events that warn about the deal or its assets (names as the deal's contracts emit them; see
 #: ``interfaces/*.sol``). ``AssetStatusChanged`` is an alert only when the asset got worse (below).
@@ -114,3 +114,40 @@ def pool_classifier(registry: str, pool_id: int) -> Callable[[DecodedEvent], str
 
 def default_classifier(event: DecodedEvent) -> str | None:
     return classify(event.event, event.args)
+
+
+# ------------------------------------------------------------------------------------- rules and severity
+
+#: How grave an alert is, gravest first.
+SEVERITIES: tuple[str, ...] = ("high", "medium", "low", "info")
+#: What each alert event is about (its rule) and how grave it is. ``AssetStatusChanged`` is graded by the
+#: status the asset reached (:data:`DETERIORATION_SEVERITY`).
+ALERT_RULES: dict[str, tuple[str, str]] = {
+    "TriggerBreached": ("performance trigger", "high"),
+    "TriggerCured": ("performance trigger", "info"),
+    "DelinquencyAlert": ("pool delinquency", "high"),
+    "InterestShortfall": ("interest shortfall", "high"),
+    "InterestShortfallSet": ("interest shortfall", "medium"),
+    "ReserveDrawn": ("reserve draw", "medium"),
+    "PrincipalWrittenDown": ("principal write-down", "high"),
+    "PrincipalReinstated": ("principal write-down", "info"),
+    "ClassPaymentHeld": ("payment held", "high"),
+    "FeeSettlementFailed": ("fee settlement", "medium"),
+    "DealEnded": ("end of deal", "info"),
+    "AssetStatusChanged": ("asset deterioration", "low"),
+}
+#: Severity of an asset's deterioration by the status it reached.
+DETERIORATION_SEVERITY: dict[str, str] = {"Delinquent30": "low", "Delinquent60": "medium", "Delinquent90": "high",
+                                          "Defaulted": "high"}
+#: Forced movements of investors' units: a controller's transfer or redemption, a lost wallet's recovery.
+FORCED_TRANSFER_EVENTS = frozenset({"ControllerTransfer", "ControllerRedemption", "WalletRecovered"})
+
+
+def alert_rule(event_name: str, args: Mapping[str, Any] | None = None) -> tuple[str, str] | None:
+    """(rule, severity) of an alert event (:func:`classify` says ``alert``), None for any other event."""
+    if classify(event_name, args) != "alert":
+        return None
+    rule, severity = ALERT_RULES[event_name]
+    if event_name == "AssetStatusChanged" and args is not None:
+        severity = DETERIORATION_SEVERITY.get(STATUSES[int(args["to"])], severity)
+    return rule, severity

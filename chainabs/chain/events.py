@@ -1,20 +1,33 @@
 """Reading contract events over plain JSON-RPC, in block ranges public nodes accept.
 
-Reports and the monitor are rebuilt from chain data alone: anyone with an RPC URL and a deal's addresses
-gets the same tables. This module needs only web3.py and the ABIs shipped in the package
+Reports, the monitor and the explorer are rebuilt from chain data alone: anyone with an RPC URL and a deal's
+addresses gets the same tables. This module needs only web3.py and the ABIs shipped in the package
 (:mod:`chainabs.chain.abis`), not a brownie network connection or a compiled checkout.
+
+Speed: web3's own path (``eth.get_logs`` formatting every log into attribute dicts, then ``get_event_data``)
+costs about 2 ms per log; a deal's servicing emits tens of thousands. Here logs are fetched as the node's
+raw JSON (:func:`get_raw_logs`) and decoded by one cached decoder per event ABI (:class:`EventCodec`:
+topic, argument types and the shaping of structs, arrays and addresses worked out once), giving exactly
+what ``get_event_data`` gives (a test holds them equal) about twenty times faster.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from eth_utils import event_abi_to_log_topic
+from eth_abi.grammar import parse as parse_abi_type
+from eth_utils import collapse_if_tuple, event_abi_to_log_topic, to_checksum_address
 from web3 import Web3
-from web3._utils.events import get_event_data
+
+try:  # the compiled drop-in replacement of eth_abi that web3 7 brings (same results, faster)
+    from faster_eth_abi import decode as abi_decode
+except ImportError:  # pragma: no cover - eth_abi itself
+    from eth_abi import decode as abi_decode
 
 
 #: Largest block range asked in one eth_getLogs call (public providers cap ranges or result sizes).
@@ -36,6 +49,8 @@ class DecodedEvent:
     contract: str
     event: str
     args: dict[str, Any]
+    #: Hash of the block (0x hex; empty when unknown): tells a reorganised block from the one read.
+    block_hash: str = field(default="", compare=False)
 
     def __getitem__(self, name: str) -> Any:
         """An argument of the event by name (``event["amount"]``)."""
@@ -74,79 +89,167 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+@functools.lru_cache(maxsize=4096)
+def _checksum(address: str) -> str:
+    return to_checksum_address(address)
+
+
+def _as_bytes(value: Any) -> bytes:
+    """Bytes of a raw JSON-RPC hex string or of bytes / HexBytes."""
+    if isinstance(value, str):
+        return bytes.fromhex(value[2:] if value.startswith("0x") else value)
+    return bytes(value)
+
+
+def _as_int(value: Any) -> int:
+    """An int from a raw JSON-RPC hex quantity or an int."""
+    return int(value, 16) if isinstance(value, str) else int(value)
+
+
+def _shaper(item: Mapping[str, Any]) -> Callable[[Any], Any] | None:
+    """How a decoded value of ABI input ``item`` becomes what web3 gives (``get_event_data``): addresses
+    checksummed, arrays as lists, structs as dicts by member name; None when the value stays as decoded."""
+    abi_type = str(item["type"])
+    if abi_type.endswith("]"):
+        inner = _shaper({**item, "type": abi_type[: abi_type.rindex("[")]})
+        if inner is None:
+            return list
+        return lambda values: [inner(v) for v in values]
+    if abi_type == "tuple":
+        members = [(c["name"], _shaper(c)) for c in item["components"]]
+        return lambda values: {name: (f(v) if f else v) for (name, f), v in zip(members, values, strict=True)}
+    if abi_type == "address":
+        return _checksum
+    return None
+
+
+def _topic_decoder(item: Mapping[str, Any]) -> Callable[[bytes], Any]:
+    """Decoder of one indexed argument's topic (a dynamic type's topic is its hash: kept as bytes32)."""
+    abi_type = collapse_if_tuple(dict(item))
+    if parse_abi_type(abi_type).is_dynamic:
+        return bytes
+    if abi_type == "address":
+        return lambda topic: _checksum("0x" + topic[12:].hex())
+    if abi_type.startswith("uint"):
+        return lambda topic: int.from_bytes(topic, "big")
+    if abi_type == "bytes32":
+        return bytes
+    if abi_type == "bool":
+        return lambda topic: bool(int.from_bytes(topic, "big"))
+    shape = _shaper(item)
+    return lambda topic: (shape or (lambda v: v))(abi_decode([abi_type], topic)[0])
+
+
+class EventCodec:
+    """One event ABI worked out once: its topic, the types of its data, how each argument is shaped. Use
+    :func:`event_codec` (cached per ABI item) rather than building one per log."""
+
+    __slots__ = ("name", "topic", "topics", "_indexed", "_data_types", "_data")
+
+    def __init__(self, item: Mapping[str, Any]) -> None:
+        inputs = list(item.get("inputs", []))
+        self.name: str = str(item["name"])
+        self.topic: bytes = bytes(event_abi_to_log_topic(dict(item)))
+        indexed = [i for i in inputs if i.get("indexed")]
+        data = [i for i in inputs if not i.get("indexed")]
+        #: Number of topics of a log of this event (the signature's and one per indexed argument).
+        self.topics = 1 + len(indexed)
+        self._indexed = [(str(i["name"]), _topic_decoder(i)) for i in indexed]
+        self._data_types = [collapse_if_tuple(dict(i)) for i in data]
+        self._data = [(str(i["name"]), _shaper(i)) for i in data]
+
+    def decode(self, topics: Sequence[bytes], data: bytes) -> dict[str, Any]:
+        """The event's arguments (indexed first, then data, as web3 orders them) from a log's topics (the
+        signature's first) and data."""
+        if len(topics) != self.topics:
+            raise ValueError(f"{self.name}: expected {self.topics} topics, got {len(topics)}")
+        args = {name: decode(topic) for (name, decode), topic in zip(self._indexed, topics[1:], strict=True)}
+        if self._data:
+            values = abi_decode(self._data_types, data)
+            for (name, shape), value in zip(self._data, values, strict=True):
+                args[name] = shape(value) if shape else value
+        return args
+
+
+@functools.lru_cache(maxsize=1024)
+def _codec_of(item_json: str) -> EventCodec:
+    return EventCodec(json.loads(item_json))
+
+
+def event_codec(item: Mapping[str, Any]) -> EventCodec:
+    """The cached :class:`EventCodec` of an event ABI item."""
+    return _codec_of(json.dumps(item, sort_keys=True))
+
+
+def event_codecs(abi: Sequence[Mapping[str, Any]]) -> list[EventCodec]:
+    """Codecs of every non-anonymous event of an ABI."""
+    return [event_codec(i) for i in abi if i.get("type") == "event" and not i.get("anonymous")]
+
+
+def _decoded(log: Mapping[str, Any], contract: str, codec: EventCodec, topics: Sequence[bytes],
+             address: str) -> DecodedEvent:
+    block_hash = log.get("blockHash")
+    return DecodedEvent(
+        block_number=_as_int(log["blockNumber"]),
+        tx_hash="0x" + _as_bytes(log["transactionHash"]).hex(),
+        log_index=_as_int(log["logIndex"]),
+        address=address,
+        contract=contract,
+        event=codec.name,
+        args=codec.decode(topics, _as_bytes(log["data"])),
+        block_hash="0x" + _as_bytes(block_hash).hex() if block_hash else "",
+    )
+
+
 class EventDecoder:
-    """Decodes raw logs of a set of contracts (address -> (contract name, ABI))."""
+    """Decodes logs of a set of contracts (address -> (contract name, ABI)): raw JSON-RPC logs (hex strings,
+    :func:`get_raw_logs`) or web3's formatted ones alike."""
 
     def __init__(self, w3: Web3, contracts: dict[str, tuple[str, list[dict[str, Any]]]]) -> None:
         self.w3 = w3
         self.contracts = {Web3.to_checksum_address(a): v for a, v in contracts.items()}
-        self._by_topic: dict[str, dict[bytes, dict[str, Any]]] = {}
-        for address, (_, abi) in self.contracts.items():
-            table: dict[bytes, dict[str, Any]] = {}
-            for item in abi:
-                if item.get("type") == "event" and not item.get("anonymous"):
-                    table[event_abi_to_log_topic(item)] = item
-            self._by_topic[address] = table
+        self._by_topic: dict[str, dict[bytes, EventCodec]] = {
+            address: {c.topic: c for c in event_codecs(abi)} for address, (_, abi) in self.contracts.items()
+        }
 
     @property
     def addresses(self) -> list[str]:
         return list(self.contracts)
 
     def decode(self, log: Any) -> DecodedEvent | None:
-        """Decode one raw log; None for a log whose event is not in the contract's ABI."""
-        address = Web3.to_checksum_address(log["address"])
-        topics = log["topics"]
+        """Decode one log; None for a log whose event is not in the contract's ABI."""
+        topics = [_as_bytes(t) for t in log["topics"]]
         if not topics:
             return None
-        topic0 = bytes(topics[0])
-        abi = self._by_topic.get(address, {}).get(topic0)
-        if abi is None:
+        address = _checksum(log["address"]) if isinstance(log["address"], str) else Web3.to_checksum_address(log["address"])
+        codec = self._by_topic.get(address, {}).get(topics[0])
+        if codec is None:
             return None
-        data = get_event_data(self.w3.codec, abi, log)
-        return DecodedEvent(
-            block_number=int(log["blockNumber"]),
-            tx_hash="0x" + bytes(log["transactionHash"]).hex().removeprefix("0x"),
-            log_index=int(log["logIndex"]),
-            address=address,
-            contract=self.contracts[address][0],
-            event=data["event"],
-            args=dict(data["args"]),
-        )
+        return _decoded(log, self.contracts[address][0], codec, topics, address)
 
 
 class LogDecoder:
-    """Decodes raw logs of any contract whose ABI is known, whatever its address: the events of a
+    """Decodes logs of any contract whose ABI is known, whatever its address: the events of a
     transaction's receipt. An event is recognised by its topic and its number of indexed arguments (an ERC-20
     and an ERC-721 ``Transfer`` share a topic, not the number of topics)."""
 
     def __init__(self, w3: Web3, abis: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:
         self.w3 = w3
-        self._by_topic: dict[tuple[bytes, int], tuple[str, Mapping[str, Any]]] = {}
+        self._by_topic: dict[tuple[bytes, int], tuple[str, EventCodec]] = {}
         for name, abi in abis.items():
-            for item in abi:
-                if item.get("type") == "event" and not item.get("anonymous"):
-                    topics = 1 + sum(1 for i in item.get("inputs", []) if i.get("indexed"))
-                    self._by_topic.setdefault((event_abi_to_log_topic(item), topics), (name, item))
+            for codec in event_codecs(abi):
+                self._by_topic.setdefault((codec.topic, codec.topics), (name, codec))
 
     def decode(self, log: Any) -> DecodedEvent | None:
-        """Decode one raw log; None when no known ABI has its event."""
-        topics = log["topics"]
+        """Decode one log; None when no known ABI has its event."""
+        topics = [_as_bytes(t) for t in log["topics"]]
         if not topics:
             return None
-        found = self._by_topic.get((bytes(topics[0]), len(topics)))
+        found = self._by_topic.get((topics[0], len(topics)))
         if found is None:
             return None
-        name, abi = found
-        data = get_event_data(self.w3.codec, abi, log)
-        return DecodedEvent(
-            block_number=int(log["blockNumber"]),
-            tx_hash="0x" + bytes(log["transactionHash"]).hex().removeprefix("0x"),
-            log_index=int(log["logIndex"]),
-            address=Web3.to_checksum_address(log["address"]),
-            contract=name,
-            event=data["event"],
-            args=dict(data["args"]),
-        )
+        name, codec = found
+        return _decoded(log, name, codec, topics, Web3.to_checksum_address(log["address"]))
 
 
 def block_ranges(start: int, end: int, chunk: int = DEFAULT_CHUNK) -> Iterator[tuple[int, int]]:
@@ -170,25 +273,60 @@ def get_logs(
     retries: int = 5,
     backoff: float = 0.5,
 ) -> Iterator[tuple[int, int, list[Any]]]:
-    """Yield (from, to, logs) per block range; ranges that fail are retried, then halved, then fail."""
+    """Yield (from, to, logs) per block range (web3's formatted logs); ranges that fail are retried, then
+    halved, then fail."""
+
+    def fetch(a: int, b: int) -> list[Any]:
+        return list(w3.eth.get_logs({"fromBlock": a, "toBlock": b, "address": list(addresses)}))
+
     for a, b in block_ranges(start, end, chunk):
-        yield from _get_range(w3, addresses, a, b, retries, backoff)
+        yield from _get_range(fetch, a, b, retries, backoff)
 
 
-def _get_range(w3: Web3, addresses: Sequence[str], a: int, b: int, retries: int, backoff: float) -> Iterator[tuple[int, int, list[Any]]]:
+def get_raw_logs(
+    w3: Web3,
+    addresses: Sequence[str],
+    start: int,
+    end: int,
+    *,
+    chunk: int = DEFAULT_CHUNK,
+    retries: int = 5,
+    backoff: float = 0.5,
+    topics: Sequence[str | None] | None = None,
+) -> Iterator[tuple[int, int, list[dict[str, Any]]]]:
+    """As :func:`get_logs`, but each log is the node's raw JSON (hex strings), without web3's formatting
+    (which costs more than decoding): what :class:`EventDecoder` decodes fastest. ``topics``: an
+    ``eth_getLogs`` topic filter (0x hex or None per position)."""
+    params: dict[str, Any] = {"address": list(addresses)}
+    if topics is not None:
+        params["topics"] = list(topics)
+
+    def fetch(a: int, b: int) -> list[dict[str, Any]]:
+        reply = w3.provider.make_request("eth_getLogs", [{**params, "fromBlock": hex(a), "toBlock": hex(b)}])  # type: ignore[arg-type]
+        if "error" in reply:
+            raise EventReadError(f"eth_getLogs {a}..{b}: {reply['error']}")
+        return [lg for lg in reply["result"] if not lg.get("removed")]
+
+    for a, b in block_ranges(start, end, chunk):
+        yield from _get_range(fetch, a, b, retries, backoff)
+
+
+def _get_range(fetch: Callable[[int, int], list[Any]], a: int, b: int, retries: int,
+               backoff: float) -> Iterator[tuple[int, int, list[Any]]]:
     last_error: Exception | None = None
     for attempt in range(retries):
         try:
-            logs = w3.eth.get_logs({"fromBlock": a, "toBlock": b, "address": list(addresses)})
-            yield a, b, sorted(logs, key=lambda lg: (lg["blockNumber"], lg["logIndex"]))
+            logs = fetch(a, b)
+            yield a, b, sorted(logs, key=lambda lg: (_as_int(lg["blockNumber"]), _as_int(lg["logIndex"])))
             return
         except Exception as err:  # noqa: BLE001 - providers fail in many ways; retry then split
             last_error = err
-            time.sleep(backoff * (2**attempt))
+            if attempt + 1 < retries:
+                time.sleep(backoff * (2**attempt))
     if a < b:  # the provider may refuse large ranges: split
         mid = (a + b) // 2
-        yield from _get_range(w3, addresses, a, mid, retries, backoff)
-        yield from _get_range(w3, addresses, mid + 1, b, retries, backoff)
+        yield from _get_range(fetch, a, mid, retries, backoff)
+        yield from _get_range(fetch, mid + 1, b, retries, backoff)
         return
     raise EventReadError(f"eth_getLogs failed for block {a}: {last_error}")
 
@@ -200,11 +338,15 @@ def read_events(
     end: int | None = None,
     *,
     chunk: int = DEFAULT_CHUNK,
+    retries: int = 5,
+    topics: Sequence[str | None] | None = None,
 ) -> list[DecodedEvent]:
-    """All decoded events of the decoder's contracts in blocks start..end (default: latest), in chain order."""
+    """All decoded events of the decoder's contracts in blocks start..end (default: latest), in chain order
+    (raw logs, :func:`get_raw_logs`; ``retries`` per block range before it is split; ``topics`` an
+    ``eth_getLogs`` topic filter)."""
     end = w3.eth.block_number if end is None else end
     out: list[DecodedEvent] = []
-    for _, _, logs in get_logs(w3, decoder.addresses, start, end, chunk=chunk):
+    for _, _, logs in get_raw_logs(w3, decoder.addresses, start, end, chunk=chunk, retries=retries, topics=topics):
         out.extend(e for e in (decoder.decode(lg) for lg in logs) if e is not None)
     return out
 

@@ -12,9 +12,18 @@ What counts as an integer, everywhere:
 Not integers: ``"1.5"``, ``"1e3"``, ``"1,000"``, ``"0x10"``, empty cells, booleans, NaN, infinities and
 anything outside the int64 range. Range checks beyond that (negative amounts, uint16 fields...) are the
 callers', who name the field and the rule.
+
+And the other way, what people see (reports, the explorer, charts): amounts in currency units with thousands
+separators and the currency symbol (:func:`format_amount`, exact: base-unit integers are never turned into
+floats), compact amounts for chart axes (:func:`format_compact`), basis points and percentages with their
+unit (:func:`format_bps`, :func:`format_pct`), unix times as dates (:func:`format_date`,
+:func:`format_datetime`) and 1e18 fixed-point factors (:func:`format_factor`).
 """
 
 from __future__ import annotations
+
+import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 import pandas as pd
@@ -60,3 +69,76 @@ def parse_int(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
         else:
             ok[i] = False
     return pd.Series(values, index=index), ~ok
+
+
+# ------------------------------------------------------------------------------------------------- display
+
+#: 1e18 fixed point (token factors).
+WAD = 10**18
+
+
+def format_amount(amount: int, decimals: int, symbol: str = "", places: int = 2) -> str:
+    """An amount in base units as currency units: ``format_amount(1234567890, 6, "CNHT")`` is
+    ``"CNHT 1,234.57"``. Exact decimal arithmetic (no float), rounded half up to ``places`` decimals; a
+    negative amount reads ``"-CNHT 1.00"``."""
+    if isinstance(amount, bool) or not isinstance(amount, (int, np.integer)):
+        raise TypeError(f"amount must be an integer number of base units, got {amount!r}")
+    if decimals < 0 or places < 0:
+        raise ValueError(f"decimals and places must be >= 0, got {decimals} and {places}")
+    value = (Decimal(int(amount)).scaleb(-decimals)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    sign = "-" if value < 0 else ""
+    text = f"{abs(value):,.{places}f}"
+    return f"{sign}{symbol} {text}" if symbol else f"{sign}{text}"
+
+
+def format_compact(amount: float, decimals: int, symbol: str = "") -> str:
+    """An amount in base units, short, for chart axes and tight cells: ``CNHT 9.15M``, ``CNHT 950k``,
+    ``CNHT 12``."""
+    units = float(amount) / 10**decimals
+    sign = "-" if units < 0 else ""
+    units = abs(units)
+    for limit, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if units >= limit:
+            text = f"{units / limit:.3g}{suffix}"
+            break
+    else:
+        text = f"{units:.3g}" if units else "0"
+    return f"{sign}{symbol} {text}" if symbol else f"{sign}{text}"
+
+
+def format_bps(bps: int | None, places: int = 2) -> str:
+    """Basis points as a percentage: ``420`` is ``"4.20%"``; None (no value) is ``"n/a"``."""
+    if bps is None:
+        return "n/a"
+    return f"{Decimal(int(bps)).scaleb(-2):,.{places}f}%"
+
+
+def format_pct(value: float | None, places: int = 2) -> str:
+    """A percentage already in percent: ``3.2857`` is ``"3.29%"``; None or NaN is ``"n/a"``."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "n/a"
+    return f"{float(value):,.{places}f}%"
+
+
+def format_date(timestamp: int | None) -> str:
+    """Unix seconds as a UTC date ``YYYY-MM-DD``; None or 0 (no date) is ``"n/a"``."""
+    if not timestamp:
+        return "n/a"
+    return dt.datetime.fromtimestamp(int(timestamp), tz=dt.timezone.utc).date().isoformat()
+
+
+def format_datetime(timestamp: int | None) -> str:
+    """Unix seconds as ``YYYY-MM-DD HH:MM UTC``; None or 0 is ``"n/a"``."""
+    if not timestamp:
+        return "n/a"
+    return dt.datetime.fromtimestamp(int(timestamp), tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def format_factor(factor: int, places: int = 6) -> str:
+    """A 1e18 fixed-point factor as a decimal: ``WAD // 2`` is ``"0.500000"``."""
+    return f"{Decimal(int(factor)).scaleb(-18).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)}"
+
+
+def format_count(value: int) -> str:
+    """A count with thousands separators."""
+    return f"{int(value):,}"

@@ -11,7 +11,7 @@ import pytest
 from chainabs.apps import cli
 
 COMMANDS = ("demo", "deploy", "onboard", "simulate", "report", "monitor", "verify-tape", "service", "challenge",
-            "investor", "market")
+            "investor", "market", "explorer")
 CHAINABS = Path(sys.executable).with_name("chainabs")
 
 
@@ -41,6 +41,8 @@ def test_the_installed_console_script(tmp_path):
     (["report", "0x" + "12" * 20, "--rpc", "http://127.0.0.1:9"], "no JSON-RPC|Could not connect|Connection"),
     (["verify-tape", "0x" + "12" * 20, "1", "no-such-tape.csv", "--rpc", "http://127.0.0.1:9"], ""),
     (["monitor", "--rpc", "http://127.0.0.1:9"], "give an SPV address"),
+    (["explorer", "--spv", "0x" + "12" * 20, "--rpc", "http://127.0.0.1:9"], "no JSON-RPC node answers at http://127.0.0.1:9"),
+    (["explorer", "--spv", "0x1234", "--rpc", "http://127.0.0.1:9"], "'0x1234' is not an Ethereum address"),
 ])
 def test_errors_are_one_line_without_a_traceback(argv, says, tmp_path):
     done = subprocess.run([sys.executable, "-m", "chainabs", *argv], capture_output=True, text=True, timeout=120,

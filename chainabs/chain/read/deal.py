@@ -5,14 +5,20 @@ Events of the SPV, tokens and identity registry are read from the deal's first d
 registry's from its own deployment (the pool was created and onboarded before the deal existed), keeping
 only events of the deal's pool and registry-wide role changes; the currency's transfers into and out of the
 SPV. All of it in block ranges retried and split when a node refuses them (:func:`chainabs.chain.events.get_logs`).
+
+A reader follows the chain: :meth:`DealReader.refresh` reads the blocks added since the last read, notices
+a reorganisation (the last block read no longer has the hash it had; a local node reverted to a snapshot)
+and drops the events of the blocks that are gone before reading again, and keeps every cached table whose
+events did not change (``cached(key, build, depends=(event names...))``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from eth_hash.auto import keccak
 from web3 import Web3
 
 from chainabs.chain.abis import decode_deal_params, load_abi
@@ -82,6 +88,8 @@ class DealReader:
     token_names: list[str]
     token_symbols: list[str]
     decimals: int
+    #: The currency's ERC-20 symbol (shown with every amount).
+    currency_symbol: str
     params: Any
     terms: Any
     start_block: int
@@ -90,10 +98,19 @@ class DealReader:
     #: Address -> ABI name of every contract of the deal (SPV, registry, tokens, identity registry).
     contracts: dict[str, str]
     chunk: int = DEFAULT_CHUNK
+    #: Attempts per block range before it is split (a follower that must notice a dead node asks fewer).
+    retries: int = 5
     events: list[DecodedEvent] = field(default_factory=list)
-    #: Last block whose events are in :attr:`events`.
+    #: Last block whose events are in :attr:`events`, and its hash (0x hex; empty before the first read).
     last_block: int = -1
+    last_hash: str = ""
     cache: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: Event names each cached table depends on (tables without an entry are dropped at every refresh).
+    depends: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
+    #: Events by name (an index of :attr:`events`).
+    by_name: dict[str, list[DecodedEvent]] = field(default_factory=dict, repr=False)
+    #: Block number -> unix time, for the blocks asked about (:meth:`block_times`).
+    times: dict[int, int] = field(default_factory=dict, repr=False)
 
     @property
     def spv(self) -> Any:
@@ -106,32 +123,108 @@ class DealReader:
                            lambda: self.w3.eth.contract(address=Web3.to_checksum_address(address),
                                                         abi=load_abi(abi_name)))
 
-    def cached(self, key: str, build: Callable[[], T]) -> T:
-        """``build()`` once per deal and per read of its events (:meth:`refresh` clears the tables)."""
+    def cached(self, key: str, build: Callable[[], T], depends: Iterable[str] | None = None) -> T:
+        """``build()`` once per deal and per read of its events. :meth:`refresh` drops the table when new
+        events arrive, unless ``depends`` names the only events it is built from and none of them is new."""
         if key not in self.cache:
-            self.cache[key] = build()
+            value = build()
+            self.cache[key] = value
+            if depends is not None:
+                self.depends[key] = frozenset(depends)
         return self.cache[key]
 
     def of(self, *names: str, contract: str | None = None) -> list[DecodedEvent]:
         """Events with one of ``names`` (optionally of one contract address), in chain order."""
-        wanted = set(names)
-        return [e for e in self.events if e.event in wanted and (contract is None or e.address == contract)]
+        if len(names) == 1:
+            found = self.by_name.get(names[0], [])
+        else:
+            found = sorted((e for n in set(names) for e in self.by_name.get(n, [])), key=lambda e: e.order)
+        return [e for e in found if contract is None or e.address == contract]
 
-    def units(self, amount: int) -> float:
-        """Base units -> currency units (for display only; tables keep integers)."""
-        return amount / 10**self.decimals
+    def block_times(self, blocks: Iterable[int]) -> dict[int, int]:
+        """Unix time of each block (one batch request for those not asked before)."""
+        wanted = sorted({int(b) for b in blocks} - set(self.times))
+        for start in range(0, len(wanted), 500):
+            part = wanted[start : start + 500]
+            with self.w3.batch_requests() as batch:
+                for b in part:
+                    batch.add(self.w3.eth.get_block(b))
+                blocks_read = list(batch.execute())
+            for b, block in zip(part, blocks_read, strict=True):
+                self.times[b] = int(block["timestamp"])
+        return {int(b): self.times[int(b)] for b in blocks}
+
+    def _add(self, events: Sequence[DecodedEvent]) -> None:
+        self.events.extend(events)
+        for e in events:
+            self.by_name.setdefault(e.event, []).append(e)
+
+    def _rewind(self) -> int:
+        """After a reorganisation: drop the events of blocks that are no longer on chain (their hash changed)
+        and return the last block still known good (a binary search over the blocks holding events: a block
+        whose hash is unchanged has all its ancestors unchanged)."""
+        hashes = sorted({e.block_number: e.block_hash for e in self.events if e.block_hash}.items())
+        lo, hi, good = 0, len(hashes) - 1, -1
+        while lo <= hi:
+            mid = (lo + hi) // 2
+            block, known = hashes[mid]
+            try:
+                same = _hash_of(self.w3.eth.get_block(block)) == known
+            except Exception as exc:  # noqa: BLE001 - beyond the head
+                if "not found" not in str(exc).lower():
+                    raise
+                same = False
+            if same:
+                good, lo = mid, mid + 1
+            else:
+                hi = mid - 1
+        # Blocks after the last good one that held events are gone; so may be any block after it.
+        last = hashes[good][0] if good >= 0 else self.start_block - 1
+        kept = [e for e in self.events if e.block_number <= last]
+        self.events, self.by_name, self.times = [], {}, {}
+        self._add(kept)
+        self.cache = {k: v for k, v in self.cache.items() if k.startswith("contract:")}
+        self.depends = {}
+        self.last_block = last
+        return last
+
+    def reorganised(self) -> bool:
+        """True when the last block read is no longer on chain (its hash changed, or the chain is shorter)."""
+        if not self.last_hash:
+            return False
+        try:
+            block = self.w3.eth.get_block(self.last_block)
+        except Exception as exc:  # noqa: BLE001 - web3 raises BlockNotFound beyond the head
+            if "not found" in str(exc).lower():
+                return True
+            raise
+        return _hash_of(block) != self.last_hash
 
     def refresh(self, end: int | None = None) -> list[DecodedEvent]:
         """Read the events of the blocks after :attr:`last_block` up to ``end`` (default: the head), add them
-        and drop the cached tables; returns the new events."""
-        end = self.w3.eth.block_number if end is None else end
+        and drop the cached tables their events change; returns the new events. After a reorganisation the
+        events of the blocks that are gone are dropped first (with every cached table)."""
+        if self.reorganised():
+            self._rewind()
+            self.last_hash = ""
+        head = self.w3.eth.get_block("latest" if end is None else end)
+        end = int(head["number"])
         if end <= self.last_block:
             return []
         new = _deal_events(self, self.last_block + 1, end)
-        self.events.extend(new)
+        self._add(new)
         self.last_block = end
-        self.cache = {k: v for k, v in self.cache.items() if k.startswith("contract:")}
+        self.last_hash = _hash_of(head)
+        names = {e.event for e in new}
+        if names:
+            self.cache = {k: v for k, v in self.cache.items()
+                          if k.startswith("contract:") or (k in self.depends and not self.depends[k] & names)}
+            self.depends = {k: v for k, v in self.depends.items() if k in self.cache}
         return new
+
+
+def _hash_of(block: Any) -> str:
+    return "0x" + bytes(block["hash"]).hex()
 
 
 def deal_contracts(rpc: str | Web3, spv_address: str) -> dict[str, str]:
@@ -187,13 +280,14 @@ def read_deal(rpc: str | Web3, spv_address: str, *, start_block: int | None = No
         tok = w3.eth.contract(address=addr, abi=token_abi)
         names.append(tok.functions.name().call())
         symbols.append(tok.functions.symbol().call())
-    decimals = w3.eth.contract(address=currency, abi=load_abi(CURRENCY_ABI)).functions.decimals().call()
+    erc20 = w3.eth.contract(address=currency, abi=load_abi(CURRENCY_ABI)).functions
+    decimals, currency_symbol = batch_call(w3, [erc20.decimals(), erc20.symbol()])
     watch = deal_contracts(w3, spv_address)
     if start_block is None:
         start_block = min(deployment_block(w3, a) for a, name in watch.items() if name != REGISTRY_ABI)
     reader = DealReader(
         w3=w3, spv_address=spv_address, currency=currency, registry=registry, tokens=tokens, token_names=names,
-        token_symbols=symbols, decimals=decimals,
+        token_symbols=symbols, decimals=decimals, currency_symbol=str(currency_symbol),
         params=decode_deal_params(spv.functions.dealParamsEncoded().call()), terms=terms,
         start_block=start_block, pool_id=int(terms[2]), originator=Web3.to_checksum_address(terms[3]),
         contracts=watch, chunk=chunk, last_block=start_block - 1,
@@ -202,7 +296,7 @@ def read_deal(rpc: str | Web3, spv_address: str, *, start_block: int | None = No
     if registry_start < start_block:  # the pool's history before the deal's contracts existed
         early = read_events(w3, EventDecoder(w3, {registry: _registry_abi()}), registry_start, start_block - 1,
                             chunk=chunk)
-        reader.events = [e for e in early if of_pool(e, reader.pool_id)]
+        reader._add([e for e in early if of_pool(e, reader.pool_id)])
     reader.refresh()
     return reader
 
@@ -217,10 +311,15 @@ def _deal_events(d: DealReader, start: int, end: int) -> list[DecodedEvent]:
     """Events of the deal's contracts, the deal's pool and the SPV's currency movements in blocks start..end."""
     contracts = {a: (name, load_abi(name)) for a, name in d.contracts.items()}
     contracts[d.registry] = _registry_abi()
-    events = read_events(d.w3, EventDecoder(d.w3, contracts), start, end, chunk=d.chunk)
+    events = read_events(d.w3, EventDecoder(d.w3, contracts), start, end, chunk=d.chunk, retries=d.retries)
     events = [e for e in events if e.address != d.registry or of_pool(e, d.pool_id)]
+    # The currency's transfers from and to the SPV only (a public stablecoin moves millions of others).
     currency = EventDecoder(d.w3, {d.currency: ("Currency", load_abi("IERC20"))})
-    events += [e for e in read_events(d.w3, currency, start, end, chunk=d.chunk)
-               if e.event == "Transfer" and d.spv_address in (Web3.to_checksum_address(e.args["from"]),
-                                                              Web3.to_checksum_address(e.args["to"]))]
+    transfer = "0x" + keccak(b"Transfer(address,address,uint256)").hex()
+    spv_topic = "0x" + bytes(12).hex() + d.spv_address[2:].lower()
+    moves: dict[tuple[int, str, int], DecodedEvent] = {}
+    for topics in ([transfer, spv_topic], [transfer, None, spv_topic]):
+        for e in read_events(d.w3, currency, start, end, chunk=d.chunk, retries=d.retries, topics=topics):
+            moves[e.key] = e  # a transfer from the SPV to itself matches both
+    events += [e for e in moves.values() if e.event == "Transfer"]
     return sorted(events, key=lambda e: e.order)

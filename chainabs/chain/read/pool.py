@@ -19,6 +19,13 @@ from chainabs.model.collateral import disposal_timeline
 from chainabs.model.merkle import leaf_hash
 
 
+#: Events the cut-off tape is rebuilt from, and those the assets' status history is.
+TAPE_EVENTS = frozenset({"AssetsRegistered"})
+STATUS_EVENTS = TAPE_EVENTS | {"AssetStatusChanged", "AssetRepurchased"}
+#: Events the pool's performance table is built from.
+PERFORMANCE_EVENTS = STATUS_EVENTS | {"ReportSubmitted"}
+
+
 def registry_contract(d: DealReader) -> Any:
     """The deal's AssetRegistry as a web3 contract."""
     return d.contract(REGISTRY_ABI, d.registry)
@@ -31,7 +38,7 @@ def pool_tape(d: DealReader) -> pd.DataFrame:
     Columns: the tape's (:data:`chainabs.model.tape.TAPE_COLUMNS`, dates as datetime64) plus ``asset_id`` and
     ``leaf``, in registration order.
     """
-    return d.cached("pool_tape", lambda: _pool_tape(d))
+    return d.cached("pool_tape", lambda: _pool_tape(d), depends=TAPE_EVENTS)
 
 
 def _pool_tape(d: DealReader) -> pd.DataFrame:
@@ -70,7 +77,7 @@ def status_events(d: DealReader, *, after: tuple | None = None, before: tuple | 
     """The pool's ``AssetStatusChanged`` and ``AssetRepurchased`` events strictly between event keys
     ``after`` and ``before`` (either optional), in chain order: block, tx, log_index, asset_id, loan_id,
     event, from, to (status names), principal, evidence."""
-    frame = d.cached("status_events", lambda: _status_events(d))
+    frame = d.cached("status_events", lambda: _status_events(d), depends=STATUS_EVENTS)
     mask = pd.Series(True, index=frame.index)
     if after is not None:
         mask &= frame["_pos"] > _position(after)
@@ -262,6 +269,10 @@ def pool_report(d: DealReader) -> pd.DataFrame:
     registry principal, weighted average rate, maturity date and remaining term as of the period's payment
     date (registry arithmetic), and whether the registry agrees with the report (its delinquency buckets equal
     the report's, its active loans hold at least the pool balance)."""
+    return d.cached("pool_report", lambda: _pool_report(d), depends=PERFORMANCE_EVENTS).copy()
+
+
+def _pool_report(d: DealReader) -> pd.DataFrame:
     original = int(d.params[1])
     begin = original
     cum_defaults = cum_recoveries = 0
@@ -277,9 +288,11 @@ def pool_report(d: DealReader) -> pd.DataFrame:
         base = begin - sched
         smm = prepay / base if base > 0 else 0.0
         mdr = defaults / begin if begin > 0 else 0.0
+        payment_date = int(d.spv.functions.paymentDate(int(e.args["period"])).call())
         rows.append(
             {
                 "period": int(e.args["period"]),
+                "payment_date": pd.Timestamp(payment_date, unit="s").date().isoformat(),
                 "beginning_balance": begin,
                 "interest_collected": interest,
                 "scheduled_principal": sched,
@@ -296,7 +309,7 @@ def pool_report(d: DealReader) -> pd.DataFrame:
                 "severity_pct": 100 * (cum_defaults - cum_recoveries) / cum_defaults if cum_defaults else 0.0,
                 "cumulative_net_loss": max(cum_defaults - cum_recoveries, 0),
                 "cumulative_net_loss_pct": 100 * max(cum_defaults - cum_recoveries, 0) / original,
-                **_weighted(state, int(d.spv.functions.paymentDate(int(e.args["period"])).call())),
+                **_weighted(state, payment_date),
                 "tape_root": "0x" + bytes(struct_field(e.args["commitment"], "root", 0)).hex(),
                 "tape_loans": int(struct_field(struct_field(e.args["commitment"], "sums", 1), "count", 6)),
                 "tape_uri": e.args["tapeUri"],
@@ -317,7 +330,7 @@ def pool_report(d: DealReader) -> pd.DataFrame:
 def recovery_timeline(d: DealReader) -> pd.DataFrame:
     """Per defaulted loan of the pool: its recovery steps with their dates, claim at default, cash recovered
     and outcome (:func:`chainabs.model.collateral.disposal_timeline`), with the loan id."""
-    return d.cached("recovery_timeline", lambda: _recovery_timeline(d))
+    return d.cached("recovery_timeline", lambda: _recovery_timeline(d), depends=STATUS_EVENTS | {"RecoveryRecorded"})
 
 
 def _recovery_timeline(d: DealReader) -> pd.DataFrame:
