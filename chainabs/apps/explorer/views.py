@@ -118,8 +118,10 @@ def pool_view(d: DealReader) -> dict[str, Any]:
             for k, v in zip(keys, info[: len(keys)], strict=True)}
     status = poolread.pool_status(d)
     tally = []
-    for code, name in enumerate(STATUSES[1:8], start=1):
-        values = dict(zip(status["measure"], status["value"], strict=True))
+    values = dict(zip(status["measure"], status["value"], strict=True))
+    for name in STATUSES:
+        if name in ("None", "Repurchased"):
+            continue
         tally.append({"status": name, "count": int(values[f"{name} count"]), "principal": int(values[f"{name} principal"])})
     performance = poolread.pool_report(d)
     cols = ["period", "payment_date", "beginning_balance", "interest_collected", "scheduled_principal", "prepayments",
