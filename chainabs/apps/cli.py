@@ -141,9 +141,13 @@ def _monitor(args: argparse.Namespace, console: Console) -> int:
     from chainabs.apps import monitor
 
     url = _read_url(args)
+    from chainabs.model.rules import load_rules
+
+    config = load_rules(args.rules) if args.rules else None
     watch, start, classifier = monitor.watch_list(url, args.spv, args.watch)
     monitor.follow(url, watch, args.state, start_block=start if args.start_block is None else args.start_block,
-                   interval=args.interval, max_polls=args.max_polls, quiet=args.quiet, classifier=classifier)
+                   interval=args.interval, max_polls=args.max_polls, quiet=args.quiet, classifier=classifier,
+                   spv=args.spv, rules=config)
     return 0
 
 
@@ -230,7 +234,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--start-block", type=int, default=None, help="first block to read (default: the deal's first)")
 
     p = command("monitor", _monitor, "Follow new blocks: print and append to <state>/events.jsonl every alert and "
-                "privileged action, resuming after a restart with nothing lost or repeated.", "read")
+                "privileged action and, following a deal, to <state>/alerts.jsonl every regulator rule alert, "
+                "resuming after a restart with nothing lost or repeated.", "read")
     p.add_argument("spv", nargs="?", help="follow the whole deal of this SPV")
     p.add_argument("--watch", action="append", default=[], metavar="NAME:ADDRESS",
                    help="a contract to follow (shipped ABI name and address); repeatable")
@@ -239,6 +244,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
     p.add_argument("--max-polls", type=int, default=None, help="stop after this many polls")
     p.add_argument("--quiet", action="store_true", help="write events.jsonl only")
+    p.add_argument("--rules", type=Path, default=None, metavar="YAML",
+                   help="rule thresholds: a monitor config file or a deal spec with a monitor: section "
+                        "(default thresholds otherwise; see docs/reports.md)")
 
     p = command("verify-tape", _verify_tape, "Check a copy of a period's servicing tape against the chain: Merkle "
                 "root, report aggregates, every loan against the asset registry.", "read")
