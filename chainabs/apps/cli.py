@@ -132,8 +132,10 @@ def _simulate(args: argparse.Namespace, console: Console) -> int:
 
 def _report(args: argparse.Namespace, console: Console) -> int:
     from chainabs.apps.reports import report_deal
+    from chainabs.model.rules import load_rules
 
-    report_deal(_read_url(args), args.spv, out=args.out, start_block=args.start_block, console=console)
+    report_deal(_read_url(args), args.spv, out=args.out, start_block=args.start_block, console=console,
+                rules=load_rules(args.rules) if args.rules else None)
     return 0
 
 
@@ -232,6 +234,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("spv", help="the deal's SPV address")
     p.add_argument("--out", type=Path, default=None, help="folder (default reports/<deal>)")
     p.add_argument("--start-block", type=int, default=None, help="first block to read (default: the deal's first)")
+    p.add_argument("--rules", type=Path, default=None, metavar="YAML",
+                   help="regulator rule thresholds (monitor config file or deal spec; see docs/reports.md)")
 
     p = command("monitor", _monitor, "Follow new blocks: print and append to <state>/events.jsonl every alert and "
                 "privileged action and, following a deal, to <state>/alerts.jsonl every regulator rule alert, "

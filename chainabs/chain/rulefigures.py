@@ -222,11 +222,13 @@ class DealRules:
         for _, tx, sender, name, args in refused:
             period = self._periods_closed(block) + 1
             figure = reported = on_chain = None
+            shown = [_shown(a) for a in args]
             if name == "ReportDisagrees" and len(args) == 3:
                 k = int(args[0])
                 figure = REPORT_FIGURES[k] if k < len(REPORT_FIGURES) else str(k)
                 reported, on_chain = int(args[1]), int(args[2])
-            error = f"{name}({', '.join(str(a) for a in args)})" if args else name
+                shown[0] = figure
+            error = f"{name}({', '.join(shown)})" if args else name
             out.append(rules.refused_report(block, tx, sender, period, error, d.decimals, figure=figure,
                                             reported=reported, on_chain=on_chain))
         registry_moved = bool(names & REGISTRY_MOVES)
@@ -259,3 +261,10 @@ class DealRules:
 
     def _periods_closed(self, block: int) -> int:
         return sum(1 for e in self.d.of("PeriodClosed", contract=self.d.spv_address) if e.block_number < block)
+
+
+def _shown(value: Any) -> str:
+    """An error argument for people (bytes as 0x-hex)."""
+    if isinstance(value, (bytes, bytearray)):
+        return "0x" + bytes(value).hex()
+    return str(value)

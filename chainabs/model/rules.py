@@ -229,7 +229,8 @@ def concentration_drift(block: int, now: Exposures, before: Exposures | None, li
             continue
         share = _share_bps(principal, now.total)
         alerts.append(Alert("concentration_drift", block, subject,
-                            f"{kind} {bucket}: {share} bps of the live pool, above its limit of {limits[kind]} bps",
+                            f"{kind} {bucket}: {principal * BPS / now.total:.2f} bps of the live pool, above its "
+                            f"limit of {limits[kind]} bps",
                             {"kind": kind, "bucket": str(bucket), "principal": format_units(principal, decimals),
                              "pool_principal": format_units(now.total, decimals), "share_bps": share,
                              "limit_bps": int(limits[kind] or 0)}))

@@ -211,6 +211,15 @@ def test_regulator_report_lists_status_changes_roles_pauses_and_forced_transfers
     assert list(privileged.loc[privileged["event"] == "ReportSubmitted", "event"]).count("ReportSubmitted") == 3
     assert "DealClosed" in set(privileged["event"]) and "PoolSealed" in set(privileged["event"])
     assert (events["event"] == "AssetStatusChanged").sum() == 6  # principal-only servicing updates left out
+    # the regulator report lists the rule alerts by rule: the forced transfer, the pause, loan B's recovery
+    alerts = reports.rule_alerts(data)
+    by_rule = reports.alerts_by_rule(alerts).set_index("rule")
+    assert list(by_rule.index) == list(__import__("chainabs.model.rules", fromlist=["RULES"]).RULES)
+    assert [by_rule.loc[r, "alerts"] for r in ("forced_transfer", "pause", "recovery_recorded", "challenge_proven")] \
+        == [1, 2, 1, 0]
+    forced = alerts[alerts["rule"] == "forced_transfer"].iloc[0]
+    assert forced["figures"]["value"] == "0.001" and forced["severity"] == "high"
+    assert list(alerts["rule"]) == sorted(alerts["rule"], key=list(by_rule.index).index)
 
 
 def test_honest_tapes_verify_and_tampered_ones_are_caught_per_loan(served, data):
@@ -261,7 +270,8 @@ def test_a_fresh_process_rebuilds_the_reports_from_url_and_address(served, data,
     here = tmp_path / "here"
     reports.write_reports(data, here)
     for name in ("investor_report", "pool_performance", "triggers", "stratification", "concentration",
-                 "asset_status_changes", "currency_movements", "regulator_events", "holder_statements"):
+                 "asset_status_changes", "currency_movements", "regulator_events", "holder_statements",
+                 "regulator_alerts", "regulator_alerts_by_rule"):
         assert (out / f"{name}.csv").read_text() == (here / f"{name}.csv").read_text(), name
     page = (out / "report.html").read_text()
     assert page.count("data:image/png;base64,") == 3 and "Stratification" in page
@@ -277,6 +287,14 @@ def test_a_fresh_process_rebuilds_the_reports_from_url_and_address(served, data,
     # recoveries on a loan that never defaulted: refused by the tape's own rules, naming the loan and the rule
     assert set(mismatches["loan_id"]) == {tape.loc[0, "loan_id"]} and set(mismatches["check"]) == {"format"}
     assert "recovery_without_default" in mismatches["message"].iloc[0]
+
+
+def _own_model(deal):
+    """The served deal with a copy of its model this test may advance (the chain is reverted after each test)."""
+    import copy
+    import dataclasses
+
+    return dataclasses.replace(deal, model=copy.deepcopy(deal.model))
 
 
 def _spawn_monitor(url: str, spv: str, state: Path) -> subprocess.Popen:
@@ -307,7 +325,7 @@ def _lines(state: Path) -> list[dict]:
 
 def test_monitor_of_the_deal_killed_and_restarted_has_no_gap_and_no_duplicate(served, admin, trustee, investors,
                                                                             stranger, tmp_path):
-    d, cut = served.deal, served.cutoff
+    d, cut = _own_model(served.deal), served.cutoff
     spv = d.spv.address
     state = tmp_path / "monitor"
     late = tuple(sorted(cut["loan_id"])[10:12])
@@ -371,7 +389,7 @@ def test_every_rule_alerts_once_across_a_kill_and_restart_of_the_monitor(served,
     from chainabs.chain.sender import TxError
     from chainabs.model import rules as rl
 
-    d, cut = served.deal, served.cutoff
+    d, cut = _own_model(served.deal), served.cutoff
     spv, servicer = d.spv.address, d.roles["servicer"]
     ids = sorted(cut["loan_id"])
     late = tuple(ids[20:50])
@@ -436,7 +454,7 @@ def test_every_rule_alerts_once_across_a_kill_and_restart_of_the_monitor(served,
     assert len(got) == len(set(got)), "an alert was written twice"
     assert first_run < set(got)
     # Nothing lost: the same alerts as one evaluation of the whole chain.
-    oneshot = DealRules(web3, spv, rl.load_rules(rules_file))
+    oneshot = DealRules(web3, spv, rl.load_rules(rules_file), reader=probe.d)
     head = web3.eth.block_number
     start = deal_watch(served.url, spv)[1]
     expected = oneshot.evaluate(0, head)
