@@ -158,7 +158,8 @@ def parse_rules(data: Any, source: str = "<monitor>") -> MonitorRules:
     try:
         return MonitorRules.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors())
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg'].removeprefix('Value error, ')}"
+                             for e in exc.errors())
         raise RulesConfigError(f"{source}: monitor: {problems}") from None
 
 
@@ -460,29 +461,36 @@ class TriggerTest:
 PROJECTED_KINDS = frozenset({TriggerKind.CUMULATIVE_NET_LOSS, TriggerKind.DELINQUENCY_60_PLUS})
 
 
+def trigger_path(history: Sequence[PeriodFigures], kind: TriggerKind, original: int, periods: int,
+                 rates: RollRates | None = None) -> tuple[int, list[int]]:
+    """A projectable trigger's value (bps, the waterfall's arithmetic) at the last report and over the next
+    ``periods`` periods of the roll-rate projection fitted on ``history``."""
+    if kind not in PROJECTED_KINDS:
+        raise ValueError(f"{kind.name}: not measured by the roll-rate projection")
+    last = history[-1]
+    path = project(last, rates or fit_roll_rates(history), periods)
+    if kind == TriggerKind.CUMULATIVE_NET_LOSS:
+        loss = max(sum(h.defaults for h in history) - sum(h.recoveries for h in history), 0)
+        values, cum = [], float(loss)
+        for _, _, new_loss in path:
+            cum += new_loss
+            values.append(int(cum * BPS // original) if original else 0)
+        return _share_bps(loss, original), values
+    return last.delinquent_60_plus_bps, [int(d60 * BPS // pool) if pool > 0 else 0 for pool, d60, _ in path]
+
+
 def projected_breaches(history: Sequence[PeriodFigures], triggers: Sequence[TriggerTest], original: int,
                        periods: int) -> dict[int, dict[str, Any]]:
     """Trigger index -> projection of each projectable trigger not breached at the last report but projected
     above its threshold within ``periods`` periods (the first such period and its value in bps)."""
     if len(history) < 2:
         return {}
-    last = history[-1]
     rates = fit_roll_rates(history)
-    loss = sum(h.defaults for h in history) - sum(h.recoveries for h in history)
-    path = project(last, rates, periods)
     out: dict[int, dict[str, Any]] = {}
     for t in triggers:
         if t.kind not in PROJECTED_KINDS:
             continue
-        if t.kind == TriggerKind.CUMULATIVE_NET_LOSS:
-            today = _share_bps(max(loss, 0), original)
-            values, cum = [], float(max(loss, 0))
-            for _, _, new_loss in path:
-                cum += new_loss
-                values.append(int(cum * BPS // original) if original else 0)
-        else:
-            today = last.delinquent_60_plus_bps
-            values = [int(d60 * BPS // pool) if pool > 0 else 0 for pool, d60, _ in path]
+        today, values = trigger_path(history, t.kind, original, periods, rates)
         if today > t.threshold_bps:
             continue  # already breached: the SPV's TriggerBreached says so
         ahead = next((k for k, v in enumerate(values, start=1) if v > t.threshold_bps), None)
