@@ -21,6 +21,7 @@ import pandas as pd
 from web3 import Web3
 
 from chainabs.chain.abis import error_table, load_abi
+from chainabs.chain.alerts import rule_alert
 from chainabs.chain.events import DecodedEvent
 from chainabs.chain.read import pool as poolread
 from chainabs.chain.read.deal import DealReader, read_deal, report_fields, struct_field
@@ -28,7 +29,6 @@ from chainabs.chain.sender import revert_data
 from chainabs.chain.spv import REPORT_FIGURES
 from chainabs.model import rules
 from chainabs.model.assets import ACTIVE_STATUSES
-from chainabs.model.servicing import CHALLENGE_KINDS
 from chainabs.model.waterfall import TriggerKind
 
 #: Events after which the pool's registry state may have moved.
@@ -197,7 +197,8 @@ class DealRules:
                 by_block.setdefault(e.block_number, []).append(e)
         refused: dict[int, list[tuple[Any, ...]]] = {}
         if c.enabled("report_refused") or c.enabled("registry_report_mismatch"):
-            for item in self.refused_reports(start, end):
+            # no report before the deal's contracts exist (d.start_block: the first of the SPV and its tokens)
+            for item in self.refused_reports(max(start, d.start_block), end):
                 refused.setdefault(item[0], []).append(item)
         alerts: list[rules.Alert] = []
         for block in sorted(set(by_block) | set(refused)):
@@ -209,14 +210,7 @@ class DealRules:
         out: list[rules.Alert] = []
         names = {e.event for e in events}
         for e in events:
-            if e.event == "ChallengeProven":
-                kind = int(e.args["kind"])
-                out.append(rules.challenge_proven(block, e.tx_hash, e.log_index, int(e.args["period"]),
-                                                  CHALLENGE_KINDS[kind] if kind < len(CHALLENGE_KINDS) else str(kind),
-                                                  int(e.args["assetId"]), str(e.args["challenger"])))
-                continue
-            alert = rules.event_alert(block, e.tx_hash, e.log_index, e.contract, e.event, e.args, d.decimals,
-                                      large_transfer=self.large, tranche=e.address in d.tokens)
+            alert = rule_alert(e, d.decimals, large_transfer=self.large, tranche=e.address in d.tokens)
             if alert is not None:
                 out.append(alert)
         for _, tx, sender, name, args in refused:

@@ -40,6 +40,8 @@ def test_the_installed_console_script(tmp_path):
     (["report", "0x" + "12" * 20, "--rpc", "http://127.0.0.1:9"], "no JSON-RPC|Could not connect|Connection"),
     (["verify-tape", "0x" + "12" * 20, "1", "no-such-tape.csv", "--rpc", "http://127.0.0.1:9"], ""),
     (["monitor", "--rpc", "http://127.0.0.1:9"], "give an SPV address"),
+    (["monitor", "0x" + "12" * 20, "--rpc", "http://127.0.0.1:9", "--rules", "no-such-rules.yaml"],
+     "no-such-rules.yaml"),
 ])
 def test_errors_are_one_line_without_a_traceback(argv, says, tmp_path):
     done = subprocess.run([sys.executable, "-m", "chainabs", *argv], capture_output=True, text=True, timeout=120,
