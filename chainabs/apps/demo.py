@@ -190,6 +190,9 @@ def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbo
         "loans": pool["loans_outstanding"].astype(str), "WA rate bps": pool["wa_rate_bps"].astype(str),
     })
     console.print(_table(view, "Pool, last periods (rebuilt from chain data)"))
+    by_rule = pd.read_csv(paths["regulator_alerts_by_rule"])
+    fired = ", ".join(f"{r.rule} {r.alerts}" for r in by_rule.itertuples() if r.alerts)
+    console.print(f"   regulator rules (alerts over the deal, see regulator_alerts.csv): {fired or 'none fired'}")
     console.print(f"[bold]reports[/] rebuilt from chain data in {out}: "
                   + ", ".join(sorted(p.name for p in paths.values())))
     return {"spv": spv.address, "registry": registry.address, "currency": currency.address, "summary": summary,

@@ -161,7 +161,7 @@ class DealRules:
                         continue
                     try:
                         fn, _ = self._spv_abi.decode_function_input(tx["input"])
-                    except ValueError:
+                    except Exception:  # noqa: BLE001 - not a call of the SPV's ABI (web3 raises several kinds)
                         continue
                     if fn.fn_name != "submitReport":
                         continue

@@ -401,7 +401,7 @@ class RollRates:
 
 
 def _rate(num: float, den: float) -> float:
-    return min(max(num / den, 0.0), 1.0) if den > 0 else 0.0
+    return float(min(max(num / den, 0.0), 1.0)) if den > 0 else 0.0
 
 
 def fit_roll_rates(history: Sequence[PeriodFigures]) -> RollRates:
@@ -497,7 +497,7 @@ def projected_breaches(history: Sequence[PeriodFigures], triggers: Sequence[Trig
         if ahead is not None:
             out[t.index] = {"trigger": t.name, "threshold_bps": t.threshold_bps, "value_bps": today,
                             "projected_bps": values[ahead - 1], "periods_to_breach": ahead,
-                            "path_bps": values, "rates": {k: round(v, 6) for k, v in vars(rates).items()}}
+                            "path_bps": values, "rates": {k: round(float(v), 6) for k, v in vars(rates).items()}}
     return out
 
 
