@@ -172,7 +172,7 @@ def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbo
     console.print(_table(summary, "Tranches at the end of the deal"))
 
     data = read_deal(web3.provider.endpoint_uri, spv.address, start_block=0)
-    paths = write_reports(data, out, extra_tables={
+    paths = write_reports(data, out, rules=spec.monitor, extra_tables={
         "reconciliation_payments": payment_table,  # every tranche payment on chain vs the simulation
         "reconciliation_figures": table,  # every figure of the SPV and the tokens vs the model at the end
     })

@@ -244,7 +244,7 @@ class DealRules:
                for e in events):
             out += rules.related_party_holding(block, d.token_symbols[0], self.holdings(_after(block)),
                                                self.holdings(_before(block)), self.retained(_after(block)),
-                                               self.tolerance, d.decimals)
+                                               self.tolerance, d.decimals, retained_before=self.retained(_before(block)))
         if "ReportSubmitted" in names:
             history = self.reports(_after(block))
             if len(history) >= 2 and history[-1].period == history[-2].period + 1:

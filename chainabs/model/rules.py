@@ -289,11 +289,14 @@ def related_excess(holdings: Mapping[str, int], retained: int) -> int:
 
 
 def related_party_holding(block: int, symbol: str, now: Mapping[str, int], before: Mapping[str, int] | None,
-                          retained: int, tolerance: int, decimals: int) -> list[Alert]:
+                          retained: int, tolerance: int, decimals: int, *,
+                          retained_before: int | None = None) -> list[Alert]:
     """``related_party_holding`` (circular financing): the related parties' senior units exceed the retained
-    slice by more than ``tolerance`` after ``block`` and did not before."""
+    slice by more than ``tolerance`` after ``block`` and did not before it (``before``, ``retained_before``:
+    holdings and retained slice before the block; the slice does not change when not given)."""
     excess = related_excess(now, retained)
-    if excess <= tolerance or (before is not None and related_excess(before, retained) > tolerance):
+    was = related_excess(before, retained if retained_before is None else retained_before) if before is not None else 0
+    if excess <= tolerance or (before is not None and was > tolerance):
         return []
     held = {a: format_units(v, decimals) for a, v in sorted(now.items()) if int(v)}
     return [Alert("related_party_holding", block, f"class:{symbol}",

@@ -116,6 +116,10 @@ def test_related_parties_fire_one_unit_beyond_the_retained_slice_and_tolerance()
     assert (alert.rule, alert.subject, alert.severity) == ("related_party_holding", "class:SEN", "high")
     assert alert.figures["excess"] == "0.000051" and alert.figures["held"] == {A: "0.0006", B: "0.000451"}
     assert rl.related_party_holding(9, "SEN", {A: 5_000}, over, retained, tolerance, 6) == []  # still over
+    # the retained slice itself grew in the block (a retained subscription): judged against the slice before
+    assert rl.related_party_holding(9, "SEN", {A: 2_100}, {A: 1_051}, 2_000, tolerance, 6, retained_before=1_000) == []
+    (grew,) = rl.related_party_holding(9, "SEN", {A: 2_100}, {A: 1_000}, 2_000, tolerance, 6, retained_before=1_000)
+    assert grew.figures["excess"] == "0.0001"
 
 
 # ---------------------------------------------------------------------------------------------- events
@@ -253,13 +257,14 @@ def test_rules_config_defaults_and_the_deal_spec_section(tmp_path):
     assert (c.early_warning_periods, c.deterioration_bps, c.large_transfer) == (3, 100, Decimal(1_000_000))
     assert c.base_units(Decimal("1.5"), 6) == 1_500_000 and c.enabled("pause")
     spec = load_deal("consumer_loan")
-    assert spec.monitor == c
+    assert spec.monitor == rl.MonitorRules(large_transfer=Decimal(250_000))
+    assert load_deal("trade_receivables").monitor == c  # no monitor: section: the defaults
     (tmp_path / "deal.yaml").write_text((spec_path := __import__("chainabs.model.spec", fromlist=["DEALS_DIR"])
                                          .DEALS_DIR / "consumer_loan.yaml").read_text()
-                                        + "monitor:\n  deterioration_bps: 250\n  disabled: [pause]\n")
+                                        .split("\nmonitor:")[0] + "\nmonitor:\n  deterioration_bps: 250\n  disabled: [pause]\n")
     loaded = rl.load_rules(tmp_path / "deal.yaml")
     assert loaded.deterioration_bps == 250 and not loaded.enabled("pause")
-    assert rl.load_rules(spec_path) == c
+    assert rl.load_rules(spec_path) == spec.monitor
     (tmp_path / "m.yaml").write_text(f"related_parties: ['{A}']\nlarge_transfer: '2500.5'\n")
     assert rl.load_rules(tmp_path / "m.yaml").large_transfer == Decimal("2500.5")
 
