@@ -145,6 +145,8 @@ def _monitor(args: argparse.Namespace, console: Console) -> int:
     url = _read_url(args)
     from chainabs.model.rules import load_rules
 
+    if args.rules and not args.spv:
+        raise ValueError("--rules: the regulator rules follow a deal; give its SPV address")
     config = load_rules(args.rules) if args.rules else None
     watch, start, classifier = monitor.watch_list(url, args.spv, args.watch)
     monitor.follow(url, watch, args.state, start_block=start if args.start_block is None else args.start_block,
