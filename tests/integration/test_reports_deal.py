@@ -397,6 +397,12 @@ def test_every_rule_alerts_once_across_a_kill_and_restart_of_the_monitor(served,
     # The region limit is set so that the prepayment of one loan of another region lifts the largest region over it.
     probe = DealRules(web3, spv)
     exposures = probe.exposures(_after(web3.eth.block_number))
+    # the replayed registry state is the registry's: its region sums (which also hold defaulted claims)
+    state = probe._state(_after(web3.eth.block_number))
+    codes, sums = d.registry.concentration(probe.d.pool_id, 0)
+    replayed = state.groupby("region")["principal"].sum()
+    assert {int(c): int(v) for c, v in zip(codes, sums, strict=True) if v} == \
+        {int(r): int(v) for r, v in replayed.items() if v}
     region_of = dict(zip(cut["loan_id"], cut["region"].astype(int), strict=True))
     others = {r: p for r, p in exposures.by_kind["region"].items() if r != region_of[prepaid]}
     region = max(others, key=others.get)
