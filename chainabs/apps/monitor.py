@@ -125,25 +125,25 @@ class Monitor:
                 emitted.append(event)
                 if self.on_event:
                     self.on_event(event, kind)
+            # Rules read the chain: evaluated before anything of the range is written, so that a failure here
+            # (retried from the checkpoint) leaves no line of the range behind.
+            alerts = self._fresh_alerts(a, b) if self.rules is not None else []
             if lines:
                 _append(self.out_path, lines)
-            if self.rules is not None:
-                self._rule_alerts(a, b)
+            if alerts:
+                _append(self.alerts_path, [json.dumps(x.to_json(), sort_keys=True) for x in alerts])
+                for alert in alerts:
+                    if self.on_alert:
+                        self.on_alert(alert)
             self._save_checkpoint(b)
             self._written_after_checkpoint = {k for k in self._written_after_checkpoint if k[0] > b}
             self._alerts_after_checkpoint = {k: v for k, v in self._alerts_after_checkpoint.items() if v > b}
         return emitted
 
-    def _rule_alerts(self, start: int, end: int) -> list[Alert]:
-        """Evaluate the rules on blocks ``start..end`` and append the alerts not written yet."""
+    def _fresh_alerts(self, start: int, end: int) -> list[Alert]:
+        """The rule alerts of blocks ``start..end`` not written yet (by a run that died after writing them)."""
         assert self.rules is not None
-        fresh = [a for a in self.rules.evaluate(start, end) if a.id not in self._alerts_after_checkpoint]
-        if fresh:
-            _append(self.alerts_path, [json.dumps(a.to_json(), sort_keys=True) for a in fresh])
-            for alert in fresh:
-                if self.on_alert:
-                    self.on_alert(alert)
-        return fresh
+        return [a for a in self.rules.evaluate(start, end) if a.id not in self._alerts_after_checkpoint]
 
     def run(self, *, interval: float = 2.0, max_polls: int | None = None, max_errors: int = 1000) -> None:
         """Poll forever (or ``max_polls`` times); RPC errors are retried with backoff, progress is kept."""
