@@ -135,9 +135,10 @@ def _simulate(args: argparse.Namespace, console: Console) -> int:
 
 def _report(args: argparse.Namespace, console: Console) -> int:
     from chainabs.apps.reports import report_deal
+    from chainabs.model.rules import load_rules
 
     report_deal(_read_url(args), args.spv, out=args.out, start_block=args.start_block, console=console,
-                market=args.market)
+                market=args.market, rules=load_rules(args.rules) if args.rules else None)
     return 0
 
 
@@ -145,10 +146,15 @@ def _monitor(args: argparse.Namespace, console: Console) -> int:
     from chainabs.apps import monitor
 
     url = _read_url(args)
+    from chainabs.model.rules import load_rules
+
+    if args.rules and not args.spv:
+        raise ValueError("--rules: the regulator rules follow a deal; give its SPV address")
+    config = load_rules(args.rules) if args.rules else None
     watch, start, classifier = monitor.watch_list(url, args.spv, args.watch, market=args.market)
     monitor.follow(url, watch, args.state, start_block=start if args.start_block is None else args.start_block,
                    interval=args.interval, max_polls=args.max_polls, quiet=args.quiet, classifier=classifier,
-                   market=args.market, market_config=args.market_config)
+                   market=args.market, market_config=args.market_config, spv=args.spv, rules=config)
     return 0
 
 
@@ -336,9 +342,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--start-block", type=int, default=None, help="first block to read (default: the deal's first)")
     p.add_argument("--market", metavar="ADDRESS", help="trading venue whose trades of the deal's tranches get a "
                    "section (default MARKET_ADDRESS)")
+    p.add_argument("--rules", type=Path, default=None, metavar="YAML",
+                   help="regulator rule thresholds (monitor config file or deal spec; see docs/reports.md)")
 
     p = command("monitor", _monitor, "Follow new blocks: print and append to <state>/events.jsonl every alert and "
-                "privileged action, resuming after a restart with nothing lost or repeated.", "read")
+                "privileged action and, following a deal, to <state>/alerts.jsonl every regulator rule alert, "
+                "resuming after a restart with nothing lost or repeated.", "read")
     p.add_argument("spv", nargs="?", help="follow the whole deal of this SPV")
     p.add_argument("--watch", action="append", default=[], metavar="NAME:ADDRESS",
                    help="a contract to follow (shipped ABI name and address); repeatable")
@@ -350,6 +359,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--market", metavar="ADDRESS", help="also follow this trading venue, with the trade surveillance "
                    "(alerts for trades far from the last price or between related parties)")
     p.add_argument("--market-config", type=Path, default=None, help="surveillance settings (default config/market.yaml)")
+    p.add_argument("--rules", type=Path, default=None, metavar="YAML",
+                   help="rule thresholds: a monitor config file or a deal spec with a monitor: section "
+                        "(default thresholds otherwise; see docs/reports.md)")
 
     p = command("verify-tape", _verify_tape, "Check a copy of a period's servicing tape against the chain: Merkle "
                 "root, report aggregates, every loan against the asset registry.", "read")

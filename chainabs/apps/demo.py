@@ -206,7 +206,7 @@ def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbo
                       f"buyer {trade['buyer']})")
 
     data = read_deal(web3.provider.endpoint_uri, spv.address, start_block=0)
-    paths = write_reports(data, out, extra_tables={
+    paths = write_reports(data, out, rules=spec.monitor, extra_tables={
         "reconciliation_payments": payment_table,  # every tranche payment on chain vs the simulation
         "reconciliation_figures": table,  # every figure of the SPV and the tokens vs the model at the end
     }, market=trade["market"] if trade else None)
@@ -224,6 +224,9 @@ def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbo
         "loans": pool["loans_outstanding"].astype(str), "WA rate bps": pool["wa_rate_bps"].astype(str),
     })
     console.print(_table(view, "Pool, last periods (rebuilt from chain data)"))
+    by_rule = pd.read_csv(paths["regulator_alerts_by_rule"])
+    fired = ", ".join(f"{r.rule} {r.alerts}" for r in by_rule.itertuples() if r.alerts)
+    console.print(f"   regulator rules (alerts over the deal, see regulator_alerts.csv): {fired or 'none fired'}")
     console.print(f"[bold]reports[/] rebuilt from chain data in {out}: "
                   + ", ".join(sorted(p.name for p in paths.values())))
     recoveries = _recoveries(data, coll, originator, spec, console) if coll is not None else None

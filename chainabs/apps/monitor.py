@@ -5,6 +5,12 @@ appends it to a JSON-lines file. It checkpoints the last fully processed block a
 restart (or after a dropped RPC connection) resumes from the checkpoint; lines written after the last
 checkpoint by a run that died are recognised by their (block, tx, log index) key and not written again.
 So no alert is lost and none is repeated.
+
+Following a deal (an SPV address), the monitor also evaluates the regulator rules
+(:mod:`chainabs.model.rules`, figures read by :class:`chainabs.chain.rulefigures.DealRules`) on every new block
+and appends each rule alert to ``<state_dir>/alerts.jsonl`` with its stable id (rule id, block, subject): rule
+alerts are written before the checkpoint of their block range, and those a dead run wrote after the checkpoint
+are recognised by their id, so they too are written exactly once.
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ from chainabs.chain.abis import load_abi
 from chainabs.chain.alerts import default_classifier, pool_classifier
 from chainabs.chain.events import DEFAULT_CHUNK, DecodedEvent, EventDecoder, get_logs
 from chainabs.chain.read.deal import SPV_ABI, deal_contracts, deployment_block, web3_for
+from chainabs.chain.rulefigures import DealRules
+from chainabs.model.rules import Alert, MonitorRules
 
 class Monitor:
     """Follows a set of contracts and writes alerts / privileged actions to ``<state_dir>/events.jsonl``."""
@@ -41,6 +49,8 @@ class Monitor:
         classifier: Callable[[DecodedEvent], str | None] = default_classifier,
         on_event: Callable[[DecodedEvent, str], None] | None = None,
         surveil: Callable[[DecodedEvent], list[str]] | None = None,
+        rules: DealRules | None = None,
+        on_alert: Callable[[Alert], None] | None = None,
     ) -> None:
         self.w3 = w3
         self.decoder = decoder
@@ -54,8 +64,12 @@ class Monitor:
         self.on_event = on_event
         #: Extra checks of every event in chain order (the market's trade surveillance): flags make it an alert.
         self.surveil = surveil
+        self.rules = rules
+        self.on_alert = on_alert
+        self.alerts_path = self.state_dir / "alerts.jsonl"
         self.last_block = self._load_checkpoint(start_block - 1)
         self._written_after_checkpoint = self._keys_after(self.last_block)
+        self._alerts_after_checkpoint = self._alert_ids_after(self.last_block)
 
     # ------------------------------------------------------------------------------------ state files
     def _load_checkpoint(self, default: int) -> int:
@@ -88,6 +102,11 @@ class Monitor:
                     keys.add((rec["block"], rec["tx"], rec["log_index"]))
         return keys
 
+    def _alert_ids_after(self, block: int) -> dict[str, int]:
+        """Ids (and blocks) of rule alerts already written for blocks after the checkpoint (by a run that died)."""
+        return {r["id"]: int(r["block"]) for r in (read_jsonl(self.alerts_path) if self.alerts_path.exists() else [])
+                if int(r["block"]) > block}
+
     # ------------------------------------------------------------------------------------- following
     def poll_once(self) -> list[DecodedEvent]:
         """Process every block from the checkpoint up to the head (minus confirmations) once."""
@@ -95,7 +114,7 @@ class Monitor:
         if head <= self.last_block:
             return []
         emitted: list[DecodedEvent] = []
-        for _, b, logs in get_logs(self.w3, self.decoder.addresses, self.last_block + 1, head, chunk=self.chunk):
+        for a, b, logs in get_logs(self.w3, self.decoder.addresses, self.last_block + 1, head, chunk=self.chunk):
             lines = []
             for raw in logs:
                 event = self.decoder.decode(raw)
@@ -114,14 +133,25 @@ class Monitor:
                 emitted.append(event)
                 if self.on_event:
                     self.on_event(event, kind)
+            # Rules read the chain: evaluated before anything of the range is written, so that a failure here
+            # (retried from the checkpoint) leaves no line of the range behind.
+            alerts = self._fresh_alerts(a, b) if self.rules is not None else []
             if lines:
-                with self.out_path.open("a") as fh:
-                    fh.write("\n".join(lines) + "\n")
-                    fh.flush()
-                    os.fsync(fh.fileno())
+                _append(self.out_path, lines)
+            if alerts:
+                _append(self.alerts_path, [json.dumps(x.to_json(), sort_keys=True) for x in alerts])
+                for alert in alerts:
+                    if self.on_alert:
+                        self.on_alert(alert)
             self._save_checkpoint(b)
             self._written_after_checkpoint = {k for k in self._written_after_checkpoint if k[0] > b}
+            self._alerts_after_checkpoint = {k: v for k, v in self._alerts_after_checkpoint.items() if v > b}
         return emitted
+
+    def _fresh_alerts(self, start: int, end: int) -> list[Alert]:
+        """The rule alerts of blocks ``start..end`` not written yet (by a run that died after writing them)."""
+        assert self.rules is not None
+        return [a for a in self.rules.evaluate(start, end) if a.id not in self._alerts_after_checkpoint]
 
     def run(self, *, interval: float = 2.0, max_polls: int | None = None, max_errors: int = 1000) -> None:
         """Poll forever (or ``max_polls`` times); RPC errors are retried with backoff, progress is kept."""
@@ -141,6 +171,14 @@ class Monitor:
             polls += 1
             if max_polls is None or polls < max_polls:
                 time.sleep(interval)
+
+
+def _append(path: Path, lines: Sequence[str]) -> None:
+    """Append lines to a JSON-lines file, synced to disk before the checkpoint moves past them."""
+    with path.open("a") as fh:
+        fh.write("\n".join(lines) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def _plain(value: Any) -> Any:
@@ -179,10 +217,11 @@ def deal_watch(rpc_url: str, spv: str) -> tuple[dict[str, str], int, Callable[[D
 def follow(rpc_url: str, watch: dict[str, str], state_dir: Path, *, start_block: int = 0, interval: float = 1.0,
            max_polls: int | None = None, quiet: bool = False,
            classifier: Callable[[DecodedEvent], str | None] | None = None, market: str | None = None,
-           market_config: Path | None = None) -> Monitor:
+           market_config: Path | None = None, spv: str | None = None, rules: MonitorRules | None = None) -> Monitor:
     """Build a monitor for ``watch`` (address -> contract name, ABIs shipped in the package) and run it;
     ``market``: also follow that venue with the trade surveillance (settings from ``market_config``, default
-    ``config/market.yaml``)."""
+    ``config/market.yaml``); with ``spv``, the deal's regulator rules (``rules``: thresholds, default
+    :class:`MonitorRules`) too."""
     from rich.console import Console
 
     console = Console()
@@ -194,6 +233,11 @@ def follow(rpc_url: str, watch: dict[str, str], state_dir: Path, *, start_block:
             style = "bold red" if kind == "alert" else "yellow"
             console.print(f"[{style}]{kind:10}[/] block {event.block_number} {event.contract}.{event.event} {event.args} tx {event.tx_hash}")
 
+    def shout(alert: Alert) -> None:
+        if not quiet:
+            style = {"critical": "bold red", "high": "red", "medium": "yellow"}.get(alert.severity, "cyan")
+            console.print(f"[{style}]rule {alert.rule} ({alert.severity})[/] block {alert.block}: {alert.message}")
+
     surveillance = None
     if market:
         from chainabs.apps.market import surveillance_for
@@ -201,9 +245,10 @@ def follow(rpc_url: str, watch: dict[str, str], state_dir: Path, *, start_block:
         watch = {**watch, Web3.to_checksum_address(market): "TrancheMarket"}
         decoder = EventDecoder(w3, {addr: (name, load_abi(name)) for addr, name in watch.items()})
         surveillance = surveillance_for(w3, market, market_config)
+    deal_rules = DealRules(w3, spv, rules) if spv else None
     monitor = Monitor(w3, decoder, state_dir, start_block=start_block, on_event=show,
                       classifier=classifier or default_classifier,
-                      surveil=surveillance.flags if surveillance else None)
+                      surveil=surveillance.flags if surveillance else None, rules=deal_rules, on_alert=shout)
     if surveillance:
         surveillance.prime(monitor.last_block)
     monitor.run(interval=interval, max_polls=max_polls)

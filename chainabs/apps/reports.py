@@ -24,8 +24,10 @@ from chainabs.apps.display import Money
 from chainabs.chain.read import pool as poolread
 from chainabs.chain.read import tables
 from chainabs.chain.read.deal import DealReader, read_deal, struct_field
+from chainabs.chain.rulefigures import DealRules
 from chainabs.model import numbers
 from chainabs.model.collateral import recovery_rates
+from chainabs.model.rules import RULES, MonitorRules
 from chainabs.model.waterfall import TriggerKind
 from chainabs.paths import REPORTS_DIR
 
@@ -141,9 +143,34 @@ def _pool_status_kind(measure: str) -> str:
     return display.AMOUNT if measure.endswith(" principal") else display.COUNT
 
 
-def report_tables(d: DealReader) -> dict[str, pd.DataFrame]:
-    """Every table of the reports, by name (the CSV file names): investor, pool and regulator reports."""
+def rule_alerts(d: DealReader, rules: MonitorRules | None = None) -> pd.DataFrame:
+    """The regulator rules evaluated over the deal's whole history (what the monitor would have written), listed
+    by rule (in the order of :data:`chainabs.model.rules.RULES`), then block: rule, severity, block, subject, tx,
+    message, figures."""
+    start = min((e.block_number for e in d.events), default=d.start_block)
+    alerts = DealRules(d.w3, d.spv_address, rules, reader=d).evaluate(start, d.last_block)
+    order = {rule: k for k, rule in enumerate(RULES)}
+    rows = [{"rule": a.rule, "severity": a.severity, "block": a.block, "subject": a.subject, "tx": a.tx,
+             "message": a.message, "figures": a.figures} for a in sorted(alerts, key=lambda a: (order[a.rule], a.block))]
+    return pd.DataFrame(rows, columns=["rule", "severity", "block", "subject", "tx", "message", "figures"])
+
+
+def alerts_by_rule(alerts: pd.DataFrame) -> pd.DataFrame:
+    """Per rule (every rule, also those that never fired): severity, what it checks, alerts, first and last block."""
+    rows = []
+    for rule, info in RULES.items():
+        mine = alerts[alerts["rule"] == rule]
+        rows.append({"rule": rule, "severity": info.severity, "checks": info.checks, "alerts": len(mine),
+                     "first_block": int(mine["block"].min()) if len(mine) else None,
+                     "last_block": int(mine["block"].max()) if len(mine) else None})
+    return pd.DataFrame(rows)
+
+
+def report_tables(d: DealReader, rules: MonitorRules | None = None) -> dict[str, pd.DataFrame]:
+    """Every table of the reports, by name (the CSV file names): investor, pool and regulator reports (the
+    regulator rules with ``rules``' thresholds, default :class:`MonitorRules`)."""
     strata = poolread.stratification(d)
+    alerts = rule_alerts(d, rules)
     concentration = poolread.concentration_report(d)
     return {
         "summary": tables.summary_table(d),
@@ -160,6 +187,8 @@ def report_tables(d: DealReader) -> dict[str, pd.DataFrame]:
         **recovery_tables(d),
         "currency_movements": tables.currency_movements(d),
         "regulator_events": tables.regulator_events(d),
+        "regulator_alerts_by_rule": alerts_by_rule(alerts),
+        "regulator_alerts": alerts,
     }
 
 
@@ -194,11 +223,12 @@ def deal_slug(d: DealReader) -> str:
 
 
 def write_reports(d: DealReader, out_dir: Path, *, extra_tables: dict[str, pd.DataFrame] | None = None,
-                  market: str | None = None) -> dict[str, Path]:
+                  market: str | None = None, rules: MonitorRules | None = None) -> dict[str, Path]:
     """Write CSV tables, PNG charts and one self-contained HTML report under ``out_dir`` (``market``: the trading
-    venue whose trades of the deal's tranches get a section, default ``MARKET_ADDRESS``)."""
+    venue whose trades of the deal's tranches get a section, default ``MARKET_ADDRESS``; ``rules``: the regulator
+    rules' thresholds)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    frames = report_tables(d)
+    frames = report_tables(d, rules)
     frames.update(extra_tables or {})
     paths: dict[str, Path] = {}
     for name, df in frames.items():
@@ -265,12 +295,13 @@ def _market_section(d: DealReader, out_dir: Path, paths: dict[str, Path], market
 
 
 def report_deal(rpc: str | Web3, spv: str, *, out: Path | None = None, start_block: int | None = None,
-                console: Console | None = None, market: str | None = None) -> dict[str, Path]:
+                console: Console | None = None, market: str | None = None,
+                rules: MonitorRules | None = None) -> dict[str, Path]:
     """``chainabs report``: read the deal of ``spv`` from chain data only and write its reports under ``out``
     (default ``reports/<deal>``); returns the files by name."""
     console = console or Console()
     d = read_deal(rpc, spv, start_block=start_block)
     out = out or REPORTS_DIR / deal_slug(d)
-    paths = write_reports(d, out, market=market)
+    paths = write_reports(d, out, market=market, rules=rules)
     console.print(f"reports for SPV {d.spv_address} written to {out}: {', '.join(sorted(p.name for p in paths.values()))}")
     return paths

@@ -13,7 +13,9 @@ from typing import Any
 from web3 import Web3
 
 from chainabs.chain.events import DecodedEvent
+from chainabs.model import rules
 from chainabs.model.assets import STATUSES, WORSE_STATUSES
+from chainabs.model.servicing import CHALLENGE_KINDS
 
 #: Events that warn about the deal or its assets (names as the deal's contracts emit them; see
 #: ``interfaces/*.sol``). ``AssetStatusChanged`` is an alert only when the asset got worse (below).
@@ -151,3 +153,16 @@ def alert_rule(event_name: str, args: Mapping[str, Any] | None = None) -> tuple[
     if event_name == "AssetStatusChanged" and args is not None:
         severity = DETERIORATION_SEVERITY.get(STATUSES[int(args["to"])], severity)
     return rule, severity
+
+def rule_alert(event: DecodedEvent, decimals: int, *, large_transfer: int | None = None,
+               tranche: bool = False) -> rules.Alert | None:
+    """The regulator rule alert an event raises by itself (:mod:`chainabs.model.rules`): a proven challenge,
+    forced transfers, recoveries, role changes, pauses, and large transfers of tranche units (``tranche``: the
+    event is a tranche token's; ``large_transfer``: the threshold in base units). None for other events."""
+    if event.event == "ChallengeProven":
+        kind = int(event.args["kind"])
+        return rules.challenge_proven(event.block_number, event.tx_hash, event.log_index, int(event.args["period"]),
+                                      CHALLENGE_KINDS[kind] if kind < len(CHALLENGE_KINDS) else str(kind),
+                                      int(event.args["assetId"]), str(event.args["challenger"]))
+    return rules.event_alert(event.block_number, event.tx_hash, event.log_index, event.contract, event.event,
+                             event.args, decimals, large_transfer=large_transfer, tranche=tranche)

@@ -142,3 +142,17 @@ def format_factor(factor: int, places: int = 6) -> str:
 def format_count(value: int) -> str:
     """A count with thousands separators."""
     return f"{int(value):,}"
+
+def format_units(amount: int, decimals: int, symbol: str | None = None) -> str:
+    """An integer amount of base units as currency units for people, exactly: thousands separators, at least
+    two decimals and no trailing zeros beyond them (``format_units(1_234_500_000, 6) == "1,234.50"``), the
+    currency's symbol after it when given. Never through a float."""
+    amount, decimals = int(amount), int(decimals)
+    if decimals < 0:
+        raise ValueError(f"decimals must be >= 0, got {decimals}")
+    sign = "-" if amount < 0 else ""
+    whole, frac = divmod(abs(amount), 10**decimals)
+    digits = str(frac).rjust(decimals, "0").rstrip("0") if decimals else ""
+    digits = digits.ljust(min(2, decimals), "0")
+    text = f"{sign}{whole:,}" + (f".{digits}" if digits else "")
+    return f"{text} {symbol}" if symbol else text

@@ -21,6 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from chainabs import paths
+from chainabs.model.rules import MonitorRules
 from chainabs.model.waterfall import MAX_CLASSES, MAX_FEES, MAX_PERIOD_MONTHS, MAX_TRIGGERS, TriggerKind
 
 #: Where the sample deals live.
@@ -251,6 +252,8 @@ class DealSpec(_Model):
     principal_mode: Literal["sequential", "pro_rata"]
     clean_up_call_bps: Bps = 1_000
     roles: Roles
+    #: Thresholds of the regulator monitor's rules (``docs/reports.md``); defaults when absent.
+    monitor: MonitorRules = MonitorRules()
 
     @field_validator("name")
     @classmethod

@@ -97,3 +97,39 @@ def test_block_ranges_respect_the_chunk_size():
 
     assert list(block_ranges(0, 4, 2)) == [(0, 1), (2, 3), (4, 4)]
     assert list(block_ranges(5, 4, 2)) == []
+
+
+class _FlakyRules:
+    """Rules whose first evaluation fails (the node went away mid-range), then one alert per block."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def evaluate(self, start: int, end: int) -> list:
+        from chainabs.model.rules import Alert
+
+        self.calls += 1
+        if self.calls == 1:
+            raise ConnectionError("node went away")
+        return [Alert("large_transfer", b, "test", "a block") for b in range(start, end + 1)]
+
+
+def test_a_rule_evaluation_that_fails_leaves_nothing_of_its_range_written(currency, admin, investors, tmp_path):
+    import pytest
+
+    decoder = EventDecoder(web3, {currency.address: ("TestStablecoin", load_abi("TestStablecoin"))})
+    start = web3.eth.block_number + 1
+    transact(currency.mint, investors[0], 1, sender=admin)
+    transact(currency.mint, investors[0], 2, sender=admin)
+    m = Monitor(web3, decoder, tmp_path, start_block=start, rules=_FlakyRules())
+    with pytest.raises(ConnectionError):
+        m.poll_once()
+    assert not (tmp_path / "events.jsonl").exists() and not (tmp_path / "alerts.jsonl").exists()
+    assert len(m.poll_once()) == 2  # the retry from the checkpoint writes the range once
+    assert [r["args"]["amount"] for r in read_jsonl(tmp_path / "events.jsonl")] == [1, 2]
+    assert [r["block"] for r in read_jsonl(tmp_path / "alerts.jsonl")] == [start, start + 1]
+    (tmp_path / "checkpoint.json").write_text('{"last_block": %d}' % (start - 1))  # a dead run's checkpoint
+    steady = _FlakyRules()
+    steady.calls = 1
+    again = Monitor(web3, decoder, tmp_path, start_block=start, rules=steady)
+    assert again.poll_once() == [] and len(read_jsonl(tmp_path / "alerts.jsonl")) == 2

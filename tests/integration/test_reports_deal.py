@@ -211,6 +211,15 @@ def test_regulator_report_lists_status_changes_roles_pauses_and_forced_transfers
     assert list(privileged.loc[privileged["event"] == "ReportSubmitted", "event"]).count("ReportSubmitted") == 3
     assert "DealClosed" in set(privileged["event"]) and "PoolSealed" in set(privileged["event"])
     assert (events["event"] == "AssetStatusChanged").sum() == 6  # principal-only servicing updates left out
+    # the regulator report lists the rule alerts by rule: the forced transfer, the pause, loan B's recovery
+    alerts = reports.rule_alerts(data)
+    by_rule = reports.alerts_by_rule(alerts).set_index("rule")
+    assert list(by_rule.index) == list(__import__("chainabs.model.rules", fromlist=["RULES"]).RULES)
+    assert [by_rule.loc[r, "alerts"] for r in ("forced_transfer", "pause", "recovery_recorded", "challenge_proven")] \
+        == [1, 2, 1, 0]
+    forced = alerts[alerts["rule"] == "forced_transfer"].iloc[0]
+    assert forced["figures"]["value"] == "0.001" and forced["severity"] == "high"
+    assert list(alerts["rule"]) == sorted(alerts["rule"], key=list(by_rule.index).index)
 
 
 def test_honest_tapes_verify_and_tampered_ones_are_caught_per_loan(served, data):
@@ -261,7 +270,8 @@ def test_a_fresh_process_rebuilds_the_reports_from_url_and_address(served, data,
     here = tmp_path / "here"
     reports.write_reports(data, here)
     for name in ("investor_report", "pool_performance", "triggers", "stratification", "concentration",
-                 "asset_status_changes", "currency_movements", "regulator_events", "holder_statements"):
+                 "asset_status_changes", "currency_movements", "regulator_events", "holder_statements",
+                 "regulator_alerts", "regulator_alerts_by_rule"):
         assert (out / f"{name}.csv").read_text() == (here / f"{name}.csv").read_text(), name
     page = (out / "report.html").read_text()
     assert page.count("data:image/png;base64,") == 3 and "Stratification" in page
@@ -277,6 +287,14 @@ def test_a_fresh_process_rebuilds_the_reports_from_url_and_address(served, data,
     # recoveries on a loan that never defaulted: refused by the tape's own rules, naming the loan and the rule
     assert set(mismatches["loan_id"]) == {tape.loc[0, "loan_id"]} and set(mismatches["check"]) == {"format"}
     assert "recovery_without_default" in mismatches["message"].iloc[0]
+
+
+def _own_model(deal):
+    """The served deal with a copy of its model this test may advance (the chain is reverted after each test)."""
+    import copy
+    import dataclasses
+
+    return dataclasses.replace(deal, model=copy.deepcopy(deal.model))
 
 
 def _spawn_monitor(url: str, spv: str, state: Path) -> subprocess.Popen:
@@ -307,7 +325,7 @@ def _lines(state: Path) -> list[dict]:
 
 def test_monitor_of_the_deal_killed_and_restarted_has_no_gap_and_no_duplicate(served, admin, trustee, investors,
                                                                             stranger, tmp_path):
-    d, cut = served.deal, served.cutoff
+    d, cut = _own_model(served.deal), served.cutoff
     spv = d.spv.address
     state = tmp_path / "monitor"
     late = tuple(sorted(cut["loan_id"])[10:12])
@@ -344,3 +362,138 @@ def test_monitor_of_the_deal_killed_and_restarted_has_no_gap_and_no_duplicate(se
     assert len(lates) >= 4  # both late loans, 30 then 60 days
     assert {"TransfersPaused", "TransfersUnpaused", "RoleGranted"} <= {r["event"] for r in records}
     assert [r["args"]["period"] for r in records if r["event"] == "ReportSubmitted"] == [1, 2, 3, 4, 5]
+
+
+def _alerts(state: Path) -> list[dict]:
+    path = state / "alerts.jsonl"
+    return read_jsonl(path) if path.exists() else []
+
+
+def _spawn_rules_monitor(url: str, spv: str, state: Path, rules: Path) -> subprocess.Popen:
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "HOME": os.environ.get("HOME", "/tmp")}
+    return subprocess.Popen([sys.executable, "-m", "chainabs", "monitor", spv, "--rpc", url, "--state", str(state),
+                             "--interval", "0.05", "--quiet", "--rules", str(rules)], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def test_every_rule_alerts_once_across_a_kill_and_restart_of_the_monitor(served, admin, trustee, investors,
+                                                                         stranger, tmp_path):
+    """Each regulator rule fires on the deal, once: a prepayment pushes a region over its (configured) limit, a
+    cohort of loans falls behind (deterioration, early warning of the 60+ trigger), two reports are refused (the
+    registry disagrees; a stranger), and while the monitor is down: roles, a pause, a forced transfer, senior units
+    to a related party, a false report proven at the court. The alerts equal a one-shot evaluation of the chain."""
+    from chainabs.apps.monitor import Monitor
+    from chainabs.chain import court as courtlib
+    from chainabs.chain import servicing as servicer_side
+    from chainabs.chain.rulefigures import DealRules, _after
+    from chainabs.chain.sender import TxError
+    from chainabs.model import rules as rl
+
+    d, cut = _own_model(served.deal), served.cutoff
+    spv, servicer = d.spv.address, d.roles["servicer"]
+    ids = sorted(cut["loan_id"])
+    late = tuple(ids[20:50])
+    prepaid = ids[60]
+    # The region limit is set so that the prepayment of one loan of another region lifts the largest region over it.
+    probe = DealRules(web3, spv)
+    exposures = probe.exposures(_after(web3.eth.block_number))
+    # the replayed registry state is the registry's: its region sums (which also hold defaulted claims)
+    state = probe._state(_after(web3.eth.block_number))
+    codes, sums = d.registry.concentration(probe.d.pool_id, 0)
+    replayed = state.groupby("region")["principal"].sum()
+    assert {int(c): int(v) for c, v in zip(codes, sums, strict=True) if v} == \
+        {int(r): int(v) for r, v in replayed.items() if v}
+    region_of = dict(zip(cut["loan_id"], cut["region"].astype(int), strict=True))
+    others = {r: p for r, p in exposures.by_kind["region"].items() if r != region_of[prepaid]}
+    region = max(others, key=others.get)
+    limit = others[region] * 10_000 // exposures.total
+    related = investors[6]
+    config = {"region_limit_bps": limit, "related_parties": [related.address], "large_transfer": 5_000}
+    rules_file = tmp_path / "monitor.yaml"
+    rules_file.write_text(__import__("yaml").safe_dump(config))
+    state = tmp_path / "monitor"
+    proc = _spawn_rules_monitor(served.url, spv, state, rules_file)
+    try:
+        tape4 = amortising_tape(served.tapes[-1], cut, late=late)
+        row = tape4.index[tape4["loan_id"] == prepaid][0]
+        tape4.loc[row, ["status", "scheduled_principal", "prepaid_principal", "ending_principal"]] = [
+            "Prepaid", 0, tape4.at[row, "beginning_principal"], 0]
+        run_period(d, served.tapes[-1], tape4, stranger)
+        # Period 5 reported without the late loans' registry updates: refused, the registry's 30-day bucket named.
+        tape5 = amortising_tape(tape4, cut)
+        committed = servicing.commit_tape(tape5, d.roles["originator"].address, 5)
+        for who in (servicer, stranger):
+            with pytest.raises(TxError, match="reverted"):
+                transact(d.spv.submitReport, committed.report.as_abi(), committed.commitment, "ipfs://5", sender=who,
+                         gas=3_000_000)
+        assert _wait(lambda: _caught_up(state)), proc.stderr.read1().decode() if proc.poll() is not None else "slow"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    first_run = {r["id"] for r in _alerts(state)}
+    # while the monitor is down
+    token = d.tokens[1]
+    for role in ("CONTROLLER_ROLE", "PAUSER_ROLE"):
+        transact(token.grantRole, web3.keccak(text=role), trustee, sender=admin)
+    transact(token.pause, sender=trustee)
+    transact(token.unpause, sender=trustee)
+    transact(token.controllerTransfer, investors[0], investors[5], 1_000, b"", b"court order 7", sender=trustee)
+    transact(d.tokens[0].transfer, related, 5_000 * 10**6, sender=investors[0])
+    # a false period 5: a balance moved between two performing loans, proven at the court
+    tape5 = amortising_tape(tape4, cut, late=late)
+    a, b = (tape5.index[(tape5["status"] == "Performing") & (tape5["loan_id"] == lid)][0] for lid in ids[100:102])
+    tape5.loc[a, ["beginning_principal", "ending_principal"]] += 1_000
+    tape5.loc[b, ["beginning_principal", "ending_principal"]] -= 1_000
+    transact(d.currency.mint, servicer, servicing.period_report(tape5).cash_in, sender=d.roles["arranger"])
+    done = servicer_side.service_period(d.spv, tape5, servicer, disposal_agent=d.roles["disposal_agent"])
+    previous = servicing.commit_tape(tape4, d.roles["originator"].address, 4)
+    fault = next(f for f in courtlib.audit(d.spv, done.committed, previous=previous) if f.kind == "Discontinuity")
+    courtlib.prove(d.spv, done.committed, fault, stranger, previous=previous)
+    proc = _spawn_rules_monitor(served.url, spv, state, rules_file)
+    try:
+        assert _wait(lambda: _caught_up(state)), proc.stderr.read1().decode() if proc.poll() is not None else "slow"
+    finally:
+        proc.terminate()
+        proc.wait()
+    records = _alerts(state)
+    got = [r["id"] for r in records]
+    assert len(got) == len(set(got)), "an alert was written twice"
+    assert first_run < set(got)
+    # Nothing lost: the same alerts as one evaluation of the whole chain.
+    oneshot = DealRules(web3, spv, rl.load_rules(rules_file), reader=probe.d)
+    head = web3.eth.block_number
+    start = deal_watch(served.url, spv)[1]
+    expected = oneshot.evaluate(0, head)
+    assert sorted(got) == sorted(a.id for a in expected if a.block >= start)
+    by_rule: dict[str, list[dict]] = {}
+    for r in records:
+        by_rule.setdefault(r["rule"], []).append(r)
+        assert r["severity"] == rl.RULES[r["rule"]].severity
+    assert set(by_rule) == set(rl.RULES), set(rl.RULES) - set(by_rule)
+    (mismatch,) = by_rule["registry_report_mismatch"]
+    assert mismatch["figures"]["figure"] == "Delinquent30" and mismatch["figures"]["servicer"] == servicer.address
+    (refused,) = by_rule["report_refused"]
+    assert refused["figures"]["servicer"] == stranger.address and "AccessControl" in refused["figures"]["error"]
+    (proven,) = by_rule["challenge_proven"]
+    assert proven["figures"]["period"] == 5 and proven["figures"]["kind"] == "Discontinuity"
+    (holding,) = by_rule["related_party_holding"]
+    assert holding["figures"]["excess"] == "5,000.00" and holding["id"] not in first_run
+    (large,) = by_rule["large_transfer"]
+    assert large["figures"]["units"] == "5,000.00" and large["figures"]["to"] == related.address
+    (forced,) = by_rule["forced_transfer"]
+    assert forced["figures"]["event"] == "ControllerTransfer"
+    assert [r["figures"]["event"] for r in by_rule["pause"]] == ["TransfersPaused", "TransfersUnpaused"]
+    (warning,) = by_rule["trigger_early_warning"]
+    assert warning["figures"]["trigger"] == "delinquency_60_plus" and warning["figures"]["period"] == 4
+    assert warning["figures"]["periods_to_breach"] == 1 and warning["id"] in first_run
+    (worse,) = by_rule["delinquency_deterioration"]
+    assert worse["figures"]["period"] == 4 and worse["figures"]["rise_bps"] > 100
+    drift = [r for r in by_rule["concentration_drift"] if r["subject"] == f"region:{region}"]
+    assert len(drift) == 1 and drift[0]["figures"]["limit_bps"] == limit
+    assert len(by_rule["recovery_recorded"]) == 1  # loan B's recovery, period 2
+    # A run that died after writing alerts but before its checkpoint: the same blocks again write nothing.
+    checkpoint = state / "checkpoint.json"
+    checkpoint.write_text('{"last_block": %d}' % (head - 25))
+    decoder = EventDecoder(web3, {})
+    again = Monitor(web3, decoder, state, rules=oneshot)
+    assert again.poll_once() == [] and [r["id"] for r in _alerts(state)] == got

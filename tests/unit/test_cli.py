@@ -43,6 +43,10 @@ def test_the_installed_console_script(tmp_path):
     (["monitor", "--rpc", "http://127.0.0.1:9"], "give an SPV address"),
     (["explorer", "--spv", "0x" + "12" * 20, "--rpc", "http://127.0.0.1:9"], "no JSON-RPC node answers at http://127.0.0.1:9"),
     (["explorer", "--spv", "0x1234", "--rpc", "http://127.0.0.1:9"], "'0x1234' is not an Ethereum address"),
+
+    (["monitor", "0x" + "12" * 20, "--rpc", "http://127.0.0.1:9", "--rules", "no-such-rules.yaml"],
+     "no-such-rules.yaml"),
+    (["monitor", "--watch", "X:0x" + "12" * 20, "--rules", "m.yaml"], "rules follow a deal"),
 ])
 def test_errors_are_one_line_without_a_traceback(argv, says, tmp_path):
     done = subprocess.run([sys.executable, "-m", "chainabs", *argv], capture_output=True, text=True, timeout=120,
