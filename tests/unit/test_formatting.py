@@ -70,3 +70,13 @@ def test_table_cells_by_column():
     html = display.cell_html(display.HEX, "0x" + "ab" * 32, money)
     assert 'title="0x' + "ab" * 32 + '"' in html and "…" in html
     assert display.short_hex("0x" + "12" * 20) == "0x121212…121212"
+
+
+def test_figures_already_written_for_people_pass_through():
+    from chainabs.apps.display import AMOUNT, COUNT, Money, cell_text
+
+    money = Money(6, "CNHT")
+    assert cell_text(AMOUNT, "6,155.376", money) == "6,155.376"
+    assert cell_text(COUNT, "12", money) == "12"
+    assert cell_text(AMOUNT, {"amount": "1,000.00 CNHT", "interest": 5_000_000}, money) == \
+        "amount=1,000.00 CNHT, interest=CNHT 5.00"
