@@ -137,5 +137,5 @@ def test_tranche_token_state_machine(tranche, servicer, trustee, verified, accou
             assert cp + wd + tranche.totalPrincipalDistributed() + tranche.principalRetired() == tranche.totalIssued()
             assert currency.balanceOf(tranche) >= sum(tranche.withdrawableFundsOf(h) for h in holders)
 
-    run_state_machine_as_test(TokenMachine, settings=machine_settings(ci_examples=10, ci_steps=16))
+    run_state_machine_as_test(TokenMachine, settings=machine_settings(ci_examples=8, ci_steps=16))
     report_steps("token", steps)
