@@ -33,8 +33,8 @@ contract CollateralRegistry is ICollateralRegistry {
     /// @inheritdoc ICollateralRegistry
     function record(bytes32[] calldata loanIds, Collateral[] calldata records) external {
         if (loanIds.length != records.length) revert LengthMismatch(loanIds.length, records.length);
-        uint256 cachedPool;
-        PoolTally memory tally;
+        uint256 cachedPool = 0;
+        PoolTally memory tally = PoolTally(0, 0);
         for (uint256 i = 0; i < loanIds.length; ++i) {
             uint256 id = _registry.assetIdOf(msg.sender, loanIds[i]);
             uint256 poolId = _poolOf(id);

@@ -168,8 +168,8 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
 
     /// @inheritdoc IAssetRegistry
     function updateAssets(StatusUpdate[] calldata updates) external {
-        uint256 cachedPool;
-        bool asServicer;
+        uint256 cachedPool = 0;
+        bool asServicer = false;
         for (uint256 i = 0; i < updates.length; ++i) {
             StatusUpdate calldata u = updates[i];
             uint256 id = u.assetId;

@@ -45,9 +45,10 @@ contract ServicingCourt is IServicingCourt {
     {
         uint256 period = _pending(spv, c);
         _walkLeaf(period, c, leaf, path);
+        // slither-disable-next-line unused-return -- the deal's originator is not needed to judge a leaf
         (IAssetRegistry registry, uint256 poolId,) = IServicedDeal(spv).servicedPool();
-        ChallengeKind kind;
-        bool wrong;
+        ChallengeKind kind = ChallengeKind.StatusMismatch;
+        bool wrong = false;
         try registry.assetInfo(leaf.assetId) returns (IAssetRegistry.AssetInfo memory info) {
             if (info.poolId != poolId) (wrong, kind) = (true, ChallengeKind.NotInPool);
             else if (uint8(info.status) != leaf.status) (wrong, kind) = (true, ChallengeKind.StatusMismatch);
@@ -133,7 +134,7 @@ contract ServicingCourt is IServicingCourt {
     ) external {
         uint256 period = _pending(spv, c);
         if (empty) {
-            TapeSums memory none;
+            TapeSums memory none = TapeSums(0, 0, 0, 0, 0, 0, 0);
             _check(ServicingTree.walk(bytes32(0), none, index, path), c, path, period);
             if (index >= c.sums.count) revert NothingWrong(ChallengeKind.Gap);
             _dispute(spv, period, ChallengeKind.Gap, index);
@@ -152,6 +153,7 @@ contract ServicingCourt is IServicingCourt {
         uint256 closed = deal.periodsClosed();
         uint256 principal;
         if (closed == 0) {
+            // slither-disable-next-line unused-return -- only the registry is needed for the loan's balance
             (IAssetRegistry registry,,) = deal.servicedPool();
             principal = registry.assetInfo(leaf.assetId).principal;
         } else {
