@@ -115,7 +115,8 @@ demo-secured: install
 
 # Two pytest-xdist workers (one per core), each with its own chain; a module's tests stay on one worker.
 TEST_WORKERS ?= 2
-test: install
+# Compiled first: the workers then load a built project instead of both compiling into build/ at once.
+test: compile
 	"$(BIN)/python" -m pytest tests -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # Every contract through the registered compiler in standard-json mode; the logic is in tools/lint.py.
