@@ -12,6 +12,7 @@ from eth_account import Account
 from web3 import Web3
 
 from chainabs.chain import tokens
+from chainabs.chain.sender import transact, transfer
 from plugins.token import FACE, US, YEAR
 
 KEY_A = "0x" + Web3.keccak(text="chainabs-token-investor-a").hex().removeprefix("0x")
@@ -30,9 +31,9 @@ def rpc() -> str:
 def wallets(issued, identity, kyc_agent, admin, servicer, chain):
     """Two key-only investors: verified, funded with ETH for gas, A holds tokens."""
     a, b = Account.from_key(KEY_A), Account.from_key(KEY_B)
-    for acct in (a, b):
-        identity.registerInvestor(acct.address, US, 1, chain.time() + YEAR, {"from": kyc_agent})
-        admin.transfer(acct.address, 10**18)
+    for acct in (a, b):  # through the one sender (brownie's own sends can report a false "dropped" on anvil)
+        transact(identity.registerInvestor, acct.address, US, 1, chain.time() + YEAR, sender=kyc_agent)
+        transfer(admin, acct.address, 10**18)
     return a, b
 
 
