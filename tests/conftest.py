@@ -6,7 +6,7 @@ import pytest
 from hypothesis import settings
 
 from chainabs.chain import connection
-from chainabs.dev.testing import worker_index, worker_port
+from chainabs.dev.testing import patient_transaction_lookup, worker_index, worker_port
 
 # Topic fixtures live in tests/plugins/<topic>.py; each topic adds one line here.
 pytest_plugins = [
@@ -34,6 +34,12 @@ settings.load_profile("chainabs")
 @pytest.fixture(autouse=True)
 def isolation(fn_isolation):
     """Every test starts from the same chain state and leaves nothing behind."""
+
+
+@pytest.fixture(scope="session", autouse=True)
+def patient_lookups(web3):
+    """The tests' own brownie sends wait out anvil serving a mined transaction late (no false "dropped")."""
+    patient_transaction_lookup(web3)
 
 
 @pytest.fixture(scope="session")

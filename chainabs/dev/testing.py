@@ -1,9 +1,13 @@
-"""Helpers for tests on local chains: the ports of a test worker, and an anvil started outside brownie (a
-rehearsal 'live' network)."""
+"""Helpers for tests on local chains: the ports of a test worker, an anvil started outside brownie (a
+rehearsal 'live' network), and a patient transaction lookup for the tests' own brownie sends."""
 
 from __future__ import annotations
 
 import os
+import time
+from typing import Any
+
+from web3.exceptions import TransactionNotFound
 
 from chainabs.chain.connection import chain_port
 
@@ -20,6 +24,31 @@ def worker_port() -> int:
     """The port of this test worker's chain: ``CHAINABS_PORT + 10 * worker``; helper nodes (rehearsal
     networks, a second anvil) use the nine ports after it."""
     return chain_port() + PORTS_PER_WORKER * worker_index()
+
+
+def patient_transaction_lookup(w3: Any, *, attempts: int = 20, pause: float = 0.1) -> None:
+    """Make ``w3.eth.get_transaction`` look a transaction up again for up to ``attempts`` x ``pause`` seconds
+    before it reports it not found. brownie declares a transaction dropped the moment its sender's nonce has
+    moved and one lookup misses it; on a loaded machine anvil can count the nonce before it serves the mined
+    transaction, and a test's own ``contract.fn(..., {"from": ...})`` then fails with "Tx dropped without known
+    replacement". (The library's sends go through :mod:`chainabs.chain.sender`, which waits for the receipt.)"""
+    eth = w3.eth
+    lookup = eth.get_transaction
+    if getattr(lookup, "patient", False):
+        return
+
+    def get_transaction(tx_hash: Any, *args: Any, **kwargs: Any) -> Any:
+        for attempt in range(attempts):
+            try:
+                return lookup(tx_hash, *args, **kwargs)
+            except TransactionNotFound:
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(pause)
+        raise AssertionError("unreachable")
+
+    get_transaction.patient = True  # type: ignore[attr-defined]
+    eth.get_transaction = get_transaction
 
 
 class ExternalAnvil:

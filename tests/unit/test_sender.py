@@ -186,3 +186,30 @@ def test_error_table_decodes_custom_errors_require_messages_and_panics():
     assert table.decode("0x" + (Web3.keccak(text="Panic(uint256)")[:4] + (0x11).to_bytes(32, "big")).hex()).args == (0x11,)
     unknown = table.decode(b"\xde\xad\xbe\xef")
     assert unknown.name == "" and "unknown error 0xdeadbeef" in str(unknown)
+
+
+def test_the_tests_transaction_lookup_waits_for_a_late_transaction():
+    """brownie's "dropped" race on a loaded machine: the lookup retries before it reports not found."""
+    from types import SimpleNamespace
+
+    from web3.exceptions import TransactionNotFound
+
+    from chainabs.dev.testing import patient_transaction_lookup
+
+    calls = []
+
+    def late(tx_hash):
+        calls.append(tx_hash)
+        if len(calls) < 3:
+            raise TransactionNotFound("not yet")
+        return {"hash": tx_hash}
+
+    w3 = SimpleNamespace(eth=SimpleNamespace(get_transaction=late))
+    patient_transaction_lookup(w3, pause=0.0)
+    assert w3.eth.get_transaction("0xab") == {"hash": "0xab"} and len(calls) == 3
+    patient_transaction_lookup(w3, pause=0.0)  # idempotent: not wrapped twice
+    calls.clear()
+    never = SimpleNamespace(eth=SimpleNamespace(get_transaction=lambda h: (_ for _ in ()).throw(TransactionNotFound(h))))
+    patient_transaction_lookup(never, attempts=4, pause=0.0)
+    with pytest.raises(TransactionNotFound):
+        never.eth.get_transaction("0xcd")
