@@ -46,6 +46,7 @@ from chainabs.model.collections import period_reports
 from chainabs.model.spec import load_deal
 from chainabs.model.assets import asset_id, is_secured
 from chainabs.model.collateral import check_collateral, recovery_rates
+from chainabs.model.numbers import format_amount
 from chainabs.model.synthetic import generate_collateral, generate_tape
 from chainabs.model.tape import select_eligible
 from chainabs.paths import REPORTS_DIR
@@ -243,15 +244,9 @@ def _record_collateral(registry: Any, originator: Any, tape: pd.DataFrame, spec:
     receipts = collateral.record_collateral(coll, originator, vehicles)
     count, value = collateral.pool_collateral(coll, _pool_of(registry, tape, originator))
     console.print(f"   collateral: {count} vehicles recorded in {coll.address}, appraised "
-                  f"{_money(value, spec.currency.decimals)} {spec.currency.symbol} "
+                  f"{format_amount(value, spec.currency.decimals)} {spec.currency.symbol} "
                   f"({sum(r.gas_used for r in receipts) / max(count, 1):,.0f} gas/vehicle)")
     return coll
-
-
-def _money(amount: int, decimals: int) -> str:
-    """Base units as currency units with separators (exact: integer division, no float)."""
-    whole, frac = divmod(int(amount), 10**decimals)
-    return f"{whole:,}.{frac * 100 // 10**decimals:02d}"
 
 
 def _pool_of(registry: Any, tape: pd.DataFrame, originator: Any) -> int:
@@ -270,8 +265,8 @@ def _recoveries(data: Any, coll: Any, originator: Any, spec: Any, console: Conso
         "defaulted": per_loan["defaulted_at"].dt.strftime("%Y-%m-%d"),
         "repossessed": per_loan["repossessed_at"].dt.strftime("%Y-%m-%d").fillna("-"),
         "sold": per_loan["disposed_at"].dt.strftime("%Y-%m-%d").fillna("-"),
-        f"claim ({sym})": [_money(int(v), dec) for v in per_loan["claim_at_default"]],
-        f"recovered ({sym})": [_money(int(v), dec) for v in per_loan["recovered"]],
+        f"claim ({sym})": [format_amount(int(v), dec) for v in per_loan["claim_at_default"]],
+        f"recovered ({sym})": [format_amount(int(v), dec) for v in per_loan["recovered"]],
         "recovery": per_loan["recovery_rate"].map(lambda r: f"{r:.1%}" if r == r else "-"),
         "of appraisal": per_loan["proceeds_to_appraisal"].map(lambda r: f"{r:.1%}" if r == r else "-"),
     }).head(12)

@@ -27,6 +27,7 @@ from chainabs.chain.contracts import contract_at
 from chainabs.chain.read import pool as poolread
 from chainabs.chain.read.deal import read_deal
 from chainabs.chain.servicing import deal_pool, service_period
+from chainabs.model.numbers import format_amount
 from chainabs.model.servicing import ServicingError, commit_tape, period_report, read_servicing_tape
 
 
@@ -40,11 +41,6 @@ def _signer(role: str, key_var: str, name_var: str) -> Any:
         return orchestration.role_accounts(accounts)[role]
     raise connection.ChainConfigError(f"no {role.replace('_', ' ')} key: set {key_var} (hex) or {name_var} "
                                       "(a brownie account name)")
-
-
-def _money(amount: int, decimals: int) -> str:
-    whole, frac = divmod(int(amount), 10**decimals)
-    return f"{whole:,}.{frac * 100 // 10**decimals:02d}"
 
 
 def _currency(spv: Any) -> tuple[int, str]:
@@ -76,7 +72,7 @@ def service(spv_address: str, tape_path: Path, *, tape_uri: str = "", console: C
     dec, sym = _currency(spv)
     what = "submitted" if done.submitted is not None else "already pending (nothing sent)"
     console.print(f"period {period}: {len(done.updates)} registry updates, report {what}; "
-                  f"pool {_money(report.pool_ending_balance, dec)} {sym}, collections {_money(report.cash_in, dec)} "
+                  f"pool {format_amount(report.pool_ending_balance, dec)} {sym}, collections {format_amount(report.cash_in, dec)} "
                   f"{sym}, gas {done.gas_used:,}")
     return {"period": period, "updates": len(done.updates), "submitted": done.submitted is not None,
             "gas_used": done.gas_used}
