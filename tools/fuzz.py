@@ -48,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     for f in failed:
         print(f"  VIOLATION {f} (reproduce: python tools/fuzz.py --seed {seed} --examples {args.examples} "
               f"--steps {args.steps})")
+    if proc.returncode != 0 and not failed:
+        print(f"fuzz: the campaign did not run to its end (pytest exit status {proc.returncode}): no verdict")
     if failed or proc.returncode not in (0,):
         log = ROOT / "reports" / f"fuzz-{seed}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
