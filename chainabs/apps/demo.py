@@ -44,7 +44,7 @@ from chainabs.model import delinquency, servicing, terms
 from chainabs.model.assumptions import Assumptions
 from chainabs.model.collections import period_reports
 from chainabs.model.spec import load_deal
-from chainabs.model.assets import asset_id, is_secured
+from chainabs.model.assets import is_secured
 from chainabs.model.collateral import check_collateral, recovery_rates
 from chainabs.model.numbers import format_amount
 from chainabs.model.synthetic import generate_collateral, generate_tape
@@ -102,7 +102,7 @@ def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbo
     pool_units = spec.units(spec.pool.original_balance)
     console.print(f"   {onboarded.registered} certificates, {onboarded.batches} batches, "
                   f"{onboarded.gas_used / max(onboarded.registered, 1):,.0f} gas/asset, root {onboarded.root}")
-    coll = _record_collateral(registry, originator, tape, base, seed, console) if is_secured(base) else None
+    coll = _record_collateral(registry, pool_id, originator, tape, base, seed, console) if is_secured(base) else None
 
     # 2. Deal sized to the pool, deployed through the resumable plan (a local chain starts empty every run:
     # its manifest from an earlier run must not be resumed, hence a fresh folder).
@@ -236,21 +236,17 @@ def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbo
             "servicing_mismatches": len(mismatches_last), "trade": trade, "recoveries": recoveries}
 
 
-def _record_collateral(registry: Any, originator: Any, tape: pd.DataFrame, spec: Any, seed: int,
+def _record_collateral(registry: Any, pool_id: int, originator: Any, tape: pd.DataFrame, spec: Any, seed: int,
                        console: Console) -> Any:
     """A secured pool: every loan's collateral recorded in a collateral registry next to the asset registry."""
     vehicles = check_collateral(generate_collateral(tape, seed=seed), list(tape["loan_id"]), cutoff=spec.dates.cut_off)
     coll = collateral.deploy_collateral_registry(registry, originator)
     receipts = collateral.record_collateral(coll, originator, vehicles)
-    count, value = collateral.pool_collateral(coll, _pool_of(registry, tape, originator))
+    count, value = collateral.pool_collateral(coll, pool_id)
     console.print(f"   collateral: {count} vehicles recorded in {coll.address}, appraised "
                   f"{format_amount(value, spec.currency.decimals)} {spec.currency.symbol} "
                   f"({sum(r.gas_used for r in receipts) / max(count, 1):,.0f} gas/vehicle)")
     return coll
-
-
-def _pool_of(registry: Any, tape: pd.DataFrame, originator: Any) -> int:
-    return int(registry.assetInfo(asset_id(originator.address, str(tape["loan_id"].iloc[0])))["poolId"])
 
 
 def _recoveries(data: Any, coll: Any, originator: Any, spec: Any, console: Console) -> dict[str, Any]:

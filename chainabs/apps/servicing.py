@@ -23,6 +23,7 @@ from rich.progress import Progress
 
 from chainabs.chain import connection, orchestration
 from chainabs.chain import court as courtlib
+from chainabs.chain import spv as spvlib
 from chainabs.chain.contracts import contract_at
 from chainabs.chain.read import pool as poolread
 from chainabs.chain.read.deal import read_deal
@@ -41,11 +42,6 @@ def _signer(role: str, key_var: str, name_var: str) -> Any:
         return orchestration.role_accounts(accounts)[role]
     raise connection.ChainConfigError(f"no {role.replace('_', ' ')} key: set {key_var} (hex) or {name_var} "
                                       "(a brownie account name)")
-
-
-def _currency(spv: Any) -> tuple[int, str]:
-    token = contract_at("TestStablecoin", spv.terms()[0])
-    return int(token.decimals()), str(token.symbol())
 
 
 def service(spv_address: str, tape_path: Path, *, tape_uri: str = "", console: Console | None = None) -> dict:
@@ -69,7 +65,8 @@ def service(spv_address: str, tape_path: Path, *, tape_uri: str = "", console: C
         task = bar.add_task(f"period {period}: registry updates", total=None)
         done = service_period(spv, tape, servicer, disposal_agent=agent, tape_uri=tape_uri or tape_path.name,
                               on_batch=lambda n: bar.advance(task, n))
-    dec, sym = _currency(spv)
+    token = spvlib.currency_of(spv)
+    dec, sym = int(token.decimals()), str(token.symbol())
     what = "submitted" if done.submitted is not None else "already pending (nothing sent)"
     console.print(f"period {period}: {len(done.updates)} registry updates, report {what}; "
                   f"pool {format_amount(report.pool_ending_balance, dec)} {sym}, collections {format_amount(report.cash_in, dec)} "
