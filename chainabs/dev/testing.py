@@ -26,18 +26,25 @@ def worker_port() -> int:
     return chain_port() + PORTS_PER_WORKER * worker_index()
 
 
-def patient_transaction_lookup(w3: Any, *, attempts: int = 20, pause: float = 0.1) -> None:
-    """Make ``w3.eth.get_transaction`` look a transaction up again for up to ``attempts`` x ``pause`` seconds
-    before it reports it not found. brownie declares a transaction dropped the moment its sender's nonce has
-    moved and one lookup misses it; on a loaded machine anvil can count the nonce before it serves the mined
-    transaction, and a test's own ``contract.fn(..., {"from": ...})`` then fails with "Tx dropped without known
-    replacement". (The library's sends go through :mod:`chainabs.chain.sender`, which waits for the receipt.)"""
+def patient_transaction_lookup(w3: Any, *, attempts: int = 300, pause: float = 0.1) -> None:
+    """Make ``w3.eth.get_transaction`` and ``w3.eth.get_transaction_receipt`` look a transaction up again for up
+    to ``attempts`` x ``pause`` seconds (30 s by default) before they report it not found. brownie declares a
+    transaction dropped the moment its sender's nonce has moved and one lookup of the transaction or of its
+    receipt misses it; on a loaded machine anvil can count the nonce before it serves the mined transaction, and
+    a test's own ``contract.fn(..., {"from": ...})`` then fails with "Tx dropped without known replacement".
+    (The library's sends go through :mod:`chainabs.chain.sender`, which waits for the receipt.)"""
     eth = w3.eth
-    lookup = eth.get_transaction
-    if getattr(lookup, "patient", False):
-        return
+    for name in ("get_transaction", "get_transaction_receipt"):
+        lookup = getattr(eth, name, None)
+        if lookup is None or getattr(lookup, "patient", False):
+            continue
+        setattr(eth, name, _patient(lookup, attempts, pause))
 
-    def get_transaction(tx_hash: Any, *args: Any, **kwargs: Any) -> Any:
+
+def _patient(lookup: Any, attempts: int, pause: float) -> Any:
+    """``lookup`` retried on ``TransactionNotFound`` (``attempts`` tries, ``pause`` seconds apart)."""
+
+    def patient_lookup(tx_hash: Any, *args: Any, **kwargs: Any) -> Any:
         for attempt in range(attempts):
             try:
                 return lookup(tx_hash, *args, **kwargs)
@@ -47,8 +54,8 @@ def patient_transaction_lookup(w3: Any, *, attempts: int = 20, pause: float = 0.
                 time.sleep(pause)
         raise AssertionError("unreachable")
 
-    get_transaction.patient = True  # type: ignore[attr-defined]
-    eth.get_transaction = get_transaction
+    patient_lookup.patient = True  # type: ignore[attr-defined]
+    return patient_lookup
 
 
 class ExternalAnvil:

@@ -204,9 +204,11 @@ def test_the_tests_transaction_lookup_waits_for_a_late_transaction():
             raise TransactionNotFound("not yet")
         return {"hash": tx_hash}
 
-    w3 = SimpleNamespace(eth=SimpleNamespace(get_transaction=late))
+    w3 = SimpleNamespace(eth=SimpleNamespace(get_transaction=late, get_transaction_receipt=late))
     patient_transaction_lookup(w3, pause=0.0)
     assert w3.eth.get_transaction("0xab") == {"hash": "0xab"} and len(calls) == 3
+    calls.clear()
+    assert w3.eth.get_transaction_receipt("0xef") == {"hash": "0xef"} and len(calls) == 3
     patient_transaction_lookup(w3, pause=0.0)  # idempotent: not wrapped twice
     calls.clear()
     never = SimpleNamespace(eth=SimpleNamespace(get_transaction=lambda h: (_ for _ in ()).throw(TransactionNotFound(h))))
