@@ -38,6 +38,27 @@ def chain_port() -> int:
     return int(os.environ.get("CHAINABS_PORT", str(DEFAULT_PORT)))
 
 
+_ANVIL_STATE_DIR: list[str] = []
+
+
+def anvil_state_args() -> list[str]:
+    """Arguments that keep the states anvil persists (a block's state once it falls out of anvil's memory window,
+    up to about 1 GB per long session) in a temporary folder of this process, removed when it exits. By default
+    anvil writes them under ``~/.foundry/anvil/tmp`` and never removes them when it is stopped: every test or
+    demo run would leave its gigabytes behind. Empty when the temporary folder's path holds a space (brownie
+    splits its launch command on spaces); anvil's default then applies."""
+    if not _ANVIL_STATE_DIR:
+        import atexit
+        import shutil
+        import tempfile
+
+        folder = tempfile.mkdtemp(prefix="chainabs-anvil-")
+        atexit.register(shutil.rmtree, folder, True)
+        _ANVIL_STATE_DIR.append(folder)
+    folder = _ANVIL_STATE_DIR[0]
+    return [] if " " in folder else ["--cache-path", folder]
+
+
 def configure_local_chain(port: int | None = None, *, gas_limit: int | None = None,
                           accounts: int | None = None) -> None:
     """Set how brownie launches its local anvil: the port (default :func:`chain_port`) and, when given, the
@@ -54,6 +75,8 @@ def configure_local_chain(port: int | None = None, *, gas_limit: int | None = No
         net = CONFIG.networks.get(net_id)
         if not net:
             continue
+        if str(net.get("cmd", "")).split(" ")[0] == "anvil":
+            net["cmd"] = " ".join(["anvil", *anvil_state_args()])
         settings = net.setdefault("cmd_settings", {}) or {}
         settings.update({k: v for k, v in wanted.items() if v is not None})
         net["cmd_settings"] = settings

@@ -35,7 +35,8 @@ def start_anvil(port: int, console: Console) -> subprocess.Popen | None:
         return None
     anvil = shutil.which("anvil") or str(PROJECT_ROOT / "node_modules" / ".bin" / "anvil")
     # its own process group: the npm launcher and the anvil binary it starts are stopped together
-    proc = subprocess.Popen([anvil, "--port", str(port), "--gas-limit", "30000000", "--accounts", "20", "--quiet"],
+    proc = subprocess.Popen([anvil, "--port", str(port), "--gas-limit", "30000000", "--accounts", "20", "--quiet",
+                             *connection.anvil_state_args()],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 20
     while not _listening(port):

@@ -9,7 +9,7 @@ from typing import Any
 
 from web3.exceptions import TransactionNotFound
 
-from chainabs.chain.connection import chain_port
+from chainabs.chain.connection import anvil_state_args, chain_port
 
 #: Ports reserved per test worker: its chain's, and nine for helper nodes.
 PORTS_PER_WORKER = 10
@@ -82,7 +82,7 @@ class ExternalAnvil:
         exe = shutil.which("anvil")
         if exe is None:
             raise RuntimeError("anvil is not on PATH (run `make install` or source tools/dev-env.sh)")
-        cmd = [exe, "--port", str(self.port), "--chain-id", str(self.chain_id), "--silent"]
+        cmd = [exe, "--port", str(self.port), "--chain-id", str(self.chain_id), "--silent", *anvil_state_args()]
         if self.base_fee is not None:
             cmd += ["--block-base-fee-per-gas", str(self.base_fee)]
         self._proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
