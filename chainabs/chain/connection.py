@@ -15,6 +15,7 @@ Transactions are sent by :mod:`chainabs.chain.sender`, never by brownie itself.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 from web3 import Web3
@@ -160,17 +161,87 @@ def endpoint() -> str:
     return str(connected_web3().provider.endpoint_uri)
 
 
+#: Settings meant for a live network (keys, existing contracts, explorer token). On a local chain a value of
+#: one of them that comes from ``.env`` is ignored (:func:`setting`): a testnet's settings kept in ``.env``
+#: must not take over a local deployment. Exported in the shell, they apply everywhere.
+LIVE_SETTINGS: tuple[str, ...] = (
+    "DEPLOYER_PRIVATE_KEY", "DEPLOYER_ACCOUNT", "CURRENCY_ADDRESS", "REGISTRY_ADDRESS", "POOL_ID",
+    "ORIGINATOR_PRIVATE_KEY", "ETHERSCAN_TOKEN", "ROLE_ARRANGER", "ROLE_ORIGINATOR", "ROLE_SERVICER",
+    "ROLE_TRUSTEE", "ROLE_REGULATOR", "ROLE_KYC_AGENT", "ROLE_DISPOSAL_AGENT",
+)
+#: Live-network settings from .env ignored on a local chain in this process (reported once by the deployment).
+IGNORED_DOTENV: set[str] = set()
+
+
+def dotenv_file() -> Path:
+    """The ``.env`` brownie loads: the one of the project in the current folder, else of this checkout."""
+    from brownie import project
+
+    here = project.check_for_project(".")
+    return Path(here or PROJECT_ROOT) / ".env"
+
+
+def dotenv_values_of() -> dict[str, str]:
+    """The non-empty values ``.env`` defines (empty when there is no ``.env``)."""
+    from dotenv import dotenv_values
+
+    path = dotenv_file()
+    if not path.is_file():
+        return {}
+    return {k: str(v).strip() for k, v in dotenv_values(path).items() if v is not None and str(v).strip()}
+
+
+def from_dotenv(name: str) -> bool:
+    """True when environment variable ``name``'s value is the one ``.env`` defines (brownie copied it from
+    there into the environment when the project loaded)."""
+    value = os.environ.get(name, "").strip()
+    return bool(value) and dotenv_values_of().get(name) == value
+
+
+def origin(name: str) -> str:
+    """Where setting ``name`` came from, for error messages: ``NAME from .env`` or ``NAME from the environment``."""
+    return f"{name} from .env ({dotenv_file()})" if from_dotenv(name) else f"{name} from the environment"
+
+
+def setting(name: str) -> str | None:
+    """Environment variable ``name`` (stripped; None when empty). On a local chain a live-network setting
+    (:data:`LIVE_SETTINGS`) whose value comes from ``.env`` is ignored (and remembered in
+    :data:`IGNORED_DOTENV`); export it in the shell to use it locally."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    if name in LIVE_SETTINGS and _connected_local() and from_dotenv(name):
+        IGNORED_DOTENV.add(name)
+        return None
+    return value
+
+
+def _connected_local() -> bool:
+    from brownie import network
+
+    return network.is_connected() and is_local()
+
+
 def env_account(key_var: str, name_var: str, name: str | None = None) -> Any | None:
     """The brownie account of the hex key in environment variable ``key_var``, else of the brownie account
-    named ``name`` or by ``name_var`` (asks for its password); None when neither is set."""
+    named ``name`` or by ``name_var`` (asks for its password); None when neither is set. A live-network key
+    kept in ``.env`` is not used on a local chain (:func:`setting`); a bad key names where it came from."""
     from brownie import accounts
 
-    key = os.environ.get(key_var, "").strip()
+    key = setting(key_var)
     if key:
-        return accounts.add(key)
-    name = (name or os.environ.get(name_var, "")).strip()
+        try:
+            return accounts.add(key)
+        except Exception as exc:  # noqa: BLE001 - a malformed key: say which variable, never echo the key
+            raise ChainConfigError(f"{origin(key_var)} is not a valid private key ({type(exc).__name__})") from None
+    explicit = bool(name)
+    name = (name or setting(name_var) or "").strip()
     if name:
-        return accounts.load(name)
+        try:
+            return accounts.load(name)
+        except FileNotFoundError:
+            where = "" if explicit else f" ({origin(name_var)})"
+            raise ChainConfigError(f"no brownie account {name!r}{where}: see `brownie accounts list`") from None
     return None
 
 
