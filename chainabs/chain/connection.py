@@ -117,8 +117,81 @@ def connect(network: str | None = None, *, rpc: str | None = None) -> Any:
         network = register_rpc(rpc)
     elif network is None:
         configure_local_chain()
+    if network is not None:
+        prune_stale_artifacts(proj, network)
     brownie_network.connect(network)
+    forget_new_artifacts(proj)
     return proj
+
+
+def _artifact_folder(proj: Any, chain_id: Any) -> Path:
+    return Path(proj._build_path) / "deployments" / str(chain_id)
+
+
+def prune_stale_artifacts(proj: Any, network: str) -> list[Path]:
+    """Before connecting to live network ``network``: remove brownie's records
+    (``build/deployments/<chainid>/<address>.json``) of contracts that have no code on its node any more (a
+    restarted rehearsal chain). brownie re-attaches every record when it connects and fails with
+    ``ContractNotFound`` on the first stale one, before any project code runs. Returns the files removed."""
+    from brownie._config import CONFIG
+
+    settings = CONFIG.networks.get(network) or {}
+    host, chain_id = settings.get("host"), settings.get("chainid")
+    folder = _artifact_folder(proj, chain_id) if chain_id else None
+    if not host or settings.get("cmd") or folder is None or not folder.is_dir():
+        return []
+    records = sorted(folder.glob("*.json"))
+    if not records:
+        return []
+    try:
+        w3 = Web3(Web3.HTTPProvider(os.path.expandvars(str(host)), request_kwargs={"timeout": 10}))
+        stale = [p for p in records if Web3.is_address(p.stem) and len(w3.eth.get_code(Web3.to_checksum_address(p.stem))) == 0]
+    except Exception:  # noqa: BLE001 - an unreachable node: brownie's own connect reports it
+        return []
+    for path in stale:
+        path.unlink()
+    _drop_from_map(proj, str(chain_id), {p.stem for p in stale})
+    return stale
+
+
+def _drop_from_map(proj: Any, chain_id: str, addresses: set[str]) -> None:
+    """Remove ``addresses`` from brownie's ``build/deployments/map.json`` for ``chain_id``."""
+    import json
+
+    path = Path(proj._build_path) / "deployments" / "map.json"
+    if not addresses or not path.is_file():
+        return
+    data = json.loads(path.read_text())
+    for name, instances in (data.get(chain_id) or {}).items():
+        data[chain_id][name] = [a for a in instances if a not in addresses]
+    path.write_text(json.dumps(data, indent=2, sort_keys=True))
+
+
+_FORGETTING: list[bool] = []
+
+
+def forget_new_artifacts(proj: Any) -> None:
+    """On a live network: at exit, remove the records brownie wrote in ``build/deployments/<chainid>`` during
+    this process (every contract object it attaches writes one). ChainABS keeps its own record, the deployment
+    manifest; brownie's would be stale after a rehearsal chain restarts and stop every later run."""
+    import atexit
+
+    from brownie._config import CONFIG
+
+    if CONFIG.network_type != "live" or _FORGETTING:
+        return
+    _FORGETTING.append(True)
+    chain_id = CONFIG.active_network.get("chainid")
+    folder = _artifact_folder(proj, chain_id)
+    before = set(folder.glob("*.json")) if folder.is_dir() else set()
+
+    def cleanup() -> None:
+        created = (set(folder.glob("*.json")) if folder.is_dir() else set()) - before
+        for path in created:
+            path.unlink(missing_ok=True)
+        _drop_from_map(proj, str(chain_id), {p.stem for p in created})
+
+    atexit.register(cleanup)
 
 
 def is_local() -> bool:

@@ -322,6 +322,8 @@ def _deploy_deal(
     root = manifest_root or deployments_root()
     if local:
         _retire_stale_local_manifest(base.name, bchain.id, root)
+    else:
+        _refuse_stale_manifest(base.name, bchain.id, root)
     deployer = Deployer(base.name, account, project=proj, manifest_root=root, confirm=confirm, out=console)
     manifest = deployer.manifest
     meta = manifest.meta
@@ -553,6 +555,22 @@ def _same_as_recorded(manifest: Manifest, key: str, value: Any) -> None:
     if recorded is not None and recorded != value:
         raise DeploymentError(f"{manifest.path}: {key} recorded as {recorded}, now {value}: a deployment cannot "
                               "change them half way; use the same settings or another manifest")
+
+
+def _refuse_stale_manifest(deal: str, chain_id: int, root: Path) -> None:
+    """A live network's manifest none of whose own contracts has code (a rehearsal chain restarted, a wrong
+    RPC URL): one line saying what to do, never a traceback half way."""
+    from brownie import web3
+
+    manifest = Manifest.load(deal, chain_id, root)
+    own = [c["address"] for c in manifest.contracts.values() if not c.get("external")]
+    if not manifest.path.exists() or not own or any(len(web3.eth.get_code(a)) for a in own):
+        return
+    raise DeploymentError(
+        f"{manifest.path} records {len(own)} contracts of {deal!r} on chain {chain_id}, and none of them has code at "
+        f"{chain.endpoint()}: the chain was restarted (or this is another node with the same chain id); move the "
+        "manifest aside to deploy afresh"
+    )
 
 
 def _retire_stale_local_manifest(deal: str, chain_id: int, root: Path) -> None:
