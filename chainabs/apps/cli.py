@@ -406,7 +406,7 @@ def parser() -> argparse.ArgumentParser:
     _add_market_parser(sub)
     from chainabs.apps.documents import add_parser as add_documents_parser  # `chainabs documents` (issue 16)
 
-    add_documents_parser(sub)
+    add_documents_parser(sub, _add_network_options, _connect, _read_url)
     return top
 
 

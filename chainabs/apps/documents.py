@@ -18,6 +18,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -178,19 +179,19 @@ def attach_report(spv: str | None, deal: str | None, period: int, *, out: Path |
 # ------------------------------------------------------------------------------------------------- command line
 
 
-def add_parser(sub: Any) -> None:
-    """Add ``chainabs documents list|set|attach-report`` to the ``chainabs`` subparsers ``sub``."""
-    from chainabs.apps import cli
-
+def add_parser(sub: Any, network_options: Callable[..., None], connect: Callable[[argparse.Namespace], None],
+               read_url: Callable[[argparse.Namespace], str]) -> None:
+    """Add ``chainabs documents list|set|attach-report`` to the ``chainabs`` subparsers ``sub``, with the command
+    line's network options, connection and reading URL (passed in: the command line imports this module)."""
     text = ("A deal's documents (ERC-1643 on every tranche token): list them with their SHA-256 hashes and check "
             "local copies, attach a document, attach a closed period's investor report.")
     p = sub.add_parser("documents", help=text, description=text)
-    p.set_defaults(run=_run)
+    p.set_defaults(run=_run, connect=connect, read_url=read_url)
     actions = p.add_subparsers(dest="documents_command", required=True, metavar="ACTION")
 
     def action(name: str, help_text: str, reading: bool) -> argparse.ArgumentParser:
         a = actions.add_parser(name, help=help_text, description=help_text)
-        cli._add_network_options(a, reading=reading)
+        network_options(a, reading=reading)
         which = a.add_mutually_exclusive_group()
         which.add_argument("--spv", metavar="ADDRESS", help="the deal's SPV")
         which.add_argument("--deal", metavar="NAME", help="the deal's name: its SPV from deployments/<chainid>/<name>.json")
@@ -215,14 +216,12 @@ def add_parser(sub: Any) -> None:
 
 
 def _run(args: argparse.Namespace, console: Console) -> int:
-    from chainabs.apps import cli
-
     action = args.documents_command
     if action == "list":
-        out = list_documents(cli._read_url(args), args.spv, args.deal, check=args.check, as_json=args.json,
+        out = list_documents(args.read_url(args), args.spv, args.deal, check=args.check, as_json=args.json,
                              console=console)
         return 1 if args.check is not None and (out["local"] != "match").any() else 0
-    cli._connect(args)
+    args.connect(args)
     if action == "set":
         set_document(args.spv, args.deal, args.name, args.file, args.uri, assume_yes=args.yes, console=console)
     else:

@@ -100,7 +100,7 @@ def test_bad_roles_are_refused(spec, admin, issuer, monkeypatch):
     with pytest.raises(chainlib.ChainConfigError, match="must be the deployer"):
         deployment.resolve_roles(spec, admin.address, {"arranger": issuer.address})
     monkeypatch.setenv("ROLE_SERVICER", "0x1234")
-    with pytest.raises(chainlib.ChainConfigError, match="role servicer: '0x1234' is not an address"):
+    with pytest.raises(chainlib.ChainConfigError, match=r"role servicer: '0x1234' \(ROLE_SERVICER from the environment\) is not an address"):
         deployment.resolve_roles(spec, admin.address)
 
 
@@ -158,6 +158,36 @@ def test_roles_cannot_change_under_a_manifest(tmp_path, admin, trustee, proj):
     with pytest.raises(DeploymentError, match="roles recorded as"):
         deployment.deploy_deal("consumer_loan", roles={"trustee": trustee.address}, manifest_root=tmp_path,
                                out=quiet())
+
+
+def test_testnet_settings_in_dotenv_are_ignored_on_a_local_chain_and_errors_name_their_source(
+        tmp_path, monkeypatch, admin):
+    """A testnet's CURRENCY_ADDRESS / DEPLOYER_PRIVATE_KEY kept in .env do not take over a local deployment
+    (the same values exported in the shell do); an error caused by a setting names where it came from."""
+    dotenv = tmp_path / ".env"
+    testnet_key = Account.create()
+    dotenv.write_text(f"CURRENCY_ADDRESS=0x{'44' * 20}\nDEPLOYER_PRIVATE_KEY={testnet_key.key.hex()}\nPOOL_ID=x7\n")
+    monkeypatch.setattr(chainlib, "dotenv_file", lambda: dotenv)
+    monkeypatch.setattr(chainlib, "IGNORED_DOTENV", set())
+    for name, value in (("CURRENCY_ADDRESS", "0x" + "44" * 20), ("DEPLOYER_PRIVATE_KEY", testnet_key.key.hex()),
+                        ("POOL_ID", "x7")):
+        monkeypatch.setenv(name, value)  # what brownie does when it loads the project's .env
+    assert chainlib.from_dotenv("CURRENCY_ADDRESS") and chainlib.setting("CURRENCY_ADDRESS") is None
+    assert deployment.resolve_currency(load_deal("consumer_loan")) is None  # the local test stablecoin
+    assert chainlib.deployer().address == admin.address  # not the testnet key
+    assert chainlib.IGNORED_DOTENV == {"CURRENCY_ADDRESS", "DEPLOYER_PRIVATE_KEY"}
+    assert chainlib.origin("CURRENCY_ADDRESS") == f"CURRENCY_ADDRESS from .env ({dotenv})"
+    # exported in the shell (a value .env does not hold), a setting applies locally and errors say so
+    monkeypatch.setenv("CURRENCY_ADDRESS", "0x" + "55" * 20)
+    assert chainlib.setting("CURRENCY_ADDRESS") == "0x" + "55" * 20
+    with pytest.raises(chainlib.ChainConfigError, match=r"0x5{40} \(CURRENCY_ADDRESS from the environment\)"):
+        deployment.deploy_deal("consumer_loan", manifest_root=tmp_path, out=quiet())
+    # on a live network the .env value is used, and a bad one is named with its file
+    monkeypatch.delenv("CURRENCY_ADDRESS")
+    monkeypatch.setattr(chainlib, "is_local", lambda: False)
+    monkeypatch.setattr(chainlib, "_connected_local", lambda: False)
+    with pytest.raises(chainlib.ChainConfigError, match=r"POOL_ID from \.env .*'x7' is not a pool id"):
+        deployment._requested_pool({}, None)
 
 
 # ------------------------------------------------------------------------------------------------ tape, dates
