@@ -81,6 +81,7 @@ def _connect(args: argparse.Namespace) -> None:
         if args.network and args.network != network.show_active():
             raise connection.ChainConfigError(f"connected to {network.show_active()!r}, not {args.network!r} (with "
                                               "`brownie run`, give --network to brownie, before --)")
+        connection.forget_new_artifacts(connection.load_project())  # `brownie run`: no stale records left behind
         return
     connection.connect(args.network, rpc=args.rpc)
 
@@ -351,7 +352,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("spv", nargs="?", help="follow the whole deal of this SPV")
     p.add_argument("--watch", action="append", default=[], metavar="NAME:ADDRESS",
                    help="a contract to follow (shipped ABI name and address); repeatable")
-    p.add_argument("--state", type=Path, default=Path("reports/monitor"), help="folder of checkpoint and events")
+    p.add_argument("--state", type=Path, default=None, help="folder of checkpoint and events (default "
+                   "reports/monitor/<chainid>/<spv>; a checkpoint of another chain or deal is refused)")
     p.add_argument("--start-block", type=int, default=None, help="first block (default: the deal's first)")
     p.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
     p.add_argument("--max-polls", type=int, default=None, help="stop after this many polls")
@@ -402,6 +404,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--account", help="brownie account name (default INVESTOR_ACCOUNT)")
 
     _add_market_parser(sub)
+    from chainabs.apps.documents import add_parser as add_documents_parser  # `chainabs documents` (issue 16)
+
+    add_documents_parser(sub, _add_network_options, _connect, _read_url)
     return top
 
 

@@ -37,13 +37,14 @@ from chainabs.chain import spv as spvlib
 from chainabs.chain.deploy import Manifest, deployments_root
 from chainabs.chain.read.deal import read_deal
 from chainabs.chain import collateral
+from chainabs.chain import documents as documentlib
 from chainabs.chain.read.pool import pool_report, recovery_timeline
 from chainabs.chain.sender import deploy, transact
 from chainabs.chain.tokens import claim
 from chainabs.model import delinquency, servicing, terms
 from chainabs.model.assumptions import Assumptions
 from chainabs.model.collections import period_reports
-from chainabs.model.spec import load_deal
+from chainabs.model.spec import DEALS_DIR, load_deal
 from chainabs.model.assets import is_secured
 from chainabs.model.collateral import check_collateral, recovery_rates
 from chainabs.model.numbers import format_amount
@@ -109,7 +110,8 @@ def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbo
     manifest_root = Path(tempfile.mkdtemp(prefix="chainabs-demo-"))
     d = orchestration.stand_up(spec, roles, currency=currency, registry=registry, pool_id=pool_id, kyc_agent=kyc_agent,
                                investors=[originator, *investors], project=proj, manifest_root=manifest_root,
-                               closing_at=bchain.time(), out=steps, tape=tape)
+                               closing_at=bchain.time(), out=steps, tape=tape,
+                               documents=documentlib.spec_documents(base, DEALS_DIR))
     spv, tokens, model = d.spv, d.tokens, d.model
     console.print(f"[bold]2. deployed[/] SPV {spv.address} with classes "
                   + ", ".join(f"{t.symbol()} {t.address}" for t in tokens))
@@ -141,6 +143,7 @@ def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbo
     payments: list[dict[str, Any]] = []
     out = out_dir or REPORTS_DIR / spec.name
     books = d.servicing_book(seed=seed)
+    ledger = None
     for projected in reports:
         period = model.state.periods_closed + 1
         if periods is not None and period > periods:
@@ -170,6 +173,10 @@ def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbo
         if spvlib.result_of(tx) != closed.result:
             raise AssertionError(f"period {period}: the chain and the model disagree")
         payments.extend(spvlib.payment_rows(tx, closed))
+        # The period's investor report, rebuilt from chain data, is published by its hash on every tranche.
+        ledger = ledger or read_deal(web3.provider.endpoint_uri, spv.address)
+        ledger.refresh()
+        documentlib.attach_period_report(ledger, period, tokens, sender=arranger, out_dir=out / "documents")
         if periods is None or period < periods:  # a live deal's last payments are left to claim
             claimed += _claim_all(tokens, holders)
         if period == MARKET_PERIOD:  # secondary market: two senior holders trade through the venue

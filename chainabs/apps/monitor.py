@@ -16,6 +16,7 @@ are recognised by their id, so they too are written exactly once.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import sys
@@ -51,7 +52,11 @@ class Monitor:
         surveil: Callable[[DecodedEvent], list[str]] | None = None,
         rules: DealRules | None = None,
         on_alert: Callable[[Alert], None] | None = None,
+        identity: dict[str, Any] | None = None,
     ) -> None:
+        #: What this state folder follows (chain id, SPV, contracts), recorded in the checkpoint: a checkpoint
+        #: of another chain or deal is refused instead of resumed (None: not recorded, not checked).
+        self.identity = identity
         self.w3 = w3
         self.decoder = decoder
         self.state_dir = Path(state_dir)
@@ -75,12 +80,24 @@ class Monitor:
     def _load_checkpoint(self, default: int) -> int:
         if not self.checkpoint_path.exists():
             return default
-        return int(json.loads(self.checkpoint_path.read_text())["last_block"])
+        data = json.loads(self.checkpoint_path.read_text())
+        if self.identity is not None:
+            recorded = data.get("follows")
+            if recorded != self.identity:
+                raise MonitorStateError(
+                    f"{self.checkpoint_path} is the checkpoint of {describe(recorded)}, not of "
+                    f"{describe(self.identity)}: give this deal its own --state folder (default "
+                    "reports/monitor/<chainid>/<spv>) or move the old one aside"
+                )
+        return int(data["last_block"])
 
     def _save_checkpoint(self, block: int) -> None:
         fd, tmp = tempfile.mkstemp(dir=self.state_dir, prefix=".checkpoint-")
+        record: dict[str, Any] = {"last_block": block}
+        if self.identity is not None:
+            record["follows"] = self.identity
         with os.fdopen(fd, "w") as fh:
-            json.dump({"last_block": block}, fh)
+            json.dump(record, fh)
         os.replace(tmp, self.checkpoint_path)
         self.last_block = block
 
@@ -214,7 +231,34 @@ def deal_watch(rpc_url: str, spv: str) -> tuple[dict[str, str], int, Callable[[D
     return watch, start, pool_classifier(terms[1], int(terms[2]))
 
 
-def follow(rpc_url: str, watch: dict[str, str], state_dir: Path, *, start_block: int = 0, interval: float = 1.0,
+class MonitorStateError(ValueError):
+    """A state folder whose checkpoint belongs to another chain or deal."""
+
+
+def describe(identity: dict[str, Any] | None) -> str:
+    """A checkpoint's identity in words (``SPV 0x... on chain 31337``)."""
+    if not identity:
+        return "an unknown chain and deal (written before checkpoints recorded them)"
+    what = f"SPV {identity['spv']}" if identity.get("spv") else f"{len(identity.get('contracts', []))} contract(s)"
+    return f"{what} on chain {identity.get('chain_id')}"
+
+
+def identity_of(chain_id: int, spv: str | None, watch: dict[str, str]) -> dict[str, Any]:
+    """What a monitor follows: chain id, SPV (checksummed, or None) and every contract followed (sorted)."""
+    return {"chain_id": int(chain_id), "spv": Web3.to_checksum_address(spv) if spv else None,
+            "contracts": sorted(Web3.to_checksum_address(a) for a in watch)}
+
+
+def default_state_dir(chain_id: int, spv: str | None, watch: dict[str, str], root: Path = Path("reports/monitor")) -> Path:
+    """Where a monitor keeps its state unless told: ``reports/monitor/<chainid>/<spv>`` (a deal), else a folder
+    named after the contracts followed, so that two deals or chains never share a checkpoint."""
+    if spv:
+        return root / str(int(chain_id)) / Web3.to_checksum_address(spv)
+    digest = hashlib.sha256(",".join(identity_of(chain_id, None, watch)["contracts"]).encode()).hexdigest()[:12]
+    return root / str(int(chain_id)) / f"contracts-{digest}"
+
+
+def follow(rpc_url: str, watch: dict[str, str], state_dir: Path | None, *, start_block: int = 0, interval: float = 1.0,
            max_polls: int | None = None, quiet: bool = False,
            classifier: Callable[[DecodedEvent], str | None] | None = None, market: str | None = None,
            market_config: Path | None = None, spv: str | None = None, rules: MonitorRules | None = None) -> Monitor:
@@ -246,9 +290,15 @@ def follow(rpc_url: str, watch: dict[str, str], state_dir: Path, *, start_block:
         decoder = EventDecoder(w3, {addr: (name, load_abi(name)) for addr, name in watch.items()})
         surveillance = surveillance_for(w3, market, market_config)
     deal_rules = DealRules(w3, spv, rules) if spv else None
+    chain_id = int(w3.eth.chain_id)
+    if state_dir is None:
+        state_dir = default_state_dir(chain_id, spv, watch)
+        if not quiet:
+            console.print(f"state folder {state_dir}")
     monitor = Monitor(w3, decoder, state_dir, start_block=start_block, on_event=show,
                       classifier=classifier or default_classifier,
-                      surveil=surveillance.flags if surveillance else None, rules=deal_rules, on_alert=shout)
+                      surveil=surveillance.flags if surveillance else None, rules=deal_rules, on_alert=shout,
+                      identity=identity_of(chain_id, spv, watch))
     if surveillance:
         surveillance.prime(monitor.last_block)
     monitor.run(interval=interval, max_polls=max_polls)

@@ -1,8 +1,9 @@
 """``chainabs onboard``: put a loan tape into an asset registry pool, at scale and resumably.
 
-Loads the tape (CSV / Parquet, or ``synthetic:<n>``), deploys a registry if no address is given (the signer
-gets ORIGINATOR_ROLE), creates a pool with the default criteria of the asset kind unless an existing pool id
-is given, validates the whole tape (every bad row printed, nothing sent), onboards it in gas-sized batches,
+Loads the tape (CSV / Parquet, or ``synthetic:<n>``) and validates the whole of it against the pool's criteria
+(the default criteria of the asset kind for a new pool) first: a bad tape prints every bad row and sends
+nothing, not even a registry or a pool. Then it deploys a registry if no address is given (the signer gets
+ORIGINATOR_ROLE), creates a pool unless an existing pool id is given, onboards the tape in gas-sized batches,
 seals the pool and checks that the chain holds exactly the tape (:func:`chainabs.chain.registry.onboard`).
 """
 
@@ -14,7 +15,9 @@ from typing import Any
 from rich.console import Console
 
 from chainabs.chain import connection
-from chainabs.chain.registry import OnboardResult, create_pool, deploy_registry, onboard, pool_criteria
+from chainabs.chain.registry import (
+    OnboardResult, create_pool, deploy_registry, onboard, pool_criteria, prepare_tape,
+)
 from chainabs.model import synthetic
 from chainabs.model.tape import TapeValidationError
 
@@ -31,27 +34,41 @@ def run_onboarding(
     console = console or Console()
     proj = connection.load_project()
     signer = connection.deployer()
-    day = dt.date.fromisoformat(today) if today else None
+    try:
+        day = dt.date.fromisoformat(today) if today else None
+    except ValueError:
+        raise ValueError(f"--today: {today!r} is not a date (YYYY-MM-DD)") from None
     frame = synthetic.tape_argument(tape, kind=kind)
-    if registry_address:
-        registry = proj.AssetRegistry.at(registry_address, persist=False)
-    else:
-        registry = deploy_registry(signer, originators=(signer,))
-        console.print(f"deployed AssetRegistry at {registry.address}")
+    if pool != "new" and not registry_address:
+        raise ValueError(f"--pool {pool}: an existing pool needs its registry (--registry ADDRESS)")
+    registry = proj.AssetRegistry.at(registry_address, persist=False) if registry_address else None
+    # The whole tape is validated against the pool's criteria before anything is sent: a bad tape leaves no
+    # registry and no pool behind.
     if pool == "new":
         criteria = synthetic.default_criteria(kind)
-        pool_id = create_pool(registry, signer, criteria)
-        console.print(f"created pool {pool_id} (cut-off {criteria.cutoff_date})")
+        pool_id = None
+        check_day = day or max(dt.datetime.now(dt.UTC).date(), criteria.cutoff_date)
     else:
-        pool_id = int(pool)
+        try:
+            pool_id = int(pool)
+        except ValueError:
+            raise ValueError(f"--pool: {pool!r} is not a pool id (a whole number, or new)") from None
+        criteria = pool_criteria(registry, pool_id)
+        check_day = day or validation_day(registry, pool_id)
     try:
-        result = onboard(registry, pool_id, frame, signer, today=day or validation_day(registry, pool_id),
-                         console=console)
+        prepare_tape(frame, criteria, today=check_day)
     except TapeValidationError as err:
         console.print(f"[bold red]{len(err.issues)} tape issue(s); nothing was sent:[/]")
         for issue in err.issues:
             console.print(f"  {issue}")
         raise
+    if registry is None:
+        registry = deploy_registry(signer, originators=(signer,))
+        console.print(f"deployed AssetRegistry at {registry.address}")
+    if pool_id is None:
+        pool_id = create_pool(registry, signer, criteria)
+        console.print(f"created pool {pool_id} (cut-off {criteria.cutoff_date})")
+    result = onboard(registry, pool_id, frame, signer, today=check_day, console=console)
     console.print(
         f"pool {pool_id}: {result.assets} assets ({result.skipped} already on chain, {result.registered} sent in "
         f"{result.batches} batches, {result.gas_per_asset:,.0f} gas/asset), root {result.root}, post-check ok"

@@ -21,6 +21,7 @@ from web3 import Web3
 
 from chainabs.apps import display
 from chainabs.apps.display import Money
+from chainabs.chain.read import overview
 from chainabs.chain.read import pool as poolread
 from chainabs.chain.read import tables
 from chainabs.chain.read.deal import DealReader, read_deal, struct_field
@@ -189,7 +190,16 @@ def report_tables(d: DealReader, rules: MonitorRules | None = None) -> dict[str,
         "regulator_events": tables.regulator_events(d),
         "regulator_alerts_by_rule": alerts_by_rule(alerts),
         "regulator_alerts": alerts,
+        "documents": documents_table(d),
     }
+
+
+def documents_table(d: DealReader) -> pd.DataFrame:
+    """The deal's ERC-1643 documents on every tranche (name, URI, SHA-256 hash, last update in UTC): what a
+    holder checks a copy against (``chainabs documents list --check DIR``)."""
+    frame = overview.documents(d)
+    frame["updated_at"] = [numbers.format_datetime(int(t)) for t in frame["updated_at"]]
+    return frame
 
 
 def recovery_tables(d: DealReader) -> dict[str, pd.DataFrame]:

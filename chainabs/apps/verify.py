@@ -20,9 +20,14 @@ from chainabs.model.servicing import (
     AGGREGATE_RULES, commit_tape, period_report, read_servicing_tape, validate_servicing_tape,
 )
 from chainabs.model.servicing_tree import TapeSums
+from chainabs.model.tape import TapeValidationError
 
 #: Columns of the mismatch table: one row per difference between the tape and the chain.
 MISMATCH_COLUMNS = ("scope", "loan_id", "check", "field", "tape", "chain", "message")
+#: Tape problems that leave no row to check (:func:`chainabs.model.servicing.validate_servicing_tape` rules).
+WHOLE_TAPE_RULES = frozenset({"missing_column", "empty_tape"})
+#: Row problems that leave the row unreadable (left out of the loan checks; the commitment needs every row).
+UNREADABLE_RULES = frozenset({"format", "status", "type", "negative", "range", "duplicate_loan"})
 
 
 def _row(scope: str, loan_id: str | None, check: str, fld: str, tape: Any, chain: Any, message: str) -> dict[str, Any]:
@@ -46,18 +51,36 @@ def verify_servicing_tape(rpc: str | Web3 | DealReader, spv: str, period: int, t
     typed, issues = validate_servicing_tape(tape, period)
     for i in issues:
         rows.append(_row("tape", i.loan_id, "format", i.field, None, None, f"row {i.row}: {i.rule}: {i.message}"))
-    if issues:
+    if any(i.rule in WHOLE_TAPE_RULES for i in issues):  # no rows to check at all
         return pd.DataFrame(rows, columns=MISMATCH_COLUMNS)
     submitted = [e for e in d.of("ReportSubmitted") if int(e.args["period"]) == period]
     if not submitted:
         rows.append(_row("tape", None, "report", "period", period, None, f"no report submitted for period {period}"))
         return pd.DataFrame(rows, columns=MISMATCH_COLUMNS)
     event = submitted[-1]
+    # A format error does not hide the other checks: rows that cannot be read are left out of the loan checks
+    # (the commitment and the aggregates need every row, so they are reported as not checked); rows that read
+    # but break a rule are checked like the others.
+    unreadable = sorted({int(i.row) - 1 for i in issues if i.rule in UNREADABLE_RULES and i.row})
+    if unreadable:
+        readable = typed.drop(index=typed.index[unreadable]).reset_index(drop=True)
+        rows.append(_row("tape", None, "commitment", "root", None, None,
+                         f"not checked: {len(unreadable)} row(s) cannot be read (see the format rows); the loans "
+                         "that can be read are checked below"))
+        rows.extend(_loan_checks(d, readable, event, period, None))
+        return pd.DataFrame(rows, columns=MISMATCH_COLUMNS)
     commitment = event.args["commitment"]
     on_root = "0x" + bytes(struct_field(commitment, "root", 0)).hex()
     raw = struct_field(commitment, "sums", 1)
     on_sums = TapeSums(*(int(struct_field(raw, f.name, k)) for k, f in enumerate(dataclasses.fields(TapeSums))))
-    mine = commit_tape(typed, d.originator, period)
+    try:
+        mine = commit_tape(typed, d.originator, period)
+    except TapeValidationError as exc:  # e.g. a tape of another period: no commitment, the loans are still checked
+        rows.append(_row("tape", None, "commitment", "root", None, None,
+                         f"not checked: the tape cannot be committed ({len(exc.issues)} issue(s), see the format "
+                         "rows); the loans are checked below"))
+        rows.extend(_loan_checks(d, typed, event, period, None))
+        return pd.DataFrame(rows, columns=MISMATCH_COLUMNS)
     if "0x" + mine.tree.root.hex() != on_root:
         rows.append(_row("tape", None, "commitment", "root", "0x" + mine.tree.root.hex(), on_root,
                          "the tape's sum-tree root is not the committed root"))
@@ -81,7 +104,7 @@ def _loan_checks(d: DealReader, tape: pd.DataFrame, event: Any, period: int, min
     tape_ids = set(tape["loan_id"])
     for lid in sorted(tape_ids - pool_ids):
         rows.append(_row("loan", lid, "membership", "loan_id", lid, None, "loan is not in the deal's pool"))
-    for lid in sorted(pool_ids - tape_ids):
+    for lid in sorted(pool_ids - tape_ids) if mine is not None else ():  # a partial tape: unreadable rows left out
         rows.append(_row("loan", lid, "membership", "loan_id", None, lid, "pool loan missing from the tape"))
     reports = [e for e in d.of("ReportSubmitted") if int(e.args["period"]) < period]
     prior_key = reports[-1].key if reports else None
@@ -91,7 +114,7 @@ def _loan_checks(d: DealReader, tape: pd.DataFrame, event: Any, period: int, min
     changes = status_events(d, after=prior_key, before=event.key)
     evidence = changes.groupby("loan_id")["evidence"].last() if not changes.empty else pd.Series(dtype=object)
     t = tape[tape["loan_id"].isin(pool_ids)].copy()
-    t["leaf"] = ["0x" + mine.evidence(lid).hex() for lid in t["loan_id"]]
+    t["leaf"] = ["0x" + mine.evidence(lid).hex() for lid in t["loan_id"]] if mine is not None else None
     for r in t.itertuples(index=False):
         lid = r.loan_id
         reg = now.loc[lid]
@@ -110,13 +133,13 @@ def _loan_checks(d: DealReader, tape: pd.DataFrame, event: Any, period: int, min
         if (begin > opening) if str(prev["status"]) == "Performing" else (begin != opening):
             rows.append(_row("loan", lid, "continuity", "beginning_principal", begin, opening,
                              "beginning principal differs from the registry at the previous report"))
-        if lid in evidence.index and evidence[lid] != r.leaf:
+        if mine is not None and lid in evidence.index and evidence[lid] != r.leaf:
             rows.append(_row("loan", lid, "evidence", "leaf", r.leaf, evidence[lid],
                              "the loan's servicing leaf differs from the evidence of its registry update"))
     return rows
 
 
-def verify_file(rpc: str | Web3, spv: str, period: int, tape: Path, *, out: Path | None = None,
+def verify_file(rpc: str | Web3 | DealReader, spv: str, period: int, tape: Path, *, out: Path | None = None,
                 console: Console | None = None) -> pd.DataFrame:
     """``chainabs verify-tape``: check the servicing tape file ``tape`` of ``period``; print the verdict and
     every mismatch (and write them as CSV to ``out``). Returns the mismatches (empty: the tape is genuine)."""
@@ -129,5 +152,30 @@ def verify_file(rpc: str | Web3, spv: str, period: int, tape: Path, *, out: Path
         console.print(f"[green]period {period}: the tape matches the servicer's commitment (root, aggregates, every loan)[/]")
     else:
         console.print(f"[bold red]period {period}: {len(result)} mismatch(es)[/]")
-        console.print(result.to_string(index=False, max_rows=50), highlight=False)
+        for line in mismatch_lines(result, SHOWN_MISMATCHES):
+            console.print(line, highlight=False, markup=False, soft_wrap=False)
+        if out:
+            console.print(f"every mismatch in {out}", highlight=False)
     return result
+
+
+#: How many mismatches the terminal shows (all of them go to ``--out``).
+SHOWN_MISMATCHES = 50
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
+
+
+def mismatch_lines(result: pd.DataFrame, limit: int = SHOWN_MISMATCHES) -> list[str]:
+    """The mismatches as short lines that read at 80 columns: ``[scope] loan check field: message`` and, when
+    known, an indented ``tape X / chain Y`` line (the terminal wraps the message, not a table)."""
+    lines = []
+    for r in result.head(limit).itertuples(index=False):
+        where = " ".join(str(x) for x in (r.loan_id, r.check, r.field) if not _blank(x))
+        lines.append(f"- [{r.scope}] {where}: {r.message}")
+        if not (_blank(r.tape) and _blank(r.chain)):
+            lines.append(f"    tape {r.tape} / chain {r.chain}")
+    if len(result) > limit:
+        lines.append(f"... and {len(result) - limit} more")
+    return lines

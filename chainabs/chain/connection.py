@@ -15,6 +15,7 @@ Transactions are sent by :mod:`chainabs.chain.sender`, never by brownie itself.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 from web3 import Web3
@@ -139,8 +140,81 @@ def connect(network: str | None = None, *, rpc: str | None = None) -> Any:
         network = register_rpc(rpc)
     elif network is None:
         configure_local_chain()
+    if network is not None:
+        prune_stale_artifacts(proj, network)
     brownie_network.connect(network)
+    forget_new_artifacts(proj)
     return proj
+
+
+def _artifact_folder(proj: Any, chain_id: Any) -> Path:
+    return Path(proj._build_path) / "deployments" / str(chain_id)
+
+
+def prune_stale_artifacts(proj: Any, network: str) -> list[Path]:
+    """Before connecting to live network ``network``: remove brownie's records
+    (``build/deployments/<chainid>/<address>.json``) of contracts that have no code on its node any more (a
+    restarted rehearsal chain). brownie re-attaches every record when it connects and fails with
+    ``ContractNotFound`` on the first stale one, before any project code runs. Returns the files removed."""
+    from brownie._config import CONFIG
+
+    settings = CONFIG.networks.get(network) or {}
+    host, chain_id = settings.get("host"), settings.get("chainid")
+    folder = _artifact_folder(proj, chain_id) if chain_id else None
+    if not host or settings.get("cmd") or folder is None or not folder.is_dir():
+        return []
+    records = sorted(folder.glob("*.json"))
+    if not records:
+        return []
+    try:
+        w3 = Web3(Web3.HTTPProvider(os.path.expandvars(str(host)), request_kwargs={"timeout": 10}))
+        stale = [p for p in records if Web3.is_address(p.stem) and len(w3.eth.get_code(Web3.to_checksum_address(p.stem))) == 0]
+    except Exception:  # noqa: BLE001 - an unreachable node: brownie's own connect reports it
+        return []
+    for path in stale:
+        path.unlink()
+    _drop_from_map(proj, str(chain_id), {p.stem for p in stale})
+    return stale
+
+
+def _drop_from_map(proj: Any, chain_id: str, addresses: set[str]) -> None:
+    """Remove ``addresses`` from brownie's ``build/deployments/map.json`` for ``chain_id``."""
+    import json
+
+    path = Path(proj._build_path) / "deployments" / "map.json"
+    if not addresses or not path.is_file():
+        return
+    data = json.loads(path.read_text())
+    for name, instances in (data.get(chain_id) or {}).items():
+        data[chain_id][name] = [a for a in instances if a not in addresses]
+    path.write_text(json.dumps(data, indent=2, sort_keys=True))
+
+
+_FORGETTING: list[bool] = []
+
+
+def forget_new_artifacts(proj: Any) -> None:
+    """On a live network: at exit, remove the records brownie wrote in ``build/deployments/<chainid>`` during
+    this process (every contract object it attaches writes one). ChainABS keeps its own record, the deployment
+    manifest; brownie's would be stale after a rehearsal chain restarts and stop every later run."""
+    import atexit
+
+    from brownie._config import CONFIG
+
+    if CONFIG.network_type != "live" or _FORGETTING:
+        return
+    _FORGETTING.append(True)
+    chain_id = CONFIG.active_network.get("chainid")
+    folder = _artifact_folder(proj, chain_id)
+    before = set(folder.glob("*.json")) if folder.is_dir() else set()
+
+    def cleanup() -> None:
+        created = (set(folder.glob("*.json")) if folder.is_dir() else set()) - before
+        for path in created:
+            path.unlink(missing_ok=True)
+        _drop_from_map(proj, str(chain_id), {p.stem for p in created})
+
+    atexit.register(cleanup)
 
 
 def is_local() -> bool:
@@ -183,17 +257,87 @@ def endpoint() -> str:
     return str(connected_web3().provider.endpoint_uri)
 
 
+#: Settings meant for a live network (keys, existing contracts, explorer token). On a local chain a value of
+#: one of them that comes from ``.env`` is ignored (:func:`setting`): a testnet's settings kept in ``.env``
+#: must not take over a local deployment. Exported in the shell, they apply everywhere.
+LIVE_SETTINGS: tuple[str, ...] = (
+    "DEPLOYER_PRIVATE_KEY", "DEPLOYER_ACCOUNT", "CURRENCY_ADDRESS", "REGISTRY_ADDRESS", "POOL_ID",
+    "ORIGINATOR_PRIVATE_KEY", "ETHERSCAN_TOKEN", "ROLE_ARRANGER", "ROLE_ORIGINATOR", "ROLE_SERVICER",
+    "ROLE_TRUSTEE", "ROLE_REGULATOR", "ROLE_KYC_AGENT", "ROLE_DISPOSAL_AGENT",
+)
+#: Live-network settings from .env ignored on a local chain in this process (reported once by the deployment).
+IGNORED_DOTENV: set[str] = set()
+
+
+def dotenv_file() -> Path:
+    """The ``.env`` brownie loads: the one of the project in the current folder, else of this checkout."""
+    from brownie import project
+
+    here = project.check_for_project(".")
+    return Path(here or PROJECT_ROOT) / ".env"
+
+
+def dotenv_values_of() -> dict[str, str]:
+    """The non-empty values ``.env`` defines (empty when there is no ``.env``)."""
+    from dotenv import dotenv_values
+
+    path = dotenv_file()
+    if not path.is_file():
+        return {}
+    return {k: str(v).strip() for k, v in dotenv_values(path).items() if v is not None and str(v).strip()}
+
+
+def from_dotenv(name: str) -> bool:
+    """True when environment variable ``name``'s value is the one ``.env`` defines (brownie copied it from
+    there into the environment when the project loaded)."""
+    value = os.environ.get(name, "").strip()
+    return bool(value) and dotenv_values_of().get(name) == value
+
+
+def origin(name: str) -> str:
+    """Where setting ``name`` came from, for error messages: ``NAME from .env`` or ``NAME from the environment``."""
+    return f"{name} from .env ({dotenv_file()})" if from_dotenv(name) else f"{name} from the environment"
+
+
+def setting(name: str) -> str | None:
+    """Environment variable ``name`` (stripped; None when empty). On a local chain a live-network setting
+    (:data:`LIVE_SETTINGS`) whose value comes from ``.env`` is ignored (and remembered in
+    :data:`IGNORED_DOTENV`); export it in the shell to use it locally."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    if name in LIVE_SETTINGS and _connected_local() and from_dotenv(name):
+        IGNORED_DOTENV.add(name)
+        return None
+    return value
+
+
+def _connected_local() -> bool:
+    from brownie import network
+
+    return network.is_connected() and is_local()
+
+
 def env_account(key_var: str, name_var: str, name: str | None = None) -> Any | None:
     """The brownie account of the hex key in environment variable ``key_var``, else of the brownie account
-    named ``name`` or by ``name_var`` (asks for its password); None when neither is set."""
+    named ``name`` or by ``name_var`` (asks for its password); None when neither is set. A live-network key
+    kept in ``.env`` is not used on a local chain (:func:`setting`); a bad key names where it came from."""
     from brownie import accounts
 
-    key = os.environ.get(key_var, "").strip()
+    key = setting(key_var)
     if key:
-        return accounts.add(key)
-    name = (name or os.environ.get(name_var, "")).strip()
+        try:
+            return accounts.add(key)
+        except Exception as exc:  # noqa: BLE001 - a malformed key: say which variable, never echo the key
+            raise ChainConfigError(f"{origin(key_var)} is not a valid private key ({type(exc).__name__})") from None
+    explicit = bool(name)
+    name = (name or setting(name_var) or "").strip()
     if name:
-        return accounts.load(name)
+        try:
+            return accounts.load(name)
+        except FileNotFoundError:
+            where = "" if explicit else f" ({origin(name_var)})"
+            raise ChainConfigError(f"no brownie account {name!r}{where}: see `brownie accounts list`") from None
     return None
 
 

@@ -197,9 +197,11 @@ class Deployer:
         return False
 
     def at(self, key: str) -> Any:
-        """The brownie Contract object of deployed step ``key``."""
+        """The brownie Contract object of deployed step ``key`` (a :class:`DeploymentError` when the manifest's
+        address holds no code, e.g. the chain was restarted)."""
         name = self.manifest.contracts[key]["contract"]
         address = self.manifest.address(key)
+        self._check_code(key, address)
         container = getattr(self.project, name, None)
         if container is None:  # an existing contract known by its interface (e.g. IERC20Metadata)
             return getattr(self.project.interface, name)(address)
@@ -400,8 +402,8 @@ class Deployer:
             return
         if len(web3.eth.get_code(address)) == 0:
             raise DeploymentError(
-                f"manifest {self.manifest.path} records {key} at {address} but there is no code there "
-                "(a reset local chain?): delete the manifest to deploy afresh"
+                f"manifest {self.manifest.path} records {key} at {address} but there is no code there on chain "
+                f"{self.manifest.chain_id} (a restarted or reset chain?): move the manifest aside to deploy afresh"
             )
         self._verified_code.add(address)
 

@@ -43,12 +43,13 @@ from rich.table import Table
 
 from chainabs.chain import connection as chain
 from chainabs.chain import orchestration
+from chainabs.chain import documents as documentlib
 from chainabs.chain import registry as registrylib
 from chainabs.chain.contracts import role_id
 from chainabs.chain.deploy import CallStep, Deployer, DeploymentError, DeployStep, Manifest, Ref, Step, deployments_root
 from chainabs.chain.sender import default_sender, transact
 from chainabs.model import terms
-from chainabs.model.spec import DealSpec, load_deal
+from chainabs.model.spec import DEALS_DIR, DealSpec, load_deal, spec_path
 from chainabs.model.synthetic import is_synthetic, tape_argument
 from chainabs.model.tape import TapeValidationError, select_eligible
 
@@ -85,8 +86,9 @@ class DeploymentResult:
 
 
 def _env(name: str) -> str | None:
-    value = os.environ.get(name, "").strip()
-    return value or None
+    """A setting from the environment; on a local chain a live-network value from ``.env`` is ignored
+    (:func:`chainabs.chain.connection.setting`)."""
+    return chain.setting(name)
 
 
 def resolve_roles(
@@ -102,18 +104,22 @@ def resolve_roles(
     out: dict[str, str] = {}
     for role in ROLES:
         in_spec = getattr(spec.roles, role, None)
-        value = overrides.get(role) or _env(f"ROLE_{role.upper()}")
+        where = "the roles argument"
+        value = overrides.get(role)
+        if not value and _env(f"ROLE_{role.upper()}"):
+            value, where = _env(f"ROLE_{role.upper()}"), chain.origin(f"ROLE_{role.upper()}")
         if not value and isinstance(in_spec, str) and in_spec.startswith("0x"):
-            value = in_spec
+            value, where = in_spec, f"the spec's roles.{role}"
         standin = "arranger" if role == "kyc_agent" else orchestration.OPTIONAL_ROLES.get(role)
         value = value or (out[standin] if standin else deployer_address)
         if not web3.is_address(value):
-            raise chain.ChainConfigError(f"role {role}: {value!r} is not an address")
+            raise chain.ChainConfigError(f"role {role}: {value!r} ({where}) is not an address")
         out[role] = web3.to_checksum_address(value)
     if out["arranger"] != web3.to_checksum_address(deployer_address):
+        hint = f" (ROLE_ARRANGER: {chain.origin('ROLE_ARRANGER')})" if _env("ROLE_ARRANGER") else ""
         raise chain.ChainConfigError(
-            f"the arranger ({out['arranger']}) must be the deployer ({deployer_address}): it administers what it "
-            "deploys; unset ROLE_ARRANGER or deploy with the arranger's key"
+            f"the arranger ({out['arranger']}) must be the deployer ({deployer_address}){hint}: it administers what "
+            "it deploys; unset ROLE_ARRANGER or deploy with the arranger's key"
         )
     return out
 
@@ -123,22 +129,33 @@ def resolve_currency(spec: DealSpec, explicit: str | None = None) -> str | None:
     return explicit or _env("CURRENCY_ADDRESS") or spec.currency.address
 
 
-def check_currency(address: str, decimals: int) -> None:
-    """Refuse a currency address without code or whose ``decimals()`` differs from the spec's."""
+def currency_origin(spec: DealSpec, explicit: str | None = None) -> str:
+    """Where :func:`resolve_currency`'s address comes from, for error messages."""
+    if explicit:
+        return "--currency"
+    if _env("CURRENCY_ADDRESS"):
+        return chain.origin("CURRENCY_ADDRESS")
+    return "the spec's currency.address"
+
+
+def check_currency(address: str, decimals: int, origin: str = "") -> None:
+    """Refuse a currency address without code or whose ``decimals()`` differs from the spec's; ``origin`` (e.g.
+    ``CURRENCY_ADDRESS from .env``) is named in the error."""
     from brownie import web3
 
+    where = f" ({origin})" if origin else ""
     proj = chain.load_project()
     if not web3.is_address(address):
-        raise chain.ChainConfigError(f"currency: {address!r} is not an address")
+        raise chain.ChainConfigError(f"currency: {address!r}{where} is not an address")
     if len(web3.eth.get_code(web3.to_checksum_address(address))) == 0:
-        raise chain.ChainConfigError(f"currency: no contract at {address} on chain {web3.eth.chain_id}")
+        raise chain.ChainConfigError(f"currency: no contract at {address}{where} on chain {web3.eth.chain_id}")
     try:
         actual = int(proj.interface.IERC20Metadata(address).decimals())
     except Exception as exc:  # noqa: BLE001 - any failure means it is not an ERC-20 with decimals
-        raise chain.ChainConfigError(f"currency: {address} does not answer decimals(): {exc}") from None
+        raise chain.ChainConfigError(f"currency: {address}{where} does not answer decimals(): {exc}") from None
     if actual != decimals:
         raise chain.ChainConfigError(
-            f"currency: {address} has {actual} decimals, the spec says {decimals} (amounts would be off by "
+            f"currency: {address}{where} has {actual} decimals, the spec says {decimals} (amounts would be off by "
             f"10^{abs(actual - decimals)})"
         )
 
@@ -224,9 +241,13 @@ def signer_for(address: str, deployer_account: Any, key_env: str | None = None) 
         return deployer_account
     key = _env(key_env) if key_env else None
     if key:
-        signer = accounts.add(key)
+        try:
+            signer = accounts.add(key)
+        except Exception as exc:  # noqa: BLE001 - a malformed key: name the variable, never echo the key
+            raise chain.ChainConfigError(f"{chain.origin(key_env)} is not a valid private key "
+                                         f"({type(exc).__name__})") from None
         if signer.address.lower() != address.lower():
-            raise chain.ChainConfigError(f"{key_env} is the key of {signer.address}, not of {address}")
+            raise chain.ChainConfigError(f"{chain.origin(key_env)} is the key of {signer.address}, not of {address}")
         return signer
     if chain.is_local():
         return next((a for a in accounts if a.address.lower() == address.lower()), None)
@@ -290,14 +311,23 @@ def _deploy_deal(
     from brownie import web3
 
     base = spec if isinstance(spec, DealSpec) else load_deal(spec)
+    documents = deal_documents(base, DEALS_DIR if isinstance(spec, DealSpec) else spec_path(spec).parent)
     account = chain.deployer()
     local = chain.is_local()
+    for name in chain.LIVE_SETTINGS:  # note which live-network settings of .env a local chain ignores
+        chain.setting(name)
+    if chain.IGNORED_DOTENV:
+        console.print(f"[yellow]local chain[/]: ignoring {', '.join(sorted(chain.IGNORED_DOTENV))} from "
+                      f"{chain.dotenv_file()} (live-network settings; export them in the shell to use them here)")
     root = manifest_root or deployments_root()
     if local:
         _retire_stale_local_manifest(base.name, bchain.id, root)
+    else:
+        _refuse_stale_manifest(base.name, bchain.id, root)
     deployer = Deployer(base.name, account, project=proj, manifest_root=root, confirm=confirm, out=console)
     manifest = deployer.manifest
     meta = manifest.meta
+    check_spec_hash(manifest, base, str(spec) if not isinstance(spec, DealSpec) else base.name)
     role_map = resolve_roles(base, account.address, roles)
     _same_as_recorded(manifest, "roles", role_map)
     originator = signer_for(role_map["originator"], account, "ORIGINATOR_PRIVATE_KEY")
@@ -308,7 +338,7 @@ def _deploy_deal(
     infra: list[Step] = []
     currency_address = resolve_currency(base, currency)
     if currency_address:
-        check_currency(currency_address, base.currency.decimals)
+        check_currency(currency_address, base.currency.decimals, currency_origin(base, currency))
         deployer.record_existing("currency", "IERC20Metadata", currency_address)
     elif local:
         infra.append(DeployStep("currency", "TestStablecoin",
@@ -319,7 +349,12 @@ def _deploy_deal(
         )
     registry_address = registry or _env("REGISTRY_ADDRESS")
     if registry_address:
-        deployer.record_existing("registry", "AssetRegistry", registry_address)
+        try:
+            deployer.record_existing("registry", "AssetRegistry", registry_address)
+        except DeploymentError as exc:
+            if registry:
+                raise
+            raise DeploymentError(f"{exc} (REGISTRY_ADDRESS: {chain.origin('REGISTRY_ADDRESS')})") from None
     else:
         infra.append(DeployStep("registry", "AssetRegistry", (account.address,)))
     infra += [orchestration.grant_step("registry-originator", "registry", "ORIGINATOR_ROLE", role_map["originator"])]
@@ -345,12 +380,14 @@ def _deploy_deal(
     units = _deal_units(base, info, ordered)
     provisional = _deal_steps(base.sized_to(_currency_units(base, units)), role_map, pool or 0, times,
                               approver=originator)
+    provisional += documentlib.document_plan(documents, len(base.tranches), role_map["arranger"])
     deployer.review(deployer.pending(infra + provisional), extra=_extra_rows(pool, info, ordered),
                     assume_yes=assume_yes)
 
     meta["roles"] = role_map
     meta["times"] = asdict(times)
     meta["deal"] = base.title
+    meta["spec_hash"] = base.content_hash()
     manifest.save()
     deployer.run(infra, review=False)
     registry_contract = deployer.at("registry")
@@ -384,6 +421,7 @@ def _deploy_deal(
     steps = _deal_steps(sized, role_map, pool, times, approver=originator if sealed else None, investors=investors,
                         kyc_signer=signer_for(role_map["kyc_agent"], account) if investors else None,
                         mint=0 if manifest.contracts["currency"].get("external") else units)
+    steps += documentlib.document_plan(documents, len(sized.tranches), role_map["arranger"])
     deployer.run(steps, review=False)
 
     verified = verify_sources(deployer) if verify else {}
@@ -401,6 +439,34 @@ def _deploy_deal(
         console.print(f"[yellow]the originator must approve the SPV[/]: registry.approvePool({pool}, "
                       f"{manifest.address('spv')})")
     return result
+
+
+def deal_documents(spec: DealSpec, base_dir: Path) -> dict[str, tuple[str, str]]:
+    """The spec's documents as name -> (URI, SHA-256 of the file), files read now (a missing file is refused
+    before anything is sent)."""
+    out = {}
+    for name, path in spec.document_files(base_dir).items():
+        try:
+            out[name] = (spec.documents[name].uri, documentlib.file_hash(path))
+        except documentlib.DocumentError as exc:
+            raise DeploymentError(f"documents.{name}: {exc}") from None
+    return out
+
+
+def check_spec_hash(manifest: Manifest, spec: DealSpec, source: str) -> None:
+    """Refuse to resume a manifest deployed from a different spec (same ``name:``, other terms).
+
+    Document files are not part of the hash: an edited document is attached again (its step key carries the
+    file's hash). A manifest written before spec hashes were recorded is adopted as is."""
+    recorded = manifest.meta.get("spec_hash")
+    if recorded is None or not manifest.path.exists() or recorded == spec.content_hash():
+        return
+    raise DeploymentError(
+        f"{source} changed since deal {spec.name!r} was deployed to chain {manifest.chain_id} (manifest "
+        f"{manifest.path} records spec hash {recorded[:12]}..., the spec now hashes to {spec.content_hash()[:12]}...): "
+        "a deployed deal's terms cannot change; to deploy the edited deal give it a new `name:`, or move the "
+        "manifest aside (or use --manifest-dir) to deploy it afresh"
+    )
 
 
 def _deal_steps(spec: DealSpec, roles: Mapping[str, str], pool_id: int, times: terms.DealTimes,
@@ -430,10 +496,16 @@ def _deal_units(spec: DealSpec, info: Mapping[str, Any] | None, ordered: pd.Data
 
 
 def _requested_pool(meta: dict[str, Any], pool_id: int | None) -> int | None:
-    wanted = pool_id if pool_id is not None else (int(_env("POOL_ID")) if _env("POOL_ID") else None)
+    wanted, where = pool_id, "--pool"
+    if wanted is None and _env("POOL_ID"):
+        where = chain.origin("POOL_ID")
+        try:
+            wanted = int(str(_env("POOL_ID")))
+        except ValueError:
+            raise chain.ChainConfigError(f"{where}: {_env('POOL_ID')!r} is not a pool id (a whole number)") from None
     recorded = meta.get("pool_id")
     if wanted is not None and recorded is not None and int(recorded) != wanted:
-        raise DeploymentError(f"the manifest's deal uses pool {recorded}, not {wanted}")
+        raise DeploymentError(f"the manifest's deal uses pool {recorded}, not {wanted} ({where})")
     if wanted is not None:
         meta["pool_id"] = wanted
     return int(meta["pool_id"]) if "pool_id" in meta else None
@@ -483,6 +555,22 @@ def _same_as_recorded(manifest: Manifest, key: str, value: Any) -> None:
     if recorded is not None and recorded != value:
         raise DeploymentError(f"{manifest.path}: {key} recorded as {recorded}, now {value}: a deployment cannot "
                               "change them half way; use the same settings or another manifest")
+
+
+def _refuse_stale_manifest(deal: str, chain_id: int, root: Path) -> None:
+    """A live network's manifest none of whose own contracts has code (a rehearsal chain restarted, a wrong
+    RPC URL): one line saying what to do, never a traceback half way."""
+    from brownie import web3
+
+    manifest = Manifest.load(deal, chain_id, root)
+    own = [c["address"] for c in manifest.contracts.values() if not c.get("external")]
+    if not manifest.path.exists() or not own or any(len(web3.eth.get_code(a)) for a in own):
+        return
+    raise DeploymentError(
+        f"{manifest.path} records {len(own)} contracts of {deal!r} on chain {chain_id}, and none of them has code at "
+        f"{chain.endpoint()}: the chain was restarted (or this is another node with the same chain id); move the "
+        "manifest aside to deploy afresh"
+    )
 
 
 def _retire_stale_local_manifest(deal: str, chain_id: int, root: Path) -> None:

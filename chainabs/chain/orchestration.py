@@ -31,6 +31,7 @@ from chainabs.chain import registry as registrylib
 from chainabs.chain import spv as spvlib
 from chainabs.chain.contracts import LOCKED, role_id
 from chainabs.chain.deploy import CallStep, Deployer, DeployStep, Ref, Step
+from chainabs.chain.documents import document_plan
 from chainabs.chain.sender import transact
 from chainabs.model import terms
 from chainabs.model.deal import DealModel
@@ -258,16 +259,19 @@ def stand_up(
     closing_at: int,
     out: Console | None = None,
     tape: pd.DataFrame | None = None,
+    documents: Mapping[str, tuple[str, str]] | None = None,
 ) -> LocalDeal:
     """Deploy a deal over a sealed pool on a local chain through the deployment plan (:func:`deal_steps`):
     contracts and roles, the pool approved to the SPV by the originator, ``investors`` KYC'd by
     ``kyc_agent``. The deal closes one day after ``closing_at`` (chain time); nothing is subscribed yet.
-    ``out`` is where the deployment prints its steps."""
+    ``out`` is where the deployment prints its steps; ``documents`` (name -> (URI, hash)) are attached to every
+    tranche by the arranger."""
     times = terms.DealTimes.from_spec(spec, closing_at=closing_at)
     addresses = {k: str(v.address) for k, v in roles.items()}
     plan = deal_steps(spec, addresses, currency=str(currency.address), registry=str(registry.address),
                       pool_id=pool_id, times=times, kyc_agent=str(kyc_agent.address), approver=roles["originator"],
                       investors=[str(a.address) for a in investors], kyc_signer=kyc_agent)
+    plan += document_plan(documents or {}, len(spec.tranches), addresses["arranger"])
     deployer = Deployer(spec.name, roles["arranger"], project=project, manifest_root=manifest_root, out=out)
     deployer.record_existing("registry", "AssetRegistry", str(registry.address))  # the approval step's target
     manifest = deployer.run(plan, assume_yes=True)

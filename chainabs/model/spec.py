@@ -11,6 +11,8 @@ rejected. Rates, limits and thresholds are integer basis points (``bps``: 1/10,0
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from datetime import date
 from decimal import Decimal
@@ -235,6 +237,17 @@ class Roles(_Model):
         return self
 
 
+class Document(_Model):
+    """A deal document (ERC-1643) attached to every tranche token at deployment: a local file (its SHA-256 is
+    the on-chain hash; a relative path is read from the spec's folder) and the URI where investors read it."""
+
+    file: Annotated[str, Field(min_length=1)]
+    uri: Annotated[str, Field(min_length=1, max_length=512)]
+
+
+_DOCUMENT_NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,31}$")
+
+
 class DealSpec(_Model):
     """A whole deal."""
 
@@ -254,6 +267,17 @@ class DealSpec(_Model):
     roles: Roles
     #: Thresholds of the regulator monitor's rules (``docs/reports.md``); defaults when absent.
     monitor: MonitorRules = MonitorRules()
+    #: The deal's documents by name (``offering_circular``, ``trust_deed``...): file and URI.
+    documents: dict[str, Document] = Field(default_factory=dict)
+
+    @field_validator("documents")
+    @classmethod
+    def _document_names(cls, v: dict[str, Document]) -> dict[str, Document]:
+        for name in v:
+            if not _DOCUMENT_NAME.match(name):
+                raise ValueError(f"documents.{name}: use 1 to 32 lower-case letters, digits, '_' and '-' "
+                                 "(it is the on-chain bytes32 name)")
+        return v
 
     @field_validator("name")
     @classmethod
@@ -377,6 +401,21 @@ class DealSpec(_Model):
         """Tranches most senior first."""
         return sorted(self.tranches, key=lambda t: t.seniority)
 
+    def content_hash(self) -> str:
+        """SHA-256 (hex) of the deal's terms: every field in canonical JSON except the documents' local file
+        paths (a document's content is checked on its own, by its hash). Two specs with the same hash deploy
+        the same deal; a deployment manifest records it to refuse an edited spec."""
+        data = self.model_dump(mode="json")
+        data["documents"] = {name: doc["uri"] for name, doc in sorted(data["documents"].items())}
+        text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def document_files(self, base: Path | None = None) -> dict[str, Path]:
+        """Each document's file: absolute as written, else relative to ``base`` (default ``deals/``)."""
+        root = Path(base) if base is not None else DEALS_DIR
+        return {name: (Path(d.file) if Path(d.file).is_absolute() else root / d.file)
+                for name, d in self.documents.items()}
+
 
 def _loc(loc: tuple[int | str, ...]) -> str:
     out = ""
@@ -411,11 +450,17 @@ def parse_deal(data: Any, source: str = "<spec>") -> DealSpec:
         raise DealSpecError(source, problems) from None
 
 
-def load_deal(path: str | Path) -> DealSpec:
-    """Read and validate a deal spec file (``deals/<name>.yaml``, or a bare name found in ``deals/``)."""
+def spec_path(path: str | Path) -> Path:
+    """The file of a deal spec argument: the path itself, or for a bare name the sample in ``deals/``."""
     p = Path(path)
     if not p.exists() and not p.suffix and (DEALS_DIR / f"{p.name}.yaml").exists():
         p = DEALS_DIR / f"{p.name}.yaml"
+    return p
+
+
+def load_deal(path: str | Path) -> DealSpec:
+    """Read and validate a deal spec file (``deals/<name>.yaml``, or a bare name found in ``deals/``)."""
+    p = spec_path(path)
     if not p.exists():
         raise DealSpecError(str(path), [("", "file not found")])
     try:

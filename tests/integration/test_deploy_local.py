@@ -13,7 +13,7 @@ from chainabs.chain.sender import transact
 from chainabs.chain import deployment
 from chainabs.chain import registry as registrylib
 from chainabs.chain import spv as spvlib
-from chainabs.chain.deploy import Manifest
+from chainabs.chain.deploy import DeploymentError, Manifest
 from chainabs.model import terms
 
 TAPE = "synthetic:800"
@@ -106,3 +106,131 @@ def test_a_reset_local_chain_gets_a_fresh_manifest(deployed, tmp_path):
     deployment._retire_stale_local_manifest("consumer_loan", 31337, root)
     assert live.path.exists()
     assert web3.eth.get_code(result.addresses["spv"])
+
+
+# ------------------------------------------------------------------------------------------------ documents
+
+
+def _spec_copy(folder, edit=None):
+    """deals/consumer_loan.yaml copied into ``folder`` with its documents copied beside it (relative paths kept),
+    ``edit`` applied to the parsed YAML."""
+    import shutil
+
+    import yaml
+
+    from chainabs.model.spec import DEALS_DIR
+
+    data = yaml.safe_load((DEALS_DIR / "consumer_loan.yaml").read_text())
+    shutil.copytree(DEALS_DIR / "documents" / "consumer_loan", folder / "documents" / "consumer_loan")
+    if edit:
+        edit(data)
+    path = folder / "consumer_loan.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def test_documents_are_on_every_tranche_and_a_changed_byte_fails_the_check(deployed, tmp_path, capsys):
+    import hashlib
+    import json
+    import shutil
+
+    from chainabs.apps import cli
+    from chainabs.chain import documents as documentlib
+    from chainabs.model.spec import load_deal
+
+    result, _, _ = deployed
+    tokens = [result.addresses[f"class{i}"] for i in range(3)]
+    frame = documentlib.read_documents(web3, tokens)
+    files = load_deal("consumer_loan").document_files()
+    assert len(frame) == 6 and set(frame["name"]) == {"offering_circular", "trust_deed"}
+    for row in frame.itertuples():  # the on-chain hash is the file's SHA-256 (what sha256sum prints)
+        assert row.hash == "0x" + hashlib.sha256(files[row.name].read_bytes()).hexdigest()
+        assert row.uri == f"https://chainabs.example/deals/consumer_loan/{row.name}.md"
+    abi = documentlib.load_abi("TrancheToken")
+    for address in tokens:  # each attachment emitted DocumentUpdated
+        logs = web3.eth.contract(address=address, abi=abi).events.DocumentUpdated.get_logs(from_block=0)
+        assert sorted(documentlib.decode_name(log["args"]["name"]) for log in logs) == ["offering_circular",
+                                                                                       "trust_deed"]
+    copies = tmp_path / "copies"
+    copies.mkdir()
+    for path in files.values():
+        shutil.copy(path, copies / path.name)
+    argv = ["documents", "list", "--spv", result.addresses["spv"], "--rpc", web3.provider.endpoint_uri]
+    assert cli.main([*argv, "--check", str(copies)]) == 0
+    changed = bytearray((copies / "trust_deed.md").read_bytes())
+    changed[100] ^= 0x01  # one byte of the trust deed
+    (copies / "trust_deed.md").write_bytes(bytes(changed))
+    capsys.readouterr()
+    assert cli.main([*argv, "--check", str(copies), "--json"]) == 1
+    listed = json.loads(capsys.readouterr().out)
+    assert {d["name"]: d["local"] for d in listed["documents"]} == {"offering_circular": "match",
+                                                                    "trust_deed": "MISMATCH"}
+    assert all(d["tokens"] == "CLT25A, CLT25B, CLT25SUB" for d in listed["documents"])
+
+
+def test_a_stranger_cannot_set_a_document_and_the_arranger_can_from_the_command_line(deployed, tmp_path, capsys,
+                                                                                     monkeypatch):
+    import json
+
+    from chainabs.apps import cli
+    from chainabs.chain import documents as documentlib
+    from chainabs.chain.sender import TxError
+
+    result, _, _ = deployed
+    _, _, _, _, tokens = _contracts(result)
+    stranger = accounts[9]
+    nonce = stranger.nonce
+    with pytest.raises(documentlib.DocumentError, match="does not hold DOCUMENT_ROLE on CLT25A"):
+        documentlib.set_document(tokens, "trust_deed", "ipfs://forged", "0x" + "00" * 32, sender=stranger)
+    assert stranger.nonce == nonce  # refused before sending
+    with pytest.raises(TxError, match="AccessControlUnauthorizedAccount"):
+        transact(tokens[0].setDocument, documentlib.encode_name("trust_deed"), "ipfs://forged", "0x" + "00" * 32,
+                 sender=stranger)
+    notice = tmp_path / "notice.txt"
+    notice.write_text("Notice to noteholders: the servicer's address changed.\n")
+    assert cli.main(["documents", "set", "notice-1", str(notice), "--uri", "ipfs://notice-1", "--spv",
+                     result.addresses["spv"]]) == 0
+    capsys.readouterr()
+    monkeypatch.setenv("CHAINABS_DEPLOYMENTS_DIR", str(tmp_path / "elsewhere"))
+    assert cli.main(["documents", "list", "--deal", "consumer_loan", "--rpc", web3.provider.endpoint_uri]) == 2
+    assert "no deployment of 'consumer_loan' on chain 31337" in capsys.readouterr().err
+    monkeypatch.setenv("CHAINABS_DEPLOYMENTS_DIR", str(result.manifest_path.parents[1]))  # the deal by its name
+    assert cli.main(["documents", "list", "--deal", "consumer_loan", "--rpc", web3.provider.endpoint_uri,
+                     "--json"]) == 0
+    listed = {d["name"]: d for d in json.loads(capsys.readouterr().out)["documents"]}
+    assert set(listed) == {"offering_circular", "trust_deed", "notice-1"}
+    assert listed["notice-1"]["hash"] == documentlib.file_hash(notice) and listed["notice-1"]["uri"] == "ipfs://notice-1"
+    assert tokens[0].getDocument(documentlib.encode_name("trust_deed"))[0].startswith("https:")  # untouched
+
+
+def test_an_edited_spec_is_refused_and_an_edited_document_is_attached_again(deployed, tmp_path):
+    import shutil
+
+    from chainabs.chain import documents as documentlib
+
+    result, root, _ = deployed
+    copy_root = tmp_path / "manifests"
+    shutil.copytree(root, copy_root)
+
+    def cheaper_senior(data):
+        data["tranches"][0]["coupon_bps"] = 400
+
+    edited = _spec_copy(tmp_path / "edited", cheaper_senior)
+    with pytest.raises(DeploymentError, match="changed since deal 'consumer_loan' was deployed to chain 31337.*new "
+                                              "`name:`"):
+        deployment.deploy_deal(str(edited), manifest_root=copy_root, out=Console(file=io.StringIO()))
+    same = _spec_copy(tmp_path / "same")
+    deed = same.parent / "documents" / "consumer_loan" / "trust_deed.md"
+    deed.write_text(deed.read_text() + "\n8. **Amendment.** Notices are published as deal documents.\n")
+    again = deployment.deploy_deal(str(same), manifest_root=copy_root, out=Console(file=io.StringIO()))
+    assert again.addresses == result.addresses
+    frame = documentlib.read_documents(web3, [result.addresses[f"class{i}"] for i in range(3)])
+    assert set(frame[frame["name"] == "trust_deed"]["hash"]) == {documentlib.file_hash(deed)}
+
+
+def test_a_stale_manifest_on_a_live_network_is_one_line(tmp_path):
+    stale = Manifest.load("consumer_loan", 31337, tmp_path)
+    stale.contracts["registry"] = {"contract": "AssetRegistry", "address": "0x" + "23" * 20}
+    stale.save()
+    with pytest.raises(DeploymentError, match="none of them has code .* the chain was restarted"):
+        deployment._refuse_stale_manifest("consumer_loan", 31337, tmp_path)

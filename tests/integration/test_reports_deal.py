@@ -135,6 +135,36 @@ def test_investor_report_matches_the_terms(served, data):
         assert token.totalInterestDistributed() + token.totalPrincipalDistributed() - claimable <= len(mine)
 
 
+def test_each_closed_periods_investor_report_is_attached_by_its_hash(served, admin, stranger, tmp_path):
+    from chainabs.chain import documents as documentlib
+    from chainabs.chain.contracts import role_id
+
+    tokens = served.deal.tokens
+    reader = read_deal(served.url, served.deal.spv.address)
+    with pytest.raises(documentlib.DocumentError, match="does not hold DOCUMENT_ROLE"):
+        documentlib.attach_period_report(reader, 2, tokens, sender=stranger, out_dir=tmp_path)
+    for token in tokens:  # the deployment grants the arranger DOCUMENT_ROLE; this sandbox deal has no documents
+        transact(token.grantRole, role_id("DOCUMENT_ROLE"), admin, sender=admin)
+    with pytest.raises(documentlib.DocumentError, match="period 4 is not closed yet"):
+        documentlib.attach_period_report(reader, 4, tokens, sender=admin, out_dir=tmp_path)
+    path, digest, receipts = documentlib.attach_period_report(reader, 2, tokens, sender=admin, out_dir=tmp_path,
+                                                              base_uri="https://reports.example/clt/")
+    assert len(receipts) == len(tokens) and path.name == "investor-report-2.csv"
+    rows = pd.read_csv(path)
+    assert set(rows["period"]) == {2} and list(rows["class"]) == reader.token_symbols
+    # anyone rebuilds the same bytes from chain data alone, and finds them on every tranche
+    again = read_deal(served.url, served.deal.spv.address)
+    assert documentlib.period_report(again, 2) == path.read_bytes()
+    attached = documentlib.read_documents(again.w3, again.tokens)
+    assert set(attached["hash"]) == {digest} and set(attached["uri"]) == {"https://reports.example/clt/investor-report-2.csv"}
+    assert documentlib.check_documents(attached, tmp_path)["local"].eq("match").all()
+    listed = reports.documents_table(again)  # the reports list them with their hashes
+    assert set(listed["name"]) == {"investor-report-2"} and set(listed["hash"]) == {digest}
+    _, _, none = documentlib.attach_period_report(again, 2, tokens, sender=admin, out_dir=tmp_path,
+                                                  base_uri="https://reports.example/clt/")
+    assert none == []  # already attached: nothing sent
+
+
 def test_triggers_currency_and_conservation(served, data):
     cut, named = served.cutoff, served.named
     original = _sum(cut, "principal")
@@ -255,7 +285,44 @@ def test_honest_tapes_verify_and_tampered_ones_are_caught_per_loan(served, data)
     bad = verify.verify_servicing_tape(data, data.spv_address, 1, short)
     assert ("membership", served.tapes[0].loc[5, "loan_id"]) in set(zip(bad["check"], bad["loan_id"]))
     bad = verify.verify_servicing_tape(data, data.spv_address, 3, served.tapes[1])
-    assert set(bad["check"]) == {"format"} and "period" in set(bad["field"])
+    assert "period" in set(bad.loc[bad["check"] == "format", "field"])
+    assert "commitment" in set(bad["check"])  # the format error does not hide the other checks
+
+
+def test_a_format_error_does_not_hide_the_other_checks_and_lines_fit_80_columns(served, data, tmp_path):
+    import io
+
+    from rich.console import Console
+
+    import importlib.util
+
+    loader = importlib.util.spec_from_file_location("verify_tape_script", ROOT / "scripts" / "verify_tape.py")
+    script = importlib.util.module_from_spec(loader)
+    loader.loader.exec_module(script)
+    tape = served.tapes[1].copy().astype({"interest_collected": object})
+    lid = served.named["D"]
+    victim = tape.index[tape["loan_id"] == lid][0]
+    broken = tape.index[tape["loan_id"] != lid][0]
+    tape.loc[broken, "interest_collected"] = "12x"  # an unreadable row
+    tape.loc[victim, "scheduled_principal"] += 500
+    tape.loc[victim, "ending_principal"] -= 500
+    path = tmp_path / "p2.csv"
+    tape.to_csv(path, index=False)
+    out = io.StringIO()
+    bad = verify.verify_file(data, data.spv_address, 2, path, console=Console(file=out, width=80))
+    fmt = bad[bad["check"] == "format"]
+    assert list(fmt["loan_id"]) == [tape.loc[broken, "loan_id"]] and list(fmt["field"]) == ["interest_collected"]
+    assert "not checked" in bad.loc[bad["check"] == "commitment", "message"].iloc[0]
+    registry = bad[(bad["check"] == "registry") & (bad["loan_id"] == lid)]  # the other loan is still checked
+    assert list(registry["field"]) == ["ending_principal"]
+    assert tape.loc[broken, "loan_id"] not in set(bad.loc[bad["check"] == "membership", "loan_id"])
+    text = out.getvalue()  # what the terminal shows: short lines, no table cut at 80 columns
+    assert all(len(line) <= 80 for line in text.splitlines())
+    assert lid in text and "tape 12x" not in text and "interest_collected" in text
+    # the brownie entry point ends with the command's exit status: 1 on a mismatch (brownie passes it on)
+    with pytest.raises(SystemExit) as ended:
+        script.main(data.spv_address, "2", str(path))
+    assert ended.value.code == 1
 
 
 def _run(args: list[str], timeout: float = 120) -> subprocess.CompletedProcess:
@@ -284,9 +351,12 @@ def test_a_fresh_process_rebuilds_the_reports_from_url_and_address(served, data,
                 served.url, "--out", str(tmp_path / "mismatches.csv")])
     assert bad.returncode == 1
     mismatches = pd.read_csv(tmp_path / "mismatches.csv")
-    # recoveries on a loan that never defaulted: refused by the tape's own rules, naming the loan and the rule
-    assert set(mismatches["loan_id"]) == {tape.loc[0, "loan_id"]} and set(mismatches["check"]) == {"format"}
-    assert "recovery_without_default" in mismatches["message"].iloc[0]
+    # recoveries on a loan that never defaulted: refused by the tape's own rules, naming the loan and the rule;
+    # the other checks still run (the forged recoveries are not what the servicer committed)
+    rules = mismatches[mismatches["check"] == "format"]
+    assert set(rules["loan_id"]) == {tape.loc[0, "loan_id"]}
+    assert "recovery_without_default" in rules["message"].iloc[0]
+    assert "commitment" in set(mismatches["check"])
 
 
 def _own_model(deal):

@@ -11,7 +11,7 @@ import pytest
 from chainabs.apps import cli
 
 COMMANDS = ("demo", "deploy", "onboard", "simulate", "report", "monitor", "verify-tape", "service", "challenge",
-            "investor", "market", "explorer")
+            "investor", "market", "explorer", "documents")
 CHAINABS = Path(sys.executable).with_name("chainabs")
 
 
@@ -27,7 +27,7 @@ def test_help_of_each_subcommand(command, capsys):
     assert done.value.code == 0
     out = capsys.readouterr().out
     assert out.startswith(f"usage: chainabs {command}")
-    if command not in ("simulate", "market"):  # market: its actions carry the options (test_market_model.py)
+    if command not in ("simulate", "market", "documents"):  # market, documents: their actions carry the options (test_market_model.py)
         assert "--rpc" in out and "--network" in out  # every chain command runs on any node
 
 

@@ -4,6 +4,7 @@ anything is sent."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import io
 
 import pytest
@@ -100,7 +101,7 @@ def test_bad_roles_are_refused(spec, admin, issuer, monkeypatch):
     with pytest.raises(chainlib.ChainConfigError, match="must be the deployer"):
         deployment.resolve_roles(spec, admin.address, {"arranger": issuer.address})
     monkeypatch.setenv("ROLE_SERVICER", "0x1234")
-    with pytest.raises(chainlib.ChainConfigError, match="role servicer: '0x1234' is not an address"):
+    with pytest.raises(chainlib.ChainConfigError, match=r"role servicer: '0x1234' \(ROLE_SERVICER from the environment\) is not an address"):
         deployment.resolve_roles(spec, admin.address)
 
 
@@ -158,6 +159,36 @@ def test_roles_cannot_change_under_a_manifest(tmp_path, admin, trustee, proj):
     with pytest.raises(DeploymentError, match="roles recorded as"):
         deployment.deploy_deal("consumer_loan", roles={"trustee": trustee.address}, manifest_root=tmp_path,
                                out=quiet())
+
+
+def test_testnet_settings_in_dotenv_are_ignored_on_a_local_chain_and_errors_name_their_source(
+        tmp_path, monkeypatch, admin):
+    """A testnet's CURRENCY_ADDRESS / DEPLOYER_PRIVATE_KEY kept in .env do not take over a local deployment
+    (the same values exported in the shell do); an error caused by a setting names where it came from."""
+    dotenv = tmp_path / ".env"
+    testnet_key = Account.create()
+    dotenv.write_text(f"CURRENCY_ADDRESS=0x{'44' * 20}\nDEPLOYER_PRIVATE_KEY={testnet_key.key.hex()}\nPOOL_ID=x7\n")
+    monkeypatch.setattr(chainlib, "dotenv_file", lambda: dotenv)
+    monkeypatch.setattr(chainlib, "IGNORED_DOTENV", set())
+    for name, value in (("CURRENCY_ADDRESS", "0x" + "44" * 20), ("DEPLOYER_PRIVATE_KEY", testnet_key.key.hex()),
+                        ("POOL_ID", "x7")):
+        monkeypatch.setenv(name, value)  # what brownie does when it loads the project's .env
+    assert chainlib.from_dotenv("CURRENCY_ADDRESS") and chainlib.setting("CURRENCY_ADDRESS") is None
+    assert deployment.resolve_currency(load_deal("consumer_loan")) is None  # the local test stablecoin
+    assert chainlib.deployer().address == admin.address  # not the testnet key
+    assert chainlib.IGNORED_DOTENV == {"CURRENCY_ADDRESS", "DEPLOYER_PRIVATE_KEY"}
+    assert chainlib.origin("CURRENCY_ADDRESS") == f"CURRENCY_ADDRESS from .env ({dotenv})"
+    # exported in the shell (a value .env does not hold), a setting applies locally and errors say so
+    monkeypatch.setenv("CURRENCY_ADDRESS", "0x" + "55" * 20)
+    assert chainlib.setting("CURRENCY_ADDRESS") == "0x" + "55" * 20
+    with pytest.raises(chainlib.ChainConfigError, match=r"0x5{40} \(CURRENCY_ADDRESS from the environment\)"):
+        deployment.deploy_deal("consumer_loan", manifest_root=tmp_path, out=quiet())
+    # on a live network the .env value is used, and a bad one is named with its file
+    monkeypatch.delenv("CURRENCY_ADDRESS")
+    monkeypatch.setattr(chainlib, "is_local", lambda: False)
+    monkeypatch.setattr(chainlib, "_connected_local", lambda: False)
+    with pytest.raises(chainlib.ChainConfigError, match=r"POOL_ID from \.env .*'x7' is not a pool id"):
+        deployment._requested_pool({}, None)
 
 
 # ------------------------------------------------------------------------------------------------ tape, dates
@@ -232,3 +263,53 @@ def test_sources_are_published_only_with_a_token_on_a_live_network(tmp_path, adm
     assert saved["spv"]["verified"] is True and saved["class0"]["verified"] is False
     deployment.verify_sources(d)  # a re-run does not publish again what is verified
     assert len(Project.SPV.published) == 1 and len(Project.TrancheToken.published) == 2
+
+
+def test_onboard_validates_the_tape_before_deploying_a_registry_or_creating_a_pool(tmp_path, admin):
+    """`chainabs onboard` with a bad tape sends nothing: no registry, no pool, no orphan on chain."""
+    from chainabs.apps.onboard import run_onboarding
+    from chainabs.model.synthetic import generate_tape
+
+    tape = generate_tape(40, kind="consumer_loan", seed=3)
+    tape.loc[7, "rate_bps"] = 99_999  # above the pool's rate cap
+    path = tmp_path / "bad.csv"
+    tape.to_csv(path, index=False)
+    nonce = admin.nonce
+    with pytest.raises(TapeValidationError) as refused:
+        run_onboarding(str(path), console=quiet())
+    assert any(issue.row == 8 for issue in refused.value.issues)
+    assert admin.nonce == nonce  # nothing was sent: neither the registry nor the pool exists
+    done = cli.main(["onboard", str(path), "--pool", "3"])
+    assert done == 2  # an existing pool needs its registry: refused before anything is read or sent
+    assert admin.nonce == nonce
+
+
+def test_stale_brownie_records_of_a_restarted_chain_are_pruned_before_connecting(tmp_path, registry_address):
+    """brownie re-attaches every record in build/deployments/<chainid> when it connects and stops on the first
+    contract without code (a restarted rehearsal chain): those records are removed first, live ones kept."""
+    from types import SimpleNamespace
+
+    from brownie._config import CONFIG
+
+    folder = tmp_path / "deployments" / "31337"
+    folder.mkdir(parents=True)
+    gone = web3.to_checksum_address("0x" + "66" * 20)
+    for address in (gone, registry_address):
+        (folder / f"{address}.json").write_text(json.dumps({"contractName": "AssetRegistry"}))
+    (tmp_path / "deployments" / "map.json").write_text(json.dumps({"31337": {"AssetRegistry": [gone, registry_address]}}))
+    CONFIG.networks["chainabs-test-rehearsal"] = {"id": "chainabs-test-rehearsal", "host": web3.provider.endpoint_uri,
+                                                   "chainid": "31337"}
+    try:
+        removed = chainlib.prune_stale_artifacts(SimpleNamespace(_build_path=tmp_path), "chainabs-test-rehearsal")
+    finally:
+        del CONFIG.networks["chainabs-test-rehearsal"]
+    assert [p.stem for p in removed] == [gone]
+    assert sorted(p.stem for p in folder.glob("*.json")) == [registry_address]
+    assert json.loads((tmp_path / "deployments" / "map.json").read_text()) == {"31337": {"AssetRegistry": [registry_address]}}
+
+
+@pytest.fixture
+def registry_address(admin):
+    from brownie import project
+
+    return project.get_loaded_projects()[0].IdentityRegistry.deploy(admin, {"from": admin}).address
