@@ -151,7 +151,7 @@ library TrancheOps {
         Account acct = t.accounts[from];
         uint256 unrestricted = acct.unrestricted();
         uint256 locked = acct.locked();
-        if (mode != Mode.Forced && cfg.paused) return (C.TRANSFERS_HALTED, C.PAUSED);
+        if (mode != Mode.Forced && t.state.has(S.PAUSED)) return (C.TRANSFERS_HALTED, C.PAUSED);
         uint256 available =
             mode == Mode.Unrestricted ? unrestricted : mode == Mode.Locked ? locked : unrestricted + locked;
         if (value > available) return (C.INSUFFICIENT_BALANCE, C.BALANCE);

@@ -26,9 +26,9 @@ enum Mode {
     Forced
 }
 
-/// @dev Read on every transfer: one slot.
+/// @dev One slot, read by a transfer only when a rule needs it: holding rules set (flag HOLDING_RULES of the state),
+///      units drawn from the lock-up partition, or a change in the number of holders. Pausing is a state flag.
 struct Config {
-    bool paused;
     bool controlRenounced;
     uint32 holderCount;
     uint32 maxHolders;
@@ -71,6 +71,7 @@ struct TrancheStore {
 /// @notice Transfer rules, checkpoints and retirement of units on a `TrancheStore`.
 library TrancheLogic {
     /// @notice The single source of truth for transfer rules; `canTransfer*` return it, transfers revert with it.
+    /// @dev Reads the state slot and the sender's account; the configuration slot only for a rule that needs it.
     function transferStatus(
         TrancheStore storage t,
         IIdentityRegistry registry,
@@ -79,21 +80,21 @@ library TrancheLogic {
         uint256 value,
         Mode mode
     ) internal view returns (bytes1, bytes32, bytes32 partition) {
-        Config memory cfg = t.cfg;
+        TrancheState st = t.state;
         if (to == address(0)) return (C.INVALID_RECEIVER, C.RECEIVER_ZERO_ADDRESS, mode == Mode.Locked ? LOCKED : UNRESTRICTED);
         if (mode != Mode.Forced) {
-            bytes32 halted = cfg.paused ? C.PAUSED : t.state.has(S.BOOKS_CLOSED) ? C.BOOKS_CLOSED : bytes32(0);
+            bytes32 halted = st.has(S.PAUSED) ? C.PAUSED : st.has(S.BOOKS_CLOSED) ? C.BOOKS_CLOSED : bytes32(0);
             if (halted != bytes32(0)) return (C.TRANSFERS_HALTED, halted, mode == Mode.Locked ? LOCKED : UNRESTRICTED);
         }
         bytes1 code;
         bytes32 reason;
         uint256 fromBalance;
-        (code, reason, fromBalance, partition) = balanceStatus(t.accounts[from], value, mode, cfg.lockupEnd);
+        (code, reason, fromBalance, partition) = balanceStatus(t, t.accounts[from], value, mode);
         if (code != C.TRANSFER_SUCCESS) return (code, reason, partition);
         (code, reason) = registry.checkTransfer(mode == Mode.Forced ? address(0) : from, to);
         if (code != C.TRANSFER_SUCCESS) return (code, reason, partition);
-        if (from != to) {
-            (code, reason) = holdingStatus(cfg, t.accounts[to].balance(), fromBalance - value, value);
+        if (from != to && st.has(S.HOLDING_RULES)) {
+            (code, reason) = holdingStatus(t.cfg, t.accounts[to].balance(), fromBalance - value, value);
             if (code != C.TRANSFER_SUCCESS) return (code, reason, partition);
         }
         return (C.TRANSFER_SUCCESS, C.OK, partition);
@@ -101,8 +102,8 @@ library TrancheLogic {
 
     /// @notice Balance and lock-up rules of a move of `value` units drawn from `acct` under `mode`; also returns
     ///         the sender's balance and the partition the units come from (locked once the unrestricted units
-    ///         do not suffice).
-    function balanceStatus(Account acct, uint256 value, Mode mode, uint256 lockupEnd)
+    ///         do not suffice). The lock-up end is read only when locked units move.
+    function balanceStatus(TrancheStore storage t, Account acct, uint256 value, Mode mode)
         internal
         view
         returns (bytes1, bytes32, uint256 fromBalance, bytes32 partition)
@@ -114,12 +115,12 @@ library TrancheLogic {
             if (value > unrestricted) return (C.INSUFFICIENT_BALANCE, C.BALANCE, fromBalance, partition);
         } else if (mode == Mode.Locked) {
             if (value > fromBalance - unrestricted) return (C.INSUFFICIENT_BALANCE, C.BALANCE, fromBalance, partition);
-            if (block.timestamp < lockupEnd) return (C.FUNDS_LOCKED, C.LOCKUP, fromBalance, partition);
+            if (block.timestamp < t.cfg.lockupEnd) return (C.FUNDS_LOCKED, C.LOCKUP, fromBalance, partition);
         } else {
             if (value > fromBalance) return (C.INSUFFICIENT_BALANCE, C.BALANCE, fromBalance, partition);
             if (value > unrestricted) {
                 partition = LOCKED;
-                if (mode == Mode.Default && block.timestamp < lockupEnd) {
+                if (mode == Mode.Default && block.timestamp < t.cfg.lockupEnd) {
                     return (C.FUNDS_LOCKED, C.LOCKUP, fromBalance, partition);
                 }
             }

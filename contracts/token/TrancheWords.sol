@@ -8,7 +8,9 @@ type Account is uint256;
 
 /// @notice The tranche's packed state: total supply (bits 0..95), current principal (96..191), epoch =
 ///         number of distributions (192..223) and flags (224..): issuance closed, history of the current
-///         epoch written, books closed (record date passed, distribution pending), settled (deal over).
+///         epoch written, books closed (record date passed, distribution pending), settled (deal over), paused,
+///         holding rules set (a minimum holding or a maximum number of holders). The last two sit here so that a
+///         transfer reads one tranche slot: the configuration slot is read only when a rule needs it.
 type TrancheState is uint256;
 
 /// @notice The tranche's packed flows: total interest distributed (bits 0..95), cumulative write-down
@@ -79,6 +81,8 @@ library TrancheStateLib {
     uint256 internal constant HISTORY_WRITTEN = 1 << 225;
     uint256 internal constant BOOKS_CLOSED = 1 << 226;
     uint256 internal constant SETTLED = 1 << 227;
+    uint256 internal constant PAUSED = 1 << 228;
+    uint256 internal constant HOLDING_RULES = 1 << 229;
 
     function supply(TrancheState s) internal pure returns (uint256) {
         return TrancheState.unwrap(s) & MASK96;
