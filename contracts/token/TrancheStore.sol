@@ -27,10 +27,9 @@ enum Mode {
 }
 
 /// @dev One slot, read by a transfer only when a rule needs it: holding rules set (flag HOLDING_RULES of the state),
-///      units drawn from the lock-up partition, or a change in the number of holders. Pausing is a state flag.
+///      or units drawn from the lock-up partition. Pausing and the number of holders live in the state slot.
 struct Config {
     bool controlRenounced;
-    uint32 holderCount;
     uint32 maxHolders;
     uint40 lockupEnd;
     uint96 minHolding;
@@ -94,7 +93,7 @@ library TrancheLogic {
         (code, reason) = registry.checkTransfer(mode == Mode.Forced ? address(0) : from, to);
         if (code != C.TRANSFER_SUCCESS) return (code, reason, partition);
         if (from != to && st.has(S.HOLDING_RULES)) {
-            (code, reason) = holdingStatus(t.cfg, t.accounts[to].balance(), fromBalance - value, value);
+            (code, reason) = holdingRules(t, st, to, fromBalance - value, value);
             if (code != C.TRANSFER_SUCCESS) return (code, reason, partition);
         }
         return (C.TRANSFER_SUCCESS, C.OK, partition);
@@ -128,9 +127,18 @@ library TrancheLogic {
         return (C.TRANSFER_SUCCESS, C.OK, fromBalance, partition);
     }
 
+    /// @notice `holdingStatus` of a move of `value` units to `to`, leaving the sender `remaining`.
+    function holdingRules(TrancheStore storage t, TrancheState st, address to, uint256 remaining, uint256 value)
+        internal
+        view
+        returns (bytes1, bytes32)
+    {
+        return holdingStatus(t.cfg, st.holders(), t.accounts[to].balance(), remaining, value);
+    }
+
     /// @notice Minimum holding and maximum holders for a move of `value` units leaving the sender `remaining`
     ///         and the receiver, who holds `toBalance`, `toBalance + value`.
-    function holdingStatus(Config memory cfg, uint256 toBalance, uint256 remaining, uint256 value)
+    function holdingStatus(Config memory cfg, uint256 holders, uint256 toBalance, uint256 remaining, uint256 value)
         internal
         pure
         returns (bytes1, bytes32)
@@ -139,7 +147,7 @@ library TrancheLogic {
             if (remaining != 0 && remaining < cfg.minHolding) return (C.TRANSFER_FAILURE, C.MIN_HOLDING_SENDER);
             if (toBalance + value < cfg.minHolding) return (C.TRANSFER_FAILURE, C.MIN_HOLDING_RECEIVER);
         }
-        if (cfg.maxHolders != 0 && toBalance == 0 && value != 0 && remaining != 0 && cfg.holderCount >= cfg.maxHolders) {
+        if (cfg.maxHolders != 0 && toBalance == 0 && value != 0 && remaining != 0 && holders >= cfg.maxHolders) {
             return (C.TRANSFER_FAILURE, C.MAX_HOLDERS);
         }
         return (C.TRANSFER_SUCCESS, C.OK);
@@ -161,24 +169,32 @@ library TrancheLogic {
         uint256 epoch = t.state.epoch();
         Account a = checkpoint(t, from, t.accounts[from], epoch);
         Account b = checkpoint(t, to, t.accounts[to], epoch);
-        uint256 unrestricted = a.unrestricted();
-        uint256 fromLocked = 0;
-        if (mode == Mode.Locked) fromLocked = value;
-        else if (mode != Mode.Unrestricted && value > unrestricted) fromLocked = value - unrestricted;
-        uint256 fromUnrestricted = value - fromLocked;
         bool receiverWasEmpty = b.isEmpty();
-        // Balances were checked by transferStatus; the receiver cannot exceed the uint96 total supply.
-        a = a.debit(fromUnrestricted, fromLocked);
-        b = mode == Mode.Forced ? b.credit(fromUnrestricted, fromLocked) : b.credit(value, 0);
+        {
+            uint256 unrestricted = a.unrestricted();
+            uint256 fromLocked = 0;
+            if (mode == Mode.Locked) fromLocked = value;
+            else if (mode != Mode.Unrestricted && value > unrestricted) fromLocked = value - unrestricted;
+            // Balances were checked by transferStatus; the receiver cannot exceed the uint96 total supply.
+            a = a.debit(value - fromLocked, fromLocked);
+            b = mode == Mode.Forced ? b.credit(value - fromLocked, fromLocked) : b.credit(value, 0);
+        }
         t.accounts[from] = a;
         t.accounts[to] = b;
-        if (value != 0) {
-            bool senderEmptied = a.isEmpty();
-            if (senderEmptied != receiverWasEmpty) {
-                if (senderEmptied) --t.cfg.holderCount;
-                else ++t.cfg.holderCount;
-            }
+        if (value != 0 && a.isEmpty() != receiverWasEmpty) countHolder(t, receiverWasEmpty);
+    }
+
+    /// @notice One holder more (`added`) or less in the state's holder count.
+    function countHolder(TrancheStore storage t, bool added) internal {
+        TrancheState st = t.state;
+        uint256 n = st.holders();
+        if (added) {
+            if (n == S.MAX_HOLDER_COUNT) revert ITrancheToken.ValueOutOfRange("holderCount", n + 1, S.MAX_HOLDER_COUNT);
+            ++n;
+        } else {
+            --n;
         }
+        t.state = st.withHolders(n);
     }
 
     /// @notice Bring `holder`'s credit up to `epoch` (the current one); returns the account with the new

@@ -691,7 +691,7 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
     }
 
     function holderCount() external view returns (uint256) {
-        return _t.cfg.holderCount;
+        return _t.state.holders();
     }
 
     // =====================================================================================================
