@@ -234,5 +234,7 @@ interface ITrancheToken is IERC20Metadata, IERC1594, IERC1410, IERC1643, IERC164
     function lockupEnd() external view returns (uint256);
     function minimumHolding() external view returns (uint256);
     function maxHolders() external view returns (uint256);
+    /// @notice Number of addresses holding units now. At most 16,777,215 at once (the dust bound assumes fewer than
+    ///         2**24 accounts ever): a move that would add one more reverts with ValueOutOfRange("holderCount").
     function holderCount() external view returns (uint256);
 }

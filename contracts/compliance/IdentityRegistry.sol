@@ -88,10 +88,10 @@ contract IdentityRegistry is AccessControl, IIdentityRegistry {
 
     /// @inheritdoc IIdentityRegistry
     function claimBlocker(address holder) external view returns (bytes32) {
-        Identity storage id = _identities[holder];
-        if (!id.verified) return C.SENDER_NOT_VERIFIED;
-        if (id.expiry <= block.timestamp) return C.SENDER_EXPIRED;
-        if (id.frozen) return C.SENDER_FROZEN;
+        uint256 w = _identityWord(holder);
+        if (w & 0xff == 0) return C.SENDER_NOT_VERIFIED;
+        if ((w >> 40) & type(uint64).max <= block.timestamp) return C.SENDER_EXPIRED;
+        if ((w >> 8) & 0xff != 0) return C.SENDER_FROZEN;
         return C.OK;
     }
 
@@ -134,13 +134,25 @@ contract IdentityRegistry is AccessControl, IIdentityRegistry {
         return (C.TRANSFER_SUCCESS, C.OK);
     }
 
+    /// @dev The first rule `investor` fails as sender or receiver (C.OK if none). Reads the identity slot once
+    ///      (as one word: a struct copy to memory would read it once per field) and the jurisdiction word.
     function _reason(address investor, bool sender) private view returns (bytes32) {
-        Identity memory id = _identities[investor];
-        if (!id.verified) return sender ? C.SENDER_NOT_VERIFIED : C.RECEIVER_NOT_VERIFIED;
-        if (id.expiry <= block.timestamp) return sender ? C.SENDER_EXPIRED : C.RECEIVER_EXPIRED;
-        if (id.frozen) return sender ? C.SENDER_FROZEN : C.RECEIVER_FROZEN;
-        if (!isJurisdictionAllowed(id.jurisdiction)) return sender ? C.SENDER_JURISDICTION : C.RECEIVER_JURISDICTION;
+        uint256 w = _identityWord(investor);
+        // Identity layout (IIdentityRegistry.Identity, packed from the low bits): verified (bits 0..7), frozen
+        // (8..15), investorType (16..23), jurisdiction (24..39), expiry (40..103).
+        if (w & 0xff == 0) return sender ? C.SENDER_NOT_VERIFIED : C.RECEIVER_NOT_VERIFIED;
+        if ((w >> 40) & type(uint64).max <= block.timestamp) return sender ? C.SENDER_EXPIRED : C.RECEIVER_EXPIRED;
+        if ((w >> 8) & 0xff != 0) return sender ? C.SENDER_FROZEN : C.RECEIVER_FROZEN;
+        if (!isJurisdictionAllowed(uint16(w >> 24))) return sender ? C.SENDER_JURISDICTION : C.RECEIVER_JURISDICTION;
         return C.OK;
+    }
+
+    /// @dev The storage word holding `investor`'s {Identity}.
+    function _identityWord(address investor) private view returns (uint256 w) {
+        Identity storage id = _identities[investor];
+        assembly ("memory-safe") {
+            w := sload(id.slot)
+        }
     }
 
     function _register(address investor, uint16 jurisdiction, uint8 investorType, uint64 expiry) private {

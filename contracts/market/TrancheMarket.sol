@@ -191,8 +191,7 @@ contract TrancheMarket is ITrancheMarket, AccessControl {
         ITrancheToken(token).operatorTransferByPartition(
             id & LOCKED_PARTITION != 0 ? LOCKED : UNRESTRICTED, seller, buyer, quantity, "", ""
         );
-        _checkCash(buyer, cash);
-        _currency.safeTransferFrom(buyer, seller, cash);
+        _payCash(buyer, seller, cash);
         _filled(id, buyer, seller, quantity, cash, factor, remaining);
     }
 
@@ -383,6 +382,15 @@ contract TrancheMarket is ITrancheMarket, AccessControl {
         if (balance < cash) revert CashUnavailable(buyer, C.INSUFFICIENT_BALANCE, cash, balance);
         uint256 allowed = _currency.allowance(buyer, address(this));
         if (allowed < cash) revert CashUnavailable(buyer, C.INSUFFICIENT_ALLOWANCE, cash, allowed);
+    }
+
+    /// @dev Pay `cash` from `buyer` to `seller`. The transfer is tried first (the common case pays no balance or
+    ///      allowance reads); on a refusal the buyer's balance and allowance name the cause (0x52 / 0x53), and
+    ///      otherwise the transfer is made again so that the currency's own revert reaches the caller unchanged.
+    function _payCash(address buyer, address seller, uint256 cash) private {
+        if (_currency.trySafeTransferFrom(buyer, seller, cash)) return;
+        _checkCash(buyer, cash);
+        _currency.safeTransferFrom(buyer, seller, cash);
     }
 
     /// @dev Record a new order (flags: ASK, LOCKED_PARTITION) at its level and in the price index.

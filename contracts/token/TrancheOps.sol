@@ -23,14 +23,14 @@ library TrancheOps {
     {
         TrancheState st = t.state;
         if (st.has(S.ISSUANCE_CLOSED)) revert ITrancheToken.IssuanceNotAllowed();
-        Config memory cfg = t.cfg;
         (bytes1 code, bytes32 reason) =
             to == address(0) ? (C.INVALID_RECEIVER, C.RECEIVER_ZERO_ADDRESS) : registry.checkTransfer(address(0), to);
         Account acct = t.accounts[to];
         uint256 toBalance = acct.balance();
-        if (code == C.TRANSFER_SUCCESS) {
+        if (code == C.TRANSFER_SUCCESS && st.has(S.HOLDING_RULES)) {
+            Config memory cfg = t.cfg;
             if (toBalance + value < cfg.minHolding) (code, reason) = (C.TRANSFER_FAILURE, C.MIN_HOLDING_RECEIVER);
-            else if (cfg.maxHolders != 0 && toBalance == 0 && value != 0 && cfg.holderCount >= cfg.maxHolders) {
+            else if (cfg.maxHolders != 0 && toBalance == 0 && value != 0 && st.holders() >= cfg.maxHolders) {
                 (code, reason) = (C.TRANSFER_FAILURE, C.MAX_HOLDERS);
             }
         }
@@ -42,7 +42,7 @@ library TrancheOps {
         t.totalIssued += value;
         // No distribution happened yet (issuance closes at the first one): epoch 0, no checkpoint needed.
         t.accounts[to] = partition == LOCKED ? acct.credit(0, value) : acct.credit(value, 0);
-        if (toBalance == 0 && value != 0) ++t.cfg.holderCount;
+        if (toBalance == 0 && value != 0) TrancheLogic.countHolder(t, true);
         emit IERC20.Transfer(address(0), to, value);
     }
 
@@ -60,7 +60,7 @@ library TrancheOps {
         else if (mode != Mode.Unrestricted && value > unrestricted) fromLocked = value - unrestricted;
         acct = acct.debit(value - fromLocked, fromLocked);
         t.accounts[from] = acct;
-        if (value != 0 && acct.isEmpty()) --t.cfg.holderCount;
+        if (value != 0 && acct.isEmpty()) TrancheLogic.countHolder(t, false);
         TrancheLogic.retire(t, value);
         emit IERC20.Transfer(from, address(0), value);
     }
@@ -82,7 +82,7 @@ library TrancheOps {
         bool receiverWasEmpty = b.isEmpty();
         t.accounts[replacement] = b.credit(a.unrestricted(), a.locked());
         t.accounts[lost] = a.emptied();
-        if (units != 0 && !receiverWasEmpty) --t.cfg.holderCount;
+        if (units != 0 && !receiverWasEmpty) TrancheLogic.countHolder(t, false);
         // Credit and payouts move together, so the replacement can withdraw what the lost wallet could.
         Pair credit = t.accrued[lost];
         Pair paid = t.withdrawn[lost];
@@ -105,7 +105,7 @@ library TrancheOps {
         units = acct.balance();
         if (units == 0) return 0;
         t.accounts[holder] = acct.emptied();
-        --t.cfg.holderCount;
+        TrancheLogic.countHolder(t, false);
         TrancheLogic.retire(t, units);
         emit IERC20.Transfer(holder, address(0), units);
         emit ITrancheToken.UnitsCancelled(holder, units);
@@ -151,7 +151,7 @@ library TrancheOps {
         Account acct = t.accounts[from];
         uint256 unrestricted = acct.unrestricted();
         uint256 locked = acct.locked();
-        if (mode != Mode.Forced && cfg.paused) return (C.TRANSFERS_HALTED, C.PAUSED);
+        if (mode != Mode.Forced && t.state.has(S.PAUSED)) return (C.TRANSFERS_HALTED, C.PAUSED);
         uint256 available =
             mode == Mode.Unrestricted ? unrestricted : mode == Mode.Locked ? locked : unrestricted + locked;
         if (value > available) return (C.INSUFFICIENT_BALANCE, C.BALANCE);

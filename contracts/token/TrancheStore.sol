@@ -26,11 +26,10 @@ enum Mode {
     Forced
 }
 
-/// @dev Read on every transfer: one slot.
+/// @dev One slot, read by a transfer only when a rule needs it: holding rules set (flag HOLDING_RULES of the state),
+///      or units drawn from the lock-up partition. Pausing and the number of holders live in the state slot.
 struct Config {
-    bool paused;
     bool controlRenounced;
-    uint32 holderCount;
     uint32 maxHolders;
     uint40 lockupEnd;
     uint96 minHolding;
@@ -71,6 +70,7 @@ struct TrancheStore {
 /// @notice Transfer rules, checkpoints and retirement of units on a `TrancheStore`.
 library TrancheLogic {
     /// @notice The single source of truth for transfer rules; `canTransfer*` return it, transfers revert with it.
+    /// @dev Reads the state slot and the sender's account; the configuration slot only for a rule that needs it.
     function transferStatus(
         TrancheStore storage t,
         IIdentityRegistry registry,
@@ -79,21 +79,21 @@ library TrancheLogic {
         uint256 value,
         Mode mode
     ) internal view returns (bytes1, bytes32, bytes32 partition) {
-        Config memory cfg = t.cfg;
+        TrancheState st = t.state;
         if (to == address(0)) return (C.INVALID_RECEIVER, C.RECEIVER_ZERO_ADDRESS, mode == Mode.Locked ? LOCKED : UNRESTRICTED);
         if (mode != Mode.Forced) {
-            bytes32 halted = cfg.paused ? C.PAUSED : t.state.has(S.BOOKS_CLOSED) ? C.BOOKS_CLOSED : bytes32(0);
+            bytes32 halted = st.has(S.PAUSED) ? C.PAUSED : st.has(S.BOOKS_CLOSED) ? C.BOOKS_CLOSED : bytes32(0);
             if (halted != bytes32(0)) return (C.TRANSFERS_HALTED, halted, mode == Mode.Locked ? LOCKED : UNRESTRICTED);
         }
         bytes1 code;
         bytes32 reason;
         uint256 fromBalance;
-        (code, reason, fromBalance, partition) = balanceStatus(t.accounts[from], value, mode, cfg.lockupEnd);
+        (code, reason, fromBalance, partition) = balanceStatus(t, t.accounts[from], value, mode);
         if (code != C.TRANSFER_SUCCESS) return (code, reason, partition);
         (code, reason) = registry.checkTransfer(mode == Mode.Forced ? address(0) : from, to);
         if (code != C.TRANSFER_SUCCESS) return (code, reason, partition);
-        if (from != to) {
-            (code, reason) = holdingStatus(cfg, t.accounts[to].balance(), fromBalance - value, value);
+        if (from != to && st.has(S.HOLDING_RULES)) {
+            (code, reason) = holdingRules(t, st, to, fromBalance - value, value);
             if (code != C.TRANSFER_SUCCESS) return (code, reason, partition);
         }
         return (C.TRANSFER_SUCCESS, C.OK, partition);
@@ -101,8 +101,8 @@ library TrancheLogic {
 
     /// @notice Balance and lock-up rules of a move of `value` units drawn from `acct` under `mode`; also returns
     ///         the sender's balance and the partition the units come from (locked once the unrestricted units
-    ///         do not suffice).
-    function balanceStatus(Account acct, uint256 value, Mode mode, uint256 lockupEnd)
+    ///         do not suffice). The lock-up end is read only when locked units move.
+    function balanceStatus(TrancheStore storage t, Account acct, uint256 value, Mode mode)
         internal
         view
         returns (bytes1, bytes32, uint256 fromBalance, bytes32 partition)
@@ -114,12 +114,12 @@ library TrancheLogic {
             if (value > unrestricted) return (C.INSUFFICIENT_BALANCE, C.BALANCE, fromBalance, partition);
         } else if (mode == Mode.Locked) {
             if (value > fromBalance - unrestricted) return (C.INSUFFICIENT_BALANCE, C.BALANCE, fromBalance, partition);
-            if (block.timestamp < lockupEnd) return (C.FUNDS_LOCKED, C.LOCKUP, fromBalance, partition);
+            if (block.timestamp < t.cfg.lockupEnd) return (C.FUNDS_LOCKED, C.LOCKUP, fromBalance, partition);
         } else {
             if (value > fromBalance) return (C.INSUFFICIENT_BALANCE, C.BALANCE, fromBalance, partition);
             if (value > unrestricted) {
                 partition = LOCKED;
-                if (mode == Mode.Default && block.timestamp < lockupEnd) {
+                if (mode == Mode.Default && block.timestamp < t.cfg.lockupEnd) {
                     return (C.FUNDS_LOCKED, C.LOCKUP, fromBalance, partition);
                 }
             }
@@ -127,9 +127,18 @@ library TrancheLogic {
         return (C.TRANSFER_SUCCESS, C.OK, fromBalance, partition);
     }
 
+    /// @notice `holdingStatus` of a move of `value` units to `to`, leaving the sender `remaining`.
+    function holdingRules(TrancheStore storage t, TrancheState st, address to, uint256 remaining, uint256 value)
+        internal
+        view
+        returns (bytes1, bytes32)
+    {
+        return holdingStatus(t.cfg, st.holders(), t.accounts[to].balance(), remaining, value);
+    }
+
     /// @notice Minimum holding and maximum holders for a move of `value` units leaving the sender `remaining`
     ///         and the receiver, who holds `toBalance`, `toBalance + value`.
-    function holdingStatus(Config memory cfg, uint256 toBalance, uint256 remaining, uint256 value)
+    function holdingStatus(Config memory cfg, uint256 holders, uint256 toBalance, uint256 remaining, uint256 value)
         internal
         pure
         returns (bytes1, bytes32)
@@ -138,7 +147,7 @@ library TrancheLogic {
             if (remaining != 0 && remaining < cfg.minHolding) return (C.TRANSFER_FAILURE, C.MIN_HOLDING_SENDER);
             if (toBalance + value < cfg.minHolding) return (C.TRANSFER_FAILURE, C.MIN_HOLDING_RECEIVER);
         }
-        if (cfg.maxHolders != 0 && toBalance == 0 && value != 0 && remaining != 0 && cfg.holderCount >= cfg.maxHolders) {
+        if (cfg.maxHolders != 0 && toBalance == 0 && value != 0 && remaining != 0 && holders >= cfg.maxHolders) {
             return (C.TRANSFER_FAILURE, C.MAX_HOLDERS);
         }
         return (C.TRANSFER_SUCCESS, C.OK);
@@ -160,24 +169,32 @@ library TrancheLogic {
         uint256 epoch = t.state.epoch();
         Account a = checkpoint(t, from, t.accounts[from], epoch);
         Account b = checkpoint(t, to, t.accounts[to], epoch);
-        uint256 unrestricted = a.unrestricted();
-        uint256 fromLocked = 0;
-        if (mode == Mode.Locked) fromLocked = value;
-        else if (mode != Mode.Unrestricted && value > unrestricted) fromLocked = value - unrestricted;
-        uint256 fromUnrestricted = value - fromLocked;
         bool receiverWasEmpty = b.isEmpty();
-        // Balances were checked by transferStatus; the receiver cannot exceed the uint96 total supply.
-        a = a.debit(fromUnrestricted, fromLocked);
-        b = mode == Mode.Forced ? b.credit(fromUnrestricted, fromLocked) : b.credit(value, 0);
+        {
+            uint256 unrestricted = a.unrestricted();
+            uint256 fromLocked = 0;
+            if (mode == Mode.Locked) fromLocked = value;
+            else if (mode != Mode.Unrestricted && value > unrestricted) fromLocked = value - unrestricted;
+            // Balances were checked by transferStatus; the receiver cannot exceed the uint96 total supply.
+            a = a.debit(value - fromLocked, fromLocked);
+            b = mode == Mode.Forced ? b.credit(value - fromLocked, fromLocked) : b.credit(value, 0);
+        }
         t.accounts[from] = a;
         t.accounts[to] = b;
-        if (value != 0) {
-            bool senderEmptied = a.isEmpty();
-            if (senderEmptied != receiverWasEmpty) {
-                if (senderEmptied) --t.cfg.holderCount;
-                else ++t.cfg.holderCount;
-            }
+        if (value != 0 && a.isEmpty() != receiverWasEmpty) countHolder(t, receiverWasEmpty);
+    }
+
+    /// @notice One holder more (`added`) or less in the state's holder count.
+    function countHolder(TrancheStore storage t, bool added) internal {
+        TrancheState st = t.state;
+        uint256 n = st.holders();
+        if (added) {
+            if (n == S.MAX_HOLDER_COUNT) revert ITrancheToken.ValueOutOfRange("holderCount", n + 1, S.MAX_HOLDER_COUNT);
+            ++n;
+        } else {
+            --n;
         }
+        t.state = st.withHolders(n);
     }
 
     /// @notice Bring `holder`'s credit up to `epoch` (the current one); returns the account with the new

@@ -522,13 +522,13 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
 
     /// @inheritdoc ITrancheToken
     function pause() external onlyRole(PAUSER_ROLE) {
-        _t.cfg.paused = true;
+        _t.state = _t.state.with(S.PAUSED);
         emit TransfersPaused(msg.sender);
     }
 
     /// @inheritdoc ITrancheToken
     function unpause() external onlyRole(PAUSER_ROLE) {
-        _t.cfg.paused = false;
+        _t.state = _t.state.without(S.PAUSED);
         emit TransfersUnpaused(msg.sender);
     }
 
@@ -553,6 +553,7 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
     function setMinimumHolding(uint256 minimumHolding_) external onlyRole(DEFAULT_ADMIN_ROLE) {
         if (minimumHolding_ > M.MAX_AMOUNT) revert ValueOutOfRange("minimumHolding", minimumHolding_, M.MAX_AMOUNT);
         _t.cfg.minHolding = uint96(minimumHolding_);
+        _setHoldingRules();
         emit MinimumHoldingSet(msg.sender, minimumHolding_);
     }
 
@@ -560,6 +561,7 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
     function setMaxHolders(uint256 maxHolders_) external onlyRole(DEFAULT_ADMIN_ROLE) {
         if (maxHolders_ > type(uint32).max) revert ValueOutOfRange("maxHolders", maxHolders_, type(uint32).max);
         _t.cfg.maxHolders = uint32(maxHolders_);
+        _setHoldingRules();
         emit MaxHoldersSet(msg.sender, maxHolders_);
     }
 
@@ -673,7 +675,7 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
     }
 
     function paused() external view returns (bool) {
-        return _t.cfg.paused;
+        return _t.state.has(S.PAUSED);
     }
 
     function lockupEnd() external view returns (uint256) {
@@ -689,7 +691,7 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
     }
 
     function holderCount() external view returns (uint256) {
-        return _t.cfg.holderCount;
+        return _t.state.holders();
     }
 
     // =====================================================================================================
@@ -722,6 +724,13 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
             revert ValueOutOfRange("principalPerToken", accPrincipal, type(uint128).max);
         }
         _t.current = Pair.wrap(accInterest | (accPrincipal << 128));
+    }
+
+    /// @dev Flag HOLDING_RULES of the state <=> a minimum holding or a maximum number of holders is set.
+    function _setHoldingRules() private {
+        Config memory cfg = _t.cfg;
+        TrancheState st = _t.state;
+        _t.state = cfg.minHolding != 0 || cfg.maxHolders != 0 ? st.with(S.HOLDING_RULES) : st.without(S.HOLDING_RULES);
     }
 
     /// @dev Partition argument -> draw mode; an unknown partition blocks with 0x50 INVALID_PARTITION.

@@ -8,7 +8,10 @@ type Account is uint256;
 
 /// @notice The tranche's packed state: total supply (bits 0..95), current principal (96..191), epoch =
 ///         number of distributions (192..223) and flags (224..): issuance closed, history of the current
-///         epoch written, books closed (record date passed, distribution pending), settled (deal over).
+///         epoch written, books closed (record date passed, distribution pending), settled (deal over), paused,
+///         holding rules set (a minimum holding or a maximum number of holders); the number of holders
+///         (232..255). Pausing, the rules flag and the holder count sit here so that a transfer reads and writes
+///         one tranche slot: the configuration slot is read only when a rule needs it.
 type TrancheState is uint256;
 
 /// @notice The tranche's packed flows: total interest distributed (bits 0..95), cumulative write-down
@@ -79,6 +82,11 @@ library TrancheStateLib {
     uint256 internal constant HISTORY_WRITTEN = 1 << 225;
     uint256 internal constant BOOKS_CLOSED = 1 << 226;
     uint256 internal constant SETTLED = 1 << 227;
+    uint256 internal constant PAUSED = 1 << 228;
+    uint256 internal constant HOLDING_RULES = 1 << 229;
+    uint256 internal constant HOLDERS_SHIFT = 232;
+    /// @notice Largest number of holders at once (the dust bound already assumes fewer than 2**24 accounts).
+    uint256 internal constant MAX_HOLDER_COUNT = (1 << 24) - 1;
 
     function supply(TrancheState s) internal pure returns (uint256) {
         return TrancheState.unwrap(s) & MASK96;
@@ -90,6 +98,15 @@ library TrancheStateLib {
 
     function epoch(TrancheState s) internal pure returns (uint256) {
         return (TrancheState.unwrap(s) >> 192) & MASK32;
+    }
+
+    function holders(TrancheState s) internal pure returns (uint256) {
+        return TrancheState.unwrap(s) >> HOLDERS_SHIFT;
+    }
+
+    /// @notice The same state with `holders_` holders (the caller checks `holders_ <= MAX_HOLDER_COUNT`).
+    function withHolders(TrancheState s, uint256 holders_) internal pure returns (TrancheState) {
+        return TrancheState.wrap((TrancheState.unwrap(s) & ((1 << HOLDERS_SHIFT) - 1)) | (holders_ << HOLDERS_SHIFT));
     }
 
     function has(TrancheState s, uint256 flag) internal pure returns (bool) {
