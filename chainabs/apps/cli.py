@@ -138,7 +138,7 @@ def _report(args: argparse.Namespace, console: Console) -> int:
     from chainabs.model.rules import load_rules
 
     report_deal(_read_url(args), args.spv, out=args.out, start_block=args.start_block, console=console,
-                market=args.market, rules=load_rules(args.rules) if args.rules else None)
+                market=args.market, rules=load_rules(args.rules) if args.rules else None, green=args.green)
     return 0
 
 
@@ -292,9 +292,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=7, help="seed of the book and of the servicing allocation")
     p.add_argument("--out", type=Path, default=None, help="reports folder (default reports/consumer_loan)")
     p.add_argument("--verbose", action="store_true", help="print every deployment step")
-    p.add_argument("--deal", default="consumer_loan", choices=("consumer_loan", "auto_loan"),
-                   help="sample deal: the consumer-loan deal, or the secured auto-loan deal with collateral, "
-                        "repossessions and sales")
+    p.add_argument("--deal", default="consumer_loan", choices=("consumer_loan", "auto_loan", "green_auto_loans",
+                                                                 "reit_rent"),
+                   help="sample deal: the consumer-loan deal, the secured auto-loan deal with collateral, "
+                        "repossessions and sales, the green EV-loan deal (use of proceeds and impact on chain), or "
+                        "the REIT (leases on properties, rent distributed to unit holders)")
 
     p.add_argument("--periods", type=int, default=None, metavar="N",
                    help="stop after N periods and leave the deal live (not ended) for the explorer; writes "
@@ -344,6 +346,8 @@ def parser() -> argparse.ArgumentParser:
                    "section (default MARKET_ADDRESS)")
     p.add_argument("--rules", type=Path, default=None, metavar="YAML",
                    help="regulator rule thresholds (monitor config file or deal spec; see docs/reports.md)")
+    p.add_argument("--green", metavar="ADDRESS", default=None,
+                   help="a green deal's use-of-proceeds ledger: allocation and impact reports and its rule")
 
     p = command("monitor", _monitor, "Follow new blocks: print and append to <state>/events.jsonl every alert and "
                 "privileged action and, following a deal, to <state>/alerts.jsonl every regulator rule alert, "

@@ -21,6 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from chainabs import paths
+from chainabs.model.green import GreenSpec
 from chainabs.model.rules import MonitorRules
 from chainabs.model.waterfall import MAX_CLASSES, MAX_FEES, MAX_PERIOD_MONTHS, MAX_TRIGGERS, TriggerKind
 
@@ -254,6 +255,8 @@ class DealSpec(_Model):
     roles: Roles
     #: Thresholds of the regulator monitor's rules (``docs/reports.md``); defaults when absent.
     monitor: MonitorRules = MonitorRules()
+    #: A green deal's use of proceeds (``chainabs.model.green``); None for other deals.
+    green: GreenSpec | None = None
 
     @field_validator("name")
     @classmethod
@@ -267,6 +270,9 @@ class DealSpec(_Model):
         self._check_amount_precision()
         self._check_tranches()
         self._check_reserve_and_fees()
+        if self.green is not None and self.green.allocation_deadline <= self.dates.closing:
+            raise ValueError(f"green.allocation_deadline: {self.green.allocation_deadline} must be after "
+                             f"dates.closing ({self.dates.closing})")
         return self
 
     # -- cross-field rules ---------------------------------------------------------------------------
@@ -335,6 +341,8 @@ class DealSpec(_Model):
                ("reserve.initial", self.reserve.initial), ("reserve.floor", self.reserve.floor)]
         out += [(f"tranches[{i}].size", t.size) for i, t in enumerate(self.tranches)]
         out += [(f"fees[{k}].fixed_per_period", f.fixed_per_period) for k, f in enumerate(self.fees)]
+        if self.green is not None:
+            out += [(f"green.projects[{k}].planned", p.planned) for k, p in enumerate(self.green.projects)]
         return out
 
     # -- helpers -------------------------------------------------------------------------------------
