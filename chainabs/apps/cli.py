@@ -138,7 +138,8 @@ def _report(args: argparse.Namespace, console: Console) -> int:
     from chainabs.model.rules import load_rules
 
     report_deal(_read_url(args), args.spv, out=args.out, start_block=args.start_block, console=console,
-                market=args.market, rules=load_rules(args.rules) if args.rules else None, green=args.green)
+                market=args.market, rules=load_rules(args.rules) if args.rules else None, green=args.green,
+                reit=args.reit)
     return 0
 
 
@@ -348,6 +349,8 @@ def parser() -> argparse.ArgumentParser:
                    help="regulator rule thresholds (monitor config file or deal spec; see docs/reports.md)")
     p.add_argument("--green", metavar="ADDRESS", default=None,
                    help="a green deal's use-of-proceeds ledger: allocation and impact reports and its rule")
+    p.add_argument("--reit", metavar="ADDRESS", default=None,
+                   help="a REIT's collateral registry (its properties): distributions per unit and NAV per unit")
 
     p = command("monitor", _monitor, "Follow new blocks: print and append to <state>/events.jsonl every alert and "
                 "privileged action and, following a deal, to <state>/alerts.jsonl every regulator rule alert, "

@@ -75,6 +75,11 @@ def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbo
     every address in ``deployments/<chainid>/<deal>.json``)."""
     if periods is not None and periods < 0:
         raise ValueError(f"--periods must be 0 or more, not {periods}")
+    if deal == "reit_rent":  # leases on properties, rent distributed to unit holders: its own run
+        from chainabs.apps import reit_demo
+
+        return reit_demo.run(out_dir, console=console, verbose=verbose,
+                             **({"quarters": periods} if periods else {}))
     console = console or Console(width=max(Console().width, 110))
     steps = console if verbose else Console(file=io.StringIO())
     connection.connect()

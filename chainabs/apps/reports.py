@@ -22,6 +22,7 @@ from web3 import Web3
 from chainabs.apps import display
 from chainabs.apps.display import Money
 from chainabs.apps.green import green_report_section
+from chainabs.apps.reit import reit_report_section
 from chainabs.chain.read import pool as poolread
 from chainabs.chain.read import tables
 from chainabs.chain.read.deal import DealReader, read_deal, struct_field
@@ -226,11 +227,11 @@ def deal_slug(d: DealReader) -> str:
 
 def write_reports(d: DealReader, out_dir: Path, *, extra_tables: dict[str, pd.DataFrame] | None = None,
                   market: str | None = None, rules: MonitorRules | None = None,
-                  green: str | None = None) -> dict[str, Path]:
+                  green: str | None = None, reit: str | None = None) -> dict[str, Path]:
     """Write CSV tables, PNG charts and one self-contained HTML report under ``out_dir`` (``market``: the trading
     venue whose trades of the deal's tranches get a section, default ``MARKET_ADDRESS``; ``rules``: the regulator
     rules' thresholds; ``green``: a green deal's use-of-proceeds ledger, whose allocation and impact reports get a
-    section)."""
+    section; ``reit``: a REIT's collateral registry (its properties), whose NAV and distributions get a section)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     frames = report_tables(d, rules, green)
     frames.update(extra_tables or {})
@@ -285,6 +286,10 @@ def write_reports(d: DealReader, out_dir: Path, *, extra_tables: dict[str, pd.Da
         section, files = green_report_section(d.w3, green, money, out_dir)
         parts.append(section)
         paths.update(files)
+    if reit:
+        section, files = reit_report_section(d, reit, money, out_dir)
+        parts.append(section)
+        paths.update(files)
     parts.append("</body></html>")
     report = out_dir / "report.html"
     report.write_text("\n".join(parts))
@@ -304,12 +309,13 @@ def _market_section(d: DealReader, out_dir: Path, paths: dict[str, Path], market
 
 def report_deal(rpc: str | Web3, spv: str, *, out: Path | None = None, start_block: int | None = None,
                 console: Console | None = None, market: str | None = None,
-                rules: MonitorRules | None = None, green: str | None = None) -> dict[str, Path]:
+                rules: MonitorRules | None = None, green: str | None = None,
+                reit: str | None = None) -> dict[str, Path]:
     """``chainabs report``: read the deal of ``spv`` from chain data only and write its reports under ``out``
     (default ``reports/<deal>``); returns the files by name."""
     console = console or Console()
     d = read_deal(rpc, spv, start_block=start_block)
     out = out or REPORTS_DIR / deal_slug(d)
-    paths = write_reports(d, out, market=market, rules=rules, green=green)
+    paths = write_reports(d, out, market=market, rules=rules, green=green, reit=reit)
     console.print(f"reports for SPV {d.spv_address} written to {out}: {', '.join(sorted(p.name for p in paths.values()))}")
     return paths
