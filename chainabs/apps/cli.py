@@ -186,8 +186,13 @@ def _challenge(args: argparse.Namespace, console: Console) -> int:
 def _explorer(args: argparse.Namespace, console: Console) -> int:
     from chainabs.apps.explorer.server import serve
 
+    pages = []
+    if args.green:
+        from chainabs.apps.green_explorer import explorer_page
+
+        pages.append(explorer_page(args.green))
     serve(_read_url(args), args.spv, host=args.host, port=args.port, interval=args.interval,
-          start_block=args.start_block, console=console)
+          start_block=args.start_block, console=console, pages=pages)
     return 0
 
 
@@ -401,6 +406,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8700, help="port to listen on (default 8700)")
     p.add_argument("--interval", type=float, default=0.5, help="seconds between two looks at the node's head")
     p.add_argument("--start-block", type=int, default=None, help="first block to read (default: the deal's first)")
+    p.add_argument("--green", metavar="ADDRESS", default=None,
+                   help="a green deal's use-of-proceeds ledger: adds the Green page (allocation and impact)")
 
     p = command("investor", _investor, "An investor's positions and claimable funds across tranche tokens (key "
                 "from INVESTOR_PRIVATE_KEY or a brownie account).", "send")

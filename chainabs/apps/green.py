@@ -164,3 +164,16 @@ def demo_impact(ledger: Any, spec: DealSpec, roles: dict[str, Any], period: int)
                                          f"{p.evidence}#impact-{period}-{f.metric}", roles[g.allocator])
                 n += 1
     return n
+
+
+def green_json(view: GreenView) -> dict[str, Any]:
+    """The explorer's JSON of a green ledger: summary, allocations and impact (amounts in base units)."""
+    tables = green_tables(view)
+
+    def records(df: pd.DataFrame) -> list[dict[str, Any]]:
+        return [{k: (str(v) if k == "value" else (None if pd.isna(v) else (int(v) if hasattr(v, "item") else v)))
+                 for k, v in row.items()} for row in df.to_dict("records")]
+
+    summary = records(tables["green_summary"])[0]
+    return {"summary": summary, "allocations": records(tables["green_allocations"]),
+            "impact": records(tables["green_impact"])}

@@ -160,3 +160,37 @@ def test_overdue_rule_is_silent_when_all_is_allocated():
     assert rules.green_allocation_overdue(5, "0xL", 0, 100, 6) is None
     alert = rules.green_allocation_overdue(5, "0xL", None, 100, 6)
     assert alert is not None and "never recorded" in alert.message and alert.id == "green_allocation_overdue:5:0xL"
+
+
+def test_explorer_green_page(green_closed):
+    import requests
+    from brownie import web3
+
+    from chainabs.apps.explorer.indexer import Indexer
+    from chainabs.apps.explorer.server import ExplorerServer
+    from chainabs.apps.green_explorer import explorer_page
+    from chainabs.chain.connection import chain_port
+    from plugins.deploy import free_port
+
+    d = green_closed
+    a = _allocator(d)
+    net = int(d.green.netProceeds())
+    greenchain.allocate(d.green, "charging", net // 3, EVIDENCE, a)
+    greenchain.report_impact(d.green, "charging", 1, "tco2e_avoided", 1_912_500, EVIDENCE, a)
+    indexer = Indexer(web3.provider.endpoint_uri, d.spv.address, interval=0.2)
+    indexer.start(wait=60)
+    port = chain_port()
+    server = ExplorerServer(indexer, port=free_port(port + 5, port + 9), pages=[explorer_page(d.green.address)]).start()
+    try:
+        reply = requests.get(f"{server.url}/api/green", timeout=30)
+        data = reply.json()
+        assert reply.status_code == 200, data
+        assert data["summary"]["net_proceeds"] == net and data["summary"]["unallocated"] == net - net // 3
+        assert {r["project"]: r["allocated"] for r in data["allocations"]} == {"charging": net // 3, "solar": 0,
+                                                                              "wetland": 0}
+        assert data["impact"][0]["value"] == "1912.5" and data["impact"][0]["unit"] == "tCO2e"
+        page = requests.get(f"{server.url}/green", timeout=30)
+        assert page.status_code == 200 and "Allocation report" in page.text and "1912.5" in page.text
+        assert 'href="/green"' in requests.get(f"{server.url}/deal", timeout=30).text  # in the navigation
+    finally:
+        server.stop()
