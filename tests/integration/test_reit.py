@@ -93,8 +93,11 @@ def test_a_quarter_without_rent_is_refused(deal, stranger):
     assert bytes(d.spv.pendingReportHash()) == bytes(32)  # nothing pending: the servicer reports once rent is in
 
 
-def test_nav_per_unit_from_the_latest_appraisals(deal, stranger):
+def test_nav_per_unit_from_the_latest_appraisals(deal, stranger, tmp_path):
     from brownie import web3
+
+    from chainabs.apps.display import Money
+    from chainabs.apps.reit import reit_report_section
 
     d, coll = deal
     spec = d.spec
@@ -123,6 +126,10 @@ def test_nav_per_unit_from_the_latest_appraisals(deal, stranger):
     dist = {k: int(v) for k, v in before["reit_distributions"].iloc[0].items()}
     assert dist["net_rental_income"] == d.model.history[-1].result.residual
     assert dist["per_unit"] == dist["net_rental_income"] * 10**6 // d.sizes()[-1] > 0
+    # The deal report's REIT section (NAV per unit, distributions, properties) and its CSV files.
+    page, paths = reit_report_section(data, coll.address, Money(6, "CNHT"), tmp_path)
+    assert set(paths) == {"reit_nav", "reit_distributions", "reit_properties"} and paths["reit_nav"].exists()
+    assert "NAV per unit" in page and "distributions of net rental income" in page
 
 
 def test_lease_values_split_each_property_by_rent():
