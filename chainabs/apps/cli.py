@@ -155,7 +155,8 @@ def _monitor(args: argparse.Namespace, console: Console) -> int:
     watch, start, classifier = monitor.watch_list(url, args.spv, args.watch, market=args.market)
     monitor.follow(url, watch, args.state, start_block=start if args.start_block is None else args.start_block,
                    interval=args.interval, max_polls=args.max_polls, quiet=args.quiet, classifier=classifier,
-                   market=args.market, market_config=args.market_config, spv=args.spv, rules=config)
+                   market=args.market, market_config=args.market_config, spv=args.spv, rules=config,
+                   green=args.green)
     return 0
 
 
@@ -361,6 +362,8 @@ def parser() -> argparse.ArgumentParser:
                 "privileged action and, following a deal, to <state>/alerts.jsonl every regulator rule alert, "
                 "resuming after a restart with nothing lost or repeated.", "read")
     p.add_argument("spv", nargs="?", help="follow the whole deal of this SPV")
+    p.add_argument("--green", metavar="ADDRESS", default=None,
+                   help="a green deal's use-of-proceeds ledger: its events and the green_allocation_overdue rule")
     p.add_argument("--watch", action="append", default=[], metavar="NAME:ADDRESS",
                    help="a contract to follow (shipped ABI name and address); repeatable")
     p.add_argument("--state", type=Path, default=Path("reports/monitor"), help="folder of checkpoint and events")

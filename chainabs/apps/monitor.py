@@ -217,11 +217,12 @@ def deal_watch(rpc_url: str, spv: str) -> tuple[dict[str, str], int, Callable[[D
 def follow(rpc_url: str, watch: dict[str, str], state_dir: Path, *, start_block: int = 0, interval: float = 1.0,
            max_polls: int | None = None, quiet: bool = False,
            classifier: Callable[[DecodedEvent], str | None] | None = None, market: str | None = None,
-           market_config: Path | None = None, spv: str | None = None, rules: MonitorRules | None = None) -> Monitor:
+           market_config: Path | None = None, spv: str | None = None, rules: MonitorRules | None = None,
+           green: str | None = None) -> Monitor:
     """Build a monitor for ``watch`` (address -> contract name, ABIs shipped in the package) and run it;
     ``market``: also follow that venue with the trade surveillance (settings from ``market_config``, default
     ``config/market.yaml``); with ``spv``, the deal's regulator rules (``rules``: thresholds, default
-    :class:`MonitorRules`) too."""
+    :class:`MonitorRules`) too; ``green``: a green deal's use-of-proceeds ledger, followed with its rule."""
     from rich.console import Console
 
     console = Console()
@@ -245,7 +246,10 @@ def follow(rpc_url: str, watch: dict[str, str], state_dir: Path, *, start_block:
         watch = {**watch, Web3.to_checksum_address(market): "TrancheMarket"}
         decoder = EventDecoder(w3, {addr: (name, load_abi(name)) for addr, name in watch.items()})
         surveillance = surveillance_for(w3, market, market_config)
-    deal_rules = DealRules(w3, spv, rules) if spv else None
+    if green:
+        watch = {**watch, Web3.to_checksum_address(green): "GreenLedger"}
+        decoder = EventDecoder(w3, {addr: (name, load_abi(name)) for addr, name in watch.items()})
+    deal_rules = DealRules(w3, spv, rules, green=green) if spv else None
     monitor = Monitor(w3, decoder, state_dir, start_block=start_block, on_event=show,
                       classifier=classifier or default_classifier,
                       surveil=surveillance.flags if surveillance else None, rules=deal_rules, on_alert=shout)

@@ -92,6 +92,8 @@ class GreenView:
     net_proceeds: int | None
     allocated: int
     events: list[DecodedEvent]
+    #: the ledger's deployment block (where its events start)
+    start_block: int = 0
 
     @property
     def unallocated(self) -> int | None:
@@ -137,9 +139,10 @@ class GreenView:
                 lo = mid + 1
         return lo
 
-    def alerts(self, start: int, end: int, decimals: int) -> list[rules.Alert]:
-        """The ``green_allocation_overdue`` alert if the first block past the deadline is in ``start..end``."""
-        block = self.first_block_after(self.deadline)
+    def alerts(self, start: int, end: int, decimals: int, *, due: int | None = None) -> list[rules.Alert]:
+        """The ``green_allocation_overdue`` alert if the first block past the deadline (``due`` if known, else
+        :meth:`first_block_after`) is in ``start..end``."""
+        block = due if due is not None else self.first_block_after(self.deadline)
         if block is None or not start <= block <= end:
             return []
         alert = rules.green_allocation_overdue(block, self.address, self.unallocated_at(block), self.deadline,
@@ -162,4 +165,5 @@ def read_green(rpc: str | Web3, ledger: str, *, start_block: int | None = None) 
     recorded = [e for e in events if e.event == "NetProceedsRecorded"]
     return GreenView(w3, address, Web3.to_checksum_address(c.spv().call()), int(c.eligibleCategories().call()),
                      int(c.allocationDeadline().call()),
-                     int(recorded[0].args["netProceeds"]) if recorded else None, int(c.allocated().call()), events)
+                     int(recorded[0].args["netProceeds"]) if recorded else None, int(c.allocated().call()), events,
+                     start)

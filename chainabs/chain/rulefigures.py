@@ -76,8 +76,11 @@ class DealRules:
         self.senior = d.tokens[0]
         self._spv_abi = d.w3.eth.contract(abi=load_abi("SPV"))
         self._tape = poolread.pool_tape(d) if d.of("PoolSealed", contract=d.registry) else None
-        #: a green deal's use-of-proceeds ledger (``green_allocation_overdue``)
+        #: a green deal's use-of-proceeds ledger (``green_allocation_overdue``), its first block and the first
+        #: block past its allocation deadline once seen
         self.green = green
+        self._green_start: int | None = None
+        self._green_due: int | None = None
 
     # ------------------------------------------------------------------------------------------ chain data
     def sync(self, end: int) -> None:
@@ -207,7 +210,11 @@ class DealRules:
         for block in sorted(set(by_block) | set(refused)):
             alerts += self._block(block, by_block.get(block, []), refused.get(block, []))
         if self.green and c.enabled("green_allocation_overdue"):
-            alerts += read_green(d.w3, self.green).alerts(start, end, d.decimals)
+            view = read_green(d.w3, self.green, start_block=self._green_start)
+            self._green_start = view.start_block
+            if self._green_due is None:
+                self._green_due = view.first_block_after(view.deadline)
+            alerts += view.alerts(start, end, d.decimals, due=self._green_due) if self._green_due is not None else []
         return [a for a in alerts if c.enabled(a.rule)]
 
     def _block(self, block: int, events: Sequence[DecodedEvent], refused: Sequence[tuple[Any, ...]]) -> list[rules.Alert]:
