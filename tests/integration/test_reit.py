@@ -19,6 +19,8 @@ from chainabs.chain.sender import TxError, transact
 from chainabs.dev.sandbox import sandbox_deal
 from chainabs.model import reit
 from chainabs.model.assets import asset_id
+from chainabs.model.deal import DealModelError
+from chainabs.model.servicing import period_report
 from chainabs.model.spec import load_deal
 
 
@@ -90,6 +92,10 @@ def test_a_quarter_without_rent_is_refused(deal, stranger):
     with pytest.raises(TxError) as exc:
         serve_rent(d, every, mint_from=d.roles["arranger"])
     assert exc.value.name == "NoRentCollected" and tuple(exc.value.error_args) == (1,)
+    # The model (the executable specification) refuses it alike.
+    with pytest.raises(DealModelError) as refused:
+        d.model.submit(d.book.last.pipe(period_report))
+    assert (refused.value.name, refused.value.error_args) == ("NoRentCollected", (1,))
     assert bytes(d.spv.pendingReportHash()) == bytes(32)  # nothing pending: the servicer reports once rent is in
 
 
