@@ -23,11 +23,13 @@ PYTEST_ARGS ?=
 LINT_VENV := .venv-lint
 LINT_ARGS ?=
 
-.PHONY: help install demo demo-secured test bench compile abis clean lint fuzz explorer
+.PHONY: help install demo demo-secured demo-green demo-reit test bench compile abis clean lint fuzz explorer
 
 help:
 	@echo "make demo    install what is missing, start a local chain, run the consumer-loan deal end to end"
 	@echo "make demo-secured  the secured auto-loan deal: collateral, repossessions and sales, recovery rates"
+	@echo "make demo-green    the green EV-loan deal: use of proceeds and impact on chain, allocation and impact reports"
+	@echo "make demo-reit     the REIT: leases on properties, quarterly rent to unit holders, NAV per unit"
 	@echo "make explorer  a live consumer deal on a local node (EXPLORER_PERIODS periods) and its explorer on :8700"
 	@echo "make test    install what is missing, run the whole test suite"
 	@echo "make bench   gas and speed benchmarks -> reports/bench.json"
@@ -112,6 +114,12 @@ explorer: install
 # The secured sample (auto loans): collateral, repossessions and sales, recovery rates.
 demo-secured: install
 	"$(BIN)/chainabs" demo --deal auto_loan
+
+demo-green: install
+	"$(BIN)/chainabs" demo --deal green_auto_loans
+
+demo-reit: install
+	"$(BIN)/chainabs" demo --deal reit_rent
 
 # Two pytest-xdist workers (one per core), each with its own chain; a module's tests stay on one worker.
 TEST_WORKERS ?= 2

@@ -244,6 +244,9 @@ interface ISPV {
     error BuyBackNotAllowed(uint256 assetId);
     /// @notice A report for `period` is already pending.
     error ReportPending(uint256 period);
+    /// @notice A pool of rent only (a REIT's leases) reported no rent for `period`: a REIT distributes rental
+    /// income, so a report without rent is refused (the servicer reports the period once rent is collected).
+    error NoRentCollected(uint256 period);
     /// @notice No report is pending for `period`.
     error NoReportPending(uint256 period);
     /// @notice The report given to `closePeriod` is not the one the servicer submitted.

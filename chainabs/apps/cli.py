@@ -139,7 +139,8 @@ def _report(args: argparse.Namespace, console: Console) -> int:
     from chainabs.model.rules import load_rules
 
     report_deal(_read_url(args), args.spv, out=args.out, start_block=args.start_block, console=console,
-                market=args.market, rules=load_rules(args.rules) if args.rules else None)
+                market=args.market, rules=load_rules(args.rules) if args.rules else None, green=args.green,
+                reit=args.reit)
     return 0
 
 
@@ -155,7 +156,8 @@ def _monitor(args: argparse.Namespace, console: Console) -> int:
     watch, start, classifier = monitor.watch_list(url, args.spv, args.watch, market=args.market)
     monitor.follow(url, watch, args.state, start_block=start if args.start_block is None else args.start_block,
                    interval=args.interval, max_polls=args.max_polls, quiet=args.quiet, classifier=classifier,
-                   market=args.market, market_config=args.market_config, spv=args.spv, rules=config)
+                   market=args.market, market_config=args.market_config, spv=args.spv, rules=config,
+                   green=args.green)
     return 0
 
 
@@ -186,8 +188,13 @@ def _challenge(args: argparse.Namespace, console: Console) -> int:
 def _explorer(args: argparse.Namespace, console: Console) -> int:
     from chainabs.apps.explorer.server import serve
 
+    pages = []
+    if args.green:
+        from chainabs.apps.green_explorer import explorer_page
+
+        pages.append(explorer_page(args.green))
     serve(_read_url(args), args.spv, host=args.host, port=args.port, interval=args.interval,
-          start_block=args.start_block, console=console)
+          start_block=args.start_block, console=console, pages=pages)
     return 0
 
 
@@ -293,9 +300,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=7, help="seed of the book and of the servicing allocation")
     p.add_argument("--out", type=Path, default=None, help="reports folder (default reports/consumer_loan)")
     p.add_argument("--verbose", action="store_true", help="print every deployment step")
-    p.add_argument("--deal", default="consumer_loan", choices=("consumer_loan", "auto_loan"),
-                   help="sample deal: the consumer-loan deal, or the secured auto-loan deal with collateral, "
-                        "repossessions and sales")
+    p.add_argument("--deal", default="consumer_loan", choices=("consumer_loan", "auto_loan", "green_auto_loans",
+                                                                 "reit_rent"),
+                   help="sample deal: the consumer-loan deal, the secured auto-loan deal with collateral, "
+                        "repossessions and sales, the green EV-loan deal (use of proceeds and impact on chain), or "
+                        "the REIT (leases on properties, rent distributed to unit holders)")
 
     p.add_argument("--periods", type=int, default=None, metavar="N",
                    help="stop after N periods and leave the deal live (not ended) for the explorer; writes "
@@ -345,11 +354,17 @@ def parser() -> argparse.ArgumentParser:
                    "section (default MARKET_ADDRESS)")
     p.add_argument("--rules", type=Path, default=None, metavar="YAML",
                    help="regulator rule thresholds (monitor config file or deal spec; see docs/reports.md)")
+    p.add_argument("--green", metavar="ADDRESS", default=None,
+                   help="a green deal's use-of-proceeds ledger: allocation and impact reports and its rule")
+    p.add_argument("--reit", metavar="ADDRESS", default=None,
+                   help="a REIT's collateral registry (its properties): distributions per unit and NAV per unit")
 
     p = command("monitor", _monitor, "Follow new blocks: print and append to <state>/events.jsonl every alert and "
                 "privileged action and, following a deal, to <state>/alerts.jsonl every regulator rule alert, "
                 "resuming after a restart with nothing lost or repeated.", "read")
     p.add_argument("spv", nargs="?", help="follow the whole deal of this SPV")
+    p.add_argument("--green", metavar="ADDRESS", default=None,
+                   help="a green deal's use-of-proceeds ledger: its events and the green_allocation_overdue rule")
     p.add_argument("--watch", action="append", default=[], metavar="NAME:ADDRESS",
                    help="a contract to follow (shipped ABI name and address); repeatable")
     p.add_argument("--state", type=Path, default=None, help="folder of checkpoint and events (default "
@@ -396,6 +411,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8700, help="port to listen on (default 8700)")
     p.add_argument("--interval", type=float, default=0.5, help="seconds between two looks at the node's head")
     p.add_argument("--start-block", type=int, default=None, help="first block to read (default: the deal's first)")
+    p.add_argument("--green", metavar="ADDRESS", default=None,
+                   help="a green deal's use-of-proceeds ledger: adds the Green page (allocation and impact)")
 
     p = command("investor", _investor, "An investor's positions and claimable funds across tranche tokens (key "
                 "from INVESTOR_PRIVATE_KEY or a brownie account).", "send")

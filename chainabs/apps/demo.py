@@ -12,7 +12,9 @@
 5. At the clean-up call level the originator buys the rest of the pool back; the deal ends with nothing
    left in the SPV; reports for investors and the regulator are rebuilt from chain data alone.
 
-``deal="auto_loan"`` runs the secured sample instead (``chainabs demo --deal auto_loan``): every car is recorded
+``deal="green_auto_loans"`` runs the green sample (the auto-loan deal with a use-of-proceeds ledger: the net
+proceeds allocated to the spec's projects, impact reported, allocation and impact reports rebuilt from chain
+data); ``deal="auto_loan"`` runs the secured sample instead (``chainabs demo --deal auto_loan``): every car is recorded
 in the collateral registry before the sale, defaulted loans go through recovery, repossession and sale by the
 disposal agent, and the demo ends with each disposal's timeline and the pool's recovery rates.
 """
@@ -28,6 +30,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from chainabs.apps import green as green_app
 from chainabs.apps import market as market_app
 from chainabs.apps.reports import write_reports
 from chainabs.apps.verify import verify_servicing_tape
@@ -73,6 +76,11 @@ def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbo
     every address in ``deployments/<chainid>/<deal>.json``)."""
     if periods is not None and periods < 0:
         raise ValueError(f"--periods must be 0 or more, not {periods}")
+    if deal == "reit_rent":  # leases on properties, rent distributed to unit holders: its own run
+        from chainabs.apps import reit_demo
+
+        return reit_demo.run(out_dir, console=console, verbose=verbose,
+                             **({"quarters": periods} if periods else {}))
     console = console or Console(width=max(Console().width, 110))
     steps = console if verbose else Console(file=io.StringIO())
     connection.connect()
@@ -125,6 +133,8 @@ def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbo
     holders[equity] = [originator]
     reserve = spec.units(spec.reserve.initial)
     orchestration.close(d, arranger)
+    if d.green is not None:  # a green deal: the net proceeds allocated to its projects, on chain
+        green_app.demo_allocate(d.green, spec, roles, investors[-1], console)
     console.print(f"[bold]3. closed[/]: originator paid {pool_units / 1e6:,.2f} {spec.currency.symbol} for pool {pool_id} "
                   f"(now owned by the SPV: {registry.poolOwner(pool_id) == spv.address}), reserve {reserve / 1e6:,.2f}")
 
@@ -177,6 +187,8 @@ def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbo
         ledger = ledger or read_deal(web3.provider.endpoint_uri, spv.address)
         ledger.refresh()
         documentlib.attach_period_report(ledger, period, tokens, sender=arranger, out_dir=out / "documents")
+        if d.green is not None:
+            green_app.demo_impact(d.green, spec, roles, period)
         if periods is None or period < periods:  # a live deal's last payments are left to claim
             claimed += _claim_all(tokens, holders)
         if period == MARKET_PERIOD:  # secondary market: two senior holders trade through the venue
@@ -217,7 +229,7 @@ def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbo
     paths = write_reports(data, out, rules=spec.monitor, extra_tables={
         "reconciliation_payments": payment_table,  # every tranche payment on chain vs the simulation
         "reconciliation_figures": table,  # every figure of the SPV and the tokens vs the model at the end
-    }, market=trade["market"] if trade else None)
+    }, market=trade["market"] if trade else None, green=str(d.green.address) if d.green is not None else None)
     last = model.state.periods_closed
     mismatches_last = verify_servicing_tape(data, spv.address, last, loan_tape)
     console.print(f"   servicing tape of period {last} verified against the chain: "
@@ -240,7 +252,8 @@ def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbo
     recoveries = _recoveries(data, coll, originator, spec, console) if coll is not None else None
     return {"spv": spv.address, "registry": registry.address, "currency": currency.address, "summary": summary,
             "mismatches": mismatches, "left_in_spv": left, "reports": paths, "claimed": claimed,
-            "servicing_mismatches": len(mismatches_last), "trade": trade, "recoveries": recoveries}
+            "servicing_mismatches": len(mismatches_last), "trade": trade, "recoveries": recoveries,
+            "green": str(d.green.address) if d.green is not None else None}
 
 
 def _record_collateral(registry: Any, pool_id: int, originator: Any, tape: pd.DataFrame, spec: Any, seed: int,

@@ -261,11 +261,12 @@ def default_state_dir(chain_id: int, spv: str | None, watch: dict[str, str], roo
 def follow(rpc_url: str, watch: dict[str, str], state_dir: Path | None, *, start_block: int = 0, interval: float = 1.0,
            max_polls: int | None = None, quiet: bool = False,
            classifier: Callable[[DecodedEvent], str | None] | None = None, market: str | None = None,
-           market_config: Path | None = None, spv: str | None = None, rules: MonitorRules | None = None) -> Monitor:
+           market_config: Path | None = None, spv: str | None = None, rules: MonitorRules | None = None,
+           green: str | None = None) -> Monitor:
     """Build a monitor for ``watch`` (address -> contract name, ABIs shipped in the package) and run it;
     ``market``: also follow that venue with the trade surveillance (settings from ``market_config``, default
     ``config/market.yaml``); with ``spv``, the deal's regulator rules (``rules``: thresholds, default
-    :class:`MonitorRules`) too."""
+    :class:`MonitorRules`) too; ``green``: a green deal's use-of-proceeds ledger, followed with its rule."""
     from rich.console import Console
 
     console = Console()
@@ -289,7 +290,10 @@ def follow(rpc_url: str, watch: dict[str, str], state_dir: Path | None, *, start
         watch = {**watch, Web3.to_checksum_address(market): "TrancheMarket"}
         decoder = EventDecoder(w3, {addr: (name, load_abi(name)) for addr, name in watch.items()})
         surveillance = surveillance_for(w3, market, market_config)
-    deal_rules = DealRules(w3, spv, rules) if spv else None
+    if green:
+        watch = {**watch, Web3.to_checksum_address(green): "GreenLedger"}
+        decoder = EventDecoder(w3, {addr: (name, load_abi(name)) for addr, name in watch.items()})
+    deal_rules = DealRules(w3, spv, rules, green=green) if spv else None
     chain_id = int(w3.eth.chain_id)
     if state_dir is None:
         state_dir = default_state_dir(chain_id, spv, watch)

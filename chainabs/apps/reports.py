@@ -22,6 +22,8 @@ from web3 import Web3
 from chainabs.apps import display
 from chainabs.apps.display import Money
 from chainabs.chain.read import overview
+from chainabs.apps.green import green_report_section
+from chainabs.apps.reit import reit_report_section
 from chainabs.chain.read import pool as poolread
 from chainabs.chain.read import tables
 from chainabs.chain.read.deal import DealReader, read_deal, struct_field
@@ -144,12 +146,12 @@ def _pool_status_kind(measure: str) -> str:
     return display.AMOUNT if measure.endswith(" principal") else display.COUNT
 
 
-def rule_alerts(d: DealReader, rules: MonitorRules | None = None) -> pd.DataFrame:
+def rule_alerts(d: DealReader, rules: MonitorRules | None = None, green: str | None = None) -> pd.DataFrame:
     """The regulator rules evaluated over the deal's whole history (what the monitor would have written), listed
     by rule (in the order of :data:`chainabs.model.rules.RULES`), then block: rule, severity, block, subject, tx,
     message, figures."""
     start = min((e.block_number for e in d.events), default=d.start_block)
-    alerts = DealRules(d.w3, d.spv_address, rules, reader=d).evaluate(start, d.last_block)
+    alerts = DealRules(d.w3, d.spv_address, rules, reader=d, green=green).evaluate(start, d.last_block)
     order = {rule: k for k, rule in enumerate(RULES)}
     rows = [{"rule": a.rule, "severity": a.severity, "block": a.block, "subject": a.subject, "tx": a.tx,
              "message": a.message, "figures": a.figures} for a in sorted(alerts, key=lambda a: (order[a.rule], a.block))]
@@ -167,11 +169,12 @@ def alerts_by_rule(alerts: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def report_tables(d: DealReader, rules: MonitorRules | None = None) -> dict[str, pd.DataFrame]:
+def report_tables(d: DealReader, rules: MonitorRules | None = None, green: str | None = None) -> dict[str, pd.DataFrame]:
     """Every table of the reports, by name (the CSV file names): investor, pool and regulator reports (the
-    regulator rules with ``rules``' thresholds, default :class:`MonitorRules`)."""
+    regulator rules with ``rules``' thresholds, default :class:`MonitorRules`; ``green``: a green deal's
+    use-of-proceeds ledger, whose rule joins them)."""
     strata = poolread.stratification(d)
-    alerts = rule_alerts(d, rules)
+    alerts = rule_alerts(d, rules, green)
     concentration = poolread.concentration_report(d)
     return {
         "summary": tables.summary_table(d),
@@ -233,12 +236,14 @@ def deal_slug(d: DealReader) -> str:
 
 
 def write_reports(d: DealReader, out_dir: Path, *, extra_tables: dict[str, pd.DataFrame] | None = None,
-                  market: str | None = None, rules: MonitorRules | None = None) -> dict[str, Path]:
+                  market: str | None = None, rules: MonitorRules | None = None,
+                  green: str | None = None, reit: str | None = None) -> dict[str, Path]:
     """Write CSV tables, PNG charts and one self-contained HTML report under ``out_dir`` (``market``: the trading
     venue whose trades of the deal's tranches get a section, default ``MARKET_ADDRESS``; ``rules``: the regulator
-    rules' thresholds)."""
+    rules' thresholds; ``green``: a green deal's use-of-proceeds ledger, whose allocation and impact reports get a
+    section; ``reit``: a REIT's collateral registry (its properties), whose NAV and distributions get a section)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    frames = report_tables(d, rules)
+    frames = report_tables(d, rules, green)
     frames.update(extra_tables or {})
     paths: dict[str, Path] = {}
     for name, df in frames.items():
@@ -287,6 +292,14 @@ def write_reports(d: DealReader, out_dir: Path, *, extra_tables: dict[str, pd.Da
                 parts.append(display.html_table(df[group], money, max_rows=HTML_MAX_ROWS,
                                                 highlight=df[flag] if flag else None))
     parts.append(_market_section(d, out_dir, paths, market))
+    if green:
+        section, files = green_report_section(d.w3, green, money, out_dir)
+        parts.append(section)
+        paths.update(files)
+    if reit:
+        section, files = reit_report_section(d, reit, money, out_dir)
+        parts.append(section)
+        paths.update(files)
     parts.append("</body></html>")
     report = out_dir / "report.html"
     report.write_text("\n".join(parts))
@@ -306,12 +319,13 @@ def _market_section(d: DealReader, out_dir: Path, paths: dict[str, Path], market
 
 def report_deal(rpc: str | Web3, spv: str, *, out: Path | None = None, start_block: int | None = None,
                 console: Console | None = None, market: str | None = None,
-                rules: MonitorRules | None = None) -> dict[str, Path]:
+                rules: MonitorRules | None = None, green: str | None = None,
+                reit: str | None = None) -> dict[str, Path]:
     """``chainabs report``: read the deal of ``spv`` from chain data only and write its reports under ``out``
     (default ``reports/<deal>``); returns the files by name."""
     console = console or Console()
     d = read_deal(rpc, spv, start_block=start_block)
     out = out or REPORTS_DIR / deal_slug(d)
-    paths = write_reports(d, out, market=market, rules=rules)
+    paths = write_reports(d, out, market=market, rules=rules, green=green, reit=reit)
     console.print(f"reports for SPV {d.spv_address} written to {out}: {', '.join(sorted(p.name for p in paths.values()))}")
     return paths

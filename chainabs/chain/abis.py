@@ -30,8 +30,8 @@ ABI_DIR = Path(__file__).with_name("abi")
 #: The contracts whose ABIs ship with the package: a deal's contracts, the local test currencies and the
 #: ERC-20 interfaces any currency is read through.
 SHIPPED: tuple[str, ...] = (
-    "AssetRegistry", "BlocklistStablecoin", "CollateralRegistry", "IERC20", "IERC20Metadata", "IdentityRegistry",
-    "SPV", "ServicingCourt", "TestStablecoin", "TrancheMarket", "TrancheToken",
+    "AssetRegistry", "BlocklistStablecoin", "CollateralRegistry", "GreenLedger", "IERC20", "IERC20Metadata",
+    "IdentityRegistry", "SPV", "ServicingCourt", "TestStablecoin", "TrancheMarket", "TrancheToken",
 )
 #: The libraries linked into each shipped contract: their code runs by delegatecall, so their logs and reverts
 #: are the host's; the shipped ABI of a host carries their events and errors too.

@@ -60,6 +60,9 @@ PRIVILEGED_EVENTS = frozenset(
         "OwnershipTransferred", "Paused", "Unpaused", "Minted", "Blocklisted",
         # TrancheMarket (the secondary market): what may trade there
         "TokenListed", "TokenDelisted",
+        # GreenLedger (green deals' use of proceeds): the allocating party's records, and the net proceeds read
+        # once from the SPV (anyone may trigger it; it fixes what must be allocated)
+        "NetProceedsRecorded", "ProjectRegistered", "ProceedsAllocated", "ImpactReported",
     }
 )
 

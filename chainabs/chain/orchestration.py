@@ -30,6 +30,7 @@ from rich.console import Console
 from chainabs.chain import registry as registrylib
 from chainabs.chain import spv as spvlib
 from chainabs.chain.contracts import LOCKED, role_id
+from chainabs.chain.green import ledger_step as green_ledger_step
 from chainabs.chain.deploy import CallStep, Deployer, DeployStep, Ref, Step
 from chainabs.chain.documents import document_plan
 from chainabs.chain.sender import transact
@@ -73,6 +74,8 @@ class LocalDeal:
     tape: pd.DataFrame | None = None
     #: the servicer's books of a deal serviced from projections (``chainabs.dev.sandbox.serve``)
     book: ServicingBook | None = None
+    #: a green deal's use-of-proceeds ledger (``GreenLedger``), None for other deals
+    green: Any = None
 
     def sizes(self) -> tuple[int, ...]:
         """Original face of each class in base units, seniority order."""
@@ -207,6 +210,8 @@ def deal_steps(
     # Each token is bound to the SPV once: from then on only the SPV issues, distributes and writes down.
     for i in range(len(tranches)):
         steps.append(CallStep(f"class{i}-bind", f"class{i}", "bindDeal", (Ref("spv"),), done=_bound))
+    if spec.green is not None:  # a green deal's use-of-proceeds ledger, bound to its SPV
+        steps.append(green_ledger_step(spec, roles, times))
     steps.append(grant_step("spv-servicer", "spv", "SERVICER_ROLE", roles["servicer"]))
     steps.append(grant_step("spv-trustee", "spv", "TRUSTEE_ROLE", roles["trustee"]))
     if approver is not None:
@@ -280,7 +285,9 @@ def stand_up(
     tokens = [project.TrancheToken.at(a) for a in spv.classTokens()]
     model = terms.model_for(spec)
     model.offering_deadline = times.offering_deadline
-    return LocalDeal(spec, spv, tokens, identity, registry, pool_id, currency, dict(roles), times, model, tape)
+    green = project.GreenLedger.at(manifest.address("green")) if spec.green is not None else None
+    return LocalDeal(spec, spv, tokens, identity, registry, pool_id, currency, dict(roles), times, model, tape,
+                     green=green)
 
 
 def subscribe_classes(d: LocalDeal, holders: Mapping[int, Sequence[Any]], minter: Any) -> None:

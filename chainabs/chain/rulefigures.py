@@ -23,6 +23,7 @@ from web3 import Web3
 from chainabs.chain.abis import error_table, load_abi
 from chainabs.chain.alerts import rule_alert
 from chainabs.chain.events import DecodedEvent
+from chainabs.chain.green import read_green
 from chainabs.chain.read import pool as poolread
 from chainabs.chain.read.deal import DealReader, read_deal, report_fields, struct_field
 from chainabs.chain.sender import revert_data
@@ -53,7 +54,7 @@ class DealRules:
     """The rules of one deal, evaluated on chain data (see the module docstring)."""
 
     def __init__(self, rpc: str | Web3, spv: str, config: rules.MonitorRules | None = None,
-                 reader: DealReader | None = None) -> None:
+                 reader: DealReader | None = None, green: str | None = None) -> None:
         self.config = config or rules.MonitorRules()
         self.d = reader or read_deal(rpc, spv)
         d = self.d
@@ -75,6 +76,11 @@ class DealRules:
         self.senior = d.tokens[0]
         self._spv_abi = d.w3.eth.contract(abi=load_abi("SPV"))
         self._tape = poolread.pool_tape(d) if d.of("PoolSealed", contract=d.registry) else None
+        #: a green deal's use-of-proceeds ledger (``green_allocation_overdue``), its first block and the first
+        #: block past its allocation deadline once seen
+        self.green = green
+        self._green_start: int | None = None
+        self._green_due: int | None = None
 
     # ------------------------------------------------------------------------------------------ chain data
     def sync(self, end: int) -> None:
@@ -203,6 +209,12 @@ class DealRules:
         alerts: list[rules.Alert] = []
         for block in sorted(set(by_block) | set(refused)):
             alerts += self._block(block, by_block.get(block, []), refused.get(block, []))
+        if self.green and c.enabled("green_allocation_overdue"):
+            view = read_green(d.w3, self.green, start_block=self._green_start)
+            self._green_start = view.start_block
+            if self._green_due is None:
+                self._green_due = view.first_block_after(view.deadline)
+            alerts += view.alerts(start, end, d.decimals, due=self._green_due) if self._green_due is not None else []
         return [a for a in alerts if c.enabled(a.rule)]
 
     def _block(self, block: int, events: Sequence[DecodedEvent], refused: Sequence[tuple[Any, ...]]) -> list[rules.Alert]:

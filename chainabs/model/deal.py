@@ -155,6 +155,8 @@ class DealModel:
     reserve_initial: int
     #: unix time after which nothing can be subscribed or closed and anyone may cancel (None: not modelled)
     offering_deadline: int | None = None
+    #: a pool of rent only (a REIT's leases): a report without rent is refused (``NoRentCollected``)
+    rent_only: bool = False
     phase: Phase = Phase.OFFERING
     subscribed: list[int] = field(default_factory=list)
     state: DealState | None = None
@@ -262,7 +264,10 @@ class DealModel:
         self._require(Phase.ACTIVE)
         if self.pending is not None:
             raise DealModelError("ReportPending", self.state.periods_closed + 1)
-        validate_report(self.state, self._with_buy_backs(report, self.buy_backs))
+        merged = self._with_buy_backs(report, self.buy_backs)
+        if self.rent_only and merged.interest_collections == 0:
+            raise DealModelError("NoRentCollected", self.state.periods_closed + 1)
+        validate_report(self.state, merged)
         self.pending = report
         held = sum(self.buy_backs)
         self.pending_buy_backs, self.buy_backs = self.buy_backs, (0, 0)

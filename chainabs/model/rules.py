@@ -58,6 +58,8 @@ RULES: dict[str, RuleInfo] = {
         "high", "a trigger not breached today is projected to breach within N periods by the fitted roll rates"),
     "delinquency_deterioration": RuleInfo(
         "medium", "the 30+ days delinquency ratio rose by more than X points from one report to the next"),
+    "green_allocation_overdue": RuleInfo(
+        "high", "a green deal's allocation deadline passed with net proceeds unallocated (or never recorded)"),
 }
 
 #: Event -> rule of the event rules.
@@ -518,3 +520,22 @@ def early_warning(block: int, history: Sequence[PeriodFigures], triggers: Sequen
                   f"{p['trigger']} ({p['value_bps']} bps now) projected at {p['projected_bps']} bps, above "
                   f"{p['threshold_bps']} bps, in {p['periods_to_breach']} period(s)", {"period": period, **p})
             for i, p in sorted(now.items()) if i not in before]
+
+
+# ------------------------------------------------------------------------------------------------ green deals
+
+
+def green_allocation_overdue(block: int, ledger: str, unallocated: int | None, deadline: int,
+                             decimals: int) -> Alert | None:
+    """``green_allocation_overdue``: at ``block``, the first block past a green deal's allocation deadline,
+    ``unallocated`` proceeds remain (None: the net proceeds were never recorded). None when all is allocated."""
+    if unallocated == 0:
+        return None
+    if unallocated is None:
+        message = "allocation deadline passed and the net proceeds were never recorded on the green ledger"
+        shown = "unknown (not recorded)"
+    else:
+        shown = format_units(unallocated, decimals)
+        message = f"allocation deadline passed with {shown} of the net proceeds unallocated"
+    return Alert("green_allocation_overdue", block, ledger, message,
+                 {"unallocated": shown, "deadline": deadline})

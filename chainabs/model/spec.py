@@ -23,6 +23,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from chainabs import paths
+from chainabs.model.green import GreenSpec
+from chainabs.model.reit import ReitSpec
 from chainabs.model.rules import MonitorRules
 from chainabs.model.waterfall import MAX_CLASSES, MAX_FEES, MAX_PERIOD_MONTHS, MAX_TRIGGERS, TriggerKind
 
@@ -278,6 +280,10 @@ class DealSpec(_Model):
                 raise ValueError(f"documents.{name}: use 1 to 32 lower-case letters, digits, '_' and '-' "
                                  "(it is the on-chain bytes32 name)")
         return v
+    #: A green deal's use of proceeds (``chainabs.model.green``); None for other deals.
+    green: GreenSpec | None = None
+    #: A REIT's properties and leases (``chainabs.model.reit``); None for other deals.
+    reit: ReitSpec | None = None
 
     @field_validator("name")
     @classmethod
@@ -291,7 +297,27 @@ class DealSpec(_Model):
         self._check_amount_precision()
         self._check_tranches()
         self._check_reserve_and_fees()
+        if self.green is not None and self.green.allocation_deadline <= self.dates.closing:
+            raise ValueError(f"green.allocation_deadline: {self.green.allocation_deadline} must be after "
+                             f"dates.closing ({self.dates.closing})")
+        if self.reit is not None:
+            self._check_reit()
         return self
+
+    def _check_reit(self) -> None:
+        reit = self.reit
+        assert reit is not None
+        if self.eligibility.asset_types != ["rent"]:
+            raise ValueError("eligibility.asset_types: a REIT's pool is leases: [rent] only")
+        if reit.appraised_value != self.pool.original_balance:
+            raise ValueError(f"pool.original_balance: {self.pool.original_balance} is not the properties' appraised "
+                             f"value ({reit.appraised_value})")
+        for k, p in enumerate(reit.properties):
+            if p.appraisal.as_tuple().exponent < -self.currency.decimals:  # type: ignore[operator]
+                raise ValueError(f"reit.properties[{k}].appraisal: more than the currency's decimals")
+        for k, x in enumerate(reit.leases):
+            if x.monthly_rent.as_tuple().exponent < -self.currency.decimals:  # type: ignore[operator]
+                raise ValueError(f"reit.leases[{k}].monthly_rent: more than the currency's decimals")
 
     # -- cross-field rules ---------------------------------------------------------------------------
 
@@ -359,6 +385,8 @@ class DealSpec(_Model):
                ("reserve.initial", self.reserve.initial), ("reserve.floor", self.reserve.floor)]
         out += [(f"tranches[{i}].size", t.size) for i, t in enumerate(self.tranches)]
         out += [(f"fees[{k}].fixed_per_period", f.fixed_per_period) for k, f in enumerate(self.fees)]
+        if self.green is not None:
+            out += [(f"green.projects[{k}].planned", p.planned) for k, p in enumerate(self.green.projects)]
         return out
 
     # -- helpers -------------------------------------------------------------------------------------

@@ -106,7 +106,8 @@ def class_sizes(spec: DealSpec) -> tuple[int, ...]:
 
 def model_for(spec: DealSpec) -> DealModel:
     """A fresh :class:`DealModel` for ``spec`` (offering phase)."""
-    return DealModel(params_from_spec(spec), class_sizes(spec), spec.units(spec.reserve.initial))
+    return DealModel(params_from_spec(spec), class_sizes(spec), spec.units(spec.reserve.initial),
+                     rent_only=list(spec.eligibility.asset_types) == ["rent"])
 
 
 def criteria_from_spec(spec: DealSpec) -> PoolCriteria:

@@ -25,6 +25,9 @@ library SPVServicing {
 
     uint256 private constant BPS = 10_000;
     uint256 private constant YEAR_360 = 360 days;
+    /// @dev `PoolCriteria.allowedAssetTypes` of a pool of rent only (asset type 4, rent: `chainabs.model.assets`):
+    /// a REIT's leases.
+    uint16 private constant RENT_ONLY = 1 << 4;
 
     /// @notice `ISPV.submitReport`.
     function submitReport(
@@ -42,6 +45,11 @@ library SPVServicing {
         PeriodReport memory r = report;
         r.prepayments += bought.principal;
         r.interestCollections += bought.interest;
+        // A REIT distributes rent: its pool (rent only) must have collected some (the registry is read only then).
+        if (
+            r.interestCollections == 0
+                && IAssetRegistry(refs.registry).poolCriteria(refs.poolId).allowedAssetTypes == RENT_ONLY
+        ) revert ISPV.NoRentCollected(period);
         Waterfall.validateReport(s.loadState(refs.classCount, refs.feeCount), r);
         _checkAgainstChain(s, refs, report, c, period);
         uint256 deposit = report.interestCollections + report.scheduledPrincipal + report.prepayments + report.recoveries;

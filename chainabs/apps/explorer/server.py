@@ -71,8 +71,10 @@ class ExplorerServer:
 
 
 def serve(rpc: str, spv: str, *, host: str = "127.0.0.1", port: int = 8700, interval: float = 0.5,
-          start_block: int | None = None, console: Console | None = None) -> None:
-    """Index the deal of ``spv`` on the node at ``rpc``, then serve the explorer until interrupted."""
+          start_block: int | None = None, console: Console | None = None,
+          pages: Sequence[ExplorerPage] = ()) -> None:
+    """Index the deal of ``spv`` on the node at ``rpc``, then serve the explorer (with ``pages``) until
+    interrupted."""
     console = console or Console()
     indexer = Indexer(rpc, spv, interval=interval, start_block=start_block)
     started = time.perf_counter()
@@ -83,7 +85,7 @@ def serve(rpc: str, spv: str, *, host: str = "127.0.0.1", port: int = 8700, inte
                   f"{reader.start_block:,}..{reader.last_block:,}) in {time.perf_counter() - started:.1f} s")
     indexer.start()
     console.print(f"explorer: http://{host}:{port}/deal  (Ctrl-C stops)")
-    app = create_app(indexer)
+    app = create_app(indexer, pages=pages)
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=1)
     finally:
