@@ -29,7 +29,6 @@ without it an existing pool id must be given and the originator approves the poo
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone

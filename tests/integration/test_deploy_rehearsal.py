@@ -93,7 +93,11 @@ def test_killed_half_way_then_resumed_deploys_everything_once(rehearsal, tmp_pat
                    and registry.decode_function_input(tx["input"])[0].fn_name == "createPool"]
     assert len(create_pool) == 1
     grants = [tx for tx in sent if tx["to"] is not None and tx["to"] != registry.address]
-    assert len(grants) == 1 + 3 + 2  # kyc agent, each class bound to the SPV, servicer, trustee
+    # kyc agent, each class bound to the SPV, servicer, trustee; DOCUMENT_ROLE on each class, then the spec's two
+    # documents (offering circular, trust deed) on each class
+    assert len(grants) == 1 + 3 + 2 + 3 + 2 * 3
+    token = rehearsal.contract("TrancheToken", final["contracts"]["class0"]["address"])
+    assert len(token.functions.getAllDocuments().call()) == 2
     unlocked = w3.eth.accounts  # anvil's own keys: never used
     assert all(w3.eth.get_transaction_count(a) == 0 for a in unlocked)
 

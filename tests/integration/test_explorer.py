@@ -503,3 +503,10 @@ def test_demo_leaves_a_live_deal_with_its_addresses(tmp_path, monkeypatch):
     token = web3.eth.contract(address=addresses["tokens"][next(iter(addresses["tokens"]))], abi=load_abi("TrancheToken"))
     assert token.functions.withdrawableFundsOf(addresses["holders"][next(iter(addresses["tokens"]))][0]).call() > 0
     assert f"chainabs explorer --rpc {web3.provider.endpoint_uri} --spv {addresses['spv']}" in " ".join(out.getvalue().split())
+    # the deal's documents and the closed period's investor report, by their hashes, on every tranche
+    from chainabs.chain import documents as documentlib
+
+    attached = documentlib.read_documents(web3, list(addresses["tokens"].values()))
+    assert set(attached["name"]) == {"offering_circular", "trust_deed", "investor-report-1"}
+    report = tmp_path / "reports" / "documents" / "investor-report-1.csv"
+    assert set(attached.loc[attached["name"] == "investor-report-1", "hash"]) == {documentlib.file_hash(report)}
