@@ -172,7 +172,8 @@ def _operate_options(args: argparse.Namespace) -> Any:
     from chainabs.apps.operate import Options
 
     command = args.command + (f" {args.action}" if getattr(args, "action", None) else "")
-    return Options(command=command, rpc=args.rpc, network=args.network, deal=args.deal, spv=args.spv,
+    return Options(command=command, rpc=args.rpc, network=args.network, deal=getattr(args, "deal", None),
+                   spv=getattr(args, "spv", None),
                    manifest_dir=args.manifest_dir, yes=getattr(args, "yes", False), json=args.json,
                    keystore=getattr(args, "keystore", None), account=getattr(args, "account", None),
                    key_env=getattr(args, "key_env", None))

@@ -48,7 +48,7 @@ class InvestorFileError(ValueError):
     def __init__(self, source: str, problems: list[str]) -> None:
         self.source = source
         self.problems = problems
-        super().__init__(f"{source}: {len(problems)} bad row(s), nothing was sent")
+        super().__init__(f"{source}: {len(problems)} problem(s), nothing was sent")
 
 
 @dataclass
@@ -357,7 +357,7 @@ def pending_report(d: Deal) -> tuple[int, PeriodReport, dict[str, Any]]:
                              "submits one with `chainabs service TAPE`")
     spv_abi = load_abi("SPV")
     start = deployment_block(d.w3, d.spv.address)
-    events = [e for e in read_events(d.w3, EventDecoder(d.w3, {d.spv.address: spv_abi}), start)
+    events = [e for e in read_events(d.w3, EventDecoder(d.w3, {d.spv.address: ("SPV", spv_abi)}), start)
               if e.event == "ReportSubmitted" and int(e.args["period"]) == period]
     if not events:
         raise OperationError(f"period {period}: its ReportSubmitted event is not on chain")
@@ -466,8 +466,8 @@ def recover_wallet(d: Deal, kyc_agent: Signer, controller: Signer, lost: str, re
     moved = {}
     for token in holding:
         event = tokenlib.recover_wallet(token, controller, lost, replacement).event("WalletRecovered")
-        moved[str(token.symbol())] = {"units": int(event["units"]), "interest": int(event["interest"]),
-                                      "principal": int(event["principal"])}
+        moved[str(token.symbol())] = {"units": int(event["units"]), "interest": int(event["interestCredit"]),
+                                      "principal": int(event["principalCredit"])}
     return {"lost": lost, "replacement": replacement, "linked_now": not linked, "moved": moved}
 
 
@@ -509,7 +509,7 @@ def deploy_test_currency(w3: Web3, owner: Signer, name: str, symbol: str, decima
         raise OperationError(f"{path} is missing: compile the project first (make build / brownie compile)")
     art = json.loads(path.read_text())
     factory = w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
-    data = factory.constructor(name, symbol, int(decimals))._encode_data_in_transaction()
+    data = factory.constructor(name, symbol, int(decimals)).data_in_transaction
     require_gas_money(w3, owner)
     receipt = default_sender().send(owner, None, data, description=f"deploy TestStablecoin {symbol}")
     return {"currency": receipt.contract_address, "symbol": symbol, "decimals": int(decimals), "owner": owner.address}
