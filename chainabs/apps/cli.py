@@ -208,7 +208,7 @@ def _operation(name: str) -> Callable[[argparse.Namespace, Console], int]:
             "cancel-offering": lambda: operate.cancel_offering(o, console=console),
             "refund": lambda: operate.refund(o, args.holder, console=console),
             "close-period": lambda: operate.close_period(o, console=console),
-            "claim": lambda: operate.claim(o, console=console),
+            "claim": lambda: operate.claim(o, args.holders, console=console),
             "recover-wallet": lambda: operate.recover_wallet(o, args.lost, args.replacement, args.investor_id,
                                                              console=console),
             "clean-up-call": lambda: operate.clean_up_call(o, console=console),
@@ -391,8 +391,11 @@ def _add_operation_parsers(sub: Any) -> None:
 
     command("close-period", "Run the waterfall on the pending report once its payment date has come (anyone "
             "may; signed as the servicer by default).", "servicer")
-    command("claim", "An investor withdraws its interest and principal from every tranche token that owes it "
-            "some (tokens owing nothing are not called).", "investor")
+    p = command("claim", "An investor withdraws its interest and principal from every tranche token that owes it "
+                "some (tokens owing nothing are not called); with --for, anyone triggers it for holders (paid to "
+                "them).", "investor")
+    p.add_argument("--for", dest="holders", action="append", default=None, metavar="ADDRESS",
+                   help="claim for this holder (repeatable; the funds go to the holder)")
     p = command("recover-wallet", "Move a lost wallet's units and unclaimed funds to the investor's replacement "
                 "wallet on every token: the KYC agent links the wallets (KYC_PRIVATE_KEY), the controller "
                 "(CONTROLLER_ROLE on the tokens) recovers.", "controller")

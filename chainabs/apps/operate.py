@@ -287,13 +287,13 @@ def close_period(options: Options, console: Console | None = None) -> dict[str, 
         return report(ctx, r, f"period {r['period']} closed: {paid}; pool {d.units(r['pool_balance'])}")
 
 
-def claim(options: Options, console: Console | None = None) -> dict[str, Any]:
+def claim(options: Options, holders: list[str] | None = None, console: Console | None = None) -> dict[str, Any]:
     with opened(options, console) as ctx:
         d = ctx.deal
-        r = ops.claim(d, ctx.signer("investor"))
-        got = ", ".join(f"{s}: {d.units(v['interest'])} interest + {d.units(v['principal'])} principal"
-                        for s, v in r["claimed"].items())
-        return report(ctx, r, f"{r['holder']} claimed {got}")
+        r = ops.claim(d, ctx.signer("investor"), holders or ())
+        got = "\n".join(f"{h}: " + ", ".join(f"{s} {d.units(v['interest'])} interest + {d.units(v['principal'])} "
+                                              "principal" for s, v in per.items()) for h, per in r["claimed"].items())
+        return report(ctx, r, f"claimed:\n{got}")
 
 
 def recover_wallet(options: Options, lost: str, replacement: str, investor_id: str | None = None,

@@ -422,19 +422,30 @@ def withdraw_fees(d: Deal, caller: Signer) -> dict[str, Any]:
     return {"paid": paid}
 
 
-def claim(d: Deal, holder: Signer) -> dict[str, Any]:
-    """Withdraw the holder's interest and principal from every token that owes it some (the others are not
-    called: no gas spent on nothing)."""
-    owed = [tuple(int(v) for v in t.withdrawableOf(holder.address)) for t in d.tokens]
-    if not any(sum(o) for o in owed):
-        raise OperationError(f"claim: nothing to claim for {holder.address} on the deal's {len(d.tokens)} tokens")
-    require_gas_money(d.w3, holder)
-    out = {}
-    for token, (interest, principal) in zip(d.tokens, owed, strict=True):
-        if interest + principal:
-            got = tokenlib.claim(token, holder)
-            out[str(token.symbol())] = {"interest": got[0], "principal": got[1]}
-    return {"holder": holder.address, "claimed": out}
+def claim(d: Deal, caller: Signer, holders: Sequence[str] = ()) -> dict[str, Any]:
+    """Withdraw interest and principal from every token that owes some: the caller's own, or (``holders``)
+    each holder's, paid to the holder (``claimFor``: anyone may trigger it). Tokens owing nothing are not
+    called: no gas is spent on nothing."""
+    from chainabs.chain.sender import transact
+
+    who = [Web3.to_checksum_address(h) for h in holders] or [caller.address]
+    owed = {h: [tuple(int(v) for v in t.withdrawableOf(h)) for t in d.tokens] for h in who}
+    if not any(sum(o) for per in owed.values() for o in per):
+        raise OperationError(f"claim: nothing to claim for {', '.join(who)} on the deal's {len(d.tokens)} tokens")
+    require_gas_money(d.w3, caller)
+    out: dict[str, dict[str, dict[str, int]]] = {}
+    for holder in who:
+        for token, (interest, principal) in zip(d.tokens, owed[holder], strict=True):
+            if not interest + principal:
+                continue
+            if holder == caller.address:
+                receipt = transact(token.claim, sender=caller)
+            else:
+                receipt = transact(token.claimFor, holder, sender=caller)
+            event = receipt.event("FundsWithdrawn")
+            out.setdefault(holder, {})[str(token.symbol())] = {"interest": int(event["interest"]),
+                                                              "principal": int(event["principal"])}
+    return {"claimed": out}
 
 
 def recover_wallet(d: Deal, kyc_agent: Signer, controller: Signer, lost: str, replacement: str,

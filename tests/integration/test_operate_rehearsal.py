@@ -135,7 +135,19 @@ def _tapes(cutoff: pd.DataFrame, tmp: Path) -> list[tuple[pd.DataFrame, Path]]:
     return out
 
 
-def test_a_deal_lives_its_whole_life_through_the_command_line(life, tmp_path):
+def _inproc(life, monkeypatch, capsys, *argv: str, **keys: str) -> tuple[int, str, str]:
+    """``chainabs <argv>`` in this process (no start-up cost) against the rehearsal chain: status, stdout, stderr."""
+    from chainabs.apps import cli
+
+    for name, value in life.env(**keys).items():
+        if name.endswith("_PRIVATE_KEY") or name == "CHAINABS_DEPLOYMENTS_DIR":
+            monkeypatch.setenv(name, value)
+    status = cli.main([*argv, "--rpc", life.anvil.url, "--deal", DEAL])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_a_deal_lives_its_whole_life_through_the_command_line(life, tmp_path, monkeypatch, capsys):
     from chainabs.chain.deployment import load_pool_tape
     from chainabs.model.spec import load_deal
 
@@ -169,7 +181,7 @@ def test_a_deal_lives_its_whole_life_through_the_command_line(life, tmp_path):
     # (reserve), the servicer (collections).
     payers = ("alice", "bob", "carol", "originator", "deployer", "servicer")
     life.run("test-currency", "mint", *[x for p in payers for x in ("--to", life.addr(p))], "--amount",
-             f"{size // unit:,}", currency_owner="deployer")
+             f"{size // unit + 1:,}", currency_owner="deployer")
 
     # KYC: three investors, the wallet carol will move to and the originator (it retains the equity class); a bad file first (every bad row named, nothing sent).
     bad = tmp_path / "bad.csv"
@@ -194,7 +206,23 @@ def test_a_deal_lives_its_whole_life_through_the_command_line(life, tmp_path):
 
     # Offering: class A shared by alice and bob, B by carol, the originator retains the equity class.
     half = sizes[0] // 2
+    # On a live network, without --yes and without a terminal, nothing is sent.
+    refused = subprocess.run([str(CHAINABS), "subscribe", "--class", "A", "--amount", "1", "--rpc", life.anvil.url,
+                              "--deal", DEAL], cwd=life.cwd, env=life.env(investor="alice"), capture_output=True,
+                             text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr
+    assert "approve -> currency" in refused.stderr and "gas" in refused.stderr and "ETH" in refused.stderr
+    assert refused.stderr.strip().splitlines()[-1].startswith("chainabs subscribe: error: chain 11155111 is a live "
+                                                              "network: approve not sent")
+    assert w3.eth.get_transaction_count(life.addr("alice")) == 0
     life.run("subscribe", "--class", "A", "--amount", f"{half / unit:,.6f}", investor="alice")
+    # A custom error is decoded with its arguments (here: more than the class has left).
+    too_much = sizes[0] - half + 1_000 * unit
+    status, _, err = _inproc(life, monkeypatch, capsys, "subscribe", "--class", "A", "--amount",
+                             f"{too_much / unit:,.6f}", "--yes", investor="bob")
+    assert status == 2 and len(err.strip().splitlines()) == 2, err  # the approval shown, then the error line
+    assert err.strip().splitlines()[-1] == ("chainabs subscribe: error: subscribe refused before sending: "
+                                            f"OverSubscribed(0, {too_much}, {sizes[0] - half})")
     life.run("subscribe", "--class", "A", "--amount", str((sizes[0] - half) / unit), investor="bob")
     life.run("subscribe", "--class", "B", "--amount", str(sizes[1] / unit), investor="carol")
     life.run("subscribe", "--class", tokens[2].functions.symbol().call(), "--amount", str(sizes[2] / unit),
@@ -241,13 +269,34 @@ def test_a_deal_lives_its_whole_life_through_the_command_line(life, tmp_path):
         life.warp_to(spv.functions.paymentDate(period).call())
         out = life.run("close-period", servicer="servicer")
         assert out["result"]["period"] == period
+        if period == 1:  # alice is owed interest now; a key without ETH cannot trigger her claim
+            unfunded = Account.create()
+            monkeypatch.setenv("UNFUNDED_KEY", unfunded.key.hex())
+            status, _, err = _inproc(life, monkeypatch, capsys, "claim", "--for", life.addr("alice"), "--key-env",
+                                     "UNFUNDED_KEY")
+            assert status == 2 and err.strip() == (f"chainabs claim: error: account {unfunded.address} has no ETH on "
+                                                   "chain 11155111 to pay for gas (fund it from a faucet)")
 
     assert spv.functions.dealState().call()[1] == 0  # the pool is gone (paid and called)
     out = life.run("end", trustee="trustee")
     out = life.run("withdraw-fees", trustee="trustee")
     assert set(out["result"]["paid"]) <= {life.addr("trustee"), life.addr("servicer")}
-    for who, key in (("alice", "investor"), ("bob", "investor"), ("carol2", "investor"), ("originator", "investor")):
-        life.run("claim", **{key: who})
+    out = life.run("claim", investor="alice")  # her own
+    assert list(out["result"]["claimed"]) == [life.addr("alice")]
+    out = life.run("claim", *[x for p in ("bob", "carol2", "originator") for x in ("--for", life.addr(p))],
+                   investor="trustee")  # anyone may trigger a holder's claim; the holder is paid
+    assert set(out["result"]["claimed"]) == {life.addr(p) for p in ("bob", "carol2", "originator")}
+    # Refusals before anything is sent: a missing role, an account without ETH, nothing owed.
+    nobody = Account.create()
+    monkeypatch.setenv("NOBODY_KEY", nobody.key.hex())
+    for argv, says in ((("grant-role", "PAUSER_ROLE", life.addr("bob"), "--yes", "--key-env", "INVESTOR_PRIVATE_KEY"),
+                        f"grant PAUSER_ROLE: {life.addr('bob')} does not hold DEFAULT_ADMIN_ROLE on the TrancheToken"),
+                       (("claim", "--for", life.addr("alice"), "--key-env", "NOBODY_KEY"), "claim: nothing to claim"),
+                       (("withdraw-fees", "--key-env", "NOBODY_KEY"), "withdraw-fees: no fee is owed to anyone"),
+                       (("close-period", "--key-env", "NOBODY_KEY"), "close-period: the deal is Ended, not Active")):
+        status, _, err = _inproc(life, monkeypatch, capsys, *argv, investor="bob")
+        assert status == 2 and err.strip().splitlines() == [f"chainabs {argv[0]}: error: " + err.split(": error: ")[1].strip()]
+        assert says in err, err
     status = life.run("status")["result"]
     assert status["phase"] == "Ended" and status["spv_currency_balance"] == 0
     erc20 = life.contract("TestStablecoin", currency)
