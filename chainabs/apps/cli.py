@@ -4,14 +4,19 @@
 Every subcommand runs the same way on a chain brownie launches, on a node already running and on a live
 network:
 
-* sending commands (``demo``, ``deploy``, ``onboard``, ``service``, ``challenge``, ``investor``): without options, brownie's local
+* sending commands (``demo``, ``deploy``, ``onboard``, ``challenge``, ``investor``): without options, brownie's local
   development chain (anvil on ``CHAINABS_PORT``, default 8545, launched unless a node already listens there);
   ``--rpc URL`` a node already running (a local chain id is used like a development node, with its unlocked
   accounts; any other chain as a live network); ``--network NAME`` a brownie network (``brownie networks
   list``), e.g. a public testnet;
 * reading commands (``report``, ``monitor``, ``verify-tape``, ``explorer``): chain data only, from ``--rpc URL``
   (default ``http://127.0.0.1:$CHAINABS_PORT``) or the host of ``--network NAME``;
-* ``simulate`` needs no chain.
+* ``simulate`` needs no chain;
+* the deal-operation commands (``investors register``, ``subscribe``, ``close``, ``cancel-offering``, ``refund``,
+  ``service``, ``close-period``, ``claim``, ``recover-wallet``, ``clean-up-call``, ``end``, ``withdraw-fees``,
+  ``grant-role``, ``test-currency``, ``status``) find the deal in ``deployments/<chainid>/<deal>.json`` (or by
+  ``--spv``) and reach the node without brownie (``--rpc``, ``--network``, else ``CHAINABS_PORT``); see
+  :mod:`chainabs.apps.operate`.
 
 Errors are printed on one line (``--traceback`` shows the Python traceback too); the exit status is 2 for an
 error, 1 when ``verify-tape`` finds mismatches, 0 otherwise.
@@ -114,9 +119,14 @@ def _deploy(args: argparse.Namespace, console: Console) -> int:
     from chainabs.chain import deployment
 
     _connect(args)
-    deployment.deploy_deal(args.spec, tape=args.tape, currency=args.currency, registry=args.registry,
-                           pool_id=args.pool, assume_yes=args.yes, manifest_root=args.manifest_dir,
-                           test_investors=args.investors, seed=args.seed, verify=not args.no_verify, out=console)
+    result = deployment.deploy_deal(args.spec, tape=args.tape, currency=args.currency, registry=args.registry,
+                                    pool_id=args.pool, assume_yes=args.yes, manifest_root=args.manifest_dir,
+                                    test_investors=args.investors, seed=args.seed, verify=not args.no_verify,
+                                    out=console)
+    console.print(f"addresses (also in {result.manifest_path}):", highlight=False, soft_wrap=True)
+    for key, address in result.addresses.items():  # unwrapped, one per line: ready to paste into a wallet
+        console.print(f"  {key:<14} {address}", highlight=False, soft_wrap=True)
+    console.print(f"operate it: chainabs status --deal {result.deal} (see docs/deploy.md)", highlight=False)
     return 0
 
 
