@@ -420,12 +420,12 @@ def status(options: Options, console: Console | None = None) -> dict[str, Any]:
             "next_payment_date": state["next_payment_date"], "pool_balance": state["pool_balance"],
             "pool": {"id": d.pool_id, "loans": int(info[5]), "owner": str(info[1])},
             "reserve": {k: reserve[k] for k in ("balance", "target", "floor")},
-            "tranches": tranches[["symbol", "name", "coupon_bps", "original_face", "current_principal", "factor",
-                                  "interest_distributed", "principal_distributed", "cumulative_write_down",
-                                  "holders", "address"]].to_dict("records"),
-            "triggers": triggers[["test", "threshold_bps", "value_bps", "breached"]].to_dict("records"),
-            "fees": fees[["fee", "recipient", "paid", "owed"]].to_dict("records"),
-            "pending_report": pending, "documents": docs.to_dict("records"),
+            "tranches": _records(tranches[["symbol", "name", "coupon_bps", "original_face", "current_principal",
+                                           "factor", "interest_distributed", "principal_distributed",
+                                           "cumulative_write_down", "holders", "address"]]),
+            "triggers": _records(triggers[["test", "threshold_bps", "value_bps", "breached"]]),
+            "fees": _records(fees[["fee", "recipient", "paid", "owed"]]),
+            "pending_report": pending, "documents": _records(docs),
             "spv_currency_balance": int(d.currency.balanceOf(d.spv.address)),
             "addresses": dict(d.addresses),
         }
@@ -433,6 +433,12 @@ def status(options: Options, console: Console | None = None) -> dict[str, Any]:
             return report(ctx, out, "")
         _print_status(ctx, out)
         return out
+
+
+def _records(frame: Any) -> list[dict[str, Any]]:
+    """Rows as dicts of plain values, a missing value as None (never NaN: JSON has no NaN)."""
+    return [{k: (None if v is None or (isinstance(v, float) and v != v) else _plain(v)) for k, v in row.items()}
+            for row in frame.astype(object).to_dict("records")]
 
 
 def _print_status(ctx: Context, s: dict[str, Any]) -> None:
@@ -446,14 +452,15 @@ def _print_status(ctx: Context, s: dict[str, Any]) -> None:
     p = s["pending_report"]
     c.print(f"pending report: period {p['period']}, collections {u(p['collections'])}, pool {u(p['pool_ending_balance'])}, "
             f"payable {format_date(p['payment_date'])}" if p else "pending report: none", highlight=False)
-    t = Table(title="tranches")
+    t = Table(title=f"tranches (amounts in {d.symbol})")
+    n = lambda amount: format_units(int(amount), d.decimals)  # noqa: E731 - cells without the symbol: never cut
     for col in ("class", "coupon", "original", "outstanding", "factor", "interest paid", "principal paid",
                 "written down", "holders"):
         t.add_column(col, justify="left" if col == "class" else "right")
     for r in s["tranches"]:
-        t.add_row(r["symbol"], format_bps(r["coupon_bps"]), u(r["original_face"]), u(r["current_principal"]),
-                  format_factor(r["factor"]), u(r["interest_distributed"]), u(r["principal_distributed"]),
-                  u(r["cumulative_write_down"]), str(r["holders"]))
+        t.add_row(r["symbol"], format_bps(r["coupon_bps"]), n(r["original_face"]), n(r["current_principal"]),
+                  format_factor(r["factor"]), n(r["interest_distributed"]), n(r["principal_distributed"]),
+                  n(r["cumulative_write_down"]), str(r["holders"]))
     c.print(t)
     c.print("triggers: " + "; ".join(f"{r['test']} {format_bps(r['value_bps'])} vs {format_bps(r['threshold_bps'])}"
                                      + (" BREACHED" if r["breached"] else "") for r in s["triggers"]), highlight=False)

@@ -293,11 +293,17 @@ def test_a_deal_lives_its_whole_life_through_the_command_line(life, tmp_path, mo
                         f"grant PAUSER_ROLE: {life.addr('bob')} does not hold DEFAULT_ADMIN_ROLE on the TrancheToken"),
                        (("claim", "--for", life.addr("alice"), "--key-env", "NOBODY_KEY"), "claim: nothing to claim"),
                        (("withdraw-fees", "--key-env", "NOBODY_KEY"), "withdraw-fees: no fee is owed to anyone"),
-                       (("close-period", "--key-env", "NOBODY_KEY"), "close-period: the deal is Ended, not Active")):
+                       (("close-period", "--key-env", "NOBODY_KEY"), "close-period: the deal is Ended, not Active"),
+                       (("status", "--spv", life.addr("bob")), f"no contract at {life.addr('bob')} on chain 11155111")):
         status, _, err = _inproc(life, monkeypatch, capsys, *argv, investor="bob")
         assert status == 2 and err.strip().splitlines() == [f"chainabs {argv[0]}: error: " + err.split(": error: ")[1].strip()]
         assert says in err, err
+    status, out, _ = _inproc(life, monkeypatch, capsys, "status")  # the one screen: every address unwrapped
+    assert status == 0 and "Ended" in out and "documents:" in out, _
+    for key, record in manifest["contracts"].items():
+        assert f"  {key:<14} {record['address']}\n" in out
     status = life.run("status")["result"]
+    assert "NaN" not in json.dumps(status) and all(t["value_bps"] is None or t["value_bps"] >= 0 for t in status["triggers"])
     assert status["phase"] == "Ended" and status["spv_currency_balance"] == 0
     erc20 = life.contract("TestStablecoin", currency)
     assert erc20.functions.balanceOf(spv.address).call() == 0

@@ -116,6 +116,25 @@ def test_errors_are_one_line_and_json_too(clean_env, capsys, tmp_path):
     status = cli.main(["close", "--rpc", "http://127.0.0.1:9", "--json"])
     out, err = capsys.readouterr()
     assert status == 2 and err.startswith("chainabs close: error: no JSON-RPC node answers at http://127.0.0.1:9")
-    assert err.count("\n") == 1 and json.loads(out)["error"].startswith("no JSON-RPC node answers")
+    assert err.count("\n") == 1 and json.loads(out.strip().splitlines()[-1])["error"].startswith("no JSON-RPC node answers")
     status = cli.main(["investors", "register", "x.csv", "--rpc", "http://127.0.0.1:9", "--deal", "d"])
     assert status == 2 and capsys.readouterr().err.count("\n") == 1
+
+
+def test_a_brownie_network_is_reached_without_brownie(tmp_path, monkeypatch):
+    from chainabs.chain import bound
+
+    config = tmp_path / "network-config.yaml"
+    config.write_text("live:\n- name: Ethereum\n  networks:\n  - id: sepolia-rpc\n    host: $SEPOLIA_URL\n"
+                      "    chainid: 11155111\ndevelopment:\n- id: development\n  host: http://127.0.0.1\n"
+                      "  cmd_settings: {port: 8545}\n")
+    monkeypatch.setenv("SEPOLIA_URL", "https://rpc.example/v3/abc")
+    assert bound.network_host("sepolia-rpc", config) == "https://rpc.example/v3/abc"
+    assert bound.network_host("development", config) == "http://127.0.0.1:8545"
+    monkeypatch.delenv("SEPOLIA_URL")
+    with pytest.raises(bound.ChainConfigError, match="needs an environment variable that is not set"):
+        bound.network_host("sepolia-rpc", config)
+    with pytest.raises(bound.ChainConfigError, match="no such brownie network"):
+        bound.network_host("mainnet-fork", config)
+    monkeypatch.setenv("CHAINABS_PORT", "8599")
+    assert bound.node_url() == "http://127.0.0.1:8599"
