@@ -381,13 +381,12 @@ def service(options: Options, tape: Path, *, tape_uri: str = "", batch: int | No
             agent = ctx.signer("disposal_agent", own_options=False)
         except signers.SignerError:
             agent = None
-        quiet = Console(file=open("/dev/null", "w")) if options.json else ctx.console  # noqa: SIM115
+        quiet = Console(quiet=True) if options.json else ctx.console
         r = servicing.service(d.spv.address, tape, tape_uri=tape_uri, console=quiet, servicer=servicer,
                               agent=agent, batch=batch)
         if options.json:
             return report(ctx, r, "")
-        ctx.sender.sent.clear()  # servicing.service printed its own summary; list the transactions too
-        return r
+        return r  # servicing.service printed its summary (updates, report, pool, collections, gas)
 
 
 # ------------------------------------------------------------------------------------------------ status

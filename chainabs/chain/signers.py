@@ -4,8 +4,9 @@ In this order:
 
 1. ``--keystore FILE``: an encrypted JSON keystore (geth, MetaMask export, brownie's own accounts); its password
    from ``CHAINABS_KEYSTORE_PASSWORD`` or asked on the terminal;
-2. ``--account NAME``: a brownie account (``brownie accounts new NAME`` stores it as
-   ``~/.brownie/accounts/NAME.json``, an encrypted keystore: read the same way, without starting brownie);
+2. ``--account NAME`` (or the role's ``<ROLE>_ACCOUNT`` variable, e.g. ``SERVICER_ACCOUNT``): a brownie account
+   (``brownie accounts new NAME`` stores it as ``~/.brownie/accounts/NAME.json``, an encrypted keystore: read
+   the same way, without starting brownie);
 3. the hex private key in the command's role variable, e.g. ``INVESTOR_PRIVATE_KEY`` (:data:`ROLE_KEYS`);
 4. on a local chain only (anvil, Ganache), the account the node holds unlocked for that role
    (:data:`LOCAL_ROLE_INDEX`: the demo's and the tests' role accounts).
@@ -96,6 +97,7 @@ def select(role: str, *, keystore: str | Path | None = None, account: str | None
     variables; ``w3`` and ``local`` allow the unlocked account of a local chain."""
     if keystore:
         return from_keystore(keystore, ask=ask)
+    account = account or os.environ.get(f"{role.upper()}_ACCOUNT", "").strip() or None
     if account:
         path = BROWNIE_ACCOUNTS.expanduser() / f"{account}.json"
         if not path.is_file():

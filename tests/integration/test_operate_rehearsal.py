@@ -135,14 +135,14 @@ def _tapes(cutoff: pd.DataFrame, tmp: Path) -> list[tuple[pd.DataFrame, Path]]:
     return out
 
 
-def _inproc(life, monkeypatch, capsys, *argv: str, **keys: str) -> tuple[int, str, str]:
+def _inproc(life, monkeypatch, capsys, *argv: str, deal: bool = True, **keys: str) -> tuple[int, str, str]:
     """``chainabs <argv>`` in this process (no start-up cost) against the rehearsal chain: status, stdout, stderr."""
     from chainabs.apps import cli
 
     for name, value in life.env(**keys).items():
         if name.endswith("_PRIVATE_KEY") or name == "CHAINABS_DEPLOYMENTS_DIR":
             monkeypatch.setenv(name, value)
-    status = cli.main([*argv, "--rpc", life.anvil.url, "--deal", DEAL])
+    status = cli.main([*argv, "--rpc", life.anvil.url, *(["--deal", DEAL] if deal else [])])
     out, err = capsys.readouterr()
     return status, out, err
 
@@ -158,8 +158,11 @@ def test_a_deal_lives_its_whole_life_through_the_command_line(life, tmp_path, mo
     tape_csv = tmp_path / "pool.csv"
     cutoff.to_csv(tape_csv, index=False)
 
-    # Test currency (on a testnet: deploy the test stablecoin, or name an existing ERC-20).
-    currency = life.run("test-currency", "deploy", deal=False, currency_owner="deployer")["result"]["currency"]
+    # Test currency (on a testnet: deploy the test stablecoin, or name an existing ERC-20). Not a step of the
+    # deal's life: run in this process, no start-up cost.
+    status, out, _ = _inproc(life, monkeypatch, capsys, "test-currency", "deploy", "--yes", "--json",
+                             deal=False, currency_owner="deployer")
+    currency = json.loads(out.strip().splitlines()[-1])["result"]["currency"]
 
     # Deployment with the tape (the one command that starts brownie).
     roles = {"ROLE_ORIGINATOR": life.addr("originator"), "ROLE_SERVICER": life.addr("servicer"),
@@ -180,8 +183,10 @@ def test_a_deal_lives_its_whole_life_through_the_command_line(life, tmp_path, mo
     # Everyone who pays gets test currency: investors, the originator (retention, clean-up call), the arranger
     # (reserve), the servicer (collections).
     payers = ("alice", "bob", "carol", "originator", "deployer", "servicer")
-    life.run("test-currency", "mint", *[x for p in payers for x in ("--to", life.addr(p))], "--amount",
-             f"{size // unit + 1:,}", currency_owner="deployer")
+    status, out, _ = _inproc(life, monkeypatch, capsys, "test-currency", "mint",
+                             *[x for p in payers for x in ("--to", life.addr(p))], "--amount", f"{size // unit + 1:,}",
+                             "--yes", "--json", currency_owner="deployer")
+    assert status == 0 and len(json.loads(out.strip().splitlines()[-1])["transactions"]) == len(payers)
 
     # KYC: three investors, the wallet carol will move to and the originator (it retains the equity class); a bad file first (every bad row named, nothing sent).
     bad = tmp_path / "bad.csv"

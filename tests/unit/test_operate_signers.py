@@ -18,8 +18,8 @@ ADDRESS = "0x19E7E376E7C213B7E7e7e46cc70A5dD086DAff2A"
 
 @pytest.fixture
 def clean_env(monkeypatch, tmp_path):
-    for names in signers.ROLE_KEYS.values():
-        for name in names:
+    for role, names in signers.ROLE_KEYS.items():
+        for name in (*names, f"{role.upper()}_ACCOUNT"):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.delenv(signers.KEYSTORE_PASSWORD_ENV, raising=False)
     monkeypatch.setattr(signers, "BROWNIE_ACCOUNTS", tmp_path / "accounts")
@@ -60,6 +60,9 @@ def test_keystores_and_brownie_accounts(clean_env, tmp_path):
     (tmp_path / "accounts").mkdir()
     (tmp_path / "accounts" / "ops.json").write_text(json.dumps(encrypted))
     assert signers.select("trustee", account="ops", ask=_never).address == ADDRESS
+    clean_env.setenv("TRUSTEE_ACCOUNT", "ops")  # the role's brownie account by variable
+    assert signers.select("trustee", ask=_never).address == ADDRESS
+    clean_env.delenv("TRUSTEE_ACCOUNT")
     with pytest.raises(signers.SignerError, match="--account nobody: no brownie account of that name"):
         signers.select("trustee", account="nobody")
     (tmp_path / "bad.json").write_text("{}")
