@@ -65,7 +65,7 @@ class Life:
         self.keys = {n: Account.create() for n in names}
         for acct in self.keys.values():
             anvil.fund(acct.address, 100 * 10**18)
-        self.log: list[tuple[str, float, int]] = []  # command, seconds, transactions
+        self.log: list[tuple[str, float, int, int]] = []  # command, seconds, transactions, gas
 
     def addr(self, name: str) -> str:
         return self.keys[name].address
@@ -96,8 +96,26 @@ class Life:
                               text=True, timeout=180, stdin=subprocess.DEVNULL)
         assert done.returncode == 0, f"chainabs {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
         out = json.loads(done.stdout.strip().splitlines()[-1])
-        self.log.append((" ".join(args[:2]), time.monotonic() - started, len(out["transactions"])))
+        self.log.append((" ".join(args[:2]), time.monotonic() - started, len(out["transactions"]),
+                         sum(t["gas_used"] for t in out["transactions"])))
         return out
+
+    def run_all(self, *commands: tuple[tuple[str, ...], dict[str, str]]) -> list[dict]:
+        """Independent commands (different signers) side by side, as the parties would; their JSON, in order."""
+        started = time.monotonic()
+        procs = [subprocess.Popen([str(CHAINABS), *args, "--rpc", self.anvil.url, "--json", "--deal", DEAL, "--yes"],
+                                  cwd=self.cwd, env=self.env(**keys), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True, stdin=subprocess.DEVNULL) for args, keys in commands]
+        outs = []
+        for (args, _), proc in zip(commands, procs, strict=True):
+            stdout, stderr = proc.communicate(timeout=180)
+            assert proc.returncode == 0, f"chainabs {' '.join(args)}:\n{stdout}\n{stderr}"
+            outs.append(json.loads(stdout.strip().splitlines()[-1]))
+        took = time.monotonic() - started
+        for (args, _), out in zip(commands, outs, strict=True):
+            self.log.append((" ".join(args[:2]) + " (side by side)", took, len(out["transactions"]),
+                             sum(t["gas_used"] for t in out["transactions"])))
+        return outs
 
     def contract(self, name: str, address: str):
         return self.w3.eth.contract(address=address, abi=load_abi(name))
@@ -168,11 +186,13 @@ def test_a_deal_lives_its_whole_life_through_the_command_line(life, tmp_path, mo
     roles = {"ROLE_ORIGINATOR": life.addr("originator"), "ROLE_SERVICER": life.addr("servicer"),
              "ROLE_TRUSTEE": life.addr("trustee")}
     env = {**life.env(deployer="deployer", originator="originator"), **roles, "CURRENCY_ADDRESS": currency}
-    started = time.monotonic()
+    started, first = time.monotonic(), w3.eth.block_number + 1
     done = subprocess.run([str(CHAINABS), "deploy", str(spec_path), "--rpc", life.anvil.url, "--tape", str(tape_csv),
                            "--yes"], cwd=life.cwd, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
-    life.log.append(("deploy", time.monotonic() - started, w3.eth.get_transaction_count(life.addr("deployer")) - 1))
+    deployed = [w3.eth.get_transaction_receipt(tx) for n in range(first, w3.eth.block_number + 1)
+                for tx in w3.eth.get_block(n)["transactions"]]
+    life.log.append(("deploy", time.monotonic() - started, len(deployed), sum(r["gasUsed"] for r in deployed)))
     manifest = json.loads((life.root / "deployments" / str(SEPOLIA_CHAIN_ID) / f"{DEAL}.json").read_text())
     spv = life.contract("SPV", manifest["contracts"]["spv"]["address"])
     tokens = [life.contract("TrancheToken", a) for a in spv.functions.classTokens().call()]
@@ -220,21 +240,22 @@ def test_a_deal_lives_its_whole_life_through_the_command_line(life, tmp_path, mo
     assert refused.stderr.strip().splitlines()[-1].startswith("chainabs subscribe: error: chain 11155111 is a live "
                                                               "network: approve not sent")
     assert w3.eth.get_transaction_count(life.addr("alice")) == 0
-    life.run("subscribe", "--class", "A", "--amount", f"{half / unit:,.6f}", investor="alice")
-    # A custom error is decoded with its arguments (here: more than the class has left).
-    too_much = sizes[0] - half + 1_000 * unit
+    # A custom error is decoded with its arguments (here: more than the class has).
+    too_much = sizes[0] + 1_000 * unit
     status, _, err = _inproc(life, monkeypatch, capsys, "subscribe", "--class", "A", "--amount",
                              f"{too_much / unit:,.6f}", "--yes", investor="bob")
     assert status == 2 and len(err.strip().splitlines()) == 2, err  # the approval shown, then the error line
     assert err.strip().splitlines()[-1] == ("chainabs subscribe: error: subscribe refused before sending: "
-                                            f"OverSubscribed(0, {too_much}, {sizes[0] - half})")
-    life.run("subscribe", "--class", "A", "--amount", str((sizes[0] - half) / unit), investor="bob")
-    life.run("subscribe", "--class", "B", "--amount", str(sizes[1] / unit), investor="carol")
-    life.run("subscribe", "--class", tokens[2].functions.symbol().call(), "--amount", str(sizes[2] / unit),
-             "--retained", originator="originator")
+                                            f"OverSubscribed(0, {too_much}, {sizes[0]})")
+    # The subscriptions (and the admin's grant of the controller role to the trustee) side by side.
+    life.run_all((("subscribe", "--class", "A", "--amount", f"{half / unit:,.6f}"), {"investor": "alice"}),
+                 (("subscribe", "--class", "A", "--amount", str((sizes[0] - half) / unit)), {"investor": "bob"}),
+                 (("subscribe", "--class", "B", "--amount", str(sizes[1] / unit)), {"investor": "carol"}),
+                 (("subscribe", "--class", tokens[2].functions.symbol().call(), "--amount", str(sizes[2] / unit),
+                   "--retained"), {"originator": "originator"}),
+                 (("grant-role", "CONTROLLER_ROLE", life.addr("trustee"), "--on", "tokens"), {"arranger": "deployer"}))
     out = life.run("close", arranger="deployer")
     assert out["result"]["purchase_price"] == size
-    life.run("grant-role", "CONTROLLER_ROLE", life.addr("trustee"), "--on", "tokens", arranger="deployer")
 
     # Three periods. The first `service` is killed once half its registry updates are on chain, then run again.
     tapes = _tapes(cutoff, tmp_path)
@@ -284,13 +305,14 @@ def test_a_deal_lives_its_whole_life_through_the_command_line(life, tmp_path, mo
 
     assert spv.functions.dealState().call()[1] == 0  # the pool is gone (paid and called)
     out = life.run("end", trustee="trustee")
-    out = life.run("withdraw-fees", trustee="trustee")
-    assert set(out["result"]["paid"]) <= {life.addr("trustee"), life.addr("servicer")}
-    out = life.run("claim", investor="alice")  # her own
-    assert list(out["result"]["claimed"]) == [life.addr("alice")]
-    out = life.run("claim", *[x for p in ("bob", "carol2", "originator") for x in ("--for", life.addr(p))],
-                   investor="trustee")  # anyone may trigger a holder's claim; the holder is paid
-    assert set(out["result"]["claimed"]) == {life.addr(p) for p in ("bob", "carol2", "originator")}
+    fees, own, others = life.run_all(
+        (("withdraw-fees",), {"trustee": "trustee"}),
+        (("claim",), {"investor": "alice"}),  # her own
+        (("claim", *[x for p in ("bob", "carol2", "originator") for x in ("--for", life.addr(p))]),
+         {"investor": "carol"}))  # anyone may trigger a holder's claim; the holder is paid
+    assert set(fees["result"]["paid"]) <= {life.addr("trustee"), life.addr("servicer")}
+    assert list(own["result"]["claimed"]) == [life.addr("alice")]
+    assert set(others["result"]["claimed"]) == {life.addr(p) for p in ("bob", "carol2", "originator")}
     # Refusals before anything is sent: a missing role, an account without ETH, nothing owed.
     nobody = Account.create()
     monkeypatch.setenv("NOBODY_KEY", nobody.key.hex())
@@ -319,5 +341,5 @@ def test_a_deal_lives_its_whole_life_through_the_command_line(life, tmp_path, mo
     assert all(w3.eth.get_transaction_count(a) == 0 for a in w3.eth.accounts)
     total = time.monotonic() - began
     print(f"\nrehearsal: {len(life.log)} commands in {total:.1f} s")
-    for command, seconds, txs in life.log:
-        print(f"  {command:<24} {seconds:5.1f} s  {txs} tx")
+    for command, seconds, txs, gas in life.log:
+        print(f"  {command[:40]:<40} {seconds:5.1f} s  {txs:>2} tx  {gas:>10,} gas")
