@@ -8,8 +8,8 @@ In this order:
    (``brownie accounts new NAME`` stores it as ``~/.brownie/accounts/NAME.json``, an encrypted keystore: read
    the same way, without starting brownie);
 3. the hex private key in the command's role variable, e.g. ``INVESTOR_PRIVATE_KEY`` (:data:`ROLE_KEYS`);
-4. on a local chain only (anvil, Ganache), the account the node holds unlocked for that role
-   (:data:`LOCAL_ROLE_INDEX`: the demo's and the tests' role accounts).
+4. on a local chain only (anvil, Ganache), and unless a variable was named (``--key-env``), the account the
+   node holds unlocked for that role (:data:`LOCAL_ROLE_INDEX`: the demo's and the tests' role accounts).
 
 Anything else is a one-line :class:`SignerError` naming the three ways to give a signer.
 """
@@ -108,7 +108,7 @@ def select(role: str, *, keystore: str | Path | None = None, account: str | None
     signer = from_key_env(names)
     if signer is not None:
         return signer
-    if local and w3 is not None and role in LOCAL_ROLE_INDEX:
+    if local and w3 is not None and role in LOCAL_ROLE_INDEX and not key_env:  # a variable named must be set
         unlocked = w3.eth.accounts
         if len(unlocked) > LOCAL_ROLE_INDEX[role]:
             return Signer(Web3.to_checksum_address(unlocked[LOCAL_ROLE_INDEX[role]]))
