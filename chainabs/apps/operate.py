@@ -166,15 +166,12 @@ def opened(options: Options, console: Console | None = None, *, needs_deal: bool
     console = console or Console()
     w3 = bound.connect(_url(options))
     sender = RecordingSender(w3)
-    previous = bound.bind_sender(sender)
-    try:
+    with bound.session(w3, sender):
         ctx = Context(options, w3, sender, console)
         if needs_deal:
             ctx.deal = ops.find_deal(w3, deal=options.deal, spv=options.spv, root=options.manifest_dir)
         sender.review = reviewer(ctx)
         yield ctx
-    finally:
-        bound.bind_sender(previous)
 
 
 # ------------------------------------------------------------------------------------------------ output
