@@ -4,14 +4,19 @@
 Every subcommand runs the same way on a chain brownie launches, on a node already running and on a live
 network:
 
-* sending commands (``demo``, ``deploy``, ``onboard``, ``service``, ``challenge``, ``investor``): without options, brownie's local
+* sending commands (``demo``, ``deploy``, ``onboard``, ``challenge``, ``investor``): without options, brownie's local
   development chain (anvil on ``CHAINABS_PORT``, default 8545, launched unless a node already listens there);
   ``--rpc URL`` a node already running (a local chain id is used like a development node, with its unlocked
   accounts; any other chain as a live network); ``--network NAME`` a brownie network (``brownie networks
   list``), e.g. a public testnet;
 * reading commands (``report``, ``monitor``, ``verify-tape``, ``explorer``): chain data only, from ``--rpc URL``
   (default ``http://127.0.0.1:$CHAINABS_PORT``) or the host of ``--network NAME``;
-* ``simulate`` needs no chain.
+* ``simulate`` needs no chain;
+* the deal-operation commands (``investors register``, ``subscribe``, ``close``, ``cancel-offering``, ``refund``,
+  ``service``, ``close-period``, ``claim``, ``recover-wallet``, ``clean-up-call``, ``end``, ``withdraw-fees``,
+  ``grant-role``, ``test-currency``, ``status``) find the deal in ``deployments/<chainid>/<deal>.json`` (or by
+  ``--spv``) and reach the node without brownie (``--rpc``, ``--network``, else ``CHAINABS_PORT``); see
+  :mod:`chainabs.apps.operate`.
 
 Errors are printed on one line (``--traceback`` shows the Python traceback too); the exit status is 2 for an
 error, 1 when ``verify-tape`` finds mismatches, 0 otherwise.
@@ -20,6 +25,7 @@ error, 1 when ``verify-tape`` finds mismatches, 0 otherwise.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import traceback
@@ -34,6 +40,7 @@ from chainabs.chain import connection
 from chainabs.chain.abis import AbiError
 from chainabs.chain.deploy import DeploymentError
 from chainabs.chain.events import EventReadError
+from chainabs.chain.operations import InvestorFileError, OperationError
 from chainabs.chain.registry import OnboardingError
 from chainabs.chain.sender import TxError
 from chainabs.chain.tokens import InvestorDataError
@@ -45,6 +52,7 @@ from chainabs.model.tape import TapeValidationError
 USER_ERRORS: tuple[type[BaseException], ...] = (
     connection.ChainConfigError, DeploymentError, TapeValidationError, DealSpecError, TxError, OnboardingError,
     AbiError, EventReadError, InvestorDataError, ServicingError, ValueError, FileNotFoundError, ConnectionError,
+    OperationError, InvestorFileError,
 )
 #: How many problems of a list (tape issues, spec problems) an error line names.
 SHOWN_PROBLEMS = 20
@@ -112,9 +120,14 @@ def _deploy(args: argparse.Namespace, console: Console) -> int:
     from chainabs.chain import deployment
 
     _connect(args)
-    deployment.deploy_deal(args.spec, tape=args.tape, currency=args.currency, registry=args.registry,
-                           pool_id=args.pool, assume_yes=args.yes, manifest_root=args.manifest_dir,
-                           test_investors=args.investors, seed=args.seed, verify=not args.no_verify, out=console)
+    result = deployment.deploy_deal(args.spec, tape=args.tape, currency=args.currency, registry=args.registry,
+                                    pool_id=args.pool, assume_yes=args.yes, manifest_root=args.manifest_dir,
+                                    test_investors=args.investors, seed=args.seed, verify=not args.no_verify,
+                                    out=console)
+    console.print(f"addresses (also in {result.manifest_path}):", highlight=False, soft_wrap=True)
+    for key, address in result.addresses.items():  # unwrapped, one per line: ready to paste into a wallet
+        console.print(f"  {key:<14} {address}", highlight=False, soft_wrap=True)
+    console.print(f"operate it: chainabs status --deal {result.deal} (see docs/deploy.md)", highlight=False)
     return 0
 
 
@@ -168,12 +181,64 @@ def _verify_tape(args: argparse.Namespace, console: Console) -> int:
     return 0 if mismatches.empty else 1
 
 
-def _service(args: argparse.Namespace, console: Console) -> int:
-    from chainabs.apps import servicing
+def _operate_options(args: argparse.Namespace) -> Any:
+    from chainabs.apps.operate import Options
 
-    _connect(args)
-    servicing.service(args.spv, args.tape, tape_uri=args.tape_uri, console=console)
+    command = args.command + (f" {args.action}" if getattr(args, "action", None) else "")
+    return Options(command=command, rpc=args.rpc, network=args.network, deal=getattr(args, "deal", None),
+                   spv=getattr(args, "spv", None),
+                   manifest_dir=args.manifest_dir, yes=getattr(args, "yes", False), json=args.json,
+                   keystore=getattr(args, "keystore", None), account=getattr(args, "account", None),
+                   key_env=getattr(args, "key_env", None))
+
+
+def _service(args: argparse.Namespace, console: Console) -> int:
+    from chainabs.apps import operate
+
+    if len(args.items) > 2:
+        raise ValueError("service: give the period's tape (and, in the older form, the SPV address before it)")
+    if len(args.items) == 2:  # the older form: service SPV TAPE
+        if args.spv and args.spv.lower() != args.items[0].lower():
+            raise ValueError(f"service: two SPVs given ({args.items[0]} and --spv {args.spv})")
+        args.spv = args.items[0]
+    operate.service(_operate_options(args), Path(args.items[-1]), tape_uri=args.tape_uri, batch=args.batch,
+                    console=console)
     return 0
+
+
+def _operation(name: str) -> Callable[[argparse.Namespace, Console], int]:
+    """The runner of deal-operation command ``name`` (:mod:`chainabs.apps.operate`)."""
+
+    def run(args: argparse.Namespace, console: Console) -> int:
+        from chainabs.apps import operate
+
+        o = _operate_options(args)
+        calls: dict[str, Callable[[], Any]] = {
+            "investors": lambda: operate.investors_register(o, Path(args.csv), console=console,
+                                                            allow_jurisdictions=args.allow_jurisdictions),
+            "subscribe": lambda: operate.subscribe(o, args.klass, args.amount, retained=args.retained, console=console),
+            "close": lambda: operate.close(o, console=console),
+            "cancel-offering": lambda: operate.cancel_offering(o, console=console),
+            "refund": lambda: operate.refund(o, args.holder, console=console),
+            "close-period": lambda: operate.close_period(o, console=console),
+            "claim": lambda: operate.claim(o, args.holders, console=console),
+            "recover-wallet": lambda: operate.recover_wallet(o, args.lost, args.replacement, args.investor_id,
+                                                             console=console),
+            "clean-up-call": lambda: operate.clean_up_call(o, console=console),
+            "end": lambda: operate.end(o, console=console),
+            "withdraw-fees": lambda: operate.withdraw_fees(o, console=console),
+            "grant-role": lambda: operate.grant_role(o, args.role, args.to, args.on, console=console),
+            "status": lambda: operate.status(o, console=console),
+            "test-currency": lambda: (operate.test_currency_deploy(o, args.symbol, args.decimals, args.name,
+                                                                   console=console)
+                                      if args.action == "deploy" else
+                                      operate.test_currency_mint(o, args.to, args.amount, args.currency,
+                                                                 console=console)),
+        }
+        calls[name]()
+        return 0
+
+    return run
 
 
 def _challenge(args: argparse.Namespace, console: Console) -> int:
@@ -274,6 +339,115 @@ def _add_market_parser(sub: Any) -> None:
     a.add_argument("--token", default=None, help="one tranche only")
     a.add_argument("--start-block", type=int, default=None, help="first block (default: the venue's deployment)")
     a.add_argument("--out", type=Path, default=None, help="write the tape as CSV here")
+
+
+def _add_deal_options(p: argparse.ArgumentParser, *, role: str | None, deal: bool = True) -> None:
+    """Node, deal, output and (``role``: the command sends) signer and confirmation options."""
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--rpc", metavar="URL", help="the node (default http://127.0.0.1:$CHAINABS_PORT, port 8545)")
+    where.add_argument("--network", metavar="NAME", help="a brownie network's node (`brownie networks list`)")
+    if deal:
+        p.add_argument("--deal", metavar="NAME", help="the deal of deployments/<chainid>/NAME.json (default: the "
+                       "chain's only deployed deal)")
+        p.add_argument("--spv", metavar="ADDRESS", help="the deal's SPV address (instead of --deal)")
+    p.add_argument("--manifest-dir", type=Path, default=None,
+                   help="manifest root (default CHAINABS_DEPLOYMENTS_DIR or deployments/)")
+    p.add_argument("--json", action="store_true", help="print one JSON object (amounts in base units)")
+    if role is None:
+        return
+    from chainabs.chain.signers import ROLE_KEYS
+
+    keys = " or ".join(ROLE_KEYS.get(role, (f"{role.upper()}_PRIVATE_KEY",)))
+    p.add_argument("--yes", "-y", action="store_true", help="live networks: send without asking")
+    who = p.add_mutually_exclusive_group()
+    who.add_argument("--keystore", metavar="FILE", help="sign with an encrypted JSON keystore (password from "
+                     "CHAINABS_KEYSTORE_PASSWORD or asked)")
+    who.add_argument("--account", metavar="NAME", help="sign with a brownie account (~/.brownie/accounts/NAME.json)")
+    who.add_argument("--key-env", metavar="VAR", help=f"environment variable holding the hex key (default {keys}; "
+                     "on a local chain without it, the role's unlocked account)")
+
+
+def _add_operation_parsers(sub: Any) -> None:
+    """Every step of a deployed deal's life (:mod:`chainabs.apps.operate`)."""
+
+    def command(name: str, text: str, role: str | None, *, deal: bool = True,
+                parent: Any = None, run_name: str | None = None) -> argparse.ArgumentParser:
+        p = (parent or sub).add_parser(name, help=text, description=text)
+        p.set_defaults(run=_operation(run_name or name))
+        _add_deal_options(p, role=role, deal=deal)
+        return p
+
+    inv = sub.add_parser("investors", help="Investors of a deal: KYC registration.",
+                         description="Investors of a deal: KYC registration.")
+    actions = inv.add_subparsers(dest="action", required=True, metavar="ACTION")
+    p = command("register", "The KYC agent registers the investors of a CSV file (address, jurisdiction, "
+                "investor_type, expiry as unix time or YYYY-MM-DD): every bad row is named and nothing is sent on a "
+                "bad file; investors already registered are skipped.", "kyc_agent", parent=actions, run_name="investors")
+    p.add_argument("csv", help="the investor file")
+    p.add_argument("--allow-jurisdictions", action="store_true",
+                   help="the signer (the identity registry's admin) first allows the file's jurisdictions")
+
+    p = command("subscribe", "An investor buys units of a class in the offering, paying in the deal currency "
+                "(approved as needed).", "investor")
+    p.add_argument("--class", dest="klass", required=True, help="A (most senior), B..., or the token symbol")
+    p.add_argument("--amount", required=True, help="currency units, e.g. 1,000,000")
+    p.add_argument("--retained", action="store_true", help="the originator's retained units (lock-up partition; "
+                   "signed as the originator, ORIGINATOR_PRIVATE_KEY)")
+    command("close", "The arranger funds the reserve and closes the deal: the pool is sold to the SPV.", "arranger")
+    command("cancel-offering", "Cancel the offering (the arranger before the deadline, anyone after it).", "arranger")
+    p = command("refund", "After a cancelled offering: a holder's units are cancelled and paid back.", "investor")
+    p.add_argument("--holder", default=None, metavar="ADDRESS", help="whose units (default: the signer's)")
+
+    p = command("service", "The servicer's period from its loan-level tape: registry updates in batches "
+                "(recovery steps by the disposal agent, DISPOSAL_AGENT_PRIVATE_KEY), commitment and report with the "
+                "collections; safe to run again after a kill: nothing is sent twice.", "servicer")
+    p.set_defaults(run=_service)
+    p.add_argument("items", nargs="+", metavar="TAPE", help="the period's servicing tape (CSV / Parquet); the "
+                   "older form `service SPV TAPE` is accepted")
+    p.add_argument("--tape-uri", default="", help="where the tape is published (default: its file name)")
+    p.add_argument("--batch", type=int, default=None, help="registry updates per transaction (default 150)")
+
+    command("close-period", "Run the waterfall on the pending report once its payment date has come (anyone "
+            "may; signed as the servicer by default).", "servicer")
+    p = command("claim", "An investor withdraws its interest and principal from every tranche token that owes it "
+                "some (tokens owing nothing are not called); with --for, anyone triggers it for holders (paid to "
+                "them).", "investor")
+    p.add_argument("--for", dest="holders", action="append", default=None, metavar="ADDRESS",
+                   help="claim for this holder (repeatable; the funds go to the holder)")
+    p = command("recover-wallet", "Move a lost wallet's units and unclaimed funds to the investor's replacement "
+                "wallet on every token: the KYC agent links the wallets (KYC_PRIVATE_KEY), the controller "
+                "(CONTROLLER_ROLE on the tokens) recovers.", "controller")
+    p.add_argument("--lost", required=True, metavar="ADDRESS")
+    p.add_argument("--replacement", required=True, metavar="ADDRESS", help="a registered wallet of the same investor")
+    p.add_argument("--investor-id", default=None, help="reference of the investor's KYC file (hashed; default "
+                   "derived from the lost wallet)")
+    command("clean-up-call", "The originator buys the rest of the pool into the pending period (below the "
+            "clean-up level).", "originator")
+    command("end", "End the deal (paid off, or past legal final): the rest goes to the equity class.", "trustee")
+    command("withdraw-fees", "Pay every fee recipient what it earned (anyone may; fees owing nothing are not "
+            "called).", "trustee")
+    p = command("grant-role", "The admin grants a role on the deal's tokens, SPV or registries (e.g. "
+                "CONTROLLER_ROLE to the trustee for wallet recoveries).", "arranger")
+    p.add_argument("role", help="e.g. CONTROLLER_ROLE, PAUSER_ROLE, DOCUMENT_ROLE, KYC_AGENT_ROLE, TRUSTEE_ROLE")
+    p.add_argument("to", metavar="ADDRESS")
+    p.add_argument("--on", default="tokens", choices=("tokens", "spv", "identity", "registry"))
+    command("status", "The deal in one screen: phase, tranches, pool, reserve, triggers, fees, next payment date, "
+            "pending report, documents and every address.", None)
+
+    cur = sub.add_parser("test-currency", help="A test stablecoin for a testnet deal: deploy it, mint it.",
+                         description="A test stablecoin for a testnet deal: deploy it, mint it.")
+    actions = cur.add_subparsers(dest="action", required=True, metavar="ACTION")
+    p = command("deploy", "Deploy the project's test stablecoin (its owner mints).", "currency_owner", deal=False,
+                parent=actions, run_name="test-currency")
+    p.add_argument("--symbol", default="CNHT")
+    p.add_argument("--decimals", type=int, default=6)
+    p.add_argument("--name", default=None)
+    p = command("mint", "The test stablecoin's owner mints currency to accounts.", "currency_owner",
+                parent=actions, run_name="test-currency")
+    p.add_argument("--to", action="append", required=True, metavar="ADDRESS", help="repeatable")
+    p.add_argument("--amount", required=True, help="currency units each, e.g. 1,000,000")
+    p.add_argument("--currency", default=None, metavar="ADDRESS",
+                   help="the stablecoin (default CURRENCY_ADDRESS, else the deal's currency)")
 
 
 # ------------------------------------------------------------------------------------------------- parser
@@ -387,13 +561,6 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("tape", type=Path, help="the servicing tape (CSV / Parquet)")
     p.add_argument("--out", type=Path, default=None, help="write the mismatches as CSV here")
 
-    p = command("service", _service, "The servicer's period from its loan-level tape: registry updates in batches "
-                "(recovery steps by the disposal agent), commitment and report with the collections; safe to run "
-                "again after a kill (key from SERVICER_PRIVATE_KEY or SERVICER_ACCOUNT).", "send")
-    p.add_argument("spv", help="SPV address")
-    p.add_argument("tape", type=Path, help="the period's servicing tape (CSV / Parquet)")
-    p.add_argument("--tape-uri", default="", help="where the tape is published (default: its file name)")
-
     p = command("challenge", _challenge, "Audit the pending report's servicing tape against the SPV's commitment, "
                 "the registry and the previous tape; --prove sends the proof of the first fault to the deal's "
                 "court. Exit status 1 when a fault is found and not proven.", "send")
@@ -424,6 +591,7 @@ def parser() -> argparse.ArgumentParser:
     from chainabs.apps.documents import add_parser as add_documents_parser  # `chainabs documents` (issue 16)
 
     add_documents_parser(sub, _add_network_options, _connect, _read_url)
+    _add_operation_parsers(sub)
     return top
 
 
@@ -433,6 +601,8 @@ def _message(exc: BaseException) -> str:
         shown = "\n".join(f"  {issue}" for issue in exc.issues[:SHOWN_PROBLEMS])
         more = f"\n  ... and {len(exc.issues) - SHOWN_PROBLEMS} more" if len(exc.issues) > SHOWN_PROBLEMS else ""
         return f"{len(exc.issues)} tape issue(s), nothing was sent:\n{shown}{more}"
+    if isinstance(exc, InvestorFileError):
+        return f"{exc}:\n" + "\n".join(f"  {problem}" for problem in exc.problems)
     if isinstance(exc, DealSpecError):
         return "invalid deal spec:\n" + "\n".join(f"  {exc.source}: {path}: {msg}" if path else f"  {exc.source}: {msg}"
                                                   for path, msg in exc.problems)
@@ -454,6 +624,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.traceback:
             traceback.print_exc()
         print(f"chainabs {args.command}: error: {_message(exc)}", file=sys.stderr)
+        if getattr(args, "json", False):
+            print(json.dumps({"command": args.command, "error": _message(exc)}))
         return 2
 
 

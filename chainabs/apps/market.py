@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import getpass
 import html
 import io
 import os
@@ -27,6 +26,7 @@ from rich.console import Console
 from rich.table import Table
 from web3 import Web3
 
+from chainabs.chain import signers
 from chainabs.chain.contracts import LOCKED, UNRESTRICTED
 from chainabs.chain.events import DecodedEvent
 from chainabs.chain.market import Market, explain
@@ -50,7 +50,7 @@ from chainabs.model.market import (
 #: Environment variables: the venue's address, the signer's hex key, a keystore's password.
 MARKET_ENV = "MARKET_ADDRESS"
 KEY_ENV = "INVESTOR_PRIVATE_KEY"
-KEYSTORE_PASSWORD_ENV = "CHAINABS_KEYSTORE_PASSWORD"
+KEYSTORE_PASSWORD_ENV = signers.KEYSTORE_PASSWORD_ENV
 DAY = 86_400
 
 
@@ -63,30 +63,13 @@ class MarketCommandError(ValueError):
 
 def signer_from(*, key_env: str = KEY_ENV, account: str | None = None, keystore: str | Path | None = None) -> Signer:
     """Who signs: an encrypted ``keystore`` file (password from ``CHAINABS_KEYSTORE_PASSWORD`` or asked), else
-    the brownie account named ``account`` (asks for its password), else the hex key in ``key_env``."""
-    if keystore:
-        path = Path(keystore)
-        if not path.is_file():
-            raise MarketCommandError(f"keystore {path}: no such file")
-        password = os.environ.get(KEYSTORE_PASSWORD_ENV)
-        if password is None:
-            password = getpass.getpass(f"password of {path.name}: ")
-        try:
-            return Signer.from_keystore(path, password)
-        except ValueError as exc:
-            raise MarketCommandError(f"keystore {path}: {exc}") from None
-    if account:
-        from brownie import accounts
-
-        return Signer.of(accounts.load(account))
-    key = os.environ.get(key_env, "").strip()
-    if not key:
-        raise MarketCommandError(f"no signer: set {key_env} (hex key), or give --account NAME (a brownie account) "
-                                 "or --keystore FILE")
+    the brownie account named ``account`` (asks for its password), else the hex key in ``key_env``
+    (:func:`chainabs.chain.signers.select`, the one signer selection of every command)."""
     try:
-        return Signer.from_key(key)
-    except (ValueError, TypeError):
-        raise MarketCommandError(f"{key_env} is not a private key (64 hex digits)") from None
+        return signers.select("investor", keystore=keystore, account=account, key_env=key_env)
+    except signers.SignerError as exc:
+        text = str(exc).replace("no investor signer: set", "no signer: set")
+        raise MarketCommandError(text) from None
 
 
 def open_market(rpc: str | Web3, address: str | None) -> Market:

@@ -27,7 +27,7 @@ from chainabs.chain import spv as spvlib
 from chainabs.chain.contracts import contract_at
 from chainabs.chain.read import pool as poolread
 from chainabs.chain.read.deal import read_deal
-from chainabs.chain.servicing import deal_pool, service_period
+from chainabs.chain.servicing import UPDATE_BATCH, deal_pool, service_period
 from chainabs.model.numbers import format_amount
 from chainabs.model.servicing import ServicingError, commit_tape, period_report, read_servicing_tape
 
@@ -44,27 +44,31 @@ def _signer(role: str, key_var: str, name_var: str) -> Any:
                                       "(a brownie account name)")
 
 
-def service(spv_address: str, tape_path: Path, *, tape_uri: str = "", console: Console | None = None) -> dict:
-    """The servicer's period from the tape at ``tape_path`` on the connected chain; prints what it did."""
+def service(spv_address: str, tape_path: Path, *, tape_uri: str = "", console: Console | None = None,
+            servicer: Any | None = None, agent: Any | None = None, batch: int | None = None) -> dict:
+    """The servicer's period from the tape at ``tape_path`` on the connected chain; prints what it did.
+    ``servicer`` / ``agent`` sign (default: from the environment, or a local chain's role accounts);
+    ``batch``: registry updates per transaction (default :data:`chainabs.chain.servicing.UPDATE_BATCH`)."""
     console = console or Console()
     spv = contract_at("SPV", spv_address)
     tape = read_servicing_tape(tape_path)
-    servicer = _signer("servicer", "SERVICER_PRIVATE_KEY", "SERVICER_ACCOUNT")
-    agent = connection.env_account("DISPOSAL_AGENT_PRIVATE_KEY", "DISPOSAL_AGENT_ACCOUNT")
-    if agent is None and connection.is_local():
-        from brownie import accounts
+    if servicer is None:
+        servicer = _signer("servicer", "SERVICER_PRIVATE_KEY", "SERVICER_ACCOUNT")
+        agent = connection.env_account("DISPOSAL_AGENT_PRIVATE_KEY", "DISPOSAL_AGENT_ACCOUNT")
+        if agent is None and connection.is_local():
+            from brownie import accounts
 
-        agent = orchestration.role_accounts(accounts)["disposal_agent"]
+            agent = orchestration.role_accounts(accounts)["disposal_agent"]
     registry, pool_id, _ = deal_pool(spv)
     figures = registry.servicingFigures(pool_id)
-    if agent is not None and str(figures[-1]).lower() != str(agent).lower():
+    if agent is not None and str(figures[-1]).lower() != str(getattr(agent, "address", agent)).lower():
         agent = None  # not the pool's disposal agent: the servicer takes the recovery steps itself
     period = int(spv.periodsClosed()) + 1
     report = period_report(tape)
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task(f"period {period}: registry updates", total=None)
         done = service_period(spv, tape, servicer, disposal_agent=agent, tape_uri=tape_uri or tape_path.name,
-                              on_batch=lambda n: bar.advance(task, n))
+                              on_batch=lambda n: bar.advance(task, n), batch=batch or UPDATE_BATCH)
     token = spvlib.currency_of(spv)
     dec, sym = int(token.decimals()), str(token.symbol())
     what = "submitted" if done.submitted is not None else "already pending (nothing sent)"

@@ -219,13 +219,24 @@ def forget_new_artifacts(proj: Any) -> None:
 
 def is_local() -> bool:
     """True when connected to a local development chain (chain id 31337 or 1337)."""
+    from chainabs.chain.sender import bound_sender
+
+    bound = bound_sender()
+    if bound is not None:
+        return bound.local
     from brownie import chain
 
     return chain.id in LOCAL_CHAIN_IDS
 
 
 def connected_web3() -> Web3:
-    """The Web3 of the network brownie is connected to."""
+    """The Web3 of the bound session (:func:`chainabs.chain.sender.bound_sender`), else of the network brownie
+    is connected to."""
+    from chainabs.chain.sender import bound_sender
+
+    bound = bound_sender()
+    if bound is not None:
+        return bound.w3
     from brownie import web3
 
     return web3

@@ -30,9 +30,18 @@ def contract_at(kind: str, address_or_contract: Any) -> Any:
     """A brownie contract object for a deployed ``kind`` (contract name) given an address or a contract.
 
     If brownie already knows a contract at that address (e.g. a subclass of ``kind`` deployed in this session),
-    that object is returned: it has every function of ``kind``."""
+    that object is returned: it has every function of ``kind``.
+
+    In a bound session (:func:`chainabs.chain.bound.session`: no brownie) the object is a
+    :class:`chainabs.chain.bound.BoundContract` over the shipped ABI of ``kind``, called the same way."""
     if hasattr(address_or_contract, "address"):
         return address_or_contract
+    from chainabs.chain.sender import bound_sender
+
+    if bound_sender() is not None:
+        from chainabs.chain.bound import BoundContract
+
+        return BoundContract(bound_sender().w3, kind, str(address_or_contract))
     from brownie.exceptions import ContractExists
     from brownie.network.state import _find_contract
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -179,6 +179,9 @@ class Sender:
         self.poll = poll
         self.max_poll = 0.25 if self.local else 2.0
         self.logs = LogDecoder(w3, {name: load_abi(name) for name in SHIPPED})
+        #: Called with each transaction (gas and fees set) and its description before it is signed and sent;
+        #: raising stops it (e.g. a confirmation refused on a live network: ``chainabs.apps.operate``).
+        self.review: Callable[[Mapping[str, Any], str], None] | None = None
 
     # ------------------------------------------------------------------------------------------- pieces
     def fees(self, block: Mapping[str, Any] | None = None) -> dict[str, int]:
@@ -237,6 +240,8 @@ class Sender:
                 raise self._failure("estimate", what, exc) from None
         tx["gas"] = int(gas)
         tx.update(self.fees(block))
+        if self.review is not None:
+            self.review(tx, what)
         try:
             if signer.key is not None:
                 tx_hash = self.w3.eth.send_raw_transaction(signer.key.sign_transaction(tx).raw_transaction)
@@ -321,11 +326,28 @@ def _reason(exc: BaseException) -> str:
 # ------------------------------------------------------------------------------------------ brownie bound
 
 _DEFAULT: Sender | None = None
+#: A sender bound by :func:`chainabs.chain.bound.session`: while set, the library runs on it without brownie.
+_BOUND: Sender | None = None
+
+
+def bound_sender() -> Sender | None:
+    """The sender of the session :func:`chainabs.chain.bound.session` opened, None outside one."""
+    return _BOUND
+
+
+def bind_sender(sender: Sender | None) -> Sender | None:
+    """Make ``sender`` the one :func:`default_sender` returns (None: back to brownie's); returns the previous."""
+    global _BOUND
+    previous, _BOUND = _BOUND, sender
+    return previous
 
 
 def default_sender() -> Sender:
-    """The :class:`Sender` of the network brownie is connected to (made again after a reconnection)."""
+    """The :class:`Sender` of a bound session (:func:`bound_sender`), else of the network brownie is connected
+    to (made again after a reconnection)."""
     global _DEFAULT
+    if _BOUND is not None:
+        return _BOUND
     from brownie import web3  # the connection module imports this one: no import of it here
 
     if _DEFAULT is None or _DEFAULT.w3.provider is not web3.provider or _DEFAULT.chain_id != int(web3.eth.chain_id):

@@ -135,3 +135,36 @@ def test_the_arranger_cancels_before_the_deadline_and_a_frozen_refund_stays_owed
     assert spvlib.refund(d.spv, stranger, investors[0]) == paid[str(investors[0])]
 
 
+
+
+def test_the_offering_commands_cancel_and_refund(fresh_offering, investors, admin, stranger, capsys, monkeypatch):
+    """`chainabs subscribe / cancel-offering / refund` on the local chain (issue 16's deal-operation commands)."""
+    import json
+
+    from eth_account import Account
+
+    from chainabs.apps import cli
+    from chainabs.chain.sender import transfer
+
+    d = fresh_offering
+    inv = investors[0]
+    d.currency.mint(inv, 2_500_000, {"from": admin})
+    assert cli.main(["cancel-offering", "--spv", d.spv.address, "--key-env", "NO_SUCH_KEY"]) == 2  # named signer
+    assert "no arranger signer: set NO_SUCH_KEY" in capsys.readouterr().err
+    key = Account.create()
+    transfer(admin, key.address, 10**18)
+    monkeypatch.setenv("OFFERING_TEST_KEY", key.key.hex())
+    assert cli.main(["subscribe", "--spv", d.spv.address, "--class", "A", "--amount", "1", "--key-env",
+                     "OFFERING_TEST_KEY"]) == 2  # an account without the currency: refused before sending
+    assert capsys.readouterr().err.strip() == (f"chainabs subscribe: error: subscribe: {key.address} holds 0.00 "
+                                               f"{d.currency.symbol()}, needs 1.00 {d.currency.symbol()}")
+    spvlib.subscribe(d.spv, inv, 0, 2_500_000)
+    assert cli.main(["cancel-offering", "--spv", d.spv.address, "--json"]) == 0  # the arranger (local account)
+    done = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert [t["what"] for t in done["transactions"]] == ["cancelOffering"] and done["result"]["subscriptions"] == 2_500_000
+    argv = ["refund", "--spv", d.spv.address, "--holder", str(inv), "--key-env", "OFFERING_TEST_KEY", "--json"]
+    assert cli.main(argv) == 0  # anyone may pay a holder back
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["result"]["refunded"] == 2_500_000
+    assert d.currency.balanceOf(inv) == 2_500_000
+    assert cli.main(argv) == 2
+    assert f"refund: {inv} holds no units of the deal: nothing to refund" in capsys.readouterr().err

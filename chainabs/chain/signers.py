@@ -1,0 +1,116 @@
+"""Who signs a command's transactions: the one signer selection of every ``chainabs`` command that sends.
+
+In this order:
+
+1. ``--keystore FILE``: an encrypted JSON keystore (geth, MetaMask export, brownie's own accounts); its password
+   from ``CHAINABS_KEYSTORE_PASSWORD`` or asked on the terminal;
+2. ``--account NAME`` (or the role's ``<ROLE>_ACCOUNT`` variable, e.g. ``SERVICER_ACCOUNT``): a brownie account
+   (``brownie accounts new NAME`` stores it as ``~/.brownie/accounts/NAME.json``, an encrypted keystore: read
+   the same way, without starting brownie);
+3. the hex private key in the command's role variable, e.g. ``INVESTOR_PRIVATE_KEY`` (:data:`ROLE_KEYS`);
+4. on a local chain only (anvil, Ganache), and unless a variable was named (``--key-env``), the account the
+   node holds unlocked for that role (:data:`LOCAL_ROLE_INDEX`: the demo's and the tests' role accounts).
+
+Anything else is a one-line :class:`SignerError` naming the three ways to give a signer.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from web3 import Web3
+
+from chainabs.chain.connection import ChainConfigError
+from chainabs.chain.sender import Signer
+
+KEYSTORE_PASSWORD_ENV = "CHAINABS_KEYSTORE_PASSWORD"
+#: Where brownie keeps its accounts (encrypted keystores).
+BROWNIE_ACCOUNTS = Path("~/.brownie/accounts")
+#: The environment variables holding each role's hex key, first found wins (the arranger deploys: its
+#: deployment key stands for it).
+ROLE_KEYS: dict[str, tuple[str, ...]] = {
+    "arranger": ("ARRANGER_PRIVATE_KEY", "DEPLOYER_PRIVATE_KEY"),
+    "kyc_agent": ("KYC_PRIVATE_KEY", "ARRANGER_PRIVATE_KEY", "DEPLOYER_PRIVATE_KEY"),
+    "investor": ("INVESTOR_PRIVATE_KEY",),
+    "originator": ("ORIGINATOR_PRIVATE_KEY",),
+    "servicer": ("SERVICER_PRIVATE_KEY",),
+    "disposal_agent": ("DISPOSAL_AGENT_PRIVATE_KEY", "SERVICER_PRIVATE_KEY"),
+    "trustee": ("TRUSTEE_PRIVATE_KEY",),
+    "controller": ("CONTROLLER_PRIVATE_KEY", "TRUSTEE_PRIVATE_KEY"),
+    "currency_owner": ("CURRENCY_OWNER_PRIVATE_KEY", "DEPLOYER_PRIVATE_KEY"),
+}
+#: Local chains: the index of each role's unlocked account (``chainabs.chain.orchestration.role_accounts``).
+LOCAL_ROLE_INDEX: dict[str, int] = {
+    "arranger": 0, "kyc_agent": 0, "currency_owner": 0, "servicer": 2, "originator": 3, "trustee": 5,
+    "controller": 5, "disposal_agent": 7,
+}
+
+
+class SignerError(ChainConfigError):
+    """No usable signer (one line naming what to set)."""
+
+
+def from_keystore(path: str | Path, *, ask: Callable[[str], str] = getpass.getpass) -> Signer:
+    """The signer of an encrypted keystore file; password from ``CHAINABS_KEYSTORE_PASSWORD`` or ``ask``."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise SignerError(f"keystore {path}: no such file")
+    try:
+        data = json.loads(path.read_text())
+    except ValueError:
+        raise SignerError(f"keystore {path}: not a JSON keystore") from None
+    password = os.environ.get(KEYSTORE_PASSWORD_ENV)
+    if password is None:
+        try:
+            password = ask(f"password of {path.name}: ")
+        except (EOFError, OSError):
+            raise SignerError(f"keystore {path}: no password (set {KEYSTORE_PASSWORD_ENV} when there is no "
+                              "terminal)") from None
+    if not isinstance(data, dict) or not ("crypto" in data or "Crypto" in data):
+        raise SignerError(f"keystore {path}: not an encrypted keystore (no 'crypto' section)")
+    try:
+        return Signer.from_keystore(path, password)
+    except ValueError as exc:
+        raise SignerError(f"keystore {path}: {exc}") from None
+
+
+def from_key_env(names: Sequence[str]) -> Signer | None:
+    """The signer of the first of ``names`` set in the environment (None when none is)."""
+    for name in names:
+        key = os.environ.get(name, "").strip()
+        if key:
+            try:
+                return Signer.from_key(key)
+            except (ValueError, TypeError):
+                raise SignerError(f"{name} is not a private key (64 hex digits)") from None
+    return None
+
+
+def select(role: str, *, keystore: str | Path | None = None, account: str | None = None,
+           key_env: str | None = None, w3: Web3 | None = None, local: bool = False,
+           ask: Callable[[str], str] = getpass.getpass) -> Signer:
+    """The signer of a command acting as ``role`` (see the module doc). ``key_env`` replaces the role's
+    variables; ``w3`` and ``local`` allow the unlocked account of a local chain."""
+    if keystore:
+        return from_keystore(keystore, ask=ask)
+    account = account or os.environ.get(f"{role.upper()}_ACCOUNT", "").strip() or None
+    if account:
+        path = BROWNIE_ACCOUNTS.expanduser() / f"{account}.json"
+        if not path.is_file():
+            raise SignerError(f"--account {account}: no brownie account of that name ({path}); create it with "
+                              f"`brownie accounts new {account}` or give --keystore FILE")
+        return from_keystore(path, ask=ask)
+    names = (key_env,) if key_env else ROLE_KEYS.get(role, (f"{role.upper()}_PRIVATE_KEY",))
+    signer = from_key_env(names)
+    if signer is not None:
+        return signer
+    if local and w3 is not None and role in LOCAL_ROLE_INDEX and not key_env:  # a variable named must be set
+        unlocked = w3.eth.accounts
+        if len(unlocked) > LOCAL_ROLE_INDEX[role]:
+            return Signer(Web3.to_checksum_address(unlocked[LOCAL_ROLE_INDEX[role]]))
+    raise SignerError(f"no {role.replace('_', ' ')} signer: set {' or '.join(names)} (hex key), or give "
+                      "--keystore FILE or --account NAME (a brownie account)")
