@@ -367,6 +367,48 @@ def _add_deal_options(p: argparse.ArgumentParser, *, role: str | None, deal: boo
                      "on a local chain without it, the role's unlocked account)")
 
 
+def _documents(args: argparse.Namespace, console: Console) -> int:
+    from chainabs.apps import documents
+
+    o = _operate_options(args)
+    if args.action == "list":
+        out = documents.list_documents(o, check=args.check, console=console)
+        return 1 if args.check is not None and (out["local"] != "match").any() else 0
+    if args.action == "set":
+        documents.set_document(o, args.name, args.file, args.uri, console=console)
+    else:
+        documents.attach_report(o, args.period, out=args.out, base_uri=args.base_uri, console=console)
+    return 0
+
+
+def _add_documents_parser(sub: Any) -> None:
+    """``chainabs documents list|set|attach-report`` (:mod:`chainabs.apps.documents`)."""
+    text = ("A deal's documents (ERC-1643 on every tranche token): list them with their SHA-256 hashes and check "
+            "local copies, attach a document, attach a closed period's investor report.")
+    p = sub.add_parser("documents", help=text, description=text)
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    def action(name: str, help_text: str, role: str | None) -> argparse.ArgumentParser:
+        a = actions.add_parser(name, help=help_text, description=help_text)
+        a.set_defaults(run=_documents)
+        _add_deal_options(a, role=role)
+        return a
+
+    a = action("list", "Every document: name, URI, SHA-256 hash, tokens; --check DIR compares local copies "
+               "(exit status 1 if one differs or is missing).", None)
+    a.add_argument("--check", type=Path, default=None, metavar="DIR", help="folder holding copies of the documents")
+    a = action("set", "Attach a document to every tranche (hash computed from the file; DOCUMENT_ROLE: the "
+               "arranger).", "arranger")
+    a.add_argument("name", help="document name (at most 32 bytes), e.g. offering_circular")
+    a.add_argument("file", type=Path, help="the document file")
+    a.add_argument("--uri", required=True, help="where investors read the document")
+    a = action("attach-report", "Rebuild a closed period's investor report from chain data, write it and attach "
+               "its hash as investor-report-<period>.", "arranger")
+    a.add_argument("period", type=int, help="the closed period")
+    a.add_argument("--out", type=Path, default=None, help="folder of the report file")
+    a.add_argument("--base-uri", default="", help="URI prefix where the reports are published")
+
+
 def _add_operation_parsers(sub: Any) -> None:
     """Every step of a deployed deal's life (:mod:`chainabs.apps.operate`)."""
 
@@ -588,9 +630,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--account", help="brownie account name (default INVESTOR_ACCOUNT)")
 
     _add_market_parser(sub)
-    from chainabs.apps.documents import add_parser as add_documents_parser  # `chainabs documents` (issue 16)
-
-    add_documents_parser(sub, _add_network_options, _connect, _read_url)
+    _add_documents_parser(sub)
     _add_operation_parsers(sub)
     return top
 

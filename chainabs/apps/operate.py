@@ -147,7 +147,7 @@ def reviewer(ctx: Context, ask: Callable[[str], str] = input, isatty: Callable[[
     return review
 
 
-def _url(options: Options) -> str:
+def node_url(options: Options) -> str:
     """The node: ``--rpc`` / ``--network``, else the chain brownie is connected to in this process (a
     ``brownie run`` script, the tests), else the local chain on ``CHAINABS_PORT``."""
     if not options.rpc and not options.network and "brownie" in sys.modules:
@@ -164,7 +164,7 @@ def _url(options: Options) -> str:
 def opened(options: Options, console: Console | None = None, *, needs_deal: bool = True) -> Iterator[Context]:
     """Connect, bind a recording sender for the library, find the deal, install the confirmation."""
     console = console or Console()
-    w3 = bound.connect(_url(options))
+    w3 = bound.connect(node_url(options))
     sender = RecordingSender(w3)
     with bound.session(w3, sender):
         ctx = Context(options, w3, sender, console)

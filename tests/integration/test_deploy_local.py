@@ -193,7 +193,7 @@ def test_a_stranger_cannot_set_a_document_and_the_arranger_can_from_the_command_
     capsys.readouterr()
     monkeypatch.setenv("CHAINABS_DEPLOYMENTS_DIR", str(tmp_path / "elsewhere"))
     assert cli.main(["documents", "list", "--deal", "consumer_loan", "--rpc", web3.provider.endpoint_uri]) == 2
-    assert "no deployment of 'consumer_loan' on chain 31337" in capsys.readouterr().err
+    assert "no deal 'consumer_loan' deployed on chain 31337" in capsys.readouterr().err
     monkeypatch.setenv("CHAINABS_DEPLOYMENTS_DIR", str(result.manifest_path.parents[1]))  # the deal by its name
     assert cli.main(["documents", "list", "--deal", "consumer_loan", "--rpc", web3.provider.endpoint_uri,
                      "--json"]) == 0
