@@ -52,6 +52,9 @@ PRIVILEGED_EVENTS = frozenset(
         # AssetRegistry: pools, onboarding, true sale, servicing and repurchases
         "PoolCreated", "AssetsRegistered", "PoolSealed", "PoolApproved", "PoolTransferred", "AssetRepurchased",
         "AssetStatusChanged", "PoolServicersSet", "RecoveryRecorded",
+        # InvoiceLedger (trade receivables): debtors' keys, debtors' confirmations, financed invoices; the registry
+        # attaching it
+        "DebtorKeySet", "InvoiceConfirmed", "InvoiceFinanced", "InvoiceLedgerSet",
         # CollateralRegistry: collateral of secured assets and its re-appraisals
         "CollateralRecorded", "CollateralReappraised",
         # IdentityRegistry: KYC

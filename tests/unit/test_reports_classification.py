@@ -9,7 +9,8 @@ from chainabs.chain import alerts
 from chainabs.chain.abis import load_abi
 from chainabs.chain.events import DecodedEvent
 
-DEAL_CONTRACTS = ("SPV", "TrancheToken", "AssetRegistry", "IdentityRegistry", "CollateralRegistry", "TrancheMarket")
+DEAL_CONTRACTS = ("SPV", "TrancheToken", "AssetRegistry", "IdentityRegistry", "CollateralRegistry", "TrancheMarket",
+                  "InvoiceLedger")
 KINDS = {"alert": alerts.ALERT_EVENTS, "privileged": alerts.PRIVILEGED_EVENTS, "ignored": alerts.IGNORED_EVENTS}
 
 

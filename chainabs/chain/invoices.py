@@ -1,0 +1,78 @@
+"""Invoice ledger client: deploy the shared uniqueness record, attach registries, register debtors' keys, sign
+and submit debtors' confirmations (EIP-712), read what the ledger knows of an invoice.
+
+The ledger (``contracts/registry/InvoiceLedger.sol``) is one per network. A registry attached to it
+(:func:`attach_registry`) refuses to pool a trade receivable its debtor did not confirm to the pool's originator,
+or an invoice already financed in any attached registry; the refusal reverts the whole ``registerAndPool`` batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+
+from chainabs.chain.connection import connected_web3, load_project
+from chainabs.chain.sender import deploy, transact
+from chainabs.model.receivables import Confirmation, typed_data
+
+#: Confirmations per ``confirm`` transaction (~45k gas each: signature check, one new slot, one event).
+CONFIRM_BATCH = 150
+
+
+def _address(account: Any) -> str:
+    return str(account.address if hasattr(account, "address") else account)
+
+
+def deploy_ledger(admin: Any, *, registrars: Sequence[Any] = ()) -> Any:
+    """Deploy an ``InvoiceLedger`` administered by ``admin``; DEBTOR_REGISTRAR_ROLE for ``registrars``."""
+    ledger, _ = deploy(load_project().InvoiceLedger, admin, sender=admin)
+    role = ledger.DEBTOR_REGISTRAR_ROLE()
+    for account in registrars:
+        transact(ledger.grantRole, role, account, sender=admin)
+    return ledger
+
+
+def attach_registry(ledger: Any, ledger_admin: Any, registry: Any, registry_admin: Any) -> None:
+    """Admit ``registry`` to record financed invoices (REGISTRY_ROLE) and attach the ledger to it (once)."""
+    role = ledger.REGISTRY_ROLE()
+    if not ledger.hasRole(role, registry.address):
+        transact(ledger.grantRole, role, registry.address, sender=ledger_admin)
+    if str(registry.invoiceLedger()).lower() != ledger.address.lower():
+        transact(registry.setInvoiceLedger, ledger.address, sender=registry_admin)
+
+
+def set_debtor_keys(ledger: Any, registrar: Any, keys: dict[bytes, str]) -> None:
+    """Register each debtor's (obligor hash -> address) signing key, skipping those already registered so."""
+    for debtor, key in keys.items():
+        if str(ledger.debtorKey(debtor)).lower() != key.lower():
+            transact(ledger.setDebtorKey, debtor, key, sender=registrar)
+
+
+def sign_confirmation(confirmation: Confirmation, private_key: Any, ledger_address: str,
+                      chain_id: int | None = None) -> bytes:
+    """The debtor's EIP-712 signature (65 bytes) of ``confirmation`` on the ledger at ``ledger_address``."""
+    chain_id = connected_web3().eth.chain_id if chain_id is None else chain_id
+    message = encode_typed_data(full_message=typed_data(confirmation, chain_id, ledger_address))
+    return bytes(Account.sign_message(message, private_key).signature)
+
+
+def confirm(ledger: Any, items: Sequence[Confirmation], signatures: Sequence[bytes], sender: Any,
+            batch: int = CONFIRM_BATCH) -> int:
+    """Submit debtors' confirmations in batches of ``batch``; returns the gas used."""
+    if len(items) != len(signatures):
+        raise ValueError(f"{len(items)} confirmations but {len(signatures)} signatures")
+    gas = 0
+    for start in range(0, len(items), batch):
+        chunk = [c.as_tuple() for c in items[start : start + batch]]
+        gas += transact(ledger.confirm, chunk, list(signatures[start : start + batch]), sender=sender).gas_used
+    return gas
+
+
+def invoice_state(ledger: Any, invoice_hash: bytes) -> dict[str, Any]:
+    """``{"confirmed": bool, "registry": address or None}`` for ``invoice_hash``."""
+    confirmed, registry = ledger.invoiceState(invoice_hash)
+    financed = int(str(registry), 16) != 0
+    return {"confirmed": bool(confirmed), "registry": str(registry) if financed else None}
