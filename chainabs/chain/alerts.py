@@ -70,6 +70,7 @@ PRIVILEGED_EVENTS = frozenset(
 #: period close, token movements, claims), holders' own actions, or ERC-721 per-asset bookkeeping.
 IGNORED_EVENTS = frozenset(
     {
+        "EIP712DomainChanged",  # ERC-5267 (InvoiceLedger): declared by the standard, never emitted (fixed domain)
         "Subscribed", "PeriodClosed", "ClassBalances", "FeesWithdrawn",  # SPV routine (anyone may call these)
         "Transfer", "TransferByPartition", "Approval", "ApprovalForAll",  # ERC-20 / ERC-721 movements
         "AuthorizedOperator", "RevokedOperator", "AuthorizedOperatorByPartition", "RevokedOperatorByPartition",
