@@ -36,6 +36,15 @@ interface IInvoiceLedger {
         address creditor; // the supplier the debtor owes (the pool's originator)
     }
 
+    /// @notice Where a confirmation stands ({statusOf}): its invoice never confirmed, confirmed with other terms
+    /// (amount, due date, debtor or creditor), confirmed with exactly these terms and not financed, or financed.
+    enum ConfirmationStatus {
+        Unconfirmed,
+        OtherTerms,
+        Confirmed,
+        Financed
+    }
+
     /// @notice What is known of an invoice.
     struct InvoiceState {
         bool confirmed; // the debtor confirmed terms (their hash's top 96 bits are kept)
@@ -90,6 +99,9 @@ interface IInvoiceLedger {
     /// @notice Whether `invoiceHash` was confirmed and which registry financed it.
     function invoiceState(bytes32 invoiceHash) external view returns (InvoiceState memory);
 
-    /// @notice Whether `item`'s exact terms are the ones its debtor last confirmed for its invoice.
+    /// @notice Where each of `items` stands (an onboarding checks a whole tape before sending anything).
+    function statusOf(Confirmation[] calldata items) external view returns (ConfirmationStatus[] memory);
+
+    /// @notice Whether `item`'s exact terms are the ones its debtor last confirmed for its invoice, not yet financed.
     function isConfirmed(Confirmation calldata item) external view returns (bool);
 }

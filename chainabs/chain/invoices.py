@@ -11,13 +11,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import pandas as pd
+
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 
 from chainabs.chain.connection import connected_web3, load_project
 from chainabs.chain.sender import deploy, transact
-from chainabs.model.receivables import Confirmation, typed_data
+from chainabs.model.receivables import Confirmation, confirmations, typed_data
 
+#: ``IInvoiceLedger.ConfirmationStatus`` names, by value.
+STATUSES: tuple[str, ...] = ("Unconfirmed", "OtherTerms", "Confirmed", "Financed")
 #: Confirmations per ``confirm`` transaction (~45k gas each: signature check, one new slot, one event).
 CONFIRM_BATCH = 150
 
@@ -76,3 +80,33 @@ def invoice_state(ledger: Any, invoice_hash: bytes) -> dict[str, Any]:
     confirmed, registry = ledger.invoiceState(invoice_hash)
     financed = int(str(registry), 16) != 0
     return {"confirmed": bool(confirmed), "registry": str(registry) if financed else None}
+
+
+def ledger_of(registry: Any) -> Any | None:
+    """The invoice ledger attached to ``registry`` (a contract object), or None."""
+    address = str(registry.invoiceLedger())
+    return None if int(address, 16) == 0 else load_project().InvoiceLedger.at(address)
+
+
+def statuses(ledger: Any, items: Sequence[Confirmation], chunk: int = 500) -> list[str]:
+    """Where each confirmation stands on the ledger (:data:`STATUSES`), one view call per ``chunk``."""
+    out: list[str] = []
+    for start in range(0, len(items), chunk):
+        out += [STATUSES[int(v)] for v in ledger.statusOf([c.as_tuple() for c in items[start : start + chunk]])]
+    return out
+
+
+def tape_problems(ledger: Any, tape: pd.DataFrame, creditor: str) -> list[str]:
+    """One line per trade receivable of ``tape`` (typed, in the order it will be sent) that the ledger would
+    refuse: ``row N (loan): invoice 0x..: <why>``, rows 1-based as the tape validator counts them."""
+    receivable_rows = [i for i, t in enumerate(tape["asset_type"]) if t == "trade_receivable"]
+    items = confirmations(tape, creditor)
+    why = {"Unconfirmed": "its debtor has not confirmed it on chain",
+           "OtherTerms": f"its debtor confirmed other terms (amount, due date or creditor) than {creditor}'s",
+           "Financed": "already financed in a registry sharing the invoice ledger"}
+    problems = []
+    for row, item, status in zip(receivable_rows, items, statuses(ledger, items), strict=True):
+        if status != "Confirmed":
+            loan = tape["loan_id"].iloc[row]
+            problems.append(f"row {row + 1} ({loan}): invoice 0x{item.invoice_hash.hex()}: {why[status]}")
+    return problems

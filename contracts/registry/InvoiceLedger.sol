@@ -105,10 +105,24 @@ contract InvoiceLedger is IInvoiceLedger, AccessControl, EIP712 {
     }
 
     /// @inheritdoc IInvoiceLedger
+    function statusOf(Confirmation[] calldata items) external view returns (ConfirmationStatus[] memory out) {
+        out = new ConfirmationStatus[](items.length);
+        for (uint256 i = 0; i < items.length; ++i) {
+            out[i] = _status(items[i]);
+        }
+    }
+
+    /// @inheritdoc IInvoiceLedger
     function isConfirmed(Confirmation calldata item) external view returns (bool) {
+        return _status(item) == ConfirmationStatus.Confirmed;
+    }
+
+    function _status(Confirmation calldata item) private view returns (ConfirmationStatus) {
         uint256 state = _invoices[item.invoiceHash];
+        if (state & _REGISTRY_MASK != 0) return ConfirmationStatus.Financed;
+        if (state == 0) return ConfirmationStatus.Unconfirmed;
         bytes32 structHash = _structHash(item.invoiceHash, item.debtor, item.amount, item.dueDate, item.creditor);
-        return state >> 160 != 0 && state >> 160 == _termsBits(structHash) >> 160;
+        return state == _termsBits(structHash) ? ConfirmationStatus.Confirmed : ConfirmationStatus.OtherTerms;
     }
 
     /// @dev Whether `signature` over `digest` is `key`'s: an ECDSA signature of an account without code, or an

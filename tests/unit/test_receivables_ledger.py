@@ -152,6 +152,28 @@ def test_confirmation_to_another_creditor_replaces_an_unfinanced_one(
     assert invoices.invoice_state(ledger, to_second[0].invoice_hash)["registry"] == second.address
 
 
+def test_onboarding_names_every_refused_receivable_before_sending_anything(
+        ledger, registries, invoices_tape, originator, second_originator):
+    first, second = registries
+    items = rv.confirmations(invoices_tape, originator.address)
+    invoices.confirm(ledger, items[2:], signed(ledger, items[2:]), originator)
+    to_second = rv.confirmations(invoices_tape.iloc[[0]], second_originator.address)
+    invoices.confirm(ledger, to_second, signed(ledger, to_second), second_originator)
+    assert invoices.statuses(ledger, items[:3]) == ["OtherTerms", "Unconfirmed", "Confirmed"]
+    pool = pool_of(first, originator)
+    with pytest.raises(reg_client.OnboardingError) as err:
+        reg_client.onboard(first, pool, invoices_tape, originator, today=CUTOFF, progress=False)
+    lines = str(err.value).splitlines()
+    assert lines[0] == "2 receivable(s) the invoice ledger refuses:"
+    assert lines[1].strip() == (f"row 1 ({invoices_tape['loan_id'][0]}): invoice 0x{items[0].invoice_hash.hex()}: its "
+                                f"debtor confirmed other terms (amount, due date or creditor) than {originator.address}'s")
+    assert "row 2 " in lines[2] and "has not confirmed it on chain" in lines[2]
+    assert int(first.poolInfo(pool)["registered"]) == 0  # nothing was sent
+    invoices.confirm(ledger, items[:2], signed(ledger, items[:2]), originator)
+    result = reg_client.onboard(first, pool, invoices_tape, originator, today=CUTOFF, progress=False)
+    assert result.registered == 12 and invoices.statuses(ledger, items) == ["Financed"] * 12
+
+
 def test_other_asset_types_pass_an_attached_registry_untouched(registries, originator):
     first, _ = registries
     crit = synthetic.default_criteria("consumer_loan", CUTOFF, max_region_bps=10_000, max_industry_bps=10_000,
