@@ -15,6 +15,7 @@ import pandas as pd
 
 from eth_account import Account
 from eth_account.messages import encode_typed_data
+from web3 import Web3
 
 from chainabs.chain.connection import connected_web3, load_project
 from chainabs.chain.sender import deploy, transact
@@ -110,3 +111,28 @@ def tape_problems(ledger: Any, tape: pd.DataFrame, creditor: str) -> list[str]:
             loan = tape["loan_id"].iloc[row]
             problems.append(f"row {row + 1} ({loan}): invoice 0x{item.invoice_hash.hex()}: {why[status]}")
     return problems
+
+
+def local_debtor_key(debtor: bytes) -> str:
+    """A deterministic private key for ``debtor`` on a local chain (the demo's, tests' and benchmarks' stand-in
+    for a debtor's treasury wallet; a real debtor signs with its own key, e.g. through ``eth_signTypedData_v4``
+    with :func:`chainabs.model.receivables.typed_data`)."""
+    return "0x" + bytes(Web3.keccak(b"chainabs local debtor" + bytes(debtor))).hex()
+
+
+def confirm_tape_locally(ledger: Any, registrar: Any, tape: pd.DataFrame, creditor: Any) -> dict[str, int]:
+    """On a local chain: register a :func:`local_debtor_key` for every debtor of ``tape`` not yet known, have each
+    debtor sign its receivables' confirmations to ``creditor`` and submit them in batches (by ``creditor``);
+    returns the gas used (``keys``, ``confirmations``) and the number of ``invoices`` confirmed."""
+    items = confirmations(tape, _address(creditor))
+    debtors = sorted({c.debtor for c in items})
+    keys = {d: Account.from_key(local_debtor_key(d)).address for d in debtors}
+    key_gas = 0
+    for debtor, key in keys.items():
+        if str(ledger.debtorKey(debtor)).lower() != key.lower():
+            key_gas += transact(ledger.setDebtorKey, debtor, key, sender=registrar).gas_used
+    todo = [c for c, s in zip(items, statuses(ledger, items), strict=True) if s in ("Unconfirmed", "OtherTerms")]
+    chain_id = connected_web3().eth.chain_id
+    sigs = [sign_confirmation(c, local_debtor_key(c.debtor), ledger.address, chain_id) for c in todo]
+    gas = confirm(ledger, todo, sigs, creditor)
+    return {"keys": key_gas, "confirmations": gas, "invoices": len(todo), "debtors": len(debtors)}
