@@ -116,6 +116,20 @@ def test_wrong_signer_or_altered_terms_are_refused(ledger, invoices_tape, origin
     ledger.confirm([item.as_tuple()], genuine, {"from": stranger})  # anyone may submit a genuine signature
 
 
+def test_a_contract_wallet_debtor_confirms_through_erc1271(ledger, kyc_agent, invoices_tape, originator, admin,
+                                                          DebtorWalletMock):
+    item = rv.confirmations(invoices_tape, originator.address)[0]
+    treasurer = Account.from_key(debtor_key(b"treasurer"))
+    wallet = DebtorWalletMock.deploy(treasurer.address, {"from": admin})
+    ledger.setDebtorKey(item.debtor, wallet, {"from": kyc_agent})
+    by_treasurer = invoices.sign_confirmation(item, treasurer.key, ledger.address)
+    by_other = invoices.sign_confirmation(item, debtor_key(item.debtor), ledger.address)
+    with reverts_with("InvalidDebtorSignature(uint256,bytes32,bytes32)", 0, item.invoice_hash, item.debtor):
+        ledger.confirm([item.as_tuple()], [by_other], {"from": originator})
+    ledger.confirm([item.as_tuple()], [by_treasurer], {"from": originator})
+    assert ledger.isConfirmed(item.as_tuple())
+
+
 def test_invoice_financed_twice_is_refused_across_originators_and_registries(
         ledger, registries, invoices_tape, originator, second_originator):
     first, second = registries
