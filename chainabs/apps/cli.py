@@ -292,9 +292,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=7, help="seed of the book and of the servicing allocation")
     p.add_argument("--out", type=Path, default=None, help="reports folder (default reports/consumer_loan)")
     p.add_argument("--verbose", action="store_true", help="print every deployment step")
-    p.add_argument("--deal", default="consumer_loan", choices=("consumer_loan", "auto_loan"),
+    p.add_argument("--deal", default="consumer_loan", choices=("consumer_loan", "auto_loan", "supply_chain_receivables"),
                    help="sample deal: the consumer-loan deal, or the secured auto-loan deal with collateral, "
-                        "repossessions and sales")
+                        "repossessions and sales, or supply-chain receivables confirmed by their debtors on chain")
 
     p.add_argument("--periods", type=int, default=None, metavar="N",
                    help="stop after N periods and leave the deal live (not ended) for the explorer; writes "

@@ -19,6 +19,7 @@ disposal agent, and the demo ends with each disposal's timeline and the pool's r
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import tempfile
 from pathlib import Path
@@ -37,6 +38,8 @@ from chainabs.chain import spv as spvlib
 from chainabs.chain.deploy import Manifest, deployments_root
 from chainabs.chain.read.deal import read_deal
 from chainabs.chain import collateral
+from chainabs.chain import invoices
+from chainabs.chain import registry as registrylib
 from chainabs.chain.read.pool import pool_report, recovery_timeline
 from chainabs.chain.sender import deploy, transact
 from chainabs.chain.tokens import claim
@@ -97,8 +100,13 @@ def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbo
     tape = select_eligible(book, criteria, today=base.dates.cut_off)
     console.print(f"   originator's book: {len(book)} loans, {len(tape)} eligible for the pool")
     registry, pool_id = orchestration.open_pool(arranger, originator, servicer, criteria)
+    receivables = "trade_receivable" in base.eligibility.asset_types
+    if receivables:
+        _confirm_invoices(registry, arranger, kyc_agent, originator, tape, console)
     console.print(f"[bold]1. onboarding[/] {len(tape)} loans into pool {pool_id} of registry {registry.address}")
     spec, onboarded = orchestration.fill_pool(registry, pool_id, tape, originator, base, console=console)
+    if receivables:
+        _refuse_double_financing(registry, arranger, wallets[8], tape, criteria, base.dates.cut_off, console)
     pool_units = spec.units(spec.pool.original_balance)
     console.print(f"   {onboarded.registered} certificates, {onboarded.batches} batches, "
                   f"{onboarded.gas_used / max(onboarded.registered, 1):,.0f} gas/asset, root {onboarded.root}")
@@ -234,6 +242,37 @@ def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbo
     return {"spv": spv.address, "registry": registry.address, "currency": currency.address, "summary": summary,
             "mismatches": mismatches, "left_in_spv": left, "reports": paths, "claimed": claimed,
             "servicing_mismatches": len(mismatches_last), "trade": trade, "recoveries": recoveries}
+
+
+def _confirm_invoices(registry: Any, arranger: Any, registrar: Any, originator: Any, tape: pd.DataFrame,
+                      console: Console) -> Any:
+    """Receivables: the network's invoice ledger attached to the registry, each debtor's key registered, every
+    invoice confirmed by its debtor (EIP-712, submitted in batches) before it can be pooled."""
+    ledger = invoices.deploy_ledger(arranger, registrars=(registrar,))
+    invoices.attach_registry(ledger, arranger, registry, arranger)
+    done = invoices.confirm_tape_locally(ledger, registrar, tape, originator)
+    console.print(f"   invoice ledger {ledger.address}: {done['debtors']} debtors' keys registered, "
+                  f"{done['invoices']} invoices confirmed by their debtors "
+                  f"({done['confirmations'] / max(done['invoices'], 1):,.0f} gas per confirmation)")
+    return ledger
+
+
+def _refuse_double_financing(registry: Any, arranger: Any, other: Any, tape: pd.DataFrame, criteria: Any, today: Any,
+                             console: Console) -> None:
+    """Another originator, in another registry sharing the ledger, tries to pool an invoice already financed."""
+    ledger = invoices.ledger_of(registry)
+    # one invoice alone is 100 % of its pool: the second pool waives the concentration limits
+    alone = dataclasses.replace(criteria, max_region_bps=10_000, max_industry_bps=10_000, max_obligor_bps=10_000)
+    second, pool = orchestration.open_pool(arranger, other, other, alone)
+    invoices.attach_registry(ledger, arranger, second, arranger)
+    again = tape.iloc[[0]].assign(loan_id="PLEDGED-AGAIN")
+    try:
+        registrylib.onboard(second, pool, again, other, today=today, progress=False)
+    except registrylib.OnboardingError as refused:
+        console.print(f"   a second pledge of invoice {tape['loan_id'].iloc[0]} by {other.address} in registry "
+                      f"{second.address} is refused: {str(refused).splitlines()[-1].split(': ', 2)[-1]}")
+    else:
+        raise RuntimeError("the invoice ledger accepted an invoice financed twice")
 
 
 def _record_collateral(registry: Any, pool_id: int, originator: Any, tape: pd.DataFrame, spec: Any, seed: int,
