@@ -15,15 +15,8 @@ from chainabs.chain import registry as reg_client
 from chainabs.model import receivables as rv
 from chainabs.model import synthetic
 from chainabs.model import tape as tp
-from tests.plugins.registry import CUTOFF, reverts_with
-
-CRITERIA = synthetic.default_criteria("trade_receivable", CUTOFF, max_region_bps=10_000, max_industry_bps=10_000,
-                                      max_obligor_bps=10_000)
-
-
-def debtor_key(obligor: bytes) -> str:
-    """A deterministic private key per debtor (the test's stand-in for the core enterprise's treasury wallet)."""
-    return "0x" + Web3.keccak(b"debtor" + obligor).hex().removeprefix("0x")
+from plugins.receivables import CRITERIA, debtor_key, signed
+from plugins.registry import CUTOFF, reverts_with
 
 
 @pytest.fixture(scope="module")
@@ -56,10 +49,6 @@ def invoices_tape(ledger, kyc_agent):
             for o in tape["obligor"].unique()}
     invoices.set_debtor_keys(ledger, kyc_agent, keys)
     return tape
-
-
-def signed(ledger, items):
-    return [invoices.sign_confirmation(c, debtor_key(c.debtor), ledger.address) for c in items]
 
 
 def pool_of(registry, who) -> int:
