@@ -130,6 +130,7 @@ contract InvoiceLedger is IInvoiceLedger, AccessControl, EIP712 {
     /// contracts target paris.)
     function _signedBy(address key, bytes32 digest, bytes calldata signature) private view returns (bool) {
         if (key.code.length == 0) {
+            // slither-disable-next-line unused-return -- the third value only details an error already told by `err`
             (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(digest, signature);
             return err == ECDSA.RecoverError.NoError && signer == key;
         }
