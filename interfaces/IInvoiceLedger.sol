@@ -12,9 +12,10 @@ import {IAssetRegistry} from "./IAssetRegistry.sol";
 ///   (DEBTOR_REGISTRAR_ROLE, e.g. the core enterprise's KYC agent) registers each debtor's signing key.
 /// - **Confirmation**: the debtor signs the EIP-712 typed data {Confirmation} (invoice hash, debtor, amount, due
 ///   date, creditor) with its registered key (an EOA, or a contract wallet answering ERC-1271). Anyone submits
-///   the signatures, in batches ({confirm}); each is checked there and the invoice's terms are kept. A newer
-///   confirmation of an invoice not yet financed replaces the older one (the debtor confirmed an assignment to
-///   another creditor: both are in the {InvoiceConfirmed} events).
+///   the signatures, in batches ({confirm}); each is checked there and the invoice's terms are kept. A
+///   confirmation is final: the same terms again are skipped (a batch may overlap one already sent), other terms
+///   for the same invoice are refused ({InvoiceConfirmedOtherwise}), so an old signature can never be replayed
+///   over a newer one. A corrected invoice is a new document, with a new hash.
 /// - **Financing**: an admitted registry (REGISTRY_ROLE, granted by the admin) records every trade receivable
 ///   (asset type 1) it pools, in the same transaction as its registration ({recordReceivables}): the record's
 ///   `contractHash` is the invoice hash, `obligor` the debtor, `originalPrincipal` the invoice amount,
@@ -67,6 +68,8 @@ interface IInvoiceLedger {
     error UnknownDebtor(uint256 index, bytes32 debtor);
     /// @notice Item `index`'s signature is not the debtor's registered key's over its terms.
     error InvalidDebtorSignature(uint256 index, bytes32 invoiceHash, bytes32 debtor);
+    /// @notice `invoiceHash` (item `index`) was already confirmed by its debtor with other terms.
+    error InvoiceConfirmedOtherwise(uint256 index, bytes32 invoiceHash);
     /// @notice `invoiceHash` (item `index`) was already financed, by `registry`.
     error InvoiceAlreadyFinanced(uint256 index, bytes32 invoiceHash, address registry);
     /// @notice Record `index` of a registration: its debtor did not confirm `invoiceHash` with these terms to
@@ -80,7 +83,8 @@ interface IInvoiceLedger {
 
     /// @notice Record the debtors' confirmations `items`, `signatures[i]` by the registered key of
     /// `items[i].debtor` over its EIP-712 digest ({confirmationDigest}). Anyone may submit; reverts whole on any
-    /// bad item. Invoices already financed are refused.
+    /// bad item. Invoices already financed, or confirmed with other terms, are refused; the same terms already
+    /// confirmed are skipped (no event).
     function confirm(Confirmation[] calldata items, bytes[] calldata signatures) external;
 
     /// @notice Called by an admitted registry (REGISTRY_ROLE) in the transaction that pools `records` into

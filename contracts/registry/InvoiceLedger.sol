@@ -52,13 +52,16 @@ contract InvoiceLedger is IInvoiceLedger, AccessControl, EIP712 {
             uint256 state = _invoices[invoiceHash];
             address financedBy = address(uint160(state & _REGISTRY_MASK));
             if (financedBy != address(0)) revert InvoiceAlreadyFinanced(i, invoiceHash, financedBy);
+            bytes32 structHash = _structHash(invoiceHash, c.debtor, c.amount, c.dueDate, c.creditor);
+            uint256 bits = _termsBits(structHash);
+            if (state == bits) continue; // confirmed already with these terms
+            if (state != 0) revert InvoiceConfirmedOtherwise(i, invoiceHash);
             address key = _debtorKeys[c.debtor];
             if (key == address(0)) revert UnknownDebtor(i, c.debtor);
-            bytes32 structHash = _structHash(invoiceHash, c.debtor, c.amount, c.dueDate, c.creditor);
             if (!_signedBy(key, _hashTypedDataV4(structHash), signatures[i])) {
                 revert InvalidDebtorSignature(i, invoiceHash, c.debtor);
             }
-            _invoices[invoiceHash] = _termsBits(structHash);
+            _invoices[invoiceHash] = bits;
             emit InvoiceConfirmed(invoiceHash, c.debtor, c.creditor, c.amount, c.dueDate);
         }
     }

@@ -63,6 +63,13 @@ def test_invoice_ledger_state_machine(admin, kyc_agent, originator, trustee, str
                 with reverts_with("InvoiceAlreadyFinanced(uint256,bytes32,address)", 0, hashes[invoice],
                                   registries[self.financed_by[invoice]].address):
                     ledger.confirm(*call, {"from": creditors[creditor]})
+            elif self.confirmed_to.get(invoice) == creditor:
+                steps["confirm skipped: same terms"] += 1
+                assert "InvoiceConfirmed" not in ledger.confirm(*call, {"from": stranger}).events
+            elif invoice in self.confirmed_to:
+                steps["confirm refused: confirmed otherwise"] += 1
+                with reverts_with("InvoiceConfirmedOtherwise(uint256,bytes32)", 0, hashes[invoice]):
+                    ledger.confirm(*call, {"from": creditors[creditor]})
             elif forged:
                 steps["confirm refused: forged"] += 1
                 with reverts_with("InvalidDebtorSignature(uint256,bytes32,bytes32)", 0, hashes[invoice], item.debtor):

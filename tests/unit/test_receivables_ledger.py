@@ -141,18 +141,25 @@ def test_invoice_financed_twice_is_refused_across_originators_and_registries(
         first.registerAndPool(pool_of(first, originator), tp.pack_records(again), {"from": originator})
 
 
-def test_confirmation_to_another_creditor_replaces_an_unfinanced_one(
+def test_a_confirmation_is_final_and_an_old_signature_cannot_be_replayed_over_it(
         ledger, registries, invoices_tape, originator, second_originator):
     first, second = registries
     one = invoices_tape.iloc[[1]].reset_index(drop=True)
     to_first = rv.confirmations(one, originator.address)
     to_second = rv.confirmations(one, second_originator.address)
-    invoices.confirm(ledger, to_first, signed(ledger, to_first), originator)
-    invoices.confirm(ledger, to_second, signed(ledger, to_second), second_originator)  # the debtor's later word
-    with reverts_with("InvoiceNotConfirmed(uint256,bytes32,address)", 0, to_first[0].invoice_hash, originator.address):
-        first.registerAndPool(pool_of(first, originator), tp.pack_records(one), {"from": originator})
-    second.registerAndPool(pool_of(second, second_originator), tp.pack_records(one), {"from": second_originator})
-    assert invoices.invoice_state(ledger, to_second[0].invoice_hash)["registry"] == second.address
+    first_sig, second_sig = signed(ledger, to_first), signed(ledger, to_second)
+    tx = ledger.confirm([to_first[0].as_tuple()], first_sig, {"from": originator})
+    assert len(tx.events["InvoiceConfirmed"]) == 1
+    # The debtor's signature of other terms for the same invoice is refused; the same terms again are skipped.
+    with reverts_with("InvoiceConfirmedOtherwise(uint256,bytes32)", 0, to_first[0].invoice_hash):
+        ledger.confirm([to_second[0].as_tuple()], second_sig, {"from": second_originator})
+    tx = ledger.confirm([to_first[0].as_tuple()], first_sig, {"from": originator})
+    assert "InvoiceConfirmed" not in tx.events
+    with reverts_with("InvoiceNotConfirmed(uint256,bytes32,address)", 0, to_first[0].invoice_hash,
+                      second_originator.address):
+        second.registerAndPool(pool_of(second, second_originator), tp.pack_records(one), {"from": second_originator})
+    first.registerAndPool(pool_of(first, originator), tp.pack_records(one), {"from": originator})
+    assert invoices.invoice_state(ledger, to_first[0].invoice_hash)["registry"] == first.address
 
 
 def test_onboarding_names_every_refused_receivable_before_sending_anything(
@@ -172,9 +179,9 @@ def test_onboarding_names_every_refused_receivable_before_sending_anything(
                                 f"debtor confirmed other terms (amount, due date or creditor) than {originator.address}'s")
     assert "row 2 " in lines[2] and "has not confirmed it on chain" in lines[2]
     assert int(first.poolInfo(pool)["registered"]) == 0  # nothing was sent
-    invoices.confirm(ledger, items[:2], signed(ledger, items[:2]), originator)
-    result = reg_client.onboard(first, pool, invoices_tape, originator, today=CUTOFF, progress=False)
-    assert result.registered == 12 and invoices.statuses(ledger, items) == ["Financed"] * 12
+    invoices.confirm(ledger, items[1:2], signed(ledger, items[1:2]), originator)
+    result = reg_client.onboard(first, pool, invoices_tape.iloc[1:], originator, today=CUTOFF, progress=False)
+    assert result.registered == 11 and invoices.statuses(ledger, items) == ["OtherTerms"] + ["Financed"] * 11
 
 
 def test_other_asset_types_pass_an_attached_registry_untouched(registries, originator):
