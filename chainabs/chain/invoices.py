@@ -131,7 +131,9 @@ def confirm_tape_locally(ledger: Any, registrar: Any, tape: pd.DataFrame, credit
     for debtor, key in keys.items():
         if str(ledger.debtorKey(debtor)).lower() != key.lower():
             key_gas += transact(ledger.setDebtorKey, debtor, key, sender=registrar).gas_used
-    todo = [c for c, s in zip(items, statuses(ledger, items), strict=True) if s in ("Unconfirmed", "OtherTerms")]
+    # Confirmations are final: invoices already confirmed (to anyone) or financed are left as they are (the
+    # onboarding names those it would refuse).
+    todo = [c for c, s in zip(items, statuses(ledger, items), strict=True) if s == "Unconfirmed"]
     chain_id = connected_web3().eth.chain_id
     sigs = [sign_confirmation(c, local_debtor_key(c.debtor), ledger.address, chain_id) for c in todo]
     gas = confirm(ledger, todo, sigs, creditor)
