@@ -43,7 +43,7 @@ from chainabs.chain import registry as registrylib
 from chainabs.chain.read.pool import pool_report, recovery_timeline
 from chainabs.chain.sender import deploy, transact
 from chainabs.chain.tokens import claim
-from chainabs.model import delinquency, servicing, terms
+from chainabs.model import delinquency, revolving_path, servicing, terms
 from chainabs.model.assumptions import Assumptions
 from chainabs.model.collections import period_reports
 from chainabs.model.spec import load_deal
@@ -133,6 +133,9 @@ def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbo
     orchestration.close(d, arranger)
     console.print(f"[bold]3. closed[/]: originator paid {pool_units / 1e6:,.2f} {spec.currency.symbol} for pool {pool_id} "
                   f"(now owned by the SPV: {registry.poolOwner(pool_id) == spv.address}), reserve {reserve / 1e6:,.2f}")
+
+    if spec.revolving is not None:
+        _revolving(spec, tape, seed, out_dir or REPORTS_DIR / spec.name, console)
 
     # 4. Periods from the simulator.
     wac = float((tape["rate_bps"] * tape["principal"]).sum() / tape["principal"].sum()) / 10_000
@@ -255,6 +258,34 @@ def _confirm_invoices(registry: Any, arranger: Any, registrar: Any, originator: 
                   f"{done['invoices']} invoices confirmed by their debtors "
                   f"({done['confirmations'] / max(done['invoices'], 1):,.0f} gas per confirmation)")
     return ledger
+
+
+def _revolving(spec: Any, tape: pd.DataFrame, seed: int, out: Path, console: Console) -> pd.DataFrame:
+    """The revolving period run by the model on the onboarded tape (purchases at par, dilution, early
+    amortization); written to ``revolving_path.csv``. On chain the pool still amortizes as a static pool: the
+    purchasing module is not built yet (docs/receivables.md)."""
+    path, refused = revolving_path.project(spec, tape, seed=seed)
+    out.mkdir(parents=True, exist_ok=True)
+    path.to_csv(out / "revolving_path.csv", index=False)
+    dec, sym = spec.currency.decimals, spec.currency.symbol
+    revolving = path[path["revolving"]]
+    console.print(f"[bold]revolving period (model)[/]: {len(revolving)} periods revolve, "
+                  f"{format_amount(int(revolving['purchased'].sum()), dec, sym)} of new invoices bought at par "
+                  f"({int(revolving['receivables_bought'].sum()):,} invoices), "
+                  f"{format_amount(int(path['dilution'].sum()), dec, sym)} diluted by credit notes "
+                  f"({spec.revolving.dilution}), refused by a concentration limit: "
+                  + (", ".join(f"{k} {v:,}" for k, v in sorted(refused.items())) or "none"))
+    table = Table(title="Revolving period, model (on chain the pool amortizes as a static pool for now)")
+    cols = ("period", "collected", "purchased", "bought", "dilution", "defaults", "to notes", "pool")
+    for col in cols:
+        table.add_column(col, justify="right")
+    for r in path.itertuples(index=False):
+        table.add_row(str(r.period), *(format_amount(int(v), dec) for v in (r.principal_collected, r.purchased)),
+                      f"{r.receivables_bought:,}",
+                      *(format_amount(int(v), dec) for v in (r.dilution, r.defaults, r.principal_to_notes,
+                                                               r.pool_balance)))
+    console.print(table)
+    return path
 
 
 def _refuse_double_financing(registry: Any, arranger: Any, other: Any, tape: pd.DataFrame, criteria: Any, today: Any,

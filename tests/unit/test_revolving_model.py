@@ -234,3 +234,25 @@ def test_random_revolving_paths_keep_every_identity(spec, path):
         for limit in rv.LIMITS:
             bound = getattr(deal.terms, limit)
             assert all(s * BPS <= deal.pool.total * bound for s in deal.pool.sums[limit].values()) or spend == 0
+
+
+def test_sample_deal_revolving_path(spec):
+    """The demo's revolving path on the sample deal: 12 periods buy invoices with what they collect (within a
+    unit of the invoices offered), dilution is repurchased, then the pool amortizes to zero."""
+    from decimal import Decimal
+
+    from chainabs.model import terms as deal_terms
+    from chainabs.model.revolving_path import project
+    from chainabs.model.synthetic import generate_tape
+    from chainabs.model.tape import select_eligible
+
+    book = generate_tape(400, kind="trade_receivable", seed=7, cutoff=spec.dates.cut_off, decimals=6)
+    tape = select_eligible(book, deal_terms.criteria_from_spec(spec), today=spec.dates.cut_off)
+    sized = spec.sized_to(Decimal(int(tape["principal"].sum())) / 10**6)
+    path, _refused = project(sized, tape, seed=7, periods=30)
+    revolving = path[path["revolving"]]
+    assert list(revolving["period"]) == list(range(1, 13))
+    assert (revolving["purchased"] > 0).all() and (revolving["purchased"] <= revolving["principal_collected"]).all()
+    assert path["dilution"].sum() > 0
+    assert (path.loc[~path["revolving"], "purchased"] == 0).all()
+    assert int(path["pool_balance"].iloc[-1]) == 0
