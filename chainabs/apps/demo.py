@@ -134,8 +134,8 @@ def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbo
     console.print(f"[bold]3. closed[/]: originator paid {pool_units / 1e6:,.2f} {spec.currency.symbol} for pool {pool_id} "
                   f"(now owned by the SPV: {registry.poolOwner(pool_id) == spv.address}), reserve {reserve / 1e6:,.2f}")
 
-    if spec.revolving is not None:
-        _revolving(spec, tape, seed, out_dir or REPORTS_DIR / spec.name, console)
+    revolving = None if spec.revolving is None else _revolving(spec, tape, seed, out_dir or REPORTS_DIR / spec.name,
+                                                               console)
 
     # 4. Periods from the simulator.
     wac = float((tape["rate_bps"] * tape["principal"]).sum() / tape["principal"].sum()) / 10_000
@@ -221,6 +221,8 @@ def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbo
     paths = write_reports(data, out, rules=spec.monitor, extra_tables={
         "reconciliation_payments": payment_table,  # every tranche payment on chain vs the simulation
         "reconciliation_figures": table,  # every figure of the SPV and the tokens vs the model at the end
+        # the revolving period run by the model (purchases, dilution), a section of the HTML report
+        **({"revolving_path": revolving} if revolving is not None else {}),
     }, market=trade["market"] if trade else None)
     last = model.state.periods_closed
     mismatches_last = verify_servicing_tape(data, spv.address, last, loan_tape)
