@@ -222,7 +222,7 @@ def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbo
         "reconciliation_payments": payment_table,  # every tranche payment on chain vs the simulation
         "reconciliation_figures": table,  # every figure of the SPV and the tokens vs the model at the end
         # the revolving period run by the model (purchases, dilution), a section of the HTML report
-        **({"revolving_path": revolving} if revolving is not None else {}),
+        **({"revolving_period_model": revolving} if revolving is not None else {}),
     }, market=trade["market"] if trade else None)
     last = model.state.periods_closed
     mismatches_last = verify_servicing_tape(data, spv.address, last, loan_tape)
@@ -264,11 +264,11 @@ def _confirm_invoices(registry: Any, arranger: Any, registrar: Any, originator: 
 
 def _revolving(spec: Any, tape: pd.DataFrame, seed: int, out: Path, console: Console) -> pd.DataFrame:
     """The revolving period run by the model on the onboarded tape (purchases at par, dilution, early
-    amortization); written to ``revolving_path.csv``. On chain the pool still amortizes as a static pool: the
+    amortization); written to ``revolving_period_model.csv``. On chain the pool still amortizes as a static pool: the
     purchasing module is not built yet (docs/receivables.md)."""
     path, refused = revolving_path.project(spec, tape, seed=seed)
     out.mkdir(parents=True, exist_ok=True)
-    path.to_csv(out / "revolving_path.csv", index=False)
+    path.to_csv(out / "revolving_period_model.csv", index=False)
     dec, sym = spec.currency.decimals, spec.currency.symbol
     revolving = path[path["revolving"]]
     console.print(f"[bold]revolving period (model)[/]: {len(revolving)} periods revolve, "
