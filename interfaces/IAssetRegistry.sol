@@ -229,7 +229,13 @@ interface IAssetRegistry {
         uint256 indexed assetId, uint256 indexed poolId, address indexed originator, uint256 principal, bytes32 evidence
     );
 
+    /// @notice The admin attached the shared invoice ledger (see IInvoiceLedger): from now on every trade
+    /// receivable pooled here must be confirmed by its debtor and is recorded there as financed.
+    event InvoiceLedgerSet(address indexed ledger);
+
     error UnknownPool(uint256 poolId);
+    /// @notice The invoice ledger is attached once and for all (`ledger` is attached).
+    error InvoiceLedgerAlreadySet(address ledger);
     error NotPoolOriginator(uint256 poolId, address caller);
     error NotPoolOperator(uint256 poolId, address caller);
     error PoolAlreadySealed(uint256 poolId);
@@ -259,6 +265,13 @@ interface IAssetRegistry {
     error PoolServicingLocked(uint256 poolId);
     /// @notice Cash can be recovered only on a defaulted asset (Defaulted, InRecovery, Repossessed).
     error RecoveryNotAllowed(uint256 assetId, AssetStatus status);
+
+    /// @notice Attach the network's shared invoice ledger (DEFAULT_ADMIN_ROLE; once): every later registration of
+    /// a trade receivable (asset type 1) is checked and recorded there in the same transaction.
+    function setInvoiceLedger(address ledger) external;
+
+    /// @notice The attached invoice ledger (zero: none).
+    function invoiceLedger() external view returns (address);
 
     /// @notice Create a pool owned by the caller (ORIGINATOR_ROLE) with fixed eligibility `criteria`.
     function createPool(PoolCriteria calldata criteria) external returns (uint256 poolId);

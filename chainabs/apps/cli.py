@@ -517,10 +517,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=None, help="reports folder (default reports/consumer_loan)")
     p.add_argument("--verbose", action="store_true", help="print every deployment step")
     p.add_argument("--deal", default="consumer_loan", choices=("consumer_loan", "auto_loan", "green_auto_loans",
-                                                                 "reit_rent"),
+                                                                 "reit_rent", "supply_chain_receivables"),
                    help="sample deal: the consumer-loan deal, the secured auto-loan deal with collateral, "
-                        "repossessions and sales, the green EV-loan deal (use of proceeds and impact on chain), or "
-                        "the REIT (leases on properties, rent distributed to unit holders)")
+                        "repossessions and sales, the green EV-loan deal (use of proceeds and impact on chain), "
+                        "the REIT (leases on properties, rent distributed to unit holders), or supply-chain "
+                        "receivables confirmed by their debtors on chain")
 
     p.add_argument("--periods", type=int, default=None, metavar="N",
                    help="stop after N periods and leave the deal live (not ended) for the explorer; writes "

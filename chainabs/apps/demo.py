@@ -21,6 +21,7 @@ disposal agent, and the demo ends with each disposal's timeline and the pool's r
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import tempfile
 from pathlib import Path
@@ -41,10 +42,12 @@ from chainabs.chain.deploy import Manifest, deployments_root
 from chainabs.chain.read.deal import read_deal
 from chainabs.chain import collateral
 from chainabs.chain import documents as documentlib
+from chainabs.chain import invoices
+from chainabs.chain import registry as registrylib
 from chainabs.chain.read.pool import pool_report, recovery_timeline
 from chainabs.chain.sender import deploy, transact
 from chainabs.chain.tokens import claim
-from chainabs.model import delinquency, servicing, terms
+from chainabs.model import delinquency, revolving_path, servicing, terms
 from chainabs.model.assumptions import Assumptions
 from chainabs.model.collections import period_reports
 from chainabs.model.spec import DEALS_DIR, load_deal
@@ -106,8 +109,13 @@ def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbo
     tape = select_eligible(book, criteria, today=base.dates.cut_off)
     console.print(f"   originator's book: {len(book)} loans, {len(tape)} eligible for the pool")
     registry, pool_id = orchestration.open_pool(arranger, originator, servicer, criteria)
+    receivables = "trade_receivable" in base.eligibility.asset_types
+    if receivables:
+        _confirm_invoices(registry, arranger, kyc_agent, originator, tape, console)
     console.print(f"[bold]1. onboarding[/] {len(tape)} loans into pool {pool_id} of registry {registry.address}")
     spec, onboarded = orchestration.fill_pool(registry, pool_id, tape, originator, base, console=console)
+    if receivables:
+        _refuse_double_financing(registry, arranger, wallets[8], tape, criteria, base.dates.cut_off, console)
     pool_units = spec.units(spec.pool.original_balance)
     console.print(f"   {onboarded.registered} certificates, {onboarded.batches} batches, "
                   f"{onboarded.gas_used / max(onboarded.registered, 1):,.0f} gas/asset, root {onboarded.root}")
@@ -137,6 +145,9 @@ def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbo
         green_app.demo_allocate(d.green, spec, roles, investors[-1], console)
     console.print(f"[bold]3. closed[/]: originator paid {pool_units / 1e6:,.2f} {spec.currency.symbol} for pool {pool_id} "
                   f"(now owned by the SPV: {registry.poolOwner(pool_id) == spv.address}), reserve {reserve / 1e6:,.2f}")
+
+    revolving = None if spec.revolving is None else _revolving(spec, tape, seed, out_dir or REPORTS_DIR / spec.name,
+                                                               console)
 
     # 4. Periods from the simulator.
     wac = float((tape["rate_bps"] * tape["principal"]).sum() / tape["principal"].sum()) / 10_000
@@ -229,6 +240,8 @@ def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbo
     paths = write_reports(data, out, rules=spec.monitor, extra_tables={
         "reconciliation_payments": payment_table,  # every tranche payment on chain vs the simulation
         "reconciliation_figures": table,  # every figure of the SPV and the tokens vs the model at the end
+        # the revolving period run by the model (purchases, dilution), a section of the HTML report
+        **({"revolving_period_model": revolving} if revolving is not None else {}),
     }, market=trade["market"] if trade else None, green=str(d.green.address) if d.green is not None else None)
     last = model.state.periods_closed
     mismatches_last = verify_servicing_tape(data, spv.address, last, loan_tape)
@@ -254,6 +267,65 @@ def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbo
             "mismatches": mismatches, "left_in_spv": left, "reports": paths, "claimed": claimed,
             "servicing_mismatches": len(mismatches_last), "trade": trade, "recoveries": recoveries,
             "green": str(d.green.address) if d.green is not None else None}
+
+
+def _confirm_invoices(registry: Any, arranger: Any, registrar: Any, originator: Any, tape: pd.DataFrame,
+                      console: Console) -> Any:
+    """Receivables: the network's invoice ledger attached to the registry, each debtor's key registered, every
+    invoice confirmed by its debtor (EIP-712, submitted in batches) before it can be pooled."""
+    ledger = invoices.deploy_ledger(arranger, registrars=(registrar,))
+    invoices.attach_registry(ledger, arranger, registry, arranger)
+    done = invoices.confirm_tape_locally(ledger, registrar, tape, originator)
+    console.print(f"   invoice ledger {ledger.address}: {done['debtors']} debtors' keys registered, "
+                  f"{done['invoices']} invoices confirmed by their debtors "
+                  f"({done['confirmations'] / max(done['invoices'], 1):,.0f} gas per confirmation)")
+    return ledger
+
+
+def _revolving(spec: Any, tape: pd.DataFrame, seed: int, out: Path, console: Console) -> pd.DataFrame:
+    """The revolving period run by the model on the onboarded tape (purchases at par, dilution, early
+    amortization); written to ``revolving_period_model.csv``. On chain the pool still amortizes as a static pool: the
+    purchasing module is not built yet (docs/receivables.md)."""
+    path, refused = revolving_path.project(spec, tape, seed=seed)
+    out.mkdir(parents=True, exist_ok=True)
+    path.to_csv(out / "revolving_period_model.csv", index=False)
+    dec, sym = spec.currency.decimals, spec.currency.symbol
+    revolving = path[path["revolving"]]
+    console.print(f"[bold]revolving period (model)[/]: {len(revolving)} periods revolve, "
+                  f"{format_amount(int(revolving['purchased'].sum()), dec, sym)} of new invoices bought at par "
+                  f"({int(revolving['receivables_bought'].sum()):,} invoices), "
+                  f"{format_amount(int(path['dilution'].sum()), dec, sym)} diluted by credit notes "
+                  f"({spec.revolving.dilution}), refused by a concentration limit: "
+                  + (", ".join(f"{k} {v:,}" for k, v in sorted(refused.items())) or "none"))
+    table = Table(title="Revolving period, model (on chain the pool amortizes as a static pool for now)")
+    cols = ("period", "collected", "purchased", "bought", "dilution", "defaults", "to notes", "pool")
+    for col in cols:
+        table.add_column(col, justify="right")
+    for r in path.itertuples(index=False):
+        table.add_row(str(r.period), *(format_amount(int(v), dec) for v in (r.principal_collected, r.purchased)),
+                      f"{r.receivables_bought:,}",
+                      *(format_amount(int(v), dec) for v in (r.dilution, r.defaults, r.principal_to_notes,
+                                                               r.pool_balance)))
+    console.print(table)
+    return path
+
+
+def _refuse_double_financing(registry: Any, arranger: Any, other: Any, tape: pd.DataFrame, criteria: Any, today: Any,
+                             console: Console) -> None:
+    """Another originator, in another registry sharing the ledger, tries to pool an invoice already financed."""
+    ledger = invoices.ledger_of(registry)
+    # one invoice alone is 100 % of its pool: the second pool waives the concentration limits
+    alone = dataclasses.replace(criteria, max_region_bps=10_000, max_industry_bps=10_000, max_obligor_bps=10_000)
+    second, pool = orchestration.open_pool(arranger, other, other, alone)
+    invoices.attach_registry(ledger, arranger, second, arranger)
+    again = tape.iloc[[0]].assign(loan_id="PLEDGED-AGAIN")
+    try:
+        registrylib.onboard(second, pool, again, other, today=today, progress=False)
+    except registrylib.OnboardingError as refused:
+        console.print(f"   a second pledge of invoice {tape['loan_id'].iloc[0]} by {other.address} in registry "
+                      f"{second.address} is refused: {str(refused).splitlines()[-1].split(': ', 2)[-1]}")
+    else:
+        raise RuntimeError("the invoice ledger accepted an invoice financed twice")
 
 
 def _record_collateral(registry: Any, pool_id: int, originator: Any, tape: pd.DataFrame, spec: Any, seed: int,

@@ -37,6 +37,8 @@ AMOUNT_COLUMNS = frozenset({
     "amount", "interest", "fixed_amount", "paid", "owed", "shortfall", "reserve_balance", "initial", "target",
     "floor", "chain_interest", "model_interest", "chain_principal", "model_principal", "chain_write_down",
     "model_write_down", "chain_balance", "model_balance",
+    # revolving period (chainabs.model.revolving_path)
+    "principal_collected", "dilution", "purchased", "principal_to_notes", "interest_to_notes", "pool_balance",
 })
 #: Columns holding unix seconds.
 TIME_COLUMNS = frozenset({"time", "updated_at", "origination_date", "maturity_date", "timestamp"})
@@ -46,7 +48,8 @@ HEX_COLUMNS = frozenset({"tx", "address", "holder", "counterparty", "evidence", 
 #: Whole-number columns that are not money.
 COUNT_COLUMNS = frozenset({"period", "block", "loans", "cutoff_loans", "loans_outstanding", "holders", "trigger",
                            "class", "fee", "count", "wa_remaining_term_days", "term_months", "days_delinquent",
-                           "region", "industry", "distributions", "log_index", "decimals", "pool_id", "alerts"})
+                           "region", "industry", "distributions", "log_index", "decimals", "pool_id", "alerts",
+                           "receivables", "receivables_bought"})
 #: Ratios shown as plain decimals (the investor report's factor: current / original).
 RATIO_COLUMNS = frozenset({"factor_ratio"})
 

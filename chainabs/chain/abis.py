@@ -31,7 +31,7 @@ ABI_DIR = Path(__file__).with_name("abi")
 #: ERC-20 interfaces any currency is read through.
 SHIPPED: tuple[str, ...] = (
     "AssetRegistry", "BlocklistStablecoin", "CollateralRegistry", "GreenLedger", "IERC20", "IERC20Metadata",
-    "IdentityRegistry", "SPV", "ServicingCourt", "TestStablecoin", "TrancheMarket", "TrancheToken",
+    "IdentityRegistry", "InvoiceLedger", "SPV", "ServicingCourt", "TestStablecoin", "TrancheMarket", "TrancheToken",
 )
 #: The libraries linked into each shipped contract: their code runs by delegatecall, so their logs and reverts
 #: are the host's; the shipped ABI of a host carries their events and errors too.

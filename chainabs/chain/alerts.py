@@ -52,6 +52,9 @@ PRIVILEGED_EVENTS = frozenset(
         # AssetRegistry: pools, onboarding, true sale, servicing and repurchases
         "PoolCreated", "AssetsRegistered", "PoolSealed", "PoolApproved", "PoolTransferred", "AssetRepurchased",
         "AssetStatusChanged", "PoolServicersSet", "RecoveryRecorded",
+        # InvoiceLedger (trade receivables): debtors' keys, debtors' confirmations, financed invoices; the registry
+        # attaching it
+        "DebtorKeySet", "InvoiceConfirmed", "InvoiceFinanced", "InvoiceLedgerSet",
         # CollateralRegistry: collateral of secured assets and its re-appraisals
         "CollateralRecorded", "CollateralReappraised",
         # IdentityRegistry: KYC
@@ -70,6 +73,7 @@ PRIVILEGED_EVENTS = frozenset(
 #: period close, token movements, claims), holders' own actions, or ERC-721 per-asset bookkeeping.
 IGNORED_EVENTS = frozenset(
     {
+        "EIP712DomainChanged",  # ERC-5267 (InvoiceLedger): declared by the standard, never emitted (fixed domain)
         "Subscribed", "PeriodClosed", "ClassBalances", "FeesWithdrawn",  # SPV routine (anyone may call these)
         "Transfer", "TransferByPartition", "Approval", "ApprovalForAll",  # ERC-20 / ERC-721 movements
         "AuthorizedOperator", "RevokedOperator", "AuthorizedOperatorByPartition", "RevokedOperatorByPartition",

@@ -22,6 +22,7 @@ import pandas as pd
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from chainabs.chain import invoices
 from chainabs.chain.connection import load_project
 from chainabs.chain.sender import deploy, transact
 from chainabs.model.merkle import leaf_hash
@@ -247,6 +248,7 @@ def onboard(
         )
     ids = asset_ids(ordered, owner_address)
     _refuse_registered_elsewhere(registry, ids[done:], ordered["loan_id"].tolist()[done:])
+    _refuse_unconfirmed_invoices(registry, ordered.iloc[done:].reset_index(drop=True), owner_address)
     records = pack_records(ordered)
     gas_per_tx = gas_per_tx or default_gas_per_tx()
     result = OnboardResult(pool_id, len(ordered), done, 0, 0, 0, 0, "", "", bool(info["isSealed"]))
@@ -292,6 +294,16 @@ def onboard(
     if problems:
         raise OnboardingError("post-check failed:\n  " + "\n  ".join(problems))
     return result
+
+
+def _refuse_unconfirmed_invoices(registry: Any, rest: pd.DataFrame, originator: str) -> None:
+    """With an invoice ledger attached to the registry, refuse (before sending anything) trade receivables their
+    debtors did not confirm to ``originator`` and invoices already financed (rows counted from the first one not
+    yet registered)."""
+    ledger = invoices.ledger_of(registry)
+    problems = invoices.tape_problems(ledger, rest, originator) if ledger is not None and len(rest) else []
+    if problems:
+        raise OnboardingError(f"{len(problems)} receivable(s) the invoice ledger refuses:\n  " + "\n  ".join(problems))
 
 
 def _refuse_registered_elsewhere(registry: Any, ids: list[int], loan_ids: list[str], chunk: int = 2_000) -> None:

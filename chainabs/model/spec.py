@@ -220,6 +220,28 @@ class Trigger(_Model):
         return v
 
 
+class EarlyAmortization(_Model):
+    """A test that ends the revolving period early (for good) when breached at a close."""
+
+    name: Name
+    #: excess_spread (annualised, breached below), dilution (of the period, breached above),
+    #: delinquency_60_plus (of the pool ending balance, breached above); ``chainabs.model.revolving``.
+    test: Literal["excess_spread", "dilution", "delinquency_60_plus"]
+    threshold_bps: Bps
+
+
+class Revolving(_Model):
+    """Revolving period: until ``end`` (payment dates on or before it revolve) or an early-amortization trigger,
+    principal collections buy new eligible receivables at par; the live pool keeps ``eligibility.concentration``
+    after every purchase. ``dilution``: how a credit note or dispute counts (a loss, or a repurchase by the
+    originator)."""
+
+    end: date
+    early_amortization: Annotated[list[EarlyAmortization], Field(max_length=MAX_TRIGGERS)] = Field(
+        default_factory=list)
+    dilution: Literal["loss", "repurchase"] = "loss"
+
+
 class Roles(_Model):
     """Parties: an address (0x...) or a name resolved to an account at deployment."""
 
@@ -280,10 +302,13 @@ class DealSpec(_Model):
                 raise ValueError(f"documents.{name}: use 1 to 32 lower-case letters, digits, '_' and '-' "
                                  "(it is the on-chain bytes32 name)")
         return v
+
     #: A green deal's use of proceeds (``chainabs.model.green``); None for other deals.
     green: GreenSpec | None = None
     #: A REIT's properties and leases (``chainabs.model.reit``); None for other deals.
     reit: ReitSpec | None = None
+    #: A revolving period (trade receivables); None = a static, amortizing pool.
+    revolving: Revolving | None = None
 
     @field_validator("name")
     @classmethod
@@ -302,6 +327,7 @@ class DealSpec(_Model):
                              f"dates.closing ({self.dates.closing})")
         if self.reit is not None:
             self._check_reit()
+        self._check_revolving()
         return self
 
     def _check_reit(self) -> None:
@@ -318,6 +344,18 @@ class DealSpec(_Model):
         for k, x in enumerate(reit.leases):
             if x.monthly_rent.as_tuple().exponent < -self.currency.decimals:  # type: ignore[operator]
                 raise ValueError(f"reit.leases[{k}].monthly_rent: more than the currency's decimals")
+
+    def _check_revolving(self) -> None:
+        rv = self.revolving
+        if rv is None:
+            return
+        if not self.dates.first_payment <= rv.end < self.dates.legal_final:
+            raise ValueError(f"revolving.end: {rv.end} must be on or after dates.first_payment "
+                             f"({self.dates.first_payment}) and before dates.legal_final ({self.dates.legal_final})")
+        names = [t.name for t in rv.early_amortization]
+        for j, n in enumerate(names):
+            if names.index(n) != j:
+                raise ValueError(f"revolving.early_amortization[{j}].name: {n!r} already used")
 
     # -- cross-field rules ---------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProo
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {LibBit} from "solady/utils/LibBit.sol";
 import {IAssetRegistry, IPoolOwner} from "../../interfaces/IAssetRegistry.sol";
+import {IInvoiceLedger} from "../../interfaces/IInvoiceLedger.sol";
 import {AssetLib} from "./AssetLib.sol";
 
 /// @title AssetRegistry
@@ -77,6 +78,7 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
     mapping(uint256 poolId => Buckets[2]) private _buckets; // by Bucket kind: Region, Industry
     // slither-disable-next-line uninitialized-state -- written through the storage pointers of _flush and _moveTally
     mapping(uint256 poolId => Tally[_STATUSES]) private _tallies; // by status; Performing derived, not stored
+    address private _invoiceLedger; // shared uniqueness record of trade receivables (zero: none)
 
     constructor(address admin) ERC721("ChainABS Asset Certificate", "ABSA") {
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
@@ -114,6 +116,20 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
         if (outcome == AssetLib.DUPLICATE) revert AssetAlreadyRegistered(index, detail);
         _flush(p, poolId, n, leaves);
         _holdings[originator] += n;
+        address ledger = _invoiceLedger;
+        if (ledger != address(0)) IInvoiceLedger(ledger).recordReceivables(originator, poolId, records);
+    }
+
+    /// @inheritdoc IAssetRegistry
+    function setInvoiceLedger(address ledger) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (_invoiceLedger != address(0)) revert InvoiceLedgerAlreadySet(_invoiceLedger);
+        _invoiceLedger = ledger;
+        emit InvoiceLedgerSet(ledger);
+    }
+
+    /// @inheritdoc IAssetRegistry
+    function invoiceLedger() external view returns (address) {
+        return _invoiceLedger;
     }
 
     /// @inheritdoc IAssetRegistry
