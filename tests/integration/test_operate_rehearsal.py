@@ -9,6 +9,7 @@ The test itself only moves the chain's clock (a testnet's days pass by themselve
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -44,6 +45,9 @@ def _spec(path: Path) -> Path:
                                             "max_obligor_bps": 10_000}
     spec.pop("monitor", None)
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    # the deal's documents (offering circular, trust deed) sit beside the spec, as in deals/
+    shutil.copytree(PROJECT_ROOT / "deals" / "documents" / "consumer_loan", path.parent / "documents" / "consumer_loan",
+                    dirs_exist_ok=True)
     return path
 
 
@@ -295,6 +299,11 @@ def test_a_deal_lives_its_whole_life_through_the_command_line(life, tmp_path, mo
         life.warp_to(spv.functions.paymentDate(period).call())
         out = life.run("close-period", servicer="servicer")
         assert out["result"]["period"] == period
+        if period == 1:  # the arranger publishes the period's investor report by its hash on every tranche
+            out = life.run("documents", "attach-report", "1", "--out", str(tmp_path / "published"), arranger="deployer")
+            published = Path(out["result"]["file"])
+            assert out["result"]["name"] == "investor-report-1" and len(out["transactions"]) == 3
+            assert out["result"]["hash"] == "0x" + hashlib.sha256(published.read_bytes()).hexdigest()
         if period == 1:  # alice is owed interest now; a key without ETH cannot trigger her claim
             unfunded = Account.create()
             monkeypatch.setenv("UNFUNDED_KEY", unfunded.key.hex())
@@ -332,6 +341,11 @@ def test_a_deal_lives_its_whole_life_through_the_command_line(life, tmp_path, mo
     status = life.run("status")["result"]
     assert "NaN" not in json.dumps(status) and all(t["value_bps"] is None or t["value_bps"] >= 0 for t in status["triggers"])
     assert status["phase"] == "Ended" and status["spv_currency_balance"] == 0
+    listed = {(d["token"], d["name"]): d["hash"] for d in status["documents"]}  # deploy's two and the report
+    assert {name for _, name in listed} == {"offering_circular", "trust_deed", "investor-report-1"}
+    assert len(listed) == 3 * len(status["tranches"])
+    deed = PROJECT_ROOT / "deals" / "documents" / "consumer_loan" / "trust_deed.md"
+    assert {h for (_, n), h in listed.items() if n == "trust_deed"} == {"0x" + hashlib.sha256(deed.read_bytes()).hexdigest()}
     erc20 = life.contract("TestStablecoin", currency)
     assert erc20.functions.balanceOf(spv.address).call() == 0
     for token in tokens:  # everything distributed was claimed: the tokens hold nothing either
