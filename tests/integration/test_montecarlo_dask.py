@@ -49,3 +49,15 @@ def test_bad_assumptions_fail_before_any_task(client):
     tape = mc.synthetic_tape(20, seed=1, term=6)
     with pytest.raises(mc.AssumptionError, match="cdr: rate 1.5"):
         mc.simulate(tape, paths=2, seed=1, cdr=1.5, executor=client.get_executor())
+
+
+def test_simulate_command_on_the_cluster_writes_the_local_results(client, tmp_path):
+    """`chainabs simulate --mode mc --scheduler tcp://...` (here the LocalCluster's address) = the local run."""
+    from chainabs.apps import cli
+
+    common = ["simulate", "--deal", "trade_receivables", "--mode", "mc", "--wac", "0.08", "--term", "6",
+              "--loans", "80", "--paths", "6"]
+    assert cli.main([*common, "--out", str(tmp_path / "local")]) == 0
+    assert cli.main([*common, "--out", str(tmp_path / "cluster"), "--scheduler", client.scheduler.address]) == 0
+    local, cluster = ((tmp_path / d / "mc_losses.csv").read_bytes() for d in ("local", "cluster"))
+    assert local == cluster and len(local.splitlines()) == 7
