@@ -23,7 +23,7 @@ PYTEST_ARGS ?=
 LINT_VENV := .venv-lint
 LINT_ARGS ?=
 
-.PHONY: help install demo demo-secured demo-green demo-reit test bench compile abis clean lint fuzz explorer
+.PHONY: help install demo demo-secured demo-green demo-reit test test-ganache bench compile abis clean lint fuzz explorer
 
 help:
 	@echo "make demo    install what is missing, start a local chain, run the consumer-loan deal end to end"
@@ -32,6 +32,7 @@ help:
 	@echo "make demo-reit     the REIT: leases on properties, quarterly rent to unit holders, NAV per unit"
 	@echo "make explorer  a live consumer deal on a local node (EXPLORER_PERIODS periods) and its explorer on :8700"
 	@echo "make test    install what is missing, run the whole test suite"
+	@echo "make test-ganache  the token unit tests and a whole SPV life on Ganache 7.9.2 (docs/ganache.md)"
 	@echo "make bench   gas and speed benchmarks -> reports/bench.json"
 	@echo "make fuzz    long random campaign over the state machines (10,000+ steps, new seed; not in CI)"
 	@echo "make compile compile the contracts (build/)"
@@ -126,6 +127,16 @@ TEST_WORKERS ?= 2
 # Compiled first: the workers then load a built project instead of both compiling into build/ at once.
 test: compile
 	"$(BIN)/python" -m pytest tests -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+
+# A real subset on Ganache 7.9.2 (npm, pinned): every token unit test and one whole SPV life (closing, servicing
+# periods, clean-up call, end, fees withdrawn, SPV at 0), on brownie's ganache-cli network (Ganache on
+# CHAINABS_PORT, 8545 unless set; each xdist worker its own). Differences from anvil: docs/ganache.md.
+GANACHE_TESTS ?= tests/unit/test_token_distribution.py tests/unit/test_token_history.py \
+  tests/unit/test_token_integrity.py tests/unit/test_token_partitions.py tests/unit/test_token_registry.py \
+  tests/unit/test_token_roles.py tests/unit/test_token_transfers.py \
+  tests/integration/test_spv_lifecycle.py::test_clean_up_call_then_end_leaves_nothing_in_the_spv
+test-ganache: compile
+	"$(BIN)/python" -m pytest $(GANACHE_TESTS) --network ganache-cli -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # Every contract through the registered compiler in standard-json mode; the logic is in tools/lint.py.
 lint: $(STAMPS)/lint-venv $(SOLC_BIN)

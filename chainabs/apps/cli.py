@@ -143,7 +143,8 @@ def _simulate(args: argparse.Namespace, console: Console) -> int:
     from chainabs.apps import simulate
 
     simulate.run(args.deal, mode=args.mode, cprs=args.cpr, cdrs=args.cdr, severities=args.severity, wac=args.wac,
-                 term=args.term, loans=args.loans, paths=args.paths, seed=args.seed, out=args.out)
+                 term=args.term, loans=args.loans, paths=args.paths, seed=args.seed, out=args.out,
+                 scheduler=args.scheduler)
     return 0
 
 
@@ -561,6 +562,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--paths", type=int, default=500)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--out", type=Path, default=None, help="folder (default reports/simulation/<deal>)")
+    p.add_argument("--scheduler", default=None, metavar="tcp://HOST:8786",
+                   help="run the Monte Carlo paths on this Dask scheduler's workers (same results; docs/cashflows.md)")
 
     p = command("report", _report, "Investor, pool and regulator reports rebuilt from chain data only (CSV, PNG, "
                 "one HTML page).", "read")

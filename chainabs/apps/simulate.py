@@ -1,9 +1,16 @@
 """``chainabs simulate``: scenario grids and Monte Carlo runs of a deal spec through the deal model, written as
-CSV tables and PNG charts under ``reports/simulation/<deal>/``. No chain needed."""
+CSV tables and PNG charts under ``reports/simulation/<deal>/``. No chain needed.
+
+The base scenario is the middle value of each of ``--cpr``, ``--cdr`` and ``--severity``: it gives the
+base run's tables and chart, the breakeven CDRs (at the base CPR and severity) and the Monte Carlo's rates.
+With ``--scheduler tcp://HOST:8786`` the Monte Carlo paths run on that Dask cluster (identical results).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Executor
 from pathlib import Path
 
 import pandas as pd
@@ -22,12 +29,17 @@ def base_pool(spec: DealSpec, wac: float, term: int) -> analytics.PoolProfile:
     return analytics.PoolProfile(spec.units(spec.pool.original_balance), wac, term)
 
 
+def base_scenario(cprs: Sequence[float], cdrs: Sequence[float], sevs: Sequence[float]) -> analytics.Scenario:
+    """The middle value of each list (the only value when one is given)."""
+    return analytics.Scenario(cprs[len(cprs) // 2], cdrs[len(cdrs) // 2], sevs[len(sevs) // 2])
+
+
 def write_grid(spec: DealSpec, pool: analytics.PoolProfile, cprs: Sequence[float], cdrs: Sequence[float],
                sevs: Sequence[float], out: Path) -> pd.DataFrame:
     """Run the grid with a progress bar; write grid.csv and a chart of the base scenario's balances."""
     grid = analytics.scenario_grid(spec, pool, cprs, cdrs, sevs, progress=True)
     grid.to_csv(out / "grid.csv", index=False)
-    base = analytics.run_deal(spec, pool, analytics.Scenario(cprs[len(cprs) // 2], cdrs[len(cdrs) // 2], sevs[len(sevs) // 2]))
+    base = analytics.run_deal(spec, pool, base_scenario(cprs, cdrs, sevs))
     base.classes.to_csv(out / "base_tranche_flows.csv", index=False)
     base.periods.to_csv(out / "base_periods.csv", index=False)
     _balances_chart(spec, base, out / "tranche_balances.png")
@@ -53,7 +65,8 @@ def _balances_chart(spec: DealSpec, run: analytics.DealRun, path: Path) -> None:
     plt.close(fig)
 
 
-def write_monte_carlo(spec: DealSpec, loans: int, paths: int, seed: int, scenario: analytics.Scenario, out: Path) -> pd.DataFrame:
+def write_monte_carlo(spec: DealSpec, loans: int, paths: int, seed: int, scenario: analytics.Scenario, out: Path,
+                      executor: Executor | None = None) -> pd.DataFrame:
     """Loan-level Monte Carlo through the deal: mc_losses.csv and the loss distribution chart."""
     import matplotlib
 
@@ -65,19 +78,42 @@ def write_monte_carlo(spec: DealSpec, loans: int, paths: int, seed: int, scenari
     tape = synthetic_tape(loans, seed=seed)
     scale = float(spec.pool.original_balance) / float(tape["balance"].sum())
     tape = tape.assign(balance=(tape["balance"] * scale).round(spec.currency.decimals))
-    with console.status(f"Monte Carlo: {loans} loans x {paths} paths"):
-        losses = analytics.monte_carlo_losses(spec, tape, paths=paths, seed=seed, scenario=scenario)
+    with console.status(f"Monte Carlo: {loans} loans x {paths} paths, {scenario.label()}"):
+        losses = analytics.monte_carlo_losses(spec, tape, paths=paths, seed=seed, scenario=scenario, executor=executor)
     losses.to_csv(out / "mc_losses.csv")
     fig, ax = plt.subplots(figsize=(7, 3.5))
     for col in losses.columns:
         ax.hist(losses[col], bins=30, alpha=0.5, label=col)
-    ax.set_title(f"Loss distribution over {paths} paths (% of face)")
+    ax.set_title(f"Loss distribution over {paths} paths (% of face), {scenario.label()}")
     ax.set_xlabel("loss %")
     ax.set_ylabel("paths")
     ax.legend()
     fig.savefig(out / "loss_distribution.png", dpi=110, bbox_inches="tight")
     plt.close(fig)
     return losses
+
+
+@contextlib.contextmanager
+def cluster_executor(scheduler: str | None) -> Iterator[Executor | None]:
+    """A ``concurrent.futures`` executor on the Dask scheduler at ``scheduler`` (``tcp://HOST:8786``), or None."""
+    if not scheduler:
+        yield None
+        return
+    try:
+        from distributed import Client
+    except ImportError as exc:  # pragma: no cover - pinned in requirements.txt
+        raise ValueError(f"--scheduler needs the 'distributed' package ({exc})") from exc
+    try:
+        client = Client(scheduler, timeout="10s")
+    except (OSError, TimeoutError) as exc:
+        raise ConnectionError(f"--scheduler {scheduler}: no Dask scheduler answers there ({exc})") from exc
+    with client:
+        workers = len(client.scheduler_info().get("workers", {}))
+        if workers == 0:
+            raise ConnectionError(f"--scheduler {scheduler}: the scheduler has no workers; start some with "
+                                  f"`dask worker {scheduler}` (docs/cashflows.md)")
+        console.print(f"Monte Carlo on the Dask cluster at {scheduler} ({workers} workers)")
+        yield client.get_executor()
 
 
 def run(
@@ -93,27 +129,38 @@ def run(
     paths: int = 500,
     seed: int = 1,
     out: Path | None = None,
+    scheduler: str | None = None,
 ) -> dict[str, Path]:
     """Scenario grid (``mode`` grid or both) and / or Monte Carlo (mc or both) of the deal spec ``deal``;
-    writes under ``out`` (default ``reports/simulation/<deal>``) and returns the files by name."""
+    writes under ``out`` (default ``reports/simulation/<deal>``) and returns the files this run wrote, by name.
+
+    The base scenario (:func:`base_scenario`: the middle CPR, CDR and severity) sets the breakeven CDRs'
+    CPR and severity and the Monte Carlo's rates. ``scheduler``: run the Monte Carlo on that Dask cluster."""
     spec = load_deal(deal)
     out = out or REPORTS_DIR / "simulation" / spec.name
     out.mkdir(parents=True, exist_ok=True)
     pool = base_pool(spec, wac, term)
+    base = base_scenario(list(cprs), list(cdrs), list(severities))
+    written: list[str] = []
     if mode in ("grid", "both"):
         grid = write_grid(spec, pool, list(cprs), list(cdrs), list(severities), out)
-        be = {t.class_name: analytics.breakeven_cdr(spec, pool, i, tol=1e-3)
+        be = {t.class_name: analytics.breakeven_cdr(spec, pool, i, cpr=base.cpr, severity=base.severity, tol=1e-3)
               for i, t in enumerate(spec.tranches_by_seniority()[:-1])}
-        pd.DataFrame([{"class": k, "breakeven_cdr_pct": 100 * v} for k, v in be.items()]).to_csv(out / "breakeven.csv", index=False)
-        table = Table(title=f"{spec.title}: breakeven CDR (CPR 10%, severity 60%)")
+        pd.DataFrame([{"class": k, "cpr_pct": 100 * base.cpr, "severity_pct": 100 * base.severity,
+                       "breakeven_cdr_pct": 100 * v} for k, v in be.items()]).to_csv(out / "breakeven.csv", index=False)
+        table = Table(title=f"{spec.title}: breakeven CDR (CPR {100 * base.cpr:g}%, severity {100 * base.severity:g}%)")
         table.add_column("class")
         table.add_column("breakeven CDR", justify="right")
         for k, v in be.items():
             table.add_row(k, f"{100 * v:.2f}%")
         console.print(table)
         console.print(f"grid: {len(grid)} rows")
+        written += ["grid.csv", "base_tranche_flows.csv", "base_periods.csv", "tranche_balances.png", "breakeven.csv"]
     if mode in ("mc", "both"):
-        losses = write_monte_carlo(spec, loans, paths, seed, analytics.Scenario(0.10, 0.05, 0.6), out)
+        with cluster_executor(scheduler) as executor:
+            losses = write_monte_carlo(spec, loans, paths, seed, base, out, executor)
+        console.print(f"Monte Carlo: {loans:,} loans x {paths:,} paths, {base.label()} (seed {seed})")
         console.print(losses.describe().T[["mean", "50%", "max"]].to_string())
-    console.print(f"simulation outputs in {out}: " + ", ".join(sorted(p.name for p in out.iterdir())))
-    return {p.name: p for p in out.iterdir()}
+        written += ["mc_losses.csv", "loss_distribution.png"]
+    console.print(f"simulation outputs in {out}: " + ", ".join(sorted(written)))
+    return {name: out / name for name in sorted(written)}

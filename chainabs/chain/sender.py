@@ -145,7 +145,7 @@ def revert_data(exc: BaseException) -> bytes | None:
     candidates += [a.get("data") for a in getattr(exc, "args", ()) if isinstance(a, Mapping)]
     for value in candidates:
         if isinstance(value, Mapping):
-            value = value.get("data")
+            value = value.get("data") if "data" in value else _ganache_return(value)
         if isinstance(value, (bytes, bytearray)):
             return bytes(value)
         if isinstance(value, str) and value.startswith("0x"):
@@ -153,6 +153,19 @@ def revert_data(exc: BaseException) -> bytes | None:
                 return bytes.fromhex(value[2:])
             except ValueError:
                 continue
+    return None
+
+
+def _ganache_return(data: Mapping[str, Any]) -> str | None:
+    """The revert data in Ganache 7's error ``data`` as brownie launches it (``--chain.vmErrorsOnRPCResponse``):
+    ``{"<tx hash or 0x>": {"error": "revert", "return": "0x...", "reason": ...}, ...}`` (anvil: a hex string).
+    For a custom error Ganache puts the raw data in ``reason`` as well and may leave ``return`` out."""
+    for entry in data.values():
+        if isinstance(entry, Mapping) and entry.get("error") == "revert":
+            for key in ("return", "reason"):
+                value = entry.get(key)
+                if isinstance(value, str) and value.startswith("0x"):
+                    return value
     return None
 
 

@@ -23,7 +23,7 @@ import ctypes
 import math
 import re
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,13 +31,17 @@ import numpy as np
 import pandas as pd
 
 from chainabs.model.assumptions import AssumptionError, Assumptions
-from chainabs.model.cashflows import SUM_COLUMNS, pool_inputs
+from chainabs.model.cashflows import SUM_COLUMNS, _loan_arrays, pool_inputs
 
 #: Column positions in the per-path cash-flow cube.
 _C = {name: k for k, name in enumerate(SUM_COLUMNS)}
 _N_COLS = len(SUM_COLUMNS)
 #: Elements (loans x paths) per block: sets memory (about 22 bytes each) and the path block size.
 BLOCK_ELEMENTS = 1_000_000
+#: Loans per chunk: a chunk's schedule (about 60 bytes x loans x months) is what a task holds besides its block.
+LOAN_CHUNK = 16_384
+#: Loan-paths per task sent to an executor (a few blocks of one chunk: enough work to hide the transfer).
+TASK_ELEMENTS = 4_000_000
 
 TrancheLossFn = Callable[[pd.DataFrame], Mapping[str, float]]
 
@@ -178,48 +182,69 @@ def _factor_multipliers(
     )
 
 
-def _default_profile(
+def _default_features(
     loans: np.ndarray, t: int, lag: int, advancing: bool, severity: float, sched: dict[str, np.ndarray]
 ) -> np.ndarray:
-    """Contributions of loans defaulting in month index ``t`` (0-based) to months ``t .. t + lag``.
+    """Per-event features of loans defaulting in month index ``t`` (0-based), shape ``(events, features)``.
 
-    Returns ``(events, lag + 1, columns)``, the standard formulas applied to each defaulted loan.
+    Every column a default contributes to months ``t .. t + lag`` is a fixed linear combination of these
+    features (:func:`_default_map`), so events are summed per path on the few features, not on the
+    ``(lag + 1) x columns`` profile. Features: ``b0`` (balance at default), ``loss``, then per month ``k`` of
+    the profile the balance ``S_k`` it starts with, ``r S_k`` and ``fee S_k``, then per month ``k < lag`` the
+    amortization ``A_k`` and ending balance ``E_k`` (the standard formulas applied to each defaulted loan).
     """
     bal, spr, frac = sched["balance"], sched["principal"], sched["fraction"]
     r, fee = sched["net_rate"][loans], sched["fee_rate"][loans]
     b0 = bal[loans, t]  # balance at the start of the default month
-    out = np.zeros((loans.size, lag + 1, _N_COLS))
-    out[:, 0, _C["new_defaults"]] = b0
+    out = np.empty((loans.size, _n_default_features(lag)))
+    out[:, 0] = b0
     for k in range(lag + 1):
         start = bal[loans, t + k] if advancing else b0
-        prof = out[:, k]
-        prof[:, _C["beginning_balance"]] = start
-        prof[:, _C["expected_interest"]] = r * start
-        prof[:, _C["interest_lost"]] = r * start
-        if advancing:
-            prof[:, _C["servicing_fee"]] = fee * start
-            prof[:, _C["interest_collections"]] = r * start
+        out[:, 2 + 3 * k] = start
+        np.multiply(r, start, out=out[:, 3 + 3 * k])
+        np.multiply(fee, start, out=out[:, 4 + 3 * k])
         if k < lag:
+            j = 2 + 3 * (lag + 1) + 2 * k
             if advancing:
-                amort = spr[loans, t + k]
-                end = bal[loans, t + k + 1]
-                prof[:, _C["amortization_from_defaults"]] = amort
-                prof[:, _C["principal_collections"]] = amort
+                out[:, j] = spr[loans, t + k]
+                out[:, j + 1] = bal[loans, t + k + 1]
             else:
-                amort = b0 * frac[loans, t + k]
-                end = b0
-            prof[:, _C["expected_amortization"]] = amort
-            prof[:, _C["foreclosure_balance"]] = end
-            prof[:, _C["ending_balance"]] = end
+                np.multiply(b0, frac[loans, t + k], out=out[:, j])
+                out[:, j + 1] = b0
         else:
-            liquidated = start
-            loss = np.minimum(severity * b0, liquidated)
-            recovery = liquidated - loss
-            prof[:, _C["liquidated_balance"]] = liquidated
-            prof[:, _C["principal_loss"]] = loss
-            prof[:, _C["principal_recovery"]] = recovery
-            prof[:, _C["principal_collections"]] += recovery
+            np.minimum(severity * b0, start, out=out[:, 1])  # loss, capped by what is liquidated
     return out
+
+
+def _n_default_features(lag: int) -> int:
+    return 2 + 3 * (lag + 1) + 2 * lag
+
+
+def _default_map(lag: int, advancing: bool) -> np.ndarray:
+    """Linear map from the summed default features (:func:`_default_features`) to the columns of months
+    ``t .. t + lag``: shape ``(features, (lag + 1) * columns)``."""
+    m = np.zeros((_n_default_features(lag), lag + 1, _N_COLS))
+    m[0, 0, _C["new_defaults"]] = 1
+    for k in range(lag + 1):
+        s, rs, fs = 2 + 3 * k, 3 + 3 * k, 4 + 3 * k
+        m[s, k, _C["beginning_balance"]] = 1
+        m[rs, k, [_C["expected_interest"], _C["interest_lost"]]] = 1
+        if advancing:
+            m[fs, k, _C["servicing_fee"]] = 1
+            m[rs, k, _C["interest_collections"]] = 1
+        if k < lag:
+            j = 2 + 3 * (lag + 1) + 2 * k
+            cols = [_C["expected_amortization"]]
+            if advancing:
+                cols += [_C["amortization_from_defaults"], _C["principal_collections"]]
+            m[j, k, cols] = 1
+            m[j + 1, k, [_C["foreclosure_balance"], _C["ending_balance"]]] = 1
+        else:
+            # liquidated = S_lag; recovery = S_lag - loss (collected as principal)
+            m[s, k, [_C["liquidated_balance"], _C["principal_recovery"], _C["principal_collections"]]] = 1
+            m[1, k, _C["principal_loss"]] = 1
+            m[1, k, [_C["principal_recovery"], _C["principal_collections"]]] = -1
+    return m.reshape(m.shape[0], -1)
 
 
 def _perf_map() -> np.ndarray:
@@ -243,8 +268,8 @@ def _run_block(
     lag: int,
     advancing: bool,
     severity: float,
-    out: np.ndarray,
-) -> None:
+) -> np.ndarray:
+    """Paths ``first_path .. first_path + n_paths - 1`` of the loans in ``sched``: ``(n_paths, months, columns)``."""
     rng = np.random.Generator(np.random.PCG64(seed_seq))
     n_loans, months = sched["mdr"].shape
     md = mult_d[first_path:first_path + n_paths].astype(np.float32)
@@ -258,6 +283,7 @@ def _run_block(
     alive_f = alive.astype(np.float64)
     acc = np.zeros((n_paths, months + lag, _N_COLS))
     perf_map = _perf_map()
+    default_map = _default_map(lag, advancing)
     u = np.empty((n_loans, n_paths), dtype=np.float32)
     thr_q = np.empty_like(u)
     event = np.empty((n_loans, n_paths), dtype=bool)
@@ -287,16 +313,81 @@ def _run_block(
             acc[:, t, _C["performing_balance"]] -= vp
             acc[:, t, _C["ending_balance"]] -= vp
         if d_flat.size:
-            prof = _default_profile(d_loan, t, lag, advancing, severity, sched)
-            width = (lag + 1) * _N_COLS
-            idx = d_path[:, None] * width + np.arange(width)[None, :]
-            summed = np.bincount(idx.ravel(), weights=prof.reshape(-1), minlength=n_paths * width)
-            acc[:, t:t + lag + 1, :] += summed.reshape(n_paths, lag + 1, _N_COLS)
+            order = np.argsort(d_path, kind="stable")
+            d_path = d_path[order]
+            feats = _default_features(d_loan[order], t, lag, advancing, severity, sched)
+            starts = np.flatnonzero(np.concatenate(([True], d_path[1:] != d_path[:-1])))
+            summed = np.add.reduceat(feats, starts, axis=0) @ default_map
+            acc[d_path[starts], t:t + lag + 1, :] += summed.reshape(starts.size, lag + 1, _N_COLS)
     if lag and np.any(acc[:, months:, :] != 0):
         raise AssertionError("defaults liquidated after the last projected month")  # pool_inputs prevents this
     block = acc[:, :months, :]
     block[:, :, _C["total_collections"]] = block[:, :, _C["principal_collections"]] + block[:, :, _C["interest_collections"]]
-    out[first_path:first_path + n_paths] = block
+    return block
+
+
+def _schedule(loans: pd.DataFrame, a: Assumptions, months: int) -> dict[str, np.ndarray]:
+    """Per-loan schedule arrays of a chunk of the tape over ``months`` projected months (plus padding)."""
+    inp = pool_inputs(loans, a, months=months)
+    lag = int(a.recovery_lag)
+    frac = inp["fraction"]
+    # Scheduled balance path of each loan while performing: B(0) = balance, B(t) = B(t-1) * (1 - f(t)).
+    keep = np.concatenate([np.ones((frac.shape[0], 1)), np.cumprod(1.0 - frac, axis=1)], axis=1)
+    balance = inp["balance"][:, None] * keep
+    balance[:, 1:][np.abs(balance[:, 1:]) < 1e-9 * np.maximum(inp["balance"][:, None], 1.0)] = 0.0
+    principal = balance[:, :-1] - balance[:, 1:]
+    # Padding past the horizon so the default profiles can index t + lag safely (no defaults happen there).
+    pad = lag + 1
+    return {
+        "balance": np.pad(balance, ((0, 0), (0, pad))),
+        "principal": np.pad(principal, ((0, 0), (0, pad))),
+        "fraction": np.pad(frac, ((0, 0), (0, pad)), constant_values=1.0),
+        "net_rate": inp["net_rate"],
+        "fee_rate": inp["fee_rate"],
+        "mdr": inp["mdr"],
+        "smm": inp["smm"],
+    }
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How a run is cut: loan chunks x path blocks, each block with its own random stream.
+
+    The cut depends only on the tape's size, ``paths`` and the module constants, never on the number of
+    workers or on where a block runs, so the same seed gives the same result on threads or on a cluster.
+    """
+
+    seed: int
+    months: int
+    lag: int
+    advancing: bool
+    severity: float
+    chunks: tuple[tuple[int, int], ...]  # (first loan, loans)
+    blocks: tuple[tuple[int, int], ...]  # (first path, paths)
+
+    def stream(self, chunk: int, block: int) -> np.random.SeedSequence:
+        """The random stream of one (loan chunk, path block): seeded by their indices."""
+        return np.random.SeedSequence(self.seed, spawn_key=(1, chunk, block))
+
+
+def _run_chunk(plan: _Plan, chunk: int, loans: pd.DataFrame, a: Assumptions, blocks: tuple[int, ...],
+               mult_d: np.ndarray, mult_p: np.ndarray) -> np.ndarray:
+    """One task of a distributed run: the schedule of loan chunk ``chunk`` (its rows of the tape, ``loans``),
+    then the consecutive path ``blocks``; returns their cash flows stacked in path order.
+
+    ``mult_d``/``mult_p`` are the factor multipliers of those paths only (first path of the first block
+    at index 0). Module-level so that it pickles by reference for a ``concurrent.futures`` executor such as
+    a Dask client's (:meth:`distributed.Client.get_executor`).
+    """
+    sched = _schedule(loans, a, plan.months)
+    base = plan.blocks[blocks[0]][0]
+    out = []
+    with _single_threaded_blas():
+        for b in blocks:
+            first, n = plan.blocks[b]
+            out.append(_run_block(plan.stream(chunk, b), first - base, n, sched, mult_d, mult_p, plan.lag,
+                                  plan.advancing, plan.severity))
+    return np.concatenate(out, axis=0)
 
 
 def simulate(
@@ -310,6 +401,7 @@ def simulate(
     factor_corr: float = 0.0,
     tranche_losses: TrancheLossFn | None = None,
     workers: int = 2,
+    executor: Executor | None = None,
     **overrides: Any,
 ) -> MonteCarloResult:
     """Loan-level Monte Carlo of a tape (same inputs and assumptions as
@@ -318,6 +410,13 @@ def simulate(
     ``paths`` scenarios are simulated from ``seed`` (same seed, same result, whatever ``workers``). The base
     rates are the deterministic ones; ``default_vol``/``prepay_vol`` (lognormal sigma of the per-path
     multipliers, mean 1) and ``factor_corr`` (their correlation) add systematic risk.
+
+    The tape is cut in chunks of ``LOAN_CHUNK`` loans and the paths in blocks of about ``BLOCK_ELEMENTS``
+    loan-paths; each (chunk, block) has its own random stream, seeded by their indices. Without
+    ``executor`` the blocks run on ``workers`` threads of this process. With an ``executor`` (any
+    ``concurrent.futures.Executor``; for a Dask cluster ``distributed.Client(address).get_executor()``)
+    each task is one loan chunk and a few path blocks, computed where the executor runs it; the chunks'
+    cash flows are added in chunk order, so the result is identical to the in-process run.
 
     ``tranche_losses``, if given, is called once per path (in path order) with that path's pool cash flows
     as a DataFrame (:meth:`MonteCarloResult.path_frame`) and returns ``{tranche: loss}``; the answers are
@@ -335,57 +434,71 @@ def simulate(
         raise AssumptionError(f"factor_corr: {factor_corr!r} must be between -1 and 1")
     if int(workers) < 1:
         raise AssumptionError(f"workers: {workers!r} must be at least 1")
-    inp = pool_inputs(loans, a)
-    lag = int(a.recovery_lag)
-    months = int(inp["months"])
-    frac = inp["fraction"]
-    # Scheduled balance path of each loan while performing: B(0) = balance, B(t) = B(t-1) * (1 - f(t)).
-    keep = np.concatenate([np.ones((frac.shape[0], 1)), np.cumprod(1.0 - frac, axis=1)], axis=1)
-    balance = inp["balance"][:, None] * keep
-    balance[:, 1:][np.abs(balance[:, 1:]) < 1e-9 * np.maximum(inp["balance"][:, None], 1.0)] = 0.0
-    principal = balance[:, :-1] - balance[:, 1:]
-    # Padding past the horizon so the default profiles can index t + lag safely (no defaults happen there).
-    pad = lag + 1
-    sched = {
-        "balance": np.pad(balance, ((0, 0), (0, pad))),
-        "principal": np.pad(principal, ((0, 0), (0, pad))),
-        "fraction": np.pad(frac, ((0, 0), (0, pad)), constant_values=1.0),
-        "net_rate": inp["net_rate"],
-        "fee_rate": inp["fee_rate"],
-        "mdr": inp["mdr"],
-        "smm": inp["smm"],
-    }
-    root = np.random.SeedSequence(int(seed))
-    factor_seq, block_root = root.spawn(2)
-    mult_d, mult_p = _factor_multipliers(
-        np.random.Generator(np.random.PCG64(factor_seq)), int(paths), float(default_vol), float(prepay_vol), float(factor_corr)
+    paths = int(paths)
+    arrs = _loan_arrays(loans)  # validates the whole tape (row numbers name the tape's rows)
+    n_loans = int(arrs["balance"].shape[0])
+    months = int((arrs["term"] - arrs["age"]).max())
+    chunk_loans = min(n_loans, LOAN_CHUNK)
+    block_paths = max(1, min(paths, BLOCK_ELEMENTS // chunk_loans))
+    plan = _Plan(
+        seed=int(seed), months=months, lag=int(a.recovery_lag), advancing=bool(a.advancing), severity=float(a.severity),
+        chunks=tuple((s, min(chunk_loans, n_loans - s)) for s in range(0, n_loans, chunk_loans)),
+        blocks=tuple((s, min(block_paths, paths - s)) for s in range(0, paths, block_paths)),
     )
-    n_loans = inp["balance"].shape[0]
-    block_paths = max(1, min(int(paths), BLOCK_ELEMENTS // n_loans))
-    starts = list(range(0, int(paths), block_paths))
-    seqs = block_root.spawn(len(starts))
-    cube = np.zeros((int(paths), months, _N_COLS))
-    jobs = [
-        (seqs[b], s, min(block_paths, int(paths) - s), sched, mult_d, mult_p, lag, bool(a.advancing), float(a.severity), cube)
-        for b, s in enumerate(starts)
-    ]
-    with _single_threaded_blas():
-        if int(workers) == 1 or len(jobs) == 1:
-            for job in jobs:
-                _run_block(*job)
-        else:
-            with ThreadPoolExecutor(max_workers=int(workers)) as pool:
-                for fut in [pool.submit(_run_block, *job) for job in jobs]:
-                    fut.result()
+    factor_seq = np.random.SeedSequence(int(seed)).spawn(1)[0]
+    mult_d, mult_p = _factor_multipliers(
+        np.random.Generator(np.random.PCG64(factor_seq)), paths, float(default_vol), float(prepay_vol), float(factor_corr)
+    )
+    cube = np.zeros((paths, months, _N_COLS))
+    if executor is None:
+        _run_local(plan, loans, a, mult_d, mult_p, int(workers), cube)
+    else:
+        _run_on(executor, plan, loans, a, mult_d, mult_p, cube)
     result = MonteCarloResult(
         cashflows=cube,
-        original_balance=float(inp["balance"].sum()),
+        original_balance=float(arrs["balance"].sum()),
         seed=int(seed),
         default_multiplier=mult_d,
         prepay_multiplier=mult_p,
-        meta={"loans": n_loans, "block_paths": block_paths, "recovery_lag": lag, "advancing": bool(a.advancing)},
+        meta={"loans": n_loans, "block_paths": block_paths, "loan_chunks": len(plan.chunks),
+              "recovery_lag": plan.lag, "advancing": plan.advancing},
     )
     if tranche_losses is not None:
         rows = [dict(tranche_losses(result.path_frame(p))) for p in range(result.paths)]
         result.tranche_losses = pd.DataFrame(rows, index=pd.RangeIndex(result.paths, name="path"))
     return result
+
+
+def _run_local(plan: _Plan, loans: pd.DataFrame, a: Assumptions, mult_d: np.ndarray, mult_p: np.ndarray,
+               workers: int, cube: np.ndarray) -> None:
+    """Every block on ``workers`` threads, chunk after chunk (one chunk's schedule in memory at a time)."""
+    with _single_threaded_blas(), contextlib.ExitStack() as stack:
+        pool = stack.enter_context(ThreadPoolExecutor(max_workers=workers)) if workers > 1 and (
+            len(plan.blocks) > 1) else None
+        for c, (first_loan, n) in enumerate(plan.chunks):
+            sched = _schedule(loans.iloc[first_loan:first_loan + n], a, plan.months)
+            jobs = [(plan.stream(c, b), first, size, sched, mult_d, mult_p, plan.lag, plan.advancing, plan.severity)
+                    for b, (first, size) in enumerate(plan.blocks)]
+            if pool is None:
+                results: Iterator[np.ndarray] = (_run_block(*job) for job in jobs)
+            else:
+                results = (fut.result() for fut in [pool.submit(_run_block, *job) for job in jobs])
+            for (first, size), block in zip(plan.blocks, results):
+                cube[first:first + size] += block
+
+
+def _run_on(executor: Executor, plan: _Plan, loans: pd.DataFrame, a: Assumptions, mult_d: np.ndarray,
+            mult_p: np.ndarray, cube: np.ndarray) -> None:
+    """Tasks of one chunk x about ``TASK_ELEMENTS`` loan-paths on ``executor``; results added in chunk order."""
+    _schedule(loans.iloc[:plan.chunks[0][1]], a, plan.months)  # bad assumptions fail here, before any task
+    per_task = max(1, TASK_ELEMENTS // max(1, plan.chunks[0][1] * plan.blocks[0][1]))
+    groups = [tuple(range(g, min(g + per_task, len(plan.blocks)))) for g in range(0, len(plan.blocks), per_task)]
+    futures = []
+    for c, (first_loan, n) in enumerate(plan.chunks):
+        chunk = loans.iloc[first_loan:first_loan + n]
+        for group in groups:
+            lo = plan.blocks[group[0]][0]
+            hi = plan.blocks[group[-1]][0] + plan.blocks[group[-1]][1]
+            futures.append((lo, hi, executor.submit(_run_chunk, plan, c, chunk, a, group, mult_d[lo:hi], mult_p[lo:hi])))
+    for lo, hi, fut in futures:  # submission order = chunk order for every path
+        cube[lo:hi] += fut.result()

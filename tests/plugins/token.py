@@ -10,6 +10,7 @@ from eth_abi import decode as abi_decode
 
 from chainabs.chain import tokens
 from chainabs.chain.contracts import LOCKED, role_id
+from chainabs.chain.sender import revert_data as sender_revert_data
 
 US, GB, KY = 840, 826, 136  # ISO 3166-1 numeric: United States, United Kingdom, Cayman Islands
 YEAR = 365 * 24 * 3600
@@ -37,9 +38,9 @@ def revert_data(fn: Any, *args: Any, sender: Any) -> str:
     except ContractLogicError as exc:
         return str(exc.data)
     except ValueError as exc:  # brownie's middleware re-raises the node's JSON-RPC error as a dict
-        payload = exc.args[0] if exc.args else {}
-        if isinstance(payload, dict) and str(payload.get("data", "")).startswith("0x"):
-            return str(payload["data"])
+        data = sender_revert_data(exc)  # anvil: "data": "0x..."; Ganache 7: nested under the tx hash
+        if data is not None:
+            return "0x" + data.hex()
         raise
     raise AssertionError(f"{fn._name}{args} from {sender} did not revert")
 
