@@ -4,7 +4,6 @@ pragma solidity 0.8.28;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
-import {SSTORE2} from "solady/utils/SSTORE2.sol";
 
 import {SPVBooks, DealStorage, SPVRefs, ClassBook, Held, Totals, BuyBacks} from "./SPVStorage.sol";
 import {DealParams} from "../../interfaces/IWaterfall.sol";
@@ -83,7 +82,7 @@ library SPVSettlement {
         uint256 defaulted = f.defaultedClaims;
         uint256 live = reportedEnding;
         if (live > f.principal - defaulted) revert ISPV.RegistryMismatch(reportedEnding, f.principal - defaulted);
-        DealParams memory p = abi.decode(SSTORE2.read(refs.paramsPointer), (DealParams));
+        (DealParams memory p,) = SPVBooks.readParams(refs.paramsPointer, refs.classCount);
         uint256 level = p.originalPoolBalance * p.cleanUpCallBps / BPS;
         if (s.totals.pendingCleanUpPrice != 0 || live == 0 || live > level) {
             revert ISPV.CleanUpCallNotAvailable(live, level);
@@ -154,7 +153,7 @@ library SPVSettlement {
         uint256 released = s.cash.reserveBalance;
         s.cash.reserveBalance = 0;
         // slither-disable-next-line unused-return -- delivered or held for the equity class: either way accounted for
-        if (released > 0) s.payClass(closed, n - 1, released, 0);
+        if (released > 0) s.payClass(ISPVTranche(s.extra[n - 1].token), closed, n - 1, released, 0);
         // Every class whose payments were all delivered is settled (redemptions open); a class with held
         // payments is settled when they are released.
         for (uint256 i; i < n; ++i) {
@@ -193,6 +192,20 @@ library SPVSettlement {
         address recipient = s.feeRecipients[feeIndex];
         emit ISPV.FeesWithdrawn(feeIndex, recipient, msg.sender, amount);
         IERC20(refs.currency).safeTransfer(recipient, amount);
+    }
+
+    /// @notice `ISPV.feeRecipients` (a view kept out of the SPV's code, which is near the EIP-170 limit).
+    function feeRecipients(DealStorage storage s, uint256 f) external view returns (address[] memory recipients) {
+        recipients = new address[](f);
+        for (uint256 k; k < f; ++k) {
+            recipients[k] = s.feeRecipients[k];
+        }
+    }
+
+    /// @notice `ISPV.distributedToClass` for a class index the SPV checked (kept out of its code likewise).
+    function distributedToClass(DealStorage storage s, uint256 i) external view returns (uint256) {
+        ISPVTranche token = ISPVTranche(s.extra[i].token);
+        return token.totalInterestDistributed() + token.totalPrincipalDistributed();
     }
 
     /// @notice `ISPV.ledger`.

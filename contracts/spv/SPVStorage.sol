@@ -2,7 +2,8 @@
 pragma solidity 0.8.28;
 
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
-import {DealState} from "../../interfaces/IWaterfall.sol";
+import {SSTORE2} from "solady/utils/SSTORE2.sol";
+import {DealParams, DealState} from "../../interfaces/IWaterfall.sol";
 import {ISPV, Phase} from "../../interfaces/ISPV.sol";
 import {ISPVTranche} from "../../interfaces/ISPVDependencies.sol";
 import {IAssetRegistry} from "../../interfaces/IAssetRegistry.sol";
@@ -16,6 +17,7 @@ import {DateLib} from "./DateLib.sol";
 /// @dev Read and written by every close.
 struct Core {
     uint32 triggersBreached;
+    uint8 shortfallClasses; // bit i set: class i carries an interest shortfall (`ClassExtra.interestShortfall` != 0)
     Phase phase;
     bool cleanUpPending;
     bool disputed; // the pending report was proven wrong (it cannot close)
@@ -29,7 +31,8 @@ struct ClassBook {
     uint128 pdl;
 }
 
-/// @dev The class token lives next to the shortfall: a close reads both in one slot.
+/// @dev A close reads this slot only for the classes `Core.shortfallClasses` flags: it takes the class tokens from
+/// the terms' code (`SPVBooks.readTerms`), which it reads anyway.
 struct ClassExtra {
     uint96 interestShortfall;
     address token;
@@ -122,6 +125,7 @@ library SPVBooks {
     function loadState(DealStorage storage s, uint256 n, uint256 f) internal view returns (DealState memory st) {
         Core memory core = s.core;
         Progress memory progress = s.progress;
+        uint256 carried = core.shortfallClasses;
         st.periodsClosed = progress.periodsClosed;
         st.poolBalance = core.poolBalance;
         st.triggersBreached = core.triggersBreached;
@@ -136,7 +140,8 @@ library SPVBooks {
             ClassBook memory book = s.books[i];
             st.classBalances[i] = book.balance;
             st.pdl[i] = book.pdl;
-            st.interestShortfalls[i] = s.extra[i].interestShortfall;
+            // A class without a carried shortfall keeps its slot cold (the array is zeroed).
+            if ((carried >> i) & 1 == 1) st.interestShortfalls[i] = s.extra[i].interestShortfall;
         }
         for (uint256 k; k < f; ++k) {
             st.feeShortfalls[k] = s.fees[k].shortfall;
@@ -150,13 +155,45 @@ library SPVBooks {
         return DateLib.addMonths(first, (period - 1) * periodMonths);
     }
 
+    /// @notice The class tokens and `abi.encode(params)`, from the code at `pointer` written by `writeTerms` for
+    /// `n` classes. No copy: `tokens` is the blob itself (its length word set to `n`), `encoded` the bytes after
+    /// the spare word (whose place takes their length word).
+    function readTerms(address pointer, uint256 n) internal view returns (address[] memory tokens, bytes memory encoded) {
+        bytes memory blob = SSTORE2.read(pointer);
+        assembly ("memory-safe") {
+            let total := mload(blob)
+            tokens := blob
+            mstore(tokens, n)
+            encoded := add(blob, shl(5, add(n, 1)))
+            mstore(encoded, sub(total, shl(5, add(n, 1))))
+        }
+    }
+
+    /// @notice The waterfall terms and the class tokens (see `readTerms`).
+    /// @dev One EXTCODECOPY: the close needs both, and the tokens never change (reading them here keeps each
+    /// class's `ClassExtra` slot cold in a close without interest shortfalls).
+    function readParams(address pointer, uint256 n) internal view returns (DealParams memory p, address[] memory tokens) {
+        bytes memory encoded;
+        (tokens, encoded) = readTerms(pointer, n);
+        p = abi.decode(encoded, (DealParams));
+    }
+
+    /// @notice Store the class tokens (one word each), a spare word and `abi.encode(params)` as code; returns the
+    /// pointer.
+    function writeTerms(DealParams memory p, address[] memory tokens) internal returns (address) {
+        return SSTORE2.write(abi.encodePacked(tokens, bytes32(0), abi.encode(p)));
+    }
+
     /// @notice Deliver `interest` and `principal` to class `i`'s token, or hold them for the class if the token
     /// refuses (a token the currency blocks, say): a close never stops on one class. Returns false when held.
-    function payClass(DealStorage storage s, uint256 period, uint256 i, uint256 interest, uint256 principal)
-        internal
-        returns (bool delivered)
-    {
-        ISPVTranche token = ISPVTranche(s.extra[i].token);
+    function payClass(
+        DealStorage storage s,
+        ISPVTranche token,
+        uint256 period,
+        uint256 i,
+        uint256 interest,
+        uint256 principal
+    ) internal returns (bool delivered) {
         if (interest + principal == 0) return true;
         try token.distribute(interest, principal) {
             return true;
