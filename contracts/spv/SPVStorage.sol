@@ -175,7 +175,40 @@ library SPVBooks {
     function readParams(address pointer, uint256 n) internal view returns (DealParams memory p, address[] memory tokens) {
         bytes memory encoded;
         (tokens, encoded) = readTerms(pointer, n);
-        p = abi.decode(encoded, (DealParams));
+        p = decodeParams(encoded);
+    }
+
+    /// @notice `abi.decode(encoded, (DealParams))` for the SPV's own terms, without copies or checks.
+    /// @dev The bytes are the SPV's code written once by `writeTerms` from `abi.encode` of terms that passed
+    /// `Waterfall.validateParams`: offsets, lengths, bools and enums are the encoder's own, so the checks of
+    /// `abi.decode` cannot fail here (it cost about 7,000 gas a close). The three arrays are static structs,
+    /// encoded inline exactly as they lie in memory: each array of pointers points into `encoded` itself.
+    function decodeParams(bytes memory encoded) internal pure returns (DealParams memory p) {
+        assembly ("memory-safe") {
+            // A pointer array for the array field `field` of the tuple at `t` (elements of `words` words) at
+            // `free`; stores it in `q`'s field and returns the next free address.
+            function pointers(t, q, field, words, free) -> next {
+                let src := add(t, mload(add(t, shl(5, field))))
+                let len := mload(src)
+                mstore(free, len)
+                src := add(src, 0x20)
+                for { let j := 0 } lt(j, len) { j := add(j, 1) } {
+                    mstore(add(free, shl(5, add(j, 1))), add(src, mul(j, shl(5, words))))
+                }
+                mstore(add(q, shl(5, field)), free)
+                next := add(free, shl(5, add(len, 1)))
+            }
+            let t := add(add(encoded, 0x20), mload(add(encoded, 0x20))) // the tuple (its offset is the first word)
+            p := mload(0x40)
+            for { let i := 0 } lt(i, 11) { i := add(i, 1) } {
+                mstore(add(p, shl(5, i)), mload(add(t, shl(5, i))))
+            }
+            let free := add(p, 0x160) // DealParams: 11 words
+            free := pointers(t, p, 2, 2, free) // classes: ClassParams (2 words)
+            free := pointers(t, p, 3, 2, free) // fees: FeeParams (2 words)
+            free := pointers(t, p, 9, 5, free) // triggers: TriggerParams (5 words)
+            mstore(0x40, free)
+        }
     }
 
     /// @notice Store the class tokens (one word each), a spare word and `abi.encode(params)` as code; returns the
