@@ -11,7 +11,7 @@ import {SPVOffering} from "./SPVOffering.sol";
 import {SPVSettlement} from "./SPVSettlement.sol";
 import {SPVServicing} from "./SPVServicing.sol";
 import {
-    SPVBooks, DealStorage, SPVRefs, Core, Cash, ClassBook, FeeBook, Progress, Held, BuyBacks
+    SPVBooks, DealStorage, SPVRefs, Core, Cash, ClassBook, Progress, Held, BuyBacks
 } from "./SPVStorage.sol";
 import {DealParams, DealState, IWaterfall, PeriodReport, PeriodResult} from "../../interfaces/IWaterfall.sol";
 import {ISPV, Ledger, Phase, SPVTerms, TermsRule} from "../../interfaces/ISPV.sol";
@@ -229,13 +229,13 @@ contract SPV is ISPV, IWaterfall, IPoolOwner, AccessControl, ReentrancyGuard {
     /// @inheritdoc ISPV
     function feePaidTotal(uint256 feeIndex) external view returns (uint256) {
         if (feeIndex >= _feeCount) revert UnknownFee(feeIndex);
-        return _s.fees[feeIndex].paid;
+        return _s.feePaid[feeIndex];
     }
 
     /// @inheritdoc ISPV
     function feeOwed(uint256 feeIndex) external view returns (uint256) {
         if (feeIndex >= _feeCount) revert UnknownFee(feeIndex);
-        return _s.fees[feeIndex].paid - _s.feeWithdrawn[feeIndex];
+        return _s.feePaid[feeIndex] - _s.feeWithdrawn[feeIndex];
     }
 
     /// @inheritdoc ISPV
@@ -512,9 +512,18 @@ contract SPV is ISPV, IWaterfall, IPoolOwner, AccessControl, ReentrancyGuard {
             if (shortfall != s.interestShortfalls[i]) _s.extra[i].interestShortfall = shortfall.toUint96();
             if (shortfall != 0) carried |= 1 << i;
         }
+        // Fees are booked, not sent: each recipient withdraws (`withdrawFees`).
+        uint256 owing;
+        for (uint256 k; k < next.feeShortfalls.length; ++k) {
+            uint256 shortfall = next.feeShortfalls[k];
+            if (shortfall != s.feeShortfalls[k]) _s.feeShortfall[k] = shortfall.toUint128();
+            if (shortfall != 0) owing |= 1 << k;
+            if (feePaid[k] != 0) _s.feePaid[k] = (uint256(_s.feePaid[k]) + feePaid[k]).toUint128();
+        }
         _s.core = Core({
             triggersBreached: next.triggersBreached.toUint32(),
             shortfallClasses: uint8(carried), // at most 8 classes (Waterfall.validateParams)
+            shortfallFees: uint8(owing), // at most 8 fees (Waterfall.validateParams)
             phase: Phase.Active,
             cleanUpPending: false,
             disputed: false,
@@ -527,12 +536,6 @@ contract SPV is ISPV, IWaterfall, IPoolOwner, AccessControl, ReentrancyGuard {
         _s.progress = Progress(
             next.periodsClosed.toUint32(), next.cumulativeDefaults.toUint112(), next.cumulativeRecoveries.toUint112()
         );
-        // Fees are booked, not sent: each recipient withdraws (`withdrawFees`).
-        for (uint256 k; k < next.feeShortfalls.length; ++k) {
-            if (next.feeShortfalls[k] != s.feeShortfalls[k] || feePaid[k] != 0) {
-                _s.fees[k] = FeeBook(next.feeShortfalls[k].toUint128(), (uint256(_s.fees[k].paid) + feePaid[k]).toUint128());
-            }
-        }
     }
 
     function _checkClass(uint256 classIndex) private view {

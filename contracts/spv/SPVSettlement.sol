@@ -169,7 +169,7 @@ library SPVSettlement {
         if (feeIndex >= refs.feeCount) revert ISPV.UnknownFee(feeIndex);
         if (recipient == address(0)) revert ISPV.ZeroFeeRecipient(feeIndex);
         address previous = s.feeRecipients[feeIndex];
-        uint256 owed = s.fees[feeIndex].paid - s.feeWithdrawn[feeIndex];
+        uint256 owed = s.feePaid[feeIndex] - s.feeWithdrawn[feeIndex];
         if (owed > 0) {
             s.feeWithdrawn[feeIndex] += owed; // booked before the transfer, undone if it fails
             if (IERC20(refs.currency).trySafeTransfer(previous, owed)) {
@@ -186,7 +186,7 @@ library SPVSettlement {
     /// @notice `ISPV.withdrawFees`.
     function withdrawFees(DealStorage storage s, SPVRefs memory refs, uint256 feeIndex) external returns (uint256 amount) {
         if (feeIndex >= refs.feeCount) revert ISPV.UnknownFee(feeIndex);
-        amount = s.fees[feeIndex].paid - s.feeWithdrawn[feeIndex];
+        amount = s.feePaid[feeIndex] - s.feeWithdrawn[feeIndex];
         if (amount == 0) return 0;
         s.feeWithdrawn[feeIndex] += amount;
         address recipient = s.feeRecipients[feeIndex];
@@ -220,7 +220,7 @@ library SPVSettlement {
         for (uint256 i; i < refs.feeCount; ++i) {
             uint256 withdrawn = s.feeWithdrawn[i];
             l.feesPaid += withdrawn;
-            l.feesOwed += s.fees[i].paid - withdrawn;
+            l.feesOwed += s.feePaid[i] - withdrawn;
         }
         // What each tranche token received from the SPV is in the token's own books.
         for (uint256 i; i < refs.classCount; ++i) {

@@ -18,6 +18,7 @@ import {DateLib} from "./DateLib.sol";
 struct Core {
     uint32 triggersBreached;
     uint8 shortfallClasses; // bit i set: class i carries an interest shortfall (`ClassExtra.interestShortfall` != 0)
+    uint8 shortfallFees; // bit k set: fee k carries a shortfall (`DealStorage.feeShortfall[k]` != 0)
     Phase phase;
     bool cleanUpPending;
     bool disputed; // the pending report was proven wrong (it cannot close)
@@ -36,11 +37,6 @@ struct ClassBook {
 struct ClassExtra {
     uint96 interestShortfall;
     address token;
-}
-
-struct FeeBook {
-    uint128 shortfall;
-    uint128 paid;
 }
 
 struct Cash {
@@ -94,9 +90,13 @@ struct DealStorage {
     address pendingDepositor;
     ClassBook[8] books;
     ClassExtra[8] extra;
-    FeeBook[8] fees;
+    /// @dev per fee: what it earned (paid by the waterfall) in total; two fees share a slot, so a close updates
+    /// one slot for the first two fees
+    uint128[8] feePaid;
+    /// @dev per fee: the carried shortfall; a close reads it only for the fees `Core.shortfallFees` flags
+    uint128[8] feeShortfall;
     uint256[8] subscribed;
-    /// @dev per fee: what its recipients have been paid out of `FeeBook.paid` (earned)
+    /// @dev per fee: what its recipients have been paid out of `feePaid` (earned)
     uint256[8] feeWithdrawn;
     address[8] feeRecipients;
     Held[8] held;
@@ -126,6 +126,7 @@ library SPVBooks {
         Core memory core = s.core;
         Progress memory progress = s.progress;
         uint256 carried = core.shortfallClasses;
+        uint256 owing = core.shortfallFees;
         st.periodsClosed = progress.periodsClosed;
         st.poolBalance = core.poolBalance;
         st.triggersBreached = core.triggersBreached;
@@ -144,7 +145,7 @@ library SPVBooks {
             if ((carried >> i) & 1 == 1) st.interestShortfalls[i] = s.extra[i].interestShortfall;
         }
         for (uint256 k; k < f; ++k) {
-            st.feeShortfalls[k] = s.fees[k].shortfall;
+            if ((owing >> k) & 1 == 1) st.feeShortfalls[k] = s.feeShortfall[k];
         }
     }
 

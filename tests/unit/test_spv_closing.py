@@ -66,30 +66,36 @@ DEAL_PARAMS = ("(uint256,uint256,(uint256,bool)[],(uint256,uint256)[],uint256,ui
                "(uint8,uint256,bool,bool,bool)[],uint256)")
 
 
-def _flags(d) -> int:
-    """`Core.shortfallClasses`: bits 32..39 of the SPV's Core slot (storage slot 2: after AccessControl's roles
-    and ReentrancyGuard's status)."""
+def _flags(d) -> tuple[int, int]:
+    """`Core.shortfallClasses` and `Core.shortfallFees`: bits 32..39 and 40..47 of the SPV's Core slot (storage
+    slot 2: after AccessControl's roles and ReentrancyGuard's status)."""
     from brownie import web3
 
     word = int.from_bytes(web3.eth.get_storage_at(d.spv.address, 2), "big")
-    return (word >> 32) & 0xFF
+    return (word >> 32) & 0xFF, (word >> 40) & 0xFF
+
+
+def _mask(amounts) -> int:
+    return sum(1 << i for i, a in enumerate(amounts) if a)
 
 
 def test_a_shortfall_is_flagged_carried_and_cleared_as_the_model_says(deal, stranger):
     d = deal
-    reports = roll_rate_reports(d, months=4)
-    # No interest collected for two periods: the classes the reserve does not cover carry a shortfall.
-    starved = [dataclasses.replace(r, interest_collections=0) for r in reports[:2]] + reports[2:]
+    reports = roll_rate_reports(d, months=7)
+    # No interest collected for five periods: the classes the reserve does not cover carry a shortfall at once,
+    # the senior class and the fees (paid from the reserve) once it is drained; then interest comes back.
+    starved = [dataclasses.replace(r, interest_collections=0) for r in reports[:5]] + reports[5:]
     seen = []
     for n, report in enumerate(starved, start=1):
         run_period(d, report, stranger)
         assert_reconciled(d.spv, d.model, f"period {n}")
-        carried = d.model.state.interest_shortfalls
-        expected = sum(1 << i for i, s in enumerate(carried) if s)
-        assert _flags(d) == expected, f"period {n}: flags {_flags(d):b}, model shortfalls {carried}"
+        state = d.model.state
+        expected = (_mask(state.interest_shortfalls), _mask(state.fee_shortfalls))
+        assert _flags(d) == expected, f"period {n}: flags {_flags(d)}, model {state.interest_shortfalls} {state.fee_shortfalls}"
         seen.append(expected)
-    assert seen[0] != 0, "the starved period left no shortfall: the test does not exercise the flags"
-    assert seen[-1] != seen[1], "no shortfall was cured after interest came back"
+    classes, fees = zip(*seen)
+    assert classes[0] != 0 and len(set(classes)) > 1, f"class flags never set or never changed: {seen}"
+    assert any(fees) and fees[-1] == 0, f"no fee shortfall both carried and cured: {seen}"
 
 
 def test_the_terms_code_gives_the_tokens_and_the_encoded_terms(deal):
