@@ -5,14 +5,13 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
-import {SSTORE2} from "solady/utils/SSTORE2.sol";
 
 import {Waterfall} from "./Waterfall.sol";
 import {SPVOffering} from "./SPVOffering.sol";
 import {SPVSettlement} from "./SPVSettlement.sol";
 import {SPVServicing} from "./SPVServicing.sol";
 import {
-    SPVBooks, DealStorage, SPVRefs, Core, ClassBook, FeeBook, Progress, Held, BuyBacks
+    SPVBooks, DealStorage, SPVRefs, Core, Cash, ClassBook, Progress, Held, BuyBacks
 } from "./SPVStorage.sol";
 import {DealParams, DealState, IWaterfall, PeriodReport, PeriodResult} from "../../interfaces/IWaterfall.sol";
 import {ISPV, Ledger, Phase, SPVTerms, TermsRule} from "../../interfaces/ISPV.sol";
@@ -118,7 +117,7 @@ contract SPV is ISPV, IWaterfall, IPoolOwner, AccessControl, ReentrancyGuard {
         _reserveInitial = terms_.reserveInitial;
         _delinquencyAlertBps = terms_.delinquencyAlertBps;
         _periodMonths = params.periodMonths;
-        _paramsPointer = SSTORE2.write(abi.encode(params));
+        _paramsPointer = SPVBooks.writeTerms(params, classTokens_);
         _retainedPartition = retainedPartition;
 
         _classCount = n;
@@ -179,7 +178,8 @@ contract SPV is ISPV, IWaterfall, IPoolOwner, AccessControl, ReentrancyGuard {
 
     /// @inheritdoc ISPV
     function dealParamsEncoded() external view returns (bytes memory) {
-        return SSTORE2.read(_paramsPointer);
+        (, bytes memory encoded) = SPVBooks.readTerms(_paramsPointer, _classCount);
+        return encoded;
     }
 
     /// @inheritdoc ISPV
@@ -189,20 +189,12 @@ contract SPV is ISPV, IWaterfall, IPoolOwner, AccessControl, ReentrancyGuard {
 
     /// @inheritdoc ISPV
     function classTokens() external view returns (address[] memory tokens) {
-        uint256 n = _classCount;
-        tokens = new address[](n);
-        for (uint256 i; i < n; ++i) {
-            tokens[i] = _s.extra[i].token;
-        }
+        (tokens,) = SPVBooks.readTerms(_paramsPointer, _classCount);
     }
 
     /// @inheritdoc ISPV
     function feeRecipients() external view returns (address[] memory recipients) {
-        uint256 f = _feeCount;
-        recipients = new address[](f);
-        for (uint256 k; k < f; ++k) {
-            recipients[k] = _s.feeRecipients[k];
-        }
+        recipients = SPVSettlement.feeRecipients(_s, _feeCount);
     }
 
     /// @inheritdoc ISPV
@@ -219,8 +211,7 @@ contract SPV is ISPV, IWaterfall, IPoolOwner, AccessControl, ReentrancyGuard {
     /// @inheritdoc ISPV
     function distributedToClass(uint256 classIndex) external view returns (uint256) {
         _checkClass(classIndex);
-        ISPVTranche token = ISPVTranche(_s.extra[classIndex].token);
-        return token.totalInterestDistributed() + token.totalPrincipalDistributed();
+        return SPVSettlement.distributedToClass(_s, classIndex);
     }
 
     /// @inheritdoc ISPV
@@ -238,13 +229,13 @@ contract SPV is ISPV, IWaterfall, IPoolOwner, AccessControl, ReentrancyGuard {
     /// @inheritdoc ISPV
     function feePaidTotal(uint256 feeIndex) external view returns (uint256) {
         if (feeIndex >= _feeCount) revert UnknownFee(feeIndex);
-        return _s.fees[feeIndex].paid;
+        return _s.feePaid[feeIndex];
     }
 
     /// @inheritdoc ISPV
     function feeOwed(uint256 feeIndex) external view returns (uint256) {
         if (feeIndex >= _feeCount) revert UnknownFee(feeIndex);
-        return _s.fees[feeIndex].paid - _s.feeWithdrawn[feeIndex];
+        return _s.feePaid[feeIndex] - _s.feeWithdrawn[feeIndex];
     }
 
     /// @inheritdoc ISPV
@@ -394,13 +385,12 @@ contract SPV is ISPV, IWaterfall, IPoolOwner, AccessControl, ReentrancyGuard {
             r.delinquent60 = 0;
             r.delinquent90Plus = 0;
         }
-        DealParams memory p = abi.decode(SSTORE2.read(_paramsPointer), (DealParams));
+        (DealParams memory p, address[] memory tokens) = SPVBooks.readParams(_paramsPointer, _classCount);
         DealState memory s = _s.loadState(_classCount, _feeCount);
         (PeriodResult memory res, DealState memory next) = Waterfall.closePeriodOfValidTerms(p, s, r);
 
         _storeState(s, next, res.feePaid, core.closedAt);
         _s.pendingHash = bytes32(0);
-        _s.cash.pendingCollections = 0;
         if (called) {
             _s.totals.pendingCleanUpPrice = 0;
             _s.totals.pendingCleanUpRecoveries = 0;
@@ -408,7 +398,7 @@ contract SPV is ISPV, IWaterfall, IPoolOwner, AccessControl, ReentrancyGuard {
             _registry.transferPool(_poolId, _originator);
         }
 
-        _payClasses(period, s, next, res);
+        _payClasses(period, tokens, s, next, res);
         _emitAlerts(period, p, r, s, res);
         emit PeriodClosed(period, msg.sender, res);
     }
@@ -455,17 +445,23 @@ contract SPV is ISPV, IWaterfall, IPoolOwner, AccessControl, ReentrancyGuard {
         });
     }
 
-    function _payClasses(uint256 period, DealState memory s, DealState memory next, PeriodResult memory res) private {
+    function _payClasses(
+        uint256 period,
+        address[] memory tokens,
+        DealState memory s,
+        DealState memory next,
+        PeriodResult memory res
+    ) private {
         uint256 n = res.interestPaid.length;
         for (uint256 i; i < n; ++i) {
-            ISPVTranche token = ISPVTranche(_s.extra[i].token);
+            ISPVTranche token = ISPVTranche(tokens[i]);
             // Order keeps the token's current principal (= balance - PDL) within bounds at every step.
             if (res.writeDown[i] > 0) token.writeDown(res.writeDown[i]);
             if (res.pdlCured[i] > 0) token.reinstate(res.pdlCured[i]);
             uint256 interest = res.interestPaid[i] + (i == n - 1 ? res.residual : 0);
             uint256 principal = res.principalPaid[i];
             // A distribution reopens the token's books; otherwise (nothing to pay, or held) reopen them here.
-            if (interest + principal == 0 || !_s.payClass(period, i, interest, principal)) {
+            if (interest + principal == 0 || !_s.payClass(token, period, i, interest, principal)) {
                 try token.openBooks() {} catch {}
             }
             if (next.interestShortfalls[i] != s.interestShortfalls[i]) {
@@ -507,8 +503,27 @@ contract SPV is ISPV, IWaterfall, IPoolOwner, AccessControl, ReentrancyGuard {
 
     /// @dev Writes only the slots whose content changes from `s` (the state loaded for this close).
     function _storeState(DealState memory s, DealState memory next, uint256[] memory feePaid, uint40 closedAt) private {
+        uint256 carried;
+        for (uint256 i; i < next.classBalances.length; ++i) {
+            if (next.classBalances[i] != s.classBalances[i] || next.pdl[i] != s.pdl[i]) {
+                _s.books[i] = ClassBook(next.classBalances[i].toUint128(), next.pdl[i].toUint128());
+            }
+            uint256 shortfall = next.interestShortfalls[i];
+            if (shortfall != s.interestShortfalls[i]) _s.extra[i].interestShortfall = shortfall.toUint96();
+            if (shortfall != 0) carried |= 1 << i;
+        }
+        // Fees are booked, not sent: each recipient withdraws (`withdrawFees`).
+        uint256 owing;
+        for (uint256 k; k < next.feeShortfalls.length; ++k) {
+            uint256 shortfall = next.feeShortfalls[k];
+            if (shortfall != s.feeShortfalls[k]) _s.feeShortfall[k] = shortfall.toUint128();
+            if (shortfall != 0) owing |= 1 << k;
+            if (feePaid[k] != 0) _s.feePaid[k] = (uint256(_s.feePaid[k]) + feePaid[k]).toUint128();
+        }
         _s.core = Core({
             triggersBreached: next.triggersBreached.toUint32(),
+            shortfallClasses: uint8(carried), // at most 8 classes (Waterfall.validateParams)
+            shortfallFees: uint8(owing), // at most 8 fees (Waterfall.validateParams)
             phase: Phase.Active,
             cleanUpPending: false,
             disputed: false,
@@ -516,24 +531,11 @@ contract SPV is ISPV, IWaterfall, IPoolOwner, AccessControl, ReentrancyGuard {
             closedAt: closedAt,
             poolBalance: next.poolBalance.toUint128()
         });
-        _s.cash.reserveBalance = next.reserveBalance.toUint128();
+        // The pending collections are all in the waterfall's figures now: one write for the reserve and them.
+        _s.cash = Cash(next.reserveBalance.toUint128(), 0);
         _s.progress = Progress(
             next.periodsClosed.toUint32(), next.cumulativeDefaults.toUint112(), next.cumulativeRecoveries.toUint112()
         );
-        for (uint256 i; i < next.classBalances.length; ++i) {
-            if (next.classBalances[i] != s.classBalances[i] || next.pdl[i] != s.pdl[i]) {
-                _s.books[i] = ClassBook(next.classBalances[i].toUint128(), next.pdl[i].toUint128());
-            }
-            if (next.interestShortfalls[i] != s.interestShortfalls[i]) {
-                _s.extra[i].interestShortfall = next.interestShortfalls[i].toUint96();
-            }
-        }
-        // Fees are booked, not sent: each recipient withdraws (`withdrawFees`).
-        for (uint256 k; k < next.feeShortfalls.length; ++k) {
-            if (next.feeShortfalls[k] != s.feeShortfalls[k] || feePaid[k] != 0) {
-                _s.fees[k] = FeeBook(next.feeShortfalls[k].toUint128(), (uint256(_s.fees[k].paid) + feePaid[k]).toUint128());
-            }
-        }
     }
 
     function _checkClass(uint256 classIndex) private view {

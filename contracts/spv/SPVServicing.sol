@@ -65,9 +65,7 @@ library SPVServicing {
         }
         s.commitments[period] = keccak256(abi.encode(c.root, c.sums));
         // Record date: the coming distribution goes to the holders of this moment.
-        for (uint256 i = 0; i < refs.classCount; ++i) {
-            ISPVTranche(s.extra[i].token).closeBooks();
-        }
+        _closeBooks(refs);
         if (deposit > 0) IERC20(refs.currency).safeTransferFrom(msg.sender, address(this), deposit);
         emit ISPV.ReportSubmitted(period, msg.sender, deposit, c, tapeUri, report);
     }
@@ -127,6 +125,15 @@ library SPVServicing {
         uint256 paidOff = f.flows.repaid - last.repaid;
         if (paidOff > r.scheduledPrincipal) revert ISPV.ReportDisagrees(ReportFigure.PaidOff, r.scheduledPrincipal, paidOff);
         s.flowsAt[period % 2] = f.flows;
+    }
+
+    /// @dev Close every class token's books. The tokens come with the terms' code (one cold account) rather
+    /// than from each class's storage slot.
+    function _closeBooks(SPVRefs memory refs) private {
+        (address[] memory tokens,) = SPVBooks.readTerms(refs.paramsPointer, refs.classCount);
+        for (uint256 i = 0; i < tokens.length; ++i) {
+            ISPVTranche(tokens[i]).closeBooks();
+        }
     }
 
     function _equal(ReportFigure figure, uint256 reported, uint256 onChain) private pure {

@@ -4,7 +4,6 @@ pragma solidity 0.8.28;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
-import {SSTORE2} from "solady/utils/SSTORE2.sol";
 
 import {SPVBooks, DealStorage, SPVRefs, ClassBook, Held, Totals, BuyBacks} from "./SPVStorage.sol";
 import {DealParams} from "../../interfaces/IWaterfall.sol";
@@ -83,7 +82,7 @@ library SPVSettlement {
         uint256 defaulted = f.defaultedClaims;
         uint256 live = reportedEnding;
         if (live > f.principal - defaulted) revert ISPV.RegistryMismatch(reportedEnding, f.principal - defaulted);
-        DealParams memory p = abi.decode(SSTORE2.read(refs.paramsPointer), (DealParams));
+        (DealParams memory p,) = SPVBooks.readParams(refs.paramsPointer, refs.classCount);
         uint256 level = p.originalPoolBalance * p.cleanUpCallBps / BPS;
         if (s.totals.pendingCleanUpPrice != 0 || live == 0 || live > level) {
             revert ISPV.CleanUpCallNotAvailable(live, level);
@@ -154,7 +153,7 @@ library SPVSettlement {
         uint256 released = s.cash.reserveBalance;
         s.cash.reserveBalance = 0;
         // slither-disable-next-line unused-return -- delivered or held for the equity class: either way accounted for
-        if (released > 0) s.payClass(closed, n - 1, released, 0);
+        if (released > 0) s.payClass(ISPVTranche(s.extra[n - 1].token), closed, n - 1, released, 0);
         // Every class whose payments were all delivered is settled (redemptions open); a class with held
         // payments is settled when they are released.
         for (uint256 i; i < n; ++i) {
@@ -170,7 +169,7 @@ library SPVSettlement {
         if (feeIndex >= refs.feeCount) revert ISPV.UnknownFee(feeIndex);
         if (recipient == address(0)) revert ISPV.ZeroFeeRecipient(feeIndex);
         address previous = s.feeRecipients[feeIndex];
-        uint256 owed = s.fees[feeIndex].paid - s.feeWithdrawn[feeIndex];
+        uint256 owed = s.feePaid[feeIndex] - s.feeWithdrawn[feeIndex];
         if (owed > 0) {
             s.feeWithdrawn[feeIndex] += owed; // booked before the transfer, undone if it fails
             if (IERC20(refs.currency).trySafeTransfer(previous, owed)) {
@@ -187,12 +186,26 @@ library SPVSettlement {
     /// @notice `ISPV.withdrawFees`.
     function withdrawFees(DealStorage storage s, SPVRefs memory refs, uint256 feeIndex) external returns (uint256 amount) {
         if (feeIndex >= refs.feeCount) revert ISPV.UnknownFee(feeIndex);
-        amount = s.fees[feeIndex].paid - s.feeWithdrawn[feeIndex];
+        amount = s.feePaid[feeIndex] - s.feeWithdrawn[feeIndex];
         if (amount == 0) return 0;
         s.feeWithdrawn[feeIndex] += amount;
         address recipient = s.feeRecipients[feeIndex];
         emit ISPV.FeesWithdrawn(feeIndex, recipient, msg.sender, amount);
         IERC20(refs.currency).safeTransfer(recipient, amount);
+    }
+
+    /// @notice `ISPV.feeRecipients` (a view kept out of the SPV's code, which is near the EIP-170 limit).
+    function feeRecipients(DealStorage storage s, uint256 f) external view returns (address[] memory recipients) {
+        recipients = new address[](f);
+        for (uint256 k; k < f; ++k) {
+            recipients[k] = s.feeRecipients[k];
+        }
+    }
+
+    /// @notice `ISPV.distributedToClass` for a class index the SPV checked (kept out of its code likewise).
+    function distributedToClass(DealStorage storage s, uint256 i) external view returns (uint256) {
+        ISPVTranche token = ISPVTranche(s.extra[i].token);
+        return token.totalInterestDistributed() + token.totalPrincipalDistributed();
     }
 
     /// @notice `ISPV.ledger`.
@@ -207,7 +220,7 @@ library SPVSettlement {
         for (uint256 i; i < refs.feeCount; ++i) {
             uint256 withdrawn = s.feeWithdrawn[i];
             l.feesPaid += withdrawn;
-            l.feesOwed += s.fees[i].paid - withdrawn;
+            l.feesOwed += s.feePaid[i] - withdrawn;
         }
         // What each tranche token received from the SPV is in the token's own books.
         for (uint256 i; i < refs.classCount; ++i) {

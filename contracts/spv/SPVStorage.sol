@@ -2,7 +2,8 @@
 pragma solidity 0.8.28;
 
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
-import {DealState} from "../../interfaces/IWaterfall.sol";
+import {SSTORE2} from "solady/utils/SSTORE2.sol";
+import {DealParams, DealState} from "../../interfaces/IWaterfall.sol";
 import {ISPV, Phase} from "../../interfaces/ISPV.sol";
 import {ISPVTranche} from "../../interfaces/ISPVDependencies.sol";
 import {IAssetRegistry} from "../../interfaces/IAssetRegistry.sol";
@@ -16,6 +17,8 @@ import {DateLib} from "./DateLib.sol";
 /// @dev Read and written by every close.
 struct Core {
     uint32 triggersBreached;
+    uint8 shortfallClasses; // bit i set: class i carries an interest shortfall (`ClassExtra.interestShortfall` != 0)
+    uint8 shortfallFees; // bit k set: fee k carries a shortfall (`DealStorage.feeShortfall[k]` != 0)
     Phase phase;
     bool cleanUpPending;
     bool disputed; // the pending report was proven wrong (it cannot close)
@@ -29,15 +32,11 @@ struct ClassBook {
     uint128 pdl;
 }
 
-/// @dev The class token lives next to the shortfall: a close reads both in one slot.
+/// @dev A close reads this slot only for the classes `Core.shortfallClasses` flags: it takes the class tokens from
+/// the terms' code (`SPVBooks.readTerms`), which it reads anyway.
 struct ClassExtra {
     uint96 interestShortfall;
     address token;
-}
-
-struct FeeBook {
-    uint128 shortfall;
-    uint128 paid;
 }
 
 struct Cash {
@@ -91,9 +90,13 @@ struct DealStorage {
     address pendingDepositor;
     ClassBook[8] books;
     ClassExtra[8] extra;
-    FeeBook[8] fees;
+    /// @dev per fee: what it earned (paid by the waterfall) in total; two fees share a slot, so a close updates
+    /// one slot for the first two fees
+    uint128[8] feePaid;
+    /// @dev per fee: the carried shortfall; a close reads it only for the fees `Core.shortfallFees` flags
+    uint128[8] feeShortfall;
     uint256[8] subscribed;
-    /// @dev per fee: what its recipients have been paid out of `FeeBook.paid` (earned)
+    /// @dev per fee: what its recipients have been paid out of `feePaid` (earned)
     uint256[8] feeWithdrawn;
     address[8] feeRecipients;
     Held[8] held;
@@ -122,6 +125,8 @@ library SPVBooks {
     function loadState(DealStorage storage s, uint256 n, uint256 f) internal view returns (DealState memory st) {
         Core memory core = s.core;
         Progress memory progress = s.progress;
+        uint256 carried = core.shortfallClasses;
+        uint256 owing = core.shortfallFees;
         st.periodsClosed = progress.periodsClosed;
         st.poolBalance = core.poolBalance;
         st.triggersBreached = core.triggersBreached;
@@ -136,10 +141,11 @@ library SPVBooks {
             ClassBook memory book = s.books[i];
             st.classBalances[i] = book.balance;
             st.pdl[i] = book.pdl;
-            st.interestShortfalls[i] = s.extra[i].interestShortfall;
+            // A class without a carried shortfall keeps its slot cold (the array is zeroed).
+            if ((carried >> i) & 1 == 1) st.interestShortfalls[i] = s.extra[i].interestShortfall;
         }
         for (uint256 k; k < f; ++k) {
-            st.feeShortfalls[k] = s.fees[k].shortfall;
+            if ((owing >> k) & 1 == 1) st.feeShortfalls[k] = s.feeShortfall[k];
         }
     }
 
@@ -150,13 +156,78 @@ library SPVBooks {
         return DateLib.addMonths(first, (period - 1) * periodMonths);
     }
 
+    /// @notice The class tokens and `abi.encode(params)`, from the code at `pointer` written by `writeTerms` for
+    /// `n` classes. No copy: `tokens` is the blob itself (its length word set to `n`), `encoded` the bytes after
+    /// the spare word (whose place takes their length word).
+    function readTerms(address pointer, uint256 n) internal view returns (address[] memory tokens, bytes memory encoded) {
+        bytes memory blob = SSTORE2.read(pointer);
+        assembly ("memory-safe") {
+            let total := mload(blob)
+            tokens := blob
+            mstore(tokens, n)
+            encoded := add(blob, shl(5, add(n, 1)))
+            mstore(encoded, sub(total, shl(5, add(n, 1))))
+        }
+    }
+
+    /// @notice The waterfall terms and the class tokens (see `readTerms`).
+    /// @dev One EXTCODECOPY: the close needs both, and the tokens never change (reading them here keeps each
+    /// class's `ClassExtra` slot cold in a close without interest shortfalls).
+    function readParams(address pointer, uint256 n) internal view returns (DealParams memory p, address[] memory tokens) {
+        bytes memory encoded;
+        (tokens, encoded) = readTerms(pointer, n);
+        p = decodeParams(encoded);
+    }
+
+    /// @notice `abi.decode(encoded, (DealParams))` for the SPV's own terms, without copies or checks.
+    /// @dev The bytes are the SPV's code written once by `writeTerms` from `abi.encode` of terms that passed
+    /// `Waterfall.validateParams`: offsets, lengths, bools and enums are the encoder's own, so the checks of
+    /// `abi.decode` cannot fail here (it cost about 7,000 gas a close). The three arrays are static structs,
+    /// encoded inline exactly as they lie in memory: each array of pointers points into `encoded` itself.
+    function decodeParams(bytes memory encoded) internal pure returns (DealParams memory p) {
+        assembly ("memory-safe") {
+            // A pointer array for the array field `field` of the tuple at `t` (elements of `words` words) at
+            // `free`; stores it in `q`'s field and returns the next free address.
+            function pointers(t, q, field, words, free) -> next {
+                let src := add(t, mload(add(t, shl(5, field))))
+                let len := mload(src)
+                mstore(free, len)
+                src := add(src, 0x20)
+                for { let j := 0 } lt(j, len) { j := add(j, 1) } {
+                    mstore(add(free, shl(5, add(j, 1))), add(src, mul(j, shl(5, words))))
+                }
+                mstore(add(q, shl(5, field)), free)
+                next := add(free, shl(5, add(len, 1)))
+            }
+            let t := add(add(encoded, 0x20), mload(add(encoded, 0x20))) // the tuple (its offset is the first word)
+            p := mload(0x40)
+            for { let i := 0 } lt(i, 11) { i := add(i, 1) } {
+                mstore(add(p, shl(5, i)), mload(add(t, shl(5, i))))
+            }
+            let free := add(p, 0x160) // DealParams: 11 words
+            free := pointers(t, p, 2, 2, free) // classes: ClassParams (2 words)
+            free := pointers(t, p, 3, 2, free) // fees: FeeParams (2 words)
+            free := pointers(t, p, 9, 5, free) // triggers: TriggerParams (5 words)
+            mstore(0x40, free)
+        }
+    }
+
+    /// @notice Store the class tokens (one word each), a spare word and `abi.encode(params)` as code; returns the
+    /// pointer.
+    function writeTerms(DealParams memory p, address[] memory tokens) internal returns (address) {
+        return SSTORE2.write(abi.encodePacked(tokens, bytes32(0), abi.encode(p)));
+    }
+
     /// @notice Deliver `interest` and `principal` to class `i`'s token, or hold them for the class if the token
     /// refuses (a token the currency blocks, say): a close never stops on one class. Returns false when held.
-    function payClass(DealStorage storage s, uint256 period, uint256 i, uint256 interest, uint256 principal)
-        internal
-        returns (bool delivered)
-    {
-        ISPVTranche token = ISPVTranche(s.extra[i].token);
+    function payClass(
+        DealStorage storage s,
+        ISPVTranche token,
+        uint256 period,
+        uint256 i,
+        uint256 interest,
+        uint256 principal
+    ) internal returns (bool delivered) {
         if (interest + principal == 0) return true;
         try token.distribute(interest, principal) {
             return true;
