@@ -68,7 +68,7 @@ def test_order_terms_are_checked_on_both_sides(venue, issued, currency, traders,
                 values=(b32("price"), MAX_PRICE + 1, MAX_PRICE), state=state)
         refused(post, *head, PAR, 2**96, later, ZERO, sender=maker, error="ValueOutOfRange(bytes32,uint256,uint256)",
                 values=(b32("quantity"), 2**96, 2**96 - 1), state=state)
-        now = chain.time()
+        now = chain[-1].timestamp  # the latest block's time: the next block's is never earlier (chain.time() can be)
         refused(post, *head, PAR, 10**6, now - 1, ZERO, sender=maker, error="ExpiryNotInFuture(uint256,uint256)",
                 state=state)
         refused(post, *head, PAR, 10**6, 2**40, ZERO, sender=maker, error="ValueOutOfRange(bytes32,uint256,uint256)",
