@@ -178,6 +178,7 @@ contract SPV is ISPV, IWaterfall, IPoolOwner, AccessControl, ReentrancyGuard {
 
     /// @inheritdoc ISPV
     function dealParamsEncoded() external view returns (bytes memory) {
+        // slither-disable-next-line unused-return -- the terms' code holds the tokens and the encoded terms: only the terms are asked for
         (, bytes memory encoded) = SPVBooks.readTerms(_paramsPointer, _classCount);
         return encoded;
     }
@@ -189,6 +190,7 @@ contract SPV is ISPV, IWaterfall, IPoolOwner, AccessControl, ReentrancyGuard {
 
     /// @inheritdoc ISPV
     function classTokens() external view returns (address[] memory tokens) {
+        // slither-disable-next-line unused-return -- the terms' code holds the tokens and the encoded terms: only the tokens are asked for
         (tokens,) = SPVBooks.readTerms(_paramsPointer, _classCount);
     }
 
@@ -503,7 +505,7 @@ contract SPV is ISPV, IWaterfall, IPoolOwner, AccessControl, ReentrancyGuard {
 
     /// @dev Writes only the slots whose content changes from `s` (the state loaded for this close).
     function _storeState(DealState memory s, DealState memory next, uint256[] memory feePaid, uint40 closedAt) private {
-        uint256 carried;
+        uint256 carried = 0;
         for (uint256 i; i < next.classBalances.length; ++i) {
             if (next.classBalances[i] != s.classBalances[i] || next.pdl[i] != s.pdl[i]) {
                 _s.books[i] = ClassBook(next.classBalances[i].toUint128(), next.pdl[i].toUint128());
@@ -513,7 +515,7 @@ contract SPV is ISPV, IWaterfall, IPoolOwner, AccessControl, ReentrancyGuard {
             if (shortfall != 0) carried |= 1 << i;
         }
         // Fees are booked, not sent: each recipient withdraws (`withdrawFees`).
-        uint256 owing;
+        uint256 owing = 0;
         for (uint256 k; k < next.feeShortfalls.length; ++k) {
             uint256 shortfall = next.feeShortfalls[k];
             if (shortfall != s.feeShortfalls[k]) _s.feeShortfall[k] = shortfall.toUint128();

@@ -130,6 +130,7 @@ library SPVServicing {
     /// @dev Close every class token's books. The tokens come with the terms' code (one cold account) rather
     /// than from each class's storage slot.
     function _closeBooks(SPVRefs memory refs) private {
+        // slither-disable-next-line unused-return -- only the class tokens are needed to close their books
         (address[] memory tokens,) = SPVBooks.readTerms(refs.paramsPointer, refs.classCount);
         for (uint256 i = 0; i < tokens.length; ++i) {
             ISPVTranche(tokens[i]).closeBooks();

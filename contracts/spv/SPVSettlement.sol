@@ -82,6 +82,7 @@ library SPVSettlement {
         uint256 defaulted = f.defaultedClaims;
         uint256 live = reportedEnding;
         if (live > f.principal - defaulted) revert ISPV.RegistryMismatch(reportedEnding, f.principal - defaulted);
+        // slither-disable-next-line unused-return -- the call price needs the terms, not the class tokens
         (DealParams memory p,) = SPVBooks.readParams(refs.paramsPointer, refs.classCount);
         uint256 level = p.originalPoolBalance * p.cleanUpCallBps / BPS;
         if (s.totals.pendingCleanUpPrice != 0 || live == 0 || live > level) {
