@@ -9,6 +9,15 @@ interface IPoolOwner {
     function servicingLocked(uint256 poolId) external view returns (bool);
 }
 
+/// @title IPoolPurchaser
+/// @notice The owner of a revolving pool (an SPV in its revolving period): pays for receivables its pool's
+/// originator sells into the pool, or reverts to refuse them (the registration is then undone).
+interface IPoolPurchaser {
+    /// @notice `seller` (the pool's originator) registered `count` receivables of `principal` into `poolId`;
+    /// called by the registry only, after the registration and its concentration checks.
+    function onPoolPurchase(uint256 poolId, address seller, uint256 count, uint256 principal) external;
+}
+
 /// @title IAssetRegistry
 /// @notice Tamper-evident certificates (ERC-721 tokens) for the underlying assets of an ABS deal, grouped in
 /// pools with on-chain eligibility criteria, concentration limits, a Merkle commitment of the cut-off tape and
@@ -197,6 +206,12 @@ interface IAssetRegistry {
 
     /// @notice A pool was created by `originator` with `criteria`; the originator owns it.
     event PoolCreated(uint256 indexed poolId, address indexed originator, PoolCriteria criteria);
+    /// @notice `seller` (the pool's originator) sold `count` receivables of `principal` into sold pool `poolId`
+    /// owned by `owner` (a revolving purchase, paid by the owner in the same transaction).
+    event ReceivablesSold(
+        uint256 indexed poolId, address indexed seller, address indexed owner, uint256 count, uint256 principal
+    );
+
     /// @notice `leaves.length` assets (registration indices `firstIndex`..) were registered into `poolId`:
     /// `leaves[j]` is the StandardMerkleTree leaf of the full record of the asset minted by the j-th
     /// `Transfer(0, originator, id)` of the same transaction; `leafChain` is the pool's running hash after it.
@@ -281,6 +296,16 @@ interface IAssetRegistry {
     /// across the pool so that per-obligor exposure is summed in O(1). Reverts whole on any failure.
     function registerAndPool(uint256 poolId, PackedRecord[] calldata records) external;
 
+    /// @notice Sell new receivables into sold pool `poolId` (a revolving purchase; the pool's originator only):
+    /// `records` are registered as `registerAndPool` does, eligible on the pool's criteria with the current time
+    /// in place of the cut-off date, sorted by obligor within the batch. The live pool must then hold within its
+    /// concentration limits: every region and industry on the pool's running sums, and the largest obligor
+    /// exposure of the batch (an obligor already in the pool is not summed with its earlier receivables), else
+    /// `ConcentrationBreached`. Then the pool's owner is called (`IPoolPurchaser.onPoolPurchase`), which pays
+    /// the originator at par or reverts (a pool owned by an account without code cannot be sold into).
+    /// Emits {ReceivablesSold} and the registration's events.
+    function sellIntoPool(uint256 poolId, PackedRecord[] calldata records) external;
+
     /// @notice Seal `poolId` with the Merkle `root` of its cut-off tape. `leafChain` must equal the on-chain
     /// running hash of the registered leaves (proves the root was computed over exactly what was registered,
     /// checkable by anyone from the {AssetsRegistered} events). Concentration limits are checked here.
@@ -342,14 +367,8 @@ interface IAssetRegistry {
     /// @notice How many of `assetIds` are registered (resume checks).
     function countRegistered(uint256[] calldata assetIds) external view returns (uint256);
 
-    /// @notice Token id of the asset `loanId` of `originator`: uint256(keccak256(abi.encode(originator, loanId))).
-    function assetIdOf(address originator, bytes32 loanId) external pure returns (uint256);
 
-    /// @notice StandardMerkleTree leaf of `record` originated by `originator`.
-    function leafOf(address originator, AssetRecord calldata record) external pure returns (bytes32);
 
-    /// @notice StandardMerkleTree leaf of a packed record originated by `originator` (same leaf as unpacked).
-    function packedLeafOf(address originator, PackedRecord calldata record) external pure returns (bytes32);
 
     /// @notice True when `proof` shows the record whose hash is `recordHash` =
     /// keccak256(abi.encode(originator, record)) is in the sealed cut-off tape of `poolId` (the leaf is

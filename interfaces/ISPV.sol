@@ -85,6 +85,8 @@ struct SPVTerms {
     uint256 delinquencyAlertBps;
     uint64 offeringDeadline;
     address court;
+    /// @dev the last period whose principal collections may buy receivables (0: a static pool)
+    uint32 lastRevolvingPeriod;
 }
 
 /// @notice Where every unit of currency the SPV received is now. Always:
@@ -117,6 +119,7 @@ struct Ledger {
     uint256 depositsReturnable;
     uint256 unsettledSubscriptions;
     uint256 buyBackProceeds;
+    uint256 revolvingPurchases;
 }
 
 /// @title ISPV
@@ -128,6 +131,11 @@ interface ISPV {
     // ------------------------------------------------------------------------------------------ events
     /// @notice `investor` paid `amount` and received `amount` units of class `classIndex`.
     event Subscribed(address indexed investor, uint256 indexed classIndex, uint256 amount, bool retained);
+    /// @notice In `period` (its report pending), `count` receivables of `principal` were bought at par from
+    /// `seller` with the period's principal collections; `unspent` of them is left.
+    event ReceivablesPurchased(
+        uint256 indexed period, address indexed seller, uint256 count, uint256 principal, uint256 unspent
+    );
     /// @notice The deal closed: the originator was paid `purchasePrice` for pool `poolId` (true sale), and
     /// `reserveFunded` was deposited into the reserve by `closer`.
     event DealClosed(uint256 indexed poolId, address indexed closer, uint256 purchasePrice, uint256 reserveFunded);
@@ -239,6 +247,13 @@ interface ISPV {
     error ReportDisputed(uint256 period);
     /// @notice Only the deal's servicing court may do this.
     error NotCourt(address caller);
+    /// @notice A pool purchase callback from `caller`, not the deal's registry for its pool and originator.
+    error NotPoolRegistry(address caller);
+    /// @notice No purchases in `period`: the revolving period ended with `lastPeriod`.
+    error RevolvingPeriodEnded(uint256 period, uint256 lastPeriod);
+    /// @notice A purchase of `price` above the principal collected and not yet spent (`unspent`).
+    error InsufficientPrincipalCollections(uint256 price, uint256 unspent);
+
     /// @notice Loan `assetId` cannot be bought back now (not in the pool, not performing or delinquent, a report
     /// pending, or its principal proof does not match).
     error BuyBackNotAllowed(uint256 assetId);
@@ -332,10 +347,18 @@ interface ISPV {
     /// books reopen; the servicer can submit again.
     function cancelReport() external;
     /// @notice Pay the caller what cancelled reports owe it back.
+    /// @dev Receivables bought with a cancelled report's collections stay in the pool: only what was not spent
+    /// becomes returnable, and the report submitted again must collect at least what was spent.
     function withdrawReturned() external returns (uint256 amount);
     /// @notice Run the waterfall for the pending report once its payment date has come (anyone). A class
     /// whose token refuses its payment does not stop the close: the amount is held for it (`releaseHeld`).
     function closePeriod(PeriodReport calldata report) external;
+    // Revolving purchases (periods 1 .. `SPVTerms.lastRevolvingPeriod`): the originator sells receivables into
+    // the pool (`IAssetRegistry.sellIntoPool`) while a report is pending; the registry calls the SPV
+    // (`IPoolPurchaser.onPoolPurchase`), which pays them at par from the report's principal collections
+    // ({ReceivablesPurchased}); the close nets them out of the principal paid to the notes.
+
+
     /// @notice Deliver what is held for class `classIndex` to its token (anyone).
     function releaseHeld(uint256 classIndex) external;
     /// @notice The originator buys what is left of the pool into the pending period (ORIGINATOR_ROLE), priced

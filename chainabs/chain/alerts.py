@@ -44,6 +44,9 @@ PRIVILEGED_EVENTS = frozenset(
         # SPV
         "DealClosed", "ReportSubmitted", "CleanUpCallExercised", "FeeRecipientChanged", "OfferingCancelled",
         "ReportCancelled", "LoanBoughtBack",
+        # SPV and AssetRegistry: revolving purchases (the originator sells receivables into the deal's pool, the
+        # SPV pays them from the period's principal collections)
+        "ReceivablesPurchased", "ReceivablesSold",
         # TrancheToken (ERC-1400 family): issuance, controller (forced) operations, documents, pauses, settings
         "Issued", "IssuedByPartition", "IssuanceClosed", "ControllerTransfer", "ControllerRedemption",
         "ControlRenounced", "DocumentUpdated", "DocumentRemoved", "TransfersPaused", "TransfersUnpaused",

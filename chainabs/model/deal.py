@@ -95,6 +95,7 @@ class Ledger:
     deposits_returnable: int = 0
     unsettled_subscriptions: int = 0
     buy_back_proceeds: int = 0
+    revolving_purchases: int = 0
 
     @property
     def received(self) -> int:
@@ -106,6 +107,7 @@ class Ledger:
             self.paid_to_originator + self.refunded + self.fees_paid + self.fees_owed + self.distributed
             + self.held_for_classes + self.reserve_balance + self.pending_collections + self.deposits_returned
             + self.deposits_returnable + self.unsettled_subscriptions + self.buy_back_proceeds
+            + self.revolving_purchases
         )
 
     @property
@@ -157,6 +159,9 @@ class DealModel:
     offering_deadline: int | None = None
     #: a pool of rent only (a REIT's leases): a report without rent is refused (``NoRentCollected``)
     rent_only: bool = False
+    #: ``SPVTerms.lastRevolvingPeriod``: the pending report's principal collections of periods 1 .. this one may
+    #: buy receivables at par (:meth:`purchase`); 0 = a static pool
+    last_revolving_period: int = 0
     phase: Phase = Phase.OFFERING
     subscribed: list[int] = field(default_factory=list)
     state: DealState | None = None
@@ -177,6 +182,12 @@ class DealModel:
     pending_buy_backs: tuple[int, int] = (0, 0)
     #: the pending report was proven false (``ServicingCourt``): it neither closes nor prices a clean-up call
     disputed: bool = False
+    #: revolving: the pending report's principal collections (scheduled + prepayments), and what purchases spent
+    #: of them in the running period (kept across a cancelled report)
+    principal_available: int = 0
+    purchased: int = 0
+    #: spent on purchases from the pending report's own deposit (not returnable if it is cancelled)
+    spent_pending: int = 0
 
     def __post_init__(self) -> None:
         n = len(self.params.classes)
@@ -268,6 +279,12 @@ class DealModel:
         if self.rent_only and merged.interest_collections == 0:
             raise DealModelError("NoRentCollected", self.state.periods_closed + 1)
         validate_report(self.state, merged)
+        if self.state.periods_closed + 1 <= self.last_revolving_period:
+            available = report.scheduled_principal + report.prepayments
+            if self.purchased > available:
+                raise DealModelError("InsufficientPrincipalCollections", self.purchased, available)
+            self.principal_available = available
+        self.spent_pending = 0
         self.pending = report
         held = sum(self.buy_backs)
         self.pending_buy_backs, self.buy_backs = self.buy_backs, (0, 0)
@@ -275,6 +292,40 @@ class DealModel:
         self.ledger.collections += report.cash_in
         self.ledger.pending_collections += report.cash_in + held
         return report.cash_in
+
+    def purchase(self, principal: int) -> int:
+        """``SPV.onPoolPurchase``: receivables of ``principal`` sold into the pool by the originator are paid at
+        par from the pending report's principal collections (revolving periods only). Returns the principal left
+        unspent."""
+        self._require(Phase.ACTIVE)
+        period = self.state.periods_closed + 1
+        if period > self.last_revolving_period:
+            raise DealModelError("RevolvingPeriodEnded", period, self.last_revolving_period)
+        if self.pending is None:
+            raise DealModelError("NoReportPending", period)
+        if self.disputed:
+            raise DealModelError("ReportDisputed", period)
+        if self.pending_clean_up:
+            raise DealModelError("CleanUpCallNotAvailable", 0, 0)
+        unspent = self.principal_available - self.purchased
+        if principal > unspent:
+            raise DealModelError("InsufficientPrincipalCollections", principal, unspent)
+        self.purchased += principal
+        self.spent_pending += principal
+        self.ledger.pending_collections -= principal
+        self.ledger.revolving_purchases += principal
+        return unspent - principal
+
+    @staticmethod
+    def net_purchases(report: PeriodReport, purchased: int) -> PeriodReport:
+        """The report a close runs on after ``purchased`` of its principal bought receivables: netted out of
+        scheduled principal first, then prepayments; the bought receivables are in the ending pool."""
+        if not purchased:
+            return report
+        from_scheduled = min(purchased, report.scheduled_principal)
+        return replace(report, scheduled_principal=report.scheduled_principal - from_scheduled,
+                       prepayments=report.prepayments - (purchased - from_scheduled),
+                       pool_ending_balance=report.pool_ending_balance + purchased)
 
     def dispute(self) -> None:
         """``ServicingCourt`` proved the pending report false (``ChallengeProven``): the trustee must cancel it."""
@@ -337,7 +388,8 @@ class DealModel:
         self._require(Phase.ACTIVE)
         if self.pending is None:
             raise DealModelError("NoReportPending", self.state.periods_closed + 1)
-        collections = self.pending.cash_in
+        collections = self.pending.cash_in - self.spent_pending
+        self.spent_pending = 0
         price = self.pending_clean_up
         moved = self.pending_buy_backs  # stay with the next report: their cash is not the servicer's
         self.buy_backs = (self.buy_backs[0] + moved[0], self.buy_backs[1] + moved[1])
@@ -368,7 +420,8 @@ class DealModel:
             raise DealModelError("ReportDisputed", self.state.periods_closed + 1)
         report = self.pending
         price = self.pending_clean_up
-        effective = self._with_buy_backs(report, self.pending_buy_backs)
+        effective = self._with_buy_backs(self.net_purchases(report, self.purchased), self.pending_buy_backs)
+        self.purchased = 0
         self.pending_buy_backs = (0, 0)
         if price:
             recovered = self.pending_clean_up_recoveries

@@ -625,6 +625,21 @@ class ServicingBook:
         self.last = t
         return t
 
+    def add(self, bought: pd.DataFrame) -> None:
+        """Receivables bought into the pool during the books' last period (a revolving purchase, typed tape):
+        they join the books at their purchase principal, as a cut-off tape's loans do, and every later tape."""
+        known = set(self.last["loan_id"].astype(str))
+        again = [str(x) for x in bought["loan_id"] if str(x) in known]
+        if again:
+            raise ServicingError(f"loans already in the books: {', '.join(again[:5])}")
+        opening = opening_tape(bought.reset_index(drop=True))
+        opening["period"] = self.period
+        rates = bought.set_index(bought["loan_id"].astype(str))["rate_bps"].astype("int64")
+        self.rates = pd.concat([self.rates, rates])
+        self.last = pd.concat([self.last, opening], ignore_index=True)
+        self.default_period = np.concatenate([self.default_period, np.full(len(bought), -1, dtype=np.int64)])
+        self.registry = pd.concat([self.registry, cutoff_registry(bought)], ignore_index=True)
+
     def remove(self, loan_id: str) -> None:
         """A loan bought back out of the pool: it leaves the books (and every later tape)."""
         keep = self.last["loan_id"].astype(str) != str(loan_id)

@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from chainabs.model.deal import DealModel
+from chainabs.model.revolving import terms_from_spec
 from chainabs.model.spec import TRIGGER_KINDS, DealSpec
 from chainabs.model.tape import PoolCriteria
 from chainabs.model.waterfall import (
@@ -107,7 +108,8 @@ def class_sizes(spec: DealSpec) -> tuple[int, ...]:
 def model_for(spec: DealSpec) -> DealModel:
     """A fresh :class:`DealModel` for ``spec`` (offering phase)."""
     return DealModel(params_from_spec(spec), class_sizes(spec), spec.units(spec.reserve.initial),
-                     rent_only=list(spec.eligibility.asset_types) == ["rent"])
+                     rent_only=list(spec.eligibility.asset_types) == ["rent"],
+                     last_revolving_period=last_revolving_period(spec))
 
 
 def criteria_from_spec(spec: DealSpec) -> PoolCriteria:
@@ -127,6 +129,13 @@ def criteria_from_spec(spec: DealSpec) -> PoolCriteria:
         max_industry_bps=c.max_industry_bps if c.max_industry_bps is not None else 10_000,
         max_obligor_bps=c.max_obligor_bps if c.max_obligor_bps is not None else 10_000,
     )
+
+
+def last_revolving_period(spec: DealSpec) -> int:
+    """``SPVTerms.lastRevolvingPeriod``: the last period whose principal collections may buy receivables (the
+    last payment date on or before ``revolving.end``); 0 for a static pool."""
+    rv = terms_from_spec(spec)
+    return 0 if rv is None else rv.last_revolving_period
 
 
 def delinquency_alert_bps(spec: DealSpec) -> int:

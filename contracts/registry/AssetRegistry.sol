@@ -6,7 +6,7 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {LibBit} from "solady/utils/LibBit.sol";
-import {IAssetRegistry, IPoolOwner} from "../../interfaces/IAssetRegistry.sol";
+import {IAssetRegistry, IPoolOwner, IPoolPurchaser} from "../../interfaces/IAssetRegistry.sol";
 import {IInvoiceLedger} from "../../interfaces/IInvoiceLedger.sol";
 import {AssetLib} from "./AssetLib.sol";
 
@@ -101,23 +101,60 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
     /// @inheritdoc IAssetRegistry
     function registerAndPool(uint256 poolId, PackedRecord[] calldata records) external onlyRole(ORIGINATOR_ROLE) {
         Pool storage p = _openPool(poolId);
-        uint256 n = records.length;
+        _register(p, poolId, records, false);
+    }
+
+    /// @inheritdoc IAssetRegistry
+    function sellIntoPool(uint256 poolId, PackedRecord[] calldata records) external onlyRole(ORIGINATOR_ROLE) {
+        Pool storage p = _soldPool(poolId);
+        if (p.originator != msg.sender) revert NotPoolOriginator(poolId, msg.sender);
+        (uint256 n, uint256 principal) = _register(p, poolId, records, true);
+        PoolCriteria storage c = p.criteria;
+        // The live pool after the batch: region and industry on their running sums, the obligor on the batch.
+        uint256 total = p.principal;
+        _checkBuckets(poolId, Bucket.Region, c.maxRegionBps, total);
+        _checkBuckets(poolId, Bucket.Industry, c.maxIndustryBps, total);
+        uint256 top = AssetLib.get(AssetLib.M_MAX_EXPOSURE);
+        if (top * _BPS > total * c.maxObligorBps) {
+            revert ConcentrationBreached(
+                poolId, Bucket.Obligor, bytes32(AssetLib.get(AssetLib.M_MAX_OBLIGOR)), top, total, c.maxObligorBps
+            );
+        }
+        address owner = p.owner;
+        emit ReceivablesSold(poolId, msg.sender, owner, n, principal);
+        IPoolPurchaser(owner).onPoolPurchase(poolId, msg.sender, n, principal);
+    }
+
+    /// @dev Register `records` into pool `p` (a purchase: into a sold pool, eligible with the current time in
+    /// place of the cut-off date, i.e. originated before now and not matured, its obligor run restarted and its
+    /// certificates held by the pool's owner); returns the count and their principal.
+    function _register(Pool storage p, uint256 poolId, PackedRecord[] calldata records, bool purchase)
+        private
+        returns (uint256 n, uint256 principal)
+    {
+        n = records.length;
         if (n == 0) revert EmptyBatch(poolId);
-        address originator = p.originator;
+        bytes32[] memory leaves = _begin(p, poolId, n); // first allocation
+        PoolCriteria memory c = p.criteria;
+        if (purchase) c.cutoffDate = uint40(block.timestamp);
+        AssetLib.loadLimits(c);
+        _loadPoolSums(p, poolId, purchase);
+        (uint256 outcome, uint256 index, uint256 detail) = AssetLib.registerBatch(records);
+        if (outcome == AssetLib.INELIGIBLE) revert IneligibleAsset(index, Rule(detail));
+        if (outcome == AssetLib.DUPLICATE) revert AssetAlreadyRegistered(index, detail);
+        principal = _flush(p, poolId, n, leaves, purchase);
+        _holdings[p.owner] += n;
+        address ledger = _invoiceLedger;
+        if (ledger != address(0)) IInvoiceLedger(ledger).recordReceivables(p.originator, poolId, records);
+    }
+
+    /// @dev {AssetLib-begin} for pool `p`'s originator and this registry's asset mapping.
+    function _begin(Pool storage p, uint256 poolId, uint256 n) private view returns (bytes32[] memory) {
         uint256 assetsSlot;
         assembly ("memory-safe") {
             assetsSlot := _assets.slot
         }
-        bytes32[] memory leaves = AssetLib.begin(poolId, originator, assetsSlot, n); // first allocation
-        AssetLib.loadLimits(p.criteria);
-        _loadPoolSums(p, poolId);
-        (uint256 outcome, uint256 index, uint256 detail) = AssetLib.registerBatch(records);
-        if (outcome == AssetLib.INELIGIBLE) revert IneligibleAsset(index, Rule(detail));
-        if (outcome == AssetLib.DUPLICATE) revert AssetAlreadyRegistered(index, detail);
-        _flush(p, poolId, n, leaves);
-        _holdings[originator] += n;
-        address ledger = _invoiceLedger;
-        if (ledger != address(0)) IInvoiceLedger(ledger).recordReceivables(originator, poolId, records);
+        return AssetLib.begin(poolId, p.originator, assetsSlot, n);
     }
 
     /// @inheritdoc IAssetRegistry
@@ -408,21 +445,6 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
     }
 
     /// @inheritdoc IAssetRegistry
-    function assetIdOf(address originator, bytes32 loanId) external pure returns (uint256) {
-        return uint256(keccak256(abi.encode(originator, loanId)));
-    }
-
-    /// @inheritdoc IAssetRegistry
-    function leafOf(address originator, AssetRecord calldata record) external pure returns (bytes32 leaf) {
-        leaf = _leafOf(originator, record);
-    }
-
-    /// @inheritdoc IAssetRegistry
-    function packedLeafOf(address originator, PackedRecord calldata record) external pure returns (bytes32) {
-        return keccak256(bytes.concat(keccak256(abi.encode(originator, AssetLib.unpack(record)))));
-    }
-
-    /// @inheritdoc IAssetRegistry
     function verifyRecordHash(uint256 poolId, bytes32 recordHash, bytes32[] calldata proof) public view returns (bool) {
         Pool storage p = _pool(poolId);
         // The leaf is hashed here from the record hash: an internal node of the tree (a hash of 64 bytes) can
@@ -488,18 +510,19 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
     // ------------------------------------------------------------------ internals
 
     /// @dev Continue the pool's buckets, leaf chain and obligor running sums in batch memory.
-    function _loadPoolSums(Pool storage p, uint256 poolId) private view {
+    /// A purchase starts a fresh obligor run (its batch sorted by obligor; the pool's cut-off run is kept).
+    function _loadPoolSums(Pool storage p, uint256 poolId, bool purchase) private view {
         Buckets[2] storage b = _buckets[poolId];
         AssetLib.loadBuckets(p.regionBuckets, _slotOf(b[0].order), AssetLib.M_REGION_ORDER, AssetLib.M_REGION_TABLE,
             AssetLib.REGION_INDEX_SHIFT);
         AssetLib.loadBuckets(p.industryBuckets, _slotOf(b[1].order), AssetLib.M_INDUSTRY_ORDER,
             AssetLib.M_INDUSTRY_TABLE, AssetLib.INDUSTRY_INDEX_SHIFT);
-        bytes32 chainHash = p.leafChain;
+        AssetLib.put(AssetLib.M_CHAIN, uint256(p.leafChain));
+        if (purchase) return;
         bytes32 last = p.lastObligor;
         uint256 exposure = p.lastObligorPrincipal;
         bytes32 top = p.maxObligor;
         uint256 topExposure = p.maxObligorPrincipal;
-        AssetLib.put(AssetLib.M_CHAIN, uint256(chainHash));
         AssetLib.put(AssetLib.M_LAST_OBLIGOR, uint256(last));
         AssetLib.put(AssetLib.M_EXPOSURE, exposure);
         AssetLib.put(AssetLib.M_MAX_OBLIGOR, uint256(top));
@@ -521,10 +544,12 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
 
     /// @dev Write a batch's sums to the pool: one storage update per aggregate and per status touched (bucket
     /// sums are written by {AssetLib-flushBuckets}); the batch principal is the sum of its status tallies.
-    function _flush(Pool storage p, uint256 poolId, uint256 n, bytes32[] memory leaves) private {
+    function _flush(Pool storage p, uint256 poolId, uint256 n, bytes32[] memory leaves, bool purchase)
+        private
+        returns (uint256 principal)
+    {
         uint256 first = p.registered;
         bytes32 chainHash = bytes32(AssetLib.get(AssetLib.M_CHAIN));
-        uint256 principal;
         Tally[_STATUSES] storage tallies = _tallies[poolId];
         principal = uint128(AssetLib.get(AssetLib.M_TALLY + 32)); // Performing: derived, see {statusTally}
         for (uint256 k = 2; k <= _ACTIVE_STATUSES; ++k) {
@@ -552,10 +577,7 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
         p.rateWeighted += AssetLib.get(AssetLib.M_RATE_WEIGHTED);
         p.maturityWeighted += AssetLib.get(AssetLib.M_MATURITY_WEIGHTED);
         p.leafChain = chainHash;
-        p.lastObligor = bytes32(AssetLib.get(AssetLib.M_LAST_OBLIGOR));
-        p.lastObligorPrincipal = AssetLib.get(AssetLib.M_EXPOSURE).toUint128();
-        p.maxObligor = bytes32(AssetLib.get(AssetLib.M_MAX_OBLIGOR));
-        p.maxObligorPrincipal = AssetLib.get(AssetLib.M_MAX_EXPOSURE).toUint128();
+        if (!purchase) _flushObligors(p);
         // emit AssetsRegistered(poolId, first, principal, chainHash, leaves), its data encoded in place
         bytes32 topic = AssetsRegistered.selector;
         assembly ("memory-safe") {
@@ -568,9 +590,12 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
         }
     }
 
-    /// @dev StandardMerkleTree leaf of an unpacked record.
-    function _leafOf(address originator, AssetRecord calldata r) private pure returns (bytes32) {
-        return keccak256(bytes.concat(keccak256(abi.encode(originator, r))));
+    /// @dev The pool's obligor run after an onboarding batch (a purchase keeps the cut-off run).
+    function _flushObligors(Pool storage p) private {
+        p.lastObligor = bytes32(AssetLib.get(AssetLib.M_LAST_OBLIGOR));
+        p.lastObligorPrincipal = AssetLib.get(AssetLib.M_EXPOSURE).toUint128();
+        p.maxObligor = bytes32(AssetLib.get(AssetLib.M_MAX_OBLIGOR));
+        p.maxObligorPrincipal = AssetLib.get(AssetLib.M_MAX_EXPOSURE).toUint128();
     }
 
     /// @dev The pool's buckets of one kind: a mask of the codes present and each code's principal.

@@ -16,7 +16,7 @@ import {
 import {DealParams, DealState, IWaterfall, PeriodReport, PeriodResult} from "../../interfaces/IWaterfall.sol";
 import {ISPV, Ledger, Phase, SPVTerms, TermsRule} from "../../interfaces/ISPV.sol";
 import {ISPVTranche} from "../../interfaces/ISPVDependencies.sol";
-import {IAssetRegistry, IPoolOwner} from "../../interfaces/IAssetRegistry.sol";
+import {IAssetRegistry, IPoolOwner, IPoolPurchaser} from "../../interfaces/IAssetRegistry.sol";
 import {ChallengeKind, ServicingCommitment} from "../../interfaces/IServicing.sol";
 
 /// @title SPV
@@ -28,7 +28,7 @@ import {ChallengeKind, ServicingCommitment} from "../../interfaces/IServicing.so
 /// life live in the linked libraries `SPVOffering` and `SPVSettlement`, which work on the same `DealStorage`.
 /// The waterfall's terms are stored once as code (SSTORE2) and read in one EXTCODECOPY per close; the close
 /// loops over classes, fees and triggers only, so its cost does not depend on holders or assets.
-contract SPV is ISPV, IWaterfall, IPoolOwner, AccessControl, ReentrancyGuard {
+contract SPV is ISPV, IWaterfall, IPoolOwner, IPoolPurchaser, AccessControl, ReentrancyGuard {
     using SafeCast for uint256;
     using SPVBooks for DealStorage;
 
@@ -130,6 +130,7 @@ contract SPV is ISPV, IWaterfall, IPoolOwner, AccessControl, ReentrancyGuard {
             _s.extra[i].token = classTokens_[i];
         }
         _s.core.poolBalance = total.toUint128();
+        _s.revolving.lastPeriod = terms_.lastRevolvingPeriod;
 
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(ARRANGER_ROLE, admin);
@@ -172,7 +173,8 @@ contract SPV is ISPV, IWaterfall, IPoolOwner, AccessControl, ReentrancyGuard {
             reserveInitial: _reserveInitial,
             delinquencyAlertBps: _delinquencyAlertBps,
             offeringDeadline: _offeringDeadline,
-            court: _court
+            court: _court,
+            lastRevolvingPeriod: _s.revolving.lastPeriod
         });
     }
 
@@ -308,6 +310,11 @@ contract SPV is ISPV, IWaterfall, IPoolOwner, AccessControl, ReentrancyGuard {
         SPVServicing.buyBack(_s, _refs(), buyer, assetId, principal);
     }
 
+    /// @inheritdoc IPoolPurchaser
+    function onPoolPurchase(uint256 poolId, address seller, uint256 count, uint256 principal) external nonReentrant {
+        SPVServicing.purchase(_s, _refs(), poolId, seller, count, principal);
+    }
+
     /// @inheritdoc ISPV
     function setPoolServicers(address servicer, address disposalAgent) external onlyRole(TRUSTEE_ROLE) {
         _registry.setPoolServicers(_poolId, servicer, disposalAgent);
@@ -368,6 +375,16 @@ contract SPV is ISPV, IWaterfall, IPoolOwner, AccessControl, ReentrancyGuard {
         Core memory core = _s.core;
         if (core.disputed) revert ReportDisputed(period);
         PeriodReport memory r = report;
+        uint256 bought = _s.revolving.purchased;
+        if (bought != 0) {
+            // Receivables bought with the period's principal (`SPVServicing.purchase`, within it): netted out of
+            // scheduled principal, then prepayments, and in the pool at the period's end.
+            uint256 fromScheduled = bought < r.scheduledPrincipal ? bought : r.scheduledPrincipal;
+            r.scheduledPrincipal -= fromScheduled;
+            r.prepayments -= bought - fromScheduled;
+            r.poolEndingBalance += bought;
+            _s.revolving.purchased = 0;
+        }
         if (core.buyBackPending) {
             // Loans bought back since the last report: their principal and interest are this period's.
             BuyBacks memory bought = _s.pendingBuyBacks;

@@ -6,12 +6,12 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {Waterfall} from "./Waterfall.sol";
-import {SPVBooks, DealStorage, SPVRefs, BuyBacks} from "./SPVStorage.sol";
+import {SPVBooks, DealStorage, SPVRefs, BuyBacks, Revolving} from "./SPVStorage.sol";
 import {PeriodReport} from "../../interfaces/IWaterfall.sol";
 import {ISPV, Phase, ReportFigure} from "../../interfaces/ISPV.sol";
 import {ISPVTranche} from "../../interfaces/ISPVDependencies.sol";
 import {IAssetRegistry} from "../../interfaces/IAssetRegistry.sol";
-import {ServicingCommitment, TapeSums} from "../../interfaces/IServicing.sol";
+import {ChallengeKind, ServicingCommitment, TapeSums} from "../../interfaces/IServicing.sol";
 
 /// @title SPVServicing
 /// @notice The SPV's servicing paths, linked into it: a period report accepted only when its figures equal the
@@ -64,10 +64,57 @@ library SPVServicing {
             s.core.buyBackPending = true;
         }
         s.commitments[period] = keccak256(abi.encode(c.root, c.sums));
+        _openPurchases(s, period, report);
         // Record date: the coming distribution goes to the holders of this moment.
         _closeBooks(refs);
         if (deposit > 0) IERC20(refs.currency).safeTransferFrom(msg.sender, address(this), deposit);
         emit ISPV.ReportSubmitted(period, msg.sender, deposit, c, tapeUri, report);
+    }
+
+    /// @dev In a revolving period, the principal the pending report's period may reinvest; a report submitted
+    /// again after a cancelled one must cover what the first one's purchases already spent.
+    function _openPurchases(DealStorage storage s, uint256 period, PeriodReport calldata report) private {
+        Revolving memory rv = s.revolving;
+        if (period > rv.lastPeriod) return;
+        uint256 available = report.scheduledPrincipal + report.prepayments;
+        if (rv.purchased > available) revert ISPV.InsufficientPrincipalCollections(rv.purchased, available);
+        s.revolving.available = available.toUint112();
+    }
+
+    /// @notice `ISPV.markDisputed` (the SPV checked that the caller is its court).
+    function markDisputed(DealStorage storage s, uint256 period, ChallengeKind kind, uint256 assetId, address challenger)
+        external
+    {
+        uint256 pending = s.pendingHash == bytes32(0) ? 0 : uint256(s.progress.periodsClosed) + 1;
+        if (period != pending) revert ISPV.NoReportPending(period);
+        s.core.disputed = true;
+        emit ISPV.ChallengeProven(period, kind, assetId, challenger);
+    }
+
+    /// @notice `IPoolPurchaser.onPoolPurchase`: the deal's registry registered `count` receivables of
+    /// `principal` that the originator sold into the deal's pool; pay them at par from the pending report's
+    /// principal collections, or revert (which undoes the registration).
+    function purchase(DealStorage storage s, SPVRefs memory refs, uint256 poolId, address seller, uint256 count, uint256 principal)
+        external
+    {
+        if (msg.sender != refs.registry || poolId != refs.poolId || seller != refs.originator) {
+            revert ISPV.NotPoolRegistry(msg.sender);
+        }
+        s.requirePhase(Phase.Active);
+        uint256 period = uint256(s.progress.periodsClosed) + 1;
+        Revolving memory rv = s.revolving;
+        if (period > rv.lastPeriod) revert ISPV.RevolvingPeriodEnded(period, rv.lastPeriod);
+        // Purchases spend a pending report's collections: not a disputed report's, nor into a called pool.
+        if (s.pendingHash == bytes32(0)) revert ISPV.NoReportPending(period);
+        if (s.core.disputed) revert ISPV.ReportDisputed(period);
+        if (s.core.cleanUpPending) revert ISPV.CleanUpCallNotAvailable(0, 0);
+        uint256 unspent = uint256(rv.available) - rv.purchased;
+        if (principal > unspent) revert ISPV.InsufficientPrincipalCollections(principal, unspent);
+        s.revolving.purchased = (uint256(rv.purchased) + principal).toUint112();
+        s.revolving.paid = (uint256(rv.paid) + principal).toUint128();
+        s.cash.pendingCollections = (uint256(s.cash.pendingCollections) - principal).toUint128();
+        emit ISPV.ReceivablesPurchased(period, seller, count, principal, unspent - principal);
+        IERC20(refs.currency).safeTransfer(seller, principal);
     }
 
     /// @notice `ISPV.buyBack` (the SPV checked that the caller is its court and `buyer` its originator).

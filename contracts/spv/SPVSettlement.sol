@@ -237,5 +237,6 @@ library SPVSettlement {
         if (phase == Phase.Offering || phase == Phase.Cancelled) l.unsettledSubscriptions = t.subscriptions - t.refunded;
         BuyBacks memory bought = s.buyBacks;
         l.buyBackProceeds = uint256(bought.principal) + bought.interest;
+        l.revolvingPurchases = s.revolving.paid;
     }
 }

@@ -75,6 +75,16 @@ struct BuyBacks {
     uint128 interest;
 }
 
+/// @dev The revolving period: purchases of receivables at par from the pending report's principal
+/// collections, netted out of the principal the close passes to the waterfall (scheduled first, then
+/// prepayments), added to its ending pool balance.
+struct Revolving {
+    uint32 lastPeriod; // the last period whose collections may buy receivables (0: a static pool)
+    uint112 available; // the pending report's principal collections (scheduled + prepayments)
+    uint112 purchased; // spent on purchases in the pending period (kept across a cancelled report)
+    uint128 paid; // spent on purchases over the deal's life (`Ledger.revolvingPurchases`)
+}
+
 /// @dev What a close owed a class whose token refused it.
 struct Held {
     uint128 interest;
@@ -108,6 +118,7 @@ struct DealStorage {
     IAssetRegistry.PoolFlows[2] flowsAt;
     BuyBacks buyBacks; // since the last report (also while one is pending)
     BuyBacks pendingBuyBacks; // joined to the pending report
+    Revolving revolving;
 }
 
 /// @title SPVBooks

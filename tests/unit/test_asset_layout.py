@@ -1,7 +1,8 @@
 """The asset record is defined once in Python (chainabs.model.assets) and once in Solidity (IAssetRegistry's
 structs and status enum, AssetLib's packing): these tests hold the two equal, so a change on one side only
 fails here. The contract itself computes the leaves (``leafOf`` of the plain record, ``packedLeafOf`` of the
-packed one) for records with each field at its widest value."""
+packed one, in ``AssetLayoutHarness``: the same structs and ``AssetLib`` unpacking as the registry's) for records
+with each field at its widest value."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ import string
 
 import pytest
 
-from chainabs.chain.abis import load_abi
 from chainabs.model import assets
 from chainabs.model.merkle import leaf_hash
 from chainabs.paths import PROJECT_ROOT
@@ -20,8 +20,18 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
 
 
+@pytest.fixture(scope="module")
+def layout(accounts):
+    from brownie import project
+
+    return project.get_loaded_projects()[0].AssetLayoutHarness.deploy({"from": accounts[0]})
+
+
 def _function(name: str) -> dict:
-    return next(f for f in load_abi("AssetRegistry") if f.get("type") == "function" and f["name"] == name)
+    from brownie import project
+
+    abi = project.get_loaded_projects()[0].AssetLayoutHarness.abi
+    return next(f for f in abi if f.get("type") == "function" and f["name"] == name)
 
 
 def test_record_struct_has_the_python_fields_and_types():
@@ -57,11 +67,11 @@ PACKED_FIELDS = [name for word in assets.PACKED_WORDS.values() for name in word]
 
 
 @pytest.mark.parametrize("field", PACKED_FIELDS)
-def test_each_packed_field_at_its_widest_packs_as_the_contract_unpacks(registry, originator, field):
+def test_each_packed_field_at_its_widest_packs_as_the_contract_unpacks(layout, originator, field):
     record = _record(**{field: assets.max_value(field)})
     leaf = leaf_hash((originator.address, *record), assets.LEAF_TYPES)
-    assert bytes(registry.leafOf(originator, record)) == leaf
-    assert bytes(registry.packedLeafOf(originator, assets.pack_record(record))) == leaf
+    assert bytes(layout.leafOf(originator, record)) == leaf
+    assert bytes(layout.packedLeafOf(originator, assets.pack_record(record))) == leaf
     assert assets.unpack_record(assets.pack_record(record)) == record
 
 
@@ -70,8 +80,8 @@ def test_a_value_too_wide_for_its_field_is_refused():
         assets.pack_record(_record(rate_bps=assets.max_value("rate_bps") + 1))
 
 
-def test_asset_id_and_loan_id_as_the_contract_computes_them(registry, originator):
+def test_asset_id_and_loan_id_as_the_contract_computes_them(layout, originator):
     loan = "CL-" + string.ascii_uppercase[:20]
     record = _record(loan_id=assets.loan_id_bytes(loan))
     assert assets.loan_id_text(record[0]) == loan
-    assert registry.assetIdOf(originator, record[0]) == assets.asset_id(originator.address, loan)
+    assert layout.assetIdOf(originator, record[0]) == assets.asset_id(originator.address, loan)

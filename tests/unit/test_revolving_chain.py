@@ -1,0 +1,215 @@
+"""Revolving purchases on chain (issue 18): during the revolving period the originator sells new receivables
+into the deal's sold pool (``AssetRegistry.sellIntoPool``) while a period's report is pending, the SPV pays them
+at par from that report's principal collections in the same transaction, and the close nets them out of the
+principal paid to the notes. Every close is checked against :class:`chainabs.model.deal.DealModel` to the unit
+(waterfall result, events, ledger, tranche books, the SPV's currency balance), and the netting against
+:mod:`chainabs.model.revolving`'s. Refusals: a stranger, no report pending, above the unspent principal, after
+the revolving period, an obligor or region limit of the live pool broken."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from chainabs.chain import spv as spvlib
+from chainabs.chain.orchestration import close as close_deal
+from chainabs.chain.revolving import sell_into_pool
+from chainabs.dev.sandbox import books, onboarded_pool, roll_rate_reports, sandbox_deal, subscribe_all
+from chainabs.model import terms
+from chainabs.model.deal import DealModel
+from chainabs.model.revolving import LivePool, Receivable, RevolvingDeal, RevolvingTerms
+from chainabs.model.spec import Revolving
+from chainabs.model.synthetic import generate_tape
+from chainabs.model.tape import onboarding_order, pack_records, select_eligible
+from chainabs.model.waterfall import PeriodReport
+from plugins.spvtests import assert_reconciled, check_close_events, sleep_to_payment_date, submit
+from plugins.token import assert_error
+
+REVOLVING_PERIODS = 2
+
+
+@pytest.fixture(scope="module")
+def revolving(accounts, currency, originator, admin, servicer, investors, tmp_path_factory):
+    """The consumer deal with a two-period revolving period, closed (subscribed, pool bought)."""
+    from brownie import project
+
+    proj = project.get_loaded_projects()[0]
+    spec, registry, pool_id, tape = onboarded_pool(originator, admin, servicer)
+    end = spec.dates.first_payment + dt.timedelta(days=40)  # the first two monthly payment dates revolve
+    spec = spec.model_copy(update={"revolving": Revolving(end=end, dilution="loss")})
+    assert terms.last_revolving_period(spec) == REVOLVING_PERIODS
+    d = sandbox_deal(spec, accounts, currency, registry, pool_id, proj, tmp_path_factory.mktemp("rv"), tape)
+    subscribe_all(d, investors, admin)
+    close_deal(d, admin)
+    return d
+
+
+@pytest.fixture
+def deal(revolving):
+    import copy
+
+    return dataclasses.replace(revolving, model=copy.deepcopy(revolving.model), book=copy.deepcopy(revolving.book))
+
+
+def _offer(d, seed: int, budget: int, *, prefix: str) -> pd.DataFrame:
+    """New eligible receivables of the originator (pool criteria, originated before today's chain date), the
+    first ones whose principal fits ``budget``."""
+    from brownie import chain
+
+    today = dt.datetime.fromtimestamp(chain.time(), dt.UTC).date()
+    # the loan-level rules only: concentration is the live pool's, checked on chain
+    criteria = dataclasses.replace(terms.criteria_from_spec(d.spec), cutoff_date=today, max_region_bps=10_000,
+                                   max_industry_bps=10_000, max_obligor_bps=10_000)
+    book = generate_tape(400, kind="consumer_loan", seed=seed, prefix=prefix, cutoff=today, decimals=6)
+    fresh = select_eligible(book, criteria, today=today).drop_duplicates("obligor")
+    # each one obligor's, within the live pool's obligor limit
+    cap = int(d.registry.poolInfo(d.pool_id)["principal"]) * d.spec.eligibility.concentration.max_obligor_bps // 10_000
+    fresh = fresh[fresh["principal"].astype("int64") <= cap].reset_index(drop=True)
+    fits = fresh["principal"].astype("int64").cumsum() <= budget
+    return fresh[fits.to_numpy()].reset_index(drop=True)
+
+
+def _projected(d, period: int, cpr: float) -> PeriodReport:
+    return roll_rate_reports(d, cpr=cpr, months=period)[period - 1]
+
+
+def _buy(d, batch: pd.DataFrame):
+    """Sell ``batch`` into the pool on chain and in the model; the books take the receivables."""
+    price = int(batch["principal"].sum())
+    before = int(d.currency.balanceOf(d.roles["originator"]))
+    tx = sell_into_pool(d.registry, d.pool_id, batch, d.roles["originator"])
+    unspent = d.model.purchase(price)
+    ev = tx.event("ReceivablesPurchased")
+    assert (ev["count"], ev["principal"], ev["unspent"]) == (len(batch), price, unspent)
+    sold = tx.event("ReceivablesSold")
+    assert (sold["count"], sold["principal"], str(sold["owner"])) == (len(batch), price, d.spv.address)
+    assert int(d.currency.balanceOf(d.roles["originator"])) - before == price
+    books(d).add(batch)
+    return tx
+
+
+def _close(d):
+    period = d.model.state.periods_closed + 1
+    sleep_to_payment_date(d, period)
+    report = d.model.pending
+    tx = spvlib.close_period(d.spv, d.roles["arranger"], report)
+    before = d.model.state.triggers_breached
+    closed = d.model.close_period()
+    check_close_events(d, tx, closed, before)
+    assert_reconciled(d.spv, d.model, f"period {period}")
+    return tx, closed
+
+
+@settings(max_examples=3, deadline=None, derandomize=True)
+@given(path=st.lists(st.tuples(st.sampled_from([0.1, 0.3, 0.6]), st.sampled_from([40, 100])),
+                     min_size=REVOLVING_PERIODS + 1, max_size=REVOLVING_PERIODS + 1))
+def test_revolving_paths_on_chain_equal_the_model(revolving, path):
+    """Random revolving paths (prepayment speed; share of the principal reinvested, in %): every close on chain
+    equals the model to the unit, the pool balance includes what was bought, and the principal reinvested is
+    what the notes did not receive."""
+    from brownie import chain
+
+    import copy
+
+    chain.snapshot()
+    try:
+        d = dataclasses.replace(revolving, model=copy.deepcopy(revolving.model), book=copy.deepcopy(revolving.book))
+        for period, (cpr, share) in enumerate(path, start=1):
+            report = submit(d, _projected(d, period, cpr))
+            principal = report.scheduled_principal + report.prepayments
+            batch = _offer(d, 100 * period + share, principal * share // 100, prefix=f"RV{period}x")
+            bought = 0
+            if period > REVOLVING_PERIODS:
+                # after the revolving period: refused, whatever the principal collected
+                assert len(batch)
+                assert_error(d.registry.sellIntoPool, d.pool_id, _records(batch.head(1)), sender=d.roles["originator"],
+                             error="RevolvingPeriodEnded(uint256,uint256)", values=(period, REVOLVING_PERIODS))
+            else:
+                assert len(batch)
+                _buy(d, batch)
+                bought = int(batch["principal"].sum())
+            _, closed = _close(d)
+            assert closed.state.pool_balance == report.pool_ending_balance + bought
+    finally:
+        chain.revert()
+
+
+def test_a_purchase_nets_out_of_the_notes_principal(deal):
+    """Reinvesting the whole principal collected pays no principal to the notes from collections."""
+    report = submit(deal, _projected(deal, 1, 0.3))
+    principal = report.scheduled_principal + report.prepayments
+    batch = _offer(deal, 7, principal, prefix="RVA")
+    tx = _buy(deal, batch)
+    bought = int(batch["principal"].sum())
+    assert principal - bought < int(batch["principal"].max())  # close to all of it
+    print(f"revolving purchase: {len(batch)} receivables, {tx.gas_used} gas, {tx.gas_used // len(batch)} per receivable")
+    _, closed = _close(deal)
+    assert closed.state.pool_balance == report.pool_ending_balance + bought
+
+
+def _records(batch: pd.DataFrame) -> list:
+    return pack_records(onboarding_order(batch))
+
+
+def test_refusals(deal, accounts):
+    """A stranger, no report pending, a caller of the SPV's hook other than the registry, a price above the
+    principal collected, an obligor or a region over its limit in the live pool: each refused, nothing changed."""
+    d = deal
+    originator, stranger = d.roles["originator"], accounts[19]
+    offer = _offer(d, 9, 10**18, prefix="RVR")
+    assert len(offer) > 20
+    assert_error(d.registry.sellIntoPool, d.pool_id, _records(offer.head(2)), sender=stranger,
+                 error="AccessControlUnauthorizedAccount(address,bytes32)")
+    assert_error(d.registry.sellIntoPool, d.pool_id, _records(offer.head(2)), sender=originator,
+                 error="NoReportPending(uint256)", values=(1,))
+    assert_error(d.spv.onPoolPurchase, d.pool_id, originator, 1, 1, sender=originator,
+                 error="NotPoolRegistry(address)", values=(originator.address,))
+    report = submit(d, _projected(d, 1, 0.95))  # fast prepayments: enough principal to tip a region over
+    unspent = report.scheduled_principal + report.prepayments
+    over = offer[offer["principal"].astype("int64").cumsum().shift(fill_value=0) <= unspent]
+    price = int(over["principal"].sum())
+    assert price > unspent
+    assert_error(d.registry.sellIntoPool, d.pool_id, _records(over), sender=originator,
+                 error="InsufficientPrincipalCollections(uint256,uint256)", values=(price, unspent))
+    # one obligor above max_obligor_bps of the live pool
+    total = int(d.registry.poolInfo(d.pool_id)["principal"])
+    limit = d.spec.eligibility.concentration.max_obligor_bps
+    fits = _offer(d, 11, unspent, prefix="RVO")
+    same = fits.assign(obligor=fits["obligor"].iloc[0])
+    price = int(same["principal"].sum())
+    assert price * 10_000 > (total + price) * limit
+    args = assert_error(d.registry.sellIntoPool, d.pool_id, _records(same), sender=originator,
+                        error="ConcentrationBreached(uint256,uint8,bytes32,uint256,uint256,uint16)")
+    assert args[1] == 2 and args[3] == price and args[4] == total + price and args[5] == limit
+    # every receivable in the pool's largest region
+    codes, sums = d.registry.concentration(d.pool_id, 0)
+    region, held = max(zip(codes, sums), key=lambda cs: cs[1])
+    one_region = fits.assign(region=int(region))
+    price = int(one_region["principal"].sum())
+    region_limit = d.spec.eligibility.concentration.max_region_bps
+    assert (held + price) * 10_000 > (total + price) * region_limit, "the test's purchase is too small to breach"
+    args = assert_error(d.registry.sellIntoPool, d.pool_id, _records(one_region), sender=originator,
+                        error="ConcentrationBreached(uint256,uint8,bytes32,uint256,uint256,uint16)")
+    assert args[1] == 0 and int.from_bytes(bytes(args[2]), "big") == region and args[3] == held + price
+    assert int(d.registry.poolInfo(d.pool_id)["principal"]) == total  # nothing registered
+
+
+def test_model_netting_equals_the_revolving_model():
+    """``DealModel.net_purchases`` (what the SPV's close does) nets exactly as ``RevolvingDeal.netted_report``."""
+    from chainabs.model.waterfall import DealState
+
+    for scheduled, prepaid, bought in [(100, 50, 0), (100, 50, 60), (100, 50, 100), (100, 50, 130), (0, 80, 80)]:
+        pool = LivePool()
+        pool.add(Receivable(1, 1_000, "a", 1, 1))
+        state = DealState(0, 1_000, (1_000,), (0,), (0,), (), 0, 0, 0, 0)
+        rd = RevolvingDeal(params=None, terms=RevolvingTerms(1), state=state, pool=pool)
+        rd.scheduled, rd.dilution_repurchased, rd.purchased = scheduled, prepaid, bought
+        pool.total = 900 + bought
+        expected = rd.netted_report(5)
+        report = PeriodReport(5, scheduled, prepaid, 0, 0, 0, 0, 0, 900)
+        assert DealModel.net_purchases(report, bought) == expected
