@@ -5,6 +5,8 @@ the offering."""
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,7 @@ from chainabs.chain.sender import transact
 from chainabs.chain.servicing import ServicedPeriod, service_period
 from chainabs.model import delinquency, terms
 from chainabs.model.collections import period_reports
-from chainabs.model.spec import DealSpec, load_deal
+from chainabs.model.spec import DealSpec, Revolving, load_deal
 from chainabs.model.synthetic import generate_tape
 from chainabs.model.servicing import ServicingBook, period_report
 from chainabs.model.tape import select_eligible
@@ -112,3 +114,30 @@ def serve_tape(d: LocalDeal, tape: pd.DataFrame, *, tape_uri: str = "ipfs://serv
                             tape_uri=tape_uri, state=book.registry)
     book.registry = result.registry
     return result
+
+
+def with_revolving_period(spec: DealSpec, days: int = 40) -> DealSpec:
+    """``spec`` with a revolving period ending ``days`` after its first payment date (40: two monthly periods
+    revolve), no early-amortization test, dilution as a loss."""
+    return spec.model_copy(update={"revolving": Revolving(end=spec.dates.first_payment + dt.timedelta(days=days),
+                                                          dilution="loss")})
+
+
+def revolving_offer(d: LocalDeal, seed: int, budget: int, *, prefix: str, book_loans: int = 400) -> pd.DataFrame:
+    """New receivables the originator offers to a revolving deal: a seeded synthetic book originated before the
+    chain's date, eligible on the pool's loan-level rules at that date, one per obligor and each within the live
+    pool's obligor limit (the chain checks the pool's concentration), the first ones whose principal fits
+    ``budget`` (base units)."""
+    from brownie import chain
+
+    today = dt.datetime.fromtimestamp(chain.time(), dt.UTC).date()
+    criteria = dataclasses.replace(terms.criteria_from_spec(d.spec), cutoff_date=today, max_region_bps=10_000,
+                                   max_industry_bps=10_000, max_obligor_bps=10_000)
+    book = generate_tape(book_loans, kind=d.spec.eligibility.asset_types[0], seed=seed, prefix=prefix, cutoff=today,
+                         decimals=d.spec.currency.decimals)
+    fresh = select_eligible(book, criteria, today=today).drop_duplicates("obligor")
+    live = int(d.registry.poolInfo(d.pool_id)["principal"])
+    cap = live * d.spec.eligibility.concentration.max_obligor_bps // 10_000
+    fresh = fresh[fresh["principal"].astype("int64") <= cap].reset_index(drop=True)
+    fits = fresh["principal"].astype("int64").cumsum() <= budget
+    return fresh[fits.to_numpy()].reset_index(drop=True)

@@ -9,7 +9,6 @@ the revolving period, an obligor or region limit of the live pool broken."""
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 
 import pandas as pd
 import pytest
@@ -19,13 +18,19 @@ from hypothesis import strategies as st
 from chainabs.chain import spv as spvlib
 from chainabs.chain.orchestration import close as close_deal
 from chainabs.chain.revolving import sell_into_pool
-from chainabs.dev.sandbox import books, onboarded_pool, roll_rate_reports, sandbox_deal, subscribe_all
+from chainabs.dev.sandbox import (
+    books,
+    onboarded_pool,
+    revolving_offer,
+    roll_rate_reports,
+    sandbox_deal,
+    subscribe_all,
+    with_revolving_period,
+)
 from chainabs.model import terms
 from chainabs.model.deal import DealModel
 from chainabs.model.revolving import LivePool, Receivable, RevolvingDeal, RevolvingTerms
-from chainabs.model.spec import Revolving
-from chainabs.model.synthetic import generate_tape
-from chainabs.model.tape import onboarding_order, pack_records, select_eligible
+from chainabs.model.tape import onboarding_order, pack_records
 from chainabs.model.waterfall import PeriodReport
 from plugins.spvtests import assert_reconciled, check_close_events, sleep_to_payment_date, submit
 from plugins.token import assert_error
@@ -40,8 +45,7 @@ def revolving(accounts, currency, originator, admin, servicer, investors, tmp_pa
 
     proj = project.get_loaded_projects()[0]
     spec, registry, pool_id, tape = onboarded_pool(originator, admin, servicer)
-    end = spec.dates.first_payment + dt.timedelta(days=40)  # the first two monthly payment dates revolve
-    spec = spec.model_copy(update={"revolving": Revolving(end=end, dilution="loss")})
+    spec = with_revolving_period(spec)  # the first two monthly payment dates revolve
     assert terms.last_revolving_period(spec) == REVOLVING_PERIODS
     d = sandbox_deal(spec, accounts, currency, registry, pool_id, proj, tmp_path_factory.mktemp("rv"), tape)
     subscribe_all(d, investors, admin)
@@ -54,24 +58,6 @@ def deal(revolving):
     import copy
 
     return dataclasses.replace(revolving, model=copy.deepcopy(revolving.model), book=copy.deepcopy(revolving.book))
-
-
-def _offer(d, seed: int, budget: int, *, prefix: str) -> pd.DataFrame:
-    """New eligible receivables of the originator (pool criteria, originated before today's chain date), the
-    first ones whose principal fits ``budget``."""
-    from brownie import chain
-
-    today = dt.datetime.fromtimestamp(chain.time(), dt.UTC).date()
-    # the loan-level rules only: concentration is the live pool's, checked on chain
-    criteria = dataclasses.replace(terms.criteria_from_spec(d.spec), cutoff_date=today, max_region_bps=10_000,
-                                   max_industry_bps=10_000, max_obligor_bps=10_000)
-    book = generate_tape(400, kind="consumer_loan", seed=seed, prefix=prefix, cutoff=today, decimals=6)
-    fresh = select_eligible(book, criteria, today=today).drop_duplicates("obligor")
-    # each one obligor's, within the live pool's obligor limit
-    cap = int(d.registry.poolInfo(d.pool_id)["principal"]) * d.spec.eligibility.concentration.max_obligor_bps // 10_000
-    fresh = fresh[fresh["principal"].astype("int64") <= cap].reset_index(drop=True)
-    fits = fresh["principal"].astype("int64").cumsum() <= budget
-    return fresh[fits.to_numpy()].reset_index(drop=True)
 
 
 def _projected(d, period: int, cpr: float) -> PeriodReport:
@@ -122,7 +108,7 @@ def test_revolving_paths_on_chain_equal_the_model(revolving, path):
         for period, (cpr, share) in enumerate(path, start=1):
             report = submit(d, _projected(d, period, cpr))
             principal = report.scheduled_principal + report.prepayments
-            batch = _offer(d, 100 * period + share, principal * share // 100, prefix=f"RV{period}x")
+            batch = revolving_offer(d, 100 * period + share, principal * share // 100, prefix=f"RV{period}x")
             bought = 0
             if period > REVOLVING_PERIODS:
                 # after the revolving period: refused, whatever the principal collected
@@ -143,7 +129,7 @@ def test_a_purchase_nets_out_of_the_notes_principal(deal):
     """Reinvesting the whole principal collected pays no principal to the notes from collections."""
     report = submit(deal, _projected(deal, 1, 0.3))
     principal = report.scheduled_principal + report.prepayments
-    batch = _offer(deal, 7, principal, prefix="RVA")
+    batch = revolving_offer(deal, 7, principal, prefix="RVA")
     tx = _buy(deal, batch)
     bought = int(batch["principal"].sum())
     assert principal - bought < int(batch["principal"].max())  # close to all of it
@@ -161,7 +147,7 @@ def test_refusals(deal, accounts):
     principal collected, an obligor or a region over its limit in the live pool: each refused, nothing changed."""
     d = deal
     originator, stranger = d.roles["originator"], accounts[19]
-    offer = _offer(d, 9, 10**18, prefix="RVR")
+    offer = revolving_offer(d, 9, 10**18, prefix="RVR")
     assert len(offer) > 20
     assert_error(d.registry.sellIntoPool, d.pool_id, _records(offer.head(2)), sender=stranger,
                  error="AccessControlUnauthorizedAccount(address,bytes32)")
@@ -179,7 +165,7 @@ def test_refusals(deal, accounts):
     # one obligor above max_obligor_bps of the live pool
     total = int(d.registry.poolInfo(d.pool_id)["principal"])
     limit = d.spec.eligibility.concentration.max_obligor_bps
-    fits = _offer(d, 11, unspent, prefix="RVO")
+    fits = revolving_offer(d, 11, unspent, prefix="RVO")
     same = fits.assign(obligor=fits["obligor"].iloc[0])
     price = int(same["principal"].sum())
     assert price * 10_000 > (total + price) * limit

@@ -247,7 +247,7 @@ def test_constructor_refuses_inconsistent_terms(SPV, TestStablecoin, deal, admin
     assert err(terms, sizes, toks[:-1], fees) == (TermsRule.CLASS_COUNT, 3)
     assert err(terms, sizes, toks, fees + [admin.address]) == (TermsRule.FEE_COUNT, len(fees))
     assert err([zero] + terms[1:], sizes, toks, fees) == (TermsRule.ZERO_ADDRESS, 0)
-    assert err(terms[:9] + [zero], sizes, toks, fees) == (TermsRule.ZERO_ADDRESS, 0)  # no servicing court
+    assert err(terms[:9] + [zero] + terms[10:], sizes, toks, fees) == (TermsRule.ZERO_ADDRESS, 0)  # no servicing court
     assert err(terms[:8] + [terms[4]] + terms[9:], sizes, toks, fees) == (TermsRule.DATES, 0)  # deadline at the first payment
     assert err(terms, sizes, [toks[0], toks[1], toks[1]], fees) == (TermsRule.CLASS_TOKEN, 2)  # duplicate
     assert err(terms, sizes, [toks[0], d.tokens[1].address, toks[2]], fees) == (TermsRule.CLASS_TOKEN, 1)  # used
