@@ -87,6 +87,9 @@ struct SPVTerms {
     address court;
     /// @dev the last period whose principal collections may buy receivables (0: a static pool)
     uint32 lastRevolvingPeriod;
+    /// @dev early amortization: the revolving period ends for good after a revolving period whose 60+ days
+    /// delinquent principal over the pool balance after its close exceeds this (bps; 0: no such test)
+    uint16 earlyAmortizationDelinquencyBps;
 }
 
 /// @notice Where every unit of currency the SPV received is now. Always:
@@ -131,6 +134,9 @@ interface ISPV {
     // ------------------------------------------------------------------------------------------ events
     /// @notice `investor` paid `amount` and received `amount` units of class `classIndex`.
     event Subscribed(address indexed investor, uint256 indexed classIndex, uint256 amount, bool retained);
+    /// @notice Early amortization: after `period`, its 60+ days delinquent principal was `valueBps` of the pool
+    /// (above `limitBps`); the revolving period ended for good with `period`.
+    event EarlyAmortization(uint256 indexed period, uint256 valueBps, uint256 limitBps);
     /// @notice In `period` (its report pending), `count` receivables of `principal` were bought at par from
     /// `seller` with the period's principal collections; `unspent` of them is left.
     event ReceivablesPurchased(

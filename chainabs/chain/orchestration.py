@@ -201,7 +201,7 @@ def deal_steps(
     deal_terms = (
         currency, registry, pool_id, roles["originator"], times.first_payment, times.legal_final,
         spec.units(spec.reserve.initial), terms.delinquency_alert_bps(spec), times.offering_deadline, Ref("court"),
-        terms.last_revolving_period(spec),
+        terms.last_revolving_period(spec), terms.early_amortization_delinquency_bps(spec),
     )
     steps.append(DeployStep(
         "spv", "SPV",

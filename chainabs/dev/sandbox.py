@@ -18,7 +18,7 @@ from chainabs.chain.sender import transact
 from chainabs.chain.servicing import ServicedPeriod, service_period
 from chainabs.model import delinquency, terms
 from chainabs.model.collections import period_reports
-from chainabs.model.spec import DealSpec, Revolving, load_deal
+from chainabs.model.spec import DealSpec, EarlyAmortization, Revolving, load_deal
 from chainabs.model.synthetic import generate_tape
 from chainabs.model.servicing import ServicingBook, period_report
 from chainabs.model.tape import select_eligible
@@ -116,11 +116,13 @@ def serve_tape(d: LocalDeal, tape: pd.DataFrame, *, tape_uri: str = "ipfs://serv
     return result
 
 
-def with_revolving_period(spec: DealSpec, days: int = 40) -> DealSpec:
+def with_revolving_period(spec: DealSpec, days: int = 40, *, delinquency_limit_bps: int | None = None) -> DealSpec:
     """``spec`` with a revolving period ending ``days`` after its first payment date (40: two monthly periods
-    revolve), no early-amortization test, dilution as a loss."""
-    return spec.model_copy(update={"revolving": Revolving(end=spec.dates.first_payment + dt.timedelta(days=days),
-                                                          dilution="loss")})
+    revolve), dilution as a loss, and a 60+ delinquency early-amortization test if a limit is given."""
+    tests = [] if delinquency_limit_bps is None else [
+        EarlyAmortization(name="delinquency", test="delinquency_60_plus", threshold_bps=delinquency_limit_bps)]
+    end = spec.dates.first_payment + dt.timedelta(days=days)
+    return spec.model_copy(update={"revolving": Revolving(end=end, dilution="loss", early_amortization=tests)})
 
 
 def revolving_offer(d: LocalDeal, seed: int, budget: int, *, prefix: str, book_loans: int = 400) -> pd.DataFrame:

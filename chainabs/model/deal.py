@@ -162,6 +162,9 @@ class DealModel:
     #: ``SPVTerms.lastRevolvingPeriod``: the pending report's principal collections of periods 1 .. this one may
     #: buy receivables at par (:meth:`purchase`); 0 = a static pool
     last_revolving_period: int = 0
+    #: ``SPVTerms.earlyAmortizationDelinquencyBps``: after a revolving period whose 60+ delinquent principal
+    #: exceeds this share of the pool its close left, the revolving period ends for good (0: no such test)
+    early_amortization_delinquency_bps: int = 0
     phase: Phase = Phase.OFFERING
     subscribed: list[int] = field(default_factory=list)
     state: DealState | None = None
@@ -188,6 +191,10 @@ class DealModel:
     purchased: int = 0
     #: spent on purchases from the pending report's own deposit (not returnable if it is cancelled)
     spent_pending: int = 0
+    #: 60+ days delinquent principal of the last revolving report (the early-amortization test's numerator)
+    revolving_delinquent: int = 0
+    #: the period after which an early-amortization test ended the revolving period (None: not ended early)
+    early_amortization: int | None = None
 
     def __post_init__(self) -> None:
         n = len(self.params.classes)
@@ -279,11 +286,20 @@ class DealModel:
         if self.rent_only and merged.interest_collections == 0:
             raise DealModelError("NoRentCollected", self.state.periods_closed + 1)
         validate_report(self.state, merged)
-        if self.state.periods_closed + 1 <= self.last_revolving_period:
+        period = self.state.periods_closed + 1
+        limit = self.early_amortization_delinquency_bps
+        if period <= self.last_revolving_period and limit and period > 1:
+            pool = self.state.pool_balance
+            value = 0 if pool == 0 else self.revolving_delinquent * BPS // pool
+            if value > limit:
+                self.last_revolving_period = period - 1
+                self.early_amortization = period - 1
+        if period <= self.last_revolving_period:
             available = report.scheduled_principal + report.prepayments
             if self.purchased > available:
                 raise DealModelError("InsufficientPrincipalCollections", self.purchased, available)
             self.principal_available = available
+            self.revolving_delinquent = report.delinquent_60 + report.delinquent_90_plus
         self.spent_pending = 0
         self.pending = report
         held = sum(self.buy_backs)

@@ -109,7 +109,8 @@ def model_for(spec: DealSpec) -> DealModel:
     """A fresh :class:`DealModel` for ``spec`` (offering phase)."""
     return DealModel(params_from_spec(spec), class_sizes(spec), spec.units(spec.reserve.initial),
                      rent_only=list(spec.eligibility.asset_types) == ["rent"],
-                     last_revolving_period=last_revolving_period(spec))
+                     last_revolving_period=last_revolving_period(spec),
+                     early_amortization_delinquency_bps=early_amortization_delinquency_bps(spec))
 
 
 def criteria_from_spec(spec: DealSpec) -> PoolCriteria:
@@ -136,6 +137,15 @@ def last_revolving_period(spec: DealSpec) -> int:
     last payment date on or before ``revolving.end``); 0 for a static pool."""
     rv = terms_from_spec(spec)
     return 0 if rv is None else rv.last_revolving_period
+
+
+def early_amortization_delinquency_bps(spec: DealSpec) -> int:
+    """``SPVTerms.earlyAmortizationDelinquencyBps``: the lowest ``delinquency_60_plus`` early-amortization
+    threshold of the spec's revolving period (0: none). The chain enforces this test only; the excess-spread and
+    dilution tests are the model's (``chainabs.model.revolving``), see docs/receivables.md."""
+    rv = spec.revolving
+    limits = [t.threshold_bps for t in (rv.early_amortization if rv else []) if t.test == "delinquency_60_plus"]
+    return min(limits) if limits else 0
 
 
 def delinquency_alert_bps(spec: DealSpec) -> int:

@@ -131,6 +131,7 @@ contract SPV is ISPV, IWaterfall, IPoolOwner, IPoolPurchaser, AccessControl, Ree
         }
         _s.core.poolBalance = total.toUint128();
         _s.revolving.lastPeriod = terms_.lastRevolvingPeriod;
+        _s.revolving.delinquencyLimitBps = terms_.earlyAmortizationDelinquencyBps;
 
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(ARRANGER_ROLE, admin);
@@ -174,7 +175,8 @@ contract SPV is ISPV, IWaterfall, IPoolOwner, IPoolPurchaser, AccessControl, Ree
             delinquencyAlertBps: _delinquencyAlertBps,
             offeringDeadline: _offeringDeadline,
             court: _court,
-            lastRevolvingPeriod: _s.revolving.lastPeriod
+            lastRevolvingPeriod: _s.revolving.lastPeriod,
+            earlyAmortizationDelinquencyBps: _s.revolving.delinquencyLimitBps
         });
     }
 

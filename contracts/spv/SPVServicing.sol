@@ -71,24 +71,27 @@ library SPVServicing {
         emit ISPV.ReportSubmitted(period, msg.sender, deposit, c, tapeUri, report);
     }
 
-    /// @dev In a revolving period, the principal the pending report's period may reinvest; a report submitted
-    /// again after a cancelled one must cover what the first one's purchases already spent.
+    /// @dev In a revolving period: first the early-amortization test of the period just closed (its report's 60+
+    /// days delinquent principal over the pool balance its close left, purchases included; above the limit, the
+    /// revolving period ends for good with that period); then the principal this period may reinvest (a report
+    /// submitted again after a cancelled one must cover what the first one's purchases already spent).
     function _openPurchases(DealStorage storage s, uint256 period, PeriodReport calldata report) private {
         Revolving memory rv = s.revolving;
         if (period > rv.lastPeriod) return;
+        uint256 limit = rv.delinquencyLimitBps;
+        if (limit != 0 && period > 1) {
+            uint256 pool = s.core.poolBalance;
+            uint256 value = pool == 0 ? 0 : uint256(rv.delinquent) * BPS / pool;
+            if (value > limit) {
+                s.revolving.lastPeriod = uint32(period - 1);
+                emit ISPV.EarlyAmortization(period - 1, value, limit);
+                return;
+            }
+        }
         uint256 available = report.scheduledPrincipal + report.prepayments;
         if (rv.purchased > available) revert ISPV.InsufficientPrincipalCollections(rv.purchased, available);
         s.revolving.available = available.toUint112();
-    }
-
-    /// @notice `ISPV.markDisputed` (the SPV checked that the caller is its court).
-    function markDisputed(DealStorage storage s, uint256 period, ChallengeKind kind, uint256 assetId, address challenger)
-        external
-    {
-        uint256 pending = s.pendingHash == bytes32(0) ? 0 : uint256(s.progress.periodsClosed) + 1;
-        if (period != pending) revert ISPV.NoReportPending(period);
-        s.core.disputed = true;
-        emit ISPV.ChallengeProven(period, kind, assetId, challenger);
+        s.revolving.delinquent = (report.delinquent60 + report.delinquent90Plus).toUint112();
     }
 
     /// @notice `IPoolPurchaser.onPoolPurchase`: the deal's registry registered `count` receivables of

@@ -83,6 +83,8 @@ struct Revolving {
     uint112 available; // the pending report's principal collections (scheduled + prepayments)
     uint112 purchased; // spent on purchases in the pending period (kept across a cancelled report)
     uint128 paid; // spent on purchases over the deal's life (`Ledger.revolvingPurchases`)
+    uint112 delinquent; // 60+ days delinquent principal of the last revolving period's report
+    uint16 delinquencyLimitBps; // early amortization: 60+ delinquency over the pool, above it (0: none)
 }
 
 /// @dev What a close owed a class whose token refused it.

@@ -35,17 +35,20 @@ from chainabs.model.waterfall import PeriodReport
 from plugins.spvtests import assert_reconciled, check_close_events, sleep_to_payment_date, submit
 from plugins.token import assert_error
 
-REVOLVING_PERIODS = 2
+REVOLVING_PERIODS = 3
+#: Early amortization: 60+ days delinquent principal above 0.50% of the pool ends the revolving period.
+DELINQUENCY_LIMIT_BPS = 50
 
 
 @pytest.fixture(scope="module")
 def revolving(accounts, currency, originator, admin, servicer, investors, tmp_path_factory):
-    """The consumer deal with a two-period revolving period, closed (subscribed, pool bought)."""
+    """The consumer deal with a three-period revolving period and a 60+ delinquency early-amortization test,
+    closed (subscribed, pool bought)."""
     from brownie import project
 
     proj = project.get_loaded_projects()[0]
     spec, registry, pool_id, tape = onboarded_pool(originator, admin, servicer)
-    spec = with_revolving_period(spec)  # the first two monthly payment dates revolve
+    spec = with_revolving_period(spec, days=70, delinquency_limit_bps=DELINQUENCY_LIMIT_BPS)
     assert terms.last_revolving_period(spec) == REVOLVING_PERIODS
     d = sandbox_deal(spec, accounts, currency, registry, pool_id, proj, tmp_path_factory.mktemp("rv"), tape)
     subscribe_all(d, investors, admin)
@@ -60,8 +63,10 @@ def deal(revolving):
     return dataclasses.replace(revolving, model=copy.deepcopy(revolving.model), book=copy.deepcopy(revolving.book))
 
 
-def _projected(d, period: int, cpr: float) -> PeriodReport:
-    return roll_rate_reports(d, cpr=cpr, months=period)[period - 1]
+def _projected(d, period: int, cpr: float, late: float = 0.0) -> PeriodReport:
+    """Period ``period``'s projected report: prepayment speed ``cpr``, ``late`` of current loans going 30 days
+    late each month (then rolling on)."""
+    return roll_rate_reports(d, cpr=cpr, current_to_30=late, months=period)[period - 1]
 
 
 def _buy(d, batch: pd.DataFrame):
@@ -91,38 +96,57 @@ def _close(d):
     return tx, closed
 
 
-@settings(max_examples=3, deadline=None, derandomize=True)
-@given(path=st.lists(st.tuples(st.sampled_from([0.1, 0.3, 0.6]), st.sampled_from([40, 100])),
-                     min_size=REVOLVING_PERIODS + 1, max_size=REVOLVING_PERIODS + 1))
-def test_revolving_paths_on_chain_equal_the_model(revolving, path):
-    """Random revolving paths (prepayment speed; share of the principal reinvested, in %): every close on chain
-    equals the model to the unit, the pool balance includes what was bought, and the principal reinvested is
-    what the notes did not receive."""
+def _run_path(revolving, path, late: float) -> list[int | None]:
+    """Run ``path`` ((cpr, share reinvested in %) per period) on a copy of the deal, on chain and in the model,
+    each close reconciled to the unit; the chain is reverted after. Returns, per period, the period after
+    which early amortization ended revolving (the ``EarlyAmortization`` event seen at that period's report)."""
     from brownie import chain
 
     import copy
 
     chain.snapshot()
+    ended: list[int | None] = []
     try:
         d = dataclasses.replace(revolving, model=copy.deepcopy(revolving.model), book=copy.deepcopy(revolving.book))
         for period, (cpr, share) in enumerate(path, start=1):
-            report = submit(d, _projected(d, period, cpr))
+            report = submit(d, _projected(d, period, cpr, late))
+            submitted = d.spv.events.get_sequence(from_block=chain.height, event_type="EarlyAmortization")
+            ended.append(int(submitted[-1]["args"]["period"]) if submitted else None)
+            assert ended[-1] == (d.model.early_amortization if d.model.early_amortization == period - 1 else None)
             principal = report.scheduled_principal + report.prepayments
             batch = revolving_offer(d, 100 * period + share, principal * share // 100, prefix=f"RV{period}x")
+            assert len(batch)
             bought = 0
-            if period > REVOLVING_PERIODS:
-                # after the revolving period: refused, whatever the principal collected
-                assert len(batch)
+            last = d.model.last_revolving_period
+            if period > last:
+                # after the revolving period (its end, or early amortization): refused
                 assert_error(d.registry.sellIntoPool, d.pool_id, _records(batch.head(1)), sender=d.roles["originator"],
-                             error="RevolvingPeriodEnded(uint256,uint256)", values=(period, REVOLVING_PERIODS))
+                             error="RevolvingPeriodEnded(uint256,uint256)", values=(period, last))
             else:
-                assert len(batch)
                 _buy(d, batch)
                 bought = int(batch["principal"].sum())
             _, closed = _close(d)
             assert closed.state.pool_balance == report.pool_ending_balance + bought
     finally:
         chain.revert()
+    return ended
+
+
+@settings(max_examples=3, deadline=None, derandomize=True)
+@given(path=st.lists(st.tuples(st.sampled_from([0.1, 0.3, 0.6]), st.sampled_from([40, 100])),
+                     min_size=REVOLVING_PERIODS + 1, max_size=REVOLVING_PERIODS + 1))
+def test_revolving_paths_on_chain_equal_the_model(revolving, path):
+    """Random revolving paths (prepayment speed; share of the principal reinvested, in %), no delinquency: every
+    close on chain equals the model to the unit, the pool balance includes what was bought, and a purchase
+    after the revolving period's last period is refused."""
+    assert _run_path(revolving, path, late=0.0) == [None] * len(path)
+
+
+def test_early_amortization_on_delinquency_ends_revolving_for_good(revolving):
+    """Loans going late: period 2's 60+ delinquency exceeds the limit, so revolving ends with period 2 (event
+    at period 3's report), period 3's collections cannot buy, and the chain equals the model throughout."""
+    ended = _run_path(revolving, [(0.3, 100)] * (REVOLVING_PERIODS + 1), late=0.03)
+    assert ended == [None, None, 2, None]
 
 
 def test_a_purchase_nets_out_of_the_notes_principal(deal):
