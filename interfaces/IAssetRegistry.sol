@@ -370,6 +370,9 @@ interface IAssetRegistry {
 
 
 
+    /// @notice Token id of the asset `loanId` of `originator`: uint256(keccak256(abi.encode(originator, loanId))).
+    function assetIdOf(address originator, bytes32 loanId) external pure returns (uint256);
+
     /// @notice True when `proof` shows the record whose hash is `recordHash` =
     /// keccak256(abi.encode(originator, record)) is in the sealed cut-off tape of `poolId` (the leaf is
     /// keccak256(bytes.concat(recordHash)), computed here, so an internal node can never pass for a leaf).

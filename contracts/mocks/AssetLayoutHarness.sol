@@ -6,8 +6,8 @@ import {AssetLib} from "../registry/AssetLib.sol";
 
 /// @title AssetLayoutHarness
 /// @notice Tests only: the asset record's leaf and id as the registry derives them (its Solidity structs and
-/// `AssetLib`'s packing), for tests/unit/test_asset_layout.py to hold the Python layout equal to them. These
-/// pure helpers left the registry to make room for revolving purchases (EIP-170).
+/// `AssetLib`'s packing), for tests/unit/test_asset_layout.py to hold the Python layout equal to them. The two
+/// leaf helpers left the registry to make room for revolving purchases (EIP-170).
 contract AssetLayoutHarness {
     /// @notice Token id of the asset `loanId` of `originator` (as `AssetLib.registerBatch` derives it).
     function assetIdOf(address originator, bytes32 loanId) external pure returns (uint256) {

@@ -445,6 +445,11 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
     }
 
     /// @inheritdoc IAssetRegistry
+    function assetIdOf(address originator, bytes32 loanId) external pure returns (uint256) {
+        return uint256(keccak256(abi.encode(originator, loanId)));
+    }
+
+    /// @inheritdoc IAssetRegistry
     function verifyRecordHash(uint256 poolId, bytes32 recordHash, bytes32[] calldata proof) public view returns (bool) {
         Pool storage p = _pool(poolId);
         // The leaf is hashed here from the record hash: an internal node of the tree (a hash of 64 bytes) can

@@ -80,8 +80,9 @@ def test_a_value_too_wide_for_its_field_is_refused():
         assets.pack_record(_record(rate_bps=assets.max_value("rate_bps") + 1))
 
 
-def test_asset_id_and_loan_id_as_the_contract_computes_them(layout, originator):
+def test_asset_id_and_loan_id_as_the_contract_computes_them(registry, layout, originator):
     loan = "CL-" + string.ascii_uppercase[:20]
     record = _record(loan_id=assets.loan_id_bytes(loan))
     assert assets.loan_id_text(record[0]) == loan
+    assert registry.assetIdOf(originator, record[0]) == assets.asset_id(originator.address, loan)
     assert layout.assetIdOf(originator, record[0]) == assets.asset_id(originator.address, loan)
