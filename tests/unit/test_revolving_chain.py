@@ -28,6 +28,7 @@ from chainabs.dev.sandbox import (
     with_revolving_period,
 )
 from chainabs.model import terms
+from chainabs.model.assets import asset_id
 from chainabs.model.deal import DealModel
 from chainabs.model.revolving import LivePool, Receivable, RevolvingDeal, RevolvingTerms
 from chainabs.model.tape import onboarding_order, pack_records
@@ -73,6 +74,7 @@ def _buy(d, batch: pd.DataFrame):
     """Sell ``batch`` into the pool on chain and in the model; the books take the receivables."""
     price = int(batch["principal"].sum())
     before = int(d.currency.balanceOf(d.roles["originator"]))
+    held = int(d.registry.balanceOf(d.spv))
     tx = sell_into_pool(d.registry, d.pool_id, batch, d.roles["originator"])
     unspent = d.model.purchase(price)
     ev = tx.event("ReceivablesPurchased")
@@ -80,6 +82,10 @@ def _buy(d, batch: pd.DataFrame):
     sold = tx.event("ReceivablesSold")
     assert (sold["count"], sold["principal"], str(sold["owner"])) == (len(batch), price, d.spv.address)
     assert int(d.currency.balanceOf(d.roles["originator"])) - before == price
+    # the certificates are the deal's
+    assert int(d.registry.balanceOf(d.spv)) == held + len(batch)
+    first = asset_id(d.roles["originator"].address, str(batch["loan_id"].iloc[0]))
+    assert str(d.registry.ownerOf(first)) == d.spv.address
     books(d).add(batch)
     return tx
 
