@@ -90,6 +90,10 @@ struct SPVTerms {
     /// @dev early amortization: the revolving period ends for good after a revolving period whose 60+ days
     /// delinquent principal over the pool balance after its close exceeds this (bps; 0: no such test)
     uint16 earlyAmortizationDelinquencyBps;
+    /// @dev early amortization: the revolving period ends for good after a revolving period whose annualised
+    /// excess spread (interest collections - fees paid - interest paid to the non-equity classes, x 12 /
+    /// period months, over the period's beginning pool) is below this (bps; 0: no such test)
+    uint16 earlyAmortizationExcessSpreadBps;
 }
 
 /// @notice Where every unit of currency the SPV received is now. Always:
@@ -134,9 +138,10 @@ interface ISPV {
     // ------------------------------------------------------------------------------------------ events
     /// @notice `investor` paid `amount` and received `amount` units of class `classIndex`.
     event Subscribed(address indexed investor, uint256 indexed classIndex, uint256 amount, bool retained);
-    /// @notice Early amortization: after `period`, its 60+ days delinquent principal was `valueBps` of the pool
-    /// (above `limitBps`); the revolving period ended for good with `period`.
-    event EarlyAmortization(uint256 indexed period, uint256 valueBps, uint256 limitBps);
+    /// @notice Early amortization: `period`'s test `kind` (0: excess spread, breached below; 2: 60+ days
+    /// delinquency over the pool its close left, breached above; `chainabs.model.revolving`) measured
+    /// `valueBps` against `limitBps`; the revolving period ended for good with `period`.
+    event EarlyAmortization(uint256 indexed period, uint8 kind, int256 valueBps, uint256 limitBps);
     /// @notice In `period` (its report pending), `count` receivables of `principal` were bought at par from
     /// `seller` with the period's principal collections; `unspent` of them is left.
     event ReceivablesPurchased(

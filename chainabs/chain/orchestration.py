@@ -202,6 +202,7 @@ def deal_steps(
         currency, registry, pool_id, roles["originator"], times.first_payment, times.legal_final,
         spec.units(spec.reserve.initial), terms.delinquency_alert_bps(spec), times.offering_deadline, Ref("court"),
         terms.last_revolving_period(spec), terms.early_amortization_delinquency_bps(spec),
+        terms.early_amortization_excess_spread_bps(spec),
     )
     steps.append(DeployStep(
         "spv", "SPV",

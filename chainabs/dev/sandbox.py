@@ -116,11 +116,15 @@ def serve_tape(d: LocalDeal, tape: pd.DataFrame, *, tape_uri: str = "ipfs://serv
     return result
 
 
-def with_revolving_period(spec: DealSpec, days: int = 40, *, delinquency_limit_bps: int | None = None) -> DealSpec:
+def with_revolving_period(spec: DealSpec, days: int = 40, *, delinquency_limit_bps: int | None = None,
+                          excess_spread_limit_bps: int | None = None) -> DealSpec:
     """``spec`` with a revolving period ending ``days`` after its first payment date (40: two monthly periods
-    revolve), dilution as a loss, and a 60+ delinquency early-amortization test if a limit is given."""
+    revolve), dilution as a loss, and a 60+ delinquency and an excess-spread early-amortization test for the
+    limits given."""
     tests = [] if delinquency_limit_bps is None else [
         EarlyAmortization(name="delinquency", test="delinquency_60_plus", threshold_bps=delinquency_limit_bps)]
+    if excess_spread_limit_bps is not None:
+        tests.append(EarlyAmortization(name="excess spread", test="excess_spread", threshold_bps=excess_spread_limit_bps))
     end = spec.dates.first_payment + dt.timedelta(days=days)
     return spec.model_copy(update={"revolving": Revolving(end=end, dilution="loss", early_amortization=tests)})
 

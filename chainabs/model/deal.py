@@ -165,6 +165,10 @@ class DealModel:
     #: ``SPVTerms.earlyAmortizationDelinquencyBps``: after a revolving period whose 60+ delinquent principal
     #: exceeds this share of the pool its close left, the revolving period ends for good (0: no such test)
     early_amortization_delinquency_bps: int = 0
+    #: ``SPVTerms.earlyAmortizationExcessSpreadBps``: after a revolving period whose annualised excess spread
+    #: (interest collections - fees paid - interest paid to all classes but the last) over its beginning pool
+    #: is below this, the revolving period ends for good (0: no such test)
+    early_amortization_excess_spread_bps: int = 0
     phase: Phase = Phase.OFFERING
     subscribed: list[int] = field(default_factory=list)
     state: DealState | None = None
@@ -193,8 +197,13 @@ class DealModel:
     spent_pending: int = 0
     #: 60+ days delinquent principal of the last revolving report (the early-amortization test's numerator)
     revolving_delinquent: int = 0
-    #: the period after which an early-amortization test ended the revolving period (None: not ended early)
+    #: the period after which an early-amortization test ended the revolving period (None: not ended early),
+    #: the test's kind (``chainabs.model.revolving.EarlyAmortizationKind``) and value in bps
     early_amortization: int | None = None
+    early_amortization_test: tuple[int, int] | None = None
+    #: the last revolving report's interest collections (buy-backs joined) and beginning pool balance
+    revolving_interest: int = 0
+    revolving_beginning: int = 0
 
     def __post_init__(self) -> None:
         n = len(self.params.classes)
@@ -287,19 +296,20 @@ class DealModel:
             raise DealModelError("NoRentCollected", self.state.periods_closed + 1)
         validate_report(self.state, merged)
         period = self.state.periods_closed + 1
-        limit = self.early_amortization_delinquency_bps
-        if period <= self.last_revolving_period and limit and period > 1:
-            pool = self.state.pool_balance
-            value = 0 if pool == 0 else self.revolving_delinquent * BPS // pool
-            if value > limit:
+        if period <= self.last_revolving_period and period > 1:
+            ended = self._early_amortization()
+            if ended is not None:
                 self.last_revolving_period = period - 1
                 self.early_amortization = period - 1
+                self.early_amortization_test = ended
         if period <= self.last_revolving_period:
             available = report.scheduled_principal + report.prepayments
             if self.purchased > available:
                 raise DealModelError("InsufficientPrincipalCollections", self.purchased, available)
             self.principal_available = available
             self.revolving_delinquent = report.delinquent_60 + report.delinquent_90_plus
+            self.revolving_interest = merged.interest_collections
+            self.revolving_beginning = self.state.pool_balance
         self.spent_pending = 0
         self.pending = report
         held = sum(self.buy_backs)
@@ -308,6 +318,25 @@ class DealModel:
         self.ledger.collections += report.cash_in
         self.ledger.pending_collections += report.cash_in + held
         return report.cash_in
+
+    def _early_amortization(self) -> tuple[int, int] | None:
+        """The early-amortization tests of the period just closed, as the SPV runs them at the next report:
+        (kind, value bps) of the first breached (delinquency, then excess spread), else None."""
+        pool = self.state.pool_balance
+        limit = self.early_amortization_delinquency_bps
+        value = 0 if pool == 0 else self.revolving_delinquent * BPS // pool
+        if limit and value > limit:
+            return 2, value
+        limit = self.early_amortization_excess_spread_bps
+        if limit:
+            res = self.history[-1].result
+            spread = self.revolving_interest - sum(res.fee_paid) - sum(res.interest_paid[:-1])
+            begin = self.revolving_beginning
+            es = 0 if begin == 0 else abs(spread) * BPS * 12 // (self.params.period_months * begin)
+            es = -es if spread < 0 else es  # the SPV's division truncates toward zero
+            if spread < 0 or es < limit:
+                return 0, es
+        return None
 
     def purchase(self, principal: int) -> int:
         """``SPV.onPoolPurchase``: receivables of ``principal`` sold into the pool by the originator are paid at

@@ -110,7 +110,8 @@ def model_for(spec: DealSpec) -> DealModel:
     return DealModel(params_from_spec(spec), class_sizes(spec), spec.units(spec.reserve.initial),
                      rent_only=list(spec.eligibility.asset_types) == ["rent"],
                      last_revolving_period=last_revolving_period(spec),
-                     early_amortization_delinquency_bps=early_amortization_delinquency_bps(spec))
+                     early_amortization_delinquency_bps=early_amortization_delinquency_bps(spec),
+                     early_amortization_excess_spread_bps=early_amortization_excess_spread_bps(spec))
 
 
 def criteria_from_spec(spec: DealSpec) -> PoolCriteria:
@@ -141,11 +142,19 @@ def last_revolving_period(spec: DealSpec) -> int:
 
 def early_amortization_delinquency_bps(spec: DealSpec) -> int:
     """``SPVTerms.earlyAmortizationDelinquencyBps``: the lowest ``delinquency_60_plus`` early-amortization
-    threshold of the spec's revolving period (0: none). The chain enforces this test only; the excess-spread and
-    dilution tests are the model's (``chainabs.model.revolving``), see docs/receivables.md."""
+    threshold of the spec's revolving period (0: none). The chain enforces this test and the excess-spread one;
+    the dilution test is the model's only (``chainabs.model.revolving``), see docs/receivables.md."""
     rv = spec.revolving
     limits = [t.threshold_bps for t in (rv.early_amortization if rv else []) if t.test == "delinquency_60_plus"]
     return min(limits) if limits else 0
+
+
+def early_amortization_excess_spread_bps(spec: DealSpec) -> int:
+    """``SPVTerms.earlyAmortizationExcessSpreadBps``: the highest (strictest) ``excess_spread`` early-amortization
+    threshold of the spec's revolving period (0: none)."""
+    rv = spec.revolving
+    limits = [t.threshold_bps for t in (rv.early_amortization if rv else []) if t.test == "excess_spread"]
+    return max(limits) if limits else 0
 
 
 def delinquency_alert_bps(spec: DealSpec) -> int:

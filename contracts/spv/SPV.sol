@@ -132,6 +132,7 @@ contract SPV is ISPV, IWaterfall, IPoolOwner, IPoolPurchaser, AccessControl, Ree
         _s.core.poolBalance = total.toUint128();
         _s.revolving.lastPeriod = terms_.lastRevolvingPeriod;
         _s.revolving.delinquencyLimitBps = terms_.earlyAmortizationDelinquencyBps;
+        _s.revolving.excessSpreadLimitBps = terms_.earlyAmortizationExcessSpreadBps;
 
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(ARRANGER_ROLE, admin);
@@ -176,7 +177,8 @@ contract SPV is ISPV, IWaterfall, IPoolOwner, IPoolPurchaser, AccessControl, Ree
             offeringDeadline: _offeringDeadline,
             court: _court,
             lastRevolvingPeriod: _s.revolving.lastPeriod,
-            earlyAmortizationDelinquencyBps: _s.revolving.delinquencyLimitBps
+            earlyAmortizationDelinquencyBps: _s.revolving.delinquencyLimitBps,
+            earlyAmortizationExcessSpreadBps: _s.revolving.excessSpreadLimitBps
         });
     }
 

@@ -64,34 +64,69 @@ library SPVServicing {
             s.core.buyBackPending = true;
         }
         s.commitments[period] = keccak256(abi.encode(c.root, c.sums));
-        _openPurchases(s, period, report);
+        _openPurchases(s, refs, period, r);
         // Record date: the coming distribution goes to the holders of this moment.
         _closeBooks(refs);
         if (deposit > 0) IERC20(refs.currency).safeTransferFrom(msg.sender, address(this), deposit);
         emit ISPV.ReportSubmitted(period, msg.sender, deposit, c, tapeUri, report);
     }
 
-    /// @dev In a revolving period: first the early-amortization test of the period just closed (its report's 60+
-    /// days delinquent principal over the pool balance its close left, purchases included; above the limit, the
-    /// revolving period ends for good with that period); then the principal this period may reinvest (a report
-    /// submitted again after a cancelled one must cover what the first one's purchases already spent).
-    function _openPurchases(DealStorage storage s, uint256 period, PeriodReport calldata report) private {
+    /// @dev In a revolving period: first the early-amortization tests of the period just closed (its report's 60+
+    /// days delinquent principal over the pool balance its close left, purchases included, above the limit;
+    /// its annualised excess spread over its beginning pool below the limit): a breach ends the revolving
+    /// period for good with that period. Then the principal this period may reinvest (a report submitted again
+    /// after a cancelled one must cover what the first one's purchases already spent). `r`: the report with
+    /// the buy-backs joined.
+    function _openPurchases(DealStorage storage s, SPVRefs memory refs, uint256 period, PeriodReport memory r)
+        private
+    {
         Revolving memory rv = s.revolving;
         if (period > rv.lastPeriod) return;
-        uint256 limit = rv.delinquencyLimitBps;
-        if (limit != 0 && period > 1) {
-            uint256 pool = s.core.poolBalance;
+        uint256 pool = s.core.poolBalance;
+        if (period > 1) {
+            uint256 limit = rv.delinquencyLimitBps;
             uint256 value = pool == 0 ? 0 : uint256(rv.delinquent) * BPS / pool;
-            if (value > limit) {
-                s.revolving.lastPeriod = uint32(period - 1);
-                emit ISPV.EarlyAmortization(period - 1, value, limit);
-                return;
+            if (limit != 0 && value > limit) return _endRevolving(s, period - 1, 2, int256(value), limit);
+            limit = rv.excessSpreadLimitBps;
+            if (limit != 0) {
+                (uint256 fees, uint256 interest) = _paidSoFar(s, refs);
+                int256 spread = int256(uint256(rv.interestIn)) - int256(fees - rv.feesBefore)
+                    - int256(interest - rv.classInterestBefore);
+                // The model's floor division: any shortfall of spread is below every limit.
+                int256 es = rv.beginning == 0 ? int256(0)
+                    : spread * int256(BPS * 12) / int256(refs.periodMonths * rv.beginning);
+                if (spread < 0 || es < int256(limit)) return _endRevolving(s, period - 1, 0, es, limit);
             }
         }
-        uint256 available = report.scheduledPrincipal + report.prepayments;
+        uint256 available = r.scheduledPrincipal + r.prepayments - s.pendingBuyBacks.principal; // the report's own
         if (rv.purchased > available) revert ISPV.InsufficientPrincipalCollections(rv.purchased, available);
         s.revolving.available = available.toUint112();
-        s.revolving.delinquent = (report.delinquent60 + report.delinquent90Plus).toUint112();
+        s.revolving.delinquent = (r.delinquent60 + r.delinquent90Plus).toUint112();
+        if (rv.excessSpreadLimitBps != 0) {
+            (uint256 fees, uint256 interest) = _paidSoFar(s, refs);
+            s.revolving.interestIn = r.interestCollections.toUint128();
+            s.revolving.beginning = pool.toUint128();
+            s.revolving.feesBefore = fees.toUint128();
+            s.revolving.classInterestBefore = interest.toUint112();
+        }
+    }
+
+    function _endRevolving(DealStorage storage s, uint256 last, uint8 kind, int256 value, uint256 limit) private {
+        s.revolving.lastPeriod = uint32(last);
+        emit ISPV.EarlyAmortization(last, kind, value, limit);
+    }
+
+    /// @dev What closes paid so far: the fees' total and the interest of every class but the last (the equity),
+    /// delivered to its token or held for it.
+    function _paidSoFar(DealStorage storage s, SPVRefs memory refs) private view returns (uint256 fees, uint256 interest) {
+        for (uint256 k; k < refs.feeCount; ++k) {
+            fees += s.feePaid[k];
+        }
+        // slither-disable-next-line unused-return -- only the class tokens are needed here
+        (address[] memory tokens,) = SPVBooks.readTerms(refs.paramsPointer, refs.classCount);
+        for (uint256 i; i + 1 < tokens.length; ++i) {
+            interest += ISPVTranche(tokens[i]).totalInterestDistributed() + s.held[i].interest;
+        }
     }
 
     /// @notice `IPoolPurchaser.onPoolPurchase`: the deal's registry registered `count` receivables of

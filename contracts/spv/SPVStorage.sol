@@ -85,6 +85,14 @@ struct Revolving {
     uint128 paid; // spent on purchases over the deal's life (`Ledger.revolvingPurchases`)
     uint112 delinquent; // 60+ days delinquent principal of the last revolving period's report
     uint16 delinquencyLimitBps; // early amortization: 60+ delinquency over the pool, above it (0: none)
+    // Early amortization on excess spread (kept only when `excessSpreadLimitBps` is set): at a revolving
+    // report, the period's interest collections and beginning pool balance, and the fees and the non-equity
+    // classes' interest paid so far (their deltas at the next report are what the period's close paid).
+    uint128 interestIn;
+    uint128 beginning;
+    uint128 feesBefore;
+    uint112 classInterestBefore;
+    uint16 excessSpreadLimitBps; // annualised excess spread over the beginning pool, below it (0: none)
 }
 
 /// @dev What a close owed a class whose token refused it.

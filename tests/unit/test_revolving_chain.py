@@ -39,17 +39,20 @@ from plugins.token import assert_error
 REVOLVING_PERIODS = 3
 #: Early amortization: 60+ days delinquent principal above 0.50% of the pool ends the revolving period.
 DELINQUENCY_LIMIT_BPS = 50
+#: Early amortization: an annualised excess spread below 2.00% of the pool ends it.
+EXCESS_SPREAD_LIMIT_BPS = 200
 
 
 @pytest.fixture(scope="module")
 def revolving(accounts, currency, originator, admin, servicer, investors, tmp_path_factory):
-    """The consumer deal with a three-period revolving period and a 60+ delinquency early-amortization test,
-    closed (subscribed, pool bought)."""
+    """The consumer deal with a three-period revolving period and two early-amortization tests (60+
+    delinquency, excess spread), closed (subscribed, pool bought)."""
     from brownie import project
 
     proj = project.get_loaded_projects()[0]
     spec, registry, pool_id, tape = onboarded_pool(originator, admin, servicer)
-    spec = with_revolving_period(spec, days=70, delinquency_limit_bps=DELINQUENCY_LIMIT_BPS)
+    spec = with_revolving_period(spec, days=70, delinquency_limit_bps=DELINQUENCY_LIMIT_BPS,
+                                 excess_spread_limit_bps=EXCESS_SPREAD_LIMIT_BPS)
     assert terms.last_revolving_period(spec) == REVOLVING_PERIODS
     d = sandbox_deal(spec, accounts, currency, registry, pool_id, proj, tmp_path_factory.mktemp("rv"), tape)
     subscribe_all(d, investors, admin)
@@ -64,10 +67,10 @@ def deal(revolving):
     return dataclasses.replace(revolving, model=copy.deepcopy(revolving.model), book=copy.deepcopy(revolving.book))
 
 
-def _projected(d, period: int, cpr: float, late: float = 0.0) -> PeriodReport:
+def _projected(d, period: int, cpr: float, late: float = 0.0, wac: float = 0.18) -> PeriodReport:
     """Period ``period``'s projected report: prepayment speed ``cpr``, ``late`` of current loans going 30 days
-    late each month (then rolling on)."""
-    return roll_rate_reports(d, cpr=cpr, current_to_30=late, months=period)[period - 1]
+    late each month (then rolling on), interest at ``wac``."""
+    return roll_rate_reports(d, wac=wac, cpr=cpr, current_to_30=late, months=period)[period - 1]
 
 
 def _buy(d, batch: pd.DataFrame):
@@ -102,23 +105,31 @@ def _close(d):
     return tx, closed
 
 
-def _run_path(revolving, path, late: float) -> list[int | None]:
+def _run_path(revolving, path, late: float, wac: float = 0.18) -> list[tuple[int, int, int] | None]:
     """Run ``path`` ((cpr, share reinvested in %) per period) on a copy of the deal, on chain and in the model,
     each close reconciled to the unit; the chain is reverted after. Returns, per period, the period after
-    which early amortization ended revolving (the ``EarlyAmortization`` event seen at that period's report)."""
+    which early amortization ended revolving, the test's kind and value (the ``EarlyAmortization`` event seen
+    at that period's report, equal to the model's)."""
     from brownie import chain
 
     import copy
 
     chain.snapshot()
-    ended: list[int | None] = []
+    ended: list[tuple[int, int, int] | None] = []
     try:
         d = dataclasses.replace(revolving, model=copy.deepcopy(revolving.model), book=copy.deepcopy(revolving.book))
         for period, (cpr, share) in enumerate(path, start=1):
-            report = submit(d, _projected(d, period, cpr, late))
+            report = submit(d, _projected(d, period, cpr, late, wac))
             submitted = d.spv.events.get_sequence(from_block=chain.height, event_type="EarlyAmortization")
-            ended.append(int(submitted[-1]["args"]["period"]) if submitted else None)
-            assert ended[-1] == (d.model.early_amortization if d.model.early_amortization == period - 1 else None)
+            seen = None
+            if submitted:
+                a = submitted[-1]["args"]
+                seen = (int(a["period"]), int(a["kind"]), int(a["valueBps"]))
+            ended.append(seen)
+            model = d.model
+            expected = (model.early_amortization, *model.early_amortization_test) \
+                if model.early_amortization == period - 1 else None
+            assert seen == expected
             principal = report.scheduled_principal + report.prepayments
             batch = revolving_offer(d, 100 * period + share, principal * share // 100, prefix=f"RV{period}x")
             assert len(batch)
@@ -138,7 +149,7 @@ def _run_path(revolving, path, late: float) -> list[int | None]:
     return ended
 
 
-@settings(max_examples=3, deadline=None, derandomize=True)
+@settings(max_examples=2, deadline=None, derandomize=True)
 @given(path=st.lists(st.tuples(st.sampled_from([0.1, 0.3, 0.6]), st.sampled_from([40, 100])),
                      min_size=REVOLVING_PERIODS + 1, max_size=REVOLVING_PERIODS + 1))
 def test_revolving_paths_on_chain_equal_the_model(revolving, path):
@@ -152,7 +163,16 @@ def test_early_amortization_on_delinquency_ends_revolving_for_good(revolving):
     """Loans going late: period 2's 60+ delinquency exceeds the limit, so revolving ends with period 2 (event
     at period 3's report), period 3's collections cannot buy, and the chain equals the model throughout."""
     ended = _run_path(revolving, [(0.3, 100)] * (REVOLVING_PERIODS + 1), late=0.03)
-    assert ended == [None, None, 2, None]
+    assert [e[:2] if e else None for e in ended] == [None, None, (2, 2), None]
+    assert ended[2][2] > DELINQUENCY_LIMIT_BPS
+
+
+def test_early_amortization_on_excess_spread_ends_revolving_for_good(revolving):
+    """Interest collected at 3% a year (below the notes' coupons and fees): period 1's excess spread is below
+    the limit, so revolving ends with period 1 and the chain equals the model throughout."""
+    ended = _run_path(revolving, [(0.3, 100)] * (REVOLVING_PERIODS + 1), late=0.0, wac=0.03)
+    assert [e[:2] if e else None for e in ended] == [None, (1, 0), None, None]
+    assert ended[1][2] < EXCESS_SPREAD_LIMIT_BPS
 
 
 def test_a_purchase_nets_out_of_the_notes_principal(deal):
