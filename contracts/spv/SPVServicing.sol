@@ -80,8 +80,8 @@ library SPVServicing {
     function _openPurchases(DealStorage storage s, SPVRefs memory refs, uint256 period, PeriodReport memory r)
         private
     {
+        if (period > s.revolving.lastPeriod) return; // a static pool (or past revolving): one slot read
         Revolving memory rv = s.revolving;
-        if (period > rv.lastPeriod) return;
         uint256 pool = s.core.poolBalance;
         if (period > 1) {
             uint256 limit = rv.delinquencyLimitBps;
