@@ -193,8 +193,6 @@ class DealModel:
     #: of them in the running period (kept across a cancelled report)
     principal_available: int = 0
     purchased: int = 0
-    #: spent on purchases from the pending report's own deposit (not returnable if it is cancelled)
-    spent_pending: int = 0
     #: 60+ days delinquent principal of the last revolving report (the early-amortization test's numerator)
     revolving_delinquent: int = 0
     #: the period after which an early-amortization test ended the revolving period (None: not ended early),
@@ -310,14 +308,15 @@ class DealModel:
             self.revolving_delinquent = report.delinquent_60 + report.delinquent_90_plus
             self.revolving_interest = merged.interest_collections
             self.revolving_beginning = self.state.pool_balance
-        self.spent_pending = 0
         self.pending = report
         held = sum(self.buy_backs)
         self.pending_buy_backs, self.buy_backs = self.buy_backs, (0, 0)
         self.ledger.buy_back_proceeds -= held
-        self.ledger.collections += report.cash_in
-        self.ledger.pending_collections += report.cash_in + held
-        return report.cash_in
+        # receivables bought with a cancelled report of this period were paid from its collections
+        deposit = report.cash_in - self.purchased
+        self.ledger.collections += deposit
+        self.ledger.pending_collections += deposit + held
+        return deposit
 
     def _early_amortization(self) -> tuple[int, int] | None:
         """The early-amortization tests of the period just closed, as the SPV runs them at the next report:
@@ -356,7 +355,6 @@ class DealModel:
         if principal > unspent:
             raise DealModelError("InsufficientPrincipalCollections", principal, unspent)
         self.purchased += principal
-        self.spent_pending += principal
         self.ledger.pending_collections -= principal
         self.ledger.revolving_purchases += principal
         return unspent - principal
@@ -433,8 +431,7 @@ class DealModel:
         self._require(Phase.ACTIVE)
         if self.pending is None:
             raise DealModelError("NoReportPending", self.state.periods_closed + 1)
-        collections = self.pending.cash_in - self.spent_pending
-        self.spent_pending = 0
+        collections = self.pending.cash_in - self.purchased
         price = self.pending_clean_up
         moved = self.pending_buy_backs  # stay with the next report: their cash is not the servicer's
         self.buy_backs = (self.buy_backs[0] + moved[0], self.buy_backs[1] + moved[1])

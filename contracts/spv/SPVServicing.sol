@@ -52,7 +52,11 @@ library SPVServicing {
         ) revert ISPV.NoRentCollected(period);
         Waterfall.validateReport(s.loadState(refs.classCount, refs.feeCount), r);
         _checkAgainstChain(s, refs, report, c, period);
-        uint256 deposit = report.interestCollections + report.scheduledPrincipal + report.prepayments + report.recoveries;
+        _openPurchases(s, refs, period, r);
+        // Receivables bought with a cancelled report of this period were paid from its collections (only the
+        // rest was returned): the report submitted again deposits the rest only.
+        uint256 deposit = report.interestCollections + report.scheduledPrincipal + report.prepayments + report.recoveries
+            - s.revolving.purchased;
         uint256 heldBuyBacks = uint256(bought.principal) + bought.interest;
         s.pendingHash = keccak256(abi.encode(report));
         s.pendingDepositor = msg.sender;
@@ -64,7 +68,6 @@ library SPVServicing {
             s.core.buyBackPending = true;
         }
         s.commitments[period] = keccak256(abi.encode(c.root, c.sums));
-        _openPurchases(s, refs, period, r);
         // Record date: the coming distribution goes to the holders of this moment.
         _closeBooks(refs);
         if (deposit > 0) IERC20(refs.currency).safeTransferFrom(msg.sender, address(this), deposit);
@@ -98,7 +101,7 @@ library SPVServicing {
                 if (spread < 0 || es < int256(limit)) return _endRevolving(s, period - 1, 0, es, limit);
             }
         }
-        uint256 available = r.scheduledPrincipal + r.prepayments - s.pendingBuyBacks.principal; // the report's own
+        uint256 available = r.scheduledPrincipal + r.prepayments - s.buyBacks.principal; // the report's own
         if (rv.purchased > available) revert ISPV.InsufficientPrincipalCollections(rv.purchased, available);
         s.revolving.available = available.toUint112();
         s.revolving.delinquent = (r.delinquent60 + r.delinquent90Plus).toUint112();
@@ -149,6 +152,9 @@ library SPVServicing {
         uint256 unspent = uint256(rv.available) - rv.purchased;
         if (principal > unspent) revert ISPV.InsufficientPrincipalCollections(principal, unspent);
         s.revolving.purchased = (uint256(rv.purchased) + principal).toUint112();
+        uint256 counted = rv.purchasePeriod == period ? rv.purchasedCount : 0;
+        s.revolving.purchasePeriod = uint32(period);
+        s.revolving.purchasedCount = (counted + count).toUint64();
         s.revolving.paid = (uint256(rv.paid) + principal).toUint128();
         s.cash.pendingCollections = (uint256(s.cash.pendingCollections) - principal).toUint128();
         emit ISPV.ReceivablesPurchased(period, seller, count, principal, unspent - principal);
@@ -198,7 +204,9 @@ library SPVServicing {
         _equal(ReportFigure.InterestCollections, r.interestCollections, t.interest);
         _equal(ReportFigure.Recoveries, r.recoveries, t.recoveries);
         IAssetRegistry.ServicingFigures memory f = IAssetRegistry(refs.registry).servicingFigures(refs.poolId);
-        _equal(ReportFigure.LoanCount, t.count, f.count);
+        // Receivables bought with a cancelled report of this period are in the registry, not in this tape.
+        uint256 bought = s.revolving.purchasePeriod == period ? s.revolving.purchasedCount : 0;
+        _equal(ReportFigure.LoanCount, t.count + bought, f.count);
         _equal(ReportFigure.Delinquent30, r.delinquent30, f.delinquent30);
         _equal(ReportFigure.Delinquent60, r.delinquent60, f.delinquent60);
         _equal(ReportFigure.Delinquent90Plus, r.delinquent90Plus, f.delinquent90);

@@ -93,6 +93,10 @@ struct Revolving {
     uint128 feesBefore;
     uint112 classInterestBefore;
     uint16 excessSpreadLimitBps; // annualised excess spread over the beginning pool, below it (0: none)
+    // Receivables bought in period `purchasePeriod` (kept across a cancelled report): a report submitted again
+    // for that period leaves them out of its tape (they join the next period's), so they are added to its count.
+    uint32 purchasePeriod;
+    uint64 purchasedCount;
 }
 
 /// @dev What a close owed a class whose token refused it.

@@ -24,6 +24,7 @@ from chainabs.dev.sandbox import (
     revolving_offer,
     roll_rate_reports,
     sandbox_deal,
+    serve_tape,
     subscribe_all,
     with_revolving_period,
 )
@@ -186,6 +187,32 @@ def test_a_purchase_nets_out_of_the_notes_principal(deal):
     print(f"revolving purchase: {len(batch)} receivables, {tx.gas_used} gas, {tx.gas_used // len(batch)} per receivable")
     _, closed = _close(deal)
     assert closed.state.pool_balance == report.pool_ending_balance + bought
+
+
+def test_a_cancelled_report_keeps_its_purchases_and_the_period_still_closes(deal):
+    """The trustee cancels a report whose collections bought receivables: only the unspent collections are
+    returnable, the receivables stay in the pool, the same period's tape (without them: they join the next
+    period's) is submitted again, and its close nets them; chain == model throughout."""
+    d = deal
+    report = submit(d, _projected(d, 1, 0.3))
+    tape = books(d).last.copy()
+    principal = report.scheduled_principal + report.prepayments
+    batch = revolving_offer(d, 13, principal // 2, prefix="RVC")
+    _buy(d, batch)
+    bought = int(batch["principal"].sum())
+    tx = spvlib.cancel_report(d.spv, d.roles["trustee"])
+    collections, _ = d.model.cancel_report()
+    assert tx.event("ReportCancelled")["collections"] == collections == report.cash_in - bought
+    assert_reconciled(d.spv, d.model, "after the cancel")
+    again = serve_tape(d, tape)
+    assert again.report == report
+    # the servicer deposits what the cancelled report's purchases did not already spend
+    assert again.submitted.event("ReportSubmitted")["collections"] == d.model.submit(report) == report.cash_in - bought
+    _, closed = _close(d)
+    assert closed.state.pool_balance == report.pool_ending_balance + bought
+    # the next period's tape carries the bought receivables
+    report2 = submit(d, _projected(d, 2, 0.3))
+    assert report2.pool_ending_balance > 0
 
 
 def _records(batch: pd.DataFrame) -> list:
