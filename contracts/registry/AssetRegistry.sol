@@ -143,7 +143,7 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
         if (outcome == AssetLib.INELIGIBLE) revert IneligibleAsset(index, Rule(detail));
         if (outcome == AssetLib.DUPLICATE) revert AssetAlreadyRegistered(index, detail);
         principal = _flush(p, poolId, n, leaves, purchase);
-        _holdings[p.owner] += n;
+        _holdings[purchase ? p.owner : p.originator] += n; // an open pool is its originator's
         address ledger = _invoiceLedger;
         if (ledger != address(0)) IInvoiceLedger(ledger).recordReceivables(p.originator, poolId, records);
     }
