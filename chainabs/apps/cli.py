@@ -120,10 +120,20 @@ def _deploy(args: argparse.Namespace, console: Console) -> int:
     from chainabs.chain import deployment
 
     _connect(args)
+    if args.json:  # the steps and any confirmation on stderr, one JSON object on stdout
+        console = Console(stderr=True, width=console.width)
     result = deployment.deploy_deal(args.spec, tape=args.tape, currency=args.currency, registry=args.registry,
                                     pool_id=args.pool, assume_yes=args.yes, manifest_root=args.manifest_dir,
                                     test_investors=args.investors, seed=args.seed, verify=not args.no_verify,
                                     out=console)
+    if args.json:
+        import json
+
+        print(json.dumps({"command": "deploy", "deal": result.deal, "chain_id": result.chain_id,
+                          "manifest": str(result.manifest_path), "addresses": dict(result.addresses),
+                          "pool_id": result.pool_id, "deal_units": result.deal_units,
+                          "pool_sealed": result.pool_sealed, "investors": list(result.investors)}, sort_keys=True))
+        return 0
     console.print(f"addresses (also in {result.manifest_path}):", highlight=False, soft_wrap=True)
     for key, address in result.addresses.items():  # unwrapped, one per line: ready to paste into a wallet
         console.print(f"  {key:<14} {address}", highlight=False, soft_wrap=True)
@@ -532,6 +542,8 @@ def parser() -> argparse.ArgumentParser:
                 "deployments/<chainid>/<deal>.json; asks before sending on a live network).", "send")
     p.add_argument("spec", nargs="?", default="consumer_loan", help="deals/<name>.yaml or a sample deal name")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask before sending (live networks)")
+    p.add_argument("--json", action="store_true", help="print one JSON object (deal, chain, manifest, addresses) on "
+                   "stdout, the steps on stderr")
     p.add_argument("--tape", help="tape to onboard: a CSV / Parquet path or synthetic:<n>")
     p.add_argument("--currency", help="existing stablecoin address (default CURRENCY_ADDRESS or the spec's)")
     p.add_argument("--registry", help="existing AssetRegistry address (default REGISTRY_ADDRESS or deploy one)")

@@ -86,17 +86,10 @@ def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbo
                              **({"quarters": periods} if periods else {}))
     console = console or Console(width=max(Console().width, 110))
     steps = console if verbose else Console(file=io.StringIO())
-    connection.connect()
-    web3 = connection.connected_web3()
-    from brownie import chain as bchain
-
-    if not connection.is_local():
-        raise connection.ChainConfigError("the demo mints test currency and moves chain time: run it on a local chain")
-    proj = connection.load_project()
-    wallets = connection.local_accounts(16)
-    roles = orchestration.role_accounts(wallets)
+    stage = orchestration.local_stage()
+    web3, bchain, proj, wallets, roles, investors = (stage.web3, stage.chain, stage.project, stage.wallets,
+                                                     stage.roles, stage.investors)
     arranger, originator, servicer = roles["arranger"], roles["originator"], roles["servicer"]
-    investors = wallets[10:16]
     kyc_agent = wallets[4]
     console.rule(f"[bold]ChainABS demo: {deal.replace('_', '-')} ABS on a local chain")
     console.print(f"chain id {web3.eth.chain_id} at {web3.provider.endpoint_uri}, block {web3.eth.block_number}")

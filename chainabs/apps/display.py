@@ -125,8 +125,8 @@ def cell_text(kind: str, value: Any, money: Money) -> str:
         return ", ".join(f"{k}={_argument_text(str(k), v, money)}" for k, v in value.items())
     if _missing(value):
         return "n/a" if kind in (BPS, PCT, DATE, TIME) else ""
-    if isinstance(value, str) and kind in (AMOUNT, BPS, FACTOR, COUNT):
-        return value  # already written for people (e.g. a rule alert's figures in currency units)
+    if isinstance(value, str) and kind in (AMOUNT, BPS, FACTOR, COUNT, TIME):
+        return value  # already written for people (a rule alert's figures in currency units, a document's UTC time)
     if kind == AMOUNT:
         return money.amount(int(value))
     if kind == BPS:

@@ -37,17 +37,10 @@ def run(out_dir: Path | None = None, *, console: Console | None = None, quarters
     re-appraised), chain == model every quarter, holders claim, reports (with NAV per unit) from chain data."""
     console = console or Console(width=max(Console().width, 110))
     steps = console if verbose else Console(file=io.StringIO())
-    connection.connect()
-    web3 = connection.connected_web3()
-    from brownie import chain as bchain
-
-    if not connection.is_local():
-        raise connection.ChainConfigError("the demo mints test currency and moves chain time: run it on a local chain")
-    proj = connection.load_project()
-    wallets = connection.local_accounts(16)
-    roles = orchestration.role_accounts(wallets)
+    stage = orchestration.local_stage()
+    web3, bchain, proj, wallets, roles, investors = (stage.web3, stage.chain, stage.project, stage.wallets,
+                                                     stage.roles, stage.investors)
     arranger, originator, servicer = roles["arranger"], roles["originator"], roles["servicer"]
-    investors = wallets[10:16]
     base = load_deal("reit_rent")
     assert base.reit is not None
     dec, sym = base.currency.decimals, base.currency.symbol

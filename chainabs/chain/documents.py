@@ -109,10 +109,9 @@ def document_role_steps(classes: int, holder: str) -> list[Step]:
 
 
 def document_plan(documents: Mapping[str, tuple[str, str]], classes: int, holder: str) -> list[Step]:
-    """Steps attaching ``documents`` (name -> (uri, hash)) to every tranche, ``DOCUMENT_ROLE`` granted to
-    ``holder`` (the arranger, who sends them) first; none without documents."""
-    if not documents:
-        return []
+    """``DOCUMENT_ROLE`` on every tranche granted to ``holder`` (the arranger: it attaches the deal's documents
+    and, every period, the period's investor report), then steps attaching ``documents`` (name -> (uri, hash))
+    to every tranche."""
     return document_role_steps(classes, holder) + document_steps(documents, classes)
 
 

@@ -94,6 +94,34 @@ def role_accounts(accounts: Sequence[Any]) -> dict[str, Any]:
             "regulator": accounts[6], "disposal_agent": accounts[7]}
 
 
+@dataclass
+class LocalStage:
+    """What a demo on a local chain starts from: the node, brownie's chain (time travel), the project, the funded
+    accounts, the role accounts (:func:`role_accounts`) and six investors (``wallets[10:16]``)."""
+
+    web3: Any
+    chain: Any
+    project: Any
+    wallets: list[Any]
+    roles: dict[str, Any]
+    investors: list[Any]
+
+
+def local_stage() -> LocalStage:
+    """Connect (brownie's local chain unless connected already) and set the stage of a demo; refused on a live
+    network (a demo mints test currency and moves chain time)."""
+    from brownie import chain as brownie_chain
+
+    from chainabs.chain import connection
+
+    connection.connect()
+    if not connection.is_local():
+        raise connection.ChainConfigError("the demo mints test currency and moves chain time: run it on a local chain")
+    wallets = list(connection.local_accounts(16))
+    return LocalStage(connection.connected_web3(), brownie_chain, connection.load_project(), wallets,
+                      role_accounts(wallets), wallets[10:16])
+
+
 def role_address(roles: Mapping[str, Any], role: str) -> Any:
     """``roles[role]``, or for an optional role the role standing in for it (:data:`OPTIONAL_ROLES`)."""
     if role in roles:

@@ -200,6 +200,11 @@ def test_a_stranger_cannot_set_a_document_and_the_arranger_can_from_the_command_
     listed = {d["name"]: d for d in json.loads(capsys.readouterr().out)["documents"]}
     assert set(listed) == {"offering_circular", "trust_deed", "notice-1"}
     assert listed["notice-1"]["hash"] == documentlib.file_hash(notice) and listed["notice-1"]["uri"] == "ipfs://notice-1"
+    # the reports list them too (CSV and the HTML page), with their hashes
+    out = tmp_path / "reports"
+    assert cli.main(["report", result.addresses["spv"], "--rpc", web3.provider.endpoint_uri, "--out", str(out)]) == 0
+    page = (out / "report.html").read_text()
+    assert "notice-1" in page and "trust_deed" in page and listed["notice-1"]["hash"][:10] in page
     assert tokens[0].getDocument(documentlib.encode_name("trust_deed"))[0].startswith("https:")  # untouched
 
 

@@ -192,12 +192,15 @@ def test_a_deal_lives_its_whole_life_through_the_command_line(life, tmp_path, mo
     env = {**life.env(deployer="deployer", originator="originator"), **roles, "CURRENCY_ADDRESS": currency}
     started, first = time.monotonic(), w3.eth.block_number + 1
     done = subprocess.run([str(CHAINABS), "deploy", str(spec_path), "--rpc", life.anvil.url, "--tape", str(tape_csv),
-                           "--yes"], cwd=life.cwd, env=env, capture_output=True, text=True, timeout=300)
+                           "--yes", "--json"], cwd=life.cwd, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads(done.stdout)  # stdout is the one JSON object, the steps went to stderr
     deployed = [w3.eth.get_transaction_receipt(tx) for n in range(first, w3.eth.block_number + 1)
                 for tx in w3.eth.get_block(n)["transactions"]]
     life.log.append(("deploy", time.monotonic() - started, len(deployed), sum(r["gasUsed"] for r in deployed)))
     manifest = json.loads((life.root / "deployments" / str(SEPOLIA_CHAIN_ID) / f"{DEAL}.json").read_text())
+    assert result["chain_id"] == SEPOLIA_CHAIN_ID and result["deal"] == DEAL and result["pool_sealed"]
+    assert result["addresses"] == {k: v["address"] for k, v in manifest["contracts"].items()}
     spv = life.contract("SPV", manifest["contracts"]["spv"]["address"])
     tokens = [life.contract("TrancheToken", a) for a in spv.functions.classTokens().call()]
     sizes = [int(v) for v in spv.functions.dealState().call()[2]]

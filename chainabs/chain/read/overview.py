@@ -142,16 +142,11 @@ def fee_overview(d: DealReader) -> pd.DataFrame:
 
 
 def documents(d: DealReader) -> pd.DataFrame:
-    """Every ERC-1643 document of every tranche token: token symbol, name, URI, content hash and the time it
-    was last updated (unix seconds)."""
-    rows = []
-    for symbol, address in zip(d.token_symbols, d.tokens, strict=True):
-        fn = d.contract(TOKEN_ABI, address).functions
-        names = fn.getAllDocuments().call()
-        for name, (uri, digest, updated) in zip(names, batch_call(d.w3, [fn.getDocument(n) for n in names]), strict=True):
-            rows.append({"token": symbol, "address": address, "name": bytes(name).rstrip(b"\0").decode("utf-8", "replace"),
-                         "uri": uri, "hash": "0x" + bytes(digest).hex(), "updated_at": int(updated)})
-    return pd.DataFrame(rows, columns=["token", "address", "name", "uri", "hash", "updated_at"])
+    """Every ERC-1643 document of every tranche token: token symbol and address, name, URI, content hash and the
+    time it was last updated (unix seconds) (:func:`chainabs.chain.documents.read_documents`)."""
+    from chainabs.chain.documents import read_documents
+
+    return read_documents(d.w3, d.tokens)
 
 
 def ledger(d: DealReader) -> dict[str, Any]:
