@@ -69,6 +69,15 @@ def _decimals(text: str) -> list[float]:
 # ------------------------------------------------------------------------------------------------- networks
 
 
+def _add_signer_options(parser: argparse.ArgumentParser, role: str) -> None:
+    """``--keystore`` / ``--account``: who signs a brownie-run command (:mod:`chainabs.chain.signers`)."""
+    who = parser.add_mutually_exclusive_group()
+    who.add_argument("--keystore", metavar="FILE", help=f"sign as the {role} with an encrypted JSON keystore "
+                     "(password from CHAINABS_KEYSTORE_PASSWORD or asked)")
+    who.add_argument("--account", metavar="NAME", help=f"sign as the {role} with a brownie account "
+                     "(~/.brownie/accounts/NAME.json)")
+
+
 def _add_network_options(parser: argparse.ArgumentParser, *, reading: bool) -> None:
     where = parser.add_mutually_exclusive_group()
     if reading:
@@ -125,7 +134,7 @@ def _deploy(args: argparse.Namespace, console: Console) -> int:
     result = deployment.deploy_deal(args.spec, tape=args.tape, currency=args.currency, registry=args.registry,
                                     pool_id=args.pool, assume_yes=args.yes, manifest_root=args.manifest_dir,
                                     test_investors=args.investors, seed=args.seed, verify=not args.no_verify,
-                                    out=console)
+                                    keystore=args.keystore, account=args.account, out=console)
     if args.json:
         import json
 
@@ -145,7 +154,8 @@ def _onboard(args: argparse.Namespace, console: Console) -> int:
     from chainabs.apps.onboard import run_onboarding
 
     _connect(args)
-    run_onboarding(args.tape, args.registry, args.pool, args.kind, args.today, console=console)
+    run_onboarding(args.tape, args.registry, args.pool, args.kind, args.today, console=console,
+                   keystore=args.keystore, account=args.account)
     return 0
 
 
@@ -257,7 +267,7 @@ def _challenge(args: argparse.Namespace, console: Console) -> int:
 
     _connect(args)
     faults = servicing.challenge(connection.endpoint(), args.spv, args.tape, previous_path=args.previous,
-                                 prove=args.prove, console=console)
+                                 prove=args.prove, console=console, keystore=args.keystore, account=args.account)
     return 1 if faults and not args.prove else 0
 
 
@@ -279,7 +289,7 @@ def _investor(args: argparse.Namespace, console: Console) -> int:
 
     tokens = args.tokens or [a.strip() for a in os.environ.get("TRANCHE_TOKENS", "").split(",") if a.strip()]
     _connect(args)
-    investor.run(tokens, claim_funds=args.claim, account=args.account, console=console)
+    investor.run(tokens, claim_funds=args.claim, account=args.account, keystore=args.keystore, console=console)
     return 0
 
 
@@ -552,6 +562,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--investors", type=int, default=5, help="test investors (local chains)")
     p.add_argument("--seed", type=int, default=0, help="seed of a synthetic tape")
     p.add_argument("--no-verify", action="store_true", help="skip source verification (runs with ETHERSCAN_TOKEN)")
+    _add_signer_options(p, "arranger (default ARRANGER_/DEPLOYER_PRIVATE_KEY or _ACCOUNT)")
 
     p = command("onboard", _onboard, "Validate a loan tape (every bad row printed, nothing sent), register and "
                 "pool it in gas-sized batches, seal the pool and check the chain equals the tape. Resumable.", "send")
@@ -560,6 +571,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--pool", default="new", help='pool id, or "new" for a pool with the default criteria of --kind')
     p.add_argument("--kind", default="consumer_loan", choices=("consumer_loan", "trade_receivable", "lease"))
     p.add_argument("--today", help="validation date YYYY-MM-DD (default: today, or the pool's cut-off if later)")
+    _add_signer_options(p, "arranger (default ARRANGER_/DEPLOYER_PRIVATE_KEY or _ACCOUNT)")
 
     p = command("simulate", _simulate, "Scenario grid (CPR x CDR x severity) and loan-level Monte Carlo of a deal "
                 "spec through the deal model: WAL, yield, duration, losses, breakeven CDR.", None)
@@ -627,6 +639,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--previous", type=Path, default=None, help="the previous period's tape (periods after the first)")
     p.add_argument("--prove", action="store_true", help="send the proof (key from CHALLENGER_PRIVATE_KEY or "
                    "CHALLENGER_ACCOUNT)")
+    _add_signer_options(p, "challenger (default CHALLENGER_PRIVATE_KEY or CHALLENGER_ACCOUNT)")
 
     p = command("explorer", _explorer, "The investor and regulator explorer: a live web app over a deal (deal, pool, "
                 "loans with their Merkle proofs checked on chain, investors with a wallet Claim button, regulator), "
@@ -643,7 +656,7 @@ def parser() -> argparse.ArgumentParser:
                 "from INVESTOR_PRIVATE_KEY or a brownie account).", "send")
     p.add_argument("tokens", nargs="*", help="tranche token addresses (default TRANCHE_TOKENS, comma-separated)")
     p.add_argument("--claim", action="store_true", help="claim interest and principal first")
-    p.add_argument("--account", help="brownie account name (default INVESTOR_ACCOUNT)")
+    _add_signer_options(p, "investor (default INVESTOR_PRIVATE_KEY or INVESTOR_ACCOUNT)")
 
     _add_market_parser(sub)
     _add_documents_parser(sub)

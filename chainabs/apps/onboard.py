@@ -14,7 +14,7 @@ from typing import Any
 
 from rich.console import Console
 
-from chainabs.chain import connection
+from chainabs.chain import connection, signers
 from chainabs.chain.registry import (
     OnboardResult, create_pool, deploy_registry, onboard, pool_criteria, prepare_tape,
 )
@@ -29,11 +29,14 @@ def run_onboarding(
     kind: str = "consumer_loan",
     today: str | None = None,
     console: Console | None = None,
+    keystore: str | None = None,
+    account: str | None = None,
 ) -> OnboardResult:
-    """Onboard ``tape`` (see the module doc) on the connected network; the deployer signs."""
+    """Onboard ``tape`` (see the module doc) on the connected network; the arranger signs
+    (:func:`chainabs.chain.signers.deployer`: ``keystore``, brownie ``account`` or the environment's key)."""
     console = console or Console()
     proj = connection.load_project()
-    signer = connection.deployer()
+    signer = signers.deployer(keystore=keystore, account=account)
     try:
         day = dt.date.fromisoformat(today) if today else None
     except ValueError:

@@ -8,9 +8,9 @@ killed half way is finished by running the same command again: what is on chain 
 SPV's commitment, the asset registry and the previous period's tape (or, in period 1, the cut-off tape rebuilt
 from chain data), lists every provable fault, and with ``--prove`` sends each proof to the deal's court.
 
-Signers: ``SERVICER_PRIVATE_KEY`` / ``SERVICER_ACCOUNT``, ``DISPOSAL_AGENT_PRIVATE_KEY`` /
-``DISPOSAL_AGENT_ACCOUNT`` (default: the servicer), ``CHALLENGER_PRIVATE_KEY`` / ``CHALLENGER_ACCOUNT``; on a
-local chain without them, the local role accounts (``chainabs.chain.orchestration.role_accounts``).
+Signers (:mod:`chainabs.chain.signers`, as every command): ``SERVICER_PRIVATE_KEY`` / ``SERVICER_ACCOUNT``,
+``DISPOSAL_AGENT_PRIVATE_KEY`` / ``DISPOSAL_AGENT_ACCOUNT`` (default: the servicer), ``CHALLENGER_PRIVATE_KEY`` /
+``CHALLENGER_ACCOUNT``; on a local chain without them, the local role accounts.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import Progress
 
-from chainabs.chain import connection, orchestration
+from chainabs.chain import connection, signers
 from chainabs.chain import court as courtlib
 from chainabs.chain import spv as spvlib
 from chainabs.chain.contracts import contract_at
@@ -32,16 +32,14 @@ from chainabs.model.numbers import format_amount
 from chainabs.model.servicing import ServicingError, commit_tape, period_report, read_servicing_tape
 
 
-def _signer(role: str, key_var: str, name_var: str) -> Any:
-    account = connection.env_account(key_var, name_var)
-    if account is not None:
-        return account
-    if connection.is_local():
-        from brownie import accounts
+def _signer(role: str, *, required: bool = True, keystore: str | None = None, account: str | None = None) -> Any:
+    """Brownie's account of ``role``'s signer (:func:`chainabs.chain.signers.select`; a local chain's role
+    account when none is given); None for a role someone else may stand in for (``required=False``)."""
+    from brownie import web3
 
-        return orchestration.role_accounts(accounts)[role]
-    raise connection.ChainConfigError(f"no {role.replace('_', ' ')} key: set {key_var} (hex) or {name_var} "
-                                      "(a brownie account name)")
+    options = {"w3": web3, "local": connection.is_local(), "keystore": keystore, "account": account}
+    chosen = signers.select(role, **options) if required else signers.optional(role, **options)
+    return None if chosen is None else signers.brownie_account(chosen)
 
 
 def service(spv_address: str, tape_path: Path, *, tape_uri: str = "", console: Console | None = None,
@@ -53,12 +51,8 @@ def service(spv_address: str, tape_path: Path, *, tape_uri: str = "", console: C
     spv = contract_at("SPV", spv_address)
     tape = read_servicing_tape(tape_path)
     if servicer is None:
-        servicer = _signer("servicer", "SERVICER_PRIVATE_KEY", "SERVICER_ACCOUNT")
-        agent = connection.env_account("DISPOSAL_AGENT_PRIVATE_KEY", "DISPOSAL_AGENT_ACCOUNT")
-        if agent is None and connection.is_local():
-            from brownie import accounts
-
-            agent = orchestration.role_accounts(accounts)["disposal_agent"]
+        servicer = _signer("servicer")
+        agent = _signer("disposal_agent", required=False)
     registry, pool_id, _ = deal_pool(spv)
     figures = registry.servicingFigures(pool_id)
     if agent is not None and str(figures[-1]).lower() != str(getattr(agent, "address", agent)).lower():
@@ -80,8 +74,11 @@ def service(spv_address: str, tape_path: Path, *, tape_uri: str = "", console: C
 
 
 def challenge(rpc_url: str, spv_address: str, tape_path: Path, *, previous_path: Path | None = None,
-              prove: bool = False, console: Console | None = None) -> list:
-    """Audit the pending report's tape; with ``prove`` send the proof of every fault found. Returns the faults."""
+              prove: bool = False, console: Console | None = None, keystore: str | None = None,
+              account: str | None = None) -> list:
+    """Audit the pending report's tape; with ``prove`` send the proof of the first fault found, signed by the
+    challenger (``keystore``, brownie ``account`` or the environment: :func:`chainabs.chain.signers.select`).
+    Returns the faults."""
     console = console or Console()
     spv = contract_at("SPV", spv_address)
     _, _, originator = deal_pool(spv)
@@ -106,7 +103,7 @@ def challenge(rpc_url: str, spv_address: str, tape_path: Path, *, previous_path:
     for line in courtlib.faults_text(faults):
         console.print(f"period {period}: {line}", highlight=False)
     if prove:
-        challenger = _signer("regulator", "CHALLENGER_PRIVATE_KEY", "CHALLENGER_ACCOUNT")
+        challenger = _signer("regulator", keystore=keystore, account=account)
         tx = courtlib.prove(spv, committed, faults[0], challenger, previous=previous, cutoff=cutoff)
         console.print(f"proven: {faults[0].kind} of loan {faults[0].loan_id} in tx {tx.tx_hash} "
                       "(the report cannot close until the trustee cancels it)")

@@ -15,6 +15,7 @@ Transactions are sent by :mod:`chainabs.chain.sender`, never by brownie itself.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -324,51 +325,11 @@ def setting(name: str) -> str | None:
 
 
 def _connected_local() -> bool:
+    if "brownie.network" not in sys.modules:  # a command that never started brownie (bound sessions) did not
+        return False  # load .env either: nothing to ignore, and no seconds spent importing brownie
     from brownie import network
 
     return network.is_connected() and is_local()
-
-
-def env_account(key_var: str, name_var: str, name: str | None = None) -> Any | None:
-    """The brownie account of the hex key in environment variable ``key_var``, else of the brownie account
-    named ``name`` or by ``name_var`` (asks for its password); None when neither is set. A live-network key
-    kept in ``.env`` is not used on a local chain (:func:`setting`); a bad key names where it came from."""
-    from brownie import accounts
-
-    key = setting(key_var)
-    if key:
-        try:
-            return accounts.add(key)
-        except Exception as exc:  # noqa: BLE001 - a malformed key: say which variable, never echo the key
-            raise ChainConfigError(f"{origin(key_var)} is not a valid private key ({type(exc).__name__})") from None
-    explicit = bool(name)
-    name = (name or setting(name_var) or "").strip()
-    if name:
-        try:
-            return accounts.load(name)
-        except FileNotFoundError:
-            where = "" if explicit else f" ({origin(name_var)})"
-            raise ChainConfigError(f"no brownie account {name!r}{where}: see `brownie accounts list`") from None
-    return None
-
-
-def deployer() -> Any:
-    """The account that deploys and administers a deal on the connected network.
-
-    ``DEPLOYER_PRIVATE_KEY`` (hex) or the brownie account named by ``DEPLOYER_ACCOUNT`` (asks for its
-    password); on local chains without them, the first unlocked account. Never a key from a config file.
-    """
-    from brownie import accounts
-
-    account = env_account("DEPLOYER_PRIVATE_KEY", "DEPLOYER_ACCOUNT")
-    if account is not None:
-        return account
-    if is_local() and len(accounts) > 0:
-        return accounts[0]
-    raise ChainConfigError(
-        "no deployer: set DEPLOYER_PRIVATE_KEY (hex key) or DEPLOYER_ACCOUNT (a brownie account name) "
-        "in the environment or in .env"
-    )
 
 
 def local_accounts(count: int, *, fund_wei: int = 10**21) -> list[Any]:

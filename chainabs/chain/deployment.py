@@ -41,6 +41,7 @@ from rich.console import Console
 from rich.table import Table
 
 from chainabs.chain import connection as chain
+from chainabs.chain import signers
 from chainabs.chain import orchestration
 from chainabs.chain import documents as documentlib
 from chainabs.chain import registry as registrylib
@@ -273,13 +274,16 @@ def deploy_deal(
     test_investors: int = DEFAULT_TEST_INVESTORS,
     seed: int = 0,
     verify: bool = True,
+    keystore: str | Path | None = None,
+    account: str | None = None,
     out: Console | None = None,
 ) -> DeploymentResult:
     """Deploy (or resume deploying) the deal of ``spec`` to the connected network; see the module doc.
 
     ``registry`` / ``pool_id`` default to ``REGISTRY_ADDRESS`` / ``POOL_ID``; ``manifest_root`` to
     :func:`chainabs.chain.deploy.deployments_root`. ``confirm`` replaces the interactive question on live
-    networks. Raises :class:`chainabs.chain.deploy.DeploymentError` (cancelled: nothing sent; inconsistent
+    networks. ``keystore`` / ``account`` choose the arranger's signer (:func:`chainabs.chain.signers.deployer`).
+    Raises :class:`chainabs.chain.deploy.DeploymentError` (cancelled: nothing sent; inconsistent
     manifest), :class:`chainabs.chain.connection.ChainConfigError` (missing key, currency, role) or the tape's
     :class:`chainabs.model.tape.TapeValidationError` (nothing sent).
     """
@@ -287,7 +291,8 @@ def deploy_deal(
     console = out or Console(width=max(Console().width, 120))
     return _deploy_deal(spec, tape=tape, currency=currency, registry=registry, pool_id=pool_id, roles=roles,
                         assume_yes=assume_yes, manifest_root=manifest_root, confirm=confirm,
-                        test_investors=test_investors, seed=seed, verify=verify)
+                        test_investors=test_investors, seed=seed, verify=verify,
+                        signer={"keystore": keystore, "account": account})
 
 
 def _deploy_deal(
@@ -304,6 +309,7 @@ def _deploy_deal(
     test_investors: int,
     seed: int,
     verify: bool,
+    signer: Mapping[str, Any],
 ) -> DeploymentResult:
     proj = chain.connect()
     from brownie import chain as bchain
@@ -311,7 +317,7 @@ def _deploy_deal(
 
     base = spec if isinstance(spec, DealSpec) else load_deal(spec)
     documents = deal_documents(base, DEALS_DIR if isinstance(spec, DealSpec) else spec_path(spec).parent)
-    account = chain.deployer()
+    account = signers.deployer(**signer)
     local = chain.is_local()
     for name in chain.LIVE_SETTINGS:  # note which live-network settings of .env a local chain ignores
         chain.setting(name)

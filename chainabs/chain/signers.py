@@ -4,7 +4,7 @@ In this order:
 
 1. ``--keystore FILE``: an encrypted JSON keystore (geth, MetaMask export, brownie's own accounts); its password
    from ``CHAINABS_KEYSTORE_PASSWORD`` or asked on the terminal;
-2. ``--account NAME`` (or the role's ``<ROLE>_ACCOUNT`` variable, e.g. ``SERVICER_ACCOUNT``): a brownie account
+2. ``--account NAME`` (or the role's account variable, e.g. ``SERVICER_ACCOUNT``, :data:`ROLE_ACCOUNTS`): a brownie account
    (``brownie accounts new NAME`` stores it as ``~/.brownie/accounts/NAME.json``, an encrypted keystore: read
    the same way, without starting brownie);
 3. the hex private key in the command's role variable, e.g. ``INVESTOR_PRIVATE_KEY`` (:data:`ROLE_KEYS`);
@@ -12,6 +12,11 @@ In this order:
    node holds unlocked for that role (:data:`LOCAL_ROLE_INDEX`: the demo's and the tests' role accounts).
 
 Anything else is a one-line :class:`SignerError` naming the three ways to give a signer.
+
+Every command selects its signer here, those that run on brownie too (``deploy``, ``onboard``, ``challenge
+--prove``, ``investor``): :func:`brownie_account` turns the selected signer into brownie's account. A variable a
+testnet ``.env`` defines is not used on a local chain (:func:`chainabs.chain.connection.setting`), and a bad key
+names where it came from.
 """
 
 from __future__ import annotations
@@ -21,10 +26,11 @@ import json
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from web3 import Web3
 
-from chainabs.chain.connection import ChainConfigError
+from chainabs.chain.connection import ChainConfigError, is_local, origin, setting
 from chainabs.chain.sender import Signer
 
 KEYSTORE_PASSWORD_ENV = "CHAINABS_KEYSTORE_PASSWORD"
@@ -42,16 +48,30 @@ ROLE_KEYS: dict[str, tuple[str, ...]] = {
     "trustee": ("TRUSTEE_PRIVATE_KEY",),
     "controller": ("CONTROLLER_PRIVATE_KEY", "TRUSTEE_PRIVATE_KEY"),
     "currency_owner": ("CURRENCY_OWNER_PRIVATE_KEY", "DEPLOYER_PRIVATE_KEY"),
+    "regulator": ("CHALLENGER_PRIVATE_KEY", "REGULATOR_PRIVATE_KEY"),
+}
+#: The environment variables naming each role's brownie account, first found wins (default ``<ROLE>_ACCOUNT``).
+ROLE_ACCOUNTS: dict[str, tuple[str, ...]] = {
+    "arranger": ("ARRANGER_ACCOUNT", "DEPLOYER_ACCOUNT"),
+    "kyc_agent": ("KYC_ACCOUNT", "ARRANGER_ACCOUNT", "DEPLOYER_ACCOUNT"),
+    "disposal_agent": ("DISPOSAL_AGENT_ACCOUNT", "SERVICER_ACCOUNT"),
+    "controller": ("CONTROLLER_ACCOUNT", "TRUSTEE_ACCOUNT"),
+    "currency_owner": ("CURRENCY_OWNER_ACCOUNT", "DEPLOYER_ACCOUNT"),
+    "regulator": ("CHALLENGER_ACCOUNT", "REGULATOR_ACCOUNT"),
 }
 #: Local chains: the index of each role's unlocked account (``chainabs.chain.orchestration.role_accounts``).
 LOCAL_ROLE_INDEX: dict[str, int] = {
     "arranger": 0, "kyc_agent": 0, "currency_owner": 0, "servicer": 2, "originator": 3, "trustee": 5,
-    "controller": 5, "disposal_agent": 7,
+    "controller": 5, "regulator": 6, "disposal_agent": 7,
 }
 
 
 class SignerError(ChainConfigError):
     """No usable signer (one line naming what to set)."""
+
+
+class NoSignerError(SignerError):
+    """No signer given at all for a role (nothing set, not a bad key or keystore)."""
 
 
 def from_keystore(path: str | Path, *, ask: Callable[[str], str] = getpass.getpass) -> Signer:
@@ -79,14 +99,15 @@ def from_keystore(path: str | Path, *, ask: Callable[[str], str] = getpass.getpa
 
 
 def from_key_env(names: Sequence[str]) -> Signer | None:
-    """The signer of the first of ``names`` set in the environment (None when none is)."""
+    """The signer of the first of ``names`` set in the environment (None when none is; a testnet ``.env``'s
+    value is not used on a local chain)."""
     for name in names:
-        key = os.environ.get(name, "").strip()
+        key = setting(name)
         if key:
             try:
                 return Signer.from_key(key)
-            except (ValueError, TypeError):
-                raise SignerError(f"{name} is not a private key (64 hex digits)") from None
+            except (ValueError, TypeError):  # never echo the key: say which variable and where it came from
+                raise SignerError(f"{origin(name)} is not a private key (64 hex digits)") from None
     return None
 
 
@@ -97,7 +118,8 @@ def select(role: str, *, keystore: str | Path | None = None, account: str | None
     variables; ``w3`` and ``local`` allow the unlocked account of a local chain."""
     if keystore:
         return from_keystore(keystore, ask=ask)
-    account = account or os.environ.get(f"{role.upper()}_ACCOUNT", "").strip() or None
+    if not account:
+        account = next(filter(None, map(setting, ROLE_ACCOUNTS.get(role, (f"{role.upper()}_ACCOUNT",)))), None)
     if account:
         path = BROWNIE_ACCOUNTS.expanduser() / f"{account}.json"
         if not path.is_file():
@@ -112,5 +134,36 @@ def select(role: str, *, keystore: str | Path | None = None, account: str | None
         unlocked = w3.eth.accounts
         if len(unlocked) > LOCAL_ROLE_INDEX[role]:
             return Signer(Web3.to_checksum_address(unlocked[LOCAL_ROLE_INDEX[role]]))
-    raise SignerError(f"no {role.replace('_', ' ')} signer: set {' or '.join(names)} (hex key), or give "
+    raise NoSignerError(f"no {role.replace('_', ' ')} signer: set {' or '.join(names)} (hex key), or give "
                       "--keystore FILE or --account NAME (a brownie account)")
+
+
+def optional(role: str, **options: Any) -> Signer | None:
+    """:func:`select`, or None when no signer of ``role`` is given (a role another may stand in for)."""
+    try:
+        return select(role, **options)
+    except NoSignerError:  # nothing given; a bad key or keystore still stops the command
+        return None
+
+
+def brownie_account(signer: Signer) -> Any:
+    """Brownie's account for ``signer`` (for the commands that run on brownie): its key added to brownie's
+    accounts, or the node's unlocked account."""
+    from brownie import accounts
+
+    if signer.key is not None:
+        return accounts.add(signer.key.key)
+    return accounts.at(signer.address, force=True)
+
+
+def deployer(*, keystore: str | Path | None = None, account: str | None = None) -> Any:
+    """Brownie's account of the arranger, who deploys and administers a deal on the connected network.
+
+    Selected like every command's signer (:func:`select`): ``keystore``, the brownie
+    ``account`` (or ``ARRANGER_ACCOUNT`` / ``DEPLOYER_ACCOUNT``), the hex key in ``ARRANGER_PRIVATE_KEY`` /
+    ``DEPLOYER_PRIVATE_KEY``; on a local chain without them, the first unlocked account. Never a key from a
+    config file.
+    """
+    from brownie import web3
+
+    return brownie_account(select("arranger", keystore=keystore, account=account, w3=web3, local=is_local()))

@@ -14,7 +14,7 @@ from rich.console import Console
 
 from chainabs.apps import cli
 from chainabs.chain import connection as chainlib
-from chainabs.chain import deployment
+from chainabs.chain import deployment, signers
 from chainabs.chain.deploy import Deployer, DeploymentError, Manifest
 from chainabs.model import terms
 from chainabs.model.spec import load_deal
@@ -73,6 +73,21 @@ def test_a_network_other_than_the_connected_one_is_refused(capsys):
     err = capsys.readouterr().err
     assert "connected to 'development', not 'sepolia'" in err and len(err.strip().splitlines()) == 1
     assert network.show_active() == "development"
+
+
+def test_deploy_and_onboard_sign_with_a_keystore_or_a_brownie_account(tmp_path, monkeypatch, capsys):
+    """The brownie-run commands choose their signer as every command does (chainabs.chain.signers): a keystore or
+    a brownie account given on the command line is used (here: missing, so refused in one line before sending)."""
+    from brownie import web3
+
+    monkeypatch.setattr(signers, "BROWNIE_ACCOUNTS", tmp_path)
+    nonce = web3.eth.get_transaction_count(web3.eth.accounts[0])
+    assert cli.main(["deploy", "consumer_loan", "--account", "ghost", "--manifest-dir", str(tmp_path)]) == 2
+    assert cli.main(["onboard", "synthetic:5", "--keystore", str(tmp_path / "none.json")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "--account ghost: no brownie account of that name" in err[0]
+    assert f"keystore {tmp_path / 'none.json'}: no such file" in err[1]
+    assert web3.eth.get_transaction_count(web3.eth.accounts[0]) == nonce
 
 
 # ------------------------------------------------------------------------------------------------ roles
@@ -175,7 +190,7 @@ def test_testnet_settings_in_dotenv_are_ignored_on_a_local_chain_and_errors_name
         monkeypatch.setenv(name, value)  # what brownie does when it loads the project's .env
     assert chainlib.from_dotenv("CURRENCY_ADDRESS") and chainlib.setting("CURRENCY_ADDRESS") is None
     assert deployment.resolve_currency(load_deal("consumer_loan")) is None  # the local test stablecoin
-    assert chainlib.deployer().address == admin.address  # not the testnet key
+    assert signers.deployer().address == admin.address  # not the testnet key
     assert chainlib.IGNORED_DOTENV == {"CURRENCY_ADDRESS", "DEPLOYER_PRIVATE_KEY"}
     assert chainlib.origin("CURRENCY_ADDRESS") == f"CURRENCY_ADDRESS from .env ({dotenv})"
     # exported in the shell (a value .env does not hold), a setting applies locally and errors say so

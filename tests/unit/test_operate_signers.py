@@ -19,7 +19,7 @@ ADDRESS = "0x19E7E376E7C213B7E7e7e46cc70A5dD086DAff2A"
 @pytest.fixture
 def clean_env(monkeypatch, tmp_path):
     for role, names in signers.ROLE_KEYS.items():
-        for name in (*names, f"{role.upper()}_ACCOUNT"):
+        for name in (*names, *signers.ROLE_ACCOUNTS.get(role, ()), f"{role.upper()}_ACCOUNT"):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.delenv(signers.KEYSTORE_PASSWORD_ENV, raising=False)
     monkeypatch.setattr(signers, "BROWNIE_ACCOUNTS", tmp_path / "accounts")
@@ -43,8 +43,24 @@ def test_the_role_variable_and_its_stand_ins(clean_env):
     assert signers.select("kyc_agent").address == other.address
     assert signers.select("kyc_agent", key_env="DEPLOYER_PRIVATE_KEY").address == ADDRESS
     clean_env.setenv("INVESTOR_PRIVATE_KEY", "0x1234")
-    with pytest.raises(signers.SignerError, match="^INVESTOR_PRIVATE_KEY is not a private key"):
+    with pytest.raises(signers.SignerError, match="^INVESTOR_PRIVATE_KEY from the environment is not a private key"):
         signers.select("investor")
+
+
+def test_optional_roles_and_account_variables(clean_env, tmp_path):
+    """A role someone may stand in for is None when nothing is given, but a bad key still stops the command;
+    the arranger's brownie account may be named by DEPLOYER_ACCOUNT, as the deployment always allowed."""
+    assert signers.optional("disposal_agent") is None
+    clean_env.setenv("SERVICER_PRIVATE_KEY", KEY)  # the servicer stands in for the disposal agent
+    assert signers.optional("disposal_agent").address == ADDRESS
+    clean_env.setenv("DISPOSAL_AGENT_PRIVATE_KEY", "0x12")
+    with pytest.raises(signers.SignerError, match="^DISPOSAL_AGENT_PRIVATE_KEY from the environment is not"):
+        signers.optional("disposal_agent")
+    clean_env.setenv("DEPLOYER_ACCOUNT", "ops")
+    with pytest.raises(signers.SignerError, match=r"^--account ops: no brownie account of that name"):
+        signers.select("arranger")
+    clean_env.setenv("CHALLENGER_PRIVATE_KEY", KEY)  # `challenge --prove` signs as the regulator
+    assert signers.select("regulator").address == ADDRESS
 
 
 def test_keystores_and_brownie_accounts(clean_env, tmp_path):

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from chainabs.chain import connection as chain
+from chainabs.chain import signers
 from chainabs.chain import tokens
 from chainabs.chain.market import MAX_UINT256, Market, deploy_market
 from chainabs.chain.sender import deploy, transact
@@ -66,7 +67,7 @@ def market_gas() -> dict[str, float]:
     from brownie import accounts
     from brownie import chain as bchain
 
-    admin = chain.deployer()
+    admin = signers.deployer()
     a, b = accounts[1], accounts[2]
     makers = list(accounts[3:8])
     _, token, market, once = _setup([a, b, *makers], admin)

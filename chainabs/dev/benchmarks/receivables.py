@@ -4,6 +4,7 @@ financed (onboarding into a registry attached to the ledger, against the same ta
 from __future__ import annotations
 
 from chainabs.chain import connection as chain
+from chainabs.chain import signers
 from chainabs.chain import invoices
 from chainabs.chain import registry as rc
 from chainabs.dev.benchmarks import benchmark
@@ -17,7 +18,7 @@ def ledger_gas() -> dict[str, float]:
     recording an invoice as financed costs per receivable)."""
     from brownie import accounts
 
-    admin = chain.deployer()
+    admin = signers.deployer()
     originator = accounts[3] if chain.is_local() else admin
     criteria = synthetic.default_criteria("trade_receivable", max_region_bps=10_000, max_industry_bps=10_000,
                                           max_obligor_bps=10_000)

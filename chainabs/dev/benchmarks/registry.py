@@ -6,6 +6,7 @@ import tempfile
 from pathlib import Path
 
 from chainabs.chain import connection as chain
+from chainabs.chain import signers
 from chainabs.model import synthetic
 from chainabs.chain import registry as rc
 from chainabs.model import tape as tp
@@ -17,7 +18,7 @@ def _onboard_gas_per_asset(n: int, seed: int) -> float:
     sizing: gas of all registerAndPool transactions divided by ``n`` (seal excluded, reported apart)."""
     from brownie import accounts
 
-    admin = chain.deployer()
+    admin = signers.deployer()
     originator = accounts[3] if chain.is_local() else admin
     registry = rc.deploy_registry(admin, originators=(originator,))
     pool = rc.create_pool(registry, originator, synthetic.default_criteria())
@@ -63,7 +64,7 @@ def collateral_gas() -> dict[str, float]:
     from chainabs.chain import collateral as cc
     from chainabs.model.collateral import check_collateral
 
-    admin = chain.deployer()
+    admin = signers.deployer()
     originator = accounts[3] if chain.is_local() else admin
     registry = rc.deploy_registry(admin, originators=(originator,))
     criteria = synthetic.default_criteria("auto_loan")

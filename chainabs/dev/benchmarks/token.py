@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from chainabs.chain import connection as chain
+from chainabs.chain import signers
 from chainabs.chain.sender import deploy, transact
 from chainabs.chain import tokens
 from chainabs.dev.benchmarks import benchmark
@@ -62,7 +63,7 @@ def tranche_gas() -> dict[str, float]:
     from brownie import accounts
     from brownie import chain as bchain
 
-    admin = chain.deployer()
+    admin = signers.deployer()
     a, b = accounts[1], accounts[2]
     currency, registry, token = _setup([a, b], admin)
     tokens.register_investors(registry, admin, [{"address": str(accounts[3]), "jurisdiction": US,
@@ -105,7 +106,7 @@ def tranche_paths() -> dict[str, float]:
     from brownie import accounts
     from brownie import chain as bchain
 
-    admin = chain.deployer()
+    admin = signers.deployer()
     a, b, c, d, e, f, lost, spare = accounts[1:9]
     currency, registry, token = _setup([a, b, d, e, lost], admin)
     rows = [{"address": str(h), "jurisdiction": US, "investor_type": 1, "expiry": bchain.time() + 10**8}

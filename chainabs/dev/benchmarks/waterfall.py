@@ -4,6 +4,7 @@ speed of the Python reference model."""
 from __future__ import annotations
 
 from chainabs.chain import connection as chain
+from chainabs.chain import signers
 from chainabs.chain.sender import deploy
 from chainabs.model import waterfall as wf
 from chainabs.dev.benchmarks import benchmark, median_seconds
@@ -43,7 +44,7 @@ def waterfall_close_gas() -> dict[str, float]:
     nothing but its own benchmark, was removed with the integrity work.)
     """
     proj = chain.load_project()
-    admin = chain.deployer()
+    admin = signers.deployer()
     harness = deploy(proj.WaterfallHarness, sender=admin)[0]
     p, s, r = _consumer_period()
     args = (p.as_abi(), s.as_abi(), r.as_abi())
