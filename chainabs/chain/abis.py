@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from eth_abi import decode as abi_decode
-from eth_utils import keccak, to_checksum_address
+from eth_utils import is_checksum_address, keccak, to_checksum_address
 
 from chainabs.paths import BUILD_DIR
 
@@ -152,8 +152,13 @@ class DecodedError:
 
 def _show(value: Any) -> str:
     if isinstance(value, (bytes, bytearray)):
+        text = bytes(value).rstrip(b"\0")  # a bytes32 reason ("RECEIVER_NOT_VERIFIED") reads as its words
+        if len(value) > 1 and text and all(32 <= c < 127 for c in text):
+            return repr(text.decode("ascii"))
         return "0x" + bytes(value).hex()
-    return repr(value) if isinstance(value, str) else str(value)
+    if isinstance(value, str):
+        return value if is_checksum_address(value) else repr(value)  # an address bare, a message quoted
+    return str(value)
 
 
 def _checksummed(kind: str, value: Any) -> Any:

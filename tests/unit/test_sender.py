@@ -184,6 +184,13 @@ def test_error_table_decodes_custom_errors_require_messages_and_panics():
         "0000000000000000000000000000000000000000000000000000000000000003") + b"abc".ljust(32, b"\0")
     assert table.decode(message).args == ("abc",) and table.decode(message).name == "Error"
     assert table.decode("0x" + (Web3.keccak(text="Panic(uint256)")[:4] + (0x11).to_bytes(32, "big")).hex()).args == (0x11,)
+    # ERC-1066 codes stay hex, bytes32 reasons read as their words, other bytes stay hex
+    blocked = ErrorTable([load_abi("TrancheToken")]).decode(
+        Web3.keccak(text="TransferBlocked(address,address,bytes1,bytes32)")[:4] + bytes(12) + b"\x11" * 20
+        + bytes(12) + b"\x22" * 20 + b"\x57".ljust(32, b"\0") + b"RECEIVER_NOT_VERIFIED".ljust(32, b"\0"))
+    assert str(blocked) == (f"TransferBlocked({Web3.to_checksum_address('0x' + '11' * 20)}, "
+                            f"{Web3.to_checksum_address('0x' + '22' * 20)}, 0x57, 'RECEIVER_NOT_VERIFIED')")
+    assert blocked.args[3] == b"RECEIVER_NOT_VERIFIED".ljust(32, b"\0")  # the value itself is untouched
     unknown = table.decode(b"\xde\xad\xbe\xef")
     assert unknown.name == "" and "unknown error 0xdeadbeef" in str(unknown)
 
