@@ -126,14 +126,14 @@ def servicing_figures(registry: Any, pool_id: int) -> dict[str, Any]:
 
 def asset_states(registry: Any, ids: Sequence[int], chunk: int = 1_000) -> list[tuple[str, int, int]]:
     """(status name, principal, pool id) of each asset, read in JSON-RPC batches."""
+    from chainabs.chain.calls import Views, view_calls
     from chainabs.chain.connection import connected_web3
-    from chainabs.chain.read.deal import batch_call
 
     w3 = connected_web3()
-    fn = w3.eth.contract(address=str(registry.address), abi=registry.abi).functions
+    fn = Views(registry.abi, str(registry.address))
     out: list[tuple[str, int, int]] = []
     for start in range(0, len(ids), chunk):
-        for info in batch_call(w3, [fn.assetInfo(int(i)) for i in ids[start : start + chunk]]):
+        for info in view_calls(w3, [fn.assetInfo(int(i)) for i in ids[start : start + chunk]]):
             out.append((STATUSES[int(info[0])], int(info[2]), int(info[1])))
     return out
 

@@ -45,7 +45,7 @@ def _clone(root: Path, env: dict[str, str]) -> None:
         (root / ".make" / stamp).touch()
 
 
-@pytest.mark.parametrize("folder", ["j.smith/tmp.Ab12/clone", "sp ace/my clone"])
+@pytest.mark.parametrize("folder", ["j.smith/tmp.Ab12/sp ace/my clone"])  # dots and spaces in one path
 def test_install_and_run_from_an_awkward_path(tmp_path_factory, folder, web3):
     root = tmp_path_factory.mktemp("fresh") / folder
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV", "SOLCX", "DEPLOYER_",

@@ -107,10 +107,11 @@ def test_investor_script_shows_and_claims_with_env_key(wallets, issued, servicer
     investor.main(issued.address, "claim")
     out = capsys.readouterr().out
     assert f"investor {a.address}" in out and "CABS-A" in out
-    assert "claimed CABS-A: interest 1000000 principal 200000" in out
+    assert "claimed CABS-A: interest 1.00, principal 0.20" in out  # currency units, never base units
     assert currency.balanceOf(a.address) == 1_200_000
     investor.main(issued.address)
-    assert "1.000000" in capsys.readouterr().out  # balance 1,000,000.000000 and withdrawn interest 1.000000
+    shown = capsys.readouterr().out
+    assert "1,000,000.00" in shown and "1.00" in shown  # balance and withdrawn interest in currency units
     monkeypatch.delenv("INVESTOR_PRIVATE_KEY")
     monkeypatch.delenv("INVESTOR_ACCOUNT", raising=False)
     with pytest.raises(SystemExit) as stopped:

@@ -34,6 +34,7 @@ from chainabs.model.spec import DEALS_DIR, DealSpec, parse_deal
 from chainabs.chain import orchestration
 from chainabs.chain.sender import transact
 from chainabs.dev.sandbox import sandbox_deal, serve
+from chainabs.chain.calls import ViewCall
 from chainabs.chain.connection import advance_to, connected_web3
 from chainabs.chain.read.deal import batch_call as web3_batch_call
 from chainabs.model.waterfall import BPS, PeriodReport
@@ -71,9 +72,7 @@ EMPTY_REPORT = PeriodReport(0, 0, 0, 0, 0, 0, 0, 0, 0)
 def batch_call(calls: list[tuple[Any, tuple]]) -> list[Any]:
     """Brownie view calls ``[(contract.fn, args), ...]`` in one JSON-RPC batch
     (:func:`chainabs.chain.read.deal.batch_call`): the state machines read hundreds of figures per step."""
-    w3 = connected_web3()
-    return web3_batch_call(w3, [w3.eth.contract(address=str(fn._address), abi=[fn.abi]).get_function_by_name(
-        fn.abi["name"])(*args) for fn, args in calls])
+    return web3_batch_call(connected_web3(), [ViewCall(str(fn._address), fn.abi, tuple(args)) for fn, args in calls])
 
 
 def report_hash(report: PeriodReport | None) -> bytes:

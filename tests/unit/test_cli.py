@@ -50,13 +50,20 @@ def test_the_installed_console_script(tmp_path):
      "no-such-rules.yaml"),
     (["monitor", "--watch", "X:0x" + "12" * 20, "--rules", "m.yaml"], "rules follow a deal"),
 ])
-def test_errors_are_one_line_without_a_traceback(argv, says, tmp_path):
-    done = subprocess.run([sys.executable, "-m", "chainabs", *argv], capture_output=True, text=True, timeout=120,
-                          cwd=tmp_path)
-    assert done.returncode == 2, done.stderr
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"chainabs {argv[0]}: error: "), done.stderr
-    assert "Traceback" not in done.stderr
+def test_errors_are_one_line_without_a_traceback(argv, says, tmp_path, capsys, monkeypatch):
+    """In process (the command's own error handling); the first also as a process of its own, where nothing
+    else (an import, a warning) may print a traceback around the one line."""
+    if argv[0] == "report":
+        done = subprocess.run([sys.executable, "-m", "chainabs", *argv], capture_output=True, text=True,
+                              timeout=120, cwd=tmp_path)
+        code, err = done.returncode, done.stderr
+    else:
+        monkeypatch.chdir(tmp_path)
+        code, err = cli.main(argv), capsys.readouterr().err
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"chainabs {argv[0]}: error: "), err
+    assert "Traceback" not in err
     if says:
         import re
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from brownie.test import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chainabs.model import delinquency
@@ -63,6 +63,7 @@ def test_missing_column_is_named():
         period_reports(df, DEC)
 
 
+@settings(max_examples=25, deadline=None, derandomize=True)  # pure: no chain, no brownie isolation
 @given(
     balance=st.integers(1, 10**7),
     wac=st.floats(0.0, 0.36),

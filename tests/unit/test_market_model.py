@@ -210,7 +210,7 @@ def test_signers(tmp_path, monkeypatch):
     with pytest.raises(app.MarketCommandError, match="no signer: set X_KEY"):
         app.signer_from(key_env="X_KEY")
     monkeypatch.setenv("X_KEY", "0x1234")
-    with pytest.raises(app.MarketCommandError, match="X_KEY is not a private key"):
+    with pytest.raises(app.MarketCommandError, match="X_KEY from the environment is not a private key"):
         app.signer_from(key_env="X_KEY")
     key = "0x" + "11" * 32
     monkeypatch.setenv("X_KEY", key)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from brownie.test import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chainabs.chain import registry as rc
@@ -36,6 +36,7 @@ def test_fit_batch_respects_the_limit_and_returns_at_least_one():
     assert rc.fit_batch(_linear(2_000_000, 30_000, []), 10, 1_000_000, limit=50) == 1
 
 
+@settings(max_examples=200, deadline=None, derandomize=True)  # a pure function: no chain, no brownie isolation
 @given(
     fixed=st.integers(21_000, 2_000_000),
     marginal=st.integers(5_000, 60_000),

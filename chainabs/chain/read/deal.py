@@ -22,6 +22,7 @@ from eth_hash.auto import keccak
 from web3 import Web3
 
 from chainabs.chain.abis import decode_deal_params, load_abi
+from chainabs.chain.calls import view_calls
 from chainabs.chain.events import DEFAULT_CHUNK, DecodedEvent, EventDecoder, read_events
 
 #: ABI names of the parts of a deal.
@@ -51,14 +52,10 @@ def web3_for(rpc: str | Web3, timeout: float = 30.0) -> Web3:
 
 
 def batch_call(w3: Web3, calls: Sequence[Any]) -> list[Any]:
-    """Many contract view calls (web3 ``ContractFunction`` objects with their arguments) in one JSON-RPC
-    batch: one round trip instead of one per call. Results in order."""
-    if not calls:
-        return []
-    with w3.batch_requests() as batch:
-        for call in calls:
-            batch.add(call)
-        return list(batch.execute())
+    """Many contract view calls (:class:`chainabs.chain.calls.ViewCall` or web3 ``ContractFunction`` objects
+    with their arguments) in one JSON-RPC batch: one round trip instead of one per call. Results in order
+    (:func:`chainabs.chain.calls.view_calls`)."""
+    return view_calls(w3, calls)
 
 
 def struct_field(value: Any, name: str, index: int) -> Any:

@@ -11,9 +11,10 @@ from typing import Any
 import pandas as pd
 from web3 import Web3
 
-from chainabs.chain.abis import load_abi
+from chainabs.chain.calls import Views
 from chainabs.chain.contracts import LOCKED, UNRESTRICTED
 from chainabs.chain.read.deal import TOKEN_ABI, batch_call, web3_for
+from chainabs.model.numbers import format_amount
 
 #: The views of a tranche's state: column -> view function (all without arguments).
 TRANCHE_VIEWS: dict[str, str] = {
@@ -30,7 +31,7 @@ def tranche_state(rpc: str | Web3, token: str) -> dict[str, Any]:
     """Everything an investor reads about a tranche (amounts in base units, factor in 1e18)."""
     w3 = web3_for(rpc)
     address = Web3.to_checksum_address(token)
-    fn = w3.eth.contract(address=address, abi=load_abi(TOKEN_ABI)).functions
+    fn = Views(TOKEN_ABI, address)
     values = batch_call(w3, [getattr(fn, view)() for view in TRANCHE_VIEWS.values()])
     return {"address": address, **dict(zip(TRANCHE_VIEWS, values, strict=True))}
 
@@ -43,6 +44,8 @@ def tranche_states(rpc: str | Web3, tokens: Iterable[str]) -> pd.DataFrame:
     return frame
 
 
+#: Holders read per JSON-RPC batch (five calls each).
+BATCH_HOLDERS = 100
 #: One row per (token, holder); amounts in the currency's base units (token units for balances).
 POSITION_COLUMNS: tuple[str, ...] = (
     "token", "symbol", "holder", "balance", "unrestricted", "locked", "principal_outstanding",
@@ -58,17 +61,19 @@ def positions(rpc: str | Web3, tokens: Iterable[str], holders: Iterable[str], *,
     ``skip_empty`` leaves out holders with no balance who never had anything to claim in that token.
     """
     w3 = web3_for(rpc)
-    abi = load_abi(TOKEN_ABI)
     who = [Web3.to_checksum_address(h) for h in holders]
     rows = []
     for address in tokens:
         address = Web3.to_checksum_address(address)
-        fn = w3.eth.contract(address=address, abi=abi).functions
+        fn = Views(TOKEN_ABI, address)
         symbol, supply, principal = batch_call(w3, [fn.symbol(), fn.totalSupply(), fn.currentPrincipal()])
-        for holder in who:
-            balance, unrestricted, locked, withdrawable, withdrawn = batch_call(w3, [
+        answers: list[Any] = []
+        for start in range(0, len(who), BATCH_HOLDERS):  # a few hundred calls per round trip
+            answers += batch_call(w3, [call for holder in who[start : start + BATCH_HOLDERS] for call in (
                 fn.balanceOf(holder), fn.balanceOfByPartition(UNRESTRICTED, holder),
-                fn.balanceOfByPartition(LOCKED, holder), fn.withdrawableOf(holder), fn.withdrawnOf(holder)])
+                fn.balanceOfByPartition(LOCKED, holder), fn.withdrawableOf(holder), fn.withdrawnOf(holder))])
+        for k, holder in enumerate(who):
+            balance, unrestricted, locked, withdrawable, withdrawn = answers[5 * k : 5 * k + 5]
             if skip_empty and balance == 0 and not any((*withdrawable, *withdrawn)):
                 continue
             rows.append({
@@ -86,5 +91,5 @@ def render_positions(frame: pd.DataFrame, decimals: int = 6) -> str:
     if frame.empty:
         return "no positions"
     shown = frame.drop(columns=["token", "holder"]).set_index("symbol")
-    shown = shown.astype("float64") / 10**decimals
-    return shown.to_string(float_format=lambda v: f"{v:,.{decimals}f}")
+    shown = shown.map(lambda v: format_amount(int(v), decimals))  # integers to the unit, never floats
+    return shown.to_string()
