@@ -32,7 +32,7 @@ from chainabs.chain.sender import transact
 from chainabs.model.deal import Phase
 from chainabs.dev.sandbox import onboarded_pool, sandbox_deal
 from chainabs.model.assets import asset_id
-from plugins.spvtests import expect_model_error, fund, model_or_error
+from plugins.spvtests import batch_call, expect_model_error, fund, model_or_error
 from plugins.stateful import fuzzing, machine_settings, report_steps
 from plugins.token import assert_error
 
@@ -197,17 +197,21 @@ def test_offering_state_machine(offering_deal, investors, stranger, chain, admin
             ledger = spvlib.read_ledger(spv)
             ledger.check()
             assert ledger == m.ledger
-            assert int(currency.balanceOf(spv)) == ledger.held
-            for c, t in enumerate(toks):
+            values = iter(batch_call([(currency.balanceOf, (str(spv),))] + [  # one round trip for every figure
+                call for t in toks for call in ((t.totalSupply, ()), *((t.balanceOf, (str(h),)) for h in holders),
+                                                (t.balanceOf, (str(stranger),)))]))
+            held = int(next(values))
+            assert held == ledger.held
+            for c, _ in enumerate(toks):
                 tracked = sum(self.units[c])
-                assert int(t.totalSupply()) == tracked
+                assert int(next(values)) == tracked
                 if m.phase != Phase.CANCELLED:
                     assert tracked == m.subscribed[c]
-                for h, holder in enumerate(holders):
-                    assert int(t.balanceOf(holder)) == self.units[c][h]
-                assert int(t.balanceOf(stranger)) == 0
+                for h, _ in enumerate(holders):
+                    assert int(next(values)) == self.units[c][h]
+                assert int(next(values)) == 0, "a stranger holds units"
             if m.phase == Phase.CANCELLED and not any(any(u) for u in self.units):
-                assert int(currency.balanceOf(spv)) == 0, "a cancelled offering fully refunded leaves nothing"
+                assert held == 0, "a cancelled offering fully refunded leaves nothing"
             if not self.sold:
                 info = registry.poolInfo(d0.pool_id)
                 assert (info["count"], info["principal"]) == (cutoff["cutoffCount"], cutoff["cutoffPrincipal"])
