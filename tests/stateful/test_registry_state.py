@@ -23,6 +23,7 @@ from chainabs.chain.sender import TxError, transact
 from chainabs.model import assets, synthetic
 from chainabs.model import tape as tp
 from plugins.registry import CUTOFF, relaxed_criteria
+from plugins.spvtests import batch_call
 from plugins.stateful import machine_settings, report_steps
 
 STATUSES = assets.STATUSES
@@ -139,8 +140,9 @@ def test_registry_state_machine(registry, originator, servicer, disposal_agent, 
                 info = rc.pool_info(registry, pool)
                 assert int(info["count"]) == len(members)
                 assert int(info["principal"]) == sum(v[2] for v in members)
-                for code in (c for c in range(1, len(STATUSES)) if STATUSES[c] != "Repurchased"):
-                    count, principal = registry.statusTally(pool, code)
+                codes = [c for c in range(1, len(STATUSES)) if STATUSES[c] != "Repurchased"]
+                tallies = batch_call([(registry.statusTally, (pool, code)) for code in codes])  # one round trip
+                for code, (count, principal) in zip(codes, tallies, strict=True):
                     in_status = [v for v in members if v[1] == STATUSES[code]]
                     assert (int(count), int(principal)) == (len(in_status), sum(v[2] for v in in_status))
                 figures = rc.servicing_figures(registry, pool)
@@ -151,12 +153,15 @@ def test_registry_state_machine(registry, originator, servicer, disposal_agent, 
         @invariant()
         def one_pool_only_repurchase_releases_and_owner_is_pool_owner(self):
             model = self._model()
-            for asset in sorted(self.touched) + [ids[pool][0] for pool in pools]:
-                status, pool_id = registry.assetInfo(asset)[:2]
+            checked = sorted(self.touched) + [ids[pool][0] for pool in pools]
+            answers = iter(batch_call([call for asset in checked
+                                       for call in ((registry.assetInfo, (asset,)), (registry.ownerOf, (asset,)))]))
+            for asset in checked:
+                status, pool_id = next(answers)[:2]
+                owner = next(answers)
                 assert int(pool_id) == model[asset][0]
                 assert (int(pool_id) == 0) == (STATUSES[int(status)] == "Repurchased")
                 assert int(pool_id) in (0, initial[asset][0])  # never moved to another pool
-                owner = registry.ownerOf(asset)
                 if int(pool_id):
                     assert owner == self.owner[int(pool_id)]
                 else:
