@@ -36,7 +36,7 @@ def purchase_gas() -> dict[str, float]:
     wallets = chain.local_accounts(20)
     admin, originator, servicer = wallets[0], wallets[3], wallets[2]
     currency, _ = deploy(proj.TestStablecoin, "Test CNH", "CNHT", 6, sender=admin)
-    spec, registry, pool_id, tape = onboarded_pool(originator, admin, servicer)
+    spec, registry, pool_id, tape = onboarded_pool(originator, admin, servicer, track_obligors=True)
     spec = with_revolving_period(spec)
     d = sandbox_deal(spec, wallets, currency, registry, pool_id, proj, Path(tempfile.mkdtemp(prefix="bench-")), tape)
     subscribe_all(d, wallets[10:20], admin)
