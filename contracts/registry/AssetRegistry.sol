@@ -116,8 +116,9 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
     /// @inheritdoc IAssetRegistry
     function obligorExposure(uint256 poolId, bytes32 obligor) external view returns (uint256) {
         if (!_pool(poolId).tracksObligors) revert ObligorsNotTracked(poolId);
-        uint256 j = _obligorIndex[poolId][obligor];
-        if (j-- == 0) return 0;
+        uint256 j = _obligorIndex[poolId][obligor]; // dense index + 1
+        if (j == 0) return 0;
+        --j;
         return uint128(_obligorSums[poolId][j >> 1] >> ((j & 1) << 7));
     }
 
