@@ -83,8 +83,8 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
     address private _invoiceLedger; // shared uniqueness record of trade receivables (zero: none)
     // Pools that track obligors: obligor => dense index + 1, and the live sums by dense index, two per slot
     // (index j at bits 128 * (j % 2) of slot j / 2, as bucket sums; AssetLib.MAX_OBLIGORS / 2 slots).
+    // slither-disable-next-line uninitialized-state -- written by AssetLib.registerBatch at its slot
     mapping(uint256 poolId => mapping(bytes32 obligor => uint256)) private _obligorIndex;
-    // slither-disable-next-line uninitialized-state -- written by AssetLib at its slot, and through _reduce's pointer
     mapping(uint256 poolId => uint256[32_768]) private _obligorSums;
 
     constructor(address admin) ERC721("ChainABS Asset Certificate", "ABSA") {
