@@ -12,28 +12,41 @@ from chainabs.model import tape as tp
 from chainabs.dev.benchmarks import benchmark, median_seconds
 
 
-def _onboard_gas_per_asset(n: int, seed: int) -> float:
-    """Fresh registry and pool, a synthetic consumer tape of ``n`` loans onboarded with the default batch
+def _onboard_gas_per_asset(n: int, seed: int, *, kind: str = "consumer_loan",
+                           track_obligors: bool = False) -> tuple[float, int]:
+    """Fresh registry and pool, a synthetic tape of ``n`` assets of ``kind`` onboarded with the default batch
     sizing: gas of all registerAndPool transactions divided by ``n`` (seal excluded, reported apart)."""
     from brownie import accounts
 
     admin = chain.deployer()
     originator = accounts[3] if chain.is_local() else admin
     registry = rc.deploy_registry(admin, originators=(originator,))
-    pool = rc.create_pool(registry, originator, synthetic.default_criteria())
-    tape = synthetic.generate_tape(n, seed=seed, prefix=f"B{n}-")
+    criteria = synthetic.default_criteria(kind)
+    if kind != "consumer_loan":
+        criteria = synthetic.default_criteria(kind, max_region_bps=10_000, max_industry_bps=10_000,
+                                              max_obligor_bps=10_000)
+    pool = rc.create_pool(registry, originator, criteria, track_obligors=track_obligors)
+    tape = synthetic.generate_tape(n, kind=kind, seed=seed, prefix=f"B{n}-")
     result = rc.onboard(registry, pool, tape, originator, today=synthetic.DEFAULT_CUTOFF, progress=False)
     return result.gas_per_asset, result.seal_gas
 
 
 @benchmark("registry_onboard", needs_chain=True)
 def onboard_gas() -> dict[str, float]:
-    """Register + pool gas per asset, amortized over gas-sized batches, at 1,000 and 10,000 assets."""
+    """Register + pool gas per asset, amortized over gas-sized batches, at 1,000 and 10,000 assets; and at 1,000
+    in a pool that tracks its obligors (consumer loans, one obligor each: the worst case; trade receivables,
+    whose debtors recur)."""
     g1, s1 = _onboard_gas_per_asset(1_000, seed=101)
     g10, s10 = _onboard_gas_per_asset(10_000, seed=102)
+    t1, _ = _onboard_gas_per_asset(1_000, seed=101, track_obligors=True)
+    r1, _ = _onboard_gas_per_asset(1_000, seed=106, kind="trade_receivable")
+    rt1, _ = _onboard_gas_per_asset(1_000, seed=106, kind="trade_receivable", track_obligors=True)
     return {
         "onboard_gas_per_asset_1k": round(g1),
         "onboard_gas_per_asset_10k": round(g10),
+        "onboard_gas_per_asset_tracked_obligors_1k": round(t1),
+        "onboard_gas_per_receivable_1k": round(r1),
+        "onboard_gas_per_receivable_tracked_obligors_1k": round(rt1),
         "registry_seal_gas_1k": s1,
         "registry_seal_gas_10k": s10,
     }
