@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
-import {IPoolPurchaser} from "../../interfaces/IAssetRegistry.sol";
+import {IAssetRegistry, IPoolPurchaser} from "../../interfaces/IAssetRegistry.sol";
 
 /// @title PoolPurchaserMock
 /// @notice Tests only: the owner of a revolving pool that accepts every purchase its pool's originator makes (an
@@ -16,5 +16,10 @@ contract PoolPurchaserMock is IPoolPurchaser {
     function onPoolPurchase(uint256, address, uint256, uint256 principal) external {
         purchases += 1;
         principalBought += principal;
+    }
+
+    /// @notice Give asset `assetId` of a pool this contract owns back to its originator (as the pool's owner).
+    function repurchase(IAssetRegistry registry, uint256 assetId) external {
+        registry.repurchase(assetId, keccak256("repurchase"));
     }
 }

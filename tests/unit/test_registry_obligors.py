@@ -69,11 +69,15 @@ def _receivable(book: dict[str, Any], obligor: str, principal: int, row: int = 0
     return tp.pack_records(one)
 
 
-def test_onboarding_keeps_every_obligors_live_sum(registry, book):
+def test_onboarding_keeps_every_obligors_live_sum(registry, originator, book):
     pool = book["pool"]
     for obligor, held in book["sums"].items():
         assert rc.obligor_exposure(registry, pool, obligor) == int(held)
     assert rc.obligor_exposure(registry, pool, "0x" + "ab" * 32) == 0
+    # a repurchase takes the asset's principal out of its obligor's sum
+    loans = book["tape"][book["tape"]["obligor"] == book["top"]]
+    book["buyer"].repurchase(registry, tp.asset_ids(loans.iloc[[1]], originator.address)[0], {"from": originator})
+    assert rc.obligor_exposure(registry, pool, book["top"]) == int(loans["principal"].iloc[0])
 
 
 def test_a_purchase_is_checked_on_the_obligors_live_exposure(registry, originator, servicer, book):
