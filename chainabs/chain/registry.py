@@ -158,11 +158,24 @@ def create_pool(registry: Any, originator: Any, criteria: PoolCriteria, *, track
     return pool_id
 
 
+def _obligor_key(obligor: str | bytes) -> bytes:
+    return bytes.fromhex(obligor[2:]) if isinstance(obligor, str) else bytes(obligor)
+
+
 def obligor_exposure(registry: Any, pool_id: int, obligor: str | bytes) -> int:
     """Live exposure (outstanding principal, base units) of ``obligor`` (hex or bytes32) in a pool that tracks
     its obligors."""
-    key = bytes.fromhex(obligor[2:]) if isinstance(obligor, str) else bytes(obligor)
-    return int(registry.obligorExposure(pool_id, key))
+    return int(registry.obligorExposure(pool_id, _obligor_key(obligor)))
+
+
+def obligor_exposures(registry: Any, pool_id: int, obligors: Sequence[str | bytes]) -> list[int]:
+    """:func:`obligor_exposure` of each of ``obligors``, in one JSON-RPC batch."""
+    from chainabs.chain.connection import connected_web3
+    from chainabs.chain.read.deal import batch_call
+
+    w3 = connected_web3()
+    fn = w3.eth.contract(address=str(registry.address), abi=registry.abi).functions
+    return [int(v) for v in batch_call(w3, [fn.obligorExposure(pool_id, _obligor_key(o)) for o in obligors])]
 
 
 def pool_criteria(registry: Any, pool_id: int) -> PoolCriteria:
