@@ -31,7 +31,8 @@ interface IPoolPurchaser {
 ///
 /// ERC-721 event semantics (a documented departure from ERC-721): registration mints a batch's certificates
 /// with ONE {AssetsRegistered} event carrying their ids and leaves, and no per-asset `Transfer(0, originator,
-/// id)` (it saves ~1,600 gas per asset); indexers read the mints from it. A pool changes owner with ONE {PoolTransferred} event and no per-asset `Transfer` (that is
+/// id)` (it saves ~1,600 gas per asset); indexers read the mints from it. A pool changes owner with ONE
+/// {PoolTransferred} event and no per-asset `Transfer` (that is
 /// what makes the true sale O(1) whatever the pool's size); indexers must apply it to every asset of the pool,
 /// and `ownerOf`/`balanceOf` always answer from current state. Pooled assets cannot be approved one by one
 /// (they move only with their pool, through `approvePool`), so no stale approval survives a sale or a
