@@ -145,7 +145,8 @@ def _onboard(args: argparse.Namespace, console: Console) -> int:
     from chainabs.apps.onboard import run_onboarding
 
     _connect(args)
-    run_onboarding(args.tape, args.registry, args.pool, args.kind, args.today, console=console)
+    run_onboarding(args.tape, args.registry, args.pool, args.kind, args.today, console=console,
+                   track_obligors=args.track_obligors)
     return 0
 
 
@@ -560,6 +561,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--pool", default="new", help='pool id, or "new" for a pool with the default criteria of --kind')
     p.add_argument("--kind", default="consumer_loan", choices=("consumer_loan", "trade_receivable", "lease"))
     p.add_argument("--today", help="validation date YYYY-MM-DD (default: today, or the pool's cut-off if later)")
+    p.add_argument("--track-obligors", action="store_true", help="a new pool keeps its obligors' live exposures "
+                   "(needed for revolving purchases under an obligor limit; ~34k gas more per new obligor)")
 
     p = command("simulate", _simulate, "Scenario grid (CPR x CDR x severity) and loan-level Monte Carlo of a deal "
                 "spec through the deal model: WAL, yield, duration, losses, breakeven CDR.", None)

@@ -132,3 +132,22 @@ def test_track_obligors_is_the_originators_and_logged(registry, originator, stra
                  error="AccessControlUnauthorizedAccount(address,bytes32)")
     tx = registry.trackObligors(pool, {"from": originator})
     assert tx.events["ObligorsTracked"]["poolId"] == pool
+
+
+def test_onboard_command_creates_a_tracked_pool(AssetRegistry):
+    """``chainabs onboard synthetic:200 --track-obligors``: the new pool's obligor sums add up to its principal;
+    an existing pool cannot start tracking (refused before anything is sent)."""
+    import io
+
+    from rich.console import Console
+
+    from chainabs.apps.onboard import run_onboarding
+
+    quiet = Console(file=io.StringIO(), width=160)
+    result = run_onboarding("synthetic:200", console=quiet, track_obligors=True)
+    registry = AssetRegistry[-1]
+    obligors = sorted(set(synthetic.tape_argument("synthetic:200")["obligor"]))
+    total = int(rc.pool_info(registry, result.pool_id)["principal"])
+    assert sum(rc.obligor_exposures(registry, result.pool_id, obligors)) == total > 0
+    with pytest.raises(ValueError, match="--track-obligors: only a new pool"):
+        run_onboarding("synthetic:200", str(registry.address), str(result.pool_id), console=quiet, track_obligors=True)
