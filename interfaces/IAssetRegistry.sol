@@ -29,8 +29,10 @@ interface IPoolPurchaser {
 /// The record's ABI types are defined once in Python (`chainabs.merkle.LEAF_TYPES`) and mirrored by
 /// `(address originator, AssetRecord)`; a test holds them equal.
 ///
-/// ERC-721 event semantics (a documented departure from ERC-721): registration emits `Transfer(0, originator,
-/// id)` per asset. A pool changes owner with ONE {PoolTransferred} event and no per-asset `Transfer` (that is
+/// ERC-721 event semantics (a documented departure from ERC-721): registration mints a batch's certificates
+/// with ONE {AssetsRegistered} event carrying their ids and leaves, and no per-asset `Transfer(0, originator,
+/// id)` (it saves ~1,600 gas per asset); indexers read the mints from it. A pool changes owner with ONE
+/// {PoolTransferred} event and no per-asset `Transfer` (that is
 /// what makes the true sale O(1) whatever the pool's size); indexers must apply it to every asset of the pool,
 /// and `ownerOf`/`balanceOf` always answer from current state. Pooled assets cannot be approved one by one
 /// (they move only with their pool, through `approvePool`), so no stale approval survives a sale or a
@@ -212,14 +214,23 @@ interface IAssetRegistry {
         uint256 indexed poolId, address indexed seller, address indexed owner, uint256 count, uint256 principal
     );
 
-    /// @notice `leaves.length` assets (registration indices `firstIndex`..) were registered into `poolId`:
-    /// `leaves[j]` is the StandardMerkleTree leaf of the full record of the asset minted by the j-th
-    /// `Transfer(0, originator, id)` of the same transaction; `leafChain` is the pool's running hash after it.
-    /// (One event per batch carrying the leaves costs ~300 gas per asset against ~1,650 for an event per
-    /// asset; the records themselves are in the transaction's calldata.)
+    /// @notice `leaves.length` assets (registration indices `firstIndex`..) were registered into `poolId`: the
+    /// j-th has certificate (token) id `assetIds[j]`, minted to the pool's originator (or, bought into a sold
+    /// pool, held by the pool's owner), and `leaves[j]` is the StandardMerkleTree leaf of its full record;
+    /// `leafChain` is the pool's running hash after it. This event is the certificates' mint: no per-asset
+    /// `Transfer(0, originator, id)` (one event per batch costs ~520 gas per asset against ~1,875 for a
+    /// `Transfer` per asset); the records themselves are in the transaction's calldata.
     event AssetsRegistered(
-        uint256 indexed poolId, uint256 firstIndex, uint256 principal, bytes32 leafChain, bytes32[] leaves
+        uint256 indexed poolId,
+        uint256 firstIndex,
+        uint256 principal,
+        bytes32 leafChain,
+        bytes32[] leaves,
+        uint256[] assetIds
     );
+    /// @notice `poolId` keeps each obligor's live exposure (sum of its assets' outstanding principal), so that
+    /// its obligor limit holds for the live pool after every purchase ({sellIntoPool}).
+    event ObligorsTracked(uint256 indexed poolId);
     /// @notice `poolId` was sealed with the Merkle `root` of its cut-off tape.
     event PoolSealed(uint256 indexed poolId, bytes32 root, bytes32 leafChain, uint256 count, uint256 principal);
     /// @notice The whole of `poolId` (`assetCount` assets) changed owner from `from` to `to`.
@@ -280,6 +291,13 @@ interface IAssetRegistry {
     error PoolServicingLocked(uint256 poolId);
     /// @notice Cash can be recovered only on a defaulted asset (Defaulted, InRecovery, Repossessed).
     error RecoveryNotAllowed(uint256 assetId, AssetStatus status);
+    /// @notice Obligor tracking must start before the pool's first registration.
+    error PoolNotEmpty(uint256 poolId);
+    /// @notice The pool has an obligor limit and does not track its obligors: it cannot take purchases
+    /// (its obligors' live exposures are unknown), or it has no obligor sums to read.
+    error ObligorsNotTracked(uint256 poolId);
+    /// @notice Record `index`, of obligor `obligor`, would bring a pool that tracks obligors above 65,536 of them.
+    error TooManyObligors(uint256 index, bytes32 obligor);
 
     /// @notice Attach the network's shared invoice ledger (DEFAULT_ADMIN_ROLE; once): every later registration of
     /// a trade receivable (asset type 1) is checked and recorded there in the same transaction.
@@ -291,6 +309,16 @@ interface IAssetRegistry {
     /// @notice Create a pool owned by the caller (ORIGINATOR_ROLE) with fixed eligibility `criteria`.
     function createPool(PoolCriteria calldata criteria) external returns (uint256 poolId);
 
+    /// @notice Keep the live exposure of every obligor of `poolId` (the pool's originator, before its first
+    /// registration; emits {ObligorsTracked}): onboarding then writes one index and one half-slot sum per new
+    /// obligor and every principal reduction (servicing update, repurchase) updates its obligor's sum. Needed
+    /// for purchases into a pool with an obligor limit ({sellIntoPool}); static pools need not pay for it.
+    function trackObligors(uint256 poolId) external;
+
+    /// @notice Live exposure of `obligor` in `poolId` (the outstanding principal of its pooled assets); reverts
+    /// {ObligorsNotTracked} for a pool that does not track its obligors.
+    function obligorExposure(uint256 poolId, bytes32 obligor) external view returns (uint256);
+
     /// @notice Register `records` as certificates and add them to open pool `poolId` (its originator only).
     /// Each record is checked against the pool's criteria; records must come in non-decreasing obligor order
     /// across the pool so that per-obligor exposure is summed in O(1). Reverts whole on any failure.
@@ -299,9 +327,10 @@ interface IAssetRegistry {
     /// @notice Sell new receivables into sold pool `poolId` (a revolving purchase; the pool's originator only):
     /// `records` are registered as `registerAndPool` does, eligible on the pool's criteria with the current time
     /// in place of the cut-off date, sorted by obligor within the batch. The live pool must then hold within its
-    /// concentration limits: every region and industry on the pool's running sums, and the largest obligor
-    /// exposure of the batch (an obligor already in the pool is not summed with its earlier receivables), else
-    /// `ConcentrationBreached`. Then the pool's owner is called (`IPoolPurchaser.onPoolPurchase`), which pays
+    /// concentration limits: every region and industry on the pool's running sums, and every obligor of the
+    /// batch on its live exposure (its receivables already in the pool plus the batch's; a pool with an obligor
+    /// limit below 100% must track its obligors, see {trackObligors}, else `ObligorsNotTracked`), else
+    /// `ConcentrationBreached` naming the obligor, its exposure, the live total and the limit. Then the pool's owner is called (`IPoolPurchaser.onPoolPurchase`), which pays
     /// the originator at par or reverts (a pool owned by an account without code cannot be sold into).
     /// Emits {ReceivablesSold} and the registration's events.
     function sellIntoPool(uint256 poolId, PackedRecord[] calldata records) external;

@@ -155,7 +155,7 @@ def _onboard(args: argparse.Namespace, console: Console) -> int:
 
     _connect(args)
     run_onboarding(args.tape, args.registry, args.pool, args.kind, args.today, console=console,
-                   keystore=args.keystore, account=args.account)
+                   keystore=args.keystore, account=args.account, track_obligors=args.track_obligors)
     return 0
 
 
@@ -571,6 +571,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--pool", default="new", help='pool id, or "new" for a pool with the default criteria of --kind')
     p.add_argument("--kind", default="consumer_loan", choices=("consumer_loan", "trade_receivable", "lease"))
     p.add_argument("--today", help="validation date YYYY-MM-DD (default: today, or the pool's cut-off if later)")
+    p.add_argument("--track-obligors", action="store_true", help="a new pool keeps its obligors' live exposures "
+                   "(needed for revolving purchases under an obligor limit; ~34k gas more per new obligor)")
     _add_signer_options(p, "arranger (default ARRANGER_/DEPLOYER_PRIVATE_KEY or _ACCOUNT)")
 
     p = command("simulate", _simulate, "Scenario grid (CPR x CDR x severity) and loan-level Monte Carlo of a deal "

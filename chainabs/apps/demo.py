@@ -101,7 +101,8 @@ def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbo
     criteria = terms.criteria_from_spec(base)
     tape = select_eligible(book, criteria, today=base.dates.cut_off)
     console.print(f"   originator's book: {len(book)} loans, {len(tape)} eligible for the pool")
-    registry, pool_id = orchestration.open_pool(arranger, originator, servicer, criteria)
+    registry, pool_id = orchestration.open_pool(arranger, originator, servicer, criteria,
+                                                track_obligors=base.revolving is not None)
     receivables = "trade_receivable" in base.eligibility.asset_types
     if receivables:
         _confirm_invoices(registry, arranger, kyc_agent, originator, tape, console)

@@ -31,9 +31,12 @@ def run_onboarding(
     console: Console | None = None,
     keystore: str | None = None,
     account: str | None = None,
+    track_obligors: bool = False,
 ) -> OnboardResult:
     """Onboard ``tape`` (see the module doc) on the connected network; the arranger signs
-    (:func:`chainabs.chain.signers.deployer`: ``keystore``, brownie ``account`` or the environment's key)."""
+    (:func:`chainabs.chain.signers.deployer`: ``keystore``, brownie ``account`` or the environment's key).
+    ``track_obligors``: a new pool keeps its obligors' live exposures (a revolving pool with an obligor limit
+    needs it)."""
     console = console or Console()
     proj = connection.load_project()
     signer = signers.deployer(keystore=keystore, account=account)
@@ -44,6 +47,8 @@ def run_onboarding(
     frame = synthetic.tape_argument(tape, kind=kind)
     if pool != "new" and not registry_address:
         raise ValueError(f"--pool {pool}: an existing pool needs its registry (--registry ADDRESS)")
+    if pool != "new" and track_obligors:
+        raise ValueError(f"--track-obligors: only a new pool can start tracking its obligors, not pool {pool}")
     registry = proj.AssetRegistry.at(registry_address, persist=False) if registry_address else None
     # The whole tape is validated against the pool's criteria before anything is sent: a bad tape leaves no
     # registry and no pool behind.
@@ -69,8 +74,9 @@ def run_onboarding(
         registry = deploy_registry(signer, originators=(signer,))
         console.print(f"deployed AssetRegistry at {registry.address}")
     if pool_id is None:
-        pool_id = create_pool(registry, signer, criteria)
-        console.print(f"created pool {pool_id} (cut-off {criteria.cutoff_date})")
+        pool_id = create_pool(registry, signer, criteria, track_obligors=track_obligors)
+        tracked = ", tracking its obligors" if track_obligors else ""
+        console.print(f"created pool {pool_id} (cut-off {criteria.cutoff_date}{tracked})")
     result = onboard(registry, pool_id, frame, signer, today=check_day, console=console)
     console.print(
         f"pool {pool_id}: {result.assets} assets ({result.skipped} already on chain, {result.registered} sent in "

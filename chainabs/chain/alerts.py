@@ -54,7 +54,8 @@ PRIVILEGED_EVENTS = frozenset(
         "WalletRecovered", "DealBound",
         "DustSwept", "LockupEndSet", "MinimumHoldingSet", "MaxHoldersSet", "ResidualRecipientSet",
         # AssetRegistry: pools, onboarding, true sale, servicing and repurchases
-        "PoolCreated", "AssetsRegistered", "PoolSealed", "PoolApproved", "PoolTransferred", "AssetRepurchased",
+        "PoolCreated", "ObligorsTracked", "AssetsRegistered", "PoolSealed", "PoolApproved", "PoolTransferred",
+        "AssetRepurchased",
         "AssetStatusChanged", "PoolServicersSet", "RecoveryRecorded",
         # InvoiceLedger (trade receivables): debtors' keys, debtors' confirmations, financed invoices; the registry
         # attaching it

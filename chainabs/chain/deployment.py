@@ -186,12 +186,25 @@ def load_pool_tape(tape: str, spec: DealSpec, *, seed: int = 0) -> pd.DataFrame:
 # ------------------------------------------------------------------------------------------------ pool
 
 
-def ensure_pool(deployer: Deployer, registry: Any, originator: Any, criteria: Any) -> int:
-    """The deal's pool id: recorded in the manifest, else recovered from an interrupted creation, else created.
+def ensure_pool(deployer: Deployer, registry: Any, originator: Any, criteria: Any, *,
+                track_obligors: bool = False) -> int:
+    """The deal's pool id: recorded in the manifest, else recovered from an interrupted creation, else created
+    (``track_obligors``: then set to track its obligors, as a revolving pool with an obligor limit needs).
 
     Before ``createPool`` is sent, the originator's nonce and the block are recorded; a run killed before
     the pool id is recorded finds its ``PoolCreated`` event by that nonce instead of creating a second pool.
     """
+    pool_id = _ensure_pool(deployer, registry, originator, criteria)
+    meta = deployer.manifest.meta
+    if track_obligors and not meta.get("pool_tracks_obligors"):
+        if int(registrylib.pool_info(registry, pool_id)["registered"]) == 0:  # else already onboarded as it was
+            transact(registry.trackObligors, pool_id, sender=originator)
+            meta["pool_tracks_obligors"] = True
+            deployer.manifest.save()
+    return pool_id
+
+
+def _ensure_pool(deployer: Deployer, registry: Any, originator: Any, criteria: Any) -> int:
     from brownie import web3
 
     meta = deployer.manifest.meta
@@ -397,7 +410,8 @@ def _deploy_deal(
     deployer.run(infra, review=False)
     registry_contract = deployer.at("registry")
     if pool is None:
-        pool = ensure_pool(deployer, registry_contract, originator, criteria)
+        pool = ensure_pool(deployer, registry_contract, originator, criteria,
+                           track_obligors=base.revolving is not None)
         console.print(f"pool {pool} of originator {role_map['originator']} in registry {registry_contract.address}")
     info = _pool_info(deployer, pool)
     if str(info["originator"]).lower() != role_map["originator"].lower():

@@ -256,12 +256,12 @@ def deal_steps(
 
 
 def open_pool(arranger: Any, originator: Any, servicer: Any, criteria: PoolCriteria,
-              disposal_agent: Any | None = None) -> tuple[Any, int]:
+              disposal_agent: Any | None = None, *, track_obligors: bool = False) -> tuple[Any, int]:
     """A new asset registry (the originator granted its role) and a pool of the originator with ``criteria``,
     serviced by ``servicer`` (``disposal_agent``, default the servicer, takes defaulted loans' recovery steps):
-    (registry, pool id)."""
+    (registry, pool id). ``track_obligors``: see :func:`chainabs.chain.registry.create_pool` (revolving pools)."""
     registry = registrylib.deploy_registry(arranger, originators=(originator,))
-    pool_id = registrylib.create_pool(registry, originator, criteria)
+    pool_id = registrylib.create_pool(registry, originator, criteria, track_obligors=track_obligors)
     registrylib.set_pool_servicers(registry, originator, pool_id, servicer, disposal_agent or servicer)
     return registry, pool_id
 

@@ -26,7 +26,16 @@ from chainabs.chain import invoices
 from chainabs.chain.connection import load_project
 from chainabs.chain.sender import deploy, transact
 from chainabs.model.merkle import leaf_hash
-from chainabs.model.assets import LEAF_TYPES, RECORD_BYTES, STATUSES, TAPE_COLUMNS, status_for_days, unpack_record
+from chainabs.model.assets import (
+    LEAF_TYPES,
+    RECORD_BYTES,
+    STATUSES,
+    TAPE_COLUMNS,
+    loan_id_text,
+    status_for_days,
+    unpack_record,
+)
+from chainabs.model.assets import asset_id as model_asset_id
 from chainabs.model.tape import (
     PoolCriteria,
     TapeAggregates,
@@ -138,10 +147,35 @@ def asset_states(registry: Any, ids: Sequence[int], chunk: int = 1_000) -> list[
     return out
 
 
-def create_pool(registry: Any, originator: Any, criteria: PoolCriteria) -> int:
-    """Create a pool of ``originator`` with ``criteria``; returns its id."""
+def create_pool(registry: Any, originator: Any, criteria: PoolCriteria, *, track_obligors: bool = False) -> int:
+    """Create a pool of ``originator`` with ``criteria``; returns its id. ``track_obligors``: the pool keeps each
+    obligor's live exposure (``trackObligors``), which a pool with an obligor limit needs to take revolving
+    purchases; it costs onboarding one storage index and a half-slot sum per new obligor."""
     receipt = transact(registry.createPool, criteria.to_chain(), sender=originator)
-    return int(receipt.event("PoolCreated")["poolId"])
+    pool_id = int(receipt.event("PoolCreated")["poolId"])
+    if track_obligors:
+        transact(registry.trackObligors, pool_id, sender=originator)
+    return pool_id
+
+
+def _obligor_key(obligor: str | bytes) -> bytes:
+    return bytes.fromhex(obligor[2:]) if isinstance(obligor, str) else bytes(obligor)
+
+
+def obligor_exposure(registry: Any, pool_id: int, obligor: str | bytes) -> int:
+    """Live exposure (outstanding principal, base units) of ``obligor`` (hex or bytes32) in a pool that tracks
+    its obligors."""
+    return int(registry.obligorExposure(pool_id, _obligor_key(obligor)))
+
+
+def obligor_exposures(registry: Any, pool_id: int, obligors: Sequence[str | bytes]) -> list[int]:
+    """:func:`obligor_exposure` of each of ``obligors``, in one JSON-RPC batch."""
+    from chainabs.chain.connection import connected_web3
+    from chainabs.chain.read.deal import batch_call
+
+    w3 = connected_web3()
+    fn = w3.eth.contract(address=str(registry.address), abi=registry.abi).functions
+    return [int(v) for v in batch_call(w3, [fn.obligorExposure(pool_id, _obligor_key(o)) for o in obligors])]
 
 
 def pool_criteria(registry: Any, pool_id: int) -> PoolCriteria:
@@ -416,36 +450,47 @@ def verify_pool_commitment(registry: Any, pool_id: int, from_block: int = 0) -> 
     return MerkleTree.from_leaf_hashes(leaves).root_bytes == bytes(info["root"])
 
 
+def _registration(registry: Any, asset_id: int, from_block: int) -> Any:
+    """The ``AssetsRegistered`` log whose ``assetIds`` hold ``asset_id`` (its mint), or None: searched in the
+    asset's pool while it is pooled, else in every pool."""
+    c = _web3_contract(registry)
+    info = registry.assetInfo(asset_id) if int(registry.countRegistered([asset_id])) else None
+    filters = {"poolId": int(info[1])} if info is not None and int(info[1]) else {}
+    for log in c.events.AssetsRegistered.get_logs(from_block=from_block, argument_filters=filters):
+        if asset_id in [int(x) for x in log["args"]["assetIds"]]:
+            return log
+    return None
+
+
 def asset_history(registry: Any, asset_id: int, from_block: int = 0) -> list[AssetEvent]:
     """Every event of one asset, in chain order: its registration (``Registered``: pool, leaf and the record
-    decoded from the transaction's calldata, checked against the leaf), ERC-721 transfers, status changes,
-    repurchase, and the transfers of the pool it belonged to while it was pooled."""
+    decoded from the transaction's calldata, checked against the leaf and the id the ``AssetsRegistered`` event
+    minted), ERC-721 transfers, status changes, repurchase, and the transfers of the pool it belonged to while
+    it was pooled."""
     from brownie import web3
 
     c = _web3_contract(registry)
     transfers = c.events.Transfer.get_logs(from_block=from_block, argument_filters={"tokenId": asset_id})
-    mints = [t for t in transfers if int(t["args"]["from"], 16) == 0]
-    events = _decode([t for t in transfers if int(t["args"]["from"], 16) != 0], "Transfer")
+    events = _decode(transfers, "Transfer")
     events += _decode(
         c.events.AssetStatusChanged.get_logs(from_block=from_block, argument_filters={"assetId": asset_id}),
         "AssetStatusChanged",
     )
     repurchases = c.events.AssetRepurchased.get_logs(from_block=from_block, argument_filters={"assetId": asset_id})
     events += _decode(repurchases, "AssetRepurchased")
-    for mint in mints:
-        receipt = web3.eth.get_transaction_receipt(mint["transactionHash"])
-        batch = c.events.AssetsRegistered().process_receipt(receipt, errors=_discard())[0]
-        minted = [log for log in c.events.Transfer().process_receipt(receipt, errors=_discard())
-                  if int(log["args"]["from"], 16) == 0]
-        position = [int(log["args"]["tokenId"]) for log in minted].index(asset_id)
-        leaf = bytes(batch["args"]["leaves"][position])
-        pool_id = int(batch["args"]["poolId"])
+    mint = _registration(registry, asset_id, from_block)
+    if mint is not None:
+        position = [int(x) for x in mint["args"]["assetIds"]].index(asset_id)
+        leaf = bytes(mint["args"]["leaves"][position])
+        pool_id = int(mint["args"]["poolId"])
         tx = web3.eth.get_transaction(mint["transactionHash"])
         _, params = c.decode_function_input(tx["input"])
         record = unpack_record(params["records"][position])
-        originator = mint["args"]["to"]
+        originator = pool_info(registry, pool_id)["originator"]
         if leaf_hash((originator, *record), LEAF_TYPES) != leaf:
             raise OnboardingError(f"asset {asset_id:#x}: calldata record does not hash to the emitted leaf")
+        if model_asset_id(str(originator), loan_id_text(record[0])) != asset_id:
+            raise OnboardingError(f"asset {asset_id:#x}: calldata loan id does not derive the emitted asset id")
         events.append(AssetEvent(int(mint["blockNumber"]), int(mint["logIndex"]), mint["transactionHash"].hex(),
                                  "Registered", {"poolId": pool_id, "leaf": leaf, "record": record,
                                                 "originator": originator}))

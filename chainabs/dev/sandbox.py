@@ -48,16 +48,22 @@ def roll_rate_reports(
 
 def onboarded_pool(
     originator: Any, admin: Any, servicer: Any, name: str = "consumer_loan", *, loans: int = BOOK_LOANS, seed: int = 11,
-    prefix: str | None = None,
+    prefix: str | None = None, track_obligors: bool | None = None, max_obligor_bps: int | None = None,
 ) -> tuple[DealSpec, Any, int, pd.DataFrame]:
     """A sealed registry pool of the eligible loans of a seeded synthetic book: the sample deal sized to it, the
-    registry, the pool id and the pool's cut-off tape."""
+    registry, the pool id and the pool's cut-off tape. ``track_obligors`` (default: the sample deal revolves):
+    the pool keeps its obligors' live exposures, which revolving purchases into it need. ``max_obligor_bps``:
+    the deal's obligor limit in place of the sample's (10,000: none)."""
     base = load_deal(name)
+    if max_obligor_bps is not None:
+        conc = base.eligibility.concentration.model_copy(update={"max_obligor_bps": max_obligor_bps})
+        base = base.model_copy(update={"eligibility": base.eligibility.model_copy(update={"concentration": conc})})
     book = generate_tape(loans, kind=base.eligibility.asset_types[0], seed=seed, prefix=prefix,
                          cutoff=base.dates.cut_off, decimals=base.currency.decimals)
     criteria = terms.criteria_from_spec(base)
     tape = select_eligible(book, criteria, today=base.dates.cut_off)
-    registry, pool_id = orchestration.open_pool(admin, originator, servicer, criteria)
+    track = base.revolving is not None if track_obligors is None else track_obligors
+    registry, pool_id = orchestration.open_pool(admin, originator, servicer, criteria, track_obligors=track)
     spec, _ = orchestration.fill_pool(registry, pool_id, tape, originator, base, progress=False)
     return spec, registry, pool_id, tape
 

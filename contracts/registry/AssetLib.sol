@@ -16,6 +16,7 @@ library AssetLib {
     //   bits 192..207 days delinquent at the cut-off date (uint16; copied with maturity, region and industry)
     //   bits 208..215 region bucket code, bits 216..223 industry bucket code
     //   bits 224..231 / 232..239 dense index of the region / industry bucket in its pool (see AssetRegistry)
+    //   bits 240..255 dense index of the obligor in its pool, in pools that track obligors (0 otherwise)
     uint256 private constant _U96 = (1 << 96) - 1;
     uint256 private constant _SECONDS_PER_DAY = 86_400;
 
@@ -55,6 +56,10 @@ library AssetLib {
         return uint8(s >> 232);
     }
 
+    function obligorIndexOf(uint256 s) internal pure returns (uint256) {
+        return s >> 240;
+    }
+
     /// @notice `s` with a new status and principal (other fields unchanged).
     function withState(uint256 s, IAssetRegistry.AssetStatus status, uint256 principal)
         internal
@@ -74,7 +79,7 @@ library AssetLib {
     // ---------------------------------------------------------------- batch registration (hot path)
     // A registration batch keeps its running sums at FIXED memory addresses (below), reserved by {begin} as
     // the first allocation of the transaction, so the per-asset loop addresses them with constants: about 390
-    // opcodes (~1.2k gas) per asset besides the storage write, the ERC-721 log and the hashes. Sums are
+    // opcodes (~1.2k gas) per asset besides the storage write and the hashes. Sums are
     // bounded by uint96 x 2^40 per asset and cannot overflow; a batch's principal is below 2^106.
     uint256 internal constant M_CHAIN = 0x080; // running leaf chain ...
     uint256 internal constant M_LEAF = 0x0a0; // ... hashed together with the current leaf
@@ -127,10 +132,18 @@ library AssetLib {
     uint256 internal constant M_INDUSTRY_ORDER = 0x720;
     uint256 internal constant M_REGION_TABLE = 0x820;
     uint256 internal constant M_INDUSTRY_TABLE = 0x2820;
-    // The batch's AssetsRegistered event data, in place: firstIndex, principal, leafChain, offset 0x80, then the
-    // leaves array (length, leaves) that the loop fills.
-    uint256 internal constant M_EVENT = 0x4820;
-    uint256 internal constant M_END = 0x48a0; // the batch's leaves array
+    // Obligor sums of a pool that tracks obligors (see {loadObligors}): the storage slot of its sums by dense
+    // index (two per slot; 0: the pool does not track obligors), the slot of its index mapping, its number of
+    // obligors, and the dense index + 1 of the obligor whose run is open (0: none yet in this batch).
+    uint256 internal constant M_OB_SUMS = 0x4820;
+    uint256 internal constant M_OB_INDEX = 0x4840;
+    uint256 internal constant M_OB_COUNT = 0x4860;
+    uint256 internal constant M_OB_CUR = 0x4880;
+    // The batch's AssetsRegistered event data, in place: firstIndex, principal, leafChain, offsets 0xa0 and
+    // 0xc0 + 32 n, then the leaves array and the asset ids array (length, words) that the loop fills.
+    uint256 internal constant M_EVENT = 0x48a0;
+    uint256 internal constant M_END = 0x4940; // the batch's leaves array, then its ids array
+    uint256 internal constant MAX_OBLIGORS = 1 << 16; // dense obligor indices fit bits 240..255
     uint256 internal constant SEEN = 1 << 255;
     uint256 internal constant REGION_INDEX_SHIFT = 224; // same bits as in the asset word
     uint256 internal constant INDUSTRY_INDEX_SHIFT = 232;
@@ -141,10 +154,14 @@ library AssetLib {
     uint256 internal constant INELIGIBLE = 1;
     /// @notice {registerBatch} outcome: record `index` is asset `detail`, already registered.
     uint256 internal constant DUPLICATE = 2;
+    /// @notice {registerBatch} outcome: record `index` brings the pool's obligors above {MAX_OBLIGORS}.
+    uint256 internal constant TOO_MANY_OBLIGORS = 3;
+    uint256 private constant _U128 = (1 << 128) - 1;
 
-    /// @notice Reserve the fixed batch memory (zeroed) and a leaves array of `n` words after it, for a batch of
-    /// pool `poolId` of `originator` whose assets live in the mapping at storage slot `assetsSlot`. Must be the
-    /// transaction's first memory allocation (reverts otherwise: the layout would overlap live memory).
+    /// @notice Reserve the fixed batch memory (zeroed), a leaves array and an ids array of `n` words after it,
+    /// for a batch of pool `poolId` of `originator` whose assets live in the mapping at storage slot
+    /// `assetsSlot`. Must be the transaction's first memory allocation (reverts otherwise: the layout would
+    /// overlap live memory).
     function begin(uint256 poolId, address originator, uint256 assetsSlot, uint256 n)
         internal
         pure
@@ -156,7 +173,8 @@ library AssetLib {
             calldatacopy(M_CHAIN, calldatasize(), sub(M_END, M_CHAIN))
             leaves := M_END
             mstore(leaves, n)
-            mstore(0x40, add(M_END, shl(5, add(n, 1))))
+            mstore(add(M_END, shl(5, add(n, 1))), n) // the ids array
+            mstore(0x40, add(M_END, shl(6, add(n, 1))))
             mstore(M_BUF, originator)
             mstore(_M_POOL_BITS, shl(96, poolId))
             mstore(_M_ASSETS_SLOT, assetsSlot)
@@ -232,12 +250,40 @@ library AssetLib {
         }
     }
 
+    /// @notice Track the obligors of this batch's pool: its sums by dense index from storage slot `sumsSlot`
+    /// (two 128-bit sums per slot), its index mapping (obligor => dense index + 1) at slot `indexSlot`, and
+    /// its `count` obligors so far.
+    function loadObligors(uint256 sumsSlot, uint256 indexSlot, uint256 count) internal pure {
+        assembly ("memory-safe") {
+            mstore(M_OB_SUMS, sumsSlot)
+            mstore(M_OB_INDEX, indexSlot)
+            mstore(M_OB_COUNT, count)
+        }
+    }
+
+    /// @notice Write the open obligor run's exposure (the batch's last obligor) to its sum; returns the pool's
+    /// number of obligors after the batch. Only for a pool that tracks obligors.
+    function flushObligors() internal returns (uint256 count) {
+        assembly ("memory-safe") {
+            let cur := mload(M_OB_CUR)
+            if cur {
+                let idx := sub(cur, 1)
+                let s := add(mload(M_OB_SUMS), shr(1, idx))
+                let sh := shl(7, and(idx, 1))
+                sstore(s, or(and(sload(s), not(shl(sh, _U128))), shl(sh, mload(M_EXPOSURE))))
+            }
+            count := mload(M_OB_COUNT)
+        }
+    }
+
     /// @notice Register `records` (see {IAssetRegistry.PackedRecord}): per record, check the eligibility
     /// rules (in the order of {IAssetRegistry.Rule}) and the obligor order, derive the asset id
     /// `keccak256(abi.encode(originator, loanId))` and the StandardMerkleTree leaf of
     /// `abi.encode(originator, record...)`, refuse an id already registered, write the asset's one storage
-    /// word, emit `Transfer(0, originator, id)`, store the leaf in `leaves` and fold the asset into the batch
-    /// sums. Stops at the first failure and reports it (the caller reverts the whole batch).
+    /// word, store the leaf and the id in the batch's leaves and ids arrays (emitted in one {AssetsRegistered}
+    /// event by the caller: no per-asset event) and fold the asset into the batch sums; in a pool that tracks
+    /// obligors, keep each obligor's live sum (read at the start of its run, written at its end) and its dense
+    /// index in the asset's word. Stops at the first failure and reports it (the caller reverts the batch).
     function registerBatch(IAssetRegistry.PackedRecord[] calldata records)
         internal
         returns (uint256 outcome, uint256 index, uint256 detail)
@@ -275,8 +321,37 @@ library AssetLib {
                 if gt(and(shr(80, d), 0xffff), mload(_L_MAX_LATE)) { leave }
                 code := 11 // ObligorOrder: what the fast check fails on besides the rules above
             }
+            // A tracked pool's obligor starts a run: close the open run (its sum := its running exposure),
+            // find or assign the obligor's dense index (0 when the pool is full), return its sum so far.
+            function enterObligor(obligor) -> held, full {
+                let cur := mload(M_OB_CUR)
+                if cur {
+                    let i := sub(cur, 1)
+                    let s := add(mload(M_OB_SUMS), shr(1, i))
+                    let sh := shl(7, and(i, 1))
+                    sstore(s, or(and(sload(s), not(shl(sh, _U128))), shl(sh, mload(M_EXPOSURE))))
+                }
+                mstore(0x00, obligor)
+                mstore(0x20, mload(M_OB_INDEX))
+                let slot := keccak256(0x00, 0x40)
+                mstore(0x20, mload(_M_ASSETS_SLOT))
+                let v := sload(slot)
+                if iszero(v) {
+                    v := add(mload(M_OB_COUNT), 1)
+                    if gt(v, MAX_OBLIGORS) {
+                        full := 1
+                        leave
+                    }
+                    mstore(M_OB_COUNT, v)
+                    sstore(slot, v)
+                }
+                mstore(M_OB_CUR, v)
+                let idx := sub(v, 1)
+                held := and(shr(shl(7, and(idx, 1)), sload(add(mload(M_OB_SUMS), shr(1, idx)))), _U128)
+            }
             mstore(0x20, mload(_M_ASSETS_SLOT)) // the asset mapping's slot stays in scratch word 0x20
             let wp := add(M_END, 0x20)
+            let io := shl(5, add(records.length, 1)) // from a leaf's word to its id's
             let r := records.offset
             for { let end := add(r, mul(records.length, 0xc0)) } lt(r, end) {
                 r := add(r, 0xc0)
@@ -341,6 +416,18 @@ library AssetLib {
                     let obligor := mload(_B_OBLIGOR)
                     let last := mload(M_LAST_OBLIGOR)
                     let exposure := add(principal, mul(eq(obligor, last), mload(M_EXPOSURE)))
+                    if mload(M_OB_SUMS) {
+                        if or(iszero(eq(obligor, last)), iszero(mload(M_OB_CUR))) {
+                            let held, full := enterObligor(obligor)
+                            if full {
+                                mstore(_M_DETAIL, obligor)
+                                outcome := 3
+                                break
+                            }
+                            exposure := add(principal, held)
+                        }
+                        w := or(w, shl(240, sub(mload(M_OB_CUR), 1)))
+                    }
                     mstore(M_LAST_OBLIGOR, obligor)
                     mstore(M_EXPOSURE, exposure)
                     if gt(exposure, mload(M_MAX_EXPOSURE)) {
@@ -377,6 +464,7 @@ library AssetLib {
                 mstore(M_MATURITY_WEIGHTED, add(mload(M_MATURITY_WEIGHTED), mul(principal, mload(_B_MATURITY))))
                 // Id, leaf (into the leaves array and the leaf chain), the asset's slot.
                 let id := keccak256(M_BUF, 0x40)
+                mstore(add(wp, io), id)
                 mstore(0x00, keccak256(M_BUF, 0x1e0))
                 let leaf := keccak256(0x00, 0x20)
                 mstore(wp, leaf)
@@ -390,8 +478,6 @@ library AssetLib {
                     break
                 }
                 sstore(slot, w)
-                // Transfer(address(0), originator, id)
-                log4(0, 0, 0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef, 0, mload(M_BUF), id)
             }
             if outcome {
                 index := div(sub(r, records.offset), 0xc0)

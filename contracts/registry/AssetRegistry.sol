@@ -34,6 +34,8 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
 
         uint16 regionBuckets; // distinct region codes in the pool (dense indices 0 .. regionBuckets - 1)
         uint16 industryBuckets;
+        bool tracksObligors; // keeps each obligor's live sum (see {trackObligors})
+        uint32 obligors; // distinct obligors of a pool that tracks them (dense indices 0 .. obligors - 1)
         address owner;
         uint64 cutoffCount;
         address approved;
@@ -79,6 +81,11 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
     // slither-disable-next-line uninitialized-state -- written through the storage pointers of _flush and _moveTally
     mapping(uint256 poolId => Tally[_STATUSES]) private _tallies; // by status; Performing derived, not stored
     address private _invoiceLedger; // shared uniqueness record of trade receivables (zero: none)
+    // Pools that track obligors: obligor => dense index + 1, and the live sums by dense index, two per slot
+    // (index j at bits 128 * (j % 2) of slot j / 2, as bucket sums; AssetLib.MAX_OBLIGORS / 2 slots).
+    // slither-disable-next-line uninitialized-state -- written by AssetLib.registerBatch at its slot
+    mapping(uint256 poolId => mapping(bytes32 obligor => uint256)) private _obligorIndex;
+    mapping(uint256 poolId => uint256[32_768]) private _obligorSums;
 
     constructor(address admin) ERC721("ChainABS Asset Certificate", "ABSA") {
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
@@ -99,6 +106,23 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
     }
 
     /// @inheritdoc IAssetRegistry
+    function trackObligors(uint256 poolId) external onlyRole(ORIGINATOR_ROLE) {
+        Pool storage p = _openPool(poolId);
+        if (p.registered != 0) revert PoolNotEmpty(poolId);
+        p.tracksObligors = true;
+        emit ObligorsTracked(poolId);
+    }
+
+    /// @inheritdoc IAssetRegistry
+    function obligorExposure(uint256 poolId, bytes32 obligor) external view returns (uint256) {
+        if (!_pool(poolId).tracksObligors) revert ObligorsNotTracked(poolId);
+        uint256 j = _obligorIndex[poolId][obligor]; // dense index + 1
+        if (j == 0) return 0;
+        --j;
+        return uint128(_obligorSums[poolId][j >> 1] >> ((j & 1) << 7));
+    }
+
+    /// @inheritdoc IAssetRegistry
     function registerAndPool(uint256 poolId, PackedRecord[] calldata records) external onlyRole(ORIGINATOR_ROLE) {
         Pool storage p = _openPool(poolId);
         _register(p, poolId, records, false);
@@ -110,14 +134,18 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
         if (p.originator != msg.sender) revert NotPoolOriginator(poolId, msg.sender);
         (uint256 n, uint256 principal) = _register(p, poolId, records, true);
         PoolCriteria storage c = p.criteria;
-        // The live pool after the batch: region and industry on their running sums, the obligor on the batch.
+        // The live pool after the batch: region and industry on their running sums, the batch's obligors on
+        // their live sums (a pool with an obligor limit must track them; an obligor not in the batch only sees
+        // its share fall).
+        uint16 obligorBps = c.maxObligorBps;
+        if (obligorBps < _BPS && !p.tracksObligors) revert ObligorsNotTracked(poolId);
         uint256 total = p.principal;
         _checkBuckets(poolId, Bucket.Region, c.maxRegionBps, total);
         _checkBuckets(poolId, Bucket.Industry, c.maxIndustryBps, total);
         uint256 top = AssetLib.get(AssetLib.M_MAX_EXPOSURE);
-        if (top * _BPS > total * c.maxObligorBps) {
+        if (top * _BPS > total * obligorBps) {
             revert ConcentrationBreached(
-                poolId, Bucket.Obligor, bytes32(AssetLib.get(AssetLib.M_MAX_OBLIGOR)), top, total, c.maxObligorBps
+                poolId, Bucket.Obligor, bytes32(AssetLib.get(AssetLib.M_MAX_OBLIGOR)), top, total, obligorBps
             );
         }
         address owner = p.owner;
@@ -142,6 +170,7 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
         (uint256 outcome, uint256 index, uint256 detail) = AssetLib.registerBatch(records);
         if (outcome == AssetLib.INELIGIBLE) revert IneligibleAsset(index, Rule(detail));
         if (outcome == AssetLib.DUPLICATE) revert AssetAlreadyRegistered(index, detail);
+        if (outcome == AssetLib.TOO_MANY_OBLIGORS) revert TooManyObligors(index, bytes32(detail));
         principal = _flush(p, poolId, n, leaves, purchase);
         _holdings[purchase ? p.owner : p.originator] += n; // an open pool is its originator's
         address ledger = _invoiceLedger;
@@ -463,10 +492,35 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
         view
         returns (bool)
     {
-        return verifyRecordHash(poolId, keccak256(abi.encode(_pool(poolId).originator, record)), proof);
+        // abi.encode(originator, record): the record is 14 static words in calldata, hashed as sent (a record
+        // whose words are not in canonical ABI form hashes to no leaf, and is not verified).
+        address originator = _pool(poolId).originator;
+        bytes32 recordHash;
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            mstore(m, originator)
+            calldatacopy(add(m, 0x20), record, 0x1c0)
+            recordHash := keccak256(m, 0x1e0)
+        }
+        return verifyRecordHash(poolId, recordHash, proof);
     }
 
     // ------------------------------------------------------------------ ERC-721 / ERC-165
+
+    /// @notice No per-certificate metadata URI (OpenZeppelin's default without a base URI, without its code):
+    /// the record is committed by its leaf ({AssetsRegistered}).
+    function tokenURI(uint256 tokenId) public view override returns (string memory) {
+        _requireOwned(tokenId);
+        return "";
+    }
+
+    function name() public pure override returns (string memory) {
+        return "ChainABS Asset Certificate";
+    }
+
+    function symbol() public pure override returns (string memory) {
+        return "ABSA";
+    }
 
     /// @notice Number of certificates `owner` holds, pooled ones included.
     function balanceOf(address owner) public view override returns (uint256) {
@@ -523,6 +577,17 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
         AssetLib.loadBuckets(p.industryBuckets, _slotOf(b[1].order), AssetLib.M_INDUSTRY_ORDER,
             AssetLib.M_INDUSTRY_TABLE, AssetLib.INDUSTRY_INDEX_SHIFT);
         AssetLib.put(AssetLib.M_CHAIN, uint256(p.leafChain));
+        if (p.tracksObligors) {
+            uint256 sums;
+            uint256 index;
+            uint256[32_768] storage s = _obligorSums[poolId];
+            mapping(bytes32 => uint256) storage m = _obligorIndex[poolId];
+            assembly ("memory-safe") {
+                sums := s.slot
+                index := m.slot
+            }
+            AssetLib.loadObligors(sums, index, p.obligors);
+        }
         if (purchase) return;
         bytes32 last = p.lastObligor;
         uint256 exposure = p.lastObligorPrincipal;
@@ -582,16 +647,18 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
         p.rateWeighted += AssetLib.get(AssetLib.M_RATE_WEIGHTED);
         p.maturityWeighted += AssetLib.get(AssetLib.M_MATURITY_WEIGHTED);
         p.leafChain = chainHash;
+        if (p.tracksObligors) p.obligors = uint32(AssetLib.flushObligors());
         if (!purchase) _flushObligors(p);
-        // emit AssetsRegistered(poolId, first, principal, chainHash, leaves), its data encoded in place
+        // emit AssetsRegistered(poolId, first, principal, chainHash, leaves, assetIds), its data encoded in place
         bytes32 topic = AssetsRegistered.selector;
         assembly ("memory-safe") {
-            let data := sub(leaves, 0x80) // AssetLib.M_EVENT
+            let data := sub(leaves, 0xa0) // AssetLib.M_EVENT
             mstore(data, first)
             mstore(add(data, 0x20), principal)
             mstore(add(data, 0x40), chainHash)
-            mstore(add(data, 0x60), 0x80)
-            log2(data, add(0xa0, shl(5, n)), topic, poolId)
+            mstore(add(data, 0x60), 0xa0)
+            mstore(add(data, 0x80), add(0xc0, shl(5, n)))
+            log2(data, add(0xe0, shl(6, n)), topic, poolId)
         }
     }
 
@@ -637,6 +704,10 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
         b[0].sums[j >> 1] -= drop << ((j & 1) << 7);
         j = s.industryIndexOf();
         b[1].sums[j >> 1] -= drop << ((j & 1) << 7);
+        if (p.tracksObligors) {
+            j = s.obligorIndexOf();
+            _obligorSums[poolId][j >> 1] -= drop << ((j & 1) << 7);
+        }
     }
 
     function _moveTally(uint256 poolId, AssetStatus from, uint256 oldPrincipal, AssetStatus to, uint256 newPrincipal)

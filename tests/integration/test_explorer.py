@@ -269,7 +269,7 @@ def test_cached_decoders_equal_web3s_decoding(live):
     by_key = {(int(log["blockNumber"]), int(log["logIndex"])): log for log in logs}
     names = {e.event for e in got}
     assert {"PeriodClosed", "Transfer", "AssetStatusChanged", "AssetsRegistered", "FundsDistributed"} <= names, names
-    assert len(got) == len(logs) > 1_000
+    assert len(got) == len(logs) > 50  # (the registry mints a batch's certificates in one AssetsRegistered log)
     assert {(e.block_number, e.log_index) for e in got} == set(by_key)
     # web3 decodes at about 2 ms a log: it checks the first three logs of every event of every contract.
     web3_contracts = {a: w3.eth.contract(address=a, abi=load_abi(name)) for a, name in contracts.items()}

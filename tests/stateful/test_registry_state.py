@@ -7,7 +7,9 @@ by the run is replayed from its own events (:func:`chainabs.chain.registry.asset
 :func:`chainabs.chain.registry.replay_history`) and untouched assets keep their tape state; an asset is in at
 most one pool; only a repurchase releases an asset; ``ownerOf`` of a pooled asset is its pool's owner; the
 pool's cumulative recoveries are the cash of the recovery updates that landed and its defaulted claims the
-principal of its assets in recovery; the disposal agent never moves a loan that has not defaulted."""
+principal of its assets in recovery; the disposal agent never moves a loan that has not defaulted; in pool B,
+which tracks its obligors (4 obligors, 3 loans each), every obligor's live exposure is the principal of its
+pooled assets."""
 
 from __future__ import annotations
 
@@ -33,7 +35,8 @@ def test_registry_state_machine(registry, originator, servicer, disposal_agent, 
                                 chain):
     pool_a, tape_a = sealed_pool
     raw_b = synthetic.generate_tape(12, seed=41, prefix="SM")
-    pool_b = rc.create_pool(registry, originator, relaxed_criteria())
+    raw_b["obligor"] = [raw_b["obligor"].iloc[i % 4] for i in range(len(raw_b))]  # 4 obligors, 3 loans each
+    pool_b = rc.create_pool(registry, originator, relaxed_criteria(), track_obligors=True)
     rc.set_pool_servicers(registry, originator, pool_b, servicer, disposal_agent)
     rc.onboard(registry, pool_b, raw_b, originator, today=CUTOFF, progress=False)
     tape_b = rc.prepare_tape(raw_b, relaxed_criteria(), today=CUTOFF)
@@ -45,6 +48,7 @@ def test_registry_state_machine(registry, originator, servicer, disposal_agent, 
         for asset, (_, row) in zip(ids[pool], frame.iterrows(), strict=True):
             late = int(row["days_delinquent"])
             initial[asset] = (pool, STATUSES[1 + (late >= 30) + (late >= 60) + (late >= 90)], int(row["principal"]))
+    obligor_of = dict(zip(ids[pool_b], tape_b["obligor"], strict=True))  # pool B tracks its obligors
     buyers = [investors[0], investors[1]]
     chain.snapshot()
 
@@ -149,6 +153,10 @@ def test_registry_state_machine(registry, originator, servicer, disposal_agent, 
                 assert figures["flows"]["recoveries"] == self.recovered[pool]
                 assert figures["defaulted_claims"] == sum(v[2] for v in members if v[1] in assets.RECOVERING_STATUSES)
                 assert (figures["servicer"], figures["disposal_agent"]) == (servicer.address, disposal_agent.address)
+            held: Counter[str] = Counter()
+            for asset, obligor in obligor_of.items():
+                held[obligor] += model[asset][2] if model[asset][0] == pool_b else 0
+            assert rc.obligor_exposures(registry, pool_b, list(held)) == list(held.values())
 
         @invariant()
         def one_pool_only_repurchase_releases_and_owner_is_pool_owner(self):

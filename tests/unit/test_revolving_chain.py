@@ -51,7 +51,7 @@ def revolving(accounts, currency, originator, admin, servicer, investors, tmp_pa
     from brownie import project
 
     proj = project.get_loaded_projects()[0]
-    spec, registry, pool_id, tape = onboarded_pool(originator, admin, servicer)
+    spec, registry, pool_id, tape = onboarded_pool(originator, admin, servicer, track_obligors=True)
     spec = with_revolving_period(spec, days=70, delinquency_limit_bps=DELINQUENCY_LIMIT_BPS,
                                  excess_spread_limit_bps=EXCESS_SPREAD_LIMIT_BPS)
     assert terms.last_revolving_period(spec) == REVOLVING_PERIODS

@@ -299,7 +299,8 @@ def read_deal(rpc: str | Web3, spv_address: str, *, start_block: int | None = No
 
 
 def _registry_abi() -> tuple[str, list[dict[str, Any]]]:
-    """The registry's ABI without its ERC-721 per-asset events (a mint per asset, never used: not decoded)."""
+    """The registry's ABI without its ERC-721 events (certificates are minted by ``AssetsRegistered``; the
+    ``Transfer`` of a repurchase or of a released certificate is not used: not decoded)."""
     return REGISTRY_ABI, [i for i in load_abi(REGISTRY_ABI)
                           if not (i.get("type") == "event" and i.get("name") in ERC721_EVENTS)]
 
