@@ -27,9 +27,18 @@ def deploy_collateral_registry(registry: Any, sender: Any) -> Any:
     return coll
 
 
-def recorded(coll: Any, originator: str, loan_ids: list[str]) -> set[str]:
-    """The loans of ``originator`` whose collateral is on chain already."""
-    return {lid for lid in loan_ids if int(coll.collateralOf(asset_id(originator, lid))[0]) != 0}
+def recorded(coll: Any, originator: str, loan_ids: list[str], *, chunk: int = 500) -> set[str]:
+    """The loans of ``originator`` whose collateral is on chain already (read in JSON-RPC batches of ``chunk``)."""
+    from chainabs.chain.calls import Views, view_calls
+    from chainabs.chain.connection import connected_web3
+
+    w3, fn = connected_web3(), Views(coll.abi, str(coll.address))
+    done: set[str] = set()
+    for start in range(0, len(loan_ids), chunk):
+        part = loan_ids[start : start + chunk]
+        answers = view_calls(w3, [fn.collateralOf(asset_id(originator, lid)) for lid in part])
+        done.update(lid for lid, c in zip(part, answers, strict=True) if int(c[0]) != 0)
+    return done
 
 
 def record_collateral(coll: Any, originator: Any, typed: pd.DataFrame, *, batch: int = RECORD_BATCH,
