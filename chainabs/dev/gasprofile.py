@@ -38,6 +38,7 @@ class Profile:
     parts: dict[str, int] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     by_contract: dict[str, int] = field(default_factory=dict)
+    by_function: dict[str, int] = field(default_factory=dict)
 
     def rows(self) -> list[tuple[str, int, int]]:
         """(category, count, gas), largest first, with the intrinsic gas and the refund; sums to ``gas_used``."""
@@ -47,11 +48,15 @@ class Profile:
             rows.append(("storage refund", 1, -self.refund))
         return rows
 
-    def markdown(self, title: str) -> str:
+    def markdown(self, title: str, top_functions: int = 12) -> str:
         lines = [f"#### {title}: {self.gas_used:,} gas", "", "| part | count | gas |", "|---|---:|---:|"]
         lines += [f"| {k} | {n} | {g:,} |" for k, n, g in self.rows()]
         lines += ["", "| contract (code run) | gas of its own steps |", "|---|---:|"]
         lines += [f"| {k} | {g:,} |" for k, g in sorted(self.by_contract.items(), key=lambda r: -r[1])]
+        if self.by_function:
+            top = sorted(self.by_function.items(), key=lambda r: -r[1])[:top_functions]
+            lines += ["", "| function (innermost, from the compiler's source map) | gas of its own steps |", "|---|---:|"]
+            lines += [f"| {k} | {g:,} |" for k, g in top]
         return "\n".join(lines) + "\n"
 
 
@@ -64,15 +69,18 @@ def _category(op: str, cost: int) -> str:
         return f"{op} to a cold account" if cost >= 2_600 else f"{op} to a warm account"
     if op.startswith("LOG"):
         return "LOG (events)"
-    if op in {"EXTCODECOPY", "EXTCODESIZE", "EXTCODEHASH", "BALANCE"}:
+    if op == "EXTCODESIZE":
+        return "EXTCODESIZE (callee code check: pays the callee's cold account access)"
+    if op in {"EXTCODECOPY", "EXTCODEHASH", "BALANCE"}:
         return f"{op} (account access)"
     if op == "KECCAK256":
         return "KECCAK256 (mapping keys, hashes)"
     return "computation, memory, calldata, dispatch"
 
 
-def attribute(steps: list[dict[str, Any]], names: dict[str, str] | None = None,
-              entry: str = "") -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+def attribute(steps: list[dict[str, Any]], names: dict[str, str] | None = None, entry: str = "",
+              pcmaps: dict[str, dict[str, Any]] | None = None,
+              ) -> tuple[dict[str, int], dict[str, int], dict[str, int], dict[str, int]]:
     """Gas by category, count by category and gas by contract of a struct-logger trace.
 
     A step's cost is the gas drop to the next step at its depth; a call's own cost (account access, value,
@@ -82,6 +90,8 @@ def attribute(steps: list[dict[str, Any]], names: dict[str, str] | None = None,
     parts: dict[str, int] = defaultdict(int)
     counts: dict[str, int] = defaultdict(int)
     by_contract: dict[str, int] = defaultdict(int)
+    by_function: dict[str, int] = defaultdict(int)
+    pcmaps = {k.lower(): v for k, v in (pcmaps or {}).items()}
     # next step at the same depth (the return point of a call), found with a stack of open steps per depth
     n = len(steps)
     next_same: list[int | None] = [None] * n
@@ -97,6 +107,7 @@ def attribute(steps: list[dict[str, Any]], names: dict[str, str] | None = None,
     owner: dict[int, str] = {}  # call step -> code address of the caller
     frames: list[tuple[int, str]] = [(-1, entry.lower())]  # (call step, code address)
     consumed: list[int] = [0]
+    last_fn: dict[int, str] = {}
     for i, s in enumerate(steps):
         d = s["depth"]
         while len(frames) > d:  # returned from a callee: charge its consumption to the call step
@@ -113,11 +124,19 @@ def attribute(steps: list[dict[str, Any]], names: dict[str, str] | None = None,
             owner[i] = frames[-1][1]
             frames.append((i, target))
             consumed.append(0)
+            last_fn.pop(len(frames), None)
             continue
         cost = int(s["gas"]) - int(steps[j]["gas"]) if j is not None else int(s.get("gasCost", 0))
         consumed[-1] += cost
         code = frames[-1][1]
         by_contract[names.get(code, code)] += cost
+        pcmap = pcmaps.get(code)
+        if pcmap is not None:
+            entry_ = pcmap.get(s["pc"]) or pcmap.get(str(s["pc"])) or {}  # brownie keys pcs as int in memory
+            fn = entry_.get("fn")
+            # compiler helpers (storage access, ABI coding) carry no function: charge the last one seen in the frame
+            fn = last_fn[len(frames)] = fn or last_fn.get(len(frames)) or "(dispatch)"
+            by_function[f"{names.get(code, code)}: {fn}"] += cost
         parts[_category(op, cost)] += cost
         counts[_category(op, cost)] += 1
     while len(frames) > 1:
@@ -135,11 +154,37 @@ def attribute(steps: list[dict[str, Any]], names: dict[str, str] | None = None,
         parts[cat] += own
         counts[cat] += 1
         by_contract[names.get(owner[i], owner[i])] += own
-    return dict(parts), dict(counts), dict(by_contract)
+    return dict(parts), dict(counts), dict(by_contract), dict(by_function)
 
 
-def profile(tx_hash: str, names: dict[str, str] | None = None) -> Profile:
-    """Profile a mined transaction of the connected node (``names``: address -> label for the table)."""
+def project_pcmaps() -> dict[str, dict[str, Any]]:
+    """Code address -> source map of every contract of the loaded brownie project deployed in this session."""
+    return {address: pcmap for address, (_, pcmap) in _project_code().items()}
+
+
+def project_names() -> dict[str, str]:
+    """Code address -> contract name of every contract of the loaded brownie project deployed in this session."""
+    return {address: name for address, (name, _) in _project_code().items()}
+
+
+def _project_code() -> dict[str, tuple[str, dict[str, Any]]]:
+    from brownie import project
+
+    out: dict[str, tuple[str, dict[str, Any]]] = {}
+    for proj in project.get_loaded_projects():
+        for name in proj.keys():
+            container = proj[name]
+            pcmap = container._build.get("pcMap")
+            if pcmap:
+                for inst in container:
+                    out[str(inst.address).lower()] = (name, pcmap)
+    return out
+
+
+def profile(tx_hash: str, names: dict[str, str] | None = None,
+            pcmaps: dict[str, dict[str, Any]] | None = None) -> Profile:
+    """Profile a mined transaction of the connected node (``names``: address -> label for the table;
+    ``pcmaps``: see :func:`project_pcmaps`, for the gas by function)."""
     from brownie import web3
 
     tx = web3.eth.get_transaction(tx_hash)
@@ -151,12 +196,12 @@ def profile(tx_hash: str, names: dict[str, str] | None = None) -> Profile:
     steps = trace["result"]["structLogs"]
     data = bytes(tx["input"])
     intrinsic = 21_000 + sum(16 if b else 4 for b in data)
-    parts, counts, by_contract = attribute(steps, names, entry=str(tx["to"]))
+    parts, counts, by_contract, by_function = attribute(steps, names, entry=str(tx["to"]), pcmaps=pcmaps)
     executed = sum(parts.values())
     gas_used = int(receipt["gasUsed"])
     return Profile(tx_hash=str(tx_hash if isinstance(tx_hash, str) else tx_hash.hex()), gas_used=gas_used,
                    intrinsic=intrinsic, refund=intrinsic + executed - gas_used, parts=parts, counts=counts,
-                   by_contract=by_contract)
+                   by_contract=by_contract, by_function=by_function)
 
 
 def _token_scenario() -> list[tuple[str, Any]]:
@@ -247,7 +292,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"unknown scenario {name!r}: choose from {', '.join(scenarios)}", file=sys.stderr)
             return 2
         for title, (receipt, names) in scenarios[name]():
-            print(profile(receipt.tx_hash, names).markdown(title))
+            labels = {**project_names(), **{k.lower(): v for k, v in names.items()}}
+            print(profile(receipt.tx_hash, labels, project_pcmaps()).markdown(title))
     return 0
 
 
