@@ -48,7 +48,7 @@ class Profile:
             rows.append(("storage refund", 1, -self.refund))
         return rows
 
-    def markdown(self, title: str, top_functions: int = 12) -> str:
+    def markdown(self, title: str, top_functions: int = 20) -> str:
         lines = [f"#### {title}: {self.gas_used:,} gas", "", "| part | count | gas |", "|---|---:|---:|"]
         lines += [f"| {k} | {n} | {g:,} |" for k, n, g in self.rows()]
         lines += ["", "| contract (code run) | gas of its own steps |", "|---|---:|"]
