@@ -81,7 +81,8 @@ def _category(op: str, cost: int) -> str:
 def attribute(steps: list[dict[str, Any]], names: dict[str, str] | None = None, entry: str = "",
               pcmaps: dict[str, dict[str, Any]] | None = None,
               ) -> tuple[dict[str, int], dict[str, int], dict[str, int], dict[str, int]]:
-    """Gas by category, count by category and gas by contract of a struct-logger trace.
+    """Gas by category, count by category, gas by contract and gas by function (``pcmaps``: code address ->
+    brownie's ``pcMap`` of that code) of a struct-logger trace.
 
     A step's cost is the gas drop to the next step at its depth; a call's own cost (account access, value,
     memory) is that drop less what its callee's steps consumed.
@@ -132,8 +133,8 @@ def attribute(steps: list[dict[str, Any]], names: dict[str, str] | None = None, 
         by_contract[names.get(code, code)] += cost
         pcmap = pcmaps.get(code)
         if pcmap is not None:
-            entry_ = pcmap.get(s["pc"]) or pcmap.get(str(s["pc"])) or {}  # brownie keys pcs as int in memory
-            fn = entry_.get("fn")
+            mapped = pcmap.get(s["pc"]) or pcmap.get(str(s["pc"])) or {}  # brownie keys pcs as int in memory
+            fn = mapped.get("fn")
             # compiler helpers (storage access, ABI coding) carry no function: charge the last one seen in the frame
             fn = last_fn[len(frames)] = fn or last_fn.get(len(frames)) or "(dispatch)"
             by_function[f"{names.get(code, code)}: {fn}"] += cost
