@@ -24,6 +24,10 @@ interface ISPVTranche {
     function writeDown(uint256 amount) external;
     /// @notice Undo `amount` of earlier write-downs (principal deficiency cured).
     function reinstate(uint256 amount) external;
+    /// @notice A period's payment in one call: write-down, reinstatement, then the distribution (or the books
+    ///         reopened when nothing is paid).
+    function distributePeriod(uint256 interest, uint256 principal, uint256 writeDownAmount, uint256 reinstated)
+        external;
     /// @notice Record the tranche's unpaid interest carried forward.
     function setInterestShortfall(uint256 amount) external;
     /// @notice The deal is over: redemptions become possible.

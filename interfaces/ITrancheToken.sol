@@ -167,6 +167,11 @@ interface ITrancheToken is IERC20Metadata, IERC1594, IERC1410, IERC1643, IERC164
     function writeDown(uint256 amount) external;
     /// @notice Reverse up to `cumulativeWriteDown()` of earlier write-downs.
     function reinstate(uint256 amount) external;
+    /// @notice A period's payment in one call (the deal only): `writeDown(writeDownAmount)` if non-zero, then
+    ///         `reinstate(reinstated)` if non-zero, then `distribute(interest, principal)` when something is paid,
+    ///         else `openBooks()`; the same checks, errors, events and results as those calls in that order.
+    function distributePeriod(uint256 interest, uint256 principal, uint256 writeDownAmount, uint256 reinstated)
+        external;
     /// @notice Record the unpaid interest shortfall (the amount owed but not paid so far).
     function setInterestShortfall(uint256 amount) external;
 

@@ -478,14 +478,15 @@ contract SPV is ISPV, IWaterfall, IPoolOwner, IPoolPurchaser, AccessControl, Ree
         uint256 n = res.interestPaid.length;
         for (uint256 i; i < n; ++i) {
             ISPVTranche token = ISPVTranche(tokens[i]);
-            // Order keeps the token's current principal (= balance - PDL) within bounds at every step.
-            if (res.writeDown[i] > 0) token.writeDown(res.writeDown[i]);
-            if (res.pdlCured[i] > 0) token.reinstate(res.pdlCured[i]);
             uint256 interest = res.interestPaid[i] + (i == n - 1 ? res.residual : 0);
             uint256 principal = res.principalPaid[i];
-            // A distribution reopens the token's books; otherwise (nothing to pay, or held) reopen them here.
-            if (interest + principal == 0 || !_s.payClass(token, period, i, interest, principal)) {
-                try token.openBooks() {} catch {}
+            // One token call: write-down, reinstatement (this order keeps the token's current principal, balance
+            // less PDL, within bounds at every step), then the distribution, which reopens the books. With nothing
+            // to pay, or the payment held, the same call applies the write-down and reinstatement and reopens them.
+            uint256 written = res.writeDown[i];
+            uint256 cured = res.pdlCured[i];
+            if (interest + principal == 0 || !_s.payClass(token, period, i, interest, principal, written, cured)) {
+                token.distributePeriod(0, 0, written, cured);
             }
             if (next.interestShortfalls[i] != s.interestShortfalls[i]) {
                 token.setInterestShortfall(next.interestShortfalls[i]);

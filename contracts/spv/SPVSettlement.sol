@@ -154,7 +154,7 @@ library SPVSettlement {
         uint256 released = s.cash.reserveBalance;
         s.cash.reserveBalance = 0;
         // slither-disable-next-line unused-return -- delivered or held for the equity class: either way accounted for
-        if (released > 0) s.payClass(ISPVTranche(s.extra[n - 1].token), closed, n - 1, released, 0);
+        if (released > 0) s.payClass(ISPVTranche(s.extra[n - 1].token), closed, n - 1, released, 0, 0, 0);
         // Every class whose payments were all delivered is settled (redemptions open); a class with held
         // payments is settled when they are released.
         for (uint256 i; i < n; ++i) {

@@ -243,18 +243,23 @@ library SPVBooks {
         return SSTORE2.write(abi.encodePacked(tokens, bytes32(0), abi.encode(p)));
     }
 
-    /// @notice Deliver `interest` and `principal` to class `i`'s token, or hold them for the class if the token
-    /// refuses (a token the currency blocks, say): a close never stops on one class. Returns false when held.
+    /// @notice Deliver `interest` and `principal` to class `i`'s token, with the period's write-down and
+    /// reinstatement of the class in the same call (`distributePeriod`), or hold the payment for the class if the
+    /// token refuses (a token the currency blocks, say): a close never stops on one class. Returns false when
+    /// held; the write-down and reinstatement are then not applied (the whole call reverted) and the caller
+    /// applies them without a payment.
     function payClass(
         DealStorage storage s,
         ISPVTranche token,
         uint256 period,
         uint256 i,
         uint256 interest,
-        uint256 principal
+        uint256 principal,
+        uint256 writeDownAmount,
+        uint256 reinstated
     ) internal returns (bool delivered) {
         if (interest + principal == 0) return true;
-        try token.distribute(interest, principal) {
+        try token.distributePeriod(interest, principal, writeDownAmount, reinstated) {
             return true;
         } catch {
             Held memory h = s.held[i];

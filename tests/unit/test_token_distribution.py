@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chainabs.chain import tokens
+from chainabs.chain.contracts import LOCKED
 from chainabs.chain.read.tranches import POSITION_COLUMNS, positions, tranche_state
 from plugins.token import FACE, YEAR, assert_error, b32, plain
 
@@ -257,3 +258,54 @@ def test_python_state_and_statement(issued, servicer, verified, originator, web3
     assert st_["principal_outstanding"] == FACE * (SUPPLY - 10_000_000) // SUPPLY
     frame = positions(web3, [issued.address], [verified[0].address])
     assert list(frame["balance"]) == [FACE] and list(frame.columns) == list(POSITION_COLUMNS)
+
+
+TOKEN_PERIOD_EVENTS = ("PrincipalWrittenDown", "PrincipalReinstated", "IssuanceClosed", "FundsDistributed", "BooksOpened")
+
+
+def _period_view(tok, currency, holders):
+    return (tok.currentPrincipal(), tok.cumulativeWriteDown(), tok.totalInterestDistributed(),
+            tok.totalPrincipalDistributed(), tok.distributionCount(), tok.booksClosed(), tok.isIssuable(),
+            currency.balanceOf(tok), tuple(plain(tok.withdrawableOf(h)) for h in holders))
+
+
+def _token_events(*txs):
+    return [(ev.name, plain(ev.values())) for tx in txs for ev in tx.events if ev.name in TOKEN_PERIOD_EVENTS]
+
+
+def test_distribute_period_equals_the_separate_calls(issued, fresh, servicer, verified, originator, currency,
+                                                     stranger, admin):
+    """The SPV's one call per class and period (`distributePeriod`) leaves a token exactly as writeDown, reinstate
+    and distribute (or openBooks when nothing is paid) in that order, with the same events; deal only."""
+    twin = fresh
+    for inv in verified[:4]:
+        tokens.issue(twin, servicer, inv, FACE)
+    tokens.issue(twin, servicer, originator, FACE, partition=LOCKED)
+    holders = [*verified[:4], originator]
+    for who in (stranger, admin):
+        assert_error(issued.distributePeriod, 1, 0, 0, 0, sender=who, error="NotDeal(address,address)",
+                     values=(str(who), str(servicer)))
+    currency.approve(issued, 2**256 - 1, {"from": servicer})
+    currency.approve(twin, 2**256 - 1, {"from": servicer})
+    # first period: issuance closes with the write-down; then a write-down cured in the same period, a period
+    # with only a write-down and a cure (books reopened, no epoch), one with nothing at all, one with interest only
+    for interest, principal, written, cured in [(500_000, 1_000_000, 2_000_000, 0), (300_000, 500_000, 400_000, 250_000),
+                                                (0, 0, 100_000, 50_000), (0, 0, 0, 0), (1_000, 0, 0, 0)]:
+        issued.closeBooks({"from": servicer})
+        twin.closeBooks({"from": servicer})
+        separate = []
+        if written:
+            separate.append(twin.writeDown(written, {"from": servicer}))
+        if cured:
+            separate.append(twin.reinstate(cured, {"from": servicer}))
+        if interest + principal:
+            separate.append(twin.distribute(interest, principal, {"from": servicer}))
+        else:
+            separate.append(twin.openBooks({"from": servicer}))
+        combined = issued.distributePeriod(interest, principal, written, cured, {"from": servicer})
+        assert _token_events(combined) == _token_events(*separate)
+        assert _period_view(issued, currency, holders) == _period_view(twin, currency, holders)
+    assert not issued.booksClosed() and issued.distributionCount() == 3
+    # the checks are those of the separate calls
+    assert_error(issued.distributePeriod, 0, 0, 0, issued.cumulativeWriteDown() + 1, sender=servicer,
+                 error="AmountExceedsLimit(bytes32,uint256,uint256)")
