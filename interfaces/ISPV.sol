@@ -147,6 +147,11 @@ interface ISPV {
     event ReceivablesPurchased(
         uint256 indexed period, address indexed seller, uint256 count, uint256 principal, uint256 unspent
     );
+    /// @notice A pool of rent only (a REIT's leases) reported no rent for `period` (every lease vacant or in
+    /// arrears): the report is accepted (its defaults and losses reach the waterfall, fees and the senior debt's
+    /// interest accrue, the reserve pays what it covers), and its close distributes no rental income to the unit
+    /// holders (there is none: no distribution of zero is made).
+    event NoRentCollected(uint256 indexed period);
     /// @notice The deal closed: the originator was paid `purchasePrice` for pool `poolId` (true sale), and
     /// `reserveFunded` was deposited into the reserve by `closer`.
     event DealClosed(uint256 indexed poolId, address indexed closer, uint256 purchasePrice, uint256 reserveFunded);
@@ -270,9 +275,6 @@ interface ISPV {
     error BuyBackNotAllowed(uint256 assetId);
     /// @notice A report for `period` is already pending.
     error ReportPending(uint256 period);
-    /// @notice A pool of rent only (a REIT's leases) reported no rent for `period`: a REIT distributes rental
-    /// income, so a report without rent is refused (the servicer reports the period once rent is collected).
-    error NoRentCollected(uint256 period);
     /// @notice No report is pending for `period`.
     error NoReportPending(uint256 period);
     /// @notice The report given to `closePeriod` is not the one the servicer submitted.

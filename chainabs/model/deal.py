@@ -157,8 +157,10 @@ class DealModel:
     reserve_initial: int
     #: unix time after which nothing can be subscribed or closed and anyone may cancel (None: not modelled)
     offering_deadline: int | None = None
-    #: a pool of rent only (a REIT's leases): a report without rent is refused (``NoRentCollected``)
+    #: a pool of rent only (a REIT's leases): a report without rent is accepted and noted (``NoRentCollected``:
+    #: its close has no rental income for the unit holders); the periods so noted
     rent_only: bool = False
+    rentless_periods: list[int] = field(default_factory=list)
     #: ``SPVTerms.lastRevolvingPeriod``: the pending report's principal collections of periods 1 .. this one may
     #: buy receivables at par (:meth:`purchase`); 0 = a static pool
     last_revolving_period: int = 0
@@ -290,8 +292,6 @@ class DealModel:
         if self.pending is not None:
             raise DealModelError("ReportPending", self.state.periods_closed + 1)
         merged = self._with_buy_backs(report, self.buy_backs)
-        if self.rent_only and merged.interest_collections == 0:
-            raise DealModelError("NoRentCollected", self.state.periods_closed + 1)
         validate_report(self.state, merged)
         period = self.state.periods_closed + 1
         if period <= self.last_revolving_period and period > 1:
@@ -308,6 +308,8 @@ class DealModel:
             self.revolving_delinquent = report.delinquent_60 + report.delinquent_90_plus
             self.revolving_interest = merged.interest_collections
             self.revolving_beginning = self.state.pool_balance
+        if self.rent_only and merged.interest_collections == 0:
+            self.rentless_periods.append(period)
         self.pending = report
         held = sum(self.buy_backs)
         self.pending_buy_backs, self.buy_backs = self.buy_backs, (0, 0)

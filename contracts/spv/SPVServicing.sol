@@ -45,11 +45,12 @@ library SPVServicing {
         PeriodReport memory r = report;
         r.prepayments += bought.principal;
         r.interestCollections += bought.interest;
-        // A REIT distributes rent: its pool (rent only) must have collected some (the registry is read only then).
+        // A REIT's period without rent is reported like any other (its losses must reach the waterfall); its
+        // close has no rental income to distribute (the registry is read only then).
         if (
             r.interestCollections == 0
                 && IAssetRegistry(refs.registry).poolCriteria(refs.poolId).allowedAssetTypes == RENT_ONLY
-        ) revert ISPV.NoRentCollected(period);
+        ) emit ISPV.NoRentCollected(period);
         Waterfall.validateReport(s.loadState(refs.classCount, refs.feeCount), r);
         _checkAgainstChain(s, refs, report, c, period);
         _openPurchases(s, refs, period, r);
