@@ -138,7 +138,8 @@ interface ISPV {
     // ------------------------------------------------------------------------------------------ events
     /// @notice `investor` paid `amount` and received `amount` units of class `classIndex`.
     event Subscribed(address indexed investor, uint256 indexed classIndex, uint256 amount, bool retained);
-    /// @notice Early amortization: `period`'s test `kind` (0: excess spread, breached below; 2: 60+ days
+    /// @notice Early amortization: `period`'s test `kind` (0: excess spread, breached below; 1: dilution (the court's
+    /// record of the period over its beginning pool), breached above; 2: 60+ days
     /// delinquency over the pool its close left, breached above; `chainabs.model.revolving`) measured
     /// `valueBps` against `limitBps`; the revolving period ended for good with `period`.
     event EarlyAmortization(uint256 indexed period, uint8 kind, int256 valueBps, uint256 limitBps);

@@ -49,6 +49,8 @@ PRIVILEGED_EVENTS = frozenset(
         # SPV and AssetRegistry: revolving purchases (the originator sells receivables into the deal's pool, the
         # SPV pays them from the period's principal collections)
         "ReceivablesPurchased", "ReceivablesSold",
+        # ServicingCourt: dilution terms, credit notes and disputes recorded, taken by the SPV with its report
+        "DilutionTermsSet", "ReceivableDiluted", "DilutionTaken",
         # TrancheToken (ERC-1400 family): issuance, controller (forced) operations, documents, pauses, settings
         "Issued", "IssuedByPartition", "IssuanceClosed", "ControllerTransfer", "ControllerRedemption",
         "ControlRenounced", "DocumentUpdated", "DocumentRemoved", "TransfersPaused", "TransfersUnpaused",
