@@ -131,10 +131,13 @@ interface IServicingCourt {
     /// @notice `amount` (with this period's earlier dilutions of it) is zero or above the receivable's
     /// `principal`.
     error DilutionAboveBalance(uint256 assetId, uint256 amount, uint256 principal);
+    /// @notice `spv` is not a revolving deal (dilution terms are for revolving receivables pools).
+    error NotRevolving(address spv);
     /// @notice An early-amortization limit above 10,000 bps.
     error InvalidDilutionLimit(uint256 limitBps);
 
-    /// @notice Set `spv`'s dilution terms (the caller holds ARRANGER_ROLE on it; once, while it is offered).
+    /// @notice Set `spv`'s dilution terms (the caller holds ARRANGER_ROLE on it; once, while it is offered; a
+    /// revolving deal only).
     function setDilutionTerms(address spv, bool repurchase, uint16 earlyAmortizationBps) external;
 
     /// @notice Record a dilution of receivable `assetId` of `spv`'s pool by `amount`, with `evidence`, in the

@@ -75,7 +75,10 @@ contract ServicingCourt is IServicingCourt {
         if (!deal.hasRole(ARRANGER_ROLE, msg.sender)) revert NotDealRole(spv, msg.sender, ARRANGER_ROLE);
         if (_terms[spv].set || deal.phase() != Phase.Offering) revert DilutionTermsFixed(spv);
         if (earlyAmortizationBps > 10_000) revert InvalidDilutionLimit(earlyAmortizationBps);
-        _terms[spv] = DilutionTerms(true, repurchase, earlyAmortizationBps, deal.terms().currency);
+        SPVTerms memory terms = deal.terms();
+        // Only a revolving deal's report takes its dilutions (a static deal's would never count them).
+        if (terms.lastRevolvingPeriod == 0) revert NotRevolving(spv);
+        _terms[spv] = DilutionTerms(true, repurchase, earlyAmortizationBps, terms.currency);
         emit DilutionTermsSet(spv, msg.sender, repurchase, earlyAmortizationBps);
     }
 

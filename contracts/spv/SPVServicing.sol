@@ -93,7 +93,10 @@ library SPVServicing {
         uint256 period
     ) private returns (uint256) {
         Diluted memory d;
-        (d.loss, d.repurchased, d.cash, d.previous, d.limitBps) = IServicingCourt(refs.court).takeDilution(period);
+        // Only a revolving deal has dilution terms in its court (a static deal's report does not call it).
+        if (s.revolving.lastPeriod != 0) {
+            (d.loss, d.repurchased, d.cash, d.previous, d.limitBps) = IServicingCourt(refs.court).takeDilution(period);
+        }
         _checkAgainstChain(s, refs, report, c, period, d);
         _openPurchases(s, refs, period, r, d);
         s.cash.pendingCollections = d.cash.toUint128(); // none pending before a report
