@@ -189,6 +189,16 @@ def test_a_purchase_nets_out_of_the_notes_principal(deal):
     print(f"revolving purchase: {len(batch)} receivables, {tx.gas_used} gas, {tx.gas_used // len(batch)} per receivable")
     _, closed = _close(deal)
     assert closed.state.pool_balance == report.pool_ending_balance + bought
+    # The reports rebuild the purchase from chain data.
+    from brownie import web3
+
+    from chainabs.apps.reports import revolving_tables
+    from chainabs.chain.read.deal import read_deal
+
+    t = revolving_tables(read_deal(web3.provider.endpoint_uri, deal.spv.address))
+    assert t["revolving_purchases"][["period", "receivables", "principal"]].values.tolist() == [[1, len(batch), bought]]
+    assert t["revolving_period"][["receivables_bought", "purchased", "diluted"]].values.tolist() == [[len(batch), bought, 0]]
+    assert t["dilutions"].empty and t["early_amortization"].empty
 
 
 def test_a_cancelled_report_keeps_its_purchases_and_the_period_still_closes(deal):
@@ -423,3 +433,16 @@ def test_a_repurchased_dilution_is_paid_by_the_originator_and_ends_revolving(dil
     assert_error(d.registry.sellIntoPool, d.pool_id, _records(batch.head(1)), sender=originator,
                  error="RevolvingPeriodEnded(uint256,uint256)", values=(2, 1))
     _close(d)
+    # The reports rebuild the dilutions and the early amortization from chain data (the court's and the SPV's
+    # events).
+    from brownie import web3
+
+    from chainabs.apps.reports import revolving_tables
+    from chainabs.chain.read.deal import read_deal
+
+    t = revolving_tables(read_deal(web3.provider.endpoint_uri, d.spv.address))
+    assert t["dilutions"][["period", "amount", "treatment"]].values.tolist() == [[1, amount, "repurchase"]] * 4
+    assert t["early_amortization"][["ended_with_period", "test", "value_bps", "limit_bps"]].values.tolist() \
+        == [[1, "dilution", d.model.early_amortization_test[1], 50]]
+    assert t["revolving_period"][["period", "diluted"]].values.tolist() == [[1, 4 * amount]]
+    assert t["revolving_purchases"].empty
