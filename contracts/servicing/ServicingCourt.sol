@@ -105,12 +105,7 @@ contract ServicingCourt is IServicingCourt {
         }
         period = deal.periodsClosed() + 1;
         if (deal.phase() != Phase.Active || deal.pendingServicingPeriod() != 0) revert DilutionNotOpen(spv, period);
-        IAssetRegistry.AssetInfo memory info;
-        try registry.assetInfo(assetId) returns (IAssetRegistry.AssetInfo memory found) {
-            info = found;
-        } catch {
-            revert NotDilutable(assetId); // not even registered
-        }
+        IAssetRegistry.AssetInfo memory info = _infoOf(registry, assetId);
         if (
             info.poolId != poolId || info.status < IAssetRegistry.AssetStatus.Performing
                 || info.status > IAssetRegistry.AssetStatus.Delinquent90
@@ -119,6 +114,15 @@ contract ServicingCourt is IServicingCourt {
         uint256 total = (before >> 128 == period ? uint128(before) : 0) + amount;
         if (amount == 0 || total > info.principal) revert DilutionAboveBalance(assetId, total, info.principal);
         _assetDiluted[spv][assetId] = (period << 128) | total;
+    }
+
+    /// @dev The registry's record of `assetId` (an unregistered asset is not dilutable).
+    function _infoOf(IAssetRegistry registry, uint256 assetId) private view returns (IAssetRegistry.AssetInfo memory) {
+        try registry.assetInfo(assetId) returns (IAssetRegistry.AssetInfo memory found) {
+            return found;
+        } catch {
+            revert NotDilutable(assetId);
+        }
     }
 
     /// @inheritdoc IServicingCourt

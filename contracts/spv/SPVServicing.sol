@@ -92,7 +92,7 @@ library SPVServicing {
         ServicingCommitment calldata c,
         uint256 period
     ) private returns (uint256) {
-        Diluted memory d;
+        Diluted memory d = Diluted(0, 0, 0, 0, 0);
         // Only a revolving deal has dilution terms in its court (a static deal's report does not call it).
         if (s.revolving.lastPeriod != 0) {
             (d.loss, d.repurchased, d.cash, d.previous, d.limitBps) = IServicingCourt(refs.court).takeDilution(period);
