@@ -22,6 +22,7 @@ disposal agent, and the demo ends with each disposal's timeline and the pool's r
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import io
 import tempfile
 from pathlib import Path
@@ -100,6 +101,11 @@ def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbo
     book = generate_tape(loans, kind=base.eligibility.asset_types[0], seed=seed, cutoff=base.dates.cut_off, decimals=base.currency.decimals)
     currency, _ = deploy(proj.TestStablecoin, "Test CNH", base.currency.symbol, base.currency.decimals, sender=arranger)
     criteria = terms.criteria_from_spec(base)
+    if base.revolving is not None:
+        # The deal's calendar runs from the chain's date (its SPV's dates are the spec's shifted there): so does the
+        # pool's legal final, or invoices bought in later revolving periods would mature after the spec's date.
+        shift = pd.Timestamp(bchain.time(), unit="s").date() - base.dates.closing
+        criteria = dataclasses.replace(criteria, legal_final_date=base.dates.legal_final + max(shift, dt.timedelta(0)))
     tape = select_eligible(book, criteria, today=base.dates.cut_off)
     console.print(f"   originator's book: {len(book)} loans, {len(tape)} eligible for the pool")
     registry, pool_id = orchestration.open_pool(arranger, originator, servicer, criteria)

@@ -27,7 +27,7 @@ from chainabs.model.assets import ACTIVE_STATUSES, asset_id
 from chainabs.model.servicing import ServicingBook, allocate_period
 from chainabs.model.spec import DealSpec
 from chainabs.model.synthetic import generate_tape
-from chainabs.model.tape import select_eligible
+from chainabs.model.tape import TapeValidationError, select_eligible
 from chainabs.model.waterfall import PeriodReport
 
 #: New invoices are sold in batches of this many (one transaction each), at most :data:`MAX_BATCHES` a period.
@@ -100,12 +100,17 @@ def offer(d: Any, spec: DealSpec, budget: int, seed: int, period: int, today: dt
     ``today``, eligible on the pool's loan-level rules at that date, the first whose principal fits ``budget``;
     within a batch each debtor's invoices together stay within the live pool's obligor limit (the registry
     checks the largest exposure of one obligor within a batch, and the region and industry running sums)."""
-    criteria = dataclasses.replace(terms.criteria_from_spec(spec), cutoff_date=today, max_region_bps=10_000,
-                                   max_industry_bps=10_000, max_obligor_bps=10_000)
+    # the pool's legal final as the registry holds it (the demo shifts it to the chain's calendar)
+    legal_final = dt.datetime.fromtimestamp(int(d.registry.poolCriteria(d.pool_id)["legalFinalDate"]), dt.UTC).date()
+    criteria = dataclasses.replace(terms.criteria_from_spec(spec), cutoff_date=today, legal_final_date=legal_final,
+                                   max_region_bps=10_000, max_industry_bps=10_000, max_obligor_bps=10_000)
     book = generate_tape(3 * PURCHASE_BATCH * MAX_BATCHES, kind=spec.eligibility.asset_types[0],
                          seed=seed * 1000 + period, prefix=f"RV{period:02d}-", cutoff=today,
                          decimals=spec.currency.decimals)
-    fresh = select_eligible(book, criteria, today=today).reset_index(drop=True)
+    try:
+        fresh = select_eligible(book, criteria, today=today).reset_index(drop=True)
+    except TapeValidationError:  # none eligible (e.g. every new invoice would mature after the legal final)
+        return []
     fits = fresh["principal"].astype("int64").cumsum() <= budget
     fresh = fresh[fits.to_numpy()].reset_index(drop=True)
     live = int(d.registry.poolInfo(d.pool_id)["principal"])
