@@ -138,7 +138,8 @@ interface ISPV {
     // ------------------------------------------------------------------------------------------ events
     /// @notice `investor` paid `amount` and received `amount` units of class `classIndex`.
     event Subscribed(address indexed investor, uint256 indexed classIndex, uint256 amount, bool retained);
-    /// @notice Early amortization: `period`'s test `kind` (0: excess spread, breached below; 2: 60+ days
+    /// @notice Early amortization: `period`'s test `kind` (0: excess spread, breached below; 1: dilution (the court's
+    /// record of the period over its beginning pool), breached above; 2: 60+ days
     /// delinquency over the pool its close left, breached above; `chainabs.model.revolving`) measured
     /// `valueBps` against `limitBps`; the revolving period ended for good with `period`.
     event EarlyAmortization(uint256 indexed period, uint8 kind, int256 valueBps, uint256 limitBps);
@@ -147,6 +148,11 @@ interface ISPV {
     event ReceivablesPurchased(
         uint256 indexed period, address indexed seller, uint256 count, uint256 principal, uint256 unspent
     );
+    /// @notice A pool of rent only (a REIT's leases) reported no rent for `period` (every lease vacant or in
+    /// arrears): the report is accepted (its defaults and losses reach the waterfall, fees and the senior debt's
+    /// interest accrue, the reserve pays what it covers), and its close distributes no rental income to the unit
+    /// holders (there is none: no distribution of zero is made).
+    event NoRentCollected(uint256 indexed period);
     /// @notice The deal closed: the originator was paid `purchasePrice` for pool `poolId` (true sale), and
     /// `reserveFunded` was deposited into the reserve by `closer`.
     event DealClosed(uint256 indexed poolId, address indexed closer, uint256 purchasePrice, uint256 reserveFunded);
@@ -270,9 +276,6 @@ interface ISPV {
     error BuyBackNotAllowed(uint256 assetId);
     /// @notice A report for `period` is already pending.
     error ReportPending(uint256 period);
-    /// @notice A pool of rent only (a REIT's leases) reported no rent for `period`: a REIT distributes rental
-    /// income, so a report without rent is refused (the servicer reports the period once rent is collected).
-    error NoRentCollected(uint256 period);
     /// @notice No report is pending for `period`.
     error NoReportPending(uint256 period);
     /// @notice The report given to `closePeriod` is not the one the servicer submitted.

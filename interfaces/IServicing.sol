@@ -84,13 +84,79 @@ enum ChallengeKind {
 /// @title IServicingCourt
 /// @notice Anyone holding a period's servicing tape can prove on chain that the pending report's commitment is
 /// false: the court checks the proof against the SPV's commitment and the asset registry and, when it holds,
-/// marks the SPV's pending report disputed (it cannot close until the trustee cancels it). Stateless: one court
-/// serves every SPV that names it.
+/// marks the SPV's pending report disputed (it cannot close until the trustee cancels it). One court serves
+/// every SPV that names it; its only state is the deals' dilutions (below).
 interface IServicingCourt {
     /// @notice The proof does not reach the committed root (or the commitment given is not the SPV's).
     error ProofDoesNotMatch(uint256 period);
     /// @notice The proof is valid but shows no fault of `kind`.
     error NothingWrong(ChallengeKind kind);
+
+    // ---------------------------------------------------------------------------------- dilution
+    // A credit note or a dispute reduces a receivable of a deal's pool. The court records it with its evidence,
+    // per deal and period, as the deal's dilution terms say: a loss (the SPV's report must count it in its
+    // defaults) or a repurchase by the originator (its cash is held here and paid to the SPV with the period's
+    // report, which must count it in its prepayments). The SPV also tests it for early amortization.
+
+    /// @notice `spv`'s dilution terms were set by `arranger`: `repurchase` (else a loss) and the early-amortization
+    /// limit (the period's dilutions over its beginning pool, bps, breached above; 0: no such test).
+    event DilutionTermsSet(address indexed spv, address indexed arranger, bool repurchase, uint16 earlyAmortizationBps);
+    /// @notice Receivable `assetId` of `spv`'s pool was diluted by `amount` in `period` (`evidence`: the hash of
+    /// the credit note or dispute) by `by`; `repurchased`: the originator paid `amount` (held for the SPV).
+    event ReceivableDiluted(
+        address indexed spv,
+        uint256 indexed period,
+        uint256 indexed assetId,
+        address by,
+        uint256 amount,
+        bytes32 evidence,
+        bool repurchased
+    );
+    /// @notice `spv` took `period`'s dilution figures with its report and received `cash` of repurchases.
+    event DilutionTaken(address indexed spv, uint256 indexed period, uint256 loss, uint256 repurchased, uint256 cash);
+
+    /// @notice `caller` does not hold `role` on `spv` (dilution terms: ARRANGER_ROLE; a dilution as a loss:
+    /// SERVICER_ROLE; as a repurchase: the deal's originator).
+    error NotDealRole(address spv, address caller, bytes32 role);
+    /// @notice Dilution terms can be set once, while the deal is offered.
+    error DilutionTermsFixed(address spv);
+    /// @notice `spv` has no dilution terms: nothing can be diluted.
+    error NoDilutionTerms(address spv);
+    /// @notice A dilution needs an active deal with no report pending (the period's report counts it).
+    error DilutionNotOpen(address spv, uint256 period);
+    /// @notice A dilution needs the hash of its evidence.
+    error MissingEvidence();
+    /// @notice Receivable `assetId` is not an active receivable of the deal's pool.
+    error NotDilutable(uint256 assetId);
+    /// @notice `amount` (with this period's earlier dilutions of it) is zero or above the receivable's
+    /// `principal`.
+    error DilutionAboveBalance(uint256 assetId, uint256 amount, uint256 principal);
+    /// @notice `spv` is not a revolving deal (dilution terms are for revolving receivables pools).
+    error NotRevolving(address spv);
+    /// @notice An early-amortization limit above 10,000 bps.
+    error InvalidDilutionLimit(uint256 limitBps);
+
+    /// @notice Set `spv`'s dilution terms (the caller holds ARRANGER_ROLE on it; once, while it is offered; a
+    /// revolving deal only).
+    function setDilutionTerms(address spv, bool repurchase, uint16 earlyAmortizationBps) external;
+
+    /// @notice Record a dilution of receivable `assetId` of `spv`'s pool by `amount`, with `evidence`, in the
+    /// deal's current period (no report pending). As a loss the caller holds SERVICER_ROLE on `spv`; as a
+    /// repurchase the caller is the deal's originator and pays `amount` (approved to the court) now.
+    function dilute(address spv, uint256 assetId, uint256 amount, bytes32 evidence) external;
+
+    /// @notice The calling SPV's `period` report: that period's dilution loss and repurchases, what the
+    /// repurchases paid that the SPV has not yet received (transferred to it now: `cash`), the previous
+    /// period's dilutions (both treatments) and the early-amortization limit.
+    function takeDilution(uint256 period)
+        external
+        returns (uint256 loss, uint256 repurchased, uint256 cash, uint256 previous, uint256 limitBps);
+
+    /// @notice `spv`'s dilutions of `period`: as losses, as repurchases.
+    function dilutionOf(address spv, uint256 period) external view returns (uint256 loss, uint256 repurchased);
+
+    /// @notice `spv`'s dilution terms (`set` false: none).
+    function dilutionTerms(address spv) external view returns (bool set, bool repurchase, uint16 earlyAmortizationBps);
 
     /// @notice A node on the path of `leaf` (or the leaf's own parent) claims sums its children do not add up to.
     function challengeSums(address spv, ServicingCommitment calldata c, LoanLeaf calldata leaf, ProofStep[] calldata path)

@@ -22,6 +22,7 @@ disposal agent, and the demo ends with each disposal's timeline and the pool's r
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import io
 import tempfile
 from pathlib import Path
@@ -31,6 +32,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from chainabs.apps import demo_revolving
 from chainabs.apps import green as green_app
 from chainabs.apps import market as market_app
 from chainabs.apps.reports import write_reports
@@ -99,13 +101,19 @@ def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbo
     book = generate_tape(loans, kind=base.eligibility.asset_types[0], seed=seed, cutoff=base.dates.cut_off, decimals=base.currency.decimals)
     currency, _ = deploy(proj.TestStablecoin, "Test CNH", base.currency.symbol, base.currency.decimals, sender=arranger)
     criteria = terms.criteria_from_spec(base)
+    if base.revolving is not None:
+        # The deal's calendar runs from the chain's date (its SPV's dates are the spec's shifted there): so does the
+        # pool's legal final, or invoices bought in later revolving periods would mature after the spec's date.
+        shift = pd.Timestamp(bchain.time(), unit="s").date() - base.dates.closing
+        criteria = dataclasses.replace(criteria, legal_final_date=base.dates.legal_final + max(shift, dt.timedelta(0)))
     tape = select_eligible(book, criteria, today=base.dates.cut_off)
     console.print(f"   originator's book: {len(book)} loans, {len(tape)} eligible for the pool")
     registry, pool_id = orchestration.open_pool(arranger, originator, servicer, criteria,
                                                 track_obligors=base.revolving is not None)
     receivables = "trade_receivable" in base.eligibility.asset_types
+    invoice_ledger = None
     if receivables:
-        _confirm_invoices(registry, arranger, kyc_agent, originator, tape, console)
+        invoice_ledger = _confirm_invoices(registry, arranger, kyc_agent, originator, tape, console)
     console.print(f"[bold]1. onboarding[/] {len(tape)} loans into pool {pool_id} of registry {registry.address}")
     spec, onboarded = orchestration.fill_pool(registry, pool_id, tape, originator, base, console=console)
     if receivables:
@@ -159,14 +167,38 @@ def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbo
     out = out_dir or REPORTS_DIR / spec.name
     books = d.servicing_book(seed=seed)
     ledger = None
-    for projected in reports:
+    # A revolving deal on chain: each period's projected flows sized to the live pool (the shape of a static
+    # projection's period, among those while the static pool still had 5% of its balance), a credit note per
+    # revolving period, and the originator's new invoices bought with the principal collected.
+    rv_on_chain = spec.revolving is not None and model.last_revolving_period > 0
+    shapes, begin = [], pool_units
+    for r in reports:
+        if begin * 20 >= pool_units:
+            shapes.append((r, begin))
+        begin = r.pool_ending_balance
+    rv_steps: list[demo_revolving.RevolvingStep] = []
+    for k in range(len(reports) if not rv_on_chain else 240):
+        projected = reports[k] if not rv_on_chain else None
         period = model.state.periods_closed + 1
         if periods is not None and period > periods:
             break
         # The servicer's loan-level tape for the projected flows: the registry is brought in line with it
         # (late loans, defaults, recoveries by the disposal agent; each update's evidence the loan's leaf), then
         # its aggregates are the report and its sum tree the commitment the SPV checks them against.
-        loan_tape = books.next_period(projected)
+        if rv_on_chain:
+            # while it revolves the pool is refreshed every period (a young pool's shape: period 2's); after, it
+            # ages as the static projection does
+            last = model.last_revolving_period
+            age = min(k, 1) if period <= last else k - last + 1
+            shape, begin = shapes[min(age, len(shapes) - 1)]
+            projected = demo_revolving.scaled(shape, books, begin)
+            step = demo_revolving.RevolvingStep(period)
+            if period <= model.last_revolving_period:
+                loan_tape = books.adopt(demo_revolving.tape_with_dilution(d, books, projected, model, arranger, step))
+            else:
+                loan_tape = books.next_period(projected)
+        else:
+            loan_tape = books.next_period(projected)
         report = servicing.period_report(loan_tape)
         tape_path = servicing.write_servicing_tape(loan_tape, out / "servicing" / f"period-{period:03d}.csv")
         if report.cash_in:
@@ -174,7 +206,13 @@ def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbo
         served = servicer_side.service_period(spv, loan_tape, servicer, disposal_agent=d.roles["disposal_agent"],
                                               tape_uri=tape_path.relative_to(out).as_posix(), state=books.registry)
         books.registry = served.registry
-        model.submit(report)
+        if served.submitted.event("ReportSubmitted")["collections"] != model.submit(report):
+            raise AssertionError(f"period {period}: the chain and the model disagree on the deposit")
+        if rv_on_chain and period <= model.last_revolving_period:
+            today = pd.Timestamp(bchain.time(), unit="s").date()
+            demo_revolving.buy(d, invoice_ledger, kyc_agent, books, model, model.principal_available - model.purchased,
+                               seed, today, step)
+            rv_steps.append(step)
         call = 0 < report.pool_ending_balance <= level
         if call:
             # The report's proven pool balance at par, the registry's claims on defaulted loans in recovery.
@@ -199,8 +237,12 @@ def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbo
         if period == MARKET_PERIOD:  # secondary market: two senior holders trade through the venue
             trade = market_app.demo_trade(arranger, currency, tokens[0], holders[0][0], holders[0][1], console=console)
         alerts = [name for name in ("TriggerBreached", "TriggerCured", "DelinquencyAlert", "ReserveDrawn") if name in tx.events]
+        if rv_on_chain and "EarlyAmortization" in served.submitted.events:
+            alerts.append(f"EarlyAmortization (revolving ended with period {model.early_amortization})")
         console.print(f"   period {period:2d}: pool {closed.state.pool_balance / 1e6:14,.2f}  paid "
                       f"{sum(closed.class_interest) / 1e6:12,.2f} interest {sum(closed.result.principal_paid) / 1e6:14,.2f} principal"
+                      + (f"  bought {step.receivables} invoices ({step.bought / 1e6:,.2f}), credit note "
+                         f"{step.diluted / 1e6:,.2f}" if rv_on_chain and rv_steps and rv_steps[-1] is step else "")
                       + (f"  [red]{', '.join(alerts)}[/]" if alerts else "")
                       + ("  [yellow]clean-up call[/]" if call else ""))
         if call or model.state.pool_balance == 0:

@@ -50,16 +50,19 @@ def reit_onboarded(spec: DealSpec, arranger: Any, originator: Any, servicer: Any
 
 
 def serve_rent(d: orchestration.LocalDeal, unpaid: frozenset[str] = frozenset(), *,
-               mint_from: Any | None = None) -> ServicedPeriod:
+               mint_from: Any | None = None, defaulted: frozenset[str] = frozenset(),
+               sold: frozenset[str] = frozenset(), resolved: dict[str, int] | None = None) -> ServicedPeriod:
     """The servicer's quarter: every lease's rent for the period (but ``unpaid``'s) reported as collected, with
-    the tape's commitment; ``mint_from``: the test currency's minter gives the servicer the rent first. The books
-    (``d.book``) advance; the model is not touched."""
+    the tape's commitment; ``defaulted``, ``sold``, ``resolved`` as :func:`chainabs.model.reit.rent_tape` says;
+    ``mint_from``: the test currency's minter gives the servicer the cash first. The books (``d.book``) advance;
+    the model is not touched."""
     spec = d.spec
     assert spec.reit is not None
     if d.book is None:
         d.book = d.servicing_book()
     book = d.book
-    tape = reit.rent_tape(book.last, spec.reit, spec.units, book.period + 1, spec.dates.frequency_months, unpaid)
+    tape = reit.rent_tape(book.last, spec.reit, spec.units, book.period + 1, spec.dates.frequency_months, unpaid,
+                          defaulted=defaulted, sold=sold, resolved=resolved)
     book.adopt(tape)
     if mint_from is not None:
         cash = period_report(tape).cash_in

@@ -194,7 +194,50 @@ def report_tables(d: DealReader, rules: MonitorRules | None = None, green: str |
         "regulator_alerts_by_rule": alerts_by_rule(alerts),
         "regulator_alerts": alerts,
         "documents": documents_table(d),
+        **revolving_tables(d),
     }
+
+
+#: ``EarlyAmortization.kind`` names (``chainabs.model.revolving.EarlyAmortizationKind``).
+EARLY_AMORTIZATION_KINDS = {0: "excess spread", 1: "dilution", 2: "60+ delinquency"}
+
+
+def revolving_tables(d: DealReader) -> dict[str, pd.DataFrame]:
+    """A revolving deal's purchases, dilutions and early amortization, from chain data (the SPV's
+    ``ReceivablesPurchased`` and ``EarlyAmortization``, its servicing court's ``ReceivableDiluted``); nothing for
+    a static deal (``SPVTerms.lastRevolvingPeriod`` 0)."""
+    if int(struct_field(d.spv.functions.terms().call(), "lastRevolvingPeriod", 10)) == 0:
+        return {}
+    court = [a for a, name in d.contracts.items() if name == "ServicingCourt"]
+    purchases = pd.DataFrame([{
+        "period": int(e.args["period"]), "block": e.block_number, "seller": e.args["seller"],
+        "receivables": int(e.args["count"]), "principal": int(e.args["principal"]),
+        "unspent_principal": int(e.args["unspent"]),
+    } for e in d.of("ReceivablesPurchased", contract=d.spv_address)],
+        columns=["period", "block", "seller", "receivables", "principal", "unspent_principal"])
+    dilutions = pd.DataFrame([{
+        "period": int(e.args["period"]), "block": e.block_number, "asset_id": hex(int(e.args["assetId"])),
+        "amount": int(e.args["amount"]), "treatment": "repurchase" if e.args["repurchased"] else "loss",
+        "evidence": "0x" + bytes(e.args["evidence"]).hex(), "recorded_by": e.args["by"],
+    } for e in d.of("ReceivableDiluted") if e.address in court and e.args["spv"] == d.spv_address],
+        columns=["period", "block", "asset_id", "amount", "treatment", "evidence", "recorded_by"])
+    ended = pd.DataFrame([{
+        "ended_with_period": int(e.args["period"]), "block": e.block_number,
+        "test": EARLY_AMORTIZATION_KINDS.get(int(e.args["kind"]), str(e.args["kind"])),
+        "value_bps": int(e.args["valueBps"]), "limit_bps": int(e.args["limitBps"]),
+    } for e in d.of("EarlyAmortization", contract=d.spv_address)],
+        columns=["ended_with_period", "block", "test", "value_bps", "limit_bps"])
+    by_period = purchases.groupby("period")[["receivables", "principal"]].sum() if len(purchases) else None
+    diluted = dilutions.groupby("period")["amount"].sum() if len(dilutions) else None
+    periods = sorted(set(purchases["period"]) | set(dilutions["period"]))
+    summary = pd.DataFrame([{
+        "period": p,
+        "receivables_bought": int(by_period.loc[p, "receivables"]) if by_period is not None and p in by_period.index else 0,
+        "purchased": int(by_period.loc[p, "principal"]) if by_period is not None and p in by_period.index else 0,
+        "diluted": int(diluted.loc[p]) if diluted is not None and p in diluted.index else 0,
+    } for p in periods], columns=["period", "receivables_bought", "purchased", "diluted"])
+    return {"revolving_period": summary, "revolving_purchases": purchases, "dilutions": dilutions,
+            "early_amortization": ended}
 
 
 def documents_table(d: DealReader) -> pd.DataFrame:

@@ -29,6 +29,7 @@ ALERT_EVENTS = frozenset(
         "DealEnded",  # SPV: the deal ended (with any final write-down)
         "FeeSettlementFailed",  # SPV: a replaced fee recipient could not be paid what it earned
         "ClassPaymentHeld",  # SPV: a class's token refused its payment (held by the SPV for it)
+        "NoRentCollected",  # SPV: a REIT's period without rent (nothing to distribute to the unit holders)
         "EarlyAmortization",  # SPV: a revolving deal's early-amortization test ended its revolving period for good
         "ChallengeProven",  # SPV: anyone proved the pending period report false against its loan-level tape
         "PrincipalWrittenDown",  # TrancheToken: losses allocated to a class
@@ -48,6 +49,8 @@ PRIVILEGED_EVENTS = frozenset(
         # SPV and AssetRegistry: revolving purchases (the originator sells receivables into the deal's pool, the
         # SPV pays them from the period's principal collections)
         "ReceivablesPurchased", "ReceivablesSold",
+        # ServicingCourt: dilution terms, credit notes and disputes recorded, taken by the SPV with its report
+        "DilutionTermsSet", "ReceivableDiluted", "DilutionTaken",
         # TrancheToken (ERC-1400 family): issuance, controller (forced) operations, documents, pauses, settings
         "Issued", "IssuedByPartition", "IssuanceClosed", "ControllerTransfer", "ControllerRedemption",
         "ControlRenounced", "DocumentUpdated", "DocumentRemoved", "TransfersPaused", "TransfersUnpaused",

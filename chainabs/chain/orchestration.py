@@ -240,6 +240,10 @@ def deal_steps(
     # Each token is bound to the SPV once: from then on only the SPV issues, distributes and writes down.
     for i in range(len(tranches)):
         steps.append(CallStep(f"class{i}-bind", f"class{i}", "bindDeal", (Ref("spv"),), done=_bound))
+    dilution = terms.dilution_terms(spec)
+    if dilution is not None:  # a revolving deal's dilution terms, held by its court (chainabs.chain.revolving)
+        steps.append(CallStep("court-dilution-terms", "court", "setDilutionTerms", (Ref("spv"), *dilution),
+                              done=lambda court, args: bool(court.dilutionTerms(args[0])[0])))
     if spec.green is not None:  # a green deal's use-of-proceeds ledger, bound to its SPV
         steps.append(green_ledger_step(spec, roles, times))
     steps.append(grant_step("spv-servicer", "spv", "SERVICER_ROLE", roles["servicer"]))

@@ -123,16 +123,19 @@ def serve_tape(d: LocalDeal, tape: pd.DataFrame, *, tape_uri: str = "ipfs://serv
 
 
 def with_revolving_period(spec: DealSpec, days: int = 40, *, delinquency_limit_bps: int | None = None,
-                          excess_spread_limit_bps: int | None = None) -> DealSpec:
+                          excess_spread_limit_bps: int | None = None, dilution: str = "loss",
+                          dilution_limit_bps: int | None = None) -> DealSpec:
     """``spec`` with a revolving period ending ``days`` after its first payment date (40: two monthly periods
-    revolve), dilution as a loss, and a 60+ delinquency and an excess-spread early-amortization test for the
-    limits given."""
+    revolve), ``dilution`` as its treatment (loss or repurchase), and a 60+ delinquency, an excess-spread and a
+    dilution early-amortization test for the limits given."""
     tests = [] if delinquency_limit_bps is None else [
         EarlyAmortization(name="delinquency", test="delinquency_60_plus", threshold_bps=delinquency_limit_bps)]
     if excess_spread_limit_bps is not None:
         tests.append(EarlyAmortization(name="excess spread", test="excess_spread", threshold_bps=excess_spread_limit_bps))
+    if dilution_limit_bps is not None:
+        tests.append(EarlyAmortization(name="dilution", test="dilution", threshold_bps=dilution_limit_bps))
     end = spec.dates.first_payment + dt.timedelta(days=days)
-    return spec.model_copy(update={"revolving": Revolving(end=end, dilution="loss", early_amortization=tests)})
+    return spec.model_copy(update={"revolving": Revolving(end=end, dilution=dilution, early_amortization=tests)})
 
 
 def revolving_offer(d: LocalDeal, seed: int, budget: int, *, prefix: str, book_loans: int = 400) -> pd.DataFrame:

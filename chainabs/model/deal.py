@@ -157,8 +157,10 @@ class DealModel:
     reserve_initial: int
     #: unix time after which nothing can be subscribed or closed and anyone may cancel (None: not modelled)
     offering_deadline: int | None = None
-    #: a pool of rent only (a REIT's leases): a report without rent is refused (``NoRentCollected``)
+    #: a pool of rent only (a REIT's leases): a report without rent is accepted and noted (``NoRentCollected``:
+    #: its close has no rental income for the unit holders); the periods so noted
     rent_only: bool = False
+    rentless_periods: list[int] = field(default_factory=list)
     #: ``SPVTerms.lastRevolvingPeriod``: the pending report's principal collections of periods 1 .. this one may
     #: buy receivables at par (:meth:`purchase`); 0 = a static pool
     last_revolving_period: int = 0
@@ -169,6 +171,9 @@ class DealModel:
     #: (interest collections - fees paid - interest paid to all classes but the last) over its beginning pool
     #: is below this, the revolving period ends for good (0: no such test)
     early_amortization_excess_spread_bps: int = 0
+    #: the servicing court's dilution terms (``IServicingCourt.setDilutionTerms``): (repurchase, early-amortization
+    #: limit in bps: the period's dilutions over its beginning pool, breached above; 0: none); None: no dilutions
+    dilution_terms: tuple[bool, int] | None = None
     phase: Phase = Phase.OFFERING
     subscribed: list[int] = field(default_factory=list)
     state: DealState | None = None
@@ -202,6 +207,8 @@ class DealModel:
     #: the last revolving report's interest collections (buy-backs joined) and beginning pool balance
     revolving_interest: int = 0
     revolving_beginning: int = 0
+    #: per period: (dilution loss, dilution repurchased, repurchase cash the SPV took) as the court records them
+    dilutions: dict[int, tuple[int, int, int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         n = len(self.params.classes)
@@ -283,6 +290,23 @@ class DealModel:
         return units
 
     # ------------------------------------------------------------------------------------------- periods
+    def dilute(self, amount: int, principal: int, already: int = 0) -> tuple[int, bool]:
+        """``ServicingCourt.dilute``: a credit note or dispute of ``amount`` on a receivable of ``principal``
+        (``already``: what this period diluted of it before), recorded in the current period as the dilution
+        terms say (a loss, or a repurchase the originator pays now, held by the court until the report).
+        Returns (period, repurchased)."""
+        if self.dilution_terms is None:
+            raise DealModelError("NoDilutionTerms")
+        period = self.state.periods_closed + 1
+        if self.phase != Phase.ACTIVE or self.pending is not None:
+            raise DealModelError("DilutionNotOpen", period)
+        if amount <= 0 or already + amount > principal:
+            raise DealModelError("DilutionAboveBalance", already + amount, principal)
+        repurchase = self.dilution_terms[0]
+        loss, bought, taken = self.dilutions.get(period, (0, 0, 0))
+        self.dilutions[period] = (loss, bought + amount, taken) if repurchase else (loss + amount, bought, taken)
+        return period, repurchase
+
     def submit(self, report: PeriodReport) -> int:
         """The servicer deposits the collections; returns their amount. Loans bought back since the last report
         join it: their principal as prepayments, their interest as interest collections."""
@@ -290,10 +314,10 @@ class DealModel:
         if self.pending is not None:
             raise DealModelError("ReportPending", self.state.periods_closed + 1)
         merged = self._with_buy_backs(report, self.buy_backs)
-        if self.rent_only and merged.interest_collections == 0:
-            raise DealModelError("NoRentCollected", self.state.periods_closed + 1)
         validate_report(self.state, merged)
         period = self.state.periods_closed + 1
+        loss, bought, taken = self.dilutions.get(period, (0, 0, 0))
+        cash = bought - taken  # the court pays the repurchases it holds with the report
         if period <= self.last_revolving_period and period > 1:
             ended = self._early_amortization()
             if ended is not None:
@@ -307,16 +331,24 @@ class DealModel:
             self.principal_available = available
             self.revolving_delinquent = report.delinquent_60 + report.delinquent_90_plus
             self.revolving_interest = merged.interest_collections
-            self.revolving_beginning = self.state.pool_balance
+            if self.early_amortization_excess_spread_bps or self._dilution_limit():
+                self.revolving_beginning = self.state.pool_balance
+        if self.rent_only and merged.interest_collections == 0:
+            self.rentless_periods.append(period)
         self.pending = report
         held = sum(self.buy_backs)
         self.pending_buy_backs, self.buy_backs = self.buy_backs, (0, 0)
         self.ledger.buy_back_proceeds -= held
         # receivables bought with a cancelled report of this period were paid from its collections
-        deposit = report.cash_in - self.purchased
-        self.ledger.collections += deposit
-        self.ledger.pending_collections += deposit + held
+        deposit = report.cash_in - self.purchased - cash
+        if self.dilution_terms is not None:
+            self.dilutions[period] = (loss, bought, bought)
+        self.ledger.collections += deposit + cash
+        self.ledger.pending_collections += deposit + cash + held
         return deposit
+
+    def _dilution_limit(self) -> int:
+        return 0 if self.dilution_terms is None else self.dilution_terms[1]
 
     def _early_amortization(self) -> tuple[int, int] | None:
         """The early-amortization tests of the period just closed, as the SPV runs them at the next report:
@@ -326,6 +358,12 @@ class DealModel:
         value = 0 if pool == 0 else self.revolving_delinquent * BPS // pool
         if limit and value > limit:
             return 2, value
+        limit = self._dilution_limit()
+        loss, bought, _ = self.dilutions.get(self.state.periods_closed, (0, 0, 0))
+        begin = self.revolving_beginning
+        value = 0 if begin == 0 else (loss + bought) * BPS // begin
+        if limit and value > limit:
+            return 1, value
         limit = self.early_amortization_excess_spread_bps
         if limit:
             res = self.history[-1].result

@@ -6,7 +6,10 @@ On chain a lease is a registry asset of type ``rent`` (tenant = obligor; term, s
 the share of its property's appraised value the lease carries, which does not amortise; its rate is the lease's
 gross yield on that value), and its property is recorded in the collateral registry as real estate (identifier
 hash, title document hash, appraisal value and date). Each period the servicer's tape reports each lease's rent
-as its interest collected; a report with no rent at all is refused by the SPV (``NoRentCollected``).
+as its interest collected. A period with no rent at all (every lease vacant or in arrears) is reported like
+any other (its defaults reach the waterfall: fees and the senior debt's interest accrue, the reserve pays what
+it covers, losses are written down); the SPV notes it (``NoRentCollected``) and its close distributes nothing
+to the unit holders.
 
 This module (pure) holds the spec's ``reit`` section, the lease tape and property records built from it, the
 servicer's rent tape of a period and the NAV per unit from the latest appraisals.
@@ -22,7 +25,8 @@ import pandas as pd
 from eth_hash.auto import keccak
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from chainabs.model.servicing import SERVICING_COLUMNS
+from chainabs.model.assets import ACTIVE_STATUSES, RECOVERING_STATUSES
+from chainabs.model.servicing import SERVICING_COLUMNS, quiet_period
 
 #: The registry's asset type of a lease's rent.
 LEASE_ASSET_TYPE = "rent"
@@ -145,20 +149,55 @@ def property_records(reit: ReitSpec, units: callable) -> pd.DataFrame:  # type: 
 
 
 def rent_tape(previous: pd.DataFrame, reit: ReitSpec, units: callable, period: int, months: int,  # type: ignore[valid-type]
-              unpaid: frozenset[str] = frozenset()) -> pd.DataFrame:
-    """The servicer's tape of ``period`` (``months`` of rent): every lease keeps its value (no amortisation) and
-    reports its rent for the period as interest collected, except the leases in ``unpaid`` (0 collected;
-    rent arrears are not delinquency of the property's value). ``previous``: the books' last tape."""
+              unpaid: frozenset[str] = frozenset(), *, defaulted: frozenset[str] = frozenset(),
+              sold: frozenset[str] = frozenset(), resolved: dict[str, int] | None = None) -> pd.DataFrame:
+    """The servicer's tape of ``period`` (``months`` of rent): every live lease keeps its value (no amortisation)
+    and reports its rent for the period as interest collected, except the leases in ``unpaid`` (0 collected;
+    rent arrears are not delinquency of the property's value). ``previous``: the books' last tape.
+
+    ``defaulted``: leases whose tenant left for good this period (no rent; the lease's whole value becomes a
+    defaulted claim, a loss); ``sold``: leases whose property share was sold this period (the sale price, the
+    lease's value, arrives as a prepayment; the period's rent is still collected unless ``unpaid``);
+    ``resolved``: defaulted leases closed this period -> what was recovered (``ChargedOff``; 0: nothing). Leases
+    closed before are carried with no flows."""
     rent = {x.id: units(x.monthly_rent) * months for x in reit.leases}
-    prev = previous.reset_index(drop=True)
-    value = prev["ending_principal"].astype("int64")
-    out = pd.DataFrame({
-        "period": period, "loan_id": prev["loan_id"].astype(str), "status": "Performing", "days_delinquent": 0,
-        "beginning_principal": value, "scheduled_principal": 0, "prepaid_principal": 0, "defaulted_principal": 0,
-        "ending_principal": value,
-        "interest_collected": [0 if lid in unpaid else rent[lid] for lid in prev["loan_id"].astype(str)],
-        "recoveries": 0,
-    })
+    out = quiet_period(previous, period)
+    ids = out["loan_id"].astype(str)
+    resolved = resolved or {}
+    for name, chosen in (("defaulted", defaulted), ("sold", sold), ("resolved", set(resolved))):
+        unknown = sorted(set(chosen) - set(ids))
+        if unknown:
+            raise ValueError(f"rent_tape: {name} names no lease of the tape: {unknown}")
+    live = out["status"].isin(ACTIVE_STATUSES)
+    for name, chosen in (("defaulted", defaulted), ("sold", sold)):
+        gone = sorted(set(chosen) - set(ids[live]))
+        if gone:
+            raise ValueError(f"rent_tape: {name} lease(s) not live: {gone}")
+    if defaulted & sold:
+        raise ValueError(f"rent_tape: lease(s) both defaulted and sold: {sorted(defaulted & sold)}")
+    claims = out["status"].isin(RECOVERING_STATUSES)
+    wrong = sorted(set(resolved) - set(ids[claims]))
+    if wrong:
+        raise ValueError(f"rent_tape: resolved lease(s) not in default: {wrong}")
+    begin = out["beginning_principal"]
+    out.loc[live, "status"] = "Performing"
+    out.loc[live, "days_delinquent"] = 0
+    paying = live & ~ids.isin(unpaid | defaulted)
+    out.loc[paying, "interest_collected"] = ids[paying].map(rent).astype("int64")
+    gone = ids.isin(defaulted)
+    out.loc[gone, "status"] = "Defaulted"
+    out.loc[gone, "defaulted_principal"] = begin[gone]
+    sale = ids.isin(sold)
+    out.loc[sale, "status"] = "Prepaid"
+    out.loc[sale, "prepaid_principal"] = begin[sale]
+    out.loc[sale, "ending_principal"] = 0
+    done = ids.isin(set(resolved))
+    recovered = ids[done].map(resolved).astype("int64")
+    if (recovered < 0).any() or (recovered > begin[done]).any():
+        raise ValueError("rent_tape: a recovery is negative or above its lease's claim")
+    out.loc[done, "status"] = "ChargedOff"
+    out.loc[done, "recoveries"] = recovered
+    out.loc[done, "ending_principal"] = 0
     return out[list(SERVICING_COLUMNS)]
 
 

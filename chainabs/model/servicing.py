@@ -24,15 +24,16 @@ days_delinquent      int     days past due at the period end (consistent with an
 beginning_principal  int     outstanding principal at the start (of a loan in recovery: its claim)
 scheduled_principal  int     scheduled principal collected
 prepaid_principal    int     unscheduled principal collected (full prepayments and curtailments)
-defaulted_principal  int     principal that defaulted this period (the whole loan: defaults are whole)
+defaulted_principal  int     principal that defaulted this period (the whole loan: defaults are whole);
+                             of an active loan: a dilution written off (a credit note or dispute as a loss)
 ending_principal     int     at the end: the outstanding principal, or the claim left on a defaulted loan
 interest_collected   int     interest collected
 recoveries           int     cash recovered on a defaulted loan (payments, collateral sale proceeds)
 ==================== ======= =========================================================================
 
 Balance rules per row (``interfaces/IServicing.sol``, checked on chain by ``ServicingCourt``):
-an active loan (Performing .. Delinquent90) has ``beginning = scheduled + prepaid + ending``, ending > 0, no
-recoveries; a prepaid or repaid loan ``beginning = scheduled + prepaid``, ending 0; a loan that defaulted this
+an active loan (Performing .. Delinquent90) has ``beginning = scheduled + prepaid + defaulted + ending`` (its
+defaulted principal: a dilution written off), ending > 0, no recoveries; a prepaid or repaid loan ``beginning = scheduled + prepaid``, ending 0; a loan that defaulted this
 period ``beginning = scheduled + prepaid + defaulted`` and a claim ``ending <= defaulted``; a loan already in
 recovery no scheduled or prepaid principal and ``ending <= beginning`` (0 once Disposed or ChargedOff).
 """
@@ -163,12 +164,14 @@ def _balance_rules(t: pd.DataFrame, ok: np.ndarray, add: object) -> None:
         add(ok & mask, fld, rule, message)  # type: ignore[operator]
 
     out = sched + prep
-    check(active & (out + end != begin), "ending_principal", "balance_identity",
-          "beginning " + text["beginning_principal"] + " != scheduled + prepaid + ending = "
-          + pd.Series(out + end).astype(str))
+    # An active loan's defaulted principal is a dilution written off (a credit note or dispute counted as a loss,
+    # recorded by the servicing court): the loan stays in the pool with the rest.
+    check(active & (out + dflt + end != begin), "ending_principal", "balance_identity",
+          "beginning " + text["beginning_principal"] + " != scheduled + prepaid + diluted + ending = "
+          + pd.Series(out + dflt + end).astype(str))
     check(active & (end == 0), "ending_principal", "active_zero_balance",
           "an active loan must have an outstanding principal; zero balance is Repaid or Prepaid")
-    check((active | paid) & (dflt != 0), "defaulted_principal", "whole_loan_default",
+    check(paid & (dflt != 0), "defaulted_principal", "whole_loan_default",
           "defaults are whole loans: a loan that defaults has status Defaulted (or a later recovery status)")
     check((active | paid) & (recov != 0), "recoveries", "recovery_without_default",
           "recoveries come only from a defaulted loan")

@@ -111,7 +111,19 @@ def model_for(spec: DealSpec) -> DealModel:
                      rent_only=list(spec.eligibility.asset_types) == ["rent"],
                      last_revolving_period=last_revolving_period(spec),
                      early_amortization_delinquency_bps=early_amortization_delinquency_bps(spec),
-                     early_amortization_excess_spread_bps=early_amortization_excess_spread_bps(spec))
+                     early_amortization_excess_spread_bps=early_amortization_excess_spread_bps(spec),
+                     dilution_terms=dilution_terms(spec))
+
+
+def dilution_terms(spec: DealSpec) -> tuple[bool, int] | None:
+    """The deal's dilution terms as the servicing court holds them (``IServicingCourt.setDilutionTerms``, set by
+    the arranger while the deal is offered): (repurchase, the strictest ``dilution`` early-amortization limit in
+    bps, 0: none), or None for a deal without a revolving section (no dilution can be recorded)."""
+    rv = spec.revolving
+    if rv is None:
+        return None
+    limits = [t.threshold_bps for t in rv.early_amortization if t.test == "dilution"]
+    return rv.dilution == "repurchase", (min(limits) if limits else 0)
 
 
 def criteria_from_spec(spec: DealSpec) -> PoolCriteria:
@@ -142,8 +154,8 @@ def last_revolving_period(spec: DealSpec) -> int:
 
 def early_amortization_delinquency_bps(spec: DealSpec) -> int:
     """``SPVTerms.earlyAmortizationDelinquencyBps``: the lowest ``delinquency_60_plus`` early-amortization
-    threshold of the spec's revolving period (0: none). The chain enforces this test and the excess-spread one;
-    the dilution test is the model's only (``chainabs.model.revolving``), see docs/receivables.md."""
+    threshold of the spec's revolving period (0: none). The dilution test's limit is in the servicing court's
+    dilution terms (:func:`dilution_terms`)."""
     rv = spec.revolving
     limits = [t.threshold_bps for t in (rv.early_amortization if rv else []) if t.test == "delinquency_60_plus"]
     return min(limits) if limits else 0

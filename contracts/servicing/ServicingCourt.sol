@@ -1,8 +1,13 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+
 import {ServicingTree} from "./ServicingTree.sol";
 import {IAssetRegistry} from "../../interfaces/IAssetRegistry.sol";
+import {Phase, SPVTerms} from "../../interfaces/ISPV.sol";
 import {
     ChallengeKind, IServicingCourt, LoanLeaf, ProofStep, ServicingCommitment, TapeSums
 } from "../../interfaces/IServicing.sol";
@@ -21,13 +26,135 @@ interface IServicedDeal {
     function periodsClosed() external view returns (uint256);
     /// @notice Sell loan `assetId` back to `buyer` at `principal` plus accrued interest (the court only).
     function buyBack(address buyer, uint256 assetId, uint256 principal) external;
+    /// @notice The deal's phase.
+    function phase() external view returns (Phase);
+    /// @notice The deal's terms (its currency).
+    function terms() external view returns (SPVTerms memory);
+    /// @notice AccessControl's role check.
+    function hasRole(bytes32 role, address account) external view returns (bool);
 }
 
 /// @title ServicingCourt
 /// @notice Checks fraud proofs against an SPV's pending servicing commitment and the asset registry; a proof that
-/// holds marks the SPV's pending report disputed. Stateless: one court serves every SPV that names it.
+/// holds marks the SPV's pending report disputed. One court serves every SPV that names it. It also records
+/// the deals' dilutions (credit notes, disputes) per period and holds the originators' repurchase cash until the
+/// SPV takes it with the period's report.
 contract ServicingCourt is IServicingCourt {
     using ServicingTree for ServicingTree.Walk;
+    using SafeERC20 for IERC20;
+    using SafeCast for uint256;
+
+    bytes32 private constant ARRANGER_ROLE = keccak256("ARRANGER_ROLE");
+    bytes32 private constant SERVICER_ROLE = keccak256("SERVICER_ROLE");
+    bytes32 private constant ORIGINATOR = keccak256("ORIGINATOR");
+
+    /// @dev `currency`: the deal's, read once when the terms are set (the cash held for a deal is paid back in
+    /// the currency it was paid in, whatever the caller claims later).
+    struct DilutionTerms {
+        bool set;
+        bool repurchase;
+        uint16 earlyAmortizationBps;
+        address currency;
+    }
+
+    /// @dev A period's dilutions of one deal: as losses, as repurchases, and the repurchase cash the SPV took.
+    struct PeriodDilution {
+        uint96 loss;
+        uint96 repurchased;
+        uint96 taken;
+    }
+
+    mapping(address spv => DilutionTerms) private _terms;
+    mapping(address spv => mapping(uint256 period => PeriodDilution)) private _diluted;
+    /// @dev per deal and receivable: (period << 128) | what that period diluted of it
+    mapping(address spv => mapping(uint256 assetId => uint256)) private _assetDiluted;
+
+    /// @inheritdoc IServicingCourt
+    function setDilutionTerms(address spv, bool repurchase, uint16 earlyAmortizationBps) external {
+        IServicedDeal deal = IServicedDeal(spv);
+        if (!deal.hasRole(ARRANGER_ROLE, msg.sender)) revert NotDealRole(spv, msg.sender, ARRANGER_ROLE);
+        if (_terms[spv].set || deal.phase() != Phase.Offering) revert DilutionTermsFixed(spv);
+        if (earlyAmortizationBps > 10_000) revert InvalidDilutionLimit(earlyAmortizationBps);
+        SPVTerms memory terms = deal.terms();
+        // Only a revolving deal's report takes its dilutions (a static deal's would never count them).
+        if (terms.lastRevolvingPeriod == 0) revert NotRevolving(spv);
+        _terms[spv] = DilutionTerms(true, repurchase, earlyAmortizationBps, terms.currency);
+        emit DilutionTermsSet(spv, msg.sender, repurchase, earlyAmortizationBps);
+    }
+
+    /// @inheritdoc IServicingCourt
+    function dilute(address spv, uint256 assetId, uint256 amount, bytes32 evidence) external {
+        DilutionTerms memory t = _terms[spv];
+        if (!t.set) revert NoDilutionTerms(spv);
+        if (evidence == bytes32(0)) revert MissingEvidence();
+        uint256 period = _admitDilution(spv, t.repurchase, assetId, amount);
+        PeriodDilution storage d = _diluted[spv][period];
+        if (t.repurchase) d.repurchased = (uint256(d.repurchased) + amount).toUint96();
+        else d.loss = (uint256(d.loss) + amount).toUint96();
+        emit ReceivableDiluted(spv, period, assetId, msg.sender, amount, evidence, t.repurchase);
+        if (t.repurchase) IERC20(t.currency).safeTransferFrom(msg.sender, address(this), amount);
+    }
+
+    /// @dev The caller may dilute `assetId` of `spv`'s pool by `amount` now (with this period's earlier dilutions
+    /// of it, at most its principal): returns the period, the receivable's dilution recorded.
+    function _admitDilution(address spv, bool repurchase, uint256 assetId, uint256 amount) private returns (uint256 period) {
+        IServicedDeal deal = IServicedDeal(spv);
+        (IAssetRegistry registry, uint256 poolId, address originator) = deal.servicedPool();
+        if (repurchase ? msg.sender != originator : !deal.hasRole(SERVICER_ROLE, msg.sender)) {
+            revert NotDealRole(spv, msg.sender, repurchase ? ORIGINATOR : SERVICER_ROLE);
+        }
+        period = deal.periodsClosed() + 1;
+        if (deal.phase() != Phase.Active || deal.pendingServicingPeriod() != 0) revert DilutionNotOpen(spv, period);
+        IAssetRegistry.AssetInfo memory info = _infoOf(registry, assetId);
+        if (
+            info.poolId != poolId || info.status < IAssetRegistry.AssetStatus.Performing
+                || info.status > IAssetRegistry.AssetStatus.Delinquent90
+        ) revert NotDilutable(assetId);
+        uint256 before = _assetDiluted[spv][assetId];
+        uint256 total = (before >> 128 == period ? uint128(before) : 0) + amount;
+        if (amount == 0 || total > info.principal) revert DilutionAboveBalance(assetId, total, info.principal);
+        _assetDiluted[spv][assetId] = (period << 128) | total;
+    }
+
+    /// @dev The registry's record of `assetId` (an unregistered asset is not dilutable).
+    function _infoOf(IAssetRegistry registry, uint256 assetId) private view returns (IAssetRegistry.AssetInfo memory) {
+        try registry.assetInfo(assetId) returns (IAssetRegistry.AssetInfo memory found) {
+            return found;
+        } catch {
+            revert NotDilutable(assetId);
+        }
+    }
+
+    /// @inheritdoc IServicingCourt
+    function takeDilution(uint256 period)
+        external
+        returns (uint256 loss, uint256 repurchased, uint256 cash, uint256 previous, uint256 limitBps)
+    {
+        DilutionTerms memory t = _terms[msg.sender];
+        if (!t.set) return (0, 0, 0, 0, 0);
+        PeriodDilution memory d = _diluted[msg.sender][period];
+        PeriodDilution memory p = _diluted[msg.sender][period - 1];
+        (loss, repurchased, previous, limitBps) =
+            (d.loss, d.repurchased, uint256(p.loss) + p.repurchased, t.earlyAmortizationBps);
+        cash = repurchased - d.taken;
+        if (cash != 0) {
+            _diluted[msg.sender][period].taken = d.repurchased;
+            IERC20(t.currency).safeTransfer(msg.sender, cash);
+        }
+        emit DilutionTaken(msg.sender, period, loss, repurchased, cash);
+    }
+
+    /// @inheritdoc IServicingCourt
+    function dilutionOf(address spv, uint256 period) external view returns (uint256 loss, uint256 repurchased) {
+        PeriodDilution memory d = _diluted[spv][period];
+        return (d.loss, d.repurchased);
+    }
+
+    /// @inheritdoc IServicingCourt
+    function dilutionTerms(address spv) external view returns (bool set, bool repurchase, uint16 earlyAmortizationBps) {
+        DilutionTerms memory t = _terms[spv];
+        return (t.set, t.repurchase, t.earlyAmortizationBps);
+    }
 
     /// @inheritdoc IServicingCourt
     function challengeSums(address spv, ServicingCommitment calldata c, LoanLeaf calldata leaf, ProofStep[] calldata path)

@@ -11,7 +11,7 @@ import {PeriodReport} from "../../interfaces/IWaterfall.sol";
 import {ISPV, Phase, ReportFigure} from "../../interfaces/ISPV.sol";
 import {ISPVTranche} from "../../interfaces/ISPVDependencies.sol";
 import {IAssetRegistry} from "../../interfaces/IAssetRegistry.sol";
-import {ChallengeKind, ServicingCommitment, TapeSums} from "../../interfaces/IServicing.sol";
+import {ChallengeKind, IServicingCourt, ServicingCommitment, TapeSums} from "../../interfaces/IServicing.sol";
 
 /// @title SPVServicing
 /// @notice The SPV's servicing paths, linked into it: a period report accepted only when its figures equal the
@@ -29,6 +29,15 @@ library SPVServicing {
     /// a REIT's leases.
     uint16 private constant RENT_ONLY = 1 << 4;
 
+    /// @dev A period's dilutions as the court recorded them (`IServicingCourt.takeDilution`).
+    struct Diluted {
+        uint256 loss;
+        uint256 repurchased;
+        uint256 cash;
+        uint256 previous;
+        uint256 limitBps;
+    }
+
     /// @notice `ISPV.submitReport`.
     function submitReport(
         DealStorage storage s,
@@ -45,22 +54,18 @@ library SPVServicing {
         PeriodReport memory r = report;
         r.prepayments += bought.principal;
         r.interestCollections += bought.interest;
-        // A REIT distributes rent: its pool (rent only) must have collected some (the registry is read only then).
+        // A REIT's period without rent is reported like any other (its losses must reach the waterfall); its
+        // close has no rental income to distribute (the registry is read only then).
         if (
             r.interestCollections == 0
                 && IAssetRegistry(refs.registry).poolCriteria(refs.poolId).allowedAssetTypes == RENT_ONLY
-        ) revert ISPV.NoRentCollected(period);
+        ) emit ISPV.NoRentCollected(period);
         Waterfall.validateReport(s.loadState(refs.classCount, refs.feeCount), r);
-        _checkAgainstChain(s, refs, report, c, period);
-        _openPurchases(s, refs, period, r);
-        // Receivables bought with a cancelled report of this period were paid from its collections (only the
-        // rest was returned): the report submitted again deposits the rest only.
-        uint256 deposit = report.interestCollections + report.scheduledPrincipal + report.prepayments + report.recoveries
-            - s.revolving.purchased;
+        uint256 deposit = _checkAndOpen(s, refs, report, r, c, period);
         uint256 heldBuyBacks = uint256(bought.principal) + bought.interest;
         s.pendingHash = keccak256(abi.encode(report));
         s.pendingDepositor = msg.sender;
-        s.cash.pendingCollections = (deposit + heldBuyBacks).toUint128();
+        s.cash.pendingCollections = (uint256(s.cash.pendingCollections) + deposit + heldBuyBacks).toUint128();
         s.totals.collections = (uint256(s.totals.collections) + deposit).toUint128();
         if (heldBuyBacks != 0) {
             s.pendingBuyBacks = bought;
@@ -74,15 +79,45 @@ library SPVServicing {
         emit ISPV.ReportSubmitted(period, msg.sender, deposit, c, tapeUri, report);
     }
 
+    /// @dev The period's dilutions (credit notes, disputes) as the court recorded them (the originator's
+    /// repurchase cash the court holds is paid to the SPV now: the period's first pending collections), the report
+    /// against the chain, then the revolving period's purchases. Returns what the servicer deposits: the report's
+    /// collections less what purchases with a cancelled report of this period already spent (only the rest was
+    /// returned) and less the court's cash.
+    function _checkAndOpen(
+        DealStorage storage s,
+        SPVRefs memory refs,
+        PeriodReport calldata report,
+        PeriodReport memory r,
+        ServicingCommitment calldata c,
+        uint256 period
+    ) private returns (uint256) {
+        Diluted memory d = Diluted(0, 0, 0, 0, 0);
+        // Only a revolving deal has dilution terms in its court (a static deal's report does not call it).
+        if (s.revolving.lastPeriod != 0) {
+            (d.loss, d.repurchased, d.cash, d.previous, d.limitBps) = IServicingCourt(refs.court).takeDilution(period);
+        }
+        _checkAgainstChain(s, refs, report, c, period, d);
+        _openPurchases(s, refs, period, r, d);
+        s.cash.pendingCollections = d.cash.toUint128(); // none pending before a report
+        s.totals.collections = (uint256(s.totals.collections) + d.cash).toUint128();
+        return report.interestCollections + report.scheduledPrincipal + report.prepayments + report.recoveries
+            - s.revolving.purchased - d.cash;
+    }
+
     /// @dev In a revolving period: first the early-amortization tests of the period just closed (its report's 60+
     /// days delinquent principal over the pool balance its close left, purchases included, above the limit;
     /// its annualised excess spread over its beginning pool below the limit): a breach ends the revolving
     /// period for good with that period. Then the principal this period may reinvest (a report submitted again
     /// after a cancelled one must cover what the first one's purchases already spent). `r`: the report with
     /// the buy-backs joined.
-    function _openPurchases(DealStorage storage s, SPVRefs memory refs, uint256 period, PeriodReport memory r)
-        private
-    {
+    function _openPurchases(
+        DealStorage storage s,
+        SPVRefs memory refs,
+        uint256 period,
+        PeriodReport memory r,
+        Diluted memory d
+    ) private {
         if (period > s.revolving.lastPeriod) return; // a static pool (or past revolving): one slot read
         Revolving memory rv = s.revolving;
         uint256 pool = s.core.poolBalance;
@@ -90,6 +125,10 @@ library SPVServicing {
             uint256 limit = rv.delinquencyLimitBps;
             uint256 value = pool == 0 ? 0 : uint256(rv.delinquent) * BPS / pool;
             if (limit != 0 && value > limit) return _endRevolving(s, period - 1, 2, int256(value), limit);
+            // The period's dilutions (both treatments) over its beginning pool.
+            limit = d.limitBps;
+            value = rv.beginning == 0 ? 0 : d.previous * BPS / rv.beginning;
+            if (limit != 0 && value > limit) return _endRevolving(s, period - 1, 1, int256(value), limit);
             limit = rv.excessSpreadLimitBps;
             if (limit != 0) {
                 (uint256 fees, uint256 interest) = _paidSoFar(s, refs);
@@ -105,6 +144,7 @@ library SPVServicing {
         if (rv.purchased > available) revert ISPV.InsufficientPrincipalCollections(rv.purchased, available);
         s.revolving.available = available.toUint112();
         s.revolving.delinquent = (r.delinquent60 + r.delinquent90Plus).toUint112();
+        if (d.limitBps != 0) s.revolving.beginning = pool.toUint128();
         if (rv.excessSpreadLimitBps != 0) {
             (uint256 fees, uint256 interest) = _paidSoFar(s, refs);
             s.revolving.interestIn = r.interestCollections.toUint128();
@@ -194,7 +234,8 @@ library SPVServicing {
         SPVRefs memory refs,
         PeriodReport calldata r,
         ServicingCommitment calldata c,
-        uint256 period
+        uint256 period,
+        Diluted memory d
     ) private {
         TapeSums calldata t = c.sums;
         _equal(ReportFigure.PoolBalance, r.poolEndingBalance, t.ending);
@@ -211,9 +252,11 @@ library SPVServicing {
         _equal(ReportFigure.Delinquent60, r.delinquent60, f.delinquent60);
         _equal(ReportFigure.Delinquent90Plus, r.delinquent90Plus, f.delinquent90);
         IAssetRegistry.PoolFlows memory last = s.flowsAt[(period - 1) % 2];
-        _equal(ReportFigure.DefaultsOnChain, r.defaults, f.flows.defaulted - last.defaulted);
+        // Defaults: whole receivables defaulted in the registry, and the period's dilutions counted as losses.
+        _equal(ReportFigure.DefaultsOnChain, r.defaults, f.flows.defaulted - last.defaulted + d.loss);
         _equal(ReportFigure.RecoveriesOnChain, r.recoveries, f.flows.recoveries - last.recoveries);
-        uint256 prepaidInFull = f.flows.prepaidInFull - last.prepaidInFull;
+        // Prepayments: at least the receivables prepaid in full and the dilutions the originator repurchased.
+        uint256 prepaidInFull = f.flows.prepaidInFull - last.prepaidInFull + d.repurchased;
         if (prepaidInFull > r.prepayments) revert ISPV.ReportDisagrees(ReportFigure.PrepaidInFull, r.prepayments, prepaidInFull);
         uint256 paidOff = f.flows.repaid - last.repaid;
         if (paidOff > r.scheduledPrincipal) revert ISPV.ReportDisagrees(ReportFigure.PaidOff, r.scheduledPrincipal, paidOff);

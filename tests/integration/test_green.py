@@ -197,3 +197,17 @@ def test_explorer_green_page(green_closed):
         assert 'href="/green"' in requests.get(f"{server.url}/deal", timeout=30).text  # in the navigation
     finally:
         server.stop()
+
+
+def test_a_static_deal_has_no_dilution_terms(green_offering):
+    """Dilution terms are for revolving deals: the court refuses them for this static deal, and with none set
+    nothing can be diluted (a static deal's report never takes dilutions)."""
+    from chainabs.chain.revolving import court_of
+
+    d = green_offering
+    court = court_of(d.spv)
+    assert tuple(court.dilutionTerms(d.spv)) == (False, False, 0)
+    assert_error(court.setDilutionTerms, d.spv, True, 0, sender=d.roles["arranger"], error="NotRevolving(address)",
+                 values=(d.spv.address,))
+    assert_error(court.dilute, d.spv, 1, 1, b"\x01" * 32, sender=d.roles["servicer"],
+                 error="NoDilutionTerms(address)", values=(d.spv.address,))

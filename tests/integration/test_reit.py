@@ -1,7 +1,8 @@
 """The sample REIT on a local chain: leases onboarded as rent assets with their properties in the collateral
 registry, quarterly rent distributed to the unit holders after fees, reserve and the senior loan (chain == model
-every quarter, per-unit pro rata claims), a quarter with no rent refused (NoRentCollected), and NAV per unit
-from the latest appraisals rebuilt from chain data."""
+every quarter, per-unit pro rata claims), an all-vacant quarter with a tenant gone (accepted, its loss in the
+waterfall, nothing to the units; the next quarter's rent distributes again), the REIT's end of life (properties
+sold, the deal ended, the SPV left empty), and NAV per unit from the latest appraisals rebuilt from chain data."""
 
 from __future__ import annotations
 
@@ -19,8 +20,6 @@ from chainabs.chain.sender import TxError, transact
 from chainabs.dev.sandbox import sandbox_deal
 from chainabs.model import reit
 from chainabs.model.assets import asset_id
-from chainabs.model.deal import DealModelError
-from chainabs.model.servicing import period_report
 from chainabs.model.spec import load_deal
 
 
@@ -86,17 +85,85 @@ def test_rent_goes_to_unit_holders_pro_rata_and_chain_equals_model(deal, investo
     assert abs(claimable_buyer * 10 - paid * 4) <= 10 * 3
 
 
-def test_a_quarter_without_rent_is_refused(deal, stranger):
+def _units_paid(tx, units) -> list:
+    return [e for e in tx.events.get("FundsDistributed", ()) if e.address.lower() == str(units.address).lower()]
+
+
+def test_an_all_vacant_quarter_with_defaults_closes_and_rent_distributes_again(deal, stranger):
+    """No rent at all (every lease vacant, one tenant gone for good): the report is accepted and noted, its loss
+    reaches the waterfall, fees and senior interest are paid by the reserve as far as it goes (the rest carried),
+    the units receive nothing; the next quarter's rent pays what was carried and distributes again."""
     d, _ = deal
     every = frozenset(x.id for x in d.spec.reit.leases)
-    with pytest.raises(TxError) as exc:
-        serve_rent(d, every, mint_from=d.roles["arranger"])
-    assert exc.value.name == "NoRentCollected" and tuple(exc.value.error_args) == (1,)
-    # The model (the executable specification) refuses it alike.
-    with pytest.raises(DealModelError) as refused:
-        d.model.submit(d.book.last.pipe(period_report))
-    assert (refused.value.name, refused.value.error_args) == ("NoRentCollected", (1,))
-    assert bytes(d.spv.pendingReportHash()) == bytes(32)  # nothing pending: the servicer reports once rent is in
+    units = d.tokens[-1]
+    gone = "L-XH-02"
+    served = serve_rent(d, every, defaulted=frozenset({gone}), mint_from=d.roles["arranger"])
+    report = served.report
+    assert report.interest_collections == 0 and report.defaults > 0
+    assert served.submitted.event("NoRentCollected")["period"] == 1
+    d.model.submit(report)
+    assert d.model.rentless_periods == [1]
+    connection.advance_to(int(d.spv.paymentDate(1)))
+    tx = spvlib.close_period(d.spv, stranger, report)
+    res = d.model.close_period().result
+    assert spvlib.result_of(tx) == res
+    assert res.residual == 0 and res.interest_paid[-1] == 0 and not _units_paid(tx, units)
+    assert res.write_down[-1] == report.defaults  # the units bear the loss
+    # Fees and senior interest owed (8.0 M) exceed the reserve (5 M): it pays them all it holds, the rest is carried.
+    assert res.reserve_draw == d.spec.units(d.spec.reserve.initial) == sum(res.fee_paid) + res.interest_paid[0]
+    assert tx.event("ReserveDrawn")["amount"] == res.reserve_draw
+    assert tx.event("InterestShortfall")["classIndex"] == 0
+    assert spvlib.reconcile(d.spv, d.model)["match"].all()
+
+    # Rent again (the gone tenant's claim charged off): distributions resume. The senior loan is paid its interest
+    # and the shortfall carried, the reserve refilled, and what is left cures the units' loss (the PDL: paid as
+    # principal, senior first): the units' income resumes once the loss is cured.
+    served, tx, closed = _quarter_with(d, stranger, resolved={gone: 0})
+    assert "NoRentCollected" not in served.submitted.events
+    assert spvlib.result_of(tx) == closed.result
+    res2 = closed.result
+    quarterly = d.spec.units(560_000_000) * 420 // 10_000 // 4
+    assert res2.interest_paid[0] == quarterly + (quarterly - res.interest_paid[0])
+    assert res2.pdl_cure_paid > 0 and res2.principal_paid[0] == res2.pdl_cure_paid and res2.residual == 0
+    senior = [e for e in tx.events["FundsDistributed"] if e.address.lower() == str(d.tokens[0].address).lower()]
+    assert [(e.args["interest"], e.args["principal"]) for e in senior] == [(res2.interest_paid[0], res2.pdl_cure_paid)]
+    assert d.model.rentless_periods == [1]
+    assert spvlib.reconcile(d.spv, d.model)["match"].all()
+
+
+def _quarter_with(d, caller, unpaid=frozenset(), **flows):
+    served = serve_rent(d, unpaid, mint_from=d.roles["arranger"], **flows)
+    d.model.submit(served.report)
+    connection.advance_to(int(d.spv.paymentDate(d.model.state.periods_closed + 1)))
+    tx = spvlib.close_period(d.spv, caller, served.report)
+    return served, tx, d.model.close_period()
+
+
+def test_the_reit_sells_its_properties_and_ends_with_nothing_left(deal, stranger, investors):
+    """End of life: every property share sold in one quarter (its value arrives as prepayments), the senior loan
+    repaid, the units' capital returned with the reserve; the deal ends, the fees are
+    withdrawn and the SPV holds nothing."""
+    d, _ = deal
+    every = frozenset(x.id for x in d.spec.reit.leases)
+    served, tx, closed = _quarter_with(d, stranger, sold=every)
+    res = closed.result
+    assert spvlib.result_of(tx) == res
+    assert served.report.prepayments == d.spec.units(d.spec.pool.original_balance)
+    assert res.principal_paid == tuple(d.sizes())
+    assert d.model.state.pool_balance == 0
+    tx = spvlib.end_deal(d.spv, stranger)
+    released, final = d.model.end_deal()
+    assert (tx.event("DealEnded")["releasedToEquity"], tx.event("DealEnded")["finalWriteDown"]) == (released, final)
+    # With no pool left the reserve's target is 0: the last close released it to the units; nothing is written off.
+    assert released == 0 and final == 0 and res.reserve_release > 0 and res.residual >= res.reserve_release
+    owed = [int(d.spv.feeOwed(k)) for k in range(len(d.spec.fees))]
+    assert d.currency.balanceOf(d.spv) == sum(owed) > 0  # only the fees earned are left
+    assert spvlib.withdraw_all_fees(d.spv, stranger) == [d.model.withdraw_fees(k) for k in range(len(owed))] == owed
+    assert d.currency.balanceOf(d.spv) == 0
+    assert spvlib.reconcile(d.spv, d.model)["match"].all()
+    # Every unit holder can take its share out of the units' token.
+    for holder in (d.roles["originator"], investors[2]):
+        assert int(d.tokens[-1].withdrawableFundsOf(holder)) > 0
 
 
 def test_nav_per_unit_from_the_latest_appraisals(deal, stranger, tmp_path):

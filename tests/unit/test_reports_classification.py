@@ -10,7 +10,7 @@ from chainabs.chain.abis import load_abi
 from chainabs.chain.events import DecodedEvent
 
 DEAL_CONTRACTS = ("SPV", "TrancheToken", "AssetRegistry", "IdentityRegistry", "CollateralRegistry", "TrancheMarket",
-                  "GreenLedger", "InvoiceLedger")
+                  "GreenLedger", "InvoiceLedger", "ServicingCourt")
 KINDS = {"alert": alerts.ALERT_EVENTS, "privileged": alerts.PRIVILEGED_EVENTS, "ignored": alerts.IGNORED_EVENTS}
 
 

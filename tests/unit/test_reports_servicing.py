@@ -86,8 +86,8 @@ def test_any_change_changes_the_commitment():
 BROKEN: list[tuple[int, dict, str, str]] = [
     (0, {"ending_principal": 9_601}, "ending_principal", "balance_identity"),
     (0, {"scheduled_principal": 10_000, "ending_principal": 0}, "ending_principal", "active_zero_balance"),
-    (1, {"defaulted_principal": 5_000, "ending_principal": 0, "beginning_principal": 10_000},
-     "defaulted_principal", "whole_loan_default"),
+    (2, {"defaulted_principal": 500, "prepaid_principal": 1_500}, "defaulted_principal", "whole_loan_default"),
+    (1, {"defaulted_principal": 100}, "ending_principal", "balance_identity"),
     (0, {"recoveries": 5}, "recoveries", "recovery_without_default"),
     (2, {"prepaid_principal": 1_000, "ending_principal": 1_000}, "ending_principal", "closed_with_balance"),
     (2, {"prepaid_principal": 1_000}, "ending_principal", "balance_identity"),
@@ -115,6 +115,14 @@ def test_each_broken_rule_is_named_by_row_field_and_rule(row, change, field, rul
     assert {i.row for i in issues} == {row + 1}  # no other row accused
     with pytest.raises(TapeValidationError, match=f"{field}: {rule}"):
         sv.commit_tape(tape, ORIGINATOR)
+
+
+def test_a_dilution_written_off_keeps_the_receivable_active():
+    """A credit note counted as a loss: the active loan's defaulted principal, the rest still outstanding."""
+    tape = _tape()
+    tape.loc[0, ["defaulted_principal", "ending_principal"]] = [1_000, 8_600]
+    assert sv.validate_servicing_tape(tape, period=2)[1] == []
+    assert sv.period_report(tape).defaults == 3_000 + 1_000
 
 
 def test_tape_level_rules():

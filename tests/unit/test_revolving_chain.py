@@ -4,7 +4,9 @@ at par from that report's principal collections in the same transaction, and the
 principal paid to the notes. Every close is checked against :class:`chainabs.model.deal.DealModel` to the unit
 (waterfall result, events, ledger, tranche books, the SPV's currency balance), and the netting against
 :mod:`chainabs.model.revolving`'s. Refusals: a stranger, no report pending, above the unspent principal, after
-the revolving period, an obligor or region limit of the live pool broken."""
+the revolving period, an obligor or region limit of the live pool broken. Dilutions recorded by the servicing
+court: as a loss counted in the report's defaults, as a repurchase paid by the originator and counted in its
+prepayments, and the dilution early-amortization test."""
 
 from __future__ import annotations
 
@@ -187,6 +189,16 @@ def test_a_purchase_nets_out_of_the_notes_principal(deal):
     print(f"revolving purchase: {len(batch)} receivables, {tx.gas_used} gas, {tx.gas_used // len(batch)} per receivable")
     _, closed = _close(deal)
     assert closed.state.pool_balance == report.pool_ending_balance + bought
+    # The reports rebuild the purchase from chain data.
+    from brownie import web3
+
+    from chainabs.apps.reports import revolving_tables
+    from chainabs.chain.read.deal import read_deal
+
+    t = revolving_tables(read_deal(web3.provider.endpoint_uri, deal.spv.address))
+    assert t["revolving_purchases"][["period", "receivables", "principal"]].values.tolist() == [[1, len(batch), bought]]
+    assert t["revolving_period"][["receivables_bought", "purchased", "diluted"]].values.tolist() == [[len(batch), bought, 0]]
+    assert t["dilutions"].empty and t["early_amortization"].empty
 
 
 def test_a_cancelled_report_keeps_its_purchases_and_the_period_still_closes(deal):
@@ -276,3 +288,161 @@ def test_model_netting_equals_the_revolving_model():
         expected = rd.netted_report(5)
         report = PeriodReport(5, scheduled, prepaid, 0, 0, 0, 0, 0, 900)
         assert DealModel.net_purchases(report, bought) == expected
+
+
+# ------------------------------------------------------------------------------------------------ dilution
+
+
+def _tape_with_dilution(d, period: int, projected: PeriodReport, amount: int, column: str):
+    """Period ``period``'s loan-level tape from ``projected`` with ``amount`` of one performing receivable that
+    stays in the pool diluted (``column``: defaulted_principal for a loss, prepaid_principal for a repurchase).
+    Returns (tape, row index, asset id)."""
+    from chainabs.model.servicing import allocate_period
+
+    book = books(d)
+    tape = allocate_period(book.last, book.rates, projected, period, default_period=book.default_period,
+                           seed=book.seed)
+    live = tape.index[(tape["status"] == "Performing") & (tape["ending_principal"] > 2 * amount)]
+    i = int(live[0])
+    tape.loc[i, column] += amount
+    tape.loc[i, "ending_principal"] -= amount
+    return tape, i, asset_id(d.roles["originator"].address, str(tape.loc[i, "loan_id"]))
+
+
+def test_a_dilution_as_a_loss_reaches_the_report_defaults(deal, accounts):
+    """The servicer records a credit note on a receivable (court, with evidence): the period's report must count
+    it in its defaults (a report booking it as collected principal is refused), the close writes it off like a
+    default, chain == model. Refusals: a stranger, no evidence, above the receivable, not the pool's, a second
+    setting of the terms, a dilution while a report is pending."""
+    from chainabs.chain.revolving import court_of, dilute
+    from chainabs.chain.sender import TxError
+    from chainabs.chain.servicing import service_period
+
+    d = deal
+    court, servicer, stranger = court_of(d.spv), d.roles["servicer"], accounts[19]
+    assert tuple(court.dilutionTerms(d.spv)) == (True, False, 0)
+    amount = 1_000 * 10**6
+    projected = _projected(d, 1, 0.3)
+    tape, i, aid = _tape_with_dilution(d, 1, projected, amount, "defaulted_principal")
+    principal = int(d.registry.assetInfo(aid)["principal"])
+    evidence = b"\x01" * 32
+    assert_error(court.dilute, d.spv, aid, amount, evidence, sender=stranger,
+                 error="NotDealRole(address,address,bytes32)")
+    assert_error(court.dilute, d.spv, aid, amount, b"\x00" * 32, sender=servicer, error="MissingEvidence()")
+    assert_error(court.dilute, d.spv, aid, principal + 1, evidence, sender=servicer,
+                 error="DilutionAboveBalance(uint256,uint256,uint256)", values=(aid, principal + 1, principal))
+    assert_error(court.dilute, d.spv, 12345, amount, evidence, sender=servicer, error="NotDilutable(uint256)")
+    assert_error(court.setDilutionTerms, d.spv, True, 0, sender=d.roles["arranger"],
+                 error="DilutionTermsFixed(address)", values=(d.spv.address,))
+    tx = dilute(d.spv, aid, amount, evidence, servicer)
+    ev = tx.event("ReceivableDiluted")
+    assert (ev["period"], ev["assetId"], ev["amount"], ev["repurchased"]) == (1, aid, amount, False)
+    d.model.dilute(amount, principal)
+    # the same receivable cannot be diluted beyond its principal within the period
+    assert_error(court.dilute, d.spv, aid, principal - amount + 1, evidence, sender=servicer,
+                 error="DilutionAboveBalance(uint256,uint256,uint256)", values=(aid, principal + 1, principal))
+
+    # A report that books the credit note as principal collected is refused: its defaults miss the dilution.
+    wrong = tape.copy()
+    wrong.loc[i, ["scheduled_principal", "defaulted_principal"]] += [amount, -amount]
+    from chainabs.chain.sender import transact
+    from chainabs.model.servicing import period_report
+
+    period_cash = period_report(wrong).cash_in
+    transact(d.currency.mint, servicer, period_cash, sender=d.roles["arranger"])
+    with pytest.raises(TxError) as refused:
+        service_period(d.spv, wrong, servicer, state=books(d).registry)
+    assert refused.value.name == "ReportDisagrees" and tuple(refused.value.error_args)[0] == 10  # DefaultsOnChain
+    books(d).adopt(tape)
+    served = service_period(d.spv, tape, servicer)  # the registry's state read from chain
+    books(d).registry = served.registry
+    report = served.report
+    assert report.defaults == int(tape["defaulted_principal"].sum()) >= amount
+    assert served.submitted.event("ReportSubmitted")["collections"] == d.model.submit(report) == report.cash_in
+    assert period_cash == report.cash_in + amount
+    assert_error(court.dilute, d.spv, aid, 1, evidence, sender=servicer,
+                 error="DilutionNotOpen(address,uint256)", values=(d.spv.address, 1))
+    _, closed = _close(d)
+    # the credit note is written off with the period's defaults (the classes' PDL), and counted in them
+    assert sum(closed.result.write_down) + closed.result.loss_unallocated == report.defaults
+    assert d.model.state.cumulative_defaults == report.defaults
+
+
+@pytest.fixture(scope="module")
+def diluting(accounts, currency, originator, admin, servicer, investors, tmp_path_factory):
+    """The consumer deal revolving for three periods, dilutions repurchased by the originator and an early-
+    amortization test on dilution (0.50% of the pool in a period)."""
+    from brownie import project
+
+    proj = project.get_loaded_projects()[0]
+    spec, registry, pool_id, tape = onboarded_pool(originator, admin, servicer, track_obligors=True)
+    spec = with_revolving_period(spec, days=70, dilution="repurchase", dilution_limit_bps=50)
+    d = sandbox_deal(spec, accounts, currency, registry, pool_id, proj, tmp_path_factory.mktemp("dil"), tape)
+    subscribe_all(d, investors, admin)
+    close_deal(d, admin)
+    return d
+
+
+def test_a_repurchased_dilution_is_paid_by_the_originator_and_ends_revolving(diluting, accounts):
+    """Dilutions repurchased: the originator pays the diluted amount to the court at once; the court pays it to
+    the SPV with the period's report, which counts it in its prepayments (the servicer deposits the rest); above
+    0.50% of the pool in a period, early amortization (kind dilution) ends the revolving period at the next
+    report and purchases are refused; chain == model to the unit."""
+    from chainabs.chain.revolving import court_of, dilute
+
+    d = diluting
+    court, originator = court_of(d.spv), d.roles["originator"]
+    assert tuple(court.dilutionTerms(d.spv)) == (True, True, 50)
+    projected = _projected(d, 1, 0.3)
+    pool = d.model.state.pool_balance
+    amount = pool * 60 // 10_000 // 4  # four receivables diluted: 0.60% of the pool in all
+    tape, i, aid = _tape_with_dilution(d, 1, projected, amount, "prepaid_principal")
+    assert_error(court.dilute, d.spv, aid, amount, b"\x02" * 32, sender=d.roles["servicer"],
+                 error="NotDealRole(address,address,bytes32)")
+    before = int(d.currency.balanceOf(originator))
+    rows = [i]
+    for k in range(4):
+        if k:
+            live = tape.index[(tape["status"] == "Performing") & (tape["ending_principal"] > 2 * amount)
+                              & ~tape.index.isin(rows)]
+            rows.append(int(live[0]))
+            tape.loc[rows[-1], ["prepaid_principal", "ending_principal"]] += [amount, -amount]
+        row = rows[-1]
+        aid = asset_id(originator.address, str(tape.loc[row, "loan_id"]))
+        principal = int(d.registry.assetInfo(aid)["principal"])
+        tx = dilute(d.spv, aid, amount, bytes([k + 3]) * 32, originator, currency=d.currency)
+        assert tx.event("ReceivableDiluted")["repurchased"] is True
+        d.model.dilute(amount, principal)
+    assert before - int(d.currency.balanceOf(originator)) == 4 * amount == int(d.currency.balanceOf(court))
+    served = serve_tape(d, tape)
+    report = served.report
+    assert served.submitted.event("DilutionTaken")["cash"] == 4 * amount
+    assert served.submitted.event("ReportSubmitted")["collections"] == d.model.submit(report) \
+        == report.cash_in - 4 * amount
+    assert int(d.currency.balanceOf(court)) == 0
+    _close(d)
+    # Period 2's report: period 1 diluted 0.60% > 0.50%: revolving ends with period 1.
+    submit(d, _projected(d, 2, 0.3))
+    assert d.model.early_amortization == 1 and d.model.early_amortization_test[0] == 1
+    seen = d.spv.events.get_sequence(from_block=0, event_type="EarlyAmortization")
+    a = seen[-1]["args"]
+    assert (int(a["period"]), int(a["kind"]), int(a["valueBps"]), int(a["limitBps"])) \
+        == (1, 1, d.model.early_amortization_test[1], 50)
+    assert d.model.early_amortization_test[1] == 4 * amount * 10_000 // pool > 50
+    batch = revolving_offer(d, 21, 10**12, prefix="RVD")
+    assert_error(d.registry.sellIntoPool, d.pool_id, _records(batch.head(1)), sender=originator,
+                 error="RevolvingPeriodEnded(uint256,uint256)", values=(2, 1))
+    _close(d)
+    # The reports rebuild the dilutions and the early amortization from chain data (the court's and the SPV's
+    # events).
+    from brownie import web3
+
+    from chainabs.apps.reports import revolving_tables
+    from chainabs.chain.read.deal import read_deal
+
+    t = revolving_tables(read_deal(web3.provider.endpoint_uri, d.spv.address))
+    assert t["dilutions"][["period", "amount", "treatment"]].values.tolist() == [[1, amount, "repurchase"]] * 4
+    assert t["early_amortization"][["ended_with_period", "test", "value_bps", "limit_bps"]].values.tolist() \
+        == [[1, "dilution", d.model.early_amortization_test[1], 50]]
+    assert t["revolving_period"][["period", "diluted"]].values.tolist() == [[1, 4 * amount]]
+    assert t["revolving_purchases"].empty

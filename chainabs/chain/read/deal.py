@@ -231,6 +231,8 @@ def deal_contracts(rpc: str | Web3, spv_address: str) -> dict[str, str]:
     spv = w3.eth.contract(address=spv_address, abi=load_abi(SPV_ABI))
     terms = spv.functions.terms().call()
     out = {spv_address: SPV_ABI, Web3.to_checksum_address(terms[1]): REGISTRY_ABI}
+    # The deal's servicing court: fraud proofs, and a revolving deal's dilutions (credit notes, disputes).
+    out[Web3.to_checksum_address(terms[9])] = "ServicingCourt"
     token_abi = load_abi(TOKEN_ABI)
     for addr in spv.functions.classTokens().call():
         out[Web3.to_checksum_address(addr)] = TOKEN_ABI
