@@ -320,8 +320,8 @@ def _confirm_invoices(registry: Any, arranger: Any, registrar: Any, originator: 
 
 def _revolving(spec: Any, tape: pd.DataFrame, seed: int, out: Path, console: Console) -> pd.DataFrame:
     """The revolving period run by the model on the onboarded tape (purchases at par, dilution, early
-    amortization); written to ``revolving_period_model.csv``. On chain the pool still amortizes as a static pool: the
-    purchasing module is not built yet (docs/receivables.md)."""
+    amortization); written to ``revolving_period_model.csv``: the model's own full-size projection, shown beside the
+    run on chain (``chainabs.apps.demo_revolving``: purchases capped at 500 invoices a period, so its pool is smaller)."""
     path, refused = revolving_path.project(spec, tape, seed=seed)
     out.mkdir(parents=True, exist_ok=True)
     path.to_csv(out / "revolving_period_model.csv", index=False)
@@ -333,7 +333,7 @@ def _revolving(spec: Any, tape: pd.DataFrame, seed: int, out: Path, console: Con
                   f"{format_amount(int(path['dilution'].sum()), dec, sym)} diluted by credit notes "
                   f"({spec.revolving.dilution}), refused by a concentration limit: "
                   + (", ".join(f"{k} {v:,}" for k, v in sorted(refused.items())) or "none"))
-    table = Table(title="Revolving period, model (on chain the pool amortizes as a static pool for now)")
+    table = Table(title="Revolving period projected by the model (the chain's own run follows, period by period)")
     cols = ("period", "collected", "purchased", "bought", "dilution", "defaults", "to notes", "pool")
     for col in cols:
         table.add_column(col, justify="right")

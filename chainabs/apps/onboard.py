@@ -16,7 +16,7 @@ from rich.console import Console
 
 from chainabs.chain import connection, signers
 from chainabs.chain.registry import (
-    OnboardResult, create_pool, deploy_registry, onboard, pool_criteria, prepare_tape,
+    MAX_TRACKED_OBLIGORS, OnboardResult, create_pool, deploy_registry, onboard, pool_criteria, prepare_tape,
 )
 from chainabs.model import synthetic
 from chainabs.model.tape import TapeValidationError
@@ -70,6 +70,10 @@ def run_onboarding(
         for issue in err.issues:
             console.print(f"  {issue}")
         raise
+    distinct = frame["obligor"].nunique()
+    if track_obligors and distinct > MAX_TRACKED_OBLIGORS:  # the registry's lifetime cap: refused before sending
+        raise ValueError(f"--track-obligors: the tape has {distinct:,} distinct obligors; a tracked pool takes "
+                         f"at most {MAX_TRACKED_OBLIGORS:,} over its life (TooManyObligors); nothing was sent")
     if registry is None:
         registry = deploy_registry(signer, originators=(signer,))
         console.print(f"deployed AssetRegistry at {registry.address}")

@@ -52,6 +52,7 @@ from chainabs.model import terms
 from chainabs.model.spec import DEALS_DIR, DealSpec, load_deal, spec_path
 from chainabs.model.synthetic import is_synthetic, tape_argument
 from chainabs.model.tape import TapeValidationError, select_eligible
+from chainabs.model.waterfall import BPS
 
 #: Roles the deployment needs an address for (the spec's roles plus the identity registry's KYC agent).
 ROLES: tuple[str, ...] = (*orchestration.ROLE_NAMES, "kyc_agent", *orchestration.OPTIONAL_ROLES)
@@ -202,6 +203,15 @@ def ensure_pool(deployer: Deployer, registry: Any, originator: Any, criteria: An
             meta["pool_tracks_obligors"] = True
             deployer.manifest.save()
     return pool_id
+
+
+def _check_pool_tracks_obligors(registry: Any, pool: int) -> None:
+    """A revolving deal under an obligor limit needs a pool that tracks its obligors: refused before sending."""
+    limit = registrylib.pool_criteria(registry, pool).max_obligor_bps
+    if limit < BPS and not registrylib.tracks_obligors(registry, pool):
+        raise DeploymentError(f"pool {pool} does not track its obligors, but the deal revolves under an obligor limit "
+                              f"of {limit / 100:.2f}%: every purchase would be refused (ObligorsNotTracked); onboard "
+                              "a new pool with `chainabs onboard --track-obligors` (or let deploy create it)")
 
 
 def _ensure_pool(deployer: Deployer, registry: Any, originator: Any, criteria: Any) -> int:
@@ -392,6 +402,8 @@ def _deploy_deal(
     if ordered is not None:
         console.print(f"tape {tape}: {len(ordered)} assets, principal {int(ordered['principal'].sum()):,} base units")
     info = _pool_info(deployer, pool)
+    if pool is not None and base.revolving is not None:  # an existing pool must be able to take the purchases
+        _check_pool_tracks_obligors(deployer.at("registry"), pool)
     times = terms.DealTimes(**meta["times"]) if "times" in meta else terms.DealTimes.after(base, int(bchain.time()))
 
     # One estimate for everything still to do, one question (live networks), before anything is sent.

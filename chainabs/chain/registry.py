@@ -31,7 +31,6 @@ from chainabs.model.assets import (
     RECORD_BYTES,
     STATUSES,
     TAPE_COLUMNS,
-    loan_id_text,
     status_for_days,
     unpack_record,
 )
@@ -147,6 +146,10 @@ def asset_states(registry: Any, ids: Sequence[int], chunk: int = 1_000) -> list[
     return out
 
 
+#: Obligors a pool that tracks them can take over its life (a 16-bit index per asset; ``TooManyObligors`` above).
+MAX_TRACKED_OBLIGORS = 65_536
+
+
 def create_pool(registry: Any, originator: Any, criteria: PoolCriteria, *, track_obligors: bool = False) -> int:
     """Create a pool of ``originator`` with ``criteria``; returns its id. ``track_obligors``: the pool keeps each
     obligor's live exposure (``trackObligors``), which a pool with an obligor limit needs to take revolving
@@ -156,6 +159,21 @@ def create_pool(registry: Any, originator: Any, criteria: PoolCriteria, *, track
     if track_obligors:
         transact(registry.trackObligors, pool_id, sender=originator)
     return pool_id
+
+
+def tracks_obligors(registry: Any, pool_id: int) -> bool:
+    """Whether a pool keeps its obligors' live exposures (``obligorExposure`` answers instead of reverting
+    ``ObligorsNotTracked``)."""
+    from web3.exceptions import ContractLogicError
+
+    from chainabs.chain.calls import Views, view_calls
+    from chainabs.chain.connection import connected_web3
+
+    try:
+        view_calls(connected_web3(), [Views(registry.abi, str(registry.address)).obligorExposure(pool_id, bytes(32))])
+    except ContractLogicError:
+        return False
+    return True
 
 
 def _obligor_key(obligor: str | bytes) -> bytes:
@@ -484,16 +502,23 @@ def asset_history(registry: Any, asset_id: int, from_block: int = 0) -> list[Ass
         leaf = bytes(mint["args"]["leaves"][position])
         pool_id = int(mint["args"]["poolId"])
         tx = web3.eth.get_transaction(mint["transactionHash"])
-        _, params = c.decode_function_input(tx["input"])
+        fn, params = c.decode_function_input(tx["input"])
         record = unpack_record(params["records"][position])
         originator = pool_info(registry, pool_id)["originator"]
         if leaf_hash((originator, *record), LEAF_TYPES) != leaf:
             raise OnboardingError(f"asset {asset_id:#x}: calldata record does not hash to the emitted leaf")
-        if model_asset_id(str(originator), loan_id_text(record[0])) != asset_id:
+        if model_asset_id(str(originator), bytes(record[0])) != asset_id:  # raw bytes32: any originator's ids
             raise OnboardingError(f"asset {asset_id:#x}: calldata loan id does not derive the emitted asset id")
+        owner = originator  # registerAndPool: the originator holds it; a revolving purchase: the pool's owner
+        if getattr(fn, "fn_name", "") == "sellIntoPool":
+            sold = [e for e in c.events.ReceivablesSold.get_logs(from_block=int(mint["blockNumber"]),
+                                                                 to_block=int(mint["blockNumber"]),
+                                                                 argument_filters={"poolId": pool_id})
+                    if e["transactionHash"] == mint["transactionHash"]]
+            owner = sold[0]["args"]["owner"] if sold else owner
         events.append(AssetEvent(int(mint["blockNumber"]), int(mint["logIndex"]), mint["transactionHash"].hex(),
                                  "Registered", {"poolId": pool_id, "leaf": leaf, "record": record,
-                                                "originator": originator}))
+                                                "originator": originator, "owner": owner}))
         last = int(repurchases[0]["blockNumber"]) if repurchases else None
         moves = c.events.PoolTransferred.get_logs(from_block=int(mint["blockNumber"]),
                                                   argument_filters={"poolId": pool_id})
@@ -514,6 +539,7 @@ def replay_history(events: list[AssetEvent]) -> dict[str, Any]:
             state["principal"] = int(record["principal"])
             state["pool_id"] = a["poolId"]
             state["leaf"] = "0x" + a["leaf"].hex()
+            state["owner"] = a.get("owner", a.get("originator"))
         elif e.name in ("Transfer", "PoolTransferred"):
             state["owner"] = a["to"]
         elif e.name == "AssetStatusChanged":

@@ -136,9 +136,13 @@ def loan_id_text(raw: bytes) -> str:
     return bytes(raw).rstrip(b"\0").decode("ascii")
 
 
-def asset_id(originator: str, loan_id: str) -> int:
-    """Token id of a loan: ``uint256(keccak256(abi.encode(originator, loanId)))``."""
-    return int.from_bytes(keccak(bytes(12) + bytes.fromhex(originator[2:]) + loan_id_bytes(loan_id)), "big")
+def asset_id(originator: str, loan_id: str | bytes) -> int:
+    """Token id of a loan: ``uint256(keccak256(abi.encode(originator, loanId)))``; ``loan_id`` as text, or as the
+    raw ``bytes32`` the chain holds (any bytes: another originator's ids need not be text)."""
+    raw = bytes(loan_id) if isinstance(loan_id, (bytes, bytearray)) else loan_id_bytes(loan_id)
+    if len(raw) != 32:
+        raise ValueError(f"loan id {loan_id!r}: a raw loan id is 32 bytes, not {len(raw)}")
+    return int.from_bytes(keccak(bytes(12) + bytes.fromhex(originator[2:]) + raw), "big")
 
 
 def pack_record(record: Sequence[Any]) -> tuple[bytes, int, int, bytes, bytes, bytes]:

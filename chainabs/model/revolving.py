@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import IntEnum
@@ -229,13 +230,22 @@ class LivePool:
         except KeyError:
             raise RevolvingError("AssetNotPooled", f"asset {asset_id} is not in the pool", asset_id) from None
 
-    def breach(self, terms: RevolvingTerms) -> tuple[str, object, int, int, int] | None:
-        """The first limit the pool exceeds, as (limit, bucket, bucket sum, pool total, limit bps); else None."""
+    def breach(self, terms: RevolvingTerms, batch: Sequence[Receivable] | None = None
+               ) -> tuple[str, object, int, int, int] | None:
+        """The first limit the pool exceeds, as (limit, bucket, bucket sum, pool total, limit bps); else None.
+
+        With ``batch`` (a purchase), as the registry checks it: every region and industry bucket, and the obligors
+        of the batch only (a purchase only lowers the share of an obligor it does not buy from; one pushed over
+        its limit by amortization elsewhere does not stop the pool from buying)."""
         for limit in LIMITS:
             bps = getattr(terms, limit)
             if bps is None:
                 continue
-            for key, s in self.sums[limit].items():
+            sums = self.sums[limit]
+            if batch is not None and limit == "max_obligor_bps":  # the registry names the batch's largest
+                top = max((r.obligor for r in batch), key=lambda o: sums[o])
+                sums = {top: sums[top]}
+            for key, s in sums.items():
                 if s * BPS > self.total * bps:
                     return limit, key, s, self.total, bps
         return None
@@ -326,7 +336,7 @@ class RevolvingDeal:
             for r in batch:
                 self.pool.add(r)
                 added.append(r.asset_id)
-            breach = self.pool.breach(self.terms)
+            breach = self.pool.breach(self.terms, batch)
             if breach is not None:
                 limit, key, s, total, bps = breach
                 shown = key if isinstance(key, str) else f"code {key}"

@@ -131,8 +131,8 @@ def test_registry_state_machine(registry, originator, servicer, disposal_agent, 
             for asset in self.touched:
                 state = rc.replay_history(rc.asset_history(registry, asset))
                 model[asset] = (int(state["pool_id"]), state["status"], int(state["principal"]))
-                if state["pool_id"]:
-                    assert state["owner"] in (None, self.owner[int(state["pool_id"])])
+                if state["pool_id"]:  # the replayed owner is ownerOf's: the originator, then each pool buyer
+                    assert state["owner"] == self.owner[int(state["pool_id"])], (asset, state["owner"])
             return model
 
         @invariant()

@@ -167,6 +167,23 @@ def test_originator_without_a_key_needs_an_existing_pool(tmp_path, admin):
     assert admin.nonce == nonce
 
 
+def test_a_revolving_deal_over_a_pool_that_does_not_track_its_obligors_is_refused(tmp_path, admin):
+    """Every purchase of such a deal would revert ObligorsNotTracked: the deployment is refused before sending."""
+    from chainabs.chain import registry as rc
+    from chainabs.model import synthetic
+
+    registry = rc.deploy_registry(admin, originators=(admin,))
+    criteria = synthetic.default_criteria("trade_receivable")
+    untracked, tracked = (rc.create_pool(registry, admin, criteria, track_obligors=t) for t in (False, True))
+    assert (rc.tracks_obligors(registry, untracked), rc.tracks_obligors(registry, tracked)) == (False, True)
+    nonce = admin.nonce
+    with pytest.raises(deployment.DeploymentError, match=rf"pool {untracked} does not track its obligors, but the "
+                                                         r"deal revolves under an obligor limit of"):
+        deployment.deploy_deal("supply_chain_receivables", registry=str(registry.address), pool_id=untracked,
+                               manifest_root=tmp_path, assume_yes=True, out=quiet())
+    assert admin.nonce == nonce
+
+
 def test_roles_cannot_change_under_a_manifest(tmp_path, admin, trustee, proj):
     m = Manifest.load("consumer_loan", chain.id, tmp_path)
     m.meta["roles"] = deployment.resolve_roles(load_deal("consumer_loan"), admin.address)
@@ -296,6 +313,17 @@ def test_onboard_validates_the_tape_before_deploying_a_registry_or_creating_a_po
     assert admin.nonce == nonce  # nothing was sent: neither the registry nor the pool exists
     done = cli.main(["onboard", str(path), "--pool", "3"])
     assert done == 2  # an existing pool needs its registry: refused before anything is read or sent
+    assert admin.nonce == nonce
+    # a tracked pool takes at most MAX_TRACKED_OBLIGORS obligors over its life: a tape with more is refused first
+    import chainabs.apps.onboard as onboard_app
+
+    good = tmp_path / "good.csv"
+    generate_tape(1_000, kind="consumer_loan", seed=0).to_csv(good, index=False)  # passes the pool criteria
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(onboard_app, "MAX_TRACKED_OBLIGORS", 10)
+        with pytest.raises(ValueError, match=r"--track-obligors: the tape has \d+ distinct obligors; a tracked pool "
+                                             r"takes at most 10 over its life"):
+            run_onboarding(str(good), console=quiet(), track_obligors=True)
     assert admin.nonce == nonce
 
 

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from chainabs.chain import spv as spvlib
 from chainabs.chain.orchestration import close as close_deal
+from chainabs.chain.registry import asset_history, replay_history
 from chainabs.chain.revolving import sell_into_pool
 from chainabs.dev.sandbox import (
     books,
@@ -92,6 +93,8 @@ def _buy(d, batch: pd.DataFrame):
     assert int(d.registry.balanceOf(d.spv)) == held + len(batch)
     first = asset_id(d.roles["originator"].address, str(batch["loan_id"].iloc[0]))
     assert str(d.registry.ownerOf(first)) == d.spv.address
+    replayed = replay_history(asset_history(d.registry, first))  # events and calldata alone say the same
+    assert (replayed["owner"], replayed["pool_id"]) == (d.spv.address, d.pool_id)
     books(d).add(batch)
     return tx
 

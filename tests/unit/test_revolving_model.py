@@ -111,16 +111,34 @@ def test_purchase_breaking_a_concentration_limit_is_refused_whole(spec):
     collected = _collect_first(deal, 30)
     total = deal.pool.total + collected
     one_debtor = total * 800 // BPS + 1 - deal.pool.sums["max_obligor_bps"].get(f"0x{7:064x}", 0)
-    batch = [_new(20_000, collected - one_debtor, 5000, 12, 2), _new(20_001, one_debtor, 7, 13, 3)]
+    batch = [*_fresh(deal, collected - one_debtor, 20_000, n=40), _new(20_100, one_debtor, 7, 13, 3)]
     before = deal.pool.total
     with pytest.raises(rv.RevolvingError, match=r"ConcentrationBreached: max_obligor_bps: 0x0+7 would hold .*> 8\.00%\)"):
         deal.purchase(batch)
-    assert deal.pool.total == before and 20_000 not in deal.pool.assets and deal.purchased == 0
+    assert deal.pool.total == before and 20_000 not in deal.pool.assets and 20_100 not in deal.pool.assets
+    assert deal.purchased == 0
     # an industry limit: all of it in industry 1 (7% of the pool left after the collections) makes 37% > 30%
     with pytest.raises(rv.RevolvingError, match=r"max_industry_bps: code 1 would hold"):
         deal.purchase(_fresh_in_industry(collected, 30_000))
     # the same principal spread out is bought
     assert deal.purchase(_fresh(deal, collected, 40_000, n=20)) == collected
+
+
+def test_only_the_batchs_obligors_are_held_to_the_limit_as_on_chain():
+    """As the registry's sellIntoPool: an obligor pushed over its limit by amortization elsewhere does not stop a
+    purchase from other obligors (which only lowers its share); buying more from it is refused."""
+    pool = rv.LivePool()
+    pool.add(rv.Receivable(1, 900, "0xbig", 1, 1))
+    pool.add(rv.Receivable(2, 100, "0xother", 1, 1))  # 0xbig holds 90% of the live pool
+    terms = rv.RevolvingTerms(last_revolving_period=12, max_obligor_bps=9_500)
+    new = rv.Receivable(3, 5, "0xnew", 1, 1)
+    pool.add(new)
+    assert pool.breach(terms, [new]) is None  # 0xbig is at 85.7%, under 95%: and only 0xnew is checked anyway
+    tight = rv.RevolvingTerms(last_revolving_period=12, max_obligor_bps=5_000)
+    assert pool.breach(tight, [new]) is None and pool.breach(tight)[1] == "0xbig"  # the whole pool is over
+    more = rv.Receivable(4, 10, "0xbig", 1, 1)
+    pool.add(more)
+    assert pool.breach(tight, [more])[:2] == ("max_obligor_bps", "0xbig")
 
 
 def _fresh_in_industry(amount: int, start: int) -> list[rv.Receivable]:

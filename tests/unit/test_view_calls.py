@@ -46,3 +46,16 @@ def test_a_revert_names_the_function_and_nothing_is_asked_for_nothing(issued):
         Views("TrancheToken", issued.address).balanceOf(1, 2)
     with pytest.raises(AttributeError, match="no function noSuchView"):
         Views("TrancheToken", issued.address).noSuchView  # noqa: B018
+
+
+def test_asset_ids_derive_from_raw_loan_ids_of_any_bytes():
+    """Another originator sharing a registry may use hashed (non-text) loan ids: the id is derived from the raw
+    bytes32 as the chain does (``assetIdOf``), and a text id gives the same id as its bytes."""
+    from chainabs.model.assets import asset_id, loan_id_bytes
+
+    originator = "0x" + "ab" * 20
+    raw = bytes(range(200, 232))  # not text
+    assert asset_id(originator, "LN-1") == asset_id(originator, loan_id_bytes("LN-1"))
+    with pytest.raises(ValueError, match="a raw loan id is 32 bytes, not 3"):
+        asset_id(originator, b"abc")
+    assert asset_id(originator, raw) == int.from_bytes(Web3.keccak(bytes(12) + bytes.fromhex("ab" * 20) + raw), "big")
