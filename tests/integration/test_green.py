@@ -56,6 +56,21 @@ def green_closed(green_offering, investors, admin, stranger):
     return d
 
 
+def test_a_static_deal_has_no_dilution_terms(green_offering):
+    """Dilution terms are for revolving deals: the court refuses them for this static deal, and with none set
+    nothing can be diluted (a static deal's report never takes dilutions). It runs while the deal is offered:
+    before ``green_closed`` (module scope) closes it."""
+    from chainabs.chain.revolving import court_of
+
+    d = green_offering
+    court = court_of(d.spv)
+    assert tuple(court.dilutionTerms(d.spv)) == (False, False, 0)
+    assert_error(court.setDilutionTerms, d.spv, True, 0, sender=d.roles["arranger"], error="NotRevolving(address)",
+                 values=(d.spv.address,))
+    assert_error(court.dilute, d.spv, 1, 1, b"\x01" * 32, sender=d.roles["servicer"],
+                 error="NoDilutionTerms(address)", values=(d.spv.address,))
+
+
 def test_ledger_is_deployed_with_the_deal_and_reads_net_proceeds_after_closing(green_offering, investors, admin,
                                                                               stranger):
     d = dataclasses.replace(green_offering, model=copy.deepcopy(green_offering.model))
@@ -197,17 +212,3 @@ def test_explorer_green_page(green_closed):
         assert 'href="/green"' in requests.get(f"{server.url}/deal", timeout=30).text  # in the navigation
     finally:
         server.stop()
-
-
-def test_a_static_deal_has_no_dilution_terms(green_offering):
-    """Dilution terms are for revolving deals: the court refuses them for this static deal, and with none set
-    nothing can be diluted (a static deal's report never takes dilutions)."""
-    from chainabs.chain.revolving import court_of
-
-    d = green_offering
-    court = court_of(d.spv)
-    assert tuple(court.dilutionTerms(d.spv)) == (False, False, 0)
-    assert_error(court.setDilutionTerms, d.spv, True, 0, sender=d.roles["arranger"], error="NotRevolving(address)",
-                 values=(d.spv.address,))
-    assert_error(court.dilute, d.spv, 1, 1, b"\x01" * 32, sender=d.roles["servicer"],
-                 error="NoDilutionTerms(address)", values=(d.spv.address,))
