@@ -39,12 +39,15 @@ AMOUNT_COLUMNS = frozenset({
     "model_write_down", "chain_balance", "model_balance",
     # revolving period (chainabs.model.revolving_path)
     "principal_collected", "dilution", "purchased", "principal_to_notes", "interest_to_notes", "pool_balance",
+    # revolving period on chain (chainabs.apps.reports.revolving_tables)
+    "diluted", "unspent_principal",
 })
 #: Columns holding unix seconds.
 TIME_COLUMNS = frozenset({"time", "updated_at", "origination_date", "maturity_date", "timestamp"})
 #: Columns of addresses, hashes and other long hex.
 HEX_COLUMNS = frozenset({"tx", "address", "holder", "counterparty", "evidence", "tape_root", "leaf", "obligor",
-                         "hash", "recipient", "contract_hash", "schedule_hash", "asset_id", "owner", "token_address"})
+                         "hash", "recipient", "contract_hash", "schedule_hash", "asset_id", "owner", "token_address",
+                         "seller", "recorded_by"})
 #: Whole-number columns that are not money.
 COUNT_COLUMNS = frozenset({"period", "block", "loans", "cutoff_loans", "loans_outstanding", "holders", "trigger",
                            "class", "fee", "count", "wa_remaining_term_days", "term_months", "days_delinquent",

@@ -202,6 +202,15 @@ def report_tables(d: DealReader, rules: MonitorRules | None = None, green: str |
 EARLY_AMORTIZATION_KINDS = {0: "excess spread", 1: "dilution", 2: "60+ delinquency"}
 
 
+def _reconciliation_kind(name: str) -> str:
+    """The kind of a reconciled figure: every ledger entry, cumulative defaults and recoveries and the SPV's
+    currency balance are amounts (in currency units, as every amount a user reads); the rest by its name."""
+    group, _, field = str(name).rpartition(".")
+    if group == "ledger" or field.startswith("cumulative_") or field == "balance_of_spv":
+        return display.AMOUNT
+    return display.column_kind(field)
+
+
 def revolving_tables(d: DealReader) -> dict[str, pd.DataFrame]:
     """A revolving deal's purchases, dilutions and early amortization, from chain data (the SPV's
     ``ReceivablesPurchased`` and ``EarlyAmortization``, its servicing court's ``ReceivableDiluted``); nothing for
@@ -328,7 +337,8 @@ def write_reports(d: DealReader, out_dir: Path, *, extra_tables: dict[str, pd.Da
         elif name == "pool_status":
             parts.append(display.html_long_table(df, money, "measure", ["value"], kind_of=_pool_status_kind))
         elif name == "reconciliation_figures":
-            parts.append(display.html_long_table(df.head(HTML_MAX_ROWS), money, "figure", ["chain", "model", "match"]))
+            parts.append(display.html_long_table(df.head(HTML_MAX_ROWS), money, "figure", ["chain", "model", "match"],
+                                                 kind_of=_reconciliation_kind))
         else:
             flag = next((c for c in ("breached_now", "breached") if c in df.columns), None)
             for group in display.column_groups(df.columns, WIDE_TABLE_KEYS, HTML_MAX_COLUMNS):
