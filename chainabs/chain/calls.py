@@ -4,24 +4,25 @@ Readers (reports, the explorer, the SPV's reconciliation, the state machines' in
 at a time. Building a web3 contract from a whole ABI and resolving each function by name costs far more than the
 node's answer (about 0.2 s per token read through web3's contract objects); here a call is its address, its
 ABI element and its arguments (:class:`ViewCall`), the selector and types are computed once per function
-(:func:`codec`), and results have web3's shape (one output unwrapped, several as a tuple, structs as tuples,
-addresses checksummed).
+(:func:`codec`), and results have web3's shape (one output unwrapped, several as a list, structs as tuples,
+arrays as lists, addresses checksummed: the events' shaping, :func:`chainabs.chain.events.value_shaper`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from eth_abi import decode, encode
-from eth_utils import function_abi_to_4byte_selector, to_checksum_address
+from eth_utils import function_abi_to_4byte_selector
 from web3 import Web3
 from web3.exceptions import ContractLogicError
 
-from chainabs.chain.abis import load_abi
+from chainabs.chain.abis import abi_type, load_abi
+from chainabs.chain.events import value_shaper
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ class Codec:
     selector: bytes
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
+    #: How each decoded output becomes what web3 gives (:func:`chainabs.chain.events.value_shaper`).
+    shapes: tuple[Callable[[Any], Any] | None, ...]
 
     def data(self, args: Sequence[Any]) -> str:
         """The call's data (0x hex)."""
@@ -48,46 +51,17 @@ class Codec:
 
     def result(self, raw: bytes) -> Any:
         """The answer in web3's shape."""
-        values = tuple(_checksummed(t, v) for t, v in zip(self.outputs, decode(list(self.outputs), raw), strict=True))
+        values = [f(v) if f else v for f, v in zip(self.shapes, decode(list(self.outputs), raw), strict=True)]
         return values[0] if len(values) == 1 else values
-
-
-def _type(param: Mapping[str, Any]) -> str:
-    kind = str(param["type"])
-    if kind.startswith("tuple"):
-        return "(" + ",".join(_type(c) for c in param["components"]) + ")" + kind[len("tuple"):]
-    return kind
-
-
-def _checksummed(kind: str, value: Any) -> Any:
-    if kind == "address":
-        return to_checksum_address(value)
-    if kind.endswith("]") and isinstance(value, (list, tuple)):
-        return tuple(_checksummed(kind[: kind.rindex("[")], v) for v in value)
-    if kind.startswith("(") and isinstance(value, tuple):
-        return tuple(_checksummed(t, v) for t, v in zip(_split(kind[1 : kind.rindex(")")]), value, strict=True))
-    return value
-
-
-def _split(types: str) -> list[str]:
-    """The members of a tuple type's inside, split at top-level commas."""
-    out, depth, start = [], 0, 0
-    for i, ch in enumerate(types):
-        depth += ch == "("
-        depth -= ch == ")"
-        if ch == "," and depth == 0:
-            out.append(types[start:i])
-            start = i + 1
-    if types:
-        out.append(types[start:])
-    return out
 
 
 @lru_cache(maxsize=4096)
 def _codec(abi_json: str) -> Codec:
     element = json.loads(abi_json)
+    outputs = element.get("outputs", ())
     return Codec(str(element["name"]), function_abi_to_4byte_selector(element),
-                 tuple(_type(p) for p in element.get("inputs", ())), tuple(_type(p) for p in element.get("outputs", ())))
+                 tuple(abi_type(p) for p in element.get("inputs", ())), tuple(abi_type(p) for p in outputs),
+                 tuple(value_shaper(p, structs_by_name=False) for p in outputs))
 
 
 def codec(abi: Mapping[str, Any]) -> Codec:
@@ -143,7 +117,7 @@ def view_calls(w3: Web3, calls: Sequence[Any], *, block: int | str = "latest") -
     naming the function and its contract."""
     if not calls:
         return []
-    prepared = [(as_view_call(c), codec(as_view_call(c).abi)) for c in calls]
+    prepared = [(call, codec(call.abi)) for call in map(as_view_call, calls)]
     at = hex(block) if isinstance(block, int) else block
     requests = [("eth_call", [{"to": call.address, "data": code.data(call.args)}, at]) for call, code in prepared]
     provider = w3.provider

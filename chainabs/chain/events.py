@@ -106,18 +106,21 @@ def _as_int(value: Any) -> int:
     return int(value, 16) if isinstance(value, str) else int(value)
 
 
-def _shaper(item: Mapping[str, Any]) -> Callable[[Any], Any] | None:
-    """How a decoded value of ABI input ``item`` becomes what web3 gives (``get_event_data``): addresses
-    checksummed, arrays as lists, structs as dicts by member name; None when the value stays as decoded."""
+def value_shaper(item: Mapping[str, Any], *, structs_by_name: bool = True) -> Callable[[Any], Any] | None:
+    """How a decoded value of ABI input/output ``item`` becomes what web3 gives: addresses checksummed, arrays
+    as lists, structs as dicts by member name (``get_event_data``) or, with ``structs_by_name=False``, as tuples
+    (a view call's answer); None when the value stays as decoded."""
     abi_type = str(item["type"])
     if abi_type.endswith("]"):
-        inner = _shaper({**item, "type": abi_type[: abi_type.rindex("[")]})
+        inner = value_shaper({**item, "type": abi_type[: abi_type.rindex("[")]}, structs_by_name=structs_by_name)
         if inner is None:
             return list
         return lambda values: [inner(v) for v in values]
     if abi_type == "tuple":
-        members = [(c["name"], _shaper(c)) for c in item["components"]]
-        return lambda values: {name: (f(v) if f else v) for (name, f), v in zip(members, values, strict=True)}
+        members = [(c["name"], value_shaper(c, structs_by_name=structs_by_name)) for c in item["components"]]
+        if structs_by_name:
+            return lambda values: {name: (f(v) if f else v) for (name, f), v in zip(members, values, strict=True)}
+        return lambda values: tuple((f(v) if f else v) for (_, f), v in zip(members, values, strict=True))
     if abi_type == "address":
         return _checksum
     return None
@@ -136,7 +139,7 @@ def _topic_decoder(item: Mapping[str, Any]) -> Callable[[bytes], Any]:
         return bytes
     if abi_type == "bool":
         return lambda topic: bool(int.from_bytes(topic, "big"))
-    shape = _shaper(item)
+    shape = value_shaper(item)
     return lambda topic: (shape or (lambda v: v))(abi_decode([abi_type], topic)[0])
 
 
@@ -156,7 +159,7 @@ class EventCodec:
         self.topics = 1 + len(indexed)
         self._indexed = [(str(i["name"]), _topic_decoder(i)) for i in indexed]
         self._data_types = [collapse_if_tuple(dict(i)) for i in data]
-        self._data = [(str(i["name"]), _shaper(i)) for i in data]
+        self._data = [(str(i["name"]), value_shaper(i)) for i in data]
 
     def decode(self, topics: Sequence[bytes], data: bytes) -> dict[str, Any]:
         """The event's arguments (indexed first, then data, as web3 orders them) from a log's topics (the

@@ -188,12 +188,12 @@ def obligor_exposure(registry: Any, pool_id: int, obligor: str | bytes) -> int:
 
 def obligor_exposures(registry: Any, pool_id: int, obligors: Sequence[str | bytes]) -> list[int]:
     """:func:`obligor_exposure` of each of ``obligors``, in one JSON-RPC batch."""
+    from chainabs.chain.calls import Views, view_calls
     from chainabs.chain.connection import connected_web3
-    from chainabs.chain.read.deal import batch_call
 
-    w3 = connected_web3()
-    fn = w3.eth.contract(address=str(registry.address), abi=registry.abi).functions
-    return [int(v) for v in batch_call(w3, [fn.obligorExposure(pool_id, _obligor_key(o)) for o in obligors])]
+    fn = Views(registry.abi, str(registry.address))
+    calls = [fn.obligorExposure(pool_id, _obligor_key(o)) for o in obligors]
+    return [int(v) for v in view_calls(connected_web3(), calls)]
 
 
 def pool_criteria(registry: Any, pool_id: int) -> PoolCriteria:
