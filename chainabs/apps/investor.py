@@ -2,8 +2,7 @@
 
 The investor signs as every command does (:mod:`chainabs.chain.signers`): ``--keystore FILE``, a brownie account
 (``--account`` or ``INVESTOR_ACCOUNT``) or ``INVESTOR_PRIVATE_KEY`` (hex); never with an account the node holds
-unlocked. Positions are
-read by :func:`chainabs.chain.read.tranches.positions`.
+unlocked. Positions are read by :func:`chainabs.chain.read.tranches.positions`.
 """
 
 from __future__ import annotations

@@ -32,16 +32,6 @@ from chainabs.model.numbers import format_amount
 from chainabs.model.servicing import ServicingError, commit_tape, period_report, read_servicing_tape
 
 
-def _signer(role: str, *, required: bool = True, keystore: str | None = None, account: str | None = None) -> Any:
-    """Brownie's account of ``role``'s signer (:func:`chainabs.chain.signers.select`; a local chain's role
-    account when none is given); None for a role someone else may stand in for (``required=False``)."""
-    from brownie import web3
-
-    options = {"w3": web3, "local": connection.is_local(), "keystore": keystore, "account": account}
-    chosen = signers.select(role, **options) if required else signers.optional(role, **options)
-    return None if chosen is None else signers.brownie_account(chosen)
-
-
 def service(spv_address: str, tape_path: Path, *, tape_uri: str = "", console: Console | None = None,
             servicer: Any | None = None, agent: Any | None = None, batch: int | None = None) -> dict:
     """The servicer's period from the tape at ``tape_path`` on the connected chain; prints what it did.
@@ -51,8 +41,8 @@ def service(spv_address: str, tape_path: Path, *, tape_uri: str = "", console: C
     spv = contract_at("SPV", spv_address)
     tape = read_servicing_tape(tape_path)
     if servicer is None:
-        servicer = _signer("servicer")
-        agent = _signer("disposal_agent", required=False)
+        servicer = signers.brownie_signer("servicer")
+        agent = signers.brownie_signer("disposal_agent", required=False)
     registry, pool_id, _ = deal_pool(spv)
     figures = registry.servicingFigures(pool_id)
     if agent is not None and str(figures[-1]).lower() != str(getattr(agent, "address", agent)).lower():
@@ -103,7 +93,7 @@ def challenge(rpc_url: str, spv_address: str, tape_path: Path, *, previous_path:
     for line in courtlib.faults_text(faults):
         console.print(f"period {period}: {line}", highlight=False)
     if prove:
-        challenger = _signer("regulator", keystore=keystore, account=account)
+        challenger = signers.brownie_signer("regulator", keystore=keystore, account=account)
         tx = courtlib.prove(spv, committed, faults[0], challenger, previous=previous, cutoff=cutoff)
         console.print(f"proven: {faults[0].kind} of loan {faults[0].loan_id} in tx {tx.tx_hash} "
                       "(the report cannot close until the trustee cancels it)")

@@ -4,9 +4,9 @@ In this order:
 
 1. ``--keystore FILE``: an encrypted JSON keystore (geth, MetaMask export, brownie's own accounts); its password
    from ``CHAINABS_KEYSTORE_PASSWORD`` or asked on the terminal;
-2. ``--account NAME`` (or the role's account variable, e.g. ``SERVICER_ACCOUNT``, :data:`ROLE_ACCOUNTS`): a brownie account
-   (``brownie accounts new NAME`` stores it as ``~/.brownie/accounts/NAME.json``, an encrypted keystore: read
-   the same way, without starting brownie);
+2. ``--account NAME`` (or the role's account variable, e.g. ``SERVICER_ACCOUNT``, :data:`ROLE_ACCOUNTS`): a
+   brownie account (``brownie accounts new NAME`` stores it as ``~/.brownie/accounts/NAME.json``, an encrypted
+   keystore: read the same way, without starting brownie);
 3. the hex private key in the command's role variable, e.g. ``INVESTOR_PRIVATE_KEY`` (:data:`ROLE_KEYS`);
 4. on a local chain only (anvil, Ganache), and unless a variable was named (``--key-env``), the account the
    node holds unlocked for that role (:data:`LOCAL_ROLE_INDEX`: the demo's and the tests' role accounts).
@@ -14,7 +14,7 @@ In this order:
 Anything else is a one-line :class:`SignerError` naming the three ways to give a signer.
 
 Every command selects its signer here, those that run on brownie too (``deploy``, ``onboard``, ``challenge
---prove``, ``investor``): :func:`brownie_account` turns the selected signer into brownie's account. A variable a
+--prove``, ``investor``): :func:`brownie_signer` gives the selected signer as brownie's account. A variable a
 testnet ``.env`` defines is not used on a local chain (:func:`chainabs.chain.connection.setting`), and a bad key
 names where it came from.
 """
@@ -156,6 +156,18 @@ def brownie_account(signer: Signer) -> Any:
     return accounts.at(signer.address, force=True)
 
 
+def brownie_signer(role: str, *, keystore: str | Path | None = None, account: str | None = None,
+                   required: bool = True) -> Any:
+    """Brownie's account of ``role``'s signer on the connected network, for the commands that run on brownie:
+    :func:`select` (on a local chain without one, the role's unlocked account); with ``required=False``, None
+    when nothing is given for a role another may stand in for (:func:`optional`)."""
+    from brownie import web3
+
+    options: dict[str, Any] = {"keystore": keystore, "account": account, "w3": web3, "local": is_local()}
+    chosen = select(role, **options) if required else optional(role, **options)
+    return None if chosen is None else brownie_account(chosen)
+
+
 def deployer(*, keystore: str | Path | None = None, account: str | None = None) -> Any:
     """Brownie's account of the arranger, who deploys and administers a deal on the connected network.
 
@@ -164,6 +176,4 @@ def deployer(*, keystore: str | Path | None = None, account: str | None = None) 
     ``DEPLOYER_PRIVATE_KEY``; on a local chain without them, the first unlocked account. Never a key from a
     config file.
     """
-    from brownie import web3
-
-    return brownie_account(select("arranger", keystore=keystore, account=account, w3=web3, local=is_local()))
+    return brownie_signer("arranger", keystore=keystore, account=account)
