@@ -63,12 +63,26 @@ struct ServicingCommitment {
     TapeSums sums;
 }
 
+/// @notice A revolving purchase of one receivable, as the registry recorded it: the batch's checkpoint
+/// (`IAssetRegistry.purchaseCheckpoint(poolId, firstIndex)`) is keccak256(abi.encode(before, the chain after
+/// `leaves`, period)); `record` is the receivable's full record, whose StandardMerkleTree leaf (with the pool's
+/// originator) is `leaves[position]`. Everything comes from the batch's `AssetsRegistered` event (firstIndex,
+/// leaves; `before` is the previous batch's `leafChain`) and the transaction's calldata (the record).
+struct PurchaseProof {
+    uint256 firstIndex;
+    bytes32 before;
+    bytes32[] leaves;
+    uint256 position;
+    IAssetRegistry.AssetRecord record;
+}
+
 /// @notice What a proven challenge showed.
 /// SumMismatch: a node claims sums its children do not add up to. NotInPool: a leaf's asset is not in the pool.
 /// StatusMismatch: a leaf's status differs from the registry's. PrincipalMismatch: a leaf's ending principal
 /// differs from the registry's (above it for a performing asset). BrokenIdentity: a leaf's flows do not add up
 /// (see the tape conventions). Discontinuity: a leaf's beginning principal is not the asset's previous ending
-/// (previous period's leaf, or the cut-off tape for period 1). OutOfOrder: two neighbouring leaves are not in
+/// (previous period's leaf, or the cut-off tape for period 1, or, for a receivable bought in the previous
+/// period, its purchase principal). OutOfOrder: two neighbouring leaves are not in
 /// increasing asset id order. Gap: an empty position among the first `count`, or a leaf beyond them.
 enum ChallengeKind {
     SumMismatch,
@@ -188,6 +202,17 @@ interface IServicingCourt {
         ProofStep[] calldata path,
         IAssetRegistry.AssetRecord calldata record,
         bytes32[] calldata proof
+    ) external;
+
+    /// @notice `leaf`'s asset was bought into the deal's pool while the previous period's report was pending
+    /// (so this is its first tape) at a principal other than `leaf`'s beginning principal: `purchase` proves
+    /// the record, its batch and that batch's period against the registry's checkpoint.
+    function challengePurchase(
+        address spv,
+        ServicingCommitment calldata c,
+        LoanLeaf calldata leaf,
+        ProofStep[] calldata path,
+        PurchaseProof calldata purchase
     ) external;
 
     /// @notice The caller (ORIGINATOR_ROLE on `spv`) buys loan `leaf.assetId` back out of the deal's pool: at the

@@ -10,6 +10,7 @@ a loan back out of the pool through the court too (:func:`buy_back`), at its las
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -22,7 +23,7 @@ from chainabs.chain.servicing import deal_pool
 from chainabs.model import tape as tp
 from chainabs.model.assets import asset_id
 from chainabs.model.servicing import (
-    CommittedTape, Fault, ServicingError, continuity_faults, leaf_faults, opening_tape,
+    CommittedTape, Fault, ServicingError, continuity_faults, leaf_faults, opening_tape, purchase_faults,
 )
 from chainabs.model.servicing_tree import TapeSums, commitment_hash
 
@@ -54,10 +55,68 @@ def pool_state(spv: Any, committed: CommittedTape) -> pd.DataFrame:
     })
 
 
+@dataclass(frozen=True)
+class Purchase:
+    """One receivable bought into the deal's pool, with what ``challengePurchase`` needs to prove it (a
+    ``PurchaseProof``): its batch's first registration index, the pool's leaf chain before the batch, the
+    batch's leaves, its position among them and its full record (``AssetRecord``)."""
+
+    asset_id: int
+    principal: int
+    first_index: int
+    before: bytes
+    leaves: tuple[bytes, ...]
+    position: int
+    record: tuple[Any, ...]
+
+    def as_abi(self) -> tuple:
+        return (self.first_index, self.before, list(self.leaves), self.position, self.record)
+
+
+def _checkpoint(before: bytes, after: bytes, period: int) -> bytes:
+    """``keccak256(abi.encode(before, after, period))``: the registry's checkpoint of a purchase batch."""
+    from eth_abi import encode
+    from eth_utils import keccak
+
+    return keccak(encode(["bytes32", "bytes32", "uint256"], [before, after, period]))
+
+
+def purchases_in(spv: Any, period: int) -> dict[int, Purchase]:
+    """Every receivable bought into the deal's pool while ``period``'s report was pending (their first servicing
+    tape is ``period + 1``), by asset id, each with its proof: rebuilt from the registry's ``AssetsRegistered``
+    events, the ``sellIntoPool`` calldata and the registry's purchase checkpoints (a batch of another period
+    does not match its checkpoint and is left out)."""
+    from brownie import web3
+
+    from chainabs.model.assets import unpack_record
+
+    registry, pool_id, originator = deal_pool(spv)
+    c = web3.eth.contract(address=str(registry.address), abi=registry.abi)
+    logs = sorted(c.events.AssetsRegistered.get_logs(from_block=0, argument_filters={"poolId": pool_id}),
+                  key=lambda log: (log["blockNumber"], log["logIndex"]))
+    out: dict[int, Purchase] = {}
+    before = bytes(32)
+    for log in logs:
+        args = log["args"]
+        after, first = bytes(args["leafChain"]), int(args["firstIndex"])
+        if bytes(registry.purchaseCheckpoint(pool_id, first)) == _checkpoint(before, after, period):
+            _, params = c.decode_function_input(web3.eth.get_transaction(log["transactionHash"])["input"])
+            leaves = tuple(bytes(x) for x in args["leaves"])
+            for position, (aid, packed) in enumerate(zip(args["assetIds"], params["records"], strict=True)):
+                record = unpack_record(packed)
+                out[int(aid)] = Purchase(int(aid), int(record[3]), first, before, leaves, position, record)
+        before = after
+    if any(p.asset_id != asset_id(originator, p.record[0]) for p in out.values()):
+        raise ServicingError("a purchase's calldata does not derive the asset ids its event minted")
+    return out
+
+
 def audit(spv: Any, committed: CommittedTape, *, previous: CommittedTape | None = None,
-          cutoff: pd.DataFrame | None = None) -> list[Fault]:
+          cutoff: pd.DataFrame | None = None, purchases: bool = True) -> list[Fault]:
     """Every provable fault of the pending report's tape: its leaves against the registry, and its beginning
-    balances against ``previous`` (last period's committed tape) or, in period 1, the ``cutoff`` tape.
+    balances against ``previous`` (last period's committed tape) or, in period 1, the ``cutoff`` tape, and, for
+    receivables bought while the previous period's report was pending, against their purchase principal
+    (``purchases``: read from the registry's events and checkpoints, :func:`purchases_in`).
 
     Raises :class:`ServicingError` if ``committed`` is not what the SPV committed for its period (the tape
     published is not the one reported: nothing can be proven with it)."""
@@ -68,6 +127,10 @@ def audit(spv: Any, committed: CommittedTape, *, previous: CommittedTape | None 
         faults += continuity_faults(committed, previous.tape)
     elif committed.period == 1 and cutoff is not None:
         faults += continuity_faults(committed, opening_tape(cutoff))
+    if purchases and committed.period > 1:
+        bought = purchases_in(spv, committed.period - 1)
+        faults += purchase_faults(committed, {lid: bought[committed.leaf(lid).asset_id].principal
+                                              for lid in committed.loan_ids if committed.leaf(lid).asset_id in bought})
     return faults
 
 
@@ -86,6 +149,12 @@ def prove(spv: Any, committed: CommittedTape, fault: Fault, sender: Any, *, prev
         return transact(court.challengeLeaf, spv, committed.commitment, leaf, path, sender=sender)
     if fault.kind != "Discontinuity":
         raise ServicingError(f"{fault.kind}: not a fault of an honestly built tree (prove it with the court directly)")
+    if fault.via == "purchase":
+        bought = purchases_in(spv, committed.period - 1).get(committed.leaf(fault.loan_id).asset_id)
+        if bought is None:
+            raise ServicingError(f"loan {fault.loan_id} was not bought while period {committed.period - 1}'s "
+                                 "report was pending")
+        return transact(court.challengePurchase, spv, committed.commitment, leaf, path, bought.as_abi(), sender=sender)
     if previous is not None:
         before, before_path = _leaf(previous, fault.loan_id)
         return transact(court.challengeContinuity, spv, committed.commitment, leaf, path, previous.commitment,

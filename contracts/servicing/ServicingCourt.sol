@@ -9,7 +9,7 @@ import {ServicingTree} from "./ServicingTree.sol";
 import {IAssetRegistry} from "../../interfaces/IAssetRegistry.sol";
 import {Phase, SPVTerms} from "../../interfaces/ISPV.sol";
 import {
-    ChallengeKind, IServicingCourt, LoanLeaf, ProofStep, ServicingCommitment, TapeSums
+    ChallengeKind, IServicingCourt, LoanLeaf, ProofStep, PurchaseProof, ServicingCommitment, TapeSums
 } from "../../interfaces/IServicing.sol";
 
 /// @notice What the court needs of an SPV: its pending period's commitment, its pool, and the dispute switch.
@@ -231,6 +231,37 @@ contract ServicingCourt is IServicingCourt {
         if (registry.assetIdOf(originator, record.loanId) != leaf.assetId || record.principal == leaf.beginning) {
             revert NothingWrong(ChallengeKind.Discontinuity);
         }
+        _dispute(spv, period, ChallengeKind.Discontinuity, leaf.assetId);
+    }
+
+    /// @inheritdoc IServicingCourt
+    function challengePurchase(
+        address spv,
+        ServicingCommitment calldata c,
+        LoanLeaf calldata leaf,
+        ProofStep[] calldata path,
+        PurchaseProof calldata purchase
+    ) external {
+        uint256 period = _pending(spv, c);
+        _walkLeaf(period, c, leaf, path);
+        (IAssetRegistry registry, uint256 poolId, address originator) = IServicedDeal(spv).servicedPool();
+        // Replay the batch's leaf chain; the checkpoint binds where it started, where it ended and the period the
+        // purchase was made in: the previous one (a purchase of period 0 or of an earlier period does not match).
+        bytes32 chainHash = purchase.before;
+        bytes32[] calldata leaves = purchase.leaves;
+        for (uint256 k = 0; k < leaves.length; ++k) {
+            chainHash = keccak256(abi.encode(chainHash, leaves[k]));
+        }
+        if (
+            period < 2 || purchase.position >= leaves.length
+                || registry.purchaseCheckpoint(poolId, purchase.firstIndex)
+                    != keccak256(abi.encode(purchase.before, chainHash, period - 1))
+                || leaves[purchase.position] != keccak256(bytes.concat(keccak256(abi.encode(originator, purchase.record))))
+        ) revert ProofDoesNotMatch(period - 1);
+        if (
+            uint256(keccak256(abi.encode(originator, purchase.record.loanId))) != leaf.assetId
+                || purchase.record.principal == leaf.beginning
+        ) revert NothingWrong(ChallengeKind.Discontinuity);
         _dispute(spv, period, ChallengeKind.Discontinuity, leaf.assetId);
     }
 
