@@ -544,7 +544,12 @@ def test_a_false_beginning_of_a_bought_receivable_is_proven_against_its_purchase
     out, err = capsys.readouterr()
     assert status == 0, err
     assert f"proven: Discontinuity of loan {faults[0].loan_id}" in out
-    proven = d.spv.events.get_sequence(from_block=0, event_type="ChallengeProven")[-1]["args"]
+    proven_log = d.spv.events.get_sequence(from_block=0, event_type="ChallengeProven")[-1]
+    proven = proven_log["args"]
+    from brownie import web3
+
+    gas = web3.eth.get_transaction_receipt(proven_log["transactionHash"])["gasUsed"]
+    print(f"challengePurchase: {gas} gas (a batch of {len(first)} leaves)")
     assert (proven["period"], proven["kind"], proven["assetId"]) == (2, 5, aid[faults[0].loan_id])
     d.model.dispute()
     sleep_to_payment_date(d, 2)
