@@ -21,7 +21,8 @@ from chainabs.chain.registry import asset_states
 from chainabs.chain.sender import Receipt, transact
 from chainabs.chain.servicing import deal_pool
 from chainabs.model import tape as tp
-from chainabs.model.assets import asset_id
+from chainabs.model.assets import LEAF_TYPES, TAPE_COLUMNS, asset_id
+from chainabs.model.merkle import leaf_hash
 from chainabs.model.servicing import (
     CommittedTape, Fault, ServicingError, continuity_faults, leaf_faults, opening_tape, purchase_faults,
 )
@@ -29,6 +30,8 @@ from chainabs.model.servicing_tree import TapeSums, commitment_hash
 
 #: ``SPVTerms`` field holding the deal's court.
 _COURT_FIELD = 9
+#: Position of ``principal`` in an ``AssetRecord`` tuple.
+_PRINCIPAL = TAPE_COLUMNS.index("principal")
 #: Fault kinds proven with ``challengeLeaf``.
 LEAF_KINDS = frozenset({"NotInPool", "StatusMismatch", "PrincipalMismatch", "BrokenIdentity"})
 
@@ -85,30 +88,47 @@ def purchases_in(spv: Any, period: int) -> dict[int, Purchase]:
     """Every receivable bought into the deal's pool while ``period``'s report was pending (their first servicing
     tape is ``period + 1``), by asset id, each with its proof: rebuilt from the registry's ``AssetsRegistered``
     events, the ``sellIntoPool`` calldata and the registry's purchase checkpoints (a batch of another period
-    does not match its checkpoint and is left out)."""
+    does not match its checkpoint and is left out; so is a receivable whose record is not in its transaction's
+    calldata, or does not hash to its leaf)."""
     from brownie import web3
-
-    from chainabs.model.assets import unpack_record
 
     registry, pool_id, originator = deal_pool(spv)
     c = web3.eth.contract(address=str(registry.address), abi=registry.abi)
     logs = sorted(c.events.AssetsRegistered.get_logs(from_block=0, argument_filters={"poolId": pool_id}),
                   key=lambda log: (log["blockNumber"], log["logIndex"]))
+    sold = {bytes(e["transactionHash"])
+            for e in c.events.ReceivablesSold.get_logs(from_block=0, argument_filters={"poolId": pool_id})}
     out: dict[int, Purchase] = {}
     before = bytes(32)
     for log in logs:
         args = log["args"]
         after, first = bytes(args["leafChain"]), int(args["firstIndex"])
-        if bytes(registry.purchaseCheckpoint(pool_id, first)) == _checkpoint(before, after, period):
-            _, params = c.decode_function_input(web3.eth.get_transaction(log["transactionHash"])["input"])
+        if bytes(log["transactionHash"]) in sold and bytes(registry.purchaseCheckpoint(pool_id, first)) == \
+                _checkpoint(before, after, period):
             leaves = tuple(bytes(x) for x in args["leaves"])
-            for position, (aid, packed) in enumerate(zip(args["assetIds"], params["records"], strict=True)):
-                record = unpack_record(packed)
-                out[int(aid)] = Purchase(int(aid), int(record[3]), first, before, leaves, position, record)
+            for position, record in enumerate(_sold_records(c, log["transactionHash"], len(leaves))):
+                aid = int(args["assetIds"][position])
+                if (leaf_hash((originator, *record), LEAF_TYPES) == leaves[position]
+                        and asset_id(originator, record[0]) == aid):
+                    out[aid] = Purchase(aid, int(record[_PRINCIPAL]), first, before, leaves, position, record)
         before = after
-    if any(p.asset_id != asset_id(originator, p.record[0]) for p in out.values()):
-        raise ServicingError("a purchase's calldata does not derive the asset ids its event minted")
     return out
+
+
+def _sold_records(c: Any, tx_hash: Any, n: int) -> list[tuple[Any, ...]]:
+    """The ``AssetRecord`` tuples a ``sellIntoPool`` transaction sent, or none when its input is not that call
+    (e.g. a contract wallet's transaction: the records are then not in its calldata)."""
+    from brownie import web3
+
+    from chainabs.model.assets import unpack_record
+
+    try:
+        fn, params = c.decode_function_input(web3.eth.get_transaction(tx_hash)["input"])
+    except ValueError:
+        return []
+    if getattr(fn, "fn_name", "") != "sellIntoPool" or len(params["records"]) != n:
+        return []
+    return [unpack_record(packed) for packed in params["records"]]
 
 
 def audit(spv: Any, committed: CommittedTape, *, previous: CommittedTape | None = None,
