@@ -525,6 +525,26 @@ def test_a_false_beginning_of_a_bought_receivable_is_proven_against_its_purchase
     assert_error(*challenge(lx, (pz.first_index, pz.before, list(pz.leaves), 0, px.record)), sender=stranger,
                  error="ProofDoesNotMatch(uint256)", values=(1,))
     assert_error(*challenge(lx, py.as_abi()), sender=stranger, error="NothingWrong(uint8)", values=(5,))
+    # Every other alteration of x's true proof (each record field, the leaves' order, count, the position, the
+    # chain's start, the batch) reaches no checkpoint or no leaf.
+    k = px.position
+    other = (k + 1) % len(px.leaves)
+    swapped = list(px.leaves)
+    swapped[k], swapped[other] = swapped[other], swapped[k]
+    altered = [(px.first_index, px.before, swapped, other, px.record),
+               (px.first_index, px.before, [v for j, v in enumerate(px.leaves) if j != other],
+                k - 1 if other < k else k, px.record),
+               (px.first_index, px.before, [*px.leaves, px.leaves[k]], k, px.record),
+               (px.first_index, px.before, list(px.leaves), other, px.record),
+               (px.first_index, b"\x01" * 32, list(px.leaves), k, px.record),
+               (pz.first_index, px.before, list(px.leaves), k, px.record)]
+    for field_ in range(len(px.record)):
+        record = list(px.record)
+        v = record[field_]
+        record[field_] = bytes(v[:-1]) + bytes([v[-1] ^ 1]) if isinstance(v, bytes) else (v ^ 1)
+        altered.append((px.first_index, px.before, list(px.leaves), k, tuple(record)))
+    for proof in altered:
+        assert_error(*challenge(lx, proof), sender=stranger, error="ProofDoesNotMatch(uint256)", values=(1,))
     # A cut-off asset passed off as bought in the onboarding's last batch: no purchase checkpoint there.
     lc = str(tape1["loan_id"].iloc[0])
     onboarded = [p for p in _onboarding_batches(d) if aid[lc] in p[3]]
