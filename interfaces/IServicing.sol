@@ -76,6 +76,28 @@ struct PurchaseProof {
     IAssetRegistry.AssetRecord record;
 }
 
+/// @notice How an asset came into the pool before the pending report: `bought` while period `period`'s report was
+/// pending (`purchase`, against the registry's checkpoint; `period` below the pending one), else its cut-off
+/// `record` with its Merkle `proof` against the pool's sealed root.
+struct Registration {
+    bool bought;
+    uint256 period;
+    PurchaseProof purchase;
+    IAssetRegistry.AssetRecord record;
+    bytes32[] proof;
+}
+
+/// @notice Two neighbouring leaves of a tape (positions i and i + 1) around an asset id, or the first leaf only
+/// (`hasBelow` false: the asset id is below it) or the last leaf only (`hasAbove` false: above it).
+struct Neighbours {
+    bool hasBelow;
+    LoanLeaf below;
+    ProofStep[] belowPath;
+    bool hasAbove;
+    LoanLeaf above;
+    ProofStep[] abovePath;
+}
+
 /// @notice What a proven challenge showed.
 /// SumMismatch: a node claims sums its children do not add up to. NotInPool: a leaf's asset is not in the pool.
 /// StatusMismatch: a leaf's status differs from the registry's. PrincipalMismatch: a leaf's ending principal
@@ -83,7 +105,8 @@ struct PurchaseProof {
 /// (see the tape conventions). Discontinuity: a leaf's beginning principal is not the asset's previous ending
 /// (previous period's leaf, or the cut-off tape for period 1, or, for a receivable bought in the previous
 /// period, its purchase principal). OutOfOrder: two neighbouring leaves are not in
-/// increasing asset id order. Gap: an empty position among the first `count`, or a leaf beyond them.
+/// increasing asset id order. Gap: an empty position among the first `count`, or a leaf beyond them, or an asset of
+/// the pool registered before the report missing from the tape.
 enum ChallengeKind {
     SumMismatch,
     NotInPool,
@@ -213,6 +236,16 @@ interface IServicingCourt {
         LoanLeaf calldata leaf,
         ProofStep[] calldata path,
         PurchaseProof calldata purchase
+    ) external;
+
+    /// @notice An asset still in the deal's pool and registered there before the pending report (`registration`:
+    /// a cut-off record or an earlier purchase) has no leaf in the tape: `neighbours` are adjacent leaves whose
+    /// asset ids enclose it (or the first leaf above it, or the last below it). The kind proven is `Gap`.
+    function challengeMissing(
+        address spv,
+        ServicingCommitment calldata c,
+        Registration calldata registration,
+        Neighbours calldata neighbours
     ) external;
 
     /// @notice The caller (ORIGINATOR_ROLE on `spv`) buys loan `leaf.assetId` back out of the deal's pool: at the

@@ -48,13 +48,19 @@ def is_committed(spv: Any, committed: CommittedTape) -> bool:
 
 
 def pool_state(spv: Any, committed: CommittedTape) -> pd.DataFrame:
-    """The registry's status and principal of the tape's loans now (``NotInPool`` for an asset of another pool)."""
-    registry, pool_id, _ = deal_pool(spv)
-    states = asset_states(registry, [committed.leaf(lid).asset_id for lid in committed.loan_ids])
+    """The registry's status and principal of the tape's loans now (``NotInPool`` for an asset never registered
+    in the deal's pool, or since gone to another; such an asset may not be registered at all, so only the pool's
+    registrations, from its events, are read)."""
+    registry, _, pool_id, _, batches = _batches(spv)
+    pooled = {aid for b in batches for aid in b.asset_ids}
+    ids = [committed.leaf(lid).asset_id for lid in committed.loan_ids]
+    known = [aid for aid in ids if aid in pooled]
+    states = dict(zip(known, asset_states(registry, known), strict=True))
+    rows = [states.get(aid, ("NotInPool", 0, 0)) for aid in ids]
     return pd.DataFrame({
         "loan_id": list(committed.loan_ids),
-        "status": [s if pool == pool_id else "NotInPool" for s, _, pool in states],
-        "principal": [p for _, p, _ in states],
+        "status": [s if pool == pool_id else "NotInPool" for s, _, pool in rows],
+        "principal": [p for _, p, _ in rows],
     })
 
 
@@ -84,12 +90,24 @@ def _checkpoint(before: bytes, after: bytes, period: int) -> bytes:
     return keccak(encode(["bytes32", "bytes32", "uint256"], [before, after, period]))
 
 
-def purchases_in(spv: Any, period: int) -> dict[int, Purchase]:
-    """Every receivable bought into the deal's pool while ``period``'s report was pending (their first servicing
-    tape is ``period + 1``), by asset id, each with its proof: rebuilt from the registry's ``AssetsRegistered``
-    events, the ``sellIntoPool`` calldata and the registry's purchase checkpoints (a batch of another period
-    does not match its checkpoint and is left out; so is a receivable whose record is not in its transaction's
-    calldata, or does not hash to its leaf)."""
+@dataclass(frozen=True)
+class _Batch:
+    """One ``AssetsRegistered`` event of the pool: registration indices from ``first_index``, the pool's leaf
+    chain before and after it, its leaves and asset ids, its transaction, and whether that transaction sold
+    receivables into the pool (``ReceivablesSold``)."""
+
+    first_index: int
+    before: bytes
+    after: bytes
+    leaves: tuple[bytes, ...]
+    asset_ids: tuple[int, ...]
+    tx_hash: bytes
+    sold: bool
+
+
+def _batches(spv: Any) -> tuple[Any, Any, int, str, list[_Batch]]:
+    """The deal's registry (brownie and web3 contracts), pool id, originator and the pool's registration batches
+    in chain order."""
     from brownie import web3
 
     registry, pool_id, originator = deal_pool(spv)
@@ -98,45 +116,149 @@ def purchases_in(spv: Any, period: int) -> dict[int, Purchase]:
                   key=lambda log: (log["blockNumber"], log["logIndex"]))
     sold = {bytes(e["transactionHash"])
             for e in c.events.ReceivablesSold.get_logs(from_block=0, argument_filters={"poolId": pool_id})}
-    out: dict[int, Purchase] = {}
-    before = bytes(32)
+    out, before = [], bytes(32)
     for log in logs:
         args = log["args"]
-        after, first = bytes(args["leafChain"]), int(args["firstIndex"])
-        if bytes(log["transactionHash"]) in sold and bytes(registry.purchaseCheckpoint(pool_id, first)) == \
-                _checkpoint(before, after, period):
-            leaves = tuple(bytes(x) for x in args["leaves"])
-            for position, record in enumerate(_sold_records(c, log["transactionHash"], len(leaves))):
-                aid = int(args["assetIds"][position])
-                if (leaf_hash((originator, *record), LEAF_TYPES) == leaves[position]
-                        and asset_id(originator, record[0]) == aid):
-                    out[aid] = Purchase(aid, int(record[_PRINCIPAL]), first, before, leaves, position, record)
+        after = bytes(args["leafChain"])
+        out.append(_Batch(int(args["firstIndex"]), before, after, tuple(bytes(x) for x in args["leaves"]),
+                          tuple(int(x) for x in args["assetIds"]), bytes(log["transactionHash"]),
+                          bytes(log["transactionHash"]) in sold))
         before = after
-    return out
+    return registry, c, pool_id, originator, out
 
 
-def _sold_records(c: Any, tx_hash: Any, n: int) -> list[tuple[Any, ...]]:
-    """The ``AssetRecord`` tuples a ``sellIntoPool`` transaction sent, or none when its input is not that call
-    (e.g. a contract wallet's transaction: the records are then not in its calldata)."""
+def _records(c: Any, b: _Batch, originator: str) -> list[tuple[Any, ...] | None]:
+    """The ``AssetRecord`` of each asset of batch ``b`` from its transaction's calldata (a ``registerAndPool`` or
+    ``sellIntoPool`` call), None where it is not there (e.g. a contract wallet's transaction) or does not hash to
+    the asset's leaf and id."""
     from brownie import web3
 
     from chainabs.model.assets import unpack_record
 
     try:
-        fn, params = c.decode_function_input(web3.eth.get_transaction(tx_hash)["input"])
+        fn, params = c.decode_function_input(web3.eth.get_transaction(b.tx_hash)["input"])
     except ValueError:
+        return [None] * len(b.leaves)
+    if getattr(fn, "fn_name", "") not in ("sellIntoPool", "registerAndPool") or len(params["records"]) != len(b.leaves):
+        return [None] * len(b.leaves)
+    out: list[tuple[Any, ...] | None] = []
+    for packed, leaf, aid in zip(params["records"], b.leaves, b.asset_ids, strict=True):
+        record = unpack_record(packed)
+        ok = leaf_hash((originator, *record), LEAF_TYPES) == leaf and asset_id(originator, record[0]) == aid
+        out.append(record if ok else None)
+    return out
+
+
+def purchases(spv: Any, periods: Sequence[int]) -> dict[int, tuple[int, Purchase]]:
+    """Every receivable bought into the deal's pool while the report of one of ``periods`` was pending (0: the
+    pool's owner had no servicing period), by asset id: (that period, its proof), rebuilt from the registry's
+    ``AssetsRegistered`` and ``ReceivablesSold`` events, the ``sellIntoPool`` calldata and the registry's
+    purchase checkpoints. A receivable whose record is not in its transaction's calldata (or does not hash to its
+    leaf) is left out."""
+    registry, c, pool_id, originator, batches = _batches(spv)
+    out: dict[int, tuple[int, Purchase]] = {}
+    for b in batches:
+        if not b.sold:
+            continue
+        checkpoint = bytes(registry.purchaseCheckpoint(pool_id, b.first_index))
+        period = next((p for p in periods if _checkpoint(b.before, b.after, p) == checkpoint), None)
+        if period is None:
+            continue
+        for position, record in enumerate(_records(c, b, originator)):
+            if record is not None:
+                aid = b.asset_ids[position]
+                out[aid] = (period, Purchase(aid, int(record[_PRINCIPAL]), b.first_index, b.before, b.leaves,
+                                             position, record))
+    return out
+
+
+def purchases_in(spv: Any, period: int) -> dict[int, Purchase]:
+    """Every receivable bought into the deal's pool while ``period``'s report was pending (their first servicing
+    tape is ``period + 1``), by asset id, each with its proof (see :func:`purchases`)."""
+    return {aid: bought for aid, (_, bought) in purchases(spv, [period]).items()}
+
+
+_NO_RECORD: tuple[Any, ...] = (bytes(32), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, bytes(32), bytes(32), bytes(32))
+_NO_LEAF: tuple[int, ...] = (0,) * 10
+
+
+@dataclass(frozen=True)
+class Missing:
+    """An asset of the pool, registered before the pending report, that its tape leaves out: its loan id, where
+    it was registered (``"cut-off"`` or the period of the report pending at its purchase) and the
+    ``Registration`` proving it (``IServicing.sol``)."""
+
+    asset_id: int
+    loan_id: str
+    source: str
+    registration: tuple
+
+
+def missing(spv: Any, committed: CommittedTape) -> list[Missing]:
+    """The assets still in the deal's pool, registered there before ``committed``'s report (in the sealed
+    cut-off tape, or bought while an earlier report was pending), that have no leaf in it
+    (``challengeMissing``); assets bought while this report is pending belong to the next tape."""
+    from chainabs.chain.registry import pool_info
+    from chainabs.model.assets import loan_id_text
+    from chainabs.model.merkle import MerkleTree
+
+    registry, c, pool_id, originator, batches = _batches(spv)
+    in_tape = {committed.leaf(lid).asset_id for lid in committed.loan_ids}
+    absent = [aid for b in batches for aid in b.asset_ids if aid not in in_tape]
+    if not absent:
         return []
-    if getattr(fn, "fn_name", "") != "sellIntoPool" or len(params["records"]) != n:
+    pooled = {aid for aid, (_, _, pool) in zip(absent, asset_states(registry, absent), strict=True) if pool == pool_id}
+    if not pooled:
         return []
-    return [unpack_record(packed) for packed in params["records"]]
+    cutoff_count = int(pool_info(registry, pool_id)["cutoffCount"])
+    bought = purchases(spv, range(committed.period))
+    cutoff_tree = None
+    out: list[Missing] = []
+    for b in batches:
+        wanted = [j for j, aid in enumerate(b.asset_ids) if aid in pooled]
+        if not wanted:
+            continue
+        records = _records(c, b, originator)
+        for j in wanted:
+            aid, index = b.asset_ids[j], b.first_index + j
+            if index < cutoff_count and records[j] is not None:
+                if cutoff_tree is None:
+                    leaves = [leaf for x in batches for leaf in x.leaves][:cutoff_count]
+                    cutoff_tree = MerkleTree.from_leaf_hashes(leaves)
+                reg = (False, 0, (0, bytes(32), [], 0, _NO_RECORD), records[j], cutoff_tree.get_proof(index))
+                out.append(Missing(aid, loan_id_text(records[j][0]), "cut-off", reg))
+            elif aid in bought:
+                period, p = bought[aid]
+                reg = (True, period, p.as_abi(), _NO_RECORD, [])
+                out.append(Missing(aid, loan_id_text(p.record[0]), f"period {period}'s purchases", reg))
+    return out
+
+
+def missing_faults(found: Sequence[Missing]) -> list[Fault]:
+    """A ``Gap`` fault per missing asset (proven with ``challengeMissing``)."""
+    return [Fault("Gap", m.loan_id, f"in the pool since {m.source} but not in the tape", via="missing")
+            for m in found]
+
+
+def _neighbours(committed: CommittedTape, aid: int) -> tuple:
+    """The ``Neighbours`` of asset id ``aid`` in ``committed`` (whose leaves are sorted by asset id)."""
+    import bisect
+
+    leaves = committed.tree.leaves
+    pos = bisect.bisect_left([leaf.asset_id for leaf in leaves], aid)
+    below = (True, leaves[pos - 1].as_abi(), committed.tree.path_abi(pos - 1)) if pos > 0 else (False, _NO_LEAF, [])
+    above = (True, leaves[pos].as_abi(), committed.tree.path_abi(pos)) if pos < len(leaves) else (False, _NO_LEAF, [])
+    return (*below, *above)
 
 
 def audit(spv: Any, committed: CommittedTape, *, previous: CommittedTape | None = None,
-          cutoff: pd.DataFrame | None = None, purchases: bool = True) -> list[Fault]:
+          cutoff: pd.DataFrame | None = None, registrations: bool = True) -> list[Fault]:
     """Every provable fault of the pending report's tape: its leaves against the registry, and its beginning
-    balances against ``previous`` (last period's committed tape) or, in period 1, the ``cutoff`` tape, and, for
-    receivables bought while the previous period's report was pending, against their purchase principal
-    (``purchases``: read from the registry's events and checkpoints, :func:`purchases_in`).
+    balances against ``previous`` (last period's committed tape) or, in period 1, the ``cutoff`` tape; with
+    ``registrations`` (the registry's events, calldata and purchase checkpoints), the beginning balances of
+    receivables bought while the previous period's report was pending against their purchase principal
+    (:func:`purchases_in`), and the pool's assets registered before the report that the tape leaves out
+    (:func:`missing`).
 
     Raises :class:`ServicingError` if ``committed`` is not what the SPV committed for its period (the tape
     published is not the one reported: nothing can be proven with it)."""
@@ -147,10 +269,13 @@ def audit(spv: Any, committed: CommittedTape, *, previous: CommittedTape | None 
         faults += continuity_faults(committed, previous.tape)
     elif committed.period == 1 and cutoff is not None:
         faults += continuity_faults(committed, opening_tape(cutoff))
-    if purchases and committed.period > 1:
-        bought = purchases_in(spv, committed.period - 1)
-        faults += purchase_faults(committed, {lid: bought[committed.leaf(lid).asset_id].principal
-                                              for lid in committed.loan_ids if committed.leaf(lid).asset_id in bought})
+    if registrations:
+        if committed.period > 1:
+            bought = purchases_in(spv, committed.period - 1)
+            faults += purchase_faults(committed, {lid: bought[committed.leaf(lid).asset_id].principal
+                                                  for lid in committed.loan_ids
+                                                  if committed.leaf(lid).asset_id in bought})
+        faults += missing_faults(missing(spv, committed))
     return faults
 
 
@@ -162,8 +287,14 @@ def _leaf(committed: CommittedTape, loan_id: str) -> tuple[tuple[int, ...], list
 def prove(spv: Any, committed: CommittedTape, fault: Fault, sender: Any, *, previous: CommittedTape | None = None,
           cutoff: pd.DataFrame | None = None) -> Receipt:
     """Send the proof of ``fault`` (from :func:`audit`) to the deal's court; ``previous`` / ``cutoff`` as for
-    :func:`audit` (a discontinuity is proven against one of them)."""
+    :func:`audit` (a discontinuity is proven against one of them, or against the receivable's purchase)."""
     court = court_of(spv)
+    if fault.kind == "Gap" and fault.via == "missing":
+        found = next((m for m in missing(spv, committed) if m.loan_id == str(fault.loan_id)), None)
+        if found is None:
+            raise ServicingError(f"loan {fault.loan_id} is not an asset of the pool missing from the tape")
+        return transact(court.challengeMissing, spv, committed.commitment, found.registration,
+                        _neighbours(committed, found.asset_id), sender=sender)
     leaf, path = _leaf(committed, fault.loan_id)
     if fault.kind in LEAF_KINDS:
         return transact(court.challengeLeaf, spv, committed.commitment, leaf, path, sender=sender)

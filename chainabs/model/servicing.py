@@ -670,8 +670,9 @@ class Fault:
     kind: str
     loan_id: str
     detail: str
-    #: what a ``Discontinuity`` is proven against: ``"purchase"`` (the receivable's purchase record,
-    #: ``challengePurchase``), else the previous period's tape or, in period 1, the cut-off tape
+    #: how it is proven, where a kind has several proofs: ``"purchase"`` for a ``Discontinuity`` against the
+    #: receivable's purchase record (``challengePurchase``; else the previous period's tape or, in period 1, the
+    #: cut-off tape), ``"missing"`` for a ``Gap`` that is a pool asset left out of the tape (``challengeMissing``)
     via: str = ""
 
 

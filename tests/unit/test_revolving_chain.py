@@ -499,7 +499,7 @@ def test_a_false_beginning_of_a_bought_receivable_is_proven_against_its_purchase
     assert served.report.cash_in == sv.period_report(honest).cash_in - delta
     committed, previous = served.committed, sv.commit_tape(tape1, originator, 1)
     assert courtlib.is_committed(d.spv, previous)
-    assert courtlib.audit(d.spv, committed, previous=previous, purchases=False) == []  # continuity alone: blind
+    assert courtlib.audit(d.spv, committed, previous=previous, registrations=False) == []  # blind without
     faults = courtlib.audit(d.spv, committed, previous=previous)
     assert sorted((f.kind, f.loan_id, f.via) for f in faults) == sorted(
         [("Discontinuity", lx, "purchase"), ("Discontinuity", lz, "purchase")])
@@ -613,3 +613,90 @@ def _onboarding_batches(d) -> list[tuple[int, bytes, list[bytes], list[int]]]:
             out.append((int(a["firstIndex"]), before, [bytes(x) for x in a["leaves"]], [int(x) for x in a["assetIds"]]))
         before = bytes(a["leafChain"])
     return out
+
+
+def test_a_pool_asset_left_out_of_a_tape_is_proven_missing(deal, accounts):
+    """A servicer (colluding with the originator) leaves a performing cut-off loan y out of period 2's tape and
+    puts in its place, at y's balance, a receivable the originator sells into the pool right after the report:
+    the count, the sums and every leaf then agree with the chain, and y's collections are kept. Anyone proves y
+    missing (``challengeMissing``: y's cut-off record, its neighbours in the tape). Refused: a receivable bought
+    while this report is pending (it belongs to the next tape), an asset the tape has, a forged cut-off proof."""
+    from chainabs.chain import court as courtlib
+    from chainabs.chain.servicing import service_period
+    from chainabs.model import servicing as sv
+    from plugins.spvtests import fund
+
+    d, stranger = deal, accounts[19]
+    originator = d.roles["originator"].address
+    court = courtlib.court_of(d.spv)
+    submit(d, _projected(d, 1, 0.3))
+    _close(d)
+    honest = books(d).next_period(_projected(d, 2, 0.3))
+    offer = revolving_offer(d, 43, 10**30, prefix="RVM", book_loans=60)
+    cap = int(offer["principal"].max())
+    cutoff_ids = set(d.tape["loan_id"].astype(str))
+    y = next(i for i in honest.index if honest.at[i, "status"] == "Performing"
+             and str(honest.at[i, "loan_id"]) in cutoff_ids and int(honest.at[i, "beginning_principal"]) <= cap)
+    ly, b_y = str(honest.at[y, "loan_id"]), int(honest.at[y, "beginning_principal"])
+    fake = offer.iloc[[0]].copy()
+    fake["principal"] = b_y
+    fake["original_principal"] = max(b_y, int(fake["original_principal"].iloc[0]))
+    lx = str(fake["loan_id"].iloc[0])
+    extra = honest.loc[[y]].copy()
+    extra["loan_id"] = lx
+    extra[["scheduled_principal", "prepaid_principal", "defaulted_principal", "interest_collected", "recoveries"]] = 0
+    extra["ending_principal"] = b_y
+    false = pd.concat([honest.drop(index=y), extra], ignore_index=True)
+    fund(d, d.roles["servicer"], sv.period_report(false).cash_in)
+    # the servicer's state of the registry already counts its stand-in, so that nothing is sent for it
+    state = pd.concat([books(d).registry, pd.DataFrame({"loan_id": [lx], "status": ["Performing"],
+                                                        "principal": [b_y]})], ignore_index=True)
+    served = service_period(d.spv, false, d.roles["servicer"], state=state)
+    d.model.submit(served.report)
+    committed = served.committed
+    # Before the purchase the stand-in is not in the pool; once bought, nothing about it is wrong.
+    assert [(f.kind, f.loan_id) for f in courtlib.audit(d.spv, committed, registrations=False)] == [("NotInPool", lx)]
+    _buy(d, fake)
+    later = offer.iloc[[1]]
+    _buy(d, later)
+    assert courtlib.audit(d.spv, committed, registrations=False) == []
+    faults = courtlib.audit(d.spv, committed)
+    assert [(f.kind, f.loan_id, f.via) for f in faults] == [("Gap", ly, "missing")]
+    (found,) = courtlib.missing(d.spv, committed)
+    assert (found.loan_id, found.source) == (ly, "cut-off")
+
+    # False proofs: each refused.
+    aid_w = asset_id(originator, str(later["loan_id"].iloc[0]))
+    _, bought_w = courtlib.purchases(d.spv, [2])[aid_w]
+    assert_error(court.challengeMissing, d.spv, committed.commitment, (True, 2, bought_w.as_abi(), found.registration[3], []),
+                 courtlib._neighbours(committed, aid_w), sender=stranger, error="ProofDoesNotMatch(uint256)",
+                 values=(2,))
+    z = next(lid for lid in committed.loan_ids if lid in cutoff_ids)
+    reg_z = next(m for m in _cutoff_registrations(d, courtlib, committed, [z]))
+    around = courtlib._neighbours(committed, committed.leaf(z).asset_id)  # z itself is the leaf "above" it
+    assert_error(court.challengeMissing, d.spv, committed.commitment, reg_z, around, sender=stranger,
+                 error="NothingWrong(uint8)", values=(7,))
+    forged = (False, 0, found.registration[2], found.registration[3], list(reversed(found.registration[4])))
+    assert_error(court.challengeMissing, d.spv, committed.commitment, forged,
+                 courtlib._neighbours(committed, found.asset_id), sender=stranger, error="ProofDoesNotMatch(uint256)",
+                 values=(0,))
+    # The honest challenger.
+    tx = courtlib.prove(d.spv, committed, faults[0], stranger)
+    ev = tx.event("ChallengeProven")
+    assert (ev["period"], ev["kind"], ev["assetId"]) == (2, 7, asset_id(originator, ly))
+    print(f"challengeMissing: {tx.gas_used} gas")
+    sleep_to_payment_date(d, 2)
+    assert_error(d.spv.closePeriod, served.report.as_abi(), sender=stranger, error="ReportDisputed(uint256)",
+                 values=(2,))
+
+
+def _cutoff_registrations(d, courtlib, committed, loan_ids):
+    """The cut-off ``Registration`` of each of ``loan_ids`` (as :func:`courtlib.missing` builds it)."""
+    from chainabs.model.merkle import MerkleTree
+    from chainabs.model.tape import leaf_hashes, to_records
+
+    tree = MerkleTree.from_leaf_hashes(leaf_hashes(d.tape, d.roles["originator"].address))
+    rows = [str(v) for v in d.tape["loan_id"]]
+    for lid in loan_ids:
+        i = rows.index(lid)
+        yield (False, 0, (0, bytes(32), [], 0, courtlib._NO_RECORD), to_records(d.tape.iloc[[i]])[0], tree.get_proof(i))
