@@ -596,6 +596,12 @@ def test_a_false_beginning_of_a_bought_receivable_is_proven_against_its_purchase
                  third.committed.tree.path_abi(i3), px.as_abi(), sender=stranger,
                  error="ProofDoesNotMatch(uint256)", values=(2,))
     assert courtlib.audit(d.spv, third.committed, previous=again.committed) == []
+    # Receivables bought while period 3's report is pending belong to period 4's tape: not missing from this one.
+    _buy(d, revolving_offer(d, 33, third.report.prepayments // 4, prefix="RVR", book_loans=40))
+    assert courtlib.audit(d.spv, third.committed, previous=again.committed) == []
+    from chainabs.apps.verify import verify_servicing_tape
+
+    assert verify_servicing_tape(web3.provider.endpoint_uri, d.spv.address, 3, third.committed.tape).empty
 
 
 def _onboarding_batches(d) -> list[tuple[int, bytes, list[bytes], list[int]]]:
