@@ -255,7 +255,8 @@ contract ServicingCourt is IServicingCourt {
         _walkLeaf(period, c, leaf, path);
         (IAssetRegistry registry, uint256 poolId, address originator) = IServicedDeal(spv).servicedPool();
         // The batch bought while the previous period's report was pending: this tape is the receivable's first.
-        if (_bought(registry, poolId, originator, purchase, period - 1) != leaf.assetId || purchase.record.principal == leaf.beginning) {
+        uint256 assetId = _bought(registry, poolId, originator, purchase, period - 1);
+        if (assetId != leaf.assetId || purchase.record.principal == leaf.beginning) {
             revert NothingWrong(ChallengeKind.Discontinuity);
         }
         _dispute(spv, period, ChallengeKind.Discontinuity, leaf.assetId);
@@ -294,7 +295,13 @@ contract ServicingCourt is IServicingCourt {
     /// @dev `p` is a receivable bought into `poolId` while `period`'s report was pending: its batch replays from
     /// `p.before` to the registry's checkpoint for that period, and `p.record` is the batch's leaf at
     /// `p.position`. Returns the record's asset id.
-    function _bought(IAssetRegistry registry, uint256 poolId, address originator, PurchaseProof calldata p, uint256 period)
+    function _bought(
+        IAssetRegistry registry,
+        uint256 poolId,
+        address originator,
+        PurchaseProof calldata p,
+        uint256 period
+    )
         private
         view
         returns (uint256)
@@ -306,7 +313,8 @@ contract ServicingCourt is IServicingCourt {
         }
         if (
             p.position >= leaves.length
-                || registry.purchaseCheckpoint(poolId, p.firstIndex) != keccak256(abi.encode(p.before, chainHash, period))
+                || registry.purchaseCheckpoint(poolId, p.firstIndex)
+                    != keccak256(abi.encode(p.before, chainHash, period))
                 || leaves[p.position] != keccak256(bytes.concat(keccak256(abi.encode(originator, p.record))))
         ) revert ProofDoesNotMatch(period);
         return uint256(keccak256(abi.encode(originator, p.record.loanId)));

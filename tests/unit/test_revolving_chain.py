@@ -674,9 +674,9 @@ def test_a_pool_asset_left_out_of_a_tape_is_proven_missing(deal, accounts):
     # False proofs: each refused.
     aid_w = asset_id(originator, str(later["loan_id"].iloc[0]))
     _, bought_w = courtlib.purchases(d.spv, [2])[aid_w]
-    assert_error(court.challengeMissing, d.spv, committed.commitment, (True, 2, bought_w.as_abi(), found.registration[3], []),
-                 courtlib._neighbours(committed, aid_w), sender=stranger, error="ProofDoesNotMatch(uint256)",
-                 values=(2,))
+    assert_error(court.challengeMissing, d.spv, committed.commitment,
+                 (True, 2, bought_w.as_abi(), found.registration[3], []), courtlib._neighbours(committed, aid_w),
+                 sender=stranger, error="ProofDoesNotMatch(uint256)", values=(2,))
     z = next(lid for lid in committed.loan_ids if lid in cutoff_ids)
     reg_z = next(m for m in _cutoff_registrations(d, courtlib, committed, [z]))
     around = courtlib._neighbours(committed, committed.leaf(z).asset_id)  # z itself is the leaf "above" it
