@@ -47,12 +47,12 @@ def is_committed(spv: Any, committed: CommittedTape) -> bool:
     return bytes(spv.servicingCommitment(committed.period)) == commitment_hash(root, TapeSums(*sums))
 
 
-def pool_state(spv: Any, committed: CommittedTape) -> pd.DataFrame:
+def pool_state(spv: Any, committed: CommittedTape, *, batches: PoolRead | None = None) -> pd.DataFrame:
     """The registry's status and principal of the tape's loans now (``NotInPool`` for an asset never registered
     in the deal's pool, or since gone to another; such an asset may not be registered at all, so only the pool's
     registrations, from its events, are read)."""
-    registry, _, pool_id, _, batches = _batches(spv)
-    pooled = {aid for b in batches for aid in b.asset_ids}
+    registry, _, pool_id, _, found = batches or _batches(spv)
+    pooled = {aid for b in found for aid in b.asset_ids}
     ids = [committed.leaf(lid).asset_id for lid in committed.loan_ids]
     known = [aid for aid in ids if aid in pooled]
     states = dict(zip(known, asset_states(registry, known), strict=True))
@@ -105,7 +105,11 @@ class _Batch:
     sold: bool
 
 
-def _batches(spv: Any) -> tuple[Any, Any, int, str, list[_Batch]]:
+#: What :func:`_batches` reads: the registry (brownie and web3 contracts), pool id, originator, batches.
+PoolRead = tuple[Any, Any, int, str, list[_Batch]]
+
+
+def _batches(spv: Any) -> PoolRead:
     """The deal's registry (brownie and web3 contracts), pool id, originator and the pool's registration batches
     in chain order."""
     from brownie import web3
@@ -149,15 +153,16 @@ def _records(c: Any, b: _Batch, originator: str) -> list[tuple[Any, ...] | None]
     return out
 
 
-def purchases(spv: Any, periods: Sequence[int]) -> dict[int, tuple[int, Purchase]]:
+def purchases(spv: Any, periods: Sequence[int], *,
+              batches: PoolRead | None = None) -> dict[int, tuple[int, Purchase]]:
     """Every receivable bought into the deal's pool while the report of one of ``periods`` was pending (0: the
     pool's owner had no servicing period), by asset id: (that period, its proof), rebuilt from the registry's
     ``AssetsRegistered`` and ``ReceivablesSold`` events, the ``sellIntoPool`` calldata and the registry's
     purchase checkpoints. A receivable whose record is not in its transaction's calldata (or does not hash to its
-    leaf) is left out."""
-    registry, c, pool_id, originator, batches = _batches(spv)
+    leaf) is left out. ``batches``: :func:`_batches` already read."""
+    registry, c, pool_id, originator, found = batches or _batches(spv)
     out: dict[int, tuple[int, Purchase]] = {}
-    for b in batches:
+    for b in found:
         if not b.sold:
             continue
         checkpoint = bytes(registry.purchaseCheckpoint(pool_id, b.first_index))
@@ -172,10 +177,10 @@ def purchases(spv: Any, periods: Sequence[int]) -> dict[int, tuple[int, Purchase
     return out
 
 
-def purchases_in(spv: Any, period: int) -> dict[int, Purchase]:
+def purchases_in(spv: Any, period: int, *, batches: PoolRead | None = None) -> dict[int, Purchase]:
     """Every receivable bought into the deal's pool while ``period``'s report was pending (their first servicing
     tape is ``period + 1``), by asset id, each with its proof (see :func:`purchases`)."""
-    return {aid: bought for aid, (_, bought) in purchases(spv, [period]).items()}
+    return {aid: bought for aid, (_, bought) in purchases(spv, [period], batches=batches).items()}
 
 
 _NO_RECORD: tuple[Any, ...] = (bytes(32), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, bytes(32), bytes(32), bytes(32))
@@ -194,7 +199,7 @@ class Missing:
     registration: tuple
 
 
-def missing(spv: Any, committed: CommittedTape) -> list[Missing]:
+def missing(spv: Any, committed: CommittedTape, *, batches: PoolRead | None = None) -> list[Missing]:
     """The assets still in the deal's pool, registered there before ``committed``'s report (in the sealed
     cut-off tape, or bought while an earlier report was pending), that have no leaf in it
     (``challengeMissing``); assets bought while this report is pending belong to the next tape."""
@@ -202,7 +207,8 @@ def missing(spv: Any, committed: CommittedTape) -> list[Missing]:
     from chainabs.model.assets import loan_id_text
     from chainabs.model.merkle import MerkleTree
 
-    registry, c, pool_id, originator, batches = _batches(spv)
+    read = batches or _batches(spv)
+    registry, c, pool_id, originator, batches = read
     in_tape = {committed.leaf(lid).asset_id for lid in committed.loan_ids}
     absent = [aid for b in batches for aid in b.asset_ids if aid not in in_tape]
     if not absent:
@@ -211,7 +217,7 @@ def missing(spv: Any, committed: CommittedTape) -> list[Missing]:
     if not pooled:
         return []
     cutoff_count = int(pool_info(registry, pool_id)["cutoffCount"])
-    bought = purchases(spv, range(committed.period))
+    bought = purchases(spv, range(committed.period), batches=read)
     cutoff_tree = None
     out: list[Missing] = []
     for b in batches:
@@ -264,18 +270,19 @@ def audit(spv: Any, committed: CommittedTape, *, previous: CommittedTape | None 
     published is not the one reported: nothing can be proven with it)."""
     if not is_committed(spv, committed):
         raise ServicingError(f"period {committed.period}: this tape is not the one the SPV's report committed")
-    faults = leaf_faults(committed, pool_state(spv, committed))
+    batches = _batches(spv)  # the pool's registrations, read once
+    faults = leaf_faults(committed, pool_state(spv, committed, batches=batches))
     if previous is not None:
         faults += continuity_faults(committed, previous.tape)
     elif committed.period == 1 and cutoff is not None:
         faults += continuity_faults(committed, opening_tape(cutoff))
     if registrations:
         if committed.period > 1:
-            bought = purchases_in(spv, committed.period - 1)
+            bought = purchases_in(spv, committed.period - 1, batches=batches)
             faults += purchase_faults(committed, {lid: bought[committed.leaf(lid).asset_id].principal
                                                   for lid in committed.loan_ids
                                                   if committed.leaf(lid).asset_id in bought})
-        faults += missing_faults(missing(spv, committed))
+        faults += missing_faults(missing(spv, committed, batches=batches))
     return faults
 
 
