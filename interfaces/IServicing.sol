@@ -255,6 +255,11 @@ interface IServicingCourt {
     function buyBack(address spv, LoanLeaf calldata leaf, ProofStep[] calldata path, ServicingCommitment calldata c)
         external;
 
+    /// @notice The caller (ORIGINATOR_ROLE on `spv`) buys back a receivable bought into the deal's pool while the
+    /// last closed period's report was pending (it has no leaf in a closed tape yet): at its purchase principal
+    /// (`purchase`, proven against the registry's checkpoint) plus accrued interest, while no report is pending.
+    function buyBackBought(address spv, PurchaseProof calldata purchase) external;
+
     /// @notice Neighbouring leaves `a` (position i) and `b` (position i + 1) are not in increasing asset id order.
     function challengeOrder(
         address spv,

@@ -329,21 +329,36 @@ def prove(spv: Any, committed: CommittedTape, fault: Fault, sender: Any, *, prev
 def buy_back(spv: Any, originator: Any, loan_id: str, last: CommittedTape | None = None) -> Receipt:
     """The originator buys loan ``loan_id`` back out of the deal's pool (breach of representations): at its
     ending principal in ``last`` (the last closed period's committed tape; None before any period closed: at
-    its registry principal) plus interest accrued since the last payment date. The cash joins the next report's
-    collections; the approval of the price is given first."""
+    its registry principal; a receivable bought while that period's report was pending, which has no leaf in it:
+    at its purchase principal, ``buyBackBought``) plus interest accrued since the last payment date. The cash
+    joins the next report's collections; the approval of the price is given first."""
     registry, _, owner = deal_pool(spv)
     aid = asset_id(owner, str(loan_id))
     info = registry.assetInfo(aid)
+    if last is not None and str(loan_id) not in last.index:
+        # bought while the last closed report was pending: at its purchase principal
+        bought = purchases_in(spv, last.period).get(aid)
+        if bought is None:
+            raise ServicingError(f"loan {loan_id} is neither in period {last.period}'s tape nor bought while its "
+                                 "report was pending")
+        return _paid_buy_back(spv, originator, bought.principal, int(info["rateBps"]),
+                              lambda: transact(court_of(spv).buyBackBought, spv, bought.as_abi(), sender=originator))
     if last is None:
         leaf, path, commitment = (0, aid, 0, 0, 0, 0, 0, 0, 0, 0), [], spvlib.EMPTY_COMMITMENT
         principal = int(info["principal"])
     else:
         (leaf, path), commitment = _leaf(last, loan_id), last.commitment
         principal = last.leaf(loan_id).ending
-    # The interest accrues on chain up to the transaction's block: allow up to a year of it, then revoke.
+    return _paid_buy_back(spv, originator, principal, int(info["rateBps"]),
+                          lambda: transact(court_of(spv).buyBack, spv, leaf, path, commitment, sender=originator))
+
+
+def _paid_buy_back(spv: Any, originator: Any, principal: int, rate_bps: int, send: Any) -> Receipt:
+    """``send`` the buy-back with the price approved: the interest accrues on chain up to the transaction's block,
+    so up to a year of it is allowed, then the approval is revoked."""
     currency = spvlib.currency_of(spv)
-    transact(currency.approve, spv, principal + principal * int(info["rateBps"]) // 10_000 + 1, sender=originator)
-    receipt = transact(court_of(spv).buyBack, spv, leaf, path, commitment, sender=originator)
+    transact(currency.approve, spv, principal + principal * rate_bps // 10_000 + 1, sender=originator)
+    receipt = send()
     transact(currency.approve, spv, 0, sender=originator)
     return receipt
 

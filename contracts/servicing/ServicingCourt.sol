@@ -378,6 +378,15 @@ contract ServicingCourt is IServicingCourt {
         deal.buyBack(msg.sender, leaf.assetId, principal);
     }
 
+    /// @inheritdoc IServicingCourt
+    function buyBackBought(address spv, PurchaseProof calldata purchase) external {
+        IServicedDeal deal = IServicedDeal(spv);
+        (IAssetRegistry registry, uint256 poolId, address originator) = deal.servicedPool();
+        // bought while the last closed period's report was pending: its last proven balance is its purchase price
+        uint256 assetId = _bought(registry, poolId, originator, purchase, deal.periodsClosed());
+        deal.buyBack(msg.sender, assetId, purchase.record.principal);
+    }
+
     // ---------------------------------------------------------------------------------------- internals
 
     /// @dev The SPV's pending period, whose commitment must be `c`.

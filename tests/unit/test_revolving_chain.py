@@ -478,6 +478,24 @@ def test_a_false_beginning_of_a_bought_receivable_is_proven_against_its_purchase
     bought = courtlib.purchases_in(d.spv, 1)
     assert len(bought) == len(first) + len(second) and courtlib.purchases_in(d.spv, 2) == {}
     _close(d)
+    previous = sv.commit_tape(tape1, originator, 1)
+    # A receivable bought in period 1 has no leaf in period 1's tape: the originator buys it back at its purchase
+    # principal (proven like the purchase); a stranger cannot, nor can anyone at another price or for a loan
+    # bought in another period.
+    lw = str(second["loan_id"].iloc[-1])
+    pw = bought[asset_id(originator, lw)]
+    forged = (*pw.as_abi()[:4], tuple(pw.record[:3]) + (pw.principal - 1,) + tuple(pw.record[4:]))
+    assert_error(court.buyBackBought, d.spv, forged, sender=d.roles["originator"], error="ProofDoesNotMatch(uint256)",
+                 values=(1,))
+    assert_error(court.buyBackBought, d.spv, pw.as_abi(), sender=stranger,
+                 error="AccessControlUnauthorizedAccount(address,bytes32)")
+    tx = courtlib.buy_back(d.spv, d.roles["originator"], lw, previous)
+    ev = tx.event("LoanBoughtBack")
+    assert (ev["assetId"], ev["principal"]) == (pw.asset_id, pw.principal)
+    d.model.buy_back(int(ev["principal"]), int(ev["interest"]))
+    books(d).remove(lw)
+    assert_error(court.buyBackBought, d.spv, pw.as_abi(), sender=d.roles["originator"],
+                 error="BuyBackNotAllowed(uint256)", values=(pw.asset_id,))
 
     honest = books(d).next_period(_projected(d, 2, 0.3))
     ours = honest.loc[honest["loan_id"].astype(str).isin(first["loan_id"].astype(str)), "scheduled_principal"]
@@ -497,7 +515,7 @@ def test_a_false_beginning_of_a_bought_receivable_is_proven_against_its_purchase
     served = service_period(d.spv, false, d.roles["servicer"], state=books(d).registry)
     d.model.submit(served.report)
     assert served.report.cash_in == sv.period_report(honest).cash_in - delta
-    committed, previous = served.committed, sv.commit_tape(tape1, originator, 1)
+    committed = served.committed
     assert courtlib.is_committed(d.spv, previous)
     assert courtlib.audit(d.spv, committed, previous=previous, registrations=False) == []  # blind without
     faults = courtlib.audit(d.spv, committed, previous=previous)
@@ -584,6 +602,9 @@ def test_a_false_beginning_of_a_bought_receivable_is_proven_against_its_purchase
     d.model.submit(again.report)
     assert courtlib.audit(d.spv, again.committed, previous=previous) == []
     _close(d)
+    # x has a leaf in period 2's tape now: its purchase no longer prices a buy-back
+    assert_error(court.buyBackBought, d.spv, px.as_abi(), sender=d.roles["originator"],
+                 error="ProofDoesNotMatch(uint256)", values=(2,))
     # Period 3: the receivable bought in period 1 amortized in period 2; its purchase proves nothing now.
     from chainabs.dev.sandbox import serve
 
