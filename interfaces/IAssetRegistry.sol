@@ -18,6 +18,14 @@ interface IPoolPurchaser {
     function onPoolPurchase(uint256 poolId, address seller, uint256 count, uint256 principal) external;
 }
 
+/// @title IServicingCalendar
+/// @notice What the registry reads of a pool's owner when receivables are sold into the pool (an SPV answers
+/// it): the period whose report is pending, i.e. the purchase joins the next period's servicing tape. An owner
+/// without this view (or whose call fails) is recorded as period 0.
+interface IServicingCalendar {
+    function pendingServicingPeriod() external view returns (uint256);
+}
+
 /// @title IAssetRegistry
 /// @notice Tamper-evident certificates (ERC-721 tokens) for the underlying assets of an ABS deal, grouped in
 /// pools with on-chain eligibility criteria, concentration limits, a Merkle commitment of the cut-off tape and
@@ -332,7 +340,8 @@ interface IAssetRegistry {
     /// limit below 100% must track its obligors, see {trackObligors}, else `ObligorsNotTracked`), else
     /// `ConcentrationBreached` naming the obligor, its exposure, the live total and the limit. Then the pool's owner is called (`IPoolPurchaser.onPoolPurchase`), which pays
     /// the originator at par or reverts (a pool owned by an account without code cannot be sold into).
-    /// Emits {ReceivablesSold} and the registration's events.
+    /// Each batch leaves a checkpoint for fraud proofs ({purchaseCheckpoint}). Emits {ReceivablesSold} and the
+    /// registration's events.
     function sellIntoPool(uint256 poolId, PackedRecord[] calldata records) external;
 
     /// @notice Seal `poolId` with the Merkle `root` of its cut-off tape. `leafChain` must equal the on-chain
@@ -370,6 +379,14 @@ interface IAssetRegistry {
 
     /// @notice Address approved to transfer pool `poolId`.
     function poolApproved(uint256 poolId) external view returns (address);
+
+    /// @notice The checkpoint a revolving purchase into `poolId` left, keyed by the batch's `firstIndex` (its
+    /// {AssetsRegistered} event): keccak256(abi.encode(before, after, period)) where `before` and `after` are the
+    /// pool's `leafChain` before and after the batch and `period` the owner's pending servicing period at the
+    /// purchase ({IServicingCalendar}; the bought receivables' first servicing tape is `period + 1`). Zero for
+    /// anything else. With the batch's leaves (its event) anyone proves on chain that a record was bought at its
+    /// principal in that period (`ServicingCourt.challengePurchase`).
+    function purchaseCheckpoint(uint256 poolId, uint256 firstIndex) external view returns (bytes32);
 
     /// @notice State and aggregates of pool `poolId`.
     function poolInfo(uint256 poolId) external view returns (PoolInfo memory);

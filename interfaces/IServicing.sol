@@ -63,13 +63,50 @@ struct ServicingCommitment {
     TapeSums sums;
 }
 
+/// @notice A revolving purchase of one receivable, as the registry recorded it: the batch's checkpoint
+/// (`IAssetRegistry.purchaseCheckpoint(poolId, firstIndex)`) is keccak256(abi.encode(before, the chain after
+/// `leaves`, period)); `record` is the receivable's full record, whose StandardMerkleTree leaf (with the pool's
+/// originator) is `leaves[position]`. Everything comes from the batch's `AssetsRegistered` event (firstIndex,
+/// leaves; `before` is the previous batch's `leafChain`) and the transaction's calldata (the record).
+struct PurchaseProof {
+    uint256 firstIndex;
+    bytes32 before;
+    bytes32[] leaves;
+    uint256 position;
+    IAssetRegistry.AssetRecord record;
+}
+
+/// @notice How an asset came into the pool before the pending report: `bought` while period `period`'s report was
+/// pending (`purchase`, against the registry's checkpoint; `period` below the pending one), else its cut-off
+/// `record` with its Merkle `proof` against the pool's sealed root.
+struct Registration {
+    bool bought;
+    uint256 period;
+    PurchaseProof purchase;
+    IAssetRegistry.AssetRecord record;
+    bytes32[] proof;
+}
+
+/// @notice Two neighbouring leaves of a tape (positions i and i + 1) around an asset id, or the first leaf only
+/// (`hasBelow` false: the asset id is below it) or the last leaf only (`hasAbove` false: above it).
+struct Neighbours {
+    bool hasBelow;
+    LoanLeaf below;
+    ProofStep[] belowPath;
+    bool hasAbove;
+    LoanLeaf above;
+    ProofStep[] abovePath;
+}
+
 /// @notice What a proven challenge showed.
 /// SumMismatch: a node claims sums its children do not add up to. NotInPool: a leaf's asset is not in the pool.
 /// StatusMismatch: a leaf's status differs from the registry's. PrincipalMismatch: a leaf's ending principal
 /// differs from the registry's (above it for a performing asset). BrokenIdentity: a leaf's flows do not add up
 /// (see the tape conventions). Discontinuity: a leaf's beginning principal is not the asset's previous ending
-/// (previous period's leaf, or the cut-off tape for period 1). OutOfOrder: two neighbouring leaves are not in
-/// increasing asset id order. Gap: an empty position among the first `count`, or a leaf beyond them.
+/// (previous period's leaf, or the cut-off tape for period 1, or, for a receivable bought in the previous
+/// period, its purchase principal). OutOfOrder: two neighbouring leaves are not in
+/// increasing asset id order. Gap: an empty position among the first `count`, or a leaf beyond them, or an asset of
+/// the pool registered before the report missing from the tape.
 enum ChallengeKind {
     SumMismatch,
     NotInPool,
@@ -190,12 +227,38 @@ interface IServicingCourt {
         bytes32[] calldata proof
     ) external;
 
+    /// @notice `leaf`'s asset was bought into the deal's pool while the previous period's report was pending
+    /// (so this is its first tape) at a principal other than `leaf`'s beginning principal: `purchase` proves
+    /// the record, its batch and that batch's period against the registry's checkpoint.
+    function challengePurchase(
+        address spv,
+        ServicingCommitment calldata c,
+        LoanLeaf calldata leaf,
+        ProofStep[] calldata path,
+        PurchaseProof calldata purchase
+    ) external;
+
+    /// @notice An asset still in the deal's pool and registered there before the pending report (`registration`:
+    /// a cut-off record or an earlier purchase) has no leaf in the tape: `neighbours` are adjacent leaves whose
+    /// asset ids enclose it (or the first leaf above it, or the last below it). The kind proven is `Gap`.
+    function challengeMissing(
+        address spv,
+        ServicingCommitment calldata c,
+        Registration calldata registration,
+        Neighbours calldata neighbours
+    ) external;
+
     /// @notice The caller (ORIGINATOR_ROLE on `spv`) buys loan `leaf.assetId` back out of the deal's pool: at the
     /// loan's ending principal in the last closed period's tape (`leaf`, proven against `c`, that period's
     /// commitment) plus accrued interest; before any period closed, at its registry principal (`leaf` then only
     /// names the asset, `path` is empty and `c` is ignored).
     function buyBack(address spv, LoanLeaf calldata leaf, ProofStep[] calldata path, ServicingCommitment calldata c)
         external;
+
+    /// @notice The caller (ORIGINATOR_ROLE on `spv`) buys back a receivable bought into the deal's pool while the
+    /// last closed period's report was pending (it has no leaf in a closed tape yet): at its purchase principal
+    /// (`purchase`, proven against the registry's checkpoint) plus accrued interest, while no report is pending.
+    function buyBackBought(address spv, PurchaseProof calldata purchase) external;
 
     /// @notice Neighbouring leaves `a` (position i) and `b` (position i + 1) are not in increasing asset id order.
     function challengeOrder(

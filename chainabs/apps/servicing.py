@@ -84,11 +84,14 @@ def challenge(rpc_url: str, spv_address: str, tape_path: Path, *, previous_path:
         if not courtlib.is_committed(spv, previous):
             raise ServicingError(f"the --previous tape is not the one period {period - 1}'s report committed")
     else:
-        cutoff = poolread.pool_tape(read_deal(rpc_url, spv_address, start_block=0))
+        # the sealed cut-off tape: the pool's first registrations (receivables bought since come after them)
+        registry, pool_id, _ = deal_pool(spv)
+        count = int(registry.poolInfo(pool_id)["cutoffCount"])
+        cutoff = poolread.pool_tape(read_deal(rpc_url, spv_address, start_block=0)).iloc[:count]
     faults = courtlib.audit(spv, committed, previous=previous, cutoff=cutoff)
     if not faults:
         console.print(f"period {period}: the tape is the committed one and agrees with the registry and the "
-                      f"{'previous tape' if previous is not None else 'cut-off tape'}: nothing to prove")
+                      f"{'previous tape and its purchases' if previous is not None else 'cut-off tape'}: nothing to prove")
         return []
     for line in courtlib.faults_text(faults):
         console.print(f"period {period}: {line}", highlight=False)

@@ -104,11 +104,17 @@ def _loan_checks(d: DealReader, tape: pd.DataFrame, event: Any, period: int, min
     tape_ids = set(tape["loan_id"])
     for lid in sorted(tape_ids - pool_ids):
         rows.append(_row("loan", lid, "membership", "loan_id", lid, None, "loan is not in the deal's pool"))
-    for lid in sorted(pool_ids - tape_ids) if mine is not None else ():  # a partial tape: unreadable rows left out
-        rows.append(_row("loan", lid, "membership", "loan_id", None, lid, "pool loan missing from the tape"))
     reports = [e for e in d.of("ReportSubmitted") if int(e.args["period"]) < period]
     prior_key = reports[-1].key if reports else None
     now = registry_states(d, before=event.key).set_index("loan_id")
+    # The tape owes a leaf to every asset in the pool at the report: registered before it (a revolving purchase
+    # made while the report is pending joins the next tape) and not repurchased by then.
+    registered = {int(a) for e in d.of("AssetsRegistered", contract=d.registry) if e.key < event.key
+                  for a in e.args["assetIds"]}
+    owed = {lid for lid, aid in zip(pool["loan_id"], pool["asset_id"], strict=True)
+            if int(aid) in registered and str(now.at[lid, "status"]) != "Repurchased"}
+    for lid in sorted(owed - tape_ids) if mine is not None else ():  # a partial tape: unreadable rows left out
+        rows.append(_row("loan", lid, "membership", "loan_id", None, lid, "pool loan missing from the tape"))
     before = registry_states(d, before=prior_key).set_index("loan_id") if prior_key else \
         pool.assign(status=status_for_days(pool["days_delinquent"])).set_index("loan_id")
     changes = status_events(d, after=prior_key, before=event.key)

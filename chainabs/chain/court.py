@@ -10,6 +10,7 @@ a loan back out of the pool through the court too (:func:`buy_back`), at its las
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -20,14 +21,17 @@ from chainabs.chain.registry import asset_states
 from chainabs.chain.sender import Receipt, transact
 from chainabs.chain.servicing import deal_pool
 from chainabs.model import tape as tp
-from chainabs.model.assets import asset_id
+from chainabs.model.assets import LEAF_TYPES, TAPE_COLUMNS, asset_id
+from chainabs.model.merkle import leaf_hash
 from chainabs.model.servicing import (
-    CommittedTape, Fault, ServicingError, continuity_faults, leaf_faults, opening_tape,
+    CommittedTape, Fault, ServicingError, continuity_faults, leaf_faults, opening_tape, purchase_faults,
 )
 from chainabs.model.servicing_tree import TapeSums, commitment_hash
 
 #: ``SPVTerms`` field holding the deal's court.
 _COURT_FIELD = 9
+#: Position of ``principal`` in an ``AssetRecord`` tuple.
+_PRINCIPAL = TAPE_COLUMNS.index("principal")
 #: Fault kinds proven with ``challengeLeaf``.
 LEAF_KINDS = frozenset({"NotInPool", "StatusMismatch", "PrincipalMismatch", "BrokenIdentity"})
 
@@ -43,31 +47,242 @@ def is_committed(spv: Any, committed: CommittedTape) -> bool:
     return bytes(spv.servicingCommitment(committed.period)) == commitment_hash(root, TapeSums(*sums))
 
 
-def pool_state(spv: Any, committed: CommittedTape) -> pd.DataFrame:
-    """The registry's status and principal of the tape's loans now (``NotInPool`` for an asset of another pool)."""
-    registry, pool_id, _ = deal_pool(spv)
-    states = asset_states(registry, [committed.leaf(lid).asset_id for lid in committed.loan_ids])
+def pool_state(spv: Any, committed: CommittedTape, *, batches: PoolRead | None = None) -> pd.DataFrame:
+    """The registry's status and principal of the tape's loans now (``NotInPool`` for an asset never registered
+    in the deal's pool, or since gone to another; such an asset may not be registered at all, so only the pool's
+    registrations, from its events, are read)."""
+    registry, _, pool_id, _, found = batches or _batches(spv)
+    pooled = {aid for b in found for aid in b.asset_ids}
+    ids = [committed.leaf(lid).asset_id for lid in committed.loan_ids]
+    known = [aid for aid in ids if aid in pooled]
+    states = dict(zip(known, asset_states(registry, known), strict=True))
+    rows = [states.get(aid, ("NotInPool", 0, 0)) for aid in ids]
     return pd.DataFrame({
         "loan_id": list(committed.loan_ids),
-        "status": [s if pool == pool_id else "NotInPool" for s, _, pool in states],
-        "principal": [p for _, p, _ in states],
+        "status": [s if pool == pool_id else "NotInPool" for s, _, pool in rows],
+        "principal": [p for _, p, _ in rows],
     })
 
 
+@dataclass(frozen=True)
+class Purchase:
+    """One receivable bought into the deal's pool, with what ``challengePurchase`` needs to prove it (a
+    ``PurchaseProof``): its batch's first registration index, the pool's leaf chain before the batch, the
+    batch's leaves, its position among them and its full record (``AssetRecord``)."""
+
+    asset_id: int
+    principal: int
+    first_index: int
+    before: bytes
+    leaves: tuple[bytes, ...]
+    position: int
+    record: tuple[Any, ...]
+
+    def as_abi(self) -> tuple:
+        return (self.first_index, self.before, list(self.leaves), self.position, self.record)
+
+
+def _checkpoint(before: bytes, after: bytes, period: int) -> bytes:
+    """``keccak256(abi.encode(before, after, period))``: the registry's checkpoint of a purchase batch."""
+    from eth_abi import encode
+    from eth_utils import keccak
+
+    return keccak(encode(["bytes32", "bytes32", "uint256"], [before, after, period]))
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """One ``AssetsRegistered`` event of the pool: registration indices from ``first_index``, the pool's leaf
+    chain before and after it, its leaves and asset ids, its transaction, and whether that transaction sold
+    receivables into the pool (``ReceivablesSold``)."""
+
+    first_index: int
+    before: bytes
+    after: bytes
+    leaves: tuple[bytes, ...]
+    asset_ids: tuple[int, ...]
+    tx_hash: bytes
+    sold: bool
+
+
+#: What :func:`_batches` reads: the registry (brownie and web3 contracts), pool id, originator, batches.
+PoolRead = tuple[Any, Any, int, str, list[_Batch]]
+
+
+def _batches(spv: Any) -> PoolRead:
+    """The deal's registry (brownie and web3 contracts), pool id, originator and the pool's registration batches
+    in chain order."""
+    from brownie import web3
+
+    registry, pool_id, originator = deal_pool(spv)
+    c = web3.eth.contract(address=str(registry.address), abi=registry.abi)
+    logs = sorted(c.events.AssetsRegistered.get_logs(from_block=0, argument_filters={"poolId": pool_id}),
+                  key=lambda log: (log["blockNumber"], log["logIndex"]))
+    sold = {bytes(e["transactionHash"])
+            for e in c.events.ReceivablesSold.get_logs(from_block=0, argument_filters={"poolId": pool_id})}
+    out, before = [], bytes(32)
+    for log in logs:
+        args = log["args"]
+        after = bytes(args["leafChain"])
+        out.append(_Batch(int(args["firstIndex"]), before, after, tuple(bytes(x) for x in args["leaves"]),
+                          tuple(int(x) for x in args["assetIds"]), bytes(log["transactionHash"]),
+                          bytes(log["transactionHash"]) in sold))
+        before = after
+    return registry, c, pool_id, originator, out
+
+
+def _records(c: Any, b: _Batch, originator: str) -> list[tuple[Any, ...] | None]:
+    """The ``AssetRecord`` of each asset of batch ``b`` from its transaction's calldata (a ``registerAndPool`` or
+    ``sellIntoPool`` call), None where it is not there (e.g. a contract wallet's transaction) or does not hash to
+    the asset's leaf and id."""
+    from brownie import web3
+
+    from chainabs.model.assets import unpack_record
+
+    try:
+        fn, params = c.decode_function_input(web3.eth.get_transaction(b.tx_hash)["input"])
+    except ValueError:
+        return [None] * len(b.leaves)
+    if getattr(fn, "fn_name", "") not in ("sellIntoPool", "registerAndPool") or len(params["records"]) != len(b.leaves):
+        return [None] * len(b.leaves)
+    out: list[tuple[Any, ...] | None] = []
+    for packed, leaf, aid in zip(params["records"], b.leaves, b.asset_ids, strict=True):
+        record = unpack_record(packed)
+        ok = leaf_hash((originator, *record), LEAF_TYPES) == leaf and asset_id(originator, record[0]) == aid
+        out.append(record if ok else None)
+    return out
+
+
+def purchases(spv: Any, periods: Sequence[int], *,
+              batches: PoolRead | None = None) -> dict[int, tuple[int, Purchase]]:
+    """Every receivable bought into the deal's pool while the report of one of ``periods`` was pending (0: the
+    pool's owner had no servicing period), by asset id: (that period, its proof), rebuilt from the registry's
+    ``AssetsRegistered`` and ``ReceivablesSold`` events, the ``sellIntoPool`` calldata and the registry's
+    purchase checkpoints. A receivable whose record is not in its transaction's calldata (or does not hash to its
+    leaf) is left out. ``batches``: :func:`_batches` already read."""
+    registry, c, pool_id, originator, found = batches or _batches(spv)
+    out: dict[int, tuple[int, Purchase]] = {}
+    for b in found:
+        if not b.sold:
+            continue
+        checkpoint = bytes(registry.purchaseCheckpoint(pool_id, b.first_index))
+        period = next((p for p in periods if _checkpoint(b.before, b.after, p) == checkpoint), None)
+        if period is None:
+            continue
+        for position, record in enumerate(_records(c, b, originator)):
+            if record is not None:
+                aid = b.asset_ids[position]
+                out[aid] = (period, Purchase(aid, int(record[_PRINCIPAL]), b.first_index, b.before, b.leaves,
+                                             position, record))
+    return out
+
+
+def purchases_in(spv: Any, period: int, *, batches: PoolRead | None = None) -> dict[int, Purchase]:
+    """Every receivable bought into the deal's pool while ``period``'s report was pending (their first servicing
+    tape is ``period + 1``), by asset id, each with its proof (see :func:`purchases`)."""
+    return {aid: bought for aid, (_, bought) in purchases(spv, [period], batches=batches).items()}
+
+
+_NO_RECORD: tuple[Any, ...] = (bytes(32), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, bytes(32), bytes(32), bytes(32))
+_NO_LEAF: tuple[int, ...] = (0,) * 10
+
+
+@dataclass(frozen=True)
+class Missing:
+    """An asset of the pool, registered before the pending report, that its tape leaves out: its loan id, where
+    it was registered (``"cut-off"`` or the period of the report pending at its purchase) and the
+    ``Registration`` proving it (``IServicing.sol``)."""
+
+    asset_id: int
+    loan_id: str
+    source: str
+    registration: tuple
+
+
+def missing(spv: Any, committed: CommittedTape, *, batches: PoolRead | None = None) -> list[Missing]:
+    """The assets still in the deal's pool, registered there before ``committed``'s report (in the sealed
+    cut-off tape, or bought while an earlier report was pending), that have no leaf in it
+    (``challengeMissing``); assets bought while this report is pending belong to the next tape."""
+    from chainabs.chain.registry import pool_info
+    from chainabs.model.assets import loan_id_text
+    from chainabs.model.merkle import MerkleTree
+
+    read = batches or _batches(spv)
+    registry, c, pool_id, originator, batches = read
+    in_tape = {committed.leaf(lid).asset_id for lid in committed.loan_ids}
+    absent = [aid for b in batches for aid in b.asset_ids if aid not in in_tape]
+    if not absent:
+        return []
+    pooled = {aid for aid, (_, _, pool) in zip(absent, asset_states(registry, absent), strict=True) if pool == pool_id}
+    if not pooled:
+        return []
+    cutoff_count = int(pool_info(registry, pool_id)["cutoffCount"])
+    bought = purchases(spv, range(committed.period), batches=read)
+    cutoff_tree = None
+    out: list[Missing] = []
+    for b in batches:
+        wanted = [j for j, aid in enumerate(b.asset_ids) if aid in pooled]
+        if not wanted:
+            continue
+        records = _records(c, b, originator)
+        for j in wanted:
+            aid, index = b.asset_ids[j], b.first_index + j
+            if index < cutoff_count and records[j] is not None:
+                if cutoff_tree is None:
+                    leaves = [leaf for x in batches for leaf in x.leaves][:cutoff_count]
+                    cutoff_tree = MerkleTree.from_leaf_hashes(leaves)
+                reg = (False, 0, (0, bytes(32), [], 0, _NO_RECORD), records[j], cutoff_tree.get_proof(index))
+                out.append(Missing(aid, loan_id_text(records[j][0]), "cut-off", reg))
+            elif aid in bought:
+                period, p = bought[aid]
+                reg = (True, period, p.as_abi(), _NO_RECORD, [])
+                out.append(Missing(aid, loan_id_text(p.record[0]), f"period {period}'s purchases", reg))
+    return out
+
+
+def missing_faults(found: Sequence[Missing]) -> list[Fault]:
+    """A ``Gap`` fault per missing asset (proven with ``challengeMissing``)."""
+    return [Fault("Gap", m.loan_id, f"in the pool since {m.source} but not in the tape", via="missing")
+            for m in found]
+
+
+def _neighbours(committed: CommittedTape, aid: int) -> tuple:
+    """The ``Neighbours`` of asset id ``aid`` in ``committed`` (whose leaves are sorted by asset id)."""
+    import bisect
+
+    leaves = committed.tree.leaves
+    pos = bisect.bisect_left([leaf.asset_id for leaf in leaves], aid)
+    below = (True, leaves[pos - 1].as_abi(), committed.tree.path_abi(pos - 1)) if pos > 0 else (False, _NO_LEAF, [])
+    above = (True, leaves[pos].as_abi(), committed.tree.path_abi(pos)) if pos < len(leaves) else (False, _NO_LEAF, [])
+    return (*below, *above)
+
+
 def audit(spv: Any, committed: CommittedTape, *, previous: CommittedTape | None = None,
-          cutoff: pd.DataFrame | None = None) -> list[Fault]:
+          cutoff: pd.DataFrame | None = None, registrations: bool = True) -> list[Fault]:
     """Every provable fault of the pending report's tape: its leaves against the registry, and its beginning
-    balances against ``previous`` (last period's committed tape) or, in period 1, the ``cutoff`` tape.
+    balances against ``previous`` (last period's committed tape) or, in period 1, the ``cutoff`` tape; with
+    ``registrations`` (the registry's events, calldata and purchase checkpoints), the beginning balances of
+    receivables bought while the previous period's report was pending against their purchase principal
+    (:func:`purchases_in`), and the pool's assets registered before the report that the tape leaves out
+    (:func:`missing`).
 
     Raises :class:`ServicingError` if ``committed`` is not what the SPV committed for its period (the tape
     published is not the one reported: nothing can be proven with it)."""
     if not is_committed(spv, committed):
         raise ServicingError(f"period {committed.period}: this tape is not the one the SPV's report committed")
-    faults = leaf_faults(committed, pool_state(spv, committed))
+    batches = _batches(spv)  # the pool's registrations, read once
+    faults = leaf_faults(committed, pool_state(spv, committed, batches=batches))
     if previous is not None:
         faults += continuity_faults(committed, previous.tape)
     elif committed.period == 1 and cutoff is not None:
         faults += continuity_faults(committed, opening_tape(cutoff))
+    if registrations:
+        if committed.period > 1:
+            bought = purchases_in(spv, committed.period - 1, batches=batches)
+            faults += purchase_faults(committed, {lid: bought[committed.leaf(lid).asset_id].principal
+                                                  for lid in committed.loan_ids
+                                                  if committed.leaf(lid).asset_id in bought})
+        faults += missing_faults(missing(spv, committed, batches=batches))
     return faults
 
 
@@ -79,13 +294,25 @@ def _leaf(committed: CommittedTape, loan_id: str) -> tuple[tuple[int, ...], list
 def prove(spv: Any, committed: CommittedTape, fault: Fault, sender: Any, *, previous: CommittedTape | None = None,
           cutoff: pd.DataFrame | None = None) -> Receipt:
     """Send the proof of ``fault`` (from :func:`audit`) to the deal's court; ``previous`` / ``cutoff`` as for
-    :func:`audit` (a discontinuity is proven against one of them)."""
+    :func:`audit` (a discontinuity is proven against one of them, or against the receivable's purchase)."""
     court = court_of(spv)
+    if fault.kind == "Gap" and fault.via == "missing":
+        found = next((m for m in missing(spv, committed) if m.loan_id == str(fault.loan_id)), None)
+        if found is None:
+            raise ServicingError(f"loan {fault.loan_id} is not an asset of the pool missing from the tape")
+        return transact(court.challengeMissing, spv, committed.commitment, found.registration,
+                        _neighbours(committed, found.asset_id), sender=sender)
     leaf, path = _leaf(committed, fault.loan_id)
     if fault.kind in LEAF_KINDS:
         return transact(court.challengeLeaf, spv, committed.commitment, leaf, path, sender=sender)
     if fault.kind != "Discontinuity":
         raise ServicingError(f"{fault.kind}: not a fault of an honestly built tree (prove it with the court directly)")
+    if fault.via == "purchase":
+        bought = purchases_in(spv, committed.period - 1).get(committed.leaf(fault.loan_id).asset_id)
+        if bought is None:
+            raise ServicingError(f"loan {fault.loan_id} was not bought while period {committed.period - 1}'s "
+                                 "report was pending")
+        return transact(court.challengePurchase, spv, committed.commitment, leaf, path, bought.as_abi(), sender=sender)
     if previous is not None:
         before, before_path = _leaf(previous, fault.loan_id)
         return transact(court.challengeContinuity, spv, committed.commitment, leaf, path, previous.commitment,
@@ -102,21 +329,36 @@ def prove(spv: Any, committed: CommittedTape, fault: Fault, sender: Any, *, prev
 def buy_back(spv: Any, originator: Any, loan_id: str, last: CommittedTape | None = None) -> Receipt:
     """The originator buys loan ``loan_id`` back out of the deal's pool (breach of representations): at its
     ending principal in ``last`` (the last closed period's committed tape; None before any period closed: at
-    its registry principal) plus interest accrued since the last payment date. The cash joins the next report's
-    collections; the approval of the price is given first."""
+    its registry principal; a receivable bought while that period's report was pending, which has no leaf in it:
+    at its purchase principal, ``buyBackBought``) plus interest accrued since the last payment date. The cash
+    joins the next report's collections; the approval of the price is given first."""
     registry, _, owner = deal_pool(spv)
     aid = asset_id(owner, str(loan_id))
     info = registry.assetInfo(aid)
+    if last is not None and str(loan_id) not in last.index:
+        # bought while the last closed report was pending: at its purchase principal
+        bought = purchases_in(spv, last.period).get(aid)
+        if bought is None:
+            raise ServicingError(f"loan {loan_id} is neither in period {last.period}'s tape nor bought while its "
+                                 "report was pending")
+        return _paid_buy_back(spv, originator, bought.principal, int(info["rateBps"]),
+                              lambda: transact(court_of(spv).buyBackBought, spv, bought.as_abi(), sender=originator))
     if last is None:
         leaf, path, commitment = (0, aid, 0, 0, 0, 0, 0, 0, 0, 0), [], spvlib.EMPTY_COMMITMENT
         principal = int(info["principal"])
     else:
         (leaf, path), commitment = _leaf(last, loan_id), last.commitment
         principal = last.leaf(loan_id).ending
-    # The interest accrues on chain up to the transaction's block: allow up to a year of it, then revoke.
+    return _paid_buy_back(spv, originator, principal, int(info["rateBps"]),
+                          lambda: transact(court_of(spv).buyBack, spv, leaf, path, commitment, sender=originator))
+
+
+def _paid_buy_back(spv: Any, originator: Any, principal: int, rate_bps: int, send: Any) -> Receipt:
+    """``send`` the buy-back with the price approved: the interest accrues on chain up to the transaction's block,
+    so up to a year of it is allowed, then the approval is revoked."""
     currency = spvlib.currency_of(spv)
-    transact(currency.approve, spv, principal + principal * int(info["rateBps"]) // 10_000 + 1, sender=originator)
-    receipt = transact(court_of(spv).buyBack, spv, leaf, path, commitment, sender=originator)
+    transact(currency.approve, spv, principal + principal * rate_bps // 10_000 + 1, sender=originator)
+    receipt = send()
     transact(currency.approve, spv, 0, sender=originator)
     return receipt
 

@@ -670,6 +670,10 @@ class Fault:
     kind: str
     loan_id: str
     detail: str
+    #: how it is proven, where a kind has several proofs: ``"purchase"`` for a ``Discontinuity`` against the
+    #: receivable's purchase record (``challengePurchase``; else the previous period's tape or, in period 1, the
+    #: cut-off tape), ``"missing"`` for a ``Gap`` that is a pool asset left out of the tape (``challengeMissing``)
+    via: str = ""
 
 
 def leaf_faults(committed: CommittedTape, state: pd.DataFrame) -> list[Fault]:
@@ -704,4 +708,17 @@ def continuity_faults(committed: CommittedTape, previous: pd.DataFrame) -> list[
         if lid in before and leaf.beginning != int(before[lid]):
             out.append(Fault("Discontinuity", lid, f"begins at {leaf.beginning}, ended the last period at "
                                                    f"{int(before[lid])}"))
+    return out
+
+
+def purchase_faults(committed: CommittedTape, bought: Mapping[str, int]) -> list[Fault]:
+    """Receivables bought while the previous period's report was pending (``bought``: loan id -> purchase
+    principal; this tape is their first) whose beginning principal is not what they were bought at:
+    ``challengePurchase``."""
+    out: list[Fault] = []
+    for lid in committed.loan_ids:
+        if lid in bought and committed.leaf(lid).beginning != int(bought[lid]):
+            out.append(Fault("Discontinuity", lid, f"begins at {committed.leaf(lid).beginning}, bought at "
+                                                   f"{int(bought[lid])} in period {committed.period - 1}",
+                             via="purchase"))
     return out

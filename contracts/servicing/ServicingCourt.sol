@@ -9,7 +9,15 @@ import {ServicingTree} from "./ServicingTree.sol";
 import {IAssetRegistry} from "../../interfaces/IAssetRegistry.sol";
 import {Phase, SPVTerms} from "../../interfaces/ISPV.sol";
 import {
-    ChallengeKind, IServicingCourt, LoanLeaf, ProofStep, ServicingCommitment, TapeSums
+    ChallengeKind,
+    IServicingCourt,
+    LoanLeaf,
+    Neighbours,
+    ProofStep,
+    PurchaseProof,
+    Registration,
+    ServicingCommitment,
+    TapeSums
 } from "../../interfaces/IServicing.sol";
 
 /// @notice What the court needs of an SPV: its pending period's commitment, its pool, and the dispute switch.
@@ -235,6 +243,84 @@ contract ServicingCourt is IServicingCourt {
     }
 
     /// @inheritdoc IServicingCourt
+    function challengePurchase(
+        address spv,
+        ServicingCommitment calldata c,
+        LoanLeaf calldata leaf,
+        ProofStep[] calldata path,
+        PurchaseProof calldata purchase
+    ) external {
+        uint256 period = _pending(spv, c);
+        if (period < 2) revert ProofDoesNotMatch(period - 1);
+        _walkLeaf(period, c, leaf, path);
+        (IAssetRegistry registry, uint256 poolId, address originator) = IServicedDeal(spv).servicedPool();
+        // The batch bought while the previous period's report was pending: this tape is the receivable's first.
+        uint256 assetId = _bought(registry, poolId, originator, purchase, period - 1);
+        if (assetId != leaf.assetId || purchase.record.principal == leaf.beginning) {
+            revert NothingWrong(ChallengeKind.Discontinuity);
+        }
+        _dispute(spv, period, ChallengeKind.Discontinuity, leaf.assetId);
+    }
+
+    /// @inheritdoc IServicingCourt
+    function challengeMissing(
+        address spv,
+        ServicingCommitment calldata c,
+        Registration calldata registration,
+        Neighbours calldata n
+    ) external {
+        uint256 period = _pending(spv, c);
+        (IAssetRegistry registry, uint256 poolId, address originator) = IServicedDeal(spv).servicedPool();
+        uint256 assetId;
+        if (registration.bought) {
+            // bought while an earlier report was pending (before this one was submitted)
+            if (registration.period >= period) revert ProofDoesNotMatch(registration.period);
+            assetId = _bought(registry, poolId, originator, registration.purchase, registration.period);
+        } else {
+            if (!registry.verifyRecord(poolId, registration.record, registration.proof)) revert ProofDoesNotMatch(0);
+            assetId = uint256(keccak256(abi.encode(originator, registration.record.loanId)));
+        }
+        if (n.hasBelow) _walkLeaf(period, c, n.below, n.belowPath);
+        if (n.hasAbove) _walkLeaf(period, c, n.above, n.abovePath);
+        bool adjacent = n.hasBelow
+            ? (n.hasAbove ? n.above.index == n.below.index + 1 : n.below.index + 1 == c.sums.count)
+            : n.hasAbove && n.above.index == 0;
+        if (
+            !adjacent || (n.hasBelow && n.below.assetId >= assetId) || (n.hasAbove && n.above.assetId <= assetId)
+                || registry.assetInfo(assetId).poolId != poolId
+        ) revert NothingWrong(ChallengeKind.Gap);
+        _dispute(spv, period, ChallengeKind.Gap, assetId);
+    }
+
+    /// @dev `p` is a receivable bought into `poolId` while `period`'s report was pending: its batch replays from
+    /// `p.before` to the registry's checkpoint for that period, and `p.record` is the batch's leaf at
+    /// `p.position`. Returns the record's asset id.
+    function _bought(
+        IAssetRegistry registry,
+        uint256 poolId,
+        address originator,
+        PurchaseProof calldata p,
+        uint256 period
+    )
+        private
+        view
+        returns (uint256)
+    {
+        bytes32 chainHash = p.before;
+        bytes32[] calldata leaves = p.leaves;
+        for (uint256 k = 0; k < leaves.length; ++k) {
+            chainHash = keccak256(abi.encode(chainHash, leaves[k]));
+        }
+        if (
+            p.position >= leaves.length
+                || registry.purchaseCheckpoint(poolId, p.firstIndex)
+                    != keccak256(abi.encode(p.before, chainHash, period))
+                || leaves[p.position] != keccak256(bytes.concat(keccak256(abi.encode(originator, p.record))))
+        ) revert ProofDoesNotMatch(period);
+        return uint256(keccak256(abi.encode(originator, p.record.loanId)));
+    }
+
+    /// @inheritdoc IServicingCourt
     function challengeOrder(
         address spv,
         ServicingCommitment calldata c,
@@ -290,6 +376,15 @@ contract ServicingCourt is IServicingCourt {
             principal = leaf.ending;
         }
         deal.buyBack(msg.sender, leaf.assetId, principal);
+    }
+
+    /// @inheritdoc IServicingCourt
+    function buyBackBought(address spv, PurchaseProof calldata purchase) external {
+        IServicedDeal deal = IServicedDeal(spv);
+        (IAssetRegistry registry, uint256 poolId, address originator) = deal.servicedPool();
+        // bought while the last closed period's report was pending: its last proven balance is its purchase price
+        uint256 assetId = _bought(registry, poolId, originator, purchase, deal.periodsClosed());
+        deal.buyBack(msg.sender, assetId, purchase.record.principal);
     }
 
     // ---------------------------------------------------------------------------------------- internals

@@ -449,3 +449,281 @@ def test_a_repurchased_dilution_is_paid_by_the_originator_and_ends_revolving(dil
         == [[1, "dilution", d.model.early_amortization_test[1], 50]]
     assert t["revolving_period"][["period", "diluted"]].values.tolist() == [[1, 4 * amount]]
     assert t["revolving_purchases"].empty
+
+
+def test_a_false_beginning_of_a_bought_receivable_is_proven_against_its_purchase(deal, accounts, tmp_path, capsys):
+    """A receivable bought while period 1's report was pending first appears in period 2's tape: a servicer
+    reporting its beginning (and scheduled) principal lower than its purchase principal (identity, ending and
+    registry all right) is proven wrong by anyone (``challengePurchase``, found and sent by ``chainabs challenge
+    --prove``). False proofs never dispute an honest leaf: another receivable of the batch, a record that is not
+    the batch's, another batch's leaves, a cut-off asset passed off as bought, another receivable's record, and
+    (period 3) the same receivable, bought in period 1, after it legitimately amortized."""
+    from chainabs.apps import cli
+    from chainabs.chain import court as courtlib
+    from chainabs.chain.servicing import service_period
+    from chainabs.model import servicing as sv
+    from chainabs.model.tape import to_records
+    from plugins.spvtests import fund
+
+    d, stranger = deal, accounts[19]
+    originator = d.roles["originator"].address
+    court = courtlib.court_of(d.spv)
+    report = submit(d, _projected(d, 1, 0.3))
+    tape1 = books(d).last.copy()
+    principal = report.scheduled_principal + report.prepayments
+    first = revolving_offer(d, 31, principal // 4, prefix="RVP")
+    _buy(d, first)
+    second = revolving_offer(d, 32, principal // 4, prefix="RVQ")
+    _buy(d, second)
+    bought = courtlib.purchases_in(d.spv, 1)
+    assert len(bought) == len(first) + len(second) and courtlib.purchases_in(d.spv, 2) == {}
+    _close(d)
+    previous = sv.commit_tape(tape1, originator, 1)
+    # A receivable bought in period 1 has no leaf in period 1's tape: the originator buys it back at its purchase
+    # principal (proven like the purchase); a stranger cannot, nor can anyone at another price or for a loan
+    # bought in another period.
+    lw = str(second["loan_id"].iloc[-1])
+    pw = bought[asset_id(originator, lw)]
+    forged = (*pw.as_abi()[:4], tuple(pw.record[:3]) + (pw.principal - 1,) + tuple(pw.record[4:]))
+    assert_error(court.buyBackBought, d.spv, forged, sender=d.roles["originator"], error="ProofDoesNotMatch(uint256)",
+                 values=(1,))
+    assert_error(court.buyBackBought, d.spv, pw.as_abi(), sender=stranger,
+                 error="AccessControlUnauthorizedAccount(address,bytes32)")
+    tx = courtlib.buy_back(d.spv, d.roles["originator"], lw, previous)
+    ev = tx.event("LoanBoughtBack")
+    assert (ev["assetId"], ev["principal"]) == (pw.asset_id, pw.principal)
+    d.model.buy_back(int(ev["principal"]), int(ev["interest"]))
+    books(d).remove(lw)
+    assert_error(court.buyBackBought, d.spv, pw.as_abi(), sender=d.roles["originator"],
+                 error="BuyBackNotAllowed(uint256)", values=(pw.asset_id,))
+
+    honest = books(d).next_period(_projected(d, 2, 0.3))
+    ours = honest.loc[honest["loan_id"].astype(str).isin(first["loan_id"].astype(str)), "scheduled_principal"]
+    x, z = ours.astype("int64").nlargest(2).index
+    lx, lz = str(honest.at[x, "loan_id"]), str(honest.at[z, "loan_id"])
+    delta = int(honest.at[z, "scheduled_principal"]) // 2
+    price = first.set_index(first["loan_id"].astype(str))["principal"].astype("int64")
+    assert delta > 0 and int(honest.at[x, "beginning_principal"]) == int(price[lx])
+    # The servicer keeps delta of x's collections: x begins (and repays) delta less than it was bought at, z
+    # begins delta above (its ending too, still below its purchase principal: the registry takes it). The pool's
+    # identity, every leaf's identity and every ending against the registry hold; the previous tape has neither.
+    false = honest.copy()
+    false.loc[x, ["beginning_principal", "scheduled_principal"]] -= delta
+    false.loc[z, ["beginning_principal", "ending_principal"]] += delta
+    assert int(false.at[z, "ending_principal"]) <= int(price[lz])
+    fund(d, d.roles["servicer"], sv.period_report(false).cash_in)
+    served = service_period(d.spv, false, d.roles["servicer"], state=books(d).registry)
+    d.model.submit(served.report)
+    assert served.report.cash_in == sv.period_report(honest).cash_in - delta
+    committed = served.committed
+    assert courtlib.is_committed(d.spv, previous)
+    assert courtlib.audit(d.spv, committed, previous=previous, registrations=False) == []  # blind without
+    faults = courtlib.audit(d.spv, committed, previous=previous)
+    assert sorted((f.kind, f.loan_id, f.via) for f in faults) == sorted(
+        [("Discontinuity", lx, "purchase"), ("Discontinuity", lz, "purchase")])
+
+    def challenge(leaf_id, proof):
+        i = committed.index[leaf_id]
+        return (court.challengePurchase, d.spv, committed.commitment, committed.tree.leaves[i].as_abi(),
+                committed.tree.path_abi(i), proof)
+
+    aid = {str(lid): asset_id(originator, str(lid)) for lid in honest["loan_id"]}
+    px = bought[aid[lx]]
+    ly = next(str(lid) for lid in first["loan_id"] if str(lid) not in (lx, lz))
+    py = bought[aid[ly]]
+    pz = bought[aid[str(second["loan_id"].iloc[0])]]
+    # Honest leaves and false proofs: each refused, the report stays undisputed.
+    assert_error(*challenge(ly, py.as_abi()), sender=stranger, error="NothingWrong(uint8)", values=(5,))
+    forged = list(px.record)
+    forged[3] = committed.leaf(lx).beginning  # a record claiming the lower purchase principal
+    assert_error(*challenge(lx, (*px.as_abi()[:4], tuple(forged))), sender=stranger,
+                 error="ProofDoesNotMatch(uint256)", values=(1,))
+    assert_error(*challenge(lx, (px.first_index, pz.before, list(px.leaves), px.position, px.record)),
+                 sender=stranger, error="ProofDoesNotMatch(uint256)", values=(1,))
+    assert_error(*challenge(lx, (pz.first_index, pz.before, list(pz.leaves), 0, px.record)), sender=stranger,
+                 error="ProofDoesNotMatch(uint256)", values=(1,))
+    assert_error(*challenge(lx, py.as_abi()), sender=stranger, error="NothingWrong(uint8)", values=(5,))
+    # Every other alteration of x's true proof (each record field, the leaves' order, count, the position, the
+    # chain's start, the batch) reaches no checkpoint or no leaf.
+    k = px.position
+    other = (k + 1) % len(px.leaves)
+    swapped = list(px.leaves)
+    swapped[k], swapped[other] = swapped[other], swapped[k]
+    altered = [(px.first_index, px.before, swapped, other, px.record),
+               (px.first_index, px.before, [v for j, v in enumerate(px.leaves) if j != other],
+                k - 1 if other < k else k, px.record),
+               (px.first_index, px.before, [*px.leaves, px.leaves[k]], k, px.record),
+               (px.first_index, px.before, list(px.leaves), other, px.record),
+               (px.first_index, b"\x01" * 32, list(px.leaves), k, px.record),
+               (pz.first_index, px.before, list(px.leaves), k, px.record)]
+    for field_ in range(len(px.record)):
+        record = list(px.record)
+        v = record[field_]
+        record[field_] = bytes(v[:-1]) + bytes([v[-1] ^ 1]) if isinstance(v, bytes) else (v ^ 1)
+        altered.append((px.first_index, px.before, list(px.leaves), k, tuple(record)))
+    for proof in altered:
+        assert_error(*challenge(lx, proof), sender=stranger, error="ProofDoesNotMatch(uint256)", values=(1,))
+    # A cut-off asset passed off as bought in the onboarding's last batch: no purchase checkpoint there.
+    lc = str(tape1["loan_id"].iloc[0])
+    onboarded = [p for p in _onboarding_batches(d) if aid[lc] in p[3]]
+    assert onboarded
+    start, before, leaves, ids = onboarded[0]
+    row = [str(x) for x in d.tape["loan_id"]].index(lc)
+    assert_error(*challenge(lc, (start, before, leaves, ids.index(aid[lc]), to_records(d.tape.iloc[[row]])[0])),
+                 sender=stranger, error="ProofDoesNotMatch(uint256)", values=(1,))
+
+    # The honest challenger: `chainabs challenge` finds it, `--prove` sends it.
+    path = sv.write_servicing_tape(false, tmp_path / "period-002.csv")
+    prev_path = sv.write_servicing_tape(tape1, tmp_path / "period-001.csv")
+    assert cli.main(["challenge", d.spv.address, str(path), "--previous", str(prev_path)]) == 1
+    out = capsys.readouterr().out
+    assert f"Discontinuity: loan {lx}: begins at" in out and f"Discontinuity: loan {lz}: begins at" in out
+    status = cli.main(["challenge", d.spv.address, str(path), "--previous", str(prev_path), "--prove"])
+    out, err = capsys.readouterr()
+    assert status == 0, err
+    assert f"proven: Discontinuity of loan {faults[0].loan_id}" in out
+    proven_log = d.spv.events.get_sequence(from_block=0, event_type="ChallengeProven")[-1]
+    proven = proven_log["args"]
+    from brownie import web3
+
+    gas = web3.eth.get_transaction_receipt(proven_log["transactionHash"])["gasUsed"]
+    print(f"challengePurchase: {gas} gas (a batch of {len(first)} leaves)")
+    assert (proven["period"], proven["kind"], proven["assetId"]) == (2, 5, aid[faults[0].loan_id])
+    d.model.dispute()
+    sleep_to_payment_date(d, 2)
+    assert_error(d.spv.closePeriod, served.report.as_abi(), sender=stranger, error="ReportDisputed(uint256)",
+                 values=(2,))
+
+    # The trustee cancels; the honest tape is reported and closes; nothing to prove against it.
+    spvlib.cancel_report(d.spv, d.roles["trustee"])
+    d.model.cancel_report()
+    books(d).registry = served.registry  # the registry as the false report's updates left it
+    again = serve_tape(d, honest)
+    d.model.submit(again.report)
+    assert courtlib.audit(d.spv, again.committed, previous=previous) == []
+    _close(d)
+    # x has a leaf in period 2's tape now: its purchase no longer prices a buy-back
+    assert_error(court.buyBackBought, d.spv, px.as_abi(), sender=d.roles["originator"],
+                 error="ProofDoesNotMatch(uint256)", values=(2,))
+    # Period 3: the receivable bought in period 1 amortized in period 2; its purchase proves nothing now.
+    from chainabs.dev.sandbox import serve
+
+    third = serve(d, _projected(d, 3, 0.3))
+    d.model.submit(third.report)
+    leaf3 = third.committed.leaf(lx)
+    assert leaf3.beginning != px.principal
+    i3 = third.committed.index[lx]
+    assert_error(court.challengePurchase, d.spv, third.committed.commitment, leaf3.as_abi(),
+                 third.committed.tree.path_abi(i3), px.as_abi(), sender=stranger,
+                 error="ProofDoesNotMatch(uint256)", values=(2,))
+    assert courtlib.audit(d.spv, third.committed, previous=again.committed) == []
+    # Receivables bought while period 3's report is pending belong to period 4's tape: not missing from this one.
+    _buy(d, revolving_offer(d, 33, third.report.prepayments // 4, prefix="RVR", book_loans=40))
+    assert courtlib.audit(d.spv, third.committed, previous=again.committed) == []
+    from chainabs.apps.verify import verify_servicing_tape
+
+    assert verify_servicing_tape(web3.provider.endpoint_uri, d.spv.address, 3, third.committed.tape).empty
+
+
+def _onboarding_batches(d) -> list[tuple[int, bytes, list[bytes], list[int]]]:
+    """The pool's registration batches that left no purchase checkpoint (its onboarding): first index, the leaf
+    chain before, leaves, asset ids."""
+    from brownie import web3
+
+    c = web3.eth.contract(address=d.registry.address, abi=d.registry.abi)
+    logs = sorted(c.events.AssetsRegistered.get_logs(from_block=0, argument_filters={"poolId": d.pool_id}),
+                  key=lambda log: (log["blockNumber"], log["logIndex"]))
+    out, before = [], bytes(32)
+    for log in logs:
+        a = log["args"]
+        if int.from_bytes(bytes(d.registry.purchaseCheckpoint(d.pool_id, a["firstIndex"])), "big") == 0:
+            out.append((int(a["firstIndex"]), before, [bytes(x) for x in a["leaves"]], [int(x) for x in a["assetIds"]]))
+        before = bytes(a["leafChain"])
+    return out
+
+
+def test_a_pool_asset_left_out_of_a_tape_is_proven_missing(deal, accounts):
+    """A servicer (colluding with the originator) leaves a performing cut-off loan y out of period 2's tape and
+    puts in its place, at y's balance, a receivable the originator sells into the pool right after the report:
+    the count, the sums and every leaf then agree with the chain, and y's collections are kept. Anyone proves y
+    missing (``challengeMissing``: y's cut-off record, its neighbours in the tape). Refused: a receivable bought
+    while this report is pending (it belongs to the next tape), an asset the tape has, a forged cut-off proof."""
+    from chainabs.chain import court as courtlib
+    from chainabs.chain.servicing import service_period
+    from chainabs.model import servicing as sv
+    from plugins.spvtests import fund
+
+    d, stranger = deal, accounts[19]
+    originator = d.roles["originator"].address
+    court = courtlib.court_of(d.spv)
+    submit(d, _projected(d, 1, 0.3))
+    _close(d)
+    honest = books(d).next_period(_projected(d, 2, 0.3))
+    offer = revolving_offer(d, 43, 10**30, prefix="RVM", book_loans=60)
+    cap = int(offer["principal"].max())
+    cutoff_ids = set(d.tape["loan_id"].astype(str))
+    y = next(i for i in honest.index if honest.at[i, "status"] == "Performing"
+             and str(honest.at[i, "loan_id"]) in cutoff_ids and int(honest.at[i, "beginning_principal"]) <= cap)
+    ly, b_y = str(honest.at[y, "loan_id"]), int(honest.at[y, "beginning_principal"])
+    fake = offer.iloc[[0]].copy()
+    fake["principal"] = b_y
+    fake["original_principal"] = max(b_y, int(fake["original_principal"].iloc[0]))
+    lx = str(fake["loan_id"].iloc[0])
+    extra = honest.loc[[y]].copy()
+    extra["loan_id"] = lx
+    extra[["scheduled_principal", "prepaid_principal", "defaulted_principal", "interest_collected", "recoveries"]] = 0
+    extra["ending_principal"] = b_y
+    false = pd.concat([honest.drop(index=y), extra], ignore_index=True)
+    fund(d, d.roles["servicer"], sv.period_report(false).cash_in)
+    # the servicer's state of the registry already counts its stand-in, so that nothing is sent for it
+    state = pd.concat([books(d).registry, pd.DataFrame({"loan_id": [lx], "status": ["Performing"],
+                                                        "principal": [b_y]})], ignore_index=True)
+    served = service_period(d.spv, false, d.roles["servicer"], state=state)
+    d.model.submit(served.report)
+    committed = served.committed
+    # Before the purchase the stand-in is not in the pool; once bought, nothing about it is wrong.
+    assert [(f.kind, f.loan_id) for f in courtlib.audit(d.spv, committed, registrations=False)] == [("NotInPool", lx)]
+    _buy(d, fake)
+    later = offer.iloc[[1]]
+    _buy(d, later)
+    assert courtlib.audit(d.spv, committed, registrations=False) == []
+    faults = courtlib.audit(d.spv, committed)
+    assert [(f.kind, f.loan_id, f.via) for f in faults] == [("Gap", ly, "missing")]
+    (found,) = courtlib.missing(d.spv, committed)
+    assert (found.loan_id, found.source) == (ly, "cut-off")
+
+    # False proofs: each refused.
+    aid_w = asset_id(originator, str(later["loan_id"].iloc[0]))
+    _, bought_w = courtlib.purchases(d.spv, [2])[aid_w]
+    assert_error(court.challengeMissing, d.spv, committed.commitment,
+                 (True, 2, bought_w.as_abi(), found.registration[3], []), courtlib._neighbours(committed, aid_w),
+                 sender=stranger, error="ProofDoesNotMatch(uint256)", values=(2,))
+    z = next(lid for lid in committed.loan_ids if lid in cutoff_ids)
+    reg_z = next(m for m in _cutoff_registrations(d, courtlib, committed, [z]))
+    around = courtlib._neighbours(committed, committed.leaf(z).asset_id)  # z itself is the leaf "above" it
+    assert_error(court.challengeMissing, d.spv, committed.commitment, reg_z, around, sender=stranger,
+                 error="NothingWrong(uint8)", values=(7,))
+    forged = (False, 0, found.registration[2], found.registration[3], list(reversed(found.registration[4])))
+    assert_error(court.challengeMissing, d.spv, committed.commitment, forged,
+                 courtlib._neighbours(committed, found.asset_id), sender=stranger, error="ProofDoesNotMatch(uint256)",
+                 values=(0,))
+    # The honest challenger.
+    tx = courtlib.prove(d.spv, committed, faults[0], stranger)
+    ev = tx.event("ChallengeProven")
+    assert (ev["period"], ev["kind"], ev["assetId"]) == (2, 7, asset_id(originator, ly))
+    print(f"challengeMissing: {tx.gas_used} gas")
+    sleep_to_payment_date(d, 2)
+    assert_error(d.spv.closePeriod, served.report.as_abi(), sender=stranger, error="ReportDisputed(uint256)",
+                 values=(2,))
+
+
+def _cutoff_registrations(d, courtlib, committed, loan_ids):
+    """The cut-off ``Registration`` of each of ``loan_ids`` (as :func:`courtlib.missing` builds it)."""
+    from chainabs.model.merkle import MerkleTree
+    from chainabs.model.tape import leaf_hashes, to_records
+
+    tree = MerkleTree.from_leaf_hashes(leaf_hashes(d.tape, d.roles["originator"].address))
+    rows = [str(v) for v in d.tape["loan_id"]]
+    for lid in loan_ids:
+        i = rows.index(lid)
+        yield (False, 0, (0, bytes(32), [], 0, courtlib._NO_RECORD), to_records(d.tape.iloc[[i]])[0], tree.get_proof(i))

@@ -16,6 +16,7 @@ from chainabs.chain.revolving import sell_into_pool
 from chainabs.chain.sender import deploy
 from chainabs.dev.benchmarks import benchmark
 from chainabs.dev.sandbox import (
+    books,
     onboarded_pool,
     revolving_offer,
     roll_rate_reports,
@@ -79,3 +80,55 @@ def purchase_gas() -> dict[str, float]:
             gas = _buy(d, originator, batch, 0, KNOWN)
             out["revolving_purchase_known_obligors_gas_per_receivable_25"] = round(gas / KNOWN)
     return out
+
+
+@benchmark("court_purchase_proof", needs_chain=True)
+def purchase_proof_gas() -> dict[str, float]:
+    """The gas of proving a false beginning of a bought receivable (``ServicingCourt.challengePurchase``, the
+    21,000 base included): 100 receivables bought with period 1's principal; period 2's tape shows one of them
+    beginning (and repaying) lower than its purchase principal and another higher by the same amount; the proof
+    replays the batch of 100 leaves."""
+    from brownie import project
+
+    from chainabs.chain import court as courtlib
+    from chainabs.chain.servicing import service_period
+    from chainabs.model.servicing import period_report
+
+    proj = project.get_loaded_projects()[0]
+    wallets = chain.local_accounts(20)
+    admin, originator, servicer = wallets[0], wallets[3], wallets[2]
+    currency, _ = deploy(proj.TestStablecoin, "Test CNH", "CNHT", 6, sender=admin)
+    spec, registry, pool_id, tape = onboarded_pool(originator, admin, servicer, track_obligors=False,
+                                                   max_obligor_bps=10_000)
+    d = sandbox_deal(with_revolving_period(spec), wallets, currency, registry, pool_id, proj,
+                     Path(tempfile.mkdtemp(prefix="bench-")), tape)
+    subscribe_all(d, wallets[10:20], admin)
+    close(d, admin)
+    report = serve(d, roll_rate_reports(d, cpr=0.95, months=1)[0]).report
+    d.model.submit(report)
+    batch = revolving_offer(d, 41, report.scheduled_principal + report.prepayments, prefix="BCP",
+                            book_loans=800).head(100)
+    if len(batch) < 100:
+        raise RuntimeError(f"the offer holds {len(batch)} receivables within the budget, not 100")
+    sell_into_pool(d.registry, d.pool_id, batch, originator)
+    d.model.purchase(int(batch["principal"].sum()))
+    books(d).add(batch)
+    chain.advance_to(int(d.spv.paymentDate(1)))
+    from chainabs.chain import spv as spvlib
+
+    spvlib.close_period(d.spv, admin, d.model.pending)
+    d.model.close_period()
+    honest = books(d).next_period(roll_rate_reports(d, cpr=0.2, months=2)[1])
+    ours = honest.loc[honest["loan_id"].astype(str).isin(batch["loan_id"].astype(str)), "scheduled_principal"]
+    x, z = ours.astype("int64").nlargest(2).index
+    delta = int(honest.at[z, "scheduled_principal"]) // 2
+    false = honest.copy()
+    false.loc[x, ["beginning_principal", "scheduled_principal"]] -= delta
+    false.loc[z, ["beginning_principal", "ending_principal"]] += delta
+    from chainabs.chain.sender import transact
+
+    transact(d.currency.mint, servicer, period_report(false).cash_in, sender=d.roles["arranger"])
+    committed = service_period(d.spv, false, servicer, state=books(d).registry).committed
+    fault = next(f for f in courtlib.audit(d.spv, committed, registrations=True) if f.via == "purchase")
+    tx = courtlib.prove(d.spv, committed, fault, wallets[19])
+    return {"court_challenge_purchase_gas_100": int(tx.gas_used)}
