@@ -103,7 +103,8 @@ def test_invoice_ledger_state_machine(admin, kyc_agent, originator, trustee, str
                 steps["financed"] += 1
                 reg.registerAndPool(pool, records, {"from": who})
                 self.financed_by[invoice] = registry
-                assert invoices.invoice_state(ledger, hashes[invoice])["registry"] == reg.address
+                debtor = self._item(invoice, creditor).debtor
+                assert invoices.invoice_state(ledger, debtor, hashes[invoice])["registry"] == reg.address
 
         @rule(invoice=st.integers(0, 4), confirm=st.sampled_from(["same", "same", "none", "other", "forged"]),
               creditor=st.integers(0, 1), registry=st.integers(0, 1),
