@@ -4,7 +4,8 @@ invoice ledger, against a model of the ledger's rules.
 Each step (an optional debtor's confirmation, genuine or forged, then a pledge) predicts the outcome from the model
 (accepted, or refused with the exact custom error and arguments) and the chain must agree; a financed invoice is
 recorded for the registry that pooled it. Invariant: ``statusOf`` of every (invoice, creditor) pair equals the
-model (Unconfirmed, OtherTerms, Confirmed, Financed)."""
+model (Unconfirmed, OtherTerms, Confirmed, Financed), whatever another debtor confirms under its own id for the same
+invoice hashes (audit A3: such a confirmation is its own, never the real debtor's)."""
 
 from __future__ import annotations
 
@@ -33,8 +34,11 @@ def test_invoice_ledger_state_machine(admin, kyc_agent, originator, trustee, str
     registries = (first, second)
     creditors = (originator, trustee)  # trustee stands for a second supplier, admitted only in the second registry
     tape = rc.prepare_tape(synthetic.generate_tape(5, kind="trade_receivable", seed=17), CRITERIA, today=CUTOFF)
+    mallory = b"\x66" * 32  # another registered debtor, who confirms other debtors' invoice hashes (audit A3)
     invoices.set_debtor_keys(ledger, kyc_agent, {
-        bytes.fromhex(o[2:]): Account.from_key(debtor_key(bytes.fromhex(o[2:]))).address for o in tape["obligor"].unique()})
+        mallory: Account.from_key(debtor_key(mallory)).address,
+        **{bytes.fromhex(o[2:]): Account.from_key(debtor_key(bytes.fromhex(o[2:]))).address
+           for o in tape["obligor"].unique()}})
     rows = [tape.iloc[[i]].reset_index(drop=True) for i in range(len(tape))]
     hashes = [bytes.fromhex(h[2:]) for h in tape["contract_hash"]]
     chain.snapshot()
@@ -49,6 +53,7 @@ def test_invoice_ledger_state_machine(admin, kyc_agent, originator, trustee, str
             self.financed_by: dict[int, int] = {}  # invoice -> registry index
             self.pledges = 0
             self.pools: dict[tuple[int, int], int] = {}  # (registry, creditor) -> open pool
+            self.squatted: set[int] = set()  # invoices whose hash mallory confirmed under its own id
 
         def _item(self, invoice: int, creditor: int) -> rv.Confirmation:
             return rv.confirmations(rows[invoice], creditors[creditor].address)[0]
@@ -117,6 +122,21 @@ def test_invoice_ledger_state_machine(admin, kyc_agent, originator, trustee, str
                 self._confirm(invoice, creditor if confirm in ("same", "forged") else 1 - creditor, confirm == "forged")
             self._pledge(invoice, creditor, registry, bump)
 
+        def _squat(self, invoice: int) -> rv.Confirmation:
+            real = self._item(invoice, 0)
+            return rv.Confirmation(real.invoice_hash, mallory, 1, real.due_date, stranger.address)
+
+        @rule(invoice=st.integers(0, 4))
+        def another_debtor_confirms_the_hash(self, invoice):
+            """Mallory confirms an invoice's hash under its own debtor id (first, or after the real debtor, or after
+            the financing): it lands (once) and changes nothing of the real debtor's invoice (the invariant)."""
+            steps["steps"] += 1
+            item = self._squat(invoice)
+            tx = ledger.confirm([item.as_tuple()], signed(ledger, [item]), {"from": stranger})
+            assert ("InvoiceConfirmed" in tx.events) == (invoice not in self.squatted)
+            steps["squat" if invoice not in self.squatted else "squat skipped"] += 1
+            self.squatted.add(invoice)
+
         @rule(invoice=st.integers(0, 4))
         def stranger_records(self, invoice):
             steps["steps"] += 1
@@ -137,6 +157,9 @@ def test_invoice_ledger_state_machine(admin, kyc_agent, originator, trustee, str
                     else:
                         expected.append("Confirmed" if self.confirmed_to[invoice] == c else "OtherTerms")
             assert invoices.statuses(ledger, items) == expected
+            squats = [self._squat(invoice) for invoice in range(len(rows))]
+            assert invoices.statuses(ledger, squats) == [
+                "Confirmed" if invoice in self.squatted else "Unconfirmed" for invoice in range(len(rows))]
 
     run_state_machine_as_test(LedgerMachine, settings=machine_settings(ci_examples=6, ci_steps=10))
     report_steps("invoice_ledger", steps)
