@@ -52,7 +52,7 @@ def test_invoice_ledger_state_machine(admin, kyc_agent, originator, trustee, str
             self.confirmed_to: dict[int, int] = {}  # invoice -> creditor index of its last confirmation
             self.financed_by: dict[int, int] = {}  # invoice -> registry index
             self.pledges = 0
-            self.pools: dict[tuple[int, int], int] = {}  # (registry, creditor) -> open pool
+            self.pools: dict[tuple[int, int], tuple[int, str]] = {}  # (registry, creditor) -> open pool, last obligor
             self.squatted: set[int] = set()  # invoices whose hash mallory confirmed under its own id
 
         def _item(self, invoice: int, creditor: int) -> rv.Confirmation:
@@ -93,8 +93,13 @@ def test_invoice_ledger_state_machine(admin, kyc_agent, originator, trustee, str
                 frame["original_principal"] += 1  # terms the debtor did not confirm
             reg, who = registries[registry], creditors[creditor]
             records = tp.pack_records(frame)
-            pool = self.pools.get((registry, creditor)) or rc.create_pool(reg, who, CRITERIA)
-            self.pools[(registry, creditor)] = pool  # open pools take any number of batches
+            # An open pool takes any number of batches, its obligors in ascending order across them (the registry's
+            # ObligorOrder rule): an invoice whose debtor sorts at or before the pool's last goes to a new pool.
+            obligor = str(frame["obligor"].iloc[0]).lower()
+            pool, last = self.pools.get((registry, creditor), (0, ""))
+            if not pool or obligor <= last:
+                pool, last = rc.create_pool(reg, who, CRITERIA), ""
+            self.pools[(registry, creditor)] = (pool, last)
             if invoice in self.financed_by:
                 steps["pledge refused: financed"] += 1
                 with reverts_with("InvoiceAlreadyFinanced(uint256,bytes32,address)", 0, hashes[invoice],
@@ -107,6 +112,7 @@ def test_invoice_ledger_state_machine(admin, kyc_agent, originator, trustee, str
             else:
                 steps["financed"] += 1
                 reg.registerAndPool(pool, records, {"from": who})
+                self.pools[(registry, creditor)] = (pool, obligor)
                 self.financed_by[invoice] = registry
                 debtor = self._item(invoice, creditor).debtor
                 assert invoices.invoice_state(ledger, debtor, hashes[invoice])["registry"] == reg.address
