@@ -10,21 +10,26 @@ import {IAssetRegistry} from "./IAssetRegistry.sol";
 ///
 /// - **Debtors** are identified by the same salted hash as a pool record's `obligor`; a registrar
 ///   (DEBTOR_REGISTRAR_ROLE, e.g. the core enterprise's KYC agent) registers each debtor's signing key.
+/// - **An invoice is identified by its debtor and its hash** (the pool record's `obligor` and `contractHash`):
+///   a debtor's confirmation is its own acknowledgement of what it owes, so no debtor can take, block or
+///   finance another debtor's invoice, even one with the same hash. Financing twice under two debtor ids needs
+///   both debtors' signatures: each then owes its confirmed amount.
 /// - **Confirmation**: the debtor signs the EIP-712 typed data {Confirmation} (invoice hash, debtor, amount, due
 ///   date, creditor) with its registered key (an EOA, or a contract wallet answering ERC-1271). Anyone submits
-///   the signatures, in batches ({confirm}); each is checked there and the invoice's terms are kept. A
-///   confirmation is final: the same terms again are skipped (a batch may overlap one already sent), other terms
-///   for the same invoice are refused ({InvoiceConfirmedOtherwise}), so an old signature can never be replayed
-///   over a newer one. A corrected invoice is a new document, with a new hash.
+///   the signatures, in batches ({confirm}); each is checked there and the full hash of the invoice's terms is
+///   kept. A confirmation is final: the same terms again are skipped (a batch may overlap one already sent),
+///   other terms for the same debtor's invoice are refused ({InvoiceConfirmedOtherwise}), so an old signature
+///   can never be replayed over a newer one. A corrected invoice is a new document, with a new hash.
 /// - **Financing**: an admitted registry (REGISTRY_ROLE, granted by the admin) records every trade receivable
 ///   (asset type 1) it pools, in the same transaction as its registration ({recordReceivables}): the record's
 ///   `contractHash` is the invoice hash, `obligor` the debtor, `originalPrincipal` the invoice amount,
 ///   `maturityDate` the due date and the pool's originator the creditor. A receivable whose terms the debtor
-///   did not confirm to that creditor, or an invoice already financed in any admitted registry, reverts the
-///   whole registration. A financed invoice stays financed (repaid, repurchased or not): it is never pledged
+///   did not confirm to that creditor, or a (debtor, invoice) already financed in any admitted registry, reverts
+///   the whole registration. A financed invoice stays financed (repaid, repurchased or not): it is never pledged
 ///   again.
 ///
-/// Storage: one slot per invoice, written by its confirmation and updated by its financing.
+/// Storage: one slot per (debtor, invoice), written by its confirmation (the terms' full EIP-712 struct hash)
+/// and overwritten by its financing (the registry's address).
 interface IInvoiceLedger {
     /// @notice What a debtor confirms (EIP-712 primary type
     /// `Confirmation(bytes32 invoiceHash,bytes32 debtor,uint96 amount,uint40 dueDate,address creditor)`,
@@ -48,7 +53,7 @@ interface IInvoiceLedger {
 
     /// @notice What is known of an invoice.
     struct InvoiceState {
-        bool confirmed; // the debtor confirmed terms (their hash's top 96 bits are kept)
+        bool confirmed; // the debtor confirmed terms (the full hash of the terms is kept until financed)
         address registry; // the admitted registry that financed it; zero while not financed
     }
 
@@ -58,9 +63,11 @@ interface IInvoiceLedger {
     event InvoiceConfirmed(
         bytes32 indexed invoiceHash, bytes32 indexed debtor, address indexed creditor, uint256 amount, uint256 dueDate
     );
-    /// @notice `registry` pooled `invoiceHash` (confirmed to `creditor`) in pool `poolId`: it can never be
-    /// financed again.
-    event InvoiceFinanced(bytes32 indexed invoiceHash, address indexed registry, address indexed creditor, uint256 poolId);
+    /// @notice `registry` pooled `debtor`'s invoice `invoiceHash` (confirmed to `creditor`) in pool `poolId`: it
+    /// can never be financed again.
+    event InvoiceFinanced(
+        bytes32 indexed invoiceHash, address indexed registry, address indexed creditor, uint256 poolId, bytes32 debtor
+    );
 
     /// @notice `items` and `signatures` differ in length.
     error ConfirmationCountMismatch(uint256 items, uint256 signatures);
@@ -68,9 +75,10 @@ interface IInvoiceLedger {
     error UnknownDebtor(uint256 index, bytes32 debtor);
     /// @notice Item `index`'s signature is not the debtor's registered key's over its terms.
     error InvalidDebtorSignature(uint256 index, bytes32 invoiceHash, bytes32 debtor);
-    /// @notice `invoiceHash` (item `index`) was already confirmed by its debtor with other terms.
+    /// @notice `invoiceHash` (item `index`) was already confirmed by the item's debtor with other terms.
     error InvoiceConfirmedOtherwise(uint256 index, bytes32 invoiceHash);
-    /// @notice `invoiceHash` (item `index`) was already financed, by `registry`.
+    /// @notice The item's debtor's invoice `invoiceHash` (item or record `index`) was already financed, by
+    /// `registry`.
     error InvoiceAlreadyFinanced(uint256 index, bytes32 invoiceHash, address registry);
     /// @notice Record `index` of a registration: its debtor did not confirm `invoiceHash` with these terms to
     /// `creditor` (never confirmed, other amount or due date, or confirmed to another creditor).
@@ -83,13 +91,15 @@ interface IInvoiceLedger {
 
     /// @notice Record the debtors' confirmations `items`, `signatures[i]` by the registered key of
     /// `items[i].debtor` over its EIP-712 digest ({confirmationDigest}). Anyone may submit; reverts whole on any
-    /// bad item. Invoices already financed, or confirmed with other terms, are refused; the same terms already
-    /// confirmed are skipped (no event).
+    /// bad item. A debtor's invoices already financed, or confirmed by it with other terms, are refused; the same
+    /// terms already confirmed are skipped (no event). Another debtor's confirmation of the same invoice hash
+    /// never stands in the way (an invoice is its debtor's).
     function confirm(Confirmation[] calldata items, bytes[] calldata signatures) external;
 
     /// @notice Called by an admitted registry (REGISTRY_ROLE) in the transaction that pools `records` into
     /// `poolId` for `creditor`: every trade receivable among them (asset type 1) must carry terms its debtor
-    /// confirmed to `creditor` and must never have been financed; it is then marked financed by the caller.
+    /// confirmed to `creditor`, and its (debtor, invoice) must never have been financed; it is then marked
+    /// financed by the caller.
     /// Records of other asset types are left alone.
     function recordReceivables(address creditor, uint256 poolId, IAssetRegistry.PackedRecord[] calldata records)
         external;
@@ -100,12 +110,12 @@ interface IInvoiceLedger {
     /// @notice The registered signing key of `debtor` (zero: none).
     function debtorKey(bytes32 debtor) external view returns (address);
 
-    /// @notice Whether `invoiceHash` was confirmed and which registry financed it.
-    function invoiceState(bytes32 invoiceHash) external view returns (InvoiceState memory);
+    /// @notice Whether `debtor` confirmed its invoice `invoiceHash` and which registry financed it.
+    function invoiceState(bytes32 debtor, bytes32 invoiceHash) external view returns (InvoiceState memory);
 
     /// @notice Where each of `items` stands (an onboarding checks a whole tape before sending anything).
     function statusOf(Confirmation[] calldata items) external view returns (ConfirmationStatus[] memory);
 
-    /// @notice Whether `item`'s exact terms are the ones its debtor last confirmed for its invoice, not yet financed.
+    /// @notice Whether `item`'s exact terms are the ones its debtor confirmed for its invoice, not yet financed.
     function isConfirmed(Confirmation calldata item) external view returns (bool);
 }

@@ -299,6 +299,9 @@ def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbo
     console.print(f"[bold]reports[/] rebuilt from chain data in {out}: "
                   + ", ".join(sorted(p.name for p in paths.values())))
     recoveries = _recoveries(data, coll, originator, spec, console) if coll is not None else None
+    if coll is not None:
+        assert recoveries is not None
+        recoveries["collateral_released"] = _release_collateral(coll, pool_id, originator, tape, spec, console)
     return {"spv": spv.address, "registry": registry.address, "currency": currency.address, "summary": summary,
             "mismatches": mismatches, "left_in_spv": left, "reports": paths, "claimed": claimed,
             "servicing_mismatches": len(mismatches_last), "trade": trade, "recoveries": recoveries,
@@ -401,6 +404,20 @@ def _recoveries(data: Any, coll: Any, originator: Any, spec: Any, console: Conso
                   f"{totals['average_days_to_resolution']:.0f} days from default to sale on average"
                   if rate is not None else "   recoveries: no defaulted loan resolved yet")
     return {"timeline": per_loan, **totals}
+
+
+def _release_collateral(coll: Any, pool_id: int, originator: Any, tape: pd.DataFrame, spec: Any,
+                        console: Console) -> int:
+    """Anyone (here the originator) releases from the pool's collateral tally the vehicles of loans that left the
+    pool or closed (sold, repaid, prepaid, bought back at the clean-up call): the tally is then the live loans'."""
+    before = collateral.pool_collateral(coll, pool_id)
+    receipts = collateral.release_closed(coll, originator, originator.address, list(tape["loan_id"]))
+    count, value = collateral.pool_collateral(coll, pool_id)
+    dec, sym = spec.currency.decimals, spec.currency.symbol
+    console.print(f"   collateral: {before[0] - count:,} vehicles released from pool {pool_id}'s tally (their loans "
+                  f"left the pool or closed; {sum(r.gas_used for r in receipts):,} gas); it now counts {count:,} "
+                  f"vehicles appraised {format_amount(value, dec)} {sym}")
+    return before[0] - count
 
 
 def leave_live(d: orchestration.LocalDeal, manifest_root: Path, rpc: str, holders: dict[int, list[Any]],

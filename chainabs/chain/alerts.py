@@ -90,6 +90,9 @@ IGNORED_EVENTS = frozenset(
         # the SPV's routine on its tokens and its pay-outs to named owners (anyone may trigger them)
         "BooksClosed", "BooksOpened", "TrancheSettled", "UnitsCancelled", "Refunded", "DepositReturned",
         "ClassPaymentReleased",
+        # CollateralRegistry: anyone removes from a pool's tally the collateral of an asset the registry already
+        # shows bought back or closed (the repurchase or status change is the reported event)
+        "CollateralReleased",
         # TrancheMarket: holders' own quotes and trades (the trade surveillance, chainabs.apps.market, reads every
         # fill and raises an alert for a trade far from the last price or between related parties)
         "OrderPosted", "OrderCancelled", "OrderFilled",

@@ -76,9 +76,10 @@ def confirm(ledger: Any, items: Sequence[Confirmation], signatures: Sequence[byt
     return gas
 
 
-def invoice_state(ledger: Any, invoice_hash: bytes) -> dict[str, Any]:
-    """``{"confirmed": bool, "registry": address or None}`` for ``invoice_hash``."""
-    confirmed, registry = ledger.invoiceState(invoice_hash)
+def invoice_state(ledger: Any, debtor: bytes, invoice_hash: bytes) -> dict[str, Any]:
+    """``{"confirmed": bool, "registry": address or None}`` for ``debtor``'s invoice ``invoice_hash`` (the ledger
+    keys an invoice by its debtor and its hash: another debtor's confirmation of the same hash is its own)."""
+    confirmed, registry = ledger.invoiceState(debtor, invoice_hash)
     financed = int(str(registry), 16) != 0
     return {"confirmed": bool(confirmed), "registry": str(registry) if financed else None}
 
@@ -131,8 +132,8 @@ def confirm_tape_locally(ledger: Any, registrar: Any, tape: pd.DataFrame, credit
     for debtor, key in keys.items():
         if str(ledger.debtorKey(debtor)).lower() != key.lower():
             key_gas += transact(ledger.setDebtorKey, debtor, key, sender=registrar).gas_used
-    # Confirmations are final: invoices already confirmed (to anyone) or financed are left as they are (the
-    # onboarding names those it would refuse).
+    # Confirmations are final: a debtor's invoices it already confirmed (to anyone) or financed are left as they are
+    # (the onboarding names those it would refuse).
     todo = [c for c, s in zip(items, statuses(ledger, items), strict=True) if s == "Unconfirmed"]
     chain_id = connected_web3().eth.chain_id
     sigs = [sign_confirmation(c, local_debtor_key(c.debtor), ledger.address, chain_id) for c in todo]

@@ -8,6 +8,7 @@ import pandas as pd
 from web3 import Web3
 
 from chainabs.chain.abis import load_abi
+from chainabs.chain.calls import Views, view_calls
 from chainabs.chain.events import EventDecoder, read_events
 from chainabs.chain.read.deal import DealReader, deployment_block, report_fields, struct_field
 from chainabs.model import reit
@@ -16,8 +17,11 @@ COLLATERAL_ABI = "CollateralRegistry"
 
 
 def appraisals(d: DealReader, collateral: str) -> pd.DataFrame:
-    """The latest appraisal of every lease's property share in the deal's pool: asset id, property identifier
-    hash, title document hash, value and date (unix), from ``CollateralRecorded`` and ``CollateralReappraised``."""
+    """The latest appraisal of every lease's property share counted in the deal's pool: asset id, property
+    identifier hash, title document hash, value and date (unix), from ``CollateralRecorded`` and
+    ``CollateralReappraised``. Shares released from the pool's tally (``CollateralReleased``) are left out, and so
+    are those the registry would release now (their lease left the pool or closed): the frame sums to the pool's
+    tally once every such share is released."""
     address = Web3.to_checksum_address(collateral)
     events = read_events(d.w3, EventDecoder(d.w3, {address: (COLLATERAL_ABI, load_abi(COLLATERAL_ABI))}),
                          deployment_block(d.w3, address))
@@ -35,6 +39,12 @@ def appraisals(d: DealReader, collateral: str) -> pd.DataFrame:
         elif e.event == "CollateralReappraised" and aid in latest:
             latest[aid].update(appraised_value=int(e.args["value"]), appraisal_date=int(e.args["date"]),
                                reappraisals=int(latest[aid]["reappraisals"]) + 1)  # type: ignore[arg-type]
+        elif e.event == "CollateralReleased":
+            latest.pop(aid, None)
+    fn = Views(COLLATERAL_ABI, address)
+    for aid, gone in zip(list(latest), view_calls(d.w3, [fn.releasable(a) for a in latest]), strict=True):
+        if gone:
+            del latest[aid]
     return pd.DataFrame(list(latest.values()), columns=["asset_id", "identifier_hash", "title_hash",
                                                         "appraised_value", "appraisal_date", "reappraisals"])
 

@@ -20,14 +20,15 @@ contract InvoiceLedger is IInvoiceLedger, AccessControl, EIP712 {
         keccak256("Confirmation(bytes32 invoiceHash,bytes32 debtor,uint96 amount,uint40 dueDate,address creditor)");
 
     uint8 private constant _TRADE_RECEIVABLE = 1; // IAssetRegistry.AssetRecord.assetType
-    uint256 private constant _REGISTRY_MASK = (1 << 160) - 1;
     uint256 private constant _U96 = (1 << 96) - 1;
     uint256 private constant _U40 = (1 << 40) - 1;
 
     mapping(bytes32 debtor => address) private _debtorKeys;
-    /// @dev Per invoice: bits 0..159 the registry that financed it (zero: not financed), bits 160..255 the top
-    /// 96 bits of the EIP-712 struct hash of the terms its debtor last confirmed (zero: never confirmed).
-    mapping(bytes32 invoiceHash => uint256) private _invoices;
+    /// @dev Per invoice, keyed by {_invoiceKey} (its debtor and its hash): zero while never confirmed; the full
+    /// EIP-712 struct hash of the terms its debtor confirmed while not financed; once financed, the financing
+    /// registry's address (bits 0..159, bits 160..255 zero). A terms hash with its top 96 bits zero (odds 2^-96 per
+    /// terms, a preimage search, not a collision) would read as financed: it only blocks its own invoice.
+    mapping(bytes32 invoiceKey => uint256) private _invoices;
 
     constructor(address admin) EIP712("ChainABS InvoiceLedger", "1") {
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
@@ -49,19 +50,19 @@ contract InvoiceLedger is IInvoiceLedger, AccessControl, EIP712 {
             Confirmation calldata c = items[i];
             bytes32 invoiceHash = c.invoiceHash;
             if (invoiceHash == bytes32(0) || c.debtor == bytes32(0)) revert InvalidInvoice(i, invoiceHash, c.debtor);
-            uint256 state = _invoices[invoiceHash];
-            address financedBy = address(uint160(state & _REGISTRY_MASK));
+            bytes32 key = _invoiceKey(c.debtor, invoiceHash);
+            uint256 state = _invoices[key];
+            address financedBy = _financedBy(state);
             if (financedBy != address(0)) revert InvoiceAlreadyFinanced(i, invoiceHash, financedBy);
-            bytes32 structHash = _structHash(invoiceHash, c.debtor, c.amount, c.dueDate, c.creditor);
-            uint256 bits = _termsBits(structHash);
-            if (state == bits) continue; // confirmed already with these terms
+            uint256 terms = uint256(_structHash(invoiceHash, c.debtor, c.amount, c.dueDate, c.creditor));
+            if (state == terms) continue; // confirmed already with these terms
             if (state != 0) revert InvoiceConfirmedOtherwise(i, invoiceHash);
-            address key = _debtorKeys[c.debtor];
-            if (key == address(0)) revert UnknownDebtor(i, c.debtor);
-            if (!_signedBy(key, _hashTypedDataV4(structHash), signatures[i])) {
+            address signer = _debtorKeys[c.debtor];
+            if (signer == address(0)) revert UnknownDebtor(i, c.debtor);
+            if (!_signedBy(signer, _hashTypedDataV4(bytes32(terms)), signatures[i])) {
                 revert InvalidDebtorSignature(i, invoiceHash, c.debtor);
             }
-            _invoices[invoiceHash] = bits;
+            _invoices[key] = terms;
             emit InvoiceConfirmed(invoiceHash, c.debtor, c.creditor, c.amount, c.dueDate);
         }
     }
@@ -81,13 +82,14 @@ contract InvoiceLedger is IInvoiceLedger, AccessControl, EIP712 {
     /// @dev Mark record `i`'s invoice financed by the calling registry, after checking its confirmed terms.
     function _finance(uint256 i, address creditor, uint256 poolId, IAssetRegistry.PackedRecord calldata r) private {
         bytes32 invoiceHash = r.contractHash;
-        uint256 state = _invoices[invoiceHash];
-        address financedBy = address(uint160(state & _REGISTRY_MASK));
+        bytes32 key = _invoiceKey(r.obligor, invoiceHash);
+        uint256 state = _invoices[key];
+        address financedBy = _financedBy(state);
         if (financedBy != address(0)) revert InvoiceAlreadyFinanced(i, invoiceHash, financedBy);
-        uint256 bits = _termsBits(_structHash(invoiceHash, r.obligor, r.terms & _U96, (r.dates >> 40) & _U40, creditor));
-        if (state != bits) revert InvoiceNotConfirmed(i, invoiceHash, creditor);
-        _invoices[invoiceHash] = bits | uint256(uint160(msg.sender));
-        emit InvoiceFinanced(invoiceHash, msg.sender, creditor, poolId);
+        uint256 terms = uint256(_structHash(invoiceHash, r.obligor, r.terms & _U96, (r.dates >> 40) & _U40, creditor));
+        if (state != terms) revert InvoiceNotConfirmed(i, invoiceHash, creditor);
+        _invoices[key] = uint256(uint160(msg.sender));
+        emit InvoiceFinanced(invoiceHash, msg.sender, creditor, poolId, r.obligor);
     }
 
     /// @inheritdoc IInvoiceLedger
@@ -101,10 +103,10 @@ contract InvoiceLedger is IInvoiceLedger, AccessControl, EIP712 {
     }
 
     /// @inheritdoc IInvoiceLedger
-    function invoiceState(bytes32 invoiceHash) external view returns (InvoiceState memory s) {
-        uint256 state = _invoices[invoiceHash];
-        s.confirmed = state >> 160 != 0;
-        s.registry = address(uint160(state & _REGISTRY_MASK));
+    function invoiceState(bytes32 debtor, bytes32 invoiceHash) external view returns (InvoiceState memory s) {
+        uint256 state = _invoices[_invoiceKey(debtor, invoiceHash)];
+        s.confirmed = state != 0;
+        s.registry = _financedBy(state);
     }
 
     /// @inheritdoc IInvoiceLedger
@@ -121,11 +123,11 @@ contract InvoiceLedger is IInvoiceLedger, AccessControl, EIP712 {
     }
 
     function _status(Confirmation calldata item) private view returns (ConfirmationStatus) {
-        uint256 state = _invoices[item.invoiceHash];
-        if (state & _REGISTRY_MASK != 0) return ConfirmationStatus.Financed;
+        uint256 state = _invoices[_invoiceKey(item.debtor, item.invoiceHash)];
         if (state == 0) return ConfirmationStatus.Unconfirmed;
+        if (_financedBy(state) != address(0)) return ConfirmationStatus.Financed;
         bytes32 structHash = _structHash(item.invoiceHash, item.debtor, item.amount, item.dueDate, item.creditor);
-        return state == _termsBits(structHash) ? ConfirmationStatus.Confirmed : ConfirmationStatus.OtherTerms;
+        return state == uint256(structHash) ? ConfirmationStatus.Confirmed : ConfirmationStatus.OtherTerms;
     }
 
     /// @dev Whether `signature` over `digest` is `key`'s: an ECDSA signature of an account without code, or an
@@ -150,9 +152,14 @@ contract InvoiceLedger is IInvoiceLedger, AccessControl, EIP712 {
         return keccak256(abi.encode(CONFIRMATION_TYPEHASH, invoiceHash, debtor, amount, dueDate, creditor));
     }
 
-    /// @dev The top 96 bits of a terms struct hash, in place (bits 160..255); never zero in practice (a zero
-    /// would read as "never confirmed", refusing that one confirmation rather than accepting anything).
-    function _termsBits(bytes32 structHash) private pure returns (uint256) {
-        return (uint256(structHash) >> 160) << 160;
+    /// @dev The storage key of `debtor`'s invoice `invoiceHash`: an invoice is its debtor's, so one debtor's
+    /// confirmation can never occupy (or finance) another debtor's invoice of the same hash.
+    function _invoiceKey(bytes32 debtor, bytes32 invoiceHash) private pure returns (bytes32) {
+        return keccak256(abi.encode(debtor, invoiceHash));
+    }
+
+    /// @dev The registry that financed an invoice in state `state` (zero: not financed; see `_invoices`).
+    function _financedBy(uint256 state) private pure returns (address) {
+        return state >> 160 == 0 ? address(uint160(state)) : address(0);
     }
 }

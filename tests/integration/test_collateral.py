@@ -17,7 +17,8 @@ from chainabs.chain.sender import transact
 from chainabs.dev.sandbox import books, onboarded_pool, roll_rate_reports, sandbox_deal, subscribe_all
 from chainabs.model import collateral as cl
 from chainabs.model import synthetic
-from chainabs.model.assets import asset_id, loan_id_bytes
+from chainabs.model.assets import CLOSED_STATUSES, STATUS_CODE, asset_id, loan_id_bytes
+from chainabs.model.assets import STATUSES as ASSET_STATUS
 from plugins.spvtests import assert_reconciled, close, submit
 from plugins.token import assert_error
 
@@ -121,3 +122,62 @@ def test_defaults_are_repossessed_and_sold_and_the_proceeds_reach_the_deal(deal,
     agent_steps = steps[steps["to"].isin(["InRecovery", "Repossessed", "Disposed"])]
     senders = {str(web3.eth.get_transaction(t)["from"]) for t in agent_steps["tx"].unique()}
     assert senders == {disposal_agent.address}
+    # Audit A5: the sold vehicles and the repaid or prepaid loans' collateral stay in the pool's tally until anyone
+    # releases them; then the tally is the live loans' collateral, as the last committed tape has them.
+    originator = d.roles["originator"].address
+    assert coll_client.pool_collateral(coll, d.pool_id) == (len(vehicles), int(vehicles["appraised_value"].sum()))
+    last = books(d).last
+    closed = set(last.loc[last["status"].isin(CLOSED_STATUSES), "loan_id"].astype(str))
+    assert len(closed) > len(disposed) and {str(x) for x in disposed["loan_id"]} <= closed
+    receipts = coll_client.release_closed(coll, stranger, originator, list(vehicles["loan_id"]))
+    released = [e for r in receipts for e in r.events["CollateralReleased"]]
+    assert {int(e.args["assetId"]) for e in released} == {asset_id(originator, x) for x in closed}
+    assert {ASSET_STATUS[int(e.args["status"])] for e in released} <= set(CLOSED_STATUSES)
+    live = vehicles[~vehicles["loan_id"].astype(str).isin(closed)]
+    assert coll_client.pool_collateral(coll, d.pool_id) == (len(live), int(live["appraised_value"].sum()))
+    assert coll_client.release_closed(coll, stranger, originator, list(vehicles["loan_id"])) == []
+
+
+def test_collateral_of_a_loan_bought_back_is_released_from_the_pool_tally(deal, stranger):
+    """Audit A5: a loan bought back out of the pool (court buy-back) no longer counts once anyone releases it;
+    a live loan's collateral cannot be released, and released collateral can no longer be re-appraised."""
+    from brownie import chain
+
+    from chainabs.chain import court as courtlib
+    from plugins.spvtests import fund
+
+    d, coll, vehicles = deal
+    originator, servicer = d.roles["originator"], d.roles["servicer"]
+    few = vehicles.iloc[:3].reset_index(drop=True)
+    coll_client.record_collateral(coll, originator, few)
+    values = [int(v) for v in few["appraised_value"]]
+    loan = str(few["loan_id"].iloc[0])
+    aid = asset_id(originator.address, loan)
+    assert not coll.releasable(aid)
+    assert_error(coll.release, [aid], sender=stranger, error="AssetStillInPool(uint256,uint256,uint8)",
+                 values=(aid, d.pool_id, STATUS_CODE["Performing"]))
+    assert_error(coll.release, [12345], sender=stranger, error="NoCollateral(uint256)", values=(12345,))
+    fund(d, originator, 10**13)
+    courtlib.buy_back(d.spv, originator, loan)
+    assert coll.releasable(aid) and coll_client.pool_collateral(coll, d.pool_id) == (3, sum(values))
+    # Out of the pool: neither re-appraised nor recorded again; released by anyone, once.
+    assert_error(coll.reappraise, aid, 1, chain.time() - 60, b"\x01" * 32, sender=servicer,
+                 error="AssetNotInPool(uint256,uint256,uint8)", values=(aid, d.pool_id, STATUS_CODE["Repurchased"]))
+    tx = coll_client.release(coll, stranger, [aid, aid])[0]
+    ev = tx.event("CollateralReleased")
+    assert (ev["assetId"], ev["poolId"], ev["caller"], ev["status"], ev["appraisedValue"]) == (
+        aid, d.pool_id, stranger.address, STATUS_CODE["Repurchased"], values[0])
+    assert coll_client.pool_collateral(coll, d.pool_id) == (2, sum(values[1:]))
+    got = coll_client.collateral_of(coll, aid)
+    assert (got["pool_id"], got["released"], got["appraised_value"]) == (d.pool_id, True, values[0])
+    assert "CollateralReleased" not in coll_client.release(coll, servicer, [aid])[0].events
+    assert coll_client.pool_collateral(coll, d.pool_id) == (2, sum(values[1:]))
+    assert_error(coll.reappraise, aid, 1, chain.time() - 60, b"\x01" * 32, sender=servicer,
+                 error="AssetNotInPool(uint256,uint256,uint8)", values=(aid, d.pool_id, STATUS_CODE["Repurchased"]))
+    record = cl.collateral_records(few.iloc[:1])
+    assert_error(coll.record, [loan_id_bytes(loan)], record, sender=originator,
+                 error="AssetNotInPool(uint256,uint256,uint8)", values=(aid, 0, STATUS_CODE["Repurchased"]))
+    # A live loan of the pool in the same batch: nothing is released.
+    other = asset_id(originator.address, str(few["loan_id"].iloc[1]))
+    assert_error(coll.release, [aid, other], sender=stranger, error="AssetStillInPool(uint256,uint256,uint8)",
+                 values=(other, d.pool_id, STATUS_CODE["Performing"]))

@@ -143,7 +143,9 @@ def test_the_reit_sells_its_properties_and_ends_with_nothing_left(deal, stranger
     """End of life: every property share sold in one quarter (its value arrives as prepayments), the senior loan
     repaid, the units' capital returned with the reserve; the deal ends, the fees are
     withdrawn and the SPV holds nothing."""
-    d, _ = deal
+    from brownie import web3
+
+    d, coll = deal
     every = frozenset(x.id for x in d.spec.reit.leases)
     served, tx, closed = _quarter_with(d, stranger, sold=every)
     res = closed.result
@@ -151,6 +153,13 @@ def test_the_reit_sells_its_properties_and_ends_with_nothing_left(deal, stranger
     assert served.report.prepayments == d.spec.units(d.spec.pool.original_balance)
     assert res.principal_paid == tuple(d.sizes())
     assert d.model.state.pool_balance == 0
+    # The properties sold (audit A5): out of the NAV at once, out of the pool's collateral tally once released.
+    nav = reit_tables(read_deal(web3.provider.endpoint_uri, d.spv.address), coll.address)["reit_nav"].iloc[0]
+    assert int(nav["appraised_value"]) == 0
+    originator = str(d.roles["originator"].address)
+    assert collateral.pool_collateral(coll, d.pool_id)[0] == len(every)
+    collateral.release_closed(coll, stranger, originator, sorted(every))
+    assert collateral.pool_collateral(coll, d.pool_id) == (0, 0)
     tx = spvlib.end_deal(d.spv, stranger)
     released, final = d.model.end_deal()
     assert (tx.event("DealEnded")["releasedToEquity"], tx.event("DealEnded")["finalWriteDown"]) == (released, final)

@@ -4,7 +4,8 @@ invoice ledger, against a model of the ledger's rules.
 Each step (an optional debtor's confirmation, genuine or forged, then a pledge) predicts the outcome from the model
 (accepted, or refused with the exact custom error and arguments) and the chain must agree; a financed invoice is
 recorded for the registry that pooled it. Invariant: ``statusOf`` of every (invoice, creditor) pair equals the
-model (Unconfirmed, OtherTerms, Confirmed, Financed)."""
+model (Unconfirmed, OtherTerms, Confirmed, Financed), whatever another debtor confirms under its own id for the same
+invoice hashes (audit A3: such a confirmation is its own, never the real debtor's)."""
 
 from __future__ import annotations
 
@@ -33,8 +34,11 @@ def test_invoice_ledger_state_machine(admin, kyc_agent, originator, trustee, str
     registries = (first, second)
     creditors = (originator, trustee)  # trustee stands for a second supplier, admitted only in the second registry
     tape = rc.prepare_tape(synthetic.generate_tape(5, kind="trade_receivable", seed=17), CRITERIA, today=CUTOFF)
+    mallory = b"\x66" * 32  # another registered debtor, who confirms other debtors' invoice hashes (audit A3)
     invoices.set_debtor_keys(ledger, kyc_agent, {
-        bytes.fromhex(o[2:]): Account.from_key(debtor_key(bytes.fromhex(o[2:]))).address for o in tape["obligor"].unique()})
+        mallory: Account.from_key(debtor_key(mallory)).address,
+        **{bytes.fromhex(o[2:]): Account.from_key(debtor_key(bytes.fromhex(o[2:]))).address
+           for o in tape["obligor"].unique()}})
     rows = [tape.iloc[[i]].reset_index(drop=True) for i in range(len(tape))]
     hashes = [bytes.fromhex(h[2:]) for h in tape["contract_hash"]]
     chain.snapshot()
@@ -48,7 +52,8 @@ def test_invoice_ledger_state_machine(admin, kyc_agent, originator, trustee, str
             self.confirmed_to: dict[int, int] = {}  # invoice -> creditor index of its last confirmation
             self.financed_by: dict[int, int] = {}  # invoice -> registry index
             self.pledges = 0
-            self.pools: dict[tuple[int, int], int] = {}  # (registry, creditor) -> open pool
+            self.pools: dict[tuple[int, int], tuple[int, str]] = {}  # (registry, creditor) -> open pool, last obligor
+            self.squatted: set[int] = set()  # invoices whose hash mallory confirmed under its own id
 
         def _item(self, invoice: int, creditor: int) -> rv.Confirmation:
             return rv.confirmations(rows[invoice], creditors[creditor].address)[0]
@@ -88,8 +93,13 @@ def test_invoice_ledger_state_machine(admin, kyc_agent, originator, trustee, str
                 frame["original_principal"] += 1  # terms the debtor did not confirm
             reg, who = registries[registry], creditors[creditor]
             records = tp.pack_records(frame)
-            pool = self.pools.get((registry, creditor)) or rc.create_pool(reg, who, CRITERIA)
-            self.pools[(registry, creditor)] = pool  # open pools take any number of batches
+            # An open pool takes any number of batches, its obligors in ascending order across them (the registry's
+            # ObligorOrder rule): an invoice whose debtor sorts at or before the pool's last goes to a new pool.
+            obligor = str(frame["obligor"].iloc[0]).lower()
+            pool, last = self.pools.get((registry, creditor), (0, ""))
+            if not pool or obligor <= last:
+                pool, last = rc.create_pool(reg, who, CRITERIA), ""
+            self.pools[(registry, creditor)] = (pool, last)
             if invoice in self.financed_by:
                 steps["pledge refused: financed"] += 1
                 with reverts_with("InvoiceAlreadyFinanced(uint256,bytes32,address)", 0, hashes[invoice],
@@ -102,8 +112,10 @@ def test_invoice_ledger_state_machine(admin, kyc_agent, originator, trustee, str
             else:
                 steps["financed"] += 1
                 reg.registerAndPool(pool, records, {"from": who})
+                self.pools[(registry, creditor)] = (pool, obligor)
                 self.financed_by[invoice] = registry
-                assert invoices.invoice_state(ledger, hashes[invoice])["registry"] == reg.address
+                debtor = self._item(invoice, creditor).debtor
+                assert invoices.invoice_state(ledger, debtor, hashes[invoice])["registry"] == reg.address
 
         @rule(invoice=st.integers(0, 4), confirm=st.sampled_from(["same", "same", "none", "other", "forged"]),
               creditor=st.integers(0, 1), registry=st.integers(0, 1),
@@ -115,6 +127,21 @@ def test_invoice_ledger_state_machine(admin, kyc_agent, originator, trustee, str
             if confirm != "none":
                 self._confirm(invoice, creditor if confirm in ("same", "forged") else 1 - creditor, confirm == "forged")
             self._pledge(invoice, creditor, registry, bump)
+
+        def _squat(self, invoice: int) -> rv.Confirmation:
+            real = self._item(invoice, 0)
+            return rv.Confirmation(real.invoice_hash, mallory, 1, real.due_date, stranger.address)
+
+        @rule(invoice=st.integers(0, 4))
+        def another_debtor_confirms_the_hash(self, invoice):
+            """Mallory confirms an invoice's hash under its own debtor id (first, or after the real debtor, or after
+            the financing): it lands (once) and changes nothing of the real debtor's invoice (the invariant)."""
+            steps["steps"] += 1
+            item = self._squat(invoice)
+            tx = ledger.confirm([item.as_tuple()], signed(ledger, [item]), {"from": stranger})
+            assert ("InvoiceConfirmed" in tx.events) == (invoice not in self.squatted)
+            steps["squat" if invoice not in self.squatted else "squat skipped"] += 1
+            self.squatted.add(invoice)
 
         @rule(invoice=st.integers(0, 4))
         def stranger_records(self, invoice):
@@ -136,6 +163,9 @@ def test_invoice_ledger_state_machine(admin, kyc_agent, originator, trustee, str
                     else:
                         expected.append("Confirmed" if self.confirmed_to[invoice] == c else "OtherTerms")
             assert invoices.statuses(ledger, items) == expected
+            squats = [self._squat(invoice) for invoice in range(len(rows))]
+            assert invoices.statuses(ledger, squats) == [
+                "Confirmed" if invoice in self.squatted else "Unconfirmed" for invoice in range(len(rows))]
 
     run_state_machine_as_test(LedgerMachine, settings=machine_settings(ci_examples=6, ci_steps=10))
     report_steps("invoice_ledger", steps)
