@@ -210,6 +210,10 @@ interface ISPV {
     /// @notice The deal ended; `releasedToEquity` (reserve and any remainder) went to the equity class and
     /// `finalWriteDown` of unpaid principal was written off.
     event DealEnded(uint256 indexed period, uint256 releasedToEquity, uint256 finalWriteDown, bool legalFinal);
+    /// @notice At the end of the deal, `amount` paid for loans bought back after the last report (which no report
+    /// will join any more) went to the classes as principal, senior first, and any rest to the equity class with
+    /// the reserve (in `DealEnded.releasedToEquity`).
+    event BuyBackProceedsApplied(uint256 indexed period, uint256 amount);
     /// @notice A fee recipient was changed by the trustee.
     event FeeRecipientChanged(uint256 indexed feeIndex, address previous, address current);
     /// @notice `amount` of fee `feeIndex`'s earnings was paid out to `recipient` (by `caller`).
@@ -284,6 +288,9 @@ interface ISPV {
     error PaymentDateNotReached(uint256 period, uint256 paymentDate, uint256 nowTime);
     /// @notice The pool is above the clean-up call level.
     error CleanUpCallNotAvailable(uint256 poolBalance, uint256 callLevel);
+    /// @notice No clean-up call into `period`: receivables of `purchased` were bought into the pool with its
+    /// collections (a revolving purchase); the call waits for a later period.
+    error CleanUpCallAfterPurchases(uint256 period, uint256 purchased);
     /// @notice The deal can end only when the pool and the debt are paid, or after legal final.
     error CannotEnd(uint256 poolBalance, uint256 debt, uint256 legalFinalDate);
 

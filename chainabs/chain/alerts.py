@@ -90,6 +90,7 @@ IGNORED_EVENTS = frozenset(
         # the SPV's routine on its tokens and its pay-outs to named owners (anyone may trigger them)
         "BooksClosed", "BooksOpened", "TrancheSettled", "UnitsCancelled", "Refunded", "DepositReturned",
         "ClassPaymentReleased",
+        "BuyBackProceedsApplied",  # part of the end of the deal (DealEnded, an alert, says what was written off)
         # TrancheMarket: holders' own quotes and trades (the trade surveillance, chainabs.apps.market, reads every
         # fill and raises an alert for a trade far from the last price or between related parties)
         "OrderPosted", "OrderCancelled", "OrderFilled",

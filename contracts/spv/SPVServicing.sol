@@ -108,9 +108,10 @@ library SPVServicing {
     /// @dev In a revolving period: first the early-amortization tests of the period just closed (its report's 60+
     /// days delinquent principal over the pool balance its close left, purchases included, above the limit;
     /// its annualised excess spread over its beginning pool below the limit): a breach ends the revolving
-    /// period for good with that period. Then the principal this period may reinvest (a report submitted again
-    /// after a cancelled one must cover what the first one's purchases already spent). `r`: the report with
-    /// the buy-backs joined.
+    /// period for good with that period; they run once per period (a report submitted again after a cancel
+    /// keeps the first submission's verdict). Then the principal this period may reinvest (a report submitted
+    /// again after a cancelled one must cover what the first one's purchases already spent), and the figures
+    /// of this report that the next period's tests read. `r`: the report with the buy-backs joined.
     function _openPurchases(
         DealStorage storage s,
         SPVRefs memory refs,
@@ -121,7 +122,8 @@ library SPVServicing {
         if (period > s.revolving.lastPeriod) return; // a static pool (or past revolving): one slot read
         Revolving memory rv = s.revolving;
         uint256 pool = s.core.poolBalance;
-        if (period > 1) {
+        if (period > 1 && rv.testedPeriod != period) {
+            s.revolving.testedPeriod = uint32(period);
             uint256 limit = rv.delinquencyLimitBps;
             uint256 value = pool == 0 ? 0 : uint256(rv.delinquent) * BPS / pool;
             if (limit != 0 && value > limit) return _endRevolving(s, period - 1, 2, int256(value), limit);
@@ -195,7 +197,7 @@ library SPVServicing {
         uint256 counted = rv.purchasePeriod == period ? rv.purchasedCount : 0;
         s.revolving.purchasePeriod = uint32(period);
         s.revolving.purchasedCount = (counted + count).toUint64();
-        s.revolving.paid = (uint256(rv.paid) + principal).toUint128();
+        s.revolving.paid = (uint256(rv.paid) + principal).toUint96();
         s.cash.pendingCollections = (uint256(s.cash.pendingCollections) - principal).toUint128();
         emit ISPV.ReceivablesPurchased(period, seller, count, principal, unspent - principal);
         IERC20(refs.currency).safeTransfer(seller, principal);
