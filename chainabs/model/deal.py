@@ -568,21 +568,23 @@ class DealModel:
             if recoveries_outstanding:
                 raise DealModelError("RecoveriesOutstanding", recoveries_outstanding)
         self.phase = Phase.ENDED
-        # loans bought back since the last report: their price goes to the classes as principal, senior first
-        cash = sum(self.buy_backs)
+        # the reserve and the loans bought back since the last report pay the notes' unpaid principal, senior
+        # first; the rest goes to the equity class
+        cash = sum(self.buy_backs) + self.state.reserve_balance
+        self.ledger.buy_back_proceeds -= sum(self.buy_backs)
         self.buy_backs = (0, 0)
-        self.ledger.buy_back_proceeds -= cash
         final = 0
+        last = len(self.tranches) - 1
         for i, t in enumerate(self.tranches):
             unpaid = self.state.class_balances[i] - self.state.pdl[i]
-            paid = min(cash, unpaid)
+            paid = min(cash, unpaid) if i < last else 0
             cash -= paid
             unpaid -= paid
             t.current_principal -= unpaid
             t.cumulative_write_down += unpaid
             final += unpaid
             self._pay_class(i, 0, paid, refused)
-        released = self.state.reserve_balance + cash
+        released = cash
         n = len(self.class_sizes)
         self.state = replace(self.state, class_balances=(0,) * n, pdl=(0,) * n, reserve_balance=0)
         self.ledger.reserve_balance = 0

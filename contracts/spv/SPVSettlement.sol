@@ -144,19 +144,19 @@ library SPVSettlement {
         }
         s.core.phase = Phase.Ended;
 
-        // Loans bought back since the last report: no report will join them any more, so their price is paid
-        // here, as principal to the classes senior first (the rest goes to the equity class with the reserve).
-        uint256 cash = _takeBuyBacks(s, closed);
-        // Whatever principal is still unpaid is lost: written off (beyond the principal deficiency already
-        // recorded) and the balances closed.
+        // What the deal still holds for its notes: the reserve, and the price of loans bought back since the last
+        // report (no report will join it any more). It pays the notes' unpaid principal, senior first; the rest
+        // goes to the equity class. Whatever principal is still unpaid is lost: written off (beyond the principal
+        // deficiency already recorded) and the balances closed.
+        uint256 cash = _takeBuyBacks(s, closed) + s.cash.reserveBalance;
+        s.cash.reserveBalance = 0;
         uint256 finalWriteDown = 0;
         for (uint256 i; i < n; ++i) {
-            uint256 lost;
-            (cash, lost) = _closeClass(s, closed, i, cash);
+            (uint256 paid, uint256 lost) = _closeClass(s, closed, i, i + 1 < n ? cash : 0);
+            cash -= paid;
             finalWriteDown += lost;
         }
-        uint256 released = uint256(s.cash.reserveBalance) + cash;
-        s.cash.reserveBalance = 0;
+        uint256 released = cash;
         // slither-disable-next-line unused-return -- delivered or held for the equity class: either way accounted for
         if (released > 0) s.payClass(ISPVTranche(s.extra[n - 1].token), closed, n - 1, released, 0, 0, 0);
         // Every class whose payments were all delivered is settled (redemptions open); a class with held
@@ -179,19 +179,17 @@ library SPVSettlement {
         }
     }
 
-    /// @dev At the end of the deal: pay class `i` up to its unpaid principal from `cash` (senior classes first),
-    /// write off the rest of it and close its book; returns the cash left and the principal written off.
+    /// @dev At the end of the deal: pay class `i` up to its unpaid principal from `cash`, write off the rest of it
+    /// and close its book; returns the principal paid and the principal written off.
     function _closeClass(DealStorage storage s, uint256 period, uint256 i, uint256 cash)
         private
-        returns (uint256 left, uint256 lost)
+        returns (uint256 paid, uint256 lost)
     {
-        uint256 paid;
         {
             ClassBook memory book = s.books[i];
             uint256 unpaid = uint256(book.balance) - book.pdl;
             paid = cash < unpaid ? cash : unpaid;
             lost = unpaid - paid;
-            left = cash - paid;
         }
         delete s.books[i];
         _payOrWriteDown(s, period, i, paid, lost);

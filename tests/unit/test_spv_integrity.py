@@ -184,8 +184,9 @@ def test_early_end_waits_for_recoveries_on_defaulted_loans(deal, stranger):
 def test_a_buy_back_after_the_last_report_is_paid_out_when_the_trustee_ends_the_deal(deal, trustee, stranger):
     """A loan bought back after the last report waits for the next report to join the waterfall. When none comes
     (the servicer stopped reporting; the trustee ends the deal at legal final) its price used to stay in the SPV,
-    owed to nobody, while the notes were written down. ``endDeal`` now pays it to the classes as principal,
-    senior first (``BuyBackProceedsApplied``), and writes off only the rest; chain == model, nothing left over."""
+    owed to nobody, while the notes were written down. ``endDeal`` now pays it, with the reserve, to the notes as
+    principal, senior first (``BuyBackProceedsApplied``), and writes off only the rest; chain == model, nothing
+    left over."""
     from chainabs.chain import court as courtlib
     from chainabs.chain.connection import advance_to
     from chainabs.model.assets import asset_id
@@ -201,12 +202,15 @@ def test_a_buy_back_after_the_last_report_is_paid_out_when_the_trustee_ends_the_
     d.model.buy_back(int(ev["principal"]), int(ev["interest"]))
     senior = d.tokens[0]
     before = int(senior.totalPrincipalDistributed())
+    # the reserve and the buy-back pay the notes first (the senior class is owed far more than both)
+    reserve, unpaid = d.model.state.reserve_balance, d.model.state.class_balances[0] - d.model.state.pdl[0]
+    assert paid + reserve < unpaid
     advance_to(d.times.legal_final)
     tx = spvlib.end_deal(d.spv, trustee)
     released, final = d.model.end_deal(legal_final=True, periods_outstanding=True, trustee=True)
     assert tx.event("BuyBackProceedsApplied")["amount"] == paid
     assert (tx.event("DealEnded")["releasedToEquity"], tx.event("DealEnded")["finalWriteDown"]) == (released, final)
-    assert int(senior.totalPrincipalDistributed()) - before == paid  # the senior class is owed far more
+    assert int(senior.totalPrincipalDistributed()) - before == paid + reserve and released == 0
     assert spvlib.read_ledger(d.spv).buy_back_proceeds == 0
     assert_reconciled(d.spv, d.model, "ended with a buy-back after the last report")
     led = spvlib.read_ledger(d.spv)
