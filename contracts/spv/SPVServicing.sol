@@ -94,7 +94,8 @@ library SPVServicing {
     ) private returns (uint256) {
         Diluted memory d = Diluted(0, 0, 0, 0, 0);
         // Only a revolving deal has dilution terms in its court (a static deal's report does not call it).
-        if (s.revolving.lastPeriod != 0) {
+        bool revolving = s.core.revolving;
+        if (revolving) {
             (d.loss, d.repurchased, d.cash, d.previous, d.limitBps) = IServicingCourt(refs.court).takeDilution(period);
         }
         _checkAgainstChain(s, refs, report, c, period, d);
@@ -102,7 +103,7 @@ library SPVServicing {
         s.cash.pendingCollections = d.cash.toUint128(); // none pending before a report
         s.totals.collections = (uint256(s.totals.collections) + d.cash).toUint128();
         return report.interestCollections + report.scheduledPrincipal + report.prepayments + report.recoveries
-            - s.revolving.purchased - d.cash;
+            - (revolving ? s.revolving.purchased : 0) - d.cash;
     }
 
     /// @dev In a revolving period: first the early-amortization tests of the period just closed (its report's 60+
@@ -119,7 +120,7 @@ library SPVServicing {
         PeriodReport memory r,
         Diluted memory d
     ) private {
-        if (period > s.revolving.lastPeriod) return; // a static pool (or past revolving): one slot read
+        if (!s.core.revolving || period > s.revolving.lastPeriod) return; // static: no `Revolving` slot read
         Revolving memory rv = s.revolving;
         uint256 pool = s.core.poolBalance;
         if (period > 1 && rv.testedPeriod != period) {
@@ -248,7 +249,7 @@ library SPVServicing {
         _equal(ReportFigure.Recoveries, r.recoveries, t.recoveries);
         IAssetRegistry.ServicingFigures memory f = IAssetRegistry(refs.registry).servicingFigures(refs.poolId);
         // Receivables bought with a cancelled report of this period are in the registry, not in this tape.
-        uint256 bought = s.revolving.purchasePeriod == period ? s.revolving.purchasedCount : 0;
+        uint256 bought = s.core.revolving && s.revolving.purchasePeriod == period ? s.revolving.purchasedCount : 0;
         _equal(ReportFigure.LoanCount, t.count + bought, f.count);
         _equal(ReportFigure.Delinquent30, r.delinquent30, f.delinquent30);
         _equal(ReportFigure.Delinquent60, r.delinquent60, f.delinquent60);

@@ -23,6 +23,7 @@ struct Core {
     bool cleanUpPending;
     bool disputed; // the pending report was proven wrong (it cannot close)
     bool buyBackPending; // loans bought back before the pending report join its collections
+    bool revolving; // a revolving deal (`SPVTerms.lastRevolvingPeriod` != 0): a static deal never reads `Revolving`
     uint40 closedAt; // when the deal closed (interest of a loan bought back before the first payment accrues from it)
     uint128 poolBalance;
 }
