@@ -207,9 +207,14 @@ interface ISPV {
     event ClassPaymentHeld(uint256 indexed period, uint256 indexed classIndex, uint256 interest, uint256 principal);
     /// @notice Held payments of class `classIndex` were delivered to its token.
     event ClassPaymentReleased(uint256 indexed classIndex, uint256 interest, uint256 principal);
-    /// @notice The deal ended; `releasedToEquity` (reserve and any remainder) went to the equity class and
-    /// `finalWriteDown` of unpaid principal was written off.
+    /// @notice The deal ended; `releasedToEquity` (what the reserve and any buy-backs since the last report left
+    /// after the notes' unpaid principal) went to the equity class and `finalWriteDown` of unpaid principal was
+    /// written off.
     event DealEnded(uint256 indexed period, uint256 releasedToEquity, uint256 finalWriteDown, bool legalFinal);
+    /// @notice At the end of the deal, `amount` paid for loans bought back after the last report (which no report
+    /// will join any more) went, with the reserve, to the notes' unpaid principal, senior first, and any rest to
+    /// the equity class (in `DealEnded.releasedToEquity`).
+    event BuyBackProceedsApplied(uint256 indexed period, uint256 amount);
     /// @notice A fee recipient was changed by the trustee.
     event FeeRecipientChanged(uint256 indexed feeIndex, address previous, address current);
     /// @notice `amount` of fee `feeIndex`'s earnings was paid out to `recipient` (by `caller`).
@@ -284,6 +289,9 @@ interface ISPV {
     error PaymentDateNotReached(uint256 period, uint256 paymentDate, uint256 nowTime);
     /// @notice The pool is above the clean-up call level.
     error CleanUpCallNotAvailable(uint256 poolBalance, uint256 callLevel);
+    /// @notice No clean-up call into `period`: receivables of `purchased` were bought into the pool with its
+    /// collections (a revolving purchase); the call waits for a later period.
+    error CleanUpCallAfterPurchases(uint256 period, uint256 purchased);
     /// @notice The deal can end only when the pool and the debt are paid, or after legal final.
     error CannotEnd(uint256 poolBalance, uint256 debt, uint256 legalFinalDate);
 

@@ -93,6 +93,7 @@ IGNORED_EVENTS = frozenset(
         # CollateralRegistry: anyone removes from a pool's tally the collateral of an asset the registry already
         # shows bought back or closed (the repurchase or status change is the reported event)
         "CollateralReleased",
+        "BuyBackProceedsApplied",  # part of the end of the deal (DealEnded, an alert, says what was written off)
         # TrancheMarket: holders' own quotes and trades (the trade surveillance, chainabs.apps.market, reads every
         # fill and raises an alert for a trade far from the last price or between related parties)
         "OrderPosted", "OrderCancelled", "OrderFilled",

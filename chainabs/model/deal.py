@@ -207,6 +207,9 @@ class DealModel:
     #: the last revolving report's interest collections (buy-backs joined) and beginning pool balance
     revolving_interest: int = 0
     revolving_beginning: int = 0
+    #: the last period whose report ran the early-amortization tests (a report of the same period submitted
+    #: again after a cancel keeps the first submission's verdict: ``Revolving.testedPeriod``)
+    revolving_tested: int = 0
     #: per period: (dilution loss, dilution repurchased, repurchase cash the SPV took) as the court records them
     dilutions: dict[int, tuple[int, int, int]] = field(default_factory=dict)
 
@@ -318,7 +321,8 @@ class DealModel:
         period = self.state.periods_closed + 1
         loss, bought, taken = self.dilutions.get(period, (0, 0, 0))
         cash = bought - taken  # the court pays the repurchases it holds with the report
-        if period <= self.last_revolving_period and period > 1:
+        if period <= self.last_revolving_period and period > 1 and self.revolving_tested != period:
+            self.revolving_tested = period
             ended = self._early_amortization()
             if ended is not None:
                 self.last_revolving_period = period - 1
@@ -449,6 +453,8 @@ class DealModel:
             raise DealModelError("NoReportPending", self.state.periods_closed + 1)
         if self.disputed:
             raise DealModelError("ReportDisputed", self.state.periods_closed + 1)
+        if self.purchased:  # receivables just sold into the pool: the call waits for a later period
+            raise DealModelError("CleanUpCallAfterPurchases", self.state.periods_closed + 1, self.purchased)
         if live is None:
             live = self.pending.pool_ending_balance
         if live != self.pending.pool_ending_balance:
@@ -562,13 +568,23 @@ class DealModel:
             if recoveries_outstanding:
                 raise DealModelError("RecoveriesOutstanding", recoveries_outstanding)
         self.phase = Phase.ENDED
+        # the reserve and the loans bought back since the last report pay the notes' unpaid principal, senior
+        # first; the rest goes to the equity class
+        cash = sum(self.buy_backs) + self.state.reserve_balance
+        self.ledger.buy_back_proceeds -= sum(self.buy_backs)
+        self.buy_backs = (0, 0)
         final = 0
+        last = len(self.tranches) - 1
         for i, t in enumerate(self.tranches):
             unpaid = self.state.class_balances[i] - self.state.pdl[i]
+            paid = min(cash, unpaid) if i < last else 0
+            cash -= paid
+            unpaid -= paid
             t.current_principal -= unpaid
             t.cumulative_write_down += unpaid
             final += unpaid
-        released = self.state.reserve_balance
+            self._pay_class(i, 0, paid, refused)
+        released = cash
         n = len(self.class_sizes)
         self.state = replace(self.state, class_balances=(0,) * n, pdl=(0,) * n, reserve_balance=0)
         self.ledger.reserve_balance = 0

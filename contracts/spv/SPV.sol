@@ -130,6 +130,7 @@ contract SPV is ISPV, IWaterfall, IPoolOwner, IPoolPurchaser, AccessControl, Ree
             _s.extra[i].token = classTokens_[i];
         }
         _s.core.poolBalance = total.toUint128();
+        _s.core.revolving = terms_.lastRevolvingPeriod != 0;
         _s.revolving.lastPeriod = terms_.lastRevolvingPeriod;
         _s.revolving.delinquencyLimitBps = terms_.earlyAmortizationDelinquencyBps;
         _s.revolving.excessSpreadLimitBps = terms_.earlyAmortizationExcessSpreadBps;
@@ -379,7 +380,7 @@ contract SPV is ISPV, IWaterfall, IPoolOwner, IPoolPurchaser, AccessControl, Ree
         Core memory core = _s.core;
         if (core.disputed) revert ReportDisputed(period);
         PeriodReport memory r = report;
-        uint256 bought = _s.revolving.purchased;
+        uint256 bought = core.revolving ? _s.revolving.purchased : 0;
         if (bought != 0) {
             // Receivables bought with the period's principal (`SPVServicing.purchase`, within it): netted out of
             // scheduled principal, then prepayments, and in the pool at the period's end.
@@ -412,7 +413,7 @@ contract SPV is ISPV, IWaterfall, IPoolOwner, IPoolPurchaser, AccessControl, Ree
         DealState memory s = _s.loadState(_classCount, _feeCount);
         (PeriodResult memory res, DealState memory next) = Waterfall.closePeriodOfValidTerms(p, s, r);
 
-        _storeState(s, next, res.feePaid, core.closedAt);
+        _storeState(s, next, res.feePaid, core);
         _s.pendingHash = bytes32(0);
         if (called) {
             _s.totals.pendingCleanUpPrice = 0;
@@ -526,7 +527,7 @@ contract SPV is ISPV, IWaterfall, IPoolOwner, IPoolPurchaser, AccessControl, Ree
     }
 
     /// @dev Writes only the slots whose content changes from `s` (the state loaded for this close).
-    function _storeState(DealState memory s, DealState memory next, uint256[] memory feePaid, uint40 closedAt) private {
+    function _storeState(DealState memory s, DealState memory next, uint256[] memory feePaid, Core memory core) private {
         uint256 carried = 0;
         for (uint256 i; i < next.classBalances.length; ++i) {
             if (next.classBalances[i] != s.classBalances[i] || next.pdl[i] != s.pdl[i]) {
@@ -552,7 +553,8 @@ contract SPV is ISPV, IWaterfall, IPoolOwner, IPoolPurchaser, AccessControl, Ree
             cleanUpPending: false,
             disputed: false,
             buyBackPending: false,
-            closedAt: closedAt,
+            revolving: core.revolving,
+            closedAt: core.closedAt,
             poolBalance: next.poolBalance.toUint128()
         });
         // The pending collections are all in the waterfall's figures now: one write for the reserve and them.

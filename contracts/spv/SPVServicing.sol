@@ -94,7 +94,8 @@ library SPVServicing {
     ) private returns (uint256) {
         Diluted memory d = Diluted(0, 0, 0, 0, 0);
         // Only a revolving deal has dilution terms in its court (a static deal's report does not call it).
-        if (s.revolving.lastPeriod != 0) {
+        bool revolving = s.core.revolving;
+        if (revolving) {
             (d.loss, d.repurchased, d.cash, d.previous, d.limitBps) = IServicingCourt(refs.court).takeDilution(period);
         }
         _checkAgainstChain(s, refs, report, c, period, d);
@@ -102,15 +103,16 @@ library SPVServicing {
         s.cash.pendingCollections = d.cash.toUint128(); // none pending before a report
         s.totals.collections = (uint256(s.totals.collections) + d.cash).toUint128();
         return report.interestCollections + report.scheduledPrincipal + report.prepayments + report.recoveries
-            - s.revolving.purchased - d.cash;
+            - (revolving ? s.revolving.purchased : 0) - d.cash;
     }
 
     /// @dev In a revolving period: first the early-amortization tests of the period just closed (its report's 60+
     /// days delinquent principal over the pool balance its close left, purchases included, above the limit;
     /// its annualised excess spread over its beginning pool below the limit): a breach ends the revolving
-    /// period for good with that period. Then the principal this period may reinvest (a report submitted again
-    /// after a cancelled one must cover what the first one's purchases already spent). `r`: the report with
-    /// the buy-backs joined.
+    /// period for good with that period; they run once per period (a report submitted again after a cancel
+    /// keeps the first submission's verdict). Then the principal this period may reinvest (a report submitted
+    /// again after a cancelled one must cover what the first one's purchases already spent), and the figures
+    /// of this report that the next period's tests read. `r`: the report with the buy-backs joined.
     function _openPurchases(
         DealStorage storage s,
         SPVRefs memory refs,
@@ -118,10 +120,11 @@ library SPVServicing {
         PeriodReport memory r,
         Diluted memory d
     ) private {
-        if (period > s.revolving.lastPeriod) return; // a static pool (or past revolving): one slot read
+        if (!s.core.revolving || period > s.revolving.lastPeriod) return; // static: no `Revolving` slot read
         Revolving memory rv = s.revolving;
         uint256 pool = s.core.poolBalance;
-        if (period > 1) {
+        if (period > 1 && rv.testedPeriod != period) {
+            s.revolving.testedPeriod = uint32(period);
             uint256 limit = rv.delinquencyLimitBps;
             uint256 value = pool == 0 ? 0 : uint256(rv.delinquent) * BPS / pool;
             if (limit != 0 && value > limit) return _endRevolving(s, period - 1, 2, int256(value), limit);
@@ -195,7 +198,7 @@ library SPVServicing {
         uint256 counted = rv.purchasePeriod == period ? rv.purchasedCount : 0;
         s.revolving.purchasePeriod = uint32(period);
         s.revolving.purchasedCount = (counted + count).toUint64();
-        s.revolving.paid = (uint256(rv.paid) + principal).toUint128();
+        s.revolving.paid = (uint256(rv.paid) + principal).toUint96();
         s.cash.pendingCollections = (uint256(s.cash.pendingCollections) - principal).toUint128();
         emit ISPV.ReceivablesPurchased(period, seller, count, principal, unspent - principal);
         IERC20(refs.currency).safeTransfer(seller, principal);
@@ -246,7 +249,7 @@ library SPVServicing {
         _equal(ReportFigure.Recoveries, r.recoveries, t.recoveries);
         IAssetRegistry.ServicingFigures memory f = IAssetRegistry(refs.registry).servicingFigures(refs.poolId);
         // Receivables bought with a cancelled report of this period are in the registry, not in this tape.
-        uint256 bought = s.revolving.purchasePeriod == period ? s.revolving.purchasedCount : 0;
+        uint256 bought = s.core.revolving && s.revolving.purchasePeriod == period ? s.revolving.purchasedCount : 0;
         _equal(ReportFigure.LoanCount, t.count + bought, f.count);
         _equal(ReportFigure.Delinquent30, r.delinquent30, f.delinquent30);
         _equal(ReportFigure.Delinquent60, r.delinquent60, f.delinquent60);

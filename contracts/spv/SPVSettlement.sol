@@ -75,6 +75,11 @@ library SPVSettlement {
     /// one).
     function exerciseCleanUpCall(DealStorage storage s, SPVRefs memory refs, uint256 reportedEnding) external {
         uint256 period = uint256(s.progress.periodsClosed) + 1;
+        // Receivables bought into the pool this period are not in the report's pool balance: the originator
+        // cannot buy back what it has just sold (the close would not reconcile, and the certificates would go
+        // back without their price).
+        uint256 purchased = s.revolving.purchased;
+        if (purchased != 0) revert ISPV.CleanUpCallAfterPurchases(period, purchased);
         // The live principal is the pending report's pool balance (equal to its servicing tape's committed total
         // when it was accepted, and open to fraud proofs until its close); the registry, whose performing
         // balances may lag the tape, bounds it, and its defaulted loans' claims are bought at their carrying value.
@@ -118,13 +123,13 @@ library SPVSettlement {
         uint256 n = refs.classCount;
         uint256 closed = s.progress.periodsClosed;
         if (s.pendingHash != bytes32(0)) revert ISPV.ReportPending(closed + 1);
-        uint256 poolBalance = s.core.poolBalance;
         if (block.timestamp >= refs.legalFinalDate) {
             // Every period due by legal final must have closed, unless the trustee ends the deal (a servicer
             // that stopped reporting cannot keep the deal open for ever).
             uint256 next = SPVBooks.paymentDate(refs.firstPaymentDate, refs.periodMonths, closed + 1);
             if (next <= refs.legalFinalDate && !isTrustee) revert ISPV.PeriodsOutstanding(closed, next);
         } else {
+            uint256 poolBalance = s.core.poolBalance;
             uint256 debt = 0;
             for (uint256 i; i + 1 < n; ++i) {
                 debt += s.books[i].balance;
@@ -139,20 +144,19 @@ library SPVSettlement {
         }
         s.core.phase = Phase.Ended;
 
-        // Whatever principal is still unpaid is lost: written off (beyond the principal deficiency already
-        // recorded) and the balances closed.
+        // What the deal still holds for its notes: the reserve, and the price of loans bought back since the last
+        // report (no report will join it any more). It pays the notes' unpaid principal, senior first; the rest
+        // goes to the equity class. Whatever principal is still unpaid is lost: written off (beyond the principal
+        // deficiency already recorded) and the balances closed.
+        uint256 cash = _takeBuyBacks(s, closed) + s.cash.reserveBalance;
+        s.cash.reserveBalance = 0;
         uint256 finalWriteDown = 0;
         for (uint256 i; i < n; ++i) {
-            ClassBook memory book = s.books[i];
-            uint256 unpaid = uint256(book.balance) - book.pdl;
-            if (unpaid > 0) {
-                ISPVTranche(s.extra[i].token).writeDown(unpaid);
-                finalWriteDown += unpaid;
-            }
-            delete s.books[i];
+            (uint256 paid, uint256 lost) = _closeClass(s, closed, i, i + 1 < n ? cash : 0);
+            cash -= paid;
+            finalWriteDown += lost;
         }
-        uint256 released = s.cash.reserveBalance;
-        s.cash.reserveBalance = 0;
+        uint256 released = cash;
         // slither-disable-next-line unused-return -- delivered or held for the equity class: either way accounted for
         if (released > 0) s.payClass(ISPVTranche(s.extra[n - 1].token), closed, n - 1, released, 0, 0, 0);
         // Every class whose payments were all delivered is settled (redemptions open); a class with held
@@ -162,6 +166,40 @@ library SPVSettlement {
             if (uint256(h.interest) + h.principal == 0) ISPVTranche(s.extra[i].token).settle();
         }
         emit ISPV.DealEnded(closed, released, finalWriteDown, block.timestamp >= refs.legalFinalDate);
+    }
+
+    /// @dev At the end of the deal: the price of the loans bought back since the last report, taken out of the
+    /// buy-backs' book.
+    function _takeBuyBacks(DealStorage storage s, uint256 period) private returns (uint256 cash) {
+        BuyBacks memory bought = s.buyBacks;
+        cash = uint256(bought.principal) + bought.interest;
+        if (cash != 0) {
+            delete s.buyBacks;
+            emit ISPV.BuyBackProceedsApplied(period, cash);
+        }
+    }
+
+    /// @dev At the end of the deal: pay class `i` up to its unpaid principal from `cash`, write off the rest of it
+    /// and close its book; returns the principal paid and the principal written off.
+    function _closeClass(DealStorage storage s, uint256 period, uint256 i, uint256 cash)
+        private
+        returns (uint256 paid, uint256 lost)
+    {
+        {
+            ClassBook memory book = s.books[i];
+            uint256 unpaid = uint256(book.balance) - book.pdl;
+            paid = cash < unpaid ? cash : unpaid;
+            lost = unpaid - paid;
+        }
+        delete s.books[i];
+        _payOrWriteDown(s, period, i, paid, lost);
+    }
+
+    /// @dev Pay class `i` `paid` of principal with its write-down of `lost` in the same call; held (its token
+    /// refuses) or nothing paid, the write-down alone.
+    function _payOrWriteDown(DealStorage storage s, uint256 period, uint256 i, uint256 paid, uint256 lost) private {
+        ISPVTranche token = ISPVTranche(s.extra[i].token);
+        if ((paid == 0 || !s.payClass(token, period, i, 0, paid, lost, 0)) && lost > 0) token.writeDown(lost);
     }
 
     /// @notice `ISPV.setFeeRecipient`: what the fee earned so far is first paid to the previous recipient; a

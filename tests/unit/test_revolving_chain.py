@@ -33,7 +33,7 @@ from chainabs.dev.sandbox import (
 )
 from chainabs.model import terms
 from chainabs.model.assets import asset_id
-from chainabs.model.deal import DealModel
+from chainabs.model.deal import DealModel, DealModelError
 from chainabs.model.revolving import LivePool, Receivable, RevolvingDeal, RevolvingTerms
 from chainabs.model.tape import onboarding_order, pack_records
 from chainabs.model.waterfall import PeriodReport
@@ -228,6 +228,76 @@ def test_a_cancelled_report_keeps_its_purchases_and_the_period_still_closes(deal
     # the next period's tape carries the bought receivables
     report2 = submit(d, _projected(d, 2, 0.3))
     assert report2.pool_ending_balance > 0
+
+
+def test_no_clean_up_call_into_a_period_that_bought_receivables(deal):
+    """A clean-up call priced from the report would leave out the receivables the originator has just sold into
+    the pool with the period's collections: its close could never reconcile (the deal frozen) and the
+    certificates would go back without their price. The call is refused for that period
+    (``CleanUpCallAfterPurchases``), chain and model alike, the period closes, and the call stays open later."""
+    from plugins.spvtests import fund, report_ending_at
+
+    d = deal
+    originator = d.roles["originator"]
+    level = d.model.clean_up_level()
+    report = submit(d, report_ending_at(_projected(d, 1, 0.3), level // 2))
+    assert 0 < report.pool_ending_balance <= level
+    batch = revolving_offer(d, 41, min(report.scheduled_principal + report.prepayments, report.pool_ending_balance),
+                            prefix="RVK")
+    _buy(d, batch)
+    bought = int(batch["principal"].sum())
+    live, defaulted = spvlib.clean_up_price(d.spv, report)
+    fund(d, originator, live + defaulted)
+    from chainabs.chain.sender import transact
+
+    transact(spvlib.currency_of(d.spv).approve, d.spv, live + defaulted, sender=originator)
+    assert_error(d.spv.exerciseCleanUpCall, report.as_abi(), sender=originator,
+                 error="CleanUpCallAfterPurchases(uint256,uint256)", values=(1, bought))
+    with pytest.raises(DealModelError) as refused:
+        d.model.exercise_clean_up_call(live, defaulted)
+    assert (refused.value.name, refused.value.error_args) == ("CleanUpCallAfterPurchases", (1, bought))
+    _, closed = _close(d)
+    assert closed.state.pool_balance == report.pool_ending_balance + bought
+
+
+def _early_amortization_seen(d, since: int) -> list[tuple[int, int, int]]:
+    from brownie import chain
+
+    seq = d.spv.events.get_sequence(from_block=since, to_block=chain.height, event_type="EarlyAmortization")
+    return [(int(e["args"]["period"]), int(e["args"]["kind"]), int(e["args"]["valueBps"])) for e in seq]
+
+
+@pytest.mark.parametrize("late, wac", [(0.03, 0.18), (0.0, 0.03)], ids=["delinquency", "excess-spread"])
+def test_a_report_submitted_again_keeps_the_early_amortization_verdict(deal, late, wac):
+    """The early-amortization tests of period 1 run at period 2's first report. A report submitted again after a
+    cancel used to run them again on figures the cancelled submission had replaced with its own: its own 60+
+    delinquency ended revolving a period early, and the excess-spread test (its fees and coupons counted as 0)
+    disagreed with the model. They now run once per period: the resubmission keeps the first verdict, chain and
+    model alike, and records its own figures for period 3's tests."""
+    from brownie import chain
+
+    d = deal
+    submit(d, _projected(d, 1, 0.3, late=late))
+    _close(d)
+    start = chain.height
+    report = submit(d, _projected(d, 2, 0.3, late=late, wac=wac))
+    first = _early_amortization_seen(d, start)
+    assert first == [] and d.model.last_revolving_period == REVOLVING_PERIODS  # period 1 passed its tests
+    tape = books(d).last.copy()
+    spvlib.cancel_report(d.spv, d.roles["trustee"])
+    d.model.cancel_report()
+    start = chain.height
+    assert serve_tape(d, tape).report == report
+    d.model.submit(report)
+    assert _early_amortization_seen(d, start) == [] and d.model.early_amortization is None
+    assert int(d.spv.terms()[10]) == d.model.last_revolving_period == REVOLVING_PERIODS
+    _close(d)
+    # period 2's own figures (breaching) are judged at period 3's report, chain == model
+    start = chain.height
+    submit(d, _projected(d, 3, 0.3, late=late, wac=wac))
+    seen = _early_amortization_seen(d, start)
+    assert seen == [(d.model.early_amortization, *d.model.early_amortization_test)]
+    assert seen[0][:2] == (2, 2 if late else 0)
 
 
 def _records(batch: pd.DataFrame) -> list:

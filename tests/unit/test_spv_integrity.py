@@ -181,6 +181,42 @@ def test_early_end_waits_for_recoveries_on_defaulted_loans(deal, stranger):
     assert_reconciled(d.spv, d.model, "ended after the recovery")
 
 
+def test_a_buy_back_after_the_last_report_is_paid_out_when_the_trustee_ends_the_deal(deal, trustee, stranger):
+    """A loan bought back after the last report waits for the next report to join the waterfall. When none comes
+    (the servicer stopped reporting; the trustee ends the deal at legal final) its price used to stay in the SPV,
+    owed to nobody, while the notes were written down. ``endDeal`` now pays it, with the reserve, to the notes as
+    principal, senior first (``BuyBackProceedsApplied``), and writes off only the rest; chain == model, nothing
+    left over."""
+    from chainabs.chain import court as courtlib
+    from chainabs.chain.connection import advance_to
+    from chainabs.model.assets import asset_id
+
+    d = deal
+    originator = d.roles["originator"]
+    tape = books(d).last
+    loan = str(tape.loc[tape["status"] == "Performing", "loan_id"].iloc[0])
+    principal = int(d.registry.assetInfo(asset_id(originator.address, loan))["principal"])
+    fund(d, originator, 2 * principal)
+    ev = courtlib.buy_back(d.spv, originator, loan).event("LoanBoughtBack")
+    paid = int(ev["principal"]) + int(ev["interest"])
+    d.model.buy_back(int(ev["principal"]), int(ev["interest"]))
+    senior = d.tokens[0]
+    before = int(senior.totalPrincipalDistributed())
+    # the reserve and the buy-back pay the notes first (the senior class is owed far more than both)
+    reserve, unpaid = d.model.state.reserve_balance, d.model.state.class_balances[0] - d.model.state.pdl[0]
+    assert paid + reserve < unpaid
+    advance_to(d.times.legal_final)
+    tx = spvlib.end_deal(d.spv, trustee)
+    released, final = d.model.end_deal(legal_final=True, periods_outstanding=True, trustee=True)
+    assert tx.event("BuyBackProceedsApplied")["amount"] == paid
+    assert (tx.event("DealEnded")["releasedToEquity"], tx.event("DealEnded")["finalWriteDown"]) == (released, final)
+    assert int(senior.totalPrincipalDistributed()) - before == paid + reserve and released == 0
+    assert spvlib.read_ledger(d.spv).buy_back_proceeds == 0
+    assert_reconciled(d.spv, d.model, "ended with a buy-back after the last report")
+    led = spvlib.read_ledger(d.spv)
+    assert int(d.currency.balanceOf(d.spv)) == led.fees_owed + led.held_for_classes + led.deposits_returnable
+
+
 def test_record_date_holders_of_the_report_get_the_period(deal, investors, stranger):
     """Finding 6: interest went to whoever held at the close transaction, so anyone could buy just before the
     close and take a full coupon. The report is the record date: transfers wait for the distribution."""
