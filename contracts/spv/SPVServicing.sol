@@ -83,7 +83,10 @@ library SPVServicing {
     /// repurchase cash the court holds is paid to the SPV now: the period's first pending collections), the report
     /// against the chain, then the revolving period's purchases. Returns what the servicer deposits: the report's
     /// collections less what purchases with a cancelled report of this period already spent (only the rest was
-    /// returned) and less the court's cash.
+    /// returned), less the court's cash: what it pays now and what a cancelled report of this period kept of it
+    /// (`Cash.pendingCollections`). Never below zero: court cash above what the report still needs (smaller
+    /// collections than the cancelled report's, whose purchases its depositor's cash paid) is owed back to the
+    /// cancelled report's depositor (`DepositOverpaid`).
     function _checkAndOpen(
         DealStorage storage s,
         SPVRefs memory refs,
@@ -94,15 +97,28 @@ library SPVServicing {
     ) private returns (uint256) {
         Diluted memory d = Diluted(0, 0, 0, 0, 0);
         // Only a revolving deal has dilution terms in its court (a static deal's report does not call it).
-        if (s.revolving.lastPeriod != 0) {
+        bool revolving = s.revolving.lastPeriod != 0;
+        if (revolving) {
             (d.loss, d.repurchased, d.cash, d.previous, d.limitBps) = IServicingCourt(refs.court).takeDilution(period);
         }
         _checkAgainstChain(s, refs, report, c, period, d);
         _openPurchases(s, refs, period, r, d);
-        s.cash.pendingCollections = d.cash.toUint128(); // none pending before a report
+        // Nothing is pending before a report but the court's cash a cancelled report of this period kept.
+        uint256 court = uint256(s.cash.pendingCollections) + d.cash;
+        uint256 owed = report.interestCollections + report.scheduledPrincipal + report.prepayments + report.recoveries
+            - s.revolving.purchased;
+        if (court > owed) {
+            uint256 excess = court - owed;
+            court = owed;
+            address depositor = s.pendingDepositor;
+            s.returnable[depositor] += excess;
+            s.totals.depositsReturnable = (uint256(s.totals.depositsReturnable) + excess).toUint128();
+            emit ISPV.DepositOverpaid(period, depositor, excess);
+        }
+        s.cash.pendingCollections = court.toUint128();
         s.totals.collections = (uint256(s.totals.collections) + d.cash).toUint128();
-        return report.interestCollections + report.scheduledPrincipal + report.prepayments + report.recoveries
-            - s.revolving.purchased - d.cash;
+        if (revolving) s.totals.courtCash = court.toUint128();
+        return owed - court;
     }
 
     /// @dev In a revolving period: first the early-amortization tests of the period just closed (its report's 60+

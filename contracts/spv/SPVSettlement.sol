@@ -42,9 +42,14 @@ library SPVSettlement {
             delete s.pendingBuyBacks;
             s.core.buyBackPending = false;
         }
+        // The originator's repurchase cash the court passed with the report stays with the deal for the next
+        // report (the court pays each repurchase once): what the report's purchases did not spend of it, as they
+        // spend the servicer's deposit first. A static deal's `courtCash` is zero.
+        uint256 kept = t.courtCash < collections ? t.courtCash : collections;
+        collections -= kept;
         s.core.disputed = false;
         s.pendingHash = bytes32(0);
-        s.cash.pendingCollections = 0;
+        s.cash.pendingCollections = uint128(kept); // kept <= the uint128 pending collections
         if (collections > 0) s.returnable[s.pendingDepositor] += collections;
         if (callPrice > 0) {
             s.returnable[refs.originator] += callPrice;

@@ -39,6 +39,9 @@ struct ClassExtra {
     address token;
 }
 
+/// @dev `pendingCollections`: the pending report's collections (purchases paid from them deducted); with no
+/// report pending, the originator's repurchase cash a cancelled report of the running period left for the next
+/// one (zero otherwise).
 struct Cash {
     uint128 reserveBalance;
     uint128 pendingCollections;
@@ -66,6 +69,10 @@ struct Totals {
     uint128 depositsReturned;
     uint128 depositsReturnable;
     uint128 heldForClasses;
+    /// @dev a revolving deal's: the originator's repurchase cash (`IServicingCourt.takeDilution`) in the pending
+    /// collections, written by every report; a cancelled report keeps what its purchases did not spend of it in
+    /// `Cash.pendingCollections` for the report submitted again (shares the slot above, which a cancel reads anyway)
+    uint128 courtCash;
 }
 
 /// @dev Loans bought back since the last report: their principal and interest join the next report's
