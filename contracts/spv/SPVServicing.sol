@@ -96,17 +96,19 @@ library SPVServicing {
         uint256 period
     ) private returns (uint256) {
         Diluted memory d = Diluted(0, 0, 0, 0, 0);
+        uint256 court; // the court's cash: paid now, and kept by a cancelled report of this period
         // Only a revolving deal has dilution terms in its court (a static deal's report does not call it).
-        bool revolving = s.revolving.lastPeriod != 0;
-        if (revolving) {
+        if (s.revolving.lastPeriod != 0) {
             (d.loss, d.repurchased, d.cash, d.previous, d.limitBps) = IServicingCourt(refs.court).takeDilution(period);
+            // Nothing is pending before a report but the court's cash a cancelled report of this period kept.
+            court = uint256(s.cash.pendingCollections) + d.cash;
         }
         _checkAgainstChain(s, refs, report, c, period, d);
         _openPurchases(s, refs, period, r, d);
-        // Nothing is pending before a report but the court's cash a cancelled report of this period kept.
-        uint256 court = uint256(s.cash.pendingCollections) + d.cash;
         uint256 owed = report.interestCollections + report.scheduledPrincipal + report.prepayments + report.recoveries
             - s.revolving.purchased;
+        // Written only when there is some (a cancel of this period left `courtCash` equal to what it kept).
+        bool hasCourtCash = court != 0;
         if (court > owed) {
             uint256 excess = court - owed;
             court = owed;
@@ -117,7 +119,7 @@ library SPVServicing {
         }
         s.cash.pendingCollections = court.toUint128();
         s.totals.collections = (uint256(s.totals.collections) + d.cash).toUint128();
-        if (revolving) s.totals.courtCash = court.toUint128();
+        if (hasCourtCash) (s.totals.courtCash, s.totals.courtCashPeriod) = (court.toUint96(), uint32(period));
         return owed - court;
     }
 

@@ -28,8 +28,8 @@ library SPVSettlement {
         s.requirePhase(Phase.Active);
         uint256 period = uint256(s.progress.periodsClosed) + 1;
         if (s.pendingHash == bytes32(0)) revert ISPV.NoReportPending(period);
-        Totals memory t = s.totals;
-        uint256 callPrice = t.pendingCleanUpPrice;
+        // Only the totals' slots a cancel needs (the call price, what is returnable, the court's cash).
+        uint256 callPrice = s.totals.pendingCleanUpPrice;
         uint256 collections = s.cash.pendingCollections;
         if (s.core.buyBackPending) {
             // Loans bought back before the report stay with the next one: their cash is not the servicer's.
@@ -44,9 +44,14 @@ library SPVSettlement {
         }
         // The originator's repurchase cash the court passed with the report stays with the deal for the next
         // report (the court pays each repurchase once): what the report's purchases did not spend of it, as they
-        // spend the servicer's deposit first. A static deal's `courtCash` is zero.
-        uint256 kept = t.courtCash < collections ? t.courtCash : collections;
-        collections -= kept;
+        // spend the servicer's deposit first. None in a deal without repurchased dilutions (nothing written).
+        uint256 kept;
+        if (s.totals.courtCashPeriod == period) {
+            uint256 court = s.totals.courtCash;
+            kept = court < collections ? court : collections;
+            collections -= kept;
+            if (kept != court) s.totals.courtCash = uint96(kept); // kept < court
+        }
         s.core.disputed = false;
         s.pendingHash = bytes32(0);
         s.cash.pendingCollections = uint128(kept); // kept <= the uint128 pending collections
@@ -57,7 +62,7 @@ library SPVSettlement {
             s.totals.pendingCleanUpRecoveries = 0;
             s.core.cleanUpPending = false;
         }
-        s.totals.depositsReturnable = (uint256(t.depositsReturnable) + collections + callPrice).toUint128();
+        s.totals.depositsReturnable = (uint256(s.totals.depositsReturnable) + collections + callPrice).toUint128();
         for (uint256 i; i < refs.classCount; ++i) {
             ISPVTranche(s.extra[i].token).openBooks();
         }

@@ -69,10 +69,12 @@ struct Totals {
     uint128 depositsReturned;
     uint128 depositsReturnable;
     uint128 heldForClasses;
-    /// @dev a revolving deal's: the originator's repurchase cash (`IServicingCourt.takeDilution`) in the pending
-    /// collections, written by every report; a cancelled report keeps what its purchases did not spend of it in
-    /// `Cash.pendingCollections` for the report submitted again (shares the slot above, which a cancel reads anyway)
-    uint128 courtCash;
+    /// @dev the originator's repurchase cash (`IServicingCourt.takeDilution`) in the pending collections of period
+    /// `courtCashPeriod` (another period's: none), written only when a report or a cancel moves some; a cancelled
+    /// report keeps what its purchases did not spend of it in `Cash.pendingCollections` for the report submitted
+    /// again. It shares the slot above, which a cancel reads anyway: a deal without it writes nothing more.
+    uint96 courtCash;
+    uint32 courtCashPeriod;
 }
 
 /// @dev Loans bought back since the last report: their principal and interest join the next report's
