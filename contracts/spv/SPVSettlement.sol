@@ -161,8 +161,10 @@ library SPVSettlement {
             }
             delete s.books[i];
         }
-        uint256 released = s.cash.reserveBalance;
-        s.cash.reserveBalance = 0;
+        // The reserve, and the originator's repurchase cash a cancelled report kept for a report that never came
+        // (the trustee ended the deal at legal final between them), go to the equity class.
+        uint256 released = uint256(s.cash.reserveBalance) + s.cash.pendingCollections;
+        delete s.cash;
         // slither-disable-next-line unused-return -- delivered or held for the equity class: either way accounted for
         if (released > 0) s.payClass(ISPVTranche(s.extra[n - 1].token), closed, n - 1, released, 0, 0, 0);
         // Every class whose payments were all delivered is settled (redemptions open); a class with held

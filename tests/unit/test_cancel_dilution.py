@@ -39,7 +39,7 @@ from chainabs.dev.sandbox import (
 )
 from chainabs.model.assets import asset_id
 from chainabs.model.servicing import allocate_period, period_report
-from plugins.spvtests import assert_reconciled, check_close_events, sleep_to_payment_date
+from plugins.spvtests import assert_reconciled, check_close_events, end_terms, sleep_to_payment_date
 from plugins.token import access_denied
 
 
@@ -282,3 +282,32 @@ def test_several_cancels_by_different_servicers_and_a_pending_clean_up_call(deal
     _close(d)
     # each depositor holds again what a cancel owed it; the report closed was paid by the last servicer alone
     assert int(d.currency.balanceOf(a)) - start[a] == paid_a and int(d.currency.balanceOf(b)) - start[b] == paid_b
+
+
+def test_the_kept_court_cash_is_not_stranded_when_the_trustee_ends_the_deal(deal):
+    """A cancelled report's court cash waits for a report that never comes: the trustee ends the deal at legal
+    final, and that cash goes to the equity class with the reserve (``DealEnded.releasedToEquity``), nothing
+    left in the SPV's books."""
+    from brownie import chain
+
+    d = deal
+    amount = 2_500 * 10**6
+    tape, ids = _tape(d, 1, 1, amount, wac=0.18)
+    _dilute(d, ids[0], amount, 0x60)
+    _submit(d, tape, d.roles["servicer"])
+    _cancel(d)
+    _withdraw(d, d.roles["servicer"])
+    assert d.model.ledger.pending_collections == amount
+    chain.sleep(max(0, d.times.legal_final - chain.time()) + 3_600)  # a margin: reverted snapshots shift time
+    chain.mine()
+    terms = end_terms(d)
+    assert terms["legal_final"] and terms["periods_outstanding"]
+    reserve = d.model.state.reserve_balance
+    tx = spvlib.end_deal(d.spv, d.roles["trustee"])
+    released, final = d.model.end_deal(**terms, trustee=True)
+    ev = tx.event("DealEnded")
+    assert (ev["releasedToEquity"], ev["finalWriteDown"]) == (released, final)
+    assert released == reserve + amount
+    ledger = spvlib.read_ledger(d.spv)
+    assert ledger.pending_collections == 0 == ledger.reserve_balance
+    _check(d, "ended")
