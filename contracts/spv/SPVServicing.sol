@@ -139,7 +139,9 @@ library SPVServicing {
         if (period > s.revolving.lastPeriod) return; // a static pool (or past revolving): one slot read
         Revolving memory rv = s.revolving;
         uint256 pool = s.core.poolBalance;
-        if (period > 1) {
+        // Once per period: a report submitted again after a cancel finds its predecessor's figures in `rv`.
+        if (period > 1 && rv.testedPeriod != period) {
+            s.revolving.testedPeriod = uint32(period);
             uint256 limit = rv.delinquencyLimitBps;
             uint256 value = pool == 0 ? 0 : uint256(rv.delinquent) * BPS / pool;
             if (limit != 0 && value > limit) return _endRevolving(s, period - 1, 2, int256(value), limit);
