@@ -209,8 +209,9 @@ class DealModel:
     revolving_beginning: int = 0
     #: per period: (dilution loss, dilution repurchased, repurchase cash the SPV took) as the court records them
     dilutions: dict[int, tuple[int, int, int]] = field(default_factory=dict)
-    #: the period whose first report ran the early-amortization tests (not run again after a cancel)
-    tested_period: int = 0
+    #: the period of the last report accepted (``SPV.servicingCommitment(period)`` set; a cancel keeps it): the
+    #: early-amortization tests run at a period's first report only
+    reported_period: int = 0
     #: the originator's repurchase cash (the court's) in the pending collections (``SPV`` ``Totals.courtCash``);
     #: a cancelled report keeps what its purchases did not spend of it in ``ledger.pending_collections`` for the
     #: report submitted again
@@ -327,9 +328,9 @@ class DealModel:
         period = self.state.periods_closed + 1
         loss, bought, taken = self.dilutions.get(period, (0, 0, 0))
         cash = bought - taken  # the court pays the repurchases it holds with the report
-        # once per period: a report submitted again after a cancel would find the cancelled report's figures
-        if period <= self.last_revolving_period and period > 1 and self.tested_period != period:
-            self.tested_period = period
+        # once per period, at its first report: one submitted again after a cancel would find the cancelled
+        # report's own figures
+        if period <= self.last_revolving_period and period > 1 and self.reported_period != period:
             ended = self._early_amortization()
             if ended is not None:
                 self.last_revolving_period = period - 1
@@ -365,6 +366,7 @@ class DealModel:
         self.ledger.deposits_returnable += self.overpaid
         self.ledger.collections += deposit + cash
         self.ledger.pending_collections = court + deposit + held
+        self.reported_period = period
         return deposit
 
     def _dilution_limit(self) -> int:

@@ -96,7 +96,7 @@ library SPVServicing {
         uint256 period
     ) private returns (uint256) {
         Diluted memory d = Diluted(0, 0, 0, 0, 0);
-        uint256 court; // the court's cash: paid now, and kept by a cancelled report of this period
+        uint256 court = 0; // the court's cash: paid now, and kept by a cancelled report of this period
         // Only a revolving deal has dilution terms in its court (a static deal's report does not call it).
         if (s.revolving.lastPeriod != 0) {
             (d.loss, d.repurchased, d.cash, d.previous, d.limitBps) = IServicingCourt(refs.court).takeDilution(period);
@@ -139,9 +139,9 @@ library SPVServicing {
         if (period > s.revolving.lastPeriod) return; // a static pool (or past revolving): one slot read
         Revolving memory rv = s.revolving;
         uint256 pool = s.core.poolBalance;
-        // Once per period: a report submitted again after a cancel finds its predecessor's figures in `rv`.
-        if (period > 1 && rv.testedPeriod != period) {
-            s.revolving.testedPeriod = uint32(period);
+        // Once per period, at its first report: a report submitted again after a cancel (the cancelled one's
+        // commitment is kept) would find that report's own figures in `rv`; the first one's result stands.
+        if (period > 1 && s.commitments[period] == bytes32(0)) {
             uint256 limit = rv.delinquencyLimitBps;
             uint256 value = pool == 0 ? 0 : uint256(rv.delinquent) * BPS / pool;
             if (limit != 0 && value > limit) return _endRevolving(s, period - 1, 2, int256(value), limit);

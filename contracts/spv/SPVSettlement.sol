@@ -45,7 +45,7 @@ library SPVSettlement {
         // The originator's repurchase cash the court passed with the report stays with the deal for the next
         // report (the court pays each repurchase once): what the report's purchases did not spend of it, as they
         // spend the servicer's deposit first. None in a deal without repurchased dilutions (nothing written).
-        uint256 kept;
+        uint256 kept = 0;
         if (s.totals.courtCashPeriod == period) {
             uint256 court = s.totals.courtCash;
             kept = court < collections ? court : collections;

@@ -106,9 +106,6 @@ struct Revolving {
     // for that period leaves them out of its tape (they join the next period's), so they are added to its count.
     uint32 purchasePeriod;
     uint64 purchasedCount;
-    // The period whose first report ran the early-amortization tests (and passed): a report submitted again
-    // after a cancel does not run them again, as the figures they read are by then the cancelled report's.
-    uint32 testedPeriod;
 }
 
 /// @dev What a close owed a class whose token refused it.
