@@ -109,6 +109,9 @@ struct SPVTerms {
 /// subscribers of a cancelled offering. `heldForClasses` is what a close owed a class whose token could not
 /// take it (held for that class until `releaseHeld`). `depositsReturned` / `depositsReturnable` are the
 /// deposits of cancelled reports (collections, a clean-up call price) paid back / owed to their depositors.
+/// `pendingCollections` is the pending report's collections (less the purchases paid from them) and a pending
+/// clean-up call's price; with no report pending, the originator's repurchase cash a cancelled report of the
+/// running period kept for the next report (zero otherwise).
 struct Ledger {
     uint256 subscriptions;
     uint256 reserveFunded;
