@@ -594,12 +594,15 @@ class DealModel:
             t.current_principal -= unpaid
             t.cumulative_write_down += unpaid
             final += unpaid
-        # the reserve, and the court's cash a cancelled report kept for a report that never came
-        released = self.state.reserve_balance + self.ledger.pending_collections
+        # the reserve, and what waited for a report that never came: the court's cash a cancelled report kept
+        # and the loans bought back since the last report
+        released = self.state.reserve_balance + self.ledger.pending_collections + sum(self.buy_backs)
         n = len(self.class_sizes)
         self.state = replace(self.state, class_balances=(0,) * n, pdl=(0,) * n, reserve_balance=0)
         self.ledger.reserve_balance = 0
         self.ledger.pending_collections = 0
+        self.ledger.buy_back_proceeds -= sum(self.buy_backs)
+        self.buy_backs = (0, 0)
         if released:
             self._pay_class(n - 1, released, 0, refused)
         return released, final

@@ -161,10 +161,13 @@ library SPVSettlement {
             }
             delete s.books[i];
         }
-        // The reserve, and the originator's repurchase cash a cancelled report kept for a report that never came
-        // (the trustee ended the deal at legal final between them), go to the equity class.
-        uint256 released = uint256(s.cash.reserveBalance) + s.cash.pendingCollections;
+        // The reserve, and what waited for a report that never came (the trustee ended the deal at legal final
+        // before it): the originator's repurchase cash a cancelled report kept and the loans bought back since the
+        // last report, go to the equity class.
+        uint256 released = uint256(s.cash.reserveBalance) + s.cash.pendingCollections + s.buyBacks.principal
+            + s.buyBacks.interest;
         delete s.cash;
+        delete s.buyBacks;
         // slither-disable-next-line unused-return -- delivered or held for the equity class: either way accounted for
         if (released > 0) s.payClass(ISPVTranche(s.extra[n - 1].token), closed, n - 1, released, 0, 0, 0);
         // Every class whose payments were all delivered is settled (redemptions open); a class with held

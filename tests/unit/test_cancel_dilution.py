@@ -285,10 +285,12 @@ def test_several_cancels_by_different_servicers_and_a_pending_clean_up_call(deal
 
 
 def test_the_kept_court_cash_is_not_stranded_when_the_trustee_ends_the_deal(deal):
-    """A cancelled report's court cash waits for a report that never comes: the trustee ends the deal at legal
-    final, and that cash goes to the equity class with the reserve (``DealEnded.releasedToEquity``), nothing
-    left in the SPV's books."""
+    """A cancelled report's court cash, and a loan bought back after the cancel, wait for a report that never
+    comes: the trustee ends the deal at legal final, and both go to the equity class with the reserve
+    (``DealEnded.releasedToEquity``), nothing left in the SPV's books."""
     from brownie import chain
+
+    from chainabs.chain import court as courtlib
 
     d = deal
     amount = 2_500 * 10**6
@@ -298,6 +300,13 @@ def test_the_kept_court_cash_is_not_stranded_when_the_trustee_ends_the_deal(deal
     _cancel(d)
     _withdraw(d, d.roles["servicer"])
     assert d.model.ledger.pending_collections == amount
+    performing = tape[(tape["status"] == "Performing") & (tape["ending_principal"] > 0)]
+    loan = str(performing["loan_id"].iloc[-1])
+    principal = int(d.registry.assetInfo(asset_id(d.roles["originator"].address, loan))["principal"])
+    transact(d.currency.mint, d.roles["originator"], 2 * principal, sender=d.roles["arranger"])
+    ev = courtlib.buy_back(d.spv, d.roles["originator"], loan).event("LoanBoughtBack")
+    bought = d.model.buy_back(int(ev["principal"]), int(ev["interest"]))
+    _check(d, "bought back after the cancel")
     chain.sleep(max(0, d.times.legal_final - chain.time()) + 3_600)  # a margin: reverted snapshots shift time
     chain.mine()
     terms = end_terms(d)
@@ -307,7 +316,7 @@ def test_the_kept_court_cash_is_not_stranded_when_the_trustee_ends_the_deal(deal
     released, final = d.model.end_deal(**terms, trustee=True)
     ev = tx.event("DealEnded")
     assert (ev["releasedToEquity"], ev["finalWriteDown"]) == (released, final)
-    assert released == reserve + amount
+    assert released == reserve + amount + bought
     ledger = spvlib.read_ledger(d.spv)
-    assert ledger.pending_collections == 0 == ledger.reserve_balance
+    assert ledger.pending_collections == 0 == ledger.reserve_balance == ledger.buy_back_proceeds
     _check(d, "ended")
