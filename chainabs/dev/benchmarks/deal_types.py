@@ -57,7 +57,7 @@ def period_gas() -> dict[str, float]:
 
     # Revolving receivables (consumer sandbox book, dilutions repurchased): a dilution, the report, a purchase
     # of 50 receivables with the period's principal, the close; then period 2 without purchases.
-    spec, registry, pool_id, tape = onboarded_pool(originator, admin, servicer)
+    spec, registry, pool_id, tape = onboarded_pool(originator, admin, servicer, track_obligors=True)
     spec = with_revolving_period(spec, days=70, dilution="repurchase", dilution_limit_bps=500)
     d = sandbox_deal(spec, wallets, currency, registry, pool_id, proj, Path(tempfile.mkdtemp(prefix="bench-")), tape)
     subscribe_all(d, wallets[10:20], admin)
