@@ -107,20 +107,22 @@ library SPVServicing {
         _openPurchases(s, refs, period, r, d);
         uint256 owed = report.interestCollections + report.scheduledPrincipal + report.prepayments + report.recoveries
             - s.revolving.purchased;
-        // Written only when there is some (a cancel of this period left `courtCash` equal to what it kept).
-        bool hasCourtCash = court != 0;
-        if (court > owed) {
-            uint256 excess = court - owed;
-            court = owed;
-            address depositor = s.pendingDepositor;
-            s.returnable[depositor] += excess;
-            s.totals.depositsReturnable = (uint256(s.totals.depositsReturnable) + excess).toUint128();
-            emit ISPV.DepositOverpaid(period, depositor, excess);
-        }
+        if (court > owed) _overpaid(s, period, court - owed);
+        court = court > owed ? owed : court;
         s.cash.pendingCollections = court.toUint128();
         s.totals.collections = (uint256(s.totals.collections) + d.cash).toUint128();
-        if (hasCourtCash) (s.totals.courtCash, s.totals.courtCashPeriod) = (court.toUint96(), uint32(period));
         return owed - court;
+    }
+
+    /// @dev `excess` of the court's cash is more than a report submitted again needs: owed back to the cancelled
+    /// report's depositor, and no longer in the pending collections (`Totals.courtCashGone`).
+    function _overpaid(DealStorage storage s, uint256 period, uint256 excess) private {
+        address depositor = s.pendingDepositor;
+        s.returnable[depositor] += excess;
+        s.totals.depositsReturnable = (uint256(s.totals.depositsReturnable) + excess).toUint128();
+        uint256 gone = s.totals.courtCashGonePeriod == period ? s.totals.courtCashGone : 0;
+        (s.totals.courtCashGone, s.totals.courtCashGonePeriod) = ((gone + excess).toUint96(), uint32(period));
+        emit ISPV.DepositOverpaid(period, depositor, excess);
     }
 
     /// @dev In a revolving period: first the early-amortization tests of the period just closed (its report's 60+

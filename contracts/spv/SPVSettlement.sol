@@ -10,6 +10,7 @@ import {DealParams} from "../../interfaces/IWaterfall.sol";
 import {ISPV, Ledger, Phase} from "../../interfaces/ISPV.sol";
 import {ISPVTranche} from "../../interfaces/ISPVDependencies.sol";
 import {IAssetRegistry} from "../../interfaces/IAssetRegistry.sol";
+import {IServicingCourt} from "../../interfaces/IServicing.sol";
 
 /// @title SPVSettlement
 /// @notice The SPV's settlement paths, linked into it: the trustee's cancel of a pending report and the
@@ -44,14 +45,10 @@ library SPVSettlement {
         }
         // The originator's repurchase cash the court passed with the report stays with the deal for the next
         // report (the court pays each repurchase once): what the report's purchases did not spend of it, as they
-        // spend the servicer's deposit first. None in a deal without repurchased dilutions (nothing written).
+        // spend the servicer's deposit first. Only a revolving deal has dilutions.
         uint256 kept = 0;
-        if (s.totals.courtCashPeriod == period) {
-            uint256 court = s.totals.courtCash;
-            kept = court < collections ? court : collections;
-            collections -= kept;
-            if (kept != court) s.totals.courtCash = uint96(kept); // kept < court
-        }
+        if (s.revolving.lastPeriod != 0) kept = _keepCourtCash(s, refs, period, collections);
+        collections -= kept;
         s.core.disputed = false;
         s.pendingHash = bytes32(0);
         s.cash.pendingCollections = uint128(kept); // kept <= the uint128 pending collections
@@ -67,6 +64,22 @@ library SPVSettlement {
             ISPVTranche(s.extra[i].token).openBooks();
         }
         emit ISPV.ReportCancelled(period, msg.sender, collections, callPrice);
+    }
+
+    /// @dev The court's cash in the pending collections (the period's repurchases, all taken while a report is
+    /// pending, less what left them before) and what of it the deal keeps: at most `collections`.
+    function _keepCourtCash(DealStorage storage s, SPVRefs memory refs, uint256 period, uint256 collections)
+        private
+        returns (uint256 kept)
+    {
+        // slither-disable-next-line unused-return -- the losses bring no cash
+        (, uint256 court) = IServicingCourt(refs.court).dilutionOf(address(this), period);
+        uint256 gone = s.totals.courtCashGonePeriod == period ? s.totals.courtCashGone : 0;
+        court -= gone;
+        kept = court < collections ? court : collections;
+        if (kept != court) {
+            (s.totals.courtCashGone, s.totals.courtCashGonePeriod) = ((gone + court - kept).toUint96(), uint32(period));
+        }
     }
 
     /// @notice `ISPV.withdrawReturned`.
