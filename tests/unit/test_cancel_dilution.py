@@ -320,3 +320,39 @@ def test_the_kept_court_cash_is_not_stranded_when_the_trustee_ends_the_deal(deal
     ledger = spvlib.read_ledger(d.spv)
     assert ledger.pending_collections == 0 == ledger.reserve_balance == ledger.buy_back_proceeds
     _check(d, "ended")
+
+
+def test_the_model_when_purchases_spend_all_the_court_cash(deal):
+    """The model alone (the chain runs the same rule, ``min(C, T - P)``, in the tests above): purchases spend a
+    report's whole collections, the court's cash included. The cancel keeps nothing and owes nothing; the report
+    submitted again deposits nothing, and with a credit note repurchased after the cancel its new cash exactly
+    covers what it adds; the close runs and every ledger balances."""
+    import copy
+
+    from chainabs.model.waterfall import PeriodReport
+
+    m = copy.deepcopy(deal.model)
+    pool = m.state.pool_balance
+    c, c2, scheduled, prepaid = 5_000 * 10**6, 700 * 10**6, 90_000 * 10**6, 10_000 * 10**6
+    m.dilute(c, 10 * c)
+
+    def report(extra: int) -> PeriodReport:
+        principal = scheduled + prepaid + c + extra
+        return PeriodReport(interest_collections=0, scheduled_principal=scheduled, prepayments=prepaid + c + extra,
+                            recoveries=0, defaults=0, delinquent_30=0, delinquent_60=0, delinquent_90_plus=0,
+                            pool_ending_balance=pool - principal)
+
+    first = report(0)
+    assert m.submit(first) == first.cash_in - c
+    assert m.purchase(first.cash_in) == 0  # the whole principal, the court's cash included
+    assert m.cancel_report() == (0, 0)
+    assert (m.ledger.pending_collections, m.ledger.deposits_returnable) == (0, 0)
+    m.ledger.check()
+    m.dilute(c2, 10 * c2)
+    again = report(c2)
+    assert m.submit(again) == 0 and m.overpaid == 0
+    assert m.ledger.pending_collections == c2 == m.court_cash
+    m.ledger.check()
+    closed = m.close_period()
+    assert closed.state.pool_balance == again.pool_ending_balance + first.cash_in
+    m.ledger.check()
