@@ -109,6 +109,9 @@ struct SPVTerms {
 /// subscribers of a cancelled offering. `heldForClasses` is what a close owed a class whose token could not
 /// take it (held for that class until `releaseHeld`). `depositsReturned` / `depositsReturnable` are the
 /// deposits of cancelled reports (collections, a clean-up call price) paid back / owed to their depositors.
+/// `pendingCollections` is the pending report's collections (less the purchases paid from them) and a pending
+/// clean-up call's price; with no report pending, the originator's repurchase cash a cancelled report of the
+/// running period kept for the next report (zero otherwise).
 struct Ledger {
     uint256 subscriptions;
     uint256 reserveFunded;
@@ -198,8 +201,16 @@ interface ISPV {
     /// @notice `holder`'s units were cancelled and `amount` (what was paid for them) refunded to it.
     event Refunded(address indexed holder, address indexed caller, uint256 amount);
     /// @notice The trustee cancelled the pending report of `period`: `collections` (and a pending clean-up
-    /// call's price) are owed back to their depositors (`withdrawReturned`).
+    /// call's price) are owed back to their depositors (`withdrawReturned`). The originator's repurchase cash the
+    /// court passed with the report is not in `collections`: what the report's purchases did not spend of it (they
+    /// spend the servicer's deposit first) stays with the deal for the report submitted again
+    /// (`Ledger.pendingCollections` meanwhile).
     event ReportCancelled(uint256 indexed period, address indexed trustee, uint256 collections, uint256 cleanUpPrice);
+    /// @notice A report of `period` submitted again after a cancelled one needs less than the originator's
+    /// repurchase cash the deal holds for it (its collections are smaller than the cancelled report's, whose
+    /// purchases the cancelled report's deposit paid): `amount` is owed back to `depositor`, that report's
+    /// depositor (`withdrawReturned`), and the new report's depositor deposits nothing.
+    event DepositOverpaid(uint256 indexed period, address indexed depositor, uint256 amount);
     /// @notice `amount` owed back to `depositor` (a cancelled report's deposit) was paid to it.
     event DepositReturned(address indexed depositor, uint256 amount);
     /// @notice Class `classIndex`'s token refused the close's payment; `interest` and `principal` are held for
@@ -366,7 +377,9 @@ interface ISPV {
     function servicingCommitment(uint256 period) external view returns (bytes32);
     /// @notice Cancel the pending report (TRUSTEE_ROLE), e.g. a wrong report or one whose close cannot run:
     /// its collections, and a pending clean-up call's price, become returnable to whoever deposited them; the
-    /// books reopen; the servicer can submit again.
+    /// books reopen; the servicer can submit again. Loans bought back before the report and the originator's
+    /// repurchase cash the court passed with it (what purchases did not spend of it) stay with the deal for the
+    /// next report.
     function cancelReport() external;
     /// @notice Pay the caller what cancelled reports owe it back.
     /// @dev Receivables bought with a cancelled report's collections stay in the pool: only what was not spent

@@ -46,6 +46,9 @@ PRIVILEGED_EVENTS = frozenset(
         # SPV
         "DealClosed", "ReportSubmitted", "CleanUpCallExercised", "FeeRecipientChanged", "OfferingCancelled",
         "ReportCancelled", "LoanBoughtBack",
+        # a report submitted again needs less of the originator's repurchase cash than a cancelled one kept: the
+        # cancelled report's depositor is owed the rest back
+        "DepositOverpaid",
         # SPV and AssetRegistry: revolving purchases (the originator sells receivables into the deal's pool, the
         # SPV pays them from the period's principal collections)
         "ReceivablesPurchased", "ReceivablesSold",

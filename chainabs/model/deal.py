@@ -212,6 +212,13 @@ class DealModel:
     revolving_tested: int = 0
     #: per period: (dilution loss, dilution repurchased, repurchase cash the SPV took) as the court records them
     dilutions: dict[int, tuple[int, int, int]] = field(default_factory=dict)
+    #: the originator's repurchase cash (the court's) in the pending collections (``SPV`` ``Totals.courtCash``);
+    #: a cancelled report keeps what its purchases did not spend of it in ``ledger.pending_collections`` for the
+    #: report submitted again
+    court_cash: int = 0
+    #: what the last report submitted owed back to the cancelled report's depositor (``DepositOverpaid``: the
+    #: court's cash the deal holds exceeds what the report submitted again needs)
+    overpaid: int = 0
 
     def __post_init__(self) -> None:
         n = len(self.params.classes)
@@ -343,12 +350,21 @@ class DealModel:
         held = sum(self.buy_backs)
         self.pending_buy_backs, self.buy_backs = self.buy_backs, (0, 0)
         self.ledger.buy_back_proceeds -= held
-        # receivables bought with a cancelled report of this period were paid from its collections
-        deposit = report.cash_in - self.purchased - cash
+        # receivables bought with a cancelled report of this period were paid from its collections; the court's
+        # cash (paid now, or kept by a cancelled report of this period: nothing else is pending before a report)
+        # is deposited for the servicer, and what exceeds the report's need goes back to the cancelled report's
+        # depositor
+        owed = report.cash_in - self.purchased
+        court = self.ledger.pending_collections + cash
+        self.overpaid = max(court - owed, 0)
+        court -= self.overpaid
+        deposit = owed - court
         if self.dilution_terms is not None:
             self.dilutions[period] = (loss, bought, bought)
+        self.court_cash = court  # the SPV writes it for a revolving deal only: a static deal's is always 0
+        self.ledger.deposits_returnable += self.overpaid
         self.ledger.collections += deposit + cash
-        self.ledger.pending_collections += deposit + cash + held
+        self.ledger.pending_collections = court + deposit + held
         return deposit
 
     def _dilution_limit(self) -> int:
@@ -481,11 +497,15 @@ class DealModel:
         self.buy_backs = (self.buy_backs[0] + moved[0], self.buy_backs[1] + moved[1])
         self.pending_buy_backs = (0, 0)
         self.ledger.buy_back_proceeds += sum(moved)
+        # the originator's repurchase cash stays with the deal for the next report (the court pays each
+        # repurchase once): what purchases did not spend of it, as they spend the servicer's deposit first
+        kept = min(self.court_cash, collections)
+        collections -= kept
         self.disputed = False
         self.pending = None
         self.pending_clean_up = 0
         self.pending_clean_up_recoveries = 0
-        self.ledger.pending_collections = 0
+        self.ledger.pending_collections = kept
         self.ledger.deposits_returnable += collections + price
         return collections, price
 
@@ -570,9 +590,11 @@ class DealModel:
         self.phase = Phase.ENDED
         # the reserve and the loans bought back since the last report pay the notes' unpaid principal, senior
         # first; the rest goes to the equity class
-        cash = sum(self.buy_backs) + self.state.reserve_balance
+        # (and the court's cash a cancelled report kept for a report that never came)
+        cash = sum(self.buy_backs) + self.state.reserve_balance + self.ledger.pending_collections
         self.ledger.buy_back_proceeds -= sum(self.buy_backs)
         self.buy_backs = (0, 0)
+        self.ledger.pending_collections = 0
         final = 0
         last = len(self.tranches) - 1
         for i, t in enumerate(self.tranches):

@@ -83,7 +83,10 @@ library SPVServicing {
     /// repurchase cash the court holds is paid to the SPV now: the period's first pending collections), the report
     /// against the chain, then the revolving period's purchases. Returns what the servicer deposits: the report's
     /// collections less what purchases with a cancelled report of this period already spent (only the rest was
-    /// returned) and less the court's cash.
+    /// returned), less the court's cash: what it pays now and what a cancelled report of this period kept of it
+    /// (`Cash.pendingCollections`). Never below zero: court cash above what the report still needs (smaller
+    /// collections than the cancelled report's, whose purchases its depositor's cash paid) is owed back to the
+    /// cancelled report's depositor (`DepositOverpaid`).
     function _checkAndOpen(
         DealStorage storage s,
         SPVRefs memory refs,
@@ -93,17 +96,34 @@ library SPVServicing {
         uint256 period
     ) private returns (uint256) {
         Diluted memory d = Diluted(0, 0, 0, 0, 0);
+        uint256 court = 0; // the court's cash: paid now, and kept by a cancelled report of this period
         // Only a revolving deal has dilution terms in its court (a static deal's report does not call it).
         bool revolving = s.core.revolving;
         if (revolving) {
             (d.loss, d.repurchased, d.cash, d.previous, d.limitBps) = IServicingCourt(refs.court).takeDilution(period);
+            // Nothing is pending before a report but the court's cash a cancelled report of this period kept.
+            court = uint256(s.cash.pendingCollections) + d.cash;
         }
         _checkAgainstChain(s, refs, report, c, period, d);
         _openPurchases(s, refs, period, r, d);
-        s.cash.pendingCollections = d.cash.toUint128(); // none pending before a report
+        uint256 owed = report.interestCollections + report.scheduledPrincipal + report.prepayments + report.recoveries
+            - (revolving ? s.revolving.purchased : 0);
+        if (court > owed) _overpaid(s, period, court - owed);
+        court = court > owed ? owed : court;
+        s.cash.pendingCollections = court.toUint128();
         s.totals.collections = (uint256(s.totals.collections) + d.cash).toUint128();
-        return report.interestCollections + report.scheduledPrincipal + report.prepayments + report.recoveries
-            - (revolving ? s.revolving.purchased : 0) - d.cash;
+        return owed - court;
+    }
+
+    /// @dev `excess` of the court's cash is more than a report submitted again needs: owed back to the cancelled
+    /// report's depositor, and no longer in the pending collections (`Totals.courtCashGone`).
+    function _overpaid(DealStorage storage s, uint256 period, uint256 excess) private {
+        address depositor = s.pendingDepositor;
+        s.returnable[depositor] += excess;
+        s.totals.depositsReturnable = (uint256(s.totals.depositsReturnable) + excess).toUint128();
+        uint256 gone = s.totals.courtCashGonePeriod == period ? s.totals.courtCashGone : 0;
+        (s.totals.courtCashGone, s.totals.courtCashGonePeriod) = ((gone + excess).toUint96(), uint32(period));
+        emit ISPV.DepositOverpaid(period, depositor, excess);
     }
 
     /// @dev In a revolving period: first the early-amortization tests of the period just closed (its report's 60+

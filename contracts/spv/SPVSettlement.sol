@@ -10,6 +10,7 @@ import {DealParams} from "../../interfaces/IWaterfall.sol";
 import {ISPV, Ledger, Phase} from "../../interfaces/ISPV.sol";
 import {ISPVTranche} from "../../interfaces/ISPVDependencies.sol";
 import {IAssetRegistry} from "../../interfaces/IAssetRegistry.sol";
+import {IServicingCourt} from "../../interfaces/IServicing.sol";
 
 /// @title SPVSettlement
 /// @notice The SPV's settlement paths, linked into it: the trustee's cancel of a pending report and the
@@ -28,8 +29,8 @@ library SPVSettlement {
         s.requirePhase(Phase.Active);
         uint256 period = uint256(s.progress.periodsClosed) + 1;
         if (s.pendingHash == bytes32(0)) revert ISPV.NoReportPending(period);
-        Totals memory t = s.totals;
-        uint256 callPrice = t.pendingCleanUpPrice;
+        // Only the totals' slots a cancel needs (the call price, what is returnable, the court's cash).
+        uint256 callPrice = s.totals.pendingCleanUpPrice;
         uint256 collections = s.cash.pendingCollections;
         if (s.core.buyBackPending) {
             // Loans bought back before the report stay with the next one: their cash is not the servicer's.
@@ -42,9 +43,15 @@ library SPVSettlement {
             delete s.pendingBuyBacks;
             s.core.buyBackPending = false;
         }
+        // The originator's repurchase cash the court passed with the report stays with the deal for the next
+        // report (the court pays each repurchase once): what the report's purchases did not spend of it, as they
+        // spend the servicer's deposit first. Only a revolving deal has dilutions.
+        uint256 kept = 0;
+        if (s.revolving.lastPeriod != 0) kept = _keepCourtCash(s, refs, period, collections);
+        collections -= kept;
         s.core.disputed = false;
         s.pendingHash = bytes32(0);
-        s.cash.pendingCollections = 0;
+        s.cash.pendingCollections = uint128(kept); // kept <= the uint128 pending collections
         if (collections > 0) s.returnable[s.pendingDepositor] += collections;
         if (callPrice > 0) {
             s.returnable[refs.originator] += callPrice;
@@ -52,11 +59,27 @@ library SPVSettlement {
             s.totals.pendingCleanUpRecoveries = 0;
             s.core.cleanUpPending = false;
         }
-        s.totals.depositsReturnable = (uint256(t.depositsReturnable) + collections + callPrice).toUint128();
+        s.totals.depositsReturnable = (uint256(s.totals.depositsReturnable) + collections + callPrice).toUint128();
         for (uint256 i; i < refs.classCount; ++i) {
             ISPVTranche(s.extra[i].token).openBooks();
         }
         emit ISPV.ReportCancelled(period, msg.sender, collections, callPrice);
+    }
+
+    /// @dev The court's cash in the pending collections (the period's repurchases, all taken while a report is
+    /// pending, less what left them before) and what of it the deal keeps: at most `collections`.
+    function _keepCourtCash(DealStorage storage s, SPVRefs memory refs, uint256 period, uint256 collections)
+        private
+        returns (uint256 kept)
+    {
+        // slither-disable-next-line unused-return -- the losses bring no cash
+        (, uint256 court) = IServicingCourt(refs.court).dilutionOf(address(this), period);
+        uint256 gone = s.totals.courtCashGonePeriod == period ? s.totals.courtCashGone : 0;
+        court -= gone;
+        kept = court < collections ? court : collections;
+        if (kept != court) {
+            (s.totals.courtCashGone, s.totals.courtCashGonePeriod) = ((gone + court - kept).toUint96(), uint32(period));
+        }
     }
 
     /// @notice `ISPV.withdrawReturned`.
@@ -144,12 +167,14 @@ library SPVSettlement {
         }
         s.core.phase = Phase.Ended;
 
-        // What the deal still holds for its notes: the reserve, and the price of loans bought back since the last
-        // report (no report will join it any more). It pays the notes' unpaid principal, senior first; the rest
-        // goes to the equity class. Whatever principal is still unpaid is lost: written off (beyond the principal
-        // deficiency already recorded) and the balances closed.
-        uint256 cash = _takeBuyBacks(s, closed) + s.cash.reserveBalance;
-        s.cash.reserveBalance = 0;
+        // What the deal still holds for its notes: the reserve, and what waited for a report that never came (the
+        // trustee ended the deal at legal final before it): the price of loans bought back since the last report,
+        // and the originator's repurchase cash a cancelled report kept (the pending collections with no report
+        // pending). It pays the notes' unpaid principal, senior first; the rest goes to the equity class.
+        // Whatever principal is still unpaid is lost: written off (beyond the principal deficiency already
+        // recorded) and the balances closed.
+        uint256 cash = _takeBuyBacks(s, closed) + s.cash.reserveBalance + s.cash.pendingCollections;
+        delete s.cash;
         uint256 finalWriteDown = 0;
         for (uint256 i; i < n; ++i) {
             (uint256 paid, uint256 lost) = _closeClass(s, closed, i, i + 1 < n ? cash : 0);

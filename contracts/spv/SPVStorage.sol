@@ -40,6 +40,9 @@ struct ClassExtra {
     address token;
 }
 
+/// @dev `pendingCollections`: the pending report's collections (purchases paid from them deducted); with no
+/// report pending, the originator's repurchase cash a cancelled report of the running period left for the next
+/// one (zero otherwise).
 struct Cash {
     uint128 reserveBalance;
     uint128 pendingCollections;
@@ -67,6 +70,14 @@ struct Totals {
     uint128 depositsReturned;
     uint128 depositsReturnable;
     uint128 heldForClasses;
+    /// @dev the originator's repurchase cash of period `courtCashGonePeriod` (another period's: none) that left
+    /// the pending collections: spent by a cancelled report's purchases beyond its deposit, or owed back to its
+    /// depositor (`DepositOverpaid`). The court's cash in the pending collections is the period's repurchases
+    /// (`IServicingCourt.dilutionOf`: all taken while a report is pending) less this; a cancelled report keeps
+    /// what its purchases did not spend of it in `Cash.pendingCollections` for the report submitted again.
+    /// Written only by those rare events: a report writes nothing for the court's cash.
+    uint96 courtCashGone;
+    uint32 courtCashGonePeriod;
 }
 
 /// @dev Loans bought back since the last report: their principal and interest join the next report's

@@ -300,6 +300,31 @@ def test_a_report_submitted_again_keeps_the_early_amortization_verdict(deal, lat
     assert seen[0][:2] == (2, 2 if late else 0)
 
 
+def test_a_report_submitted_again_does_not_rerun_the_early_amortization_tests(deal):
+    """Period 2's first report passes period 1's early-amortization tests, but its own 60+ delinquency is above
+    the limit. Cancelled and submitted again, it must not be tested on its own figures (before: the SPV and the
+    model read the cancelled report's delinquency as period 1's and ended revolving with period 1): revolving goes
+    on, the same period's purchases are still paid; chain == model."""
+    from brownie import chain
+
+    d = deal
+    submit(d, _projected(d, 1, 0.3, late=0.03))
+    _close(d)
+    report = submit(d, _projected(d, 2, 0.3, late=0.03))
+    tape = books(d).last.copy()
+    assert (report.delinquent_60 + report.delinquent_90_plus) * 10_000 > DELINQUENCY_LIMIT_BPS * d.model.state.pool_balance
+    assert d.model.early_amortization is None
+    spvlib.cancel_report(d.spv, d.roles["trustee"])
+    d.model.cancel_report()
+    height = chain.height
+    again = serve_tape(d, tape)
+    assert again.submitted.event("ReportSubmitted")["collections"] == d.model.submit(again.report)
+    assert not d.spv.events.get_sequence(from_block=height, event_type="EarlyAmortization")
+    assert d.model.early_amortization is None and d.model.last_revolving_period == REVOLVING_PERIODS
+    _buy(d, revolving_offer(d, 31, (report.scheduled_principal + report.prepayments) // 4, prefix="RVE").head(3))
+    assert_reconciled(d.spv, d.model, "submitted again, purchases")
+
+
 def _records(batch: pd.DataFrame) -> list:
     return pack_records(onboarding_order(batch))
 
