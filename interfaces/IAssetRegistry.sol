@@ -200,6 +200,7 @@ interface IAssetRegistry {
         bytes32 leafChain; // running hash of the registered leaves, in registration order
         bytes32 maxObligor; // obligor with the largest cut-off exposure ...
         uint128 maxObligorPrincipal; // ... and that exposure
+        bool sold; // has left its originator once since its seal (servicing and repurchases are open from then)
     }
 
     /// @notice One asset's on-chain state.

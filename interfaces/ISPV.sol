@@ -250,6 +250,9 @@ interface ISPV {
     error OverSubscribed(uint256 classIndex, uint256 requested, uint256 available);
     /// @notice Closing needs every class fully subscribed.
     error NotFullySubscribed(uint256 classIndex, uint256 subscribed, uint256 size);
+    /// @notice The pool left its originator after its seal (moved away and back): servicing was open on it, so it is
+    /// no longer provably the cut-off tape the investors subscribed against; a sealed pool is sold once, to its deal.
+    error PoolSoldBefore(uint256 poolId, address owner);
     /// @notice The pool is not sealed, not owned by the originator, or its principal or count differs from the
     /// deal's (`poolPrincipal`, `poolCount`: now; `dealPrincipal`, `cutoffCount`: at the cut-off).
     error PoolNotReady(

@@ -433,6 +433,7 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
         info.leafChain = p.leafChain;
         info.maxObligor = p.maxObligor;
         info.maxObligorPrincipal = p.maxObligorPrincipal;
+        info.sold = p.sold;
     }
 
     /// @inheritdoc IAssetRegistry

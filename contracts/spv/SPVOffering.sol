@@ -63,6 +63,8 @@ library SPVOffering {
                 refs.poolId, pool.principal, dealPrincipal, pool.count, pool.cutoffCount, pool.isSealed, pool.owner
             );
         }
+        // ... and never sold before: a pool moved away and back had servicing open (statuses, repurchases).
+        if (pool.sold) revert ISPV.PoolSoldBefore(refs.poolId, pool.owner);
         s.core.phase = Phase.Active;
         s.core.closedAt = uint40(block.timestamp);
         uint256 price = s.totals.subscriptions;

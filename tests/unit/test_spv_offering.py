@@ -71,6 +71,32 @@ def test_closing_requires_the_pool_still_with_the_originator(fresh_offering, inv
     assert_error(d.spv.closeDeal, sender=admin, error="PoolNotReady(uint256,uint256,uint256,uint256,uint256,bool,address)")
 
 
+def test_a_pool_moved_away_and_back_is_not_bought(fresh_offering, investors, admin, originator):
+    """A sealed pool is frozen until its sale. Moving it to another wallet and back used to leave it 'sold' while
+    the originator's again: servicing was open on it (here a loan taken to Defaulted at par, so principal and count
+    still match the cut-off) and the SPV paid par for a pool the investors' cut-off tape does not describe. The
+    close now refuses a pool that was ever sold (``PoolSoldBefore``); the registry shows it (``PoolInfo.sold``)."""
+    from chainabs.dev.sandbox import subscribe_all
+    from chainabs.model.tape import asset_ids
+
+    d = fresh_offering
+    accomplice = investors[5]
+    assert not d.registry.poolInfo(d.pool_id)["sold"]
+    d.registry.transferPool(d.pool_id, accomplice, {"from": originator})
+    d.registry.transferPool(d.pool_id, originator, {"from": accomplice})
+    d.registry.setPoolServicers(d.pool_id, originator, originator, {"from": originator})
+    asset = asset_ids(d.tape, originator.address)[0]
+    principal = d.registry.assetInfo(asset)["principal"]
+    for status in (2, 3, 4, 5):  # Delinquent30, 60, 90, Defaulted: principal unchanged
+        d.registry.updateAssets([(asset, status, principal, b"\x01" * 32, 0)], {"from": originator})
+    d.registry.approvePool(d.pool_id, d.spv, {"from": originator})
+    subscribe_all(d, investors, admin)
+    info = d.registry.poolInfo(d.pool_id)
+    assert info["sold"] and info["owner"] == originator and info["principal"] == info["cutoffPrincipal"]
+    assert_error(d.spv.closeDeal, sender=admin, error="PoolSoldBefore(uint256,address)",
+                 values=(d.pool_id, originator.address))
+
+
 # ---------------------------------------------------------------- deadline, cancel, refunds (integrity finding 3)
 
 
