@@ -208,7 +208,7 @@ class DealModel:
     revolving_interest: int = 0
     revolving_beginning: int = 0
     #: the last period whose report ran the early-amortization tests (a report of the same period submitted
-    #: again after a cancel keeps the first submission's verdict: ``Revolving.testedPeriod``)
+    #: again after a cancel keeps the first submission's verdict: the SPV finds the period's commitment set)
     revolving_tested: int = 0
     #: per period: (dilution loss, dilution repurchased, repurchase cash the SPV took) as the court records them
     dilutions: dict[int, tuple[int, int, int]] = field(default_factory=dict)
@@ -590,8 +590,14 @@ class DealModel:
         self.phase = Phase.ENDED
         # the reserve and the loans bought back since the last report pay the notes' unpaid principal, senior
         # first; the rest goes to the equity class
-        # (and the court's cash a cancelled report kept for a report that never came)
-        cash = sum(self.buy_backs) + self.state.reserve_balance + self.ledger.pending_collections
+        # (and the court's cash a cancelled report kept for a report that never came, and the originator's
+        # repurchases of receivables diluted since the last report, which the SPV takes from the court now)
+        period = self.state.periods_closed + 1
+        loss, bought, taken = self.dilutions.get(period, (0, 0, 0))
+        if self.dilution_terms is not None and bought != taken:
+            self.dilutions[period] = (loss, bought, bought)
+            self.ledger.collections += bought - taken
+        cash = sum(self.buy_backs) + self.state.reserve_balance + self.ledger.pending_collections + bought - taken
         self.ledger.buy_back_proceeds -= sum(self.buy_backs)
         self.buy_backs = (0, 0)
         self.ledger.pending_collections = 0

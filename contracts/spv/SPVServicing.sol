@@ -130,7 +130,7 @@ library SPVServicing {
     /// days delinquent principal over the pool balance its close left, purchases included, above the limit;
     /// its annualised excess spread over its beginning pool below the limit): a breach ends the revolving
     /// period for good with that period; they run once per period (a report submitted again after a cancel
-    /// keeps the first submission's verdict). Then the principal this period may reinvest (a report submitted
+    /// keeps the first submission's verdict: its commitment is set). Then the principal this period may reinvest (a report submitted
     /// again after a cancelled one must cover what the first one's purchases already spent), and the figures
     /// of this report that the next period's tests read. `r`: the report with the buy-backs joined.
     function _openPurchases(
@@ -143,8 +143,9 @@ library SPVServicing {
         if (!s.core.revolving || period > s.revolving.lastPeriod) return; // static: no `Revolving` slot read
         Revolving memory rv = s.revolving;
         uint256 pool = s.core.poolBalance;
-        if (period > 1 && rv.testedPeriod != period) {
-            s.revolving.testedPeriod = uint32(period);
+        // Once per period, at its first report: a report submitted again after a cancel (the cancelled one's
+        // commitment is kept) would find that report's own figures in `rv`; the first one's verdict stands.
+        if (period > 1 && s.commitments[period] == bytes32(0)) {
             uint256 limit = rv.delinquencyLimitBps;
             uint256 value = pool == 0 ? 0 : uint256(rv.delinquent) * BPS / pool;
             if (limit != 0 && value > limit) return _endRevolving(s, period - 1, 2, int256(value), limit);
@@ -218,7 +219,7 @@ library SPVServicing {
         uint256 counted = rv.purchasePeriod == period ? rv.purchasedCount : 0;
         s.revolving.purchasePeriod = uint32(period);
         s.revolving.purchasedCount = (counted + count).toUint64();
-        s.revolving.paid = (uint256(rv.paid) + principal).toUint96();
+        s.revolving.paid = (uint256(rv.paid) + principal).toUint128();
         s.cash.pendingCollections = (uint256(s.cash.pendingCollections) - principal).toUint128();
         emit ISPV.ReceivablesPurchased(period, seller, count, principal, unspent - principal);
         IERC20(refs.currency).safeTransfer(seller, principal);

@@ -173,7 +173,7 @@ library SPVSettlement {
         // pending). It pays the notes' unpaid principal, senior first; the rest goes to the equity class.
         // Whatever principal is still unpaid is lost: written off (beyond the principal deficiency already
         // recorded) and the balances closed.
-        uint256 cash = _takeBuyBacks(s, closed) + s.cash.reserveBalance + s.cash.pendingCollections;
+        uint256 cash = _lateCash(s, refs, closed) + s.cash.reserveBalance + s.cash.pendingCollections;
         delete s.cash;
         uint256 finalWriteDown = 0;
         for (uint256 i; i < n; ++i) {
@@ -193,14 +193,24 @@ library SPVSettlement {
         emit ISPV.DealEnded(closed, released, finalWriteDown, block.timestamp >= refs.legalFinalDate);
     }
 
-    /// @dev At the end of the deal: the price of the loans bought back since the last report, taken out of the
-    /// buy-backs' book.
-    function _takeBuyBacks(DealStorage storage s, uint256 period) private returns (uint256 cash) {
+    /// @dev At the end of the deal, the cash that waited for a report that never came: the price of the loans
+    /// bought back since the last report (taken out of the buy-backs' book), and, in a revolving deal, the
+    /// originator's repurchases of receivables diluted since then, which the court holds until a report takes
+    /// them (taken now, as a report would: counted in the collections).
+    function _lateCash(DealStorage storage s, SPVRefs memory refs, uint256 closed) private returns (uint256 cash) {
         BuyBacks memory bought = s.buyBacks;
         cash = uint256(bought.principal) + bought.interest;
         if (cash != 0) {
             delete s.buyBacks;
-            emit ISPV.BuyBackProceedsApplied(period, cash);
+            emit ISPV.BuyBackProceedsApplied(closed, cash);
+        }
+        if (s.core.revolving) {
+            // slither-disable-next-line unused-return -- only the cash: the deal ends, no test reads the rest
+            (,, uint256 diluted,,) = IServicingCourt(refs.court).takeDilution(closed + 1);
+            if (diluted != 0) {
+                s.totals.collections = (uint256(s.totals.collections) + diluted).toUint128();
+                cash += diluted;
+            }
         }
     }
 

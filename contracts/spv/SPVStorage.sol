@@ -94,13 +94,9 @@ struct Revolving {
     uint32 lastPeriod; // the last period whose collections may buy receivables (0: a static pool)
     uint112 available; // the pending report's principal collections (scheduled + prepayments)
     uint112 purchased; // spent on purchases in the pending period (kept across a cancelled report)
-    uint96 paid; // spent on purchases over the deal's life (`Ledger.revolvingPurchases`)
+    uint128 paid; // spent on purchases over the deal's life (`Ledger.revolvingPurchases`)
     uint112 delinquent; // 60+ days delinquent principal of the last revolving period's report
     uint16 delinquencyLimitBps; // early amortization: 60+ delinquency over the pool, above it (0: none)
-    // The last period whose report ran the early-amortization tests: a report of the same period submitted
-    // again after a cancel does not run them again (they judge the period before, whose figures the first
-    // submission replaced with its own).
-    uint32 testedPeriod;
     // Early amortization on excess spread (kept only when `excessSpreadLimitBps` is set): at a revolving
     // report, the period's interest collections and beginning pool balance, and the fees and the non-equity
     // classes' interest paid so far (their deltas at the next report are what the period's close paid).

@@ -362,3 +362,32 @@ def test_the_model_when_purchases_spend_all_the_court_cash(deal):
     closed = m.close_period()
     assert closed.state.pool_balance == again.pool_ending_balance + first.cash_in
     m.ledger.check()
+
+
+def test_a_dilution_repurchased_after_the_last_report_is_not_stranded_in_the_court(deal):
+    """The originator pays a repurchased dilution to the court at once; the SPV takes it with the next report.
+    When none comes (the trustee ends the deal at legal final), ``endDeal`` takes it from the court itself and,
+    with the reserve, pays the notes' unpaid principal senior first; the court keeps nothing of the deal's;
+    chain == model."""
+    from brownie import chain
+
+    d = deal
+    amount = 1_500 * 10**6
+    _, ids = _tape(d, 1, 1, amount)
+    court = court_of(d.spv)
+    held = int(d.currency.balanceOf(court))
+    _dilute(d, ids[0], amount, 0x61)
+    assert int(d.currency.balanceOf(court)) == held + amount
+    chain.sleep(max(0, d.times.legal_final - chain.time()) + 3_600)
+    chain.mine()
+    terms = end_terms(d)
+    reserve = d.model.state.reserve_balance
+    senior = d.tokens[0]
+    before = int(senior.totalPrincipalDistributed())
+    tx = spvlib.end_deal(d.spv, d.roles["trustee"])
+    released, final = d.model.end_deal(**terms, trustee=True)
+    assert (tx.event("DealEnded")["releasedToEquity"], tx.event("DealEnded")["finalWriteDown"]) == (released, final)
+    assert int(tx.event("DilutionTaken")["cash"]) == amount
+    assert int(d.currency.balanceOf(court)) == held  # nothing of the deal's left in the court
+    assert int(senior.totalPrincipalDistributed()) - before == reserve + amount
+    _check(d, "ended with a dilution repurchased after the last report")
