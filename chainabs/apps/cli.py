@@ -56,6 +56,8 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
 )
 #: How many problems of a list (tape issues, spec problems) an error line names.
 SHOWN_PROBLEMS = 20
+#: The local chains' node programs (brownie launches them by name from PATH; `make` installs them).
+LOCAL_NODES = frozenset({"anvil", "ganache", "ganache-cli"})
 
 
 def _decimals(text: str) -> list[float]:
@@ -677,6 +679,9 @@ def _message(exc: BaseException) -> str:
     if isinstance(exc, DealSpecError):
         return "invalid deal spec:\n" + "\n".join(f"  {exc.source}: {path}: {msg}" if path else f"  {exc.source}: {msg}"
                                                   for path, msg in exc.problems)
+    if isinstance(exc, FileNotFoundError) and exc.filename in LOCAL_NODES:
+        return (f"{exc.filename} (the local chain's node) is not on PATH: `make` installs it into node_modules/.bin; "
+                "run `source tools/dev-env.sh` first, or give --rpc URL of a node already running")
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if isinstance(exc, USER_ERRORS) else f"{type(exc).__name__}: {text}"
 

@@ -107,8 +107,15 @@ def load_project() -> Any:
     loaded = project.get_loaded_projects()
     if loaded:
         return loaded[0]
-    here = project.check_for_project(".")
-    return project.load(str(here or PROJECT_ROOT), name="ChainabsProject")
+    root = project.check_for_project(".") or PROJECT_ROOT
+    # The compiler resolves the config's relative remappings (`@openzeppelin=node_modules/...`) from the current
+    # folder: load from the project's own, so that `chainabs` works from any folder, then come back.
+    previous = os.getcwd()
+    os.chdir(root)
+    try:
+        return project.load(str(root), name="ChainabsProject")
+    finally:
+        os.chdir(previous)
 
 
 def register_rpc(url: str) -> str:

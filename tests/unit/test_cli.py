@@ -76,6 +76,25 @@ def test_a_list_of_problems_follows_its_one_line_summary(capsys):
     assert err[0] == "chainabs simulate: error: invalid deal spec:" and "file not found" in err[1]
 
 
+def test_a_missing_local_node_says_how_to_put_it_on_path():
+    """``chainabs demo`` run outside ``make`` with the project's tools off PATH: brownie cannot launch anvil."""
+    said = cli._message(FileNotFoundError(2, "No such file or directory", "anvil"))
+    assert said.startswith("anvil (the local chain's node) is not on PATH") and "source tools/dev-env.sh" in said
+    other = cli._message(FileNotFoundError(2, "No such file or directory", "tape.csv"))
+    assert other == "[Errno 2] No such file or directory: 'tape.csv'"
+
+
+def test_the_project_loads_from_any_folder(tmp_path):
+    """``chainabs`` run from another folder loads (and compiles if needed) the checkout's brownie project: the
+    compiler's relative remappings used to resolve from the caller's folder (``node_modules/@openzeppelin/...``
+    not found)."""
+    code = "from chainabs.chain.connection import load_project; import os; p = load_project(); print(os.getcwd(), len(p))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    folder, contracts = done.stdout.split()[-2:]
+    assert folder == str(tmp_path) and int(contracts) > 10  # the caller's folder is given back
+
+
 def test_script_flags_as_words_or_after_the_separator():
     assert cli.brownie_script_args(["--", "--yes", "--tape", "x.csv"]) == ["--yes", "--tape", "x.csv"]
     assert cli.brownie_script_args(["yes", "tape=x.csv", "max-polls=3", "0xabc"]) == [
