@@ -17,7 +17,7 @@ import pandas as pd
 
 from chainabs.chain import spv as spvlib
 from chainabs.chain.contracts import contract_at
-from chainabs.chain.registry import asset_states
+from chainabs.chain.registry import asset_states, pool_registrations, web3_contract
 from chainabs.chain.sender import Receipt, transact
 from chainabs.chain.servicing import deal_pool
 from chainabs.model import tape as tp
@@ -112,16 +112,12 @@ PoolRead = tuple[Any, Any, int, str, list[_Batch]]
 def _batches(spv: Any) -> PoolRead:
     """The deal's registry (brownie and web3 contracts), pool id, originator and the pool's registration batches
     in chain order."""
-    from brownie import web3
-
     registry, pool_id, originator = deal_pool(spv)
-    c = web3.eth.contract(address=str(registry.address), abi=registry.abi)
-    logs = sorted(c.events.AssetsRegistered.get_logs(from_block=0, argument_filters={"poolId": pool_id}),
-                  key=lambda log: (log["blockNumber"], log["logIndex"]))
+    c = web3_contract(registry)
     sold = {bytes(e["transactionHash"])
             for e in c.events.ReceivablesSold.get_logs(from_block=0, argument_filters={"poolId": pool_id})}
     out, before = [], bytes(32)
-    for log in logs:
+    for log in pool_registrations(registry, pool_id):
         args = log["args"]
         after = bytes(args["leafChain"])
         out.append(_Batch(int(args["firstIndex"]), before, after, tuple(bytes(x) for x in args["leaves"]),

@@ -426,7 +426,8 @@ def int_or_str(v: Any) -> Any:
 # ---------------------------------------------------------------------------------------------------- events
 
 
-def _web3_contract(registry: Any) -> Any:
+def web3_contract(registry: Any) -> Any:
+    """The registry (a brownie contract) as a web3 contract of the connected node, for its event filters."""
     from brownie import web3
 
     return web3.eth.contract(address=registry.address, abi=registry.abi)
@@ -440,14 +441,16 @@ def _decode(logs: list[Any], name: str) -> list[AssetEvent]:
     ]
 
 
+def pool_registrations(registry: Any, pool_id: int, from_block: int = 0) -> list[Any]:
+    """The ``AssetsRegistered`` logs of ``pool_id`` (web3's, decoded), in registration (chain) order."""
+    c = web3_contract(registry)
+    logs = c.events.AssetsRegistered.get_logs(from_block=from_block, argument_filters={"poolId": pool_id})
+    return sorted(logs, key=lambda log: (log["blockNumber"], log["logIndex"]))
+
+
 def pool_leaves(registry: Any, pool_id: int, from_block: int = 0) -> list[bytes]:
     """Leaves registered in ``pool_id``, in registration order, from its ``AssetsRegistered`` events alone."""
-    c = _web3_contract(registry)
-    logs = c.events.AssetsRegistered.get_logs(from_block=from_block, argument_filters={"poolId": pool_id})
-    leaves: list[bytes] = []
-    for log in sorted(logs, key=lambda log: (log["blockNumber"], log["logIndex"])):
-        leaves.extend(bytes(x) for x in log["args"]["leaves"])
-    return leaves
+    return [bytes(x) for log in pool_registrations(registry, pool_id, from_block) for x in log["args"]["leaves"]]
 
 
 def _discard() -> Any:
@@ -471,7 +474,7 @@ def verify_pool_commitment(registry: Any, pool_id: int, from_block: int = 0) -> 
 def _registration(registry: Any, asset_id: int, from_block: int) -> Any:
     """The ``AssetsRegistered`` log whose ``assetIds`` hold ``asset_id`` (its mint), or None: searched in the
     asset's pool while it is pooled, else in every pool."""
-    c = _web3_contract(registry)
+    c = web3_contract(registry)
     info = registry.assetInfo(asset_id) if int(registry.countRegistered([asset_id])) else None
     filters = {"poolId": int(info[1])} if info is not None and int(info[1]) else {}
     for log in c.events.AssetsRegistered.get_logs(from_block=from_block, argument_filters=filters):
@@ -487,7 +490,7 @@ def asset_history(registry: Any, asset_id: int, from_block: int = 0) -> list[Ass
     it was pooled."""
     from brownie import web3
 
-    c = _web3_contract(registry)
+    c = web3_contract(registry)
     transfers = c.events.Transfer.get_logs(from_block=from_block, argument_filters={"tokenId": asset_id})
     events = _decode(transfers, "Transfer")
     events += _decode(
