@@ -278,7 +278,7 @@ contract ServicingCourt is IServicingCourt {
             assetId = _bought(registry, poolId, originator, registration.purchase, registration.period);
         } else {
             if (!registry.verifyRecord(poolId, registration.record, registration.proof)) revert ProofDoesNotMatch(0);
-            assetId = uint256(keccak256(abi.encode(originator, registration.record.loanId)));
+            assetId = registry.assetIdOf(originator, registration.record.loanId);
         }
         if (n.hasBelow) _walkLeaf(period, c, n.below, n.belowPath);
         if (n.hasAbove) _walkLeaf(period, c, n.above, n.abovePath);
@@ -317,7 +317,7 @@ contract ServicingCourt is IServicingCourt {
                     != keccak256(abi.encode(p.before, chainHash, period))
                 || leaves[p.position] != keccak256(bytes.concat(keccak256(abi.encode(originator, p.record))))
         ) revert ProofDoesNotMatch(period);
-        return uint256(keccak256(abi.encode(originator, p.record.loanId)));
+        return registry.assetIdOf(originator, p.record.loanId);
     }
 
     /// @inheritdoc IServicingCourt

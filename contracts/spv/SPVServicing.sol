@@ -108,8 +108,10 @@ library SPVServicing {
         _openPurchases(s, refs, period, r, d);
         uint256 owed = report.interestCollections + report.scheduledPrincipal + report.prepayments + report.recoveries
             - (revolving ? s.revolving.purchased : 0);
-        if (court > owed) _overpaid(s, period, court - owed);
-        court = court > owed ? owed : court;
+        if (court > owed) {
+            _overpaid(s, period, court - owed);
+            court = owed;
+        }
         s.cash.pendingCollections = court.toUint128();
         s.totals.collections = (uint256(s.totals.collections) + d.cash).toUint128();
         return owed - court;
@@ -130,9 +132,10 @@ library SPVServicing {
     /// days delinquent principal over the pool balance its close left, purchases included, above the limit;
     /// its annualised excess spread over its beginning pool below the limit): a breach ends the revolving
     /// period for good with that period; they run once per period (a report submitted again after a cancel
-    /// keeps the first submission's verdict: its commitment is set). Then the principal this period may reinvest (a report submitted
-    /// again after a cancelled one must cover what the first one's purchases already spent), and the figures
-    /// of this report that the next period's tests read. `r`: the report with the buy-backs joined.
+    /// keeps the first submission's verdict: its commitment is set). Then the principal this period may
+    /// reinvest (a report submitted again after a cancelled one must cover what the first one's purchases
+    /// already spent), and the figures of this report that the next period's tests read. `r`: the report with
+    /// the buy-backs joined.
     function _openPurchases(
         DealStorage storage s,
         SPVRefs memory refs,

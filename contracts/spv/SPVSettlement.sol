@@ -47,7 +47,7 @@ library SPVSettlement {
         // report (the court pays each repurchase once): what the report's purchases did not spend of it, as they
         // spend the servicer's deposit first. Only a revolving deal has dilutions.
         uint256 kept = 0;
-        if (s.revolving.lastPeriod != 0) kept = _keepCourtCash(s, refs, period, collections);
+        if (s.core.revolving) kept = _keepCourtCash(s, refs, period, collections);
         collections -= kept;
         s.core.disputed = false;
         s.pendingHash = bytes32(0);
@@ -101,7 +101,7 @@ library SPVSettlement {
         // Receivables bought into the pool this period are not in the report's pool balance: the originator
         // cannot buy back what it has just sold (the close would not reconcile, and the certificates would go
         // back without their price).
-        uint256 purchased = s.revolving.purchased;
+        uint256 purchased = s.core.revolving ? s.revolving.purchased : 0;
         if (purchased != 0) revert ISPV.CleanUpCallAfterPurchases(period, purchased);
         // The live principal is the pending report's pool balance (equal to its servicing tape's committed total
         // when it was accepted, and open to fraud proofs until its close); the registry, whose performing
