@@ -212,8 +212,8 @@ class DealModel:
     revolving_tested: int = 0
     #: per period: (dilution loss, dilution repurchased, repurchase cash the SPV took) as the court records them
     dilutions: dict[int, tuple[int, int, int]] = field(default_factory=dict)
-    #: the originator's repurchase cash (the court's) in the pending collections (``SPV`` ``Totals.courtCash``);
-    #: a cancelled report keeps what its purchases did not spend of it in ``ledger.pending_collections`` for the
+    #: the originator's repurchase cash (the court's) in the pending collections (on chain: the court's
+    #: ``dilutionOf`` repurchases less ``Totals.courtCashGone``); a cancelled report keeps what its purchases did not spend of it in ``ledger.pending_collections`` for the
     #: report submitted again
     court_cash: int = 0
     #: what the last report submitted owed back to the cancelled report's depositor (``DepositOverpaid``: the
@@ -326,8 +326,6 @@ class DealModel:
         merged = self._with_buy_backs(report, self.buy_backs)
         validate_report(self.state, merged)
         period = self.state.periods_closed + 1
-        loss, bought, taken = self.dilutions.get(period, (0, 0, 0))
-        cash = bought - taken  # the court pays the repurchases it holds with the report
         if period <= self.last_revolving_period and period > 1 and self.revolving_tested != period:
             self.revolving_tested = period
             ended = self._early_amortization()
@@ -355,17 +353,25 @@ class DealModel:
         # is deposited for the servicer, and what exceeds the report's need goes back to the cancelled report's
         # depositor
         owed = report.cash_in - self.purchased
+        cash = self._take_dilution(period)  # the court pays the repurchases it holds with the report
         court = self.ledger.pending_collections + cash
         self.overpaid = max(court - owed, 0)
         court -= self.overpaid
         deposit = owed - court
-        if self.dilution_terms is not None:
-            self.dilutions[period] = (loss, bought, bought)
         self.court_cash = court  # the SPV writes it for a revolving deal only: a static deal's is always 0
         self.ledger.deposits_returnable += self.overpaid
-        self.ledger.collections += deposit + cash
+        self.ledger.collections += deposit
         self.ledger.pending_collections = court + deposit + held
         return deposit
+
+    def _take_dilution(self, period: int) -> int:
+        """``IServicingCourt.takeDilution``: the originator's repurchase cash of ``period`` the court holds and the
+        SPV has not taken yet, now taken (counted in the collections); returns it."""
+        loss, bought, taken = self.dilutions.get(period, (0, 0, 0))
+        if self.dilution_terms is not None:
+            self.dilutions[period] = (loss, bought, bought)
+        self.ledger.collections += bought - taken
+        return bought - taken
 
     def _dilution_limit(self) -> int:
         return 0 if self.dilution_terms is None else self.dilution_terms[1]
@@ -588,16 +594,12 @@ class DealModel:
             if recoveries_outstanding:
                 raise DealModelError("RecoveriesOutstanding", recoveries_outstanding)
         self.phase = Phase.ENDED
-        # the reserve and the loans bought back since the last report pay the notes' unpaid principal, senior
-        # first; the rest goes to the equity class
-        # (and the court's cash a cancelled report kept for a report that never came, and the originator's
-        # repurchases of receivables diluted since the last report, which the SPV takes from the court now)
-        period = self.state.periods_closed + 1
-        loss, bought, taken = self.dilutions.get(period, (0, 0, 0))
-        if self.dilution_terms is not None and bought != taken:
-            self.dilutions[period] = (loss, bought, bought)
-            self.ledger.collections += bought - taken
-        cash = sum(self.buy_backs) + self.state.reserve_balance + self.ledger.pending_collections + bought - taken
+        # the reserve and what waited for a report that never came (the loans bought back since the last report,
+        # the court's cash a cancelled report kept, the originator's repurchases of receivables diluted since the
+        # last report, which the SPV takes from the court now) pay the notes' unpaid principal, senior first; the
+        # rest goes to the equity class
+        diluted = self._take_dilution(self.state.periods_closed + 1)
+        cash = sum(self.buy_backs) + self.state.reserve_balance + self.ledger.pending_collections + diluted
         self.ledger.buy_back_proceeds -= sum(self.buy_backs)
         self.buy_backs = (0, 0)
         self.ledger.pending_collections = 0
