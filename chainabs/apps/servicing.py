@@ -87,7 +87,7 @@ def challenge(rpc_url: str, spv_address: str, tape_path: Path, *, previous_path:
         # the sealed cut-off tape: the pool's first registrations (receivables bought since come after them)
         registry, pool_id, _ = deal_pool(spv)
         count = int(registry.poolInfo(pool_id)["cutoffCount"])
-        cutoff = poolread.pool_tape(read_deal(rpc_url, spv_address, start_block=0)).iloc[:count]
+        cutoff = poolread.pool_tape(read_deal(rpc_url, spv_address)).iloc[:count]
     faults = courtlib.audit(spv, committed, previous=previous, cutoff=cutoff)
     if not faults:
         console.print(f"period {period}: the tape is the committed one and agrees with the registry and the "

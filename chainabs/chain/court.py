@@ -17,6 +17,7 @@ import pandas as pd
 
 from chainabs.chain import spv as spvlib
 from chainabs.chain.contracts import contract_at
+from chainabs.chain.events import contract_logs
 from chainabs.chain.registry import asset_states, pool_registrations, web3_contract
 from chainabs.chain.sender import Receipt, transact
 from chainabs.chain.servicing import deal_pool
@@ -115,7 +116,7 @@ def _batches(spv: Any) -> PoolRead:
     registry, pool_id, originator = deal_pool(spv)
     c = web3_contract(registry)
     sold = {bytes(e["transactionHash"])
-            for e in c.events.ReceivablesSold.get_logs(from_block=0, argument_filters={"poolId": pool_id})}
+            for e in contract_logs(c.events.ReceivablesSold, argument_filters={"poolId": pool_id})}
     out, before = [], bytes(32)
     for log in pool_registrations(registry, pool_id):
         args = log["args"]

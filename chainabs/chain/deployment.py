@@ -46,6 +46,7 @@ from chainabs.chain import orchestration
 from chainabs.chain import documents as documentlib
 from chainabs.chain import registry as registrylib
 from chainabs.chain.contracts import role_id
+from chainabs.chain.events import contract_logs
 from chainabs.chain.deploy import CallStep, Deployer, DeploymentError, DeployStep, Manifest, Ref, Step, deployments_root
 from chainabs.chain.sender import default_sender, transact
 from chainabs.model import terms
@@ -246,8 +247,8 @@ def _created_pool(registry: Any, request: Mapping[str, Any]) -> int | None:
     from brownie import web3
 
     contract = web3.eth.contract(address=registry.address, abi=registry.abi)
-    logs = contract.events.PoolCreated.get_logs(from_block=int(request["from_block"]),
-                                                argument_filters={"originator": request["sender"]})
+    logs = contract_logs(contract.events.PoolCreated, int(request["from_block"]),
+                         argument_filters={"originator": request["sender"]})
     for log in logs:
         sent = web3.eth.get_transaction(log["transactionHash"])
         if sent["from"].lower() == str(request["sender"]).lower() and int(sent["nonce"]) == int(request["nonce"]):

@@ -314,6 +314,18 @@ def get_raw_logs(
         yield from _get_range(fetch, a, b, retries, backoff)
 
 
+#: Words in the errors public providers give for an eth_getLogs range or result set they will not serve
+#: (Alchemy "Log response size exceeded", Infura "query returned more than 10000 results", QuickNode "limited to a
+#: 10,000 range", Ankr "block range is too wide", others "exceed maximum block range"): such a range is split at
+#: once instead of being retried with back-off.
+_TOO_LARGE = ("range", "exceed", "more than", "too many", "too large", "too wide", "limit")
+
+
+def _too_large(err: Exception) -> bool:
+    text = str(err).lower()
+    return any(word in text for word in _TOO_LARGE)
+
+
 def _get_range(fetch: Callable[[int, int], list[Any]], a: int, b: int, retries: int,
                backoff: float) -> Iterator[tuple[int, int, list[Any]]]:
     last_error: Exception | None = None
@@ -324,6 +336,8 @@ def _get_range(fetch: Callable[[int, int], list[Any]], a: int, b: int, retries: 
             return
         except Exception as err:  # noqa: BLE001 - providers fail in many ways; retry then split
             last_error = err
+            if a < b and _too_large(err):
+                break
             if attempt + 1 < retries:
                 time.sleep(backoff * (2**attempt))
     if a < b:  # the provider may refuse large ranges: split
@@ -332,6 +346,65 @@ def _get_range(fetch: Callable[[int, int], list[Any]], a: int, b: int, retries: 
         yield from _get_range(fetch, mid + 1, b, retries, backoff)
         return
     raise EventReadError(f"eth_getLogs failed for block {a}: {last_error}")
+
+
+def contract_logs(
+    event: Any,
+    start: int | None = None,
+    end: int | None = None,
+    *,
+    argument_filters: Mapping[str, Any] | None = None,
+    chunk: int = DEFAULT_CHUNK,
+    retries: int = 5,
+    backoff: float = 0.5,
+) -> list[Any]:
+    """The logs of one event of one web3 contract (``contract.events.Name``, web3's decoded logs with ``args``)
+    in blocks start..end, in chain order: asked in ranges of at most ``chunk`` blocks, each retried, then split
+    when the node refuses it (what public providers need; one eth_getLogs from block 0 fails on them).
+    ``start`` defaults to the block the contract was deployed in (:func:`deployment_block`), ``end`` to the
+    latest block."""
+    w3 = event.w3
+    address = event.address
+    start = deployment_block(w3, address) if start is None else int(start)
+    end = int(w3.eth.block_number) if end is None else int(end)
+    filters = dict(argument_filters or {})
+
+    def fetch(a: int, b: int) -> list[Any]:
+        return list(event.get_logs(from_block=a, to_block=b, argument_filters=filters))
+
+    out: list[Any] = []
+    for a, b in block_ranges(start, end, chunk):
+        for _, _, logs in _get_range(fetch, a, b, retries, backoff):
+            out.extend(logs)
+    return out
+
+
+#: (node, address) -> block the contract was deployed in, as last found (checked again before each use: a
+#: local chain reverted to a snapshot may deploy another contract at the same address in another block).
+_DEPLOYED: dict[tuple[str, str], int] = {}
+
+
+def _has_code(w3: Web3, address: str, block: int) -> bool:
+    return len(w3.eth.get_code(address, block_identifier=block)) > 0  # type: ignore[arg-type]
+
+
+def deployment_block(w3: Web3, address: str) -> int:
+    """First block where ``address`` has code (a binary search over eth_getCode, remembered per node and
+    address and confirmed with two eth_getCode calls on later uses)."""
+    address = Web3.to_checksum_address(address)
+    key = (str(getattr(w3.provider, "endpoint_uri", id(w3.provider))), address)
+    known = _DEPLOYED.get(key)
+    if known is not None and _has_code(w3, address, known) and (known == 0 or not _has_code(w3, address, known - 1)):
+        return known
+    lo, hi = 0, int(w3.eth.block_number)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if _has_code(w3, address, mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    _DEPLOYED[key] = lo
+    return lo
 
 
 def read_events(

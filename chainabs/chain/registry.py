@@ -24,6 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from chainabs.chain import invoices
 from chainabs.chain.connection import load_project
+from chainabs.chain.events import contract_logs, deployment_block
 from chainabs.chain.sender import deploy, transact
 from chainabs.model.merkle import leaf_hash
 from chainabs.model.assets import (
@@ -441,14 +442,14 @@ def _decode(logs: list[Any], name: str) -> list[AssetEvent]:
     ]
 
 
-def pool_registrations(registry: Any, pool_id: int, from_block: int = 0) -> list[Any]:
-    """The ``AssetsRegistered`` logs of ``pool_id`` (web3's, decoded), in registration (chain) order."""
+def pool_registrations(registry: Any, pool_id: int, from_block: int | None = None) -> list[Any]:
+    """The ``AssetsRegistered`` logs of ``pool_id`` (web3's, decoded), in registration (chain) order, read from
+    ``from_block`` (default: the registry's deployment) in block ranges a public node serves."""
     c = web3_contract(registry)
-    logs = c.events.AssetsRegistered.get_logs(from_block=from_block, argument_filters={"poolId": pool_id})
-    return sorted(logs, key=lambda log: (log["blockNumber"], log["logIndex"]))
+    return contract_logs(c.events.AssetsRegistered, from_block, argument_filters={"poolId": pool_id})
 
 
-def pool_leaves(registry: Any, pool_id: int, from_block: int = 0) -> list[bytes]:
+def pool_leaves(registry: Any, pool_id: int, from_block: int | None = None) -> list[bytes]:
     """Leaves registered in ``pool_id``, in registration order, from its ``AssetsRegistered`` events alone."""
     return [bytes(x) for log in pool_registrations(registry, pool_id, from_block) for x in log["args"]["leaves"]]
 
@@ -459,7 +460,7 @@ def _discard() -> Any:
     return DISCARD
 
 
-def verify_pool_commitment(registry: Any, pool_id: int, from_block: int = 0) -> bool:
+def verify_pool_commitment(registry: Any, pool_id: int, from_block: int | None = None) -> bool:
     """Anyone's check of a sealed pool: the leaves in the events hash to the on-chain ``leafChain`` and the
     StandardMerkleTree of those leaves has the on-chain root."""
     from chainabs.model.merkle import MerkleTree
@@ -471,19 +472,19 @@ def verify_pool_commitment(registry: Any, pool_id: int, from_block: int = 0) -> 
     return MerkleTree.from_leaf_hashes(leaves).root_bytes == bytes(info["root"])
 
 
-def _registration(registry: Any, asset_id: int, from_block: int) -> Any:
+def _registration(registry: Any, asset_id: int, from_block: int | None) -> Any:
     """The ``AssetsRegistered`` log whose ``assetIds`` hold ``asset_id`` (its mint), or None: searched in the
     asset's pool while it is pooled, else in every pool."""
     c = web3_contract(registry)
     info = registry.assetInfo(asset_id) if int(registry.countRegistered([asset_id])) else None
     filters = {"poolId": int(info[1])} if info is not None and int(info[1]) else {}
-    for log in c.events.AssetsRegistered.get_logs(from_block=from_block, argument_filters=filters):
+    for log in contract_logs(c.events.AssetsRegistered, from_block, argument_filters=filters):
         if asset_id in [int(x) for x in log["args"]["assetIds"]]:
             return log
     return None
 
 
-def asset_history(registry: Any, asset_id: int, from_block: int = 0) -> list[AssetEvent]:
+def asset_history(registry: Any, asset_id: int, from_block: int | None = None) -> list[AssetEvent]:
     """Every event of one asset, in chain order: its registration (``Registered``: pool, leaf and the record
     decoded from the transaction's calldata, checked against the leaf and the id the ``AssetsRegistered`` event
     minted), ERC-721 transfers, status changes, repurchase, and the transfers of the pool it belonged to while
@@ -491,13 +492,15 @@ def asset_history(registry: Any, asset_id: int, from_block: int = 0) -> list[Ass
     from brownie import web3
 
     c = web3_contract(registry)
-    transfers = c.events.Transfer.get_logs(from_block=from_block, argument_filters={"tokenId": asset_id})
+    if from_block is None:
+        from_block = deployment_block(web3, c.address)
+    transfers = contract_logs(c.events.Transfer, from_block, argument_filters={"tokenId": asset_id})
     events = _decode(transfers, "Transfer")
     events += _decode(
-        c.events.AssetStatusChanged.get_logs(from_block=from_block, argument_filters={"assetId": asset_id}),
+        contract_logs(c.events.AssetStatusChanged, from_block, argument_filters={"assetId": asset_id}),
         "AssetStatusChanged",
     )
-    repurchases = c.events.AssetRepurchased.get_logs(from_block=from_block, argument_filters={"assetId": asset_id})
+    repurchases = contract_logs(c.events.AssetRepurchased, from_block, argument_filters={"assetId": asset_id})
     events += _decode(repurchases, "AssetRepurchased")
     mint = _registration(registry, asset_id, from_block)
     if mint is not None:
@@ -523,8 +526,7 @@ def asset_history(registry: Any, asset_id: int, from_block: int = 0) -> list[Ass
                                  "Registered", {"poolId": pool_id, "leaf": leaf, "record": record,
                                                 "originator": originator, "owner": owner}))
         last = int(repurchases[0]["blockNumber"]) if repurchases else None
-        moves = c.events.PoolTransferred.get_logs(from_block=int(mint["blockNumber"]),
-                                                  argument_filters={"poolId": pool_id})
+        moves = contract_logs(c.events.PoolTransferred, int(mint["blockNumber"]), argument_filters={"poolId": pool_id})
         events += _decode([m for m in moves if last is None or m["blockNumber"] <= last], "PoolTransferred")
     return sorted(events, key=lambda e: (e.block, e.log_index))
 

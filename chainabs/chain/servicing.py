@@ -16,6 +16,7 @@ import pandas as pd
 
 from chainabs.chain import spv as spvlib
 from chainabs.chain.contracts import contract_at
+from chainabs.chain.events import contract_logs
 from chainabs.chain.registry import asset_states
 from chainabs.chain.sender import Receipt, transact
 from chainabs.model.assets import asset_id
@@ -74,7 +75,7 @@ def recorded_recoveries(registry: Any, pool_id: int, committed: CommittedTape) -
         return set()
     w3 = connected_web3()
     c = w3.eth.contract(address=str(registry.address), abi=registry.abi)
-    logs = c.events.RecoveryRecorded.get_logs(from_block=0, argument_filters={"poolId": pool_id})
+    logs = contract_logs(c.events.RecoveryRecorded, argument_filters={"poolId": pool_id})
     return {int(e["args"]["assetId"]) for e in logs
             if bytes(e["args"]["evidence"]) == wanted.get(int(e["args"]["assetId"]))}
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import brownie
 import pytest
 from chainabs.chain.sender import transact
-from plugins.registry import CUTOFF, relaxed_criteria
+from plugins.registry import CUTOFF, log_range_cap, relaxed_criteria
 
 from chainabs.chain import registry as rc
+from chainabs.chain.events import deployment_block
 from chainabs.model import synthetic
 from chainabs.model import tape as tp
 from chainabs.model import assets
@@ -119,7 +120,14 @@ def test_history_rebuilds_from_chain_data(registry, originator, servicer, issuer
     transact(registry.updateAssets, [(asset, 2, p - 500, b"\x01" * 32, 0)], sender=servicer)
     transact(registry.updateAssets, [(asset, 3, p - 900, b"\x02" * 32, 0)], sender=servicer)
     transact(registry.repurchase, asset, b"\x03" * 32, sender=issuer)
-    events = rc.asset_history(registry, asset)
+    # A public node refuses an eth_getLogs over more than a few blocks: the history and the pool's leaves are
+    # read in ranges it serves, from the registry's deployment on (not from block 0).
+    brownie.chain.mine(40)
+    with log_range_cap(16) as served:
+        events = rc.asset_history(registry, asset)
+        assert rc.pool_leaves(registry, pool_id) == tp.leaf_hashes(tape, originator.address)
+    assert served and all(b - a < 16 for a, b in served)
+    assert min(a for a, _ in served) == deployment_block(brownie.web3, registry.address) > 0
     names = [e.name for e in events]
     assert names == ["Registered", "PoolTransferred", "AssetStatusChanged", "AssetStatusChanged", "Transfer",
                      "AssetRepurchased"]

@@ -19,6 +19,44 @@ from chainabs.model import tape as tp
 CUTOFF = synthetic.DEFAULT_CUTOFF
 
 
+@contextlib.contextmanager
+def log_range_cap(blocks: int) -> Iterator[list[tuple[int, int]]]:
+    """While open, the connected node refuses every eth_getLogs over more than ``blocks`` blocks, as public
+    providers do (with Alchemy's wording); yields the list of the (from, to) ranges it served."""
+    from web3.middleware.base import Web3Middleware
+
+    served: list[tuple[int, int]] = []
+
+    class Cap(Web3Middleware):
+        def wrap_make_request(self, make_request: Any) -> Any:
+            def middleware(method: str, params: Any) -> Any:
+                if method == "eth_getLogs" and "blockHash" not in params[0]:
+                    a, b = (_block(self._w3, params[0].get(k, "latest")) for k in ("fromBlock", "toBlock"))
+                    if b - a + 1 > blocks:
+                        return {"jsonrpc": "2.0", "id": 0, "error": {
+                            "code": -32602, "message": f"Log response size exceeded. You can make eth_getLogs "
+                            f"requests with up to a {blocks} block range. Based on your parameters, this block "
+                            f"range should work: [{hex(a)}, {hex(a + blocks - 1)}]"}}
+                    served.append((a, b))
+                return make_request(method, params)
+
+            return middleware
+
+    brownie.web3.middleware_onion.add(Cap, name="log_range_cap")
+    try:
+        yield served
+    finally:
+        brownie.web3.middleware_onion.remove("log_range_cap")
+
+
+def _block(w3: Any, tag: Any) -> int:
+    if tag == "earliest":
+        return 0
+    if tag in ("latest", "pending", "safe", "finalized"):
+        return int(w3.eth.block_number)
+    return int(tag, 16) if isinstance(tag, str) else int(tag)
+
+
 def error_data(signature: str, *args: Any) -> str:
     """Revert data of custom error ``signature`` (e.g. ``"UnknownPool(uint256)"``) with ``args``, as hex."""
     selector = Web3.keccak(text=signature)[:4]

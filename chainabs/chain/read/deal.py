@@ -23,7 +23,7 @@ from web3 import Web3
 
 from chainabs.chain.abis import decode_deal_params, load_abi
 from chainabs.chain.calls import view_calls
-from chainabs.chain.events import DEFAULT_CHUNK, DecodedEvent, EventDecoder, read_events
+from chainabs.chain.events import DEFAULT_CHUNK, DecodedEvent, EventDecoder, deployment_block, read_events
 
 #: ABI names of the parts of a deal.
 SPV_ABI = "SPV"
@@ -239,18 +239,6 @@ def deal_contracts(rpc: str | Web3, spv_address: str) -> dict[str, str]:
         identity = w3.eth.contract(address=addr, abi=token_abi).functions.identityRegistry().call()
         out[Web3.to_checksum_address(identity)] = IDENTITY_ABI
     return out
-
-
-def deployment_block(w3: Web3, address: str) -> int:
-    """First block where ``address`` has code (binary search over eth_getCode)."""
-    lo, hi = 0, w3.eth.block_number
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if len(w3.eth.get_code(address, block_identifier=mid)) > 0:
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
 
 
 def of_pool(event: DecodedEvent, pool_id: int) -> bool:

@@ -1,0 +1,82 @@
+"""Reading logs in block ranges public nodes serve (chainabs.chain.events): a range the node refuses as too
+large is split at once, a transient failure is retried first; a contract's deployment block is found by
+eth_getCode and checked again before it is reused."""
+
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+
+import pytest
+
+from chainabs.chain import events as ev
+
+ADDRESS = "0x" + "ab" * 20
+
+
+def _logs(a: int, b: int) -> list[dict[str, int]]:
+    return [{"blockNumber": n, "logIndex": 0} for n in range(a, b + 1)]
+
+
+def test_a_range_refused_as_too_large_is_split_without_waiting():
+    asked: list[tuple[int, int]] = []
+
+    def fetch(a: int, b: int) -> list[dict[str, int]]:
+        asked.append((a, b))
+        if b - a + 1 > 10:
+            raise ValueError("query returned more than 10000 results. Try with this block range [0x0, 0x9].")
+        return _logs(a, b)
+
+    began = time.monotonic()
+    served = list(ev._get_range(fetch, 0, 99, retries=5, backoff=60))
+    assert time.monotonic() - began < 5  # no back-off sleep (60 s, 120 s, ...) before splitting
+    assert [lg["blockNumber"] for _, _, logs in served for lg in logs] == list(range(100))  # each block once, in order
+    assert asked[0] == (0, 99) and all(b - a + 1 <= 10 for a, b, _ in served)
+    assert len(asked) == len(set(asked))  # no range asked twice
+
+
+def test_a_transient_failure_is_retried_before_the_range_is_split():
+    failures = iter([ConnectionError("connection reset by peer"), TimeoutError("read timed out")])
+    asked: list[tuple[int, int]] = []
+
+    def fetch(a: int, b: int) -> list[dict[str, int]]:
+        asked.append((a, b))
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        return _logs(a, b)
+
+    served = list(ev._get_range(fetch, 5, 24, retries=5, backoff=0))
+    assert asked == [(5, 24)] * 3 and [(a, b) for a, b, _ in served] == [(5, 24)]
+
+
+def test_a_single_block_the_node_keeps_refusing_is_an_error_naming_it():
+    def fetch(a: int, b: int) -> list[dict[str, int]]:
+        raise ValueError("block range is too wide")
+
+    with pytest.raises(ev.EventReadError, match="block 7"):
+        list(ev._get_range(fetch, 7, 8, retries=2, backoff=0))
+
+
+class _Node:
+    """eth_getCode over a chain where ``ADDRESS`` has code from block ``deployed``, counting the calls."""
+
+    def __init__(self, deployed: int, head: int) -> None:
+        self.deployed, self.calls = deployed, 0
+        self.provider = SimpleNamespace(endpoint_uri=f"http://node-{id(self)}")
+        self.eth = SimpleNamespace(block_number=head, get_code=self._code)
+
+    def _code(self, address: str, block_identifier: int) -> bytes:
+        self.calls += 1
+        return b"\x60" if block_identifier >= self.deployed else b""
+
+
+def test_the_deployment_block_is_found_and_checked_again_before_it_is_reused():
+    node = _Node(deployed=1_234_567, head=7_000_000)
+    assert ev.deployment_block(node, ADDRESS) == 1_234_567  # type: ignore[arg-type]
+    assert node.calls <= 24  # a binary search over seven million blocks
+    node.calls = 0
+    assert ev.deployment_block(node, ADDRESS) == 1_234_567  # type: ignore[arg-type]
+    assert node.calls == 2  # remembered: two eth_getCode calls confirm it
+    node.deployed = 1_500_000  # a local chain reverted and another contract deployed there later
+    assert ev.deployment_block(node, ADDRESS) == 1_500_000  # type: ignore[arg-type]
