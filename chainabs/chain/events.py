@@ -326,26 +326,43 @@ def _too_large(err: Exception) -> bool:
     return any(word in text for word in _TOO_LARGE)
 
 
-def _get_range(fetch: Callable[[int, int], list[Any]], a: int, b: int, retries: int,
-               backoff: float) -> Iterator[tuple[int, int, list[Any]]]:
-    last_error: Exception | None = None
+class _RangeRefused(Exception):
+    """The node refused a block range as too large (split it; no back-off)."""
+
+
+def _fetch(fetch: Callable[[int, int], list[Any]], a: int, b: int, retries: int, backoff: float) -> list[Any]:
+    """``fetch(a, b)`` sorted in chain order, retried with back-off on a failure; :class:`_RangeRefused` at once
+    when the node calls the range (of more than one block) too large; the last error after the retries."""
     for attempt in range(retries):
         try:
             logs = fetch(a, b)
-            yield a, b, sorted(logs, key=lambda lg: (_as_int(lg["blockNumber"]), _as_int(lg["logIndex"])))
-            return
+            return sorted(logs, key=lambda lg: (_as_int(lg["blockNumber"]), _as_int(lg["logIndex"])))
         except Exception as err:  # noqa: BLE001 - providers fail in many ways; retry then split
-            last_error = err
             if a < b and _too_large(err):
-                break
-            if attempt + 1 < retries:
-                time.sleep(backoff * (2**attempt))
-    if a < b:  # the provider may refuse large ranges: split
-        mid = (a + b) // 2
-        yield from _get_range(fetch, a, mid, retries, backoff)
-        yield from _get_range(fetch, mid + 1, b, retries, backoff)
-        return
-    raise EventReadError(f"eth_getLogs failed for block {a}: {last_error}")
+                raise _RangeRefused(str(err)) from err
+            if attempt + 1 >= retries:
+                raise
+            time.sleep(backoff * (2**attempt))
+    raise EventReadError(f"eth_getLogs {a}..{b}: no attempt (retries={retries})")
+
+
+def _get_range(fetch: Callable[[int, int], list[Any]], a: int, b: int, retries: int,
+               backoff: float) -> Iterator[tuple[int, int, list[Any]]]:
+    try:
+        logs = _fetch(fetch, a, b, retries, backoff)
+    except Exception as err:  # noqa: BLE001 - the provider may refuse large ranges: split
+        if a < b:
+            mid = (a + b) // 2
+            yield from _get_range(fetch, a, mid, retries, backoff)
+            yield from _get_range(fetch, mid + 1, b, retries, backoff)
+            return
+        raise EventReadError(f"eth_getLogs failed for block {a}: {err}") from err
+    yield a, b, logs
+
+
+#: First block range :func:`contract_logs` asks: its reads are filtered by event and indexed argument, so few logs
+#: match and most providers serve wide ranges; a node that refuses one is asked narrower ranges from then on.
+WIDE_CHUNK = 50_000
 
 
 def contract_logs(
@@ -354,18 +371,18 @@ def contract_logs(
     end: int | None = None,
     *,
     argument_filters: Mapping[str, Any] | None = None,
-    chunk: int = DEFAULT_CHUNK,
+    chunk: int = WIDE_CHUNK,
     retries: int = 5,
     backoff: float = 0.5,
 ) -> list[Any]:
     """The logs of one event of one web3 contract (``contract.events.Name``, web3's decoded logs with ``args``)
-    in blocks start..end, in chain order: asked in ranges of at most ``chunk`` blocks, each retried, then split
-    when the node refuses it (what public providers need; one eth_getLogs from block 0 fails on them).
+    in blocks start..end, in chain order, as a public node serves them (one eth_getLogs from block 0 fails on
+    them): asked in ranges of at most ``chunk`` blocks, each retried, then split when the node refuses it; once
+    the node has refused a range, the next ranges are no wider than the one it served.
     ``start`` defaults to the block the contract was deployed in (:func:`deployment_block`), ``end`` to the
     latest block."""
     w3 = event.w3
-    address = event.address
-    start = deployment_block(w3, address) if start is None else int(start)
+    start = deployment_block(w3, event.address) if start is None else int(start)
     end = int(w3.eth.block_number) if end is None else int(end)
     filters = dict(argument_filters or {})
 
@@ -373,9 +390,18 @@ def contract_logs(
         return list(event.get_logs(from_block=a, to_block=b, argument_filters=filters))
 
     out: list[Any] = []
-    for a, b in block_ranges(start, end, chunk):
-        for _, _, logs in _get_range(fetch, a, b, retries, backoff):
-            out.extend(logs)
+    a, width = start, max(1, int(chunk))
+    while a <= end:
+        b = min(a + width - 1, end)
+        try:
+            logs = _fetch(fetch, a, b, retries, backoff)
+        except Exception as err:  # noqa: BLE001 - refused or failing: narrower ranges from here on
+            if a == b:
+                raise EventReadError(f"eth_getLogs failed for block {a}: {err}") from err
+            width = (b - a + 1) // 2
+            continue
+        out.extend(logs)
+        a = b + 1
     return out
 
 

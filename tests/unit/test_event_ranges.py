@@ -80,3 +80,27 @@ def test_the_deployment_block_is_found_and_checked_again_before_it_is_reused():
     assert node.calls == 2  # remembered: two eth_getCode calls confirm it
     node.deployed = 1_500_000  # a local chain reverted and another contract deployed there later
     assert ev.deployment_block(node, ADDRESS) == 1_500_000  # type: ignore[arg-type]
+
+
+def test_contract_logs_ask_no_wider_than_the_node_served_once_it_refused():
+    asked: list[tuple[int, int]] = []
+
+    class Event:
+        address = ADDRESS
+        w3 = SimpleNamespace(eth=SimpleNamespace(block_number=10_000))
+
+        @staticmethod
+        def get_logs(from_block: int, to_block: int, argument_filters: dict) -> list[dict[str, int]]:
+            asked.append((from_block, to_block))
+            assert argument_filters == {"poolId": 3}
+            if to_block - from_block + 1 > 1_000:
+                raise ValueError("eth_getLogs is limited to a 1,000 range")
+            return [{"blockNumber": from_block, "logIndex": 0}]
+
+    logs = ev.contract_logs(Event, 1, argument_filters={"poolId": 3}, chunk=50_000)
+    served = [(a, b) for a, b in asked if b - a + 1 <= 1_000]
+    assert [lg["blockNumber"] for lg in logs] == [a for a, _ in served]  # one log per served range, in order
+    assert served[0][0] == 1 and served[-1][1] == 10_000
+    assert all(b + 1 == c for (_, b), (c, _) in zip(served, served[1:]))  # the ranges cover 1..10,000 once
+    refused = [r for r in asked if r not in served]
+    assert refused[0] == (1, 10_000) and len(refused) <= 5  # refused while narrowing, then never again
