@@ -252,6 +252,8 @@ def _operation(name: str) -> Callable[[argparse.Namespace, Console], int]:
             "withdraw-fees": lambda: operate.withdraw_fees(o, console=console),
             "grant-role": lambda: operate.grant_role(o, args.role, args.to, args.on, console=console),
             "status": lambda: operate.status(o, console=console),
+            "collateral": lambda: operate.collateral(o, args.action, Path(args.file) if getattr(args, "file", None)
+                                                     else None, console=console),
             "test-currency": lambda: (operate.test_currency_deploy(o, args.symbol, args.decimals, args.name,
                                                                    console=console)
                                       if args.action == "deploy" else
@@ -498,6 +500,25 @@ def _add_operation_parsers(sub: Any) -> None:
     p.add_argument("--on", default="tokens", choices=("tokens", "spv", "identity", "registry"))
     command("status", "The deal in one screen: phase, tranches, pool, reserve, triggers, fees, next payment date, "
             "pending report, documents and every address.", None)
+
+    col = sub.add_parser("collateral", help="A secured deal's collateral registry: deploy it, record the loans' "
+                         "collateral (vehicles, property, equipment), release what left the pool, show the tally.",
+                         description="A secured deal's collateral registry (one entry per secured loan: kind, "
+                         "identifier hash, appraisal, lien document hash): deploy it, record a collateral file, "
+                         "release the collateral of loans that left the pool or closed, show the pool's tally. "
+                         "`chainabs service` releases it too once the deal has one.")
+    actions = col.add_subparsers(dest="action", required=True, metavar="ACTION")
+    command("deploy", "Deploy the deal's collateral registry and record it in the deal's manifest (safe to run "
+            "again).", "originator", parent=actions, run_name="collateral")
+    p = command("record", "The originator records a collateral file (CSV / Parquet: loan_id, kind, identifier, "
+                "appraised_value in base units, appraisal_date, lien_hash): every bad row is named and nothing is "
+                "sent on a bad file; loans already recorded are skipped.", "originator", parent=actions,
+                run_name="collateral")
+    p.add_argument("file", help="the collateral file")
+    command("release", "Release the collateral of loans that left the pool or closed from the pool's tally "
+            "(anyone may).", "servicer", parent=actions, run_name="collateral")
+    command("status", "The pool's collateral tally and what can be released.", None, parent=actions,
+            run_name="collateral")
 
     cur = sub.add_parser("test-currency", help="A test stablecoin for a testnet deal: deploy it, mint it.",
                          description="A test stablecoin for a testnet deal: deploy it, mint it.")

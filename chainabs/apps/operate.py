@@ -42,6 +42,7 @@ ROLES: dict[str, str] = {
     "refund": "investor", "service": "servicer", "close-period": "servicer", "claim": "investor",
     "recover-wallet": "controller", "clean-up-call": "originator", "end": "trustee", "withdraw-fees": "trustee",
     "grant-role": "arranger", "test-currency deploy": "currency_owner", "test-currency mint": "currency_owner",
+    "collateral deploy": "originator", "collateral record": "originator", "collateral release": "servicer",
 }
 
 
@@ -381,9 +382,59 @@ def service(options: Options, tape: Path, *, tape_uri: str = "", batch: int | No
         quiet = Console(quiet=True) if options.json else ctx.console
         r = servicing.service(d.spv.address, tape, tape_uri=tape_uri, console=quiet, servicer=servicer,
                               agent=agent, batch=batch)
+        if ops.collateral_registry(d) is not None:
+            # loans the period closed or took out of the pool leave the pool's collateral tally (anyone may)
+            from chainabs.model.servicing import read_servicing_tape
+
+            loans = [str(x) for x in read_servicing_tape(tape)["loan_id"]]
+            r["collateral"] = ops.release_collateral(d, servicer, loans)
+            if not options.json:
+                ctx.console.print(_collateral_line(d, r["collateral"]), highlight=False)
         if options.json:
             return report(ctx, r, "")
         return r  # servicing.service printed its summary (updates, report, pool, collections, gas)
+
+
+def _collateral_line(d: ops.Deal, r: dict[str, Any]) -> str:
+    line = (f"collateral of pool {d.pool_id}: {r['pool_collateral_count']:,} loans, appraised "
+            f"{d.units(r['pool_appraised_value'])}")
+    if "recorded" in r:
+        line = (f"recorded the collateral of {r['recorded']:,} loans ({r['already_recorded']:,} already on chain) "
+                f"in {r['transactions']} transaction(s); " + line)
+    if "released" in r:
+        line = f"released the collateral of {r['released']:,} loans that left the pool or closed; " + line
+    if "releasable" in r:
+        line += (f"; {r['releasable']:,} of them left the pool or closed and can be released "
+                 f"(`chainabs collateral release`)\nregistry {r['collateral_registry']}")
+    return line
+
+
+def collateral(options: Options, action: str, path: Path | None = None, console: Console | None = None
+               ) -> dict[str, Any]:
+    """``chainabs collateral deploy | record FILE | release | status`` on the deal found as every command finds
+    it: deploy its collateral registry (recorded in the manifest), record a collateral file (the originator),
+    release the collateral of loans that left the pool or closed (anyone; the servicer's key by default), show
+    the pool's tally."""
+    with opened(options, console) as ctx:
+        d = ctx.deal
+        assert d is not None
+        if action == "deploy":
+            r = ops.deploy_collateral(d, ctx.signer("originator"))
+            what = "deployed" if r["deployed"] else "already deployed"
+            return report(ctx, r, f"collateral registry of {d.name or d.spv.address} {what}:\n"
+                          f"{r['collateral_registry']}")
+        if action == "status":
+            r = ops.collateral_status(d)
+            if options.json:
+                return report(ctx, r, "")
+            ctx.console.print(_collateral_line(d, r), highlight=False)
+            return r
+        if action == "record":
+            assert path is not None
+            r = ops.record_collateral(d, ctx.signer("originator"), path)
+        else:
+            r = ops.release_collateral(d, ctx.signer("servicer"))
+        return report(ctx, r, _collateral_line(d, r))
 
 
 # ------------------------------------------------------------------------------------------------ status

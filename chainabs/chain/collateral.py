@@ -50,7 +50,7 @@ def record_collateral(coll: Any, originator: Any, typed: pd.DataFrame, *, batch:
     """Record a typed collateral file (:func:`chainabs.model.collateral.check_collateral`) for ``originator``'s
     loans, in batches that each land whole; loans already recorded are skipped, so a run killed half way is
     finished by running it again."""
-    done = recorded(coll, str(originator), [str(x) for x in typed["loan_id"]])
+    done = recorded(coll, str(getattr(originator, "address", originator)), [str(x) for x in typed["loan_id"]])
     todo = typed[~typed["loan_id"].astype(str).isin(done)].reset_index(drop=True)
     records = collateral_records(todo)
     ids = [loan_id_bytes(str(x)) for x in todo["loan_id"]]

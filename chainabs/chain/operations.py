@@ -540,3 +540,157 @@ def mint_test_currency(w3: Web3, owner: Signer, currency: str, recipients: Seque
     for address in to:
         transact(token.mint, address, int(amount), sender=owner)
     return {"currency": token.address, "minted": int(amount), "to": to}
+
+
+# ------------------------------------------------------------------------------------------------ collateral
+
+#: The key of a deal's collateral registry in its deployment manifest (``contracts``).
+COLLATERAL_KEY = "collateral_registry"
+
+
+def collateral_registry(d: Deal) -> BoundContract | None:
+    """The deal's ``CollateralRegistry`` (recorded in its manifest by :func:`deploy_collateral`), or None."""
+    address = d.addresses.get(COLLATERAL_KEY)
+    return BoundContract(d.w3, "CollateralRegistry", address) if address else None
+
+
+def _require_collateral(d: Deal, what: str) -> BoundContract:
+    coll = collateral_registry(d)
+    if coll is None:
+        raise OperationError(f"{what}: deal {d.name or d.spv.address} has no collateral registry (deploy one with "
+                             "`chainabs collateral deploy --deal NAME`)")
+    if not d.w3.eth.get_code(coll.address):
+        raise OperationError(f"{what}: no contract at the collateral registry {coll.address} on chain {d.chain_id}")
+    return coll
+
+
+def _create_address(sender: str, nonce: int) -> str:
+    """The address of the contract ``sender`` creates with transaction ``nonce``."""
+    import rlp
+    from eth_utils import keccak
+
+    return Web3.to_checksum_address(keccak(rlp.encode([bytes.fromhex(sender[2:]), nonce]))[12:])
+
+
+def deploy_collateral(d: Deal, deployer: Signer) -> dict[str, Any]:
+    """Deploy the deal's ``CollateralRegistry`` (over its asset registry) and record it in the deal's manifest;
+    safe to run again: a registry already recorded is kept, and one whose creation was sent by a killed run
+    (recorded as pending with its predicted address) is found instead of deployed twice."""
+    from chainabs.chain.deploy import Manifest
+
+    known = collateral_registry(d)
+    if known is not None and d.w3.eth.get_code(known.address):
+        return {"collateral_registry": known.address, "deployed": False}
+    if d.manifest is None:
+        raise OperationError("collateral deploy: give --deal NAME (the deal's manifest records the registry; a deal "
+                             "found by --spv has none)")
+    manifest = Manifest.load(d.manifest.stem, d.chain_id, d.manifest.parent.parent)
+    pending = manifest.pending.get(COLLATERAL_KEY)
+    if pending and d.w3.eth.get_code(pending["address"]):
+        address, tx = Web3.to_checksum_address(pending["address"]), None
+    else:
+        path = BUILD_CONTRACTS / "CollateralRegistry.json"
+        if not path.exists():
+            raise OperationError(f"{path} is missing: compile the project first (make build / brownie compile)")
+        art = json.loads(path.read_text())
+        data = d.w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"]).constructor(
+            d.registry.address).data_in_transaction
+        require_gas_money(d.w3, deployer)
+        nonce = default_sender().next_nonce(deployer)
+        manifest.pending[COLLATERAL_KEY] = {"sender": deployer.address, "nonce": nonce,
+                                            "address": _create_address(deployer.address, nonce)}
+        manifest.save()  # before sending: a kill from here on leaves the predicted address behind
+        receipt = default_sender().send(deployer, None, data, nonce=nonce, description="deploy CollateralRegistry")
+        address, tx = Web3.to_checksum_address(str(receipt.contract_address)), receipt.tx_hash
+    manifest.pending.pop(COLLATERAL_KEY, None)
+    manifest.contracts[COLLATERAL_KEY] = {"contract": "CollateralRegistry", "address": address, "tx": tx}
+    manifest.save()
+    d.addresses[COLLATERAL_KEY] = address
+    return {"collateral_registry": address, "deployed": True}
+
+
+def read_collateral_file(d: Deal, path: str | Path) -> pd.DataFrame:
+    """A collateral file (CSV / Parquet, :mod:`chainabs.model.collateral`) typed and checked against the deal:
+    every bad row and field is named (:class:`chainabs.model.tape.TapeValidationError`), and every loan must be a
+    live loan of the deal's pool (one line naming the rows that are not)."""
+    from chainabs.chain.registry import asset_states
+    from chainabs.model.assets import CLOSED_STATUSES, asset_id
+    from chainabs.model.collateral import check_collateral
+    from chainabs.model.tape import read_tape
+
+    try:
+        frame = read_tape(path)
+    except (OSError, ValueError) as exc:
+        raise OperationError(f"{path}: {exc}") from None
+    from chainabs.chain.calls import Views, view_calls
+
+    typed = check_collateral(frame)
+    ids = [asset_id(d.originator, str(lid)) for lid in typed["loan_id"]]
+    fn = Views(d.registry.abi, d.registry.address)
+    known = [int(n) == 1 for n in view_calls(d.w3, [fn.countRegistered([a]) for a in ids])]
+    states = dict(zip([a for a, k in zip(ids, known, strict=True) if k],
+                      asset_states(d.registry, [a for a, k in zip(ids, known, strict=True) if k]), strict=True))
+    bad = []
+    for i, (lid, a) in enumerate(zip(typed["loan_id"], ids, strict=True)):
+        if a not in states:
+            bad.append(f"row {i + 1} loan {lid} (not registered)")
+        elif states[a][2] != d.pool_id or states[a][0] in CLOSED_STATUSES:
+            bad.append(f"row {i + 1} loan {lid} (pool {states[a][2]}, {states[a][0]})")
+    if bad:
+        more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+        raise OperationError(f"{path}: {len(bad)} row(s) are not live loans of pool {d.pool_id} of originator "
+                             f"{d.originator}: {'; '.join(bad[:5])}{more}; nothing was sent")
+    return typed
+
+
+def record_collateral(d: Deal, originator: Signer, path: str | Path) -> dict[str, Any]:
+    """The originator records a collateral file for the deal's pool, in batches that each land whole; loans
+    already recorded are skipped (a run killed half way is finished by running it again)."""
+    from chainabs.chain import collateral as collib
+
+    coll = _require_collateral(d, "collateral record")
+    if originator.address.lower() != d.originator.lower():
+        raise OperationError(f"collateral record: the pool's originator {d.originator} records its loans' "
+                             f"collateral, not {originator.address} (ORIGINATOR_PRIVATE_KEY or --account)")
+    typed = read_collateral_file(d, path)
+    done = collib.recorded(coll, d.originator, [str(x) for x in typed["loan_id"]])
+    require_gas_money(d.w3, originator)
+    receipts = collib.record_collateral(coll, originator, typed)
+    count, value = collib.pool_collateral(coll, d.pool_id)
+    return {"recorded": len(typed) - len(done), "already_recorded": len(done), "transactions": len(receipts),
+            "pool_collateral_count": count, "pool_appraised_value": value}
+
+
+def release_collateral(d: Deal, caller: Signer, loan_ids: Sequence[str] | None = None) -> dict[str, Any]:
+    """Anyone releases from the pool's collateral tally the collateral of loans that left the pool or closed
+    (bought back, prepaid, repaid, disposed of, charged off); ``loan_ids``: the loans to look at (default every
+    loan the pool ever registered, from the registry's events). Nothing to release sends nothing."""
+    from chainabs.chain import collateral as collib
+    from chainabs.chain.registry import pool_registrations
+
+    coll = _require_collateral(d, "collateral release")
+    if loan_ids is None:
+        ids = [int(a) for log in pool_registrations(d.registry, d.pool_id) for a in log["args"]["assetIds"]]
+    else:
+        from chainabs.model.assets import asset_id
+
+        ids = [asset_id(d.originator, str(lid)) for lid in loan_ids]
+    todo = collib.releasable(coll, ids)
+    if todo:
+        require_gas_money(d.w3, caller)
+    receipts = collib.release(coll, caller, todo)
+    count, value = collib.pool_collateral(coll, d.pool_id)
+    return {"released": len(todo), "transactions": len(receipts), "pool_collateral_count": count,
+            "pool_appraised_value": value}
+
+
+def collateral_status(d: Deal) -> dict[str, Any]:
+    """The pool's collateral tally and how much of it belongs to loans that left the pool or closed."""
+    from chainabs.chain import collateral as collib
+    from chainabs.chain.registry import pool_registrations
+
+    coll = _require_collateral(d, "collateral status")
+    ids = [int(a) for log in pool_registrations(d.registry, d.pool_id) for a in log["args"]["assetIds"]]
+    count, value = collib.pool_collateral(coll, d.pool_id)
+    return {"collateral_registry": coll.address, "pool_loans": len(ids), "pool_collateral_count": count,
+            "pool_appraised_value": value, "releasable": len(collib.releasable(coll, ids))}

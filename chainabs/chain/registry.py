@@ -428,10 +428,11 @@ def int_or_str(v: Any) -> Any:
 
 
 def web3_contract(registry: Any) -> Any:
-    """The registry (a brownie contract) as a web3 contract of the connected node, for its event filters."""
-    from brownie import web3
+    """The registry (a brownie or bound contract) as a web3 contract of the connected node (the bound session's,
+    else brownie's), for its event filters."""
+    from chainabs.chain.connection import connected_web3
 
-    return web3.eth.contract(address=registry.address, abi=registry.abi)
+    return connected_web3().eth.contract(address=registry.address, abi=registry.abi)
 
 
 def _decode(logs: list[Any], name: str) -> list[AssetEvent]:

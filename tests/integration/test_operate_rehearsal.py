@@ -264,6 +264,42 @@ def test_a_deal_lives_its_whole_life_through_the_command_line(life, tmp_path, mo
     out = life.run("close", arranger="deployer")
     assert out["result"]["purchase_price"] == size
 
+    # The pool's collateral (a secured deal's vehicles): the registry deployed and recorded in the manifest, a bad
+    # file refused naming its rows (nothing sent), the file recorded; a second run sends nothing.
+    from chainabs.model.synthetic import generate_collateral
+
+    vehicles = generate_collateral(cutoff, seed=5)
+    out = life.run("collateral", "deploy", originator="originator")
+    coll_address = out["result"]["collateral_registry"]
+    assert out["result"]["deployed"] and len(out["transactions"]) == 1
+    assert json.loads(life.root.joinpath("deployments", str(SEPOLIA_CHAIN_ID), f"{DEAL}.json").read_text())[
+        "contracts"]["collateral_registry"]["address"] == coll_address
+    bad_vehicles = vehicles.copy()
+    bad_vehicles.loc[3, "loan_id"] = "NOT-IN-POOL"
+    bad_vehicles.loc[5, "appraised_value"] = 0
+    bad_csv = tmp_path / "bad-vehicles.csv"
+    bad_vehicles.to_csv(bad_csv, index=False)
+    nonce = w3.eth.get_transaction_count(life.addr("originator"))
+    status, _, err = _inproc(life, monkeypatch, capsys, "collateral", "record", str(bad_csv), "--yes",
+                             originator="originator")
+    assert status == 2 and "Traceback" not in err and "row 6" in err and "appraised_value" in err, err
+    bad_vehicles.loc[5, "appraised_value"] = vehicles.loc[5, "appraised_value"]
+    bad_vehicles.to_csv(bad_csv, index=False)
+    status, _, err = _inproc(life, monkeypatch, capsys, "collateral", "record", str(bad_csv), "--yes",
+                             originator="originator")
+    assert status == 2 and "row 4 loan NOT-IN-POOL (not registered)" in err and "nothing was sent" in err, err
+    assert w3.eth.get_transaction_count(life.addr("originator")) == nonce
+    vehicles_csv = tmp_path / "vehicles.csv"
+    vehicles.to_csv(vehicles_csv, index=False)
+    out = life.run("collateral", "record", str(vehicles_csv), originator="originator")
+    appraised = int(vehicles["appraised_value"].astype("int64").sum())
+    secured = len(vehicles)  # the synthetic file gives most loans a vehicle, not all
+    assert secured > LOANS // 2
+    assert (out["result"]["recorded"], out["result"]["pool_collateral_count"]) == (secured, secured)
+    assert out["result"]["pool_appraised_value"] == appraised
+    again = life.run("collateral", "record", str(vehicles_csv), originator="originator")
+    assert (again["result"]["recorded"], again["result"]["already_recorded"], again["transactions"]) == (0, secured, [])
+
     # Three periods. The first `service` is killed once half its registry updates are on chain, then run again.
     tapes = _tapes(cutoff, tmp_path)
     servicer = life.addr("servicer")
@@ -278,9 +314,15 @@ def test_a_deal_lives_its_whole_life_through_the_command_line(life, tmp_path, mo
     assert run_until(proc, lambda: w3.eth.get_transaction_count(servicer) - start_nonce >= 2, timeout=120), \
         killed_log.read_text()
     assert spv.functions.pendingServicingPeriod().call() == 0
+    closed_loans = 0
     for period, (tape, path) in enumerate(tapes, start=1):
         out = life.run("service", str(path), servicer="servicer")
         assert out["result"]["submitted"] and out["result"]["period"] == period
+        # the loans the period closed (prepaid, repaid) leave the pool's collateral tally in the same command
+        gone = tape["status"].isin(["Prepaid", "Repaid"]) & tape["loan_id"].astype(str).isin(vehicles["loan_id"])
+        assert out["result"]["collateral"]["released"] == int(gone.sum()) - closed_loans
+        closed_loans = int(gone.sum())
+        assert out["result"]["collateral"]["pool_collateral_count"] == secured - closed_loans
         if period == 1:  # every registry update once, then the approval and the report: nothing twice
             registry = life.contract("AssetRegistry", manifest["contracts"]["registry"]["address"])
             sent = [tx for n in range(start_block, w3.eth.block_number + 1)
@@ -290,7 +332,9 @@ def test_a_deal_lives_its_whole_life_through_the_command_line(life, tmp_path, mo
             sent_updates = [u["assetId"] if isinstance(u, dict) else u[0] for fn, args in calls if fn is not None
                             for u in args["updates"]]
             assert sorted(sent_updates) == sorted(u.asset_id for u in updates)  # each once
-            assert len(sent) == sum(fn is not None for fn, _ in calls) + 2  # and the approval and the report
+            released = sum(tx["to"] == coll_address for tx in sent)  # the loans the period closed
+            assert released == 1  # one release transaction
+            assert len(sent) == sum(fn is not None for fn, _ in calls) + 2 + released  # approval and report
             assert sum(fn is not None for fn, _ in calls) >= 3  # killed after two batches of one
         if period == 2:
             out = life.run("recover-wallet", "--lost", life.addr("carol"), "--replacement", life.addr("carol2"),
@@ -316,6 +360,15 @@ def test_a_deal_lives_its_whole_life_through_the_command_line(life, tmp_path, mo
                                                    "chain 11155111 to pay for gas (fund it from a faucet)")
 
     assert spv.functions.dealState().call()[1] == 0  # the pool is gone (paid and called)
+    # The loans the clean-up call bought stay live in their pool (now the originator's again), with their
+    # collateral: nothing to release, and a release sends nothing.
+    left = secured - closed_loans
+    assert left > 0
+    status, out, _ = _inproc(life, monkeypatch, capsys, "collateral", "status")
+    assert status == 0 and f"collateral of pool 1: {left:,} loans" in out, out
+    assert "0 of them left the pool or closed" in out, out
+    out = life.run("collateral", "release", servicer="trustee")  # anyone may send it
+    assert (out["result"]["released"], out["result"]["pool_collateral_count"], out["transactions"]) == (0, left, [])
     out = life.run("end", trustee="trustee")
     fees, own, others = life.run_all(
         (("withdraw-fees",), {"trustee": "trustee"}),

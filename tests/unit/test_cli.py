@@ -13,7 +13,7 @@ from chainabs.apps import cli
 COMMANDS = ("demo", "deploy", "onboard", "simulate", "report", "monitor", "verify-tape", "service", "challenge",
             "investor", "market", "explorer", "investors", "subscribe", "close", "cancel-offering", "refund",
             "close-period", "claim", "recover-wallet", "clean-up-call", "end", "withdraw-fees", "grant-role", "status",
-            "test-currency", "documents")
+            "test-currency", "documents", "collateral")
 CHAINABS = Path(sys.executable).with_name("chainabs")
 
 
@@ -29,7 +29,7 @@ def test_help_of_each_subcommand(command, capsys):
     assert done.value.code == 0
     out = capsys.readouterr().out
     assert out.startswith(f"usage: chainabs {command}")
-    if command not in ("simulate", "market", "documents", "investors", "test-currency"):  # their actions carry the options
+    if command not in ("simulate", "market", "documents", "investors", "test-currency", "collateral"):  # their actions carry the options
         assert "--rpc" in out and "--network" in out  # every chain command runs on any node
 
 
