@@ -269,11 +269,26 @@ def test_a_deal_lives_its_whole_life_through_the_command_line(life, tmp_path, mo
     from chainabs.model.synthetic import generate_collateral
 
     vehicles = generate_collateral(cutoff, seed=5)
+    nonce = w3.eth.get_transaction_count(life.addr("originator"))
     out = life.run("collateral", "deploy", originator="originator")
     coll_address = out["result"]["collateral_registry"]
     assert out["result"]["deployed"] and len(out["transactions"]) == 1
-    assert json.loads(life.root.joinpath("deployments", str(SEPOLIA_CHAIN_ID), f"{DEAL}.json").read_text())[
-        "contracts"]["collateral_registry"]["address"] == coll_address
+    manifest_path = life.root / "deployments" / str(SEPOLIA_CHAIN_ID) / f"{DEAL}.json"
+    recorded = json.loads(manifest_path.read_text())
+    assert recorded["contracts"]["collateral_registry"]["address"] == coll_address
+    # A run killed after sending the creation left only its predicted address (pending): the next run finds the
+    # contract there instead of deploying a second one; a run after that one sends nothing either.
+    from chainabs.chain.operations import _create_address
+
+    assert _create_address(life.addr("originator"), nonce) == coll_address
+    killed = {**recorded, "contracts": {k: v for k, v in recorded["contracts"].items() if k != "collateral_registry"},
+              "pending": {"collateral_registry": {"sender": life.addr("originator"), "nonce": nonce,
+                                                  "address": coll_address}}}
+    manifest_path.write_text(json.dumps(killed))
+    for _ in range(2):
+        out = life.run("collateral", "deploy", originator="originator")
+        assert out["result"]["collateral_registry"] == coll_address and out["transactions"] == []
+    assert json.loads(manifest_path.read_text())["pending"] == {}
     bad_vehicles = vehicles.copy()
     bad_vehicles.loc[3, "loan_id"] = "NOT-IN-POOL"
     bad_vehicles.loc[5, "appraised_value"] = 0
