@@ -416,19 +416,25 @@ def _has_code(w3: Web3, address: str, block: int) -> bool:
 
 def deployment_block(w3: Web3, address: str) -> int:
     """First block where ``address`` has code (a binary search over eth_getCode, remembered per node and
-    address and confirmed with two eth_getCode calls on later uses)."""
+    address and confirmed with two eth_getCode calls on later uses). A node that keeps no old state (a full
+    node, not an archive: it refuses eth_getCode at old blocks) gets 0: the reads then start at the genesis
+    block, slower but complete."""
     address = Web3.to_checksum_address(address)
     key = (str(getattr(w3.provider, "endpoint_uri", id(w3.provider))), address)
     known = _DEPLOYED.get(key)
-    if known is not None and _has_code(w3, address, known) and (known == 0 or not _has_code(w3, address, known - 1)):
-        return known
-    lo, hi = 0, int(w3.eth.block_number)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if _has_code(w3, address, mid):
-            hi = mid
-        else:
-            lo = mid + 1
+    try:
+        if known is not None and _has_code(w3, address, known) and (
+                known == 0 or not _has_code(w3, address, known - 1)):
+            return known
+        lo, hi = 0, int(w3.eth.block_number)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if _has_code(w3, address, mid):
+                hi = mid
+            else:
+                lo = mid + 1
+    except Exception:  # noqa: BLE001 - "missing trie node", "header not found", ...: no state that old here
+        lo = 0
     _DEPLOYED[key] = lo
     return lo
 

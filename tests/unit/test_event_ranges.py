@@ -104,3 +104,15 @@ def test_contract_logs_ask_no_wider_than_the_node_served_once_it_refused():
     assert all(b + 1 == c for (_, b), (c, _) in zip(served, served[1:]))  # the ranges cover 1..10,000 once
     refused = [r for r in asked if r not in served]
     assert refused[0] == (1, 10_000) and len(refused) <= 5  # refused while narrowing, then never again
+
+
+def test_a_node_without_old_state_reads_from_the_genesis_block():
+    node = _Node(deployed=6_500_000, head=7_000_000)
+
+    def pruned(address: str, block_identifier: int) -> bytes:
+        if block_identifier < 7_000_000 - 128:  # a full node keeps the last 128 blocks' state
+            raise ValueError("missing trie node 5f8a... (path )")
+        return b"\x60"
+
+    node.eth.get_code = pruned
+    assert ev.deployment_block(node, ADDRESS) == 0  # type: ignore[arg-type]
