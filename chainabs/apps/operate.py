@@ -474,6 +474,7 @@ def status(options: Options, console: Console | None = None) -> dict[str, Any]:
             "fees": _records(fees[["fee", "recipient", "paid", "owed"]]),
             "pending_report": pending, "documents": _records(docs),
             "spv_currency_balance": int(d.currency.balanceOf(d.spv.address)),
+            "collateral": ops.collateral_status(d) if ops.collateral_registry(d) is not None else None,
             "addresses": dict(d.addresses),
         }
         if options.json:
@@ -496,6 +497,8 @@ def _print_status(ctx: Context, s: dict[str, Any]) -> None:
     c.print(f"pool {s['pool']['id']}: balance {u(s['pool_balance'])}; reserve {u(s['reserve']['balance'])}"
             + (f" (target {u(s['reserve']['target'])})" if s["reserve"]["target"] is not None else "")
             + f"; SPV holds {u(s['spv_currency_balance'])}", highlight=False)
+    if s["collateral"] is not None:
+        c.print(_collateral_line(d, s["collateral"]).split("\n")[0], highlight=False)
     p = s["pending_report"]
     c.print(f"pending report: period {p['period']}, collections {u(p['collections'])}, pool {u(p['pool_ending_balance'])}, "
             f"payable {format_date(p['payment_date'])}" if p else "pending report: none", highlight=False)

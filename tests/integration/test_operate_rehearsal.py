@@ -407,11 +407,13 @@ def test_a_deal_lives_its_whole_life_through_the_command_line(life, tmp_path, mo
         assert says in err, err
     status, out, _ = _inproc(life, monkeypatch, capsys, "status")  # the one screen: every address unwrapped
     assert status == 0 and "Ended" in out and "documents:" in out, _
+    assert f"collateral of pool 1: {left:,} loans, appraised " in out and coll_address in out
     for key, record in manifest["contracts"].items():
         assert f"  {key:<14} {record['address']}\n" in out
     status = life.run("status")["result"]
     assert "NaN" not in json.dumps(status) and all(t["value_bps"] is None or t["value_bps"] >= 0 for t in status["triggers"])
     assert status["phase"] == "Ended" and status["spv_currency_balance"] == 0
+    assert (status["collateral"]["pool_collateral_count"], status["collateral"]["releasable"]) == (left, 0)
     listed = {(d["token"], d["name"]): d["hash"] for d in status["documents"]}  # deploy's two and the report
     assert {name for _, name in listed} == {"offering_circular", "trust_deed", "investor-report-1"}
     assert len(listed) == 3 * len(status["tranches"])
