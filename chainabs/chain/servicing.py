@@ -64,20 +64,28 @@ def registry_state(registry: Any, originator: str, loan_ids: Sequence[str]) -> p
                          "principal": [p for _, p, _ in states]})
 
 
-def recorded_recoveries(registry: Any, pool_id: int, committed: CommittedTape) -> set[int]:
-    """Asset ids whose recovery of the tape's period is on chain already (a ``RecoveryRecorded`` event whose
-    evidence is the loan's leaf of this period)."""
+def period_recoveries(spv: Any, registry: Any, pool_id: int, period: int) -> dict[int, int]:
+    """The recovered cash recorded on chain for ``period`` so far, per asset id: the pool's ``RecoveryRecorded``
+    events after the close of the period before (every one of the pool for period 1: its servicing opens with the
+    sale to the SPV). Whatever tape recorded them (a run killed half way, a run whose report was refused or
+    cancelled, with the same tape or a corrected one), a run for the period sends only the rest."""
     from chainabs.chain.connection import connected_web3
 
-    wanted = {committed.leaf(lid).asset_id: committed.evidence(lid)
-              for lid in committed.tape.loc[committed.tape["recoveries"] > 0, "loan_id"].astype(str)}
-    if not wanted:
-        return set()
     w3 = connected_web3()
+    after = (-1, -1)
+    if period > 1:
+        s = w3.eth.contract(address=str(spv.address), abi=spv.abi)
+        closes = contract_logs(s.events.PeriodClosed, argument_filters={"period": period - 1})
+        if closes:
+            after = (int(closes[-1]["blockNumber"]), int(closes[-1]["logIndex"]))
     c = w3.eth.contract(address=str(registry.address), abi=registry.abi)
-    logs = contract_logs(c.events.RecoveryRecorded, argument_filters={"poolId": pool_id})
-    return {int(e["args"]["assetId"]) for e in logs
-            if bytes(e["args"]["evidence"]) == wanted.get(int(e["args"]["assetId"]))}
+    out: dict[int, int] = {}
+    for e in contract_logs(c.events.RecoveryRecorded, after[0] if after[0] >= 0 else None,
+                           argument_filters={"poolId": pool_id}):
+        if (int(e["blockNumber"]), int(e["logIndex"])) > after:
+            aid = int(e["args"]["assetId"])
+            out[aid] = out.get(aid, 0) + int(e["args"]["amount"])
+    return out
 
 
 def send_updates(registry: Any, updates: Sequence[RegistryUpdate], sender: Any, *, batch: int = UPDATE_BATCH,
@@ -105,8 +113,9 @@ def service_period(
 ) -> ServicedPeriod:
     """The servicer's whole period from its tape (the SPV's next period): registry updates, then the report
     with the collections and the commitment. ``disposal_agent`` sends the recovery steps (else the servicer).
-    ``state``: the registry's state of the pool if the caller tracks it (else read from chain). Safe to re-run:
-    what is on chain is not sent again."""
+    ``state``: the registry's state of the pool if the caller tracks it (else read from chain); the period's
+    recoveries already recorded are always read from chain. Safe to re-run, with the same tape or a corrected
+    one, after a kill, a refused or a cancelled report: what is on chain is not sent again."""
     registry, pool_id, originator = deal_pool(spv)
     period = int(spv.periodsClosed()) + 1
     committed = commit_tape(tape, originator, period)
@@ -117,10 +126,9 @@ def service_period(
             raise ServicingError(f"period {period}: another report is pending; the trustee must cancel it first")
         now = state if state is not None else registry_state(registry, originator, committed.loan_ids)
         return ServicedPeriod(committed, [], None, now)
-    recorded: Iterable[int] = ()
     if state is None:
         state = registry_state(registry, originator, committed.loan_ids)
-        recorded = recorded_recoveries(registry, pool_id, committed)
+    recorded = period_recoveries(spv, registry, pool_id, period)
     updates = registry_updates(state, committed, recorded)
     by_agent = [u for u in updates if disposal_agent is not None and u.recovery]
     by_servicer = [u for u in updates if not (disposal_agent is not None and u.recovery)]

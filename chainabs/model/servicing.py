@@ -341,7 +341,8 @@ def _legal(frm: str, to: str) -> bool:
     return True
 
 
-def registry_updates(state: pd.DataFrame, committed: CommittedTape, recorded: Iterable[int] = ()) -> list[RegistryUpdate]:
+def registry_updates(state: pd.DataFrame, committed: CommittedTape,
+                     recorded: Mapping[int, int] | Iterable[int] = ()) -> list[RegistryUpdate]:
     """The ``updateAssets`` entries that bring the registry (``state``: :data:`REGISTRY_COLUMNS`) in line with
     the period's tape, so that the report's figures equal the registry's tallies and flows:
 
@@ -351,11 +352,17 @@ def registry_updates(state: pd.DataFrame, committed: CommittedTape, recorded: It
       registry adds to its prepaid / repaid / defaulted flows), then its new status (principal 0, or the claim);
     * a defaulted loan's recovery steps, claim and cash recovered (``recovery``).
 
-    Each entry carries the loan's leaf hash as evidence. ``recorded``: asset ids whose recovery of this period is
-    already on chain (a resumed run must not record it twice). Entries of a loan are in the order they must
-    run; the result is idempotent: run against the registry after some of them ran, it returns the rest."""
+    Each entry carries the loan's leaf hash as evidence. ``recorded``: the recovered cash already on chain for
+    this period, asset id -> amount (or asset ids whose whole recovery is): a run resumed, or run again with a
+    corrected tape or after a cancelled report, sends only the rest, and a loan whose recorded recoveries are
+    above its tape's is refused by name (the registry's recoveries never go down). Entries of a loan are in the
+    order they must run; the result is idempotent: run against the registry after some of them ran, it returns
+    the rest."""
     reg = state.set_index(state["loan_id"].astype(str))
-    done = set(recorded)
+    if isinstance(recorded, Mapping):
+        already = {int(a): int(v) for a, v in recorded.items()}
+    else:  # asset ids whose whole recovery of the period is on chain
+        already = {int(a): -1 for a in recorded}
     out: list[RegistryUpdate] = []
     t = committed.tape
     for row in t.itertuples(index=False):
@@ -398,14 +405,19 @@ def registry_updates(state: pd.DataFrame, committed: CommittedTape, recorded: It
             if have != want:
                 raise ServicingError(f"loan {lid}: {want} in the tape but {have} in the registry")
             continue
-        # A defaulted loan: its recovery step, claim and cash.
-        if have == want and principal == end and (int(row.recoveries) == 0 or aid in done):
+        # A defaulted loan: its recovery step, claim and cash (less what is on chain for the period already).
+        recovered, on_chain = int(row.recoveries), already.get(aid, 0)
+        if on_chain > recovered:
+            raise ServicingError(f"loan {lid}: the registry already holds recoveries of {on_chain} this period, above "
+                                 f"the tape's {recovered} (recorded recoveries cannot be taken back)")
+        rest = 0 if on_chain < 0 else recovered - on_chain
+        if have == want and principal == end and rest == 0:
             continue
         if have not in RECOVERING_STATUSES:
             raise ServicingError(f"loan {lid}: {want} in the tape but {have} in the registry")
         if end > principal:
             raise ServicingError(f"loan {lid}: claim {end} above the registry's {principal} (it cannot grow)")
-        upd(want, end, 0 if aid in done else int(row.recoveries), True, frm=have)
+        upd(want, end, rest, True, frm=have)
     return out
 
 

@@ -9,8 +9,13 @@ import pytest
 from chainabs.apps import cli
 from chainabs.chain import spv as spvlib
 from chainabs.chain.servicing import send_updates
-from chainabs.dev.sandbox import books, roll_rate_reports
+from chainabs.chain.read import pool as poolread
+from chainabs.chain.read.deal import read_deal
+from chainabs.chain.sender import TxError
+from chainabs.dev.sandbox import books, roll_rate_reports, serve_tape
 from chainabs.model import servicing as sv
+from chainabs.model.assets import asset_id
+from chainabs.model.numbers import format_amount
 from plugins.spvtests import assert_reconciled, close, fund, sleep_to_payment_date
 from plugins.token import assert_error
 
@@ -84,3 +89,109 @@ def test_challenge_finds_and_proves_a_false_tape(deal, stranger, tmp_path, capsy
 @pytest.mark.parametrize("command", ["service", "challenge"])
 def test_scripts_words_reach_the_command(command):
     assert cli.brownie_script_args(["prove", "tape-uri=ipfs://x"]) == ["--prove", "--tape-uri=ipfs://x"]
+
+
+def _recoveries_on_chain(d) -> int:
+    return int(d.registry.servicingFigures(d.pool_id)["flows"]["recoveries"])
+
+
+def test_a_rerun_of_service_with_a_corrected_tape_does_not_record_a_recovery_twice(deal, tmp_path, capsys):
+    """`chainabs service` promises: a re-run after a failure sends only what is missing. It recognises a recovery
+    already on chain only by its evidence, the loan's leaf hash in *this* tape (`recorded_recoveries`), and the
+    leaf hash includes the leaf's index. The servicer's first run leaves one loan out by mistake: the registry
+    updates go through (a defaulted loan's recovery R among them), the report is refused (LoanCount). The
+    servicer adds the loan and runs again: every leaf after it moves one index, so the recovery is not
+    recognised and is recorded a second time. The registry's cumulative recoveries can never go down, so the
+    true report is refused for ever (RecoveriesOnChain): the period cannot close unless the servicer reports and
+    pays R of recoveries that never came."""
+    d = deal
+    originator = d.roles["originator"].address
+    tape = sv.quiet_period(books(d).last, 1)
+    ids = [asset_id(originator, str(lid)) for lid in tape["loan_id"]]
+    order = sorted(range(len(tape)), key=ids.__getitem__)
+    omitted = order[0]  # the lowest asset id: every leaf after it moves when it is added back
+    loan = next(i for i in order[10:] if tape.at[i, "status"] == "Performing")
+    begin = int(tape.at[loan, "beginning_principal"])
+    recovered = begin // 4
+    tape.loc[loan, ["status", "days_delinquent", "defaulted_principal", "ending_principal", "recoveries"]] = [
+        "Defaulted", 120, begin, begin - recovered, recovered]
+    full = sv.commit_tape(tape, originator, 1)
+    fund(d, d.roles["servicer"], full.report.cash_in)
+    before = _recoveries_on_chain(d)
+
+    short = tape.drop(index=omitted).reset_index(drop=True)
+    first = sv.write_servicing_tape(short, tmp_path / "period-001-first.csv")
+    assert cli.main(["service", d.spv.address, str(first)]) != 0  # refused: a loan is missing (LoanCount)
+    capsys.readouterr()
+    assert int(d.spv.pendingServicingPeriod()) == 0
+    assert _recoveries_on_chain(d) - before == recovered  # the recovery went through with the first run
+
+    fixed = sv.write_servicing_tape(tape, tmp_path / "period-001.csv")
+    status = cli.main(["service", d.spv.address, str(fixed)])
+    out, err = capsys.readouterr()
+    again = cli.main(["service", d.spv.address, str(fixed)])  # and again: still refused, nothing can undo it
+    err += capsys.readouterr()[1]
+    # The fault: the corrected tape's run recorded the same recovery again, and the true report is refused.
+    assert _recoveries_on_chain(d) - before == recovered, (
+        f"recovery recorded twice: registry flows {_recoveries_on_chain(d) - before} for {recovered} recovered; "
+        f"service exit {status}, then {again}: {err.strip()[-400:]}")
+    assert status == 0 and int(d.spv.pendingServicingPeriod()) == 1, err
+    assert spvlib.read_ledger(d.spv).pending_collections == full.report.cash_in
+
+
+def test_the_same_tape_submitted_again_after_a_cancel_does_not_record_its_recovery_twice(deal):
+    """The same fault through the library path a caller that tracks the registry's state uses
+    (`service_period(..., state=...)`, as `chainabs.dev.sandbox.serve_tape` documents for "their last one again
+    after a cancelled report", and the demo and the REIT app): with `state` given, `recorded` is empty, so a
+    loan whose recovery is already on chain (state: same status, same claim) gets its recovery sent again. The
+    trustee cancels a true report (say its close could not run); the servicer submits the same tape again: the
+    recovery is recorded twice and the report is refused for ever (RecoveriesOnChain)."""
+    d = deal
+    tape = sv.quiet_period(books(d).last, 1)
+    i = tape.index[tape["status"] == "Performing"][5]
+    begin = int(tape.at[i, "beginning_principal"])
+    tape.loc[i, ["status", "days_delinquent", "defaulted_principal", "ending_principal", "recoveries"]] = [
+        "Defaulted", 120, begin, begin - begin // 4, begin // 4]
+    before = _recoveries_on_chain(d)
+    serve_tape(d, tape)
+    spvlib.cancel_report(d.spv, d.roles["trustee"])
+    refused = ""
+    try:
+        serve_tape(d, tape)
+    except TxError as e:
+        refused = str(e)
+    assert _recoveries_on_chain(d) - before == begin // 4 and not refused, (
+        f"recovered {format_amount(begin // 4, 6, 'USDC')} once; the registry now holds "
+        f"{format_amount(_recoveries_on_chain(d) - before, 6, 'USDC')}; the same true report again: {refused}")
+
+
+def test_the_pool_report_counts_a_cancelled_report_once(deal, stranger):
+    """`chainabs.chain.read.pool.pool_report` (`chainabs reports`' "pool_performance" table, the explorer's
+    performance view, the demo's pool table) takes every `ReportSubmitted` event as a period, cancelled
+    ones included (`_pool_report`: `for e in d.of("ReportSubmitted")`; `rulefigures.reports` keeps the latest
+    per period, this one does not). A report the trustee cancels and the servicer submits again therefore shows
+    as two rows of period 1: the second row's beginning balance is the first's ending, and the cumulative
+    defaults, net loss and severity count the period twice. Anyone whose report gets cancelled (a servicer
+    filing a false report, a close that cannot run) doubles the deal's published losses."""
+    from brownie import web3
+
+    d = deal
+    tape = sv.quiet_period(books(d).last, 1)
+    i = tape.index[tape["status"] == "Performing"][3]
+    begin = int(tape.at[i, "beginning_principal"])
+    tape.loc[i, ["status", "days_delinquent", "defaulted_principal", "ending_principal"]] = [
+        "Defaulted", 120, begin, begin // 2]
+    served = serve_tape(d, tape)
+    report = served.report
+    spvlib.cancel_report(d.spv, d.roles["trustee"])
+    serve_tape(d, tape)  # the same true tape, submitted again
+    sleep_to_payment_date(d, 1)
+    spvlib.close_period(d.spv, stranger, report)
+    pool = poolread.pool_report(read_deal(web3.provider.endpoint_uri, d.spv.address))
+    money = ["beginning_balance", "defaults", "ending_balance", "cumulative_net_loss"]
+    rows = pool[["period", *money]].copy()
+    for c in money:
+        rows[c] = [format_amount(int(v), 6, "USDC") for v in rows[c]]
+    assert list(pool["period"]) == [1] and int(pool["cumulative_net_loss"].iloc[-1]) == report.defaults, (
+        f"one period closed with defaults of {format_amount(report.defaults, 6, 'USDC')}; the pool report says:\n"
+        f"{rows.to_string(index=False)}")

@@ -185,6 +185,20 @@ def test_registry_updates_resume_where_a_run_stopped():
         assert sum(u.recovered for u in updates[:k] + rest) == committed.report.recoveries
 
 
+def test_registry_updates_send_only_the_recoveries_not_on_chain_yet():
+    """Recovered cash recorded this period by an earlier run (another tape, a refused or cancelled report) counts
+    by amount: the rest is sent, all of it recorded sends no cash, more than the tape is refused by name."""
+    committed = sv.commit_tape(_tape(), ORIGINATOR)
+    l5 = assets.asset_id(ORIGINATOR, "L5")
+    partial = {u.loan_id: u.recovered for u in sv.registry_updates(_registry(), committed, {l5: 300})}
+    assert partial["L5"] == 800 - 300 and partial["L6"] == 100
+    whole = sv.registry_updates(_registry(), committed, {l5: 800})
+    assert [(u.loan_id, u.recovered) for u in whole if u.loan_id == "L5"] == [("L5", 0)]  # the step, no cash
+    with pytest.raises(sv.ServicingError, match="loan L5: the registry already holds recoveries of 900 this period, "
+                                                "above the tape's 800"):
+        sv.registry_updates(_registry(), committed, {l5: 900})
+
+
 @pytest.mark.parametrize("status, principal, match", [
     ("Defaulted", 3_000, "Delinquent60 in the tape but Defaulted in the registry"),
     ("Delinquent30", 4_000, "balance 5000 above the registry's 4000"),

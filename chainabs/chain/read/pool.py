@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from chainabs.chain.events import DecodedEvent
 from chainabs.chain.read.deal import REGISTRY_ABI, DealReader, report_fields, struct_field
 from chainabs.model.assets import (
     ACTIVE_STATUSES, ASSET_TYPE_NAMES, LEAF_TYPES, STATUSES, TAPE_COLUMNS, asset_id, loan_id_text, status_for_days,
@@ -23,7 +24,7 @@ from chainabs.model.merkle import leaf_hash
 TAPE_EVENTS = frozenset({"AssetsRegistered"})
 STATUS_EVENTS = TAPE_EVENTS | {"AssetStatusChanged", "AssetRepurchased"}
 #: Events the pool's performance table is built from.
-PERFORMANCE_EVENTS = STATUS_EVENTS | {"ReportSubmitted"}
+PERFORMANCE_EVENTS = STATUS_EVENTS | {"ReportSubmitted", "ReportCancelled"}
 
 
 def registry_contract(d: DealReader) -> Any:
@@ -272,12 +273,25 @@ def pool_report(d: DealReader) -> pd.DataFrame:
     return d.cached("pool_report", lambda: _pool_report(d), depends=PERFORMANCE_EVENTS).copy()
 
 
+def standing_reports(d: DealReader) -> list[DecodedEvent]:
+    """The SPV's ``ReportSubmitted`` events less those the trustee cancelled (a report cancelled and submitted
+    again is one period, with the figures of the report that stands), in chain order."""
+    live: list[DecodedEvent] = []
+    for e in d.of("ReportSubmitted", "ReportCancelled", contract=d.spv_address):
+        if e.event == "ReportSubmitted":
+            live.append(e)
+        else:
+            period = int(e.args["period"])
+            live = [r for r in live if int(r.args["period"]) != period]
+    return live
+
+
 def _pool_report(d: DealReader) -> pd.DataFrame:
     original = int(d.params[1])
     begin = original
     cum_defaults = cum_recoveries = 0
     rows = []
-    for e in d.of("ReportSubmitted"):
+    for e in standing_reports(d):
         state = registry_states(d, before=e.key)
         r = report_fields(e.args["report"])
         interest, sched, prepay = r["interest_collections"], r["scheduled_principal"], r["prepayments"]
