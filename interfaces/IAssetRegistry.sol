@@ -330,7 +330,8 @@ interface IAssetRegistry {
 
     /// @notice Register `records` as certificates and add them to open pool `poolId` (its originator only).
     /// Each record is checked against the pool's criteria; records must come in non-decreasing obligor order
-    /// across the pool so that per-obligor exposure is summed in O(1). Reverts whole on any failure.
+    /// across the pool so that per-obligor exposure is summed in O(1). Reverts whole on any failure. Each batch
+    /// leaves a checkpoint for fraud proofs ({purchaseCheckpoint}, period 0).
     function registerAndPool(uint256 poolId, PackedRecord[] calldata records) external;
 
     /// @notice Sell new receivables into sold pool `poolId` (a revolving purchase; the pool's originator only):
@@ -346,8 +347,10 @@ interface IAssetRegistry {
     function sellIntoPool(uint256 poolId, PackedRecord[] calldata records) external;
 
     /// @notice Seal `poolId` with the Merkle `root` of its cut-off tape. `leafChain` must equal the on-chain
-    /// running hash of the registered leaves (proves the root was computed over exactly what was registered,
-    /// checkable by anyone from the {AssetsRegistered} events). Concentration limits are checked here.
+    /// running hash of the registered leaves. The root is the originator's claim, not checked here: anyone checks
+    /// it off chain against the leaves of the {AssetsRegistered} events (`chainabs status` does), and no fraud
+    /// proof relies on it (they replay the leaf chain, {purchaseCheckpoint}). Concentration limits are checked
+    /// here.
     function seal(uint256 poolId, bytes32 root, bytes32 leafChain) external;
 
     /// @notice Transfer the whole pool (true sale, clean-up call) to `to`: pool owner, its approved operator or
@@ -381,12 +384,15 @@ interface IAssetRegistry {
     /// @notice Address approved to transfer pool `poolId`.
     function poolApproved(uint256 poolId) external view returns (address);
 
-    /// @notice The checkpoint a revolving purchase into `poolId` left, keyed by the batch's `firstIndex` (its
+    /// @notice The checkpoint every registration batch of `poolId` left, keyed by the batch's `firstIndex` (its
     /// {AssetsRegistered} event): keccak256(abi.encode(before, after, period)) where `before` and `after` are the
-    /// pool's `leafChain` before and after the batch and `period` the owner's pending servicing period at the
-    /// purchase ({IServicingCalendar}; the bought receivables' first servicing tape is `period + 1`). Zero for
-    /// anything else. With the batch's leaves (its event) anyone proves on chain that a record was bought at its
-    /// principal in that period (`ServicingCourt.challengePurchase`).
+    /// pool's `leafChain` before and after the batch and `period` is 0 for an onboarding batch
+    /// ({registerAndPool}) and, for a revolving purchase ({sellIntoPool}), the owner's pending servicing period
+    /// at the purchase ({IServicingCalendar}; 0 if it has none). The batch's assets' first servicing tape is
+    /// `period + 1`. Zero for an index that starts no batch. With the batch's leaves (its event) anyone proves on
+    /// chain that a record was registered at its principal in that batch, against what the registry computed
+    /// itself rather than the root its originator sealed the pool with (`ServicingCourt.challengeCutoff`,
+    /// `challengePurchase`, `challengeMissing`).
     function purchaseCheckpoint(uint256 poolId, uint256 firstIndex) external view returns (bytes32);
 
     /// @notice State and aggregates of pool `poolId`.
@@ -425,7 +431,9 @@ interface IAssetRegistry {
     /// keccak256(bytes.concat(recordHash)), computed here, so an internal node can never pass for a leaf).
     function verifyRecordHash(uint256 poolId, bytes32 recordHash, bytes32[] calldata proof) external view returns (bool);
 
-    /// @notice True when `proof` shows `record` (of the pool's originator) is in the cut-off tape of `poolId`.
+    /// @notice True when `proof` shows `record` (of the pool's originator) is in the cut-off tape of `poolId` as
+    /// committed by its sealed root (an investor's check, valid only once the root is checked against the
+    /// registered leaves; the court never relies on it).
     function verifyRecord(uint256 poolId, AssetRecord calldata record, bytes32[] calldata proof)
         external
         view

@@ -63,11 +63,13 @@ struct ServicingCommitment {
     TapeSums sums;
 }
 
-/// @notice A revolving purchase of one receivable, as the registry recorded it: the batch's checkpoint
-/// (`IAssetRegistry.purchaseCheckpoint(poolId, firstIndex)`) is keccak256(abi.encode(before, the chain after
-/// `leaves`, period)); `record` is the receivable's full record, whose StandardMerkleTree leaf (with the pool's
-/// originator) is `leaves[position]`. Everything comes from the batch's `AssetsRegistered` event (firstIndex,
-/// leaves; `before` is the previous batch's `leafChain`) and the transaction's calldata (the record).
+/// @notice The registration of one asset, as the registry recorded it (an onboarding batch of the cut-off pool,
+/// or a revolving purchase): the batch's checkpoint (`IAssetRegistry.purchaseCheckpoint(poolId, firstIndex)`) is
+/// keccak256(abi.encode(before, the chain after `leaves`, period)) (period 0 for an onboarding batch); `record`
+/// is the asset's full record, whose StandardMerkleTree leaf (with the pool's originator) is `leaves[position]`.
+/// Everything comes from the batch's `AssetsRegistered` event (firstIndex, leaves; `before` is the previous
+/// batch's `leafChain`, zero for the pool's first) and the transaction's calldata (the record). The pool's sealed
+/// Merkle root plays no part: a record is proven against the leaf chain the registry computed itself.
 struct PurchaseProof {
     uint256 firstIndex;
     bytes32 before;
@@ -76,15 +78,12 @@ struct PurchaseProof {
     IAssetRegistry.AssetRecord record;
 }
 
-/// @notice How an asset came into the pool before the pending report: `bought` while period `period`'s report was
-/// pending (`purchase`, against the registry's checkpoint; `period` below the pending one), else its cut-off
-/// `record` with its Merkle `proof` against the pool's sealed root.
+/// @notice How an asset came into the pool before the pending report: its registration `batch`, proven against
+/// the registry's checkpoint for `period` (below the pending one): 0 for an onboarding batch of the cut-off pool,
+/// else the period whose report was pending when it was bought.
 struct Registration {
-    bool bought;
     uint256 period;
-    PurchaseProof purchase;
-    IAssetRegistry.AssetRecord record;
-    bytes32[] proof;
+    PurchaseProof batch;
 }
 
 /// @notice Two neighbouring leaves of a tape (positions i and i + 1) around an asset id, or the first leaf only
@@ -216,15 +215,15 @@ interface IServicingCourt {
         ProofStep[] calldata previousPath
     ) external;
 
-    /// @notice Period 1: `leaf`'s beginning principal is not the asset's principal in the sealed cut-off tape
-    /// (`record`, proven against the pool's root with `proof`).
+    /// @notice Period 1: `leaf`'s beginning principal is not the asset's principal in the cut-off tape: `cutoff`
+    /// proves the asset's record, its onboarding batch and that batch's leaf chain against the registry's
+    /// checkpoint (period 0), never against the root the originator sealed the pool with.
     function challengeCutoff(
         address spv,
         ServicingCommitment calldata c,
         LoanLeaf calldata leaf,
         ProofStep[] calldata path,
-        IAssetRegistry.AssetRecord calldata record,
-        bytes32[] calldata proof
+        PurchaseProof calldata cutoff
     ) external;
 
     /// @notice `leaf`'s asset was bought into the deal's pool while the previous period's report was pending
@@ -239,7 +238,7 @@ interface IServicingCourt {
     ) external;
 
     /// @notice An asset still in the deal's pool and registered there before the pending report (`registration`:
-    /// a cut-off record or an earlier purchase) has no leaf in the tape: `neighbours` are adjacent leaves whose
+    /// its onboarding batch or an earlier purchase) has no leaf in the tape: `neighbours` are adjacent leaves whose
     /// asset ids enclose it (or the first leaf above it, or the last below it). The kind proven is `Gap`.
     function challengeMissing(
         address spv,

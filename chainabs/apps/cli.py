@@ -270,7 +270,7 @@ def _challenge(args: argparse.Namespace, console: Console) -> int:
     from chainabs.apps import servicing
 
     _connect(args)
-    faults = servicing.challenge(connection.endpoint(), args.spv, args.tape, previous_path=args.previous,
+    faults = servicing.challenge(args.spv, args.tape, previous_path=args.previous,
                                  prove=args.prove, console=console, keystore=args.keystore, account=args.account)
     return 1 if faults and not args.prove else 0
 

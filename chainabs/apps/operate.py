@@ -445,6 +445,7 @@ def status(options: Options, console: Console | None = None) -> dict[str, Any]:
     the pending report, the tranches' ERC-1643 documents, and every address (one per line)."""
     from chainabs.chain.read import overview
     from chainabs.chain.read.deal import read_deal
+    from chainabs.chain.registry import verify_pool_commitment
 
     with opened(options, console) as ctx:
         d = ctx.deal
@@ -456,6 +457,8 @@ def status(options: Options, console: Console | None = None) -> dict[str, Any]:
         fees = overview.fee_overview(reader)
         docs = overview.documents(reader)
         info = d.registry.poolInfo(d.pool_id)
+        # the sealed root against the registered leaves (the root is the originator's claim; see docs/trust.md)
+        commitment_ok = verify_pool_commitment(d.registry, d.pool_id)
         pending = None
         if state["report_pending"]:
             period, rep, extra = ops.pending_report(d)
@@ -465,7 +468,8 @@ def status(options: Options, console: Console | None = None) -> dict[str, Any]:
         out = {
             "phase": state["phase"], "periods_closed": state["periods_closed"],
             "next_payment_date": state["next_payment_date"], "pool_balance": state["pool_balance"],
-            "pool": {"id": d.pool_id, "loans": int(info[5]), "owner": str(info[1])},
+            "pool": {"id": d.pool_id, "loans": int(info[5]), "owner": str(info[1]),
+                     "commitment_verified": commitment_ok},
             "reserve": {k: reserve[k] for k in ("balance", "target", "floor")},
             "tranches": _records(tranches[["symbol", "name", "coupon_bps", "original_face", "current_principal",
                                            "factor", "interest_distributed", "principal_distributed",
@@ -497,6 +501,8 @@ def _print_status(ctx: Context, s: dict[str, Any]) -> None:
     c.print(f"pool {s['pool']['id']}: balance {u(s['pool_balance'])}; reserve {u(s['reserve']['balance'])}"
             + (f" (target {u(s['reserve']['target'])})" if s["reserve"]["target"] is not None else "")
             + f"; SPV holds {u(s['spv_currency_balance'])}", highlight=False)
+    c.print("pool commitment: " + ("verified" if s["pool"]["commitment_verified"]
+                                   else "DOES NOT MATCH its registrations"), highlight=False)
     if s["collateral"] is not None:
         c.print(_collateral_line(d, s["collateral"]).split("\n")[0], highlight=False)
     p = s["pending_report"]

@@ -25,8 +25,6 @@ from chainabs.chain import connection, signers
 from chainabs.chain import court as courtlib
 from chainabs.chain import spv as spvlib
 from chainabs.chain.contracts import contract_at
-from chainabs.chain.read import pool as poolread
-from chainabs.chain.read.deal import read_deal
 from chainabs.chain.servicing import UPDATE_BATCH, deal_pool, service_period
 from chainabs.model.numbers import format_amount
 from chainabs.model.servicing import ServicingError, commit_tape, period_report, read_servicing_tape
@@ -63,7 +61,7 @@ def service(spv_address: str, tape_path: Path, *, tape_uri: str = "", console: C
             "gas_used": done.gas_used}
 
 
-def challenge(rpc_url: str, spv_address: str, tape_path: Path, *, previous_path: Path | None = None,
+def challenge(spv_address: str, tape_path: Path, *, previous_path: Path | None = None,
               prove: bool = False, console: Console | None = None, keystore: str | None = None,
               account: str | None = None) -> list:
     """Audit the pending report's tape; with ``prove`` send the proof of the first fault found, signed by the
@@ -76,28 +74,24 @@ def challenge(rpc_url: str, spv_address: str, tape_path: Path, *, previous_path:
     if period == 0:
         raise ServicingError("no report is pending: nothing to challenge")
     committed = commit_tape(read_servicing_tape(tape_path), originator, period)
-    previous = cutoff = None
+    previous = None
     if period > 1:
         if previous_path is None:
             raise ServicingError(f"period {period}: give the previous period's tape (--previous) to check continuity")
         previous = commit_tape(read_servicing_tape(previous_path), originator, period - 1)
         if not courtlib.is_committed(spv, previous):
             raise ServicingError(f"the --previous tape is not the one period {period - 1}'s report committed")
-    else:
-        # the sealed cut-off tape: the pool's first registrations (receivables bought since come after them)
-        registry, pool_id, _ = deal_pool(spv)
-        count = int(registry.poolInfo(pool_id)["cutoffCount"])
-        cutoff = poolread.pool_tape(read_deal(rpc_url, spv_address)).iloc[:count]
-    faults = courtlib.audit(spv, committed, previous=previous, cutoff=cutoff)
+    # period 1 is checked against the cut-off tape as the registry recorded it (its onboarding batches)
+    faults = courtlib.audit(spv, committed, previous=previous)
     if not faults:
         console.print(f"period {period}: the tape is the committed one and agrees with the registry and the "
-                      f"{'previous tape and its purchases' if previous is not None else 'cut-off tape'}: nothing to prove")
+                      f"{'previous tape and its purchases' if previous is not None else 'registered cut-off tape'}: nothing to prove")
         return []
     for line in courtlib.faults_text(faults):
         console.print(f"period {period}: {line}", highlight=False)
     if prove:
         challenger = signers.brownie_signer("regulator", keystore=keystore, account=account)
-        tx = courtlib.prove(spv, committed, faults[0], challenger, previous=previous, cutoff=cutoff)
+        tx = courtlib.prove(spv, committed, faults[0], challenger, previous=previous)
         console.print(f"proven: {faults[0].kind} of loan {faults[0].loan_id} in tx {tx.tx_hash} "
                       "(the report cannot close until the trustee cancels it)")
     return faults

@@ -21,7 +21,6 @@ from chainabs.chain.events import contract_logs
 from chainabs.chain.registry import asset_states, pool_registrations, web3_contract
 from chainabs.chain.sender import Receipt, transact
 from chainabs.chain.servicing import deal_pool
-from chainabs.model import tape as tp
 from chainabs.model.assets import LEAF_TYPES, TAPE_COLUMNS, asset_id
 from chainabs.model.merkle import leaf_hash
 from chainabs.model.servicing import (
@@ -67,9 +66,11 @@ def pool_state(spv: Any, committed: CommittedTape, *, batches: PoolRead | None =
 
 @dataclass(frozen=True)
 class Purchase:
-    """One receivable bought into the deal's pool, with what ``challengePurchase`` needs to prove it (a
-    ``PurchaseProof``): its batch's first registration index, the pool's leaf chain before the batch, the
-    batch's leaves, its position among them and its full record (``AssetRecord``)."""
+    """One asset's registration into the deal's pool (bought, or onboarded before the seal), with what the court
+    needs to prove it (a ``PurchaseProof``: ``challengePurchase``, ``challengeCutoff``, ``challengeMissing``):
+    its batch's first registration index, the pool's leaf chain before the batch, the batch's leaves, its
+    position among them and its full record (``AssetRecord``). It is checked against the registry's checkpoint
+    of the batch, i.e. the leaf chain the registry computed itself, never the root the pool was sealed with."""
 
     asset_id: int
     principal: int
@@ -84,7 +85,8 @@ class Purchase:
 
 
 def _checkpoint(before: bytes, after: bytes, period: int) -> bytes:
-    """``keccak256(abi.encode(before, after, period))``: the registry's checkpoint of a purchase batch."""
+    """``keccak256(abi.encode(before, after, period))``: the registry's checkpoint of a registration batch
+    (period 0 for an onboarding batch)."""
     from eth_abi import encode
     from eth_utils import keccak
 
@@ -157,10 +159,16 @@ def purchases(spv: Any, periods: Sequence[int], *,
     ``AssetsRegistered`` and ``ReceivablesSold`` events, the ``sellIntoPool`` calldata and the registry's
     purchase checkpoints. A receivable whose record is not in its transaction's calldata (or does not hash to its
     leaf) is left out. ``batches``: :func:`_batches` already read."""
-    registry, c, pool_id, originator, found = batches or _batches(spv)
+    return _registered(batches or _batches(spv), periods, sold=True)
+
+
+def _registered(read: PoolRead, periods: Sequence[int], *, sold: bool) -> dict[int, tuple[int, Purchase]]:
+    """The assets of the pool's batches that sold receivables into it (``sold``) or onboarded them, whose
+    checkpoint is the registry's for one of ``periods``, by asset id: (that period, its proof)."""
+    registry, c, pool_id, originator, found = read
     out: dict[int, tuple[int, Purchase]] = {}
     for b in found:
-        if not b.sold:
+        if b.sold != sold:
             continue
         checkpoint = bytes(registry.purchaseCheckpoint(pool_id, b.first_index))
         period = next((p for p in periods if _checkpoint(b.before, b.after, p) == checkpoint), None)
@@ -174,13 +182,30 @@ def purchases(spv: Any, periods: Sequence[int], *,
     return out
 
 
+def onboarded(spv: Any, *, batches: PoolRead | None = None) -> dict[int, Purchase]:
+    """Every asset onboarded into the deal's pool before its seal (``registerAndPool`` batches, checkpoint period
+    0: their first servicing tape is period 1), by asset id, each with the proof of its cut-off record
+    (``challengeCutoff``, ``challengeMissing``), rebuilt from the registry's events, the calldata and its
+    checkpoints. The pool's sealed root is not used: a root that is not the registered leaves' proves nothing."""
+    return {aid: p for aid, (_, p) in _registered(batches or _batches(spv), [0], sold=False).items()}
+
+
+def cutoff_principals(spv: Any, *, batches: PoolRead | None = None) -> pd.DataFrame:
+    """The cut-off tape as the registry recorded it (loan id and principal of every onboarded asset, from
+    :func:`onboarded`), as a period-0 tape's ``loan_id`` / ``ending_principal`` for :func:`continuity_faults`."""
+    from chainabs.model.assets import loan_id_text
+
+    found = onboarded(spv, batches=batches)
+    return pd.DataFrame({"loan_id": [loan_id_text(p.record[0]) for p in found.values()],
+                         "ending_principal": [p.principal for p in found.values()]})
+
+
 def purchases_in(spv: Any, period: int, *, batches: PoolRead | None = None) -> dict[int, Purchase]:
     """Every receivable bought into the deal's pool while ``period``'s report was pending (their first servicing
     tape is ``period + 1``), by asset id, each with its proof (see :func:`purchases`)."""
     return {aid: bought for aid, (_, bought) in purchases(spv, [period], batches=batches).items()}
 
 
-_NO_RECORD: tuple[Any, ...] = (bytes(32), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, bytes(32), bytes(32), bytes(32))
 _NO_LEAF: tuple[int, ...] = (0,) * 10
 
 
@@ -188,7 +213,8 @@ _NO_LEAF: tuple[int, ...] = (0,) * 10
 class Missing:
     """An asset of the pool, registered before the pending report, that its tape leaves out: its loan id, where
     it was registered (``"cut-off"`` or the period of the report pending at its purchase) and the
-    ``Registration`` proving it (``IServicing.sol``)."""
+    ``Registration`` proving it (``IServicing.sol``: the period of its batch's checkpoint, 0 for the cut-off,
+    and its batch)."""
 
     asset_id: int
     loan_id: str
@@ -197,43 +223,30 @@ class Missing:
 
 
 def missing(spv: Any, committed: CommittedTape, *, batches: PoolRead | None = None) -> list[Missing]:
-    """The assets still in the deal's pool, registered there before ``committed``'s report (in the sealed
-    cut-off tape, or bought while an earlier report was pending), that have no leaf in it
-    (``challengeMissing``); assets bought while this report is pending belong to the next tape."""
-    from chainabs.chain.registry import pool_info
+    """The assets still in the deal's pool, registered there before ``committed``'s report (onboarded before
+    the seal, or bought while an earlier report was pending), that have no leaf in it (``challengeMissing``);
+    assets bought while this report is pending belong to the next tape. Each is proven by its registration
+    batch against the registry's checkpoint (not the sealed root: a root that leaves a record out hides
+    nothing)."""
     from chainabs.model.assets import loan_id_text
-    from chainabs.model.merkle import MerkleTree
 
     read = batches or _batches(spv)
-    registry, c, pool_id, originator, batches = read
+    registry, _, pool_id, _, found = read
     in_tape = {committed.leaf(lid).asset_id for lid in committed.loan_ids}
-    absent = [aid for b in batches for aid in b.asset_ids if aid not in in_tape]
+    absent = [aid for b in found for aid in b.asset_ids if aid not in in_tape]
     if not absent:
         return []
     pooled = {aid for aid, (_, _, pool) in zip(absent, asset_states(registry, absent), strict=True) if pool == pool_id}
     if not pooled:
         return []
-    cutoff_count = int(pool_info(registry, pool_id)["cutoffCount"])
-    bought = purchases(spv, range(committed.period), batches=read)
-    cutoff_tree = None
+    registered = {**_registered(read, [0], sold=False), **_registered(read, range(committed.period), sold=True)}
     out: list[Missing] = []
-    for b in batches:
-        wanted = [j for j, aid in enumerate(b.asset_ids) if aid in pooled]
-        if not wanted:
-            continue
-        records = _records(c, b, originator)
-        for j in wanted:
-            aid, index = b.asset_ids[j], b.first_index + j
-            if index < cutoff_count and records[j] is not None:
-                if cutoff_tree is None:
-                    leaves = [leaf for x in batches for leaf in x.leaves][:cutoff_count]
-                    cutoff_tree = MerkleTree.from_leaf_hashes(leaves)
-                reg = (False, 0, (0, bytes(32), [], 0, _NO_RECORD), records[j], cutoff_tree.get_proof(index))
-                out.append(Missing(aid, loan_id_text(records[j][0]), "cut-off", reg))
-            elif aid in bought:
-                period, p = bought[aid]
-                reg = (True, period, p.as_abi(), _NO_RECORD, [])
-                out.append(Missing(aid, loan_id_text(p.record[0]), f"period {period}'s purchases", reg))
+    for b in found:
+        for aid in b.asset_ids:
+            if aid in pooled and aid in registered:
+                period, p = registered[aid]
+                source = f"period {period}'s purchases" if b.sold else "cut-off"
+                out.append(Missing(aid, loan_id_text(p.record[0]), source, (period, p.as_abi())))
     return out
 
 
@@ -257,11 +270,12 @@ def _neighbours(committed: CommittedTape, aid: int) -> tuple:
 def audit(spv: Any, committed: CommittedTape, *, previous: CommittedTape | None = None,
           cutoff: pd.DataFrame | None = None, registrations: bool = True) -> list[Fault]:
     """Every provable fault of the pending report's tape: its leaves against the registry, and its beginning
-    balances against ``previous`` (last period's committed tape) or, in period 1, the ``cutoff`` tape; with
-    ``registrations`` (the registry's events, calldata and purchase checkpoints), the beginning balances of
-    receivables bought while the previous period's report was pending against their purchase principal
-    (:func:`purchases_in`), and the pool's assets registered before the report that the tape leaves out
-    (:func:`missing`).
+    balances against ``previous`` (last period's committed tape) or, in period 1, the cut-off tape; with
+    ``registrations`` (the registry's events, calldata and batch checkpoints), the cut-off tape is the one the
+    registry recorded (:func:`onboarded`; ``cutoff`` is then not used), the beginning balances of receivables
+    bought while the previous period's report was pending are checked against their purchase principal
+    (:func:`purchases_in`), and the pool's assets registered before the report that the tape leaves out are
+    found (:func:`missing`); without, period 1 is checked against the ``cutoff`` tape given.
 
     Raises :class:`ServicingError` if ``committed`` is not what the SPV committed for its period (the tape
     published is not the one reported: nothing can be proven with it)."""
@@ -271,6 +285,8 @@ def audit(spv: Any, committed: CommittedTape, *, previous: CommittedTape | None 
     faults = leaf_faults(committed, pool_state(spv, committed, batches=batches))
     if previous is not None:
         faults += continuity_faults(committed, previous.tape)
+    elif committed.period == 1 and registrations:
+        faults += continuity_faults(committed, cutoff_principals(spv, batches=batches))
     elif committed.period == 1 and cutoff is not None:
         faults += continuity_faults(committed, opening_tape(cutoff))
     if registrations:
@@ -288,10 +304,11 @@ def _leaf(committed: CommittedTape, loan_id: str) -> tuple[tuple[int, ...], list
     return committed.tree.leaves[i].as_abi(), committed.tree.path_abi(i)
 
 
-def prove(spv: Any, committed: CommittedTape, fault: Fault, sender: Any, *, previous: CommittedTape | None = None,
-          cutoff: pd.DataFrame | None = None) -> Receipt:
-    """Send the proof of ``fault`` (from :func:`audit`) to the deal's court; ``previous`` / ``cutoff`` as for
-    :func:`audit` (a discontinuity is proven against one of them, or against the receivable's purchase)."""
+def prove(spv: Any, committed: CommittedTape, fault: Fault, sender: Any, *,
+          previous: CommittedTape | None = None) -> Receipt:
+    """Send the proof of ``fault`` (from :func:`audit`) to the deal's court; ``previous`` as for :func:`audit` (a
+    discontinuity is proven against it, against the receivable's purchase or, in period 1, against the asset's
+    onboarding batch as the registry recorded it)."""
     court = court_of(spv)
     if fault.kind == "Gap" and fault.via == "missing":
         found = next((m for m in missing(spv, committed) if m.loan_id == str(fault.loan_id)), None)
@@ -314,13 +331,13 @@ def prove(spv: Any, committed: CommittedTape, fault: Fault, sender: Any, *, prev
         before, before_path = _leaf(previous, fault.loan_id)
         return transact(court.challengeContinuity, spv, committed.commitment, leaf, path, previous.commitment,
                         before, before_path, sender=sender)
-    if cutoff is None:
-        raise ServicingError("a discontinuity is proven against the previous period's tape or the cut-off tape")
-    _, _, originator = deal_pool(spv)
-    row = [str(x) for x in cutoff["loan_id"]].index(str(fault.loan_id))
-    proof = tp.tape_tree(cutoff, originator).get_proof(row)
-    return transact(court.challengeCutoff, spv, committed.commitment, leaf, path, tp.to_records(cutoff.iloc[[row]])[0],
-                    proof, sender=sender)
+    if committed.period != 1:
+        raise ServicingError(f"period {committed.period}: a discontinuity is proven against the previous period's "
+                             "tape (give it)")
+    registered = onboarded(spv).get(committed.leaf(fault.loan_id).asset_id)
+    if registered is None:
+        raise ServicingError(f"loan {fault.loan_id} was not onboarded into the deal's pool before its seal")
+    return transact(court.challengeCutoff, spv, committed.commitment, leaf, path, registered.as_abi(), sender=sender)
 
 
 def buy_back(spv: Any, originator: Any, loan_id: str, last: CommittedTape | None = None) -> Receipt:

@@ -14,7 +14,7 @@ whole batch (it reverts whole), so there is no partial state to repair.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -203,9 +203,15 @@ def pool_criteria(registry: Any, pool_id: int) -> PoolCriteria:
 
 
 def pool_info(registry: Any, pool_id: int) -> dict[str, Any]:
-    """``poolInfo`` as a dict (field name -> value)."""
+    """``poolInfo`` as a dict (field name -> value), from a brownie contract or a bound one (whose web3 call
+    answers the struct as a plain tuple: named from the ABI)."""
     info = registry.poolInfo(pool_id)
-    return dict(info.dict()) if hasattr(info, "dict") else dict(info)
+    if hasattr(info, "dict"):
+        return dict(info.dict())
+    if isinstance(info, Mapping):
+        return dict(info)
+    (out,) = next(e for e in registry.abi if e.get("name") == "poolInfo")["outputs"]
+    return dict(zip((c["name"] for c in out["components"]), info, strict=True))
 
 
 # ---------------------------------------------------------------------------------------------------- onboarding

@@ -86,9 +86,9 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
     // slither-disable-next-line uninitialized-state -- written by AssetLib.registerBatch at its slot
     mapping(uint256 poolId => mapping(bytes32 obligor => uint256)) private _obligorIndex;
     mapping(uint256 poolId => uint256[32_768]) private _obligorSums;
-    // Revolving purchases: per pool and batch (its first registration index), keccak256(abi.encode(leaf chain
-    // before, leaf chain after, the owner's pending period)); see {purchaseCheckpoint}.
-    mapping(uint256 poolId => mapping(uint256 firstIndex => bytes32)) private _purchases;
+    // Every registration batch (onboarding and revolving purchases): per pool and batch (its first registration
+    // index), keccak256(abi.encode(leaf chain before, leaf chain after, period)); see {purchaseCheckpoint}.
+    mapping(uint256 poolId => mapping(uint256 firstIndex => bytes32)) private _checkpoints;
 
     constructor(address admin) ERC721("ChainABS Asset Certificate", "ABSA") {
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
@@ -135,7 +135,6 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
     function sellIntoPool(uint256 poolId, PackedRecord[] calldata records) external onlyRole(ORIGINATOR_ROLE) {
         Pool storage p = _soldPool(poolId);
         if (p.originator != msg.sender) revert NotPoolOriginator(poolId, msg.sender);
-        bytes32 before = p.leafChain;
         (uint256 n, uint256 principal) = _register(p, poolId, records, true);
         PoolCriteria storage c = p.criteria;
         // The live pool after the batch: region and industry on their running sums, the batch's obligors on
@@ -153,28 +152,31 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
             );
         }
         address owner = p.owner;
-        _checkpoint(p, poolId, before, n, owner);
         emit ReceivablesSold(poolId, msg.sender, owner, n, principal);
         IPoolPurchaser(owner).onPoolPurchase(poolId, msg.sender, n, principal);
     }
 
-    /// @dev The purchase checkpoint of the batch of `n` just registered into `p` (see {purchaseCheckpoint}): the
-    /// owner's pending period read with a plain static call (0 if it has no such view or its answer is not
-    /// one word).
-    function _checkpoint(Pool storage p, uint256 poolId, bytes32 before, uint256 n, address owner) private {
+    /// @dev The checkpoint of the batch registered into `p` from index `first`, whose leaf chain ends at
+    /// `chainHash` (see {purchaseCheckpoint}; called before `p.leafChain` moves there): period 0 for an onboarding
+    /// batch (its first servicing tape is period 1); for a purchase, the owner's pending period read with a plain
+    /// static call (0 if it has no such view or its answer is not one word).
+    function _checkpoint(Pool storage p, uint256 poolId, bytes32 chainHash, uint256 first, bool purchase) private {
         uint256 period;
-        bytes4 selector = IServicingCalendar.pendingServicingPeriod.selector;
-        assembly ("memory-safe") {
-            mstore(0x00, selector)
-            let ok := staticcall(gas(), owner, 0x00, 0x04, 0x00, 0x20) // (Yul evaluates arguments right to left)
-            if and(ok, eq(returndatasize(), 0x20)) { period := mload(0x00) }
+        if (purchase) {
+            address owner = p.owner;
+            bytes4 selector = IServicingCalendar.pendingServicingPeriod.selector;
+            assembly ("memory-safe") {
+                mstore(0x00, selector)
+                let ok := staticcall(gas(), owner, 0x00, 0x04, 0x00, 0x20) // (Yul evaluates arguments right to left)
+                if and(ok, eq(returndatasize(), 0x20)) { period := mload(0x00) }
+            }
         }
-        _purchases[poolId][p.registered - n] = keccak256(abi.encode(before, p.leafChain, period));
+        _checkpoints[poolId][first] = keccak256(abi.encode(p.leafChain, chainHash, period));
     }
 
     /// @inheritdoc IAssetRegistry
     function purchaseCheckpoint(uint256 poolId, uint256 firstIndex) external view returns (bytes32) {
-        return _purchases[poolId][firstIndex];
+        return _checkpoints[poolId][firstIndex];
     }
 
     /// @dev Register `records` into pool `p` (a purchase: into a sold pool, eligible with the current time in
@@ -671,6 +673,7 @@ contract AssetRegistry is IAssetRegistry, ERC721, AccessControl {
         p.principal = (uint256(p.principal) + principal).toUint128();
         p.rateWeighted += AssetLib.get(AssetLib.M_RATE_WEIGHTED);
         p.maturityWeighted += AssetLib.get(AssetLib.M_MATURITY_WEIGHTED);
+        _checkpoint(p, poolId, chainHash, first, purchase);
         p.leafChain = chainHash;
         if (p.tracksObligors) p.obligors = uint32(AssetLib.flushObligors());
         if (!purchase) _flushObligors(p);

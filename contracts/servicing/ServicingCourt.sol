@@ -228,15 +228,15 @@ contract ServicingCourt is IServicingCourt {
         ServicingCommitment calldata c,
         LoanLeaf calldata leaf,
         ProofStep[] calldata path,
-        IAssetRegistry.AssetRecord calldata record,
-        bytes32[] calldata proof
+        PurchaseProof calldata cutoff
     ) external {
         uint256 period = _pending(spv, c);
         if (period != 1) revert ProofDoesNotMatch(period);
         _walkLeaf(period, c, leaf, path);
         (IAssetRegistry registry, uint256 poolId, address originator) = IServicedDeal(spv).servicedPool();
-        if (!registry.verifyRecord(poolId, record, proof)) revert ProofDoesNotMatch(0);
-        if (registry.assetIdOf(originator, record.loanId) != leaf.assetId || record.principal == leaf.beginning) {
+        // A batch registered before any report (period 0): the registry's own record, never the sealed root.
+        uint256 assetId = _bought(registry, poolId, originator, cutoff, 0);
+        if (assetId != leaf.assetId || cutoff.record.principal == leaf.beginning) {
             revert NothingWrong(ChallengeKind.Discontinuity);
         }
         _dispute(spv, period, ChallengeKind.Discontinuity, leaf.assetId);
@@ -271,15 +271,9 @@ contract ServicingCourt is IServicingCourt {
     ) external {
         uint256 period = _pending(spv, c);
         (IAssetRegistry registry, uint256 poolId, address originator) = IServicedDeal(spv).servicedPool();
-        uint256 assetId;
-        if (registration.bought) {
-            // bought while an earlier report was pending (before this one was submitted)
-            if (registration.period >= period) revert ProofDoesNotMatch(registration.period);
-            assetId = _bought(registry, poolId, originator, registration.purchase, registration.period);
-        } else {
-            if (!registry.verifyRecord(poolId, registration.record, registration.proof)) revert ProofDoesNotMatch(0);
-            assetId = registry.assetIdOf(originator, registration.record.loanId);
-        }
+        // onboarded (period 0) or bought while an earlier report was pending (before this one was submitted)
+        if (registration.period >= period) revert ProofDoesNotMatch(registration.period);
+        uint256 assetId = _bought(registry, poolId, originator, registration.batch, registration.period);
         if (n.hasBelow) _walkLeaf(period, c, n.below, n.belowPath);
         if (n.hasAbove) _walkLeaf(period, c, n.above, n.abovePath);
         bool adjacent = n.hasBelow

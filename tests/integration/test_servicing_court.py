@@ -48,7 +48,7 @@ def test_a_balance_moved_between_loans_is_proven_and_the_report_stops(deal, stra
     tape.loc[b, ["beginning_principal", "ending_principal"]] -= 1_000
     committed, report = _lie(d, tape)
     la, lb, lc = (str(tape.at[i, "loan_id"]) for i in (a, b, c))
-    faults = courtlib.audit(d.spv, committed, cutoff=d.tape)
+    faults = courtlib.audit(d.spv, committed)
     assert {(f.kind, f.loan_id) for f in faults} == {("PrincipalMismatch", la), ("Discontinuity", la),
                                                      ("Discontinuity", lb)}
     # An honest leaf proves nothing; a leaf or path that is not the committed one proves nothing either.
@@ -70,7 +70,7 @@ def test_a_balance_moved_between_loans_is_proven_and_the_report_stops(deal, stra
     assert (ev["period"], ev["kind"], ev["assetId"], ev["challenger"]) == (
         1, KIND["PrincipalMismatch"], committed.leaf(la).asset_id, stranger.address)
     d.model.dispute()
-    tx = courtlib.prove(d.spv, committed, next(f for f in faults if f.loan_id == lb), stranger, cutoff=d.tape)
+    tx = courtlib.prove(d.spv, committed, next(f for f in faults if f.loan_id == lb), stranger)
     assert tx.event("ChallengeProven")["kind"] == KIND["Discontinuity"]
     sleep_to_payment_date(d, 1)
     assert_error(d.spv.closePeriod, report.as_abi(), sender=stranger, error="ReportDisputed(uint256)", values=(1,))
@@ -80,7 +80,7 @@ def test_a_balance_moved_between_loans_is_proven_and_the_report_stops(deal, stra
     spvlib.cancel_report(d.spv, trustee)
     d.model.cancel_report()
     served = serve_tape(d, sv.quiet_period(books(d).last, 1))
-    assert courtlib.audit(d.spv, served.committed, cutoff=d.tape) == []
+    assert courtlib.audit(d.spv, served.committed) == []
     d.model.submit(served.report)
     close(d, stranger)
     assert_reconciled(d.spv, d.model, "after the disputed report was replaced")
@@ -275,3 +275,120 @@ def test_the_trustee_replaces_the_pools_servicers_and_no_one_else_can(deal, stra
                  values=(d.pool_id, old.address))
     transact(d.registry.updateAssets, update, sender=stranger)
     assert int(d.registry.assetInfo(aid)["status"]) == STATUS_CODE["Delinquent30"]
+
+
+def test_status_checks_the_pool_commitment(deal, capsys):
+    """``chainabs status`` checks the sealed root against the registered leaves (one line; a JSON field)."""
+    import json
+
+    from brownie import web3
+
+    from chainabs.apps import cli
+
+    url = web3.provider.endpoint_uri
+    assert cli.main(["status", "--rpc", url, "--spv", deal.spv.address]) == 0
+    assert "pool commitment: verified\n" in capsys.readouterr().out
+    assert cli.main(["status", "--rpc", url, "--spv", deal.spv.address, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["result"]["pool"]["commitment_verified"] is True
+
+
+def _forged_root_pool(originator, admin, servicer, *, loans: int = 300):
+    """The sample consumer pool (a book of ``loans``) onboarded as ``onboarded_pool`` does, but sealed by its
+    originator with a root holding one more leaf than the registered ones: its largest loan's record at one unit
+    less (``seal`` binds the leaf chain; the root is the originator's claim). Returns (spec sized to the pool,
+    registry, pool id, cut-off tape, the forged record, its Merkle proof against the root, its tape row)."""
+    from decimal import Decimal
+
+    import pandas as pd
+
+    from chainabs.chain import orchestration
+    from chainabs.chain import registry as registrylib
+    from chainabs.model import tape as tp
+    from chainabs.model import terms
+    from chainabs.model.spec import load_deal
+    from chainabs.model.synthetic import generate_tape
+    from chainabs.model.tape import select_eligible
+
+    base = load_deal("consumer_loan")  # without its obligor limit (0.5%), which a small pool cannot meet
+    conc = base.eligibility.concentration.model_copy(update={"max_obligor_bps": 10_000})
+    base = base.model_copy(update={"eligibility": base.eligibility.model_copy(update={"concentration": conc})})
+    book = generate_tape(loans, kind=base.eligibility.asset_types[0], seed=11, cutoff=base.dates.cut_off,
+                         decimals=base.currency.decimals)
+    criteria = terms.criteria_from_spec(base)
+    tape = select_eligible(book, criteria, today=base.dates.cut_off)
+    registry, pool_id = orchestration.open_pool(admin, originator, servicer, criteria)
+    registrylib.onboard(registry, pool_id, tape, originator, today=base.dates.cut_off, seal=False, progress=False)
+    ordered = registrylib.prepare_tape(tape, criteria, today=base.dates.cut_off)
+    forged = ordered.loc[[ordered["principal"].idxmax()]].copy()
+    forged["principal"] -= 1
+    both = pd.concat([ordered, forged], ignore_index=True)
+    tree = tp.tape_tree(both, originator.address)
+    transact(registry.seal, pool_id, tree.root, tp.leaf_chain(tp.leaf_hashes(ordered, originator.address)),
+             sender=originator)
+    principal = int(registrylib.pool_info(registry, pool_id)["cutoffPrincipal"])
+    spec = base.sized_to(Decimal(principal).scaleb(-base.currency.decimals))
+    return spec, registry, pool_id, tape, tp.to_records(forged)[0], tree.get_proof(len(both) - 1), forged
+
+
+@pytest.fixture(scope="module")
+def forged_root(accounts, currency, originator, admin, servicer, investors, tmp_path_factory):
+    """The consumer deal over a pool its originator sealed with a forged root (see :func:`_forged_root_pool`),
+    closed: the originator has the pool's price. ``(deal, (record, proof, row))`` of the forged leaf."""
+    from brownie import project
+
+    from chainabs.chain.orchestration import close as close_deal
+    from chainabs.dev.sandbox import sandbox_deal, subscribe_all
+
+    spec, registry, pool_id, tape, record, proof, row = _forged_root_pool(originator, admin, servicer)
+    d = sandbox_deal(spec, accounts, currency, registry, pool_id, project.get_loaded_projects()[0],
+                     tmp_path_factory.mktemp("forged-root"), tape)
+    subscribe_all(d, investors, admin)
+    close_deal(d, admin)
+    return d, (record, proof, row)
+
+
+def test_nobody_can_dispute_a_true_report_with_a_record_the_originator_slipped_into_the_root(
+        forged_root, stranger, capsys):
+    """Audit 3, H1: an originator seals its pool with a root holding a second record of its largest loan at
+    another principal. The court proves cut-off records only against the registry's checkpoints of the
+    onboarding batches (the leaf chain the registry computed), so the forged record proves nothing: the true
+    period-1 report cannot be disputed and closes. The forged root shows in ``chainabs status``."""
+    import copy
+    import dataclasses
+
+    from brownie import web3
+
+    from chainabs.apps import cli
+    from chainabs.chain.registry import verify_pool_commitment
+    from chainabs.model.merkle import leaf_hash
+    from chainabs.model.assets import LEAF_TYPES
+
+    base, (record, proof, row) = forged_root
+    d = dataclasses.replace(base, model=copy.deepcopy(base.model), book=copy.deepcopy(base.book))
+    originator = d.roles["originator"].address
+    assert not verify_pool_commitment(d.registry, d.pool_id)
+    assert d.registry.verifyRecord(d.pool_id, record, proof)  # the root holds it: an investor's proof would pass
+    assert cli.main(["status", "--rpc", web3.provider.endpoint_uri, "--spv", d.spv.address]) == 0
+    assert "pool commitment: DOES NOT MATCH its registrations" in capsys.readouterr().out
+    served = serve_tape(d, sv.quiet_period(books(d).last, 1))  # a true period-1 report
+    lid = str(row["loan_id"].iloc[0])
+    aid = asset_id(originator, lid)
+    leaf, i = served.committed.leaf(lid), served.committed.index[lid]
+    assert leaf.beginning == int(row["principal"].iloc[0]) + 1  # the registered principal
+    assert courtlib.audit(d.spv, served.committed) == []
+    court = courtlib.court_of(d.spv)
+    true = courtlib.onboarded(d.spv)[aid]
+    challenge = (court.challengeCutoff, d.spv, served.committed.commitment, leaf.as_abi(),
+                 served.committed.tree.path_abi(i))
+    assert_error(*challenge, true.as_abi(), sender=stranger, error="NothingWrong(uint8)", values=(KIND["Discontinuity"],))
+    # The forged record in its loan's batch, in place of the true leaf, or appended to the batch: no checkpoint.
+    forged_leaf = leaf_hash((originator, *record), LEAF_TYPES)
+    k, leaves = true.position, list(true.leaves)
+    for attempt in ((true.first_index, true.before, leaves, k, record),
+                    (true.first_index, true.before, [*leaves[:k], forged_leaf, *leaves[k + 1:]], k, record),
+                    (true.first_index, true.before, [*leaves, forged_leaf], len(leaves), record)):
+        assert_error(*challenge, attempt, sender=stranger, error="ProofDoesNotMatch(uint256)", values=(0,))
+    assert int(d.spv.pendingServicingPeriod()) == 1
+    d.model.submit(served.report)
+    close(d, stranger)  # period 1 closes
+    assert_reconciled(d.spv, d.model, "after the true period-1 report over a forged root")

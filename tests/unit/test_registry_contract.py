@@ -352,6 +352,27 @@ def test_tree_of_whole_pool_matches_chain(registry, originator, sealed_pool):
     assert "0x" + bytes(registry.poolInfo(pool_id)["root"]).hex() == tree.root
 
 
+def test_every_onboarding_batch_leaves_a_checkpoint_of_its_leaf_chain(registry, originator, sealed_pool):
+    """Each ``registerAndPool`` batch (the sealed pool was onboarded in several) leaves keccak256(abi.encode(leaf
+    chain before, leaf chain after, 0)) at its first index, the chain the registry computed itself: what the
+    court proves a cut-off record against, whatever root the pool was sealed with. No other index has one."""
+    from eth_utils import keccak
+
+    pool_id, tape = sealed_pool
+    logs = rc.pool_registrations(registry, pool_id)
+    assert len(logs) > 2
+    before = bytes(32)
+    for log in logs:
+        first, after = int(log["args"]["firstIndex"]), bytes(log["args"]["leafChain"])
+        assert bytes(registry.purchaseCheckpoint(pool_id, first)) == keccak(
+            abi_encode(["bytes32", "bytes32", "uint256"], [before, after, 0]))
+        if len(log["args"]["leaves"]) > 1:
+            assert int.from_bytes(bytes(registry.purchaseCheckpoint(pool_id, first + 1)), "big") == 0
+        before = after
+    assert before == bytes(registry.poolInfo(pool_id)["leafChain"])
+    assert tp.leaf_chain(tp.leaf_hashes(tape, originator.address)) == before
+
+
 def test_buckets_packed_by_first_appearance_across_batches_and_order_slots(
     registry, originator, servicer, fresh_tape, open_pool
 ):

@@ -96,12 +96,12 @@ def test_a_purchase_is_checked_on_the_obligors_live_exposure(registry, originato
     tx = registry.sellIntoPool(pool, _receivable(book, top, room), {"from": originator})
     assert rc.obligor_exposure(registry, pool, top) == held + room
     # The batch's purchase checkpoint: the leaf chain before and after it, and the owner's pending servicing
-    # period (this owner has no such view: 0); an onboarding batch leaves none.
+    # period (this owner has no such view: 0); an index that starts no batch has none.
     first, after = tx.events["AssetsRegistered"]["firstIndex"], tx.events["AssetsRegistered"]["leafChain"]
     assert first == before["registered"]
     assert bytes(registry.purchaseCheckpoint(pool, first)) == keccak(
         encode(["bytes32", "bytes32", "uint256"], [bytes(before["leafChain"]), bytes(after), 0]))
-    assert int.from_bytes(bytes(registry.purchaseCheckpoint(pool, 0)), "big") == 0
+    assert int.from_bytes(bytes(registry.purchaseCheckpoint(pool, first + 1)), "big") == 0
     assert book["buyer"].principalBought() == room
     # at the limit: one more unit of the same obligor is refused ...
     assert_error(registry.sellIntoPool, pool, _receivable(book, top, 1, row=1), sender=originator, error=BREACH)

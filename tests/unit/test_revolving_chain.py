@@ -661,14 +661,11 @@ def test_a_false_beginning_of_a_bought_receivable_is_proven_against_its_purchase
         altered.append((px.first_index, px.before, list(px.leaves), k, tuple(record)))
     for proof in altered:
         assert_error(*challenge(lx, proof), sender=stranger, error="ProofDoesNotMatch(uint256)", values=(1,))
-    # A cut-off asset passed off as bought in the onboarding's last batch: no purchase checkpoint there.
+    # A cut-off asset passed off as bought: its onboarding batch's checkpoint is period 0's, not period 1's.
     lc = str(tape1["loan_id"].iloc[0])
-    onboarded = [p for p in _onboarding_batches(d) if aid[lc] in p[3]]
-    assert onboarded
-    start, before, leaves, ids = onboarded[0]
-    row = [str(x) for x in d.tape["loan_id"]].index(lc)
-    assert_error(*challenge(lc, (start, before, leaves, ids.index(aid[lc]), to_records(d.tape.iloc[[row]])[0])),
-                 sender=stranger, error="ProofDoesNotMatch(uint256)", values=(1,))
+    pc = courtlib.onboarded(d.spv)[aid[lc]]
+    assert pc.record == to_records(d.tape.iloc[[[str(x) for x in d.tape["loan_id"]].index(lc)]])[0]
+    assert_error(*challenge(lc, pc.as_abi()), sender=stranger, error="ProofDoesNotMatch(uint256)", values=(1,))
 
     # The honest challenger: `chainabs challenge` finds it, `--prove` sends it.
     path = sv.write_servicing_tape(false, tmp_path / "period-002.csv")
@@ -723,29 +720,13 @@ def test_a_false_beginning_of_a_bought_receivable_is_proven_against_its_purchase
     assert verify_servicing_tape(web3.provider.endpoint_uri, d.spv.address, 3, third.committed.tape).empty
 
 
-def _onboarding_batches(d) -> list[tuple[int, bytes, list[bytes], list[int]]]:
-    """The pool's registration batches that left no purchase checkpoint (its onboarding): first index, the leaf
-    chain before, leaves, asset ids."""
-    from brownie import web3
-
-    c = web3.eth.contract(address=d.registry.address, abi=d.registry.abi)
-    logs = sorted(c.events.AssetsRegistered.get_logs(from_block=0, argument_filters={"poolId": d.pool_id}),
-                  key=lambda log: (log["blockNumber"], log["logIndex"]))
-    out, before = [], bytes(32)
-    for log in logs:
-        a = log["args"]
-        if int.from_bytes(bytes(d.registry.purchaseCheckpoint(d.pool_id, a["firstIndex"])), "big") == 0:
-            out.append((int(a["firstIndex"]), before, [bytes(x) for x in a["leaves"]], [int(x) for x in a["assetIds"]]))
-        before = bytes(a["leafChain"])
-    return out
-
-
 def test_a_pool_asset_left_out_of_a_tape_is_proven_missing(deal, accounts):
     """A servicer (colluding with the originator) leaves a performing cut-off loan y out of period 2's tape and
     puts in its place, at y's balance, a receivable the originator sells into the pool right after the report:
     the count, the sums and every leaf then agree with the chain, and y's collections are kept. Anyone proves y
-    missing (``challengeMissing``: y's cut-off record, its neighbours in the tape). Refused: a receivable bought
-    while this report is pending (it belongs to the next tape), an asset the tape has, a forged cut-off proof."""
+    missing (``challengeMissing``: y's onboarding batch against the registry's checkpoint, its neighbours in the
+    tape). Refused: a receivable bought while this report is pending (it belongs to the next tape), an asset the
+    tape has, a forged cut-off record, a cut-off record passed off as bought."""
     from chainabs.chain import court as courtlib
     from chainabs.chain.servicing import service_period
     from chainabs.model import servicing as sv
@@ -793,18 +774,23 @@ def test_a_pool_asset_left_out_of_a_tape_is_proven_missing(deal, accounts):
     # False proofs: each refused.
     aid_w = asset_id(originator, str(later["loan_id"].iloc[0]))
     _, bought_w = courtlib.purchases(d.spv, [2])[aid_w]
-    assert_error(court.challengeMissing, d.spv, committed.commitment,
-                 (True, 2, bought_w.as_abi(), found.registration[3], []), courtlib._neighbours(committed, aid_w),
-                 sender=stranger, error="ProofDoesNotMatch(uint256)", values=(2,))
+    assert found.registration[0] == 0  # the cut-off: an onboarding batch's checkpoint (period 0)
+    assert_error(court.challengeMissing, d.spv, committed.commitment, (2, bought_w.as_abi()),
+                 courtlib._neighbours(committed, aid_w), sender=stranger, error="ProofDoesNotMatch(uint256)",
+                 values=(2,))
     z = next(lid for lid in committed.loan_ids if lid in cutoff_ids)
-    reg_z = next(m for m in _cutoff_registrations(d, courtlib, committed, [z]))
+    reg_z = (0, courtlib.onboarded(d.spv)[committed.leaf(z).asset_id].as_abi())
     around = courtlib._neighbours(committed, committed.leaf(z).asset_id)  # z itself is the leaf "above" it
     assert_error(court.challengeMissing, d.spv, committed.commitment, reg_z, around, sender=stranger,
                  error="NothingWrong(uint8)", values=(7,))
-    forged = (False, 0, found.registration[2], found.registration[3], list(reversed(found.registration[4])))
+    first, before, leaves, position, record = found.registration[1]
+    forged = (0, (first, before, leaves, position, (*record[:3], record[3] + 1, *record[4:])))  # 3: principal
     assert_error(court.challengeMissing, d.spv, committed.commitment, forged,
                  courtlib._neighbours(committed, found.asset_id), sender=stranger, error="ProofDoesNotMatch(uint256)",
                  values=(0,))
+    assert_error(court.challengeMissing, d.spv, committed.commitment, (1, found.registration[1]),
+                 courtlib._neighbours(committed, found.asset_id), sender=stranger, error="ProofDoesNotMatch(uint256)",
+                 values=(1,))
     # The honest challenger.
     tx = courtlib.prove(d.spv, committed, faults[0], stranger)
     ev = tx.event("ChallengeProven")
@@ -813,15 +799,3 @@ def test_a_pool_asset_left_out_of_a_tape_is_proven_missing(deal, accounts):
     sleep_to_payment_date(d, 2)
     assert_error(d.spv.closePeriod, served.report.as_abi(), sender=stranger, error="ReportDisputed(uint256)",
                  values=(2,))
-
-
-def _cutoff_registrations(d, courtlib, committed, loan_ids):
-    """The cut-off ``Registration`` of each of ``loan_ids`` (as :func:`courtlib.missing` builds it)."""
-    from chainabs.model.merkle import MerkleTree
-    from chainabs.model.tape import leaf_hashes, to_records
-
-    tree = MerkleTree.from_leaf_hashes(leaf_hashes(d.tape, d.roles["originator"].address))
-    rows = [str(v) for v in d.tape["loan_id"]]
-    for lid in loan_ids:
-        i = rows.index(lid)
-        yield (False, 0, (0, bytes(32), [], 0, courtlib._NO_RECORD), to_records(d.tape.iloc[[i]])[0], tree.get_proof(i))

@@ -1,6 +1,7 @@
 """Revolving purchase benchmark: the gas of buying receivables into a revolving deal's pool on chain
 (``AssetRegistry.sellIntoPool``: registration, live-pool concentration checks, the SPV paying the originator at
-par from the pending report's principal collections), per receivable, for batches of 25, 50 and 100."""
+par from the pending report's principal collections), per receivable, for batches of 25, 50 and 100; and the
+court's proofs against a bought receivable's purchase and against the cut-off tape (a loan's onboarding batch)."""
 
 from __future__ import annotations
 
@@ -132,3 +133,38 @@ def purchase_proof_gas() -> dict[str, float]:
     fault = next(f for f in courtlib.audit(d.spv, committed, registrations=True) if f.via == "purchase")
     tx = courtlib.prove(d.spv, committed, fault, wallets[19])
     return {"court_challenge_purchase_gas_100": int(tx.gas_used)}
+
+
+@benchmark("court_cutoff_proof", needs_chain=True)
+def cutoff_proof_gas() -> dict[str, float]:
+    """The gas of proving a false period-1 beginning against the cut-off tape (``ServicingCourt.challengeCutoff``,
+    the 21,000 base included) in the sample deal (1,000-loan book, onboarded in batches of the default size):
+    period 1's tape moves 1,000 units of balance from one loan to another; the proof replays the loan's
+    onboarding batch to the registry's checkpoint (the batch's leaf count is reported too)."""
+    from brownie import project
+
+    from chainabs.chain import court as courtlib
+    from chainabs.chain import spv as spvlib
+    from chainabs.chain.sender import transact
+    from chainabs.model import servicing as sv
+
+    proj = project.get_loaded_projects()[0]
+    wallets = chain.local_accounts(20)
+    admin, originator, servicer = wallets[0], wallets[3], wallets[2]
+    currency, _ = deploy(proj.TestStablecoin, "Test CNH", "CNHT", 6, sender=admin)
+    spec, registry, pool_id, tape = onboarded_pool(originator, admin, servicer, track_obligors=False)
+    d = sandbox_deal(spec, wallets, currency, registry, pool_id, proj, Path(tempfile.mkdtemp(prefix="bench-")), tape)
+    subscribe_all(d, wallets[10:20], admin)
+    close(d, admin)
+    false = sv.quiet_period(books(d).last, 1)
+    a, b = false.index[false["status"] == "Performing"][:2]
+    false.loc[a, ["beginning_principal", "ending_principal"]] += 1_000  # the pool total is unchanged
+    false.loc[b, ["beginning_principal", "ending_principal"]] -= 1_000
+    committed = sv.commit_tape(false, originator.address, 1)
+    transact(d.currency.mint, servicer, committed.report.cash_in, sender=d.roles["arranger"])
+    spvlib.submit_report(d.spv, servicer, committed.report, committed.commitment, "ipfs://bench-false-tape")
+    lb = str(false.at[b, "loan_id"])
+    fault = next(f for f in courtlib.audit(d.spv, committed) if f.kind == "Discontinuity" and f.loan_id == lb)
+    tx = courtlib.prove(d.spv, committed, fault, wallets[19])
+    batch = courtlib.onboarded(d.spv)[committed.leaf(lb).asset_id]
+    return {"court_challenge_cutoff_gas": int(tx.gas_used), "court_challenge_cutoff_batch_leaves": len(batch.leaves)}
