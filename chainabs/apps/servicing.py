@@ -91,7 +91,8 @@ def challenge(rpc_url: str, spv_address: str, tape_path: Path, *, previous_path:
     faults = courtlib.audit(spv, committed, previous=previous, cutoff=cutoff)
     if not faults:
         console.print(f"period {period}: the tape is the committed one and agrees with the registry and the "
-                      f"{'previous tape and its purchases' if previous is not None else 'cut-off tape'}: nothing to prove")
+                      f"{'previous tape and its purchases' if previous is not None else 'cut-off tape'} and books the "
+                      "court's dilutions: nothing to prove")
         return []
     for line in courtlib.faults_text(faults):
         console.print(f"period {period}: {line}", highlight=False)
