@@ -24,6 +24,7 @@ from chainabs.chain.servicing import deal_pool
 from chainabs.model import tape as tp
 from chainabs.model.assets import LEAF_TYPES, TAPE_COLUMNS, asset_id
 from chainabs.model.merkle import leaf_hash
+from chainabs.model.numbers import format_amount
 from chainabs.model.servicing import (
     CommittedTape, Fault, ServicingError, continuity_faults, dilution_faults, leaf_faults, opening_tape,
     purchase_faults,
@@ -362,9 +363,20 @@ def buy_back(spv: Any, originator: Any, loan_id: str, last: CommittedTape | None
     at its purchase principal, ``buyBackBought``) plus interest accrued since the last payment date; not a
     receivable diluted in the current period (``DilutedThisPeriod``). The cash
     joins the next report's collections; the approval of the price is given first."""
-    registry, _, owner = deal_pool(spv)
+    registry, pool_id, owner = deal_pool(spv)
     aid = asset_id(owner, str(loan_id))
     info = registry.assetInfo(aid)
+    period = int(spv.periodsClosed()) + 1
+    diluted_in, amount = (int(x) for x in court_of(spv).assetDilution(spv, aid))
+    if diluted_in == period:
+        decimals = int(spvlib.currency_of(spv).decimals())
+        raise ServicingError(f"loan {loan_id} was diluted by {format_amount(amount, decimals)} in period {period}: it "
+                             "can be bought back once that period's report has booked the dilution and the period "
+                             "has closed")
+    if last is None and not cutoff_balances_proven(registry, pool_id):
+        raise ServicingError(f"loan {loan_id}: before the first close a buy-back is priced at the registry's principal "
+                             "only while no loan of the pool has moved since the seal; it has: buy it back after period "
+                             "1 closes, with that period's tape")
     if last is not None and str(loan_id) not in last.index:
         # bought while the last closed report was pending: at its purchase principal
         bought = purchases_in(spv, last.period).get(aid)
@@ -381,6 +393,16 @@ def buy_back(spv: Any, originator: Any, loan_id: str, last: CommittedTape | None
         principal = last.leaf(loan_id).ending
     return _paid_buy_back(spv, originator, principal, int(info["rateBps"]),
                           lambda: transact(court_of(spv).buyBack, spv, leaf, path, commitment, sender=originator))
+
+
+def cutoff_balances_proven(registry: Any, pool_id: int) -> bool:
+    """The court's test before the first close (``ServicingCourt.buyBack``): nothing bought into the pool and its
+    principal plus its repurchases equal to its cut-off principal, i.e. every loan still in it at its sealed
+    cut-off principal (the registry's principals only go down)."""
+    pool = registry.poolInfo(pool_id)
+    repurchased = int(registry.servicingFigures(pool_id)["flows"]["repurchased"])
+    return int(pool["registered"]) == int(pool["cutoffCount"]) \
+        and int(pool["principal"]) + repurchased == int(pool["cutoffPrincipal"])
 
 
 def _paid_buy_back(spv: Any, originator: Any, principal: int, rate_bps: int, send: Any) -> Receipt:

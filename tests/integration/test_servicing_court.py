@@ -206,12 +206,16 @@ def test_a_loan_written_down_before_the_first_close_is_not_bought_back_below_its
     lid, other = str(tape.at[i, "loan_id"]), str(tape.at[_performing(tape, 1)[0], "loan_id"])
     aid = asset_id(originator.address, lid)
     assert int(d.registry.assetInfo(aid)["principal"]) == int(tape.at[i, "beginning_principal"]) > 1
+    assert courtlib.cutoff_balances_proven(d.registry, d.pool_id)
     transact(d.registry.updateAssets, [(aid, STATUS_CODE["Performing"], 1, bytes([0xB1]) * 32, 0)], sender=servicer)
     fund(d, originator, 10**6)
     for loan in (lid, other):
         assert_error(court.buyBack, d.spv, (0, asset_id(originator.address, loan), *[0] * 8), [],
                      spvlib.EMPTY_COMMITMENT, sender=originator, error="BalanceNotProven(uint256)",
                      values=(asset_id(originator.address, loan),))
+    assert not courtlib.cutoff_balances_proven(d.registry, d.pool_id)
+    with pytest.raises(sv.ServicingError, match=f"loan {lid}: before the first close"):
+        courtlib.buy_back(d.spv, originator, lid)  # refused before sending, in words
 
 
 #: Report figure -> (PeriodReport field, TapeSums field) checked against the tape's committed totals.

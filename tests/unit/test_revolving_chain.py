@@ -530,6 +530,8 @@ def test_a_repurchased_dilution_the_tape_does_not_book_on_its_receivable_is_prov
     none = (0, aid, 0, 0, 0, 0, 0, 0, 0, 0)
     assert_error(court.buyBack, d.spv, none, [], spvlib.EMPTY_COMMITMENT, sender=originator,
                  error="DilutedThisPeriod(uint256,uint256)", values=(aid, 1))
+    with pytest.raises(sv.ServicingError, match=f"loan {lid} was diluted by {format_amount(x, 6)} in period 1"):
+        courtlib.buy_back(d.spv, originator, lid)
     served = serve_tape(d, tape)  # the unchanged debtor tape: accepted by the SPV's aggregate checks
     assert served.submitted.event("DilutionTaken")["cash"] == x
     assert served.submitted.event("ReportSubmitted")["collections"] == report.cash_in - x
