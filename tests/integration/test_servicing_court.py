@@ -168,6 +168,8 @@ def test_the_originator_buys_a_loan_back_at_its_last_proven_balance(deal, strang
     assert (ev["assetId"], ev["buyer"], ev["principal"]) == (aid, originator.address, principal)
     d.model.buy_back(principal, int(ev["interest"]))
     assert int(d.registry.assetInfo(aid)["poolId"]) == 0
+    # a buy-back leaves the other loans' cut-off balances proven (its principal is counted as repurchased)
+    assert courtlib.cutoff_balances_proven(d.registry, d.pool_id)
     assert_error(court.buyBack, d.spv, none, [], spvlib.EMPTY_COMMITMENT, sender=originator,
                  error="BuyBackNotAllowed(uint256)", values=(aid,))
     books(d).remove(first)
