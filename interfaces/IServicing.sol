@@ -105,7 +105,9 @@ struct Neighbours {
 /// (previous period's leaf, or the cut-off tape for period 1, or, for a receivable bought in the previous
 /// period, its purchase principal). OutOfOrder: two neighbouring leaves are not in
 /// increasing asset id order. Gap: an empty position among the first `count`, or a leaf beyond them, or an asset of
-/// the pool registered before the report missing from the tape.
+/// the pool registered before the report missing from the tape. UnbookedDilution: a receivable the court recorded
+/// as diluted in the pending period has a leaf booking less than that dilution (its `prepaid` under repurchase
+/// terms, its `defaulted` under loss terms).
 enum ChallengeKind {
     SumMismatch,
     NotInPool,
@@ -114,7 +116,8 @@ enum ChallengeKind {
     BrokenIdentity,
     Discontinuity,
     OutOfOrder,
-    Gap
+    Gap,
+    UnbookedDilution
 }
 
 /// @title IServicingCourt
@@ -171,6 +174,13 @@ interface IServicingCourt {
     error NotRevolving(address spv);
     /// @notice An early-amortization limit above 10,000 bps.
     error InvalidDilutionLimit(uint256 limitBps);
+    /// @notice Receivable `assetId` was diluted in `period`, the deal's current one: it cannot be bought back
+    /// before that period's report has counted the dilution (its leaf books it; the loan then leaves the pool).
+    error DilutedThisPeriod(uint256 assetId, uint256 period);
+    /// @notice Before the deal's first close a loan's only proven balance is its sealed cut-off principal; the
+    /// registry's principal of `assetId` is known to be it only while no servicing update or purchase has moved
+    /// the pool since the seal. Buy it back after period 1 closes (at its leaf in the closed tape).
+    error BalanceNotProven(uint256 assetId);
 
     /// @notice Set `spv`'s dilution terms (the caller holds ARRANGER_ROLE on it; once, while it is offered; a
     /// revolving deal only).
@@ -193,6 +203,21 @@ interface IServicingCourt {
 
     /// @notice `spv`'s dilution terms (`set` false: none).
     function dilutionTerms(address spv) external view returns (bool set, bool repurchase, uint16 earlyAmortizationBps);
+
+    /// @notice The last period in which receivable `assetId` of `spv`'s pool was diluted and that period's total
+    /// dilution of it (0, 0: never).
+    function assetDilution(address spv, uint256 assetId) external view returns (uint256 period, uint256 amount);
+
+    /// @notice The court recorded a dilution of `leaf.assetId` in the pending period above what `leaf` (proven
+    /// against the pending commitment `c`) books for it: its `prepaid` under repurchase terms (the originator's
+    /// cash is a deemed prepayment of that receivable), its `defaulted` under loss terms (the written-off amount).
+    /// The kind proven is `UnbookedDilution`.
+    function challengeDilution(
+        address spv,
+        ServicingCommitment calldata c,
+        LoanLeaf calldata leaf,
+        ProofStep[] calldata path
+    ) external;
 
     /// @notice A node on the path of `leaf` (or the leaf's own parent) claims sums its children do not add up to.
     function challengeSums(address spv, ServicingCommitment calldata c, LoanLeaf calldata leaf, ProofStep[] calldata path)
@@ -249,14 +274,17 @@ interface IServicingCourt {
 
     /// @notice The caller (ORIGINATOR_ROLE on `spv`) buys loan `leaf.assetId` back out of the deal's pool: at the
     /// loan's ending principal in the last closed period's tape (`leaf`, proven against `c`, that period's
-    /// commitment) plus accrued interest; before any period closed, at its registry principal (`leaf` then only
-    /// names the asset, `path` is empty and `c` is ignored).
+    /// commitment) plus accrued interest; before any period closed, at its registry principal while that is
+    /// proven to be its sealed cut-off principal (no purchase into the pool, and the pool's principal plus its
+    /// repurchases equal to its cut-off principal: else `BalanceNotProven`; `leaf` then only names the asset,
+    /// `path` is empty and `c` is ignored). Not a receivable diluted in the current period (`DilutedThisPeriod`).
     function buyBack(address spv, LoanLeaf calldata leaf, ProofStep[] calldata path, ServicingCommitment calldata c)
         external;
 
     /// @notice The caller (ORIGINATOR_ROLE on `spv`) buys back a receivable bought into the deal's pool while the
     /// last closed period's report was pending (it has no leaf in a closed tape yet): at its purchase principal
     /// (`purchase`, proven against the registry's checkpoint) plus accrued interest, while no report is pending.
+    /// Not a receivable diluted in the current period (`DilutedThisPeriod`).
     function buyBackBought(address spv, PurchaseProof calldata purchase) external;
 
     /// @notice Neighbouring leaves `a` (position i) and `b` (position i + 1) are not in increasing asset id order.

@@ -85,7 +85,8 @@ def challenge(spv_address: str, tape_path: Path, *, previous_path: Path | None =
     faults = courtlib.audit(spv, committed, previous=previous)
     if not faults:
         console.print(f"period {period}: the tape is the committed one and agrees with the registry and the "
-                      f"{'previous tape and its purchases' if previous is not None else 'registered cut-off tape'}: nothing to prove")
+                      f"{'previous tape and its purchases' if previous is not None else 'registered cut-off tape'}"
+                      " and books the court's dilutions: nothing to prove")
         return []
     for line in courtlib.faults_text(faults):
         console.print(f"period {period}: {line}", highlight=False)

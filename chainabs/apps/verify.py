@@ -16,6 +16,7 @@ from web3 import Web3
 from chainabs.chain.read.deal import DealReader, read_deal, report_fields, struct_field
 from chainabs.chain.read.pool import pool_tape, registry_states, status_events
 from chainabs.model.assets import ACTIVE_STATUSES, RECOVERING_STATUSES, status_for_days
+from chainabs.model.numbers import format_amount
 from chainabs.model.servicing import (
     AGGREGATE_RULES, commit_tape, period_report, read_servicing_tape, validate_servicing_tape,
 )
@@ -142,6 +143,37 @@ def _loan_checks(d: DealReader, tape: pd.DataFrame, event: Any, period: int, min
         if mine is not None and lid in evidence.index and evidence[lid] != r.leaf:
             rows.append(_row("loan", lid, "evidence", "leaf", r.leaf, evidence[lid],
                              "the loan's servicing leaf differs from the evidence of its registry update"))
+    rows.extend(_dilution_checks(d, t, event, period, pool))
+    return rows
+
+
+def _dilution_checks(d: DealReader, tape: pd.DataFrame, event: Any, period: int, pool: pd.DataFrame) -> list[dict[str, Any]]:
+    """Each receivable the deal's court recorded as diluted in ``period`` (before the report) must have its
+    dilution booked on its own row: in ``prepaid_principal`` when the originator repurchased it, in
+    ``defaulted_principal`` when it was written off (``ServicingCourt.challengeDilution``)."""
+    court = {a for a, name in d.contracts.items() if name == "ServicingCourt"}
+    diluted: dict[int, int] = {}
+    repurchased = False
+    for e in d.of("ReceivableDiluted"):
+        if e.address in court and e.args["spv"] == d.spv_address and int(e.args["period"]) == period \
+                and e.key < event.key:
+            aid = int(e.args["assetId"])
+            diluted[aid] = diluted.get(aid, 0) + int(e.args["amount"])
+            repurchased = bool(e.args["repurchased"])
+    if not diluted:
+        return []
+    loan_of = {int(aid): lid for lid, aid in zip(pool["loan_id"], pool["asset_id"], strict=True)}
+    column = "prepaid_principal" if repurchased else "defaulted_principal"
+    booked = dict(zip(tape["loan_id"], tape[column].astype("int64"), strict=True))
+    rows: list[dict[str, Any]] = []
+    for aid, amount in sorted(diluted.items()):
+        lid = loan_of.get(aid)
+        if lid is None or lid not in booked or int(booked[lid]) >= amount:
+            continue  # a loan missing from the tape is reported as such above
+        money = lambda v: format_amount(v, d.decimals, d.currency_symbol)  # noqa: E731
+        rows.append(_row("loan", lid, "dilution", column, int(booked[lid]), amount,
+                         f"diluted by {money(amount)} this period ({'repurchased by the originator' if repurchased else 'written off'}), "
+                         f"the tape books {money(int(booked[lid]))}"))
     return rows
 
 

@@ -23,8 +23,10 @@ from chainabs.chain.sender import Receipt, transact
 from chainabs.chain.servicing import deal_pool
 from chainabs.model.assets import LEAF_TYPES, TAPE_COLUMNS, asset_id
 from chainabs.model.merkle import leaf_hash
+from chainabs.model.numbers import format_amount
 from chainabs.model.servicing import (
-    CommittedTape, Fault, ServicingError, continuity_faults, leaf_faults, opening_tape, purchase_faults,
+    CommittedTape, Fault, ServicingError, continuity_faults, dilution_faults, leaf_faults, opening_tape,
+    purchase_faults,
 )
 from chainabs.model.servicing_tree import TapeSums, commitment_hash
 
@@ -250,6 +252,32 @@ def missing(spv: Any, committed: CommittedTape, *, batches: PoolRead | None = No
     return out
 
 
+def dilutions(spv: Any, period: int) -> dict[int, int]:
+    """What the deal's court recorded as diluted in ``period``, by asset id (the sum of its ``ReceivableDiluted``
+    events for this deal and period: the court's ``assetDilution`` of that period)."""
+    c = web3_contract(court_of(spv))
+    out: dict[int, int] = {}
+    for log in contract_logs(c.events.ReceivableDiluted, argument_filters={"spv": spv.address, "period": period}):
+        aid = int(log["args"]["assetId"])
+        out[aid] = out.get(aid, 0) + int(log["args"]["amount"])
+    return out
+
+
+def unbooked_dilutions(spv: Any, committed: CommittedTape) -> list[Fault]:
+    """The tape's receivables diluted in its period whose leaf books less than the dilution
+    (:func:`chainabs.model.servicing.dilution_faults`; none for a deal without dilution terms)."""
+    is_set, repurchase, _ = court_of(spv).dilutionTerms(spv)
+    if not is_set:
+        return []
+    found = dilutions(spv, committed.period)
+    if not found:
+        return []
+    by_loan = {lid: found[committed.leaf(lid).asset_id] for lid in committed.loan_ids
+               if committed.leaf(lid).asset_id in found}
+    decimals = int(spvlib.currency_of(spv).decimals())
+    return dilution_faults(committed, by_loan, repurchase=bool(repurchase), decimals=decimals)
+
+
 def missing_faults(found: Sequence[Missing]) -> list[Fault]:
     """A ``Gap`` fault per missing asset (proven with ``challengeMissing``)."""
     return [Fault("Gap", m.loan_id, f"in the pool since {m.source} but not in the tape", via="missing")
@@ -275,7 +303,9 @@ def audit(spv: Any, committed: CommittedTape, *, previous: CommittedTape | None 
     registry recorded (:func:`onboarded`; ``cutoff`` is then not used), the beginning balances of receivables
     bought while the previous period's report was pending are checked against their purchase principal
     (:func:`purchases_in`), and the pool's assets registered before the report that the tape leaves out are
-    found (:func:`missing`); without, period 1 is checked against the ``cutoff`` tape given.
+    found (:func:`missing`); without, period 1 is checked against the ``cutoff`` tape given. The receivables the
+    court recorded as diluted in the period whose leaf does not book the dilution are found too
+    (:func:`unbooked_dilutions`).
 
     Raises :class:`ServicingError` if ``committed`` is not what the SPV committed for its period (the tape
     published is not the one reported: nothing can be proven with it)."""
@@ -296,6 +326,7 @@ def audit(spv: Any, committed: CommittedTape, *, previous: CommittedTape | None 
                                                   for lid in committed.loan_ids
                                                   if committed.leaf(lid).asset_id in bought})
         faults += missing_faults(missing(spv, committed, batches=batches))
+    faults += unbooked_dilutions(spv, committed)
     return faults
 
 
@@ -319,6 +350,8 @@ def prove(spv: Any, committed: CommittedTape, fault: Fault, sender: Any, *,
     leaf, path = _leaf(committed, fault.loan_id)
     if fault.kind in LEAF_KINDS:
         return transact(court.challengeLeaf, spv, committed.commitment, leaf, path, sender=sender)
+    if fault.kind == "UnbookedDilution":
+        return transact(court.challengeDilution, spv, committed.commitment, leaf, path, sender=sender)
     if fault.kind != "Discontinuity":
         raise ServicingError(f"{fault.kind}: not a fault of an honestly built tree (prove it with the court directly)")
     if fault.via == "purchase":
@@ -343,12 +376,25 @@ def prove(spv: Any, committed: CommittedTape, fault: Fault, sender: Any, *,
 def buy_back(spv: Any, originator: Any, loan_id: str, last: CommittedTape | None = None) -> Receipt:
     """The originator buys loan ``loan_id`` back out of the deal's pool (breach of representations): at its
     ending principal in ``last`` (the last closed period's committed tape; None before any period closed: at
-    its registry principal; a receivable bought while that period's report was pending, which has no leaf in it:
-    at its purchase principal, ``buyBackBought``) plus interest accrued since the last payment date. The cash
+    its registry principal, which the court accepts only while no servicing update or purchase has moved the
+    pool since its seal, ``BalanceNotProven``; a receivable bought while that period's report was pending, which has no leaf in it:
+    at its purchase principal, ``buyBackBought``) plus interest accrued since the last payment date; not a
+    receivable diluted in the current period (``DilutedThisPeriod``). The cash
     joins the next report's collections; the approval of the price is given first."""
-    registry, _, owner = deal_pool(spv)
+    registry, pool_id, owner = deal_pool(spv)
     aid = asset_id(owner, str(loan_id))
     info = registry.assetInfo(aid)
+    period = int(spv.periodsClosed()) + 1
+    diluted_in, amount = (int(x) for x in court_of(spv).assetDilution(spv, aid))
+    if diluted_in == period:
+        decimals = int(spvlib.currency_of(spv).decimals())
+        raise ServicingError(f"loan {loan_id} was diluted by {format_amount(amount, decimals)} in period {period}: it "
+                             "can be bought back once that period's report has booked the dilution and the period "
+                             "has closed")
+    if last is None and not cutoff_balances_proven(registry, pool_id):
+        raise ServicingError(f"loan {loan_id}: before the first close a buy-back is priced at the registry's principal "
+                             "only while no loan of the pool has moved since the seal; it has: buy it back after period "
+                             "1 closes, with that period's tape")
     if last is not None and str(loan_id) not in last.index:
         # bought while the last closed report was pending: at its purchase principal
         bought = purchases_in(spv, last.period).get(aid)
@@ -365,6 +411,16 @@ def buy_back(spv: Any, originator: Any, loan_id: str, last: CommittedTape | None
         principal = last.leaf(loan_id).ending
     return _paid_buy_back(spv, originator, principal, int(info["rateBps"]),
                           lambda: transact(court_of(spv).buyBack, spv, leaf, path, commitment, sender=originator))
+
+
+def cutoff_balances_proven(registry: Any, pool_id: int) -> bool:
+    """The court's test before the first close (``ServicingCourt.buyBack``): nothing bought into the pool and its
+    principal plus its repurchases equal to its cut-off principal, i.e. every loan still in it at its sealed
+    cut-off principal (the registry's principals only go down)."""
+    pool = registry.poolInfo(pool_id)
+    repurchased = int(registry.servicingFigures(pool_id)["flows"]["repurchased"])
+    return int(pool["registered"]) == int(pool["cutoffCount"]) \
+        and int(pool["principal"]) + repurchased == int(pool["cutoffPrincipal"])
 
 
 def _paid_buy_back(spv: Any, originator: Any, principal: int, rate_bps: int, send: Any) -> Receipt:

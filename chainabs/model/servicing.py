@@ -50,7 +50,7 @@ import pandas as pd
 from chainabs.model.assets import (
     ACTIVE_STATUSES, CLOSED_STATUSES, RECOVERING_STATUSES, STATUS_CODE, STATUSES, asset_id, status_for_days,
 )
-from chainabs.model.numbers import parse_int
+from chainabs.model.numbers import format_amount, parse_int
 from chainabs.model.servicing_tree import LoanLeaf, SumTree, leaf_hash
 from chainabs.model.tape import TapeIssue, TapeValidationError
 from chainabs.model.waterfall import PeriodReport
@@ -670,7 +670,7 @@ class ServicingBook:
 #: ``ChallengeKind`` names (``interfaces/IServicing.sol``), in code order.
 CHALLENGE_KINDS: tuple[str, ...] = (
     "SumMismatch", "NotInPool", "StatusMismatch", "PrincipalMismatch", "BrokenIdentity", "Discontinuity",
-    "OutOfOrder", "Gap",
+    "OutOfOrder", "Gap", "UnbookedDilution",
 )
 
 
@@ -733,4 +733,23 @@ def purchase_faults(committed: CommittedTape, bought: Mapping[str, int]) -> list
             out.append(Fault("Discontinuity", lid, f"begins at {committed.leaf(lid).beginning}, bought at "
                                                    f"{int(bought[lid])} in period {committed.period - 1}",
                              via="purchase"))
+    return out
+
+
+def dilution_faults(committed: CommittedTape, diluted: Mapping[str, int], *, repurchase: bool,
+                    decimals: int = 6) -> list[Fault]:
+    """Receivables the court recorded as diluted in the tape's period (``diluted``: loan id -> that period's
+    total dilution of it, ``ServicingCourt.assetDilution``) whose leaf books less than the dilution: its
+    ``prepaid`` under repurchase terms (the originator's cash is a deemed prepayment of that receivable), its
+    ``defaulted`` under loss terms (the amount written off): ``challengeDilution``, kind ``UnbookedDilution``.
+    A diluted receivable with no leaf is a ``Gap`` (``challengeMissing``), not this fault."""
+    field = "prepaid" if repurchase else "defaulted"
+    out: list[Fault] = []
+    for lid in committed.loan_ids:
+        amount = int(diluted.get(lid, 0))
+        booked = getattr(committed.leaf(lid), field)
+        if amount > booked:
+            out.append(Fault("UnbookedDilution", lid, f"diluted by {format_amount(amount, decimals)} this period "
+                                                      f"({'repurchased' if repurchase else 'written off'}), the "
+                                                      f"tape books {format_amount(booked, decimals)} as {field}"))
     return out

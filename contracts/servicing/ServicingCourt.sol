@@ -358,10 +358,20 @@ contract ServicingCourt is IServicingCourt {
     {
         IServicedDeal deal = IServicedDeal(spv);
         uint256 closed = deal.periodsClosed();
+        _notDilutedNow(spv, leaf.assetId, closed + 1);
         uint256 principal;
         if (closed == 0) {
-            // slither-disable-next-line unused-return -- only the registry is needed for the loan's balance
-            (IAssetRegistry registry,,) = deal.servicedPool();
+            // slither-disable-next-line unused-return -- only the registry and the pool are needed here
+            (IAssetRegistry registry, uint256 poolId,) = deal.servicedPool();
+            IAssetRegistry.PoolInfo memory pool = registry.poolInfo(poolId);
+            // The registry's principals only go down (updateAssets refuses an increase) and the pool's principal
+            // goes down with them: with nothing bought in, the pool's principal plus its repurchases equals its
+            // cut-off principal only while every loan still in it is at its sealed cut-off principal.
+            if (
+                pool.registered != pool.cutoffCount
+                    || uint256(pool.principal) + registry.servicingFigures(poolId).flows.repurchased
+                        != pool.cutoffPrincipal
+            ) revert BalanceNotProven(leaf.assetId);
             principal = registry.assetInfo(leaf.assetId).principal;
         } else {
             if (deal.servicingCommitment(closed) != ServicingTree.commitmentHash(c)) revert ProofDoesNotMatch(closed);
@@ -376,9 +386,36 @@ contract ServicingCourt is IServicingCourt {
     function buyBackBought(address spv, PurchaseProof calldata purchase) external {
         IServicedDeal deal = IServicedDeal(spv);
         (IAssetRegistry registry, uint256 poolId, address originator) = deal.servicedPool();
+        uint256 closed = deal.periodsClosed();
         // bought while the last closed period's report was pending: its last proven balance is its purchase price
-        uint256 assetId = _bought(registry, poolId, originator, purchase, deal.periodsClosed());
+        uint256 assetId = _bought(registry, poolId, originator, purchase, closed);
+        _notDilutedNow(spv, assetId, closed + 1);
         deal.buyBack(msg.sender, assetId, purchase.record.principal);
+    }
+
+    /// @inheritdoc IServicingCourt
+    function assetDilution(address spv, uint256 assetId) external view returns (uint256 period, uint256 amount) {
+        uint256 d = _assetDiluted[spv][assetId];
+        return (d >> 128, uint128(d));
+    }
+
+    /// @inheritdoc IServicingCourt
+    function challengeDilution(
+        address spv,
+        ServicingCommitment calldata c,
+        LoanLeaf calldata leaf,
+        ProofStep[] calldata path
+    ) external {
+        uint256 period = _pending(spv, c);
+        _walkLeaf(period, c, leaf, path);
+        uint256 d = _assetDiluted[spv][leaf.assetId];
+        // A receivable is diluted only while no report is pending, so the pending report's period is the one the
+        // court recorded its dilutions in.
+        uint256 diluted = d >> 128 == period ? uint128(d) : 0;
+        if (diluted <= (_terms[spv].repurchase ? leaf.prepaid : leaf.defaulted)) {
+            revert NothingWrong(ChallengeKind.UnbookedDilution);
+        }
+        _dispute(spv, period, ChallengeKind.UnbookedDilution, leaf.assetId);
     }
 
     // ---------------------------------------------------------------------------------------- internals
@@ -410,6 +447,12 @@ contract ServicingCourt is IServicingCourt {
 
     function _dispute(address spv, uint256 period, ChallengeKind kind, uint256 assetId) private {
         IServicedDeal(spv).markDisputed(period, kind, assetId, msg.sender);
+    }
+
+    /// @dev A receivable diluted in the current `period` stays in the pool until that period's report counts the
+    /// dilution on its leaf (bought back now, it would leave no true report possible).
+    function _notDilutedNow(address spv, uint256 assetId, uint256 period) private view {
+        if (_assetDiluted[spv][assetId] >> 128 == period) revert DilutedThisPeriod(assetId, period);
     }
 
     /// @dev The tape conventions (`interfaces/IServicing.sol`); a sum that would overflow breaks them.

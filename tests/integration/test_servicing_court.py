@@ -168,12 +168,16 @@ def test_the_originator_buys_a_loan_back_at_its_last_proven_balance(deal, strang
     assert (ev["assetId"], ev["buyer"], ev["principal"]) == (aid, originator.address, principal)
     d.model.buy_back(principal, int(ev["interest"]))
     assert int(d.registry.assetInfo(aid)["poolId"]) == 0
+    # a buy-back leaves the other loans' cut-off balances proven (its principal is counted as repurchased)
+    assert courtlib.cutoff_balances_proven(d.registry, d.pool_id)
     assert_error(court.buyBack, d.spv, none, [], spvlib.EMPTY_COMMITMENT, sender=originator,
                  error="BuyBackNotAllowed(uint256)", values=(aid,))
     books(d).remove(first)
     submit(d, roll_rate_reports(d, months=1)[0])
-    assert_error(court.buyBack, d.spv, (0, asset_id(originator.address, second), *[0] * 8), [],
-                 spvlib.EMPTY_COMMITMENT, sender=originator, error="BuyBackNotAllowed(uint256)")
+    # the report's registry updates moved the pool: before the first close no balance can be proven any more
+    aid2 = asset_id(originator.address, second)
+    assert_error(court.buyBack, d.spv, (0, aid2, *[0] * 8), [], spvlib.EMPTY_COMMITMENT, sender=originator,
+                 error="BalanceNotProven(uint256)", values=(aid2,))
     close(d, stranger)
     assert_reconciled(d.spv, d.model, "after a buy-back joined the period")
     # After a close: at the loan's ending balance in the last closed period's committed tape.
@@ -188,6 +192,32 @@ def test_the_originator_buys_a_loan_back_at_its_last_proven_balance(deal, strang
     submit(d, roll_rate_reports(d, months=1)[0])
     close(d, stranger)
     assert_reconciled(d.spv, d.model, "after a buy-back at a proven balance")
+
+
+def test_a_loan_written_down_before_the_first_close_is_not_bought_back_below_its_cutoff_balance(deal):
+    """Audit 3, M3: before period 1 closes a loan's only proven balance is its sealed cut-off principal, and the
+    registry's principal is it only while nothing has lowered the pool since the seal. The servicer writes the
+    largest performing loan down to 1 unit with no evidence checked (the registry refuses only increases): the
+    originator can no longer buy it (or any loan) back at the registry's principal (`BalanceNotProven`) and
+    waits for the first close, which prices it at its leaf in the closed tape."""
+    d = deal
+    originator, servicer = d.roles["originator"], d.roles["servicer"]
+    court = courtlib.court_of(d.spv)
+    tape = sv.quiet_period(books(d).last, 1)
+    i = tape.loc[tape["status"] == "Performing", "beginning_principal"].idxmax()
+    lid, other = str(tape.at[i, "loan_id"]), str(tape.at[_performing(tape, 1)[0], "loan_id"])
+    aid = asset_id(originator.address, lid)
+    assert int(d.registry.assetInfo(aid)["principal"]) == int(tape.at[i, "beginning_principal"]) > 1
+    assert courtlib.cutoff_balances_proven(d.registry, d.pool_id)
+    transact(d.registry.updateAssets, [(aid, STATUS_CODE["Performing"], 1, bytes([0xB1]) * 32, 0)], sender=servicer)
+    fund(d, originator, 10**6)
+    for loan in (lid, other):
+        assert_error(court.buyBack, d.spv, (0, asset_id(originator.address, loan), *[0] * 8), [],
+                     spvlib.EMPTY_COMMITMENT, sender=originator, error="BalanceNotProven(uint256)",
+                     values=(asset_id(originator.address, loan),))
+    assert not courtlib.cutoff_balances_proven(d.registry, d.pool_id)
+    with pytest.raises(sv.ServicingError, match=f"loan {lid}: before the first close"):
+        courtlib.buy_back(d.spv, originator, lid)  # refused before sending, in words
 
 
 #: Report figure -> (PeriodReport field, TapeSums field) checked against the tape's committed totals.

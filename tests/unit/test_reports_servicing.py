@@ -125,6 +125,24 @@ def test_a_dilution_written_off_keeps_the_receivable_active():
     assert sv.period_report(tape).defaults == 3_000 + 1_000
 
 
+def test_a_dilution_is_booked_on_its_own_receivable_under_the_deals_terms():
+    """``dilution_faults`` (``ServicingCourt.challengeDilution``): a receivable diluted by X this period books at
+    least X as prepaid (repurchase terms) or as defaulted (loss terms) on its own leaf; a dilution booked
+    elsewhere, or under the other field, is a fault named with the amounts in currency units."""
+    tape = _tape()
+    tape.loc[0, ["prepaid_principal", "ending_principal"]] = [1_000, 8_600]  # L1: 1,000 as prepaid
+    committed = sv.commit_tape(tape, ORIGINATOR)
+    assert sv.dilution_faults(committed, {"L1": 1_000}, repurchase=True) == []
+    assert sv.dilution_faults(committed, {"L3": 2_000, "L4": 3_000}, repurchase=True) == [
+        sv.Fault("UnbookedDilution", "L4", "diluted by 0.00 this period (repurchased), the tape books 0.00 as prepaid")]
+    assert sv.dilution_faults(committed, {"L4": 3_000, "L9": 5}, repurchase=False) == []  # L9: no leaf (a Gap)
+    [fault] = sv.dilution_faults(committed, {"L1": 1_001}, repurchase=True, decimals=0)
+    assert (fault.kind, fault.loan_id) == ("UnbookedDilution", "L1") and "1,001.00" in fault.detail
+    [fault] = sv.dilution_faults(committed, {"L1": 1_000}, repurchase=False, decimals=0)
+    assert fault.detail == "diluted by 1,000.00 this period (written off), the tape books 0.00 as defaulted"
+    assert sv.CHALLENGE_KINDS.index("UnbookedDilution") == 8
+
+
 def test_tape_level_rules():
     assert sv.validate_servicing_tape(_tape())[1] == []
     dup = pd.concat([_tape(), _tape().iloc[[0]]], ignore_index=True)

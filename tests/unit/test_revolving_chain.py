@@ -437,6 +437,12 @@ def test_a_dilution_as_a_loss_reaches_the_report_defaults(deal, accounts):
     ev = tx.event("ReceivableDiluted")
     assert (ev["period"], ev["assetId"], ev["amount"], ev["repurchased"]) == (1, aid, amount, False)
     d.model.dilute(amount, principal)
+    # Audit 3, M4: bought back in the same period, the receivable would leave no true report possible (its
+    # dilution must be in the report's defaults, booked on its own leaf, and it would have left the pool).
+    originator = d.roles["originator"]
+    none = (0, aid, 0, 0, 0, 0, 0, 0, 0, 0)
+    assert_error(court.buyBack, d.spv, none, [], spvlib.EMPTY_COMMITMENT, sender=originator,
+                 error="DilutedThisPeriod(uint256,uint256)", values=(aid, 1))
     # the same receivable cannot be diluted beyond its principal within the period
     assert_error(court.dilute, d.spv, aid, principal - amount + 1, evidence, sender=servicer,
                  error="DilutionAboveBalance(uint256,uint256,uint256)", values=(aid, principal + 1, principal))
@@ -461,6 +467,14 @@ def test_a_dilution_as_a_loss_reaches_the_report_defaults(deal, accounts):
     assert period_cash == report.cash_in + amount
     assert_error(court.dilute, d.spv, aid, 1, evidence, sender=servicer,
                  error="DilutionNotOpen(address,uint256)", values=(d.spv.address, 1))
+    # The tape books the credit note on the receivable's own leaf (as defaulted): nothing to prove.
+    from chainabs.chain.court import _leaf, unbooked_dilutions
+
+    leaf, path = _leaf(served.committed, str(tape.loc[i, "loan_id"]))
+    assert served.committed.leaf(str(tape.loc[i, "loan_id"])).prepaid < amount  # the loss is not a prepayment
+    assert_error(court.challengeDilution, d.spv, served.committed.commitment, leaf, path, sender=accounts[19],
+                 error="NothingWrong(uint8)", values=(8,))
+    assert unbooked_dilutions(d.spv, served.committed) == []
     _, closed = _close(d)
     # the credit note is written off with the period's defaults (the classes' PDL), and counted in them
     assert sum(closed.result.write_down) + closed.result.loss_unallocated == report.defaults
@@ -480,6 +494,67 @@ def diluting(accounts, currency, originator, admin, servicer, investors, tmp_pat
     subscribe_all(d, investors, admin)
     close_deal(d, admin)
     return d
+
+
+def test_a_repurchased_dilution_the_tape_does_not_book_on_its_receivable_is_proven(diluting, accounts, tmp_path,
+                                                                                  capsys):
+    """Audit 3, H2: the originator repurchases a credit note X on receivable A (its cash held by the court); the
+    servicer, whose debtors prepaid more than X this period, files its debtor tape WITHOUT X on A. The SPV's
+    aggregate check passes (prepayments >= prepaid in full + repurchases), the SPV takes X from the court and
+    only T - X from the servicer, who would keep X. The court compares A's leaf with the dilution it recorded:
+    `chainabs challenge` finds it, anyone proves it (`UnbookedDilution`) and the report cannot close;
+    `verify-tape` names the row. A diluted receivable cannot be bought back in its dilution's period (M4)."""
+    import copy
+
+    from brownie import web3
+
+    from chainabs.apps import cli
+    from chainabs.apps.verify import verify_servicing_tape
+    from chainabs.chain import court as courtlib
+    from chainabs.chain.revolving import court_of, dilute
+    from chainabs.model import servicing as sv
+    from chainabs.model.numbers import format_amount
+
+    d = dataclasses.replace(diluting, model=copy.deepcopy(diluting.model), book=copy.deepcopy(diluting.book))
+    court, originator, stranger = court_of(d.spv), d.roles["originator"], accounts[19]
+    tape = books(d).next_period(roll_rate_reports(d, months=1)[0])
+    report = sv.period_report(tape)
+    live = tape.index[(tape["status"] == "Performing") & (tape["ending_principal"] > 10_000 * 10**6)]
+    i, j = int(live[0]), int(live[1])
+    lid = str(tape.at[i, "loan_id"])
+    aid = asset_id(originator.address, lid)
+    x = 5_000 * 10**6
+    assert report.prepayments > x and int(tape.at[i, "prepaid_principal"]) < x
+    dilute(d.spv, aid, x, bytes([0xC1]) * 32, originator, currency=d.currency)
+    assert tuple(court.assetDilution(d.spv, aid)) == (1, x)
+    none = (0, aid, 0, 0, 0, 0, 0, 0, 0, 0)
+    assert_error(court.buyBack, d.spv, none, [], spvlib.EMPTY_COMMITMENT, sender=originator,
+                 error="DilutedThisPeriod(uint256,uint256)", values=(aid, 1))
+    with pytest.raises(sv.ServicingError, match=f"loan {lid} was diluted by {format_amount(x, 6)} in period 1"):
+        courtlib.buy_back(d.spv, originator, lid)
+    served = serve_tape(d, tape)  # the unchanged debtor tape: accepted by the SPV's aggregate checks
+    assert served.submitted.event("DilutionTaken")["cash"] == x
+    assert served.submitted.event("ReportSubmitted")["collections"] == report.cash_in - x
+    committed = served.committed
+    # A leaf with nothing diluted, proven by a stranger: nothing wrong.
+    other, other_path = courtlib._leaf(committed, str(tape.at[j, "loan_id"]))
+    assert_error(court.challengeDilution, d.spv, committed.commitment, other, other_path, sender=stranger,
+                 error="NothingWrong(uint8)", values=(sv.CHALLENGE_KINDS.index("UnbookedDilution"),))
+    path = sv.write_servicing_tape(tape, tmp_path / "period-001.csv")
+    assert cli.main(["challenge", d.spv.address, str(path)]) == 1
+    out = capsys.readouterr().out
+    assert f"UnbookedDilution: loan {lid}" in out and format_amount(x, 6) in out
+    checked = verify_servicing_tape(web3.provider.endpoint_uri, d.spv.address, 1, tape)
+    row = checked[checked["check"] == "dilution"]
+    assert row[["loan_id", "field", "chain"]].values.tolist() == [[lid, "prepaid_principal", x]]
+    fault = next(f for f in courtlib.unbooked_dilutions(d.spv, committed))
+    tx = courtlib.prove(d.spv, committed, fault, stranger)
+    ev = tx.event("ChallengeProven")
+    assert (ev["kind"], ev["assetId"], ev["challenger"]) == (8, aid, stranger.address)
+    assert sv.CHALLENGE_KINDS[8] == "UnbookedDilution"
+    print(f"challengeDilution gas {tx.gas_used:,}")
+    sleep_to_payment_date(d, 1)
+    assert_error(d.spv.closePeriod, report.as_abi(), sender=stranger, error="ReportDisputed(uint256)", values=(1,))
 
 
 def test_a_repurchased_dilution_is_paid_by_the_originator_and_ends_revolving(diluting, accounts):
@@ -516,6 +591,9 @@ def test_a_repurchased_dilution_is_paid_by_the_originator_and_ends_revolving(dil
     served = serve_tape(d, tape)
     report = served.report
     assert served.submitted.event("DilutionTaken")["cash"] == 4 * amount
+    from chainabs.chain.court import unbooked_dilutions
+
+    assert unbooked_dilutions(d.spv, served.committed) == []  # each credit note booked on its own receivable
     assert served.submitted.event("ReportSubmitted")["collections"] == d.model.submit(report) \
         == report.cash_in - 4 * amount
     assert int(d.currency.balanceOf(court)) == 0
