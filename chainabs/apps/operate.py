@@ -383,11 +383,9 @@ def service(options: Options, tape: Path, *, tape_uri: str = "", batch: int | No
         r = servicing.service(d.spv.address, tape, tape_uri=tape_uri, console=quiet, servicer=servicer,
                               agent=agent, batch=batch)
         if ops.collateral_registry(d) is not None:
-            # loans the period closed or took out of the pool leave the pool's collateral tally (anyone may)
-            from chainabs.model.servicing import read_servicing_tape
-
-            loans = [str(x) for x in read_servicing_tape(tape)["loan_id"]]
-            r["collateral"] = ops.release_collateral(d, servicer, loans)
+            # loans the period closed and loans bought back (no longer in the tape) leave the pool's collateral
+            # tally (anyone may): every loan the pool ever registered is looked at
+            r["collateral"] = ops.release_collateral(d, servicer)
             if not options.json:
                 ctx.console.print(_collateral_line(d, r["collateral"]), highlight=False)
         if options.json:

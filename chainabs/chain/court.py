@@ -176,7 +176,13 @@ def _registered(read: PoolRead, periods: Sequence[int], *, sold: bool) -> dict[i
         period = next((p for p in periods if _checkpoint(b.before, b.after, p) == checkpoint), None)
         if period is None:
             continue
-        for position, record in enumerate(_records(c, b, originator)):
+        records = _records(c, b, originator)
+        if not sold and any(r is None for r in records):
+            raise ServicingError(
+                f"the cut-off batch from registration {b.first_index} (transaction 0x{b.tx_hash.hex()}) has records "
+                "that are not in its transaction's calldata (onboarded through a contract wallet?): the cut-off "
+                "tape cannot be read from the chain, so nothing is audited against it")
+        for position, record in enumerate(records):
             if record is not None:
                 aid = b.asset_ids[position]
                 out[aid] = (period, Purchase(aid, int(record[_PRINCIPAL]), b.first_index, b.before, b.leaves,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -315,15 +316,18 @@ def get_raw_logs(
 
 
 #: Words in the errors public providers give for an eth_getLogs range or result set they will not serve
-#: (Alchemy "Log response size exceeded", Infura "query returned more than 10000 results", QuickNode "limited to a
-#: 10,000 range", Ankr "block range is too wide", others "exceed maximum block range"): such a range is split at
-#: once instead of being retried with back-off.
-_TOO_LARGE = ("range", "exceed", "more than", "too many", "too large", "too wide", "limit")
+#: (Alchemy "Log response size exceeded ... block range", Infura "query returned more than 10000 results",
+#: QuickNode "eth_getLogs is limited to a 10,000 range", Ankr "block range is too wide", others "exceed maximum
+#: block range"): such a range is split at once instead of being retried with back-off.
+_TOO_LARGE = ("range", "response size", "more than", "results", "too large", "too wide")
+#: Words of a throttled request ("project ID request rate exceeded", "exceeded its compute units per second
+#: capacity", "429 Too Many Requests"): never a reason to narrow the range; retried with back-off.
+_THROTTLED = re.compile(r"\b(rate|429|capacity|compute units|too many requests|throughput|credits)\b")
 
 
 def _too_large(err: Exception) -> bool:
     text = str(err).lower()
-    return any(word in text for word in _TOO_LARGE)
+    return _THROTTLED.search(text) is None and any(word in text for word in _TOO_LARGE)
 
 
 class _RangeRefused(Exception):
@@ -360,6 +364,9 @@ def _get_range(fetch: Callable[[int, int], list[Any]], a: int, b: int, retries: 
     yield a, b, logs
 
 
+#: Chain ids of local development chains (anvil, Ganache): short histories, read from block 0.
+DEV_CHAIN_IDS = frozenset({31337, 1337})
+
 #: First block range :func:`contract_logs` asks: its reads are filtered by event and indexed argument, so few logs
 #: match and most providers serve wide ranges; a node that refuses one is asked narrower ranges from then on.
 WIDE_CHUNK = 50_000
@@ -379,10 +386,11 @@ def contract_logs(
     in blocks start..end, in chain order, as a public node serves them (one eth_getLogs from block 0 fails on
     them): asked in ranges of at most ``chunk`` blocks, each retried, then split when the node refuses it; once
     the node has refused a range, the next ranges are no wider than the one it served.
-    ``start`` defaults to the block the contract was deployed in (:func:`deployment_block`), ``end`` to the
-    latest block."""
+    ``start`` defaults to the block the contract was deployed in (:func:`deployment_block`; block 0 on a local
+    development chain), ``end`` to the latest block."""
     w3 = event.w3
-    start = deployment_block(w3, event.address) if start is None else int(start)
+    if start is None:  # a local development chain is short: no search over its history
+        start = 0 if int(w3.eth.chain_id) in DEV_CHAIN_IDS else deployment_block(w3, event.address)
     end = int(w3.eth.block_number) if end is None else int(end)
     filters = dict(argument_filters or {})
 
@@ -395,11 +403,11 @@ def contract_logs(
         b = min(a + width - 1, end)
         try:
             logs = _fetch(fetch, a, b, retries, backoff)
-        except Exception as err:  # noqa: BLE001 - refused or failing: narrower ranges from here on
-            if a == b:
-                raise EventReadError(f"eth_getLogs failed for block {a}: {err}") from err
+        except _RangeRefused:  # too large for this node: narrower ranges from here on
             width = (b - a + 1) // 2
             continue
+        except Exception as err:  # noqa: BLE001 - still failing after the retries with back-off
+            raise EventReadError(f"eth_getLogs {a}..{b} failed after {retries} attempts: {err}") from err
         out.extend(logs)
         a = b + 1
     return out

@@ -76,8 +76,11 @@ def period_recoveries(spv: Any, registry: Any, pool_id: int, period: int) -> dic
     if period > 1:
         s = w3.eth.contract(address=str(spv.address), abi=spv.abi)
         closes = contract_logs(s.events.PeriodClosed, argument_filters={"period": period - 1})
-        if closes:
-            after = (int(closes[-1]["blockNumber"]), int(closes[-1]["logIndex"]))
+        if not closes:  # it closed (the SPV's period is ``period``): a node that does not serve its log
+            raise ServicingError(f"period {period}: the node returned no PeriodClosed event of period {period - 1}, "
+                                 "so the period's recoveries already on chain cannot be told from earlier ones; "
+                                 "use a node that serves the deal's whole log history")
+        after = (int(closes[-1]["blockNumber"]), int(closes[-1]["logIndex"]))
     c = w3.eth.contract(address=str(registry.address), abi=registry.abi)
     out: dict[int, int] = {}
     for e in contract_logs(c.events.RecoveryRecorded, after[0] if after[0] >= 0 else None,

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from chainabs.chain import events as ev
+from chainabs.model import servicing as sv
 
 ADDRESS = "0x" + "ab" * 20
 
@@ -116,3 +117,71 @@ def test_a_node_without_old_state_reads_from_the_genesis_block():
 
     node.eth.get_code = pruned
     assert ev.deployment_block(node, ADDRESS) == 0  # type: ignore[arg-type]
+
+
+def test_a_rate_limited_node_does_not_collapse_contract_logs_to_one_block_ranges():
+    """Finding 2 (Low). ``events._too_large`` takes any error whose text holds "limit", "exceed", "too many" or
+    "more than" for a range refusal: the rate-limit answers of public providers ("project ID request rate
+    exceeded", "Your app has exceeded its compute units per second capacity", "429 Too Many Requests") are
+    neither retried nor backed off, and ``contract_logs`` halves its range for good on each. A node that serves
+    any range but throttles every other call drives the width to one block: reading a million blocks then takes
+    ~a million eth_getLogs calls (here stopped at 2,000) instead of a few dozen."""
+    asked: list[tuple[int, int]] = []
+
+    class Event:
+        address = ADDRESS
+        w3 = SimpleNamespace(eth=SimpleNamespace(block_number=1_000_000))
+
+        @staticmethod
+        def get_logs(from_block: int, to_block: int, argument_filters: dict) -> list[dict[str, int]]:
+            asked.append((from_block, to_block))
+            if len(asked) > 2_000:
+                raise KeyboardInterrupt  # runaway: stop the test, the assertion below reports it
+            if len(asked) % 2 == 1:  # a burst limit, whatever the range
+                raise ValueError("{'code': -32005, 'message': 'project ID request rate exceeded'}")
+            return [{"blockNumber": from_block, "logIndex": 0}]
+
+    try:
+        ev.contract_logs(Event, 0, argument_filters={"poolId": 1}, retries=5, backoff=0)
+    except KeyboardInterrupt:
+        pass
+    widths = [b - a + 1 for a, b in asked if b < 1_000_000]  # the last range is the one block left
+    assert len(asked) <= 200 and min(widths) >= 1_000, (
+        f"{len(asked)} calls, narrowest range {min(widths)} block(s): throttling was taken for a range refusal")
+
+
+def test_period_recoveries_never_counts_an_earlier_periods_recoveries_when_the_previous_close_is_not_read(
+        monkeypatch):
+    """Finding 3 (Low). ``servicing.period_recoveries`` for a period P > 1 starts after the SPV's
+    ``PeriodClosed(P - 1)`` event, but when that read comes back empty (a node that did not serve it: log
+    history pruned or expired, a provider answering an empty list for a range it does not index) it silently
+    counts EVERY recovery of the pool since the registry's deployment as this period's. A loan that recovered
+    50 in period 1 and 80 in period 2 then has only 30 sent for period 2 (the report is refused:
+    RecoveriesOnChain), and every re-run finds 80 "already on chain" and sends nothing: the period can no
+    longer be serviced by the tool. Periods closed on chain (``periodsClosed`` >= P - 1) prove the close exists:
+    its absence must be an error, never a start from block 0."""
+    from chainabs.chain import connection
+    from chainabs.chain import servicing as chain_servicing
+
+    class Contract:
+        def __init__(self, address: str, abi: list) -> None:
+            self.events = SimpleNamespace(PeriodClosed="PeriodClosed", RecoveryRecorded="RecoveryRecorded")
+
+    w3 = SimpleNamespace(eth=SimpleNamespace(contract=lambda address, abi: Contract(address, abi)))
+    close_of_period_1 = 150  # on chain, but not served by this node
+
+    def logs(event, start=None, end=None, *, argument_filters=None, **_):
+        if event == "PeriodClosed":
+            return []
+        assert event == "RecoveryRecorded" and argument_filters == {"poolId": 1}
+        recorded = [{"blockNumber": 100, "logIndex": 3, "args": {"assetId": 7, "amount": 50}},  # period 1's
+                    {"blockNumber": 200, "logIndex": 1, "args": {"assetId": 7, "amount": 30}}]  # period 2's so far
+        return [e for e in recorded if start is None or e["blockNumber"] >= start]
+
+    monkeypatch.setattr(connection, "connected_web3", lambda: w3)
+    monkeypatch.setattr(chain_servicing, "contract_logs", logs)
+    spv = SimpleNamespace(address=ADDRESS, abi=[])
+    registry = SimpleNamespace(address="0x" + "ef" * 20, abi=[])
+    with pytest.raises(sv.ServicingError, match="no PeriodClosed event of period 1"):
+        chain_servicing.period_recoveries(spv, registry, 1, 2)  # never period 1's 50 counted as period 2's
+    assert close_of_period_1 < 200
