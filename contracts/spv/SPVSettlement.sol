@@ -5,7 +5,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
-import {SPVBooks, DealStorage, SPVRefs, Core, ClassBook, Held, Totals, BuyBacks} from "./SPVStorage.sol";
+import {SPVBooks, DealStorage, SPVRefs, ClassBook, Held, Totals, BuyBacks} from "./SPVStorage.sol";
 import {DealParams} from "../../interfaces/IWaterfall.sol";
 import {ISPV, Ledger, Phase} from "../../interfaces/ISPV.sol";
 import {ISPVTranche} from "../../interfaces/ISPVDependencies.sol";
@@ -177,9 +177,9 @@ library SPVSettlement {
         // closed; a shortfall still unpaid is lost too and stays in the books as the record.
         uint256 cash = _lateCash(s, refs, closed) + s.cash.reserveBalance + s.cash.pendingCollections;
         delete s.cash;
-        Core memory core = s.core;
-        if (core.shortfallFees != 0) cash = _payFeeShortfalls(s, core.shortfallFees, refs.feeCount, closed, cash);
-        (uint256 released, uint256 finalWriteDown) = _closeClasses(s, closed, n, core.shortfallClasses, cash);
+        uint256 owing = s.core.shortfallFees;
+        if (owing != 0) cash = _payFeeShortfalls(s, owing, refs.feeCount, closed, cash);
+        (uint256 released, uint256 finalWriteDown) = _closeClasses(s, closed, n, s.core.shortfallClasses, cash);
         // Every class whose payments were all delivered is settled (redemptions open); a class with held
         // payments is settled when they are released.
         for (uint256 i; i < n; ++i) {

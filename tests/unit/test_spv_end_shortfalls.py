@@ -24,10 +24,7 @@ from chainabs.chain.sender import transact
 from chainabs.dev.sandbox import books, roll_rate_reports
 from chainabs.model import servicing as sv
 from chainabs.model.deal import DealModelError
-from plugins.spvtests import assert_reconciled, expect_model_error, fund, run_period
-
-SETTLED = ("FeeShortfallSettled", "InterestShortfallSettled")
-
+from plugins.spvtests import assert_reconciled, end_settlements, expect_model_error, fund, run_period
 
 def _fees_due(d) -> int:
     """What the fees accrue in the next period (the carried shortfalls not included)."""
@@ -91,9 +88,7 @@ def _end(d, trustee, stranger):
     released, final = d.model.end_deal(legal_final=True, periods_outstanding=True, trustee=True)
     ended = tx.event("DealEnded")
     assert (int(ended["releasedToEquity"]), int(ended["finalWriteDown"])) == (released, final)
-    got = [(name, int(e["feeIndex" if name == SETTLED[0] else "classIndex"]), int(e["paid"]), int(e["lost"]))
-           for name in SETTLED for e in (tx.events[name] if name in tx.events else ())]
-    assert got == d.model.end_settlements
+    assert end_settlements(tx) == d.model.end_settlements
     assert_reconciled(d.spv, d.model, "ended")
     return tx, released
 
