@@ -32,6 +32,23 @@ def _fees_due(d) -> int:
     return sum(f.fixed_amount + s.pool_balance * f.pool_bps * p.period_months // 120_000 for f in p.fees)
 
 
+@pytest.fixture(scope="module")
+def carried(closed, stranger):
+    """The closed deal of this module with the shortfalls carried (:func:`_shortfalls`), once for the module."""
+    _shortfalls(closed, stranger)
+    return closed
+
+
+@pytest.fixture
+def deal(carried):
+    """The deal with its shortfalls and a model copy this test may advance (the chain is reverted after each
+    test)."""
+    import copy
+    import dataclasses
+
+    return dataclasses.replace(carried, model=copy.deepcopy(carried.model), book=copy.deepcopy(carried.book))
+
+
 def _shortfalls(d, stranger) -> None:
     """Periods without interest until the reserve cannot pay the next fees, then one without interest whose
     prepayments repay every note: the fees, the senior and the mezzanine carry shortfalls."""
@@ -78,14 +95,15 @@ def _buy_backs_for(d, low: int, high: int) -> int:
     return total
 
 
-def _end(d, trustee, stranger):
+def _end(d, trustee, stranger, refused: tuple[int, ...] = ()):
     """The trustee ends the deal at legal final (a stranger may not: a period due is still open); chain and
-    model, the settlement events checked against the model's."""
+    model (``refused``: classes whose token the currency blocks), the settlement events checked against the
+    model's."""
     advance_to(d.times.legal_final)
     error = pytest.raises(DealModelError, d.model.end_deal, legal_final=True, periods_outstanding=True).value
     expect_model_error(error, d.spv.endDeal, sender=stranger)
     tx = spvlib.end_deal(d.spv, trustee)
-    released, final = d.model.end_deal(legal_final=True, periods_outstanding=True, trustee=True)
+    released, final = d.model.end_deal(legal_final=True, periods_outstanding=True, trustee=True, refused=refused)
     ended = tx.event("DealEnded")
     assert (int(ended["releasedToEquity"]), int(ended["finalWriteDown"])) == (released, final)
     assert end_settlements(tx) == d.model.end_settlements
@@ -110,7 +128,6 @@ def _all_withdrawn(d, stranger) -> None:
 
 def test_cash_enough_for_every_shortfall_pays_them_all_before_the_equity(deal, trustee, stranger):
     d = deal
-    _shortfalls(d, stranger)
     s = d.model.state
     fees, senior, mezz = sum(s.fee_shortfalls), s.interest_shortfalls[0], s.interest_shortfalls[1]
     due = fees + senior + mezz
@@ -134,27 +151,37 @@ def test_cash_enough_for_every_shortfall_pays_them_all_before_the_equity(deal, t
 
 
 def test_cash_for_part_pays_the_fees_first_then_the_senior_interest(deal, trustee, stranger):
+    """Also: the senior token cannot receive (the currency blocks it): its part is held for it, as a close's,
+    and counts as paid; the class is settled once it is released."""
     d = deal
-    _shortfalls(d, stranger)
     s = d.model.state
     fees, senior, mezz = sum(s.fee_shortfalls), s.interest_shortfalls[0], s.interest_shortfalls[1]
     cash = _buy_backs_for(d, fees + 1, fees + senior)
-    tx, released = _end(d, trustee, stranger)
+    arranger = d.roles["arranger"]
+    transact(d.currency.setBlocked, d.tokens[0], True, sender=arranger)
+    tx, released = _end(d, trustee, stranger, refused=(0,))
     part = cash - fees
     assert released == 0
     assert d.model.end_settlements == [
         *(("FeeShortfallSettled", k, v, 0) for k, v in enumerate(s.fee_shortfalls) if v),
         ("InterestShortfallSettled", 0, part, senior - part), ("InterestShortfallSettled", 1, 0, mezz)]
+    held = tx.event("ClassPaymentHeld")
+    assert (int(held["classIndex"]), int(held["interest"]), int(held["principal"])) == (0, part, 0)
     # what is not paid is lost with the deal and stays as the record: the SPV's books and the tokens
     after = spvlib.read_state(d.spv)
     assert (after.fee_shortfalls, after.interest_shortfalls) == ((0,) * len(s.fee_shortfalls), (senior - part, mezz, 0))
     assert [int(t.interestShortfall()) for t in d.tokens] == [senior - part, mezz, 0]
+    assert [bool(t.isSettled()) for t in d.tokens] == [False, True, True]
+    transact(d.currency.setBlocked, d.tokens[0], False, sender=arranger)
+    transact(d.spv.releaseHeld, 0, sender=stranger)
+    assert d.model.release_held(0) == (part, 0)
+    assert d.tokens[0].isSettled()
+    assert_reconciled(d.spv, d.model, "held interest released")
     _all_withdrawn(d, stranger)
 
 
 def test_cash_for_part_of_the_fees_pays_them_in_fee_order(deal, trustee, stranger):
     d = deal
-    _shortfalls(d, stranger)
     s = d.model.state
     fees, senior, mezz = sum(s.fee_shortfalls), s.interest_shortfalls[0], s.interest_shortfalls[1]
     cash = _buy_backs_for(d, 1, fees)
