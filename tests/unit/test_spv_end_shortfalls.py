@@ -220,3 +220,24 @@ def test_interest_for_a_blocked_token_is_held_and_counts_as_paid(deal, trustee, 
     assert d.tokens[0].isSettled()
     assert_reconciled(d.spv, d.model, "held payment released")
     _all_withdrawn(d, stranger)
+
+
+def test_the_end_operation_reports_the_shortfalls_settled(deal, trustee):
+    """``chainabs end`` (``operations.end``) says what the end paid of the carried shortfalls and what was lost."""
+    from chainabs.chain import operations as ops
+    from chainabs.chain.connection import connected_web3
+    from chainabs.chain.sender import Signer
+
+    d = deal
+    s = d.model.state
+    fees, senior = sum(s.fee_shortfalls), s.interest_shortfalls[0]
+    cash = _buy_backs_for(d, fees + 1, fees + senior)
+    advance_to(d.times.legal_final)
+    r = ops.end(ops.find_deal(connected_web3(), spv=d.spv.address), Signer.of(trustee))
+    released, final = d.model.end_deal(legal_final=True, periods_outstanding=True, trustee=True)
+    settled = d.model.end_settlements
+    assert sum(e[2] for e in settled) == cash and sum(e[2] + e[3] for e in settled) == sum(s.fee_shortfalls) + sum(
+        s.interest_shortfalls)
+    assert r == {"period": s.periods_closed, "released_to_equity": released, "final_write_down": final,
+                 "legal_final": True, "shortfalls_paid": cash, "shortfalls_lost": sum(e[3] for e in settled)}
+    assert_reconciled(d.spv, d.model, "ended by the operation")
