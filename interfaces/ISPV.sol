@@ -420,9 +420,10 @@ interface ISPV {
     /// originator's repurchase cash no report took) pays, in this order, the fees' carried shortfalls (fee order),
     /// then each note class, senior first, its carried interest shortfall and then its unpaid principal; the rest
     /// goes to the equity class. What is still unpaid is lost: principal written off, shortfalls kept as the
-    /// record (`FeeShortfallSettled`, `InterestShortfallSettled`). Every tranche is settled. Anyone may end it once the pool and the notes are paid and the registry shows no
-    /// defaulted principal awaiting recovery; at legal final anyone may once every period due by then is
-    /// closed, and the trustee may at any time after legal final.
+    /// record (`FeeShortfallSettled`, `InterestShortfallSettled`). Every tranche is settled. Anyone may end it
+    /// once the pool and the notes are paid and the registry shows no defaulted principal awaiting recovery; at
+    /// legal final anyone may once every period due by then is closed, and the trustee may at any time after legal
+    /// final.
     function endDeal() external;
     /// @notice Replace the recipient of fee `feeIndex` (TRUSTEE_ROLE). What the fee has earned so far is
     /// first paid to the previous recipient (if that transfer fails, see `FeeSettlementFailed`).
