@@ -218,13 +218,22 @@ interface ISPV {
     event ClassPaymentHeld(uint256 indexed period, uint256 indexed classIndex, uint256 interest, uint256 principal);
     /// @notice Held payments of class `classIndex` were delivered to its token.
     event ClassPaymentReleased(uint256 indexed classIndex, uint256 interest, uint256 principal);
-    /// @notice The deal ended; `releasedToEquity` (what the reserve and any buy-backs since the last report left
-    /// after the notes' unpaid principal) went to the equity class and `finalWriteDown` of unpaid principal was
-    /// written off.
+    /// @notice The deal ended; `releasedToEquity` (what the cash the deal still held left after the fees' and the
+    /// notes' carried shortfalls and the notes' unpaid principal) went to the equity class and `finalWriteDown` of
+    /// unpaid principal was written off.
     event DealEnded(uint256 indexed period, uint256 releasedToEquity, uint256 finalWriteDown, bool legalFinal);
+    /// @notice At the end of the deal (after the close of `period`), fee `feeIndex` carried a shortfall: `paid` of
+    /// it was booked as earned (its recipient withdraws it, `withdrawFees`) from the cash the deal still held, and
+    /// `lost` (the rest) is lost with the deal (`dealState().feeShortfalls` keeps it).
+    event FeeShortfallSettled(uint256 indexed period, uint256 indexed feeIndex, uint256 paid, uint256 lost);
+    /// @notice At the end of the deal (after the close of `period`), class `classIndex` carried an interest
+    /// shortfall: `paid` of it was paid to the class as interest from the cash the deal still held (before its
+    /// unpaid principal), and `lost` (the rest) is lost with the deal: the class token's `interestShortfall` and
+    /// `dealState().interestShortfalls` keep it.
+    event InterestShortfallSettled(uint256 indexed period, uint256 indexed classIndex, uint256 paid, uint256 lost);
     /// @notice At the end of the deal, `amount` paid for loans bought back after the last report (which no report
-    /// will join any more) went, with the reserve, to the notes' unpaid principal, senior first, and any rest to
-    /// the equity class (in `DealEnded.releasedToEquity`).
+    /// will join any more) went, with the reserve, to the fees' and notes' carried shortfalls and the notes' unpaid
+    /// principal (see `endDeal`), and any rest to the equity class (in `DealEnded.releasedToEquity`).
     event BuyBackProceedsApplied(uint256 indexed period, uint256 amount);
     /// @notice A fee recipient was changed by the trustee.
     event FeeRecipientChanged(uint256 indexed feeIndex, address previous, address current);
@@ -407,10 +416,14 @@ interface ISPV {
     function exerciseCleanUpCall(PeriodReport calldata report) external;
     /// @notice Price paid by a clean-up call into the pending period (0 if none).
     function pendingCleanUpPrice() external view returns (uint256);
-    /// @notice End the deal; the reserve goes to the equity class, unpaid principal is written off and every
-    /// tranche is settled. Anyone may end it once the pool and the notes are paid and the registry shows no
-    /// defaulted principal awaiting recovery; at legal final anyone may once every period due by then is
-    /// closed, and the trustee may at any time after legal final.
+    /// @notice End the deal; the cash it still holds (the reserve, buy-backs since the last report, the
+    /// originator's repurchase cash no report took) pays, in this order, the fees' carried shortfalls (fee order),
+    /// then each note class, senior first, its carried interest shortfall and then its unpaid principal; the rest
+    /// goes to the equity class. What is still unpaid is lost: principal written off, shortfalls kept as the
+    /// record (`FeeShortfallSettled`, `InterestShortfallSettled`). Every tranche is settled. Anyone may end it
+    /// once the pool and the notes are paid and the registry shows no defaulted principal awaiting recovery; at
+    /// legal final anyone may once every period due by then is closed, and the trustee may at any time after legal
+    /// final.
     function endDeal() external;
     /// @notice Replace the recipient of fee `feeIndex` (TRUSTEE_ROLE). What the fee has earned so far is
     /// first paid to the previous recipient (if that transfer fails, see `FeeSettlementFailed`).

@@ -318,8 +318,12 @@ def end(options: Options, console: Console | None = None) -> dict[str, Any]:
     with opened(options, console) as ctx:
         d = ctx.deal
         r = ops.end(d, ctx.signer("trustee"))
+        shortfalls = ""
+        if r["shortfalls_paid"] or r["shortfalls_lost"]:
+            shortfalls = (f"; carried fee and interest shortfalls: {d.units(r['shortfalls_paid'])} paid, "
+                          f"{d.units(r['shortfalls_lost'])} lost")
         return report(ctx, r, f"deal ended after period {r['period']}: {d.units(r['released_to_equity'])} released "
-                      f"to the equity class, final write-down {d.units(r['final_write_down'])}")
+                      f"to the equity class, final write-down {d.units(r['final_write_down'])}{shortfalls}")
 
 
 def withdraw_fees(options: Options, console: Console | None = None) -> dict[str, Any]:

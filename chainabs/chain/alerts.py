@@ -27,6 +27,9 @@ ALERT_EVENTS = frozenset(
         "InterestShortfall",  # SPV: a class not paid its full interest
         "ReserveDrawn",  # SPV: the risk reserve paid a shortfall
         "DealEnded",  # SPV: the deal ended (with any final write-down)
+        # SPV: at the end of the deal, a fee's or a class's carried shortfall paid from the cash the deal still held
+        # (`lost`: the rest, lost with the deal)
+        "FeeShortfallSettled", "InterestShortfallSettled",
         "FeeSettlementFailed",  # SPV: a replaced fee recipient could not be paid what it earned
         "ClassPaymentHeld",  # SPV: a class's token refused its payment (held by the SPV for it)
         "NoRentCollected",  # SPV: a REIT's period without rent (nothing to distribute to the unit holders)
@@ -158,8 +161,13 @@ ALERT_RULES: dict[str, tuple[str, str]] = {
     "ClassPaymentHeld": ("payment held", "high"),
     "FeeSettlementFailed": ("fee settlement", "medium"),
     "DealEnded": ("end of deal", "info"),
+    # graded by what was lost with the deal (:data:`END_SHORTFALL_EVENTS`): high if anything, info if paid in full
+    "FeeShortfallSettled": ("end of deal", "high"),
+    "InterestShortfallSettled": ("end of deal", "high"),
     "AssetStatusChanged": ("asset deterioration", "low"),
 }
+#: The end of the deal's settlements of carried shortfalls: an alert of severity info when nothing was lost.
+END_SHORTFALL_EVENTS = frozenset({"FeeShortfallSettled", "InterestShortfallSettled"})
 #: Severity of an asset's deterioration by the status it reached.
 DETERIORATION_SEVERITY: dict[str, str] = {"Delinquent30": "low", "Delinquent60": "medium", "Delinquent90": "high",
                                           "Defaulted": "high"}
@@ -174,6 +182,8 @@ def alert_rule(event_name: str, args: Mapping[str, Any] | None = None) -> tuple[
     rule, severity = ALERT_RULES[event_name]
     if event_name == "AssetStatusChanged" and args is not None:
         severity = DETERIORATION_SEVERITY.get(STATUSES[int(args["to"])], severity)
+    if event_name in END_SHORTFALL_EVENTS and args is not None and int(args["lost"]) == 0:
+        severity = "info"
     return rule, severity
 
 def rule_alert(event: DecodedEvent, decimals: int, *, large_transfer: int | None = None,

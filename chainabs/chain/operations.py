@@ -402,9 +402,14 @@ def end(d: Deal, caller: Signer) -> dict[str, Any]:
     """End the deal (paid off, or past legal final): the rest goes to the equity class."""
     require_phase(d, "Active", "end")
     require_gas_money(d.w3, caller)
-    event = spvlib.end_deal(d.spv, caller).event("DealEnded")
+    receipt = spvlib.end_deal(d.spv, caller)
+    event = receipt.event("DealEnded")
+    # the fees' and the classes' carried shortfalls the end settled (paid from the deal's cash, the rest lost)
+    settled = [e for name in ("FeeShortfallSettled", "InterestShortfallSettled") for e in receipt.events.get(name, ())]
     return {"period": int(event["period"]), "released_to_equity": int(event["releasedToEquity"]),
-            "final_write_down": int(event["finalWriteDown"]), "legal_final": bool(event["legalFinal"])}
+            "final_write_down": int(event["finalWriteDown"]), "legal_final": bool(event["legalFinal"]),
+            "shortfalls_paid": sum(int(e["paid"]) for e in settled),
+            "shortfalls_lost": sum(int(e["lost"]) for e in settled)}
 
 
 def withdraw_fees(d: Deal, caller: Signer) -> dict[str, Any]:

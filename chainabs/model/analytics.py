@@ -108,17 +108,20 @@ def run_projection(spec: DealSpec, projection: pd.DataFrame, balance: int, scena
         if called or st.pool_balance == 0:
             break
     legal_final = model.state.pool_balance != 0 or any(model.state.class_balances[:-1])
-    released, final = model.end_deal(legal_final=legal_final)
+    before = [(t.interest_distributed, t.principal_distributed) for t in model.tranches]
+    model.end_deal(legal_final=legal_final)
     for k in range(len(model.fees_paid)):  # the fee recipients withdraw what they earned
         model.withdraw_fees(k)
-    n = len(model.class_sizes)
     end_period = model.state.periods_closed
-    # The end of the deal: the release to equity and the final write-off belong to the last period.
-    for row in reversed(class_rows):
-        if row["period"] == end_period:
-            if row["class"] == n - 1:
-                row["interest_paid"] += released
-            break
+    # The end of the deal belongs to the last period: what it paid each class (the notes' carried interest
+    # shortfalls and unpaid principal from the cash the deal still held, the rest to the equity class as
+    # interest) and the shortfall each class is left with (lost with the deal).
+    last = {row["class"]: row for row in class_rows if row["period"] == end_period}
+    for i, row in last.items():
+        t = model.tranches[i]
+        row["interest_paid"] += t.interest_distributed - before[i][0]
+        row["principal_paid"] += t.principal_distributed - before[i][1]
+        row["interest_shortfall"] = t.interest_shortfall
     classes = pd.DataFrame(class_rows)
     return DealRun(scenario or Scenario(), model, pd.DataFrame(period_rows), classes)
 

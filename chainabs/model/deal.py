@@ -216,6 +216,9 @@ class DealModel:
     #: ``dilutionOf`` repurchases less ``Totals.courtCashGone``); a cancelled report keeps what its purchases did not spend of it in ``ledger.pending_collections`` for the
     #: report submitted again
     court_cash: int = 0
+    #: the shortfalls the end of the deal settled, in the SPV's event order: (event name, fee or class index,
+    #: paid, lost) per fee or class that carried one (``FeeShortfallSettled``, ``InterestShortfallSettled``)
+    end_settlements: list[tuple[str, int, int, int]] = field(default_factory=list)
     #: what the last report submitted owed back to the cancelled report's depositor (``DepositOverpaid``: the
     #: court's cash the deal holds exceeds what the report submitted again needs)
     overpaid: int = 0
@@ -596,27 +599,49 @@ class DealModel:
         self.phase = Phase.ENDED
         # the reserve and what waited for a report that never came (the loans bought back since the last report,
         # the court's cash a cancelled report kept, the originator's repurchases of receivables diluted since the
-        # last report, which the SPV takes from the court now) pay the notes' unpaid principal, senior first; the
-        # rest goes to the equity class
+        # last report, which the SPV takes from the court now): one pot, applied in a post-enforcement priority
+        # (docs/waterfall.md, "The end of the deal"): the fees' carried shortfalls in fee order, then each note
+        # class, senior first, its carried interest shortfall and then its unpaid principal; the rest goes to the
+        # equity class. What is still unpaid is lost: principal written off, shortfalls kept as the record.
         diluted = self._take_dilution(self.state.periods_closed + 1)
         cash = sum(self.buy_backs) + self.state.reserve_balance + self.ledger.pending_collections + diluted
         self.ledger.buy_back_proceeds -= sum(self.buy_backs)
         self.buy_backs = (0, 0)
         self.ledger.pending_collections = 0
+        self.end_settlements = []
+        fee_left = list(self.state.fee_shortfalls)
+        for k, due in enumerate(self.state.fee_shortfalls):
+            if not due:
+                continue
+            paid = min(cash, due)
+            cash -= paid
+            fee_left[k] = due - paid
+            self.fees_paid[k] += paid
+            self.ledger.fees_owed += paid
+            self.end_settlements.append(("FeeShortfallSettled", k, paid, due - paid))
         final = 0
         last = len(self.tranches) - 1
+        class_left = list(self.state.interest_shortfalls)
         for i, t in enumerate(self.tranches):
+            available = cash if i < last else 0
+            shortfall = self.state.interest_shortfalls[i]
+            interest = min(available, shortfall)
+            class_left[i] = shortfall - interest
+            if shortfall:
+                self.end_settlements.append(("InterestShortfallSettled", i, interest, shortfall - interest))
             unpaid = self.state.class_balances[i] - self.state.pdl[i]
-            paid = min(cash, unpaid) if i < last else 0
-            cash -= paid
+            paid = min(available - interest, unpaid)
+            cash -= interest + paid
             unpaid -= paid
             t.current_principal -= unpaid
             t.cumulative_write_down += unpaid
+            t.interest_shortfall = class_left[i]
             final += unpaid
-            self._pay_class(i, 0, paid, refused)
+            self._pay_class(i, interest, paid, refused)
         released = cash
         n = len(self.class_sizes)
-        self.state = replace(self.state, class_balances=(0,) * n, pdl=(0,) * n, reserve_balance=0)
+        self.state = replace(self.state, class_balances=(0,) * n, pdl=(0,) * n, reserve_balance=0,
+                             interest_shortfalls=tuple(class_left), fee_shortfalls=tuple(fee_left))
         self.ledger.reserve_balance = 0
         if released:
             self._pay_class(n - 1, released, 0, refused)

@@ -167,23 +167,19 @@ library SPVSettlement {
         }
         s.core.phase = Phase.Ended;
 
-        // What the deal still holds for its notes: the reserve, and what waited for a report that never came (the
-        // trustee ended the deal at legal final before it): the price of loans bought back since the last report,
-        // and the originator's repurchase cash a cancelled report kept (the pending collections with no report
-        // pending). It pays the notes' unpaid principal, senior first; the rest goes to the equity class.
-        // Whatever principal is still unpaid is lost: written off (beyond the principal deficiency already
-        // recorded) and the balances closed.
+        // What the deal still holds: the reserve, and what waited for a report that never came (the trustee ended
+        // the deal at legal final before it): the price of loans bought back since the last report, and the
+        // originator's repurchase cash a cancelled report kept (the pending collections with no report pending).
+        // One pot, no period after this: it is applied in a post-enforcement priority (docs/waterfall.md, "The end
+        // of the deal"): the fees' carried shortfalls in fee order, then each note class, senior first, its carried
+        // interest shortfall and then its unpaid principal; the rest goes to the equity class. Whatever principal
+        // is still unpaid is lost: written off (beyond the principal deficiency already recorded) and the balances
+        // closed; a shortfall still unpaid is lost too and stays in the books as the record.
         uint256 cash = _lateCash(s, refs, closed) + s.cash.reserveBalance + s.cash.pendingCollections;
         delete s.cash;
-        uint256 finalWriteDown = 0;
-        for (uint256 i; i < n; ++i) {
-            (uint256 paid, uint256 lost) = _closeClass(s, closed, i, i + 1 < n ? cash : 0);
-            cash -= paid;
-            finalWriteDown += lost;
-        }
-        uint256 released = cash;
-        // slither-disable-next-line unused-return -- delivered or held for the equity class: either way accounted for
-        if (released > 0) s.payClass(ISPVTranche(s.extra[n - 1].token), closed, n - 1, released, 0, 0, 0);
+        uint256 owing = s.core.shortfallFees;
+        if (owing != 0) cash = _payFeeShortfalls(s, owing, refs.feeCount, closed, cash);
+        (uint256 released, uint256 finalWriteDown) = _closeClasses(s, closed, n, s.core.shortfallClasses, cash);
         // Every class whose payments were all delivered is settled (redemptions open); a class with held
         // payments is settled when they are released.
         for (uint256 i; i < n; ++i) {
@@ -191,6 +187,51 @@ library SPVSettlement {
             if (uint256(h.interest) + h.principal == 0) ISPVTranche(s.extra[i].token).settle();
         }
         emit ISPV.DealEnded(closed, released, finalWriteDown, block.timestamp >= refs.legalFinalDate);
+    }
+
+    /// @dev At the end of the deal: each class, senior first, paid from `cash` its carried interest shortfall
+    /// (`carried` flags the classes with one) and its unpaid principal; the rest to the equity class (as
+    /// interest, like a close's residual). Returns what the equity class got and the principal written off.
+    function _closeClasses(DealStorage storage s, uint256 period, uint256 n, uint256 carried, uint256 cash)
+        private
+        returns (uint256, uint256 finalWriteDown)
+    {
+        uint256 left = 0;
+        for (uint256 i; i < n; ++i) {
+            (uint256 spent, uint256 lost, bool short_) =
+                _closeClass(s, period, i, i + 1 < n ? cash : 0, (carried >> i) & 1 == 1);
+            cash -= spent;
+            finalWriteDown += lost;
+            if (short_) left |= 1 << i;
+        }
+        if (left != carried) s.core.shortfallClasses = uint8(left); // at most 8 classes
+        // slither-disable-next-line unused-return -- delivered or held for the equity class: either way accounted for
+        if (cash > 0) s.payClass(ISPVTranche(s.extra[n - 1].token), period, n - 1, cash, 0, 0, 0);
+        return (cash, finalWriteDown);
+    }
+
+    /// @dev At the end of the deal: the fees' carried shortfalls (`owing` flags them) from `cash`, in fee order,
+    /// booked as earned (their recipients withdraw them); what `cash` cannot pay stays as the fee's shortfall, lost
+    /// with the deal. Returns the cash left.
+    function _payFeeShortfalls(DealStorage storage s, uint256 owing, uint256 f, uint256 period, uint256 cash)
+        private
+        returns (uint256)
+    {
+        uint256 left = 0;
+        for (uint256 k; k < f; ++k) {
+            if ((owing >> k) & 1 == 0) continue;
+            uint256 due = s.feeShortfall[k];
+            uint256 paid = cash < due ? cash : due;
+            if (paid != 0) {
+                cash -= paid;
+                s.feeShortfall[k] = uint128(due - paid); // below the uint128 shortfall
+                s.feePaid[k] = (uint256(s.feePaid[k]) + paid).toUint128();
+            }
+            if (paid != due) left |= 1 << k;
+            emit ISPV.FeeShortfallSettled(period, k, paid, due - paid);
+        }
+        if (left != owing) s.core.shortfallFees = uint8(left); // at most 8 fees
+        return cash;
     }
 
     /// @dev At the end of the deal, the cash that waited for a report that never came: the price of the loans
@@ -214,27 +255,53 @@ library SPVSettlement {
         }
     }
 
-    /// @dev At the end of the deal: pay class `i` up to its unpaid principal from `cash`, write off the rest of it
-    /// and close its book; returns the principal paid and the principal written off.
-    function _closeClass(DealStorage storage s, uint256 period, uint256 i, uint256 cash)
+    /// @dev At the end of the deal: pay class `i` from `cash` its carried interest shortfall (`carried`: it has
+    /// one) and then up to its unpaid principal, write off the rest of the principal and close its book; returns
+    /// the cash spent, the principal written off and whether a shortfall is still unpaid (lost with the deal: the
+    /// class's and its token's shortfall keep it).
+    function _closeClass(DealStorage storage s, uint256 period, uint256 i, uint256 cash, bool carried)
         private
-        returns (uint256 paid, uint256 lost)
+        returns (uint256 spent, uint256 lost, bool short_)
     {
+        uint256 interest = 0;
+        uint256 principal;
+        uint256 remaining = 0;
         {
+            uint256 shortfall = carried ? s.extra[i].interestShortfall : 0;
+            interest = cash < shortfall ? cash : shortfall;
+            remaining = shortfall - interest;
+            if (carried) {
+                short_ = remaining != 0;
+                if (interest != 0) s.extra[i].interestShortfall = uint96(remaining); // below the uint96 shortfall
+                emit ISPV.InterestShortfallSettled(period, i, interest, remaining);
+            }
             ClassBook memory book = s.books[i];
             uint256 unpaid = uint256(book.balance) - book.pdl;
-            paid = cash < unpaid ? cash : unpaid;
-            lost = unpaid - paid;
+            principal = cash - interest < unpaid ? cash - interest : unpaid;
+            lost = unpaid - principal;
+            spent = interest + principal;
         }
         delete s.books[i];
-        _payOrWriteDown(s, period, i, paid, lost);
+        _payOrWriteDown(s, period, i, interest, principal, lost, remaining);
     }
 
-    /// @dev Pay class `i` `paid` of principal with its write-down of `lost` in the same call; held (its token
-    /// refuses) or nothing paid, the write-down alone.
-    function _payOrWriteDown(DealStorage storage s, uint256 period, uint256 i, uint256 paid, uint256 lost) private {
+    /// @dev Pay class `i` `interest` and `principal` with its write-down of `lost` in the same call; held (its
+    /// token refuses) or nothing paid, the write-down alone. Interest paid (delivered or held, as in a close) is
+    /// paid shortfall: the token's shortfall becomes `remaining`.
+    function _payOrWriteDown(
+        DealStorage storage s,
+        uint256 period,
+        uint256 i,
+        uint256 interest,
+        uint256 principal,
+        uint256 lost,
+        uint256 remaining
+    ) private {
         ISPVTranche token = ISPVTranche(s.extra[i].token);
-        if ((paid == 0 || !s.payClass(token, period, i, 0, paid, lost, 0)) && lost > 0) token.writeDown(lost);
+        if ((interest + principal == 0 || !s.payClass(token, period, i, interest, principal, lost, 0)) && lost > 0) {
+            token.writeDown(lost);
+        }
+        if (interest != 0) token.setInterestShortfall(remaining);
     }
 
     /// @notice `ISPV.setFeeRecipient`: what the fee earned so far is first paid to the previous recipient; a

@@ -176,6 +176,14 @@ def end_terms(d: DealFixture) -> dict[str, Any]:
             "recoveries_outstanding": defaulted}
 
 
+def end_settlements(tx: Any) -> list[tuple[str, int, int, int]]:
+    """The end of the deal's settlements of carried shortfalls in ``tx`` as ``DealModel.end_settlements`` lists
+    them: (event, fee or class index, paid, lost), the fees' first."""
+    names = ("FeeShortfallSettled", "InterestShortfallSettled")
+    return [(name, int(e["feeIndex" if name == names[0] else "classIndex"]), int(e["paid"]), int(e["lost"]))
+            for name in names for e in _events(tx, name)]
+
+
 def run_period(d: DealFixture, report: PeriodReport, caller: Any) -> tuple[Any, ClosedPeriod]:
     """Submit ``report`` and close its period."""
     submit(d, report)

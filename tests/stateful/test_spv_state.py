@@ -61,6 +61,7 @@ from plugins.spvtests import (
     assert_reconciled,
     batch_call,
     check_close_events,
+    end_settlements,
     end_terms,
     expect_model_error,
     fund,
@@ -600,6 +601,9 @@ def test_spv_state_machine(machine_deal, investors, stranger, accounts, chain, k
                 return
             tx = spvlib.end_deal(spv, caller)
             assert (tx.event("DealEnded")["releasedToEquity"], tx.event("DealEnded")["finalWriteDown"]) == ended
+            assert end_settlements(tx) == m.end_settlements
+            if m.end_settlements:
+                done["deals ended with carried shortfalls"] += 1
             owed = sum(m.fee_owed(k) for k in range(len(m.fees_paid)))
             named = owed + m.ledger.held_for_classes + m.ledger.deposits_returnable
             assert int(currency.balanceOf(spv)) == named, "only money owed to named owners may be left in the SPV"

@@ -55,3 +55,23 @@ def test_trigger_dates_follow_the_breaches():
     assert 0 in dates  # cumulative net loss
     first = run.periods.set_index("period")["triggers_breached"]
     assert first.loc[dates[0]] & 1 and (dates[0] == 1 or not first.loc[dates[0] - 1] & 1)
+
+
+@pytest.mark.parametrize("months", [None, 6])
+def test_the_class_flows_hold_everything_the_classes_received_the_end_included(months):
+    """Each class's rows add up to what its token received, the end of the deal's payments included (they belong
+    to the last period), and its last row shows the shortfall the class is left with. A path cut after
+    ``months`` ends at legal final with the pool and notes outstanding: the end pays the reserve to the senior."""
+    from chainabs.model.analytics import run_projection
+    from chainabs.model.cashflows import project_pool
+
+    scenario = Scenario(cpr=0.02, cdr=0.4, severity=0.9)
+    projection = project_pool(POOL.balance / 10**6, POOL.wac, POOL.term, scenario.assumptions())
+    run = run_projection(SPEC, projection.head(months) if months else projection, POOL.balance, scenario)
+    if months:
+        assert run.model.state.periods_closed == months and run.model.tranches[0].cumulative_write_down > 0
+    for i, t in enumerate(run.model.tranches):
+        rows = run.classes[run.classes["class"] == i].sort_values("period")
+        assert int(rows["interest_paid"].sum()) == t.interest_distributed
+        assert int(rows["principal_paid"].sum()) == t.principal_distributed
+        assert int(rows["interest_shortfall"].iloc[-1]) == t.interest_shortfall

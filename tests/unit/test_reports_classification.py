@@ -77,3 +77,10 @@ def test_a_shared_registry_reports_only_the_deals_pool():
     assert keep(ev(reg, "AssetStatusChanged", {"poolId": 3, "from": 1, "to": 5})) is None
     assert keep(ev(reg, "RoleGranted", {"role": b"", "account": reg, "sender": reg})) == "privileged"
     assert keep(ev(Web3.to_checksum_address("0x" + "22" * 20), "PoolSealed", {"poolId": 3})) == "privileged"
+
+
+def test_the_end_of_the_deal_settlements_are_alerts_graded_by_what_was_lost():
+    for name in ("FeeShortfallSettled", "InterestShortfallSettled"):
+        assert alerts.classify(name) == "alert"
+        assert alerts.alert_rule(name, {"period": 7, "paid": 5, "lost": 0}) == ("end of deal", "info")
+        assert alerts.alert_rule(name, {"period": 7, "paid": 0, "lost": 1}) == ("end of deal", "high")

@@ -211,6 +211,11 @@ def describe(e: Any, d: DealReader, m: Money, loan_ids: Mapping[int, str]) -> st
     if name == "DealEnded":
         return (f"deal ended after period {a['period']}: {m.amount(int(a['releasedToEquity']))} released to equity, "
                 f"{m.amount(int(a['finalWriteDown']))} final write-down" + (" (legal final)" if a["legalFinal"] else ""))
+    if name in ("FeeShortfallSettled", "InterestShortfallSettled"):
+        whose = f"fee {a['feeIndex']}" if name == "FeeShortfallSettled" else cls(a["classIndex"])
+        what = "fee" if name == "FeeShortfallSettled" else "interest"
+        return (f"end of the deal after period {a['period']}: {whose}'s carried {what} shortfall, "
+                f"{m.amount(int(a['paid']))} paid, {m.amount(int(a['lost']))} lost")
     if name == "AssetStatusChanged":
         loan = loan_ids.get(int(a["assetId"]), short_hex(hex(int(a["assetId"]))))
         return (f"loan {loan}: {_status_name(a['from'])} → {_status_name(a['to'])}, principal "
