@@ -439,67 +439,10 @@ def _safe_exec_input(registry_address: str, inner: bytes) -> str:
 
 def test_a_false_period1_beginning_is_not_reported_clean_when_the_originator_onboarded_through_a_contract_wallet(
         deal, stranger, monkeypatch):
-    """Finding 1 (Medium). ``court._records`` returns None for every record of a batch whose transaction input is
-    not a bare ``registerAndPool`` call (a Safe / contract-wallet originator), and ``onboarded`` /
-    ``cutoff_principals`` / ``missing`` silently drop those loans: ``court.audit`` (``chainabs challenge``)
-    then checks period 1 against an EMPTY cut-off tape and prints "nothing to prove" for a tape whose period-1
-    beginning balances are false. Before this session the cut-off was read by ``read.pool.pool_tape``, which
-    raised on such a transaction (loud); the docs name the contract-wallet limit for purchases only. The lie is
-    provable on chain (shown below with the records), so only the tool's silence is at fault: it must say that
-    the cut-off records could not be read (or accept them from a published cut-off tape), never "clean"."""
-    from brownie import web3
-
-    d = deal
-    originator = d.roles["originator"].address
-    tape = sv.quiet_period(books(d).last, 1)
-    y, z = tape.index[tape["status"] == "Performing"][:2]
-    ly = str(tape.at[y, "loan_id"])
-    # 700 of y's cut-off balance moved onto z's beginning and "repaid" there: y now carries 700 less than it
-    # owes (after period 1 closes the originator may buy it back at that leaf's ending, 700 below its balance);
-    # the sums, the pool balance and every registry check are unchanged (z's ending is its registry principal).
-    tape.loc[y, ["beginning_principal", "ending_principal"]] -= 700
-    tape.loc[z, ["beginning_principal", "scheduled_principal"]] += 700
-    committed = sv.commit_tape(tape, originator, 1)
-    fund(d, d.roles["servicer"], committed.report.cash_in)
-    spvlib.submit_report(d.spv, d.roles["servicer"], committed.report, committed.commitment, "ipfs://a-false-tape")
-
-    honest = courtlib.audit(d.spv, committed)
-    assert ("Discontinuity", ly) in {(f.kind, f.loan_id) for f in honest}  # found with bare registerAndPool calls
-    proof = courtlib.onboarded(d.spv)[committed.leaf(ly).asset_id]  # provable on chain from the records
-    fault = next(f for f in honest if (f.kind, f.loan_id) == ("Discontinuity", ly))
-    assert courtlib.prove(d.spv, committed, fault, stranger).event("ChallengeProven")["challenger"] == stranger
-
-    # The same pool had its originator onboarded it through a Safe: every onboarding transaction's input is the
-    # Safe's execTransaction wrapping the registerAndPool call (the events, leaves and checkpoints are the same).
-    onboarding = {b.tx_hash for b in courtlib._batches(d.spv)[4] if not b.sold}
-    real = web3.eth.get_transaction
-
-    def via_safe(tx_hash, *args, **kwargs):
-        tx = real(tx_hash, *args, **kwargs)
-        if bytes(tx["hash"]) in onboarding:
-            tx = dict(tx)
-            tx["input"] = _safe_exec_input(str(d.registry.address), bytes(tx["input"]))
-        return tx
-
-    monkeypatch.setattr(web3.eth, "get_transaction", via_safe)
-    try:  # never "nothing to prove": the cut-off records cannot be read, and the audit says so
-        with pytest.raises(sv.ServicingError, match="cut-off tape cannot be read from the chain"):
-            courtlib.audit(d.spv, committed)
-    finally:
-        monkeypatch.undo()
-    assert proof.principal > 0
-
-
-def test_a_false_period1_beginning_is_not_reported_clean_when_the_originator_onboarded_through_a_contract_wallet(
-        deal, stranger, monkeypatch):
-    """Finding 1 (Medium). ``court._records`` returns None for every record of a batch whose transaction input is
-    not a bare ``registerAndPool`` call (a Safe / contract-wallet originator), and ``onboarded`` /
-    ``cutoff_principals`` / ``missing`` silently drop those loans: ``court.audit`` (``chainabs challenge``)
-    then checks period 1 against an EMPTY cut-off tape and prints "nothing to prove" for a tape whose period-1
-    beginning balances are false. Before this session the cut-off was read by ``read.pool.pool_tape``, which
-    raised on such a transaction (loud); the docs name the contract-wallet limit for purchases only. The lie is
-    provable on chain (shown below with the records), so only the tool's silence is at fault: it must say that
-    the cut-off records could not be read (or accept them from a published cut-off tape), never "clean"."""
+    """A cut-off batch onboarded through a contract wallet (a Safe) has no records in its transaction's calldata:
+    ``court.audit`` (``chainabs challenge``) refuses by name instead of checking period 1 against an empty cut-off
+    tape and reporting a false tape clean (the session's review, finding 1: it said "nothing to prove"). The same
+    false beginning is proven on chain from the records when they can be read."""
     from brownie import web3
 
     d = deal

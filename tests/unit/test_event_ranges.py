@@ -120,12 +120,10 @@ def test_a_node_without_old_state_reads_from_the_genesis_block():
 
 
 def test_a_rate_limited_node_does_not_collapse_contract_logs_to_one_block_ranges():
-    """Finding 2 (Low). ``events._too_large`` takes any error whose text holds "limit", "exceed", "too many" or
-    "more than" for a range refusal: the rate-limit answers of public providers ("project ID request rate
-    exceeded", "Your app has exceeded its compute units per second capacity", "429 Too Many Requests") are
-    neither retried nor backed off, and ``contract_logs`` halves its range for good on each. A node that serves
-    any range but throttles every other call drives the width to one block: reading a million blocks then takes
-    ~a million eth_getLogs calls (here stopped at 2,000) instead of a few dozen."""
+    """A throttled request ("project ID request rate exceeded", "exceeded its compute units per second capacity",
+    "429 Too Many Requests") is retried with back-off, never taken for a range refusal: a node that serves any
+    range but throttles every other call is still read in wide ranges (the session's review, finding 2: the range
+    collapsed to one block, a million eth_getLogs calls for a million blocks)."""
     asked: list[tuple[int, int]] = []
 
     class Event:
@@ -152,14 +150,10 @@ def test_a_rate_limited_node_does_not_collapse_contract_logs_to_one_block_ranges
 
 def test_period_recoveries_never_counts_an_earlier_periods_recoveries_when_the_previous_close_is_not_read(
         monkeypatch):
-    """Finding 3 (Low). ``servicing.period_recoveries`` for a period P > 1 starts after the SPV's
-    ``PeriodClosed(P - 1)`` event, but when that read comes back empty (a node that did not serve it: log
-    history pruned or expired, a provider answering an empty list for a range it does not index) it silently
-    counts EVERY recovery of the pool since the registry's deployment as this period's. A loan that recovered
-    50 in period 1 and 80 in period 2 then has only 30 sent for period 2 (the report is refused:
-    RecoveriesOnChain), and every re-run finds 80 "already on chain" and sends nothing: the period can no
-    longer be serviced by the tool. Periods closed on chain (``periodsClosed`` >= P - 1) prove the close exists:
-    its absence must be an error, never a start from block 0."""
+    """``period_recoveries`` for a period P > 1 starts after the SPV's ``PeriodClosed(P - 1)``; a node that does
+    not serve that log (history pruned or expired) makes it refuse by name, never count earlier periods'
+    recoveries as this one's (the session's review, finding 3: a loan that recovered 50 in period 1 and 80 in
+    period 2 had only 30 sent, and the report was refused for good)."""
     from chainabs.chain import connection
     from chainabs.chain import servicing as chain_servicing
 
