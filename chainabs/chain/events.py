@@ -389,8 +389,7 @@ def contract_logs(
     ``start`` defaults to the block the contract was deployed in (:func:`deployment_block`; block 0 on a local
     development chain), ``end`` to the latest block."""
     w3 = event.w3
-    if start is None:  # a local development chain is short: no search over its history
-        start = 0 if int(w3.eth.chain_id) in DEV_CHAIN_IDS else deployment_block(w3, event.address)
+    start = log_start(w3, event.address) if start is None else int(start)
     end = int(w3.eth.block_number) if end is None else int(end)
     filters = dict(argument_filters or {})
 
@@ -411,6 +410,12 @@ def contract_logs(
         out.extend(logs)
         a = b + 1
     return out
+
+
+def log_start(w3: Web3, address: str) -> int:
+    """Where reading ``address``'s logs starts: its deployment block (:func:`deployment_block`), or block 0 on a
+    local development chain (short: no search over its history)."""
+    return 0 if int(w3.eth.chain_id) in DEV_CHAIN_IDS else deployment_block(w3, address)
 
 
 #: (node, address) -> block the contract was deployed in, as last found (checked again before each use: a

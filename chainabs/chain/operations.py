@@ -671,11 +671,11 @@ def release_collateral(d: Deal, caller: Signer, loan_ids: Sequence[str] | None =
     (bought back, prepaid, repaid, disposed of, charged off); ``loan_ids``: the loans to look at (default every
     loan the pool ever registered, from the registry's events). Nothing to release sends nothing."""
     from chainabs.chain import collateral as collib
-    from chainabs.chain.registry import pool_registrations
+    from chainabs.chain.registry import pool_asset_ids
 
     coll = _require_collateral(d, "collateral release")
     if loan_ids is None:
-        ids = [int(a) for log in pool_registrations(d.registry, d.pool_id) for a in log["args"]["assetIds"]]
+        ids = pool_asset_ids(d.registry, d.pool_id)
     else:
         from chainabs.model.assets import asset_id
 
@@ -692,10 +692,10 @@ def release_collateral(d: Deal, caller: Signer, loan_ids: Sequence[str] | None =
 def collateral_status(d: Deal) -> dict[str, Any]:
     """The pool's collateral tally and how much of it belongs to loans that left the pool or closed."""
     from chainabs.chain import collateral as collib
-    from chainabs.chain.registry import pool_registrations
+    from chainabs.chain.registry import pool_asset_ids
 
     coll = _require_collateral(d, "collateral status")
-    ids = [int(a) for log in pool_registrations(d.registry, d.pool_id) for a in log["args"]["assetIds"]]
+    ids = pool_asset_ids(d.registry, d.pool_id)
     count, value = collib.pool_collateral(coll, d.pool_id)
     return {"collateral_registry": coll.address, "pool_loans": len(ids), "pool_collateral_count": count,
             "pool_appraised_value": value, "releasable": len(collib.releasable(coll, ids))}

@@ -24,7 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from chainabs.chain import invoices
 from chainabs.chain.connection import load_project
-from chainabs.chain.events import contract_logs, deployment_block
+from chainabs.chain.events import contract_logs, log_start
 from chainabs.chain.sender import deploy, transact
 from chainabs.model.merkle import leaf_hash
 from chainabs.model.assets import (
@@ -461,6 +461,12 @@ def pool_leaves(registry: Any, pool_id: int, from_block: int | None = None) -> l
     return [bytes(x) for log in pool_registrations(registry, pool_id, from_block) for x in log["args"]["leaves"]]
 
 
+def pool_asset_ids(registry: Any, pool_id: int, from_block: int | None = None) -> list[int]:
+    """Asset ids registered in ``pool_id`` (onboarded or bought in, whatever became of them since), in
+    registration order, from its ``AssetsRegistered`` events alone."""
+    return [int(a) for log in pool_registrations(registry, pool_id, from_block) for a in log["args"]["assetIds"]]
+
+
 def _discard() -> Any:
     from web3.logs import DISCARD
 
@@ -499,8 +505,8 @@ def asset_history(registry: Any, asset_id: int, from_block: int | None = None) -
     from brownie import web3
 
     c = web3_contract(registry)
-    if from_block is None:
-        from_block = deployment_block(web3, c.address)
+    if from_block is None:  # once for the reads below
+        from_block = log_start(c.w3, c.address)
     transfers = contract_logs(c.events.Transfer, from_block, argument_filters={"tokenId": asset_id})
     events = _decode(transfers, "Transfer")
     events += _decode(

@@ -5,7 +5,9 @@ eth_getCode and checked again before it is reused."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -83,22 +85,30 @@ def test_the_deployment_block_is_found_and_checked_again_before_it_is_reused():
     assert ev.deployment_block(node, ADDRESS) == 1_500_000  # type: ignore[arg-type]
 
 
-def test_contract_logs_ask_no_wider_than_the_node_served_once_it_refused():
+def _event(head: int, answer: Callable[[int, int, int], None]) -> tuple[Any, list[tuple[int, int]], list[dict]]:
+    """A web3 contract event over a chain of ``head`` blocks whose node first calls ``answer(from, to, calls so
+    far)`` (raising: a refusal) and then serves one log per range; with the ranges and the filters it was asked."""
     asked: list[tuple[int, int]] = []
+    filters: list[dict] = []
 
-    class Event:
-        address = ADDRESS
-        w3 = SimpleNamespace(eth=SimpleNamespace(block_number=10_000))
+    def get_logs(from_block: int, to_block: int, argument_filters: dict) -> list[dict[str, int]]:
+        asked.append((from_block, to_block))
+        filters.append(argument_filters)
+        answer(from_block, to_block, len(asked))
+        return [{"blockNumber": from_block, "logIndex": 0}]
 
-        @staticmethod
-        def get_logs(from_block: int, to_block: int, argument_filters: dict) -> list[dict[str, int]]:
-            asked.append((from_block, to_block))
-            assert argument_filters == {"poolId": 3}
-            if to_block - from_block + 1 > 1_000:
-                raise ValueError("eth_getLogs is limited to a 1,000 range")
-            return [{"blockNumber": from_block, "logIndex": 0}]
+    node = SimpleNamespace(eth=SimpleNamespace(block_number=head))
+    return SimpleNamespace(address=ADDRESS, w3=node, get_logs=get_logs), asked, filters
 
-    logs = ev.contract_logs(Event, 1, argument_filters={"poolId": 3}, chunk=50_000)
+
+def test_contract_logs_ask_no_wider_than_the_node_served_once_it_refused():
+    def capped(a: int, b: int, _: int) -> None:
+        if b - a + 1 > 1_000:
+            raise ValueError("eth_getLogs is limited to a 1,000 range")
+
+    event, asked, filters = _event(10_000, capped)
+    logs = ev.contract_logs(event, 1, argument_filters={"poolId": 3}, chunk=50_000)
+    assert all(f == {"poolId": 3} for f in filters)
     served = [(a, b) for a, b in asked if b - a + 1 <= 1_000]
     assert [lg["blockNumber"] for lg in logs] == [a for a, _ in served]  # one log per served range, in order
     assert served[0][0] == 1 and served[-1][1] == 10_000
@@ -124,23 +134,15 @@ def test_a_rate_limited_node_does_not_collapse_contract_logs_to_one_block_ranges
     "429 Too Many Requests") is retried with back-off, never taken for a range refusal: a node that serves any
     range but throttles every other call is still read in wide ranges (the session's review, finding 2: the range
     collapsed to one block, a million eth_getLogs calls for a million blocks)."""
-    asked: list[tuple[int, int]] = []
+    def throttled(a: int, b: int, calls: int) -> None:
+        if calls > 2_000:
+            raise KeyboardInterrupt  # runaway: stop the test, the assertion below reports it
+        if calls % 2 == 1:  # a burst limit, whatever the range
+            raise ValueError("{'code': -32005, 'message': 'project ID request rate exceeded'}")
 
-    class Event:
-        address = ADDRESS
-        w3 = SimpleNamespace(eth=SimpleNamespace(block_number=1_000_000))
-
-        @staticmethod
-        def get_logs(from_block: int, to_block: int, argument_filters: dict) -> list[dict[str, int]]:
-            asked.append((from_block, to_block))
-            if len(asked) > 2_000:
-                raise KeyboardInterrupt  # runaway: stop the test, the assertion below reports it
-            if len(asked) % 2 == 1:  # a burst limit, whatever the range
-                raise ValueError("{'code': -32005, 'message': 'project ID request rate exceeded'}")
-            return [{"blockNumber": from_block, "logIndex": 0}]
-
+    event, asked, _ = _event(1_000_000, throttled)
     try:
-        ev.contract_logs(Event, 0, argument_filters={"poolId": 1}, retries=5, backoff=0)
+        ev.contract_logs(event, 0, argument_filters={"poolId": 1}, retries=5, backoff=0)
     except KeyboardInterrupt:
         pass
     widths = [b - a + 1 for a, b in asked if b < 1_000_000]  # the last range is the one block left
