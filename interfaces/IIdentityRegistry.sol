@@ -32,6 +32,10 @@ interface IIdentityRegistry {
     event InvestorIdSet(address indexed agent, address indexed wallet, bytes32 indexed investorId);
     /// @notice Emitted when the admin allows or disallows a jurisdiction.
     event JurisdictionAllowed(address indexed admin, uint16 indexed jurisdiction, bool allowed);
+    /// @notice Emitted when the admin adds a token that keeps an identity cache (see `addIdentityListener`).
+    event IdentityListenerAdded(address indexed admin, address indexed listener);
+    /// @notice Emitted when the admin removes an identity listener (its cache is switched off).
+    event IdentityListenerRemoved(address indexed admin, address indexed listener);
 
     /// @notice The investor address is the zero address.
     error IdentityZeroAddress();
@@ -43,6 +47,12 @@ interface IIdentityRegistry {
     error IdentityNotRegistered(address investor);
     /// @notice Batch arrays differ in length (`field` names the first array that does not match).
     error IdentityBatchLengthMismatch(bytes32 field, uint256 expected, uint256 actual);
+    /// @notice `listener` is already an identity listener.
+    error IdentityListenerExists(address listener);
+    /// @notice `listener` is not an identity listener.
+    error IdentityListenerUnknown(address listener);
+    /// @notice The registry already informs `max` listeners (each restrictive change calls every one).
+    error IdentityListenerLimit(uint256 max);
 
     /// @notice Role of the KYC agents that register, update, remove and freeze investors.
     function KYC_AGENT_ROLE() external view returns (bytes32);
@@ -93,10 +103,48 @@ interface IIdentityRegistry {
     /// @notice True when `investor` is verified, not expired, not frozen and in an allowed jurisdiction.
     function isEligible(address investor) external view returns (bool);
 
+    /// @notice Add `listener` (DEFAULT_ADMIN_ROLE), a tranche token bound to this registry that keeps each holder's
+    ///         last clearance in its own storage: the registry switches its cache on and, from then on, calls its
+    ///         `resetIdentityCache(true)` on every change that can refuse a transfer that was allowed (removal, freeze,
+    ///         a jurisdiction disallowed, an update that changes the jurisdiction or brings the expiry forward), in the
+    ///         same transaction. At most 16 listeners.
+    function addIdentityListener(address listener) external;
+
+    /// @notice Remove `listener` (DEFAULT_ADMIN_ROLE): its cache is switched off (`resetIdentityCache(false)`)
+    ///         and it asks the registry on every transfer again.
+    function removeIdentityListener(address listener) external;
+
+    /// @notice The identity listeners.
+    function identityListeners() external view returns (address[] memory);
+
+    /// @notice `checkTransfer`, and the expiry of each party checked (0 for a zero address): a token caches the
+    ///         clearance of each party until then (or the next restrictive change).
+    function transferClearance(address from, address to)
+        external
+        view
+        returns (bytes1 code, bytes32 reason, uint256 fromExpiry, uint256 toExpiry);
+
     /// @notice ERC-1066 status of a transfer between `from` and `to` as far as identities go; never reverts.
     /// @dev `from == address(0)` is an issuance (sender not checked), `to == address(0)` a redemption
     ///      (receiver not checked). Returns 0x51 (success), 0x56 (invalid sender) or 0x57 (invalid
     ///      receiver) and a reason such as "SENDER_NOT_VERIFIED", "RECEIVER_EXPIRED", "SENDER_FROZEN",
     ///      "RECEIVER_JURISDICTION".
     function checkTransfer(address from, address to) external view returns (bytes1 code, bytes32 reason);
+}
+
+/// @title IIdentityCache
+/// @notice What an identity registry calls on a token that caches its holders' clearances.
+interface IIdentityCache {
+    /// @notice Emitted when the cache is switched or every cached clearance is dropped (new `generation`).
+    event IdentityCacheReset(uint256 generation, bool enabled);
+
+    /// @notice The caller is not the token's identity registry.
+    error NotIdentityRegistry(address caller, address registry);
+
+    /// @notice Drop every cached clearance (a new generation) and switch the cache on or off. Only the token's
+    ///         identity registry. After 65,534 resets the cache stays off for good (generations are never reused).
+    function resetIdentityCache(bool enabled) external;
+
+    /// @notice Whether cached clearances are used, and the generation they must carry.
+    function identityCache() external view returns (bool enabled, uint256 generation);
 }

@@ -6,7 +6,7 @@ import {IERC1594} from "./IERC1594.sol";
 import {IERC1410} from "./IERC1410.sol";
 import {IERC1643} from "./IERC1643.sol";
 import {IERC1644} from "./IERC1644.sol";
-import {IIdentityRegistry} from "./IIdentityRegistry.sol";
+import {IIdentityCache, IIdentityRegistry} from "./IIdentityRegistry.sol";
 
 /// @title ITrancheToken
 /// @notice One tranche of a deal: an ERC-20 (one unit = one unit of original face, decimals of the deal
@@ -34,7 +34,11 @@ import {IIdentityRegistry} from "./IIdentityRegistry.sol";
 ///      where `s` counts checkpoints and `d` distributions. The accumulator rounding of every distribution is
 ///      counted, rounded down to 2**-32 units (never above the exact unallocated dust), and `sweepableDust()`
 ///      can be sent to the residual recipient by the admin.
-interface ITrancheToken is IERC20Metadata, IERC1594, IERC1410, IERC1643, IERC1644 {
+///      Identity cache: while its registry lists the token as a listener, each holder's last clearance by the
+///      registry is stamped on its account (generation and expiry day) and a transfer or claim asks the registry
+///      only about a party without a valid stamp; every restrictive change in the registry drops all stamps in the
+///      same transaction (`IIdentityCache.resetIdentityCache`).
+interface ITrancheToken is IERC20Metadata, IERC1594, IERC1410, IERC1643, IERC1644, IIdentityCache {
     /// @notice Emitted when the distributor deposits a period's interest and principal.
     event FundsDistributed(address indexed distributor, uint256 indexed epoch, uint256 interest, uint256 principal);
     /// @notice Emitted when a holder's funds are withdrawn (always to the holder's own address; the caller

@@ -151,6 +151,16 @@ def approve_step(pool_id: int, sender: Any) -> CallStep:
                     done=_approved)
 
 
+def identity_listener_step(key: str, token: str) -> CallStep:
+    """The identity registry's admin adds tranche token ``token`` (a manifest key) as an identity listener, which
+    switches on its cache of holders' clearances (unless already listed)."""
+    return CallStep(key, "identity", "addIdentityListener", (Ref(token),), done=_listening)
+
+
+def _listening(contract: Any, args: list[Any]) -> bool:
+    return str(args[0]).lower() in {str(a).lower() for a in contract.identityListeners()}
+
+
 def _approved(contract: Any, args: list[Any]) -> bool:
     return str(contract.poolApproved(args[0])).lower() == str(args[1]).lower()
 
@@ -240,6 +250,8 @@ def deal_steps(
     # Each token is bound to the SPV once: from then on only the SPV issues, distributes and writes down.
     for i in range(len(tranches)):
         steps.append(CallStep(f"class{i}-bind", f"class{i}", "bindDeal", (Ref("spv"),), done=_bound))
+    # The registry keeps each token's cache of holders' clearances current (IdentityRegistry.addIdentityListener).
+    steps += [identity_listener_step(f"identity-listener-class{i}", f"class{i}") for i in range(len(tranches))]
     dilution = terms.dilution_terms(spec)
     if dilution is not None:  # a revolving deal's dilution terms, held by its court (chainabs.chain.revolving)
         steps.append(CallStep("court-dilution-terms", "court", "setDilutionTerms", (Ref("spv"), *dilution),

@@ -87,15 +87,20 @@ def deploy_tranche(
     lockup_end: int = 0,
     roles: Mapping[str, Iterable[Any]] | None = None,
     deal: Any = None,
+    identity_cache: bool = True,
 ) -> Any:
     """Deploy a TrancheToken, grant ``roles`` (role name -> accounts, e.g. ``{"CONTROLLER_ROLE": [trustee]}``)
-    and bind it to ``deal`` if given (the SPV, or in tests an account standing for it)."""
+    and bind it to ``deal`` if given (the SPV, or in tests an account standing for it). With ``identity_cache``
+    ``admin``, who must administer ``registry`` too, adds the token as an identity listener: holders' clearances
+    are then cached in the token until the registry changes something restrictive."""
     proj = load_project()
     ensure_libraries(proj.TrancheToken, admin)
     token, _ = deploy(proj.TrancheToken, name, symbol, currency, registry, coupon_bps, lockup_end, admin,
                       residual_recipient, sender=admin)
     if deal is not None:
         transact(token.bindDeal, deal, sender=admin)
+    if identity_cache:
+        transact(contract_at("IdentityRegistry", registry).addIdentityListener, token, sender=admin)
     for role, holders in (roles or {}).items():
         if role not in TOKEN_ROLES:
             raise ValueError(f"unknown tranche role {role!r}; expected one of {TOKEN_ROLES}")

@@ -2,7 +2,7 @@
 pragma solidity 0.8.28;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
-import {IIdentityRegistry} from "../../interfaces/IIdentityRegistry.sol";
+import {IIdentityCache, IIdentityRegistry} from "../../interfaces/IIdentityRegistry.sol";
 import {ComplianceCodes as C} from "./ComplianceCodes.sol";
 
 /// @title IdentityRegistry
@@ -13,11 +13,14 @@ contract IdentityRegistry is AccessControl, IIdentityRegistry {
     bytes32 public constant KYC_AGENT_ROLE = keccak256("KYC_AGENT_ROLE");
 
     uint16 private constant MAX_JURISDICTION = 999;
+    uint256 private constant MAX_LISTENERS = 16;
 
     mapping(address investor => Identity) private _identities;
     /// @dev Bit `j & 255` of word `j >> 8` is set when jurisdiction `j` is allowed.
     mapping(uint256 word => uint256 bits) private _allowedJurisdictions;
     mapping(address wallet => bytes32 investorId) private _investorIds;
+    /// @dev Tokens caching clearances: each restrictive change resets their caches (see `addIdentityListener`).
+    address[] private _listeners;
 
     /// @param admin Receives DEFAULT_ADMIN_ROLE (jurisdiction policy, role management).
     constructor(address admin) {
@@ -30,7 +33,7 @@ contract IdentityRegistry is AccessControl, IIdentityRegistry {
         external
         onlyRole(KYC_AGENT_ROLE)
     {
-        _register(investor, jurisdiction, investorType, expiry);
+        if (_register(investor, jurisdiction, investorType, expiry)) _resetListeners();
     }
 
     /// @inheritdoc IIdentityRegistry
@@ -44,9 +47,11 @@ contract IdentityRegistry is AccessControl, IIdentityRegistry {
         if (jurisdictions.length != n) revert IdentityBatchLengthMismatch("jurisdictions", n, jurisdictions.length);
         if (investorTypes.length != n) revert IdentityBatchLengthMismatch("investorTypes", n, investorTypes.length);
         if (expiries.length != n) revert IdentityBatchLengthMismatch("expiries", n, expiries.length);
+        bool restricted;
         for (uint256 i; i < n; ++i) {
-            _register(investors[i], jurisdictions[i], investorTypes[i], expiries[i]);
+            if (_register(investors[i], jurisdictions[i], investorTypes[i], expiries[i])) restricted = true;
         }
+        if (restricted) _resetListeners();
     }
 
     /// @inheritdoc IIdentityRegistry
@@ -56,6 +61,7 @@ contract IdentityRegistry is AccessControl, IIdentityRegistry {
         // The investor id stays: a removed (e.g. compromised) wallet can still be recovered to another wallet
         // of the same investor.
         emit InvestorRemoved(msg.sender, investor);
+        _resetListeners();
     }
 
     /// @inheritdoc IIdentityRegistry
@@ -63,6 +69,7 @@ contract IdentityRegistry is AccessControl, IIdentityRegistry {
         if (!_identities[investor].verified) revert IdentityNotRegistered(investor);
         _identities[investor].frozen = frozen;
         emit InvestorFrozen(msg.sender, investor, frozen);
+        if (frozen) _resetListeners();
     }
 
     /// @inheritdoc IIdentityRegistry
@@ -104,6 +111,40 @@ contract IdentityRegistry is AccessControl, IIdentityRegistry {
         if (allowed) _allowedJurisdictions[jurisdiction >> 8] |= mask;
         else _allowedJurisdictions[jurisdiction >> 8] &= ~mask;
         emit JurisdictionAllowed(msg.sender, jurisdiction, allowed);
+        if (!allowed) _resetListeners();
+    }
+
+    /// @inheritdoc IIdentityRegistry
+    function addIdentityListener(address listener) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        uint256 n = _listeners.length;
+        for (uint256 i; i < n; ++i) {
+            if (_listeners[i] == listener) revert IdentityListenerExists(listener);
+        }
+        if (n == MAX_LISTENERS) revert IdentityListenerLimit(MAX_LISTENERS);
+        _listeners.push(listener);
+        emit IdentityListenerAdded(msg.sender, listener);
+        // The token refuses unless this registry is its own.
+        IIdentityCache(listener).resetIdentityCache(true);
+    }
+
+    /// @inheritdoc IIdentityRegistry
+    function removeIdentityListener(address listener) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        uint256 n = _listeners.length;
+        for (uint256 i; i < n; ++i) {
+            if (_listeners[i] == listener) {
+                _listeners[i] = _listeners[n - 1];
+                _listeners.pop();
+                emit IdentityListenerRemoved(msg.sender, listener);
+                IIdentityCache(listener).resetIdentityCache(false);
+                return;
+            }
+        }
+        revert IdentityListenerUnknown(listener);
+    }
+
+    /// @inheritdoc IIdentityRegistry
+    function identityListeners() external view returns (address[] memory) {
+        return _listeners;
     }
 
     /// @inheritdoc IIdentityRegistry
@@ -118,33 +159,53 @@ contract IdentityRegistry is AccessControl, IIdentityRegistry {
 
     /// @inheritdoc IIdentityRegistry
     function isEligible(address investor) external view returns (bool) {
-        return _reason(investor, true) == C.OK;
+        (bytes32 reason,) = _reason(investor, true);
+        return reason == C.OK;
     }
 
     /// @inheritdoc IIdentityRegistry
     function checkTransfer(address from, address to) external view returns (bytes1 code, bytes32 reason) {
-        if (from != address(0)) {
-            reason = _reason(from, true);
-            if (reason != C.OK) return (C.INVALID_SENDER, reason);
-        }
-        if (to != address(0)) {
-            reason = _reason(to, false);
-            if (reason != C.OK) return (C.INVALID_RECEIVER, reason);
-        }
-        return (C.TRANSFER_SUCCESS, C.OK);
+        (code, reason,,) = transferClearance(from, to);
     }
 
-    /// @dev The first rule `investor` fails as sender or receiver (C.OK if none). Reads the identity slot once
-    ///      (as one word: a struct copy to memory would read it once per field) and the jurisdiction word.
-    function _reason(address investor, bool sender) private view returns (bytes32) {
+    /// @inheritdoc IIdentityRegistry
+    function transferClearance(address from, address to)
+        public
+        view
+        returns (bytes1 code, bytes32 reason, uint256 fromExpiry, uint256 toExpiry)
+    {
+        if (from != address(0)) {
+            (reason, fromExpiry) = _reason(from, true);
+            if (reason != C.OK) return (C.INVALID_SENDER, reason, 0, 0);
+        }
+        if (to != address(0)) {
+            (reason, toExpiry) = _reason(to, false);
+            if (reason != C.OK) return (C.INVALID_RECEIVER, reason, 0, 0);
+        }
+        return (C.TRANSFER_SUCCESS, C.OK, fromExpiry, toExpiry);
+    }
+
+    /// @dev The first rule `investor` fails as sender or receiver (C.OK if none), and its expiry. Reads the
+    ///      identity slot once (as one word: a struct copy to memory would read it once per field) and the
+    ///      jurisdiction word.
+    function _reason(address investor, bool sender) private view returns (bytes32, uint256 expiry) {
         uint256 w = _identityWord(investor);
         // Identity layout (IIdentityRegistry.Identity, packed from the low bits): verified (bits 0..7), frozen
         // (8..15), investorType (16..23), jurisdiction (24..39), expiry (40..103).
-        if (w & 0xff == 0) return sender ? C.SENDER_NOT_VERIFIED : C.RECEIVER_NOT_VERIFIED;
-        if ((w >> 40) & type(uint64).max <= block.timestamp) return sender ? C.SENDER_EXPIRED : C.RECEIVER_EXPIRED;
-        if ((w >> 8) & 0xff != 0) return sender ? C.SENDER_FROZEN : C.RECEIVER_FROZEN;
-        if (!isJurisdictionAllowed(uint16(w >> 24))) return sender ? C.SENDER_JURISDICTION : C.RECEIVER_JURISDICTION;
-        return C.OK;
+        expiry = (w >> 40) & type(uint64).max;
+        if (w & 0xff == 0) return (sender ? C.SENDER_NOT_VERIFIED : C.RECEIVER_NOT_VERIFIED, expiry);
+        if (expiry <= block.timestamp) return (sender ? C.SENDER_EXPIRED : C.RECEIVER_EXPIRED, expiry);
+        if ((w >> 8) & 0xff != 0) return (sender ? C.SENDER_FROZEN : C.RECEIVER_FROZEN, expiry);
+        if (!isJurisdictionAllowed(uint16(w >> 24))) return (sender ? C.SENDER_JURISDICTION : C.RECEIVER_JURISDICTION, expiry);
+        return (C.OK, expiry);
+    }
+
+    /// @dev Every listener drops its cached clearances (a change that can refuse an allowed transfer was made).
+    function _resetListeners() private {
+        uint256 n = _listeners.length;
+        for (uint256 i; i < n; ++i) {
+            IIdentityCache(_listeners[i]).resetIdentityCache(true);
+        }
     }
 
     /// @dev The storage word holding `investor`'s {Identity}.
@@ -155,13 +216,19 @@ contract IdentityRegistry is AccessControl, IIdentityRegistry {
         }
     }
 
-    function _register(address investor, uint16 jurisdiction, uint8 investorType, uint64 expiry) private {
+    /// @dev Register or update; true when an update may refuse a transfer it allowed (a new jurisdiction, or an
+    ///      earlier expiry), so that listeners must drop their cached clearances.
+    function _register(address investor, uint16 jurisdiction, uint8 investorType, uint64 expiry)
+        private
+        returns (bool restricted)
+    {
         if (investor == address(0)) revert IdentityZeroAddress();
         if (jurisdiction == 0 || jurisdiction > MAX_JURISDICTION) {
             revert IdentityInvalidJurisdiction(investor, jurisdiction);
         }
         if (expiry <= block.timestamp) revert IdentityExpiryNotInFuture(investor, expiry, block.timestamp);
         Identity storage id = _identities[investor];
+        restricted = id.verified && (id.jurisdiction != jurisdiction || expiry < id.expiry);
         id.verified = true;
         id.investorType = investorType;
         id.jurisdiction = jurisdiction;

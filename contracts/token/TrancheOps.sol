@@ -3,7 +3,7 @@ pragma solidity 0.8.28;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
-import {IIdentityRegistry} from "../../interfaces/IIdentityRegistry.sol";
+import {IIdentityCache, IIdentityRegistry} from "../../interfaces/IIdentityRegistry.sol";
 import {ITrancheToken} from "../../interfaces/ITrancheToken.sol";
 import {ComplianceCodes as C} from "../compliance/ComplianceCodes.sol";
 import {DistributionMath as M, Pair, PairLib} from "./DistributionMath.sol";
@@ -23,9 +23,12 @@ library TrancheOps {
     {
         TrancheState st = t.state;
         if (st.has(S.ISSUANCE_CLOSED)) revert ITrancheToken.IssuanceNotAllowed();
-        (bytes1 code, bytes32 reason) =
-            to == address(0) ? (C.INVALID_RECEIVER, C.RECEIVER_ZERO_ADDRESS) : registry.checkTransfer(address(0), to);
-        Account acct = t.accounts[to];
+        bytes1 code = C.INVALID_RECEIVER;
+        bytes32 reason = C.RECEIVER_ZERO_ADDRESS;
+        uint256 expiry;
+        if (to != address(0)) (code, reason,, expiry) = registry.transferClearance(address(0), to);
+        // The receiver was just cleared: its account carries a fresh identity stamp.
+        Account acct = t.accounts[to].withStamp(TrancheLogic.newStamp(TrancheLogic.liveGeneration(t), expiry));
         uint256 toBalance = acct.balance();
         if (code == C.TRANSFER_SUCCESS && st.has(S.HOLDING_RULES)) {
             Config memory cfg = t.cfg;
@@ -104,7 +107,9 @@ library TrancheOps {
         Account acct = t.accounts[holder];
         units = acct.balance();
         if (units == 0) return 0;
-        t.accounts[holder] = acct.emptied();
+        // Epoch 0 (no distribution yet): the emptied account is cleared whole, its identity stamp too, which frees
+        // the slot (a stamp is only ever a shortcut to the registry).
+        t.accounts[holder] = Account.wrap(0);
         TrancheLogic.countHolder(t, false);
         TrancheLogic.retire(t, units);
         emit IERC20.Transfer(holder, address(0), units);
@@ -138,6 +143,38 @@ library TrancheOps {
         address recipient = t.residualRecipient;
         emit ITrancheToken.DustSwept(msg.sender, recipient, amount);
         if (amount != 0) currency.safeTransfer(recipient, amount);
+    }
+
+    /// @notice Drop every identity stamp (a new generation) and switch the cache on or off (the token checked that
+    /// its registry is the caller). Generations are never reused, so a stamp of an earlier one can never become
+    /// valid again; once they are spent the cache stays off.
+    function resetIdentityCache(TrancheStore storage t, bool enabled) external {
+        TrancheState st = t.state;
+        uint256 generation = st.identityGeneration();
+        if (generation < S.MAX_GENERATION) {
+            st = st.withIdentityGeneration(++generation);
+        } else {
+            enabled = false;
+        }
+        t.state = enabled ? st.with(S.IDENTITY_CACHE) : st.without(S.IDENTITY_CACHE);
+        emit IIdentityCache.IdentityCacheReset(generation, enabled);
+    }
+
+    /// @notice Set the maximum number of holders (`maxHolders`) or the minimum holding to `value` (the token
+    /// checked the admin role); flag HOLDING_RULES of the state <=> a minimum holding or a maximum is set.
+    function setHoldingRule(TrancheStore storage t, bool maxHolders, uint256 value) external {
+        Config storage cfg = t.cfg;
+        if (maxHolders) {
+            if (value > type(uint32).max) revert ITrancheToken.ValueOutOfRange("maxHolders", value, type(uint32).max);
+            cfg.maxHolders = uint32(value);
+            emit ITrancheToken.MaxHoldersSet(msg.sender, value);
+        } else {
+            if (value > M.MAX_AMOUNT) revert ITrancheToken.ValueOutOfRange("minimumHolding", value, M.MAX_AMOUNT);
+            cfg.minHolding = uint96(value);
+            emit ITrancheToken.MinimumHoldingSet(msg.sender, value);
+        }
+        TrancheState st = t.state;
+        t.state = cfg.minHolding != 0 || cfg.maxHolders != 0 ? st.with(S.HOLDING_RULES) : st.without(S.HOLDING_RULES);
     }
 
     /// @dev Rules of a redemption (holder, operator or controller); never reverts.

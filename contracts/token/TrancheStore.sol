@@ -6,7 +6,7 @@ import {IIdentityRegistry} from "../../interfaces/IIdentityRegistry.sol";
 import {ITrancheToken} from "../../interfaces/ITrancheToken.sol";
 import {ComplianceCodes as C} from "../compliance/ComplianceCodes.sol";
 import {DistributionMath as M, Pair, PairLib} from "./DistributionMath.sol";
-import {Account, Flows, TrancheState, TrancheStateLib as S} from "./TrancheWords.sol";
+import {Account, Flows, MASK32, TrancheState, TrancheStateLib as S} from "./TrancheWords.sol";
 
 // The tranche token's books, in one struct so that the token and its linked library `TrancheOps` share them
 // (the token keeps one `TrancheStore` state variable and hands it to the library as a storage pointer), and
@@ -27,7 +27,8 @@ enum Mode {
 }
 
 /// @dev One slot, read by a transfer only when a rule needs it: holding rules set (flag HOLDING_RULES of the state),
-///      or units drawn from the lock-up partition. Pausing and the number of holders live in the state slot.
+///      or units drawn from the lock-up partition. Pausing, the identity cache and the number of holders live in
+///      the state slot.
 struct Config {
     bool controlRenounced;
     uint32 maxHolders;
@@ -70,7 +71,8 @@ struct TrancheStore {
 /// @notice Transfer rules, checkpoints and retirement of units on a `TrancheStore`.
 library TrancheLogic {
     /// @notice The single source of truth for transfer rules; `canTransfer*` return it, transfers revert with it.
-    /// @dev Reads the state slot and the sender's account; the configuration slot only for a rule that needs it.
+    /// @dev Reads the state slot and both accounts (the configuration slot only for a rule that needs it); asks
+    ///      the identity registry only about a party whose identity stamp is not valid (see `cleared`).
     function transferStatus(
         TrancheStore storage t,
         IIdentityRegistry registry,
@@ -78,25 +80,84 @@ library TrancheLogic {
         address to,
         uint256 value,
         Mode mode
-    ) internal view returns (bytes1, bytes32, bytes32 partition) {
+    ) internal view returns (bytes1 code, bytes32 reason, bytes32 partition) {
+        (code, reason, partition,) = moveStatus(t, registry, from, to, value, mode);
+    }
+
+    /// @notice `transferStatus`, and the identity stamps the two accounts carry after the move (`from`'s in
+    ///         bits 0..31, `to`'s in 32..63): renewed for a party the registry has just cleared, else kept.
+    function moveStatus(
+        TrancheStore storage t,
+        IIdentityRegistry registry,
+        address from,
+        address to,
+        uint256 value,
+        Mode mode
+    ) internal view returns (bytes1, bytes32, bytes32 partition, uint256 stamps) {
         TrancheState st = t.state;
-        if (to == address(0)) return (C.INVALID_RECEIVER, C.RECEIVER_ZERO_ADDRESS, mode == Mode.Locked ? LOCKED : UNRESTRICTED);
+        if (to == address(0)) return (C.INVALID_RECEIVER, C.RECEIVER_ZERO_ADDRESS, mode == Mode.Locked ? LOCKED : UNRESTRICTED, 0);
         if (mode != Mode.Forced) {
             bytes32 halted = st.has(S.PAUSED) ? C.PAUSED : st.has(S.BOOKS_CLOSED) ? C.BOOKS_CLOSED : bytes32(0);
-            if (halted != bytes32(0)) return (C.TRANSFERS_HALTED, halted, mode == Mode.Locked ? LOCKED : UNRESTRICTED);
+            if (halted != bytes32(0)) return (C.TRANSFERS_HALTED, halted, mode == Mode.Locked ? LOCKED : UNRESTRICTED, 0);
         }
         bytes1 code;
         bytes32 reason;
         uint256 fromBalance;
         (code, reason, fromBalance, partition) = balanceStatus(t, t.accounts[from], value, mode);
-        if (code != C.TRANSFER_SUCCESS) return (code, reason, partition);
-        (code, reason) = registry.checkTransfer(mode == Mode.Forced ? address(0) : from, to);
-        if (code != C.TRANSFER_SUCCESS) return (code, reason, partition);
+        if (code != C.TRANSFER_SUCCESS) return (code, reason, partition, 0);
+        (code, reason, stamps) = identityStatus(t, registry, from, to, mode == Mode.Forced);
+        if (code != C.TRANSFER_SUCCESS) return (code, reason, partition, 0);
         if (from != to && st.has(S.HOLDING_RULES)) {
             (code, reason) = holdingRules(t, st, to, fromBalance - value, value);
-            if (code != C.TRANSFER_SUCCESS) return (code, reason, partition);
+            if (code != C.TRANSFER_SUCCESS) return (code, reason, partition, 0);
         }
-        return (C.TRANSFER_SUCCESS, C.OK, partition);
+        return (C.TRANSFER_SUCCESS, C.OK, partition, stamps);
+    }
+
+    /// @notice The identity rules of a move from `from` (not checked when `forced`) to `to`, as the registry's
+    ///         `transferClearance` answers them; a party with a valid stamp is not asked about. Also returns the
+    ///         stamps both accounts carry after the move (as `moveStatus`).
+    function identityStatus(TrancheStore storage t, IIdentityRegistry registry, address from, address to, bool forced)
+        internal
+        view
+        returns (bytes1 code, bytes32 reason, uint256 stamps)
+    {
+        uint256 generation = liveGeneration(t);
+        uint256 fromStamp = t.accounts[from].stamp();
+        uint256 toStamp = t.accounts[to].stamp();
+        address askFrom = forced || cleared(generation, fromStamp) ? address(0) : from;
+        address askTo = cleared(generation, toStamp) ? address(0) : to;
+        if (askFrom != address(0) || askTo != address(0)) {
+            uint256 fromExpiry;
+            uint256 toExpiry;
+            (code, reason, fromExpiry, toExpiry) = registry.transferClearance(askFrom, askTo);
+            if (code != C.TRANSFER_SUCCESS) return (code, reason, 0);
+            if (askFrom != address(0)) fromStamp = newStamp(generation, fromExpiry);
+            if (askTo != address(0)) toStamp = newStamp(generation, toExpiry);
+        }
+        return (C.TRANSFER_SUCCESS, C.OK, fromStamp | (toStamp << 32));
+    }
+
+    /// @notice The identity generation stamps are valid at: the configuration's generation while the registry keeps
+    ///         the cache informed, else 0 (no stamp is valid).
+    function liveGeneration(TrancheStore storage t) internal view returns (uint256) {
+        TrancheState st = t.state;
+        return st.has(S.IDENTITY_CACHE) ? st.identityGeneration() : 0;
+    }
+
+    /// @notice True when a stamp says its holder passed the registry's transfer check (verified, not expired, not
+    ///         frozen, jurisdiction allowed) at the live generation `generation` (no restrictive change since) and the
+    ///         day its verification expires has not begun. Conservative: a stamp is never valid past the expiry.
+    function cleared(uint256 generation, uint256 stamp) internal view returns (bool) {
+        return generation != 0 && stamp & 0xffff == generation && block.timestamp < (stamp >> 16) * 1 days;
+    }
+
+    /// @notice The stamp of a holder the registry has just cleared, whose verification expires at `expiry`
+    ///         (0 while the cache is off).
+    function newStamp(uint256 generation, uint256 expiry) internal pure returns (uint256) {
+        if (generation == 0) return 0;
+        uint256 day = expiry / 1 days;
+        return generation | ((day > 0xffff ? 0xffff : day) << 16);
     }
 
     /// @notice Balance and lock-up rules of a move of `value` units drawn from `acct` under `mode`; also returns
@@ -162,13 +223,11 @@ library TrancheLogic {
         uint256 value,
         Mode mode
     ) internal {
-        (bytes1 code, bytes32 reason,) = transferStatus(t, registry, from, to, value, mode);
+        (bytes1 code, bytes32 reason,, uint256 stamps) = moveStatus(t, registry, from, to, value, mode);
         if (code != C.TRANSFER_SUCCESS) revert ITrancheToken.TransferBlocked(from, to, code, reason);
         emit IERC20.Transfer(from, to, value);
         if (from == to) return;
-        uint256 epoch = t.state.epoch();
-        Account a = checkpoint(t, from, t.accounts[from], epoch);
-        Account b = checkpoint(t, to, t.accounts[to], epoch);
+        (Account a, Account b) = checkpointPair(t, from, to, stamps);
         bool receiverWasEmpty = b.isEmpty();
         {
             uint256 unrestricted = a.unrestricted();
@@ -182,6 +241,17 @@ library TrancheLogic {
         t.accounts[from] = a;
         t.accounts[to] = b;
         if (value != 0 && a.isEmpty() != receiverWasEmpty) countHolder(t, receiverWasEmpty);
+    }
+
+    /// @notice Both parties of a move checkpointed to the current epoch, carrying the identity stamps `stamps`
+    ///         (as `moveStatus` returns them).
+    function checkpointPair(TrancheStore storage t, address from, address to, uint256 stamps)
+        internal
+        returns (Account a, Account b)
+    {
+        uint256 epoch = t.state.epoch();
+        a = checkpoint(t, from, t.accounts[from].withStamp(stamps & MASK32), epoch);
+        b = checkpoint(t, to, t.accounts[to].withStamp(stamps >> 32), epoch);
     }
 
     /// @notice One holder more (`added`) or less in the state's holder count.

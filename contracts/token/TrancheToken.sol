@@ -9,7 +9,7 @@ import {ITrancheToken} from "../../interfaces/ITrancheToken.sol";
 import {IERC1594} from "../../interfaces/IERC1594.sol";
 import {IERC1410} from "../../interfaces/IERC1410.sol";
 import {IERC1644} from "../../interfaces/IERC1644.sol";
-import {IIdentityRegistry} from "../../interfaces/IIdentityRegistry.sol";
+import {IIdentityCache, IIdentityRegistry} from "../../interfaces/IIdentityRegistry.sol";
 import {ComplianceCodes as C} from "../compliance/ComplianceCodes.sol";
 import {DistributionMath as M, Pair, PairLib} from "./DistributionMath.sol";
 import {DocumentStore} from "./DocumentStore.sol";
@@ -480,8 +480,20 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
 
     /// @inheritdoc ITrancheToken
     function canClaim(address holder) external view returns (bytes1, bytes32) {
-        bytes32 reason = _registry.claimBlocker(holder);
+        bytes32 reason = _claimBlocker(holder);
         return reason == C.OK ? (C.TRANSFER_SUCCESS, C.OK) : (C.INVALID_SENDER, reason);
+    }
+
+    /// @inheritdoc IIdentityCache
+    function resetIdentityCache(bool enabled) external {
+        if (msg.sender != address(_registry)) revert NotIdentityRegistry(msg.sender, address(_registry));
+        TrancheOps.resetIdentityCache(_t, enabled);
+    }
+
+    /// @inheritdoc IIdentityCache
+    function identityCache() external view returns (bool, uint256) {
+        TrancheState st = _t.state;
+        return (st.has(S.IDENTITY_CACHE), st.identityGeneration());
     }
 
     /// @inheritdoc ITrancheToken
@@ -524,18 +536,12 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
 
     /// @inheritdoc ITrancheToken
     function setMinimumHolding(uint256 minimumHolding_) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        if (minimumHolding_ > M.MAX_AMOUNT) revert ValueOutOfRange("minimumHolding", minimumHolding_, M.MAX_AMOUNT);
-        _t.cfg.minHolding = uint96(minimumHolding_);
-        _setHoldingRules();
-        emit MinimumHoldingSet(msg.sender, minimumHolding_);
+        TrancheOps.setHoldingRule(_t, false, minimumHolding_);
     }
 
     /// @inheritdoc ITrancheToken
     function setMaxHolders(uint256 maxHolders_) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        if (maxHolders_ > type(uint32).max) revert ValueOutOfRange("maxHolders", maxHolders_, type(uint32).max);
-        _t.cfg.maxHolders = uint32(maxHolders_);
-        _setHoldingRules();
-        emit MaxHoldersSet(msg.sender, maxHolders_);
+        TrancheOps.setHoldingRule(_t, true, maxHolders_);
     }
 
     /// @inheritdoc ITrancheToken
@@ -692,7 +698,7 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
         // The cumulative principal needs no range check: it never exceeds currentPrincipal + cumulativeWriteDown
         // at the first distribution (issuance is closed from then on), which is at most the supply.
         uint256 epoch = st.epoch() + 1;
-        if (epoch > type(uint32).max) revert ValueOutOfRange("epoch", epoch, type(uint32).max);
+        if (epoch > S.MAX_EPOCH) revert ValueOutOfRange("epoch", epoch, S.MAX_EPOCH);
         _addFlows(interest, principal, supply);
         _advanceAccumulators(interest, principal, supply);
         // The new epoch starts without history; distributing opens the books and closes issuance.
@@ -759,13 +765,6 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
         _t.current = Pair.wrap(accInterest | (accPrincipal << 128));
     }
 
-    /// @dev Flag HOLDING_RULES of the state <=> a minimum holding or a maximum number of holders is set.
-    function _setHoldingRules() private {
-        Config memory cfg = _t.cfg;
-        TrancheState st = _t.state;
-        _t.state = cfg.minHolding != 0 || cfg.maxHolders != 0 ? st.with(S.HOLDING_RULES) : st.without(S.HOLDING_RULES);
-    }
-
     /// @dev Partition argument -> draw mode; an unknown partition blocks with 0x50 INVALID_PARTITION.
     function _mode(bytes32 partition, address from, address to) private pure returns (Mode) {
         if (partition == UNRESTRICTED) return Mode.Unrestricted;
@@ -783,8 +782,15 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
         }
     }
 
+    /// @dev Why `holder` may not claim: nothing when its identity stamp is valid (it passed the registry's transfer
+    ///      check, which includes the claim rules, and nothing restrictive changed since), else the registry's answer.
+    function _claimBlocker(address holder) private view returns (bytes32) {
+        if (TrancheLogic.cleared(TrancheLogic.liveGeneration(_t), _t.accounts[holder].stamp())) return C.OK;
+        return _registry.claimBlocker(holder);
+    }
+
     function _claim(address holder) private returns (uint256 interest, uint256 principal) {
-        bytes32 reason = _registry.claimBlocker(holder);
+        bytes32 reason = _claimBlocker(holder);
         if (reason != C.OK) revert ClaimBlocked(holder, C.INVALID_SENDER, reason);
         (uint256 earnedInterest, uint256 earnedPrincipal) = TrancheLogic.accumulative(_t, holder);
         uint256 w = Pair.unwrap(_t.withdrawn[holder]);

@@ -2,16 +2,19 @@
 pragma solidity 0.8.28;
 
 /// @notice A holder's packed account: units in the unrestricted partition (bits 0..95), units in the
-///         lock-up partition (96..191) and the distribution epoch the holder was last checkpointed at
-///         (192..223).
+///         lock-up partition (96..191), the distribution epoch the holder was last checkpointed at
+///         (192..223) and its identity stamp (224..255): the token's identity generation (224..239) at which the
+///         holder last passed the registry's transfer check and the day (unix time / 1 day, 240..255) that
+///         verification expires (see TrancheLogic.cleared).
 type Account is uint256;
 
 /// @notice The tranche's packed state: total supply (bits 0..95), current principal (96..191), epoch =
-///         number of distributions (192..223) and flags (224..): issuance closed, history of the current
-///         epoch written, books closed (record date passed, distribution pending), settled (deal over), paused,
-///         holding rules set (a minimum holding or a maximum number of holders); the number of holders
-///         (232..255). Pausing, the rules flag and the holder count sit here so that a transfer reads and writes
-///         one tranche slot: the configuration slot is read only when a rule needs it.
+///         number of distributions (192..207, at most 65,535), identity generation (208..223) and flags (224..):
+///         issuance closed, history of the current epoch written, books closed (record date passed, distribution
+///         pending), settled (deal over), paused, holding rules set (a minimum holding or a maximum number of
+///         holders), identity cache on (230); the number of holders (232..255). Pausing, the rules flag, the
+///         identity cache and the holder count sit here so that a transfer reads and writes one tranche slot: the
+///         configuration slot is read only when a rule needs it.
 type TrancheState is uint256;
 
 /// @notice The tranche's packed flows: total interest distributed (bits 0..95), cumulative write-down
@@ -25,6 +28,7 @@ using FlowsLib for Flows global;
 uint256 constant MASK96 = (1 << 96) - 1;
 uint256 constant MASK32 = (1 << 32) - 1;
 uint256 constant MASK64 = (1 << 64) - 1;
+uint256 constant MASK16 = (1 << 16) - 1;
 
 /// @title AccountLib
 /// @notice Typed accessors of {Account}. Amounts are at most 2**96 - 1 (the token's MAX_AMOUNT); callers
@@ -46,7 +50,17 @@ library AccountLib {
     }
 
     function epoch(Account a) internal pure returns (uint256) {
-        return Account.unwrap(a) >> 192;
+        return (Account.unwrap(a) >> 192) & MASK32;
+    }
+
+    /// @notice The identity stamp: generation (low 16 bits) and expiry day (high 16 bits); zero when none.
+    function stamp(Account a) internal pure returns (uint256) {
+        return Account.unwrap(a) >> 224;
+    }
+
+    /// @notice The same balances and epoch with identity stamp `stamp_` (at most 32 bits).
+    function withStamp(Account a, uint256 stamp_) internal pure returns (Account) {
+        return Account.wrap((Account.unwrap(a) & ((1 << 224) - 1)) | (stamp_ << 224));
     }
 
     /// @notice True when the account holds no unit in either partition.
@@ -54,9 +68,9 @@ library AccountLib {
         return Account.unwrap(a) & BALANCES == 0;
     }
 
-    /// @notice The same balances, checkpointed at `epoch_`.
+    /// @notice The same balances and identity stamp, checkpointed at `epoch_`.
     function atEpoch(Account a, uint256 epoch_) internal pure returns (Account) {
-        return Account.wrap((Account.unwrap(a) & BALANCES) | (epoch_ << 192));
+        return Account.wrap((Account.unwrap(a) & ~(MASK32 << 192)) | (epoch_ << 192));
     }
 
     /// @notice Add units to each partition (the caller guarantees they fit).
@@ -69,7 +83,7 @@ library AccountLib {
         return Account.wrap(Account.unwrap(a) - unrestricted_ - (locked_ << 96));
     }
 
-    /// @notice The account with no units, keeping its checkpoint epoch.
+    /// @notice The account with no units, keeping its checkpoint epoch and identity stamp.
     function emptied(Account a) internal pure returns (Account) {
         return Account.wrap(Account.unwrap(a) & ~BALANCES);
     }
@@ -84,7 +98,15 @@ library TrancheStateLib {
     uint256 internal constant SETTLED = 1 << 227;
     uint256 internal constant PAUSED = 1 << 228;
     uint256 internal constant HOLDING_RULES = 1 << 229;
+    /// @notice The identity registry keeps this token informed of restrictive changes: stamps of the current
+    ///         identity generation are valid.
+    uint256 internal constant IDENTITY_CACHE = 1 << 230;
     uint256 internal constant HOLDERS_SHIFT = 232;
+    uint256 internal constant GENERATION_SHIFT = 208;
+    /// @notice Largest epoch (number of distributions): 65,535, over 5,000 years of monthly payments.
+    uint256 internal constant MAX_EPOCH = MASK16;
+    /// @notice Largest identity generation: the cache stays off once it is reached.
+    uint256 internal constant MAX_GENERATION = MASK16;
     /// @notice Largest number of holders at once (the dust bound already assumes fewer than 2**24 accounts).
     uint256 internal constant MAX_HOLDER_COUNT = (1 << 24) - 1;
 
@@ -97,7 +119,19 @@ library TrancheStateLib {
     }
 
     function epoch(TrancheState s) internal pure returns (uint256) {
-        return (TrancheState.unwrap(s) >> 192) & MASK32;
+        return (TrancheState.unwrap(s) >> 192) & MASK16;
+    }
+
+    /// @notice The identity generation (bumped by every reset of the identity cache, never reused).
+    function identityGeneration(TrancheState s) internal pure returns (uint256) {
+        return (TrancheState.unwrap(s) >> GENERATION_SHIFT) & MASK16;
+    }
+
+    /// @notice The same state with identity generation `generation` (at most 65,535).
+    function withIdentityGeneration(TrancheState s, uint256 generation) internal pure returns (TrancheState) {
+        return TrancheState.wrap(
+            (TrancheState.unwrap(s) & ~(MASK16 << GENERATION_SHIFT)) | (generation << GENERATION_SHIFT)
+        );
     }
 
     function holders(TrancheState s) internal pure returns (uint256) {
@@ -121,7 +155,7 @@ library TrancheStateLib {
         return TrancheState.wrap(TrancheState.unwrap(s) & ~flag);
     }
 
-    /// @notice The same epoch and flags with a new supply and principal (both at most 2**96 - 1).
+    /// @notice The same epoch, generation, flags and holders with a new supply and principal (both at most 2**96 - 1).
     function withAmounts(TrancheState s, uint256 supply_, uint256 principal_) internal pure returns (TrancheState) {
         return TrancheState.wrap(((TrancheState.unwrap(s) >> 192) << 192) | supply_ | (principal_ << 96));
     }
@@ -131,12 +165,12 @@ library TrancheStateLib {
         return TrancheState.wrap((TrancheState.unwrap(s) & ~(MASK96 << 96)) | (principal_ << 96));
     }
 
-    /// @notice The state after a distribution: new principal, epoch `epoch_`, history of the new epoch not
-    ///         yet written, books open again, issuance closed (other flags kept).
+    /// @notice The state after a distribution: new principal, epoch `epoch_` (at most MAX_EPOCH), history of the
+    ///         new epoch not yet written, books open again, issuance closed (generation, holders, other flags kept).
     function distributed(TrancheState s, uint256 principal_, uint256 epoch_) internal pure returns (TrancheState) {
-        uint256 flags = (TrancheState.unwrap(s) >> 224) << 224;
-        flags = (flags & ~(HISTORY_WRITTEN | BOOKS_CLOSED)) | ISSUANCE_CLOSED;
-        return TrancheState.wrap(flags | supply(s) | (principal_ << 96) | (epoch_ << 192));
+        uint256 kept = (TrancheState.unwrap(s) >> GENERATION_SHIFT) << GENERATION_SHIFT;
+        kept = (kept & ~(HISTORY_WRITTEN | BOOKS_CLOSED)) | ISSUANCE_CLOSED;
+        return TrancheState.wrap(kept | supply(s) | (principal_ << 96) | (epoch_ << 192));
     }
 }
 
