@@ -73,6 +73,8 @@ PRIVILEGED_EVENTS = frozenset(
         "CollateralRecorded", "CollateralReappraised",
         # IdentityRegistry: KYC
         "InvestorRegistered", "InvestorRemoved", "InvestorFrozen", "JurisdictionAllowed", "InvestorIdSet",
+        # IdentityRegistry's listeners (tokens caching clearances) and a token's cache being switched or reset
+        "IdentityListenerAdded", "IdentityListenerRemoved", "IdentityCacheReset",
         # common on third-party currencies (and the test stablecoin)
         "OwnershipTransferred", "Paused", "Unpaused", "Minted", "Blocklisted",
         # TrancheMarket (the secondary market): what may trade there
