@@ -63,6 +63,8 @@ def test_local_deploy_creates_the_whole_deal(deployed, admin):
     assert (on_chain[0], on_chain[1], int(on_chain[2])) == (currency.address, registry.address, result.pool_id)
     for token in tokens:  # bound to the SPV: nobody else can issue, distribute or write down
         assert token.deal() == spv.address
+        assert token.identityCache()[0]  # the registry keeps its cache of clearances current
+    assert sorted(identity.identityListeners()) == sorted(t.address for t in tokens)
     # test investors: KYC-registered, funded with test currency
     assert result.investors == [a.address for a in accounts[10:15]]
     for investor in result.investors:
