@@ -36,6 +36,9 @@ interface IIdentityRegistry {
     event IdentityListenerAdded(address indexed admin, address indexed listener);
     /// @notice Emitted when the admin removes an identity listener (its cache is switched off).
     event IdentityListenerRemoved(address indexed admin, address indexed listener);
+    /// @notice Emitted when a removed listener could not be told to switch its cache off (it reverted, or ran out
+    ///         of its gas allowance with enough gas left to the transaction): it was removed anyway.
+    event IdentityListenerUnreachable(address indexed admin, address indexed listener);
 
     /// @notice The investor address is the zero address.
     error IdentityZeroAddress();
@@ -53,6 +56,13 @@ interface IIdentityRegistry {
     error IdentityListenerUnknown(address listener);
     /// @notice The registry already informs `max` listeners (each restrictive change calls every one).
     error IdentityListenerLimit(uint256 max);
+    /// @notice `listener` has no code (only contracts keep identity caches).
+    error IdentityListenerNotContract(address listener);
+    /// @notice `listener` refused or failed a cache update; the restrictive change is not made (the admin can remove
+    ///         the listener).
+    error IdentityListenerFailed(address listener);
+    /// @notice Too little gas left to give a listener its allowance of `needed`.
+    error IdentityListenerGas(uint256 needed, uint256 left);
 
     /// @notice Role of the KYC agents that register, update, remove and freeze investors.
     function KYC_AGENT_ROLE() external view returns (bytes32);
@@ -104,14 +114,17 @@ interface IIdentityRegistry {
     function isEligible(address investor) external view returns (bool);
 
     /// @notice Add `listener` (DEFAULT_ADMIN_ROLE), a tranche token bound to this registry that keeps each holder's
-    ///         last clearance in its own storage: the registry switches its cache on and, from then on, calls its
-    ///         `resetIdentityCache(true)` on every change that can refuse a transfer that was allowed (removal, freeze,
-    ///         a jurisdiction disallowed, an update that changes the jurisdiction or brings the expiry forward), in the
-    ///         same transaction. At most 16 listeners.
+    ///         last clearance in its own storage: the registry switches its cache on and, from then on, in the same
+    ///         transaction as every change that can refuse a transfer that was allowed, drops the clearances it
+    ///         concerns: one investor's (`clearIdentity`) on its removal, its freeze, or an update that changes its
+    ///         jurisdiction or brings its expiry forward; all of them (`resetIdentityCache(true)`) when a jurisdiction
+    ///         is disallowed or a batch updates investors restrictively. A listener that fails an update stops the
+    ///         change (`IdentityListenerFailed`). Listeners are trusted code (the deal's tokens): at most 16.
     function addIdentityListener(address listener) external;
 
     /// @notice Remove `listener` (DEFAULT_ADMIN_ROLE): its cache is switched off (`resetIdentityCache(false)`)
-    ///         and it asks the registry on every transfer again.
+    ///         and it asks the registry on every transfer again. A listener that fails the call is removed anyway
+    ///         (`IdentityListenerUnreachable`).
     function removeIdentityListener(address listener) external;
 
     /// @notice The identity listeners.
@@ -137,6 +150,8 @@ interface IIdentityRegistry {
 interface IIdentityCache {
     /// @notice Emitted when the cache is switched or every cached clearance is dropped (new `generation`).
     event IdentityCacheReset(uint256 generation, bool enabled);
+    /// @notice Emitted when `holder`'s cached clearance is dropped.
+    event IdentityCleared(address indexed holder);
 
     /// @notice The caller is not the token's identity registry.
     error NotIdentityRegistry(address caller, address registry);
@@ -144,6 +159,10 @@ interface IIdentityCache {
     /// @notice Drop every cached clearance (a new generation) and switch the cache on or off. Only the token's
     ///         identity registry. After 65,534 resets the cache stays off for good (generations are never reused).
     function resetIdentityCache(bool enabled) external;
+
+    /// @notice Drop `holder`'s cached clearance (its next transfer or claim asks the registry). Only the token's
+    ///         identity registry, in the transaction that restricted `holder`.
+    function clearIdentity(address holder) external;
 
     /// @notice Whether cached clearances are used, and the generation they must carry.
     function identityCache() external view returns (bool enabled, uint256 generation);

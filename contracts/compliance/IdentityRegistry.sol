@@ -14,6 +14,8 @@ contract IdentityRegistry is AccessControl, IIdentityRegistry {
 
     uint16 private constant MAX_JURISDICTION = 999;
     uint256 private constant MAX_LISTENERS = 16;
+    /// @dev Gas a listener gets for one cache update (a tranche token's takes about 10,000).
+    uint256 private constant LISTENER_GAS = 50_000;
 
     mapping(address investor => Identity) private _identities;
     /// @dev Bit `j & 255` of word `j >> 8` is set when jurisdiction `j` is allowed.
@@ -33,7 +35,9 @@ contract IdentityRegistry is AccessControl, IIdentityRegistry {
         external
         onlyRole(KYC_AGENT_ROLE)
     {
-        if (_register(investor, jurisdiction, investorType, expiry)) _resetListeners();
+        if (_register(investor, jurisdiction, investorType, expiry)) {
+            _notifyListeners(abi.encodeCall(IIdentityCache.clearIdentity, (investor)));
+        }
     }
 
     /// @inheritdoc IIdentityRegistry
@@ -51,7 +55,7 @@ contract IdentityRegistry is AccessControl, IIdentityRegistry {
         for (uint256 i; i < n; ++i) {
             if (_register(investors[i], jurisdictions[i], investorTypes[i], expiries[i])) restricted = true;
         }
-        if (restricted) _resetListeners();
+        if (restricted) _notifyListeners(abi.encodeCall(IIdentityCache.resetIdentityCache, (true)));
     }
 
     /// @inheritdoc IIdentityRegistry
@@ -61,15 +65,17 @@ contract IdentityRegistry is AccessControl, IIdentityRegistry {
         // The investor id stays: a removed (e.g. compromised) wallet can still be recovered to another wallet
         // of the same investor.
         emit InvestorRemoved(msg.sender, investor);
-        _resetListeners();
+        _notifyListeners(abi.encodeCall(IIdentityCache.clearIdentity, (investor)));
     }
 
     /// @inheritdoc IIdentityRegistry
     function setFrozen(address investor, bool frozen) external onlyRole(KYC_AGENT_ROLE) {
-        if (!_identities[investor].verified) revert IdentityNotRegistered(investor);
-        _identities[investor].frozen = frozen;
+        Identity storage id = _identities[investor];
+        if (!id.verified) revert IdentityNotRegistered(investor);
+        bool wasFrozen = id.frozen;
+        id.frozen = frozen;
         emit InvestorFrozen(msg.sender, investor, frozen);
-        if (frozen) _resetListeners();
+        if (frozen && !wasFrozen) _notifyListeners(abi.encodeCall(IIdentityCache.clearIdentity, (investor)));
     }
 
     /// @inheritdoc IIdentityRegistry
@@ -108,10 +114,11 @@ contract IdentityRegistry is AccessControl, IIdentityRegistry {
             revert IdentityInvalidJurisdiction(address(0), jurisdiction);
         }
         uint256 mask = 1 << (jurisdiction & 0xff);
+        bool wasAllowed = isJurisdictionAllowed(jurisdiction);
         if (allowed) _allowedJurisdictions[jurisdiction >> 8] |= mask;
         else _allowedJurisdictions[jurisdiction >> 8] &= ~mask;
         emit JurisdictionAllowed(msg.sender, jurisdiction, allowed);
-        if (!allowed) _resetListeners();
+        if (wasAllowed && !allowed) _notifyListeners(abi.encodeCall(IIdentityCache.resetIdentityCache, (true)));
     }
 
     /// @inheritdoc IIdentityRegistry
@@ -121,6 +128,7 @@ contract IdentityRegistry is AccessControl, IIdentityRegistry {
             if (_listeners[i] == listener) revert IdentityListenerExists(listener);
         }
         if (n == MAX_LISTENERS) revert IdentityListenerLimit(MAX_LISTENERS);
+        if (listener.code.length == 0) revert IdentityListenerNotContract(listener);
         _listeners.push(listener);
         emit IdentityListenerAdded(msg.sender, listener);
         // The token refuses unless this registry is its own.
@@ -135,7 +143,11 @@ contract IdentityRegistry is AccessControl, IIdentityRegistry {
                 _listeners[i] = _listeners[n - 1];
                 _listeners.pop();
                 emit IdentityListenerRemoved(msg.sender, listener);
-                IIdentityCache(listener).resetIdentityCache(false);
+                // A listener that cannot be reached is removed all the same, so that it can never block the KYC
+                // agent's restrictive changes; with its allowance guaranteed, a token's update never fails.
+                if (!_call(listener, abi.encodeCall(IIdentityCache.resetIdentityCache, (false)))) {
+                    emit IdentityListenerUnreachable(msg.sender, listener);
+                }
                 return;
             }
         }
@@ -200,12 +212,23 @@ contract IdentityRegistry is AccessControl, IIdentityRegistry {
         return (C.OK, expiry);
     }
 
-    /// @dev Every listener drops its cached clearances (a change that can refuse an allowed transfer was made).
-    function _resetListeners() private {
+    /// @dev Every listener drops the cached clearances a change that can refuse an allowed transfer concerns
+    ///      (`data`: a `clearIdentity` or `resetIdentityCache(true)` call); one that fails stops the change.
+    function _notifyListeners(bytes memory data) private {
         uint256 n = _listeners.length;
         for (uint256 i; i < n; ++i) {
-            IIdentityCache(_listeners[i]).resetIdentityCache(true);
+            address listener = _listeners[i];
+            if (!_call(listener, data)) revert IdentityListenerFailed(listener);
         }
+    }
+
+    /// @dev Call `listener` with `data` and LISTENER_GAS; false if it fails. Refuses (IdentityListenerGas) unless the
+    ///      transaction has enough gas left for the whole allowance (EIP-150 keeps 1/64 back), so a caller can never
+    ///      make a listener fail by sending too little.
+    function _call(address listener, bytes memory data) private returns (bool ok) {
+        uint256 needed = LISTENER_GAS + LISTENER_GAS / 63 + 2_000;
+        if (gasleft() < needed) revert IdentityListenerGas(needed, gasleft());
+        (ok,) = listener.call{gas: LISTENER_GAS}(data);
     }
 
     /// @dev The storage word holding `investor`'s {Identity}.

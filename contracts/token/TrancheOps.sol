@@ -151,11 +151,8 @@ library TrancheOps {
     function resetIdentityCache(TrancheStore storage t, bool enabled) external {
         TrancheState st = t.state;
         uint256 generation = st.identityGeneration();
-        if (generation < S.MAX_GENERATION) {
-            st = st.withIdentityGeneration(++generation);
-        } else {
-            enabled = false;
-        }
+        if (generation < S.MAX_GENERATION) st = st.withIdentityGeneration(++generation);
+        else enabled = false;
         t.state = enabled ? st.with(S.IDENTITY_CACHE) : st.without(S.IDENTITY_CACHE);
         emit IIdentityCache.IdentityCacheReset(generation, enabled);
     }

@@ -491,6 +491,16 @@ contract TrancheToken is ITrancheToken, AccessControl, DocumentStore {
     }
 
     /// @inheritdoc IIdentityCache
+    function clearIdentity(address holder) external {
+        if (msg.sender != address(_registry)) revert NotIdentityRegistry(msg.sender, address(_registry));
+        Account acct = _t.accounts[holder];
+        if (acct.stamp() != 0) {
+            _t.accounts[holder] = acct.withStamp(0);
+            emit IdentityCleared(holder);
+        }
+    }
+
+    /// @inheritdoc IIdentityCache
     function identityCache() external view returns (bool, uint256) {
         TrancheState st = _t.state;
         return (st.has(S.IDENTITY_CACHE), st.identityGeneration());

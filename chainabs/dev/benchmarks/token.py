@@ -175,3 +175,32 @@ def tranche_offering_paths() -> dict[str, float]:
     transact(d.spv.cancelOffering, sender=admin)  # the arranger
     refund = transact(d.spv.refund, investor, sender=investor).gas_used
     return {"spv_subscribe_gas_new_holder": first, "spv_subscribe_gas_topup": topup, "spv_refund_gas": refund}
+
+
+@benchmark("identity", needs_chain=True)
+def identity_paths() -> dict[str, float]:
+    """Gas of the identity registry's operations that the tokens' identity cache touches: adding a token as a
+    listener, and a restrictive change (a freeze) with no listener and with three (a three-class deal: each
+    listener's cache is reset in the same transaction); an unfreeze and a renewal (later expiry) reset nothing."""
+    from brownie import accounts
+    from brownie import chain as bchain
+
+    admin = signers.deployer()
+    a, b = accounts[1], accounts[2]
+    currency, registry, token = _setup([a, b], admin)
+    transact(registry.removeIdentityListener, token, sender=admin)
+    metrics: dict[str, float] = {}
+    metrics["identity_freeze_gas_no_listener"] = transact(registry.setFrozen, a, True, sender=admin).gas_used
+    transact(registry.setFrozen, a, False, sender=admin)
+    listeners = [token] + [
+        tokens.deploy_tranche(name=f"Bench {c}", symbol=f"B{c}", currency=currency, registry=registry, admin=admin,
+                              coupon_bps=500, residual_recipient=admin, deal=admin, identity_cache=False)
+        for c in "BC"]
+    metrics["identity_add_listener_gas"] = transact(registry.addIdentityListener, listeners[0], sender=admin).gas_used
+    for tok in listeners[1:]:
+        transact(registry.addIdentityListener, tok, sender=admin)
+    metrics["identity_freeze_gas_3_listeners"] = transact(registry.setFrozen, a, True, sender=admin).gas_used
+    metrics["identity_unfreeze_gas_3_listeners"] = transact(registry.setFrozen, a, False, sender=admin).gas_used
+    metrics["identity_renew_gas_3_listeners"] = transact(
+        registry.registerInvestor, a, US, 1, bchain.time() + 2 * 10**8, sender=admin).gas_used
+    return metrics
