@@ -124,6 +124,21 @@ def test_redundant_restrictive_calls_spend_no_generation(identity, tranche, admi
     assert _generation(tranche) == gen, "disallowing a disallowed jurisdiction spent a generation"
 
 
+def test_deploy_tranche_refuses_an_admin_of_another_registry_before_deploying(identity, currency, stranger, originator,
+                                                                             web3):
+    """`deploy_tranche(identity_cache=True)` (the default) needs ``admin`` to administer the registry too. On 11a1cba
+    an admin who does not is found out only by the `addIdentityListener` revert, after the token was deployed (and
+    bound): a token is left on chain with no listener and none of its roles granted. Check the registry's admin role
+    first and raise a one-line error naming it (or skip the cache with a warning)."""
+    nonce = web3.eth.get_transaction_count(str(stranger))
+    with pytest.raises(Exception) as err:
+        tokens.deploy_tranche(name="Stray", symbol="S", currency=currency, registry=identity, admin=stranger,
+                              coupon_bps=100, residual_recipient=originator)
+    assert "DEFAULT_ADMIN_ROLE" in str(err.value) or "identity" in str(err.value).lower(), str(err.value)
+    assert web3.eth.get_transaction_count(str(stranger)) == nonce, (
+        "a TrancheToken was deployed before the listener step failed")
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Checked and found sound (pass on 11a1cba; they hold the property for the fixes to come)
 # ---------------------------------------------------------------------------------------------------------------
