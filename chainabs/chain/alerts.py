@@ -32,6 +32,8 @@ ALERT_EVENTS = frozenset(
         "FeeShortfallSettled", "InterestShortfallSettled",
         "FeeSettlementFailed",  # SPV: a replaced fee recipient could not be paid what it earned
         "ClassPaymentHeld",  # SPV: a class's token refused its payment (held by the SPV for it)
+        # IdentityRegistry: a removed listener could not be told to switch its cache off (not one of the deal's tokens)
+        "IdentityListenerUnreachable",
         "NoRentCollected",  # SPV: a REIT's period without rent (nothing to distribute to the unit holders)
         "EarlyAmortization",  # SPV: a revolving deal's early-amortization test ended its revolving period for good
         "ChallengeProven",  # SPV: anyone proved the pending period report false against its loan-level tape
@@ -105,6 +107,9 @@ IGNORED_EVENTS = frozenset(
         # TrancheMarket: holders' own quotes and trades (the trade surveillance, chainabs.apps.market, reads every
         # fill and raises an alert for a trade far from the last price or between related parties)
         "OrderPosted", "OrderCancelled", "OrderFilled",
+        # TrancheToken: one holder's cached clearance dropped by its identity registry, in the transaction of the
+        # KYC change that caused it (InvestorRemoved / InvestorFrozen / InvestorRegistered, reported)
+        "IdentityCleared",
     }
 )
 

@@ -94,13 +94,19 @@ def deploy_tranche(
     ``admin``, who must administer ``registry`` too, adds the token as an identity listener: holders' clearances
     are then cached in the token until the registry changes something restrictive."""
     proj = load_project()
+    if identity_cache:
+        identity = contract_at("IdentityRegistry", registry)
+        if not identity.hasRole(b"\0" * 32, str(getattr(admin, "address", admin))):
+            raise ValueError(f"deploy_tranche: {getattr(admin, 'address', admin)} does not hold DEFAULT_ADMIN_ROLE of "
+                             f"identity registry {identity.address}, so it cannot make the token a listener "
+                             "(pass identity_cache=False, or deploy with the registry's admin)")
     ensure_libraries(proj.TrancheToken, admin)
     token, _ = deploy(proj.TrancheToken, name, symbol, currency, registry, coupon_bps, lockup_end, admin,
                       residual_recipient, sender=admin)
     if deal is not None:
         transact(token.bindDeal, deal, sender=admin)
     if identity_cache:
-        transact(contract_at("IdentityRegistry", registry).addIdentityListener, token, sender=admin)
+        transact(identity.addIdentityListener, token, sender=admin)
     for role, holders in (roles or {}).items():
         if role not in TOKEN_ROLES:
             raise ValueError(f"unknown tranche role {role!r}; expected one of {TOKEN_ROLES}")

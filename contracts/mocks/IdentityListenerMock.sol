@@ -5,7 +5,8 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IIdentityRegistry} from "../../interfaces/IIdentityRegistry.sol";
 
 /// @title IdentityListenerMock
-/// @notice An identity listener that is not a tranche token: it accepts `resetIdentityCache` while `mode` is 0,
+/// @notice An identity listener that is not a tranche token: it accepts `resetIdentityCache` and `clearIdentity`
+///         while `mode` is 0,
 ///         reverts in mode 1, burns every unit of gas it is given in mode 2, and in mode 3 moves `amount` of
 ///         `token` from `victim` to `receiver` (with the allowance `victim` gave it) from inside the registry's
 ///         listener loop, recording whether the move went through and what the registry answered about it at that
@@ -32,6 +33,14 @@ contract IdentityListenerMock {
     }
 
     function resetIdentityCache(bool) external {
+        _react();
+    }
+
+    function clearIdentity(address) external {
+        _react();
+    }
+
+    function _react() private {
         ++calls;
         if (mode == 1) revert("listener refuses");
         if (mode == 2) {

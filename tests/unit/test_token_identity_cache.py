@@ -123,8 +123,12 @@ def test_a_restrictive_change_refuses_a_stamped_holder_at_once(cached, registry,
     generation = int(cached.identityCache()[1])
     fn, args, who, reason = RESTRICTIONS[change]
     receipt = transact(getattr(registry, fn), *args(a), sender=kyc_agent if who == "kyc" else admin)
-    # The registry reset the token's cache in the same transaction.
-    assert int(receipt.event("IdentityCacheReset")["generation"]) == generation + 1
+    # In the same transaction the registry dropped the investor's clearance, or all of them (a jurisdiction).
+    if change == "jurisdiction disallowed":
+        assert int(receipt.event("IdentityCacheReset")["generation"]) == generation + 1
+    else:
+        assert [str(e["holder"]) for e in receipt.events["IdentityCleared"]] == [str(a)]
+        assert int(cached.identityCache()[1]) == generation  # b's stamp still stands
     blocked(cached.transfer, b, 1, sender=a, frm=a, to=b, code=0x56, reason="SENDER_" + reason)
     if change == "jurisdiction disallowed":  # b is in the same jurisdiction: refused as the sender
         blocked(cached.transfer, a, 1, sender=b, frm=b, to=a, code=0x56, reason="SENDER_" + reason)
@@ -148,11 +152,15 @@ def test_permissive_changes_keep_the_stamps(cached, registry, pair, admin, kyc_a
         transact(registry.setJurisdictionAllowed, KY, True, sender=admin),
         transact(registry.setInvestorId, [a, b], b"\x01" * 32, sender=kyc_agent),
     ]
-    assert all("IdentityCacheReset" not in r.events for r in permissive)
+    # Restrictive calls that change nothing: a second freeze, disallowing a disallowed jurisdiction.
+    transact(registry.setFrozen, b, True, sender=kyc_agent)
+    permissive += [transact(registry.setFrozen, b, True, sender=kyc_agent),
+                   transact(registry.setJurisdictionAllowed, 4, False, sender=admin)]
+    assert all("IdentityCacheReset" not in r.events and "IdentityCleared" not in r.events for r in permissive)
     assert int(cached.identityCache()[1]) == generation
-    # An earlier expiry is restrictive: it resets.
+    # An earlier expiry is restrictive: it drops the investor's clearance.
     receipt = transact(registry.registerInvestor, a, US, 2, expiry - DAY, sender=kyc_agent)
-    assert "IdentityCacheReset" in receipt.events
+    assert [str(e["holder"]) for e in receipt.events["IdentityCleared"]] == [str(a)]
     # A batch with updates resets once.
     receipt = transact(registry.registerInvestors, [a, b], [GB, GB], [1, 1], [expiry, expiry], sender=kyc_agent)
     assert len(receipt.events["IdentityCacheReset"]) == 1
@@ -200,7 +208,7 @@ def _state_slot(tok, web3) -> int:
     raise AssertionError("state slot not found")
 
 
-def test_generations_are_never_reused(cached, registry, pair, kyc_agent, web3, fresh):
+def test_generations_are_never_reused(cached, registry, pair, admin, kyc_agent, web3, fresh):
     """At the last generation the cache switches off for good: a stamp of an old generation can never become valid
     again, and every transfer asks the registry (which refuses a frozen holder)."""
     a, b = pair
@@ -210,13 +218,13 @@ def test_generations_are_never_reused(cached, registry, pair, kyc_agent, web3, f
     web3.provider.make_request("anvil_setStorageAt", [str(cached.address), hex(slot), "0x" + word.to_bytes(32, "big").hex()])
     assert plain(cached.identityCache()) == (True, MASK16 - 1)
     _warm(cached, a, b)
-    transact(registry.setFrozen, a, True, sender=kyc_agent)
+    transact(registry.setJurisdictionAllowed, GB, False, sender=admin)  # a, b are in the US: a new generation only
     assert plain(cached.identityCache()) == (True, MASK16)
-    blocked(cached.transfer, b, 1, sender=a, frm=a, to=b, code=0x56, reason="SENDER_FROZEN")
-    transact(registry.setFrozen, a, False, sender=kyc_agent)
-    _warm(cached, a, b)
-    receipt = transact(registry.setFrozen, a, True, sender=kyc_agent)
+    _warm(cached, a, b)  # stamps of the last generation
+    transact(registry.setJurisdictionAllowed, GB, True, sender=admin)
+    receipt = transact(registry.setJurisdictionAllowed, GB, False, sender=admin)
     assert (int(receipt.event("IdentityCacheReset")["generation"]), receipt.event("IdentityCacheReset")["enabled"]) == (
         MASK16, False)
     assert plain(cached.identityCache()) == (False, MASK16)
+    transact(registry.setFrozen, a, True, sender=kyc_agent)  # the stamp's generation is still current: not used
     blocked(cached.transfer, b, 1, sender=a, frm=a, to=b, code=0x56, reason="SENDER_FROZEN")
