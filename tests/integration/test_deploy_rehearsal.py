@@ -93,9 +93,9 @@ def test_killed_half_way_then_resumed_deploys_everything_once(rehearsal, tmp_pat
                    and registry.decode_function_input(tx["input"])[0].fn_name == "createPool"]
     assert len(create_pool) == 1
     grants = [tx for tx in sent if tx["to"] is not None and tx["to"] != registry.address]
-    # kyc agent, each class bound to the SPV, servicer, trustee; DOCUMENT_ROLE on each class, then the spec's two
-    # documents (offering circular, trust deed) on each class
-    assert len(grants) == 1 + 3 + 2 + 3 + 2 * 3
+    # kyc agent, each class bound to the SPV, each class made an identity listener, servicer, trustee; DOCUMENT_ROLE
+    # on each class, then the spec's two documents (offering circular, trust deed) on each class
+    assert len(grants) == 1 + 3 + 3 + 2 + 3 + 2 * 3
     token = rehearsal.contract("TrancheToken", final["contracts"]["class0"]["address"])
     assert len(token.functions.getAllDocuments().call()) == 2
     unlocked = w3.eth.accounts  # anvil's own keys: never used
@@ -109,6 +109,7 @@ def test_killed_half_way_then_resumed_deploys_everything_once(rehearsal, tmp_pat
     for address in tokens:
         token = rehearsal.contract("TrancheToken", address)
         assert token.functions.deal().call() == spv.address
+        assert token.functions.identityCache().call()[0]  # a listener of the deal's identity registry
     assert spv.functions.hasRole(role_id("SERVICER_ROLE"), deployer.address).call()
     assert spv.functions.hasRole(role_id("TRUSTEE_ROLE"), deployer.address).call()
     terms = spv.functions.terms().call()
