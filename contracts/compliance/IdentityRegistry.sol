@@ -51,7 +51,7 @@ contract IdentityRegistry is AccessControl, IIdentityRegistry {
         if (jurisdictions.length != n) revert IdentityBatchLengthMismatch("jurisdictions", n, jurisdictions.length);
         if (investorTypes.length != n) revert IdentityBatchLengthMismatch("investorTypes", n, investorTypes.length);
         if (expiries.length != n) revert IdentityBatchLengthMismatch("expiries", n, expiries.length);
-        bool restricted;
+        bool restricted = false;
         for (uint256 i; i < n; ++i) {
             if (_register(investors[i], jurisdictions[i], investorTypes[i], expiries[i])) restricted = true;
         }

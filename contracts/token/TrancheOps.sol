@@ -25,7 +25,8 @@ library TrancheOps {
         if (st.has(S.ISSUANCE_CLOSED)) revert ITrancheToken.IssuanceNotAllowed();
         bytes1 code = C.INVALID_RECEIVER;
         bytes32 reason = C.RECEIVER_ZERO_ADDRESS;
-        uint256 expiry;
+        uint256 expiry = 0;
+        // slither-disable-next-line unused-return -- an issue has no sender, so no sender's expiry
         if (to != address(0)) (code, reason,, expiry) = registry.transferClearance(address(0), to);
         // The receiver was just cleared: its account carries a fresh identity stamp.
         Account acct = t.accounts[to].withStamp(TrancheLogic.newStamp(TrancheLogic.liveGeneration(t), expiry));
