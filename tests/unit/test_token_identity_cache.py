@@ -15,10 +15,9 @@ MASK16 = (1 << 16) - 1
 
 
 @pytest.fixture(scope="module")
-def registry(admin, kyc_agent):
-    reg = tokens.deploy_identity_registry(admin, [kyc_agent])
-    tokens.allow_jurisdictions(reg, admin, [US, GB])
-    return reg
+def registry(identity):
+    """The module's identity registry (tests/plugins/token.py: US and GB allowed)."""
+    return identity
 
 
 @pytest.fixture(scope="module")
