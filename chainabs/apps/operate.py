@@ -481,12 +481,26 @@ def status(options: Options, console: Console | None = None) -> dict[str, Any]:
             "pending_report": pending, "documents": _records(docs),
             "spv_currency_balance": int(d.currency.balanceOf(d.spv.address)),
             "collateral": ops.collateral_status(d) if ops.collateral_registry(d) is not None else None,
+            "identity_cache": ops.identity_cache_status(d),
             "addresses": dict(d.addresses),
         }
         if options.json:
             return report(ctx, out, "")
         _print_status(ctx, out)
         return out
+
+
+def _identity_cache_line(cache: dict[str, Any]) -> str:
+    """One line: the classes whose tokens cache their holders' KYC clearances, and any listener of the identity
+    registry that is not one of the deal's tokens."""
+    on = [r["symbol"] for r in cache["classes"] if r["cache"] and r["listener"]]
+    off = [r["symbol"] for r in cache["classes"] if not (r["cache"] and r["listener"])]
+    line = "identity cache: " + (f"on for {', '.join(on)}" if on else "off")
+    if on and off:
+        line += f"; off for {', '.join(off)} (they ask the registry on every transfer)"
+    others = cache["other_listeners"]
+    return line + (f"; OTHER LISTENERS of the identity registry (not this deal's tokens): {', '.join(others)}"
+                   if others else "; no other listener")
 
 
 def _records(frame: Any) -> list[dict[str, Any]]:
@@ -507,6 +521,7 @@ def _print_status(ctx: Context, s: dict[str, Any]) -> None:
                                    else "DOES NOT MATCH its registrations"), highlight=False)
     if s["collateral"] is not None:
         c.print(_collateral_line(d, s["collateral"]).split("\n")[0], highlight=False)
+    c.print(_identity_cache_line(s["identity_cache"]), highlight=False, soft_wrap=True)
     p = s["pending_report"]
     c.print(f"pending report: period {p['period']}, collections {u(p['collections'])}, pool {u(p['pool_ending_balance'])}, "
             f"payable {format_date(p['payment_date'])}" if p else "pending report: none", highlight=False)

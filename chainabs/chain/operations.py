@@ -699,3 +699,18 @@ def collateral_status(d: Deal) -> dict[str, Any]:
     count, value = collib.pool_collateral(coll, d.pool_id)
     return {"collateral_registry": coll.address, "pool_loans": len(ids), "pool_collateral_count": count,
             "pool_appraised_value": value, "releasable": len(collib.releasable(coll, ids))}
+
+
+def identity_cache_status(d: Deal) -> dict[str, Any]:
+    """The deal's tokens' identity caches (docs/token.md, "Identity cache"): which classes keep one (a listener of the
+    identity registry; its cache on and its generation), and the registry's listeners that are not the deal's tokens
+    (they run code on every restrictive KYC change, so each one should be known)."""
+    mine = {str(t.address).lower() for t in d.tokens}
+    listeners = [str(a) for a in d.identity.identityListeners()]
+    classes = []
+    for symbol, token in zip(d.symbols, d.tokens, strict=True):
+        enabled, generation = token.identityCache()
+        classes.append({"symbol": symbol, "cache": bool(enabled), "generation": int(generation),
+                        "listener": str(token.address).lower() in {a.lower() for a in listeners}})
+    return {"identity_registry": d.identity.address, "classes": classes,
+            "other_listeners": [a for a in listeners if a.lower() not in mine]}

@@ -317,9 +317,33 @@ def test_status_checks_the_pool_commitment(deal, capsys):
 
     url = web3.provider.endpoint_uri
     assert cli.main(["status", "--rpc", url, "--spv", deal.spv.address]) == 0
-    assert "pool commitment: verified\n" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "pool commitment: verified\n" in out
+    symbols = ", ".join(str(t.symbol()) for t in deal.tokens)
+    assert f"identity cache: on for {symbols}; no other listener\n" in out
     assert cli.main(["status", "--rpc", url, "--spv", deal.spv.address, "--json"]) == 0
-    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["result"]["pool"]["commitment_verified"] is True
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["result"]
+    assert result["pool"]["commitment_verified"] is True
+    assert [c["cache"] and c["listener"] for c in result["identity_cache"]["classes"]] == [True] * len(deal.tokens)
+
+
+def test_status_names_a_class_without_cache_and_a_foreign_listener(deal, capsys, IdentityListenerMock):
+    """A class whose token left the registry's listeners asks the registry on every transfer; a listener that is not
+    one of the deal's tokens runs code on every restrictive KYC change: ``chainabs status`` names both."""
+    from brownie import web3
+
+    from chainabs.apps import cli
+
+    admin = deal.roles["arranger"]
+    stranger_listener = IdentityListenerMock.deploy({"from": admin})
+    transact(deal.identity.addIdentityListener, stranger_listener, sender=admin)
+    transact(deal.identity.removeIdentityListener, deal.tokens[-1], sender=admin)
+    assert cli.main(["status", "--rpc", web3.provider.endpoint_uri, "--spv", deal.spv.address]) == 0
+    out = capsys.readouterr().out
+    symbols = [str(t.symbol()) for t in deal.tokens]
+    assert (f"identity cache: on for {', '.join(symbols[:-1])}; off for {symbols[-1]} (they ask the registry on every "
+            f"transfer); OTHER LISTENERS of the identity registry (not this deal's tokens): {stranger_listener.address}"
+            in out.replace("\n", " ").replace("  ", " ")), out
 
 
 def _forged_root_pool(originator, admin, servicer, *, loans: int = 300):
