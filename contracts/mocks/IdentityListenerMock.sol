@@ -10,7 +10,8 @@ import {IIdentityRegistry} from "../../interfaces/IIdentityRegistry.sol";
 ///         reverts in mode 1, burns every unit of gas it is given in mode 2, and in mode 3 moves `amount` of
 ///         `token` from `victim` to `receiver` (with the allowance `victim` gave it) from inside the registry's
 ///         listener loop, recording whether the move went through and what the registry answered about it at that
-///         moment. Tests only.
+///         moment. In mode 4 it measures the gas it is given (`entryGas`, the gas left when its update starts) and
+///         refuses unless that is at least `need`: a listener whose update needs its whole allowance. Tests only.
 contract IdentityListenerMock {
     uint8 public mode;
     uint256 public calls;
@@ -22,9 +23,16 @@ contract IdentityListenerMock {
     bool public moved;
     bytes1 public registryCode;
     bytes32 public registryReason;
+    /// @notice Mode 4: the gas left when the last update started, and the least it accepts.
+    uint256 public entryGas;
+    uint256 public need;
 
     function setMode(uint8 mode_) external {
         mode = mode_;
+    }
+
+    function meter(uint256 need_) external {
+        (need, mode) = (need_, 4);
     }
 
     function arm(address token_, address victim_, address receiver_, uint256 amount_) external {
@@ -41,6 +49,11 @@ contract IdentityListenerMock {
     }
 
     function _react() private {
+        uint256 entry = gasleft();
+        if (mode == 4) {
+            if (entry < need) revert("listener short of its allowance");
+            entryGas = entry;
+        }
         ++calls;
         if (mode == 1) revert("listener refuses");
         if (mode == 2) {
