@@ -99,3 +99,147 @@ def test_a_listener_gets_its_whole_allowance_at_every_gas_limit_the_registry_acc
     assert not starved, (
         f"removeIdentityListener went through at gas limits {starved[0]}..{starved[-1]} (eth_estimateGas: {estimate}) "
         f"with the listener given less than its 50,000 allowance: declared unreachable, its cache left as it was")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Checked and found sound
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _token_update_gas(web3, token, identity, fn_name: str, *args) -> int:
+    """Gas a genuine token's update takes when the registry calls it (estimated from the registry's address, the
+    21,000 and the calldata of a transaction taken off)."""
+    fn = getattr(token, fn_name)
+    data = fn.encode_input(*args)
+    calldata = sum(16 if b else 4 for b in bytes.fromhex(data[2:]))
+    _rpc(web3, "anvil_impersonateAccount", [str(identity)])
+    _rpc(web3, "anvil_setBalance", [str(identity), hex(10**18)])
+    try:
+        total = int(web3.eth.estimate_gas({"from": str(identity), "to": str(token), "data": data}))
+    finally:
+        _rpc(web3, "anvil_stopImpersonatingAccount", [str(identity)])
+    return total - 21_000 - calldata
+
+
+def test_no_gas_limit_makes_a_genuine_tokens_farewell_fail(issued, identity, admin, web3, IdentityListenerMock):
+    """removeIdentityListener of a real TrancheToken swept over gas limits from below eth_estimateGas to 1,600 above:
+    every accepted transaction switched the token's cache off with a new generation and none reported the token
+    unreachable; below the threshold it reverts (nothing changes). The token's farewell takes ~10,000 gas of the
+    ~49,300 the registry guarantees at the threshold (the mock below measures that floor)."""
+    gen = int(issued.identityCache()[1])
+    fn = identity.removeIdentityListener
+    estimate = _estimate(web3, fn, issued, sender=admin)
+    unreachable = "IdentityListenerUnreachable(address,address)"
+
+    def probe(ok, logs):
+        return (ok, _has_event(web3, logs, unreachable), tuple(issued.identityCache()))
+
+    results = _sweep(web3, fn, issued, sender=admin, gas_limits=range(estimate - 300, estimate + 1_600, 50),
+                     probe=probe)
+    accepted = [r for r in results if r[1]]
+    assert accepted and any(not r[1] for r in results), "the sweep must straddle the threshold"
+    for gas, _, (ok, hit, cache) in accepted:
+        assert not hit and tuple(cache) == (False, gen + 1), (gas, hit, cache)
+    used = _token_update_gas(web3, issued, identity, "resetIdentityCache", False)
+    # the floor a listener is given at the lowest accepted limit (the mock measures what it sees)
+    mock = IdentityListenerMock.deploy({"from": admin})
+    identity.addIdentityListener(mock, {"from": admin})
+    mock.meter(0, {"from": admin})
+    low = _estimate(web3, fn, mock, sender=admin)
+    ok, _ = _send_raw(web3, fn, mock, sender=admin, gas=low)
+    floor = int(mock.entryGas())
+    print(f"\nfarewell: eth_estimateGas {estimate}, token's update {used} gas, floor given at the threshold {floor}")
+    assert ok and used * 3 < floor
+
+
+def test_no_gas_limit_lets_a_freeze_skip_the_last_of_16_listeners(issued, identity, admin, kyc_agent, verified, web3,
+                                                                  IdentityListenerMock):
+    """The worst loop: 15 listeners before the token (MAX_LISTENERS = 16), the holder stamped. Swept over gas limits
+    around eth_estimateGas, every accepted freeze cleared the holder's stamp in the token (IdentityCleared), so the
+    token refuses at once; the gas the loop needs after each call is covered by the next iteration's check."""
+    identity.removeIdentityListener(issued, {"from": admin})
+    for _ in range(15):
+        identity.addIdentityListener(IdentityListenerMock.deploy({"from": admin}), {"from": admin})
+    identity.addIdentityListener(issued, {"from": admin})
+    assert str(identity.identityListeners()[-1]) == str(issued)
+    holder = verified[0]
+    issued.transfer(verified[1], 0, {"from": holder})  # stamped
+    fn = identity.setFrozen
+    estimate = _estimate(web3, fn, holder, True, sender=kyc_agent)
+    cleared = "IdentityCleared(address)"
+
+    def probe(ok, logs):
+        refused = issued.canTransfer(verified[1], 1, b"", {"from": holder})[0] == "0x56"
+        return (_has_event(web3, logs, cleared), refused, bool(identity.identityOf(holder)[1]))
+
+    results = _sweep(web3, fn, holder, True, sender=kyc_agent, gas_limits=range(estimate - 300, estimate + 1_500, 60),
+                     probe=probe)
+    assert any(r[1] for r in results) and any(not r[1] for r in results), "the sweep must straddle the threshold"
+    for gas, ok, (hit, refused, frozen) in results:
+        assert frozen == ok, (gas, ok, frozen)
+        if ok:
+            assert hit and refused, (gas, hit, refused)
+    print(f"\nfreeze with 16 listeners: eth_estimateGas {estimate}")
+
+
+def test_clear_identity_is_the_registrys_alone_and_costs_a_holder_nothing_to_inflate(issued, identity, admin,
+                                                                                    kyc_agent, stranger, verified,
+                                                                                    web3):
+    """Nobody but the token's own registry can clear a stamp (a stranger, the registry's admin, the KYC agent); the
+    update reads one account word and writes it only when a stamp is there (a non-holder costs no write, no event),
+    so a holder cannot make the KYC agent's restrictive changes dearer than one account word per token and at most 16
+    tokens listen. The update takes well under the allowance."""
+    for caller in (stranger, admin, kyc_agent):
+        assert_error(issued.clearIdentity, verified[0], sender=caller,
+                     error="NotIdentityRegistry(address,address)", values=(str(caller), str(identity)))
+    issued.transfer(verified[1], 0, {"from": verified[0]})  # verified[0] stamped
+    stamped = _token_update_gas(web3, issued, identity, "clearIdentity", verified[0])
+    bare = _token_update_gas(web3, issued, identity, "clearIdentity", verified[6])  # never held, no stamp
+    tx = identity.setFrozen(verified[6], True, {"from": kyc_agent})
+    assert "IdentityCleared" not in tx.events
+    tx = identity.setFrozen(verified[0], True, {"from": kyc_agent})
+    assert tx.events["IdentityCleared"]["holder"] == verified[0]
+    print(f"\nclearIdentity: stamped holder {stamped} gas, no stamp {bare} gas")
+    assert bare < stamped < 20_000
+
+
+def test_a_re_registration_changing_only_the_investor_type_needs_no_notice(issued, identity, kyc_agent, verified):
+    """The investor type is in no transfer or claim rule (token, registry, market): a re-registration that changes
+    only it (same jurisdiction, same or later expiry) notifies nobody, and the cached answers stay the registry's."""
+    holder, other = verified[0], verified[1]
+    issued.transfer(other, 0, {"from": holder})
+    expiry = int(identity.identityOf(holder)[4])
+    tx = identity.registerInvestor(holder, US, 1, expiry, {"from": kyc_agent})
+    assert "IdentityCleared" not in tx.events and "IdentityCacheReset" not in tx.events
+    assert issued.canTransfer(other, 1, b"", {"from": holder})[:2] == identity.checkTransfer(holder, other)
+    assert issued.canTransfer(holder, 1, b"", {"from": other})[:2] == identity.checkTransfer(other, holder)
+
+
+@pytest.mark.parametrize("batch", [
+    [("KY", 0), ("US", 0)],            # away and back in one batch: a restrictive step, a new generation
+    [("US", 10), ("US", 5)],           # later, then earlier than that (still later than before): conservative
+    [("US", 10), ("US", -1)],          # later, then earlier than before: net restrictive
+    [("US", -1), ("US", 10)],          # earlier, then later again
+    [("GB", 0), ("US", 0), ("US", 0)],
+], ids=["away-and-back", "later-then-less-late", "later-then-earlier", "earlier-then-later", "three"])
+def test_the_same_wallet_twice_in_a_registration_batch(issued, identity, kyc_agent, verified, web3, batch):
+    """The same wallet registered several times in one batch: each entry is compared with the one before it, so any
+    batch whose net effect restricts the wallet has a restrictive entry and bumps the generation; after the batch the
+    cached answers (both directions, claim) equal the registry's, including after the earlier expiry passes."""
+    holder, other = verified[0], verified[1]
+    issued.transfer(other, 0, {"from": holder})
+    issued.transfer(holder, 0, {"from": other})  # both stamped
+    base = int(identity.identityOf(holder)[4])
+    codes = {"US": US, "GB": GB, "KY": KY}
+    now = _now(web3)
+    expiries = [base + d * DAY if d >= 0 else now + DAY // 2 for _, d in batch]
+    identity.registerInvestors([holder] * len(batch), [codes[j] for j, _ in batch], [3] * len(batch), expiries,
+                               {"from": kyc_agent})
+    for _ in range(2):
+        for frm, to in ((holder, other), (other, holder)):
+            assert issued.canTransfer(to, 1, b"", {"from": frm})[:2] == identity.checkTransfer(frm, to)
+        reason = bytes(identity.claimBlocker(holder))
+        got = issued.canClaim(holder)
+        assert (got[0], bytes(got[1])) == (("0x51", OK) if reason == OK else ("0x56", reason))
+        web3.provider.make_request("evm_increaseTime", [DAY])
+        web3.provider.make_request("evm_mine", [])
