@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+from chainabs.chain import tokens
 from plugins.token import FACE, GB, KY, US, YEAR, assert_error, b32
 
 DAY = 24 * 3600
@@ -99,6 +100,25 @@ def test_a_listener_gets_its_whole_allowance_at_every_gas_limit_the_registry_acc
     assert not starved, (
         f"removeIdentityListener went through at gas limits {starved[0]}..{starved[-1]} (eth_estimateGas: {estimate}) "
         f"with the listener given less than its 50,000 allowance: declared unreachable, its cache left as it was")
+
+
+def test_deploy_tranche_refuses_a_full_registry_before_deploying(identity, tranche, currency, admin, originator,
+                                                                 web3, IdentityListenerMock):
+    """`deploy_tranche(identity_cache=True)` now checks the admin's DEFAULT_ADMIN_ROLE before deploying (first review),
+    but not the registry's other refusal: at MAX_LISTENERS (16) `addIdentityListener` reverts IdentityListenerLimit
+    after the token was deployed and bound, leaving a token with no listener and none of its roles granted (the very
+    outcome the first review's fix was for). Fix: also read `identityListeners()` and refuse with a one-line error
+    naming the limit before deploying (or deploy without the cache and say so)."""
+    while len(identity.identityListeners()) < 16:
+        identity.addIdentityListener(IdentityListenerMock.deploy({"from": admin}), {"from": admin})
+    nonce = web3.eth.get_transaction_count(str(admin))
+    with pytest.raises(Exception) as err:
+        tokens.deploy_tranche(name="Seventeenth", symbol="S17", currency=currency, registry=identity, admin=admin,
+                              coupon_bps=100, residual_recipient=originator)
+    assert "16" in str(err.value) or "listener" in str(err.value).lower(), str(err.value)
+    assert web3.eth.get_transaction_count(str(admin)) == nonce, (
+        f"{web3.eth.get_transaction_count(str(admin)) - nonce} transactions (the token's deployment among them) were "
+        f"sent before the listener step failed: {str(err.value).splitlines()[0]}")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -243,3 +263,71 @@ def test_the_same_wallet_twice_in_a_registration_batch(issued, identity, kyc_age
         assert (got[0], bytes(got[1])) == (("0x51", OK) if reason == OK else ("0x56", reason))
         web3.provider.make_request("evm_increaseTime", [DAY])
         web3.provider.make_request("evm_mine", [])
+
+
+def _set_automine(web3, on: bool) -> None:
+    _rpc(web3, "evm_setAutomine", [on])
+
+
+def test_a_stamp_written_in_the_same_block_before_the_clear_is_dropped(issued, identity, kyc_agent, verified, web3):
+    """One block: the KYC agent unfreezes a holder (no notice), the holder moves a unit (the registry is asked and
+    the holder stamped), the agent freezes it again (its stamp cleared), the holder tries again: refused. The stamp
+    written earlier in the block never outlives the clear that follows it."""
+    holder, other = verified[0], verified[1]
+    identity.setFrozen(holder, True, {"from": kyc_agent})
+    steps = [
+        (identity.setFrozen, (holder, False), kyc_agent),
+        (issued.transfer, (other, 1), holder),
+        (identity.setFrozen, (holder, True), kyc_agent),
+        (issued.transfer, (other, 1), holder),
+    ]
+    _set_automine(web3, False)
+    try:
+        hashes = []
+        for i, (fn, args, sender) in enumerate(steps):  # decreasing fees: fee or arrival order, both as listed
+            tx = {"from": str(sender), "to": str(fn._address), "data": fn.encode_input(*args), "gas": 300_000,
+                  "gasPrice": (50 - i) * 10**9}
+            hashes.append(web3.eth.send_transaction(tx))
+        _rpc(web3, "evm_mine", [])
+    finally:
+        _set_automine(web3, True)
+    receipts = [web3.eth.get_transaction_receipt(h) for h in hashes]
+    assert len({r["blockNumber"] for r in receipts}) == 1
+    assert sorted(receipts, key=lambda r: r["transactionIndex"]) == receipts
+    assert [r["status"] for r in receipts] == [1, 1, 1, 0]
+    assert issued.balanceOf(other) == FACE + 1
+
+
+def test_the_stamp_lapses_exactly_when_the_verification_expires_at_a_day_boundary(issued, identity, kyc_agent,
+                                                                                  verified, web3):
+    """An expiry at exactly midnight (day D): the stamp's day is D, so the stamp is honoured up to the last second
+    before it and lapses at the very second the registry's `expiry <= now` refuses; an expiry one second after
+    midnight: the stamp lapses at midnight, the registry is asked and still allows for that second, then refuses."""
+    a, b, receiver = verified[0], verified[2], verified[1]
+    day = _now(web3) // DAY + 3
+    identity.registerInvestor(a, US, 3, day * DAY, {"from": kyc_agent})
+    identity.registerInvestor(b, US, 3, (day + 1) * DAY + 1, {"from": kyc_agent})
+    issued.transfer(receiver, 0, {"from": a})
+    issued.transfer(receiver, 0, {"from": b})  # both stamped
+    results = []
+    for at, sender in ((day * DAY - 1, a), (day * DAY, a), ((day + 1) * DAY, b), ((day + 1) * DAY + 1, b)):
+        _rpc(web3, "evm_setNextBlockTimestamp", [at])
+        fn = issued.transfer
+        ok, _ = _send_raw(web3, fn, receiver, 1, sender=sender, gas=300_000)
+        assert int(web3.eth.get_block("latest")["timestamp"]) == at
+        results.append(ok)
+    assert results == [True, False, True, False]
+
+
+def test_a_stamp_written_by_issue_is_cleared_by_a_freeze(tranche, identity, servicer, kyc_agent, verified):
+    """`issue` asks the registry and stamps the receiver; a freeze then clears that stamp (IdentityCleared) and the
+    holder's transfer and claim are refused at once."""
+    holder, other = verified[5], verified[1]
+    tokens.issue(tranche, servicer, holder, FACE)
+    tokens.issue(tranche, servicer, other, FACE)
+    tx = identity.setFrozen(holder, True, {"from": kyc_agent})
+    assert tx.events["IdentityCleared"]["holder"] == holder
+    code, reason = tranche.canTransfer(other, 1, b"", {"from": holder})[:2]
+    assert (str(code), bytes(reason)) == ("0x56", b32("SENDER_FROZEN"))
+    got = tranche.canClaim(holder)
+    assert (got[0], bytes(got[1])) == ("0x56", b32("SENDER_FROZEN"))
