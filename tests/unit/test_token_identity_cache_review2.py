@@ -121,6 +121,26 @@ def test_deploy_tranche_refuses_a_full_registry_before_deploying(identity, tranc
         f"sent before the listener step failed: {str(err.value).splitlines()[0]}")
 
 
+def test_nobody_moves_units_from_the_zero_address(issued, identity, stranger, verified, web3):
+    """Aside (pre-existing, a58a778 too; not the cache's doing): the registry reads ``from == address(0)`` as "no
+    sender" (issuance), and no transfer path refuses it, so anyone can send ``transferFrom(address(0), x, 0)`` (a
+    zero allowance covers zero units): it succeeds, emits ``Transfer(address(0), x, 0)`` - a mint to any log reader -
+    checkpoints the zero address's account and, with the cache, stamps ``x``. `canTransfer` from the zero address
+    answers 0x51. Fix: `moveStatus` refuses ``from == address(0)`` (0x56 with a SENDER_ZERO_ADDRESS reason, as
+    RECEIVER_ZERO_ADDRESS for ``to``) before asking the registry."""
+    receiver = verified[1]
+    code = issued.canTransfer(receiver, 0, b"", {"from": ZERO})[0]
+    ok = _attempt_raw(web3, issued.transferFrom, ZERO, receiver, 0, sender=stranger)
+    assert (str(code), ok) == ("0x56", False), (
+        f"a move from the zero address: canTransfer {code}, transferFrom(address(0), x, 0) "
+        f"{'succeeded (Transfer(0x0, x, 0) emitted by a stranger)' if ok else 'refused'}")
+
+
+def _attempt_raw(web3, fn, *args, sender) -> bool:
+    ok, _ = _send_raw(web3, fn, *args, sender=sender, gas=300_000)
+    return ok
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Checked and found sound
 # ---------------------------------------------------------------------------------------------------------------
