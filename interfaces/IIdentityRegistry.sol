@@ -61,7 +61,8 @@ interface IIdentityRegistry {
     /// @notice `listener` refused or failed a cache update; the restrictive change is not made (the admin can remove
     ///         the listener).
     error IdentityListenerFailed(address listener);
-    /// @notice Too little gas left to give a listener its allowance of `needed`.
+    /// @notice Too little gas (`left`) to give a listener its whole allowance, or a listener's call failed with so little
+    ///         left that it may have been cut short (`needed`: the gas the check asked for); send more gas.
     error IdentityListenerGas(uint256 needed, uint256 left);
 
     /// @notice Role of the KYC agents that register, update, remove and freeze investors.

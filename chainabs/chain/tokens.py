@@ -67,6 +67,10 @@ class TransferCheck:
 # ------------------------------------------------------------------------------------------------------
 
 
+#: Tokens an IdentityRegistry keeps informed at most (its listeners).
+MAX_IDENTITY_LISTENERS = 16
+
+
 def deploy_identity_registry(admin: Any, kyc_agents: Sequence[Any] = ()) -> Any:
     """Deploy an IdentityRegistry administered by ``admin`` and grant KYC_AGENT_ROLE to ``kyc_agents``."""
     registry, _ = deploy(load_project().IdentityRegistry, admin, sender=admin)
@@ -100,6 +104,9 @@ def deploy_tranche(
             raise ValueError(f"deploy_tranche: {getattr(admin, 'address', admin)} does not hold DEFAULT_ADMIN_ROLE of "
                              f"identity registry {identity.address}, so it cannot make the token a listener "
                              "(pass identity_cache=False, or deploy with the registry's admin)")
+        if len(identity.identityListeners()) >= MAX_IDENTITY_LISTENERS:
+            raise ValueError(f"deploy_tranche: identity registry {identity.address} already informs "
+                             f"{MAX_IDENTITY_LISTENERS} listeners, its limit (remove one, or pass identity_cache=False)")
     ensure_libraries(proj.TrancheToken, admin)
     token, _ = deploy(proj.TrancheToken, name, symbol, currency, registry, coupon_bps, lockup_end, admin,
                       residual_recipient, sender=admin)

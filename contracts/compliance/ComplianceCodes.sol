@@ -26,6 +26,7 @@ library ComplianceCodes {
     bytes32 internal constant RECEIVER_FROZEN = "RECEIVER_FROZEN";
     bytes32 internal constant RECEIVER_JURISDICTION = "RECEIVER_JURISDICTION";
     bytes32 internal constant RECEIVER_ZERO_ADDRESS = "RECEIVER_ZERO_ADDRESS";
+    bytes32 internal constant SENDER_ZERO_ADDRESS = "SENDER_ZERO_ADDRESS";
     bytes32 internal constant PAUSED = "PAUSED";
     bytes32 internal constant LOCKUP = "LOCKUP";
     bytes32 internal constant BALANCE = "INSUFFICIENT_BALANCE";

@@ -222,13 +222,16 @@ contract IdentityRegistry is AccessControl, IIdentityRegistry {
         }
     }
 
-    /// @dev Call `listener` with `data` and LISTENER_GAS; false if it fails. Refuses (IdentityListenerGas) unless the
-    ///      transaction has enough gas left for the whole allowance (EIP-150 keeps 1/64 back), so a caller can never
-    ///      make a listener fail by sending too little.
+    /// @dev Call `listener` with `data` and LISTENER_GAS; false if it fails. A caller can never make a listener fail,
+    ///      or be removed unreachable, by sending too little gas: the call starts only with enough gas left for the
+    ///      whole allowance after the call's own cost (a cold account, 2,600, and the arguments) and the 1/64 that
+    ///      EIP-150 keeps back; and a call that failed leaving under LISTENER_GAS / 63 (a sign it was cut short)
+    ///      refuses the whole transaction all the same (IdentityListenerGas).
     function _call(address listener, bytes memory data) private returns (bool ok) {
-        uint256 needed = LISTENER_GAS + LISTENER_GAS / 63 + 2_000;
+        uint256 needed = LISTENER_GAS + LISTENER_GAS / 63 + 4_000;
         if (gasleft() < needed) revert IdentityListenerGas(needed, gasleft());
         (ok,) = listener.call{gas: LISTENER_GAS}(data);
+        if (!ok && gasleft() < LISTENER_GAS / 63) revert IdentityListenerGas(LISTENER_GAS, gasleft());
     }
 
     /// @dev The storage word holding `investor`'s {Identity}.

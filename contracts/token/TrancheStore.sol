@@ -96,6 +96,8 @@ library TrancheLogic {
     ) internal view returns (bytes1, bytes32, bytes32 partition, uint256 stamps) {
         TrancheState st = t.state;
         if (to == address(0)) return (C.INVALID_RECEIVER, C.RECEIVER_ZERO_ADDRESS, mode == Mode.Locked ? LOCKED : UNRESTRICTED, 0);
+        // Nobody holds units at the zero address; a move from it would log a mint (the registry skips a zero sender).
+        if (from == address(0)) return (C.INVALID_SENDER, C.SENDER_ZERO_ADDRESS, mode == Mode.Locked ? LOCKED : UNRESTRICTED, 0);
         if (mode != Mode.Forced) {
             bytes32 halted = st.has(S.PAUSED) ? C.PAUSED : st.has(S.BOOKS_CLOSED) ? C.BOOKS_CLOSED : bytes32(0);
             if (halted != bytes32(0)) return (C.TRANSFERS_HALTED, halted, mode == Mode.Locked ? LOCKED : UNRESTRICTED, 0);

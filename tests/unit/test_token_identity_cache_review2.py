@@ -3,7 +3,7 @@
 Questions: (1) can an investor's eligibility drop without its stamp cleared or the generation bumped; (2) can a
 caller choose a gas limit at which a listener's update fails while the registry's change goes through (above all in
 `removeIdentityListener`, whose failed farewell is tolerated); (3) can `clearIdentity` be abused; (4) the 16-bit epoch.
-Findings first (they fail until fixed), then what was checked and found sound.
+Its findings first (fixed: the tests hold the fixes), then what was checked and found sound.
 """
 
 from __future__ import annotations
@@ -60,26 +60,17 @@ def _has_event(web3, logs, signature: str) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Findings
+# Findings of the second review (fixed; these hold the fixes)
 # ---------------------------------------------------------------------------------------------------------------
 
 
 def test_a_listener_gets_its_whole_allowance_at_every_gas_limit_the_registry_accepts(identity, admin, web3,
                                                                                    IdentityListenerMock):
-    """The registry promises each listener LISTENER_GAS (50,000) and refuses to start (`IdentityListenerGas`) unless
-    the transaction can give all of it (docs/token.md "A listener that fails"). `_call` checks
-    ``gasleft() >= 50,000 + 50,000 / 63 + 2,000`` *before* the CALL, but the CALL itself then costs 2,600 (cold
-    listener address) and more: measured, at the lowest gas limit the registry accepts a listener is given about
-    49,080 (920 short), and over a ~920-gas window of limits it is given less than 50,000. A listener whose update
-    needs its whole allowance (the mock in mode 4 refuses below what it sees when given 50,000) is then declared
-    unreachable by `removeIdentityListener` and dropped without its farewell (for a token: cache left on, no more
-    updates) - at the very gas limit `eth_estimateGas` proposes, since the tolerated failure is the cheaper path that
-    does not revert. In `_notifyListeners` the same starvation reverts naming the listener
-    (`IdentityListenerFailed`), which blames a healthy listener. A genuine TrancheToken's update takes ~10,400 (sound
-    test below), so no deal is exposed today; the promise is what fails. Fix: check after the call,
-    ``if (!ok && gasleft() < LISTENER_GAS / 63) revert IdentityListenerGas(...)`` (a starved callee leaves the caller
-    under 1/64 of what it forwarded; the starved-call test of OpenZeppelin's ERC2771Forwarder), which holds whatever
-    the CALL's own cost; or at least add the cold CALL (2,600) and the argument handling to `needed`."""
+    """The registry promises each listener LISTENER_GAS (50,000). At every gas limit `removeIdentityListener` accepts,
+    from `eth_estimateGas`'s up, a listener that refuses anything short of its whole allowance (the mock in mode 4)
+    gets it: no limit makes the farewell fail and the removal go through with `IdentityListenerUnreachable`. (The
+    check before the call counts the call's own cost, the cold account and the arguments, besides EIP-150's 1/64;
+    before it did not, and a ~920-gas window of limits, `eth_estimateGas`'s among them, starved the listener.)"""
     mock = IdentityListenerMock.deploy({"from": admin})
     identity.addIdentityListener(mock, {"from": admin})
     mock.meter(0, {"from": admin})
@@ -107,11 +98,8 @@ def test_a_listener_gets_its_whole_allowance_at_every_gas_limit_the_registry_acc
 
 def test_deploy_tranche_refuses_a_full_registry_before_deploying(identity, tranche, currency, admin, originator,
                                                                  web3, IdentityListenerMock):
-    """`deploy_tranche(identity_cache=True)` now checks the admin's DEFAULT_ADMIN_ROLE before deploying (first review),
-    but not the registry's other refusal: at MAX_LISTENERS (16) `addIdentityListener` reverts IdentityListenerLimit
-    after the token was deployed and bound, leaving a token with no listener and none of its roles granted (the very
-    outcome the first review's fix was for). Fix: also read `identityListeners()` and refuse with a one-line error
-    naming the limit before deploying (or deploy without the cache and say so)."""
+    """`deploy_tranche(identity_cache=True)` refuses a registry that already informs 16 listeners, naming the limit,
+    before it sends anything: no token is left on chain without its listener and its roles."""
     while len(identity.identityListeners()) < 16:
         identity.addIdentityListener(IdentityListenerMock.deploy({"from": admin}), {"from": admin})
     nonce = web3.eth.get_transaction_count(str(admin))
@@ -125,12 +113,10 @@ def test_deploy_tranche_refuses_a_full_registry_before_deploying(identity, tranc
 
 
 def test_nobody_moves_units_from_the_zero_address(issued, identity, stranger, verified, web3):
-    """Aside (pre-existing, a58a778 too; not the cache's doing): the registry reads ``from == address(0)`` as "no
-    sender" (issuance), and no transfer path refuses it, so anyone can send ``transferFrom(address(0), x, 0)`` (a
-    zero allowance covers zero units): it succeeds, emits ``Transfer(address(0), x, 0)`` - a mint to any log reader -
-    checkpoints the zero address's account and, with the cache, stamps ``x``. `canTransfer` from the zero address
-    answers 0x51. Fix: `moveStatus` refuses ``from == address(0)`` (0x56 with a SENDER_ZERO_ADDRESS reason, as
-    RECEIVER_ZERO_ADDRESS for ``to``) before asking the registry."""
+    """Nobody moves units from the zero address: `canTransfer` from it answers 0x56 and `transferFrom(address(0), x, 0)`
+    (a zero allowance covers zero units) is refused, so no `Transfer(address(0), x, 0)`, which log readers would take
+    for a mint, can be logged by a stranger. (The registry reads a zero sender as an issuance; before, no transfer path
+    refused it.)"""
     receiver = verified[1]
     code = issued.canTransfer(receiver, 0, b"", {"from": ZERO})[0]
     ok = _attempt_raw(web3, issued.transferFrom, ZERO, receiver, 0, sender=stranger)
