@@ -141,3 +141,33 @@ def investors(accounts):
 def currency(BlocklistStablecoin, admin):
     """The deal currency: a 6-decimals test stablecoin whose owner can block addresses, like USDC."""
     return BlocklistStablecoin.deploy("Test USD", "tUSD", 6, {"from": admin})
+
+
+#: The modules that take longest (about a minute each on this 2-core machine, `--durations`), heaviest first. With
+#: `--dist loadfile` the workers take modules in collection order; running these first (longest processing time
+#: first) keeps a heavy module from starting last on one worker while the other has nothing left to do.
+HEAVY_MODULES = (
+    "tests/stateful/test_spv_state.py",
+    "tests/integration/test_spv_differential.py",
+    "tests/unit/test_revolving_chain.py",
+    "tests/integration/test_spv_lifecycle.py",
+    "tests/integration/test_operate_rehearsal.py",
+    "tests/stateful/test_token_state.py",
+    "tests/integration/test_reports_deal.py",
+    "tests/stateful/test_identity_cache_state.py",
+    "tests/unit/test_cancel_dilution.py",
+    "tests/stateful/test_offering_state.py",
+    "tests/integration/test_explorer.py",
+)
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Order the modules heaviest first (HEAVY_MODULES), the rest in their usual order; tests keep their order within
+    a module."""
+    rank = {name: i for i, name in enumerate(HEAVY_MODULES)}
+
+    def key(indexed: tuple[int, pytest.Item]) -> tuple[int, int]:
+        index, item = indexed
+        return (rank.get(item.nodeid.split("::", 1)[0], len(rank)), index)
+
+    items[:] = [item for _, item in sorted(enumerate(items), key=key)]
