@@ -122,8 +122,11 @@ demo-green: install
 demo-reit: install
 	"$(BIN)/chainabs" demo --deal reit_rent
 
-# Two pytest-xdist workers (one per core), each with its own chain; a module's tests stay on one worker.
-TEST_WORKERS ?= 2
+# Three pytest-xdist workers, each with its own chain; a module's tests stay on one worker. On this 2-core machine a
+# third worker fills the time the others wait on their chains (7 min 8 s against 7 min 54 s with two).
+TEST_WORKERS ?= 3
+# Ganache (node) is itself CPU-bound: two workers.
+GANACHE_WORKERS ?= 2
 # Compiled first: the workers then load a built project instead of both compiling into build/ at once.
 test: compile
 	"$(BIN)/python" -m pytest tests -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
@@ -136,7 +139,7 @@ GANACHE_TESTS ?= tests/unit/test_token_distribution.py tests/unit/test_token_his
   tests/unit/test_token_roles.py tests/unit/test_token_transfers.py \
   tests/integration/test_spv_lifecycle.py::test_clean_up_call_then_end_leaves_nothing_in_the_spv
 test-ganache: compile
-	"$(BIN)/python" -m pytest $(GANACHE_TESTS) --network ganache-cli -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	"$(BIN)/python" -m pytest $(GANACHE_TESTS) --network ganache-cli -n $(GANACHE_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # Every contract through the registered compiler in standard-json mode; the logic is in tools/lint.py.
 lint: $(STAMPS)/lint-venv $(SOLC_BIN)
