@@ -85,6 +85,19 @@ def blocked(fn: Any, *args: Any, sender: Any, frm: Any, to: Any, code: int, reas
     )
 
 
+def refused_before_sending(web3: Any, account: Any, call: Any, *words: str) -> str:
+    """Assert ``call()`` (a library call sending from ``account``) raises with a message naming one of ``words``
+    before ``account`` sent any transaction; returns the message."""
+    nonce = web3.eth.get_transaction_count(str(account))
+    with pytest.raises(Exception) as err:
+        call()
+    message = str(err.value)
+    assert any(w.lower() in message.lower() for w in words), message
+    sent = web3.eth.get_transaction_count(str(account)) - nonce
+    assert sent == 0, f"{sent} transaction(s) sent before the refusal: {message.splitlines()[0]}"
+    return message
+
+
 def not_deal(fn: Any, *args: Any, sender: Any, deal: Any) -> None:
     """Assert the token's NotDeal(caller, deal) revert."""
     assert_error(fn, *args, sender=sender, error="NotDeal(address,address)", values=(str(sender), str(deal)))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from chainabs.chain import tokens
-from plugins.token import FACE, GB, KY, US, YEAR, assert_error, b32
+from plugins.token import FACE, GB, KY, US, YEAR, assert_error, b32, refused_before_sending
 
 DAY = 24 * 3600
 OK = b"\0" * 32
@@ -102,14 +102,9 @@ def test_deploy_tranche_refuses_a_full_registry_before_deploying(identity, tranc
     before it sends anything: no token is left on chain without its listener and its roles."""
     while len(identity.identityListeners()) < 16:
         identity.addIdentityListener(IdentityListenerMock.deploy({"from": admin}), {"from": admin})
-    nonce = web3.eth.get_transaction_count(str(admin))
-    with pytest.raises(Exception) as err:
-        tokens.deploy_tranche(name="Seventeenth", symbol="S17", currency=currency, registry=identity, admin=admin,
-                              coupon_bps=100, residual_recipient=originator)
-    assert "16" in str(err.value) or "listener" in str(err.value).lower(), str(err.value)
-    assert web3.eth.get_transaction_count(str(admin)) == nonce, (
-        f"{web3.eth.get_transaction_count(str(admin)) - nonce} transactions (the token's deployment among them) were "
-        f"sent before the listener step failed: {str(err.value).splitlines()[0]}")
+    refused_before_sending(web3, admin, lambda: tokens.deploy_tranche(
+        name="Seventeenth", symbol="S17", currency=currency, registry=identity, admin=admin, coupon_bps=100,
+        residual_recipient=originator), "16 listeners")
 
 
 def test_nobody_moves_units_from_the_zero_address(issued, identity, stranger, verified, web3):
