@@ -707,10 +707,11 @@ def identity_cache_status(d: Deal) -> dict[str, Any]:
     (they run code on every restrictive KYC change, so each one should be known)."""
     mine = {str(t.address).lower() for t in d.tokens}
     listeners = [str(a) for a in d.identity.identityListeners()]
+    listening = {a.lower() for a in listeners}
     classes = []
     for symbol, token in zip(d.symbols, d.tokens, strict=True):
         enabled, generation = token.identityCache()
         classes.append({"symbol": symbol, "cache": bool(enabled), "generation": int(generation),
-                        "listener": str(token.address).lower() in {a.lower() for a in listeners}})
+                        "listener": str(token.address).lower() in listening})
     return {"identity_registry": d.identity.address, "classes": classes,
             "other_listeners": [a for a in listeners if a.lower() not in mine]}

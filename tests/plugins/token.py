@@ -98,6 +98,29 @@ def refused_before_sending(web3: Any, account: Any, call: Any, *words: str) -> s
     return message
 
 
+def chain_now(web3: Any) -> int:
+    """The latest block's timestamp (the chain's clock, not brownie's estimate of it)."""
+    return int(web3.eth.get_block("latest")["timestamp"])
+
+
+def state_slot(token: Any, web3: Any) -> int:
+    """The storage slot of a tranche token's packed state (TrancheWords.sol: supply in bits 0..95, principal in
+    96..191, identity generation in 208..223), found by its values among the first 64 slots."""
+    supply, principal = int(token.totalSupply()), int(token.currentPrincipal())
+    generation = int(token.identityCache()[1])
+    for slot in range(64):
+        word = int.from_bytes(web3.eth.get_storage_at(str(token.address), slot), "big")
+        if (supply and word & (2**96 - 1) == supply and (word >> 96) & (2**96 - 1) == principal
+                and (word >> 208) & 0xFFFF == generation):
+            return slot
+    raise AssertionError("the tranche state slot is not among the first 64 slots")
+
+
+def set_storage(token: Any, web3: Any, slot: int, word: int) -> None:
+    """Write ``word`` into storage slot ``slot`` of ``token`` (anvil_setStorageAt: tests of bounds no run reaches)."""
+    web3.provider.make_request("anvil_setStorageAt", [str(token.address), hex(slot), "0x" + word.to_bytes(32, "big").hex()])
+
+
 def not_deal(fn: Any, *args: Any, sender: Any, deal: Any) -> None:
     """Assert the token's NotDeal(caller, deal) revert."""
     assert_error(fn, *args, sender=sender, error="NotDeal(address,address)", values=(str(sender), str(deal)))

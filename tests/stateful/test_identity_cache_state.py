@@ -22,7 +22,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from chainabs.chain import tokens
 from chainabs.chain.sender import TxError, transact
 from plugins.stateful import machine_settings, report_steps
-from plugins.token import FACE, GB, US, plain
+from plugins.token import FACE, GB, US, chain_now, plain
 
 DAY = 24 * 3600
 JURISDICTIONS = (US, GB)
@@ -52,9 +52,6 @@ def test_identity_cache_matches_the_registry(admin, kyc_agent, servicer, trustee
     transact(currency.mint, servicer, 10**15, sender=admin)
     chain.snapshot()
     steps: Counter[str] = Counter()
-
-    def now() -> int:
-        return int(web3.eth.get_block("latest")["timestamp"])
 
     def outcome(fn_name: str, *args, sender) -> list:
         """The same call on both tokens: each one's result, or its one-line error."""
@@ -129,7 +126,7 @@ def test_identity_cache_matches_the_registry(admin, kyc_agent, servicer, trustee
             elif kind == "remove":
                 transact(registry.removeInvestor, investor, sender=kyc_agent)
             elif kind == "register":
-                expiry = now() + days * DAY + hours * 3600
+                expiry = chain_now(web3) + days * DAY + hours * 3600
                 transact(registry.registerInvestor, investor, JURISDICTIONS[k], 1, expiry, sender=kyc_agent)
             else:
                 transact(registry.setJurisdictionAllowed, JURISDICTIONS[k], kind == "allow", sender=admin)

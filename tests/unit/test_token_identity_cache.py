@@ -8,7 +8,7 @@ import pytest
 from chainabs.chain import tokens
 from chainabs.chain.connection import advance_to
 from chainabs.chain.sender import transact
-from plugins.token import FACE, GB, KY, US, access_denied, assert_error, blocked, plain
+from plugins.token import FACE, GB, KY, US, access_denied, assert_error, blocked, plain, set_storage, state_slot
 
 DAY = 24 * 3600
 MASK16 = (1 << 16) - 1
@@ -197,24 +197,13 @@ def test_the_cache_saves_the_registry_call(cached, registry, pair, admin, curren
     assert int(transact(cached.transfer, b, 1, sender=a).gas_used) == gas["direct"]
 
 
-def _state_slot(tok, web3) -> int:
-    """The storage slot of the tranche's packed state (supply in its low 96 bits, principal in the next 96)."""
-    supply, principal = int(tok.totalSupply()), int(tok.currentPrincipal())
-    for slot in range(64):
-        word = int.from_bytes(web3.eth.get_storage_at(str(tok.address), slot), "big")
-        if word & (2**96 - 1) == supply and (word >> 96) & (2**96 - 1) == principal and supply:
-            return slot
-    raise AssertionError("state slot not found")
-
-
 def test_generations_are_never_reused(cached, registry, pair, admin, kyc_agent, web3, fresh):
     """At the last generation the cache switches off for good: a stamp of an old generation can never become valid
     again, and every transfer asks the registry (which refuses a frozen holder)."""
     a, b = pair
-    slot = _state_slot(cached, web3)
+    slot = state_slot(cached, web3)
     word = int.from_bytes(web3.eth.get_storage_at(str(cached.address), slot), "big")
-    word = (word & ~(MASK16 << 208)) | ((MASK16 - 1) << 208)
-    web3.provider.make_request("anvil_setStorageAt", [str(cached.address), hex(slot), "0x" + word.to_bytes(32, "big").hex()])
+    set_storage(cached, web3, slot, (word & ~(MASK16 << 208)) | ((MASK16 - 1) << 208))
     assert plain(cached.identityCache()) == (True, MASK16 - 1)
     _warm(cached, a, b)
     transact(registry.setJurisdictionAllowed, GB, False, sender=admin)  # a, b are in the US: a new generation only

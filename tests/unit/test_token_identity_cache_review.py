@@ -12,15 +12,12 @@ import pytest
 
 from chainabs.chain import tokens
 from chainabs.chain.connection import advance_to
-from plugins.token import FACE, GB, KY, US, YEAR, access_denied, assert_error, b32, plain, refused_before_sending
+from plugins.token import (FACE, GB, KY, US, YEAR, access_denied, assert_error, b32, chain_now, plain,
+                           refused_before_sending, set_storage, state_slot)
 
 DAY = 24 * 3600
 OK = b"\0" * 32
 MAX16 = 2**16 - 1
-
-
-def _now(web3) -> int:
-    return int(web3.eth.get_block("latest")["timestamp"])
 
 
 def _claim_answer(token, holder) -> tuple:
@@ -38,20 +35,6 @@ def _send(fn, *args, sender, what: str):
         return fn(*args, {"from": sender})
     except Exception as exc:  # noqa: BLE001 - brownie raises VirtualMachineError / ValueError for a revert
         pytest.fail(f"{what} was refused: {str(exc).splitlines()[0]}")
-
-
-def _state_slot(web3, token) -> int:
-    """The storage slot of the token's packed TrancheState (supply | principal | epoch | generation | flags)."""
-    supply, principal = int(token.totalSupply()), int(token.currentPrincipal())
-    for slot in range(64):
-        w = int.from_bytes(web3.eth.get_storage_at(token.address, slot), "big")
-        if w & (2**96 - 1) == supply and (w >> 96) & (2**96 - 1) == principal and (w >> 208) & MAX16 == _generation(token):
-            return slot
-    raise AssertionError("TrancheState slot not found in the first 64 slots")
-
-
-def _poke(web3, token, slot: int, value: int) -> None:
-    web3.provider.make_request("anvil_setStorageAt", [token.address, hex(slot), "0x" + value.to_bytes(32, "big").hex()])
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -139,10 +122,10 @@ def test_distributions_keep_the_generation_and_the_flags_and_the_epoch_stops_at_
     issued.distribute(1_000_000, 1_000_000, {"from": servicer})
     assert (issued.identityCache(), int(issued.holderCount())) == before
     assert int(issued.distributionCount()) == 1
-    slot = _state_slot(web3, issued)
+    slot = state_slot(issued, web3)
     w = int.from_bytes(web3.eth.get_storage_at(issued.address, slot), "big")
     assert w >> 229 & 1 == 1  # HOLDING_RULES kept
-    _poke(web3, issued, slot, (w & ~(MAX16 << 192)) | (MAX16 - 1) << 192)  # epoch 65,534
+    set_storage(issued, web3, slot, (w & ~(MAX16 << 192)) | (MAX16 - 1) << 192)  # epoch 65,534
     issued.distribute(1_000_000, 0, {"from": servicer})
     assert int(issued.distributionCount()) == MAX16
     assert (issued.identityCache(), int(issued.holderCount())) == before
@@ -156,9 +139,9 @@ def test_distributions_keep_the_generation_and_the_flags_and_the_epoch_stops_at_
 def test_generation_exhaustion_switches_the_cache_off_for_good(issued, identity, admin, kyc_agent, verified, web3):
     """At generation 65,535 the next reset switches the cache off; no later add / reset switches it on again, and a
     stamp written at 65,535 is never honoured: the registry decides every transfer and claim."""
-    slot = _state_slot(web3, issued)
+    slot = state_slot(issued, web3)
     w = int.from_bytes(web3.eth.get_storage_at(issued.address, slot), "big")
-    _poke(web3, issued, slot, (w & ~(MAX16 << 208)) | (MAX16 - 1) << 208)
+    set_storage(issued, web3, slot, (w & ~(MAX16 << 208)) | (MAX16 - 1) << 208)
     identity.setJurisdictionAllowed(KY, True, {"from": admin})
     identity.setJurisdictionAllowed(KY, False, {"from": admin})  # a disallowed jurisdiction: a new generation
     assert plain(issued.identityCache()) == (True, MAX16)
@@ -180,7 +163,7 @@ def test_recovery_moves_no_stamp(issued, identity, kyc_agent, trustee, verified,
     wallet's stamp)."""
     lost, replacement = verified[0], accounts[18]
     issued.transfer(verified[1], 1, {"from": lost})  # lost stamped, expiry 5 years out
-    expiry = _now(web3) + 3 * DAY
+    expiry = chain_now(web3) + 3 * DAY
     identity.registerInvestor(replacement, US, 3, expiry, {"from": kyc_agent})
     identity.setInvestorId([lost, replacement], b32("investor-0"), {"from": kyc_agent})
     issued.recoverWallet(lost, replacement, {"from": trustee})
@@ -212,7 +195,7 @@ def test_each_restrictive_change_reaches_every_cached_path(issued, identity, adm
     issued.authorizeOperator(trustee, {"from": verified[1]})
     issued.approve(trustee, 2**256 - 1, {"from": verified[0]})
     issued.approve(trustee, 2**256 - 1, {"from": verified[1]})
-    now = _now(web3)
+    now = chain_now(web3)
     if change == "expiry_day":  # an expiry at noon: the stamp must lapse at the start of that day, never after noon
         expiry = (now // DAY + 3) * DAY + DAY // 2
         identity.registerInvestor(subject, jurisdiction, 3, expiry, {"from": kyc_agent})

@@ -11,15 +11,11 @@ from __future__ import annotations
 import pytest
 
 from chainabs.chain import tokens
-from plugins.token import FACE, GB, KY, US, YEAR, assert_error, b32, refused_before_sending
+from plugins.token import FACE, GB, KY, US, YEAR, assert_error, b32, chain_now, refused_before_sending
 
 DAY = 24 * 3600
 OK = b"\0" * 32
 ZERO = "0x" + "00" * 20
-
-
-def _now(web3) -> int:
-    return int(web3.eth.get_block("latest")["timestamp"])
 
 
 def _rpc(web3, method: str, params: list):
@@ -255,7 +251,7 @@ def test_the_same_wallet_twice_in_a_registration_batch(issued, identity, kyc_age
     issued.transfer(holder, 0, {"from": other})  # both stamped
     base = int(identity.identityOf(holder)[4])
     codes = {"US": US, "GB": GB, "KY": KY}
-    now = _now(web3)
+    now = chain_now(web3)
     expiries = [base + d * DAY if d >= 0 else now + DAY // 2 for _, d in batch]
     identity.registerInvestors([holder] * len(batch), [codes[j] for j, _ in batch], [3] * len(batch), expiries,
                                {"from": kyc_agent})
@@ -308,7 +304,7 @@ def test_the_stamp_lapses_exactly_when_the_verification_expires_at_a_day_boundar
     before it and lapses at the very second the registry's `expiry <= now` refuses; an expiry one second after
     midnight: the stamp lapses at midnight, the registry is asked and still allows for that second, then refuses."""
     a, b, receiver = verified[0], verified[2], verified[1]
-    day = _now(web3) // DAY + 3
+    day = chain_now(web3) // DAY + 3
     identity.registerInvestor(a, US, 3, day * DAY, {"from": kyc_agent})
     identity.registerInvestor(b, US, 3, (day + 1) * DAY + 1, {"from": kyc_agent})
     issued.transfer(receiver, 0, {"from": a})
