@@ -315,7 +315,8 @@ interface ISPV {
     /// @notice No clean-up call into `period`: receivables of `purchased` were bought into the pool with its
     /// collections (a revolving purchase); the call waits for a later period.
     error CleanUpCallAfterPurchases(uint256 period, uint256 purchased);
-    /// @notice The deal can end only when the pool and the debt are paid, or after legal final.
+    /// @notice The deal can end only when the pool and the debt are paid (the pool alone once a clean-up call sold
+    /// it), or after legal final.
     error CannotEnd(uint256 poolBalance, uint256 debt, uint256 legalFinalDate);
 
     // ------------------------------------------------------------------------------------------- views
@@ -421,9 +422,10 @@ interface ISPV {
     /// then each note class, senior first, its carried interest shortfall and then its unpaid principal; the rest
     /// goes to the equity class. What is still unpaid is lost: principal written off, shortfalls kept as the
     /// record (`FeeShortfallSettled`, `InterestShortfallSettled`). Every tranche is settled. Anyone may end it
-    /// once the pool and the notes are paid and the registry shows no defaulted principal awaiting recovery; at
-    /// legal final anyone may once every period due by then is closed, and the trustee may at any time after legal
-    /// final.
+    /// once the pool and the notes are paid and the registry shows no defaulted principal awaiting recovery, or
+    /// once the close of a clean-up call sold the pool (nothing more can come in: unpaid principal is written off
+    /// then, not at legal final); at legal final anyone may once every period due by then is closed, and the
+    /// trustee may at any time after legal final.
     function endDeal() external;
     /// @notice Replace the recipient of fee `feeIndex` (TRUSTEE_ROLE). What the fee has earned so far is
     /// first paid to the previous recipient (if that transfer fails, see `FeeSettlementFailed`).

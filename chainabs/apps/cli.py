@@ -239,7 +239,8 @@ def _operation(name: str) -> Callable[[argparse.Namespace, Console], int]:
         calls: dict[str, Callable[[], Any]] = {
             "investors": lambda: operate.investors_register(o, Path(args.csv), console=console,
                                                             allow_jurisdictions=args.allow_jurisdictions),
-            "subscribe": lambda: operate.subscribe(o, args.klass, args.amount, retained=args.retained, console=console),
+            "subscribe": lambda: operate.subscribe(o, args.klass, args.amount, retained=args.retained,
+                                                   accept_unverified_pool=args.accept_unverified_pool, console=console),
             "close": lambda: operate.close(o, console=console),
             "cancel-offering": lambda: operate.cancel_offering(o, console=console),
             "refund": lambda: operate.refund(o, args.holder, console=console),
@@ -460,6 +461,8 @@ def _add_operation_parsers(sub: Any) -> None:
     p.add_argument("--amount", required=True, help="currency units, e.g. 1,000,000")
     p.add_argument("--retained", action="store_true", help="the originator's retained units (lock-up partition; "
                    "signed as the originator, ORIGINATOR_PRIVATE_KEY)")
+    p.add_argument("--accept-unverified-pool", action="store_true",
+                   help="subscribe even if the pool's sealed Merkle root does not match its registered loans")
     command("close", "The arranger funds the reserve and closes the deal: the pool is sold to the SPV.", "arranger")
     command("cancel-offering", "Cancel the offering (the arranger before the deadline, anyone after it).", "arranger")
     p = command("refund", "After a cancelled offering: a holder's units are cancelled and paid back.", "investor")
@@ -490,7 +493,8 @@ def _add_operation_parsers(sub: Any) -> None:
                    "derived from the lost wallet)")
     command("clean-up-call", "The originator buys the rest of the pool into the pending period (below the "
             "clean-up level).", "originator")
-    command("end", "End the deal (paid off, or past legal final): the rest goes to the equity class.", "trustee")
+    command("end", "End the deal (paid off, called by the clean-up call, or past legal final): the rest goes to the "
+            "equity class.", "trustee")
     command("withdraw-fees", "Pay every fee recipient what it earned (anyone may; fees owing nothing are not "
             "called).", "trustee")
     p = command("grant-role", "The admin grants a role on the deal's tokens, SPV or registries (e.g. "

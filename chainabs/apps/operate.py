@@ -244,11 +244,12 @@ def investors_register(options: Options, path: Path, *, allow_jurisdictions: boo
 
 
 def subscribe(options: Options, klass: str, amount: str, *, retained: bool = False,
-              console: Console | None = None) -> dict[str, Any]:
+              accept_unverified_pool: bool = False, console: Console | None = None) -> dict[str, Any]:
     with opened(options, console) as ctx:
         d = ctx.deal
         who = ctx.signer("originator" if retained else "investor")
-        r = ops.subscribe(d, who, klass, ctx.amount(amount), retained=retained)
+        r = ops.subscribe(d, who, klass, ctx.amount(amount), retained=retained,
+                          accept_unverified_pool=accept_unverified_pool)
         return report(ctx, r, f"{who.address} subscribed {d.units(r['amount'])} of {r['class']}"
                       f"{' (retained, locked up)' if retained else ''}; holds {d.units(r['units_held'])} of it")
 

@@ -294,9 +294,14 @@ def register_investors(d: Deal, agent: Signer, path: str | Path, *, allow_jurisd
             "already_registered": len(table) - len(todo), "jurisdictions_allowed": to_allow}
 
 
-def subscribe(d: Deal, investor: Signer, klass: str, amount: int, *, retained: bool = False) -> dict[str, Any]:
+def subscribe(d: Deal, investor: Signer, klass: str, amount: int, *, retained: bool = False,
+              accept_unverified_pool: bool = False) -> dict[str, Any]:
     """``investor`` pays ``amount`` (base units) for as many units of the class (approving the currency as
-    needed); ``retained`` subscribes into the lock-up partition (the originator's risk retention)."""
+    needed); ``retained`` subscribes into the lock-up partition (the originator's risk retention). Refused, before
+    anything is sent, when the pool's sealed Merkle root does not match its registered loans (the root is the
+    originator's claim, ``docs/trust.md``: loan proofs against a false one prove nothing), unless
+    ``accept_unverified_pool``."""
+    from chainabs.chain.registry import verify_pool_commitment
     from chainabs.chain.sender import transact
 
     i = class_index(d, klass)
@@ -305,6 +310,10 @@ def subscribe(d: Deal, investor: Signer, klass: str, amount: int, *, retained: b
         raise OperationError("subscribe: --amount must be more than 0")
     require_gas_money(d.w3, investor)
     require_currency(d, investor.address, amount, "subscribe")
+    if not accept_unverified_pool and not verify_pool_commitment(d.registry, d.pool_id):
+        raise OperationError(f"subscribe: pool {d.pool_id}'s sealed Merkle root does not match its registered loans, "
+                             "so loan proofs against it prove nothing (chainabs status: pool commitment); pass "
+                             "--accept-unverified-pool to subscribe anyway")
     approve_if_needed(d, investor, d.spv.address, amount)
     fn = d.spv.subscribeRetained if retained else d.spv.subscribe
     transact(fn, i, int(amount), sender=investor)
@@ -399,7 +408,8 @@ def clean_up_call(d: Deal, originator: Signer) -> dict[str, Any]:
 
 
 def end(d: Deal, caller: Signer) -> dict[str, Any]:
-    """End the deal (paid off, or past legal final): the rest goes to the equity class."""
+    """End the deal (paid off, its pool sold by a clean-up call, or past legal final): the rest goes to the equity
+    class."""
     require_phase(d, "Active", "end")
     require_gas_money(d.w3, caller)
     receipt = spvlib.end_deal(d.spv, caller)

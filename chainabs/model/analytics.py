@@ -85,6 +85,7 @@ def run_projection(spec: DealSpec, projection: pd.DataFrame, balance: int, scena
     model.close_deal()
     level = model.clean_up_level()
     period_rows, class_rows = [], []
+    called = False
     for report in reports:
         model.submit(report)
         called = clean_up_call and 0 < report.pool_ending_balance <= level
@@ -107,9 +108,11 @@ def run_projection(spec: DealSpec, projection: pd.DataFrame, balance: int, scena
             })
         if called or st.pool_balance == 0:
             break
-    legal_final = model.state.pool_balance != 0 or any(model.state.class_balances[:-1])
+    # A called deal ends at once (the pool is sold: nothing more can come in); one that ran out of months or
+    # still owes its notes ends at legal final.
+    legal_final = not called and (model.state.pool_balance != 0 or any(model.state.class_balances[:-1]))
     before = [(t.interest_distributed, t.principal_distributed) for t in model.tranches]
-    model.end_deal(legal_final=legal_final)
+    model.end_deal(legal_final=legal_final, pool_sold=called)
     for k in range(len(model.fees_paid)):  # the fee recipients withdraw what they earned
         model.withdraw_fees(k)
     end_period = model.state.periods_closed

@@ -578,12 +578,14 @@ class DealModel:
 
     def end_deal(
         self, *, legal_final: bool = False, periods_outstanding: bool = False, trustee: bool = False,
-        recoveries_outstanding: int = 0, refused: Collection[int] = (),
+        recoveries_outstanding: int = 0, refused: Collection[int] = (), pool_sold: bool = False,
     ) -> tuple[int, int]:
         """End the deal; returns (released to equity, final write-down). ``legal_final``: at or past legal
         final; ``periods_outstanding``: a payment date on or before legal final has no closed period yet (only
         the trustee may end then); ``recoveries_outstanding``: the registry's defaulted principal while the SPV
-        still owns the pool (an early end waits for it)."""
+        still owns the pool (an early end waits for it); ``pool_sold``: the close of a clean-up call gave the pool
+        to the originator (nothing more can come in: an early end no longer waits for the notes to be paid, their
+        unpaid principal is written off)."""
         self._require(Phase.ACTIVE)
         debt = sum(self.state.class_balances[:-1])
         if self.pending is not None:
@@ -592,7 +594,7 @@ class DealModel:
             if periods_outstanding and not trustee:
                 raise DealModelError("PeriodsOutstanding", self.state.periods_closed)
         else:
-            if self.state.pool_balance != 0 or debt != 0:
+            if self.state.pool_balance != 0 or (debt != 0 and not pool_sold):
                 raise DealModelError("CannotEnd", self.state.pool_balance, debt)
             if recoveries_outstanding:
                 raise DealModelError("RecoveriesOutstanding", recoveries_outstanding)

@@ -157,10 +157,14 @@ library SPVSettlement {
             for (uint256 i; i + 1 < n; ++i) {
                 debt += s.books[i].balance;
             }
-            if (poolBalance != 0 || debt != 0) revert ISPV.CannotEnd(poolBalance, debt, refs.legalFinalDate);
-            // While the SPV still owns the pool, defaulted loans may still bring recoveries.
+            if (poolBalance != 0) revert ISPV.CannotEnd(poolBalance, debt, refs.legalFinalDate);
+            // The pool leaves the SPV only with the close of a clean-up call: from then on nothing more can come
+            // in (no report can be made on a pool the deal no longer owns), so the notes' unpaid principal is
+            // written off now rather than at legal final. While the SPV still owns the pool, the notes must be
+            // paid, and defaulted loans may still bring recoveries.
             IAssetRegistry registry = IAssetRegistry(refs.registry);
             if (registry.poolOwner(refs.poolId) == address(this)) {
+                if (debt != 0) revert ISPV.CannotEnd(poolBalance, debt, refs.legalFinalDate);
                 uint256 defaulted = registry.servicingFigures(refs.poolId).defaultedClaims;
                 if (defaulted != 0) revert ISPV.RecoveriesOutstanding(defaulted);
             }

@@ -385,20 +385,66 @@ def _forged_root_pool(originator, admin, servicer, *, loans: int = 300):
 
 
 @pytest.fixture(scope="module")
-def forged_root(accounts, currency, originator, admin, servicer, investors, tmp_path_factory):
-    """The consumer deal over a pool its originator sealed with a forged root (see :func:`_forged_root_pool`),
-    closed: the originator has the pool's price. ``(deal, (record, proof, row))`` of the forged leaf."""
+def forged_offering(accounts, currency, originator, admin, servicer, tmp_path_factory):
+    """The consumer deal over a pool its originator sealed with a forged root (see :func:`_forged_root_pool`), in
+    its offering. ``(deal, (record, proof, row))`` of the forged leaf."""
     from brownie import project
 
-    from chainabs.chain.orchestration import close as close_deal
-    from chainabs.dev.sandbox import sandbox_deal, subscribe_all
+    from chainabs.dev.sandbox import sandbox_deal
 
     spec, registry, pool_id, tape, record, proof, row = _forged_root_pool(originator, admin, servicer)
     d = sandbox_deal(spec, accounts, currency, registry, pool_id, project.get_loaded_projects()[0],
                      tmp_path_factory.mktemp("forged-root"), tape)
+    return d, (record, proof, row)
+
+
+@pytest.fixture(scope="module")
+def forged_root(forged_offering, admin, investors):
+    """:func:`forged_offering`, subscribed and closed: the originator has the pool's price."""
+    from chainabs.chain.orchestration import close as close_deal
+    from chainabs.dev.sandbox import subscribe_all
+
+    d, forged = forged_offering
     subscribe_all(d, investors, admin)
     close_deal(d, admin)
-    return d, (record, proof, row)
+    return d, forged
+
+
+def test_an_investor_is_not_sold_notes_over_a_pool_whose_root_is_forged(forged_offering, admin, kyc_agent,
+                                                                        monkeypatch, capsys):
+    """`chainabs subscribe` checks the pool's sealed root against its registered loans before anything is sent:
+    over a forged root (loan proofs against it prove nothing) it refuses in one line; `--accept-unverified-pool`
+    subscribes anyway."""
+    from brownie import chain, web3
+    from eth_account import Account
+
+    from chainabs.apps import cli
+    from chainabs.chain.orchestration import DEFAULT_INVESTOR_TYPE, DEFAULT_JURISDICTION
+    from chainabs.chain.sender import transfer
+
+    d, _ = forged_offering
+    assert int(d.spv.phase()) == 0, "the deal must still be in its offering"
+    key = Account.create()
+    transfer(admin, key.address, 10**18)
+    d.currency.mint(key.address, 10**6, {"from": admin})
+    transact(d.identity.registerInvestor, key.address, DEFAULT_JURISDICTION, DEFAULT_INVESTOR_TYPE,
+             chain.time() + 365 * 86_400, sender=kyc_agent)
+    monkeypatch.setenv("FORGED_ROOT_INVESTOR_KEY", key.key.hex())
+    argv = ["subscribe", "--rpc", web3.provider.endpoint_uri, "--spv", d.spv.address, "--class", "A", "--amount", "1",
+            "--key-env", "FORGED_ROOT_INVESTOR_KEY"]
+    capsys.readouterr()
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"chainabs subscribe: error: subscribe: pool {d.pool_id}'s sealed Merkle root does not match its "
+                   "registered loans, so loan proofs against it prove nothing (chainabs status: pool commitment); "
+                   "pass --accept-unverified-pool to subscribe anyway"), err
+    assert int(d.tokens[0].balanceOf(key.address)) == 0 and int(d.currency.balanceOf(key.address)) == 10**6
+    snapshot = web3.provider.make_request("evm_snapshot", [])["result"]
+    try:
+        assert cli.main([*argv, "--accept-unverified-pool"]) == 0
+        assert int(d.tokens[0].balanceOf(key.address)) == 10**6
+    finally:
+        assert web3.provider.make_request("evm_revert", [snapshot])["result"]
 
 
 def test_nobody_can_dispute_a_true_report_with_a_record_the_originator_slipped_into_the_root(

@@ -152,3 +152,41 @@ def test_legal_final_writes_off_what_is_unpaid(deal, stranger, trustee):
     assert final > 0 and tx.event("DealEnded")["finalWriteDown"] == final
     _withdraw_fees_to_empty(d, stranger)
     _assert_reconciled(d)
+
+
+def test_a_called_deal_that_still_owes_principal_ends_at_once(deal, originator, stranger):
+    """Heavy losses, then the clean-up call: its close gives the pool to the originator with principal still owed
+    to the notes, and nothing more can come in (no report can be made on a pool the deal no longer owns). Anyone
+    may then end the deal at once, before legal final: the cash the deal still holds pays in the end's priority,
+    what stays unpaid is written off, every tranche is settled. (Before, the end was refused with CannotEnd until
+    legal final, and then only the trustee could end it: the notes stayed open and unsettled, and the cash the
+    deal held stayed in it, for the rest of the deal's legal life.)"""
+    from chainabs.model.waterfall import BPS, PeriodReport
+
+    d = deal
+    # a 35% CDR recovering 10% after three months: losses beyond the excess spread and the reserve
+    for report in roll_rate_reports(d, cpr=0.02, severity=0.9, months=14, current_to_30=0.25):
+        _close(d, report, stranger)
+    level = d.model.clean_up_level()
+    begin = d.model.state.pool_balance
+    assert begin > level > 0
+    sched = (begin - level) // 3
+    report = submit(d, PeriodReport(begin * 40 // BPS, sched, begin - level - sched, 0, 0, level // 10, 0, 0, level))
+    live, defaulted = spvlib.clean_up_price(d.spv, report)
+    d.currency.mint(originator, live + defaulted, {"from": d.roles["arranger"]})
+    spvlib.exercise_clean_up_call(d.spv, originator, report)
+    d.model.exercise_clean_up_call(live, defaulted)
+    advance_to(int(d.spv.paymentDate(d.model.state.periods_closed + 1)))
+    assert spvlib.result_of(spvlib.close_period(d.spv, stranger, report)) == d.model.close_period().result
+    assert d.registry.poolOwner(d.pool_id) == originator
+    debt = sum(d.model.state.class_balances[:-1])
+    assert d.model.state.pool_balance == 0 and debt > 0, "the call must leave principal unpaid for this test"
+    assert chain.time() < d.times.legal_final
+    tx = spvlib.end_deal(d.spv, stranger)  # a stranger, before legal final
+    released, final = d.model.end_deal(pool_sold=True)
+    event = tx.event("DealEnded")
+    assert (event["releasedToEquity"], event["finalWriteDown"], event["legalFinal"]) == (released, final, False)
+    assert all(int(t.currentPrincipal()) == 0 for t in d.tokens[:-1])  # paid or written off: nothing left open
+    _withdraw_fees_to_empty(d, stranger)
+    _assert_reconciled(d)
+    assert d.spv.phase() == 2 and all(t.isSettled() for t in d.tokens)

@@ -161,7 +161,7 @@ def close(d: DealFixture, caller: Any) -> tuple[Any, ClosedPeriod]:
 def end_terms(d: DealFixture) -> dict[str, Any]:
     """What ``DealModel.end_deal`` needs to know of the chain now: at legal final? a period due by legal
     final still open (its payment date from the model's calendar, which must equal the SPV's)? defaulted
-    principal in the registry while the SPV still owns the pool?"""
+    principal in the registry while the SPV still owns the pool? the pool sold by a clean-up call?"""
     from brownie import chain
 
     from chainabs.model.deal import payment_date
@@ -170,10 +170,11 @@ def end_terms(d: DealFixture) -> dict[str, Any]:
     due = payment_date(d.times.first_payment, d.model.params.period_months, closed + 1)
     assert int(d.spv.paymentDate(closed + 1)) == due, "calendar of the SPV and of the model differ"
     defaulted = 0
-    if d.registry.poolOwner(d.pool_id) == d.spv.address:
+    owned = d.registry.poolOwner(d.pool_id) == d.spv.address
+    if owned:
         defaulted = spvlib.defaulted_claims(d.spv)
     return {"legal_final": chain.time() >= d.times.legal_final, "periods_outstanding": due <= d.times.legal_final,
-            "recoveries_outstanding": defaulted}
+            "recoveries_outstanding": defaulted, "pool_sold": not owned}
 
 
 def end_settlements(tx: Any) -> list[tuple[str, int, int, int]]:

@@ -4,15 +4,18 @@ exact model of every holder's entitlement (integers and Fractions).
 Rules: the servicer submits a random report consistent with the pool balance (collections, defaults,
 recoveries, delinquency; sometimes one that takes the pool down to near the clean-up call level, with the
 registry brought in line with it) and anyone closes it after the payment date (a close before it reverts);
-the trustee sometimes cancels a pending report and the depositors withdraw what it owed them; holders claim
+the trustee sometimes cancels a pending report, the depositors withdraw what it owed them and the servicer
+submits the cancelled tape again (its registry updates stay on chain); holders claim
 (themselves or through ``claimFor``); holders transfer any class to each other (the retained equity only after
 its lock-up, nothing while the books are closed at a record date) and never to an unverified address; holders,
 operators and the controller try to redeem (refused while the deal owes principal, allowed once it settled);
 the controller forces transfers and recovers a holder's wallet to another wallet of the same investor; the KYC
 agent freezes and unfreezes holders (their claims and transfers are refused, their money stays owed); the
 stablecoin issuer blocks a tranche token (its payments are held by the SPV, then released); strangers and role
-holders without the role try every privileged call; the originator exercises the clean-up call; anyone ends
-the deal (sometimes after jumping to legal final; the trustee when periods are still open).
+holders without the role try every privileged call; the originator exercises the clean-up call (once its
+close sold the pool no report can be made: the deal ends at once instead); anyone ends the deal (sometimes
+after jumping to legal final; the trustee when periods are still open); the KYC agent renews verifications a
+year before they lapse.
 Whatever the model refuses, the SPV must refuse with the same custom error and arguments.
 
 Invariants after every step:
@@ -70,7 +73,7 @@ from plugins.spvtests import (
     deploy_and_close,
     sleep_to_payment_date,
 )
-from chainabs.dev.sandbox import books, serve
+from chainabs.dev.sandbox import books, serve, serve_tape
 from chainabs.model.assets import STATUSES
 from plugins.stateful import fuzzing, machine_settings, report_steps
 from plugins.token import assert_error, b32
@@ -173,6 +176,8 @@ def test_spv_state_machine(machine_deal, investors, stranger, accounts, chain, k
             self.frozen: set[int] = set()
             self.blocked_tokens: set[int] = set()
             self.returnable: dict[str, int] = {}
+            self.cancelled = False  # the trustee cancelled the pending report: its tape is submitted again
+            self.pool_sold = False  # a clean-up call's close gave the pool to the originator
             # Hypothesis checks the invariants once before the first step of every run: that state is the
             # snapshot's, identical in every run, so it is verified in the first run only.
             self.at_snapshot = True
@@ -205,7 +210,19 @@ def test_spv_state_machine(machine_deal, investors, stranger, accounts, chain, k
                                    sender=servicer)
                 done[f"refused: {err.name}"] += 1
                 return
-            served = serve(self.d, projected)
+            if self.pool_sold:
+                # No report can be made on a pool the deal no longer owns: the deal ends instead, at once.
+                self.end_deal(jump=0, caller=stranger)
+                assert m.phase == Phase.ENDED, "a deal whose pool the clean-up call sold must be able to end"
+                done["deals ended after the call instead of a report"] += 1
+                return
+            if self.cancelled:
+                # The cancelled report's tape again: its registry updates are on chain already.
+                served = serve_tape(self.d, books(self.d).last)
+                self.cancelled = False
+                done["cancelled tapes submitted again"] += 1
+            else:
+                served = serve(self.d, projected)
             assert served.submitted.event("ReportSubmitted")["collections"] == m.submit(served.report)
             done["submitted"] += 1
             done["registry updates"] += len(served.updates)
@@ -225,9 +242,11 @@ def test_spv_state_machine(machine_deal, investors, stranger, accounts, chain, k
                              error="PaymentDateNotReached(uint256,uint256,uint256)")
                 done["closes before the payment date refused"] += 1
             sleep_to_payment_date(self.d, period)
+            self.renew_kyc()
             before = m.state.triggers_breached
             tx = spvlib.close_period(spv, caller, m.pending)
             closed = m.close_period(refused=self.blocked_tokens)
+            self.pool_sold |= closed.clean_up_price != 0
             check_close_events(self.d, tx, closed, before)
             done["closes holding a class's payment"] += "ClassPaymentHeld" in tx.events
             self.credit_distributions()
@@ -235,6 +254,18 @@ def test_spv_state_machine(machine_deal, investors, stranger, accounts, chain, k
             done["closed with a write-down"] += any(closed.result.write_down)
             done["closed with a trigger breached"] += closed.result.triggers_breached != 0
             done["closed with an interest shortfall"] += any(closed.state.interest_shortfalls)
+
+        def renew_kyc(self) -> None:
+            """The KYC agent renews, to five years on, every holder's verification that would lapse within a year
+            (the deal's periods run past the test investors' first five years; a renewal to a later expiry keeps
+            a frozen holder frozen and tells no token)."""
+            now = chain.time()
+            ids = batch_call([(identity.identityOf, (str(h),)) for h in holders])
+            due = [(str(h), i) for h, i in zip(holders, ids) if int(i[4]) < now + 365 * DAY]
+            if due:
+                identity.registerInvestors([a for a, _ in due], [int(i[3]) for _, i in due], [int(i[2]) for _, i in due],
+                                           [now + 5 * 365 * DAY] * len(due), {"from": kyc_agent})
+                done["verifications renewed"] += len(due)
 
         def _report(self, shape: tuple[int, ...]) -> PeriodReport:
             """A random report for the current pool (``report_from_shape``) with the principal shares quartered, so
@@ -540,6 +571,7 @@ def test_spv_state_machine(machine_deal, investors, stranger, accounts, chain, k
                     return
                 collections, price = collections_call
                 spvlib.cancel_report(spv, trustee)
+                self.cancelled = True
                 self.returnable[str(servicer)] = self.returnable.get(str(servicer), 0) + collections
                 self.returnable[str(originator)] = self.returnable.get(str(originator), 0) + price
                 done["reports cancelled by the trustee"] += 1
@@ -593,6 +625,7 @@ def test_spv_state_machine(machine_deal, investors, stranger, accounts, chain, k
             m = self.model
             if jump == 7 and m.state.periods_closed >= 4 and m.phase == Phase.ACTIVE and chain.time() < d0.times.legal_final:
                 advance_to(d0.times.legal_final + DAY)
+                self.renew_kyc()
             terms = end_terms(self.d) if m.phase == Phase.ACTIVE else {}
             ended, err = model_or_error(lambda: m.end_deal(**terms, trustee=caller == trustee, refused=self.blocked_tokens))
             if err is not None:
