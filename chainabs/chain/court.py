@@ -132,19 +132,51 @@ def _batches(spv: Any) -> PoolRead:
     return registry, c, pool_id, originator, out
 
 
+#: The registry calls whose calldata carries a batch's records.
+_BATCH_CALLS = ("sellIntoPool", "registerAndPool")
+
+
+def _batch_call(c: Any, data: bytes, count: int) -> dict[str, Any] | None:
+    """The arguments of the registry call with ``count`` records in a transaction's input ``data``: the input itself
+    (a bare ``registerAndPool`` / ``sellIntoPool``), or that call's calldata carried inside it verbatim, as a
+    contract wallet's transaction carries it (a Safe's ``execTransaction``, a multisend, a relayer's forward): each
+    place the input holds one of the two selectors is tried. None when no such call is there. The caller checks
+    every record against its leaf and asset id, so a false match proves nothing."""
+    starts = [0]
+    for sel in (_selector(c, name) for name in _BATCH_CALLS):
+        at = data.find(sel, 1)
+        while at != -1:
+            starts.append(at)
+            at = data.find(sel, at + 1)
+    for start in sorted(set(starts)):
+        try:
+            fn, params = c.decode_function_input(data[start:])
+        except Exception:  # noqa: BLE001 -- not a registry call at this place (any decoding failure)
+            continue
+        if getattr(fn, "fn_name", "") in _BATCH_CALLS and len(params["records"]) == count:
+            return params
+    return None
+
+
+def _selector(c: Any, name: str) -> bytes:
+    """The 4-byte selector of the registry's function ``name``."""
+    from eth_utils import function_abi_to_4byte_selector
+
+    return bytes(function_abi_to_4byte_selector(next(f for f in c.abi if f.get("name") == name and f["type"] == "function")))
+
+
 def _records(c: Any, b: _Batch, originator: str) -> list[tuple[Any, ...] | None]:
     """The ``AssetRecord`` of each asset of batch ``b`` from its transaction's calldata (a ``registerAndPool`` or
-    ``sellIntoPool`` call), None where it is not there (e.g. a contract wallet's transaction) or does not hash to
-    the asset's leaf and id."""
+    ``sellIntoPool`` call, bare or inside a contract wallet's call: :func:`_batch_call`), None where it is not there
+    (a wallet that does not carry the call's calldata verbatim) or does not hash to the asset's leaf and id."""
     from brownie import web3
 
     from chainabs.model.assets import unpack_record
 
-    try:
-        fn, params = c.decode_function_input(web3.eth.get_transaction(b.tx_hash)["input"])
-    except ValueError:
-        return [None] * len(b.leaves)
-    if getattr(fn, "fn_name", "") not in ("sellIntoPool", "registerAndPool") or len(params["records"]) != len(b.leaves):
+    from hexbytes import HexBytes
+
+    params = _batch_call(c, bytes(HexBytes(web3.eth.get_transaction(b.tx_hash)["input"])), len(b.leaves))
+    if params is None:
         return [None] * len(b.leaves)
     out: list[tuple[Any, ...] | None] = []
     for packed, leaf, aid in zip(params["records"], b.leaves, b.asset_ids, strict=True):
@@ -180,7 +212,7 @@ def _registered(read: PoolRead, periods: Sequence[int], *, sold: bool) -> dict[i
         if not sold and any(r is None for r in records):
             raise ServicingError(
                 f"the cut-off batch from registration {b.first_index} (transaction 0x{b.tx_hash.hex()}) has records "
-                "that are not in its transaction's calldata (onboarded through a contract wallet?): the cut-off "
+                "that are not in its transaction's calldata, bare or inside a wallet's call: the cut-off "
                 "tape cannot be read from the chain, so nothing is audited against it")
         for position, record in enumerate(records):
             if record is not None:

@@ -507,12 +507,13 @@ def _safe_exec_input(registry_address: str, inner: bytes) -> str:
     return "0x" + (selector + args).hex()
 
 
-def test_a_false_period1_beginning_is_not_reported_clean_when_the_originator_onboarded_through_a_contract_wallet(
+def test_a_false_period1_beginning_is_found_when_the_originator_onboarded_through_a_contract_wallet(
         deal, stranger, monkeypatch):
-    """A cut-off batch onboarded through a contract wallet (a Safe) has no records in its transaction's calldata:
-    ``court.audit`` (``chainabs challenge``) refuses by name instead of checking period 1 against an empty cut-off
-    tape and reporting a false tape clean (the session's review, finding 1: it said "nothing to prove"). The same
-    false beginning is proven on chain from the records when they can be read."""
+    """A cut-off batch onboarded through a contract wallet (a Safe): its transaction's input is the Safe's
+    ``execTransaction``, which carries the ``registerAndPool`` call verbatim. ``court.audit`` (``chainabs
+    challenge``) reads the records from inside it and finds the same false beginning as with bare calls (before
+    session 26 it refused: "cut-off tape cannot be read"). A wallet whose input does not carry the call (here: the
+    inner calldata scrambled) still gets a refusal by name, never "nothing to prove" (the review's finding 1)."""
     from brownie import web3
 
     d = deal
@@ -532,25 +533,34 @@ def test_a_false_period1_beginning_is_not_reported_clean_when_the_originator_onb
     honest = courtlib.audit(d.spv, committed)
     assert ("Discontinuity", ly) in {(f.kind, f.loan_id) for f in honest}  # found with bare registerAndPool calls
     proof = courtlib.onboarded(d.spv)[committed.leaf(ly).asset_id]  # provable on chain from the records
-    fault = next(f for f in honest if (f.kind, f.loan_id) == ("Discontinuity", ly))
-    assert courtlib.prove(d.spv, committed, fault, stranger).event("ChallengeProven")["challenger"] == stranger
+    assert proof.principal > 0
 
-    # The same pool had its originator onboarded it through a Safe: every onboarding transaction's input is the
+    # The same pool had its originator onboard it through a Safe: every onboarding transaction's input is the
     # Safe's execTransaction wrapping the registerAndPool call (the events, leaves and checkpoints are the same).
     onboarding = {b.tx_hash for b in courtlib._batches(d.spv)[4] if not b.sold}
     real = web3.eth.get_transaction
 
-    def via_safe(tx_hash, *args, **kwargs):
-        tx = real(tx_hash, *args, **kwargs)
-        if bytes(tx["hash"]) in onboarding:
-            tx = dict(tx)
-            tx["input"] = _safe_exec_input(str(d.registry.address), bytes(tx["input"]))
-        return tx
+    def wrapped(scramble: bool):
+        def get_transaction(tx_hash, *args, **kwargs):
+            tx = real(tx_hash, *args, **kwargs)
+            if bytes(tx["hash"]) in onboarding:
+                inner = bytes(tx["input"])
+                if scramble:  # a wallet that does not carry the call's calldata verbatim
+                    inner = bytes(b ^ 0x5A for b in inner)
+                tx = dict(tx)
+                tx["input"] = _safe_exec_input(str(d.registry.address), inner)
+            return tx
+        return get_transaction
 
-    monkeypatch.setattr(web3.eth, "get_transaction", via_safe)
-    try:  # never "nothing to prove": the cut-off records cannot be read, and the audit says so
+    monkeypatch.setattr(web3.eth, "get_transaction", wrapped(scramble=False))
+    try:
+        through_safe = courtlib.audit(d.spv, committed)
+        assert {(f.kind, f.loan_id) for f in through_safe} == {(f.kind, f.loan_id) for f in honest}
+        assert courtlib.onboarded(d.spv)[committed.leaf(ly).asset_id] == proof  # the same records, the same proof
+        monkeypatch.setattr(web3.eth, "get_transaction", wrapped(scramble=True))
         with pytest.raises(sv.ServicingError, match="cut-off tape cannot be read from the chain"):
             courtlib.audit(d.spv, committed)
     finally:
         monkeypatch.undo()
-    assert proof.principal > 0
+    fault = next(f for f in honest if (f.kind, f.loan_id) == ("Discontinuity", ly))
+    assert courtlib.prove(d.spv, committed, fault, stranger).event("ChallengeProven")["challenger"] == stranger
