@@ -9,7 +9,7 @@ a loan back out of the pool through the court too (:func:`buy_back`), at its las
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -136,12 +136,13 @@ def _batches(spv: Any) -> PoolRead:
 _BATCH_CALLS = ("sellIntoPool", "registerAndPool")
 
 
-def _batch_call(c: Any, data: bytes, count: int) -> dict[str, Any] | None:
-    """The arguments of the registry call with ``count`` records in a transaction's input ``data``: the input itself
-    (a bare ``registerAndPool`` / ``sellIntoPool``), or that call's calldata carried inside it verbatim, as a
-    contract wallet's transaction carries it (a Safe's ``execTransaction``, a multisend, a relayer's forward): each
-    place the input holds one of the two selectors is tried. None when no such call is there. The caller checks
-    every record against its leaf and asset id, so a false match proves nothing."""
+def _batch_calls(c: Any, data: bytes, count: int) -> Iterator[dict[str, Any]]:
+    """The arguments of each registry call with ``count`` records in a transaction's input ``data``: the input
+    itself (a bare ``registerAndPool`` / ``sellIntoPool``), then that call's calldata carried inside it verbatim, as
+    a contract wallet's transaction carries it (a Safe's ``execTransaction``, a multisend, a relayer's forward):
+    each place the input holds one of the two selectors is tried, in order. The caller checks every record against
+    its leaf and asset id and takes the first call whose records all match, so a decoy call in the input (another
+    batch's records, or made up) is passed over, not believed."""
     starts = [0]
     for sel in (_selector(c, name) for name in _BATCH_CALLS):
         at = data.find(sel, 1)
@@ -154,8 +155,7 @@ def _batch_call(c: Any, data: bytes, count: int) -> dict[str, Any] | None:
         except Exception:  # noqa: BLE001 -- not a registry call at this place (any decoding failure)
             continue
         if getattr(fn, "fn_name", "") in _BATCH_CALLS and len(params["records"]) == count:
-            return params
-    return None
+            yield params
 
 
 def _selector(c: Any, name: str) -> bytes:
@@ -167,23 +167,26 @@ def _selector(c: Any, name: str) -> bytes:
 
 def _records(c: Any, b: _Batch, originator: str) -> list[tuple[Any, ...] | None]:
     """The ``AssetRecord`` of each asset of batch ``b`` from its transaction's calldata (a ``registerAndPool`` or
-    ``sellIntoPool`` call, bare or inside a contract wallet's call: :func:`_batch_call`), None where it is not there
-    (a wallet that does not carry the call's calldata verbatim) or does not hash to the asset's leaf and id."""
+    ``sellIntoPool`` call, bare or inside a contract wallet's call: :func:`_batch_calls`; the first call whose
+    records all hash to the batch's leaves and asset ids), else from the best call found, None where a record is
+    not there (a wallet that does not carry the call's calldata verbatim) or does not hash to its leaf and id."""
     from brownie import web3
+    from hexbytes import HexBytes
 
     from chainabs.model.assets import unpack_record
 
-    from hexbytes import HexBytes
-
-    params = _batch_call(c, bytes(HexBytes(web3.eth.get_transaction(b.tx_hash)["input"])), len(b.leaves))
-    if params is None:
-        return [None] * len(b.leaves)
-    out: list[tuple[Any, ...] | None] = []
-    for packed, leaf, aid in zip(params["records"], b.leaves, b.asset_ids, strict=True):
-        record = unpack_record(packed)
-        ok = leaf_hash((originator, *record), LEAF_TYPES) == leaf and asset_id(originator, record[0]) == aid
-        out.append(record if ok else None)
-    return out
+    best: list[tuple[Any, ...] | None] = [None] * len(b.leaves)
+    for params in _batch_calls(c, bytes(HexBytes(web3.eth.get_transaction(b.tx_hash)["input"])), len(b.leaves)):
+        out: list[tuple[Any, ...] | None] = []
+        for packed, leaf, aid in zip(params["records"], b.leaves, b.asset_ids, strict=True):
+            record = unpack_record(packed)
+            ok = leaf_hash((originator, *record), LEAF_TYPES) == leaf and asset_id(originator, record[0]) == aid
+            out.append(record if ok else None)
+        if all(r is not None for r in out):
+            return out
+        if sum(r is not None for r in out) > sum(r is not None for r in best):
+            best = out
+    return best
 
 
 def purchases(spv: Any, periods: Sequence[int], *,

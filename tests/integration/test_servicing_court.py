@@ -532,31 +532,38 @@ def test_a_false_period1_beginning_is_found_when_the_originator_onboarded_throug
 
     honest = courtlib.audit(d.spv, committed)
     assert ("Discontinuity", ly) in {(f.kind, f.loan_id) for f in honest}  # found with bare registerAndPool calls
-    proof = courtlib.onboarded(d.spv)[committed.leaf(ly).asset_id]  # provable on chain from the records
-    assert proof.principal > 0
+    bare = courtlib.onboarded(d.spv)  # every cut-off record, read from the bare calls
+    proof = bare[committed.leaf(ly).asset_id]  # provable on chain from the records
+    assert proof.principal > 0 and len(bare) == len(books(d).last)
 
     # The same pool had its originator onboard it through a Safe: every onboarding transaction's input is the
     # Safe's execTransaction wrapping the registerAndPool call (the events, leaves and checkpoints are the same).
     onboarding = {b.tx_hash for b in courtlib._batches(d.spv)[4] if not b.sold}
     real = web3.eth.get_transaction
 
-    def wrapped(scramble: bool):
+    def wrapped(scramble: bool = False, decoy: bool = False):
         def get_transaction(tx_hash, *args, **kwargs):
             tx = real(tx_hash, *args, **kwargs)
             if bytes(tx["hash"]) in onboarding:
                 inner = bytes(tx["input"])
                 if scramble:  # a wallet that does not carry the call's calldata verbatim
                     inner = bytes(b ^ 0x5A for b in inner)
+                if decoy:  # the same call with its first record altered, ahead of the true one (a multisend)
+                    altered = bytearray(inner)
+                    altered[4 + 3 * 32 + 31] ^= 1  # the last byte of the first record's first word
+                    inner = bytes(altered) + inner
                 tx = dict(tx)
                 tx["input"] = _safe_exec_input(str(d.registry.address), inner)
             return tx
         return get_transaction
 
-    monkeypatch.setattr(web3.eth, "get_transaction", wrapped(scramble=False))
+    monkeypatch.setattr(web3.eth, "get_transaction", wrapped())
     try:
         through_safe = courtlib.audit(d.spv, committed)
         assert {(f.kind, f.loan_id) for f in through_safe} == {(f.kind, f.loan_id) for f in honest}
-        assert courtlib.onboarded(d.spv)[committed.leaf(ly).asset_id] == proof  # the same records, the same proof
+        assert courtlib.onboarded(d.spv) == bare  # the same records, the same proofs
+        monkeypatch.setattr(web3.eth, "get_transaction", wrapped(decoy=True))  # the decoy is passed over
+        assert courtlib.onboarded(d.spv) == bare
         monkeypatch.setattr(web3.eth, "get_transaction", wrapped(scramble=True))
         with pytest.raises(sv.ServicingError, match="cut-off tape cannot be read from the chain"):
             courtlib.audit(d.spv, committed)
