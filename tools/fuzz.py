@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-STEPS_LINE = re.compile(r"STATE MACHINE (\w+): steps=(\d+) runs=(\d+)")
+STEPS_LINE = re.compile(r"STATE MACHINE (.+?): steps=(\d+) runs=(\d+)")
 RESULT_LINE = re.compile(r"^(PASSED|FAILED|ERROR) tests/stateful/(\S+)|tests/stateful/(\S+?)::\S+ (PASSED|FAILED|ERROR)")
 
 

@@ -173,7 +173,7 @@ def test_identity_cache_matches_the_registry(admin, kyc_agent, servicer, trustee
                     direct.canTransfer(receiver, amount, b"", {"from": h})), f"canTransfer {i} -> {receiver}"
 
     run_state_machine_as_test(CacheMachine, settings=machine_settings(10, 30))
-    report_steps("identity cache", steps)
+    report_steps("identity_cache", steps)
     # The campaign reached the cases that matter: stamps used and dropped, refusals after restrictive changes.
     assert steps["transfer ok"] and steps["transfer refused"] and steps["canClaim ok"] and steps["canClaim refused"]
     assert steps["freeze"] + steps["remove"] + steps["disallow"] and steps["listener toggled"]
