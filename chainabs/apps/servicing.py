@@ -37,11 +37,15 @@ def service(spv_address: str, tape_path: Path, *, tape_uri: str = "", console: C
     ``batch``: registry updates per transaction (default :data:`chainabs.chain.servicing.UPDATE_BATCH`)."""
     console = console or Console()
     spv = contract_at("SPV", spv_address)
+    registry, pool_id, _ = deal_pool(spv)
+    owner = str(registry.poolOwner(pool_id))
+    if int(spv.phase()) == 1 and owner.lower() != str(spv.address).lower():
+        raise ServicingError(f"pool {pool_id} was sold by the clean-up call (its owner is {owner}): there is no period "
+                             "to service; anyone may end the deal now (chainabs end)")
     tape = read_servicing_tape(tape_path)
     if servicer is None:
         servicer = signers.brownie_signer("servicer")
         agent = signers.brownie_signer("disposal_agent", required=False)
-    registry, pool_id, _ = deal_pool(spv)
     figures = registry.servicingFigures(pool_id)
     if agent is not None and str(figures[-1]).lower() != str(getattr(agent, "address", agent)).lower():
         agent = None  # not the pool's disposal agent: the servicer takes the recovery steps itself

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
 from brownie import chain
 
 from chainabs.chain.sender import transact
@@ -161,6 +162,10 @@ def test_a_called_deal_that_still_owes_principal_ends_at_once(deal, originator, 
     what stays unpaid is written off, every tranche is settled. (Before, the end was refused with CannotEnd until
     legal final, and then only the trustee could end it: the notes stayed open and unsettled, and the cash the
     deal held stayed in it, for the rest of the deal's legal life.)"""
+    from pathlib import Path
+
+    from chainabs.apps import servicing
+    from chainabs.model.servicing import ServicingError
     from chainabs.model.waterfall import BPS, PeriodReport
 
     d = deal
@@ -179,6 +184,9 @@ def test_a_called_deal_that_still_owes_principal_ends_at_once(deal, originator, 
     advance_to(int(d.spv.paymentDate(d.model.state.periods_closed + 1)))
     assert spvlib.result_of(spvlib.close_period(d.spv, stranger, report)) == d.model.close_period().result
     assert d.registry.poolOwner(d.pool_id) == originator
+    with pytest.raises(ServicingError, match=f"pool {d.pool_id} was sold by the clean-up call .* anyone may end the "
+                                             r"deal now \(chainabs end\)"):
+        servicing.service(d.spv.address, Path("no-tape-is-read.csv"))  # chainabs service: nothing to service
     debt = sum(d.model.state.class_balances[:-1])
     assert d.model.state.pool_balance == 0 and debt > 0, "the call must leave principal unpaid for this test"
     assert chain.time() < d.times.legal_final
