@@ -58,6 +58,9 @@ interface IIdentityRegistry {
     error IdentityListenerLimit(uint256 max);
     /// @notice `listener` has no code (only contracts keep identity caches).
     error IdentityListenerNotContract(address listener);
+    /// @notice `listener` did not switch its cache on when added (a token whose 65,535 identity generations are
+    ///         spent keeps it off for good): informing it would cost every restrictive change for nothing.
+    error IdentityListenerCacheOff(address listener);
     /// @notice `listener` refused or failed a cache update; the restrictive change is not made (the admin can remove
     ///         the listener).
     error IdentityListenerFailed(address listener);
@@ -120,7 +123,8 @@ interface IIdentityRegistry {
     ///         concerns: one investor's (`clearIdentity`) on its removal, its freeze, or an update that changes its
     ///         jurisdiction or brings its expiry forward; all of them (`resetIdentityCache(true)`) when a jurisdiction
     ///         is disallowed or a batch updates investors restrictively. A listener that fails an update stops the
-    ///         change (`IdentityListenerFailed`). Listeners are trusted code (the deal's tokens): at most 16.
+    ///         change (`IdentityListenerFailed`). Listeners are trusted code (the deal's tokens): at most 16. Refused
+    ///         when the listener's cache is still off once switched on (`IdentityListenerCacheOff`).
     function addIdentityListener(address listener) external;
 
     /// @notice Remove `listener` (DEFAULT_ADMIN_ROLE): its cache is switched off (`resetIdentityCache(false)`)

@@ -318,6 +318,8 @@ interface ISPV {
     /// @notice The deal can end only when the pool and the debt are paid (the pool alone once a clean-up call sold
     /// it), or after legal final.
     error CannotEnd(uint256 poolBalance, uint256 debt, uint256 legalFinalDate);
+    /// @notice No report on pool `poolId`: the close of a clean-up call sold it to `owner` (the deal can end).
+    error PoolSold(uint256 poolId, address owner);
 
     // ------------------------------------------------------------------------------------------- views
     /// @notice Current phase.

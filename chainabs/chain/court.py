@@ -136,26 +136,40 @@ def _batches(spv: Any) -> PoolRead:
 _BATCH_CALLS = ("sellIntoPool", "registerAndPool")
 
 
-def _batch_calls(c: Any, data: bytes, count: int) -> Iterator[dict[str, Any]]:
-    """The arguments of each registry call with ``count`` records in a transaction's input ``data``: the input
-    itself (a bare ``registerAndPool`` / ``sellIntoPool``), then that call's calldata carried inside it verbatim, as
-    a contract wallet's transaction carries it (a Safe's ``execTransaction``, a multisend, a relayer's forward):
-    each place the input holds one of the two selectors is tried, in order. The caller checks every record against
-    its leaf and asset id and takes the first call whose records all match, so a decoy call in the input (another
-    batch's records, or made up) is passed over, not believed."""
-    starts = [0]
-    for sel in (_selector(c, name) for name in _BATCH_CALLS):
+#: Words of one ``PackedRecord`` in calldata (a static struct of six 32-byte members).
+_RECORD_BYTES = 6 * 32
+#: At most this many places of one transaction's input are tried (a bound on crafted inputs).
+_MAX_CANDIDATES = 4_096
+
+
+def _batch_calls(c: Any, data: bytes, count: int) -> Iterator[int]:
+    """Where the records of each registry call with ``count`` records start in a transaction's input ``data``: the
+    input itself (a bare ``registerAndPool`` / ``sellIntoPool``), then that call's calldata carried inside it
+    verbatim, as a contract wallet's transaction carries it (a Safe's ``execTransaction``, a multisend, a relayer's
+    forward). Each place the input holds one of the two selectors is read as the registry's own decoder reads its
+    calldata: the records array's offset taken as it is (a non-canonical encoding the registry accepted, e.g. an
+    offset into the head, is read too), then its length and six words per record. Each array is yielded once,
+    and at most :data:`_MAX_CANDIDATES` places are tried, so a crafted input costs time linear in its size. The
+    caller checks every record against its leaf and asset id, so a decoy proves nothing."""
+    selectors = tuple(_selector(c, name) for name in _BATCH_CALLS)
+    starts = {0}
+    for sel in selectors:
         at = data.find(sel, 1)
-        while at != -1:
-            starts.append(at)
+        while at != -1 and len(starts) < _MAX_CANDIDATES:
+            starts.add(at)
             at = data.find(sel, at + 1)
-    for start in sorted(set(starts)):
-        try:
-            fn, params = c.decode_function_input(data[start:])
-        except Exception:  # noqa: BLE001 -- not a registry call at this place (any decoding failure)
+    seen: set[int] = set()
+    for at in sorted(starts):
+        args = at + 4
+        if data[at:args] not in selectors or args + 64 > len(data):
             continue
-        if getattr(fn, "fn_name", "") in _BATCH_CALLS and len(params["records"]) == count:
-            yield params
+        head = args + int.from_bytes(data[args + 32 : args + 64], "big")
+        if head + 32 > len(data) or int.from_bytes(data[head : head + 32], "big") != count:
+            continue
+        body = head + 32
+        if body + count * _RECORD_BYTES <= len(data) and body not in seen:
+            seen.add(body)
+            yield body
 
 
 def _selector(c: Any, name: str) -> bytes:
@@ -165,28 +179,41 @@ def _selector(c: Any, name: str) -> bytes:
     return bytes(function_abi_to_4byte_selector(next(f for f in c.abi if f.get("name") == name and f["type"] == "function")))
 
 
+def _packed_record(data: bytes, at: int) -> tuple[Any, ...]:
+    """The ``PackedRecord`` whose six words start at ``at`` of ``data`` (loan id, terms, dates, obligor, hashes)."""
+    w = [data[at + 32 * k : at + 32 * (k + 1)] for k in range(6)]
+    return (w[0], int.from_bytes(w[1], "big"), int.from_bytes(w[2], "big"), w[3], w[4], w[5])
+
+
 def _records(c: Any, b: _Batch, originator: str) -> list[tuple[Any, ...] | None]:
     """The ``AssetRecord`` of each asset of batch ``b`` from its transaction's calldata (a ``registerAndPool`` or
-    ``sellIntoPool`` call, bare or inside a contract wallet's call: :func:`_batch_calls`; the first call whose
-    records all hash to the batch's leaves and asset ids), else from the best call found, None where a record is
-    not there (a wallet that does not carry the call's calldata verbatim) or does not hash to its leaf and id."""
+    ``sellIntoPool`` call, bare or inside a contract wallet's call: :func:`_batch_calls`): the first call whose
+    records all hash to the batch's leaves and asset ids; else the first call's records that do, None for the
+    others (and for every record when no call is there)."""
     from brownie import web3
     from hexbytes import HexBytes
 
     from chainabs.model.assets import unpack_record
 
-    best: list[tuple[Any, ...] | None] = [None] * len(b.leaves)
-    for params in _batch_calls(c, bytes(HexBytes(web3.eth.get_transaction(b.tx_hash)["input"])), len(b.leaves)):
+    def record(body: int, k: int) -> tuple[Any, ...] | None:
+        r = unpack_record(_packed_record(data, body + k * _RECORD_BYTES))
+        ok = leaf_hash((originator, *r), LEAF_TYPES) == b.leaves[k] and asset_id(originator, r[0]) == b.asset_ids[k]
+        return r if ok else None
+
+    data = bytes(HexBytes(web3.eth.get_transaction(b.tx_hash)["input"]))
+    n = len(b.leaves)
+    first = None
+    for body in _batch_calls(c, data, n):
+        first = body if first is None else first
         out: list[tuple[Any, ...] | None] = []
-        for packed, leaf, aid in zip(params["records"], b.leaves, b.asset_ids, strict=True):
-            record = unpack_record(packed)
-            ok = leaf_hash((originator, *record), LEAF_TYPES) == leaf and asset_id(originator, record[0]) == aid
-            out.append(record if ok else None)
-        if all(r is not None for r in out):
+        for k in range(n):  # stop at the first record that is not the batch's
+            r = record(body, k)
+            if r is None:
+                break
+            out.append(r)
+        if len(out) == n:
             return out
-        if sum(r is not None for r in out) > sum(r is not None for r in best):
-            best = out
-    return best
+    return [None] * n if first is None else [record(first, k) for k in range(n)]
 
 
 def purchases(spv: Any, periods: Sequence[int], *,

@@ -112,7 +112,7 @@ def run_projection(spec: DealSpec, projection: pd.DataFrame, balance: int, scena
     # still owes its notes ends at legal final.
     legal_final = not called and (model.state.pool_balance != 0 or any(model.state.class_balances[:-1]))
     before = [(t.interest_distributed, t.principal_distributed) for t in model.tranches]
-    model.end_deal(legal_final=legal_final, pool_sold=called)
+    model.end_deal(legal_final=legal_final)
     for k in range(len(model.fees_paid)):  # the fee recipients withdraw what they earned
         model.withdraw_fees(k)
     end_period = model.state.periods_closed

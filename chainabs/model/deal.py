@@ -189,6 +189,8 @@ class DealModel:
     pending_clean_up: int = 0
     #: the defaulted loans' part of ``pending_clean_up`` (arrives as recoveries)
     pending_clean_up_recoveries: int = 0
+    #: the close of a clean-up call gave the pool to the originator: no report can be made, the deal can end
+    pool_sold: bool = False
     #: (principal, interest) of loans bought back since the last report, and of those joined to the pending one
     buy_backs: tuple[int, int] = (0, 0)
     pending_buy_backs: tuple[int, int] = (0, 0)
@@ -326,6 +328,8 @@ class DealModel:
         self._require(Phase.ACTIVE)
         if self.pending is not None:
             raise DealModelError("ReportPending", self.state.periods_closed + 1)
+        if self.pool_sold:  # the clean-up call's close sold the pool: no report on it (the chain names the pool)
+            raise DealModelError("PoolSold")
         merged = self._with_buy_backs(report, self.buy_backs)
         validate_report(self.state, merged)
         period = self.state.periods_closed + 1
@@ -553,6 +557,7 @@ class DealModel:
         res, nxt = close_period(self.params, before, effective)
         self.state = nxt
         self.pending = None
+        self.pool_sold = self.pool_sold or price != 0
         self.pending_clean_up = 0
         self.pending_clean_up_recoveries = 0
         self.ledger.pending_collections = 0
@@ -578,14 +583,15 @@ class DealModel:
 
     def end_deal(
         self, *, legal_final: bool = False, periods_outstanding: bool = False, trustee: bool = False,
-        recoveries_outstanding: int = 0, refused: Collection[int] = (), pool_sold: bool = False,
+        recoveries_outstanding: int = 0, refused: Collection[int] = (),
     ) -> tuple[int, int]:
         """End the deal; returns (released to equity, final write-down). ``legal_final``: at or past legal
         final; ``periods_outstanding``: a payment date on or before legal final has no closed period yet (only
         the trustee may end then); ``recoveries_outstanding``: the registry's defaulted principal while the SPV
-        still owns the pool (an early end waits for it); ``pool_sold``: the close of a clean-up call gave the pool
-        to the originator (nothing more can come in: an early end no longer waits for the notes to be paid, their
-        unpaid principal is written off)."""
+        still owns the pool (an early end waits for it). Once the close of a clean-up call gave the pool to the
+        originator (:attr:`pool_sold`) nothing more can come in: an early end no longer waits for the notes to be
+        paid (their unpaid principal is written off) nor for recoveries (the originator bought the defaulted
+        loans)."""
         self._require(Phase.ACTIVE)
         debt = sum(self.state.class_balances[:-1])
         if self.pending is not None:
@@ -594,9 +600,9 @@ class DealModel:
             if periods_outstanding and not trustee:
                 raise DealModelError("PeriodsOutstanding", self.state.periods_closed)
         else:
-            if self.state.pool_balance != 0 or (debt != 0 and not pool_sold):
+            if self.state.pool_balance != 0 or (debt != 0 and not self.pool_sold):
                 raise DealModelError("CannotEnd", self.state.pool_balance, debt)
-            if recoveries_outstanding:
+            if recoveries_outstanding and not self.pool_sold:
                 raise DealModelError("RecoveriesOutstanding", recoveries_outstanding)
         self.phase = Phase.ENDED
         # the reserve and what waited for a report that never came (the loans bought back since the last report,

@@ -133,6 +133,8 @@ contract IdentityRegistry is AccessControl, IIdentityRegistry {
         emit IdentityListenerAdded(msg.sender, listener);
         // The token refuses unless this registry is its own.
         IIdentityCache(listener).resetIdentityCache(true);
+        (bool enabled,) = IIdentityCache(listener).identityCache();
+        if (!enabled) revert IdentityListenerCacheOff(listener);
     }
 
     /// @inheritdoc IIdentityRegistry

@@ -159,9 +159,9 @@ library SPVSettlement {
             }
             if (poolBalance != 0) revert ISPV.CannotEnd(poolBalance, debt, refs.legalFinalDate);
             // The pool leaves the SPV only with the close of a clean-up call: from then on nothing more can come
-            // in (no report can be made on a pool the deal no longer owns), so the notes' unpaid principal is
-            // written off now rather than at legal final. While the SPV still owns the pool, the notes must be
-            // paid, and defaulted loans may still bring recoveries.
+            // in (a report on a pool the deal no longer owns is refused, `PoolSold`), so the notes' unpaid
+            // principal is written off now rather than at legal final. While the SPV still owns the pool, the
+            // notes must be paid, and defaulted loans may still bring recoveries.
             IAssetRegistry registry = IAssetRegistry(refs.registry);
             if (registry.poolOwner(refs.poolId) == address(this)) {
                 if (debt != 0) revert ISPV.CannotEnd(poolBalance, debt, refs.legalFinalDate);

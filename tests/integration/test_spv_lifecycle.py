@@ -157,7 +157,7 @@ def test_legal_final_writes_off_what_is_unpaid(deal, stranger, trustee):
 
 def test_a_called_deal_that_still_owes_principal_ends_at_once(deal, originator, stranger):
     """Heavy losses, then the clean-up call: its close gives the pool to the originator with principal still owed
-    to the notes, and nothing more can come in (no report can be made on a pool the deal no longer owns). Anyone
+    to the notes, and nothing more can come in (a report on a pool the deal no longer owns is refused). Anyone
     may then end the deal at once, before legal final: the cash the deal still holds pays in the end's priority,
     what stays unpaid is written off, every tranche is settled. (Before, the end was refused with CannotEnd until
     legal final, and then only the trustee could end it: the notes stayed open and unsettled, and the cash the
@@ -187,11 +187,14 @@ def test_a_called_deal_that_still_owes_principal_ends_at_once(deal, originator, 
     with pytest.raises(ServicingError, match=f"pool {d.pool_id} was sold by the clean-up call .* anyone may end the "
                                              r"deal now \(chainabs end\)"):
         servicing.service(d.spv.address, Path("no-tape-is-read.csv"))  # chainabs service: nothing to service
+    # The servicer cannot keep the deal open with reports on the sold pool (the attacker review's finding 3).
+    assert_error(d.spv.submitReport, (0,) * 9, spvlib.EMPTY_COMMITMENT, "", sender=d.roles["servicer"],
+                 error="PoolSold(uint256,address)", values=(d.pool_id, originator))
     debt = sum(d.model.state.class_balances[:-1])
     assert d.model.state.pool_balance == 0 and debt > 0, "the call must leave principal unpaid for this test"
     assert chain.time() < d.times.legal_final
     tx = spvlib.end_deal(d.spv, stranger)  # a stranger, before legal final
-    released, final = d.model.end_deal(pool_sold=True)
+    released, final = d.model.end_deal()
     event = tx.event("DealEnded")
     assert (event["releasedToEquity"], event["finalWriteDown"], event["legalFinal"]) == (released, final, False)
     assert all(int(t.currentPrincipal()) == 0 for t in d.tokens[:-1])  # paid or written off: nothing left open

@@ -60,6 +60,7 @@ SPV_ERRORS: dict[str, str] = {
     "OfferingStillOpen": "OfferingStillOpen(uint256,uint256)",
     "NothingOwed": "NothingOwed()",
     "BuyBackNotAllowed": "BuyBackNotAllowed(uint256)",
+    "PoolSold": "PoolSold(uint256,address)",
 }
 ZERO32 = b"\0" * 32
 #: A report of nothing, for calls that must fail before the report is looked at.
@@ -161,7 +162,8 @@ def close(d: DealFixture, caller: Any) -> tuple[Any, ClosedPeriod]:
 def end_terms(d: DealFixture) -> dict[str, Any]:
     """What ``DealModel.end_deal`` needs to know of the chain now: at legal final? a period due by legal
     final still open (its payment date from the model's calendar, which must equal the SPV's)? defaulted
-    principal in the registry while the SPV still owns the pool? the pool sold by a clean-up call?"""
+    principal in the registry while the SPV still owns the pool? (The model knows whether the clean-up call sold the
+    pool; checked against the registry's owner.)"""
     from brownie import chain
 
     from chainabs.model.deal import payment_date
@@ -171,10 +173,11 @@ def end_terms(d: DealFixture) -> dict[str, Any]:
     assert int(d.spv.paymentDate(closed + 1)) == due, "calendar of the SPV and of the model differ"
     defaulted = 0
     owned = d.registry.poolOwner(d.pool_id) == d.spv.address
+    assert owned != d.model.pool_sold, "the registry's pool owner and the model's sale of the pool differ"
     if owned:
         defaulted = spvlib.defaulted_claims(d.spv)
     return {"legal_final": chain.time() >= d.times.legal_final, "periods_outstanding": due <= d.times.legal_final,
-            "recoveries_outstanding": defaulted, "pool_sold": not owned}
+            "recoveries_outstanding": defaulted}
 
 
 def end_settlements(tx: Any) -> list[tuple[str, int, int, int]]:

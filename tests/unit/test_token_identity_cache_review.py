@@ -137,8 +137,9 @@ def test_distributions_keep_the_generation_and_the_flags_and_the_epoch_stops_at_
 
 
 def test_generation_exhaustion_switches_the_cache_off_for_good(issued, identity, admin, kyc_agent, verified, web3):
-    """At generation 65,535 the next reset switches the cache off; no later add / reset switches it on again, and a
-    stamp written at 65,535 is never honoured: the registry decides every transfer and claim."""
+    """At generation 65,535 the next reset switches the cache off; no later reset switches it on again, the registry
+    refuses to add the token as a listener again (`IdentityListenerCacheOff`), and a stamp written at 65,535 is never
+    honoured: the registry decides every transfer and claim."""
     slot = state_slot(issued, web3)
     w = int.from_bytes(web3.eth.get_storage_at(issued.address, slot), "big")
     set_storage(issued, web3, slot, (w & ~(MAX16 << 208)) | (MAX16 - 1) << 208)
@@ -149,8 +150,10 @@ def test_generation_exhaustion_switches_the_cache_off_for_good(issued, identity,
     identity.setJurisdictionAllowed(GB, False, {"from": admin})  # verified[1] is in GB
     assert plain(issued.identityCache()) == (False, MAX16)
     identity.removeIdentityListener(issued, {"from": admin})
-    identity.addIdentityListener(issued, {"from": admin})
-    assert plain(issued.identityCache()) == (False, MAX16)
+    # adding it again would switch nothing on: refused, so that it costs no restrictive change anything
+    assert_error(identity.addIdentityListener, str(issued), sender=admin, error="IdentityListenerCacheOff(address)",
+                 values=(str(issued),))
+    assert plain(issued.identityCache()) == (False, MAX16) and str(issued) not in list(identity.identityListeners())
     identity.setJurisdictionAllowed(GB, True, {"from": admin})
     identity.setFrozen(verified[0], True, {"from": kyc_agent})
     assert issued.canTransfer(verified[1], 1, b"", {"from": verified[0]})[:2] == identity.checkTransfer(verified[0], verified[1])
