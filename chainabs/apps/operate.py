@@ -448,7 +448,7 @@ def status(options: Options, console: Console | None = None) -> dict[str, Any]:
     the pending report, the tranches' ERC-1643 documents, and every address (one per line)."""
     from chainabs.chain.read import overview
     from chainabs.chain.read.deal import read_deal
-    from chainabs.chain.registry import verify_pool_commitment
+    from chainabs.chain.registry import COMMITMENT_VERIFIED, pool_commitment
 
     with opened(options, console) as ctx:
         d = ctx.deal
@@ -461,7 +461,7 @@ def status(options: Options, console: Console | None = None) -> dict[str, Any]:
         docs = overview.documents(reader)
         info = d.registry.poolInfo(d.pool_id)
         # the sealed root against the registered leaves (the root is the originator's claim; see docs/trust.md)
-        commitment_ok = verify_pool_commitment(d.registry, d.pool_id)
+        commitment = pool_commitment(d.registry, d.pool_id)
         pending = None
         if state["report_pending"]:
             period, rep, extra = ops.pending_report(d)
@@ -472,7 +472,7 @@ def status(options: Options, console: Console | None = None) -> dict[str, Any]:
             "phase": state["phase"], "periods_closed": state["periods_closed"],
             "next_payment_date": state["next_payment_date"], "pool_balance": state["pool_balance"],
             "pool": {"id": d.pool_id, "loans": int(info[5]), "owner": str(info[1]),
-                     "commitment_verified": commitment_ok},
+                     "commitment_verified": commitment == COMMITMENT_VERIFIED, "commitment": commitment},
             "reserve": {k: reserve[k] for k in ("balance", "target", "floor")},
             "tranches": _records(tranches[["symbol", "name", "coupon_bps", "original_face", "current_principal",
                                            "factor", "interest_distributed", "principal_distributed",
@@ -518,8 +518,7 @@ def _print_status(ctx: Context, s: dict[str, Any]) -> None:
     c.print(f"pool {s['pool']['id']}: balance {u(s['pool_balance'])}; reserve {u(s['reserve']['balance'])}"
             + (f" (target {u(s['reserve']['target'])})" if s["reserve"]["target"] is not None else "")
             + f"; SPV holds {u(s['spv_currency_balance'])}", highlight=False)
-    c.print("pool commitment: " + ("verified" if s["pool"]["commitment_verified"]
-                                   else "DOES NOT MATCH its registrations"), highlight=False)
+    c.print("pool commitment: " + s["pool"]["commitment"], highlight=False)
     if s["collateral"] is not None:
         c.print(_collateral_line(d, s["collateral"]).split("\n")[0], highlight=False)
     c.print(_identity_cache_line(s["identity_cache"]), highlight=False, soft_wrap=True)

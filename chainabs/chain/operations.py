@@ -301,7 +301,7 @@ def subscribe(d: Deal, investor: Signer, klass: str, amount: int, *, retained: b
     anything is sent, when the pool's sealed Merkle root does not match its registered loans (the root is the
     originator's claim, ``docs/trust.md``: loan proofs against a false one prove nothing), unless
     ``accept_unverified_pool``."""
-    from chainabs.chain.registry import verify_pool_commitment
+    from chainabs.chain.registry import COMMITMENT_MISMATCH, COMMITMENT_VERIFIED, pool_commitment
     from chainabs.chain.sender import transact
 
     i = class_index(d, klass)
@@ -310,9 +310,13 @@ def subscribe(d: Deal, investor: Signer, klass: str, amount: int, *, retained: b
         raise OperationError("subscribe: --amount must be more than 0")
     require_gas_money(d.w3, investor)
     require_currency(d, investor.address, amount, "subscribe")
-    if not accept_unverified_pool and not verify_pool_commitment(d.registry, d.pool_id):
+    found = COMMITMENT_VERIFIED if accept_unverified_pool else pool_commitment(d.registry, d.pool_id)
+    if found == COMMITMENT_MISMATCH:
         raise OperationError(f"subscribe: pool {d.pool_id}'s sealed Merkle root does not match its registered loans, "
                              "so loan proofs against it prove nothing (chainabs status: pool commitment); pass "
+                             "--accept-unverified-pool to subscribe anyway")
+    if found != COMMITMENT_VERIFIED:
+        raise OperationError(f"subscribe: pool {d.pool_id}'s sealed Merkle root {found}; try another node, or pass "
                              "--accept-unverified-pool to subscribe anyway")
     approve_if_needed(d, investor, d.spv.address, amount)
     fn = d.spv.subscribeRetained if retained else d.spv.subscribe

@@ -473,16 +473,43 @@ def _discard() -> Any:
     return DISCARD
 
 
-def verify_pool_commitment(registry: Any, pool_id: int, from_block: int | None = None) -> bool:
-    """Anyone's check of a sealed pool: the leaves in the events hash to the on-chain ``leafChain`` and the
-    StandardMerkleTree of those leaves has the on-chain root."""
+#: What :func:`pool_commitment` finds of a pool's sealed root.
+COMMITMENT_VERIFIED, COMMITMENT_MISMATCH = "verified", "DOES NOT MATCH its registrations"
+COMMITMENT_NOT_SEALED, COMMITMENT_UNREADABLE = "not sealed", "could not be checked (the node's logs are incomplete)"
+
+
+def pool_commitment(registry: Any, pool_id: int, from_block: int | None = None) -> str:
+    """Anyone's check of a pool's sealed Merkle root against its registrations, from the registry's events alone:
+    :data:`COMMITMENT_VERIFIED` when the StandardMerkleTree of the leaves registered before the seal (the cut-off
+    tape; receivables sold into the pool later are not in it) has the sealed root; :data:`COMMITMENT_MISMATCH`
+    when it does not (the root is the originator's claim: proofs against it prove nothing);
+    :data:`COMMITMENT_NOT_SEALED`; :data:`COMMITMENT_UNREADABLE` when the events the node returned do not rebuild
+    the on-chain leaf chain (a node with pruned or lagging logs: no verdict, rather than a false accusation)."""
     from chainabs.model.merkle import MerkleTree
 
     info = pool_info(registry, pool_id)
-    leaves = pool_leaves(registry, pool_id, from_block)
-    if not leaves or leaf_chain(leaves) != bytes(info["leafChain"]):
-        return False
-    return MerkleTree.from_leaf_hashes(leaves).root_bytes == bytes(info["root"])
+    if not info["isSealed"]:
+        return COMMITMENT_NOT_SEALED
+    logs = pool_registrations(registry, pool_id, from_block)
+    leaves = [bytes(x) for log in logs for x in log["args"]["leaves"]]
+    if len(leaves) != int(info["registered"]) or leaf_chain(leaves) != bytes(info["leafChain"]):
+        return COMMITMENT_UNREADABLE
+    sealed = contract_logs(web3_contract(registry).events.PoolSealed, from_block, argument_filters={"poolId": pool_id})
+    if len(sealed) != 1:
+        return COMMITMENT_UNREADABLE
+    at_seal = bytes(sealed[0]["args"]["leafChain"])
+    # the registrations up to the seal: each event carries the leaf chain after its batch (checked above)
+    ends = [bytes(log["args"]["leafChain"]) for log in logs]
+    if at_seal not in ends:
+        return COMMITMENT_UNREADABLE
+    cutoff = [bytes(x) for log in logs[: ends.index(at_seal) + 1] for x in log["args"]["leaves"]]
+    ok = MerkleTree.from_leaf_hashes(cutoff).root_bytes == bytes(info["root"])
+    return COMMITMENT_VERIFIED if ok else COMMITMENT_MISMATCH
+
+
+def verify_pool_commitment(registry: Any, pool_id: int, from_block: int | None = None) -> bool:
+    """True when :func:`pool_commitment` verifies the pool's sealed root."""
+    return pool_commitment(registry, pool_id, from_block) == COMMITMENT_VERIFIED
 
 
 def _registration(registry: Any, asset_id: int, from_block: int | None) -> Any:

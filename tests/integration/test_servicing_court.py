@@ -439,6 +439,17 @@ def test_an_investor_is_not_sold_notes_over_a_pool_whose_root_is_forged(forged_o
                    "registered loans, so loan proofs against it prove nothing (chainabs status: pool commitment); "
                    "pass --accept-unverified-pool to subscribe anyway"), err
     assert int(d.tokens[0].balanceOf(key.address)) == 0 and int(d.currency.balanceOf(key.address)) == 10**6
+    # A node whose logs miss a registration gives no verdict, not an accusation: refused as unchecked.
+    from chainabs.chain import registry as registrylib
+
+    real = registrylib.pool_registrations
+    monkeypatch.setattr(registrylib, "pool_registrations", lambda *a, **k: real(*a, **k)[1:])
+    assert registrylib.pool_commitment(d.registry, d.pool_id) == registrylib.COMMITMENT_UNREADABLE
+    assert cli.main(argv) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"chainabs subscribe: error: subscribe: pool {d.pool_id}'s sealed Merkle root could not be checked (the "
+        "node's logs are incomplete); try another node, or pass --accept-unverified-pool to subscribe anyway")
+    monkeypatch.setattr(registrylib, "pool_registrations", real)
     snapshot = web3.provider.make_request("evm_snapshot", [])["result"]
     try:
         assert cli.main([*argv, "--accept-unverified-pool"]) == 0

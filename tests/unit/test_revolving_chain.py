@@ -203,6 +203,11 @@ def test_a_purchase_nets_out_of_the_notes_principal(deal):
     assert t["revolving_purchases"][["period", "receivables", "principal"]].values.tolist() == [[1, len(batch), bought]]
     assert t["revolving_period"][["receivables_bought", "purchased", "diluted"]].values.tolist() == [[len(batch), bought, 0]]
     assert t["dilutions"].empty and t["early_amortization"].empty
+    # The sealed root is the cut-off tape's: the receivables sold in later are not in it, and it still verifies
+    # (before, `chainabs status` said DOES NOT MATCH once a purchase had joined the leaf chain).
+    from chainabs.chain.registry import COMMITMENT_VERIFIED, pool_commitment
+
+    assert pool_commitment(deal.registry, deal.pool_id) == COMMITMENT_VERIFIED
 
 
 def test_a_cancelled_report_keeps_its_purchases_and_the_period_still_closes(deal):
