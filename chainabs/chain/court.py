@@ -138,8 +138,6 @@ _BATCH_CALLS = ("sellIntoPool", "registerAndPool")
 
 #: Words of one ``PackedRecord`` in calldata (a static struct of six 32-byte members).
 _RECORD_BYTES = 6 * 32
-#: At most this many places of one transaction's input are tried (a bound on crafted inputs).
-_MAX_CANDIDATES = 4_096
 
 
 def _batch_calls(c: Any, data: bytes, count: int) -> Iterator[int]:
@@ -148,14 +146,15 @@ def _batch_calls(c: Any, data: bytes, count: int) -> Iterator[int]:
     verbatim, as a contract wallet's transaction carries it (a Safe's ``execTransaction``, a multisend, a relayer's
     forward). Each place the input holds one of the two selectors is read as the registry's own decoder reads its
     calldata: the records array's offset taken as it is (a non-canonical encoding the registry accepted, e.g. an
-    offset into the head, is read too), then its length and six words per record. Each array is yielded once,
-    and at most :data:`_MAX_CANDIDATES` places are tried, so a crafted input costs time linear in its size. The
-    caller checks every record against its leaf and asset id, so a decoy proves nothing."""
+    offset into the head, is read too), then its length and six words per record. Every place is tried (a cap
+    would let bytes placed ahead of the true call hide it), each array is yielded once, and the caller stops at
+    a candidate's first record that is not the batch's: a crafted input costs time linear in its size, and a
+    decoy proves nothing."""
     selectors = tuple(_selector(c, name) for name in _BATCH_CALLS)
     starts = {0}
     for sel in selectors:
         at = data.find(sel, 1)
-        while at != -1 and len(starts) < _MAX_CANDIDATES:
+        while at != -1:
             starts.add(at)
             at = data.find(sel, at + 1)
     seen: set[int] = set()
@@ -188,8 +187,8 @@ def _packed_record(data: bytes, at: int) -> tuple[Any, ...]:
 def _records(c: Any, b: _Batch, originator: str) -> list[tuple[Any, ...] | None]:
     """The ``AssetRecord`` of each asset of batch ``b`` from its transaction's calldata (a ``registerAndPool`` or
     ``sellIntoPool`` call, bare or inside a contract wallet's call: :func:`_batch_calls`): the first call whose
-    records all hash to the batch's leaves and asset ids; else the first call's records that do, None for the
-    others (and for every record when no call is there)."""
+    records all hash to the batch's leaves and asset ids; else the records that do of the call whose leading
+    records matched longest, None for the others (and for every record when no call is there)."""
     from brownie import web3
     from hexbytes import HexBytes
 
@@ -202,9 +201,8 @@ def _records(c: Any, b: _Batch, originator: str) -> list[tuple[Any, ...] | None]
 
     data = bytes(HexBytes(web3.eth.get_transaction(b.tx_hash)["input"]))
     n = len(b.leaves)
-    first = None
+    best, longest = None, -1
     for body in _batch_calls(c, data, n):
-        first = body if first is None else first
         out: list[tuple[Any, ...] | None] = []
         for k in range(n):  # stop at the first record that is not the batch's
             r = record(body, k)
@@ -213,7 +211,9 @@ def _records(c: Any, b: _Batch, originator: str) -> list[tuple[Any, ...] | None]
             out.append(r)
         if len(out) == n:
             return out
-    return [None] * n if first is None else [record(first, k) for k in range(n)]
+        if len(out) > longest:
+            best, longest = body, len(out)
+    return [None] * n if best is None else [record(best, k) for k in range(n)]
 
 
 def purchases(spv: Any, periods: Sequence[int], *,

@@ -301,7 +301,8 @@ def subscribe(d: Deal, investor: Signer, klass: str, amount: int, *, retained: b
     anything is sent, when the pool's sealed Merkle root does not match its registered loans (the root is the
     originator's claim, ``docs/trust.md``: loan proofs against a false one prove nothing), unless
     ``accept_unverified_pool``."""
-    from chainabs.chain.registry import COMMITMENT_MISMATCH, COMMITMENT_VERIFIED, pool_commitment
+    from chainabs.chain.registry import (COMMITMENT_MISMATCH, COMMITMENT_NOT_SEALED, COMMITMENT_VERIFIED,
+                                         pool_commitment)
     from chainabs.chain.sender import transact
 
     i = class_index(d, klass)
@@ -315,6 +316,9 @@ def subscribe(d: Deal, investor: Signer, klass: str, amount: int, *, retained: b
         raise OperationError(f"subscribe: pool {d.pool_id}'s sealed Merkle root does not match its registered loans, "
                              "so loan proofs against it prove nothing (chainabs status: pool commitment); pass "
                              "--accept-unverified-pool to subscribe anyway")
+    if found == COMMITMENT_NOT_SEALED:
+        raise OperationError(f"subscribe: pool {d.pool_id} is not sealed: there is no Merkle root to prove its loans "
+                             "against; pass --accept-unverified-pool to subscribe anyway")
     if found != COMMITMENT_VERIFIED:
         raise OperationError(f"subscribe: pool {d.pool_id}'s sealed Merkle root {found}; try another node, or pass "
                              "--accept-unverified-pool to subscribe anyway")

@@ -589,15 +589,15 @@ class DealModel:
         final; ``periods_outstanding``: a payment date on or before legal final has no closed period yet (only
         the trustee may end then); ``recoveries_outstanding``: the registry's defaulted principal while the SPV
         still owns the pool (an early end waits for it). Once the close of a clean-up call gave the pool to the
-        originator (:attr:`pool_sold`) nothing more can come in: an early end no longer waits for the notes to be
-        paid (their unpaid principal is written off) nor for recoveries (the originator bought the defaulted
-        loans)."""
+        originator (:attr:`pool_sold`) nothing more can come in and no period can close: anyone may end the deal,
+        before legal final without waiting for the notes to be paid (their unpaid principal is written off) or for
+        recoveries (the originator bought the defaulted loans), after it with periods outstanding."""
         self._require(Phase.ACTIVE)
         debt = sum(self.state.class_balances[:-1])
         if self.pending is not None:
             raise DealModelError("ReportPending", self.state.periods_closed + 1)
         if legal_final:
-            if periods_outstanding and not trustee:
+            if periods_outstanding and not trustee and not self.pool_sold:
                 raise DealModelError("PeriodsOutstanding", self.state.periods_closed)
         else:
             if self.state.pool_balance != 0 or (debt != 0 and not self.pool_sold):

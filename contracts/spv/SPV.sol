@@ -550,7 +550,7 @@ contract SPV is ISPV, IWaterfall, IPoolOwner, IPoolPurchaser, AccessControl, Ree
             shortfallClasses: uint8(carried), // at most 8 classes (Waterfall.validateParams)
             shortfallFees: uint8(owing), // at most 8 fees (Waterfall.validateParams)
             phase: Phase.Active,
-            cleanUpPending: false,
+            cleanUpPending: core.cleanUpPending, // kept after the close of a call: the pool is sold (PoolSold)
             disputed: false,
             buyBackPending: false,
             revolving: core.revolving,

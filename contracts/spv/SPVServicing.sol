@@ -49,12 +49,9 @@ library SPVServicing {
         s.requirePhase(Phase.Active);
         uint256 period = uint256(s.progress.periodsClosed) + 1;
         if (s.pendingHash != bytes32(0)) revert ISPV.ReportPending(period);
-        // The close of a clean-up call gives the pool to the originator (its balance is 0 from then on): no report
-        // is made on a pool the deal no longer owns, and anyone may end the deal. Asked only of an empty pool.
-        if (s.core.poolBalance == 0) {
-            address owner = IAssetRegistry(refs.registry).poolOwner(refs.poolId);
-            if (owner != address(this)) revert ISPV.PoolSold(refs.poolId, owner);
-        }
+        // A clean-up call still flagged with no report pending is one whose close sold the pool to the originator
+        // (`SPV.closePeriod` keeps the flag): no report on a pool the deal no longer owns; anyone may end the deal.
+        if (s.core.cleanUpPending) revert ISPV.PoolSold(refs.poolId, refs.originator);
         // Loans bought back since the last report: their principal and interest are this period's collections.
         BuyBacks memory bought = s.buyBacks;
         PeriodReport memory r = report;

@@ -146,11 +146,16 @@ library SPVSettlement {
         uint256 n = refs.classCount;
         uint256 closed = s.progress.periodsClosed;
         if (s.pendingHash != bytes32(0)) revert ISPV.ReportPending(closed + 1);
+        // With no report pending, a clean-up call still flagged is one whose close sold the pool to the originator
+        // (the SPV's own record: the registry's owner could be changed back): nothing more can come in (a report is
+        // refused, `PoolSold`), so no period can close any more and the notes' unpaid principal is written off now
+        // rather than at legal final, by anyone.
+        bool sold = s.core.cleanUpPending;
         if (block.timestamp >= refs.legalFinalDate) {
             // Every period due by legal final must have closed, unless the trustee ends the deal (a servicer
-            // that stopped reporting cannot keep the deal open for ever).
+            // that stopped reporting cannot keep the deal open for ever) or the pool was sold.
             uint256 next = SPVBooks.paymentDate(refs.firstPaymentDate, refs.periodMonths, closed + 1);
-            if (next <= refs.legalFinalDate && !isTrustee) revert ISPV.PeriodsOutstanding(closed, next);
+            if (next <= refs.legalFinalDate && !isTrustee && !sold) revert ISPV.PeriodsOutstanding(closed, next);
         } else {
             uint256 poolBalance = s.core.poolBalance;
             uint256 debt = 0;
@@ -158,15 +163,14 @@ library SPVSettlement {
                 debt += s.books[i].balance;
             }
             if (poolBalance != 0) revert ISPV.CannotEnd(poolBalance, debt, refs.legalFinalDate);
-            // The pool leaves the SPV only with the close of a clean-up call: from then on nothing more can come
-            // in (a report on a pool the deal no longer owns is refused, `PoolSold`), so the notes' unpaid
-            // principal is written off now rather than at legal final. While the SPV still owns the pool, the
-            // notes must be paid, and defaulted loans may still bring recoveries.
-            IAssetRegistry registry = IAssetRegistry(refs.registry);
-            if (registry.poolOwner(refs.poolId) == address(this)) {
+            if (!sold) {
+                // While the SPV owns the pool, the notes must be paid, and defaulted loans may still bring recoveries.
                 if (debt != 0) revert ISPV.CannotEnd(poolBalance, debt, refs.legalFinalDate);
-                uint256 defaulted = registry.servicingFigures(refs.poolId).defaultedClaims;
-                if (defaulted != 0) revert ISPV.RecoveriesOutstanding(defaulted);
+                IAssetRegistry registry = IAssetRegistry(refs.registry);
+                if (registry.poolOwner(refs.poolId) == address(this)) {
+                    uint256 defaulted = registry.servicingFigures(refs.poolId).defaultedClaims;
+                    if (defaulted != 0) revert ISPV.RecoveriesOutstanding(defaulted);
+                }
             }
         }
         s.core.phase = Phase.Ended;

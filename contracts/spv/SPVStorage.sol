@@ -20,7 +20,7 @@ struct Core {
     uint8 shortfallClasses; // bit i set: class i carries an interest shortfall (`ClassExtra.interestShortfall` != 0)
     uint8 shortfallFees; // bit k set: fee k carries a shortfall (`DealStorage.feeShortfall[k]` != 0)
     Phase phase;
-    bool cleanUpPending;
+    bool cleanUpPending; // a clean-up call into the pending report; kept after its close: the pool is sold
     bool disputed; // the pending report was proven wrong (it cannot close)
     bool buyBackPending; // loans bought back before the pending report join its collections
     bool revolving; // a revolving deal (`SPVTerms.lastRevolvingPeriod` != 0): a static deal never reads `Revolving`

@@ -155,20 +155,13 @@ def test_legal_final_writes_off_what_is_unpaid(deal, stranger, trustee):
     _assert_reconciled(d)
 
 
-def test_a_called_deal_that_still_owes_principal_ends_at_once(deal, originator, stranger):
-    """Heavy losses, then the clean-up call: its close gives the pool to the originator with principal still owed
-    to the notes, and nothing more can come in (a report on a pool the deal no longer owns is refused). Anyone
-    may then end the deal at once, before legal final: the cash the deal still holds pays in the end's priority,
-    what stays unpaid is written off, every tranche is settled. (Before, the end was refused with CannotEnd until
-    legal final, and then only the trustee could end it: the notes stayed open and unsettled, and the cash the
-    deal held stayed in it, for the rest of the deal's legal life.)"""
-    from pathlib import Path
-
-    from chainabs.apps import servicing
-    from chainabs.model.servicing import ServicingError
+def _called_owing_principal(d, originator, stranger):
+    """Heavy losses, then the clean-up call, closed: the pool is the originator's and the notes still owe
+    principal. Then the originator gives the pool back to the SPV (the registry lets a pool's owner transfer it):
+    the SPV's own record of the sale, not the registry's owner, decides what follows (the second review's
+    finding A)."""
     from chainabs.model.waterfall import BPS, PeriodReport
 
-    d = deal
     # a 35% CDR recovering 10% after three months: losses beyond the excess spread and the reserve
     for report in roll_rate_reports(d, cpr=0.02, severity=0.9, months=14, current_to_30=0.25):
         _close(d, report, stranger)
@@ -183,21 +176,57 @@ def test_a_called_deal_that_still_owes_principal_ends_at_once(deal, originator, 
     d.model.exercise_clean_up_call(live, defaulted)
     advance_to(int(d.spv.paymentDate(d.model.state.periods_closed + 1)))
     assert spvlib.result_of(spvlib.close_period(d.spv, stranger, report)) == d.model.close_period().result
-    assert d.registry.poolOwner(d.pool_id) == originator
-    with pytest.raises(ServicingError, match=f"pool {d.pool_id} was sold by the clean-up call .* anyone may end the "
-                                             r"deal now \(chainabs end\)"):
-        servicing.service(d.spv.address, Path("no-tape-is-read.csv"))  # chainabs service: nothing to service
-    # The servicer cannot keep the deal open with reports on the sold pool (the attacker review's finding 3).
-    assert_error(d.spv.submitReport, (0,) * 9, spvlib.EMPTY_COMMITMENT, "", sender=d.roles["servicer"],
-                 error="PoolSold(uint256,address)", values=(d.pool_id, originator))
+    assert d.registry.poolOwner(d.pool_id) == originator and d.model.pool_sold
     debt = sum(d.model.state.class_balances[:-1])
     assert d.model.state.pool_balance == 0 and debt > 0, "the call must leave principal unpaid for this test"
-    assert chain.time() < d.times.legal_final
-    tx = spvlib.end_deal(d.spv, stranger)  # a stranger, before legal final
-    released, final = d.model.end_deal()
+
+
+def _end_by_a_stranger(d, stranger, legal_final: bool):
+    tx = spvlib.end_deal(d.spv, stranger)
+    released, final = d.model.end_deal(legal_final=legal_final, periods_outstanding=legal_final)
     event = tx.event("DealEnded")
-    assert (event["releasedToEquity"], event["finalWriteDown"], event["legalFinal"]) == (released, final, False)
+    assert (event["releasedToEquity"], event["finalWriteDown"], event["legalFinal"]) == (released, final, legal_final)
     assert all(int(t.currentPrincipal()) == 0 for t in d.tokens[:-1])  # paid or written off: nothing left open
     _withdraw_fees_to_empty(d, stranger)
     _assert_reconciled(d)
     assert d.spv.phase() == 2 and all(t.isSettled() for t in d.tokens)
+
+
+def test_a_called_deal_that_still_owes_principal_ends_at_once(deal, originator, stranger):
+    """Its close gave the pool to the originator with principal still owed to the notes, and nothing more can
+    come in: a report on the sold pool is refused, even after the originator gives the pool back. Anyone may end
+    the deal at once, before legal final: the cash the deal still holds pays in the end's priority, what stays
+    unpaid is written off, every tranche is settled. (Before, the end was refused with CannotEnd until legal
+    final, and then only the trustee could end it: the notes stayed open and unsettled, and the cash the deal
+    held stayed in it, for the rest of the deal's legal life.)"""
+    from pathlib import Path
+
+    from chainabs.apps import servicing
+    from chainabs.model.servicing import ServicingError
+
+    d = deal
+    _called_owing_principal(d, originator, stranger)
+    with pytest.raises(ServicingError, match=f"pool {d.pool_id} was sold by the clean-up call .* anyone may end the "
+                                             r"deal now \(chainabs end\)"):
+        servicing.service(d.spv.address, Path("no-tape-is-read.csv"))  # chainabs service: nothing to service
+    # The servicer cannot keep the deal open with reports on the sold pool (the attacker review's finding 3),
+    # nor once the originator has given the pool back (the SPV keeps its own record of the sale).
+    for _ in range(2):
+        assert_error(d.spv.submitReport, (0,) * 9, spvlib.EMPTY_COMMITMENT, "", sender=d.roles["servicer"],
+                     error="PoolSold(uint256,address)", values=(d.pool_id, originator))
+        if d.registry.poolOwner(d.pool_id) == originator:
+            transact(d.registry.transferPool, d.pool_id, d.spv.address, sender=originator)
+    assert d.registry.poolOwner(d.pool_id) == d.spv
+    assert chain.time() < d.times.legal_final
+    _end_by_a_stranger(d, stranger, legal_final=False)
+
+
+def test_a_called_deal_past_legal_final_is_ended_by_anyone(deal, originator, stranger):
+    """No period can close after the call's close (every report is refused), so at legal final the periods due by
+    then stay open: the sale lets anyone end the deal all the same, not only the trustee."""
+    d = deal
+    _called_owing_principal(d, originator, stranger)
+    advance_to(d.times.legal_final + 86_400)
+    closed = d.model.state.periods_closed
+    assert int(d.spv.paymentDate(closed + 1)) <= d.times.legal_final, "periods must be outstanding for this test"
+    _end_by_a_stranger(d, stranger, legal_final=True)

@@ -1,7 +1,7 @@
 """The challenger's tool reads a registry batch's records from a transaction's input as the registry's own decoder
 reads calldata (``chainabs.chain.court._batch_calls``): a bare call, one carried inside a wallet's call, and a
 non-canonical encoding the registry accepts but web3's decoder refuses; a crafted input with thousands of decoy
-headers is read once per distinct array."""
+headers (or bare selectors) ahead of the true call neither hides it nor is read more than once per array."""
 
 from __future__ import annotations
 
@@ -65,3 +65,13 @@ def test_decoy_headers_sharing_one_array_are_read_once():
     data = b"".join(decoys) + call
     bodies = list(court._batch_calls(REGISTRY, data, 4))
     assert len(bodies) == 1 and _read(data, 4) == [records]  # one distinct array, read once
+
+
+def test_bytes_ahead_of_the_true_call_do_not_hide_it():
+    """5,000 bare selectors and 5,000 headers pointing elsewhere (the second review's finding B: a cap on the places
+    tried let them hide the true call)."""
+    records = _records(3)
+    call = _call("registerAndPool", 4, records)
+    noise = court._selector(REGISTRY, "sellIntoPool") * 5_000
+    elsewhere = (court._selector(REGISTRY, "registerAndPool") + (4).to_bytes(32, "big") + (10**6).to_bytes(32, "big")) * 5_000
+    assert _read(noise + elsewhere + call, 3) == [records]
