@@ -133,6 +133,7 @@ contract IdentityRegistry is AccessControl, IIdentityRegistry {
         emit IdentityListenerAdded(msg.sender, listener);
         // The token refuses unless this registry is its own.
         IIdentityCache(listener).resetIdentityCache(true);
+        // slither-disable-next-line unused-return -- only whether the cache is on matters here, not its generation
         (bool enabled,) = IIdentityCache(listener).identityCache();
         if (!enabled) revert IdentityListenerCacheOff(listener);
     }
