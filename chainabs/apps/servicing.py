@@ -26,6 +26,7 @@ from chainabs.chain import court as courtlib
 from chainabs.chain import spv as spvlib
 from chainabs.chain.contracts import contract_at
 from chainabs.chain.servicing import UPDATE_BATCH, deal_pool, service_period
+from chainabs.model.deal import Phase
 from chainabs.model.numbers import format_amount
 from chainabs.model.servicing import ServicingError, commit_tape, period_report, read_servicing_tape
 
@@ -39,7 +40,7 @@ def service(spv_address: str, tape_path: Path, *, tape_uri: str = "", console: C
     spv = contract_at("SPV", spv_address)
     registry, pool_id, _ = deal_pool(spv)
     owner = str(registry.poolOwner(pool_id))
-    if int(spv.phase()) == 1 and owner.lower() != str(spv.address).lower():
+    if int(spv.phase()) == Phase.ACTIVE and owner.lower() != str(spv.address).lower():
         raise ServicingError(f"pool {pool_id} was sold by the clean-up call (its owner is {owner}): there is no period "
                              "to service; anyone may end the deal now (chainabs end)")
     tape = read_servicing_tape(tape_path)
