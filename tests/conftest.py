@@ -6,6 +6,7 @@ import pytest
 from hypothesis import settings
 
 from chainabs.chain import connection
+from chainabs.chain.connection import quiet_rpc_guard, tune_transport
 from chainabs.dev.testing import patient_transaction_lookup, worker_index, worker_port
 
 # Topic fixtures live in tests/plugins/<topic>.py; each topic adds one line here.
@@ -25,6 +26,7 @@ pytest_plugins = [
 # helper nodes on the nine ports after. The chain gets a block gas limit large enough for gas-sized onboarding
 # batches. Must run before brownie connects.
 connection.configure_local_chain(port=worker_port() - worker_index(), gas_limit=30_000_000, accounts=20)
+quiet_rpc_guard()  # every test's snapshot and revert go through brownie's node-control calls
 
 # Deterministic property tests: the same examples on every run and every machine.
 settings.register_profile("chainabs", derandomize=True, database=None, deadline=None, print_blob=True)
@@ -79,8 +81,10 @@ def isolation(module_isolation):
 
 @pytest.fixture(scope="session", autouse=True)
 def patient_lookups(web3):
-    """The tests' own brownie sends wait out anvil serving a mined transaction late (no false "dropped")."""
+    """The tests' own brownie sends wait out anvil serving a mined transaction late (no false "dropped"); requests
+    to the node skip what the library skips on a local node (:func:`chainabs.chain.connection.tune_transport`)."""
     patient_transaction_lookup(web3)
+    tune_transport(web3)
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,7 @@ import yaml
 from web3 import Web3
 
 from chainabs.chain.abis import load_abi
-from chainabs.chain.connection import ChainConfigError, chain_port
+from chainabs.chain.connection import ChainConfigError, chain_port, tune_transport
 from chainabs.chain.sender import Sender, bind_sender
 
 #: brownie's network list (its ``networks add`` writes here).
@@ -135,7 +135,7 @@ def node_url(rpc: str | None = None, network: str | None = None) -> str:
 
 def connect(url: str, *, timeout: float = 30.0) -> Web3:
     """A ``Web3`` on the node at ``url`` that answers (one line naming the URL otherwise)."""
-    w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}))
+    w3 = tune_transport(Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout})))
     try:
         w3.eth.chain_id
     except Exception as exc:  # noqa: BLE001 - connection refused, not JSON-RPC, timeout...

@@ -26,7 +26,7 @@ def worker_port() -> int:
     return chain_port() + PORTS_PER_WORKER * worker_index()
 
 
-def patient_transaction_lookup(w3: Any, *, attempts: int = 300, pause: float = 0.1) -> None:
+def patient_transaction_lookup(w3: Any, *, attempts: int = 1500, pause: float = 0.02) -> None:
     """Make ``w3.eth.get_transaction`` and ``w3.eth.get_transaction_receipt`` look a transaction up again for up
     to ``attempts`` x ``pause`` seconds (30 s by default) before they report it not found. brownie declares a
     transaction dropped the moment its sender's nonce has moved and one lookup of the transaction or of its
