@@ -278,9 +278,12 @@ def test_spv_state_machine(machine_deal, investors, stranger, accounts, chain, k
 
         @initialize(shape=period_shapes, claim=st.tuples(st.integers(0, n - 1), st.integers(0, len(holders) - 1)),
                     sale=st.tuples(st.integers(0, n - 1), st.integers(0, len(holders) - 1),
-                                   st.integers(1, len(holders) - 1), st.integers(1, 100)))
-        def first_period(self, shape, claim, sale):
-            """Every run opens with a period closed, a holder claiming and one selling to another."""
+                                   st.integers(1, len(holders) - 1), st.integers(1, 100)),
+                    intruder=st.tuples(st.integers(0, len(privileged) - 1), st.sampled_from(callers)))
+        def first_period(self, shape, claim, sale, intruder):
+            """Every run opens with a privileged call from someone without the role (refused), a period closed, a
+            holder claiming and one selling to another."""
+            self.privileged_call_without_the_role_reverts(*intruder)
             self.period(shape, False, stranger, claim, sale)
 
         @rule(shape=period_shapes, early=st.booleans(), caller=st.sampled_from(callers),
@@ -763,7 +766,7 @@ def test_spv_state_machine(machine_deal, investors, stranger, accounts, chain, k
     # runs after them have the full step count. The target phase is off: it would spend the remaining
     # examples on mutations of the small ones.
     run_state_machine_as_test(SPVMachine, settings=machine_settings(
-        ci_examples=20, ci_steps=8, phases=(HypothesisPhase.generate, HypothesisPhase.shrink)))
+        ci_examples=30, ci_steps=8, phases=(HypothesisPhase.generate, HypothesisPhase.shrink)))
     report_steps("spv", done)
     if fuzzing():
         return  # the campaign's coverage is checked on the derandomized CI run; a fuzz run reports its steps
