@@ -210,12 +210,11 @@ def _token_scenario() -> list[tuple[str, Any]]:
     from brownie import accounts
     from brownie import chain as bchain
 
-    from chainabs.chain import connection as chain
-    from chainabs.chain import tokens
+    from chainabs.chain import signers, tokens
     from chainabs.chain.sender import transact
     from chainabs.dev.benchmarks.token import US, _setup
 
-    admin = chain.deployer()
+    admin = signers.deployer()
     a, b = accounts[1], accounts[2]
     currency, registry, token = _setup([a, b], admin)
     tokens.register_investors(registry, admin, [{"address": str(accounts[3]), "jurisdiction": US,

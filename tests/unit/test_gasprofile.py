@@ -56,3 +56,17 @@ def test_profile_rows_add_up_to_the_receipt():
                 parts={"SLOAD cold": 21_000, "computation, memory, calldata, dispatch": 8_500})
     assert sum(g for _, _, g in p.rows()) == p.gas_used
     assert "50,000 gas" in p.markdown("t")
+
+
+def test_the_profiled_token_scenario_runs_the_benchmarks_transactions(web3):
+    """``python -m chainabs.dev.gasprofile token`` sends the token benchmark's transactions (the profile itself
+    needs an anvil with ``--steps-tracing``): each is mined, and the three contracts are named."""
+    from chainabs.dev.gasprofile import _token_scenario
+
+    scenario = dict(_token_scenario())
+    assert list(scenario) == ["tranche_transfer_gas_first_after_distribution", "tranche_transfer_gas (warm)",
+                              "tranche_transfer_gas_new_holder", "tranche_claim_gas", "tranche_distribute_gas_steady"]
+    for title, (receipt, names) in scenario.items():
+        assert int(web3.eth.get_transaction_receipt(receipt.tx_hash)["status"]) == 1, title
+        assert sorted(names.values()) == ["IdentityRegistry", "TrancheToken", "currency"]
+    assert scenario["tranche_transfer_gas (warm)"][0].gas_used < scenario["tranche_transfer_gas_new_holder"][0].gas_used
