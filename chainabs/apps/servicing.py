@@ -39,14 +39,13 @@ def service(spv_address: str, tape_path: Path, *, tape_uri: str = "", console: C
     console = console or Console()
     spv = contract_at("SPV", spv_address)
     registry, pool_id, _ = deal_pool(spv)
-    owner = str(registry.poolOwner(pool_id))
-    if int(spv.phase()) == Phase.ACTIVE and owner.lower() != str(spv.address).lower():
-        raise ServicingError(f"pool {pool_id} was sold by the clean-up call (its owner is {owner}): there is no period "
-                             "to service; anyone may end the deal now (chainabs end)")
-    tape = read_servicing_tape(tape_path)
     if servicer is None:
         servicer = signers.brownie_signer("servicer")
         agent = signers.brownie_signer("disposal_agent", required=False)
+    if int(spv.phase()) == Phase.ACTIVE and spvlib.pool_sold(spv, servicer):
+        raise ServicingError(f"pool {pool_id} was sold by the clean-up call (the SPV refuses its reports: PoolSold): "
+                             "there is no period to service; anyone may end the deal now (chainabs end)")
+    tape = read_servicing_tape(tape_path)
     figures = registry.servicingFigures(pool_id)
     if agent is not None and str(figures[-1]).lower() != str(getattr(agent, "address", agent)).lower():
         agent = None  # not the pool's disposal agent: the servicer takes the recovery steps itself

@@ -377,6 +377,19 @@ def transact(fn: Any, *args: Any, sender: Any, value: int = 0, gas: int | None =
                                  nonce=nonce, description=str(name))
 
 
+def refusal(fn: Any, *args: Any, sender: Any) -> DecodedError | None:
+    """The custom error the chain would refuse ``fn(*args)`` from ``sender`` with if it were sent now (an
+    ``eth_call`` on the latest block: nothing is sent); None when it would go through, or when the node's
+    refusal carries no custom error."""
+    s = default_sender()
+    call = {"from": Signer.of(sender).address, "to": str(fn._address), "data": fn.encode_input(*args)}
+    try:
+        s.w3.eth.call(call)
+    except Exception as exc:  # noqa: BLE001 - nodes report reverts in many ways; decode_error reads them all
+        return s.decode_error(exc)
+    return None
+
+
 def deploy(container: Any, *args: Any, sender: Any, gas: int | None = None,
            nonce: int | None = None) -> tuple[Any, Receipt]:
     """Deploy a project contract (``container``: a brownie ContractContainer) with constructor ``args``;

@@ -16,7 +16,7 @@ from chainabs.chain.abis import decode_deal_params
 from chainabs.chain.connection import connected_web3
 from chainabs.chain.contracts import contract_at
 from chainabs.chain.read.tranches import tranche_states
-from chainabs.chain.sender import Receipt, transact
+from chainabs.chain.sender import Receipt, refusal, transact
 from chainabs.model.deal import DealModel, Ledger
 from chainabs.model.waterfall import DealState, PeriodReport, PeriodResult
 
@@ -40,6 +40,15 @@ def subscribe(spv: Any, investor: Any, class_index: int, amount: int, *, retaine
     if retained:
         return transact(spv.subscribeRetained, class_index, int(amount), sender=investor)
     return transact(spv.subscribe, class_index, int(amount), sender=investor)
+
+
+def pool_sold(spv: Any, servicer: Any) -> bool:
+    """True when the SPV's own record says the close of its clean-up call sold the pool: a report from
+    ``servicer`` would be refused ``PoolSold`` (asked with an ``eth_call``; the registry's pool owner is no proof
+    either way, as the originator may give the pool back)."""
+    error = refusal(spv.submitReport, PeriodReport(0, 0, 0, 0, 0, 0, 0, 0, 0).as_abi(), EMPTY_COMMITMENT, "",
+                    sender=servicer)
+    return error is not None and error.name == "PoolSold"
 
 
 def close_deal(spv: Any, arranger: Any) -> Receipt:

@@ -165,6 +165,7 @@ def _called_owing_principal(d, originator, stranger):
     # a 35% CDR recovering 10% after three months: losses beyond the excess spread and the reserve
     for report in roll_rate_reports(d, cpr=0.02, severity=0.9, months=14, current_to_30=0.25):
         _close(d, report, stranger)
+    assert not spvlib.pool_sold(d.spv, d.roles["servicer"]), "a live deal's pool is not sold"
     level = d.model.clean_up_level()
     begin = d.model.state.pool_balance
     assert begin > level > 0
@@ -210,12 +211,14 @@ def test_a_called_deal_that_still_owes_principal_ends_at_once(deal, originator, 
 
     d = deal
     _called_owing_principal(d, originator, stranger)
-    with pytest.raises(ServicingError, match=f"pool {d.pool_id} was sold by the clean-up call .* anyone may end the "
-                                             r"deal now \(chainabs end\)"):
-        servicing.service(d.spv.address, Path("no-tape-is-read.csv"))  # chainabs service: nothing to service
     # The servicer cannot keep the deal open with reports on the sold pool (the attacker review's finding 3),
-    # nor once the originator has given the pool back (the SPV keeps its own record of the sale).
+    # nor once the originator has given the pool back (the SPV keeps its own record of the sale); `chainabs service`
+    # says so before it sends anything, both times.
     for _ in range(2):
+        assert spvlib.pool_sold(d.spv, d.roles["servicer"])
+        with pytest.raises(ServicingError, match=f"pool {d.pool_id} was sold by the clean-up call .* anyone may end "
+                                                 r"the deal now \(chainabs end\)"):
+            servicing.service(d.spv.address, Path("no-tape-is-read.csv"))  # chainabs service: nothing to service
         assert_error(d.spv.submitReport, (0,) * 9, spvlib.EMPTY_COMMITMENT, "", sender=d.roles["servicer"],
                      error="PoolSold(uint256,address)", values=(d.pool_id, originator))
         if d.registry.poolOwner(d.pool_id) == originator:

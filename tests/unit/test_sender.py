@@ -13,7 +13,7 @@ from web3 import Web3
 from web3.exceptions import TransactionNotFound
 
 from chainabs.chain.abis import ErrorTable, load_abi
-from chainabs.chain.sender import LOCAL_PRIORITY_FEE, Sender, Signer, TxError, deploy, transact, transfer
+from chainabs.chain.sender import LOCAL_PRIORITY_FEE, Sender, Signer, TxError, deploy, refusal, transact, transfer
 from chainabs.dev.testing import PORTS_PER_WORKER, ExternalAnvil, worker_port
 from plugins.deploy import free_port
 
@@ -52,6 +52,17 @@ def test_a_revert_is_refused_before_sending_with_the_decoded_custom_error(curren
     assert err.error_args == (investors[1].address, 0, 5)
     assert "ERC20InsufficientBalance" in str(err) and "transfer" in str(err)
     assert web3.eth.get_transaction_count(investors[1].address) == nonce  # nothing was sent
+
+
+def test_a_refusal_is_read_without_sending_anything(currency, admin, investors, web3):
+    nonces = [web3.eth.get_transaction_count(a.address) for a in (admin, investors[1])]
+    height = web3.eth.block_number
+    refused = refusal(currency.transfer, investors[2], 5, sender=investors[1])  # holds nothing
+    assert refused.name == "ERC20InsufficientBalance" and refused.args == (investors[1].address, 0, 5)
+    assert refusal(currency.mint, investors[1], 5, sender=admin) is None  # it would go through
+    assert int(currency.balanceOf(investors[1])) == 0
+    assert [web3.eth.get_transaction_count(a.address) for a in (admin, investors[1])] == nonces
+    assert web3.eth.block_number == height
 
 
 def test_a_mined_failure_is_replayed_for_its_reason(currency, investors, web3):
