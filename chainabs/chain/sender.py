@@ -380,13 +380,16 @@ def transact(fn: Any, *args: Any, sender: Any, value: int = 0, gas: int | None =
 def refusal(fn: Any, *args: Any, sender: Any) -> DecodedError | None:
     """The custom error the chain would refuse ``fn(*args)`` from ``sender`` with if it were sent now (an
     ``eth_call`` on the latest block: nothing is sent); None when it would go through, or when the node's
-    refusal carries no custom error."""
+    refusal carries no custom error. A node that cannot be reached raises (``OSError``: requests' errors)."""
     s = default_sender()
     call = {"from": Signer.of(sender).address, "to": str(fn._address), "data": fn.encode_input(*args)}
     try:
         s.w3.eth.call(call)
     except Exception as exc:  # noqa: BLE001 - nodes report reverts in many ways; decode_error reads them all
-        return s.decode_error(exc)
+        error = s.decode_error(exc)
+        if error is None and isinstance(exc, OSError):
+            raise
+        return error
     return None
 
 

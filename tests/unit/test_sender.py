@@ -65,6 +65,21 @@ def test_a_refusal_is_read_without_sending_anything(currency, admin, investors, 
     assert web3.eth.block_number == height
 
 
+def test_a_refusal_asked_of_a_node_that_does_not_answer_raises(currency, admin, web3):
+    import requests
+
+    from chainabs.chain import sender as senderlib
+
+    dead = Sender(web3)
+    dead.w3 = Web3(Web3.HTTPProvider("http://127.0.0.1:9", request_kwargs={"timeout": 2}))  # nothing listens there
+    previous = senderlib.bind_sender(dead)
+    try:
+        with pytest.raises(requests.RequestException):
+            refusal(currency.mint, admin, 5, sender=admin)
+    finally:
+        senderlib.bind_sender(previous)
+
+
 def test_a_mined_failure_is_replayed_for_its_reason(currency, investors, web3):
     """With the gas given (no estimate), a reverting call is mined and fails: the sender says why."""
     with pytest.raises(TxError) as info:
