@@ -499,9 +499,11 @@ def recover_wallet(d: Deal, kyc_agent: Signer, controller: Signer, lost: str, re
         transact(d.identity.setInvestorId, [lost, replacement], ident, sender=kyc_agent)
     moved = {}
     for token in holding:
+        # What the lost wallet could withdraw (currency units, interest and principal). The event's credits are
+        # cumulative and scaled by 2**32: what was already paid out is in them, and moves with them.
+        interest, principal = (int(v) for v in token.withdrawableOf(lost))
         event = tokenlib.recover_wallet(token, controller, lost, replacement).event("WalletRecovered")
-        moved[str(token.symbol())] = {"units": int(event["units"]), "interest": int(event["interestCredit"]),
-                                      "principal": int(event["principalCredit"])}
+        moved[str(token.symbol())] = {"units": int(event["units"]), "interest": interest, "principal": principal}
     return {"lost": lost, "replacement": replacement, "linked_now": not linked, "moved": moved}
 
 

@@ -298,6 +298,14 @@ def onboard(
     if str(info["originator"]).lower() != owner_address.lower():
         raise OnboardingError(f"pool {pool_id} belongs to originator {info['originator']}, not {owner_address}")
     leaves = leaf_hashes(ordered, owner_address)
+    if info["isSealed"] and moved_since_seal(info):
+        # Sealed by an earlier run, and serviced (or bought into) since: only the sealed cut-off can be compared.
+        problems = sealed_check(info, ordered, owner_address)
+        if problems:
+            raise OnboardingError(f"pool {pool_id} was sealed with another tape:\n  " + "\n  ".join(problems))
+        tree = tape_tree(ordered, owner_address)
+        return OnboardResult(pool_id, len(ordered), len(ordered), 0, 0, 0, 0, tree.root,
+                             "0x" + leaf_chain(leaves).hex(), True)
     done = int(info["registered"])
     if done > len(ordered):
         raise OnboardingError(f"pool {pool_id} holds {done} assets, more than the tape's {len(ordered)}")
@@ -414,11 +422,29 @@ def post_check(
         if not info["isSealed"]:
             problems.append("pool is not sealed")
         else:
-            root = tape_tree(ordered, originator).root
-            if "0x" + bytes(info["root"]).hex() != root:
-                problems.append(f"root: chain 0x{bytes(info['root']).hex()} != tape {root}")
-            if int(info["cutoffPrincipal"]) != agg.principal or int(info["cutoffCount"]) != agg.count:
-                problems.append("cut-off snapshot differs from the tape")
+            problems += sealed_check(info, ordered, originator)
+    return problems
+
+
+def moved_since_seal(info: Mapping[str, Any]) -> bool:
+    """True when a sealed pool's live figures (``pool_info``) are no longer its cut-off: servicing paid loans
+    down or retired them, or receivables were bought into it."""
+    return (int(info["principal"]) != int(info["cutoffPrincipal"]) or int(info["count"]) != int(info["cutoffCount"])
+            or int(info["registered"]) != int(info["cutoffCount"]))
+
+
+def sealed_check(info: Mapping[str, Any], ordered: pd.DataFrame, originator: str) -> list[str]:
+    """Differences between a sealed pool's cut-off (``pool_info``: its Merkle root, count and principal at the seal,
+    which nothing changes afterwards) and the (typed, onboarding-ordered) tape. Empty when equal."""
+    agg = aggregates(ordered)
+    root = tape_tree(ordered, originator).root
+    problems = []
+    if "0x" + bytes(info["root"]).hex() != root:
+        problems.append(f"root: chain 0x{bytes(info['root']).hex()} != tape {root}")
+    if int(info["cutoffCount"]) != agg.count:
+        problems.append(f"cut-off count: chain {int(info['cutoffCount'])} != tape {agg.count}")
+    if int(info["cutoffPrincipal"]) != agg.principal:
+        problems.append(f"cut-off principal: chain {int(info['cutoffPrincipal'])} != tape {agg.principal}")
     return problems
 
 

@@ -352,9 +352,15 @@ def test_a_deal_lives_its_whole_life_through_the_command_line(life, tmp_path, mo
             assert len(sent) == sum(fn is not None for fn, _ in calls) + 2 + released  # approval and report
             assert sum(fn is not None for fn, _ in calls) >= 3  # killed after two batches of one
         if period == 2:
+            # what the command reports as moved is what carol could withdraw, to the unit (the event's credits are
+            # cumulative and scaled by 2**32: they were shown raw, 2**32 times too large, before)
+            owed = tokens[1].functions.withdrawableOf(life.addr("carol")).call()
+            units = tokens[1].functions.balanceOf(life.addr("carol")).call()
             out = life.run("recover-wallet", "--lost", life.addr("carol"), "--replacement", life.addr("carol2"),
                            kyc="deployer", controller="trustee")
-            assert list(out["result"]["moved"]) == [tokens[1].functions.symbol().call()]
+            assert out["result"]["moved"] == {tokens[1].functions.symbol().call(): {
+                "units": units, "interest": owed[0], "principal": owed[1]}}
+            assert tokens[1].functions.withdrawableOf(life.addr("carol2")).call() == owed
         if period == 3:
             out = life.run("clean-up-call", originator="originator")
             assert out["result"]["price"] == sv.period_report(tape).pool_ending_balance > 0

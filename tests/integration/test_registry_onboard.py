@@ -145,3 +145,26 @@ def test_receivable_and_lease_tapes_onboard(registry, originator):
         pool = rc.create_pool(registry, originator, crit)
         result = rc.onboard(registry, pool, raw, originator, today=CUTOFF, progress=False)
         assert result.sealed and registry.poolInfo(pool)["count"] == 15
+
+
+def test_rerun_on_a_serviced_pool_checks_the_sealed_cut_off(registry, originator, servicer, issuer, sealed_pool):
+    """`chainabs deploy` re-run once a deal has run a period: the pool's live figures have moved since the seal
+    (before, the post-check compared them with the cut-off tape and failed). The sealed cut-off still has to be
+    this tape's."""
+    pool_id, tape = sealed_pool
+    asset = assets.asset_id(originator.address, tape.loan_id.iloc[4])
+    transact(registry.transferPool, pool_id, issuer, sender=originator)  # sold: servicing opens
+    transact(registry.updateAssets, [(asset, 1, int(tape.principal.iloc[4]) - 700, b"\x01" * 32, 0)], sender=servicer)
+    info = rc.pool_info(registry, pool_id)
+    assert rc.moved_since_seal(info) and int(info["principal"]) == int(info["cutoffPrincipal"]) - 700
+    ordered = rc.prepare_tape(tape, relaxed_criteria(), today=CUTOFF)
+    assert rc.post_check(registry, pool_id, ordered, originator.address) != []  # the live figures moved
+    block = brownie.web3.eth.block_number
+    again = rc.onboard(registry, pool_id, tape, originator, today=CUTOFF, progress=False)
+    assert (again.skipped, again.registered, again.batches, again.sealed) == (len(tape), 0, 0, True)
+    assert again.root == tp.tape_tree(ordered, originator.address).root
+    assert brownie.web3.eth.block_number == block  # nothing sent
+    other = tape.copy()
+    other.loc[:, "principal"] = other.principal - 10_000
+    with pytest.raises(rc.OnboardingError, match=f"pool {pool_id} was sealed with another tape:\n  root: chain 0x"):
+        rc.onboard(registry, pool_id, other, originator, today=CUTOFF, progress=False)
