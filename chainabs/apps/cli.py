@@ -25,7 +25,6 @@ error, 1 when ``verify-tape`` finds mismatches, 0 otherwise.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import traceback
@@ -36,6 +35,7 @@ from typing import Any
 
 from rich.console import Console
 
+from chainabs.apps.output import emit_json, keep_stdout_for_json
 from chainabs.chain import connection
 from chainabs.chain.abis import AbiError
 from chainabs.chain.deploy import DeploymentError
@@ -138,12 +138,10 @@ def _deploy(args: argparse.Namespace, console: Console) -> int:
                                     test_investors=args.investors, seed=args.seed, verify=not args.no_verify,
                                     keystore=args.keystore, account=args.account, out=console)
     if args.json:
-        import json
-
-        print(json.dumps({"command": "deploy", "deal": result.deal, "chain_id": result.chain_id,
-                          "manifest": str(result.manifest_path), "addresses": dict(result.addresses),
-                          "pool_id": result.pool_id, "deal_units": result.deal_units,
-                          "pool_sealed": result.pool_sealed, "investors": list(result.investors)}, sort_keys=True))
+        emit_json({"command": "deploy", "deal": result.deal, "chain_id": result.chain_id,
+                   "manifest": str(result.manifest_path), "addresses": dict(result.addresses),
+                   "pool_id": result.pool_id, "deal_units": result.deal_units,
+                   "pool_sealed": result.pool_sealed, "investors": list(result.investors)}, sort_keys=True)
         return 0
     console.print(f"addresses (also in {result.manifest_path}):", highlight=False, soft_wrap=True)
     for key, address in result.addresses.items():  # unwrapped, one per line: ready to paste into a wallet
@@ -726,12 +724,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         print(f"chainabs {args.command}: error: {_message(exc)}", file=sys.stderr)
         if getattr(args, "json", False):
-            print(json.dumps({"command": args.command, "error": _message(exc)}))
+            emit_json({"command": args.command, "error": _message(exc)})
         return 2
 
 
 def run() -> None:
-    """Console-script entry point."""
+    """Console-script entry point. With ``--json``, stdout carries the one JSON object only
+    (:func:`chainabs.apps.output.keep_stdout_for_json`)."""
+    if "--json" in sys.argv[1:]:
+        keep_stdout_for_json()
     sys.exit(main())
 
 

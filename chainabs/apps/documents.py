@@ -14,7 +14,6 @@ command does (:mod:`chainabs.apps.operate`).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from chainabs.apps import operate
+from chainabs.apps.output import emit_json
 from chainabs.chain import documents as documentlib
 from chainabs.chain.read.deal import read_deal
 from chainabs.model.numbers import format_datetime
@@ -72,7 +72,7 @@ def list_documents(options: operate.Options, *, check: Path | None = None,
     else:
         out = grouped(frame)
     if options.json:
-        print(json.dumps({"spv": address, "documents": out.to_dict(orient="records")}, indent=2, default=str))
+        emit_json({"spv": address, "documents": out.to_dict(orient="records")}, indent=2, default=str)
     else:
         render(out, ctx.console, f"Documents of SPV {address}")
     return out

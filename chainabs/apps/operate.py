@@ -17,7 +17,6 @@ signer, ask before sending on a live network, and print what they did (or ``--js
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -29,6 +28,7 @@ from rich.console import Console
 from rich.table import Table
 from web3 import Web3
 
+from chainabs.apps.output import emit_json
 from chainabs.chain import bound, signers
 from chainabs.chain import operations as ops
 from chainabs.chain.connection import ChainConfigError
@@ -198,7 +198,7 @@ def report(ctx: Context, result: dict[str, Any], summary: str) -> dict[str, Any]
            "deal": ctx.deal.name if ctx.deal else None, "spv": ctx.deal.spv.address if ctx.deal else None,
            "decimals": ctx.deal.decimals if ctx.deal else None, "transactions": txs, "result": _plain(result)}
     if ctx.options.json:
-        print(json.dumps(out, indent=None, sort_keys=True))
+        emit_json(out, indent=None, sort_keys=True)
         return out
     for t in txs:
         ctx.console.print(f"sent {t['what']}: tx {t['tx']} (block {t['block']}, gas {t['gas_used']:,})",

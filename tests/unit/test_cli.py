@@ -39,6 +39,25 @@ def test_the_installed_console_script(tmp_path):
     assert done.returncode == 0 and "verify-tape" in done.stdout
 
 
+def test_json_output_is_alone_on_stdout_when_brownie_launches_the_chain(tmp_path):
+    """With --json, stdout is one JSON object even when brownie starts a local chain for the command: its
+    'Launching anvil' and, at exit, 'Terminating local RPC client' lines go to stderr."""
+    import json
+    import os
+
+    from chainabs.dev.testing import PORTS_PER_WORKER, worker_port
+    from plugins.deploy import free_port
+
+    port = free_port(worker_port() + 1, worker_port() + PORTS_PER_WORKER - 1)
+    env = dict(os.environ, CHAINABS_PORT=str(port))
+    done = subprocess.run([str(CHAINABS), "deploy", "no-such-deal", "--json"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert "Launching 'anvil" in done.stderr and "Terminating local RPC client" in done.stderr
+    answer = json.loads(done.stdout)  # nothing else on stdout
+    assert answer["command"] == "deploy" and "no-such-deal" in answer["error"]
+
+
 @pytest.mark.parametrize("argv, says", [
     (["report", "0x" + "12" * 20, "--rpc", "http://127.0.0.1:9"], "no JSON-RPC|Could not connect|Connection"),
     (["verify-tape", "0x" + "12" * 20, "1", "no-such-tape.csv", "--rpc", "http://127.0.0.1:9"], ""),
