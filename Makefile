@@ -59,16 +59,20 @@ $(STAMPS)/package: pyproject.toml $(STAMPS)/venv | $(STAMPS)
 	touch $@
 
 # The compiler: a native solc of the pinned version on PATH if there is one, else the npm solc
-# through tools/solc-native.js. Either way registered under the name py-solc-x looks for.
-$(SOLC_BIN): $(STAMPS)/node tools/solc-native.js tools/solc-launcher.sh brownie-config.yaml
+# through tools/solc-native.js. Either way registered under the name py-solc-x looks for. A stamp records it:
+# the link's own time is its target's (make follows links), older than the npm stamp, so the link alone would be
+# made again on every run. The new link replaces the old one in one rename: no moment without a compiler.
+$(STAMPS)/solc: $(STAMPS)/node tools/solc-native.js tools/solc-launcher.sh brownie-config.yaml | $(STAMPS)
 	mkdir -p .solcx
-	rm -f .solcx/solc-v*
 	if command -v solc >/dev/null 2>&1 && solc --version | grep -q "Version: $(SOLC_VERSION)+"; then \
-	  ln -s "$$(command -v solc)" $@; \
+	  ln -sfn "$$(command -v solc)" $(SOLC_BIN).new; \
 	else \
-	  ln -s ../tools/solc-launcher.sh $@; \
+	  ln -sfn ../tools/solc-launcher.sh $(SOLC_BIN).new; \
 	fi
-	$@ --version | grep -q "Version: $(SOLC_VERSION)+"
+	mv -f $(SOLC_BIN).new $(SOLC_BIN)
+	find .solcx -maxdepth 1 -name 'solc-v*' ! -name 'solc-v$(SOLC_VERSION)' -exec rm -f {} +
+	$(SOLC_BIN) --version | grep -q "Version: $(SOLC_VERSION)+"
+	touch $@
 
 # slither and crytic-compile, with requirements.txt as constraints (requirements-dev.txt says why apart).
 $(STAMPS)/lint-venv: requirements-dev.txt requirements.txt | $(STAMPS)
@@ -93,7 +97,7 @@ $(STAMPS)/browser: $(STAMPS)/venv | $(STAMPS)
 .env:
 	cp .env.example .env
 
-install: $(STAMPS)/venv $(STAMPS)/node $(STAMPS)/package $(SOLC_BIN) $(STAMPS)/browser .env
+install: $(STAMPS)/venv $(STAMPS)/node $(STAMPS)/package $(STAMPS)/solc $(STAMPS)/browser .env
 
 compile: install
 	"$(BIN)/brownie" compile
@@ -142,7 +146,7 @@ test-ganache: compile
 	"$(BIN)/python" -m pytest $(GANACHE_TESTS) --network ganache-cli -n $(GANACHE_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # Every contract through the registered compiler in standard-json mode; the logic is in tools/lint.py.
-lint: $(STAMPS)/lint-venv $(SOLC_BIN)
+lint: $(STAMPS)/lint-venv $(STAMPS)/solc
 	"$(LINT_VENV)/bin/python" tools/lint.py $(LINT_ARGS)
 
 # Long random campaign over the state machines (not in CI): FUZZ_EXAMPLES runs of FUZZ_STEPS steps per machine.
