@@ -306,7 +306,12 @@ def _market(args: argparse.Namespace, console: Console) -> int:
     elif action == "trades":
         market.trades(venue, token=args.token, start_block=args.start_block, out=args.out, console=console)
     else:
+        from chainabs.apps.operate import confirmation
+
         signer = market.signer_from(key_env=args.key_env, account=args.account, keystore=args.keystore)
+        # on a live network each transaction is shown, then sent on --yes or a terminal's answer
+        venue.sender.review = confirmation(venue.sender, f"market {action}", yes=args.yes,
+                                           names={venue.address: "market"})
         if action in ("bid", "ask"):
             market.post(venue, signer, args.token, action, price=args.price, quantity=args.quantity, days=args.days,
                         expiry=args.expiry, counterparty=args.counterparty, partition=args.partition,
@@ -337,6 +342,8 @@ def _add_market_parser(sub: Any) -> None:
             who.add_argument("--account", metavar="NAME", help="sign with this brownie account (asks its password)")
             who.add_argument("--keystore", type=Path, metavar="FILE", help="sign with an encrypted JSON keystore "
                              "(password from CHAINABS_KEYSTORE_PASSWORD or asked)")
+            a.add_argument("--yes", action="store_true",
+                           help="on a live network, send without asking (each transaction and its cost is shown)")
         return a
 
     a = action("book", "Both sides of a tranche's book, best first, and the best bid and ask.", False)

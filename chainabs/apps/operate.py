@@ -18,7 +18,7 @@ signer, ask before sending on a live network, and print what they did (or ``--js
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,30 +113,41 @@ class Context:
 
 def reviewer(ctx: Context, ask: Callable[[str], str] = input, isatty: Callable[[], bool] | None = None
              ) -> Callable[[Any, str], None]:
-    """The check each transaction passes before it is signed: nothing on a local chain; on a live network the
-    transaction, its gas estimate and its cost at the current fee, then ``--yes`` or a terminal's answer."""
+    """The check each transaction of an operation command passes before it is signed (:func:`confirmation`),
+    naming the deal's contracts."""
     names = {}
     if ctx.deal is not None:
         names = {Web3.to_checksum_address(a): k for k, a in ctx.deal.addresses.items()}
+    return confirmation(ctx.sender, ctx.options.command, yes=ctx.options.yes, names=names, ask=ask, isatty=isatty)
+
+
+def confirmation(sender: Any, command: str, *, yes: bool, names: Mapping[str, str] | None = None,
+                 ask: Callable[[str], str] = input, isatty: Callable[[], bool] | None = None
+                 ) -> Callable[[Any, str], None]:
+    """The check each transaction of ``sender`` passes before it is signed (its ``review`` hook): nothing on a
+    local chain; on a live network the transaction, its gas estimate and its cost at the current fee on stderr,
+    then ``yes`` (``--yes``) or a terminal's answer; refused (:class:`Refused`) without either. ``names``:
+    address -> name for the line."""
+    names = dict(names or {})
     tty = isatty or (lambda: sys.stdin.isatty())
 
     def review(tx: Any, what: str) -> None:
-        if ctx.sender.local:
+        if sender.local:
             return
         gas = int(tx["gas"])
         price = int(tx.get("maxFeePerGas") or tx.get("gasPrice") or 0)
-        base = int(ctx.w3.eth.get_block("latest").get("baseFeePerGas") or price)
+        base = int(sender.w3.eth.get_block("latest").get("baseFeePerGas") or price)
         now = min(price, base + int(tx.get("maxPriorityFeePerGas", 0))) if price else 0
         to = tx.get("to")
         target = f"{names.get(to, 'contract')} {to}" if to else "a new contract"
-        line = (f"{ctx.options.command}: {what} -> {target} from {tx['from']}; gas {gas:,}; cost "
+        line = (f"{command}: {what} -> {target} from {tx['from']}; gas {gas:,}; cost "
                 f"{Web3.from_wei(gas * now, 'ether'):.6f} ETH at {now / 1e9:.3f} gwei (at most "
                 f"{Web3.from_wei(gas * price, 'ether'):.6f} ETH)")
         print(line, file=sys.stderr)
-        if ctx.options.yes:
+        if yes:
             return
         if not tty():
-            raise Refused(f"chain {ctx.sender.chain_id} is a live network: {what} not sent (no terminal to confirm; "
+            raise Refused(f"chain {sender.chain_id} is a live network: {what} not sent (no terminal to confirm; "
                           "add --yes to send without asking)")
         try:
             answer = ask("Send? [y/N] ")

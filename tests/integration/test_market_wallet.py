@@ -153,3 +153,15 @@ def test_the_command_line_trades_with_an_env_key_and_a_keystore(key_wallets, ven
     assert list(mine[["price", "quantity", "cash"]].itertuples(index=False, name=None)) == [(1_002_500, 500 * 10**6,
                                                                                              501_250_000)]
     assert mine.iloc[0]["buyer"] == buyer.address and mine.iloc[0]["seller"] == seller.address
+
+    # On a live network each transaction is shown with its cost and needs --yes or a terminal's answer, as for
+    # every operation command (this chain plays a live one here; pytest's stdin is no terminal).
+    monkeypatch.setattr("chainabs.chain.sender.LOCAL_CHAIN_IDS", frozenset())
+    monkeypatch.setenv("INVESTOR_PRIVATE_KEY", KEY_S)
+    height = chain.height
+    status, out, err = run("bid", issued.address, "--price", "98", "--quantity", "1", *common)
+    assert status == 2 and "live network" in err and "not sent (no terminal to confirm; add --yes" in err, err
+    assert chain.height == height  # nothing sent
+    status, out, err = run("bid", issued.address, "--price", "98", "--quantity", "1", "--yes", *common)
+    assert status == 0 and f"market bid: TrancheMarket.postBid -> market {venue.address} from {seller.address}" in err
+    assert "posted bid" in out and chain.height > height

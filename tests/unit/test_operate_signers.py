@@ -107,8 +107,8 @@ def test_a_local_chain_lends_its_unlocked_role_accounts(clean_env):
 def _ctx(*, local: bool, yes: bool):
     block = {"baseFeePerGas": 10**9}
     w3 = SimpleNamespace(eth=SimpleNamespace(get_block=lambda which: block))
-    return operate.Context(operate.Options(command="close", yes=yes), w3, SimpleNamespace(local=local, chain_id=11155111),
-                           console=None)
+    return operate.Context(operate.Options(command="close", yes=yes), w3,
+                           SimpleNamespace(local=local, chain_id=11155111, w3=w3), console=None)
 
 
 TX = {"from": ADDRESS, "to": "0x" + "ab" * 20, "gas": 100_000, "maxFeePerGas": 3 * 10**9,
