@@ -219,8 +219,8 @@ def read_investor_file(path: str | Path) -> pd.DataFrame:
 
 
 def investor_problems(frame: pd.DataFrame, now: int, allowed: dict[int, bool] | None = None) -> list[str]:
-    """Every bad row of an investor table (rows numbered as in the file: 1 = first data row), each checked by
-    :func:`chainabs.chain.tokens.validate_investors`; with ``allowed`` (jurisdiction -> allowed on chain) a
+    """Every bad field of every row of an investor table (rows numbered as in the file: 1 = first data row), by
+    the rules of :func:`chainabs.chain.tokens.validate_investors`; with ``allowed`` (jurisdiction -> allowed on chain) a
     jurisdiction the identity registry does not allow is named too."""
     missing = [c for c in tokenlib.INVESTOR_COLUMNS if c not in frame.columns]
     if missing:
@@ -229,10 +229,9 @@ def investor_problems(frame: pd.DataFrame, now: int, allowed: dict[int, bool] | 
     seen: dict[str, int] = {}
     for row in range(len(frame)):
         one = _typed(frame.iloc[[row]].reset_index(drop=True))
-        try:
-            tokenlib.validate_investors(one, now=now)
-        except tokenlib.InvestorDataError as exc:
-            problems.append(str(exc).replace("row 0:", f"row {row + 1}:", 1))
+        bad = tokenlib.investor_row_problems(row + 1, next(one.itertuples(index=False)), now)
+        if bad:  # every field that breaks its rule
+            problems += bad
             continue
         key = str(one.at[0, "address"]).lower()
         if key in seen:

@@ -140,22 +140,38 @@ def validate_investors(table: pd.DataFrame | Iterable[Mapping[str, Any]], now: i
     now = int(time.time()) if now is None else now
     seen: dict[str, int] = {}
     for row, rec in enumerate(frame.itertuples(index=False)):
-        addr = str(rec.address)
-        if not (addr.startswith("0x") and len(addr) == 42 and _is_hex(addr[2:])):
-            raise InvestorDataError(f"row {row}: field 'address' = {addr!r} is not a 0x-prefixed 20-byte address")
-        if int(addr, 16) == 0:
-            raise InvestorDataError(f"row {row}: field 'address' must not be the zero address")
-        key = addr.lower()
-        if key in seen:
-            raise InvestorDataError(f"row {row}: field 'address' {addr} duplicates row {seen[key]}")
+        problems = investor_row_problems(row, rec, now)
+        key = str(rec.address).lower()
+        if not problems and key in seen:
+            problems = [f"row {row}: field 'address' {rec.address} duplicates row {seen[key]}"]
+        if problems:
+            raise InvestorDataError("; ".join(problems))
         seen[key] = row
-        _check_int(row, "jurisdiction", rec.jurisdiction, 1, 999, "an ISO 3166-1 numeric code 1..999")
-        _check_int(row, "investor_type", rec.investor_type, 0, 255, "an integer 0..255")
-        _check_int(row, "expiry", rec.expiry, now + 1, 2**64 - 1, "a unix time in the future")
     out = frame.loc[:, list(INVESTOR_COLUMNS)].copy()
     for col in INVESTOR_COLUMNS[1:]:
         out[col] = out[col].astype("int64") if col != "expiry" else out[col].map(int)
     return out
+
+
+def investor_row_problems(row: int, rec: Any, now: int) -> list[str]:
+    """Every field of one investor record (``address``, ``jurisdiction``, ``investor_type``, ``expiry``
+    attributes) that breaks its rule, each as ``row N: field ...``; empty when the record is good."""
+    problems = []
+    addr = str(rec.address)
+    if not (addr.startswith("0x") and len(addr) == 42 and _is_hex(addr[2:])):
+        problems.append(f"row {row}: field 'address' = {addr!r} is not a 0x-prefixed 20-byte address")
+    elif int(addr, 16) == 0:
+        problems.append(f"row {row}: field 'address' must not be the zero address")
+    for field, value, low, high, rule in (
+        ("jurisdiction", rec.jurisdiction, 1, 999, "an ISO 3166-1 numeric code 1..999"),
+        ("investor_type", rec.investor_type, 0, 255, "an integer 0..255"),
+        ("expiry", rec.expiry, now + 1, 2**64 - 1, "a unix time in the future"),
+    ):
+        try:
+            _check_int(row, field, value, low, high, rule)
+        except InvestorDataError as exc:
+            problems.append(str(exc))
+    return problems
 
 
 def _is_hex(text: str) -> bool:

@@ -119,6 +119,19 @@ def test_python_validation_names_row_field_rule(accounts):
         tokens.validate_investors(pd.DataFrame([{"address": str(accounts[18])}]))
 
 
+def test_a_file_row_with_several_bad_fields_names_each(accounts):
+    from chainabs.chain.operations import investor_problems
+
+    frame = pd.DataFrame({"address": [str(accounts[18]), "0x12"], "jurisdiction": ["CN", "156"],
+                          "investor_type": ["pro", "1"], "expiry": ["1999-01-01", "2035-01-01"]})
+    assert investor_problems(frame, now=1_700_000_000) == [
+        "row 1: field 'jurisdiction' = 'CN' must be an ISO 3166-1 numeric code 1..999",
+        "row 1: field 'investor_type' = 'pro' must be an integer 0..255",
+        "row 1: field 'expiry' = 915148800 must be a unix time in the future",
+        "row 2: field 'address' = '0x12' is not a 0x-prefixed 20-byte address",
+    ]
+
+
 def test_register_investors_batches(identity, kyc_agent, accounts, chain):
     rows = [{"address": str(a), "jurisdiction": GB, "investor_type": 2, "expiry": chain.time() + YEAR}
             for a in (accounts[7], accounts[8], accounts[18], accounts[19])]
