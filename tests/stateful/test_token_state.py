@@ -17,7 +17,7 @@ from collections import Counter
 
 from chainabs.chain.sender import transact
 from plugins.stateful import machine_settings, report_steps
-from plugins.token import FACE, ExactShares, blocked
+from plugins.token import FACE, ExactShares, assert_error, blocked
 
 
 def test_tranche_token_state_machine(tranche, servicer, trustee, verified, accounts, currency, admin, chain):
@@ -38,6 +38,7 @@ def test_tranche_token_state_machine(tranche, servicer, trustee, verified, accou
             self.bal = self.model.bal
             self.distributed = False
             self.principal = 0
+            self.interest_per_token = 0  # the token's interest accumulator (2**96 scale), capped at 2**128 - 1
 
         def supply(self) -> int:
             return sum(self.bal.values())
@@ -104,7 +105,17 @@ def test_tranche_token_state_machine(tranche, servicer, trustee, verified, accou
             if supply == 0 or tranche.isSettled():
                 return
             principal = self.principal * pct // 100
+            per_token = self.interest_per_token + interest * 2**96 // supply
+            if per_token >= 2**128:
+                # More interest than 2**32 times the supply in all: the accumulator's range, refused by name.
+                # (A real tranche pays a small multiple of its face; the machine's tiny supplies get there.)
+                assert_error(tranche.distribute, interest, principal, sender=servicer,
+                             error="ValueOutOfRange(bytes32,uint256,uint256)",
+                             values=(b"interestPerToken".ljust(32, b"\0"), per_token, 2**128 - 1))
+                steps["distributions past the accumulator's range refused"] += 1
+                return
             transact(tranche.distribute, interest, principal, sender=servicer)
+            self.interest_per_token = per_token
             self.model.distribute(interest, principal)
             self.principal -= principal
             self.distributed = True
