@@ -133,7 +133,7 @@ def onboard_profile() -> dict[str, float]:
 
     from chainabs.chain.sender import transact
 
-    admin = chain.deployer()
+    admin = signers.deployer()
     originator = accounts[3] if chain.is_local() else admin
     registry = rc.deploy_registry(admin, originators=(originator,))
     pool = rc.create_pool(registry, originator, synthetic.default_criteria())
