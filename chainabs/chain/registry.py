@@ -300,12 +300,12 @@ def onboard(
     leaves = leaf_hashes(ordered, owner_address)
     if info["isSealed"] and moved_since_seal(info):
         # Sealed by an earlier run, and serviced (or bought into) since: only the sealed cut-off can be compared.
-        problems = sealed_check(info, ordered, owner_address)
+        root = tape_tree(ordered, owner_address).root
+        problems = sealed_check(info, root, aggregates(ordered))
         if problems:
             raise OnboardingError(f"pool {pool_id} was sealed with another tape:\n  " + "\n  ".join(problems))
-        tree = tape_tree(ordered, owner_address)
-        return OnboardResult(pool_id, len(ordered), len(ordered), 0, 0, 0, 0, tree.root,
-                             "0x" + leaf_chain(leaves).hex(), True)
+        return OnboardResult(pool_id, len(ordered), len(ordered), 0, 0, 0, 0, root, "0x" + leaf_chain(leaves).hex(),
+                             True)
     done = int(info["registered"])
     if done > len(ordered):
         raise OnboardingError(f"pool {pool_id} holds {done} assets, more than the tape's {len(ordered)}")
@@ -422,7 +422,7 @@ def post_check(
         if not info["isSealed"]:
             problems.append("pool is not sealed")
         else:
-            problems += sealed_check(info, ordered, originator)
+            problems += sealed_check(info, tape_tree(ordered, originator).root, agg)
     return problems
 
 
@@ -433,11 +433,9 @@ def moved_since_seal(info: Mapping[str, Any]) -> bool:
             or int(info["registered"]) != int(info["cutoffCount"]))
 
 
-def sealed_check(info: Mapping[str, Any], ordered: pd.DataFrame, originator: str) -> list[str]:
+def sealed_check(info: Mapping[str, Any], root: str, agg: TapeAggregates) -> list[str]:
     """Differences between a sealed pool's cut-off (``pool_info``: its Merkle root, count and principal at the seal,
-    which nothing changes afterwards) and the (typed, onboarding-ordered) tape. Empty when equal."""
-    agg = aggregates(ordered)
-    root = tape_tree(ordered, originator).root
+    which nothing changes afterwards) and a tape's Merkle ``root`` (0x hex) and aggregates. Empty when equal."""
     problems = []
     if "0x" + bytes(info["root"]).hex() != root:
         problems.append(f"root: chain 0x{bytes(info['root']).hex()} != tape {root}")

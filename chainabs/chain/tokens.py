@@ -167,10 +167,8 @@ def investor_row_problems(row: int, rec: Any, now: int) -> list[str]:
         ("investor_type", rec.investor_type, 0, 255, "an integer 0..255"),
         ("expiry", rec.expiry, now + 1, 2**64 - 1, "a unix time in the future"),
     ):
-        try:
-            _check_int(row, field, value, low, high, rule)
-        except InvestorDataError as exc:
-            problems.append(str(exc))
+        if not _int_within(value, low, high):
+            problems.append(f"row {row}: field {field!r} = {value!r} must be {rule}")
     return problems
 
 
@@ -182,14 +180,13 @@ def _is_hex(text: str) -> bool:
     return True
 
 
-def _check_int(row: int, field: str, value: Any, low: int, high: int, rule: str) -> None:
+def _int_within(value: Any, low: int, high: int) -> bool:
+    """True when ``value`` is an integer (exactly: 1.5 and "12" are not) from ``low`` to ``high``."""
     try:
         number = int(value)
-        exact = number == value
     except (TypeError, ValueError):
-        exact = False
-    if not exact or not low <= number <= high:
-        raise InvestorDataError(f"row {row}: field {field!r} = {value!r} must be {rule}")
+        return False
+    return number == value and low <= number <= high
 
 
 def register_investors(
