@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -136,3 +138,72 @@ def test_identity_property(seed, cpr, cdr, severity, lag, advancing, vol):
                     advancing=advancing, default_vol=vol, prepay_vol=vol)
     assert np.abs(_principal_residual(r, advancing)).max() <= 1e-9 * r.original_balance
     assert (r.losses <= severity * r.column("new_defaults").sum(axis=1) + 1e-7).all()
+
+
+def test_each_loan_defaults_and_prepays_at_its_own_rate_not_the_bound():
+    """The coarse draw only skips cells above the highest rate of the chunk; a loan whose rate is far below
+    that bound must still default and prepay at its own rate. Two seasoning groups in one chunk: new loans
+    (SDA/PSA curves at age 1: 3 % a year) and loans aged 29 (age 30: 90 % a year). Balances 1 and 1,000 let
+    month 1's defaulted balance on a path be read back as (new loans, seasoned loans) exactly."""
+    n, paths = 100, 20_000
+    tape = pd.DataFrame({"balance": [1.0] * n + [1000.0] * n, "wac": 0.12, "term": 40, "age": [0] * n + [29] * n})
+    r = mc.simulate(tape, paths=paths, seed=12, sda=15_000, psa=1_500, recovery_lag=0)
+    defaulted = r.column("new_defaults")[:, 0]
+    seasoned = np.floor(defaulted / 1000.0)
+    new = defaulted - 1000.0 * seasoned
+    assert np.array_equal(new, np.round(new)) and new.max() <= n  # decoded exactly
+    prepaid = r.column("voluntary_prepayments")[:, 0]  # each loan prepays its balance after month 1's amortization
+    after = 1.0 - cf.scheduled_fractions(np.array([0.12, 0.12]), np.array([40, 40]), np.array([0, 29]), 1)[:, 0]
+    seasoned_p = np.floor(prepaid / (1000.0 * after[1]) + 1e-9)
+    new_p = np.round((prepaid - seasoned_p * 1000.0 * after[1]) / after[0])
+    for count, rate in (
+        (new, cf.monthly_rates("sda", 15_000, 1, 0)[0, 0]),
+        (seasoned, cf.monthly_rates("sda", 15_000, 1, 29)[0, 0]),
+        (new_p, cf.monthly_rates("psa", 1_500, 1, 0)[0, 0]),
+        (seasoned_p, cf.monthly_rates("psa", 1_500, 1, 29)[0, 0]),
+    ):
+        trials = n * paths
+        # prepayment is drawn only among loans that did not default: P = SMM for the prepay cell [MDR, MDR+SMM)
+        expected = trials * rate
+        assert abs(count.sum() - expected) <= 5 * math.sqrt(expected * (1 - rate)), (rate, count.sum(), expected)
+
+
+class _FakeLibc:
+    def __init__(self):
+        self.calls = []
+
+    def mallopt(self, param, value):
+        self.calls.append(("mallopt", param, value))
+        return 1
+
+    def malloc_trim(self, pad):
+        self.calls.append(("malloc_trim", pad))
+        return 1
+
+
+def test_fixed_malloc_thresholds_are_raised_for_the_run_and_put_back(monkeypatch, tape):
+    """Dask workers start with MALLOC_TRIM_THRESHOLD_ set: the run serves its arrays from the heap, then puts
+    glibc's mmap threshold back and trims, so the worker's memory returns to the system as dask intends."""
+    libc = _FakeLibc()
+    monkeypatch.setattr(mc.ctypes, "CDLL", lambda name: libc)
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+    seen = []
+    real = mc._run_block
+    monkeypatch.setattr(mc, "_run_block", lambda *a: seen.append(list(libc.calls)) or real(*a))
+    mc.simulate(tape, paths=3, seed=1, cdr=0.1, workers=1)
+    assert seen and all(calls == [("mallopt", -3, 32 * 1024 * 1024)] for calls in seen)  # during every block
+    assert libc.calls == [("mallopt", -3, 32 * 1024 * 1024), ("mallopt", -3, 128 * 1024), ("malloc_trim", 0)]
+    libc.calls.clear()
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "262144")  # a threshold the process was given is the one restored
+    mc.simulate(tape, paths=3, seed=1, cdr=0.1, workers=1)
+    assert libc.calls[1] == ("mallopt", -3, 262144)
+
+
+def test_adaptive_malloc_thresholds_are_left_alone(monkeypatch, tape):
+    libc = _FakeLibc()
+    monkeypatch.setattr(mc.ctypes, "CDLL", lambda name: libc)
+    for name in mc._FIXED_MALLOC_ENV:
+        monkeypatch.delenv(name, raising=False)
+    mc.simulate(tape, paths=3, seed=1, cdr=0.1, workers=1)
+    assert libc.calls == []
