@@ -205,7 +205,8 @@ def _verify_tape(args: argparse.Namespace, console: Console) -> int:
 def _operate_options(args: argparse.Namespace) -> Any:
     from chainabs.apps.operate import Options
 
-    command = args.command + (f" {args.action}" if getattr(args, "action", None) else "")
+    action = getattr(args, "action", None) or getattr(args, "market_command", None)
+    command = args.command + (f" {action}" if action else "")
     return Options(command=command, rpc=args.rpc, network=args.network, deal=getattr(args, "deal", None),
                    spv=getattr(args, "spv", None),
                    manifest_dir=args.manifest_dir, yes=getattr(args, "yes", False), json=args.json,
@@ -251,6 +252,7 @@ def _operation(name: str) -> Callable[[argparse.Namespace, Console], int]:
             "withdraw-fees": lambda: operate.withdraw_fees(o, console=console),
             "grant-role": lambda: operate.grant_role(o, args.role, args.to, args.on, console=console),
             "status": lambda: operate.status(o, console=console),
+            "market-open": lambda: operate.market_open(o, args.classes, console=console),
             "collateral": lambda: operate.collateral(o, args.action, Path(args.file) if getattr(args, "file", None)
                                                      else None, console=console),
             "test-currency": lambda: (operate.test_currency_deploy(o, args.symbol, args.decimals, args.name,
@@ -324,7 +326,7 @@ def _market(args: argparse.Namespace, console: Console) -> int:
 
 
 def _add_market_parser(sub: Any) -> None:
-    """``chainabs market book|bid|ask|take|cancel|trades`` (the secondary market, issue 14)."""
+    """``chainabs market open|book|bid|ask|take|cancel|trades`` (the secondary market, issue 14)."""
     text = ("The secondary market: order book, quotes, delivery-versus-payment fills and the trade tape. Prices per "
             "100 of current principal (99.5), amounts in currency units (1,000.5).")
     p = sub.add_parser("market", help=text, description=text)
@@ -366,6 +368,13 @@ def _add_market_parser(sub: Any) -> None:
     a.add_argument("--cash-limit", default=None, help="most cash to pay (buying) / least to receive (selling)")
     a = action("cancel", "Cancel what is left of an order (its maker; anyone once it expired).", True)
     a.add_argument("order", help="the order id (0x-hex or decimal)")
+    text = ("Deploy a trading venue for the deal's currency, record it in the deal's manifest and list the deal's "
+            "tranches (the arranger's key; safe to run again: the recorded venue is kept, listings are skipped).")
+    a = actions.add_parser("open", help=text, description=text)
+    a.set_defaults(run=_operation("market-open"))
+    _add_deal_options(a, role="arranger")
+    a.add_argument("--class", dest="classes", action="append", metavar="SYMBOL",
+                   help="list only this class (repeat for more; default every class)")
     a = action("trades", "The trade tape and the volume, VWAP and last price per tranche per period.", False)
     a.add_argument("--token", default=None, help="one tranche only")
     a.add_argument("--start-block", type=int, default=None, help="first block (default: the venue's deployment)")

@@ -1,6 +1,6 @@
 """The deal-operation commands (``chainabs investors register``, ``subscribe``, ``close``, ``cancel-offering``,
 ``refund``, ``service``, ``close-period``, ``claim``, ``recover-wallet``, ``clean-up-call``, ``end``,
-``withdraw-fees``, ``grant-role``, ``test-currency``, ``status``): how they find the node, the deal and the
+``withdraw-fees``, ``grant-role``, ``test-currency``, ``market open``, ``status``): how they find the node, the deal and the
 signer, ask before sending on a live network, and print what they did (or ``--json``).
 
 * **Node**: ``--rpc URL``, ``--network NAME`` (a brownie network's host) or the local chain on
@@ -43,6 +43,7 @@ ROLES: dict[str, str] = {
     "recover-wallet": "controller", "clean-up-call": "originator", "end": "trustee", "withdraw-fees": "trustee",
     "grant-role": "arranger", "test-currency deploy": "currency_owner", "test-currency mint": "currency_owner",
     "collateral deploy": "originator", "collateral record": "originator", "collateral release": "servicer",
+    "market open": "arranger",
 }
 
 
@@ -449,6 +450,20 @@ def collateral(options: Options, action: str, path: Path | None = None, console:
         else:
             r = ops.release_collateral(d, ctx.signer("servicer"))
         return report(ctx, r, _collateral_line(d, r))
+
+
+def market_open(options: Options, classes: list[str] | None = None, console: Console | None = None) -> dict[str, Any]:
+    """``chainabs market open [--class SYMBOL ...]``: a trading venue for the deal's currency, recorded in the
+    deal's manifest, with the deal's tranches (or the classes named) listed; the arranger's key by default."""
+    with opened(options, console) as ctx:
+        d = ctx.deal
+        assert d is not None
+        r = ops.open_market(d, ctx.signer("arranger"), classes or ())
+        listed = ", ".join(r["listed"]) or "none"
+        before = f" ({', '.join(r['already_listed'])} already listed)" if r["already_listed"] else ""
+        what = "deployed" if r["deployed"] else "already deployed"
+        return report(ctx, r, f"trading venue of {d.name or d.spv.address} {what}, listed now: {listed}{before}:\n"
+                      f"{r['market']}\n(trade on it with MARKET_ADDRESS={r['market']} chainabs market book|bid|ask|take)")
 
 
 # ------------------------------------------------------------------------------------------------ status

@@ -596,41 +596,96 @@ def _create_address(sender: str, nonce: int) -> str:
     return Web3.to_checksum_address(keccak(rlp.encode([bytes.fromhex(sender[2:]), nonce]))[12:])
 
 
-def deploy_collateral(d: Deal, deployer: Signer) -> dict[str, Any]:
-    """Deploy the deal's ``CollateralRegistry`` (over its asset registry) and record it in the deal's manifest;
-    safe to run again: a registry already recorded is kept, and one whose creation was sent by a killed run
-    (recorded as pending with its predicted address) is found instead of deployed twice."""
+def _deploy_recorded(d: Deal, key: str, contract: str, args: Sequence[Any], deployer: Signer, what: str
+                     ) -> tuple[str, str | None, bool]:
+    """Deploy project contract ``contract(*args)`` from ``deployer`` once per deal, recorded in the deal's manifest
+    under ``key``: returns ``(address, tx, deployed)``. Safe to run again: a contract already recorded is kept,
+    and one whose creation was sent by a killed run (recorded as pending with its predicted address before the
+    send) is found instead of deployed twice."""
     from chainabs.chain.deploy import Manifest
 
-    known = collateral_registry(d)
-    if known is not None and d.w3.eth.get_code(known.address):
-        return {"collateral_registry": known.address, "deployed": False}
+    known = d.addresses.get(key)
+    if known and d.w3.eth.get_code(known):
+        return Web3.to_checksum_address(known), None, False
     if d.manifest is None:
-        raise OperationError("collateral deploy: give --deal NAME (the deal's manifest records the registry; a deal "
-                             "found by --spv has none)")
+        raise OperationError(f"{what}: give --deal NAME (the deal's manifest records the {contract}; a deal found "
+                             "by --spv has none)")
     manifest = Manifest.load(d.manifest.stem, d.chain_id, d.manifest.parent.parent)
-    pending = manifest.pending.get(COLLATERAL_KEY)
+    pending = manifest.pending.get(key)
     if pending and d.w3.eth.get_code(pending["address"]):
         address, tx = Web3.to_checksum_address(pending["address"]), None
     else:
-        path = BUILD_CONTRACTS / "CollateralRegistry.json"
+        path = BUILD_CONTRACTS / f"{contract}.json"
         if not path.exists():
             raise OperationError(f"{path} is missing: compile the project first (make build / brownie compile)")
         art = json.loads(path.read_text())
-        data = d.w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"]).constructor(
-            d.registry.address).data_in_transaction
+        data = d.w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"]).constructor(*args).data_in_transaction
         require_gas_money(d.w3, deployer)
         nonce = default_sender().next_nonce(deployer)
-        manifest.pending[COLLATERAL_KEY] = {"sender": deployer.address, "nonce": nonce,
-                                            "address": _create_address(deployer.address, nonce)}
+        manifest.pending[key] = {"sender": deployer.address, "nonce": nonce,
+                                 "address": _create_address(deployer.address, nonce)}
         manifest.save()  # before sending: a kill from here on leaves the predicted address behind
-        receipt = default_sender().send(deployer, None, data, nonce=nonce, description="deploy CollateralRegistry")
+        receipt = default_sender().send(deployer, None, data, nonce=nonce, description=f"deploy {contract}")
         address, tx = Web3.to_checksum_address(str(receipt.contract_address)), receipt.tx_hash
-    manifest.pending.pop(COLLATERAL_KEY, None)
-    manifest.contracts[COLLATERAL_KEY] = {"contract": "CollateralRegistry", "address": address, "tx": tx}
+    manifest.pending.pop(key, None)
+    manifest.contracts[key] = {"contract": contract, "address": address, "tx": tx}
     manifest.save()
-    d.addresses[COLLATERAL_KEY] = address
-    return {"collateral_registry": address, "deployed": True}
+    d.addresses[key] = address
+    return address, tx, True
+
+
+def deploy_collateral(d: Deal, deployer: Signer) -> dict[str, Any]:
+    """Deploy the deal's ``CollateralRegistry`` (over its asset registry) and record it in the deal's manifest;
+    safe to run again (:func:`_deploy_recorded`)."""
+    address, _, deployed = _deploy_recorded(d, COLLATERAL_KEY, "CollateralRegistry", (d.registry.address,), deployer,
+                                            "collateral deploy")
+    return {"collateral_registry": address, "deployed": deployed}
+
+
+# ------------------------------------------------------------------------------------------------ trading venue
+
+#: The key of a deal's trading venue in its deployment manifest (``contracts``).
+MARKET_KEY = "market"
+
+
+def open_market(d: Deal, admin: Signer, classes: Sequence[str] = ()) -> dict[str, Any]:
+    """A trading venue (``TrancheMarket``) for the deal's currency, its tranches listed: deployed from ``admin``
+    (who gets its admin role and LISTER_ROLE) and recorded in the deal's manifest, then each class of
+    ``classes`` (symbols; default every class) listed. Safe to run again: the recorded venue is kept, the
+    role and listings already there are skipped. Refuses, before sending, a venue on another currency and an
+    ``admin`` who can neither list nor grant the role."""
+    from chainabs.chain.sender import transact
+
+    symbols = d.symbols
+    wanted = list(classes) or symbols
+    unknown = [c for c in wanted if c not in symbols]
+    if unknown:
+        raise OperationError(f"market open: no class {', '.join(unknown)} in the deal (its classes: {', '.join(symbols)})")
+    known = d.addresses.get(MARKET_KEY)
+    if known and d.w3.eth.get_code(known):
+        venue = BoundContract(d.w3, "TrancheMarket", known)
+        if str(venue.currency()).lower() != d.currency.address.lower():
+            raise OperationError(f"market open: the recorded venue {venue.address} trades against {venue.currency()}, "
+                                 f"not the deal's currency {d.currency.address}")
+        if not venue.hasRole(role_id("LISTER_ROLE"), admin.address):
+            require_role(venue, "DEFAULT_ADMIN_ROLE", admin, "market open (grant LISTER_ROLE)")
+    address, tx, deployed = _deploy_recorded(d, MARKET_KEY, "TrancheMarket", (d.currency.address, admin.address),
+                                              admin, "market open")
+    venue = BoundContract(d.w3, "TrancheMarket", address)
+    if not venue.hasRole(role_id("LISTER_ROLE"), admin.address):
+        transact(venue.grantRole, role_id("LISTER_ROLE"), admin.address, sender=admin)
+    listed, already = [], []
+    for token in d.tokens:
+        symbol = str(token.symbol())
+        if symbol not in wanted:
+            continue
+        if venue.listing(token.address)[0]:
+            already.append(symbol)
+            continue
+        transact(venue.list, token.address, sender=admin)
+        listed.append(symbol)
+    return {"market": address, "deployed": deployed, "tx": tx, "listed": listed, "already_listed": already,
+            "currency": d.currency.address}
 
 
 def read_collateral_file(d: Deal, path: str | Path) -> pd.DataFrame:

@@ -264,6 +264,30 @@ def test_a_deal_lives_its_whole_life_through_the_command_line(life, tmp_path, mo
     out = life.run("close", arranger="deployer")
     assert out["result"]["purchase_price"] == size
 
+    # The deal's trading venue: deployed by the arranger, recorded in the manifest, every class listed; a second
+    # run sends nothing; a class the deal does not have and a signer without the venue's admin role are refused
+    # by name before anything is sent.
+    symbols = [t.functions.symbol().call() for t in tokens]
+    status, _, err = _inproc(life, monkeypatch, capsys, "market", "open", "--class", "Z9", "--yes",
+                             arranger="deployer")
+    assert status == 2 and "no class Z9 in the deal" in err and "Traceback" not in err, err
+    out = life.run("market", "open", arranger="deployer")
+    venue_address = out["result"]["market"]
+    assert out["result"]["deployed"] and out["result"]["listed"] == symbols and out["result"]["already_listed"] == []
+    assert [t["what"] for t in out["transactions"]] == ["contract creation", "grantRole", "list", "list", "list"]
+    assert json.loads((life.root / "deployments" / str(SEPOLIA_CHAIN_ID) / f"{DEAL}.json").read_text()
+                      )["contracts"]["market"]["address"] == venue_address
+    venue = life.contract("TrancheMarket", venue_address)
+    assert venue.functions.currency().call() == manifest["contracts"]["currency"]["address"]
+    assert all(venue.functions.listing(t.address).call()[0] for t in tokens)
+    again = life.run("market", "open", arranger="deployer")
+    assert (again["result"]["market"], again["result"]["deployed"], again["transactions"]) == (venue_address, False, [])
+    assert again["result"]["already_listed"] == symbols
+    nonce = w3.eth.get_transaction_count(life.addr("alice"))
+    status, _, err = _inproc(life, monkeypatch, capsys, "market", "open", "--yes", arranger="alice")
+    assert status == 2 and f"{life.addr('alice')} does not hold DEFAULT_ADMIN_ROLE" in err, err
+    assert w3.eth.get_transaction_count(life.addr("alice")) == nonce
+
     # The pool's collateral (a secured deal's vehicles): the registry deployed and recorded in the manifest, a bad
     # file refused naming its rows (nothing sent), the file recorded; a second run sends nothing.
     from chainabs.model.synthetic import generate_collateral
