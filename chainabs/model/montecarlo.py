@@ -25,6 +25,7 @@ import ctypes
 import math
 import os
 import re
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -140,14 +141,38 @@ def synthetic_tape(
     )
 
 
-@contextlib.contextmanager
-def _single_threaded_blas() -> Iterator[None]:
-    """Run OpenBLAS single-threaded during the simulation (restored afterwards).
+class _ProcessSetting:
+    """A process-wide setting that simulations running side by side (threads of one process: the in-process
+    path workers, a thread-pool executor, a multi-threaded Dask worker) hold together: the first to enter
+    applies it, the last to leave restores it, so no run puts it back while another still needs it.
 
-    The per-month products are small; OpenBLAS's own threads only spin on them and against the path
-    workers (measured 4-6x more CPU time on 2 cores); parallelism comes from the path workers instead. Best effort, like ``threadpoolctl``: if numpy's OpenBLAS cannot be
-    found, nothing changes.
+    ``apply`` makes the change and returns what undoes it (``None`` when there is nothing to change).
     """
+
+    def __init__(self, apply: Callable[[], Callable[[], None] | None]) -> None:
+        self._apply = apply
+        self._lock = threading.Lock()
+        self._holders = 0
+        self._undo: Callable[[], None] | None = None
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        with self._lock:
+            if self._holders == 0:
+                self._undo = self._apply()
+            self._holders += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._holders -= 1
+                if self._holders == 0 and self._undo is not None:
+                    undo, self._undo = self._undo, None
+                    undo()
+
+
+def _blas_one_thread() -> Callable[[], None] | None:
+    """Set numpy's OpenBLAS to one thread; returns what restores its previous count (None: not found)."""
     setter = getter = None
     try:
         with open("/proc/self/maps", encoding="utf-8") as maps:
@@ -164,14 +189,25 @@ def _single_threaded_blas() -> Iterator[None]:
     except OSError:
         setter = None
     if setter is None or getter is None:
-        yield
-        return
+        return None
     previous = int(getter())
     setter(1)
-    try:
-        yield
-    finally:
-        setter(previous)
+    return lambda: setter(previous)
+
+
+_BLAS = _ProcessSetting(_blas_one_thread)
+
+
+def _single_threaded_blas() -> contextlib.AbstractContextManager[None]:
+    """Run OpenBLAS single-threaded during the simulation (restored when the process's last simulation ends).
+
+    The per-month products are small; OpenBLAS's own threads only spin on them and against the path
+    workers (measured 4-6x more CPU time on 2 cores); parallelism comes from the path workers instead. Best
+    effort, like ``threadpoolctl``: if numpy's OpenBLAS cannot be found, nothing changes. Held by every
+    simulation of the process together (:class:`_ProcessSetting`): a run that restored the thread count while
+    another still ran would change that run's sums in the last bits.
+    """
+    return _BLAS.held()
 
 
 #: glibc's ``mallopt`` parameter number for the mmap threshold (``malloc.h``) and its default fixed value.
@@ -182,38 +218,46 @@ _FIXED_MALLOC_ENV = ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_", "MALLOC
 _HEAP_UP_TO = 32 * 1024 * 1024
 
 
-@contextlib.contextmanager
-def _heap_for_block_arrays() -> Iterator[None]:
+def _raise_mmap_threshold() -> Callable[[], None] | None:
+    """Where glibc's thresholds are fixed, raise the mmap threshold to ``_HEAP_UP_TO``; returns what puts it
+    back and trims the heap (None: nothing changed)."""
+    if not any(name in os.environ for name in _FIXED_MALLOC_ENV):
+        return None
+    try:
+        libc = ctypes.CDLL(None)
+        mallopt, trim = libc.mallopt, libc.malloc_trim
+    except (OSError, AttributeError):
+        return None
+    try:
+        restore = int(os.environ.get("MALLOC_MMAP_THRESHOLD_", _DEFAULT_MMAP_THRESHOLD))
+    except ValueError:
+        restore = _DEFAULT_MMAP_THRESHOLD
+    if mallopt(_M_MMAP_THRESHOLD, _HEAP_UP_TO) != 1:
+        return None
+
+    def undo() -> None:
+        mallopt(_M_MMAP_THRESHOLD, restore)
+        trim(0)
+
+    return undo
+
+
+_HEAP = _ProcessSetting(_raise_mmap_threshold)
+
+
+def _heap_for_block_arrays() -> contextlib.AbstractContextManager[None]:
     """Serve the simulation's per-month arrays from the heap where glibc's thresholds are fixed.
 
     Dask's worker processes start with ``MALLOC_TRIM_THRESHOLD_`` set, which fixes glibc's mmap threshold at
     128 KiB: every month's arrays above it (a block's random bytes, its candidates) were then mapped fresh
     and page-faulted in again, a third of a worker's time (measured: 3.2 s instead of 2.2 s for the same
-    run). During the simulation, allocations up to 32 MiB come from the heap; afterwards the threshold is put
-    back and the heap trimmed, so the worker's memory returns to the system as its settings intend. Where the
-    thresholds are glibc's adaptive defaults (no such variable), nothing is changed: they already adapt.
-    Best effort, like :func:`_single_threaded_blas`: without glibc nothing changes.
+    run). While simulations run, allocations up to 32 MiB come from the heap; when the process's last one
+    ends the threshold is put back and the heap trimmed, so the worker's memory returns to the system as its
+    settings intend. Where the thresholds are glibc's adaptive defaults (no such variable), nothing is
+    changed: they already adapt. Best effort, like :func:`_single_threaded_blas`: without glibc nothing
+    changes.
     """
-    if not any(name in os.environ for name in _FIXED_MALLOC_ENV):
-        yield
-        return
-    try:
-        libc = ctypes.CDLL(None)
-        mallopt, trim = libc.mallopt, libc.malloc_trim
-    except (OSError, AttributeError):
-        yield
-        return
-    try:
-        restore = int(os.environ.get("MALLOC_MMAP_THRESHOLD_", _DEFAULT_MMAP_THRESHOLD))
-    except ValueError:
-        restore = _DEFAULT_MMAP_THRESHOLD
-    changed = mallopt(_M_MMAP_THRESHOLD, _HEAP_UP_TO) == 1
-    try:
-        yield
-    finally:
-        if changed:
-            mallopt(_M_MMAP_THRESHOLD, restore)
-            trim(0)
+    return _HEAP.held()
 
 
 def _factor_multipliers(

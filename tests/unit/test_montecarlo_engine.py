@@ -207,3 +207,52 @@ def test_adaptive_malloc_thresholds_are_left_alone(monkeypatch, tape):
         monkeypatch.delenv(name, raising=False)
     mc.simulate(tape, paths=3, seed=1, cdr=0.1, workers=1)
     assert libc.calls == []
+
+
+def test_a_process_setting_is_restored_by_the_last_run_not_the_first():
+    """Runs side by side in one process (a thread-pool executor, a multi-threaded Dask worker) share the BLAS and
+    malloc settings: the first to start applies, the last to end restores; one ending early restores nothing."""
+    import threading
+
+    log = []
+    setting = mc._ProcessSetting(lambda: log.append("apply") or (lambda: log.append("undo")))
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+
+    def first():
+        with setting.held():
+            a_in.set()
+            b_in.wait(5)
+        a_out.set()
+
+    def second():
+        a_in.wait(5)
+        with setting.held():
+            b_in.set()
+            a_out.wait(5)
+            assert log == ["apply"]  # the first run ended; the setting is still held for this one
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert log == ["apply", "undo"]
+    with setting.held():  # a later run applies it again
+        pass
+    assert log == ["apply", "undo", "apply", "undo"]
+    nothing = mc._ProcessSetting(lambda: None)  # nothing to change (no OpenBLAS found, adaptive malloc)
+    with nothing.held(), nothing.held():
+        pass
+
+
+def test_a_thread_pool_executor_gives_the_in_process_result_and_leaves_blas_as_it_was(monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    tape = mc.synthetic_tape(2000, seed=1, term=36)
+    monkeypatch.setattr(mc, "TASK_ELEMENTS", 2000 * 500)  # one block per task: four run side by side
+    kw = dict(paths=3000, seed=3, cdr=0.1, cpr=0.1, severity=0.4)
+    ref = mc.simulate(tape, workers=1, **kw)
+    with ThreadPoolExecutor(4) as ex:
+        pooled = mc.simulate(tape, executor=ex, **kw)
+    np.testing.assert_array_equal(ref.cashflows, pooled.cashflows)
+    assert (mc._BLAS._holders, mc._BLAS._undo) == (0, None)  # released: OpenBLAS has its own thread count back
