@@ -9,7 +9,7 @@ With ``--scheduler tcp://HOST:8786`` the Monte Carlo paths run on that Dask clus
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor
 from pathlib import Path
 
@@ -78,8 +78,9 @@ def write_monte_carlo(spec: DealSpec, loans: int, paths: int, seed: int, scenari
     tape = synthetic_tape(loans, seed=seed)
     scale = float(spec.pool.original_balance) / float(tape["balance"].sum())
     tape = tape.assign(balance=(tape["balance"] * scale).round(spec.currency.decimals))
-    with console.status(f"Monte Carlo: {loans} loans x {paths} paths, {scenario.label()}"):
-        losses = analytics.monte_carlo_losses(spec, tape, paths=paths, seed=seed, scenario=scenario, executor=executor)
+    with monte_carlo_progress(f"{loans:,} loans x {paths:,} paths") as progress:
+        losses = analytics.monte_carlo_losses(spec, tape, paths=paths, seed=seed, scenario=scenario, executor=executor,
+                                              progress=progress)
     losses.to_csv(out / "mc_losses.csv")
     fig, ax = plt.subplots(figsize=(7, 3.5))
     for col in losses.columns:
@@ -91,6 +92,26 @@ def write_monte_carlo(spec: DealSpec, loans: int, paths: int, seed: int, scenari
     fig.savefig(out / "loss_distribution.png", dpi=110, bbox_inches="tight")
     plt.close(fig)
     return losses
+
+
+@contextlib.contextmanager
+def monte_carlo_progress(title: str) -> Iterator[Callable[[str, int, int], None]]:
+    """A progress bar per stage of a Monte Carlo run (loan-paths simulated, then paths through the waterfall),
+    with the time left; yields the ``progress`` callback :func:`chainabs.model.montecarlo.simulate` takes."""
+    from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+
+    labels = {"simulate": f"simulating {title}", "tranches": "paths through the waterfall"}
+    columns = (TextColumn("{task.description}"), BarColumn(bar_width=20), TextColumn("{task.percentage:>5.1f} %"),
+               TimeRemainingColumn(), TextColumn("left"))
+    with Progress(*columns, console=console) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(labels.get(stage, stage), total=total)
+            bar.update(tasks[stage], completed=done)
+
+        yield progress
 
 
 @contextlib.contextmanager

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 from decimal import Decimal
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
@@ -232,11 +232,14 @@ def pool_profile_of_tape(tape: pd.DataFrame) -> PoolProfile:
 
 
 def monte_carlo_losses(spec: DealSpec, tape: pd.DataFrame, *, paths: int, seed: int, scenario: Scenario,
-                       default_vol: float = 0.5, prepay_vol: float = 0.3, executor: Executor | None = None) -> pd.DataFrame:
+                       default_vol: float = 0.5, prepay_vol: float = 0.3, executor: Executor | None = None,
+                       progress: Callable[[str, int, int], None] | None = None) -> pd.DataFrame:
     """Seeded loan-level Monte Carlo: one row per path with each class's principal loss (% of face).
 
     ``tape`` has the Monte Carlo columns ``balance`` (currency units), ``wac``, ``term`` (and ``age``).
-    ``executor`` runs the paths elsewhere (:func:`chainabs.model.montecarlo.simulate`; same result).
+    ``executor`` runs the paths elsewhere (:func:`chainabs.model.montecarlo.simulate`; same result);
+    ``progress`` is told how far the simulation and the paths through the waterfall are
+    (:data:`chainabs.model.montecarlo.ProgressFn`).
     """
     from chainabs.model.montecarlo import simulate
 
@@ -250,7 +253,7 @@ def monte_carlo_losses(spec: DealSpec, tape: pd.DataFrame, *, paths: int, seed: 
                 for i, n in enumerate(names)}
 
     result = simulate(tape, scenario.assumptions(), paths=paths, seed=seed, default_vol=default_vol,
-                      prepay_vol=prepay_vol, tranche_losses=losses, executor=executor)
+                      prepay_vol=prepay_vol, tranche_losses=losses, executor=executor, progress=progress)
     frame = pd.DataFrame(result.tranche_losses)
     frame.insert(0, "pool_loss_pct", 100 * np.asarray(result.loss_rates, dtype=float))
     frame.index.name = "path"

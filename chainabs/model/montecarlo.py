@@ -49,6 +49,11 @@ LOAN_CHUNK = 16_384
 TASK_ELEMENTS = 16_000_000
 
 TrancheLossFn = Callable[[pd.DataFrame], Mapping[str, float]]
+#: ``progress(stage, done, total)``: ``"simulate"`` counts loan-paths simulated (of loans x paths), ``"tranches"``
+#: paths through the ``tranche_losses`` hook (of paths). Called from the caller's thread, ``done`` increasing.
+ProgressFn = Callable[[str, int, int], None]
+#: The progress stages, in order.
+PROGRESS_STAGES = ("simulate", "tranches")
 
 
 @dataclass
@@ -489,6 +494,11 @@ class _Plan:
     chunks: tuple[tuple[int, int], ...]  # (first loan, loans)
     blocks: tuple[tuple[int, int], ...]  # (first path, paths)
 
+    @property
+    def loan_paths(self) -> int:
+        """Loan-paths in the run (loans x paths)."""
+        return sum(n for _, n in self.chunks) * sum(n for _, n in self.blocks)
+
     def stream(self, chunk: int, block: int) -> np.random.SeedSequence:
         """The random stream of one (loan chunk, path block): seeded by their indices."""
         return np.random.SeedSequence(self.seed, spawn_key=(1, chunk, block))
@@ -526,6 +536,7 @@ def simulate(
     tranche_losses: TrancheLossFn | None = None,
     workers: int = 2,
     executor: Executor | None = None,
+    progress: ProgressFn | None = None,
     **overrides: Any,
 ) -> MonteCarloResult:
     """Loan-level Monte Carlo of a tape (same inputs and assumptions as
@@ -545,6 +556,9 @@ def simulate(
     ``tranche_losses``, if given, is called once per path (in path order) with that path's pool cash flows
     as a DataFrame (:meth:`MonteCarloResult.path_frame`) and returns ``{tranche: loss}``; the answers are
     collected in ``result.tranche_losses`` (one row per path). This is where a waterfall plugs in.
+
+    ``progress(stage, done, total)``, if given, is told as the run advances (:data:`ProgressFn`): after each path
+    block (or executor task) is added, and after each path's ``tranche_losses``.
     """
     a = Assumptions.of(assumptions, **overrides)
     if isinstance(paths, bool) or int(paths) != paths or paths < 1:
@@ -574,10 +588,11 @@ def simulate(
         np.random.Generator(np.random.PCG64(factor_seq)), paths, float(default_vol), float(prepay_vol), float(factor_corr)
     )
     cube = np.zeros((paths, months, _N_COLS))
+    tell = progress or (lambda stage, done, total: None)
     if executor is None:
-        _run_local(plan, loans, a, mult_d, mult_p, int(workers), cube)
+        _run_local(plan, loans, a, mult_d, mult_p, int(workers), cube, tell)
     else:
-        _run_on(executor, plan, loans, a, mult_d, mult_p, cube)
+        _run_on(executor, plan, loans, a, mult_d, mult_p, cube, tell)
     result = MonteCarloResult(
         cashflows=cube,
         original_balance=float(arrs["balance"].sum()),
@@ -588,14 +603,18 @@ def simulate(
               "recovery_lag": plan.lag, "advancing": plan.advancing},
     )
     if tranche_losses is not None:
-        rows = [dict(tranche_losses(result.path_frame(p))) for p in range(result.paths)]
+        rows = []
+        for p in range(result.paths):
+            rows.append(dict(tranche_losses(result.path_frame(p))))
+            tell("tranches", p + 1, result.paths)
         result.tranche_losses = pd.DataFrame(rows, index=pd.RangeIndex(result.paths, name="path"))
     return result
 
 
 def _run_local(plan: _Plan, loans: pd.DataFrame, a: Assumptions, mult_d: np.ndarray, mult_p: np.ndarray,
-               workers: int, cube: np.ndarray) -> None:
+               workers: int, cube: np.ndarray, tell: ProgressFn) -> None:
     """Every block on ``workers`` threads, chunk after chunk (one chunk's schedule in memory at a time)."""
+    done, total = 0, plan.loan_paths
     with _single_threaded_blas(), _heap_for_block_arrays(), contextlib.ExitStack() as stack:
         pool = stack.enter_context(ThreadPoolExecutor(max_workers=workers)) if workers > 1 and (
             len(plan.blocks) > 1) else None
@@ -609,10 +628,12 @@ def _run_local(plan: _Plan, loans: pd.DataFrame, a: Assumptions, mult_d: np.ndar
                 results = (fut.result() for fut in [pool.submit(_run_block, *job) for job in jobs])
             for (first, size), block in zip(plan.blocks, results):
                 cube[first:first + size] += block
+                done += n * size
+                tell("simulate", done, total)
 
 
 def _run_on(executor: Executor, plan: _Plan, loans: pd.DataFrame, a: Assumptions, mult_d: np.ndarray,
-            mult_p: np.ndarray, cube: np.ndarray) -> None:
+            mult_p: np.ndarray, cube: np.ndarray, tell: ProgressFn) -> None:
     """Tasks of one chunk x about ``TASK_ELEMENTS`` loan-paths on ``executor``; results added in chunk order."""
     _schedule(loans.iloc[:plan.chunks[0][1]], a, plan.months)  # bad assumptions fail here, before any task
     per_task = max(1, TASK_ELEMENTS // max(1, plan.chunks[0][1] * plan.blocks[0][1]))
@@ -625,6 +646,10 @@ def _run_on(executor: Executor, plan: _Plan, loans: pd.DataFrame, a: Assumptions
         for group in groups:
             lo = plan.blocks[group[0]][0]
             hi = plan.blocks[group[-1]][0] + plan.blocks[group[-1]][1]
-            futures.append((lo, hi, executor.submit(_run_chunk, plan, c, chunk, a, group, mult_d[lo:hi], mult_p[lo:hi])))
-    for lo, hi, fut in futures:  # submission order = chunk order for every path
+            futures.append((n, lo, hi, executor.submit(_run_chunk, plan, c, chunk, a, group, mult_d[lo:hi],
+                                                       mult_p[lo:hi])))
+    done = 0
+    for n, lo, hi, fut in futures:  # submission order = chunk order for every path
         cube[lo:hi] += fut.result()
+        done += n * (hi - lo)
+        tell("simulate", done, plan.loan_paths)

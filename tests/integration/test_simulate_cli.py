@@ -88,3 +88,19 @@ def test_readme_brownie_forms_are_accepted_by_brownie_and_reach_the_command():
         assert args["<function>"] == "main"
         parsed = cli.parser().parse_args(["simulate", *cli.brownie_script_args(args["<arg>"])])
         assert parsed.mode == "mc" and parsed.cdr == [0.08]
+
+
+def test_monte_carlo_shows_a_progress_bar_per_stage(tmp_path, monkeypatch):
+    """A long run (a million loans takes minutes) shows how far the simulation and the waterfall are."""
+    import io
+
+    from rich.console import Console
+
+    from chainabs.apps import simulate
+
+    buffer = io.StringIO()
+    monkeypatch.setattr(simulate, "console", Console(file=buffer, width=100, force_terminal=False))
+    simulate.run("trade_receivables", mode="mc", wac=0.08, term=6, loans=40, paths=4, out=tmp_path)
+    lines = buffer.getvalue().splitlines()
+    assert any(line.startswith("simulating 40 loans x 4 paths") and "100.0 %" in line for line in lines), lines
+    assert any(line.startswith("paths through the waterfall") and "100.0 %" in line for line in lines), lines

@@ -256,3 +256,24 @@ def test_a_thread_pool_executor_gives_the_in_process_result_and_leaves_blas_as_i
         pooled = mc.simulate(tape, executor=ex, **kw)
     np.testing.assert_array_equal(ref.cashflows, pooled.cashflows)
     assert (mc._BLAS._holders, mc._BLAS._undo) == (0, None)  # released: OpenBLAS has its own thread count back
+
+
+def test_progress_counts_every_loan_path_then_every_path_in_process_and_on_an_executor(tape, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setattr(mc, "LOAN_CHUNK", 100)  # chunks of 100, 100 and 50 loans
+    monkeypatch.setattr(mc, "BLOCK_ELEMENTS", 100 * 4)  # blocks of 4 paths: 4, 4, 2
+    monkeypatch.setattr(mc, "TASK_ELEMENTS", 100 * 8)  # two blocks per task
+
+    def run(**kw):
+        seen = []
+        mc.simulate(tape, paths=10, seed=1, cdr=0.1, tranche_losses=lambda f: {"x": 0.0},
+                    progress=lambda stage, done, total: seen.append((stage, done, total)), **kw)
+        return seen
+
+    for seen in (run(workers=1), run(workers=2), run(executor=ThreadPoolExecutor(2))):
+        simulated = [(d, t) for s, d, t in seen if s == "simulate"]
+        assert [s for s, _, _ in seen] == ["simulate"] * len(simulated) + ["tranches"] * 10  # simulate, then tranches
+        assert all(t == 250 * 10 for _, t in simulated) and simulated[-1][0] == 2500
+        assert [d for d, _ in simulated] == sorted({d for d, _ in simulated})  # strictly increasing
+        assert [(d, t) for s, d, t in seen if s == "tranches"] == [(p, 10) for p in range(1, 11)]
