@@ -9,7 +9,7 @@ With ``--scheduler tcp://HOST:8786`` the Monte Carlo paths run on that Dask clus
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor
 from pathlib import Path
 
@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from chainabs.model import analytics
+from chainabs.model.montecarlo import ProgressFn
 from chainabs.model.spec import DealSpec, load_deal
 from chainabs.paths import REPORTS_DIR
 
@@ -95,7 +96,7 @@ def write_monte_carlo(spec: DealSpec, loans: int, paths: int, seed: int, scenari
 
 
 @contextlib.contextmanager
-def monte_carlo_progress(title: str) -> Iterator[Callable[[str, int, int], None]]:
+def monte_carlo_progress(title: str) -> Iterator[ProgressFn]:
     """A progress bar per stage of a Monte Carlo run (loan-paths simulated, then paths through the waterfall),
     with the time left; yields the ``progress`` callback :func:`chainabs.model.montecarlo.simulate` takes."""
     from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn

@@ -661,22 +661,19 @@ def open_market(d: Deal, admin: Signer, classes: Sequence[str] = ()) -> dict[str
     unknown = [c for c in wanted if c not in symbols]
     if unknown:
         raise OperationError(f"market open: no class {', '.join(unknown)} in the deal (its classes: {', '.join(symbols)})")
-    known = d.addresses.get(MARKET_KEY)
-    if known and d.w3.eth.get_code(known):
-        venue = BoundContract(d.w3, "TrancheMarket", known)
-        if str(venue.currency()).lower() != d.currency.address.lower():
-            raise OperationError(f"market open: the recorded venue {venue.address} trades against {venue.currency()}, "
-                                 f"not the deal's currency {d.currency.address}")
-        if not venue.hasRole(role_id("LISTER_ROLE"), admin.address):
-            require_role(venue, "DEFAULT_ADMIN_ROLE", admin, "market open (grant LISTER_ROLE)")
+    # A venue already recorded is returned without sending anything: it is checked before anything is sent to it.
     address, tx, deployed = _deploy_recorded(d, MARKET_KEY, "TrancheMarket", (d.currency.address, admin.address),
                                               admin, "market open")
     venue = BoundContract(d.w3, "TrancheMarket", address)
-    if not venue.hasRole(role_id("LISTER_ROLE"), admin.address):
-        transact(venue.grantRole, role_id("LISTER_ROLE"), admin.address, sender=admin)
+    if str(venue.currency()).lower() != d.currency.address.lower():
+        raise OperationError(f"market open: the recorded venue {venue.address} trades against {venue.currency()}, "
+                             f"not the deal's currency {d.currency.address}")
+    lister = role_id("LISTER_ROLE")
+    if not venue.hasRole(lister, admin.address):
+        require_role(venue, "DEFAULT_ADMIN_ROLE", admin, "market open (grant LISTER_ROLE)")
+        transact(venue.grantRole, lister, admin.address, sender=admin)
     listed, already = [], []
-    for token in d.tokens:
-        symbol = str(token.symbol())
+    for token, symbol in zip(d.tokens, symbols, strict=True):
         if symbol not in wanted:
             continue
         if venue.listing(token.address)[0]:

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import itertools
 from decimal import Decimal
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,9 @@ from chainabs.model.collections import period_reports
 from chainabs.model.deal import DealModel
 from chainabs.model.spec import DealSpec
 from chainabs.model.terms import class_sizes, model_for
+
+if TYPE_CHECKING:
+    from chainabs.model.montecarlo import ProgressFn
 
 
 @dataclass(frozen=True)
@@ -233,7 +237,7 @@ def pool_profile_of_tape(tape: pd.DataFrame) -> PoolProfile:
 
 def monte_carlo_losses(spec: DealSpec, tape: pd.DataFrame, *, paths: int, seed: int, scenario: Scenario,
                        default_vol: float = 0.5, prepay_vol: float = 0.3, executor: Executor | None = None,
-                       progress: Callable[[str, int, int], None] | None = None) -> pd.DataFrame:
+                       progress: ProgressFn | None = None) -> pd.DataFrame:
     """Seeded loan-level Monte Carlo: one row per path with each class's principal loss (% of face).
 
     ``tape`` has the Monte Carlo columns ``balance`` (currency units), ``wac``, ``term`` (and ``age``).

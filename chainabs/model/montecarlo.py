@@ -393,7 +393,7 @@ def _run_block(
     mdr, smm = sched["mdr"], sched["smm"]
     # Per month and path, the bound on the event probability over the loans (monotone rounding keeps every
     # loan's MDR * md + SMM * mp at or under it), as the last cell that may hold an event.
-    bound = np.minimum(1.0, np.multiply.outer(mdr.max(axis=1), md) + np.multiply.outer(smm.max(axis=1), mp))
+    bound = np.minimum(1.0, np.multiply.outer(sched["mdr_max"], md) + np.multiply.outer(sched["smm_max"], mp))
     last_cell = (np.ceil(bound * _CELLS) - 1).clip(0, _CELLS - 1).astype(np.uint8)  # (months, paths)
     n_el = n_paths * n_loans
     words = -(-n_el // 8)
@@ -466,6 +466,7 @@ def _schedule(loans: pd.DataFrame, a: Assumptions, months: int) -> dict[str, np.
     weights[..., 2] = principal[:months]
     np.multiply(balance[:months], inp["net_rate"], out=weights[..., 3])
     np.multiply(balance[:months], inp["fee_rate"], out=weights[..., 4])
+    mdr, smm = np.ascontiguousarray(inp["mdr"].T), np.ascontiguousarray(inp["smm"].T)
     return {
         "balance": balance,
         "principal": principal,
@@ -473,8 +474,11 @@ def _schedule(loans: pd.DataFrame, a: Assumptions, months: int) -> dict[str, np.
         "weights": weights,
         "net_rate": inp["net_rate"],
         "fee_rate": inp["fee_rate"],
-        "mdr": np.ascontiguousarray(inp["mdr"].T),
-        "smm": np.ascontiguousarray(inp["smm"].T),
+        "mdr": mdr,
+        "smm": smm,
+        # The chunk's highest rate of each month: every block's bound on its loans' event probability.
+        "mdr_max": mdr.max(axis=1),
+        "smm_max": smm.max(axis=1),
     }
 
 

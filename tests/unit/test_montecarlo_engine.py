@@ -271,7 +271,9 @@ def test_progress_counts_every_loan_path_then_every_path_in_process_and_on_an_ex
                     progress=lambda stage, done, total: seen.append((stage, done, total)), **kw)
         return seen
 
-    for seen in (run(workers=1), run(workers=2), run(executor=ThreadPoolExecutor(2))):
+    with ThreadPoolExecutor(2) as pool:
+        runs = (run(workers=1), run(workers=2), run(executor=pool))
+    for seen in runs:
         simulated = [(d, t) for s, d, t in seen if s == "simulate"]
         assert [s for s, _, _ in seen] == ["simulate"] * len(simulated) + ["tranches"] * 10  # simulate, then tranches
         assert all(t == 250 * 10 for _, t in simulated) and simulated[-1][0] == 2500
