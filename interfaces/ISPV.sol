@@ -409,7 +409,8 @@ interface ISPV {
     // ({ReceivablesPurchased}); the close nets them out of the principal paid to the notes.
 
 
-    /// @notice Deliver what is held for class `classIndex` to its token (anyone).
+    /// @notice Deliver what is held for class `classIndex` to its token (anyone). While a report is pending (the
+    ///         next period's record date) the class's books are closed again after the distribution.
     function releaseHeld(uint256 classIndex) external;
     /// @notice The originator buys what is left of the pool into the pending period (ORIGINATOR_ROLE), priced
     /// from the asset registry, not from the report: the live (performing and delinquent) principal at par,

@@ -18,6 +18,10 @@ contract DistributionMathMock {
         return DistributionMath.toUnits(credit);
     }
 
+    function covering(uint256 credit, uint256 paid) external pure returns (uint256) {
+        return DistributionMath.covering(credit, paid);
+    }
+
     function subUnitRemainder(uint256 credit) external pure returns (uint256) {
         return DistributionMath.subUnitRemainder(credit);
     }

@@ -135,6 +135,9 @@ library SPVSettlement {
         s.totals.heldForClasses = (uint256(s.totals.heldForClasses) - amount).toUint128();
         ISPVTranche token = ISPVTranche(s.extra[i].token);
         token.distribute(h.interest, h.principal);
+        // A pending report is the next period's record date: the distribution reopened this class's books, which
+        // would let its holders of record sell the coming payment before the close. They are closed again.
+        if (s.pendingHash != bytes32(0)) token.closeBooks();
         // A class held at the end of the deal is settled once its last payment is delivered.
         if (s.core.phase == Phase.Ended) token.settle();
         emit ISPV.ClassPaymentReleased(i, h.interest, h.principal);

@@ -38,6 +38,15 @@ library DistributionMath {
         return (credit + ROUNDING_SLACK) >> 32;
     }
 
+    /// @notice The smallest credit at least `credit` that counts `paid` whole units (`toUnits` of it is at least
+    ///         `paid`). A payout may exceed its credit by up to the slack, so the sum of two paid credits can round
+    ///         to a unit less than the two payouts: a merged credit (wallet recovery) is raised to this.
+    function covering(uint256 credit, uint256 paid) internal pure returns (uint256) {
+        if (paid == 0) return credit;
+        uint256 least = (paid << 32) - ROUNDING_SLACK;
+        return credit < least ? least : credit;
+    }
+
     /// @notice Sub-unit remainder of a credit that no payout will ever cover (0 when the slack already
     ///         counts the next unit).
     function subUnitRemainder(uint256 credit) internal pure returns (uint256) {

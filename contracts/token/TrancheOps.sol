@@ -87,15 +87,27 @@ library TrancheOps {
         t.accounts[replacement] = b.credit(a.unrestricted(), a.locked());
         t.accounts[lost] = a.emptied();
         if (units != 0 && !receiverWasEmpty) TrancheLogic.countHolder(t, false);
-        // Credit and payouts move together, so the replacement can withdraw what the lost wallet could.
-        Pair credit = t.accrued[lost];
-        Pair paid = t.withdrawn[lost];
-        t.accrued[replacement] = t.accrued[replacement].add(credit.interest(), credit.principal());
-        t.withdrawn[replacement] = t.withdrawn[replacement].add(paid.interest(), paid.principal());
-        t.accrued[lost] = Pair.wrap(0);
-        t.withdrawn[lost] = Pair.wrap(0);
+        Pair credit = _mergeCredit(t, lost, replacement);
         emit IERC20.Transfer(lost, replacement, units);
         emit ITrancheToken.WalletRecovered(msg.sender, lost, replacement, units, credit.interest(), credit.principal());
+    }
+
+    /// @dev Move the credit and payouts of `lost` to `replacement` (both checkpointed) and return the moved credit.
+    ///      Credit and payouts move together, so the replacement can withdraw what the lost wallet could. Each wallet
+    ///      may have been paid up to the rounding slack above its credit, so the two credits together can round to
+    ///      a unit less than the two payouts: the merged credit is raised to count what was paid (by less than
+    ///      2**-23 units), which keeps earned >= withdrawn for the claim and the views.
+    function _mergeCredit(TrancheStore storage t, address lost, address replacement) private returns (Pair credit) {
+        credit = t.accrued[lost];
+        Pair paid = t.withdrawn[lost];
+        Pair merged = t.accrued[replacement].add(credit.interest(), credit.principal());
+        Pair withdrawn = t.withdrawn[replacement].add(paid.interest(), paid.principal());
+        t.accrued[replacement] = PairLib.pack(
+            M.covering(merged.interest(), withdrawn.interest()), M.covering(merged.principal(), withdrawn.principal())
+        );
+        t.withdrawn[replacement] = withdrawn;
+        t.accrued[lost] = Pair.wrap(0);
+        t.withdrawn[lost] = Pair.wrap(0);
     }
 
     /// @notice Cancel every unit of `holder` before the first distribution (refund of a cancelled offering).

@@ -24,6 +24,7 @@ Invariants after every step:
   deposits);
 * books in sync: every token's current principal and write-down equal the SPV's class book (plus what is held
   for the class), and the token's principal identity holds;
+* the record date: while the deal is active, every token's books are closed exactly while a report is pending;
 * every accepted report can be closed: a pending report's close succeeds at its payment date (an eth_call with
   the block time moved there);
 * the registry's pool aggregates equal the sum of its assets (principal, count, status tallies);
@@ -682,12 +683,17 @@ def test_spv_state_machine(machine_deal, investors, stranger, accounts, chain, k
             calls = [(spv.dealState, ())]
             for c, t in enumerate(toks):
                 calls += [(t.currentPrincipal, ()), (t.cumulativeWriteDown, ()), (t.totalPrincipalDistributed, ()),
-                          (t.principalRetired, ()), (t.totalIssued, ()), (spv.heldForClass, (c,))]
+                          (t.principalRetired, ()), (t.totalIssued, ()), (spv.heldForClass, (c,)), (t.booksClosed, ())]
             values = iter(batch_call(calls))
             state = next(values)
             balances, pdl = state[2], state[4]
+            pending = self.model.phase == Phase.ACTIVE and self.model.pending is not None
             for c in range(n):
-                principal, written, paid, retired, issued, held = (next(values) for _ in range(6))
+                principal, written, paid, retired, issued, held, closed = (next(values) for _ in range(7))
+                if self.model.phase == Phase.ACTIVE:
+                    # The record date holds: every class's books are closed exactly while a report is pending
+                    # (a held payment released meanwhile does not reopen them).
+                    assert bool(closed) == pending, f"class {c}: books closed {closed}, report pending {pending}"
                 if self.model.phase != Phase.ENDED:
                     assert principal == balances[c] - pdl[c] + int(held[1]), f"class {c}: token principal vs book"
                     assert written == pdl[c], f"class {c}: token write-down vs PDL"

@@ -141,6 +141,40 @@ def test_a_token_the_currency_blocks_does_not_stop_the_close(deal, admin, invest
     _books_in_sync(d)
 
 
+def test_a_release_while_a_report_is_pending_keeps_the_record_date(deal, admin, investors, stranger):
+    """Attacker's review (session 29): `releaseHeld`, open to anyone, delivered a held payment while the next report
+    was pending, and the token's distribution reopened that class's books between the record date and the payment
+    date: a holder of record could sell the coming payment. The release now closes the books again; the holders
+    of record at the report receive that period's payment, and the books reopen with it."""
+    d = deal
+    mezz = d.tokens[1]
+    reports = roll_rate_reports(d, months=2)
+    d.currency.setBlocked(mezz, True, {"from": admin})
+    submit(d, reports[0])
+    close(d, stranger)
+    held = tuple(int(v) for v in d.spv.heldForClass(1))
+    assert sum(held) > 0
+    d.currency.setBlocked(mezz, False, {"from": admin})
+    submit(d, reports[1])  # the record date of period 2: every class's books close
+    holder = next(a for a in investors if mezz.balanceOf(a) > 0)
+    buyer = next(a for a in investors if a != holder and mezz.balanceOf(a) == 0)
+    tx = spvlib.release_held(d.spv, stranger, 1)
+    assert int(tx.event("ClassPaymentReleased")["interest"]) == held[0] and "BooksClosed" in tx.events
+    assert mezz.distributionCount() == 1 and mezz.booksClosed() and d.tokens[0].booksClosed()
+    assert tuple(int(v) for v in mezz.withdrawableOf(holder)) != (0, 0)  # the held payment reached the holders
+    assert mezz.canTransfer(buyer, 1, b"", {"from": holder})[0] == "0x54"
+    assert_error(mezz.transfer, buyer, 1, sender=holder, error="TransferBlocked(address,address,bytes1,bytes32)")
+    before = int(mezz.withdrawableFundsOf(holder))
+    _, closed = close(d, stranger)  # period 2 is paid to the holders of record at its report
+    paid = closed.class_interest[1] + closed.result.principal_paid[1]
+    assert paid > 0 and not mezz.booksClosed()
+    share = paid * int(mezz.balanceOf(holder)) // int(mezz.totalSupply())
+    assert share - 1 <= int(mezz.withdrawableFundsOf(holder)) - before <= share + 1
+    assert int(mezz.withdrawableFundsOf(buyer)) == 0
+    assert_reconciled(d.spv, d.model, "after the release and the next close")
+    _books_in_sync(d)
+
+
 def test_currency_sent_straight_to_the_spv_is_in_no_book(deal, admin, stranger):
     """Finding 6: a gift sent to the SPV broke the documented balance equality. The ledger identity still holds
     and the balance is at least what is held; the gift is never paid out to anyone."""

@@ -246,6 +246,21 @@ def test_math_dust_is_counted_conservatively(math_lib, amount, supply, other):
     assert math_lib.wholeUnits(credit) == credit // 2**32 <= Fraction(rem + rem2, 2**96)
 
 
+@settings(max_examples=40, deadline=None)
+@given(paid=st.integers(0, 2**96 - 1), short=st.integers(0, 3 * 2**8), above=st.integers(0, 2**40))
+def test_math_covering_counts_what_was_paid_and_raises_by_less_than_the_slack(math_lib, paid, short, above):
+    """A merged credit (wallet recovery) is raised just enough that its whole units cover what was paid: never
+    lowered, raised only when it falls short, and by at most 2**-24 units below `paid` whole units."""
+    for credit in (max(0, paid * 2**32 - short), paid * 2**32 + above):
+        covered = math_lib.covering(credit, paid)
+        assert covered >= credit and math_lib.toUnits(covered) >= paid
+        if math_lib.toUnits(credit) >= paid:
+            assert covered == credit  # nothing to raise
+        else:
+            assert covered == paid * 2**32 - 2**8 and math_lib.toUnits(covered) == paid
+    assert math_lib.covering(12_345, 0) == 12_345
+
+
 def test_python_state_and_statement(issued, servicer, verified, originator, web3):
     tokens.distribute(issued, servicer, 5_000_000, 10_000_000)
     state = tranche_state(web3, issued.address)

@@ -89,6 +89,39 @@ def test_recover_a_lost_wallet_with_units_partitions_and_credit(issued, servicer
     assert_error(issued.claim, sender=lost, error="ClaimBlocked(address,bytes1,bytes32)")
 
 
+def test_recovery_of_two_wallets_paid_at_the_rounding_slack(currency, identity, admin, servicer, trustee, originator,
+                                                           verified, kyc_agent):
+    """Attacker's review (session 29): a claim may pay up to 2**-24 units above a credit (the rounding slack, so
+    that an exact share of k units is not paid k - 1). Two wallets each paid k that way, merged by a recovery, had
+    a combined credit rounding to 2k - 1 against 2k withdrawn: the replacement's `withdrawableOf` reverted and its
+    `claim` tried to send 2**256 - 1 until it earned a unit more. The merged credit now counts what was paid."""
+    x, y, z = verified[0], verified[1], verified[2]
+    unit = 2**32  # supply: each token unit earns exactly A / 2**32 of a distribution of A
+    tok = tokens.deploy_tranche(
+        name="Slack", symbol="SLK", currency=currency, registry=identity, admin=admin, coupon_bps=0,
+        residual_recipient=originator, lockup_end=0, deal=servicer, roles={"CONTROLLER_ROLE": [trustee]},
+    )
+    for holder, units in ((x, 1), (y, 1), (z, unit - 2)):
+        tokens.issue(tok, servicer, holder, units)
+    currency.mint(servicer, 100 * unit, {"from": admin})
+    k = 5
+    tokens.distribute(tok, servicer, k * unit - 200, 0)  # each unit's exact share: k - 200 / 2**32
+    assert plain(tok.withdrawableOf(x)) == plain(tok.withdrawableOf(y)) == (k, 0)
+    assert tokens.claim(tok, x) == tokens.claim(tok, y) == (k, 0)
+    tokens.link_wallets(identity, kyc_agent, [x, y], b32("investor-slack"))
+    tokens.recover_wallet(tok, trustee, x, y)
+    assert plain(tok.withdrawnOf(y)) == (2 * k, 0)
+    assert int(tok.accumulativeFundsOf(y)) == 2 * k  # was 2k - 1: less earned than withdrawn
+    assert plain(tok.withdrawableOf(y)) == (0, 0) and int(tok.withdrawableFundsOf(y)) == 0
+    assert tokens.claim(tok, y) == (0, 0)
+    # The next distribution is paid in full: the raise was below a unit and is never paid out as a unit.
+    tokens.distribute(tok, servicer, 3 * unit, unit)
+    assert plain(tok.withdrawableOf(y)) == (2 * 3, 2 * 1)
+    before = int(currency.balanceOf(y))
+    assert tokens.claim(tok, y) == (6, 2) and int(currency.balanceOf(y)) == before + 8
+    assert int(currency.balanceOf(tok)) >= sum(int(tok.withdrawableFundsOf(h)) for h in (x, y, z))
+
+
 def test_recovery_after_renounce_is_refused(issued, trustee, admin, verified):
     issued.renounceControl({"from": admin})
     assert_error(issued.recoverWallet, verified[0], verified[1], sender=trustee, error="NotControllable()")
