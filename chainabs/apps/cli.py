@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 import traceback
 import warnings
@@ -146,8 +147,21 @@ def _deploy(args: argparse.Namespace, console: Console) -> int:
     console.print(f"addresses (also in {result.manifest_path}):", highlight=False, soft_wrap=True)
     for key, address in result.addresses.items():  # unwrapped, one per line: ready to paste into a wallet
         console.print(f"  {key:<14} {address}", highlight=False, soft_wrap=True)
-    console.print(f"operate it: chainabs status --deal {result.deal} (see docs/deploy.md)", highlight=False)
+    console.print(f"operate it: {_status_command(args, result.deal)} (see docs/deploy.md)", highlight=False,
+                  soft_wrap=True)
     return 0
+
+
+def _status_command(args: argparse.Namespace, deal: str) -> str:
+    """The ``chainabs status`` command line reaching the deal just deployed (the same node and manifest root)."""
+    argv = ["chainabs", "status", "--deal", deal]
+    if args.rpc:
+        argv += ["--rpc", args.rpc]
+    elif args.network:
+        argv += ["--network", args.network]
+    if args.manifest_dir:
+        argv += ["--manifest-dir", str(args.manifest_dir)]
+    return shlex.join(argv)
 
 
 def _onboard(args: argparse.Namespace, console: Console) -> int:

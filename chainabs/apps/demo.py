@@ -35,12 +35,13 @@ from rich.table import Table
 from chainabs.apps import demo_revolving
 from chainabs.apps import green as green_app
 from chainabs.apps import market as market_app
+from chainabs.apps.display import print_table
 from chainabs.apps.reports import write_reports
 from chainabs.apps.verify import verify_servicing_tape
 from chainabs.chain import connection, orchestration
 from chainabs.chain import servicing as servicer_side
 from chainabs.chain import spv as spvlib
-from chainabs.chain.deploy import Manifest, deployments_root
+from chainabs.chain.deploy import Manifest, deployments_root, move_aside
 from chainabs.chain.read.deal import read_deal
 from chainabs.chain import collateral
 from chainabs.chain import documents as documentlib
@@ -250,7 +251,8 @@ def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbo
     payment_table = pd.DataFrame(payments)
     mismatches = int((~payment_table["match"]).sum()) if payments else 0
     if periods is not None:
-        return leave_live(d, manifest_root, web3.provider.endpoint_uri, holders, mismatches, claimed, console)
+        return leave_live(d, manifest_root, web3.provider.endpoint_uri, holders, mismatches, claimed, console,
+                          kyc_agent=kyc_agent)
 
     # 5. End of the deal and reports.
     spvlib.end_deal(spv, investors[-1])
@@ -266,7 +268,7 @@ def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbo
                   f"{sum(fees_paid) / 1e6:,.2f} fees withdrawn by their recipients, {left} left in the SPV; "
                   f"{mismatches} mismatches between chain and model")
     summary = _summary(spec, tokens, model)
-    console.print(_table(summary, "Tranches at the end of the deal"))
+    print_table(console, _table(summary, "Tranches at the end of the deal"))
     if trade:
         console.print(f"   secondary market trade: {trade['quantity'] / 1e6:,.2f} {trade['symbol']} units at "
                       f"{trade['price'] / 10_000:,.4f} per 100 for {trade['cash'] / 1e6:,.2f} (seller {trade['seller']}, "
@@ -292,7 +294,7 @@ def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbo
         "cum. net loss %": pool["cumulative_net_loss_pct"].map("{:.2f}".format),
         "loans": pool["loans_outstanding"].astype(str), "WA rate bps": pool["wa_rate_bps"].astype(str),
     })
-    console.print(_table(view, "Pool, last periods (rebuilt from chain data)"))
+    print_table(console, _table(view, "Pool, last periods (rebuilt from chain data)"))
     by_rule = pd.read_csv(paths["regulator_alerts_by_rule"])
     fired = ", ".join(f"{r.rule} {r.alerts}" for r in by_rule.itertuples() if r.alerts)
     console.print(f"   regulator rules (alerts over the deal, see regulator_alerts.csv): {fired or 'none fired'}")
@@ -397,7 +399,7 @@ def _recoveries(data: Any, coll: Any, originator: Any, spec: Any, console: Conso
         "recovery": per_loan["recovery_rate"].map(lambda r: f"{r:.1%}" if r == r else "-"),
         "of appraisal": per_loan["proceeds_to_appraisal"].map(lambda r: f"{r:.1%}" if r == r else "-"),
     }).head(12)
-    console.print(_table(view, f"Disposals: the first {len(view)} of {len(per_loan)} defaulted loans (from chain data)"))
+    print_table(console, _table(view, f"Disposals: the first {len(view)} of {len(per_loan)} defaulted loans (from chain data)"))
     rate = totals["recovery_rate"]
     console.print(f"   recoveries: {totals['resolved_loans']} of {totals['defaulted_loans']} defaulted loans resolved, "
                   f"recovery rate {rate:.1%} (loss given default {1 - rate:.1%}), "
@@ -421,12 +423,18 @@ def _release_collateral(coll: Any, pool_id: int, originator: Any, tape: pd.DataF
 
 
 def leave_live(d: orchestration.LocalDeal, manifest_root: Path, rpc: str, holders: dict[int, list[Any]],
-               mismatches: int, claimed: int, console: Console) -> dict[str, Any]:
+               mismatches: int, claimed: int, console: Console, *, kyc_agent: Any) -> dict[str, Any]:
     """The deal left live: the deployment manifest copied to ``deployments/<chainid>/<deal>.json`` with every
-    address (contracts, roles, investors) under ``meta.live``, and the explorer command printed."""
+    address (contracts, roles, investors) under ``meta.live`` and the role holders under ``meta.roles`` (the
+    operation commands sign with them on this local chain), an earlier manifest of that name moved aside, and the
+    explorer command printed."""
     chain_id = int(connection.connected_web3().eth.chain_id)
     manifest = Manifest.load(d.spec.name, chain_id, manifest_root)
     manifest.path = deployments_root() / str(chain_id) / f"{d.spec.name}.json"
+    if manifest.path.exists():  # another deal of that name on this chain id (a deploy, an earlier demo): kept aside
+        aside = move_aside(manifest.path, "replaced")
+        console.print(f"an earlier manifest of {d.spec.name} on chain {chain_id} moved to {aside}", highlight=False)
+    manifest.meta["roles"] = {**{k: str(a.address) for k, a in d.roles.items()}, "kyc_agent": str(kyc_agent.address)}
     manifest.meta["live"] = {
         "rpc": rpc, "spv": str(d.spv.address), "registry": str(d.registry.address), "pool_id": int(d.pool_id),
         "currency": str(d.currency.address), "identity": str(d.identity.address),

@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
+from rich.console import Console
+from rich.measure import Measurement
+from rich.table import Table
 
 from chainabs.model import numbers
 
@@ -274,3 +277,20 @@ td.hex{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px;white-sp
 tr.flag td{background:#fdecea}
 table.kv th{text-align:left;font-weight:500;background:none;max-width:none;white-space:nowrap}
 """
+
+
+def print_table(console: Console, table: Table) -> None:
+    """Print ``table`` whole on ``console``: as wide as its cells need when that is more than the console's width
+    (a terminal wraps the long lines; an amount is never cut to an ellipsis)."""
+    for column in table.columns:
+        column.no_wrap = True
+    natural = Measurement.get(console, console.options.update_width(10_000), table).maximum
+    width = console.width
+    if natural <= width:
+        console.print(table)
+        return
+    console.width = natural  # rich caps a print's width at the console's
+    try:
+        console.print(table)
+    finally:
+        console.width = width

@@ -28,6 +28,7 @@ from rich.console import Console
 from rich.table import Table
 from web3 import Web3
 
+from chainabs.apps.display import print_table
 from chainabs.apps.output import emit_json
 from chainabs.chain import bound, signers
 from chainabs.chain import operations as ops
@@ -93,11 +94,13 @@ class Context:
 
     def signer(self, role: str, *, own_options: bool = True) -> Signer:
         """The signer of ``role`` (the command's ``--keystore`` / ``--account`` / ``--key-env`` apply when
-        ``own_options``; a second role of the same command takes its own variable or a local account)."""
+        ``own_options``; a second role of the same command takes its own variable or a local account: on a local
+        chain the one the deal's manifest records for the role)."""
         o = self.options
+        recorded = ops.recorded_roles(self.deal) if self.deal is not None and self.sender.local else {}
         return signers.select(role, keystore=o.keystore if own_options else None,
                               account=o.account if own_options else None, key_env=o.key_env if own_options else None,
-                              w3=self.w3, local=self.sender.local)
+                              w3=self.w3, local=self.sender.local, recorded=recorded)
 
     def amount(self, text: str, what: str = "--amount") -> int:
         """Currency units as typed -> base units of the deal's currency."""
@@ -286,6 +289,8 @@ def refund(options: Options, holder: str | None = None, console: Console | None 
     with opened(options, console) as ctx:
         d = ctx.deal
         r = ops.refund(d, ctx.signer("investor"), holder)
+        if not r["refunded"]:
+            return report(ctx, r, f"refund: {r['holder']} holds no units of the deal: nothing to refund")
         return report(ctx, r, f"{r['holder']} refunded {d.units(r['refunded'])}")
 
 
@@ -301,7 +306,11 @@ def close_period(options: Options, console: Console | None = None) -> dict[str, 
 def claim(options: Options, holders: list[str] | None = None, console: Console | None = None) -> dict[str, Any]:
     with opened(options, console) as ctx:
         d = ctx.deal
-        r = ops.claim(d, ctx.signer("investor"), holders or ())
+        signer = ctx.signer("investor")
+        r = ops.claim(d, signer, holders or ())
+        if not r["claimed"]:
+            who = ", ".join(holders or [signer.address])
+            return report(ctx, r, f"claim: nothing to claim for {who} on the deal's {len(d.tokens)} tokens")
         got = "\n".join(f"{h}: " + ", ".join(f"{s} {d.units(v['interest'])} interest + {d.units(v['principal'])} "
                                               "principal" for s, v in per.items()) for h, per in r["claimed"].items())
         return report(ctx, r, f"claimed:\n{got}")
@@ -343,6 +352,8 @@ def withdraw_fees(options: Options, console: Console | None = None) -> dict[str,
     with opened(options, console) as ctx:
         d = ctx.deal
         r = ops.withdraw_fees(d, ctx.signer("trustee"))
+        if not r["paid"]:
+            return report(ctx, r, "withdraw-fees: no fee is owed to anyone")
         paid = ", ".join(f"{who} {d.units(amount)}" for who, amount in r["paid"].items())
         return report(ctx, r, f"fees paid: {paid}")
 
@@ -560,11 +571,12 @@ def _print_status(ctx: Context, s: dict[str, Any]) -> None:
         t.add_row(r["symbol"], format_bps(r["coupon_bps"]), n(r["original_face"]), n(r["current_principal"]),
                   format_factor(r["factor"]), n(r["interest_distributed"]), n(r["principal_distributed"]),
                   n(r["cumulative_write_down"]), str(r["holders"]))
-    c.print(t)
+    print_table(c, t)
     c.print("triggers: " + "; ".join(f"{r['test']} {format_bps(r['value_bps'])} vs {format_bps(r['threshold_bps'])}"
                                      + (" BREACHED" if r["breached"] else "") for r in s["triggers"]), highlight=False)
-    c.print("fees owed: " + ("; ".join(f"fee {r['fee']} {u(r['owed'])} (paid {u(r['paid'])})" for r in s["fees"])
-                             or "none"), highlight=False)
+    c.print("fees: " + ("; ".join(f"fee {r['fee']} (to {r['recipient']}) earned {u(r['paid'])}, withdrawn "
+                                  f"{u(r['paid'] - r['owed'])}, owed {u(r['owed'])}" for r in s["fees"])
+                        or "none"), highlight=False, soft_wrap=True)
     if s["documents"]:
         c.print("documents:", highlight=False)
         for r in s["documents"]:

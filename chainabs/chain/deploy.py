@@ -48,6 +48,15 @@ def deployments_root() -> Path:
     return Path(env).expanduser() if env else PROJECT_ROOT / "deployments"
 
 
+def move_aside(path: Path, label: str) -> Path:
+    """Rename the manifest at ``path`` to ``<deal>.<label>-<UTC time>.json`` beside it (kept, never deleted) and
+    return the new path."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    aside = path.with_name(f"{path.stem}.{label}-{stamp}.json")
+    path.rename(aside)
+    return aside
+
+
 class DeploymentError(RuntimeError):
     """A deployment cannot proceed (manifest for another chain, missing code at a recorded address...)."""
 

@@ -31,7 +31,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -47,9 +46,11 @@ from chainabs.chain import documents as documentlib
 from chainabs.chain import registry as registrylib
 from chainabs.chain.contracts import role_id
 from chainabs.chain.events import contract_logs
-from chainabs.chain.deploy import CallStep, Deployer, DeploymentError, DeployStep, Manifest, Ref, Step, deployments_root
+from chainabs.chain.deploy import (CallStep, Deployer, DeploymentError, DeployStep, Manifest, Ref, Step, deployments_root,
+                                   move_aside)
 from chainabs.chain.sender import default_sender, transact
 from chainabs.model import terms
+from chainabs.model.numbers import format_units
 from chainabs.model.spec import DEALS_DIR, DealSpec, load_deal, spec_path
 from chainabs.model.synthetic import is_synthetic, tape_argument
 from chainabs.model.tape import TapeValidationError, select_eligible
@@ -401,7 +402,8 @@ def _deploy_deal(
     if ordered is not None and originator is None:
         raise chain.ChainConfigError("onboarding a tape needs the originator's key (ORIGINATOR_PRIVATE_KEY)")
     if ordered is not None:
-        console.print(f"tape {tape}: {len(ordered)} assets, principal {int(ordered['principal'].sum()):,} base units")
+        console.print(f"tape {tape}: {len(ordered):,} assets, principal "
+                      f"{format_units(int(ordered['principal'].sum()), base.currency.decimals, base.currency.symbol)}")
     info = _pool_info(deployer, pool)
     if pool is not None and base.revolving is not None:  # an existing pool must be able to take the purchases
         _check_pool_tracks_obligors(deployer.at("registry"), pool)
@@ -447,10 +449,15 @@ def _deploy_deal(
     sized = base if units == base.units(base.pool.original_balance) else base.sized_to(_currency_units(base, units))
     sealed = bool(info["isSealed"])
     investors: list[str] = []
+    funded: list[str] = []
     if local and test_investors > 0:
         wallets = chain.local_accounts(FIRST_TEST_INVESTOR + test_investors)[FIRST_TEST_INVESTOR:]
         investors = [w.address for w in wallets]
-    steps = _deal_steps(sized, role_map, pool, times, approver=originator if sealed else None, investors=investors,
+        # A local deal can be run through its whole life with the node's accounts: the originator KYC'd and funded
+        # for its retained classes, the arranger funded for the reserve it pays in at closing (as in the demo).
+        funded = investors + [a for a in dict.fromkeys((role_map["originator"], role_map["arranger"]))
+                              if a not in investors]
+    steps = _deal_steps(sized, role_map, pool, times, approver=originator if sealed else None, investors=funded,
                         kyc_signer=signer_for(role_map["kyc_agent"], account) if investors else None,
                         mint=0 if manifest.contracts["currency"].get("external") else units)
     steps += documentlib.document_plan(documents, len(sized.tranches), role_map["arranger"])
@@ -613,9 +620,7 @@ def _retire_stale_local_manifest(deal: str, chain_id: int, root: Path) -> None:
     own = [c["address"] for c in manifest.contracts.values() if not c.get("external")]
     if not manifest.path.exists() or not own or any(len(web3.eth.get_code(a)) for a in own):
         return
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
-    aside = manifest.path.with_name(f"{deal}.stale-{stamp}.json")
-    manifest.path.rename(aside)
+    aside = move_aside(manifest.path, "stale")
     console.print(f"local chain was reset: its old manifest moved to {aside}")
 
 
@@ -659,8 +664,9 @@ def summary_table(result: DeploymentResult, web3: Any | None = None) -> Table:
     for key, address in result.addresses.items():
         table.add_row(key, address, "existing" if key == "currency" and result.spec.currency.address else "")
     table.add_row("pool", str(result.pool_id), "sealed" if result.pool_sealed else "not sealed")
-    table.add_row("deal size", f"{result.deal_units:,}", f"base units ({result.spec.currency.symbol}, "
-                                                          f"{result.spec.currency.decimals} decimals)")
+    currency = result.spec.currency
+    table.add_row("deal size", format_units(result.deal_units, currency.decimals, currency.symbol),
+                  f"{result.deal_units:,} base units ({currency.decimals} decimals)")
     if result.investors:
         table.add_row("test investors", str(len(result.investors)), ", ".join(result.investors[:2]) + ", ...")
     table.add_row("manifest", str(result.manifest_path), "")

@@ -79,6 +79,15 @@ class Deal:
         return [str(t.symbol()) for t in self.tokens]
 
 
+def recorded_roles(d: Deal) -> dict[str, str]:
+    """The role holders the deal's manifest records (``meta.roles``: role -> address; empty without a manifest
+    or a record)."""
+    if d.manifest is None or not d.manifest.exists():
+        return {}
+    roles = json.loads(d.manifest.read_text()).get("meta", {}).get("roles") or {}
+    return {str(k): str(v) for k, v in roles.items() if isinstance(v, str)}
+
+
 # ------------------------------------------------------------------------------------------------ finding
 
 
@@ -353,11 +362,12 @@ def cancel_offering(d: Deal, caller: Signer) -> dict[str, Any]:
 
 
 def refund(d: Deal, caller: Signer, holder: str | None = None) -> dict[str, Any]:
-    """After a cancelled offering: cancel ``holder``'s units (default the caller's) and pay it back."""
+    """After a cancelled offering: cancel ``holder``'s units (default the caller's) and pay it back (``refunded``
+    0 and nothing sent when it holds none)."""
     require_phase(d, "Cancelled", "refund")
     holder = Web3.to_checksum_address(holder or caller.address)
     if not any(int(t.balanceOf(holder)) for t in d.tokens):
-        raise OperationError(f"refund: {holder} holds no units of the deal: nothing to refund")
+        return {"holder": holder, "refunded": 0}  # nothing to refund (already refunded, or never subscribed)
     require_gas_money(d.w3, caller)
     return {"holder": holder, "refunded": spvlib.refund(d.spv, caller, holder)}
 
@@ -430,11 +440,12 @@ def end(d: Deal, caller: Signer) -> dict[str, Any]:
 
 
 def withdraw_fees(d: Deal, caller: Signer) -> dict[str, Any]:
-    """Pay every fee recipient what it earned and was not paid (fees with nothing owed cost no gas)."""
+    """Pay every fee recipient what it earned and was not paid (fees with nothing owed cost no gas; ``paid`` is
+    empty and nothing is sent when no fee is owed)."""
     recipients = list(d.spv.feeRecipients())
     owed = [int(d.spv.feeOwed(k)) for k in range(len(recipients))]
     if not any(owed):
-        raise OperationError("withdraw-fees: no fee is owed to anyone")
+        return {"paid": {}}  # no fee is owed: nothing sent (a scheduled run finds nothing to do)
     require_gas_money(d.w3, caller)
     paid = {}
     for k, amount in enumerate(owed):
@@ -447,13 +458,13 @@ def withdraw_fees(d: Deal, caller: Signer) -> dict[str, Any]:
 def claim(d: Deal, caller: Signer, holders: Sequence[str] = ()) -> dict[str, Any]:
     """Withdraw interest and principal from every token that owes some: the caller's own, or (``holders``)
     each holder's, paid to the holder (``claimFor``: anyone may trigger it). Tokens owing nothing are not
-    called: no gas is spent on nothing."""
+    called: no gas is spent on nothing (``claimed`` is empty when nothing is owed)."""
     from chainabs.chain.sender import transact
 
     who = [Web3.to_checksum_address(h) for h in holders] or [caller.address]
     owed = {h: [tuple(int(v) for v in t.withdrawableOf(h)) for t in d.tokens] for h in who}
     if not any(sum(o) for per in owed.values() for o in per):
-        raise OperationError(f"claim: nothing to claim for {', '.join(who)} on the deal's {len(d.tokens)} tokens")
+        return {"claimed": {}}  # nothing owed: nothing sent (a scheduled run finds nothing to do)
     require_gas_money(d.w3, caller)
     out: dict[str, dict[str, dict[str, int]]] = {}
     for holder in who:

@@ -9,7 +9,8 @@ In this order:
    keystore: read the same way, without starting brownie);
 3. the hex private key in the command's role variable, e.g. ``INVESTOR_PRIVATE_KEY`` (:data:`ROLE_KEYS`);
 4. on a local chain only (anvil, Ganache), and unless a variable was named (``--key-env``), the account the
-   node holds unlocked for that role (:data:`LOCAL_ROLE_INDEX`: the demo's and the tests' role accounts).
+   node holds unlocked for that role: the one the deal's manifest records for it (``meta.roles``, written by
+   ``chainabs deploy`` and the demo), else :data:`LOCAL_ROLE_INDEX` (the demo's and the tests' role accounts).
 
 Anything else is a one-line :class:`SignerError` naming the three ways to give a signer.
 
@@ -24,7 +25,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -111,11 +112,26 @@ def from_key_env(names: Sequence[str]) -> Signer | None:
     return None
 
 
+#: Roles a deal may leave to another (the manifest records only the one standing in).
+STAND_INS: dict[str, str] = {"controller": "trustee", "disposal_agent": "servicer", "kyc_agent": "arranger",
+                             "currency_owner": "arranger"}
+
+
+def recorded_holder(role: str, roles: Mapping[str, str]) -> str | None:
+    """The address a deal's manifest records for ``role`` (or for the role standing in for it), else None."""
+    while role:
+        if roles.get(role):
+            return str(roles[role])
+        role = STAND_INS.get(role, "")
+    return None
+
+
 def select(role: str, *, keystore: str | Path | None = None, account: str | None = None,
            key_env: str | None = None, w3: Web3 | None = None, local: bool = False,
-           ask: Callable[[str], str] = getpass.getpass) -> Signer:
+           recorded: Mapping[str, str] | None = None, ask: Callable[[str], str] = getpass.getpass) -> Signer:
     """The signer of a command acting as ``role`` (see the module doc). ``key_env`` replaces the role's
-    variables; ``w3`` and ``local`` allow the unlocked account of a local chain."""
+    variables; ``w3`` and ``local`` allow the unlocked account of a local chain: the one ``recorded`` (the deal's
+    role holders, role -> address) names for the role when the node holds it, else the role's default index."""
     if keystore:
         return from_keystore(keystore, ask=ask)
     if not account:
@@ -131,9 +147,12 @@ def select(role: str, *, keystore: str | Path | None = None, account: str | None
     if signer is not None:
         return signer
     if local and w3 is not None and role in LOCAL_ROLE_INDEX and not key_env:  # a variable named must be set
-        unlocked = w3.eth.accounts
+        unlocked = [Web3.to_checksum_address(a) for a in w3.eth.accounts]
+        holder = recorded_holder(role, recorded or {})
+        if holder is not None and Web3.is_address(holder) and Web3.to_checksum_address(holder) in unlocked:
+            return Signer(Web3.to_checksum_address(holder))
         if len(unlocked) > LOCAL_ROLE_INDEX[role]:
-            return Signer(Web3.to_checksum_address(unlocked[LOCAL_ROLE_INDEX[role]]))
+            return Signer(unlocked[LOCAL_ROLE_INDEX[role]])
     raise NoSignerError(f"no {role.replace('_', ' ')} signer: set {' or '.join(names)} (hex key), or give "
                       "--keystore FILE or --account NAME (a brownie account)")
 

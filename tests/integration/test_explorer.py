@@ -487,10 +487,21 @@ def test_demo_leaves_a_live_deal_with_its_addresses(tmp_path, monkeypatch):
     from chainabs.apps import demo
 
     monkeypatch.setenv("CHAINABS_DEPLOYMENTS_DIR", str(tmp_path))
+    # Another deal of that name deployed on this chain id before: its manifest is moved aside, never overwritten.
+    earlier = tmp_path / str(web3.eth.chain_id) / "consumer_loan.json"
+    earlier.parent.mkdir(parents=True)
+    earlier.write_text('{"chain_id": %d, "deal": "consumer_loan", "contracts": {}, "meta": {"mine": 1}}' % web3.eth.chain_id)
     out = io.StringIO()
     result = demo.run(loans=600, periods=1, out_dir=tmp_path / "reports", console=Console(file=out, width=200))
+    [aside] = earlier.parent.glob("consumer_loan.replaced-*.json")
+    assert json.loads(aside.read_text())["meta"] == {"mine": 1}
+    assert f"an earlier manifest of consumer_loan on chain {web3.eth.chain_id} moved to {aside}" in out.getvalue()
     manifest = json.loads((tmp_path / str(web3.eth.chain_id) / "consumer_loan.json").read_text())
     addresses = manifest["meta"]["live"]
+    # The role holders are recorded: on this local chain the operation commands sign with them.
+    identity = web3.eth.contract(address=addresses["identity"], abi=load_abi("IdentityRegistry"))
+    kyc_role = web3.keccak(text="KYC_AGENT_ROLE")
+    assert identity.functions.hasRole(kyc_role, manifest["meta"]["roles"]["kyc_agent"]).call()
     assert result["manifest"] == tmp_path / str(web3.eth.chain_id) / "consumer_loan.json"
     assert addresses["spv"] == result["spv"] and addresses["periods_closed"] == 1
     for address in [addresses["spv"], addresses["registry"], addresses["currency"], addresses["identity"],

@@ -423,13 +423,17 @@ def test_a_deal_lives_its_whole_life_through_the_command_line(life, tmp_path, mo
     assert set(fees["result"]["paid"]) <= {life.addr("trustee"), life.addr("servicer")}
     assert list(own["result"]["claimed"]) == [life.addr("alice")]
     assert set(others["result"]["claimed"]) == {life.addr(p) for p in ("bob", "carol2", "originator")}
-    # Refusals before anything is sent: a missing role, an account without ETH, nothing owed.
+    # Nothing owed: nothing sent, and not a failure (a scheduled run finds nothing to do; safe to re-run).
     nobody = Account.create()
     monkeypatch.setenv("NOBODY_KEY", nobody.key.hex())
+    for argv, says in ((("claim", "--for", life.addr("alice"), "--key-env", "NOBODY_KEY"),
+                        f"claim: nothing to claim for {life.addr('alice')} on the deal's 3 tokens (nothing sent)"),
+                       (("withdraw-fees", "--key-env", "NOBODY_KEY"), "withdraw-fees: no fee is owed to anyone (nothing sent)")):
+        status, out, err = _inproc(life, monkeypatch, capsys, *argv, investor="bob")
+        assert status == 0 and out.strip() == says, (out, err)
+    # Refusals before anything is sent: a missing role, an account without ETH, a finished deal, no contract.
     for argv, says in ((("grant-role", "PAUSER_ROLE", life.addr("bob"), "--yes", "--key-env", "INVESTOR_PRIVATE_KEY"),
                         f"grant PAUSER_ROLE: {life.addr('bob')} does not hold DEFAULT_ADMIN_ROLE on the TrancheToken"),
-                       (("claim", "--for", life.addr("alice"), "--key-env", "NOBODY_KEY"), "claim: nothing to claim"),
-                       (("withdraw-fees", "--key-env", "NOBODY_KEY"), "withdraw-fees: no fee is owed to anyone"),
                        (("close-period", "--key-env", "NOBODY_KEY"), "close-period: the deal is Ended, not Active"),
                        (("status", "--spv", life.addr("bob")), f"no contract at {life.addr('bob')} on chain 11155111")):
         status, _, err = _inproc(life, monkeypatch, capsys, *argv, investor="bob")

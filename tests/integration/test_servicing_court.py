@@ -327,6 +327,33 @@ def test_status_checks_the_pool_commitment(deal, capsys):
     assert [c["cache"] and c["listener"] for c in result["identity_cache"]["classes"]] == [True] * len(deal.tokens)
 
 
+def test_status_shows_every_amount_whole_and_what_each_fee_earned(deal, capsys, stranger, monkeypatch):
+    """Usability review (session 29): on an 80-column console the tranche table cut amounts to an ellipsis
+    (``9,146,248.…``), and the fee line called what a fee earned "paid" although nothing had been withdrawn."""
+    from brownie import web3
+
+    from chainabs.apps import cli
+    from chainabs.model.numbers import format_units
+    from plugins.spvtests import run_period
+
+    d = deal
+    run_period(d, roll_rate_reports(d, months=1)[0], stranger)
+    monkeypatch.setenv("COLUMNS", "80")
+    assert cli.main(["status", "--rpc", web3.provider.endpoint_uri, "--spv", d.spv.address]) == 0
+    out = capsys.readouterr().out
+    decimals, symbol = int(d.currency.decimals()), str(d.currency.symbol())
+    assert "…" not in out, out
+    for t in d.tokens:
+        assert format_units(int(t.originalFace()), decimals) in out and format_units(int(t.currentPrincipal()), decimals) in out
+    flat = " ".join(out.split())
+    for k, recipient in enumerate(d.spv.feeRecipients()):
+        earned, owed = int(d.spv.feePaidTotal(k)), int(d.spv.feeOwed(k))
+        assert earned > 0
+        u = lambda amount: format_units(amount, decimals, symbol)  # noqa: E731
+        assert (f"fee {k} (to {recipient}) earned {u(earned)}, withdrawn {u(earned - owed)}, owed {u(owed)}"
+                in flat), flat
+
+
 def test_status_names_a_class_without_cache_and_a_foreign_listener(deal, capsys, IdentityListenerMock):
     """A class whose token left the registry's listeners asks the registry on every transfer; a listener that is not
     one of the deal's tokens runs code on every restrictive KYC change: ``chainabs status`` names both."""

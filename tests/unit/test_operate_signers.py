@@ -104,6 +104,27 @@ def test_a_local_chain_lends_its_unlocked_role_accounts(clean_env):
         signers.select("investor", w3=w3, local=True)
 
 
+def test_a_local_chain_signs_with_the_role_holders_the_deal_records(clean_env):
+    """A deal's manifest records its role holders (``chainabs deploy`` gives every role to the deployer unless told
+    otherwise): on a local chain, a command signs with the recorded holder when the node holds it unlocked, with the
+    role standing in for an unrecorded one, else with the role's default account."""
+    unlocked = [f"0x{i:040x}" for i in range(1, 11)]
+    w3 = SimpleNamespace(eth=SimpleNamespace(accounts=unlocked))
+    deployer = unlocked[0]
+    recorded = {"arranger": deployer, "originator": deployer, "servicer": deployer, "trustee": unlocked[5]}
+    for role in ("originator", "servicer", "disposal_agent", "kyc_agent", "arranger"):
+        assert signers.select(role, w3=w3, local=True, recorded=recorded).address.lower() == deployer, role
+    assert signers.select("controller", w3=w3, local=True, recorded=recorded).address.lower() == unlocked[5]
+    # A recorded holder the node does not hold (another node's key): the role's default account.
+    elsewhere = {"servicer": "0x" + "ab" * 20}
+    assert signers.select("servicer", w3=w3, local=True, recorded=elsewhere).address.lower() == unlocked[2]
+    # Never on a live chain, and never for an investor.
+    with pytest.raises(signers.SignerError, match="no servicer signer"):
+        signers.select("servicer", w3=w3, local=False, recorded=recorded)
+    with pytest.raises(signers.SignerError, match="no investor signer"):
+        signers.select("investor", w3=w3, local=True, recorded={"investor": deployer})
+
+
 def _ctx(*, local: bool, yes: bool):
     block = {"baseFeePerGas": 10**9}
     w3 = SimpleNamespace(eth=SimpleNamespace(get_block=lambda which: block))
