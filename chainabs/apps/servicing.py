@@ -25,7 +25,7 @@ from chainabs.chain import connection, signers
 from chainabs.chain import court as courtlib
 from chainabs.chain import spv as spvlib
 from chainabs.chain.contracts import contract_at
-from chainabs.chain.servicing import UPDATE_BATCH, deal_pool, service_period
+from chainabs.chain.servicing import UPDATE_BATCH, deal_pool, refuse_missing_loans, service_period
 from chainabs.model.deal import Phase
 from chainabs.model.numbers import format_amount
 from chainabs.model.servicing import ServicingError, commit_tape, period_report, read_servicing_tape
@@ -46,6 +46,8 @@ def service(spv_address: str, tape_path: Path, *, tape_uri: str = "", console: C
         raise ServicingError(f"pool {pool_id} was sold by the clean-up call (the SPV refuses its reports: PoolSold): "
                              "there is no period to service; anyone may end the deal now (chainabs end)")
     tape = read_servicing_tape(tape_path)
+    if int(spv.pendingServicingPeriod()) != int(spv.periodsClosed()) + 1:  # a report pending: nothing is sent anyway
+        refuse_missing_loans(spv, tape)
     figures = registry.servicingFigures(pool_id)
     if agent is not None and str(figures[-1]).lower() != str(getattr(agent, "address", agent)).lower():
         agent = None  # not the pool's disposal agent: the servicer takes the recovery steps itself

@@ -17,7 +17,7 @@ import pandas as pd
 from chainabs.chain import spv as spvlib
 from chainabs.chain.contracts import contract_at
 from chainabs.chain.events import contract_logs
-from chainabs.chain.registry import asset_states
+from chainabs.chain.registry import asset_states, pool_registrations
 from chainabs.chain.sender import Receipt, transact
 from chainabs.model.assets import asset_id
 from chainabs.model.servicing import (
@@ -89,6 +89,47 @@ def period_recoveries(spv: Any, registry: Any, pool_id: int, period: int) -> dic
             aid = int(e["args"]["assetId"])
             out[aid] = out.get(aid, 0) + int(e["args"]["amount"])
     return out
+
+
+#: Registry statuses of a loan whose principal is part of the pool balance (a bought-back loan left the pool; a
+#: defaulted one is a claim, not pool balance).
+LIVE_STATUSES = frozenset({"Performing", "Delinquent30", "Delinquent60", "Delinquent90"})
+
+
+def live_loans_missing(spv: Any, registry: Any, pool_id: int, originator: str, period: int,
+                       loan_ids: Sequence[str]) -> list[int]:
+    """Asset ids of the pool's loans with principal outstanding in the registry that ``loan_ids`` (the tape of
+    ``period``) leaves out: every live loan the pool held when the period began (the deal's closing for period 1,
+    else the close of the period before) must be on the tape, or the report cannot agree with the pool.
+    Receivables bought in since (revolving purchases, while a report is pending) join the next period's tape."""
+    from chainabs.chain.connection import connected_web3
+
+    s = connected_web3().eth.contract(address=str(spv.address), abi=spv.abi)
+    began = (contract_logs(s.events.PeriodClosed, argument_filters={"period": period - 1}) if period > 1
+             else contract_logs(s.events.DealClosed))
+    if not began:  # a node that does not serve the deal's log: no check rather than a false refusal
+        return []
+    start = int(began[-1]["blockNumber"])
+    on_tape = {asset_id(originator, str(lid)) for lid in loan_ids}
+    held = [int(a) for log in pool_registrations(registry, pool_id) if int(log["blockNumber"]) <= start
+            for a in log["args"]["assetIds"]]
+    others = [a for a in dict.fromkeys(held) if a not in on_tape]
+    return [a for a, (status, principal, _) in zip(others, asset_states(registry, others), strict=True)
+            if principal > 0 and status in LIVE_STATUSES]
+
+
+def refuse_missing_loans(spv: Any, tape: pd.DataFrame) -> None:
+    """Refuse (:class:`ServicingError`, one line) the tape of the SPV's next period when it leaves out a live loan
+    of the pool (:func:`live_loans_missing`): checked before anything is sent, since the report would be refused
+    only after the registry updates went through."""
+    registry, pool_id, originator = deal_pool(spv)
+    period = int(spv.periodsClosed()) + 1
+    missing = live_loans_missing(spv, registry, pool_id, originator, period, [str(x) for x in tape["loan_id"]])
+    if missing:
+        shown = ", ".join(f"0x{a:064x}" for a in missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+        raise ServicingError(f"period {period}: {len(missing)} loan(s) of pool {pool_id} with principal outstanding "
+                             f"in the registry are not on the tape (asset ids {shown}): every live loan of the pool "
+                             "must be on the period's tape; nothing was sent")
 
 
 def send_updates(registry: Any, updates: Sequence[RegistryUpdate], sender: Any, *, batch: int = UPDATE_BATCH,

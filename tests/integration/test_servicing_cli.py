@@ -57,6 +57,26 @@ def test_service_is_one_resumable_step(deal, stranger, tmp_path, capsys):
     assert int(d.spv.pendingServicingPeriod()) == 0
 
 
+def test_a_tape_that_leaves_out_a_live_loan_is_refused_before_anything_is_sent(deal, tmp_path, capsys):
+    """Usability review (session 29): a period tape without one of the pool's live loans sent every registry update
+    and was then refused at the report (``PoolBalanceMismatch`` in base units), leaving the registry half-updated.
+    Now it is refused first, in one line naming the missing loan, and nothing is sent."""
+    d = deal
+    tape, _ = _period_tape(d, tmp_path)
+    left_out = str(tape["loan_id"].iloc[0])
+    path = sv.write_servicing_tape(tape.iloc[1:].reset_index(drop=True), tmp_path / "missing.csv")
+    servicer = d.roles["servicer"]
+    nonce = servicer.nonce
+    assert cli.main(["service", d.spv.address, str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    aid = asset_id(d.roles["originator"].address, left_out)
+    assert len(err) == 1 and err[0] == (
+        f"chainabs service: error: period 1: 1 loan(s) of pool {d.pool_id} with principal outstanding in the registry "
+        f"are not on the tape (asset ids 0x{aid:064x}): every live loan of the pool must be on the period's tape; "
+        "nothing was sent"), err
+    assert servicer.nonce == nonce and int(d.spv.pendingServicingPeriod()) == 0
+
+
 def test_challenge_finds_and_proves_a_false_tape(deal, stranger, tmp_path, capsys):
     d = deal
     assert cli.main(["challenge", d.spv.address, str(tmp_path / "none.csv")]) == 2
@@ -121,10 +141,12 @@ def test_a_rerun_of_service_with_a_corrected_tape_does_not_record_a_recovery_twi
 
     short = tape.drop(index=omitted).reset_index(drop=True)
     first = sv.write_servicing_tape(short, tmp_path / "period-001-first.csv")
-    assert cli.main(["service", d.spv.address, str(first)]) != 0  # refused: a loan is missing (LoanCount)
-    capsys.readouterr()
+    assert cli.main(["service", d.spv.address, str(first)]) != 0  # refused: a live loan is missing
+    assert "not on the tape" in capsys.readouterr().err
     assert int(d.spv.pendingServicingPeriod()) == 0
-    assert _recoveries_on_chain(d) - before == recovered  # the recovery went through with the first run
+    # Since session 29 the short tape is refused before anything is sent (it used to record the recovery, then
+    # fail at the report): the corrected tape's run below must record it exactly once either way.
+    assert _recoveries_on_chain(d) - before == 0
 
     fixed = sv.write_servicing_tape(tape, tmp_path / "period-001.csv")
     status = cli.main(["service", d.spv.address, str(fixed)])
