@@ -315,7 +315,8 @@ def _investor(args: argparse.Namespace, console: Console) -> int:
 def _market(args: argparse.Namespace, console: Console) -> int:
     from chainabs.apps import market
 
-    venue = market.open_market(_read_url(args), args.market)
+    venue = market.open_market(_read_url(args), args.market, deal=args.deal, spv=args.spv,
+                               manifest_dir=args.manifest_dir)
     action = args.market_command
     if action == "book":
         market.book(venue, args.token, levels=args.levels, maker=args.maker, console=console)
@@ -350,7 +351,13 @@ def _add_market_parser(sub: Any) -> None:
     def action(name: str, help_text: str, signs: bool) -> argparse.ArgumentParser:
         a = actions.add_parser(name, help=help_text, description=help_text)
         _add_network_options(a, reading=True)
-        a.add_argument("--market", metavar="ADDRESS", help="the venue (default MARKET_ADDRESS)")
+        a.add_argument("--market", metavar="ADDRESS", help="the venue (default MARKET_ADDRESS, else the one "
+                       "`chainabs market open` recorded in the deal's manifest)")
+        a.add_argument("--deal", metavar="NAME", help="the deal whose recorded venue to use (default: the chain's "
+                       "only deployed deal)")
+        a.add_argument("--spv", metavar="ADDRESS", help="the deal by its SPV address (instead of --deal)")
+        a.add_argument("--manifest-dir", type=Path, default=None, metavar="DIR",
+                       help="manifest root (default CHAINABS_DEPLOYMENTS_DIR or deployments/)")
         if signs:
             who = a.add_mutually_exclusive_group()
             who.add_argument("--key-env", default="INVESTOR_PRIVATE_KEY", metavar="VAR",

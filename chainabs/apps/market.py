@@ -29,7 +29,18 @@ from web3 import Web3
 from chainabs.chain import signers
 from chainabs.chain.contracts import LOCKED, UNRESTRICTED
 from chainabs.chain.events import DecodedEvent
-from chainabs.chain.market import Market, explain
+from chainabs.chain.market import (
+    INSUFFICIENT_ALLOWANCE,
+    INVALID_OPERATOR,
+    TRANSFER_OK,
+    ZERO_ADDRESS,
+    Market,
+    OrderView,
+    blocked_text,
+    explain,
+    format_time,
+    show_amount,
+)
 from chainabs.chain.read.deal import deployment_block, web3_for
 from chainabs.chain.sender import Sender, Signer, TxError
 from chainabs.model.market import (
@@ -37,6 +48,7 @@ from chainabs.model.market import (
     OrderId,
     SurveillanceConfig,
     TradeWatch,
+    cash_for,
     flag_trades,
     format_amount,
     format_order_id,
@@ -72,18 +84,44 @@ def signer_from(*, key_env: str = KEY_ENV, account: str | None = None, keystore:
         raise MarketCommandError(text) from None
 
 
-def open_market(rpc: str | Web3, address: str | None) -> Market:
-    """The venue at ``address`` (default ``MARKET_ADDRESS``) over ``rpc``; refuses an address without the venue's
+def open_market(rpc: str | Web3, address: str | None, *, deal: str | None = None, spv: str | None = None,
+                manifest_dir: str | Path | None = None) -> Market:
+    """The venue at ``address`` (default ``MARKET_ADDRESS``, else the one recorded in the deal's manifest by
+    ``chainabs market open``: the deal found as the operation commands find it, ``deal`` / ``spv`` / the chain's
+    only deal, :func:`chainabs.chain.operations.find_deal`) over ``rpc``; refuses an address without the venue's
     code."""
     address = (address or os.environ.get(MARKET_ENV, "")).strip()
-    if not address:
-        raise MarketCommandError(f"no venue: give --market ADDRESS or set {MARKET_ENV}")
-    if not Web3.is_address(address):
+    if address and not Web3.is_address(address):
         raise MarketCommandError(f"--market {address!r}: not an address")
     w3 = web3_for(rpc)
+    if not address:
+        address = venue_of_deal(w3, deal=deal, spv=spv, manifest_dir=manifest_dir)
     if not w3.eth.get_code(Web3.to_checksum_address(address)):
         raise MarketCommandError(f"--market {address}: no contract there on chain {w3.eth.chain_id}")
     return Market(w3, address, Sender(w3))
+
+
+def venue_of_deal(w3: Web3, *, deal: str | None = None, spv: str | None = None,
+                  manifest_dir: str | Path | None = None) -> str:
+    """The venue ``chainabs market open`` recorded in the deal's manifest (``contracts.market``); one line naming
+    what is missing otherwise."""
+    from chainabs.chain import operations as ops
+
+    ask = f"give --market ADDRESS or set {MARKET_ENV}"
+    try:
+        d = ops.find_deal(w3, deal=deal, spv=spv, root=Path(manifest_dir) if manifest_dir else None)
+    except ops.OperationError as exc:
+        raise MarketCommandError(f"no venue: {ask}, or name the deal whose manifest records one ({exc})") from None
+    except OSError:  # requests' connection errors: no node to find the deal on
+        raise MarketCommandError(f"no venue: {ask} (the node could not be reached to find the venue recorded in the "
+                                 "deal's manifest)") from None
+    address = d.addresses.get(ops.MARKET_KEY)
+    if not address:
+        name = d.name or d.spv.address
+        where = f"its manifest {d.manifest}" if d.manifest else "no manifest (found by its SPV)"
+        raise MarketCommandError(f"no venue: the deal {name} has none recorded ({where}); open one with "
+                                 f"`chainabs market open --deal {name}`, or {ask}")
+    return str(address)
 
 
 def _token(text: str) -> str:
@@ -97,20 +135,20 @@ def _token(text: str) -> str:
 
 def book(market: Market, token: str, *, levels: int = 10, maker: str | None = None,
          console: Console | None = None) -> pd.DataFrame:
-    """Print both sides of ``token``'s book (best first, currency units) and the best bid and ask, and with
-    ``maker`` that account's open orders on the token; returns the book in base units."""
+    """Print both sides of ``token``'s book (best first, currency units), the open orders at those prices with
+    their ids (as ``take`` and ``cancel`` accept them) and the best bid and ask, and with ``maker`` that account's
+    open orders on the token; returns the book in base units."""
     console = console or Console()
     token = _token(token)
     decimals = market.decimals
+    start = deployment_block(market.w3, market.address)
     if maker is not None:
         if not Web3.is_address(maker):
             raise MarketCommandError(f"maker {maker!r}: not an address")
-        mine = market.open_orders(maker, deployment_block(market.w3, market.address), token)
+        mine = market.open_orders(maker, start, token)
         console.print(f"open orders of {Web3.to_checksum_address(maker)}: {len(mine) or 'none'}", highlight=False)
         for o in mine:  # one line each: order ids are 66 characters, too wide for a table
-            console.print(f"  {format_order_id(o.id)} {o.side} {format_amount(o.remaining, decimals)} units left at "
-                          f"{format_price(o.price)}, expires {o.expiry}"
-                          + (f", for {o.counterparty} only" if o.counterparty else ""), highlight=False, soft_wrap=True)
+            console.print(f"  {_order_line(o, decimals)}", highlight=False, soft_wrap=True)
     frame = market.book(token, levels)
     symbol = market.token(token).functions.symbol().call()
     factor = market.factor(token)
@@ -121,10 +159,41 @@ def book(market: Market, token: str, *, levels: int = 10, maker: str | None = No
         table.add_row(row.side, format_price(row.price), format_amount(row.quantity, decimals),
                       format_amount(market.cash_for(token, row.price, row.quantity), decimals))
     console.print(table if not frame.empty else f"{symbol}: the book is empty")
+    if not frame.empty:
+        shown = {(row.side, int(row.price)) for row in frame.itertuples(index=False)}
+        orders = [o for o in market.book_orders(token, start) if (o.side, o.price) in shown]
+        console.print(f"orders (take or cancel by id): {len(orders)}", highlight=False)
+        for o in orders:  # one line each: order ids are 66 characters, too wide for a table
+            console.print(f"  {_order_line(o, decimals, maker=True)}", highlight=False, soft_wrap=True)
     (bid, bq), (ask, aq) = market.best(token)
     console.print(f"best bid {format_price(bid) if bq else '-'}  best ask {format_price(ask) if aq else '-'}",
                   highlight=False)
     return frame
+
+
+def _order_line(o: OrderView, decimals: int, *, maker: bool = False) -> str:
+    return (f"{o.side} {format_order_id(o.id)} {format_amount(o.remaining, decimals)} units at "
+            f"{format_price(o.price)}, expires {format_time(o.expiry)}" + (f", by {o.maker}" if maker else "")
+            + (f", for {o.counterparty} only" if o.counterparty else ""))
+
+
+def _refused(words: str, error: str = "") -> MarketCommandError:
+    """A refusal found by reading, before anything was sent (``error``: the venue's error it stands for)."""
+    return MarketCommandError(words + (f" ({error})" if error else "") + "; nothing sent")
+
+
+def _simulated(market: Market, who: str, fn: str, *args: Any, fixed_by_preparation: int | None = None) -> None:
+    """Refuse what the venue would refuse ``fn(*args)`` from ``who`` with now, except the refusal the command's
+    own preparation removes (``fixed_by_preparation``: the ERC-1066 code of a missing allowance or operator
+    authorization)."""
+    error = market.would_refuse(who, fn, *args)
+    if error is None or not error.name:
+        return
+    if fixed_by_preparation is not None and error.name in ("CashUnavailable", "TransferBlocked"):
+        code = int.from_bytes(bytes(error.args[1 if error.name == "CashUnavailable" else 2]), "big")
+        if code == fixed_by_preparation:
+            return
+    raise MarketCommandError(explain(error, market.decimals) + "; nothing sent")
 
 
 def post(market: Market, signer: Signer, token: str, side: str, *, price: str, quantity: str, days: float = 30.0,
@@ -144,15 +213,16 @@ def post(market: Market, signer: Signer, token: str, side: str, *, price: str, q
     now = int(market.w3.eth.get_block("latest")["timestamp"])
     until = int(expiry) if expiry is not None else now + int(days * DAY)
     if until <= now:
-        raise MarketCommandError(f"expiry {until} is not after the chain's time {now}")
+        raise MarketCommandError(f"expiry {format_time(until)} is not after the chain's time {format_time(now)}")
     if counterparty is not None and not Web3.is_address(counterparty):
         raise MarketCommandError(f"counterparty {counterparty!r}: not an address")
     cash = market.cash_for(token, venue_price, units)
+    part = {"unrestricted": UNRESTRICTED, "locked": LOCKED}.get(partition) if side == "ask" else UNRESTRICTED
+    if part is None:
+        raise MarketCommandError(f"partition {partition!r}: expected unrestricted or locked")
+    _check_post(market, signer, token, side, venue_price, units, until, counterparty, part, cash)
     try:
         if side == "ask":
-            part = {"unrestricted": UNRESTRICTED, "locked": LOCKED}.get(partition)
-            if part is None:
-                raise MarketCommandError(f"partition {partition!r}: expected unrestricted or locked")
             fn = market.token(token).functions
             if not (fn.isOperator(market.address, signer.address).call()
                     or fn.isOperatorForPartition(part, market.address, signer.address).call()):
@@ -163,11 +233,47 @@ def post(market: Market, signer: Signer, token: str, side: str, *, price: str, q
             _ensure_allowance(market, signer, cash, console)
             posted = market.post_bid(signer, token, venue_price, units, until, counterparty=counterparty)
     except TxError as exc:
-        raise MarketCommandError(explain(exc)) from None
+        raise MarketCommandError(explain(exc, decimals)) from None
     console.print(f"posted {side} {format_order_id(posted.id)}: {format_amount(units, decimals)} units at "
-                  f"{format_price(venue_price)} (cash now {format_amount(cash, decimals)}), expires {until}; "
-                  f"gas {posted.receipt.gas_used:,}", highlight=False, soft_wrap=True)
+                  f"{format_price(venue_price)} (cash now {format_amount(cash, decimals)}), expires "
+                  f"{format_time(until)}; gas {posted.receipt.gas_used:,}", highlight=False, soft_wrap=True)
     return posted.id
+
+
+def _check_post(market: Market, signer: Signer, token: str, side: str, price: int, units: int, until: int,
+                counterparty: str | None, partition: bytes, cash: int) -> None:
+    """What the venue would refuse the post with, read before anything (the operator authorization, the
+    allowance) is sent."""
+    me = signer.address
+    counterparty = Web3.to_checksum_address(counterparty) if counterparty else None
+    if not market.listing(token)[0]:
+        raise _refused(f"token {token} is not listed on the venue {market.address}", "TokenNotListed")
+    if counterparty == me:
+        raise _refused(f"--counterparty {counterparty} is yourself", "SelfTrade")
+    if cash == 0:
+        raise _refused(f"{show_amount(units, market.decimals)} units at {format_price(price)} is no cash at factor "
+                       f"{market.factor(token) / 10**18:.6f}", "ZeroCash")
+    decimals = market.decimals
+    if side == "ask":
+        to = counterparty or me
+        code, reason = market.transfer_status(token, me, to, partition, units)
+        if code != TRANSFER_OK:
+            raise _refused(blocked_text(me, to, code, reason), "TransferBlocked")
+        fn = market.token(token).functions
+        left = int(fn.balanceOf(me).call()) - units
+        if counterparty is None and 0 < left < int(fn.minimumHolding().call()):
+            raise _refused(f"after selling {show_amount(units, decimals)} units you would keep "
+                           f"{show_amount(left, decimals)}, below the minimum holding "
+                           f"{show_amount(int(fn.minimumHolding().call()), decimals)}", "TransferBlocked")
+        _simulated(market, me, "postAsk", token, partition, price, units, until, counterparty or ZERO_ADDRESS,
+                   fixed_by_preparation=INVALID_OPERATOR)
+    else:
+        balance, _ = market.cash_of(me)
+        if balance < cash:
+            raise _refused(f"you hold {show_amount(balance, decimals)} of the currency, the bid's cash is "
+                           f"{show_amount(cash, decimals)}", "CashUnavailable")
+        _simulated(market, me, "postBid", token, price, units, until, counterparty or ZERO_ADDRESS,
+                   fixed_by_preparation=INSUFFICIENT_ALLOWANCE)
 
 
 def _ensure_allowance(market: Market, signer: Signer, cash: int, console: Console) -> None:
@@ -193,9 +299,9 @@ def take(market: Market, signer: Signer, order: str | int, *, quantity: str | No
     decimals = market.decimals
     units = view.remaining if quantity is None else parse_amount(quantity, decimals, "quantity")
     limit = None if cash_limit is None else parse_amount(cash_limit, decimals, "cash limit")
+    cash = _check_take(market, signer, view, units, limit)
     try:
         if view.ask:
-            cash = market.cash_for(view.token, view.price, units)
             _ensure_allowance(market, signer, cash, console)
         else:
             fn = market.token(view.token).functions
@@ -205,7 +311,7 @@ def take(market: Market, signer: Signer, order: str | int, *, quantity: str | No
                 console.print(f"made the venue {market.address} your operator for unrestricted units", highlight=False)
         trade = market.take(signer, oid, units, limit)
     except TxError as exc:
-        raise MarketCommandError(explain(exc)) from None
+        raise MarketCommandError(explain(exc, decimals)) from None
     f = trade.fill
     console.print(f"{'bought' if view.ask else 'sold'} {format_amount(f.quantity, decimals)} units at "
                   f"{format_price(f.price)} for {format_amount(f.cash, decimals)} (factor {f.factor / 10**18:.6f}); "
@@ -215,14 +321,73 @@ def take(market: Market, signer: Signer, order: str | int, *, quantity: str | No
             "remaining": f.remaining, "tx": trade.receipt.tx_hash}
 
 
+def _check_take(market: Market, signer: Signer, view: OrderView, units: int, limit: int | None) -> int:
+    """What the venue, the token or the currency would refuse the take with, read before anything (the
+    allowance, the operator authorization) is sent, in the venue's order; returns the fill's cash."""
+    shown, me, decimals = format_order_id(view.id), signer.address, market.decimals
+
+    def u(amount: int) -> str:
+        return show_amount(amount, decimals)
+
+    if view.remaining == 0:
+        raise _refused(f"order {shown} is closed (filled or cancelled)", "OrderClosed")
+    now = int(market.w3.eth.get_block("latest")["timestamp"])
+    if now > view.expiry:
+        raise _refused(f"order {shown} expired at {format_time(view.expiry)}", "OrderExpired")
+    if units == 0:
+        raise _refused("--quantity must be above 0", "ZeroQuantity")
+    if units > view.remaining:
+        raise _refused(f"order {shown} has {u(view.remaining)} units left, --quantity asks {u(units)}",
+                       "QuantityExceedsRemaining")
+    if view.maker == me:
+        raise _refused(f"order {shown} is your own ({me}): cancel it instead", "SelfTrade")
+    if view.counterparty is not None and view.counterparty != me:
+        raise _refused(f"order {shown} is reserved for {view.counterparty}, not {me}", "NotCounterparty")
+    if not market.listing(view.token)[0]:
+        raise _refused(f"order {shown}: its token {view.token} is not listed on the venue any more",
+                       "TokenNotListed")
+    factor = market.factor(view.token)
+    cash = cash_for(view.price, units, factor)
+    if cash == 0:
+        raise _refused(f"{u(units)} units of order {shown} at factor {factor / 10**18:.6f} is no cash", "ZeroCash")
+    if limit is not None and view.ask and cash > limit:
+        raise _refused(f"buying {u(units)} units of order {shown} costs {u(cash)}, above --cash-limit {u(limit)}",
+                       "CashOutsideLimit")
+    if limit is not None and not view.ask and cash < limit:
+        raise _refused(f"selling {u(units)} units into order {shown} pays {u(cash)}, below --cash-limit {u(limit)}",
+                       "CashOutsideLimit")
+    partition = LOCKED if OrderId.decode(view.id).locked else UNRESTRICTED
+    buyer, seller = (me, view.maker) if view.ask else (view.maker, me)
+    if view.ask and not market.token(view.token).functions.isOperatorForPartition(
+            partition, market.address, view.maker).call():
+        raise _refused(f"the maker {view.maker} of order {shown} no longer lets the venue move its units",
+                       "TransferBlocked")
+    code, reason = market.transfer_status(view.token, seller, buyer, partition, units)
+    if code != TRANSFER_OK:
+        raise _refused(blocked_text(seller, buyer, code, reason), "TransferBlocked")
+    balance, allowed = market.cash_of(buyer)
+    if view.ask and balance < cash:
+        raise _refused(f"you hold {u(balance)} of the currency, buying {u(units)} units of order {shown} costs "
+                       f"{u(cash)}", "CashUnavailable")
+    if not view.ask and min(balance, allowed) < cash:
+        raise _refused(f"the bid's maker {view.maker} cannot pay {u(cash)} for {u(units)} units: holds "
+                       f"{u(balance)}, allows the venue {u(allowed)}", "CashUnavailable")
+    # anything else the venue would refuse (the preparation aside: the buyer's allowance, the seller's operator)
+    _simulated(market, me, "take", view.id, units,
+               limit if limit is not None else (2**256 - 1 if view.ask else 0),
+               fixed_by_preparation=INSUFFICIENT_ALLOWANCE if view.ask else INVALID_OPERATOR)
+    return cash
+
+
 def cancel(market: Market, signer: Signer, order: str | int, *, console: Console | None = None) -> int:
     """Cancel what is left of an order; returns the units withdrawn."""
     console = console or Console()
     oid = parse_order_id(order)
+    _simulated(market, signer.address, "cancel", oid)
     try:
         receipt = market.cancel(signer, oid)
     except TxError as exc:
-        raise MarketCommandError(explain(exc)) from None
+        raise MarketCommandError(explain(exc, market.decimals)) from None
     left = int(receipt.event("OrderCancelled")["quantity"])
     console.print(f"cancelled {format_order_id(oid)}: {format_amount(left, market.decimals)} units withdrawn",
                   highlight=False, soft_wrap=True)

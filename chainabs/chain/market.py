@@ -10,19 +10,28 @@ converts from and to currency units.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import datetime as dt
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 from web3 import Web3
 
-from chainabs.chain.abis import load_abi
+from chainabs.chain.abis import DecodedError, load_abi
 from chainabs.chain.contracts import LOCKED, UNRESTRICTED, bytes32_text, role_id
 from chainabs.chain.events import DEFAULT_CHUNK, DecodedEvent, EventDecoder, read_events
 from chainabs.chain.read.deal import deployment_block
 from chainabs.chain.sender import Receipt, Sender, TxError
-from chainabs.model.market import TAPE_COLUMNS, Fill, OrderId, assign_periods, format_order_id, principal_of
+from chainabs.model.market import (
+    TAPE_COLUMNS,
+    Fill,
+    OrderId,
+    assign_periods,
+    format_amount,
+    format_order_id,
+    principal_of,
+)
 
 #: ABI names of the venue and of what it trades.
 MARKET_ABI = "TrancheMarket"
@@ -40,6 +49,8 @@ STATUS_TEXT: dict[int, str] = {
     0x54: "transfers halted", 0x55: "funds locked", 0x56: "invalid sender", 0x57: "invalid receiver",
     0x58: "invalid operator (authorize the venue on the token first)",
 }
+#: ERC-1066 code of an accepted transfer, of missing funds and of a missing allowance.
+TRANSFER_OK, INSUFFICIENT_BALANCE, INSUFFICIENT_ALLOWANCE, INVALID_OPERATOR = 0x51, 0x52, 0x53, 0x58
 
 
 @dataclass(frozen=True)
@@ -78,21 +89,70 @@ class Trade:
     receipt: Receipt
 
 
-def explain(error: TxError) -> str:
+def format_time(timestamp: int) -> str:
+    """Unix seconds as the date and time in UTC, ISO form (``2027-05-15T12:34:23Z``)."""
+    return dt.datetime.fromtimestamp(int(timestamp), tz=dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def show_amount(amount: int, decimals: int | None) -> str:
+    """Base units as currency units with thousands separators, two decimals unless more are needed to be exact
+    (``10,000.00``, ``1,000.50``, ``0.000001``); without ``decimals``, the base units themselves."""
+    if decimals is None:
+        return f"{int(amount):,} base units"
+    exact = decimals <= 2 or int(amount) % 10 ** (decimals - 2) == 0
+    return format_amount(int(amount), decimals, 2 if exact and decimals >= 2 else None)
+
+
+def blocked_text(frm: str, to: str, code: int, reason: bytes | str) -> str:
+    """A units-leg refusal in words: the token's ERC-1066 code, its meaning and reason, who to whom."""
+    why = bytes32_text(reason) if isinstance(reason, (bytes, bytearray)) else str(reason)
+    return (f"refused by the token's rules: 0x{code:02x} {STATUS_TEXT.get(code, 'refused')} ({why}; from {frm} "
+            f"to {to})")
+
+
+def _oid(value: Any) -> str:
+    return format_order_id(int(value)) if int(value) else "(new order)"
+
+
+#: The venue's refusals in words (arguments as the error carries them; ``u`` shows an amount).
+VENUE_ERRORS: dict[str, Callable[[tuple[Any, ...], Callable[[int], str]], str]] = {
+    "OrderNotFound": lambda a, u: f"no order {_oid(a[0])} on this venue",
+    "OrderClosed": lambda a, u: f"order {_oid(a[0])} is closed (filled or cancelled)",
+    "OrderExpired": lambda a, u: f"order {_oid(a[0])} expired at {format_time(a[1])}",
+    "QuantityExceedsRemaining": lambda a, u: f"order {_oid(a[0])} has {u(a[2])} units left, {u(a[1])} asked",
+    "SelfTrade": lambda a, u: f"{a[1]} would trade with itself" + (f" (order {_oid(a[0])})" if int(a[0]) else ""),
+    "NotCounterparty": lambda a, u: f"order {_oid(a[0])} is reserved for {a[2]}, not {a[1]}",
+    "NotMaker": lambda a, u: f"only its maker {a[2]} may cancel order {_oid(a[0])} before it expires, not {a[1]}",
+    "CashOutsideLimit": lambda a, u: f"the fill's cash {u(a[0])} is outside the cash limit {u(a[1])}",
+    "ZeroCash": lambda a, u: f"{u(a[0])} units at factor {int(a[1]) / 10**18:.6f} is no cash",
+    "ZeroQuantity": lambda a, u: "the quantity must be above 0",
+    "TokenNotListed": lambda a, u: f"token {a[0]} is not listed on this venue",
+    "ExpiryNotInFuture": lambda a, u: f"expiry {format_time(a[0])} is not after the chain's time {format_time(a[1])}",
+}
+
+
+def explain(error: TxError | DecodedError, decimals: int | None = None) -> str:
     """A refused market transaction in words: the ERC-1066 code and reason of a ``TransferBlocked``, the cash
-    leg of ``CashUnavailable``, else the decoded error."""
-    name, args = error.name, error.error_args
+    leg of ``CashUnavailable``, the venue's other errors with order ids in hex and (given the currency's
+    ``decimals``) amounts in currency units; else the decoded error."""
+    if isinstance(error, DecodedError):
+        name, args, text = error.name, tuple(error.args), str(error)
+    else:
+        name, args, text = error.name, tuple(error.error_args), str(error.error) if error.error else str(error)
     if name == "TransferBlocked":
-        code = int.from_bytes(bytes(args[2]), "big")
-        return (f"refused by the token's rules: 0x{code:02x} {STATUS_TEXT.get(code, 'refused')} "
-                f"({bytes32_text(args[3])}; from {args[0]} to {args[1]})")
+        return blocked_text(args[0], args[1], int.from_bytes(bytes(args[2]), "big"), args[3])
     if name == "CashUnavailable":
         code = int.from_bytes(bytes(args[1]), "big")
-        return (f"the buyer {args[0]} cannot pay: 0x{code:02x} {STATUS_TEXT.get(code, '')}, needs {args[2]} base "
-                f"units, has {args[3]}")
+        if decimals is None:
+            return (f"the buyer {args[0]} cannot pay: 0x{code:02x} {STATUS_TEXT.get(code, '')}, needs {args[2]} base "
+                    f"units, has {args[3]}")
+        return (f"the buyer {args[0]} cannot pay: 0x{code:02x} {STATUS_TEXT.get(code, '')}, needs "
+                f"{show_amount(args[2], decimals)}, has {show_amount(args[3], decimals)}")
+    if name in VENUE_ERRORS:
+        return f"refused by the venue: {name}: {VENUE_ERRORS[name](args, lambda v: show_amount(v, decimals))}"
     if name:
-        return f"refused by the venue: {error.error}"
-    return str(error)
+        return f"refused by the venue: {text}"
+    return text
 
 
 class Market:
@@ -196,6 +256,34 @@ class Market:
                          bytes32_text(o[3]), int(o[4]), int(o[5]), int(o[6]),
                          None if int(counterparty, 16) == 0 else counterparty, bool(o[8]))
 
+    def would_refuse(self, who: str, fn: str, *args: Any) -> DecodedError | None:
+        """The error the venue would refuse ``fn(*args)`` from ``who`` with if it were sent now (an ``eth_call`` on
+        the latest block: nothing is sent); None when it would go through or the refusal carries no data."""
+        data = self.contract.encode_abi(fn, args=list(args))
+        try:
+            self.w3.eth.call({"from": Web3.to_checksum_address(str(who)), "to": self.address, "data": data})
+        except Exception as exc:  # noqa: BLE001 - nodes report reverts in many ways; decode_error reads them all
+            error = self.sender.decode_error(exc)
+            if error is None and isinstance(exc, OSError):
+                raise
+            return error
+        return None
+
+    def transfer_status(self, token: str, frm: str, to: str, partition: bytes, quantity: int) -> tuple[int, bytes]:
+        """The token's rules for ``quantity`` units of ``partition`` moving ``frm`` -> ``to`` now, as ``frm`` itself
+        asks them (``canTransferByPartition``, no operator check): (ERC-1066 code, reason)."""
+        code, reason, _ = self.token(token).functions.canTransferByPartition(
+            Web3.to_checksum_address(str(frm)), Web3.to_checksum_address(str(to)), partition, int(quantity), b""
+        ).call({"from": Web3.to_checksum_address(str(frm))})
+        return int.from_bytes(bytes(code), "big"), bytes(reason)
+
+    def cash_of(self, account: str) -> tuple[int, int]:
+        """``account``'s currency: (balance, allowance to the venue), base units."""
+        erc20 = self.w3.eth.contract(address=self.currency, abi=load_abi(ERC20_ABI))
+        account = Web3.to_checksum_address(str(account))
+        return (int(erc20.functions.balanceOf(account).call()),
+                int(erc20.functions.allowance(account, self.address).call()))
+
     def cash_for(self, token: str, price: int, quantity: int) -> int:
         return int(self.contract.functions.cashFor(Web3.to_checksum_address(str(token)), int(price), int(quantity)).call())
 
@@ -234,6 +322,15 @@ class Market:
                and Web3.to_checksum_address(e["maker"]) == maker
                and (token is None or Web3.to_checksum_address(e["token"]) == Web3.to_checksum_address(str(token)))]
         return [o for o in (self.order(i) for i in ids) if o.open]
+
+    def book_orders(self, token: str, start_block: int = 0) -> list[OrderView]:
+        """Every open order on ``token`` (from the ``OrderPosted`` events and the venue's state), best first:
+        bids from the highest price, asks from the lowest, in posting order at a price."""
+        token = Web3.to_checksum_address(str(token))
+        ids = [int(e["id"]) for e in self.events(start_block) if e.event == "OrderPosted"
+               and Web3.to_checksum_address(e["token"]) == token]
+        found = [o for o in (self.order(i) for i in ids) if o.open]
+        return sorted(found, key=lambda o: (o.ask, o.price if o.ask else -o.price, OrderId.decode(o.id).sequence))
 
     def trades(self, start_block: int = 0, end_block: int | None = None,
                events: Iterable[DecodedEvent] | None = None) -> pd.DataFrame:
@@ -300,4 +397,5 @@ def deploy_market(admin: Any, currency: Any, listers: Iterable[Any] = ()) -> Mar
     return market
 
 
-__all__ = ["LOCKED", "UNRESTRICTED", "Market", "OrderView", "Posted", "Trade", "deploy_market", "explain"]
+__all__ = ["LOCKED", "UNRESTRICTED", "Market", "OrderView", "Posted", "Trade", "blocked_text", "deploy_market",
+           "explain", "format_time", "show_amount"]

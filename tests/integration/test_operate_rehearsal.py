@@ -287,6 +287,10 @@ def test_a_deal_lives_its_whole_life_through_the_command_line(life, tmp_path, mo
     status, _, err = _inproc(life, monkeypatch, capsys, "market", "open", "--yes", arranger="alice")
     assert status == 2 and f"{life.addr('alice')} does not hold DEFAULT_ADMIN_ROLE" in err, err
     assert w3.eth.get_transaction_count(life.addr("alice")) == nonce
+    # The market commands find the venue the deal's manifest records (no --market, no MARKET_ADDRESS).
+    monkeypatch.delenv("MARKET_ADDRESS", raising=False)
+    status, out, err = _inproc(life, monkeypatch, capsys, "market", "book", tokens[0].address)
+    assert status == 0 and f"{symbols[0]}: the book is empty" in out, (out, err)
 
     # The pool's collateral (a secured deal's vehicles): the registry deployed and recorded in the manifest, a bad
     # file refused naming its rows (nothing sent), the file recorded; a second run sends nothing.
