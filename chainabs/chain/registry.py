@@ -314,7 +314,7 @@ def onboard(
             f"pool {pool_id} holds {done} assets that are not the first {done} of this tape (leaf chain differs)"
         )
     ids = asset_ids(ordered, owner_address)
-    _refuse_registered_elsewhere(registry, ids[done:], ordered["loan_id"].tolist()[done:])
+    refuse_registered(registry, ids[done:], ordered["loan_id"].tolist()[done:])
     _refuse_unconfirmed_invoices(registry, ordered.iloc[done:].reset_index(drop=True), owner_address)
     records = pack_records(ordered)
     gas_per_tx = gas_per_tx or default_gas_per_tx()
@@ -373,19 +373,54 @@ def _refuse_unconfirmed_invoices(registry: Any, rest: pd.DataFrame, originator: 
         raise OnboardingError(f"{len(problems)} receivable(s) the invoice ledger refuses:\n  " + "\n  ".join(problems))
 
 
-def _refuse_registered_elsewhere(registry: Any, ids: list[int], loan_ids: list[str], chunk: int = 2_000) -> None:
-    """Refuse (before sending anything) assets of the tape that are already registered: double pledging."""
-    taken: list[str] = []
+#: How many loan ids an error about many loans names before "and N more".
+NAMED_LOANS = 3
+
+
+def registered_loans(registry: Any, ids: Sequence[int], loan_ids: Sequence[str],
+                     chunk: int = 2_000) -> list[tuple[str, int]]:
+    """(loan id, pool id) of each asset of ``ids`` (``loan_ids`` in the same order) already registered in
+    ``registry``, in tape order (pool 0: repurchased out of its pool). One ``countRegistered`` per chunk, then
+    JSON-RPC batches for the chunks that hold registered assets."""
+    from chainabs.chain.calls import Views, view_calls
+    from chainabs.chain.connection import connected_web3
+
+    fn = Views(registry.abi, str(registry.address))
+    taken: list[tuple[int, str]] = []
     for start in range(0, len(ids), chunk):
-        part = ids[start : start + chunk]
+        part = [int(i) for i in ids[start : start + chunk]]
         if int(registry.countRegistered(part)) == 0:
             continue
-        for asset, loan in zip(part, loan_ids[start : start + chunk], strict=True):
-            if int(registry.countRegistered([asset])):
-                info = registry.assetInfo(asset)
-                taken.append(f"loan {loan} (asset {asset:#x}) is already registered in pool {info[1]}")
-    if taken:
-        raise OnboardingError("assets already registered, nothing was sent:\n  " + "\n  ".join(taken))
+        counts = view_calls(connected_web3(), [fn.countRegistered([asset]) for asset in part])
+        taken += [(asset, str(loan)) for asset, loan, n in zip(part, loan_ids[start : start + chunk], counts,
+                                                                strict=True) if int(n)]
+    pools = asset_states(registry, [asset for asset, _ in taken]) if taken else []
+    return [(loan, pool) for (_, loan), (_, _, pool) in zip(taken, pools, strict=True)]
+
+
+def refuse_registered(registry: Any, ids: Sequence[int], loan_ids: Sequence[str]) -> None:
+    """Refuse (before sending anything) a tape some of whose assets are already registered (an asset is
+    registered once: double pledging): one line naming the count, the first loans and their pools, and what
+    to do."""
+    taken = registered_loans(registry, ids, loan_ids)
+    if not taken:
+        return
+    named = ", ".join(loan for loan, _ in taken[:NAMED_LOANS])
+    more = f" and {len(taken) - NAMED_LOANS:,} more" if len(taken) > NAMED_LOANS else ""
+    pools = sorted({pool for _, pool in taken if pool})
+    where = (f" in pool {pools[0]}" if len(pools) == 1 else
+             f" in pools {', '.join(map(str, pools[:-1]))} and {pools[-1]}" if pools else "")
+    released = sum(1 for _, pool in taken if not pool)
+    if released:
+        where += f" ({released:,} repurchased since)" if pools else " (repurchased since)"
+    if len(pools) == 1:
+        todo = (f"if that pool is this tape's, resume it (--registry {registry.address} --pool {pools[0]}); "
+                "else take them out of the tape")
+    else:
+        todo = "take them out of the tape"
+    count = f"{len(taken):,} loan{'s' if len(taken) > 1 else ''} of the tape {'are' if len(taken) > 1 else 'is'}"
+    raise OnboardingError(f"{count} already registered{where} ({named}{more}): an asset is registered once; {todo}; "
+                          "nothing was sent")
 
 
 def post_check(

@@ -299,7 +299,7 @@ def test_sources_are_published_only_with_a_token_on_a_live_network(tmp_path, adm
 
 def test_onboard_validates_the_tape_before_deploying_a_registry_or_creating_a_pool(tmp_path, admin):
     """`chainabs onboard` with a bad tape sends nothing: no registry, no pool, no orphan on chain."""
-    from chainabs.apps.onboard import run_onboarding
+    from chainabs.apps.onboard import TapeRefused, run_onboarding
     from chainabs.model.synthetic import generate_tape
 
     tape = generate_tape(40, kind="consumer_loan", seed=3)
@@ -307,7 +307,7 @@ def test_onboard_validates_the_tape_before_deploying_a_registry_or_creating_a_po
     path = tmp_path / "bad.csv"
     tape.to_csv(path, index=False)
     nonce = admin.nonce
-    with pytest.raises(TapeValidationError) as refused:
+    with pytest.raises(TapeRefused) as refused:  # every issue printed, the error counts them
         run_onboarding(str(path), console=quiet())
     assert any(issue.row == 8 for issue in refused.value.issues)
     assert admin.nonce == nonce  # nothing was sent: neither the registry nor the pool exists

@@ -144,7 +144,7 @@ def test_track_obligors_is_the_originators_and_logged(registry, originator, stra
     assert tx.events["ObligorsTracked"]["poolId"] == pool
 
 
-def test_onboard_command_creates_a_tracked_pool(AssetRegistry):
+def test_onboard_command_creates_a_tracked_pool(AssetRegistry, tmp_path, monkeypatch):
     """``chainabs onboard synthetic:200 --track-obligors``: the new pool's obligor sums add up to its principal;
     an existing pool cannot start tracking (refused before anything is sent)."""
     import io
@@ -154,6 +154,7 @@ def test_onboard_command_creates_a_tracked_pool(AssetRegistry):
     from chainabs.apps.onboard import run_onboarding
 
     quiet = Console(file=io.StringIO(), width=160)
+    monkeypatch.setenv("CHAINABS_DEPLOYMENTS_DIR", str(tmp_path))  # the onboarding record
     result = run_onboarding("synthetic:200", console=quiet, track_obligors=True)
     registry = AssetRegistry[-1]
     obligors = sorted(set(synthetic.tape_argument("synthetic:200")["obligor"]))
