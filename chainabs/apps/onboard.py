@@ -33,7 +33,7 @@ import pandas as pd
 from rich.console import Console
 
 from chainabs.chain import connection, signers
-from chainabs.chain.deploy import Deployer, DeploymentError, DeployStep, Manifest
+from chainabs.chain.deploy import ONBOARD_RECORD_PREFIX, Deployer, DeploymentError, DeployStep, Manifest
 from chainabs.chain.deployment import ensure_pool
 from chainabs.chain.orchestration import grant_step
 from chainabs.chain.registry import (
@@ -44,7 +44,7 @@ from chainabs.model import synthetic
 from chainabs.model.tape import TapeValidationError, asset_ids
 
 #: Prefix of an onboarding record's name in ``deployments/<chainid>/``.
-RECORD_PREFIX = "onboard"
+RECORD_PREFIX = ONBOARD_RECORD_PREFIX
 
 
 class TapeRefused(ValueError):

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +47,17 @@ def deployments_root() -> Path:
     """Where manifests live: ``$CHAINABS_DEPLOYMENTS_DIR`` if set (and not empty), else ``deployments/``."""
     env = os.environ.get(DEPLOYMENTS_DIR_ENV, "").strip()
     return Path(env).expanduser() if env else PROJECT_ROOT / "deployments"
+
+
+#: The name prefix of ``chainabs onboard``'s records (a tape's registry and pool), kept beside the deals' manifests.
+ONBOARD_RECORD_PREFIX = "onboard"
+#: A manifest moved aside (:func:`move_aside`): ``<deal>.<label>-<UTC time>.json``.
+_ASIDE = re.compile(r"\.[a-z]+-\d{8}T\d{6}\.json$")
+
+
+def is_deal_manifest(path: Path) -> bool:
+    """True for a deal's manifest in a chain's folder; False for an onboarding record or a manifest moved aside."""
+    return not path.name.startswith(f"{ONBOARD_RECORD_PREFIX}-") and not _ASIDE.search(path.name)
 
 
 def move_aside(path: Path, label: str) -> Path:

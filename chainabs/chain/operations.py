@@ -101,6 +101,8 @@ def manifest_dir(chain_id: int, root: Path | None = None) -> Path:
 def find_deal(w3: Web3, *, deal: str | None = None, spv: str | None = None, root: Path | None = None) -> Deal:
     """The deal named ``deal`` in the chain's manifests, or the one whose SPV is ``spv``, or the chain's only
     deployed deal; refuses a manifest of another chain, an address without the SPV's code."""
+    from chainabs.chain.deploy import is_deal_manifest
+
     chain_id = int(w3.eth.chain_id)
     folder = manifest_dir(chain_id, root)
     manifest: Path | None = None
@@ -108,7 +110,7 @@ def find_deal(w3: Web3, *, deal: str | None = None, spv: str | None = None, root
     name = ""
     if spv is None:
         if deal is None:
-            found = sorted(p for p in folder.glob("*.json") if ".stale-" not in p.name) if folder.is_dir() else []
+            found = sorted(p for p in folder.glob("*.json") if is_deal_manifest(p)) if folder.is_dir() else []
             if len(found) != 1:
                 where = f"{folder}" if found else f"{folder} (none there)"
                 raise OperationError(f"give --deal NAME or --spv ADDRESS: {len(found)} deals deployed on chain "

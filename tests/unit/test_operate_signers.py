@@ -178,3 +178,21 @@ def test_a_brownie_network_is_reached_without_brownie(tmp_path, monkeypatch):
         bound.network_host("mainnet-fork", config)
     monkeypatch.setenv("CHAINABS_PORT", "8599")
     assert bound.node_url() == "http://127.0.0.1:8599"
+
+
+def test_the_only_deal_is_found_beside_onboarding_records_and_manifests_moved_aside(tmp_path):
+    """A chain's folder also keeps ``chainabs onboard``'s records and manifests moved aside (a reset local chain, a
+    demo replacing a deal of the same name): none of them is a deal, so the chain's only deal is still found."""
+    from chainabs.chain import operations as ops
+    from chainabs.chain.deploy import is_deal_manifest
+
+    folder = tmp_path / "31337"
+    folder.mkdir()
+    names = ["consumer_loan.json", "onboard-synthetic-60000-0123456789ab.json",
+             "consumer_loan.replaced-20261205T001321.json", "consumer_loan.stale-20261204T234221.json"]
+    for name in names:
+        (folder / name).write_text('{"chain_id": 31337, "deal": "consumer_loan", "contracts": {}}')
+    assert [is_deal_manifest(folder / n) for n in names] == [True, False, False, False]
+    w3 = SimpleNamespace(eth=SimpleNamespace(chain_id=31337))
+    with pytest.raises(ops.OperationError, match="consumer_loan.json: the deal's SPV is not deployed yet"):
+        ops.find_deal(w3, root=tmp_path)  # the one deal, not "4 deals deployed"
