@@ -312,6 +312,18 @@ def _investor(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _spec_check(args: argparse.Namespace, console: Console) -> int:
+    from chainabs.model.spec import check_spec
+
+    bad = False
+    for path in args.files:
+        lines = check_spec(path)
+        bad = bad or bool(lines)
+        for line in lines or [f"{path}: ok"]:
+            console.print(line, highlight=False, soft_wrap=True, markup=False)
+    return 2 if bad else 0
+
+
 def _market(args: argparse.Namespace, console: Console) -> int:
     from chainabs.apps import market
 
@@ -721,6 +733,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("tokens", nargs="*", help="tranche token addresses (default TRANCHE_TOKENS, comma-separated)")
     p.add_argument("--claim", action="store_true", help="claim interest and principal first")
     _add_signer_options(p, "investor (default INVESTOR_PRIVATE_KEY or INVESTOR_ACCOUNT)")
+
+    spec = sub.add_parser("spec", help="Deal specs: check a spec file before deploying it.",
+                          description="Deal specs: check a spec file before deploying it.")
+    spec_actions = spec.add_subparsers(dest="spec_command", required=True, metavar="ACTION")
+    text = ("Check deal spec files (YAML): every problem on one line naming the file and the field (or a YAML "
+            "error's line and column), or '<file>: ok'. Exit status 2 when a spec has a problem. No chain needed.")
+    p = spec_actions.add_parser("check", help=text, description=text)
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="deal spec files, e.g. deals/consumer_loan.yaml")
+    p.set_defaults(run=_spec_check)
 
     _add_market_parser(sub)
     _add_documents_parser(sub)

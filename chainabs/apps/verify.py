@@ -51,7 +51,8 @@ def verify_servicing_tape(rpc: str | Web3 | DealReader, spv: str, period: int, t
     rows: list[dict[str, Any]] = []
     typed, issues = validate_servicing_tape(tape, period)
     for i in issues:
-        rows.append(_row("tape", i.loan_id, "format", i.field, None, None, f"row {i.row}: {i.rule}: {i.message}"))
+        where = f"row {i.row}: " if i.row is not None else ""  # a whole-tape issue (a missing column) has no row
+        rows.append(_row("tape", i.loan_id, "format", i.field, None, None, f"{where}{i.rule}: {i.message}"))
     if any(i.rule in WHOLE_TAPE_RULES for i in issues):  # no rows to check at all
         return pd.DataFrame(rows, columns=MISMATCH_COLUMNS)
     submitted = [e for e in d.of("ReportSubmitted") if int(e.args["period"]) == period]

@@ -221,10 +221,9 @@ def require_phase(d: Deal, wanted: str, what: str) -> None:
 
 def read_investor_file(path: str | Path) -> pd.DataFrame:
     """An investor CSV (address, jurisdiction, investor_type, expiry as unix time or YYYY-MM-DD)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"investor file {path}: no such file")
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    from chainabs.model.inputs import read_csv
+
+    frame = read_csv(path)  # one line naming the file for a missing, empty, non-UTF-8 or malformed one
     frame.columns = [str(c).strip().lower() for c in frame.columns]
     return frame
 
@@ -233,9 +232,11 @@ def investor_problems(frame: pd.DataFrame, now: int, allowed: dict[int, bool] | 
     """Every bad field of every row of an investor table (rows numbered as in the file: 1 = first data row), by
     the rules of :func:`chainabs.chain.tokens.validate_investors`; with ``allowed`` (jurisdiction -> allowed on chain) a
     jurisdiction the identity registry does not allow is named too."""
-    missing = [c for c in tokenlib.INVESTOR_COLUMNS if c not in frame.columns]
+    from chainabs.model.inputs import missing_column_messages
+
+    missing = missing_column_messages(frame.columns, tokenlib.INVESTOR_COLUMNS, "file")
     if missing:
-        return [f"missing column(s) {missing}; the columns are {list(tokenlib.INVESTOR_COLUMNS)}"]
+        return list(missing.values())
     problems: list[str] = []
     seen: dict[str, int] = {}
     for row in range(len(frame)):
@@ -707,8 +708,12 @@ def read_collateral_file(d: Deal, path: str | Path) -> pd.DataFrame:
     from chainabs.model.collateral import check_collateral
     from chainabs.model.tape import read_tape
 
+    from chainabs.model.inputs import InputFileError
+
     try:
         frame = read_tape(path)
+    except InputFileError as exc:  # names the file already
+        raise OperationError(str(exc)) from None
     except (OSError, ValueError) as exc:
         raise OperationError(f"{path}: {exc}") from None
     from chainabs.chain.calls import Views, view_calls

@@ -19,6 +19,7 @@ import pandas as pd
 from chainabs.chain.connection import ensure_libraries, load_project
 from chainabs.chain.contracts import UNRESTRICTED, bytes32_text, contract_at
 from chainabs.chain.sender import Receipt, deploy, transact
+from chainabs.model.numbers import limit_text
 
 #: Role names of TrancheToken (keccak of the name) and of IdentityRegistry. Issuance, distributions,
 #: write-downs and the record date belong to the deal the token is bound to (``bindDeal``), not to a role.
@@ -136,7 +137,10 @@ def validate_investors(table: pd.DataFrame | Iterable[Mapping[str, Any]], now: i
     frame = table.copy() if isinstance(table, pd.DataFrame) else pd.DataFrame(list(table))
     missing = [c for c in INVESTOR_COLUMNS if c not in frame.columns]
     if missing:
-        raise InvestorDataError(f"investor table: missing column(s) {missing}; need {list(INVESTOR_COLUMNS)}")
+        have = ", ".join(map(str, frame.columns)) if len(frame.columns) else "none"
+        raise InvestorDataError(f"investor table: missing column{'s' if len(missing) > 1 else ''} "
+                                f"{', '.join(map(repr, missing))} (the table has columns {have}; it needs "
+                                f"{', '.join(INVESTOR_COLUMNS)})")
     now = int(time.time()) if now is None else now
     seen: dict[str, int] = {}
     for row, rec in enumerate(frame.itertuples(index=False)):
@@ -167,7 +171,12 @@ def investor_row_problems(row: int, rec: Any, now: int) -> list[str]:
         ("investor_type", rec.investor_type, 0, 255, "an integer 0..255"),
         ("expiry", rec.expiry, now + 1, 2**64 - 1, "a unix time in the future"),
     ):
-        if not _int_within(value, low, high):
+        if _int_within(value, low, high):
+            continue
+        if _int_within(value, high + 1, None):  # a whole number, too large: say so, and the largest allowed
+            most = "" if ".." in rule else f", at most {limit_text(high)}"
+            problems.append(f"row {row}: field {field!r} = {value!r} is out of range: must be {rule}{most}")
+        else:
             problems.append(f"row {row}: field {field!r} = {value!r} must be {rule}")
     return problems
 
@@ -180,13 +189,13 @@ def _is_hex(text: str) -> bool:
     return True
 
 
-def _int_within(value: Any, low: int, high: int) -> bool:
-    """True when ``value`` is an integer (exactly: 1.5 and "12" are not) from ``low`` to ``high``."""
+def _int_within(value: Any, low: int, high: int | None) -> bool:
+    """True when ``value`` is an integer (exactly: 1.5 and "12" are not) from ``low`` to ``high`` (None: no limit)."""
     try:
         number = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an infinite float
         return False
-    return number == value and low <= number <= high
+    return number == value and low <= number and (high is None or number <= high)
 
 
 def register_investors(

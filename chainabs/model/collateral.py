@@ -28,7 +28,8 @@ import numpy as np
 import pandas as pd
 from eth_utils import keccak
 
-from chainabs.model.numbers import parse_int
+from chainabs.model.inputs import missing_column_messages
+from chainabs.model.numbers import INT64_MAX, int64_overflow, parse_int, range_text
 from chainabs.model.tape import TapeIssue, TapeValidationError
 
 #: ``ICollateralRegistry.CollateralKind`` codes.
@@ -48,9 +49,9 @@ def validate_collateral(frame: pd.DataFrame, loan_ids: list[str] | None = None, 
     """Type a collateral file and list every problem (row numbers 1-based, naming field and rule): columns, a
     loan of the tape (``loan_ids``) once, a known kind, a non-empty identifier, a positive integer value that
     fits, a date not after ``cutoff``, a 32-byte hex lien hash."""
-    missing = [c for c in COLLATERAL_COLUMNS if c not in frame.columns]
+    missing = missing_column_messages(frame.columns, COLLATERAL_COLUMNS, "file")
     if missing:
-        return frame, [TapeIssue(None, None, c, "missing_column", f"required column {c!r} is missing") for c in missing]
+        return frame, [TapeIssue(None, None, c, "missing_column", message) for c, message in missing.items()]
     src = frame.reset_index(drop=True)
     issues: list[TapeIssue] = []
     loan = src["loan_id"].astype(str).str.strip()
@@ -69,9 +70,13 @@ def validate_collateral(frame: pd.DataFrame, loan_ids: list[str] | None = None, 
     ident = src["identifier"].astype(str).str.strip()
     add((ident == "").to_numpy() | src["identifier"].isna().to_numpy(), "identifier", "empty", "no identifier")
     value, bad = parse_int(src["appraised_value"])
-    add(bad, "appraised_value", "type", "not an integer: " + src["appraised_value"].astype(str).map(repr))
+    huge = bad & int64_overflow(src["appraised_value"])
+    limits = range_text(1, min(_MAX_VALUE, INT64_MAX))  # the Python tools hold amounts as int64
+    add(bad & ~huge, "appraised_value", "type", "not an integer: " + src["appraised_value"].astype(str).map(repr))
+    add(huge, "appraised_value", "range", src["appraised_value"].astype(str).str.strip().map(repr)
+        + f" is out of range {limits}")
     add(~bad & ((value <= 0) | (value > _MAX_VALUE)).to_numpy(), "appraised_value", "range",
-        value.astype(str) + " is not in 1 .. 2^96-1")
+        value.astype(str) + f" is out of range {limits}")
     date = pd.to_datetime(src["appraisal_date"], errors="coerce", format="%Y-%m-%d")
     add(date.isna().to_numpy(), "appraisal_date", "date", "not a YYYY-MM-DD date: "
         + src["appraisal_date"].astype(str).map(repr))

@@ -71,6 +71,34 @@ def parse_int(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
     return pd.Series(values, index=index), ~ok
 
 
+def int64_overflow(raw: pd.Series) -> np.ndarray:
+    """Mask of the cells :func:`parse_int` refuses only for their size: integers (text of the integer form, or an
+    unsigned integer column) outside the int64 range. Callers report them as out of range, not as non-integers."""
+    if pd.api.types.is_unsigned_integer_dtype(raw.dtype):
+        return raw.to_numpy() > INT64_MAX
+    if pd.api.types.is_bool_dtype(raw.dtype) or pd.api.types.is_numeric_dtype(raw.dtype):
+        return np.zeros(len(raw), dtype=bool)
+    text = raw.astype(str).str.strip()
+    long = text.str.fullmatch(_INTEGER_TEXT).to_numpy(dtype=bool, na_value=False).copy()
+    digits = text.str.replace(r"\.0*$", "", regex=True).str.lstrip("+-").str.lstrip("0")
+    long &= digits.str.len().to_numpy() > _SAFE_DIGITS
+    out = np.zeros(len(raw), dtype=bool)
+    for i in np.flatnonzero(long):
+        number = int(text.iloc[i].split(".")[0])
+        out[i] = not -INT64_MAX - 1 <= number <= INT64_MAX
+    return out
+
+
+def limit_text(value: int) -> str:
+    """A bound for a message: large powers of two minus one get their name (``9223372036854775807 (2^63-1)``)."""
+    return f"{value} (2^{value.bit_length()}-1)" if value > 10**6 and (value + 1) & value == 0 else str(value)
+
+
+def range_text(low: int, high: int) -> str:
+    """``low..high`` for a message (``0..255``, ``0..9223372036854775807 (2^63-1)``)."""
+    return f"{limit_text(low)}..{limit_text(high)}"
+
+
 # ------------------------------------------------------------------------------------------------- display
 
 #: 1e18 fixed point (token factors).

@@ -50,7 +50,8 @@ import pandas as pd
 from chainabs.model.assets import (
     ACTIVE_STATUSES, CLOSED_STATUSES, RECOVERING_STATUSES, STATUS_CODE, STATUSES, asset_id, status_for_days,
 )
-from chainabs.model.numbers import format_amount, parse_int
+from chainabs.model.inputs import missing_column_messages, read_csv, read_table
+from chainabs.model.numbers import format_amount, int64_overflow, parse_int, range_text
 from chainabs.model.servicing_tree import LoanLeaf, SumTree, leaf_hash
 from chainabs.model.tape import TapeIssue, TapeValidationError
 from chainabs.model.waterfall import PeriodReport
@@ -101,9 +102,9 @@ def validate_servicing_tape(tape: pd.DataFrame, period: int | None = None) -> tu
     (equal to ``period`` if given), the balance identity, status against days delinquent and balance.
     """
     issues: list[TapeIssue] = []
-    missing = [c for c in SERVICING_COLUMNS if c not in tape.columns]
+    missing = missing_column_messages(tape.columns, SERVICING_COLUMNS, "tape")
     if missing:
-        return tape, [TapeIssue(None, None, c, "missing_column", f"required column {c!r} is missing") for c in missing]
+        return tape, [TapeIssue(None, None, c, "missing_column", message) for c, message in missing.items()]
     if len(tape) == 0:
         return tape, [TapeIssue(None, None, "loan_id", "empty_tape", "the tape has no rows")]
     src = tape.reset_index(drop=True)
@@ -124,11 +125,14 @@ def validate_servicing_tape(tape: pd.DataFrame, period: int | None = None) -> tu
     broken |= bad
     for col in INT_COLUMNS:
         ints, bad = parse_int(src[col])
-        add(bad, col, "type", "not an integer: " + src[col].astype(str).map(repr))
+        huge = bad & int64_overflow(src[col])
+        add(bad & ~huge, col, "type", "not an integer: " + src[col].astype(str).map(repr))
+        add(huge, col, "range", src[col].astype(str).str.strip().map(repr)
+            + f" is out of range {range_text(0, _INT_MAX[col])}")
         neg = ~bad & (ints.to_numpy() < 0)
         add(neg, col, "negative", ints.astype(str) + " < 0")
         over = ~bad & (ints.to_numpy() > _INT_MAX[col])
-        add(over, col, "range", ints.astype(str) + f" > {_INT_MAX[col]}")
+        add(over, col, "range", ints.astype(str) + f" is out of range {range_text(0, _INT_MAX[col])}")
         broken |= bad | neg | over
         out[col] = ints
     out = out[list(SERVICING_COLUMNS)]
@@ -205,11 +209,12 @@ def check_servicing_tape(tape: pd.DataFrame, period: int | None = None) -> pd.Da
 
 
 def read_servicing_tape(path: str | Path) -> pd.DataFrame:
-    """A servicing tape from CSV or Parquet (untyped: :func:`check_servicing_tape` types it)."""
+    """A servicing tape from CSV or Parquet (untyped: :func:`check_servicing_tape` types it); a file that cannot
+    be read raises :class:`chainabs.model.inputs.InputFileError`, one line naming the file and the problem."""
     path = Path(path)
     if path.suffix.lower() in (".parquet", ".pq"):
-        return pd.read_parquet(path)
-    return pd.read_csv(path, dtype=str, keep_default_na=False)
+        return read_table(path, what="servicing tape")
+    return read_csv(path)
 
 
 def write_servicing_tape(tape: pd.DataFrame, path: str | Path) -> Path:

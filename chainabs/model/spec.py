@@ -6,7 +6,10 @@ rejected. Rates, limits and thresholds are integer basis points (``bps``: 1/10,0
 ``docs/waterfall.md`` ("Writing a deal spec") for every field.
 
 :func:`load_deal` raises :class:`DealSpecError` whose message lists every problem as
-``<file>: <field path>: <message>``, e.g. ``deals/x.yaml: tranches[1].coupon_bps: must be at most 10000``.
+``<file>: <field path>: <message>``, e.g. ``deals/x.yaml: tranches[1].coupon_bps: must be at most 10000``, one
+line each (:attr:`DealSpecError.lines`); a file that is not YAML is named with the line and column
+(``deals/x.yaml: line 4, column 3: not valid YAML: ...``). :func:`check_spec` returns those lines (empty for
+a good spec) and ``python -m chainabs.model.spec FILE...`` prints them, without a traceback.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sys
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -24,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from chainabs import paths
 from chainabs.model.green import GreenSpec
+from chainabs.model.inputs import InputFileError, decode_text
 from chainabs.model.reit import ReitSpec
 from chainabs.model.rules import MonitorRules
 from chainabs.model.waterfall import MAX_CLASSES, MAX_FEES, MAX_PERIOD_MONTHS, MAX_TRIGGERS, TriggerKind
@@ -53,9 +59,11 @@ class DealSpecError(ValueError):
 
     def __init__(self, source: str, problems: list[tuple[str, str]]):
         self.source = source
-        self.problems = problems
-        lines = [f"{source}: {path}: {msg}" if path else f"{source}: {msg}" for path, msg in problems]
-        super().__init__("invalid deal spec\n  " + "\n  ".join(lines))
+        #: Each message on one line (a library's message may span several).
+        self.problems = [(path, " ".join(str(msg).split())) for path, msg in problems]
+        #: One line per problem, each starting with the file: ``<file>: <field path>: <message>``.
+        self.lines = [f"{source}: {path}: {msg}" if path else f"{source}: {msg}" for path, msg in self.problems]
+        super().__init__("invalid deal spec\n  " + "\n  ".join(self.lines))
 
 
 class _Model(BaseModel):
@@ -493,6 +501,24 @@ def _loc(loc: tuple[int | str, ...]) -> str:
     return out
 
 
+_DATE_TEXT = re.compile(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})\s*$")
+
+
+def _not_a_date(value: Any) -> str:
+    """Why ``value`` (a spec's date field) is not a date, e.g. ``'2025-13-45' is not a date (month must be in
+    1..12)``."""
+    reason = "write it as YYYY-MM-DD"
+    m = _DATE_TEXT.match(value) if isinstance(value, str) else None
+    if m:
+        try:
+            date(*(int(g) for g in m.groups()))
+        except ValueError as exc:
+            reason = str(exc)
+    if isinstance(value, date):  # a date and time (2025-07-15 10:00)
+        return f"{value.isoformat(sep=' ')} is not a date: write the day only (YYYY-MM-DD)"
+    return f"{value!r} is not a date ({reason})"
+
+
 def parse_deal(data: Any, source: str = "<spec>") -> DealSpec:
     """Validate a mapping (e.g. parsed YAML) as a :class:`DealSpec`; raises :class:`DealSpecError`."""
     if not isinstance(data, dict):
@@ -504,6 +530,9 @@ def parse_deal(data: Any, source: str = "<spec>") -> DealSpec:
         for err in exc.errors(include_url=False):
             path = _loc(tuple(err["loc"]))
             msg = err["msg"]
+            if err["type"].startswith("date_"):
+                problems.append((path, _not_a_date(err.get("input"))))
+                continue
             if msg.startswith("Value error, "):
                 msg = msg[len("Value error, "):]
             # Messages from cross-field rules name their own field: "field.path: message".
@@ -524,18 +553,113 @@ def spec_path(path: str | Path) -> Path:
     return p
 
 
-def load_deal(path: str | Path) -> DealSpec:
-    """Read and validate a deal spec file (``deals/<name>.yaml``, or a bare name found in ``deals/``)."""
+class _SpecLoader(yaml.SafeLoader):
+    """YAML as ``yaml.safe_load`` reads it, except: a date-like value that is no date (``2025-13-45``) stays text
+    (the field's validator names it), and a key given twice in a mapping is an error, not silently the last."""
+
+    def construct_yaml_timestamp(self, node: yaml.Node) -> Any:
+        try:
+            return super().construct_yaml_timestamp(node)  # type: ignore[arg-type]
+        except ValueError:
+            return self.construct_scalar(node)  # type: ignore[arg-type]
+
+    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict[Any, Any]:
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    if key in seen:
+                        raise yaml.constructor.ConstructorError(
+                            None, None, f"key {key!r} appears twice (first on line {seen[key] + 1})",
+                            key_node.start_mark)
+                    seen[key] = key_node.start_mark.line
+                except TypeError:  # an unhashable key: the base class says so
+                    break
+        return super().construct_mapping(node, deep=deep)  # type: ignore[arg-type]
+
+
+_SpecLoader.add_constructor("tag:yaml.org,2002:timestamp", _SpecLoader.construct_yaml_timestamp)
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """One line for a YAML error: where (line, column) and what, without the excerpt PyYAML adds."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    context_mark = getattr(exc, "context_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    if context:
+        started = (f" started at line {context_mark.line + 1}, column {context_mark.column + 1}"
+                   if context_mark is not None and mark is not None and context_mark.line != mark.line else "")
+        problem = f"{problem} ({context}{started})"
+    return f"{where}not valid YAML: {problem}"
+
+
+def read_spec(path: str | Path) -> tuple[Path, Any]:
+    """The file of a spec argument (:func:`spec_path`) and its parsed YAML; :class:`DealSpecError` (one line naming
+    the file) when it is missing, empty, not UTF-8 or not YAML."""
     p = spec_path(path)
     if not p.exists():
         raise DealSpecError(str(path), [("", "file not found")])
+    if p.is_dir():
+        raise DealSpecError(str(p), [("", "is a folder, not a deal spec file")])
     try:
-        data = yaml.safe_load(p.read_text())
+        text = decode_text(p, p.read_bytes(), save_as="save it as UTF-8 text")
+    except InputFileError as exc:
+        raise DealSpecError(str(p), [("", exc.problem)]) from None
+    except OSError as exc:
+        raise DealSpecError(str(p), [("", f"cannot be read ({exc.strerror or type(exc).__name__})")]) from None
+    try:
+        data = yaml.load(text, Loader=_SpecLoader)  # noqa: S506 - a SafeLoader
     except yaml.YAMLError as exc:
-        raise DealSpecError(str(p), [("", f"not valid YAML: {exc}")]) from None
+        raise DealSpecError(str(p), [("", _yaml_problem(exc))]) from None
+    if data is None:  # nothing, or only comments
+        raise DealSpecError(str(p), [("", "empty file (no deal spec)")])
+    return p, data
+
+
+def load_deal(path: str | Path) -> DealSpec:
+    """Read and validate a deal spec file (``deals/<name>.yaml``, or a bare name found in ``deals/``)."""
+    p, data = read_spec(path)
     return parse_deal(data, str(p))
+
+
+def check_spec(path: str | Path) -> list[str]:
+    """Every problem of a deal spec file as one line ``<file>: <field path>: <message>`` (empty: the spec is good).
+    What ``chainabs spec check FILE`` prints; never raises for a bad file."""
+    try:
+        load_deal(path)
+    except DealSpecError as exc:
+        return exc.lines
+    return []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m chainabs.model.spec FILE...``: check deal specs; prints each problem on one line (stderr) or
+    ``<file>: ok``; exit status 1 when a spec has a problem, 2 without a file."""
+    files = list(sys.argv[1:] if argv is None else argv)
+    if not files:
+        print("usage: python -m chainabs.model.spec FILE... (deal spec YAML files, or sample names)", file=sys.stderr)
+        return 2
+    status = 0
+    for f in files:
+        lines = check_spec(f)
+        for line in lines:
+            print(line, file=sys.stderr)
+        if lines:
+            status = 1
+        else:
+            print(f"{spec_path(f)}: ok")
+    return status
 
 
 def sample_deals() -> list[Path]:
     """The sample deal specs shipped in ``deals/``."""
     return sorted(DEALS_DIR.glob("*.yaml"))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

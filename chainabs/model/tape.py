@@ -43,7 +43,8 @@ from chainabs.model.assets import (
     ASSET_TYPES, LEAF_FIELDS, LEAF_TYPES, TAPE_COLUMNS, asset_id, loan_id_bytes, pack_record,
 )
 from chainabs.model.merkle import MerkleTree, hash_encoded_leaf
-from chainabs.model.numbers import parse_int
+from chainabs.model.inputs import missing_column_messages, read_table
+from chainabs.model.numbers import int64_overflow, parse_int, range_text
 
 INT_COLUMNS = ("original_principal", "principal", "rate_bps", "term_months", "days_delinquent", "region", "industry")
 DATE_COLUMNS = ("origination_date", "maturity_date")
@@ -157,14 +158,12 @@ def unix_to_date(seconds: int) -> dt.date:
 
 
 def read_tape(path: str | Path) -> pd.DataFrame:
-    """Read a CSV or Parquet tape as it is (no coercion: :func:`validate_tape` checks and types it)."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix in (".parquet", ".pq"):
-        return pd.read_parquet(path)
-    if suffix in (".csv", ".txt"):
-        return pd.read_csv(path, dtype=str, keep_default_na=False, engine="pyarrow")
-    raise ValueError(f"{path}: unknown tape format {suffix!r} (use .csv or .parquet)")
+    """Read a CSV or Parquet tape as it is (no coercion: :func:`validate_tape` checks and types it).
+
+    A file that cannot be read raises :class:`chainabs.model.inputs.InputFileError` (a ``ValueError``), one line
+    naming the file and the problem: ``tape.csv: empty file (no header row)``, ``tape.csv: no such file``...
+    """
+    return read_table(path, what="tape")
 
 
 def write_tape(tape: pd.DataFrame, path: str | Path) -> Path:
@@ -240,9 +239,9 @@ def validate_tape(
     today = today or dt.datetime.now(dt.UTC).date()
     loan_ids = tape["loan_id"].astype(str) if "loan_id" in tape else pd.Series([None] * len(tape), dtype=object)
     issues = _Collector(loan_ids.reset_index(drop=True))
-    missing = [c for c in TAPE_COLUMNS if c not in tape.columns]
-    for col in missing:
-        issues.tape_level.append(TapeIssue(None, None, col, "missing_column", f"required column {col!r} is missing"))
+    missing = missing_column_messages(tape.columns, TAPE_COLUMNS, "tape")
+    for col, message in missing.items():
+        issues.tape_level.append(TapeIssue(None, None, col, "missing_column", message))
     if missing:
         return tape, issues.issues()
     if len(tape) == 0:
@@ -273,12 +272,15 @@ def validate_tape(
     # numbers and dates
     for col in INT_COLUMNS:
         values, bad = parse_int(src[col])
-        issues.add(bad, col, "type", lambda: "not an integer: " + src[col].astype(str).map(repr))
+        huge = bad & int64_overflow(src[col])
+        issues.add(bad & ~huge, col, "type", lambda: "not an integer: " + src[col].astype(str).map(repr))
+        issues.add(huge, col, "range", lambda: src[col].astype(str).str.strip().map(repr)
+                   + f" is out of range {range_text(0, INT_MAX[col])}")
         broken |= bad
         neg = ~bad & (values.to_numpy() < 0)
         issues.add(neg, col, "negative", lambda: values.astype(str) + " < 0")
         over = ~bad & (values.to_numpy() > INT_MAX[col])
-        issues.add(over, col, "range", lambda: values.astype(str) + f" > {INT_MAX[col]}")
+        issues.add(over, col, "range", lambda: values.astype(str) + f" is out of range {range_text(0, INT_MAX[col])}")
         broken |= neg | over
         out[col] = values
     for col in DATE_COLUMNS:

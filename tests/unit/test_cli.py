@@ -13,7 +13,7 @@ from chainabs.apps import cli
 COMMANDS = ("demo", "deploy", "onboard", "simulate", "report", "monitor", "verify-tape", "service", "challenge",
             "investor", "market", "explorer", "investors", "subscribe", "close", "cancel-offering", "refund",
             "close-period", "claim", "recover-wallet", "clean-up-call", "end", "withdraw-fees", "grant-role", "status",
-            "test-currency", "documents", "collateral")
+            "test-currency", "documents", "collateral", "spec")
 CHAINABS = Path(sys.executable).with_name("chainabs")
 
 
@@ -29,7 +29,7 @@ def test_help_of_each_subcommand(command, capsys):
     assert done.value.code == 0
     out = capsys.readouterr().out
     assert out.startswith(f"usage: chainabs {command}")
-    if command not in ("simulate", "market", "documents", "investors", "test-currency", "collateral"):  # their actions carry the options
+    if command not in ("simulate", "market", "documents", "investors", "test-currency", "collateral", "spec"):  # no chain, or their actions carry the options
         assert "--rpc" in out and "--network" in out  # every chain command runs on any node
 
 
@@ -118,3 +118,25 @@ def test_script_flags_as_words_or_after_the_separator():
     assert cli.brownie_script_args(["--", "--yes", "--tape", "x.csv"]) == ["--yes", "--tape", "x.csv"]
     assert cli.brownie_script_args(["yes", "tape=x.csv", "max-polls=3", "0xabc"]) == [
         "--yes", "--tape=x.csv", "--max-polls=3", "0xabc"]
+
+
+def test_spec_check_names_the_file_and_field_of_every_problem(tmp_path, capsys):
+    """``chainabs spec check``: a good spec is ok (exit 0); a bad date and a YAML syntax error are one line each
+    naming the file (exit 2), never a traceback."""
+    from chainabs.paths import PROJECT_ROOT
+
+    good = PROJECT_ROOT / "deals" / "consumer_loan.yaml"
+    assert cli.main(["spec", "check", str(good)]) == 0
+    assert capsys.readouterr().out.strip() == f"{good}: ok"
+    text = good.read_text()
+    bad_date = tmp_path / "bad date.yaml"
+    bad_date.write_text(text.replace("closing: ", "closing: 2025-13-45  # was ", 1))
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: x\ntitle: [unclosed\n")
+    assert cli.main(["spec", "check", str(bad_date), str(broken)]) == 2
+    out, err = capsys.readouterr()
+    lines = out.strip().splitlines()
+    assert any(line.startswith(f"{bad_date}: dates.closing: ") and "not a date" in line for line in lines), out
+    assert any(line.startswith(f"{broken}: line ") for line in lines), out
+    assert all(line.startswith((str(bad_date), str(broken))) for line in lines), out
+    assert "Traceback" not in out + err
