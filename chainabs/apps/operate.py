@@ -33,7 +33,7 @@ from chainabs.apps.output import emit_json
 from chainabs.chain import bound, signers
 from chainabs.chain import operations as ops
 from chainabs.chain.connection import ChainConfigError
-from chainabs.chain.sender import Receipt, Sender, Signer
+from chainabs.chain.sender import Receipt, Sender, Signer, TxError
 from chainabs.model.market import MarketError, parse_amount
 from chainabs.model.numbers import format_bps, format_date, format_factor, format_units
 
@@ -187,7 +187,13 @@ def opened(options: Options, console: Console | None = None, *, needs_deal: bool
         if needs_deal:
             ctx.deal = ops.find_deal(w3, deal=options.deal, spv=options.spv, root=options.manifest_dir)
         sender.review = reviewer(ctx)
-        yield ctx
+        try:
+            yield ctx
+        except TxError as exc:  # a deal contract's refusal: in words, amounts in the deal's currency
+            words = ops.explain_refusal(ctx.deal, exc.error) if ctx.deal is not None and exc.error else None
+            if words is None:
+                raise
+            raise ops.OperationError(str(exc).replace(str(exc.error), words)) from None
 
 
 # ------------------------------------------------------------------------------------------------ output

@@ -60,6 +60,29 @@ def load_abi(contract_name: str) -> Abi:
     return json.loads(path.read_text())
 
 
+@functools.cache
+def role_names() -> dict[str, str]:
+    """Every access-control role of the shipped contracts by its id (0x-hex bytes32, lower case) -> its name
+    (``DEFAULT_ADMIN_ROLE``, ``SERVICER_ROLE``...): each ``*_ROLE()`` getter of the ABIs, hashed as the contracts
+    hash it."""
+    names = {"0x" + "00" * 32: "DEFAULT_ADMIN_ROLE"}
+    for contract in SHIPPED:
+        for item in load_abi(contract):
+            name = str(item.get("name", ""))
+            if (item.get("type") == "function" and name.endswith("_ROLE") and not item.get("inputs")
+                    and name != "DEFAULT_ADMIN_ROLE"):  # 0x00..00, not the hash of its name
+                names["0x" + keccak(text=name).hex()] = name
+    return names
+
+
+def role_name(role: bytes | str) -> str:
+    """A role id (bytes32 or its hex) as its name; the hex itself when no shipped contract defines it."""
+    text = "0x" + bytes(role).hex() if isinstance(role, (bytes, bytearray)) else str(role).lower()
+    if not text.startswith("0x"):
+        text = "0x" + text
+    return role_names().get(text, text)
+
+
 def build_abi(contract_name: str, build_dir: Path = BUILD_DIR) -> Abi:
     """ABI of ``contract_name`` in brownie's build folder (contracts, then interfaces)."""
     for sub in ("contracts", "interfaces"):

@@ -12,7 +12,7 @@ returns a dict of what it did, amounts in base units.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from web3 import Web3
 
 from chainabs.chain import spv as spvlib
 from chainabs.chain import tokens as tokenlib
-from chainabs.chain.abis import load_abi
+from chainabs.chain.abis import load_abi, role_name
 from chainabs.chain.bound import BoundContract
 from chainabs.chain.contracts import contract_at, role_id
 from chainabs.chain.events import EventDecoder, read_events
@@ -86,6 +86,65 @@ def recorded_roles(d: Deal) -> dict[str, str]:
         return {}
     roles = json.loads(d.manifest.read_text()).get("meta", {}).get("roles") or {}
     return {str(k): str(v) for k, v in roles.items() if isinstance(v, str)}
+
+
+# ------------------------------------------------------------------------------------------------ refusals
+
+
+def _class(d: Deal, index: Any) -> str:
+    i = int(index)
+    return f"class {d.symbols[i]}" if 0 <= i < len(d.tokens) else f"class {i}"
+
+
+def _phase(value: Any) -> str:
+    from chainabs.model.deal import Phase
+
+    try:
+        return Phase(int(value)).name.capitalize()
+    except ValueError:
+        return str(value)
+
+
+#: The deal's refusals in words: error name -> text from (deal, arguments).
+DEAL_ERRORS: dict[str, Callable[[Deal, tuple[Any, ...]], str]] = {
+    "OverSubscribed": lambda d, a: f"{_class(d, a[0])}: {d.units(a[1])} asked, {d.units(a[2])} left in the offering",
+    "NotFullySubscribed": lambda d, a: f"{_class(d, a[0])} is not fully subscribed: {d.units(a[1])} of {d.units(a[2])}",
+    "CleanUpCallNotAvailable": lambda d, a: (f"the clean-up call is not available: the pool is {d.units(a[0])}, the "
+                                             f"call level {d.units(a[1])} (or a call is already pending)"),
+    "ReportPending": lambda d, a: (f"period {int(a[0])}'s report is pending: it must be closed (chainabs close-period) "
+                                   "or cancelled by the trustee first"),
+    "NoReportPending": lambda d, a: f"no report is pending for period {int(a[0])}",
+    "PaymentDateNotReached": lambda d, a: (f"period {int(a[0])} is payable from {format_date(int(a[1]))} "
+                                           f"(the chain's date is {format_date(int(a[2]))})"),
+    "WrongPhase": lambda d, a: f"the deal is {_phase(a[1])}, not {_phase(a[0])}",
+    "OfferingExpired": lambda d, a: f"the offering closed on {format_date(int(a[0]))}",
+    "OfferingStillOpen": lambda d, a: f"the offering is open until {format_date(int(a[0]))}",
+    "CannotEnd": lambda d, a: (f"the deal cannot end yet: the pool is {d.units(a[0])}, the notes owe {d.units(a[1])}, "
+                               f"legal final {format_date(int(a[2]))}"),
+    "PeriodsOutstanding": lambda d, a: (f"{int(a[0])} period(s) closed: every period due by "
+                                        f"{format_date(int(a[1]))} must be closed first"),
+    "RecoveriesOutstanding": lambda d, a: f"{d.units(a[0])} of defaulted principal may still recover",
+    "ZeroAmount": lambda d, a: "the amount must be above 0",
+    "NothingOwed": lambda d, a: "nothing is owed",
+    "AccessControlUnauthorizedAccount": lambda d, a: f"{a[0]} does not hold {role_name(a[1])}",
+}
+
+
+def refusal_text(d: Deal, name: str, args: Sequence[Any]) -> str:
+    """The deal's refusal ``name(args)`` in words (:data:`DEAL_ERRORS`), its error name after them."""
+    return f"{DEAL_ERRORS[name](d, tuple(args))} ({name})"
+
+
+def explain_refusal(d: Deal, error: Any) -> str | None:
+    """A deal contract's refusal (a decoded custom error: ``name``, ``args``) in words, amounts in the deal's currency
+    and dates as dates, its error name after it; None for an error without words here."""
+    name = getattr(error, "name", "")
+    if name not in DEAL_ERRORS:
+        return None
+    try:
+        return refusal_text(d, name, error.args)
+    except (IndexError, TypeError, ValueError):  # arguments not as expected: the raw error is clearer
+        return None
 
 
 # ------------------------------------------------------------------------------------------------ finding
@@ -320,6 +379,9 @@ def subscribe(d: Deal, investor: Signer, klass: str, amount: int, *, retained: b
     require_phase(d, "Offering", "subscribe")
     if amount <= 0:
         raise OperationError("subscribe: --amount must be more than 0")
+    left = int(d.spv.dealState()[2][i]) - int(d.spv.subscribed(i))  # the class's size less what is subscribed
+    if amount > left:
+        raise OperationError(f"subscribe: {refusal_text(d, 'OverSubscribed', (i, amount, left))}; nothing sent")
     require_gas_money(d.w3, investor)
     require_currency(d, investor.address, amount, "subscribe")
     found = COMMITMENT_VERIFIED if accept_unverified_pool else pool_commitment(d.registry, d.pool_id)
@@ -418,6 +480,11 @@ def clean_up_call(d: Deal, originator: Signer) -> dict[str, Any]:
     require_role(d.spv, "ORIGINATOR_ROLE", originator, "clean-up-call")
     period, report, _ = pending_report(d)
     live, defaulted = spvlib.clean_up_price(d.spv, report)
+    params = spvlib.read_params(d.spv)  # DealParams: original pool balance [1], clean-up call bps [-1]
+    level = int(params[1]) * int(params[-1]) // 10_000
+    if live == 0 or live > level:  # the SPV's own test, before an approval is sent for nothing
+        raise OperationError(f"clean-up-call: {refusal_text(d, 'CleanUpCallNotAvailable', (live, level))}; "
+                             "nothing sent")
     price = live + defaulted
     require_gas_money(d.w3, originator)
     require_currency(d, originator.address, price, "clean-up-call")

@@ -247,13 +247,19 @@ def test_a_deal_lives_its_whole_life_through_the_command_line(life, tmp_path, mo
     assert refused.stderr.strip().splitlines()[-1].startswith("chainabs subscribe: error: chain 11155111 is a live "
                                                               "network: approve not sent")
     assert w3.eth.get_transaction_count(life.addr("alice")) == 0
-    # A custom error is decoded with its arguments (here: more than the class has).
+    # More than the class has: refused in words before anything is sent (not even the approval), amounts in CNY.
     too_much = sizes[0] + 1_000 * unit
+    nonce = w3.eth.get_transaction_count(life.addr("bob"))
     status, _, err = _inproc(life, monkeypatch, capsys, "subscribe", "--class", "A", "--amount",
                              f"{too_much / unit:,.6f}", "--yes", investor="bob")
-    assert status == 2 and len(err.strip().splitlines()) == 2, err  # the approval shown, then the error line
-    assert err.strip().splitlines()[-1] == ("chainabs subscribe: error: subscribe refused before sending: "
-                                            f"OverSubscribed(0, {too_much}, {sizes[0]})")
+    from chainabs.model.numbers import format_units
+
+    cny = life.contract("TestStablecoin", currency).functions.symbol().call()
+    assert status == 2 and err.strip().splitlines() == [
+        f"chainabs subscribe: error: subscribe: class {tokens[0].functions.symbol().call()}: "
+        f"{format_units(too_much, 6, cny)} asked, {format_units(sizes[0], 6, cny)} left in the offering "
+        "(OverSubscribed); nothing sent"], err
+    assert w3.eth.get_transaction_count(life.addr("bob")) == nonce
     # The subscriptions (and the admin's grant of the controller role to the trustee) side by side.
     life.run_all((("subscribe", "--class", "A", "--amount", f"{half / unit:,.6f}"), {"investor": "alice"}),
                  (("subscribe", "--class", "A", "--amount", str((sizes[0] - half) / unit)), {"investor": "bob"}),

@@ -354,6 +354,37 @@ def test_status_shows_every_amount_whole_and_what_each_fee_earned(deal, capsys, 
                 in flat), flat
 
 
+def test_refusals_of_the_deal_are_in_words_with_amounts_in_its_currency(deal, capsys):
+    """Usability review (session 29): the operation commands showed the SPV's raw errors (``ReportPending(1)``,
+    ``CleanUpCallNotAvailable(8282624357215, 1143281083000)``) in base units. Now: words, amounts in the deal's
+    currency, the error's name after them; the clean-up call is refused before its approval is sent."""
+    from brownie import web3
+
+    from chainabs.apps import cli
+    from chainabs.model.numbers import format_units
+
+    d = deal
+    report = submit(d, roll_rate_reports(d, months=1)[0])
+    url, spv = web3.provider.endpoint_uri, d.spv.address
+    originator = d.roles["originator"]
+    nonce = originator.nonce
+    assert cli.main(["clean-up-call", "--rpc", url, "--spv", spv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    decimals, symbol = int(d.currency.decimals()), str(d.currency.symbol())
+    params = spvlib.read_params(d.spv)
+    level = int(params[1]) * int(params[-1]) // 10_000
+    assert err == [f"chainabs clean-up-call: error: clean-up-call: the clean-up call is not available: the pool is "
+                   f"{format_units(report.pool_ending_balance, decimals, symbol)}, the call level "
+                   f"{format_units(level, decimals, symbol)} (or a call is already pending) (CleanUpCallNotAvailable); "
+                   "nothing sent"], err
+    assert originator.nonce == nonce
+    assert cli.main(["end", "--rpc", url, "--spv", spv]) == 2  # the trustee, at a pending report
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].endswith(
+        "period 1's report is pending: it must be closed (chainabs close-period) or cancelled by the trustee first "
+        "(ReportPending)"), err
+
+
 def test_status_names_a_class_without_cache_and_a_foreign_listener(deal, capsys, IdentityListenerMock):
     """A class whose token left the registry's listeners asks the registry on every transfer; a listener that is not
     one of the deal's tokens runs code on every restrictive KYC change: ``chainabs status`` names both."""
