@@ -511,8 +511,13 @@ def status(options: Options, console: Console | None = None) -> dict[str, Any]:
             pending = {"period": period, "collections": extra["collections"], "tape_uri": extra["tape_uri"],
                        "pool_ending_balance": rep.pool_ending_balance,
                        "payment_date": int(d.spv.paymentDate(period))}
+        offering = None
+        if state["phase"] == "Offering":  # what each class offers and what is subscribed so far
+            sizes = [int(v) for v in d.spv.dealState()[2]]
+            offering = [{"symbol": sym, "size": size, "subscribed": int(d.spv.subscribed(i)),
+                         "left": size - int(d.spv.subscribed(i))} for i, (sym, size) in enumerate(zip(d.symbols, sizes))]
         out = {
-            "phase": state["phase"], "periods_closed": state["periods_closed"],
+            "phase": state["phase"], "periods_closed": state["periods_closed"], "offering": offering,
             "next_payment_date": state["next_payment_date"], "pool_balance": state["pool_balance"],
             "pool": {"id": d.pool_id, "loans": int(info[5]), "owner": str(info[1]),
                      "commitment_verified": commitment == COMMITMENT_VERIFIED, "commitment": commitment},
@@ -562,6 +567,9 @@ def _print_status(ctx: Context, s: dict[str, Any]) -> None:
             + (f" (target {u(s['reserve']['target'])})" if s["reserve"]["target"] is not None else "")
             + f"; SPV holds {u(s['spv_currency_balance'])}", highlight=False)
     c.print("pool commitment: " + s["pool"]["commitment"], highlight=False)
+    if s["offering"]:
+        c.print("offering: " + "; ".join(f"{r['symbol']} {u(r['subscribed'])} subscribed of {u(r['size'])} "
+                                        f"({u(r['left'])} left)" for r in s["offering"]), highlight=False, soft_wrap=True)
     if s["collateral"] is not None:
         c.print(_collateral_line(d, s["collateral"]).split("\n")[0], highlight=False)
     c.print(_identity_cache_line(s["identity_cache"]), highlight=False, soft_wrap=True)

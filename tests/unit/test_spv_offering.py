@@ -185,6 +185,17 @@ def test_the_offering_commands_cancel_and_refund(fresh_offering, investors, admi
     assert capsys.readouterr().err.strip() == (f"chainabs subscribe: error: subscribe: {key.address} holds 0.00 "
                                                f"{d.currency.symbol()}, needs 1.00 {d.currency.symbol()}")
     spvlib.subscribe(d.spv, inv, 0, 2_500_000)
+    # During the offering, status says what each class offers and what is subscribed (it showed "original 0.00").
+    assert cli.main(["status", "--spv", d.spv.address]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    from chainabs.model.numbers import format_units
+
+    decimals, cur = int(d.currency.decimals()), str(d.currency.symbol())
+    sizes = [int(v) for v in d.spv.dealState()[2]]
+    first = (f"offering: {d.tokens[0].symbol()} {format_units(2_500_000, decimals, cur)} subscribed of "
+             f"{format_units(sizes[0], decimals, cur)} ({format_units(sizes[0] - 2_500_000, decimals, cur)} left); "
+             f"{d.tokens[1].symbol()} {format_units(0, decimals, cur)} subscribed of")
+    assert first in out, out
     assert cli.main(["cancel-offering", "--spv", d.spv.address, "--json"]) == 0  # the arranger (local account)
     done = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert [t["what"] for t in done["transactions"]] == ["cancelOffering"] and done["result"]["subscriptions"] == 2_500_000
