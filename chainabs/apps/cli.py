@@ -308,6 +308,11 @@ def _investor(args: argparse.Namespace, console: Console) -> int:
 
     tokens = args.tokens or [a.strip() for a in os.environ.get("TRANCHE_TOKENS", "").split(",") if a.strip()]
     _connect(args)
+    if not tokens:  # the deal's, found as the operation commands find it
+        from brownie import web3
+
+        tokens = investor.deal_tokens(web3.provider.endpoint_uri, deal=args.deal, spv=args.spv,
+                                      manifest_dir=args.manifest_dir)
     investor.run(tokens, claim_funds=args.claim, account=args.account, keystore=args.keystore, console=console)
     return 0
 
@@ -730,8 +735,14 @@ def parser() -> argparse.ArgumentParser:
 
     p = command("investor", _investor, "An investor's positions and claimable funds across tranche tokens (key "
                 "from INVESTOR_PRIVATE_KEY or a brownie account).", "send")
-    p.add_argument("tokens", nargs="*", help="tranche token addresses (default TRANCHE_TOKENS, comma-separated)")
-    p.add_argument("--claim", action="store_true", help="claim interest and principal first")
+    p.add_argument("tokens", nargs="*", help="tranche token addresses (default TRANCHE_TOKENS, comma-separated, "
+                   "else the deal's tokens)")
+    p.add_argument("--deal", metavar="NAME", help="the deal whose tokens to show (default: the chain's only deal)")
+    p.add_argument("--spv", metavar="ADDRESS", help="the deal by its SPV address (instead of --deal)")
+    p.add_argument("--manifest-dir", type=Path, default=None, metavar="DIR",
+                   help="manifest root (default CHAINABS_DEPLOYMENTS_DIR or deployments/)")
+    p.add_argument("--claim", action="store_true", help="claim interest and principal first (tokens owing nothing "
+                   "are not called)")
     _add_signer_options(p, "investor (default INVESTOR_PRIVATE_KEY or INVESTOR_ACCOUNT)")
 
     spec = sub.add_parser("spec", help="Deal specs: check a spec file before deploying it.",

@@ -58,3 +58,11 @@ def test_a_locally_deployed_deal_runs_with_the_nodes_accounts(tmp_path, capsys, 
     assert done["result"]["purchase_price"] == sum(sizes)
     assert {t["from"] for t in done["transactions"]} == {roles["arranger"]}
     assert run("status")["result"]["phase"] == "Active"
+    # The investor command finds the deal's tokens in its manifest (no addresses given, no TRANCHE_TOKENS).
+    monkeypatch.delenv("TRANCHE_TOKENS", raising=False)
+    monkeypatch.setenv("INVESTOR_PRIVATE_KEY", anvil_key(10))
+    assert cli.main(["investor", "--rpc", url, "--deal", DEAL, "--manifest-dir", str(root)]) == 0
+    shown = capsys.readouterr().out
+    a_symbol = str(run("status")["result"]["tranches"][0]["symbol"])
+    assert f"positions of {web3.eth.accounts[10]}" in " ".join(shown.split()) and a_symbol in shown, shown
+    assert format_units(sizes[0], 6) in shown, shown  # exact, in currency units

@@ -109,9 +109,12 @@ def test_investor_script_shows_and_claims_with_env_key(wallets, issued, servicer
     assert f"investor {a.address}" in out and "CABS-A" in out
     assert "claimed CABS-A: interest 1.00, principal 0.20" in out  # currency units, never base units
     assert currency.balanceOf(a.address) == 1_200_000
+    investor.main(issued.address, "claim")  # nothing owed now: the token is not called
+    assert "nothing to claim (nothing sent)" in capsys.readouterr().out
     investor.main(issued.address)
     shown = capsys.readouterr().out
     assert "1,000,000.00" in shown and "1.00" in shown  # balance and withdrawn interest in currency units
+    assert "interest claimed" in shown and "…" not in shown  # headed columns, no amount cut
     monkeypatch.delenv("INVESTOR_PRIVATE_KEY")
     monkeypatch.delenv("INVESTOR_ACCOUNT", raising=False)
     with pytest.raises(SystemExit) as stopped:

@@ -14,7 +14,6 @@ from web3 import Web3
 from chainabs.chain.calls import Views
 from chainabs.chain.contracts import LOCKED, UNRESTRICTED
 from chainabs.chain.read.deal import TOKEN_ABI, batch_call, web3_for
-from chainabs.model.numbers import format_amount
 
 #: The views of a tranche's state: column -> view function (all without arguments).
 TRANCHE_VIEWS: dict[str, str] = {
@@ -84,12 +83,3 @@ def positions(rpc: str | Web3, tokens: Iterable[str], holders: Iterable[str], *,
                 "interest_withdrawn": int(withdrawn[0]), "principal_withdrawn": int(withdrawn[1]),
             })
     return pd.DataFrame(rows, columns=list(POSITION_COLUMNS))
-
-
-def render_positions(frame: pd.DataFrame, decimals: int = 6) -> str:
-    """Human-readable positions table (amounts converted from base units with ``decimals``)."""
-    if frame.empty:
-        return "no positions"
-    shown = frame.drop(columns=["token", "holder"]).set_index("symbol")
-    shown = shown.map(lambda v: format_amount(int(v), decimals))  # integers to the unit, never floats
-    return shown.to_string()
