@@ -783,6 +783,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     console = Console(width=max(Console().width, 110))
     warnings.filterwarnings("ignore", category=FutureWarning)  # brownie's own deprecation notices
+    # brownie's note on attaching to a local node that already has blocks (the normal case with --rpc): noise
+    warnings.filterwarnings("ignore", message="Development network has a block height")
     try:
         return int(args.run(args, console))
     except KeyboardInterrupt:
