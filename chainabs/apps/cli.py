@@ -474,7 +474,9 @@ def _add_documents_parser(sub: Any) -> None:
 
     a = action("list", "Every document: name, URI, SHA-256 hash, tokens; --check DIR compares local copies "
                "(exit status 1 if one differs or is missing).", None)
-    a.add_argument("--check", type=Path, default=None, metavar="DIR", help="folder holding copies of the documents")
+    a.add_argument("--check", type=Path, action="append", default=None, metavar="DIR",
+                   help="folder holding copies of the documents (repeat for several, e.g. the deal's documents and "
+                   "its reports' folder)")
     a = action("set", "Attach a document to every tranche (hash computed from the file; DOCUMENT_ROLE: the "
                "arranger).", "arranger")
     a.add_argument("name", help="document name (at most 32 bytes), e.g. offering_circular")

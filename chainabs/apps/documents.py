@@ -14,6 +14,7 @@ command does (:mod:`chainabs.apps.operate`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,13 +60,13 @@ def render(frame: pd.DataFrame, console: Console, title: str) -> None:
     console.print(table)
 
 
-def list_documents(options: operate.Options, *, check: Path | None = None,
+def list_documents(options: operate.Options, *, check: Path | Sequence[Path] | None = None,
                    console: Console | None = None) -> pd.DataFrame:
     """``documents list``: the documents of the deal, per document; with ``check`` the local copies compared."""
     with operate.opened(options, console) as ctx:
         address = ctx.deal.spv.address
         frame = documentlib.read_documents(ctx.w3, [t.address for t in ctx.deal.tokens])
-    if check is not None:
+    if check:
         frame = documentlib.check_documents(frame, check)
         per = frame.groupby(["name", "uri", "hash"], sort=False)[["local", "file"]].first().reset_index()
         out = grouped(frame).merge(per, on=["name", "uri", "hash"], how="left")

@@ -173,15 +173,18 @@ def local_file(folder: Path, name: str, uri: str) -> Path | None:
     return matches[0] if matches else None
 
 
-def check_documents(frame: pd.DataFrame, folder: Path) -> pd.DataFrame:
-    """``frame`` (:func:`read_documents`) with a ``local`` column: ``match`` when the file found in ``folder``
-    (:func:`local_file`) hashes to the on-chain hash, ``MISMATCH`` when it does not, ``missing`` when there is
-    no such file."""
-    if not folder.is_dir():
-        raise DocumentError(f"--check {folder}: not a folder")
+def check_documents(frame: pd.DataFrame, folders: Path | Sequence[Path]) -> pd.DataFrame:
+    """``frame`` (:func:`read_documents`) with a ``local`` column: ``match`` when the file found in ``folders``
+    (:func:`local_file`, the first folder holding one) hashes to the on-chain hash, ``MISMATCH`` when it does not,
+    ``missing`` when there is no such file (the deal's own documents and its period reports usually live in two
+    folders)."""
+    folders = [folders] if isinstance(folders, Path) else list(folders)
+    for folder in folders:
+        if not folder.is_dir():
+            raise DocumentError(f"--check {folder}: not a folder")
     status, files = [], []
     for row in frame.itertuples():
-        path = local_file(folder, row.name, row.uri)
+        path = next((p for p in (local_file(f, row.name, row.uri) for f in folders) if p is not None), None)
         files.append(str(path) if path else "")
         if path is None:
             status.append("missing")

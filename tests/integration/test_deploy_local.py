@@ -159,6 +159,15 @@ def test_documents_are_on_every_tranche_and_a_changed_byte_fails_the_check(deplo
         shutil.copy(path, copies / path.name)
     argv = ["documents", "list", "--spv", result.addresses["spv"], "--rpc", web3.provider.endpoint_uri]
     assert cli.main([*argv, "--check", str(copies)]) == 0
+    # Copies in two folders (the deal's documents and, say, its reports'): each found in the one holding it.
+    other = tmp_path / "other folder"
+    other.mkdir()
+    (copies / "trust_deed.md").rename(other / "trust_deed.md")
+    capsys.readouterr()
+    assert cli.main([*argv, "--check", str(copies), "--json"]) == 1  # the trust deed is missing from one folder
+    assert {d["name"]: d["local"] for d in json.loads(capsys.readouterr().out)["documents"]}["trust_deed"] == "missing"
+    assert cli.main([*argv, "--check", str(copies), "--check", str(other)]) == 0
+    (other / "trust_deed.md").rename(copies / "trust_deed.md")
     changed = bytearray((copies / "trust_deed.md").read_bytes())
     changed[100] ^= 0x01  # one byte of the trust deed
     (copies / "trust_deed.md").write_bytes(bytes(changed))
