@@ -28,11 +28,15 @@ from typing import Any
 
 from web3 import Web3
 
-from chainabs.chain.abis import load_abi
+
+from chainabs.apps.display import Money, short_hex
+from chainabs.chain.abis import load_abi, role_names
 from chainabs.chain.alerts import default_classifier, pool_classifier
 from chainabs.chain.events import DEFAULT_CHUNK, DecodedEvent, EventDecoder, get_logs
 from chainabs.chain.read.deal import SPV_ABI, deal_contracts, deployment_block, web3_for
 from chainabs.chain.rulefigures import DealRules
+from chainabs.model import numbers
+from chainabs.model.assets import STATUSES
 from chainabs.model.rules import Alert, MonitorRules
 
 class Monitor:
@@ -143,10 +147,7 @@ class Monitor:
                     kind = "alert"
                 if kind is None or event.key in self._written_after_checkpoint:
                     continue
-                record = {"kind": kind, **dataclasses.replace(event, args=_plain(event.args)).to_json()}
-                if flags:
-                    record["flags"] = flags
-                lines.append(json.dumps(record, sort_keys=True))
+                lines.append(json.dumps(event_record(event, kind, flags), sort_keys=True))
                 emitted.append(event)
                 if self.on_event:
                     self.on_event(event, kind)
@@ -205,6 +206,148 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     return value
+
+
+# ------------------------------------------------------------------------------------------ terminal lines
+#: Access-control roles by the hash the contracts key them by (0x hex) -> name (one map for the project).
+ROLE_NAMES = role_names()
+#: Event arguments holding access-control roles.
+ROLE_ARGS = frozenset({"role", "previousAdminRole", "newAdminRole"})
+#: Event arguments in the deal currency's base units (shown in currency units with the symbol).
+CURRENCY_ARGS = frozenset({
+    "amount", "principal", "interest", "price", "purchasePrice", "reserveFunded", "releasedToEquity",
+    "finalWriteDown", "collections", "cleanUpPrice", "shortfall", "reserveBalance", "paid", "lost", "livePrincipal",
+    "defaultedPrincipal", "loss", "cash", "unspent", "netProceeds", "planned", "unallocated", "interestCredit",
+    "principalCredit", "currentPrincipal", "maxPrincipalPerAsset", "recovered", "subscriptions", "appraisedValue",
+    # a period report (ReportSubmitted: its commitment's sums and its figures)
+    "ending", "scheduled", "prepaid", "defaulted", "recoveries", "interestCollections", "scheduledPrincipal",
+    "prepayments", "defaults", "delinquent30", "delinquent60", "delinquent90Plus", "poolEndingBalance",
+})
+#: Event arguments in tranche units (a tranche token has the currency's decimals: shown in units, no symbol).
+UNIT_ARGS = frozenset({"units", "minimumHolding"})
+#: Event arguments holding unix seconds (shown as dates).
+DATE_ARGS = frozenset({"cutoffDate", "legalFinalDate", "dueDate", "date", "expiry", "lockupEnd", "appraisalDate"})
+#: bytes32 arguments holding short text (a document's name, a partition).
+TEXT32_ARGS = frozenset({"name", "partition"})
+#: Arrays longer than this are summarised by their length ("742 leaves").
+SHOWN_ITEMS = 4
+
+
+def _hex(value: Any) -> str:
+    return "0x" + bytes(value).hex() if isinstance(value, (bytes, bytearray)) else str(value)
+
+
+def _text32(value: bytes) -> str | None:
+    raw = bytes(value).rstrip(b"\0")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return text if text and text.isprintable() else None
+
+
+def argument_text(name: str, value: Any, money: Money | None = None, *, contract: str = "", event: str = "") -> str:
+    """One event argument as people read it: roles by name, hashes and bytes as shortened 0x hex, amounts in
+    the deal currency's units (``money``; base units with separators when unknown), basis points as %, dates
+    as dates, statuses by name, long arrays by their length, structs field by field."""
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k}={argument_text(str(k), v, money, contract=contract, event=event)}"
+                               for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        if len(value) > SHOWN_ITEMS:
+            return f"{len(value):,} {name}"
+        return "[" + ", ".join(argument_text(name, v, money, contract=contract, event=event) for v in value) + "]"
+    if isinstance(value, (bytes, bytearray)) or (isinstance(value, str) and value.startswith("0x") and name in ROLE_ARGS):
+        text = _hex(value)
+        if name in ROLE_ARGS and text.lower() in ROLE_NAMES:
+            return ROLE_NAMES[text.lower()]
+        if name in TEXT32_ARGS and isinstance(value, (bytes, bytearray)) and (words := _text32(value)):
+            return repr(words)
+        if len(value) == 0:
+            return "0x"
+        return short_hex(text) if len(text) > 2 + 2 * 8 else text
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return _int_text(name, value, money, contract, event)
+    if isinstance(value, str):
+        if value.startswith("0x"):  # addresses in full, longer hex shortened
+            return short_hex(value) if len(value) > 42 else value
+        return repr(value if len(value) <= 80 else value[:77] + "...")
+    return str(value)
+
+
+def _int_text(name: str, value: int, money: Money | None, contract: str, event: str) -> str:
+    if event == "AssetStatusChanged" and name in ("from", "to") and 0 <= value < len(STATUSES):
+        return STATUSES[value]
+    if name in DATE_ARGS and value > 0:
+        return numbers.format_date(value)
+    if name.endswith("Bps") or name == "bps":
+        return numbers.format_bps(value)
+    token_value = name == "value" and contract == "TrancheToken"
+    currency_value = name == "value" and event in ("Transfer", "CollateralReappraised") and contract != "TrancheToken"
+    if name in UNIT_ARGS or token_value:
+        return numbers.format_amount(value, money.decimals, "", 2) + " units" if money else f"{value:,} units"
+    if name in CURRENCY_ARGS or currency_value:
+        return money.amount(value) if money else f"{value:,}"
+    if value >= 10**20:  # ids made of hashes (asset ids), not quantities
+        return short_hex(hex(value))
+    return f"{value:,}" if name not in ("poolId", "period", "classIndex", "feeIndex", "triggerIndex", "kind") else str(value)
+
+
+def event_line(event: DecodedEvent, kind: str, money: Money | None = None) -> str:
+    """One terminal line for an event the monitor reports (plain text: no console markup)."""
+    args = " ".join(f"{k}={argument_text(k, v, money, contract=event.contract, event=event.event)}"
+                    for k, v in event.args.items())
+    return (f"{kind:10} block {event.block_number} {event.contract}.{event.event}"
+            f"{' ' + args if args else ''} tx {short_hex(event.tx_hash)}")
+
+
+def alert_line(alert: Alert) -> str:
+    """One terminal line for a rule alert: rule, severity, block, message (figures already in currency units),
+    and for the event rules the event's figures (roles by name, hashes shortened)."""
+    shown = {k: v for k, v in alert.figures.items() if k not in ("contract", "event")}
+    extra = ""
+    if alert.message.count(".") == 1 and " " not in alert.message and shown:  # an event rule: Contract.Event
+        extra = " " + " ".join(f"{k}={_figure_text(k, v)}" for k, v in shown.items())
+    return f"rule {alert.rule} ({alert.severity}) block {alert.block}: {alert.message}{extra}"
+
+
+def _figure_text(name: str, value: Any) -> str:
+    if isinstance(value, str) and value.startswith("0x"):
+        if name in ROLE_ARGS and value.lower() in ROLE_NAMES:
+            return ROLE_NAMES[value.lower()]
+        return short_hex(value) if len(value) > 42 else value
+    return str(value)
+
+
+def print_event(console: Any, event: DecodedEvent, kind: str, money: Money | None = None) -> None:
+    """Print :func:`event_line` on a rich console, the kind coloured. The line is a ``Text``, never console
+    markup: an argument holding ``[/...`` (bytes, strings from the chain) would be read as a markup tag."""
+    from rich.text import Text
+
+    line = Text(event_line(event, kind, money))
+    line.stylize("bold red" if kind == "alert" else "yellow", 0, 10)
+    console.print(line, soft_wrap=True)
+
+
+def print_alert(console: Any, alert: Alert) -> None:
+    """Print :func:`alert_line` on a rich console, the rule coloured by severity."""
+    from rich.text import Text
+
+    line = Text(alert_line(alert))
+    style = {"critical": "bold red", "high": "red", "medium": "yellow"}.get(alert.severity, "cyan")
+    line.stylize(style, 0, len(f"rule {alert.rule} ({alert.severity})"))
+    console.print(line, soft_wrap=True)
+
+
+def event_record(event: DecodedEvent, kind: str, flags: Sequence[str] = ()) -> dict[str, Any]:
+    """The events.jsonl record of an event: complete and JSON-safe (bytes as 0x hex, structs as objects,
+    amounts exact integers in base units)."""
+    record = {"kind": kind, **dataclasses.replace(event, args=_plain(event.args)).to_json()}
+    if flags:
+        record["flags"] = list(flags)
+    return record
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -273,15 +416,15 @@ def follow(rpc_url: str, watch: dict[str, str], state_dir: Path | None, *, start
     w3 = web3_for(rpc_url, timeout=10)
     decoder = EventDecoder(w3, {addr: (name, load_abi(name)) for addr, name in watch.items()})
 
+    money: Money | None = None
+
     def show(event: DecodedEvent, kind: str) -> None:
         if not quiet:
-            style = "bold red" if kind == "alert" else "yellow"
-            console.print(f"[{style}]{kind:10}[/] block {event.block_number} {event.contract}.{event.event} {event.args} tx {event.tx_hash}")
+            print_event(console, event, kind, money)
 
     def shout(alert: Alert) -> None:
         if not quiet:
-            style = {"critical": "bold red", "high": "red", "medium": "yellow"}.get(alert.severity, "cyan")
-            console.print(f"[{style}]rule {alert.rule} ({alert.severity})[/] block {alert.block}: {alert.message}")
+            print_alert(console, alert)
 
     surveillance = None
     if market:
@@ -294,6 +437,8 @@ def follow(rpc_url: str, watch: dict[str, str], state_dir: Path | None, *, start
         watch = {**watch, Web3.to_checksum_address(green): "GreenLedger"}
         decoder = EventDecoder(w3, {addr: (name, load_abi(name)) for addr, name in watch.items()})
     deal_rules = DealRules(w3, spv, rules, green=green) if spv else None
+    if deal_rules is not None:
+        money = Money(int(deal_rules.d.decimals), str(deal_rules.d.currency_symbol))
     chain_id = int(w3.eth.chain_id)
     if state_dir is None:
         state_dir = default_state_dir(chain_id, spv, watch)

@@ -391,6 +391,48 @@ def test_node_unreachable_is_shown_and_recovers(live, page):
     assert live.json("/api/status")["node"] == "ok"
 
 
+def test_a_chain_reset_is_said_plainly_with_503(live, page):
+    """The node restarted under the explorer (here: its proxy sent to a fresh anvil whose chain is longer than
+    the one indexed, so every block number exists but none is the block indexed): the open page, every page and
+    endpoint of the deal say the chain was reset (503), never the old deal as if it were still there."""
+    from chainabs.dev.testing import PORTS_PER_WORKER, ExternalAnvil, worker_port
+
+    base = worker_port()
+    proxy = NodeProxy(live.served.url, free_port(base + 1, base + PORTS_PER_WORKER - 1)).start()
+    indexer = Indexer(proxy.url, live.d.spv.address, interval=0.2, timeout=3.0)
+    logged: list[str] = []
+    indexer.subscribe(lambda s: logged.append(s.error) if s.node == "reset" else None)
+    indexer.start(wait=60)
+    server = ExplorerServer(indexer, port=free_port(base + 1, base + PORTS_PER_WORKER - 1)).start()
+    try:
+        page.goto(server.url + "/deal")
+        assert page.locator("#periods-closed").count() == 1
+        with ExternalAnvil(free_port(base + 1, base + PORTS_PER_WORKER - 1), chain_id=web3.eth.chain_id) as fresh:
+            fresh.rpc("anvil_mine", [hex(web3.eth.block_number + 5)])
+            proxy.upstream = fresh.url
+            page.wait_for_function("() => document.querySelector('#content [data-reset]') !== null",
+                                   timeout=LIVE_SECONDS * 1000)
+            said = (f"the chain was reset: the deal at {live.d.spv.address} no longer exists as indexed (block "
+                    f"{indexer.anchor[0]:,}, where the deal starts, is not the block indexed;")
+            assert said in text(page, "#banner") and "restart the explorer" in text(page, "#banner")
+            assert "The chain was reset" in text(page, "main") and "#periods-closed" not in page.content()
+            assert logged and logged[0].startswith(said)
+            for path in ("/deal", "/pool", "/regulator", f"/loan/{live.served.named['A']}",
+                         f"/investor/{web3.eth.accounts[10]}"):
+                reply = requests.get(server.url + path, timeout=20)
+                assert reply.status_code == 503, path
+                assert "The chain was reset" in reply.text and said in reply.text, path
+            for path in ("/api/deal", "/api/regulator", f"/api/loan/{live.served.named['A']}"):
+                reply = requests.get(server.url + path, timeout=20)
+                assert reply.status_code == 503 and reply.json()["error"].startswith(said), path
+            status = requests.get(server.url + "/api/status", timeout=20)
+            assert status.status_code == 200 and status.json()["node"] == "reset"
+    finally:
+        server.stop()
+        proxy.stop()
+    assert live.indexer.status.node == "ok"  # the module's explorer reads the real chain: untouched
+
+
 def wallet_script(live: Live, account_index: int, *, reject: bool = False) -> str:
     config = {"key": anvil_key(account_index), "address": web3.eth.accounts[account_index], "rpc": live.served.url,
               "chainId": web3.eth.chain_id, "reject": reject}

@@ -112,6 +112,21 @@ def create_app(indexer: Indexer, *, pages: Sequence[ExplorerPage] = ()) -> FastA
 
     app.state.render = render
 
+    #: Paths still served once the chain was reset: the status, its live stream, the page's own files.
+    reset_exempt = ("/static/", "/vendor/", "/api/status", "/api/stream", "/api/abi/", "/api/docs", "/api/openapi.json",
+                    "/favicon.ico")
+
+    @app.middleware("http")
+    async def chain_reset(request: Request, call_next: Callable[[Request], Any]) -> Response:
+        """Once the chain indexed is gone (a node reset), every page and endpoint of the deal says so (503)
+        instead of serving the deal as it was."""
+        if indexer.reset and not request.url.path.startswith(reset_exempt):
+            message = indexer.status.error
+            if request.url.path.startswith("/api/"):
+                return JSONResponse({"error": message, "status": indexer.status.to_json()}, status_code=503)
+            return render(request, "unavailable.html", {"message": message, "reset": True}, 503)
+        return await call_next(request)
+
     def not_found(request: Request, message: str, status_code: int = 404) -> Response:
         if request.url.path.startswith("/api/"):
             return JSONResponse({"error": message}, status_code=status_code)

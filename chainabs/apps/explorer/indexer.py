@@ -6,6 +6,11 @@ undone) and rebuilds the pages' snapshot (:func:`chainabs.apps.explorer.views.bu
 whose events did not change come from the reader's cache). Pages and the live stream read the snapshot and
 :attr:`Indexer.status`; a node that stops answering sets the status to ``unreachable`` and is retried with
 a growing pause (at most :data:`MAX_BACKOFF` seconds) until it answers again.
+
+A chain that was reset under the explorer (a local node restarted: the blocks it indexed are gone) is told
+apart from a reorganisation: the hash of the deal's first block, recorded at the first read, no longer
+matches (or that block is gone, or the SPV has no code). The status becomes ``reset`` for good
+(:class:`ChainReset`): the pages answer 503 saying so, and the explorer has to be restarted.
 """
 
 from __future__ import annotations
@@ -27,9 +32,14 @@ MAX_BACKOFF = 2.0
 T = TypeVar("T")
 
 
+class ChainReset(RuntimeError):
+    """The chain the explorer indexed is gone (the node was reset): the deal as indexed no longer exists."""
+
+
 @dataclass(frozen=True)
 class Status:
-    """What the indexer knows of the node: ``ok``, ``starting``, ``unreachable`` or ``error``."""
+    """What the indexer knows of the node: ``ok``, ``starting``, ``unreachable``, ``error`` or ``reset`` (the
+    chain it indexed is gone: final)."""
 
     node: str = "starting"
     error: str = ""
@@ -58,6 +68,10 @@ def _unreachable(exc: BaseException) -> bool:
     return any(isinstance(e, (requests.ConnectionError, requests.Timeout, ConnectionError, TimeoutError)) for e in chain)
 
 
+def _block_hash(block: Any) -> str:
+    return "0x" + bytes(block["hash"]).hex()
+
+
 class Indexer:
     """Follows one deal on one node; thread-safe: readers use :meth:`locked` around reader access."""
 
@@ -75,6 +89,8 @@ class Indexer:
         self.snapshot: dict[str, Any] | None = None
         self.status = Status()
         self.chain_id: int | None = None
+        #: The deal's first block read and its hash (0x hex) at the first read: the chain this index is of.
+        self.anchor: tuple[int, str] | None = None
         self.lock = threading.RLock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -99,9 +115,16 @@ class Indexer:
                     raise LookupError(f"{self.spv} on chain {self.chain_id} does not read as a ChainABS SPV "
                                       f"({type(exc).__name__}: {said})") from exc
                 self.reader.retries = 2
+                first = max(int(self.reader.start_block), 0)
+                self.anchor = (first, _block_hash(self.w3.eth.get_block(first)))
             else:
+                if self.status.node == "reset":
+                    raise ChainReset(self.status.error)
                 head = int(self.w3.eth.block_number)
-                if head == self.reader.last_block and not self.reader.reorganised():
+                moved = head < self.reader.last_block or self.reader.reorganised()
+                if moved:
+                    self.check_chain()
+                if head == self.reader.last_block and not moved:
                     self._set(replace(self.status, node="ok", error="", head=head, checked_at=time.time()))
                     return False
                 self.reader.refresh()
@@ -111,12 +134,36 @@ class Indexer:
                              build_seconds=time.perf_counter() - start))
             return True
 
+    def check_chain(self) -> None:
+        """Raise :class:`ChainReset` when the chain indexed is gone: the deal's first block changed or no
+        longer exists, or the SPV has no code (a reorganisation never reaches that far back)."""
+        if self.anchor is None:
+            return
+        block, known = self.anchor
+        why = ""
+        try:
+            if _block_hash(self.w3.eth.get_block(block)) != known:
+                why = f"block {block:,}, where the deal starts, is not the block indexed"
+        except Exception as exc:  # noqa: BLE001 - web3 raises BlockNotFound beyond the head
+            if "not found" not in str(exc).lower():
+                raise
+            why = f"block {block:,}, where the deal starts, is gone"
+        if not why and len(self.w3.eth.get_code(self.spv)) == 0:
+            why = "there is no contract at that address any more"
+        if why:
+            message = (f"the chain was reset: the deal at {self.spv} no longer exists as indexed ({why}; the node's "
+                       f"head is block {int(self.w3.eth.block_number):,}); restart the explorer")
+            self._set(replace(self.status, node="reset", error=message, checked_at=time.time()))
+            raise ChainReset(message)
+
     def _run(self) -> None:
         pause = self.interval
         while not self._stop.is_set():
             try:
                 self.index_once()
                 pause = self.interval
+            except ChainReset:  # final (the status says so): the pages say so until the explorer is restarted
+                pause = MAX_BACKOFF
             except Exception as exc:  # noqa: BLE001 - the node's failures are shown, then retried
                 node = "unreachable" if _unreachable(exc) else "error"
                 self._set(replace(self.status, node=node, error=" ".join(str(exc).split())[:300] or type(exc).__name__,
@@ -167,6 +214,11 @@ class Indexer:
             raise RuntimeError("the deal is not indexed yet")
         return {**snap[name], "block": snap["block"], "block_time": snap["block_time"], "chain_id": snap["chain_id"]}
 
+    @property
+    def reset(self) -> bool:
+        """True when the chain indexed is gone (:class:`ChainReset`)."""
+        return self.status.node == "reset"
+
     def with_reader(self, build: Callable[[DealReader], T]) -> T:
         """``build(reader)`` under the indexer's lock (per-request pages: loans, investors). When it fails
         because the chain was reorganised since the last poll (events of blocks that are gone), the reader
@@ -174,10 +226,13 @@ class Indexer:
         with self.lock:
             if self.reader is None:
                 raise RuntimeError("the deal is not indexed yet")
+            if self.reset:
+                raise ChainReset(self.status.error)
             try:
                 return build(self.reader)
             except Exception:
                 if not self.reader.reorganised():
                     raise
+                self.check_chain()
                 self.index_once()
                 return build(self.reader)

@@ -15,13 +15,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from eth_utils import keccak
 from web3 import Web3
 
 from chainabs.apps.display import Money, short_hex
 from chainabs.apps.reports import deal_title
 from chainabs.chain import alerts
-from chainabs.chain.abis import load_abi
+from chainabs.chain.abis import role_names
 from chainabs.chain.read import investors as investorread
 from chainabs.chain.read import loans as loanread
 from chainabs.chain.read import overview
@@ -65,17 +64,7 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [jsonable(r) for r in frame.to_dict("records")]
 
 
-def _role_names() -> dict[str, str]:
-    names = {"0x" + "00" * 32: "DEFAULT_ADMIN_ROLE"}
-    for contract in ("SPV", "TrancheToken", "AssetRegistry", "IdentityRegistry"):
-        for item in load_abi(contract):
-            name = item.get("name", "")
-            if item.get("type") == "function" and name.endswith("_ROLE") and not item.get("inputs"):
-                names["0x" + keccak(text=name).hex()] = name
-    return names
-
-
-ROLE_NAMES = _role_names()
+ROLE_NAMES = role_names()
 
 
 def currency_info(d: DealReader) -> dict[str, Any]:

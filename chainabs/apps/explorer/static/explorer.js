@@ -55,6 +55,11 @@
     if (dot) dot.className = "dot " + (s.node === "ok" ? "ok" : "bad");
     if (s.node === "ok" || s.node === "starting") showBanner("");
     else if (s.node === "unreachable") showBanner("node unreachable, retrying…");
+    else if (s.node === "reset") {
+      // final: the deal as shown no longer exists; the server's page (503) says so in place of the content
+      showBanner(s.error || "the chain was reset; restart the explorer");
+      if (!document.querySelector("#content [data-reset]")) refresh(true);
+    }
     else showBanner("chain data error: " + (s.error || "unknown") + " (retrying)");
     // a new snapshot, or a page that could not be built (node away) and may be now
     if (s.node === "ok" && (s.version !== version || document.querySelector("#content [data-retry]"))) {
@@ -66,16 +71,17 @@
 
   let refreshing = false;
   let again = false;
-  async function refresh() {
+  let againAny = false;
+  async function refresh(anyStatus = false) {
     const content = document.getElementById("content");
-    if (!content || content.querySelector("[data-live=off]")) return;
-    if (refreshing) { again = true; return; }
+    if (!content || (content.querySelector("[data-live=off]") && !anyStatus)) return;
+    if (refreshing) { again = true; againAny = againAny || anyStatus; return; }
     refreshing = true;
     try {
       const url = new URL(window.location.href);
       url.searchParams.set("fragment", "1");
       const reply = await fetch(url, { cache: "no-store" });
-      if (reply.ok) {
+      if (reply.ok || anyStatus) {
         content.innerHTML = await reply.text();
         init(content);
         body.dataset.refreshed = String(Number(body.dataset.refreshed || 0) + 1);
@@ -84,7 +90,7 @@
       // the explorer itself is away: the stream's error handler says so
     } finally {
       refreshing = false;
-      if (again) { again = false; refresh(); }
+      if (again) { const any = againAny; again = false; againAny = false; refresh(any); }
     }
   }
 
