@@ -141,10 +141,3 @@ def test_spec_check_names_the_file_and_field_of_every_problem(tmp_path, capsys):
     assert all(line.startswith((str(bad_date), str(broken))) for line in lines), out
     assert "Traceback" not in out + err
 
-
-def test_a_bad_explorer_port_is_one_line(capsys):
-    with pytest.raises(SystemExit) as done:
-        cli.main(["explorer", "--spv", "0x" + "11" * 20, "--port", "99999"])
-    assert done.value.code == 2
-    err = capsys.readouterr().err
-    assert "99999: a port is a number from 1 to 65535" in err and "Traceback" not in err
