@@ -50,7 +50,7 @@ from chainabs.chain.deploy import (CallStep, Deployer, DeploymentError, DeploySt
                                    move_aside)
 from chainabs.chain.sender import default_sender, transact
 from chainabs.model import terms
-from chainabs.model.numbers import format_units
+from chainabs.model.numbers import format_date, format_units
 from chainabs.model.spec import DEALS_DIR, DealSpec, load_deal, spec_path
 from chainabs.model.synthetic import is_synthetic, tape_argument
 from chainabs.model.tape import TapeValidationError, select_eligible
@@ -408,6 +408,13 @@ def _deploy_deal(
     if pool is not None and base.revolving is not None:  # an existing pool must be able to take the purchases
         _check_pool_tracks_obligors(deployer.at("registry"), pool)
     times = terms.DealTimes(**meta["times"]) if "times" in meta else terms.DealTimes.after(base, int(bchain.time()))
+    planned = terms.DealTimes.from_spec(base)
+    if times.closing != planned.closing:  # said once, plainly: the dates moved, the pool's cut-off did not
+        shift = (times.closing - planned.closing) // 86_400
+        console.print(f"the spec's closing date {format_date(planned.closing)} has passed on this chain: the deal's dates "
+                      f"are shifted by {shift:,} days (closing {format_date(times.closing)}, first payment "
+                      f"{format_date(times.first_payment)}); the pool's cut-off stays {base.dates.cut_off}",
+                      highlight=False)
 
     # One estimate for everything still to do, one question (live networks), before anything is sent.
     units = _deal_units(base, info, ordered)

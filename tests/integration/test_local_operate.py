@@ -27,6 +27,8 @@ def test_a_locally_deployed_deal_runs_with_the_nodes_accounts(tmp_path, capsys, 
             "--manifest-dir", str(root)]
     assert cli.main(argv) == 0
     out = capsys.readouterr().out
+    # The spec's closing date has passed on this chain: the shift of the deal's dates is said, once.
+    assert " ".join(out.split()).count("has passed on this chain: the deal's dates are shifted by") == 1, out
     hint = next(line for line in out.splitlines() if line.startswith("operate it: "))
     assert shlex.split(hint.removeprefix("operate it: ").removesuffix(" (see docs/deploy.md)")) == [
         "chainabs", "status", "--deal", DEAL, "--rpc", url, "--manifest-dir", str(root)]
