@@ -84,6 +84,8 @@ def from_keystore(path: str | Path, *, ask: Callable[[str], str] = getpass.getpa
         data = json.loads(path.read_text())
     except ValueError:
         raise SignerError(f"keystore {path}: not a JSON keystore") from None
+    if not isinstance(data, dict) or not ("crypto" in data or "Crypto" in data):  # before asking a password for it
+        raise SignerError(f"keystore {path}: not an encrypted keystore (no 'crypto' section)")
     password = os.environ.get(KEYSTORE_PASSWORD_ENV)
     if password is None:
         try:
@@ -91,8 +93,6 @@ def from_keystore(path: str | Path, *, ask: Callable[[str], str] = getpass.getpa
         except (EOFError, OSError):
             raise SignerError(f"keystore {path}: no password (set {KEYSTORE_PASSWORD_ENV} when there is no "
                               "terminal)") from None
-    if not isinstance(data, dict) or not ("crypto" in data or "Crypto" in data):
-        raise SignerError(f"keystore {path}: not an encrypted keystore (no 'crypto' section)")
     try:
         return Signer.from_keystore(path, password)
     except ValueError as exc:

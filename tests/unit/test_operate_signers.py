@@ -91,6 +91,9 @@ def test_keystores_and_brownie_accounts(clean_env, tmp_path):
 
     with pytest.raises(signers.SignerError, match="set CHAINABS_KEYSTORE_PASSWORD when there is no terminal"):
         signers.select("trustee", keystore=path, ask=no_terminal)
+    # A file that is not a keystore is refused before any password is asked for it.
+    with pytest.raises(signers.SignerError, match="not an encrypted keystore"):
+        signers.select("trustee", keystore=tmp_path / "bad.json", ask=_never)
 
 
 def test_a_local_chain_lends_its_unlocked_role_accounts(clean_env):
