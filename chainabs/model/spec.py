@@ -323,6 +323,8 @@ class DealSpec(_Model):
     def _slug(cls, v: str) -> str:
         if not _SLUG.match(v):
             raise ValueError(f"{v!r}: use lower-case letters, digits, '_' and '-' (it names files)")
+        if v.startswith("onboard-"):  # the name of `chainabs onboard`'s records beside the deals' manifests
+            raise ValueError(f"{v!r}: a deal's name may not start with 'onboard-' (reserved for onboarding records)")
         return v
 
     @model_validator(mode="after")

@@ -95,8 +95,9 @@ library TrancheOps {
     /// @dev Move the credit and payouts of `lost` to `replacement` (both checkpointed) and return the moved credit.
     ///      Credit and payouts move together, so the replacement can withdraw what the lost wallet could. Each wallet
     ///      may have been paid up to the rounding slack above its credit, so the two credits together can round to
-    ///      a unit less than the two payouts: the merged credit is raised to count what was paid (by less than
-    ///      2**-23 units), which keeps earned >= withdrawn for the claim and the views.
+    ///      a unit less than the two payouts: the merged credit is raised to count what was paid (by at most the
+    ///      slack, 2**-24 units per kind), which keeps earned >= withdrawn for the claim and the views. The dust
+    ///      bound then counts each recovery as one more account (docs/token.md).
     function _mergeCredit(TrancheStore storage t, address lost, address replacement) private returns (Pair credit) {
         credit = t.accrued[lost];
         Pair paid = t.withdrawn[lost];

@@ -104,3 +104,16 @@ def test_module_command_prints_lines_and_no_traceback(tmp_path):
     assert run.stderr.splitlines() == [f"{bad}: dates.closing: '2025-13-45' is not a date (month must be in 1..12)"]
     assert run.stdout.strip().endswith("consumer_loan.yaml: ok")
     assert sp.main([]) == 2 and sp.main(["consumer_loan"]) == 0
+
+
+def test_a_deal_name_may_not_take_the_onboarding_records_prefix(tmp_path):
+    """``chainabs onboard`` keeps its records as ``onboard-*.json`` beside the deals' manifests, which the operation
+    commands do not take for deals: a deal named so would be invisible to them, so the name is refused."""
+    from chainabs.model.spec import check_spec
+    from chainabs.paths import PROJECT_ROOT
+
+    text = (PROJECT_ROOT / "deals" / "consumer_loan.yaml").read_text()
+    path = tmp_path / "deal.yaml"
+    path.write_text(text.replace("name: consumer_loan", "name: onboard-loans", 1))
+    lines = check_spec(path)
+    assert len(lines) == 1 and "may not start with 'onboard-'" in lines[0] and lines[0].startswith(str(path)), lines
