@@ -564,6 +564,29 @@ def test_spv_state_machine(machine_deal, investors, stranger, accounts, chain, k
             self.credit_distributions()
             done["held payments released"] += 1
 
+        @rule(c=st.integers(0, n - 1), shape=period_shapes, caller=st.sampled_from(callers))
+        def held_payment_released_at_a_record_date(self, c, shape, caller):
+            """The stablecoin issuer blocks a class's token through a close (its payment held), then unblocks it,
+            and anyone releases the held payment while the next report is pending: the class's books stay closed
+            until that report's close (the record date holds; ``books_in_sync_and_every_report_closable``)."""
+            m = self.model
+            self._settle_pending()
+            if m.phase != Phase.ACTIVE or m.pool_sold:
+                return
+            if c not in self.blocked_tokens:
+                self.block_token(c, True)
+            self._submit(self._report(shape))
+            self._close(False, stranger)
+            self.block_token(c, False)
+            if m.phase != Phase.ACTIVE or m.pool_sold or sum(m.held[c]) == 0:
+                return
+            self._submit(self._report(shape))
+            if m.pending is None:
+                return
+            self.release_held(c, caller)
+            assert bool(toks[c].booksClosed()), f"class {c}: a release at a record date reopened its books"
+            done["held payments released at a record date"] += 1
+
         @rule(action=st.sampled_from(["cancel", "withdraw servicer", "withdraw originator"]))
         def trustee_cancels_report(self, action):
             """The trustee cancels the pending report (deposits become returnable, books reopen); depositors
@@ -776,7 +799,8 @@ def test_spv_state_machine(machine_deal, investors, stranger, accounts, chain, k
     report_steps("spv", done)
     if fuzzing():
         return  # the campaign's coverage is checked on the derandomized CI run; a fuzz run reports its steps
-    for what in ("closed", "claims paying something", "transfers", "privileged calls refused"):
+    for what in ("closed", "claims paying something", "transfers", "privileged calls refused",
+                 "held payments released at a record date"):
         assert done[what] > 0, f"no run exercised {what!r}: {dict(done)}"
     # The end of life is exercised one way or the other (done, or refused exactly as the model refuses it).
     assert done["clean-up calls"] + done["refused: CleanUpCallNotAvailable"] > 0, dict(done)
