@@ -782,6 +782,9 @@ def _message(exc: BaseException) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``chainabs`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--traceback" in argv:  # accepted anywhere on the line, not only before the subcommand
+        argv = ["--traceback", *(a for a in argv if a != "--traceback")]
     args = parser().parse_args(argv)
     console = Console(width=max(Console().width, 110))
     warnings.filterwarnings("ignore", category=FutureWarning)  # brownie's own deprecation notices

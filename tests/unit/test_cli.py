@@ -141,3 +141,10 @@ def test_spec_check_names_the_file_and_field_of_every_problem(tmp_path, capsys):
     assert all(line.startswith((str(bad_date), str(broken))) for line in lines), out
     assert "Traceback" not in out + err
 
+
+
+def test_traceback_is_accepted_after_the_subcommand_too(tmp_path, capsys):
+    bad = tmp_path / "broken.yaml"
+    bad.write_text("name: [unclosed\n")
+    assert cli.main(["spec", "check", str(bad), "--traceback"]) == 2  # parsed, not "unrecognized arguments"
+    assert f"{bad}: line " in capsys.readouterr().out
