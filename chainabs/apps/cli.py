@@ -654,7 +654,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--today", help="validation date YYYY-MM-DD (default: today, or the pool's cut-off if later)")
     p.add_argument("--track-obligors", action="store_true", help="a new pool keeps its obligors' live exposures "
                    "(needed for revolving purchases under an obligor limit; ~34k gas more per new obligor)")
-    _add_signer_options(p, "arranger (default ARRANGER_/DEPLOYER_PRIVATE_KEY or _ACCOUNT)")
+    _add_signer_options(p, "originator who onboards, the pool's owner (default ARRANGER_/DEPLOYER_PRIVATE_KEY or _ACCOUNT)")
 
     p = command("simulate", _simulate, "Scenario grid (CPR x CDR x severity) and loan-level Monte Carlo of a deal "
                 "spec through the deal model: WAL, yield, duration, losses, breakeven CDR.", None)
