@@ -58,7 +58,7 @@ from chainabs.model.assets import is_secured
 from chainabs.model.collateral import check_collateral, recovery_rates
 from chainabs.model.numbers import format_amount
 from chainabs.model.synthetic import generate_collateral, generate_tape
-from chainabs.model.tape import select_eligible
+from chainabs.model.tape import TapeValidationError, select_eligible
 from chainabs.paths import REPORTS_DIR
 
 #: Demo assumptions (annual rates): a consumer pool with some stress in the middle of its life.
@@ -107,7 +107,13 @@ def run(loans: int = 2_000, seed: int = 7, out_dir: Path | None = None, *, verbo
         # pool's legal final, or invoices bought in later revolving periods would mature after the spec's date.
         shift = pd.Timestamp(bchain.time(), unit="s").date() - base.dates.closing
         criteria = dataclasses.replace(criteria, legal_final_date=base.dates.legal_final + max(shift, dt.timedelta(0)))
-    tape = select_eligible(book, criteria, today=base.dates.cut_off)
+    try:
+        tape = select_eligible(book, criteria, today=base.dates.cut_off)
+    except TapeValidationError as exc:
+        if any(i.rule == "empty_tape" for i in exc.issues):  # the book's loans all fail the rules or the limits
+            raise ValueError(f"no pool can be drawn from a book of {len(book):,} loans under {base.name}'s eligibility "
+                             "rules and concentration limits: give more loans (--loans 1000)") from None
+        raise
     console.print(f"   originator's book: {len(book)} loans, {len(tape)} eligible for the pool")
     registry, pool_id = orchestration.open_pool(arranger, originator, servicer, criteria,
                                                 track_obligors=base.revolving is not None)

@@ -563,3 +563,16 @@ def test_demo_leaves_a_live_deal_with_its_addresses(tmp_path, monkeypatch):
     assert set(attached["name"]) == {"offering_circular", "trust_deed", "investor-report-1"}
     report = tmp_path / "reports" / "documents" / "investor-report-1.csv"
     assert set(attached.loc[attached["name"] == "investor-report-1", "hash"]) == {documentlib.file_hash(report)}
+
+
+def test_demo_with_too_few_loans_says_so(tmp_path, monkeypatch):
+    """``chainabs demo --loans 5``: one line saying no pool can be drawn, not an empty-tape error."""
+    import io
+
+    from rich.console import Console
+
+    from chainabs.apps import demo
+
+    monkeypatch.setenv("CHAINABS_DEPLOYMENTS_DIR", str(tmp_path))
+    with pytest.raises(ValueError, match="no pool can be drawn from a book of 5 loans under consumer_loan's"):
+        demo.run(loans=5, out_dir=tmp_path / "reports", console=Console(file=io.StringIO()))
