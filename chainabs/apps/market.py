@@ -261,10 +261,11 @@ def _check_post(market: Market, signer: Signer, token: str, side: str, price: in
             raise _refused(blocked_text(me, to, code, reason), "TransferBlocked")
         fn = market.token(token).functions
         left = int(fn.balanceOf(me).call()) - units
-        if counterparty is None and 0 < left < int(fn.minimumHolding().call()):
+        minimum = int(fn.minimumHolding().call()) if counterparty is None and left > 0 else 0
+        if 0 < left < minimum:
             raise _refused(f"after selling {show_amount(units, decimals)} units you would keep "
-                           f"{show_amount(left, decimals)}, below the minimum holding "
-                           f"{show_amount(int(fn.minimumHolding().call()), decimals)}", "TransferBlocked")
+                           f"{show_amount(left, decimals)}, below the minimum holding {show_amount(minimum, decimals)}",
+                           "TransferBlocked")
         _simulated(market, me, "postAsk", token, partition, price, units, until, counterparty or ZERO_ADDRESS,
                    fixed_by_preparation=INVALID_OPERATOR)
     else:

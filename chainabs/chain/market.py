@@ -314,22 +314,20 @@ class Market:
         decoder = EventDecoder(self.w3, {self.address: (MARKET_ABI, load_abi(MARKET_ABI))})
         return read_events(self.w3, decoder, start_block, end_block, chunk=chunk)
 
-    def open_orders(self, maker: str, start_block: int = 0, token: str | None = None) -> list[OrderView]:
-        """``maker``'s orders still open (posted, not filled, cancelled or expired), from its ``OrderPosted``
-        events and the venue's state."""
-        maker = Web3.to_checksum_address(str(maker))
+    def open_orders(self, maker: str | None, start_block: int = 0, token: str | None = None) -> list[OrderView]:
+        """Orders still open (posted, not filled, cancelled or expired) of ``maker`` (None: anyone's), on ``token``
+        if given, from the ``OrderPosted`` events and the venue's state, in posting order."""
+        maker = Web3.to_checksum_address(str(maker)) if maker is not None else None
+        token = Web3.to_checksum_address(str(token)) if token is not None else None
         ids = [int(e["id"]) for e in self.events(start_block) if e.event == "OrderPosted"
-               and Web3.to_checksum_address(e["maker"]) == maker
-               and (token is None or Web3.to_checksum_address(e["token"]) == Web3.to_checksum_address(str(token)))]
+               and (maker is None or Web3.to_checksum_address(e["maker"]) == maker)
+               and (token is None or Web3.to_checksum_address(e["token"]) == token)]
         return [o for o in (self.order(i) for i in ids) if o.open]
 
     def book_orders(self, token: str, start_block: int = 0) -> list[OrderView]:
-        """Every open order on ``token`` (from the ``OrderPosted`` events and the venue's state), best first:
-        bids from the highest price, asks from the lowest, in posting order at a price."""
-        token = Web3.to_checksum_address(str(token))
-        ids = [int(e["id"]) for e in self.events(start_block) if e.event == "OrderPosted"
-               and Web3.to_checksum_address(e["token"]) == token]
-        found = [o for o in (self.order(i) for i in ids) if o.open]
+        """Every open order on ``token`` (:meth:`open_orders`), best first: bids from the highest price, asks from
+        the lowest, in posting order at a price."""
+        found = self.open_orders(None, start_block, token)
         return sorted(found, key=lambda o: (o.ask, o.price if o.ask else -o.price, OrderId.decode(o.id).sequence))
 
     def trades(self, start_block: int = 0, end_block: int | None = None,
