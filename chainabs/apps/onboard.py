@@ -25,7 +25,6 @@ import datetime as dt
 import hashlib
 import re
 import shlex
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,7 @@ import pandas as pd
 from rich.console import Console
 
 from chainabs.chain import connection, signers
-from chainabs.chain.deploy import ONBOARD_RECORD_PREFIX, Deployer, DeploymentError, DeployStep, Manifest
+from chainabs.chain.deploy import ONBOARD_RECORD_PREFIX, Deployer, DeploymentError, DeployStep, Manifest, move_aside
 from chainabs.chain.deployment import ensure_pool
 from chainabs.chain.orchestration import grant_step
 from chainabs.chain.registry import (
@@ -225,9 +224,7 @@ def _recorded_registry(deployer: Deployer, registry_address: str | None, proj: A
 def _set_aside(deployer: Deployer, why: str, reason: str, console: Console) -> None:
     """Move the deployer's record aside (``<name>.<why>-<time>.json``) and start an empty one."""
     old = deployer.manifest
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
-    aside = old.path.with_name(f"{old.deal}.{why}-{stamp}.json")
-    old.path.rename(aside)
+    aside = move_aside(old.path, why)
     deployer.manifest = Manifest(path=old.path, deal=old.deal, chain_id=old.chain_id)
     console.print(f"earlier onboarding record of this tape not used ({reason}): moved to {aside}",
                   highlight=False, soft_wrap=True)
