@@ -513,9 +513,10 @@ def status(options: Options, console: Console | None = None) -> dict[str, Any]:
                        "payment_date": int(d.spv.paymentDate(period))}
         offering = None
         if state["phase"] == "Offering":  # what each class offers and what is subscribed so far
-            sizes = [int(v) for v in d.spv.dealState()[2]]
-            offering = [{"symbol": sym, "size": size, "subscribed": int(d.spv.subscribed(i)),
-                         "left": size - int(d.spv.subscribed(i))} for i, (sym, size) in enumerate(zip(d.symbols, sizes))]
+            sizes = [int(v) for v in state["class_balances"]]  # the classes' sizes until the closing
+            subscribed = [int(d.spv.subscribed(i)) for i in range(len(sizes))]
+            offering = [{"symbol": sym, "size": size, "subscribed": sub, "left": size - sub}
+                        for sym, size, sub in zip(d.symbols, sizes, subscribed, strict=True)]
         out = {
             "phase": state["phase"], "periods_closed": state["periods_closed"], "offering": offering,
             "next_payment_date": state["next_payment_date"], "pool_balance": state["pool_balance"],
