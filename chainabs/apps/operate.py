@@ -97,7 +97,7 @@ class Context:
         ``own_options``; a second role of the same command takes its own variable or a local account: on a local
         chain the one the deal's manifest records for the role)."""
         o = self.options
-        recorded = ops.recorded_roles(self.deal) if self.deal is not None and self.sender.local else {}
+        recorded = self.deal.roles if self.deal is not None and self.sender.local else {}
         return signers.select(role, keystore=o.keystore if own_options else None,
                               account=o.account if own_options else None, key_env=o.key_env if own_options else None,
                               w3=self.w3, local=self.sender.local, recorded=recorded)

@@ -69,6 +69,8 @@ class Deal:
     name: str = ""
     manifest: Path | None = None
     addresses: dict[str, str] = field(default_factory=dict)
+    #: The role holders the manifest records (``meta.roles``: role -> address; empty without a manifest).
+    roles: dict[str, str] = field(default_factory=dict)
 
     def units(self, amount: int) -> str:
         """Base units as currency units with the currency's symbol (``1,000.00 CNHT``)."""
@@ -77,15 +79,6 @@ class Deal:
     @property
     def symbols(self) -> list[str]:
         return [str(t.symbol()) for t in self.tokens]
-
-
-def recorded_roles(d: Deal) -> dict[str, str]:
-    """The role holders the deal's manifest records (``meta.roles``: role -> address; empty without a manifest
-    or a record)."""
-    if d.manifest is None or not d.manifest.exists():
-        return {}
-    roles = json.loads(d.manifest.read_text()).get("meta", {}).get("roles") or {}
-    return {str(k): str(v) for k, v in roles.items() if isinstance(v, str)}
 
 
 # ------------------------------------------------------------------------------------------------ refusals
@@ -166,6 +159,7 @@ def find_deal(w3: Web3, *, deal: str | None = None, spv: str | None = None, root
     folder = manifest_dir(chain_id, root)
     manifest: Path | None = None
     addresses: dict[str, str] = {}
+    roles: dict[str, str] = {}
     name = ""
     if spv is None:
         if deal is None:
@@ -184,6 +178,7 @@ def find_deal(w3: Web3, *, deal: str | None = None, spv: str | None = None, root
         if int(data.get("chain_id", -1)) != chain_id:
             raise OperationError(f"{manifest} is the manifest of chain {data.get('chain_id')}, the node is chain {chain_id}")
         addresses = {k: v["address"] for k, v in data.get("contracts", {}).items()}
+        roles = {str(k): str(v) for k, v in (data.get("meta", {}).get("roles") or {}).items() if isinstance(v, str)}
         name = str(data.get("deal", manifest.stem))
         if "spv" not in addresses:
             raise OperationError(f"{manifest}: the deal's SPV is not deployed yet (run `chainabs deploy` again to finish)")
@@ -206,7 +201,7 @@ def find_deal(w3: Web3, *, deal: str | None = None, spv: str | None = None, root
     d = Deal(w3=w3, chain_id=chain_id, spv=spv_c, tokens=tokens, currency=currency,
              registry=BoundContract(w3, "AssetRegistry", terms[1]), identity=identity, pool_id=int(terms[2]),
              originator=Web3.to_checksum_address(terms[3]), decimals=int(currency.decimals()),
-             symbol=str(currency.symbol()), name=name, manifest=manifest)
+             symbol=str(currency.symbol()), name=name, manifest=manifest, roles=roles)
     d.addresses = {"spv": spv, "currency": currency.address, "registry": d.registry.address,
                    "identity": identity.address, **{f"class{i}": t.address for i, t in enumerate(tokens)}}
     for key, value in addresses.items():
