@@ -64,6 +64,14 @@ def registry_state(registry: Any, originator: str, loan_ids: Sequence[str]) -> p
                          "principal": [p for _, p, _ in states]})
 
 
+def _spv_logs(spv: Any, event: str, **filters: Any) -> list[Any]:
+    """The SPV's ``event`` logs (``filters``: indexed arguments) from the connected node, in chain order."""
+    from chainabs.chain.connection import connected_web3
+
+    s = connected_web3().eth.contract(address=str(spv.address), abi=spv.abi)
+    return contract_logs(getattr(s.events, event), argument_filters=filters or None)
+
+
 def period_recoveries(spv: Any, registry: Any, pool_id: int, period: int) -> dict[int, int]:
     """The recovered cash recorded on chain for ``period`` so far, per asset id: the pool's ``RecoveryRecorded``
     events after the close of the period before (every one of the pool for period 1: its servicing opens with the
@@ -74,8 +82,7 @@ def period_recoveries(spv: Any, registry: Any, pool_id: int, period: int) -> dic
     w3 = connected_web3()
     after = (-1, -1)
     if period > 1:
-        s = w3.eth.contract(address=str(spv.address), abi=spv.abi)
-        closes = contract_logs(s.events.PeriodClosed, argument_filters={"period": period - 1})
+        closes = _spv_logs(spv, "PeriodClosed", period=period - 1)
         if not closes:  # it closed (the SPV's period is ``period``): a node that does not serve its log
             raise ServicingError(f"period {period}: the node returned no PeriodClosed event of period {period - 1}, "
                                  "so the period's recoveries already on chain cannot be told from earlier ones; "
@@ -102,11 +109,7 @@ def live_loans_missing(spv: Any, registry: Any, pool_id: int, originator: str, p
     ``period``) leaves out: every live loan the pool held when the period began (the deal's closing for period 1,
     else the close of the period before) must be on the tape, or the report cannot agree with the pool.
     Receivables bought in since (revolving purchases, while a report is pending) join the next period's tape."""
-    from chainabs.chain.connection import connected_web3
-
-    s = connected_web3().eth.contract(address=str(spv.address), abi=spv.abi)
-    began = (contract_logs(s.events.PeriodClosed, argument_filters={"period": period - 1}) if period > 1
-             else contract_logs(s.events.DealClosed))
+    began = _spv_logs(spv, "PeriodClosed", period=period - 1) if period > 1 else _spv_logs(spv, "DealClosed")
     if not began:  # a node that does not serve the deal's log: no check rather than a false refusal
         return []
     start = int(began[-1]["blockNumber"])
