@@ -50,7 +50,7 @@ import pandas as pd
 from chainabs.model.assets import (
     ACTIVE_STATUSES, CLOSED_STATUSES, RECOVERING_STATUSES, STATUS_CODE, STATUSES, asset_id, status_for_days,
 )
-from chainabs.model.inputs import missing_column_messages, read_csv, read_table
+from chainabs.model.inputs import PARQUET_SUFFIXES, missing_column_messages, read_csv, read_parquet
 from chainabs.model.numbers import format_amount, int64_overflow, parse_int, range_text
 from chainabs.model.servicing_tree import LoanLeaf, SumTree, leaf_hash
 from chainabs.model.tape import TapeIssue, TapeValidationError
@@ -212,9 +212,7 @@ def read_servicing_tape(path: str | Path) -> pd.DataFrame:
     """A servicing tape from CSV or Parquet (untyped: :func:`check_servicing_tape` types it); a file that cannot
     be read raises :class:`chainabs.model.inputs.InputFileError`, one line naming the file and the problem."""
     path = Path(path)
-    if path.suffix.lower() in (".parquet", ".pq"):
-        return read_table(path, what="servicing tape")
-    return read_csv(path)
+    return read_parquet(path) if path.suffix.lower() in PARQUET_SUFFIXES else read_csv(path)  # any other suffix: CSV
 
 
 def write_servicing_tape(tape: pd.DataFrame, path: str | Path) -> Path:
