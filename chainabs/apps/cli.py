@@ -309,10 +309,7 @@ def _investor(args: argparse.Namespace, console: Console) -> int:
     tokens = args.tokens or [a.strip() for a in os.environ.get("TRANCHE_TOKENS", "").split(",") if a.strip()]
     _connect(args)
     if not tokens:  # the deal's, found as the operation commands find it
-        from brownie import web3
-
-        tokens = investor.deal_tokens(web3.provider.endpoint_uri, deal=args.deal, spv=args.spv,
-                                      manifest_dir=args.manifest_dir)
+        tokens = investor.deal_tokens(deal=args.deal, spv=args.spv, manifest_dir=args.manifest_dir)
     investor.run(tokens, claim_funds=args.claim, account=args.account, keystore=args.keystore, console=console)
     return 0
 

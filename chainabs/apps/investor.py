@@ -50,14 +50,12 @@ def positions_table(frame: pd.DataFrame, decimals: int, symbol: str, holder: str
     return table
 
 
-def deal_tokens(rpc: str, *, deal: str | None = None, spv: str | None = None,
-                manifest_dir: Path | None = None) -> list[str]:
-    """The tranche tokens of the deal found as the operation commands find it (``deal`` / ``spv`` / the chain's only
-    deployed deal, :func:`chainabs.chain.operations.find_deal`)."""
-    from chainabs.chain import bound
+def deal_tokens(*, deal: str | None = None, spv: str | None = None, manifest_dir: Path | None = None) -> list[str]:
+    """The tranche tokens of the deal found, on the connected network, as the operation commands find it
+    (``deal`` / ``spv`` / the chain's only deployed deal, :func:`chainabs.chain.operations.find_deal`)."""
     from chainabs.chain import operations as ops
 
-    found = ops.find_deal(bound.connect(rpc), deal=deal, spv=spv, root=manifest_dir)
+    found = ops.find_deal(connection.connected_web3(), deal=deal, spv=spv, root=manifest_dir)
     return [str(t.address) for t in found.tokens]
 
 
