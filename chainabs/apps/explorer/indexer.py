@@ -118,7 +118,7 @@ class Indexer:
                 first = max(int(self.reader.start_block), 0)
                 self.anchor = (first, _block_hash(self.w3.eth.get_block(first)))
             else:
-                if self.status.node == "reset":
+                if self.reset:
                     raise ChainReset(self.status.error)
                 head = int(self.w3.eth.block_number)
                 moved = head < self.reader.last_block or self.reader.reorganised()
