@@ -416,6 +416,7 @@ def test_a_chain_reset_is_said_plainly_with_503(live, page):
                     f"{indexer.anchor[0]:,}, where the deal starts, is not the block indexed;")
             assert said in text(page, "#banner") and "restart the explorer" in text(page, "#banner")
             assert "The chain was reset" in text(page, "main") and "#periods-closed" not in page.content()
+            page.screenshot(path=str(SHOTS / "chain-reset.png"), full_page=True)
             assert logged and logged[0].startswith(said)
             for path in ("/deal", "/pool", "/regulator", f"/loan/{live.served.named['A']}",
                          f"/investor/{web3.eth.accounts[10]}"):
